@@ -1,0 +1,94 @@
+// The lab's shared vocabulary. Every module speaks in these types; nothing here has side effects.
+
+/** What one matrix cell showed, compared with the scenario's declared expectation. */
+export type Outcome =
+  | 'reproduced' // the bug's symptom appeared, as declared for this version range
+  | 'fixed' // the fixed behaviour appeared, as declared for this version range
+  | 'control' // a control cell behaved as the scenario says it always should
+  | 'unexpected' // the real behaviour matched neither the declaration nor the control
+  | 'error' // the lab itself failed (engine died, provisioning failed): says nothing about Buildx
+  | 'skipped'; // a requirement was missing (reason recorded)
+
+export const OUTCOMES: readonly Outcome[] = ['reproduced', 'fixed', 'control', 'unexpected', 'error', 'skipped'];
+
+export type StoreKind = 'containerd' | 'classic';
+export type DriverKind = 'docker' | 'docker-container';
+export type RegistryBehaviour = 'plain' | 'immutable-tags' | 'known-index-not-retagged';
+
+/** Axis name -> value, e.g. {buildx: 'v0.21.1', engine: '26.1.5', store: 'containerd'}. */
+export type Axes = Readonly<Record<string, string>>;
+
+/** One process the lab ran, kept whole so a report can show it. */
+export interface CommandRecord {
+  argv: string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** One request that passed through the fault proxy. */
+export interface JournalEntry {
+  seq: number;
+  /** ms since the proxy started */
+  atMs: number;
+  method: string;
+  path: string;
+  /** repository name parsed from /v2/<name>/(manifests|blobs|tags)/..., when the path has one */
+  repository?: string;
+  /** 'manifests' | 'blobs' | 'uploads' | 'tags' | 'base' | 'other' */
+  kind: string;
+  /** tag or digest after /manifests/ or /blobs/ */
+  reference?: string;
+  status: number;
+  requestMediaType?: string;
+  responseMediaType?: string;
+  userAgent?: string;
+  requestBytes: number;
+  responseBytes: number;
+  durationMs: number;
+  /** sha256 digest of a PUT manifest body, or Docker-Content-Digest of the response */
+  digest?: string;
+  /** name of the fault rule or registry behaviour that changed this request, if any */
+  intervention?: string;
+}
+
+/** What a cell keeps so that a reader can judge its outcome without rerunning it. */
+export interface CellEvidence {
+  commands: CommandRecord[];
+  journal: JournalEntry[];
+  /** raw manifests read back from the registry, by reference */
+  manifests: Record<string, unknown>;
+  engineLog?: string;
+  /** short factual lines: "8 PUTs to the tag", "last error: ..." */
+  facts: string[];
+}
+
+export interface CellTimings {
+  /** engine and registry start (0 when reused) */
+  startMs: number;
+  buildxMs: number;
+  verifyMs: number;
+  totalMs: number;
+}
+
+export interface CellResult {
+  scenario: string;
+  /** full case name, e.g. "pull-stream-errors > buildx=v0.21.1/engine=26.1.5/fault=corrupt/store=containerd" */
+  name: string;
+  axes: Axes;
+  /** what the scenario declares for this cell */
+  expected: Outcome;
+  expectedReason: string;
+  outcome: Outcome;
+  /** one line: why this outcome */
+  summary: string;
+  evidence: CellEvidence;
+  timings: CellTimings;
+  error?: { kind: string; message: string };
+  startedAt: string;
+}
+
+export function emptyEvidence(): CellEvidence {
+  return { commands: [], journal: [], manifests: {}, facts: [] };
+}
