@@ -1,0 +1,59 @@
+// The one place that reads process.env. Everything else receives a LabConfig.
+import os from 'node:os';
+import path from 'node:path';
+
+export interface LabConfig {
+  /** Docker endpoint of the host engine, as testcontainers finds it: DOCKER_HOST, then the default socket. */
+  dockerHost: string;
+  /** Root of every cache: built images' locks, Buildx binaries, Go work dirs. */
+  cacheDir: string;
+  /** Base URL of Buildx release downloads (mirrors, air-gapped hosts). */
+  releasesBaseUrl: string;
+  /** Never try the network for official images or release downloads. */
+  offline: boolean;
+  /** Try official images (docker:X-dind, registry:3, moby/buildkit) before local builds. */
+  preferOfficialImages: boolean;
+  /** Debian mirror for debootstrap and apt downloads; empty = the host's own. */
+  debianMirror: string;
+  /** PATH and HOME passed to child processes (execa runs with extendEnv: false). */
+  childPath: string;
+  home: string;
+  /** The Go toolchain env that builds need (module proxy, caches). */
+  goEnv: Record<string, string>;
+  ci: boolean;
+  /** Keep containers after the run, for debugging. */
+  keep: boolean;
+}
+
+let cached: LabConfig | undefined;
+
+export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
+  if (cached && env === process.env) return cached;
+  const home = env.HOME ?? os.homedir();
+  const xdg = env.XDG_CACHE_HOME || path.join(home, '.cache');
+  const goEnv: Record<string, string> = {};
+  for (const k of ['GOPROXY', 'GOPATH', 'GOMODCACHE', 'GOCACHE', 'GOFLAGS', 'GOTOOLCHAIN', 'GONOSUMDB', 'GOPRIVATE', 'GOSUMDB', 'GOROOT']) {
+    const v = env[k];
+    if (v) goEnv[k] = v;
+  }
+  const config: LabConfig = {
+    dockerHost: env.DOCKER_HOST || 'unix:///var/run/docker.sock',
+    cacheDir: env.BUILDX_LAB_CACHE || path.join(xdg, 'buildx-lab'),
+    releasesBaseUrl: env.BUILDX_LAB_RELEASES_URL || 'https://github.com/docker/buildx/releases/download',
+    offline: env.BUILDX_LAB_OFFLINE === '1',
+    preferOfficialImages: env.BUILDX_LAB_OFFICIAL_IMAGES !== '0',
+    debianMirror: env.BUILDX_LAB_DEBIAN_MIRROR ?? '',
+    childPath: env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    home,
+    goEnv,
+    ci: env.CI === 'true' || env.CI === '1',
+    keep: env.BUILDX_LAB_KEEP === '1',
+  };
+  if (env === process.env) cached = config;
+  return config;
+}
+
+/** Minimal, complete environment for a child process: nothing of the caller's leaks in (credentials included). */
+export function childEnv(config: LabConfig, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: config.childPath, HOME: config.home, DOCKER_HOST: config.dockerHost, LANG: 'C.UTF-8', ...extra };
+}

@@ -1,0 +1,210 @@
+// Docker-in-Docker engines in the testcontainers module style: DindContainer configures,
+// start() returns a StartedDindContainer that checks readiness and the image store it really got.
+import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { childEnv, type LabConfig } from '../config.ts';
+import { EngineStartError, HarnessError, lastLines } from '../errors.ts';
+import { run, type RunOptions } from '../exec.ts';
+import type { CommandRecord, StoreKind } from '../model.ts';
+
+export const DIND_SOCKET = 'unix:///var/run/docker.sock';
+/** Where the host's Buildx cache and fixtures appear inside every DinD, read-only. */
+export const BUILDX_MOUNT = '/opt/buildx-lab/buildx';
+export const FIXTURES_MOUNT = '/opt/buildx-lab/fixtures';
+
+export interface DaemonOptions {
+  store: StoreKind;
+  insecureRegistries: string[];
+}
+
+/** daemon.json for a store; pure. */
+export function daemonJson(opts: DaemonOptions): string {
+  return JSON.stringify(
+    { features: { 'containerd-snapshotter': opts.store === 'containerd' }, 'insecure-registries': opts.insecureRegistries },
+    null,
+    2,
+  );
+}
+
+/** The driver-type `docker info` must report for a store; pure. */
+export function storeMatches(store: StoreKind, info: DockerInfo): boolean {
+  const driverType = info.DriverStatus?.find(([k]) => k === 'driver-type')?.[1];
+  if (store === 'containerd') return driverType === 'io.containerd.snapshotter.v1';
+  return info.Driver === 'overlay2' && driverType !== 'io.containerd.snapshotter.v1';
+}
+
+export interface DockerInfo {
+  ServerVersion: string;
+  Driver: string;
+  DriverStatus?: [string, string][];
+  OperatingSystem?: string;
+}
+
+export class DindContainer {
+  private store: StoreKind = 'containerd';
+  private insecureRegistries: string[] = [];
+  private extraHosts: { host: string; ipAddress: string }[] = [];
+  private labels: Record<string, string> = {};
+  private networkName?: string;
+  private mounts: { source: string; target: string }[] = [];
+  private startupTimeoutMs = 60_000;
+
+  constructor(
+    private readonly config: LabConfig,
+    private readonly image: string,
+    /** The engine version this image is meant to carry; the started engine must report it. */
+    private readonly expectedVersion?: string,
+  ) {}
+
+  withStore(store: StoreKind): this { this.store = store; return this; }
+  withInsecureRegistry(hostPort: string): this { this.insecureRegistries.push(hostPort); return this; }
+  withExtraHost(host: string, ipAddress: string): this { this.extraHosts.push({ host, ipAddress }); return this; }
+  withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
+  withNetwork(name: string): this { this.networkName = name; return this; }
+  /** Host directories are always mounted read-only: DinD is root on the host's kernel. */
+  withReadOnlyMount(source: string, target: string): this { this.mounts.push({ source, target }); return this; }
+  withStartupTimeout(ms: number): this { this.startupTimeoutMs = ms; return this; }
+
+  async start(): Promise<StartedDindContainer> {
+    const t0 = Date.now();
+    // dockerd listens on its unix socket only: no TCP, so no API beyond the container without TLS.
+    let container = new GenericContainer(this.image)
+      .withPrivilegedMode()
+      .withCommand(['dockerd', `--host=${DIND_SOCKET}`])
+      .withTmpFs({ '/var/lib/docker': 'rw,exec', '/var/lib/containerd': 'rw,exec' })
+      .withCopyContentToContainer([{ content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries }), target: '/etc/docker/daemon.json' }])
+      .withLabels({ ...this.labels, 'buildx-lab.role': 'dind', 'buildx-lab.store': this.store })
+      .withExtraHosts(this.extraHosts)
+      .withBindMounts(this.mounts.map((m) => ({ ...m, mode: 'ro' as const })))
+      .withWaitStrategy(Wait.forLogMessage(/API listen on/).withStartupTimeout(this.startupTimeoutMs));
+    if (this.networkName) container = container.withNetworkMode(this.networkName);
+    let started: StartedTestContainer;
+    try {
+      started = await container.start();
+    } catch (e) {
+      const msg = (e as Error).message;
+      const hint = /apply caps|operation not permitted/.test(msg)
+        ? 'The engine refused a privileged container. Engines before 23.0 fail this way when the host lacks a capability (moby/moby#42933); use Docker >= 23.0 (make setup).'
+        : /Log stream ended|timed out|Timeout/i.test(msg)
+          ? `dockerd did not report "API listen on" within ${this.startupTimeoutMs / 1000} s.`
+          : 'The DinD container did not start.';
+      throw new EngineStartError(`DinD (${this.image}, store=${this.store}) failed: ${hint}\n${msg}`, await containerLogTail(this.config, this.labels));
+    }
+    const dind = new StartedDindContainer(this.config, started, this.store, this.image);
+    const info = await dind.waitForInfo(this.startupTimeoutMs);
+    if (!storeMatches(this.store, info)) {
+      const got = `Driver=${info.Driver}, driver-type=${info.DriverStatus?.find(([k]) => k === 'driver-type')?.[1] ?? 'none'}`;
+      const log = await dind.logTail(30);
+      await dind.stop();
+      throw new EngineStartError(`DinD ${this.image} ignored store=${this.store}: docker info says ${got}. The daemon.json feature flag did not take effect.`, log);
+    }
+    if (this.expectedVersion && !info.ServerVersion.startsWith(this.expectedVersion)) {
+      const log = await dind.logTail(10);
+      await dind.stop();
+      throw new EngineStartError(`DinD ${this.image} runs Docker ${info.ServerVersion}, not ${this.expectedVersion} as its catalog entry says`, log);
+    }
+    dind.serverVersion = info.ServerVersion;
+    dind.readyMs = Date.now() - t0;
+    return dind;
+  }
+}
+
+async function containerLogTail(config: LabConfig, labels: Record<string, string>): Promise<string> {
+  const filter = Object.entries(labels).map(([k, v]) => ['--filter', `label=${k}=${v}`]).flat();
+  const ids = (await run(['docker', 'ps', '-aq', ...filter, '--filter', 'label=buildx-lab.role=dind'], { env: childEnv(config) })).stdout.trim().split('\n').filter(Boolean);
+  const last = ids[0];
+  if (!last) return '';
+  const r = await run(['docker', 'logs', '--tail', '30', last], { env: childEnv(config) });
+  return (r.stdout + r.stderr).trim();
+}
+
+export class StartedDindContainer implements AsyncDisposable {
+  serverVersion = '';
+  readyMs = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly config: LabConfig,
+    readonly container: StartedTestContainer,
+    readonly store: StoreKind,
+    readonly image: string,
+  ) {}
+
+  get id(): string { return this.container.getId(); }
+  get name(): string { return this.container.getName().replace(/^\//, ''); }
+
+  /** Runs argv inside the engine's container through the host CLI (execa), keeping the real exit code. */
+  exec(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; onLine?: RunOptions['onLine'] } = {}): Promise<CommandRecord> {
+    const envArgs = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    const wd = opts.workdir ? ['-w', opts.workdir] : [];
+    return run(['docker', 'exec', ...envArgs, ...wd, this.id, ...argv], { env: childEnv(this.config), timeoutMs: opts.timeoutMs ?? 300_000, onLine: opts.onLine });
+  }
+
+  async info(): Promise<DockerInfo | undefined> {
+    const r = await this.exec(['docker', 'info', '--format', '{{json .}}'], { timeoutMs: 10_000 });
+    if (r.exitCode !== 0) return undefined;
+    try { return JSON.parse(r.stdout) as DockerInfo; } catch { return undefined; }
+  }
+
+  async waitForInfo(timeoutMs: number): Promise<DockerInfo> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await this.info();
+      if (info) return info;
+      if (Date.now() > deadline) throw new EngineStartError(`DinD ${this.image}: 'docker info' did not answer within ${timeoutMs / 1000} s`, await this.logTail(30));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async isRunning(): Promise<boolean> {
+    const r = await run(['docker', 'inspect', '-f', '{{.State.Running}}', this.id], { env: childEnv(this.config), timeoutMs: 10_000 });
+    return r.stdout.trim() === 'true';
+  }
+
+  async logTail(lines: number): Promise<string> {
+    const r = await run(['docker', 'logs', '--tail', String(lines), this.id], { env: childEnv(this.config), timeoutMs: 10_000 });
+    return lastLines((r.stdout + r.stderr).trim(), lines);
+  }
+
+  /** Engine log since a moment, for a cell's evidence. */
+  async logSince(sinceIso: string): Promise<string> {
+    const r = await run(['docker', 'logs', '--since', sinceIso, this.id], { env: childEnv(this.config), timeoutMs: 10_000 });
+    return (r.stdout + r.stderr).trim();
+  }
+
+  /**
+   * Returns the engine to a clean state between cells: no containers, no images, no volumes, no build cache,
+   * no cell directories. Cheaper than a new DinD, and the lab's tests check that it is complete.
+   */
+  async resetState(): Promise<void> {
+    const script = [
+      'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null',
+      'docker image prune -af >/dev/null',
+      'imgs=$(docker images -aq); [ -z "$imgs" ] || docker rmi -f $imgs >/dev/null 2>&1 || true',
+      'docker volume prune -af >/dev/null 2>&1 || docker volume prune -f >/dev/null',
+      'docker builder prune -af >/dev/null 2>&1 || true',
+      'rm -rf /tmp/cells',
+    ].join('\n');
+    const r = await this.exec(['sh', '-ec', script], { timeoutMs: 120_000 });
+    if (r.exitCode !== 0) throw new HarnessError(`resetting DinD ${this.name} failed: ${r.stderr.trim()}`);
+  }
+
+  /** What resetState must leave empty; used by the lab's own tests. */
+  async stateCounts(): Promise<{ containers: number; images: number; volumes: number }> {
+    const count = async (argv: string[]) => (await this.exec(argv, { timeoutMs: 30_000 })).stdout.trim().split('\n').filter(Boolean).length;
+    return {
+      containers: await count(['docker', 'ps', '-aq']),
+      images: await count(['docker', 'images', '-aq']),
+      volumes: await count(['docker', 'volume', 'ls', '-q']),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.container.stop({ remove: true, removeVolumes: true, timeout: 2_000 }).catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

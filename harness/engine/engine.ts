@@ -1,0 +1,159 @@
+// The only module that talks to the host's Docker engine about the engine itself:
+// finding it, checking it can run privileged DinD, installing it on Debian, and sweeping leftovers.
+import { existsSync } from 'node:fs';
+import semver from 'semver';
+import { childEnv, type LabConfig } from '../config.ts';
+import { RequirementError } from '../errors.ts';
+import { run } from '../exec.ts';
+import type { ProgressSink } from '../progress.ts';
+
+export const MIN_ENGINE = '23.0.0';
+export const LAB_LABEL = 'buildx-lab';
+export const RUN_LABEL = `${LAB_LABEL}.run`;
+export const PID_LABEL = `${LAB_LABEL}.pid`;
+
+export interface EngineInfo {
+  host: string;
+  serverVersion: string;
+  apiVersion: string;
+  os: string;
+  arch: string;
+}
+
+const installScript = new URL('./install-debian-engine.sh', import.meta.url).pathname;
+
+/** Why the engine is unusable, with the fix; undefined when it is fine. Pure, for unit tests. */
+export function engineProblem(info: Pick<EngineInfo, 'serverVersion'>): string | undefined {
+  const v = semver.coerce(info.serverVersion);
+  if (!v) return `cannot parse engine version '${info.serverVersion}'`;
+  if (semver.lt(v, MIN_ENGINE)) {
+    return (
+      `Docker engine ${info.serverVersion} is too old: engines before 23.0 grant every known capability to --privileged ` +
+      `containers and fail where the host's capability bounding set lacks one ("unable to apply caps", moby/moby#42933). ` +
+      `Fix: install Docker >= 23.0 (on Debian: 'make setup' installs trixie's docker.io 26.1.5).`
+    );
+  }
+  return undefined;
+}
+
+export async function inspectEngine(config: LabConfig): Promise<EngineInfo | undefined> {
+  const r = await run(['docker', 'version', '--format', '{{json .Server}}'], { env: childEnv(config), timeoutMs: 15_000 });
+  if (r.exitCode !== 0) return undefined;
+  try {
+    const s = JSON.parse(r.stdout) as { Version: string; ApiVersion: string; Os: string; Arch: string } | null;
+    if (!s) return undefined;
+    return { host: config.dockerHost, serverVersion: s.Version, apiVersion: s.ApiVersion, os: s.Os, arch: s.Arch };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks the engine answers and is new enough; throws RequirementError naming the fix. */
+export async function requireEngine(config: LabConfig): Promise<EngineInfo> {
+  const info = await inspectEngine(config);
+  if (!info) {
+    const sock = config.dockerHost.startsWith('unix://') ? config.dockerHost.slice(7) : undefined;
+    const where = sock && !existsSync(sock) ? `no socket at ${sock}` : `no answer from ${config.dockerHost}`;
+    throw new RequirementError(
+      `No Docker engine: ${where}. Fix: run 'make setup' (installs and starts Docker on Debian), ` +
+        `start your engine, or point DOCKER_HOST at one (>= ${MIN_ENGINE}).`,
+    );
+  }
+  const problem = engineProblem(info);
+  if (problem) throw new RequirementError(problem);
+  return info;
+}
+
+/** Idempotent set-up: an engine that is already fine is never touched. */
+export async function ensureEngine(config: LabConfig, progress: ProgressSink): Promise<EngineInfo> {
+  const info = await inspectEngine(config);
+  if (info && !engineProblem(info)) {
+    progress(`engine ${info.serverVersion} at ${config.dockerHost}: ok`);
+    return info;
+  }
+  if (!config.dockerHost.startsWith('unix://')) {
+    throw new RequirementError(`DOCKER_HOST=${config.dockerHost} does not answer (or is too old); the lab only installs a local engine. Start that engine or unset DOCKER_HOST.`);
+  }
+  if (!existsSync('/etc/debian_version')) {
+    throw new RequirementError(`No usable Docker engine and this is not a Debian host: install Docker Engine >= ${MIN_ENGINE} and start it, then rerun.`);
+  }
+  progress(info ? `engine ${info.serverVersion} is too old; installing Debian trixie's docker.io` : 'no engine answers; installing/starting one');
+  const r = await run(['bash', installScript], {
+    env: childEnv(config, { BUILDX_LAB_ENGINE_SOCK: config.dockerHost.slice('unix://'.length) }),
+    timeoutMs: 15 * 60_000,
+    onLine: (l) => progress(`  ${l}`),
+  });
+  if (r.exitCode !== 0) {
+    throw new RequirementError(`engine set-up failed (exit ${r.exitCode}):\n${r.stderr.trim().split('\n').slice(-10).join('\n')}`);
+  }
+  return requireEngine(config);
+}
+
+export interface SweepResult {
+  containers: number;
+  networks: number;
+  volumes: number;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what earlier lab runs left behind (killed runners). A resource belongs to a dead run when
+ * the pid in its label no longer lives; `all` removes every lab resource (buildx-lab clean).
+ */
+export async function sweepLeftovers(config: LabConfig, opts: { all?: boolean; runId?: string } = {}): Promise<SweepResult> {
+  const env = childEnv(config);
+  const result: SweepResult = { containers: 0, networks: 0, volumes: 0 };
+  const filter = opts.runId ? `label=${RUN_LABEL}=${opts.runId}` : `label=${RUN_LABEL}`;
+  const stale = async (kind: 'container' | 'network' | 'volume'): Promise<string[]> => {
+    const ls = kind === 'container' ? ['docker', 'container', 'ls', '-a'] : ['docker', kind, 'ls'];
+    const fmt = `{{.ID}}\t{{.Label "${PID_LABEL}"}}`;
+    const r = await run([...ls, '--filter', filter, '--format', kind === 'volume' ? `{{.Name}}\t{{.Label "${PID_LABEL}"}}` : fmt], { env, timeoutMs: 30_000 });
+    return r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t'))
+      .filter(([, pid]) => opts.all || opts.runId || !pid || Number(pid) !== process.pid && !pidAlive(Number(pid)))
+      .map(([id]) => id!);
+  };
+  const containers = await stale('container');
+  if (containers.length) {
+    await run(['docker', 'container', 'rm', '-f', '-v', ...containers], { env, timeoutMs: 60_000 });
+    result.containers = containers.length;
+  }
+  const networks = await stale('network');
+  if (networks.length) {
+    await run(['docker', 'network', 'rm', ...networks], { env, timeoutMs: 60_000 });
+    result.networks = networks.length;
+  }
+  const volumes = await stale('volume');
+  if (volumes.length) {
+    await run(['docker', 'volume', 'rm', '-f', ...volumes], { env, timeoutMs: 60_000 });
+    result.volumes = volumes.length;
+  }
+  return result;
+}
+
+export async function countLabResources(config: LabConfig): Promise<SweepResult> {
+  const env = childEnv(config);
+  const count = async (argv: string[]) => (await run(argv, { env })).stdout.trim().split('\n').filter(Boolean).length;
+  const f = ['--filter', `label=${RUN_LABEL}`, '-q'];
+  return {
+    containers: await count(['docker', 'container', 'ls', '-a', ...f]),
+    networks: await count(['docker', 'network', 'ls', ...f]),
+    volumes: await count(['docker', 'volume', 'ls', ...f]),
+  };
+}
+
+export function labelsFor(runId: string): Record<string, string> {
+  return { [RUN_LABEL]: runId, [PID_LABEL]: String(process.pid) };
+}
+

@@ -1,0 +1,63 @@
+// Every process the lab spawns goes through here: a complete env, no rejection on exit codes,
+// and a CommandRecord that keeps argv, exit code, output and duration for reports.
+import { execa } from 'execa';
+import { CommandError } from './errors.ts';
+import type { CommandRecord } from './model.ts';
+
+export interface RunOptions {
+  env: Record<string, string>;
+  cwd?: string;
+  input?: string | Buffer;
+  timeoutMs?: number;
+  /** Called with each output line as it arrives (progress for long work). */
+  onLine?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export async function run(argv: readonly string[], options: RunOptions): Promise<CommandRecord> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('run: empty argv');
+  const started = performance.now();
+  const child = execa(file, args, {
+    env: options.env,
+    extendEnv: false,
+    cwd: options.cwd,
+    input: options.input,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    reject: false,
+    stripFinalNewline: false,
+    lines: false,
+    all: false,
+  });
+  if (options.onLine) {
+    const onLine = options.onLine;
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const text = partial + chunk.toString('utf8');
+        const lines = text.split(/\r?\n|\r/);
+        partial = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) onLine(line);
+      });
+    }
+  }
+  const result = await child;
+  const timedOut = result.timedOut ? `\n[buildx-lab] killed after ${options.timeoutMs} ms timeout` : '';
+  return {
+    argv: [...argv],
+    exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : 1),
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? '') + timedOut,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+/** run() that requires exit 0. Any non-zero exit fails, whatever stderr says. */
+export async function runChecked(argv: readonly string[], options: RunOptions): Promise<CommandRecord> {
+  const record = await run(argv, options);
+  if (record.exitCode !== 0) {
+    throw new CommandError(record.argv, record.exitCode, record.stdout, record.stderr, record.durationMs);
+  }
+  return record;
+}
