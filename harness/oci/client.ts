@@ -1,0 +1,230 @@
+// The lab's own registry reader. It checks every body against its digest itself, because the point
+// of verification is not to trust Buildx's (or the registry's) word about what was stored.
+import { HarnessError } from '../errors.ts';
+import { MANIFEST_MEDIA_TYPES, digestOf, isDigest, type Problem } from './types.ts';
+
+export interface RegistryClientOptions {
+  /** e.g. http://127.0.0.1:34567 */
+  baseUrl: string;
+  /** default 'buildx-lab-verify', so the fault proxy journal can tell the lab's reads from Buildx's */
+  userAgent?: string;
+  /** per request; default 30 000 */
+  timeoutMs?: number;
+}
+
+/** The registry could not be asked (connection refused, timeout) or answered with an unexpected status. */
+export class RegistryRequestError extends HarnessError {
+  override readonly kind = 'registry-request';
+  constructor(
+    message: string,
+    readonly url: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export type ManifestResult =
+  | {
+      found: true;
+      status: number;
+      /** the body's own mediaType field, else Content-Type */
+      mediaType: string;
+      contentType: string;
+      /** computed from the body: the truth, whatever the headers say */
+      digest: string;
+      headerDigest?: string;
+      size: number;
+      raw: Buffer;
+      /** parsed body; undefined when it is not JSON (then `problems` says so) */
+      json: unknown;
+      problems: Problem[];
+    }
+  | { found: false; status: number; url: string };
+
+export type ManifestHead =
+  | { found: true; status: number; mediaType: string; digest?: string; size?: number }
+  | { found: false; status: number; url: string };
+
+export type BlobResult =
+  | { found: true; status: number; bytes: Buffer; size: number; digest: string; problems: Problem[] }
+  | { found: false; status: number; url: string };
+
+export interface BlobHead {
+  exists: boolean;
+  status: number;
+  size?: number;
+  headerDigest?: string;
+}
+
+export class RegistryClient {
+  readonly baseUrl: string;
+  readonly userAgent: string;
+  readonly timeoutMs: number;
+
+  constructor(opts: RegistryClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.userAgent = opts.userAgent ?? 'buildx-lab-verify';
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  /** host[:port] of the registry, for report lines. */
+  get host(): string {
+    return new URL(this.baseUrl).host;
+  }
+
+  async getManifest(repo: string, reference: string): Promise<ManifestResult> {
+    const url = `${this.baseUrl}/v2/${repo}/manifests/${reference}`;
+    const res = await this.request('GET', url, { Accept: MANIFEST_MEDIA_TYPES.join(', ') });
+    if (res.status === 404) return { found: false, status: 404, url };
+    this.expectOk(res, url);
+    const raw = Buffer.from(await this.body(res, url));
+    const where = `${repo}@${reference}`;
+    const digest = digestOf(raw, isDigest(reference) ? reference : undefined);
+    const headerDigest = res.headers.get('docker-content-digest') ?? undefined;
+    const problems = digestProblems(where, digest, headerDigest, isDigest(reference) ? reference : undefined);
+    const contentType = stripParams(res.headers.get('content-type'));
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      problems.push({ code: 'invalid-manifest', where, detail: `body (${raw.length} bytes, ${contentType}) is not JSON` });
+    }
+    const bodyType = isRecord(json) && typeof json.mediaType === 'string' ? json.mediaType : undefined;
+    return {
+      found: true,
+      status: res.status,
+      mediaType: bodyType ?? contentType,
+      contentType,
+      digest,
+      ...(headerDigest !== undefined && { headerDigest }),
+      size: raw.length,
+      raw,
+      json,
+      problems,
+    };
+  }
+
+  async headManifest(repo: string, reference: string): Promise<ManifestHead> {
+    const url = `${this.baseUrl}/v2/${repo}/manifests/${reference}`;
+    const res = await this.request('HEAD', url, { Accept: MANIFEST_MEDIA_TYPES.join(', ') });
+    if (res.status === 404) return { found: false, status: 404, url };
+    this.expectOk(res, url);
+    const digest = res.headers.get('docker-content-digest') ?? undefined;
+    const size = contentLength(res);
+    return {
+      found: true,
+      status: res.status,
+      mediaType: stripParams(res.headers.get('content-type')),
+      ...(digest !== undefined && { digest }),
+      ...(size !== undefined && { size }),
+    };
+  }
+
+  async getBlob(repo: string, digest: string): Promise<BlobResult> {
+    const url = `${this.baseUrl}/v2/${repo}/blobs/${digest}`;
+    const res = await this.request('GET', url, {});
+    if (res.status === 404) return { found: false, status: 404, url };
+    this.expectOk(res, url);
+    const bytes = Buffer.from(await this.body(res, url));
+    const actual = digestOf(bytes, digest);
+    const problems = digestProblems(`${repo}@${digest}`, actual, res.headers.get('docker-content-digest') ?? undefined, digest);
+    return { found: true, status: res.status, bytes, size: bytes.length, digest: actual, problems };
+  }
+
+  async headBlob(repo: string, digest: string): Promise<BlobHead> {
+    const url = `${this.baseUrl}/v2/${repo}/blobs/${digest}`;
+    const res = await this.request('HEAD', url, {});
+    if (res.status === 404) return { exists: false, status: 404 };
+    this.expectOk(res, url);
+    const size = contentLength(res);
+    const headerDigest = res.headers.get('docker-content-digest') ?? undefined;
+    return {
+      exists: true,
+      status: res.status,
+      ...(size !== undefined && { size }),
+      ...(headerDigest !== undefined && { headerDigest }),
+    };
+  }
+
+  /** All tags, following Link pagination; [] when the repository is unknown. */
+  async listTags(repo: string): Promise<string[]> {
+    const tags: string[] = [];
+    let url: string | undefined = `${this.baseUrl}/v2/${repo}/tags/list`;
+    while (url) {
+      const res = await this.request('GET', url, { Accept: 'application/json' });
+      if (res.status === 404) return tags;
+      this.expectOk(res, url);
+      const text = Buffer.from(await this.body(res, url)).toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (cause) {
+        throw new RegistryRequestError(`GET ${url}: tag list is not JSON: ${text.slice(0, 200)}`, url, res.status, { cause });
+      }
+      if (isRecord(parsed) && Array.isArray(parsed.tags)) tags.push(...parsed.tags.filter((t): t is string => typeof t === 'string'));
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1];
+      url = next ? new URL(next, this.baseUrl).toString() : undefined;
+    }
+    return tags;
+  }
+
+  private async request(method: string, url: string, headers: Record<string, string>): Promise<Response> {
+    try {
+      return await fetch(url, {
+        method,
+        headers: { 'User-Agent': this.userAgent, ...headers },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (cause) {
+      throw new RegistryRequestError(`${method} ${url} failed: ${describeCause(cause)}`, url, undefined, { cause });
+    }
+  }
+
+  private async body(res: Response, url: string): Promise<ArrayBuffer> {
+    try {
+      return await res.arrayBuffer();
+    } catch (cause) {
+      throw new RegistryRequestError(`reading body of ${url} failed: ${describeCause(cause)}`, url, res.status, { cause });
+    }
+  }
+
+  // Only 404 is an answer verification can use; anything else (401, 5xx) means the lab could not read.
+  private expectOk(res: Response, url: string): void {
+    if (res.ok) return;
+    throw new RegistryRequestError(`${url} answered ${res.status} ${res.statusText}`, url, res.status);
+  }
+}
+
+function digestProblems(where: string, actual: string, header: string | undefined, requested: string | undefined): Problem[] {
+  const problems: Problem[] = [];
+  if (requested !== undefined && actual !== requested) {
+    problems.push({ code: 'digest-mismatch', where, detail: `requested ${requested} but body hashes to ${actual}` });
+  }
+  if (header !== undefined && header !== actual) {
+    problems.push({ code: 'digest-mismatch', where, detail: `Docker-Content-Digest says ${header} but body hashes to ${actual}` });
+  }
+  return problems;
+}
+
+function contentLength(res: Response): number | undefined {
+  const v = res.headers.get('content-length');
+  return v !== null && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+function stripParams(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0]!.trim();
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) {
+    const inner = cause.cause instanceof Error ? ` (${cause.cause.message})` : '';
+    return `${cause.message}${inner}`;
+  }
+  return String(cause);
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
