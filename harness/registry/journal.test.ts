@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import type { JournalEntry } from '../model.ts';
+import { Journal, analyzePush, clientOf, describePush, parseRegistryPath, tagPuts } from './journal.ts';
+
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const BUILDKIT = 'buildkit/v0.20.1';
+const DOCKER = 'docker/26.1.5 go/go1.22.5 git-commit/411e817 kernel/6.8.0 os/linux arch/amd64 UpstreamClient(Docker-Client/26.1.5 \\(linux\\))';
+const REPO = 'lab/app';
+const TAG = 'latest';
+
+const dg = (n: number) => `sha256:${String(n).padStart(2, '0').repeat(32)}`;
+
+let seq = 0;
+function entry(e: Partial<JournalEntry> & Pick<JournalEntry, 'method' | 'path'>): JournalEntry {
+  const p = parseRegistryPath(e.path);
+  seq++;
+  return { seq, atMs: seq * 10, kind: p.kind, repository: p.repository, reference: p.reference, status: 200, requestBytes: 0, responseBytes: 0, durationMs: 1, ...e };
+}
+const put = (ua: string, mediaType: string, digest: string, extra: Partial<JournalEntry> = {}) =>
+  entry({ method: 'PUT', path: `/v2/${REPO}/manifests/${TAG}`, status: 201, requestMediaType: mediaType, userAgent: ua, digest, requestBytes: 500, ...extra });
+
+/** A real double push: buildkit pushes the index, then `docker push` with the containerd store re-pushes per platform. */
+function doublePush(): JournalEntry[] {
+  seq = 0;
+  return [
+    entry({ method: 'GET', path: '/v2/', status: 401, userAgent: BUILDKIT }),
+    entry({ method: 'HEAD', path: `/v2/${REPO}/blobs/${dg(90)}`, status: 404, userAgent: BUILDKIT }),
+    entry({ method: 'POST', path: `/v2/${REPO}/blobs/uploads/`, status: 202, userAgent: BUILDKIT }),
+    entry({ method: 'PUT', path: `/v2/${REPO}/blobs/uploads/5f1c-uuid`, status: 201, userAgent: BUILDKIT, requestBytes: 10_000, digest: dg(90) }),
+    put(BUILDKIT, OCI_INDEX, dg(1)),
+    ...[2, 3, 4, 5, 6, 7].map((n) => put(DOCKER, OCI_MANIFEST, dg(n))),
+    put(DOCKER, OCI_INDEX, dg(1)),
+    entry({ method: 'PUT', path: `/v2/other/manifests/${TAG}`, status: 201, requestMediaType: OCI_MANIFEST, userAgent: DOCKER }),
+  ];
+}
+
+describe('parseRegistryPath', () => {
+  it.each([
+    ['/v2/', { kind: 'base' }],
+    ['/v2/lab/app/manifests/latest', { kind: 'manifests', repository: 'lab/app', reference: 'latest' }],
+    ['/v2/a/b/c/manifests/sha256:abc', { kind: 'manifests', repository: 'a/b/c', reference: 'sha256:abc' }],
+    ['/v2/lab/app/blobs/sha256:abc', { kind: 'blobs', repository: 'lab/app', reference: 'sha256:abc' }],
+    ['/v2/lab/app/blobs/uploads/', { kind: 'uploads', repository: 'lab/app' }],
+    ['/v2/lab/app/blobs/uploads/uuid-1?_state=x&digest=sha256:1', { kind: 'uploads', repository: 'lab/app', reference: 'uuid-1' }],
+    ['/v2/lab/app/tags/list', { kind: 'tags', repository: 'lab/app' }],
+    ['/v2/_catalog', { kind: 'other' }],
+    ['/healthz', { kind: 'other' }],
+  ])('%s', (path, expected) => expect(parseRegistryPath(path)).toEqual(expected));
+});
+
+describe('clientOf', () => {
+  it.each([
+    [BUILDKIT, 'buildkit'],
+    [DOCKER, 'docker'],
+    ['containerd/v1.7.20', 'other'],
+    [undefined, 'other'],
+  ] as const)('%s -> %s', (ua, client) => expect(clientOf(ua)).toBe(client));
+});
+
+describe('Journal', () => {
+  it('keeps seq order, marks and filters', () => {
+    const j = new Journal();
+    const a = j.reserveSeq();
+    const b = j.reserveSeq();
+    const mark = j.mark();
+    expect(mark).toBe(3);
+    const base = { atMs: 0, kind: 'manifests', status: 200, requestBytes: 0, responseBytes: 0, durationMs: 0 };
+    j.append({ ...base, seq: b, method: 'GET', path: '/v2/x/manifests/b', repository: 'x' });
+    j.append({ ...base, seq: a, method: 'GET', path: '/v2/y/manifests/a', repository: 'y' }); // finished later, arrived first
+    j.append({ ...base, method: 'GET', path: '/v2/x/manifests/c', repository: 'x' });
+    expect(j.entries().map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(j.since(mark).map((e) => e.path)).toEqual(['/v2/x/manifests/c']);
+    expect(j.forRepository('x').map((e) => e.seq)).toEqual([2, 3]);
+    expect(j.mark()).toBe(4);
+  });
+});
+
+describe('tagPuts / analyzePush', () => {
+  it('lists the PUTs to the tag in order with their clients', () => {
+    const puts = tagPuts(doublePush(), REPO, TAG);
+    expect(puts.map((p) => [p.client, p.isIndex])).toEqual([
+      ['buildkit', true],
+      ...Array(6).fill(['docker', false]),
+      ['docker', true],
+    ]);
+    expect(puts[0]).toMatchObject({ seq: 5, mediaType: OCI_INDEX, digest: dg(1), userAgent: BUILDKIT, status: 201 });
+  });
+
+  const cases: { name: string; entries: () => JournalEntry[]; expected: Partial<ReturnType<typeof analyzePush>>; final?: number }[] = [
+    {
+      name: 'double push: single manifests land on the tag',
+      entries: doublePush,
+      expected: { tagPutCount: 8, pushers: ['buildkit', 'docker'], everSingleManifest: true, totalRequests: 11, totalBytes: 14_000 },
+      final: 12,
+    },
+    {
+      name: 'index only',
+      entries: () => doublePush().slice(0, 5),
+      expected: { tagPutCount: 1, pushers: ['buildkit'], everSingleManifest: false },
+      final: 5,
+    },
+    {
+      name: 'manifest PUTs refused by immutable tags do not count',
+      entries: () =>
+        doublePush().map((e) => (e.seq > 5 && e.repository === REPO ? { ...e, status: 409, intervention: 'immutable-tags' } : e)),
+      expected: { tagPutCount: 8, everSingleManifest: false },
+      final: 5,
+    },
+    {
+      name: 'known-index-not-retagged: the final index PUT did not move the tag',
+      entries: () => doublePush().map((e) => (e.seq === 12 ? { ...e, intervention: 'known-index-not-retagged' } : e)),
+      expected: { everSingleManifest: true },
+      final: 11,
+    },
+    { name: 'nothing pushed', entries: () => [], expected: { tagPutCount: 0, pushers: [], everSingleManifest: false, totalRequests: 0 } },
+  ];
+  it.each(cases)('$name', ({ entries, expected, final }) => {
+    const a = analyzePush(entries(), REPO, TAG);
+    expect(a).toMatchObject(expected);
+    expect(a.finalTagWrite?.seq).toBe(final);
+  });
+});
+
+describe('describePush', () => {
+  it('summarises a double push', () => {
+    const lines = describePush(analyzePush(doublePush(), REPO, TAG));
+    expect(lines[0]).toBe('8 PUTs to the tag: 1 index by buildkit, then 6 manifests + 1 index by docker');
+    expect(lines).toContain('a single-platform manifest was written to the tag at least once');
+    expect(lines).toContain('final tag write: #12 index sha256:010101010101 by docker');
+    expect(lines.at(-1)).toBe('11 requests, 14000 bytes for lab/app');
+  });
+
+  it('names refusals and swallowed PUTs', () => {
+    const entries = doublePush().map((e) =>
+      e.seq === 6 ? { ...e, status: 409, intervention: 'immutable-tags' } : e.seq === 12 ? { ...e, intervention: 'known-index-not-retagged' } : e,
+    );
+    const lines = describePush(analyzePush(entries, REPO, TAG));
+    expect(lines).toContain('1 tag PUT refused: #6 409 (immutable-tags) by docker');
+    expect(lines).toContain('1 tag PUT answered 201 by known-index-not-retagged without moving the tag');
+    expect(lines).toContain('final tag write: #11 manifest sha256:070707070707 by docker');
+  });
+
+  it('says when nothing was pushed', () => {
+    expect(describePush(analyzePush([], REPO, TAG))).toEqual(['no PUTs to lab/app:latest (0 requests for the repository)']);
+  });
+});
