@@ -1,0 +1,45 @@
+// A Buildx binary and the commands bound to it, in the style of docker/actions-toolkit's Buildx class:
+// argv construction and output parsing are pure; running goes through the sandbox.
+
+export type BuildxSource = 'cache' | 'release' | 'go' | 'debian';
+
+export interface BuildxBinary {
+  /** v-prefixed, as reported by the binary itself */
+  version: string;
+  path: string;
+  /** where it originally came from (a cache hit keeps the original source in `origin`) */
+  source: BuildxSource;
+  origin: Exclude<BuildxSource, 'cache'>;
+  sha256: string;
+  size: number;
+  arch: string;
+  /** the spec that selected it, e.g. "debian-sid" or "^0.21" */
+  spec?: string;
+}
+
+export interface BuildxMeta {
+  version: string;
+  origin: Exclude<BuildxSource, 'cache'>;
+  sha256: string;
+  size: number;
+  arch: string;
+  installedAt: string;
+  durationMs: number;
+  revision?: string;
+  detail?: string;
+}
+
+/**
+ * Parses `buildx version` output. Upstream: "github.com/docker/buildx v0.21.1 abc123"; Debian's builds
+ * print the package version instead: "github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3". Returns "v0.21.1".
+ */
+export function parseVersionOutput(stdout: string): string | undefined {
+  const m = /github\.com\/docker\/buildx\s+v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)(?:\+\S*)?/.exec(stdout);
+  return m ? `v${m[1]}` : undefined;
+}
+
+/** Debian's "0.13.1+ds1" carries no prerelease, so equality ignores build metadata only. */
+export function sameVersion(a: string, b: string): boolean {
+  const norm = (v: string) => v.replace(/^v/, '').replace(/\+.*$/, '');
+  return norm(a) === norm(b);
+}

@@ -1,0 +1,205 @@
+// Makes a Buildx version available on the host, trying sources in order and recording which one served:
+// cache, official release download, build from the Go module proxy, Debian package.
+// Every binary is verified by running `buildx version`, and enters the cache by an atomic rename.
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { childEnv, type LabConfig } from '../config.ts';
+import { HarnessError, ProvisionError, RequirementError } from '../errors.ts';
+import { run } from '../exec.ts';
+import { goModuleBuild } from '../gobuild.ts';
+import type { ProgressSink } from '../progress.ts';
+import { buildxArch, goEnv, type BuildxArch } from './arch.ts';
+import { parseVersionOutput, sameVersion, type BuildxBinary, type BuildxMeta, type BuildxSource } from './buildx.ts';
+import { fetchDebianBuildx, type DebianSuite } from './debian.ts';
+import { downloadRelease } from './release-download.ts';
+import { loadReleases, resolveSpecs, type ResolvedVersion } from './spec.ts';
+
+type Origin = Exclude<BuildxSource, 'cache'>;
+
+export function buildxCacheRoot(config: LabConfig, arch: BuildxArch = buildxArch()): string {
+  return path.join(config.cacheDir, 'buildx', `linux-${arch}`);
+}
+
+/** Name of a version's directory in the cache; Debian's builds are patched, so they do not share upstream's slot. */
+export function cacheKey(version: string, origin: Origin): string {
+  return origin === 'debian' ? `${version}-debian` : version;
+}
+
+/** Source order for a resolved spec; pure. Debian aliases ask for Debian's build first. */
+export function sourceOrder(resolved: Pick<ResolvedVersion, 'spec' | 'via'>, offline: boolean): Origin[] {
+  const debianFirst = resolved.via === 'alias' && resolved.spec.startsWith('debian-');
+  if (debianFirst) return ['debian'];
+  return offline ? ['go'] : ['release', 'go'];
+}
+
+function sha256File(p: string): string {
+  return createHash('sha256').update(readFileSync(p)).digest('hex');
+}
+
+function readMeta(dir: string): BuildxMeta | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as BuildxMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+function toBinary(dir: string, meta: BuildxMeta, source: BuildxSource, spec?: string): BuildxBinary {
+  return { version: meta.version, path: path.join(dir, 'docker-buildx'), source, origin: meta.origin, sha256: meta.sha256, size: meta.size, arch: meta.arch, spec };
+}
+
+export async function verifyBinary(config: LabConfig, file: string, expected: string): Promise<string> {
+  const r = await run([file, 'version'], { env: childEnv(config), timeoutMs: 30_000 });
+  const got = parseVersionOutput(r.stdout);
+  if (r.exitCode !== 0 || !got) throw new ProvisionError(`${file} does not run as Buildx (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim()}`);
+  if (!sameVersion(got, expected)) throw new ProvisionError(`${file} reports ${r.stdout.trim()}, not the requested ${expected}; refusing it`);
+  return r.stdout.trim();
+}
+
+export interface ProvisionRequest {
+  resolved: ResolvedVersion;
+}
+
+export class BuildxProvisioner {
+  private readonly arch: BuildxArch;
+  constructor(
+    private readonly config: LabConfig,
+    private readonly progress: ProgressSink,
+  ) {
+    this.arch = buildxArch();
+  }
+
+  get root(): string {
+    return buildxCacheRoot(this.config, this.arch);
+  }
+
+  /** Resolves specs ("0.21.1", "^0.21", "latest", "debian-sid") and installs each. */
+  async installSpecs(specs: readonly string[], opts: { includePrerelease?: boolean } = {}): Promise<BuildxBinary[]> {
+    const resolved = resolveSpecs(specs, loadReleases(), opts);
+    const out: BuildxBinary[] = [];
+    for (const r of resolved) out.push(await this.install(r));
+    return out;
+  }
+
+  cached(resolved: ResolvedVersion): BuildxBinary | undefined {
+    for (const origin of sourceOrder(resolved, this.config.offline).concat(['release', 'go'])) {
+      const dir = path.join(this.root, cacheKey(resolved.version, origin));
+      const meta = readMeta(dir);
+      if (meta && existsSync(path.join(dir, 'docker-buildx'))) return toBinary(dir, meta, 'cache', resolved.spec);
+    }
+    return undefined;
+  }
+
+  async install(resolved: ResolvedVersion): Promise<BuildxBinary> {
+    const hit = this.cached(resolved);
+    if (hit) return hit;
+    mkdirSync(this.root, { recursive: true });
+    const failures: string[] = [];
+    for (const origin of sourceOrder(resolved, this.config.offline)) {
+      try {
+        return await this.installFrom(origin, resolved);
+      } catch (e) {
+        if (!(e instanceof HarnessError)) throw e;
+        failures.push(`${origin}: ${e.message.split('\n').slice(0, 4).join(' / ')}`);
+        this.progress(`buildx ${resolved.version}: source '${origin}' failed, trying the next (${e.message.split('\n')[0]})`);
+      }
+    }
+    const err = new ProvisionError(
+      `no source could provide Buildx ${resolved.version} (from '${resolved.spec}'). Tried:\n${failures.map((f) => `  - ${f}`).join('\n')}`,
+    );
+    throw failures.every((f) => /Go is needed/.test(f) || /not found|cannot download/.test(f)) && failures.some((f) => /Go is needed/.test(f))
+      ? new RequirementError(err.message)
+      : err;
+  }
+
+  private async installFrom(origin: Origin, resolved: ResolvedVersion): Promise<BuildxBinary> {
+    const t0 = Date.now();
+    // Staged beside the cache so the final rename is atomic; an interrupted install leaves only a .tmp dir.
+    const stage = path.join(this.root, `.tmp-${resolved.version}-${process.pid}-${Date.now()}`);
+    mkdirSync(stage, { recursive: true });
+    const bin = path.join(stage, 'docker-buildx');
+    try {
+      let version = resolved.version;
+      let detail = '';
+      let revision: string | undefined;
+      if (origin === 'release') {
+        const dl = await downloadRelease(resolved.version, this.arch, { baseUrl: this.config.releasesBaseUrl, destDir: stage });
+        renameSync(dl.path, bin);
+        detail = dl.url;
+      } else if (origin === 'go') {
+        const res = await goModuleBuild(
+          this.config,
+          {
+            module: 'github.com/docker/buildx',
+            version: resolved.version,
+            targets: [{ pkg: './cmd/buildx', out: bin }],
+            ldflagsX: { 'github.com/docker/buildx/version.Version': resolved.version, 'github.com/docker/buildx/version.Revision': '{{revision}}' },
+            workDir: path.join(stage, 'work'),
+            goArch: goEnv(this.arch).GOARCH,
+          },
+          this.progress,
+        );
+        revision = res.revision ?? resolved.release?.commit;
+        detail = `${res.goVersion}, ${Math.round(res.durationMs / 1000)} s`;
+      } else {
+        const suite = resolved.spec.replace(/^debian-/, '') as DebianSuite;
+        const deb = await fetchDebianBuildx(this.config, suite, bin, this.progress);
+        version = deb.version;
+        if (!sameVersion(version, resolved.version)) {
+          throw new ProvisionError(`Debian ${suite} now carries docker-buildx ${deb.debVersion}, not ${resolved.version}; update the alias in harness/buildx/releases.json`);
+        }
+        detail = `docker-buildx ${deb.debVersion} from Debian ${suite}`;
+      }
+      chmodSync(bin, 0o755);
+      await verifyBinary(this.config, bin, version);
+      const meta: BuildxMeta = {
+        version,
+        origin,
+        sha256: sha256File(bin),
+        size: statSync(bin).size,
+        arch: this.arch,
+        installedAt: new Date().toISOString(),
+        durationMs: Date.now() - t0,
+        revision,
+        detail,
+      };
+      rmSync(path.join(stage, 'work'), { recursive: true, force: true });
+      writeFileSync(path.join(stage, 'meta.json'), JSON.stringify(meta, null, 2));
+      const final = path.join(this.root, cacheKey(version, origin));
+      try {
+        renameSync(stage, final);
+      } catch (e) {
+        // Another process installed the same version first: keep theirs, drop ours.
+        if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      }
+      const finalMeta = readMeta(final) ?? meta;
+      this.progress(`buildx ${version}: installed from ${origin} (${detail}) in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${(finalMeta.size / 1e6).toFixed(1)} MB`);
+      return toBinary(final, finalMeta, origin, resolved.spec);
+    } finally {
+      rmSync(stage, { recursive: true, force: true });
+    }
+  }
+
+  list(): (BuildxMeta & { key: string; path: string })[] {
+    if (!existsSync(this.root)) return [];
+    return readdirSync(this.root)
+      .filter((d) => !d.startsWith('.'))
+      .flatMap((key) => {
+        const meta = readMeta(path.join(this.root, key));
+        return meta ? [{ ...meta, key, path: path.join(this.root, key, 'docker-buildx') }] : [];
+      });
+  }
+
+  /** Removes cached versions (all, or all but `keep`), and stale staging dirs of killed installs. */
+  prune(keep: Set<string> = new Set()): string[] {
+    if (!existsSync(this.root)) return [];
+    const removed: string[] = [];
+    for (const d of readdirSync(this.root)) {
+      if (keep.has(d)) continue;
+      rmSync(path.join(this.root, d), { recursive: true, force: true });
+      removed.push(d);
+    }
+    return removed;
+  }
+}
