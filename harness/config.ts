@@ -23,6 +23,14 @@ export interface LabConfig {
   ci: boolean;
   /** Keep containers after the run, for debugging. */
   keep: boolean;
+  /** Labels every resource of this run; the CLI passes it to vitest so it can sweep after a crash. */
+  runId: string;
+  /** Where cells write their results (one JSON each under cells/). */
+  reportDir: string;
+  /** Matrix selection: 'full' (the test suite) or 'quick' (the main job's default matrix). */
+  matrix: 'full' | 'quick';
+  /** Axis filters from the CLI (--buildx, --engine, ...): axis -> comma-separated values. */
+  axisFilters: Record<string, string[]>;
 }
 
 let cached: LabConfig | undefined;
@@ -48,6 +56,14 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     goEnv,
     ci: env.CI === 'true' || env.CI === '1',
     keep: env.BUILDX_LAB_KEEP === '1',
+    runId: env.BUILDX_LAB_RUN_ID || `r${Date.now().toString(36)}${process.pid.toString(36)}`,
+    reportDir: path.resolve(env.BUILDX_LAB_REPORT_DIR || 'reports/latest'),
+    matrix: env.BUILDX_LAB_MATRIX === 'quick' ? 'quick' : 'full',
+    axisFilters: Object.fromEntries(
+      Object.entries(env)
+        .filter(([k, v]) => k.startsWith('BUILDX_LAB_AXIS_') && v)
+        .map(([k, v]) => [k.slice('BUILDX_LAB_AXIS_'.length).toLowerCase().replace(/_/g, '-'), v!.split(',').map((x) => x.trim()).filter(Boolean)]),
+    ),
   };
   if (env === process.env) cached = config;
   return config;

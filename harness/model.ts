@@ -70,6 +70,8 @@ export interface CellTimings {
   buildxMs: number;
   verifyMs: number;
   totalMs: number;
+  /** Buildx install for this cell (a cache hit is ~0); kept out of totalMs */
+  provisionMs?: number;
 }
 
 export interface CellResult {
@@ -81,6 +83,8 @@ export interface CellResult {
   expected: Outcome;
   expectedReason: string;
   outcome: Outcome;
+  /** what the evidence showed, before comparing with `expected` */
+  observed?: string;
   /** one line: why this outcome */
   summary: string;
   evidence: CellEvidence;

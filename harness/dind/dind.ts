@@ -14,12 +14,21 @@ export const FIXTURES_MOUNT = '/opt/buildx-lab/fixtures';
 export interface DaemonOptions {
   store: StoreKind;
   insecureRegistries: string[];
+  /**
+   * The classic store retries a failed layer download 5 times with a 5/10/15/20 s backoff; the final
+   * error is the same, so scenarios may set 1 to fail at once. Undefined keeps the engine's default.
+   */
+  maxDownloadAttempts?: number;
 }
 
 /** daemon.json for a store; pure. */
 export function daemonJson(opts: DaemonOptions): string {
   return JSON.stringify(
-    { features: { 'containerd-snapshotter': opts.store === 'containerd' }, 'insecure-registries': opts.insecureRegistries },
+    {
+      features: { 'containerd-snapshotter': opts.store === 'containerd' },
+      'insecure-registries': opts.insecureRegistries,
+      ...(opts.maxDownloadAttempts ? { 'max-download-attempts': opts.maxDownloadAttempts } : {}),
+    },
     null,
     2,
   );
@@ -42,6 +51,7 @@ export interface DockerInfo {
 export class DindContainer {
   private store: StoreKind = 'containerd';
   private insecureRegistries: string[] = [];
+  private maxDownloadAttempts?: number;
   private extraHosts: { host: string; ipAddress: string }[] = [];
   private labels: Record<string, string> = {};
   private networkName?: string;
@@ -57,6 +67,7 @@ export class DindContainer {
 
   withStore(store: StoreKind): this { this.store = store; return this; }
   withInsecureRegistry(hostPort: string): this { this.insecureRegistries.push(hostPort); return this; }
+  withMaxDownloadAttempts(n: number): this { this.maxDownloadAttempts = n; return this; }
   withExtraHost(host: string, ipAddress: string): this { this.extraHosts.push({ host, ipAddress }); return this; }
   withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
   withNetwork(name: string): this { this.networkName = name; return this; }
@@ -71,7 +82,7 @@ export class DindContainer {
       .withPrivilegedMode()
       .withCommand(['dockerd', `--host=${DIND_SOCKET}`])
       .withTmpFs({ '/var/lib/docker': 'rw,exec', '/var/lib/containerd': 'rw,exec' })
-      .withCopyContentToContainer([{ content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries }), target: '/etc/docker/daemon.json' }])
+      .withCopyContentToContainer([{ content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries, maxDownloadAttempts: this.maxDownloadAttempts }), target: '/etc/docker/daemon.json' }])
       .withLabels({ ...this.labels, 'buildx-lab.role': 'dind', 'buildx-lab.store': this.store })
       .withExtraHosts(this.extraHosts)
       .withBindMounts(this.mounts.map((m) => ({ ...m, mode: 'ro' as const })))

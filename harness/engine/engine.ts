@@ -108,10 +108,13 @@ function pidAlive(pid: number): boolean {
  * Removes what earlier lab runs left behind (killed runners). A resource belongs to a dead run when
  * the pid in its label no longer lives; `all` removes every lab resource (buildx-lab clean).
  */
-export async function sweepLeftovers(config: LabConfig, opts: { all?: boolean; runId?: string } = {}): Promise<SweepResult> {
+export async function sweepLeftovers(config: LabConfig, opts: { all?: boolean; runId?: string; pid?: number } = {}): Promise<SweepResult> {
   const env = childEnv(config);
   const result: SweepResult = { containers: 0, networks: 0, volumes: 0 };
   const filter = opts.runId ? `label=${RUN_LABEL}=${opts.runId}` : `label=${RUN_LABEL}`;
+  const belongsToDeadRun = (pid: string | undefined) => !pid || (Number(pid) !== process.pid && !pidAlive(Number(pid)));
+  const selected = (pid: string | undefined) =>
+    opts.all ? true : opts.pid !== undefined ? pid === String(opts.pid) : opts.runId ? true : belongsToDeadRun(pid);
   const stale = async (kind: 'container' | 'network' | 'volume'): Promise<string[]> => {
     const ls = kind === 'container' ? ['docker', 'container', 'ls', '-a'] : ['docker', kind, 'ls'];
     const fmt = `{{.ID}}\t{{.Label "${PID_LABEL}"}}`;
@@ -121,7 +124,7 @@ export async function sweepLeftovers(config: LabConfig, opts: { all?: boolean; r
       .split('\n')
       .filter(Boolean)
       .map((l) => l.split('\t'))
-      .filter(([, pid]) => opts.all || opts.runId || !pid || Number(pid) !== process.pid && !pidAlive(Number(pid)))
+      .filter(([, pid]) => selected(pid))
       .map(([id]) => id!);
   };
   const containers = await stale('container');

@@ -12,6 +12,10 @@ export interface DebootstrapRecipe {
   cmd: string[];
   /** Files placed into the root file system: target path -> host source path (hashed by content). */
   files: Record<string, string>;
+  /** Files added but not hashed (build outputs), identified instead by `hashExtra`. */
+  builtFiles?: Record<string, string>;
+  /** Identity of the built files, e.g. "buildkit v0.17.1 go1.26.8", so the tag is known before building them. */
+  hashExtra?: string;
 }
 
 export interface ImageSpec {
@@ -83,6 +87,7 @@ export function recipeHash(spec: Pick<ImageSpec, 'id' | 'recipe'>, readFile: (p:
   const h = createHash('sha256');
   h.update(JSON.stringify({ id: spec.id, suite: spec.recipe.suite, packages: spec.recipe.packages, entrypoint: spec.recipe.entrypoint, cmd: spec.recipe.cmd }));
   h.update(readFile(recipeScriptPath));
+  h.update(spec.recipe.hashExtra ?? '');
   for (const target of Object.keys(spec.recipe.files).sort()) {
     h.update(target);
     h.update(readFile(spec.recipe.files[target]!));

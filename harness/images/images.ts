@@ -35,7 +35,10 @@ async function tryPull(config: LabConfig, ref: string, progress: ProgressSink): 
   return present;
 }
 
-export async function ensureImage(config: LabConfig, spec: ImageSpec, progress: ProgressSink): Promise<ResolvedImage> {
+/**
+ * `prepare` runs only when a local build is needed (e.g. BuildKit's Go build), and may fill `builtFiles`.
+ */
+export async function ensureImage(config: LabConfig, spec: ImageSpec, progress: ProgressSink, prepare?: () => Promise<void>): Promise<ResolvedImage> {
   if (config.preferOfficialImages) {
     for (const ref of spec.official) {
       if (await imageExists(config, ref)) return { spec, ref, source: 'official-local', official: true };
@@ -49,6 +52,7 @@ export async function ensureImage(config: LabConfig, spec: ImageSpec, progress: 
     }
   }
   const t0 = Date.now();
+  await prepare?.();
   await buildLocalImage(config, spec, tag, progress);
   return { spec, ref: tag, source: 'local-built', official: false, buildMs: Date.now() - t0 };
 }
@@ -58,7 +62,7 @@ async function buildLocalImage(config: LabConfig, spec: ImageSpec, tag: string, 
   mkdirSync(locks, { recursive: true });
   const filesDir = mkdtempSync(path.join(config.cacheDir, 'image-files-'));
   try {
-    for (const [target, source] of Object.entries(spec.recipe.files)) {
+    for (const [target, source] of Object.entries({ ...spec.recipe.files, ...spec.recipe.builtFiles })) {
       const dest = path.join(filesDir, target);
       mkdirSync(path.dirname(dest), { recursive: true });
       cpSync(source, dest);

@@ -1,0 +1,72 @@
+// The real CNCF distribution registry, as a testcontainers module. It publishes no port: the host
+// reaches it on the lab network, and the DinD engines reach it only through the fault proxy.
+import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import type { ResolvedImage } from '../images/images.ts';
+import { OFFICIAL_REGISTRY } from '../images/catalog.ts';
+
+/** Filesystem storage with deletes enabled, on tmpfs: each run starts empty and fast. */
+export function registryConfig(): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    '  fields:',
+    '    service: registry',
+    'storage:',
+    '  filesystem:',
+    '    rootdirectory: /var/lib/registry',
+    '  delete:',
+    '    enabled: true',
+    '  maintenance:',
+    '    uploadpurging:',
+    '      enabled: false',
+    'http:',
+    '  addr: :5000',
+    '',
+  ].join('\n');
+}
+
+export class RegistryContainer {
+  private labels: Record<string, string> = {};
+  private networkName?: string;
+
+  constructor(private readonly image: ResolvedImage) {}
+
+  withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
+  withNetwork(name: string): this { this.networkName = name; return this; }
+
+  async start(): Promise<StartedRegistryContainer> {
+    const t0 = Date.now();
+    const serve = this.image.official ? OFFICIAL_REGISTRY : this.image.spec.registry!;
+    let c = new GenericContainer(this.image.ref)
+      .withCopyContentToContainer([{ content: registryConfig(), target: serve.configPath }])
+      .withTmpFs({ '/var/lib/registry': 'rw' })
+      .withLabels({ ...this.labels, 'buildx-lab.role': 'registry' })
+      .withWaitStrategy(Wait.forLogMessage(/listening on/).withStartupTimeout(30_000));
+    // The official image's entrypoint adds `serve <config>` itself.
+    if (!this.image.official) c = c.withCommand(serve.command);
+    if (this.networkName) c = c.withNetworkMode(this.networkName);
+    const started = await c.start();
+    const ip = this.networkName ? started.getIpAddress(this.networkName) : started.getHost();
+    return new StartedRegistryContainer(started, `http://${ip}:5000`, Date.now() - t0);
+  }
+}
+
+export class StartedRegistryContainer implements AsyncDisposable {
+  constructor(
+    readonly container: StartedTestContainer,
+    /** reachable from the host only: the proxy's upstream */
+    readonly upstreamUrl: string,
+    readonly readyMs: number,
+  ) {}
+
+  get id(): string { return this.container.getId(); }
+
+  async stop(): Promise<void> {
+    await this.container.stop({ remove: true, removeVolumes: true, timeout: 1_000 }).catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

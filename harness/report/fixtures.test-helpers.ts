@@ -1,0 +1,159 @@
+// Realistic CellResults for the report tests, modelled on the pull-stream and immutable-tags scenarios.
+import type { Axes, CellResult, CommandRecord, JournalEntry, Outcome } from '../model.ts';
+import type { ReportMeta } from './json.ts';
+
+export const FAKE_SECRET = 's3cr3t-fake';
+export const FAKE_AUTH = Buffer.from(`labuser:${FAKE_SECRET}`).toString('base64'); // bGFidXNlcjpzM2NyM3QtZmFrZQ==
+
+const PULL = 'pull-stream-errors';
+const BASE_AXES = { engine: '26.1.5', store: 'containerd', driver: 'docker', fault: 'corrupt' };
+
+export function cellName(scenario: string, axes: Axes): string {
+  return `${scenario} > ${Object.keys(axes)
+    .sort()
+    .map((k) => `${k}=${axes[k]}`)
+    .join('/')}`;
+}
+
+export function command(argv: string[], exitCode: number, stderr = '', stdout = ''): CommandRecord {
+  return { argv, exitCode, stdout, stderr, durationMs: 1234 };
+}
+
+export function journal(seq: number, over: Partial<JournalEntry> = {}): JournalEntry {
+  return {
+    seq,
+    atMs: seq * 10,
+    method: 'GET',
+    path: '/v2/moby/buildkit/manifests/v0.17.1',
+    repository: 'moby/buildkit',
+    kind: 'manifests',
+    reference: 'v0.17.1',
+    status: 200,
+    responseMediaType: 'application/vnd.oci.image.index.v1+json',
+    userAgent: 'containerd/v1.7.20',
+    requestBytes: 0,
+    responseBytes: 1609,
+    durationMs: 3,
+    ...over,
+  };
+}
+
+export function makeCell(over: Partial<CellResult> & { axes: Axes; outcome: Outcome }): CellResult {
+  const scenario = over.scenario ?? PULL;
+  return {
+    scenario,
+    name: cellName(scenario, over.axes),
+    expected: over.outcome,
+    expectedReason: 'declared for this version range',
+    summary: `${over.outcome}`,
+    evidence: { commands: [], journal: [], manifests: {}, facts: [] },
+    timings: { startMs: 0, buildxMs: 4000, verifyMs: 500, totalMs: 4500 },
+    startedAt: '2025-11-27T02:50:00.000Z',
+    ...over,
+  };
+}
+
+const buildArgv = (v: string) => [`/opt/buildx/${v}/docker-buildx`, 'build', '--push', '-t', 'registry:5000/lab/app:latest', '.'];
+
+export function pullStreamCells(): CellResult[] {
+  const reproduced = makeCell({
+    axes: { ...BASE_AXES, buildx: 'v0.20.1' },
+    outcome: 'reproduced',
+    expectedReason: 'buildx < v0.21.0 lets the daemon pull the buildkit image and loses the stream error',
+    summary: 'the pull error was replaced by "No such image"',
+    evidence: {
+      commands: [
+        command(['docker', 'buildx', 'create', '--driver', 'docker-container', '--name', 'lab'], 0, '', 'lab\n'),
+        command(
+          buildArgv('v0.20.1'),
+          1,
+          '#1 [internal] booting buildkit\n#1 pulling image registry:5000/moby/buildkit:v0.17.1\n\u001b[31mERROR: Error response from daemon: No such image: registry:5000/moby/buildkit:v0.17.1\u001b[0m\n',
+        ),
+      ],
+      journal: [journal(1), journal(2, { path: '/v2/moby/buildkit/blobs/sha256:4976aa', kind: 'blobs', status: 200, intervention: 'corrupt' })],
+      manifests: { 'moby/buildkit:v0.17.1': { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] } },
+      engineLog: 'level=error msg="Error pulling image" error="unexpected commit digest"\n',
+      facts: ['1 corrupted blob response', 'last error: No such image'],
+    },
+  });
+  const fixed = makeCell({
+    axes: { ...BASE_AXES, buildx: 'v0.21.0' },
+    outcome: 'fixed',
+    summary: 'the stream error reached the user',
+    evidence: {
+      commands: [
+        command(
+          buildArgv('v0.21.0'),
+          1,
+          'ERROR: failed commit on ref "layer-sha256:4976aa5e": unexpected commit digest sha256:0000, expected sha256:4976aa5e: failed precondition\n',
+        ),
+      ],
+      journal: [journal(1)],
+      manifests: {},
+      facts: ['last error: unexpected commit digest'],
+    },
+  });
+  const unexpected = makeCell({
+    axes: { ...BASE_AXES, buildx: 'v0.21.1' },
+    expected: 'fixed',
+    outcome: 'unexpected',
+    summary: 'the build succeeded although the proxy corrupted a layer <script>alert(1)</script>',
+    evidence: { commands: [command(buildArgv('v0.21.1'), 0, '#8 DONE 0.4s\n')], journal: [], manifests: {}, facts: ['0 errors'] },
+  });
+  const error = makeCell({
+    axes: { ...BASE_AXES, buildx: 'v0.22.0' },
+    expected: 'fixed',
+    outcome: 'error',
+    summary: 'the DinD engine died before the build',
+    error: { kind: 'engine-start', message: 'dockerd exited with code 1\n--- last log lines ---\nfailed to start containerd' },
+    evidence: { commands: [command(['dockerd', '--host', 'tcp://0.0.0.0:2375'], 1, 'failed to start containerd: timeout & <odd> "chars" \u0007\n')], journal: [], manifests: {}, facts: [] },
+  });
+  const control = makeCell({
+    axes: { ...BASE_AXES, fault: 'none', buildx: 'v0.20.1' },
+    outcome: 'control',
+    summary: 'without a fault the build succeeds',
+  });
+  return [reproduced, fixed, unexpected, error, control];
+}
+
+/** A second scenario with a repeated cell whose runs disagree, a skipped cell and a non-semver version. */
+export function immutableTagCells(): CellResult[] {
+  const scenario = 'immutable-tags-push';
+  const axes = { engine: '27.5.1', store: 'classic', driver: 'docker-container', registry: 'immutable-tags' };
+  return [
+    makeCell({ scenario, axes: { ...axes, buildx: 'v0.19.3' }, outcome: 'reproduced', startedAt: '2025-11-27T02:51:00.000Z' }),
+    makeCell({ scenario, axes: { ...axes, buildx: 'v0.19.3' }, expected: 'reproduced', outcome: 'fixed', startedAt: '2025-11-27T02:52:00.000Z' }),
+    makeCell({ scenario, axes: { ...axes, buildx: 'master' }, expected: 'fixed', outcome: 'skipped', summary: 'go toolchain missing' }),
+    makeCell({ scenario, axes: { ...axes, buildx: 'v0.9.1' }, outcome: 'reproduced' }),
+  ];
+}
+
+/** A cell whose evidence carries the fake credential in every form the redactor promises to mask. */
+export function secretCell(): CellResult {
+  const config = JSON.stringify({ auths: { 'registry:5000': { auth: FAKE_AUTH, identitytoken: 'idtok-fake-123' } } }, null, 2);
+  return makeCell({
+    axes: { ...BASE_AXES, buildx: 'v0.21.0', fault: 'auth' },
+    outcome: 'fixed',
+    summary: `login worked for https://labuser:${FAKE_SECRET}@registry:5000/v2/`,
+    evidence: {
+      commands: [
+        command(['docker', 'login', 'registry:5000', '-u', 'labuser', '--password', FAKE_SECRET], 0, '', 'Login Succeeded\n'),
+        command(['sh', '-c', `docker login -u labuser --password ${FAKE_SECRET} registry:5000`], 0),
+        command(['cat', '/root/.docker/config.json'], 0, '', config),
+        command(['curl', '-H', `Authorization: Basic ${FAKE_AUTH}`, `https://labuser:${FAKE_SECRET}@registry:5000/v2/`], 22, `curl: (22) password=${FAKE_SECRET} rejected\n`),
+      ],
+      journal: [journal(1, { path: `/token?account=labuser&password=${FAKE_SECRET}`, kind: 'other', status: 401 })],
+      manifests: { 'lab/app:latest': { annotations: { 'org.example.auth': `Basic ${FAKE_AUTH}` }, auth: FAKE_AUTH } },
+      engineLog: `time="x" level=debug msg="Authorization: Bearer ${FAKE_AUTH}"\nlevel=debug msg="using ${FAKE_AUTH}"\n`,
+      facts: [`auth=${FAKE_AUTH}`],
+    },
+  });
+}
+
+export const META: ReportMeta = {
+  runId: 'run-20251127-0250',
+  startedAt: '2025-11-27T02:50:00.000Z',
+  finishedAt: '2025-11-27T02:59:00.000Z',
+  host: { node: 'v20.20.2', engineVersion: '28.0.1' },
+  argv: ['buildx-lab', 'test', '--repeat', '2'],
+};

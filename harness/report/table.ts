@@ -1,0 +1,202 @@
+// The matrix view every writer shares: rows are scenario x configuration, columns are Buildx versions.
+import semver from 'semver';
+import { OUTCOMES, type CellResult, type CommandRecord, type Outcome } from '../model.ts';
+
+/** A cell's displayed outcome: repeats that disagree are 'flaky'. */
+export type CellOutcome = Outcome | 'flaky';
+
+export interface MatrixCell {
+  scenario: string;
+  configuration: string;
+  buildx: string;
+  /** every result for this cell (several with --repeat), in input order */
+  results: CellResult[];
+  outcome: CellOutcome;
+  expected: Outcome;
+  /** false when any result counts as a failure (see isFailure) */
+  pass: boolean;
+}
+
+export interface MatrixRow {
+  scenario: string;
+  configuration: string;
+  /** keyed by buildx version label; absent when the cell was not run */
+  cells: Record<string, MatrixCell | undefined>;
+}
+
+export interface Matrix {
+  /** buildx version labels, semver order, non-semver labels last */
+  versions: string[];
+  rows: MatrixRow[];
+}
+
+/** Label used when a result has no buildx axis. */
+export const NO_BUILDX = '(none)';
+
+/** Axes except buildx as `k=v` joined by `/`, keys sorted, so rows line up across versions. */
+export function configurationOf(r: CellResult): string {
+  const parts = Object.keys(r.axes)
+    .filter((k) => k !== 'buildx')
+    .sort()
+    .map((k) => `${k}=${r.axes[k]}`);
+  return parts.length ? parts.join('/') : '(default)';
+}
+
+export function buildxOf(r: CellResult): string {
+  return r.axes['buildx'] ?? NO_BUILDX;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const va = semver.valid(a);
+  const vb = semver.valid(b);
+  if (va && vb) return semver.compare(va, vb) || a.localeCompare(b);
+  if (va) return -1;
+  if (vb) return 1;
+  return a.localeCompare(b);
+}
+
+/** A result the run should not pass with. Skipped cells are not failures: a missing requirement says nothing about Buildx. */
+export function isFailure(r: CellResult): boolean {
+  if (r.outcome === 'unexpected' || r.outcome === 'error') return true;
+  if (r.outcome === 'skipped') return false;
+  return r.outcome !== r.expected;
+}
+
+export function hasFailures(results: readonly CellResult[]): boolean {
+  return results.some(isFailure);
+}
+
+export function countOutcomes(results: readonly CellResult[]): Record<Outcome, number> {
+  const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+  for (const r of results) counts[r.outcome]++;
+  return counts;
+}
+
+/** Results grouped by scenario id, scenarios in first-seen order. */
+export function byScenario(results: readonly CellResult[]): Map<string, CellResult[]> {
+  const map = new Map<string, CellResult[]>();
+  for (const r of results) {
+    const list = map.get(r.scenario);
+    if (list) list.push(r);
+    else map.set(r.scenario, [r]);
+  }
+  return map;
+}
+
+export function buildMatrix(results: readonly CellResult[]): Matrix {
+  const versions = new Set<string>();
+  const rows = new Map<string, MatrixRow>();
+  for (const r of results) {
+    const configuration = configurationOf(r);
+    const buildx = buildxOf(r);
+    versions.add(buildx);
+    const rowKey = `${r.scenario}\u0000${configuration}`;
+    let row = rows.get(rowKey);
+    if (!row) rows.set(rowKey, (row = { scenario: r.scenario, configuration, cells: {} }));
+    const cell = row.cells[buildx];
+    if (cell) cell.results.push(r);
+    else row.cells[buildx] = { scenario: r.scenario, configuration, buildx, results: [r], outcome: r.outcome, expected: r.expected, pass: true };
+  }
+  for (const row of rows.values()) {
+    for (const cell of Object.values(row.cells)) {
+      if (!cell) continue;
+      const distinct = new Set(cell.results.map((r) => r.outcome));
+      cell.outcome = distinct.size > 1 ? 'flaky' : cell.results[0]!.outcome;
+      cell.pass = !cell.results.some(isFailure);
+    }
+  }
+  const sortedRows = [...rows.values()].sort(
+    (a, b) => a.scenario.localeCompare(b.scenario) || a.configuration.localeCompare(b.configuration),
+  );
+  return { versions: [...versions].sort(compareVersions), rows: sortedRows };
+}
+
+export function matrixCells(matrix: Matrix): MatrixCell[] {
+  return matrix.rows.flatMap((row) => matrix.versions.map((v) => row.cells[v]).filter((c): c is MatrixCell => !!c));
+}
+
+/** `42 cells: 20 reproduced, 18 fixed, 4 control, 0 unexpected, 0 error` (+ skipped/flaky when present). */
+export function totalsLine(matrix: Matrix): string {
+  const cells = matrixCells(matrix);
+  const n = (o: CellOutcome) => cells.filter((c) => c.outcome === o).length;
+  const parts = (['reproduced', 'fixed', 'control', 'unexpected', 'error'] as const).map((o) => `${n(o)} ${o}`);
+  for (const o of ['skipped', 'flaky'] as const) if (n(o)) parts.push(`${n(o)} ${o}`);
+  return `${cells.length} cells: ${parts.join(', ')}`;
+}
+
+// ---- evidence helpers shared by the writers ----
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+export function lastLines(text: string, n: number): string {
+  const lines = stripAnsi(text).replace(/\s+$/, '').split(/\r?\n/);
+  return lines.slice(-n).join('\n');
+}
+
+/** argv as a copy-pastable shell line, so arguments with spaces stay visibly one argument. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** The command that explains the cell: the last one that failed, else the last one run. */
+export function failingCommand(r: CellResult): CommandRecord | undefined {
+  const cmds = r.evidence.commands;
+  return [...cmds].reverse().find((c) => c.exitCode !== 0) ?? cmds[cmds.length - 1];
+}
+
+/** The most telling error line: the harness error, else the last ERROR-ish stderr line of the failing command. */
+export function lastErrorLine(r: CellResult): string | undefined {
+  if (r.error) return `${r.error.kind}: ${r.error.message.split('\n')[0]}`;
+  const cmd = failingCommand(r);
+  const lines = stripAnsi(cmd?.stderr ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const errorish = [...lines].reverse().find((l) => /error|failed|denied|fatal/i.test(l));
+  // a command that succeeded has no error line; its last progress line would mislead
+  return errorish ?? (cmd && cmd.exitCode !== 0 ? lines[lines.length - 1] : undefined);
+}
+
+// ---- terminal rendering ----
+
+const COLORS: Record<CellOutcome, string> = {
+  reproduced: '\u001b[33m',
+  fixed: '\u001b[32m',
+  control: '\u001b[36m',
+  unexpected: '\u001b[1;35m',
+  error: '\u001b[1;31m',
+  skipped: '\u001b[2m',
+  flaky: '\u001b[35m',
+};
+const RESET = '\u001b[0m';
+
+function cellText(cell: MatrixCell | undefined): string {
+  if (!cell) return '-';
+  const n = cell.results.length;
+  // '*' marks a cell whose outcome is not what the scenario declares
+  return `${cell.outcome}${n > 1 ? ` x${n}` : ''}${cell.pass ? '' : '*'}`;
+}
+
+export function renderTerminalTable(matrix: Matrix, opts: { color: boolean }): string {
+  const header = ['scenario', 'configuration', ...matrix.versions];
+  const body = matrix.rows.map((row) => [row.scenario, row.configuration, ...matrix.versions.map((v) => cellText(row.cells[v]))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const fmt = (cols: string[], row?: MatrixRow) =>
+    cols
+      .map((text, i) => {
+        const padded = text.padEnd(widths[i]!);
+        const cell = row && i >= 2 ? row.cells[matrix.versions[i - 2]!] : undefined;
+        return opts.color && cell ? `${COLORS[cell.outcome]}${padded}${RESET}` : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map((r, i) => fmt(r, matrix.rows[i]))];
+  const totals = totalsLine(matrix);
+  lines.push('', totals);
+  if (matrixCells(matrix).some((c) => !c.pass)) lines.push('* outcome differs from the scenario declaration');
+  return lines.join('\n') + '\n';
+}

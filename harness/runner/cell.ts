@@ -1,0 +1,107 @@
+// Runs one cell: provision, lease the engine, reset it, run the scenario's body in a sandbox,
+// judge the evidence, and keep the lab's own failures (error) apart from Buildx's behaviour.
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { BuildxProvisioner } from '../buildx/provision.ts';
+import { buildxCacheRoot } from '../buildx/provision.ts';
+import { HarnessError, RequirementError } from '../errors.ts';
+import { REGISTRY_HOST, type Lab } from '../lab.ts';
+import { emptyEvidence, type CellResult, type StoreKind } from '../model.ts';
+import { redactSecrets } from '../report/redact.ts';
+import { CellSandbox } from './sandbox.ts';
+import type { ExpandedCell, Scenario } from './scenario.ts';
+
+/** Short, repository- and DNS-safe id; includes a hash so names stay unique across cells. */
+export function cellId(scenario: string, name: string, attempt = 0): string {
+  const h = createHash('sha256').update(`${scenario}>${name}#${attempt}`).digest('hex').slice(0, 8);
+  return `c${h}`;
+}
+
+export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, provisioner: BuildxProvisioner, attempt = 0): Promise<CellResult> {
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const evidence = emptyEvidence();
+  const timings = { startMs: 0, buildxMs: 0, verifyMs: 0, totalMs: 0, provisionMs: 0 };
+  const base = {
+    scenario: s.id,
+    name: `${s.id} > ${cell.name}`,
+    axes: cell.axes,
+    expected: cell.expected.outcome,
+    expectedReason: cell.expected.reason,
+    evidence,
+    startedAt,
+  };
+  const finish = (r: Pick<CellResult, 'outcome' | 'summary'> & { error?: CellResult['error']; observed?: string }): CellResult => {
+    timings.totalMs = Math.round(performance.now() - t0 - timings.provisionMs);
+    return { ...base, ...r, timings };
+  };
+
+  let leaseRelease: (() => void) | undefined;
+  const mark = lab.proxy.journal.mark();
+  try {
+    const tp = performance.now();
+    const binary = await provisioner.install(cell.buildx);
+    timings.provisionMs = Math.round(performance.now() - tp);
+    const lease = await lab.lease(cell.axes.engine!, cell.axes.store as StoreKind);
+    leaseRelease = lease.release;
+    timings.startMs = lease.startMs;
+    const dind = lease.dind;
+    const id = cellId(s.id, cell.name, attempt);
+    const ts = performance.now();
+    await dind.resetState();
+    const sandbox = await CellSandbox.create(dind, binary, buildxCacheRoot(lab.config), id, REGISTRY_HOST);
+    timings.startMs += Math.round(performance.now() - ts);
+    evidence.facts.push(`buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion}, store ${dind.store}`);
+    let observation: O;
+    const logSince = new Date(Date.now() - 1000).toISOString();
+    try {
+      observation = await s.observe({
+        axes: cell.axes,
+        lab,
+        sandbox,
+        evidence,
+        cellId: id,
+        phase: async (name, work) => {
+          const p0 = performance.now();
+          try { return await work(); } finally { timings[`${name}Ms`] += Math.round(performance.now() - p0); }
+        },
+      });
+    } finally {
+      evidence.commands.push(...sandbox.commands);
+      evidence.journal = lab.proxy.journal.since(mark);
+      evidence.engineLog = await dind.logSince(logSince).catch(() => undefined);
+    }
+    // A dead component says nothing about Buildx: report it as the lab's error, naming what died.
+    if (!(await dind.isRunning())) throw new HarnessError(`the DinD engine (${dind.name}) died during the cell`);
+    if (lab.proxy.upstreamFailures > 0 && evidence.journal.some((e) => e.intervention === 'upstream-unreachable')) {
+      throw new HarnessError(`the registry container died or stopped answering during the cell (${lab.proxy.upstreamFailures} upstream failures at the proxy)`);
+    }
+    const verdict = s.judge(observation, cell.axes);
+    const matches = verdict.observed === cell.expected.outcome;
+    return finish({
+      outcome: matches ? cell.expected.outcome : 'unexpected',
+      observed: verdict.observed,
+      summary: matches ? verdict.summary : `expected ${cell.expected.outcome} (${cell.expected.reason}), observed ${verdict.observed}: ${verdict.summary}`,
+    });
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const kind = e instanceof HarnessError ? e.kind : 'internal';
+    return finish({
+      outcome: e instanceof RequirementError ? 'skipped' : 'error',
+      summary: err.message.split('\n')[0]!,
+      error: { kind, message: err.message },
+    });
+  } finally {
+    leaseRelease?.();
+  }
+}
+
+/** One JSON per cell, redacted; the CLI gathers them into the reports. */
+export function writeCellResult(reportDir: string, result: CellResult): string {
+  const dir = path.join(reportDir, 'cells');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${result.scenario}--${createHash('sha256').update(result.name + result.startedAt).digest('hex').slice(0, 12)}.json`);
+  writeFileSync(file, redactSecrets(JSON.stringify(result, null, 1)));
+  return file;
+}

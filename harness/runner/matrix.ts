@@ -1,0 +1,92 @@
+// Pure matrix logic: the closed list of axes, expansion into cells, deterministic names
+// (BuildKit's `Test/worker=X/k=v`, keys sorted), and the expected outcome of each cell.
+import { satisfies } from '../buildx/spec.ts';
+import { UsageError } from '../errors.ts';
+import type { Axes, Outcome } from '../model.ts';
+
+/** Every axis a scenario may declare. A scenario naming another axis fails at collection. */
+export const AXES = ['buildx', 'engine', 'store', 'driver', 'command', 'registry', 'fault'] as const;
+export type AxisName = (typeof AXES)[number];
+
+/** Values of the closed axes; `buildx` takes specs, `fault` is listed per scenario. */
+export const CLOSED_AXIS_VALUES: Partial<Record<AxisName, readonly string[]>> = {
+  store: ['containerd', 'classic'],
+  driver: ['docker', 'docker-container'],
+  command: ['build', 'bake'],
+  registry: ['plain', 'immutable-tags', 'known-index-not-retagged'],
+};
+
+export type DeclaredOutcome = Extract<Outcome, 'reproduced' | 'fixed' | 'control'>;
+
+export interface Expectation {
+  /** axis -> value or values; `buildx` takes a semver range (prerelease-aware) */
+  when: Partial<Record<AxisName, string | readonly string[]>>;
+  outcome: DeclaredOutcome;
+  reason: string;
+}
+
+export type MatrixAxes = Partial<Record<AxisName, readonly string[]>> & { buildx: readonly string[] };
+
+export interface MatrixCell {
+  axes: Axes;
+  /** "buildx=v0.21.1/engine=26.1.5/store=containerd" */
+  name: string;
+  expected: Expectation;
+}
+
+export function cellName(axes: Axes): string {
+  return Object.keys(axes)
+    .sort()
+    .map((k) => `${k}=${axes[k]}`)
+    .join('/');
+}
+
+/** Cross product in declaration order of values, keys sorted in names. */
+export function crossProduct(axes: Partial<Record<string, readonly string[]>>): Axes[] {
+  let out: Record<string, string>[] = [{}];
+  for (const [k, values] of Object.entries(axes)) {
+    if (!values || values.length === 0) continue;
+    out = out.flatMap((partial) => values.map((v) => ({ ...partial, [k]: v })));
+  }
+  return out;
+}
+
+/** The first expectation whose `when` matches; `versionOf` maps a buildx axis label to a semver version. */
+export function expectationFor(axes: Axes, expectations: readonly Expectation[], versionOf: (label: string) => string = (l) => l): Expectation | undefined {
+  return expectations.find((e) =>
+    Object.entries(e.when).every(([k, want]) => {
+      const got = axes[k];
+      if (got === undefined) return false;
+      if (k === 'buildx') return satisfies(versionOf(got), want as string);
+      return Array.isArray(want) ? want.includes(got) : want === got;
+    }),
+  );
+}
+
+export function validateAxes(scenarioId: string, axes: Record<string, readonly string[] | undefined>, faults: readonly string[] = []): void {
+  for (const [k, values] of Object.entries(axes)) {
+    if (!(AXES as readonly string[]).includes(k)) throw new UsageError(`scenario ${scenarioId}: unknown axis '${k}'; axes are ${AXES.join(', ')}`);
+    const allowed = k === 'fault' ? faults : CLOSED_AXIS_VALUES[k as AxisName];
+    for (const v of values ?? []) {
+      if (allowed && !allowed.includes(v)) throw new UsageError(`scenario ${scenarioId}: ${k}=${v} is not known; ${k} takes ${allowed.join(', ')}`);
+    }
+  }
+}
+
+/**
+ * Applies user filters (--engine 28.5.2, --store classic ...) to declared axes. A filter value the
+ * scenario does not declare is an error listing what exists, except for buildx, which takes any spec.
+ */
+export function applyFilters(scenarioId: string, axes: MatrixAxes, filters: Record<string, readonly string[]>): MatrixAxes {
+  const out: Record<string, readonly string[]> = { ...axes };
+  for (const [k, values] of Object.entries(filters)) {
+    if (!(AXES as readonly string[]).includes(k)) throw new UsageError(`unknown axis filter '${k}'; axes are ${AXES.join(', ')}`);
+    if (k === 'buildx') { out.buildx = values; continue; }
+    const declared = axes[k as AxisName];
+    if (!declared) continue; // this scenario has no such axis: the filter does not concern it
+    const unknown = values.filter((v) => !declared.includes(v));
+    if (unknown.length) throw new UsageError(`scenario ${scenarioId}: ${k}=${unknown.join(',')} is not in its matrix; it declares ${k} = ${declared.join(', ')}`);
+    out[k] = values;
+  }
+  return out as MatrixAxes;
+}

@@ -1,0 +1,56 @@
+// Binds a scenario to vitest: one describe per scenario, one test per cell, named by its axes
+// (so `vitest -t 'buildx=v0.21.1'` selects a version). No retries: a retry would turn a reproduced
+// flake into a pass.
+import { afterAll, beforeAll, describe, test } from 'vitest';
+import { labConfig } from '../config.ts';
+import { BuildxProvisioner } from '../buildx/provision.ts';
+import { Lab } from '../lab.ts';
+import type { StoreKind } from '../model.ts';
+import { stderrProgress } from '../progress.ts';
+import { lastErrorLine } from '../report/table.ts';
+import { runCell, writeCellResult } from './cell.ts';
+import { expandScenario, type Scenario } from './scenario.ts';
+
+export function registerScenario<O>(s: Scenario<O>): void {
+  const config = labConfig();
+  const cells = expandScenario(s, config);
+  const provisioner = new BuildxProvisioner(config, stderrProgress);
+  const repeat = Math.max(1, Number(process.env.BUILDX_LAB_REPEAT ?? '1') || 1);
+
+  describe(s.id, () => {
+    let lab: Lab | undefined;
+    beforeAll(async () => {
+      const first = cells[0];
+      lab = await Lab.start(config, stderrProgress, { prewarm: first ? [{ engine: first.axes.engine!, store: first.axes.store as StoreKind }] : [] });
+    }, 30 * 60_000);
+    afterAll(async () => {
+      await lab?.stop();
+    }, 120_000);
+
+    for (const cell of cells) {
+      for (let attempt = 0; attempt < repeat; attempt++) {
+        const name = repeat > 1 ? `${cell.name} #${attempt + 1}` : cell.name;
+        test(name, async (t) => {
+          if (!lab) throw new Error('lab did not start (see beforeAll)');
+          const result = await runCell(s, cell, lab, provisioner, attempt);
+          writeCellResult(config.reportDir, result);
+          t.task.meta.outcome = result.outcome;
+          t.task.meta.summary = result.summary;
+          if (result.outcome === 'skipped') t.skip(result.summary);
+          if (result.outcome !== result.expected) {
+            const err = new Error(`${result.outcome}: ${result.summary}${result.error ? `\n${result.error.message}` : ''}\nlast error line: ${lastErrorLine(result) ?? '(none)'}`);
+            err.stack = err.message;
+            throw err;
+          }
+        }, s.timeoutMs ?? 30 * 60_000);
+      }
+    }
+  });
+}
+
+declare module 'vitest' {
+  interface TaskMeta {
+    outcome?: string;
+    summary?: string;
+  }
+}
