@@ -48,13 +48,15 @@ const pullStreamErrors: Scenario<Observation> = {
   links: ['https://github.com/moby/moby/issues/49453', 'https://github.com/docker/buildx/pull/2988'],
   symptom: 'ERROR: Error response from daemon: No such image: <buildkit image>',
   axes: {
-    buildx: ['debian-trixie', '0.19.3', '0.20.1', '0.21.0-rc1', '0.21.0-rc2', '0.21.0', 'debian-sid', 'latest'],
+    // The Go module proxy reachable here does not serve v0.21.0-rc1, -rc2 or v0.21.0; with release
+    // downloads they run, without them those cells are skipped. v0.20.1 / v0.21.1 bracket the fix here.
+    buildx: ['debian-trixie', '0.19.3', '0.20.1', '0.21.0-rc1', '0.21.0-rc2', '0.21.0', '0.21.1', 'debian-sid', 'latest'],
     engine: ENGINE_VERSIONS,
     store: ['containerd', 'classic'],
     driver: ['docker-container'],
     fault: FAULTS,
   },
-  quick: { buildx: ['0.21.0-rc1', '0.21.0-rc2'], engine: ['26.1.5'], store: ['containerd'], fault: ['none', 'corrupt', '404'] },
+  quick: { buildx: ['0.20.1', '0.21.1'], engine: ['26.1.5'], store: ['containerd'], fault: ['none', 'corrupt', '404'] },
   faults: FAULTS,
   expectations: [
     { when: { fault: 'none' }, outcome: 'control', reason: 'no fault: every version boots the builder and builds' },

@@ -17,6 +17,11 @@ import { loadReleases, resolveSpecs, type ResolvedVersion } from './spec.ts';
 
 type Origin = Exclude<BuildxSource, 'cache'>;
 
+/** A source that cannot serve here (unreachable, not offered, tool missing), as opposed to one that failed. */
+export function isUnavailable(e: HarnessError): boolean {
+  return e instanceof RequirementError || /cannot download|not found:|ENOTFOUND|EAI_AGAIN|not available|403 Forbidden|410 Gone|could not provide/.test(e.message);
+}
+
 export function buildxCacheRoot(config: LabConfig, arch: BuildxArch = buildxArch()): string {
   return path.join(config.cacheDir, 'buildx', `linux-${arch}`);
 }
@@ -83,7 +88,7 @@ export class BuildxProvisioner {
   }
 
   cached(resolved: ResolvedVersion): BuildxBinary | undefined {
-    for (const origin of sourceOrder(resolved, this.config.offline).concat(['release', 'go'])) {
+    for (const origin of sourceOrder(resolved, false)) {
       const dir = path.join(this.root, cacheKey(resolved.version, origin));
       const meta = readMeta(dir);
       if (meta && existsSync(path.join(dir, 'docker-buildx'))) return toBinary(dir, meta, 'cache', resolved.spec);
@@ -91,26 +96,39 @@ export class BuildxProvisioner {
     return undefined;
   }
 
-  async install(resolved: ResolvedVersion): Promise<BuildxBinary> {
+  private readonly inFlight = new Map<string, Promise<BuildxBinary>>();
+
+  /** Installs once per process per version; concurrent cells wait for the same install. */
+  install(resolved: ResolvedVersion): Promise<BuildxBinary> {
+    const key = `${resolved.spec}@${resolved.version}`;
+    let p = this.inFlight.get(key);
+    if (!p) {
+      p = this.installUncached(resolved);
+      this.inFlight.set(key, p);
+    }
+    return p;
+  }
+
+  private async installUncached(resolved: ResolvedVersion): Promise<BuildxBinary> {
     const hit = this.cached(resolved);
     if (hit) return hit;
     mkdirSync(this.root, { recursive: true });
     const failures: string[] = [];
+    let onlyUnavailable = true;
     for (const origin of sourceOrder(resolved, this.config.offline)) {
       try {
         return await this.installFrom(origin, resolved);
       } catch (e) {
         if (!(e instanceof HarnessError)) throw e;
+        if (!isUnavailable(e)) onlyUnavailable = false;
         failures.push(`${origin}: ${e.message.split('\n').slice(0, 4).join(' / ')}`);
-        this.progress(`buildx ${resolved.version}: source '${origin}' failed, trying the next (${e.message.split('\n')[0]})`);
+        this.progress(`buildx ${resolved.version}: source '${origin}' failed${origin === 'debian' ? '' : ', trying the next'} (${e.message.split('\n')[0]})`);
       }
     }
-    const err = new ProvisionError(
-      `no source could provide Buildx ${resolved.version} (from '${resolved.spec}'). Tried:\n${failures.map((f) => `  - ${f}`).join('\n')}`,
-    );
-    throw failures.every((f) => /Go is needed/.test(f) || /not found|cannot download/.test(f)) && failures.some((f) => /Go is needed/.test(f))
-      ? new RequirementError(err.message)
-      : err;
+    const message = `no source could provide Buildx ${resolved.version} (from '${resolved.spec}'). Tried:\n${failures.map((f) => `  - ${f}`).join('\n')}`;
+    // Nothing here can be had (no download reachable, the module proxy does not serve it, no Go):
+    // a missing requirement of this host, not a failure of the lab or of Buildx.
+    throw onlyUnavailable ? new RequirementError(message) : new ProvisionError(message);
   }
 
   private async installFrom(origin: Origin, resolved: ResolvedVersion): Promise<BuildxBinary> {

@@ -1,0 +1,119 @@
+// docker/buildx#3070: `docker buildx bake` of a multi-platform target, docker driver with the containerd
+// image store, pushed to a private registry (MSR 2.9): only the first platform ended up in the registry.
+// Root cause (docker/buildx#3023, 4f7d145c, first in v0.22.0-rc1): after BuildKit had pushed the index,
+// Buildx pushed again through the engine ("pushing <tag> with docker"), whose push PUTs every
+// single-platform and attestation manifest to the tag before the index. Registries that do not simply
+// take the last write end with one platform, or refuse the push.
+//
+// Each cell pushes to its own repository, through the proxy set to one registry behaviour, then the
+// lab reads the registry (every platform, manifest and blob) and the journal (every PUT to the tag).
+import { ENGINE_VERSIONS } from '../harness/images/catalog.ts';
+import { DEFAULT_BUILDKIT } from '../harness/buildkit/image.ts';
+import { HarnessError } from '../harness/errors.ts';
+import { analyzePush, describePush, type PushAnalysis } from '../harness/registry/journal.ts';
+import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
+import { registerScenario } from '../harness/runner/vitest.ts';
+import type { Scenario } from '../harness/runner/scenario.ts';
+import { lastErrorLine, prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
+import type { CommandRecord, RegistryBehaviour } from '../harness/model.ts';
+
+const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];
+const REFUSAL = /Multi-platform build is not supported for the docker driver|multiple platforms feature is currently not supported for docker driver/i;
+/** Buildx's progress line for the engine's second push (removed by #3023). */
+const SECOND_PUSH = /pushing \S+ with docker/;
+
+interface Observation {
+  push: CommandRecord;
+  analysis: PushAnalysis;
+  registry?: VerificationReport;
+  secondPushInProgress: boolean;
+}
+
+/** Where the tag ended, in words: the user-visible consequence. */
+function tagState(o: Observation): string {
+  const r = o.registry;
+  if (!r) return 'not verified';
+  if (r.ok) return `complete index (${r.platforms.length} platforms + ${r.attestations} attestations)`;
+  const notIndex = r.problems.find((p) => p.code === 'not-an-index');
+  if (notIndex) return `left on a single manifest: ${notIndex.detail}`;
+  if (r.problems.some((p) => p.code === 'not-found')) return 'tag absent';
+  return `incomplete: ${r.problems.map((p) => p.code).join(', ')}`;
+}
+
+const bakeMultiplatformPush: Scenario<Observation> = {
+  id: 'bake-multiplatform-push',
+  title: 'Multi-platform push with the docker driver and the containerd store pushes twice',
+  links: ['https://github.com/docker/buildx/issues/3070', 'https://github.com/docker/buildx/pull/3023'],
+  symptom: 'only the first platform ends up in the registry; progress shows "pushing <tag> with docker"',
+  axes: {
+    buildx: ['0.20.1', '0.21.1', '0.22.0', 'debian-sid', 'latest'],
+    engine: ENGINE_VERSIONS,
+    store: ['containerd', 'classic'],
+    driver: ['docker', 'docker-container'],
+    command: ['bake', 'build'],
+    registry: ['plain', 'immutable-tags', 'known-index-not-retagged'],
+  },
+  quick: { buildx: ['0.21.1', '0.22.0'], engine: ['26.1.5'], store: ['containerd'], driver: ['docker'], command: ['bake'] },
+  // The classic store refuses before anything is pushed: the registry behaviour cannot matter there.
+  exclude: (a) => (a.driver === 'docker' && a.store === 'classic' && a.registry !== 'plain' ? 'refused before any push' : undefined),
+  expectations: [
+    { when: { driver: 'docker', store: 'classic' }, outcome: 'control', reason: 'the docker driver with the classic store refuses multi-platform output' },
+    { when: { driver: 'docker-container' }, outcome: 'control', reason: 'BuildKit pushes once, the engine is not involved' },
+    { when: { buildx: '<0.22.0-rc1' }, outcome: 'reproduced', reason: 'before #3023 the engine pushes the image a second time' },
+    { when: { buildx: '>=0.22.0-rc1' }, outcome: 'fixed', reason: 'from v0.22.0-rc1 only BuildKit pushes: one PUT of the index to the tag' },
+  ],
+
+  async observe(ctx) {
+    const { driver, command } = ctx.axes;
+    const dir = await prepareContext(ctx, 'multiplatform-scratch');
+    const target = pushTarget('bake', ctx.cellId);
+    ctx.lab.proxy.setBehaviour(target.repository, ctx.axes.registry as RegistryBehaviour);
+    const builder: string[] = [];
+    if (driver === 'docker-container') {
+      const bk = await ctx.lab.buildkit(DEFAULT_BUILDKIT);
+      const create = await ctx.sandbox.buildx(['create', '--name', ctx.cellId, '--driver', 'docker-container', '--driver-opt', `image=${bk.ref}`, '--driver-opt', 'network=host', '--buildkitd-config', ctx.sandbox.buildkitdConfig, '--bootstrap']);
+      if (create.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${lastErrorLine(create.stderr)}`);
+      builder.push('--builder', ctx.cellId);
+    }
+    const mark = ctx.lab.proxy.journal.mark();
+    const push = await ctx.phase('buildx', () =>
+      command === 'bake'
+        ? ctx.sandbox.buildx(['bake', ...builder, '--progress', 'plain', '-f', 'docker-bake.hcl', 'app'], { cwd: dir, env: { TAG: target.ref, PLATFORMS: PLATFORMS.join(',') } })
+        : ctx.sandbox.buildx(['build', ...builder, '--progress', 'plain', '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, dir]),
+    );
+    ctx.evidence.facts.push(`${command} exit ${push.exitCode}: ${lastErrorLine(push.stderr)}`);
+    const secondPushInProgress = SECOND_PUSH.test(push.stderr + push.stdout);
+    if (secondPushInProgress) ctx.evidence.facts.push(`progress shows the engine's second push: ${(push.stderr.match(SECOND_PUSH) ?? [''])[0]}`);
+    // Refused before any push (classic store): nothing to read back.
+    const refused = push.exitCode !== 0 && REFUSAL.test(push.stderr);
+    const analysis = analyzePush(ctx.lab.proxy.journal.since(mark), target.repository, target.tag);
+    ctx.evidence.facts.push(...describePush(analysis));
+    const registry = refused ? undefined : await verifyPushed(ctx, target, PLATFORMS);
+    if (registry) ctx.evidence.facts.push(...describeReport(registry).split('\n'));
+    return { push, analysis, registry, secondPushInProgress };
+  },
+
+  judge(o, axes) {
+    if (axes.driver === 'docker' && axes.store === 'classic') {
+      return o.push.exitCode !== 0 && REFUSAL.test(o.push.stderr)
+        ? { observed: 'control', summary: `refused: ${lastErrorLine(o.push.stderr)}` }
+        : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${o.push.exitCode}: ${lastErrorLine(o.push.stderr)}` };
+    }
+    const puts = o.analysis.tagPuts;
+    const byEngine = puts.filter((p) => p.client === 'docker');
+    const state = tagState(o);
+    const once = puts.length === 1 && puts[0]!.client === 'buildkit' && puts[0]!.isIndex && !o.secondPushInProgress;
+    const clean = once && o.push.exitCode === 0 && o.registry?.ok === true;
+    const seen = `${puts.length} PUT(s) to the tag (${byEngine.length} by the engine), exit ${o.push.exitCode}, tag: ${state}`;
+    if (axes.driver === 'docker-container') {
+      return clean ? { observed: 'control', summary: `one index PUT by BuildKit; ${state}` } : { observed: 'unexpected', summary: seen };
+    }
+    if (o.secondPushInProgress || byEngine.length > 0) {
+      const how = byEngine.length > 0 ? `the engine pushed again: ${seen}` : `progress shows the engine's second push, but it made no PUT (found everything present); ${seen}`;
+      return { observed: 'reproduced', summary: how };
+    }
+    return clean ? { observed: 'fixed', summary: `one index PUT by BuildKit; ${state}` } : { observed: 'unexpected', summary: seen };
+  },
+};
+
+registerScenario(bakeMultiplatformPush);
