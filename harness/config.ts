@@ -31,6 +31,8 @@ export interface LabConfig {
   matrix: 'full' | 'quick';
   /** Axis filters from the CLI (--buildx, --engine, ...): axis -> comma-separated values. */
   axisFilters: Record<string, string[]>;
+  /** The bug-report case directory `buildx-lab repro` runs (scenarios/repro-case.test.ts); unset otherwise. */
+  reproCaseDir?: string;
 }
 
 let cached: LabConfig | undefined;
@@ -64,6 +66,7 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
         .filter(([k, v]) => k.startsWith('BUILDX_LAB_AXIS_') && v)
         .map(([k, v]) => [k.slice('BUILDX_LAB_AXIS_'.length).toLowerCase().replace(/_/g, '-'), v!.split(',').map((x) => x.trim()).filter(Boolean)]),
     ),
+    ...(env.BUILDX_LAB_CASE_DIR ? { reproCaseDir: path.resolve(env.BUILDX_LAB_CASE_DIR) } : {}),
   };
   if (env === process.env) cached = config;
   return config;

@@ -24,9 +24,10 @@ const installScript = new URL('./install-debian-engine.sh', import.meta.url).pat
 
 /** Why the engine is unusable, with the fix; undefined when it is fine. Pure, for unit tests. */
 export function engineProblem(info: Pick<EngineInfo, 'serverVersion'>): string | undefined {
-  const v = semver.coerce(info.serverVersion);
-  if (!v) return `cannot parse engine version '${info.serverVersion}'`;
-  if (semver.lt(v, MIN_ENGINE)) {
+  // Engine versions are not semver ("22.06.0-beta.0" has a leading zero), so compare major.minor.
+  const m = /^(\d+)\.(\d+)/.exec(info.serverVersion);
+  if (!m) return `cannot parse engine version '${info.serverVersion}'`;
+  if (semver.lt(`${Number(m[1])}.${Number(m[2])}.0`, MIN_ENGINE)) {
     return (
       `Docker engine ${info.serverVersion} is too old: engines before 23.0 grant every known capability to --privileged ` +
       `containers and fail where the host's capability bounding set lacks one ("unable to apply caps", moby/moby#42933). ` +
