@@ -14,9 +14,22 @@ export default defineConfig({
         },
       },
       {
+        // The lab's own machinery against real engines: provisioning, state reset, exposure, cleanup.
+        test: {
+          name: 'integration',
+          include: ['harness/**/*.itg.test.ts'],
+          environment: 'node',
+          pool: 'forks',
+          testTimeout: 30 * 60_000,
+          hookTimeout: 30 * 60_000,
+          retry: 0,
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
+        },
+      },
+      {
         test: {
           name: 'scenarios',
-          include: ['scenarios/**/*.test.ts', 'harness/**/*.itg.test.ts'],
+          include: ['scenarios/**/*.test.ts'],
           environment: 'node',
           pool: 'forks',
           testTimeout: 30 * 60_000,

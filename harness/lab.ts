@@ -81,7 +81,7 @@ export class Lab implements AsyncDisposable {
     const network = await new LabNetwork(config).withLabels(labels).start();
     let registry: StartedRegistryContainer | undefined;
     try {
-      registry = await new RegistryContainer(registryImage).withLabels(labels).withNetwork(network.name).start();
+      registry = await new RegistryContainer(config, registryImage).withLabels(labels).withNetwork(network.name).start();
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines.
       const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
         .withListen([{ host: '127.0.0.1', port: 0 }, { host: network.gateway, port: 5000 }])

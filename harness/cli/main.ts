@@ -23,6 +23,11 @@ import { readJsonReport, writeReports } from '../report/write.ts';
 import { mergeReports } from '../report/json.ts';
 import type { CellResult } from '../model.ts';
 import { mkdir } from 'node:fs/promises';
+import { loadCase } from '../repro/case.ts';
+import { reproLines, reproScenario } from '../repro/scenario.ts';
+import { expandScenario } from '../runner/scenario.ts';
+import { cmdBisect } from '../bisect/command.ts';
+import { cmdQualify } from '../qualify/command.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const progress = stderrProgress;
@@ -35,6 +40,13 @@ const USAGE = `buildx-lab: reproduce Docker Buildx bugs across versions, engines
       --buildx SPEC,...             versions, ranges or aliases: 0.21.1, v0.21.0-rc2, ">=0.20 <0.23", latest, debian-sid
       --engine V  --store S  --driver D  --registry-behaviour B  --fault F   (comma lists filter the matrix)
       --repeat N  --jobs N  --shard i/n  -t PATTERN  --report-dir DIR (default reports/latest)
+  bisect SCENARIO --good V --bad V [--repeat N] [filters]
+                                   find the release where the scenario's behaviour flips (probes in REPORT_DIR/bisect/V)
+  qualify [SCENARIO...] --baseline V --candidate V [--matrix quick|full] [filters]
+                                   compare two versions cell by cell; exit 1 (no-go) on any regression
+  repro CASE_DIR [options]         reproduce a bug report given as data (CASE_DIR/case.yaml, see fixtures/cases/README.md);
+      --buildx SPEC,...  --engine V  --store S  --driver D  --registry B  --report-dir DIR
+                                    prints symptom PRESENT/ABSENT per cell; exit 0 when every cell ran
   test                             the test suite: unit tests, then every scenario on its full matrix
   verify REF --platforms P,...     check a pushed image from the registry itself (REF like 127.0.0.1:5000/app:tag)
   doctor                           engine, privileges, images, caches, Go: what is there and what to fix
@@ -166,6 +178,43 @@ async function cmdTest(config: LabConfig, args: string[]): Promise<number> {
   return setup === 0 && unitOk && run.exitCode === 0 ? 0 : 1;
 }
 
+/** `repro CASE_DIR`: the generic scenario on one case. A present or absent symptom is a finding, not a failure. */
+async function cmdRepro(config: LabConfig, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { buildx: { type: 'string' }, engine: { type: 'string' }, store: { type: 'string' }, driver: { type: 'string' }, registry: { type: 'string' }, 'report-dir': { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new UsageError('usage: buildx-lab repro CASE_DIR [--buildx SPEC,...] [--report-dir DIR]');
+  const c = loadCase(positionals[0]!);
+  const filters: Record<string, string[]> = {};
+  for (const axis of ['buildx', 'engine', 'store', 'driver', 'registry'] as const) {
+    const v = list(values[axis]);
+    if (v) filters[axis] = v;
+  }
+  // Expanding here turns a bad filter or an uncovered version into a usage error before any container starts.
+  const cells = expandScenario(reproScenario(c), { matrix: 'full', axisFilters: filters });
+  progress(`case "${c.title}": ${cells.length} cell(s): ${cells.map((x) => x.name).join(', ')}`);
+  await ensureEngine(config, progress);
+  const reportDir = path.resolve(values['report-dir'] ?? 'reports/latest');
+  const startedAt = new Date().toISOString();
+  const { results } = await launchScenarios(config, {
+    files: ['scenarios/repro-case.test.ts'], matrix: 'full', axisFilters: filters, repeat: 1, jobs: 1, reportDir, runId: config.runId,
+    passEnv: { BUILDX_LAB_CASE_DIR: c.dir },
+  });
+  const engine = await inspectEngine(config);
+  const paths = await writeReports(reportDir, results, { runId: config.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv: ['repro', ...args] });
+  process.stdout.write(`\n${c.title}\n${reproLines(results).map((l) => `  ${l}`).join('\n')}\n`);
+  process.stdout.write(`\n${renderTerminalTable(buildMatrix(results), { color: process.stdout.isTTY === true })}\n`);
+  process.stdout.write(`\nreports: ${paths.html}\n         ${paths.json}\n`);
+  // vitest's own status fails on every symptom-absent cell of a case without `expect`; it is not used here.
+  const labFailed = results.length < cells.length || results.some((r) => r.outcome === 'error' || r.outcome === 'skipped' || r.observed === 'unexpected');
+  // observed 'unexpected' is the judge's "inconclusive" (e.g. a fault that was never hit): no finding either way.
+  const declaredMiss = c.expect.length > 0 && results.some((r) => r.outcome === 'unexpected');
+  if (results.length < cells.length) process.stderr.write(`buildx-lab: only ${results.length} of ${cells.length} cell(s) reported; see the vitest output above\n`);
+  return labFailed || declaredMiss ? 1 : 0;
+}
+
 async function cmdVerify(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { platforms: { type: 'string' } } });
   const [refText] = positionals;
@@ -256,6 +305,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'setup': return cmdSetup(config, args);
     case 'run': return (await runAndReport(config, parseRunArgs(args, 'quick'), argv)).exitCode;
     case 'test': return cmdTest(config, args);
+    case 'repro': return cmdRepro(config, args);
+    case 'bisect': return cmdBisect(config, args, parseRunArgs);
+    case 'qualify': return cmdQualify(config, args, parseRunArgs);
     case 'verify': return cmdVerify(args);
     case 'doctor': return cmdDoctor(config);
     case 'images': return cmdImages(config, args);

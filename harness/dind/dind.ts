@@ -5,6 +5,7 @@ import { childEnv, type LabConfig } from '../config.ts';
 import { EngineStartError, HarnessError, lastLines } from '../errors.ts';
 import { run, type RunOptions } from '../exec.ts';
 import type { CommandRecord, StoreKind } from '../model.ts';
+import { isContainerRunning } from '../engine/engine.ts';
 
 export const DIND_SOCKET = 'unix:///var/run/docker.sock';
 /** Where the host's Buildx cache and fixtures appear inside every DinD, read-only. */
@@ -144,10 +145,10 @@ export class StartedDindContainer implements AsyncDisposable {
   get name(): string { return this.container.getName().replace(/^\//, ''); }
 
   /** Runs argv inside the engine's container through the host CLI (execa), keeping the real exit code. */
-  exec(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; onLine?: RunOptions['onLine'] } = {}): Promise<CommandRecord> {
+  exec(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; onLine?: RunOptions['onLine']; signal?: AbortSignal } = {}): Promise<CommandRecord> {
     const envArgs = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     const wd = opts.workdir ? ['-w', opts.workdir] : [];
-    return run(['docker', 'exec', ...envArgs, ...wd, this.id, ...argv], { env: childEnv(this.config), timeoutMs: opts.timeoutMs ?? 300_000, onLine: opts.onLine });
+    return run(['docker', 'exec', ...envArgs, ...wd, this.id, ...argv], { env: childEnv(this.config), timeoutMs: opts.timeoutMs ?? 300_000, onLine: opts.onLine, signal: opts.signal });
   }
 
   async info(): Promise<DockerInfo | undefined> {
@@ -166,9 +167,8 @@ export class StartedDindContainer implements AsyncDisposable {
     }
   }
 
-  async isRunning(): Promise<boolean> {
-    const r = await run(['docker', 'inspect', '-f', '{{.State.Running}}', this.id], { env: childEnv(this.config), timeoutMs: 10_000 });
-    return r.stdout.trim() === 'true';
+  isRunning(): Promise<boolean> {
+    return isContainerRunning(this.config, this.id);
   }
 
   async logTail(lines: number): Promise<string> {

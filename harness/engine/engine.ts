@@ -157,6 +157,11 @@ export async function countLabResources(config: LabConfig): Promise<SweepResult>
   };
 }
 
+export async function isContainerRunning(config: LabConfig, id: string): Promise<boolean> {
+  const r = await run(['docker', 'inspect', '-f', '{{.State.Running}}', id], { env: childEnv(config), timeoutMs: 10_000 });
+  return r.stdout.trim() === 'true';
+}
+
 export function labelsFor(runId: string): Record<string, string> {
   return { [RUN_LABEL]: runId, [PID_LABEL]: String(process.pid) };
 }

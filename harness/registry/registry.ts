@@ -3,6 +3,8 @@
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import type { ResolvedImage } from '../images/images.ts';
 import { OFFICIAL_REGISTRY } from '../images/catalog.ts';
+import { isContainerRunning } from '../engine/engine.ts';
+import type { LabConfig } from '../config.ts';
 
 /** Filesystem storage with deletes enabled, on tmpfs: each run starts empty and fast. */
 export function registryConfig(): string {
@@ -30,7 +32,10 @@ export class RegistryContainer {
   private labels: Record<string, string> = {};
   private networkName?: string;
 
-  constructor(private readonly image: ResolvedImage) {}
+  constructor(
+    private readonly config: LabConfig,
+    private readonly image: ResolvedImage,
+  ) {}
 
   withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
   withNetwork(name: string): this { this.networkName = name; return this; }
@@ -48,12 +53,13 @@ export class RegistryContainer {
     if (this.networkName) c = c.withNetworkMode(this.networkName);
     const started = await c.start();
     const ip = this.networkName ? started.getIpAddress(this.networkName) : started.getHost();
-    return new StartedRegistryContainer(started, `http://${ip}:5000`, Date.now() - t0);
+    return new StartedRegistryContainer(this.config, started, `http://${ip}:5000`, Date.now() - t0);
   }
 }
 
 export class StartedRegistryContainer implements AsyncDisposable {
   constructor(
+    private readonly config: LabConfig,
     readonly container: StartedTestContainer,
     /** reachable from the host only: the proxy's upstream */
     readonly upstreamUrl: string,
@@ -61,6 +67,10 @@ export class StartedRegistryContainer implements AsyncDisposable {
   ) {}
 
   get id(): string { return this.container.getId(); }
+
+  isRunning(): Promise<boolean> {
+    return isContainerRunning(this.config, this.id);
+  }
 
   async stop(): Promise<void> {
     await this.container.stop({ remove: true, removeVolumes: true, timeout: 1_000 }).catch(() => undefined);

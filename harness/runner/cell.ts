@@ -7,6 +7,7 @@ import type { BuildxProvisioner } from '../buildx/provision.ts';
 import { buildxCacheRoot } from '../buildx/provision.ts';
 import { HarnessError, RequirementError } from '../errors.ts';
 import { REGISTRY_HOST, type Lab } from '../lab.ts';
+import type { StartedDindContainer } from '../dind/dind.ts';
 import { emptyEvidence, type CellResult, type StoreKind } from '../model.ts';
 import { redactSecrets } from '../report/redact.ts';
 import { CellSandbox } from './sandbox.ts';
@@ -38,6 +39,7 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
   };
 
   let leaseRelease: (() => void) | undefined;
+  const watchdog = new Watchdog();
   const mark = lab.proxy.journal.mark();
   try {
     const tp = performance.now();
@@ -50,9 +52,10 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
     const id = cellId(s.id, cell.name, attempt);
     const ts = performance.now();
     await dind.resetState();
-    const sandbox = await CellSandbox.create(dind, binary, buildxCacheRoot(lab.config), id, REGISTRY_HOST);
+    const sandbox = await CellSandbox.create(dind, binary, buildxCacheRoot(lab.config), id, REGISTRY_HOST, watchdog.signal);
     timings.startMs += Math.round(performance.now() - ts);
     evidence.facts.push(`buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion}, store ${dind.store}`);
+    watchdog.watch(dind, lab);
     let observation: O;
     const logSince = new Date(Date.now() - 1000).toISOString();
     try {
@@ -73,10 +76,8 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
       evidence.engineLog = await dind.logSince(logSince).catch(() => undefined);
     }
     // A dead component says nothing about Buildx: report it as the lab's error, naming what died.
-    if (!(await dind.isRunning())) throw new HarnessError(`the DinD engine (${dind.name}) died during the cell`);
-    if (lab.proxy.upstreamFailures > 0 && evidence.journal.some((e) => e.intervention === 'upstream-unreachable')) {
-      throw new HarnessError(`the registry container died or stopped answering during the cell (${lab.proxy.upstreamFailures} upstream failures at the proxy)`);
-    }
+    const died = watchdog.died ?? (await deadComponent(dind, lab));
+    if (died) throw new HarnessError(died);
     const verdict = s.judge(observation, cell.axes);
     const matches = verdict.observed === cell.expected.outcome;
     return finish({
@@ -85,6 +86,8 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
       summary: matches ? verdict.summary : `expected ${cell.expected.outcome} (${cell.expected.reason}), observed ${verdict.observed}: ${verdict.summary}`,
     });
   } catch (e) {
+    const died = watchdog.died;
+    if (died && !(e instanceof HarnessError && e.message === died)) e = new HarnessError(died, { cause: e });
     const err = e instanceof Error ? e : new Error(String(e));
     const kind = e instanceof HarnessError ? e.kind : 'internal';
     return finish({
@@ -93,7 +96,41 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
       error: { kind, message: err.message },
     });
   } finally {
+    watchdog.stop();
     leaseRelease?.();
+  }
+}
+
+/** Names the lab component that is no longer running, if any. */
+async function deadComponent(dind: StartedDindContainer, lab: Lab): Promise<string | undefined> {
+  if (!(await dind.isRunning())) return `the DinD engine (${dind.name}) died during the cell`;
+  if (!(await lab.registry.isRunning())) return `the registry container (${lab.registry.id.slice(0, 12)}) died during the cell`;
+  return undefined;
+}
+
+/** Polls the cell's components and aborts its commands when one dies, instead of waiting out retries. */
+class Watchdog {
+  private readonly controller = new AbortController();
+  private timer?: NodeJS.Timeout;
+  died?: string;
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  watch(dind: StartedDindContainer, lab: Lab, everyMs = 2000): void {
+    this.timer = setInterval(() => {
+      void deadComponent(dind, lab).then((d) => {
+        if (d && !this.died) {
+          this.died = d;
+          this.controller.abort(new HarnessError(d));
+        }
+      });
+    }, everyMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
 

@@ -27,15 +27,17 @@ export class CellSandbox {
     /** the binary's path inside the DinD container */
     readonly pluginPath: string,
     readonly cellId: string,
+    /** aborted when a lab component dies, so a command never waits out Buildx's retries */
+    private readonly signal?: AbortSignal,
   ) {
     this.dir = `/tmp/cells/${cellId}`;
   }
 
   /** Creates the cell's directories and installs the binary as the `docker buildx` CLI plugin. */
-  static async create(dind: StartedDindContainer, binary: BuildxBinary, cacheRoot: string, cellId: string, registryHost: string): Promise<CellSandbox> {
+  static async create(dind: StartedDindContainer, binary: BuildxBinary, cacheRoot: string, cellId: string, registryHost: string, signal?: AbortSignal): Promise<CellSandbox> {
     const rel = path.relative(cacheRoot, binary.path);
     if (rel.startsWith('..')) throw new HarnessError(`buildx binary ${binary.path} is outside the mounted cache ${cacheRoot}`);
-    const sb = new CellSandbox(dind, binary, `${BUILDX_MOUNT}/${rel}`, cellId);
+    const sb = new CellSandbox(dind, binary, `${BUILDX_MOUNT}/${rel}`, cellId, signal);
     const script = [
       `mkdir -p ${sb.dir}/docker/cli-plugins ${sb.dir}/buildx ${sb.dir}/ctx`,
       `ln -sf ${shq(sb.pluginPath)} ${sb.dir}/docker/cli-plugins/docker-buildx`,
@@ -73,7 +75,7 @@ export class CellSandbox {
   }
 
   private async record(argv: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number }): Promise<CommandRecord> {
-    const r = await this.dind.exec(argv, { env: { ...this.env, ...opts.env }, workdir: opts.cwd ?? `${this.dir}/ctx`, timeoutMs: opts.timeoutMs ?? 300_000 });
+    const r = await this.dind.exec(argv, { env: { ...this.env, ...opts.env }, workdir: opts.cwd ?? `${this.dir}/ctx`, timeoutMs: opts.timeoutMs ?? 300_000, signal: this.signal });
     // Evidence shows the command as run inside DinD, not the `docker exec` wrapper around it.
     const rec: CommandRecord = { ...r, argv };
     this.commands.push(rec);

@@ -5,6 +5,9 @@ import { REGISTRY_HOST } from '../lab.ts';
 import type { CellContext } from './scenario.ts';
 import { shq } from './sandbox.ts';
 import { HarnessError } from '../errors.ts';
+import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
+import { blobGet, type Fault } from '../registry/fault-proxy.ts';
+import type { CommandRecord, JournalEntry } from '../model.ts';
 
 /** Copies a fixture into the cell's writable context and stamps it with the cell id. */
 export async function prepareContext(ctx: CellContext, fixture: string): Promise<string> {
@@ -39,4 +42,66 @@ export async function verifyPushed(ctx: CellContext, target: PushTarget, platfor
 export function lastErrorLine(text: string): string {
   const lines = text.trim().split('\n').filter((l) => l.trim());
   return [...lines].reverse().find((l) => /error/i.test(l)) ?? lines.at(-1) ?? '';
+}
+
+/** Faults on the BuildKit image pull (moby/moby#49453), by the name scenarios and cases use. */
+export const PULL_FAULTS = ['corrupt', '404', 'truncated', '500'] as const;
+export type PullFault = (typeof PULL_FAULTS)[number];
+
+/** What the proxy does to the GET of the BuildKit image's layer blob. */
+export function pullFault(name: PullFault, layerSize: number): Fault {
+  switch (name) {
+    case 'corrupt': return { kind: 'corrupt' };
+    case '404': return { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' };
+    case 'truncated': return { kind: 'truncate', afterBytes: Math.floor(layerSize / 2) };
+    case '500': return { kind: 'status', status: 500, code: 'UNKNOWN' };
+  }
+}
+
+export interface BuilderBoot {
+  /** the BuildKit image as the engine pulls it */
+  ref: string;
+  create: CommandRecord;
+  /** absent when create failed */
+  bootstrap?: CommandRecord;
+  /** requests the pull fault changed */
+  faultHits: JournalEntry[];
+}
+
+/**
+ * `docker buildx create --driver docker-container` from the lab's BuildKit image, pulled through the lab
+ * registry, then `inspect --bootstrap`. With `fault`, the GET of the image's largest layer is faulted at
+ * the proxy for the duration. Failures are returned, not thrown; the caller removes the builder
+ * (removeBuilder) in a finally, since a failed create can leave one behind.
+ */
+export async function bootContainerBuilder(ctx: CellContext, name: string, fault?: PullFault): Promise<BuilderBoot> {
+  const bk = await ctx.lab.buildkit(DEFAULT_BUILDKIT);
+  await ctx.sandbox.docker(['image', 'rm', '-f', bk.ref]);
+  if ((await ctx.sandbox.docker(['image', 'inspect', bk.ref])).exitCode === 0) {
+    throw new HarnessError(`the engine still has ${bk.ref}; Buildx would use it and hide the pull error`);
+  }
+  const layer = [...bk.layers].sort((a, b) => b.size - a.size)[0];
+  if (!layer) throw new HarnessError(`${bk.ref} has no layers to fault`);
+  const mark = ctx.lab.proxy.journal.mark();
+  const ruleId = fault ? ctx.lab.proxy.addFault(blobGet(bk.repository, layer.digest, pullFault(fault, layer.size), { name: `pull-${fault}` })) : undefined;
+  ctx.evidence.facts.push(`fault: ${fault ?? 'none'}${ruleId ? ` on GET ${bk.repository}@${layer.digest.slice(0, 19)} (${layer.size} bytes)` : ''}`);
+  try {
+    const create = await ctx.phase('buildx', () =>
+      ctx.sandbox.buildx(['create', '--name', name, '--driver', 'docker-container', '--driver-opt', `image=${bk.ref}`, '--driver-opt', 'network=host', '--buildkitd-config', ctx.sandbox.buildkitdConfig]),
+    );
+    const boot: BuilderBoot = { ref: bk.ref, create, faultHits: [] };
+    if (create.exitCode === 0) {
+      boot.bootstrap = await ctx.phase('buildx', () => ctx.sandbox.buildx(['inspect', '--bootstrap', name], { timeoutMs: 180_000 }));
+      ctx.evidence.facts.push(`bootstrap exit ${boot.bootstrap.exitCode}: ${lastErrorLine(boot.bootstrap.stderr + boot.bootstrap.stdout)}`);
+    }
+    boot.faultHits = ctx.lab.proxy.journal.since(mark).filter((e) => e.intervention?.startsWith('pull-'));
+    ctx.evidence.facts.push(`the proxy applied the fault ${boot.faultHits.length} time(s)`);
+    return boot;
+  } finally {
+    if (ruleId) ctx.lab.proxy.removeFault(ruleId);
+  }
+}
+
+export async function removeBuilder(ctx: CellContext, name: string): Promise<void> {
+  await ctx.sandbox.buildx(['rm', '--force', name]).catch(() => undefined);
 }

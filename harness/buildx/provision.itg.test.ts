@@ -1,0 +1,71 @@
+// Real provisioning: Buildx built from the Go module proxy (or downloaded), verified, cached atomically.
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { labConfig } from '../config.ts';
+import { RequirementError } from '../errors.ts';
+import { silentProgress, stderrProgress } from '../progress.ts';
+import { BuildxProvisioner } from './provision.ts';
+
+const config = labConfig();
+const cli = new URL('../../bin/buildx-lab.mjs', import.meta.url).pathname;
+
+describe('buildx provisioning', () => {
+  it.each(['0.20.1', '0.21.1'])('provides v%s from a release download or the Go module proxy, and it reports that version', async (v) => {
+    const [bin] = await new BuildxProvisioner(config, stderrProgress).installSpecs([v]);
+    expect(bin!.version).toBe(`v${v}`);
+    expect(['release', 'go']).toContain(bin!.origin);
+    const out = await execa(bin!.path, ['version']);
+    expect(out.stdout).toContain(`github.com/docker/buildx v${v}`);
+    // The second time it is a cache hit.
+    const [again] = await new BuildxProvisioner(config, silentProgress).installSpecs([v]);
+    expect(again!.source).toBe('cache');
+    expect(again!.sha256).toBe(bin!.sha256);
+  });
+
+  it('says which sources were tried when none can provide a version', async () => {
+    // v0.21.0: the module proxy here refuses its source, and GitHub is unreachable.
+    const p = new BuildxProvisioner({ ...config, cacheDir: mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-')) }, silentProgress);
+    const err = await p.installSpecs(['0.21.0']).catch((e: unknown) => e);
+    if (!(err instanceof Error)) return expect.fail('v0.21.0 unexpectedly installed: this host can reach a source for it');
+    expect(err).toBeInstanceOf(RequirementError);
+    expect(err.message).toMatch(/release: .*\n.*go: /s);
+  });
+
+  it('two processes installing the same version into one empty cache end with one good binary', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-'));
+    try {
+      const env = { ...process.env, BUILDX_LAB_CACHE: cache };
+      const [a, b] = await Promise.all([0, 1].map(() => execa('node', [cli, 'buildx', 'install', 'debian-trixie'], { env, reject: false })));
+      expect(a!.exitCode, a!.stderr).toBe(0);
+      expect(b!.exitCode, b!.stderr).toBe(0);
+      const root = path.join(cache, 'buildx', `linux-${process.arch === 'x64' ? 'amd64' : process.arch}`);
+      expect(readdirSync(root)).toEqual(['v0.13.1-debian']);
+      const out = await execa(path.join(root, 'v0.13.1-debian', 'docker-buildx'), ['version']);
+      expect(out.stdout).toContain('0.13.1');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('an install killed half-way leaves no binary in the cache, and the next install succeeds', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-'));
+    try {
+      const env = { ...process.env, BUILDX_LAB_CACHE: cache };
+      const child = execa('node', [cli, 'buildx', 'install', 'debian-sid'], { env, reject: false });
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill('SIGKILL');
+      await child;
+      const root = path.join(cache, 'buildx', 'linux-amd64');
+      const entries = existsSync(root) ? readdirSync(root) : [];
+      expect(entries.filter((e) => !e.startsWith('.'))).toEqual([]);
+      const again = await execa('node', [cli, 'buildx', 'install', 'debian-sid'], { env, reject: false });
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(readdirSync(root).filter((e) => !e.startsWith('.'))).toEqual(['v0.29.1-debian']);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
