@@ -4,11 +4,11 @@
 # Both set up everything first (npm packages, Docker engine, images, Buildx builds), idempotently.
 LAB := node bin/buildx-lab.mjs
 
-.PHONY: lab test setup unit scenarios scenario bench doctor clean typecheck
+.PHONY: lab test setup unit scenarios scenario bench doctor clean typecheck browser
 lab: node_modules
 	$(LAB) run --matrix quick
 
-test: node_modules
+test: node_modules browser
 	$(LAB) test
 
 setup: node_modules
@@ -39,3 +39,10 @@ clean: node_modules
 node_modules: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
+
+# The HTML report is checked in a real browser: Debian's headless Chromium.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ -r /etc/debian_version ] && [ "$$(id -u)" = 0 ] && \
+	  echo "[setup] installing Debian's chromium for the HTML report test" && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "[setup] chromium missing and not installable here: the HTML report test will fail with how to fix it"
