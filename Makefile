@@ -44,5 +44,5 @@ node_modules: package-lock.json
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ -r /etc/debian_version ] && [ "$$(id -u)" = 0 ] && \
 	  echo "[setup] installing Debian's chromium for the HTML report test" && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "[setup] chromium missing and not installable here: the HTML report test will fail with how to fix it"

@@ -8,27 +8,14 @@
 // have it (Buildx falls back to a local image, which would hide the bug), arm a fault on its layer
 // blob at the proxy, then `docker buildx create --driver docker-container` + `inspect --bootstrap`.
 import { ENGINE_VERSIONS } from '../harness/images/catalog.ts';
-import { DEFAULT_BUILDKIT } from '../harness/buildkit/image.ts';
-import { blobGet, type Fault } from '../harness/registry/fault-proxy.ts';
-import { HarnessError } from '../harness/errors.ts';
 import { registerScenario } from '../harness/runner/vitest.ts';
 import type { Scenario } from '../harness/runner/scenario.ts';
-import { lastErrorLine, prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
+import { bootContainerBuilder, lastErrorLine, prepareContext, pushTarget, removeBuilder, verifyPushed, PULL_FAULTS, type PullFault } from '../harness/runner/steps.ts';
 import type { CommandRecord, JournalEntry } from '../harness/model.ts';
 import type { VerificationReport } from '../harness/oci/verify.ts';
 
-const FAULTS = ['none', 'corrupt', '404', 'truncated', '500'] as const;
+const FAULTS = ['none', ...PULL_FAULTS] as const;
 type FaultName = (typeof FAULTS)[number];
-
-/** What the proxy does to the GET of the BuildKit image's layer blob. */
-function faultFor(name: Exclude<FaultName, 'none'>, layerSize: number): Fault {
-  switch (name) {
-    case 'corrupt': return { kind: 'corrupt' };
-    case '404': return { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' };
-    case 'truncated': return { kind: 'truncate', afterBytes: Math.floor(layerSize / 2) };
-    case '500': return { kind: 'status', status: 500, code: 'UNKNOWN' };
-  }
-}
 
 const NO_SUCH_IMAGE = /No such image/i;
 
@@ -66,26 +53,10 @@ const pullStreamErrors: Scenario<Observation> = {
 
   async observe(ctx) {
     const fault = ctx.axes.fault as FaultName;
-    const bk = await ctx.lab.buildkit(DEFAULT_BUILDKIT);
-    await ctx.sandbox.docker(['image', 'rm', '-f', bk.ref]);
-    if ((await ctx.sandbox.docker(['image', 'inspect', bk.ref])).exitCode === 0) {
-      throw new HarnessError(`the engine still has ${bk.ref}; Buildx would use it and hide the pull error`);
-    }
-    const layer = [...bk.layers].sort((a, b) => b.size - a.size)[0];
-    if (!layer) throw new HarnessError(`${bk.ref} has no layers to fault`);
-    const mark = ctx.lab.proxy.journal.mark();
-    const ruleId = fault === 'none' ? undefined : ctx.lab.proxy.addFault(blobGet(bk.repository, layer.digest, faultFor(fault, layer.size), { name: `pull-${fault}` }));
-    ctx.evidence.facts.push(`fault: ${fault}${ruleId ? ` on GET ${bk.repository}@${layer.digest.slice(0, 19)} (${layer.size} bytes)` : ''}`);
     const name = ctx.cellId;
     try {
-      const create = await ctx.phase('buildx', () =>
-        ctx.sandbox.buildx(['create', '--name', name, '--driver', 'docker-container', '--driver-opt', `image=${bk.ref}`, '--driver-opt', 'network=host', '--buildkitd-config', ctx.sandbox.buildkitdConfig]),
-      );
-      const obs: Observation = { fault, ref: bk.ref, create, faultHits: [] };
-      if (create.exitCode === 0) {
-        obs.bootstrap = await ctx.phase('buildx', () => ctx.sandbox.buildx(['inspect', '--bootstrap', name], { timeoutMs: 180_000 }));
-        ctx.evidence.facts.push(`bootstrap exit ${obs.bootstrap.exitCode}: ${lastErrorLine(obs.bootstrap.stderr + obs.bootstrap.stdout)}`);
-      }
+      const boot = await bootContainerBuilder(ctx, name, fault === 'none' ? undefined : (fault as PullFault));
+      const obs: Observation = { fault, ...boot };
       if (fault === 'none' && obs.bootstrap?.exitCode === 0) {
         const dir = await prepareContext(ctx, 'multiplatform-scratch');
         const target = pushTarget('pull-stream', ctx.cellId);
@@ -93,12 +64,9 @@ const pullStreamErrors: Scenario<Observation> = {
         ctx.evidence.facts.push(`build exit ${obs.build.exitCode}: ${lastErrorLine(obs.build.stderr)}`);
         if (obs.build.exitCode === 0) obs.registry = await verifyPushed(ctx, target, ['linux/amd64']);
       }
-      obs.faultHits = ctx.lab.proxy.journal.since(mark).filter((e) => e.intervention?.startsWith('pull-'));
-      ctx.evidence.facts.push(`the proxy applied the fault ${obs.faultHits.length} time(s)`);
       return obs;
     } finally {
-      if (ruleId) ctx.lab.proxy.removeFault(ruleId);
-      await ctx.sandbox.buildx(['rm', '--force', name]).catch(() => undefined);
+      await removeBuilder(ctx, name);
     }
   },
 

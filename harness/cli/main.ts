@@ -1,5 +1,5 @@
 // buildx-lab: the command line. Each command is a thin layer over a harness module.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -158,24 +158,46 @@ async function runAndReport(config: LabConfig, a: RunArgs, argv: string[]): Prom
   return { exitCode: failed ? 1 : 0, results };
 }
 
+/** Runs one vitest project of the lab's own tests; returns its pass/fail counts from vitest's JSON report. */
+async function runVitestProject(config: LabConfig, project: 'unit' | 'integration', reportDir: string): Promise<{ passed: number; failed: number; ok: boolean }> {
+  const out = path.join(reportDir, `${project}.json`);
+  const env = { ...childEnv(config, config.goEnv), TESTCONTAINERS_RYUK_DISABLED: 'true', BUILDX_LAB_CACHE: config.cacheDir };
+  const r = await execa('npx', ['vitest', 'run', '--project', project, '--reporter', 'default', '--reporter', 'json', `--outputFile.json=${out}`], {
+    cwd: root, env, extendEnv: false, stdio: 'inherit', reject: false,
+  });
+  try {
+    const j = JSON.parse(readFileSync(out, 'utf8')) as { numPassedTests: number; numFailedTests: number; numTotalTests: number };
+    return { passed: j.numPassedTests, failed: j.numFailedTests + (r.exitCode !== 0 && j.numFailedTests === 0 ? 1 : 0), ok: r.exitCode === 0 };
+  } catch {
+    return { passed: 0, failed: 1, ok: false };
+  }
+}
+
 async function cmdTest(config: LabConfig, args: string[]): Promise<number> {
   const t0 = Date.now();
+  const a = parseRunArgs(args, 'full');
   const setup = await cmdSetup(config, []);
   const setupS = (Date.now() - t0) / 1000;
-  progress(`== unit tests`);
-  const unit = await execa('npx', ['vitest', 'run', '--project', 'unit'], { cwd: root, env: childEnv(config), extendEnv: false, stdio: 'inherit', reject: false });
-  progress(`== scenarios (full matrices)`);
+  progress('== unit tests (pure logic, no Docker)');
+  const unit = await runVitestProject(config, 'unit', a.reportDir);
+  progress('== integration tests (the lab against real engines)');
   const t1 = Date.now();
-  const a = parseRunArgs(args, 'full');
+  const itg = await runVitestProject(config, 'integration', a.reportDir);
+  const itgS = (Date.now() - t1) / 1000;
+  progress('== scenarios (full matrices)');
+  const t2 = Date.now();
   const run = await runAndReport(config, a, ['test', ...args]);
-  const testS = (Date.now() - t1) / 1000;
-  process.stdout.write(`\nset-up ${setupS.toFixed(1)} s, scenarios ${testS.toFixed(1)} s, total ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-  const unitOk = unit.exitCode === 0;
-  const passed = run.results.filter((r) => r.outcome === r.expected).length;
-  const failed = run.results.length - passed + (unitOk ? 0 : 1);
+  const scenariosS = (Date.now() - t2) / 1000;
+  const cellsPassed = run.results.filter((r) => r.outcome === r.expected).length;
+  const cellsSkipped = run.results.filter((r) => r.outcome === 'skipped').length;
+  const cellsFailed = run.results.length - cellsPassed - cellsSkipped;
+  process.stdout.write(
+    `\nset-up ${setupS.toFixed(1)} s, integration ${itgS.toFixed(1)} s, scenarios ${scenariosS.toFixed(1)} s, total ${((Date.now() - t0) / 1000).toFixed(1)} s\n` +
+      `unit ${unit.passed}/${unit.passed + unit.failed}, integration ${itg.passed}/${itg.passed + itg.failed}, cells ${cellsPassed} as declared, ${cellsFailed} not, ${cellsSkipped} skipped\n`,
+  );
   // The plain closing line CI reads.
-  process.stdout.write(`${passed} passed, ${failed} failed\n`);
-  return setup === 0 && unitOk && run.exitCode === 0 ? 0 : 1;
+  process.stdout.write(`${unit.passed + itg.passed + cellsPassed} passed, ${unit.failed + itg.failed + cellsFailed} failed, ${cellsSkipped} skipped\n`);
+  return setup === 0 && unit.ok && itg.ok && run.exitCode === 0 ? 0 : 1;
 }
 
 /** `repro CASE_DIR`: the generic scenario on one case. A present or absent symptom is a finding, not a failure. */
@@ -208,8 +230,8 @@ async function cmdRepro(config: LabConfig, args: string[]): Promise<number> {
   process.stdout.write(`\n${renderTerminalTable(buildMatrix(results), { color: process.stdout.isTTY === true })}\n`);
   process.stdout.write(`\nreports: ${paths.html}\n         ${paths.json}\n`);
   // vitest's own status fails on every symptom-absent cell of a case without `expect`; it is not used here.
+  // observed 'unexpected' is the judge's "inconclusive" (e.g. a fault never hit): no finding either way.
   const labFailed = results.length < cells.length || results.some((r) => r.outcome === 'error' || r.outcome === 'skipped' || r.observed === 'unexpected');
-  // observed 'unexpected' is the judge's "inconclusive" (e.g. a fault that was never hit): no finding either way.
   const declaredMiss = c.expect.length > 0 && results.some((r) => r.outcome === 'unexpected');
   if (results.length < cells.length) process.stderr.write(`buildx-lab: only ${results.length} of ${cells.length} cell(s) reported; see the vitest output above\n`);
   return labFailed || declaredMiss ? 1 : 0;
