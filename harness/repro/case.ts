@@ -286,7 +286,8 @@ export function caseFiles(root: string): CaseFile[] {
       const lst = lstatSync(path.join(root, rel));
       if (lst.isDirectory()) { walk(rel); continue; }
       if (!lst.isFile() && !lst.isSymbolicLink()) throw new UsageError(`case file ${rel}: only regular files, directories and symlinks inside the case are allowed`);
-      const real = caseFilePath(root, rel);
+      let real: string;
+      try { real = caseFilePath(root, rel); } catch (e) { throw new UsageError(`case file ${(e as Error).message}`); }
       const st = statSync(real);
       bytes += st.size;
       out.push({ rel, real, mode: st.mode & 0o111 ? 0o755 : 0o644 });

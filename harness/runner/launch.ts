@@ -55,8 +55,11 @@ export function launchEnv(config: LabConfig, o: LaunchOptions): Record<string, s
 export async function launchScenarios(config: LabConfig, o: LaunchOptions): Promise<{ exitCode: number; results: CellResult[] }> {
   rmSync(path.join(o.reportDir, 'cells'), { recursive: true, force: true });
   const child = execa('npx', vitestArgv(o), { cwd: root, env: launchEnv(config, o), extendEnv: false, stdio: 'inherit', reject: false, forceKillAfterDelay: 10_000 });
-  // Ctrl-C reaches vitest too (same process group); we wait for it, then sweep whatever it left.
-  const onSignal = () => undefined;
+  // A terminal's Ctrl-C reaches vitest and its workers too (same process group), and they stop their labs;
+  // a signal sent to this process alone is passed on. Either way we wait, then sweep what is left.
+  const onSignal = (sig: NodeJS.Signals) => {
+    child.kill(sig);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
