@@ -24,8 +24,9 @@ scenarios: node_modules
 scenario: node_modules
 	$(LAB) run $(S) --matrix full $(ARGS)
 
+# make bench [FULL=1] [COLD=1]: warm figures; FULL adds the full seed matrices, COLD the cold build costs
 bench: node_modules
-	npx tsx harness/bench/bench.ts
+	npx tsx harness/bench/bench.ts $(if $(FULL),--full) $(if $(COLD),--cold)
 
 doctor: node_modules
 	$(LAB) doctor

@@ -29,6 +29,8 @@ export interface LabConfig {
   reportDir: string;
   /** Matrix selection: 'full' (the test suite) or 'quick' (the main job's default matrix). */
   matrix: 'full' | 'quick';
+  /** --repeat: how many times each cell runs (to tell a flake from a flip). */
+  repeat: number;
   /** Axis filters from the CLI (--buildx, --engine, ...): axis -> comma-separated values. */
   axisFilters: Record<string, string[]>;
   /** The bug-report case directory `buildx-lab repro` runs (scenarios/repro-case.test.ts); unset otherwise. */
@@ -61,6 +63,7 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     runId: env.BUILDX_LAB_RUN_ID || `r${Date.now().toString(36)}${process.pid.toString(36)}`,
     reportDir: path.resolve(env.BUILDX_LAB_REPORT_DIR || 'reports/latest'),
     matrix: env.BUILDX_LAB_MATRIX === 'quick' ? 'quick' : 'full',
+    repeat: Math.max(1, Number(env.BUILDX_LAB_REPEAT ?? '1') || 1),
     axisFilters: Object.fromEntries(
       Object.entries(env)
         .filter(([k, v]) => k.startsWith('BUILDX_LAB_AXIS_') && v)

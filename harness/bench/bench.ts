@@ -1,7 +1,7 @@
 // `make bench`: the lab's speed, measured on this machine (not asserted in tests).
 //   warm: registry and DinD ready times, the default matrix's wall time and per-cell split
 //         (engine start, Buildx, verification, harness overhead), and cells per minute;
-//   BENCH_COLD=1 adds cold costs: a fresh debootstrap image build and a Buildx build from the Go module proxy.
+//   --cold adds cold costs: a fresh debootstrap image build and a Buildx build from the Go module proxy.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,8 +88,8 @@ async function coldCosts(): Promise<void> {
 
 await engineTimes();
 await matrix('default matrix (make lab)', ['scenarios/49453-pull-stream-errors.test.ts', 'scenarios/3070-bake-multiplatform-push.test.ts'], 'quick');
-if (process.env.BENCH_FULL === '1') await matrix('full seed matrices', ['scenarios/49453-pull-stream-errors.test.ts', 'scenarios/3070-bake-multiplatform-push.test.ts'], 'full');
-if (process.env.BENCH_COLD === '1') await coldCosts();
+if (process.argv.includes('--full')) await matrix('full seed matrices', ['scenarios/49453-pull-stream-errors.test.ts', 'scenarios/3070-bake-multiplatform-push.test.ts'], 'full');
+if (process.argv.includes('--cold')) await coldCosts();
 
 const w = Math.max(...rows.map(([k]) => k.length));
 process.stdout.write(`\nbuildx-lab bench (${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version})\n`);

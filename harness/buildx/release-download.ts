@@ -16,7 +16,7 @@ export const DEFAULT_RELEASES_URL = 'https://github.com/docker/buildx/releases/d
 const MIRROR_HINT = 'a mirror can be set with BUILDX_LAB_RELEASES_URL';
 
 export interface DownloadOptions {
-  /** default: $BUILDX_LAB_RELEASES_URL, else the GitHub releases */
+  /** default: the GitHub releases (the lab passes LabConfig.releasesBaseUrl, from BUILDX_LAB_RELEASES_URL) */
   baseUrl?: string;
   /** must be on the same filesystem as the cache, so the installer's rename is atomic */
   destDir: string;
@@ -70,7 +70,7 @@ export async function downloadRelease(
   opts: DownloadOptions,
 ): Promise<DownloadedRelease> {
   const v = normalizeVersion(version);
-  const base = (opts.baseUrl ?? process.env.BUILDX_LAB_RELEASES_URL ?? DEFAULT_RELEASES_URL).replace(/\/+$/, '');
+  const base = (opts.baseUrl ?? DEFAULT_RELEASES_URL).replace(/\/+$/, '');
   const fetchImpl = opts.fetchImpl ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const name = releaseAssetName(v, arch);

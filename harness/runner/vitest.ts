@@ -15,7 +15,7 @@ export function registerScenario<O>(s: Scenario<O>): void {
   const config = labConfig();
   const cells = expandScenario(s, config);
   const provisioner = new BuildxProvisioner(config, stderrProgress);
-  const repeat = Math.max(1, Number(process.env.BUILDX_LAB_REPEAT ?? '1') || 1);
+  const repeat = config.repeat;
 
   describe(s.id, () => {
     let lab: Lab | undefined;
