@@ -43,7 +43,8 @@ function usageError(dir: string): string {
 describe('loadCase: valid cases', () => {
   it('loads the 3070 seed case', () => {
     const c = loadCase(path.join(fixtures, '3070-bake-double-push'));
-    expect(c).toMatchObject({ command: 'bake', args: ['app'], bakeFile: 'docker-bake.hcl', push: true, registry: ['known-index-not-retagged'], versions: ['0.21.1', '0.22.0'], expect: [] });
+    expect(c).toMatchObject({ command: 'bake', args: ['app'], bakeFile: 'docker-bake.hcl', push: true, registry: ['known-index-not-retagged'], versions: ['0.21.1', '0.22.0'] });
+    expect(c.expect).toEqual([{ range: '<0.22.0-rc1', outcome: 'reproduced' }, { range: '>=0.22.0-rc1', outcome: 'fixed' }]);
     expect(c.symptom.output?.test('#9 pushing registry:5000/lab/repro/c1:v1 with docker')).toBe(true);
     expect(c.files.map((f) => f.rel)).toEqual(['Dockerfile', 'case.yaml', 'docker-bake.hcl', 'hello.txt']);
   });
