@@ -80,12 +80,19 @@ export interface Problem {
   detail: string;
 }
 
+/** Bare media type of a Content-Type header: parameters dropped, lower case. */
+export function bareMediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';')[0]!.trim().toLowerCase();
+}
+
 export function isIndexMediaType(mediaType: string | undefined): boolean {
-  return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
+  const mt = bareMediaType(mediaType);
+  return mt === OCI_INDEX || mt === DOCKER_MANIFEST_LIST;
 }
 
 export function isManifestMediaType(mediaType: string | undefined): boolean {
-  return mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST;
+  const mt = bareMediaType(mediaType);
+  return mt === OCI_MANIFEST || mt === DOCKER_MANIFEST;
 }
 
 /** BuildKit's attestation manifests: unknown/unknown platform tagged as attestation-manifest. */

@@ -9,7 +9,8 @@ import { isIP, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HarnessError, UsageError } from '../errors.ts';
 import type { RegistryBehaviour } from '../model.ts';
-import { Journal, isDigestReference, isIndexMediaType, parseRegistryPath } from './journal.ts';
+import { Journal, isDigestReference, parseRegistryPath } from './journal.ts';
+import { MANIFEST_MEDIA_TYPES, isIndexMediaType } from '../oci/types.ts';
 
 export type Fault =
   /** same length, every byte flipped (XOR 0xff), so digests fail but framing does not */
@@ -53,12 +54,6 @@ export function blobGet(repo: string, digest: string, fault: Fault, extra: Pick<
   return { method: 'GET', path: blobPath(repo, digest), fault, ...extra };
 }
 
-const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
 
 // Per RFC 9110 these describe one hop and must not be forwarded; Node re-frames bodies itself.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
@@ -412,7 +407,7 @@ export class StartedFaultProxy {
 
   /** HEAD upstream; throws if the registry is unreachable. */
   #upstreamHas(req: http.IncomingMessage, path: string): Promise<boolean> {
-    const headers: http.OutgoingHttpHeaders = { accept: MANIFEST_ACCEPT };
+    const headers: http.OutgoingHttpHeaders = { accept: MANIFEST_MEDIA_TYPES.join(', ') };
     if (req.headers.host) headers.host = req.headers.host;
     if (req.headers.authorization) headers.authorization = req.headers.authorization;
     return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@
 // Analyses take plain JournalEntry[] so they work equally on a live Journal and on evidence read back from a report.
 
 import type { JournalEntry } from '../model.ts';
+import { isIndexMediaType } from '../oci/types.ts';
 
 /** Append-only log of proxied requests, ordered by seq (the order requests arrived in). */
 export class Journal {
@@ -80,14 +81,6 @@ export function isDigestReference(ref: string): boolean {
   return ref.includes(':');
 }
 
-export const INDEX_MEDIA_TYPES: readonly string[] = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-];
-
-export function isIndexMediaType(mediaType: string | undefined): boolean {
-  return !!mediaType && INDEX_MEDIA_TYPES.includes(mediaType.split(';')[0]!.trim().toLowerCase());
-}
 
 export type PushClient = 'buildkit' | 'docker' | 'other';
 
