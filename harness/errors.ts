@@ -1,3 +1,5 @@
+import { lastLines } from './text.ts';
+
 // Error kinds the reports keep apart. A HarnessError is the lab's fault or the host's;
 // only a cell's observed behaviour may count against Buildx.
 
@@ -60,7 +62,3 @@ export class UsageError extends HarnessError {
   override readonly kind = 'usage';
 }
 
-export function lastLines(text: string, n: number): string {
-  const lines = text.trimEnd().split('\n');
-  return lines.slice(-n).join('\n');
-}

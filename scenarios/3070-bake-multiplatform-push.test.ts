@@ -14,8 +14,9 @@ import { analyzePush, describePush, type PushAnalysis } from '../harness/registr
 import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
 import { registerScenario } from '../harness/runner/vitest.ts';
 import type { Scenario } from '../harness/runner/scenario.ts';
-import { lastErrorLine, prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
+import { prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
 import type { CommandRecord, RegistryBehaviour } from '../harness/model.ts';
+import { errorLine } from '../harness/text.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];
 const REFUSAL = /Multi-platform build is not supported for the docker driver|multiple platforms feature is currently not supported for docker driver/i;
@@ -72,7 +73,7 @@ const bakeMultiplatformPush: Scenario<Observation> = {
     if (driver === 'docker-container') {
       const bk = await ctx.lab.buildkit(DEFAULT_BUILDKIT);
       const create = await ctx.sandbox.buildx(['create', '--name', ctx.cellId, '--driver', 'docker-container', '--driver-opt', `image=${bk.ref}`, '--driver-opt', 'network=host', '--buildkitd-config', ctx.sandbox.buildkitdConfig, '--bootstrap']);
-      if (create.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${lastErrorLine(create.stderr)}`);
+      if (create.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${errorLine(create.stderr)}`);
       builder.push('--builder', ctx.cellId);
     }
     const mark = ctx.lab.proxy.journal.mark();
@@ -81,7 +82,7 @@ const bakeMultiplatformPush: Scenario<Observation> = {
         ? ctx.sandbox.buildx(['bake', ...builder, '--progress', 'plain', '-f', 'docker-bake.hcl', 'app'], { cwd: dir, env: { TAG: target.ref, PLATFORMS: PLATFORMS.join(',') } })
         : ctx.sandbox.buildx(['build', ...builder, '--progress', 'plain', '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, dir]),
     );
-    ctx.evidence.facts.push(`${command} exit ${push.exitCode}: ${lastErrorLine(push.stderr)}`);
+    ctx.evidence.facts.push(`${command} exit ${push.exitCode}: ${errorLine(push.stderr)}`);
     const secondPushInProgress = SECOND_PUSH.test(push.stderr + push.stdout);
     if (secondPushInProgress) ctx.evidence.facts.push(`progress shows the engine's second push: ${(push.stderr.match(SECOND_PUSH) ?? [''])[0]}`);
     // Refused before any push (classic store): nothing to read back.
@@ -96,8 +97,8 @@ const bakeMultiplatformPush: Scenario<Observation> = {
   judge(o, axes) {
     if (axes.driver === 'docker' && axes.store === 'classic') {
       return o.push.exitCode !== 0 && REFUSAL.test(o.push.stderr)
-        ? { observed: 'control', summary: `refused: ${lastErrorLine(o.push.stderr)}` }
-        : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${o.push.exitCode}: ${lastErrorLine(o.push.stderr)}` };
+        ? { observed: 'control', summary: `refused: ${errorLine(o.push.stderr)}` }
+        : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${o.push.exitCode}: ${errorLine(o.push.stderr)}` };
     }
     const puts = o.analysis.tagPuts;
     const byEngine = puts.filter((p) => p.client === 'docker');

@@ -10,9 +10,10 @@
 import { ENGINE_VERSIONS } from '../harness/images/catalog.ts';
 import { registerScenario } from '../harness/runner/vitest.ts';
 import type { Scenario } from '../harness/runner/scenario.ts';
-import { bootContainerBuilder, lastErrorLine, prepareContext, pushTarget, removeBuilder, verifyPushed, PULL_FAULTS, type PullFault } from '../harness/runner/steps.ts';
+import { bootContainerBuilder, prepareContext, pushTarget, removeBuilder, verifyPushed, PULL_FAULTS, type PullFault } from '../harness/runner/steps.ts';
 import type { CommandRecord, JournalEntry } from '../harness/model.ts';
 import type { VerificationReport } from '../harness/oci/verify.ts';
+import { errorLine } from '../harness/text.ts';
 
 const FAULTS = ['none', ...PULL_FAULTS] as const;
 type FaultName = (typeof FAULTS)[number];
@@ -61,7 +62,7 @@ const pullStreamErrors: Scenario<Observation> = {
         const dir = await prepareContext(ctx, 'multiplatform-scratch');
         const target = pushTarget('pull-stream', ctx.cellId);
         obs.build = await ctx.phase('buildx', () => ctx.sandbox.buildx(['build', '--builder', name, '--platform', 'linux/amd64', '--push', '-t', target.ref, dir]));
-        ctx.evidence.facts.push(`build exit ${obs.build.exitCode}: ${lastErrorLine(obs.build.stderr)}`);
+        ctx.evidence.facts.push(`build exit ${obs.build.exitCode}: ${errorLine(obs.build.stderr)}`);
         if (obs.build.exitCode === 0) obs.registry = await verifyPushed(ctx, target, ['linux/amd64']);
       }
       return obs;
@@ -73,15 +74,15 @@ const pullStreamErrors: Scenario<Observation> = {
   judge(o) {
     const failed = o.create.exitCode !== 0 ? o.create : o.bootstrap;
     if (o.fault === 'none') {
-      if (failed && failed.exitCode !== 0) return { observed: 'unexpected', summary: `control failed to boot: ${lastErrorLine(failed.stderr)}` };
-      if (!o.build || o.build.exitCode !== 0) return { observed: 'unexpected', summary: `builder booted but the build failed: ${lastErrorLine(o.build?.stderr ?? '')}` };
+      if (failed && failed.exitCode !== 0) return { observed: 'unexpected', summary: `control failed to boot: ${errorLine(failed.stderr)}` };
+      if (!o.build || o.build.exitCode !== 0) return { observed: 'unexpected', summary: `builder booted but the build failed: ${errorLine(o.build?.stderr ?? '')}` };
       return o.registry?.ok
         ? { observed: 'control', summary: 'builder booted from the lab registry and pushed a verified image' }
         : { observed: 'unexpected', summary: 'build pushed, but the registry does not hold a complete image' };
     }
     if (o.faultHits.length === 0) return { observed: 'unexpected', summary: 'the fault was never hit: the engine did not fetch the layer (cached image?)' };
     if (!failed || failed.exitCode === 0) return { observed: 'unexpected', summary: `the builder booted although the ${o.fault} fault was hit ${o.faultHits.length} time(s)` };
-    const line = lastErrorLine(failed.stderr + '\n' + failed.stdout);
+    const line = errorLine(failed.stderr + '\n' + failed.stdout);
     if (NO_SUCH_IMAGE.test(failed.stderr + failed.stdout)) return { observed: 'reproduced', summary: `exit ${failed.exitCode}, misleading: ${line}` };
     return { observed: 'fixed', summary: `exit ${failed.exitCode}, the pull's own error: ${line}` };
   },

@@ -5,9 +5,10 @@
 import { ENGINE_VERSIONS } from '../harness/images/catalog.ts';
 import { registerScenario } from '../harness/runner/vitest.ts';
 import type { Scenario } from '../harness/runner/scenario.ts';
-import { lastErrorLine, prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
+import { prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
 import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
 import type { CommandRecord } from '../harness/model.ts';
+import { errorLine } from '../harness/text.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 const REFUSAL = /Multi-platform build is not supported for the docker driver|multiple platforms feature is currently not supported for docker driver/i;
@@ -37,7 +38,7 @@ const smoke: Scenario<Observation> = {
     const dir = await prepareContext(ctx, 'multiplatform-scratch');
     const target = pushTarget('smoke', ctx.cellId);
     const build = await ctx.phase('buildx', () => ctx.sandbox.buildx(['build', '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, dir]));
-    ctx.evidence.facts.push(`build exit ${build.exitCode}: ${lastErrorLine(build.stderr)}`);
+    ctx.evidence.facts.push(`build exit ${build.exitCode}: ${errorLine(build.stderr)}`);
     if (build.exitCode !== 0) return { build };
     const registry = await verifyPushed(ctx, target, PLATFORMS);
     ctx.evidence.facts.push(...describeReport(registry).split('\n'));
@@ -47,10 +48,10 @@ const smoke: Scenario<Observation> = {
   judge({ build, registry }, axes) {
     if (axes.store === 'classic') {
       return build.exitCode !== 0 && REFUSAL.test(build.stderr)
-        ? { observed: 'control', summary: `refused: ${lastErrorLine(build.stderr)}` }
-        : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${build.exitCode}: ${lastErrorLine(build.stderr)}` };
+        ? { observed: 'control', summary: `refused: ${errorLine(build.stderr)}` }
+        : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${build.exitCode}: ${errorLine(build.stderr)}` };
     }
-    if (build.exitCode !== 0) return { observed: 'unexpected', summary: `build failed (exit ${build.exitCode}): ${lastErrorLine(build.stderr)}` };
+    if (build.exitCode !== 0) return { observed: 'unexpected', summary: `build failed (exit ${build.exitCode}): ${errorLine(build.stderr)}` };
     return registry?.ok
       ? { observed: 'control', summary: `index with ${registry.platforms.join(', ')} (+${registry.attestations} attestations), every blob verified` }
       : { observed: 'unexpected', summary: `registry incomplete: ${registry ? registry.problems.map((p) => `${p.code} ${p.where}`).join('; ') : 'not verified'}` };

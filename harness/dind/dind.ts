@@ -2,7 +2,8 @@
 // start() returns a StartedDindContainer that checks readiness and the image store it really got.
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { childEnv, type LabConfig } from '../config.ts';
-import { EngineStartError, HarnessError, lastLines } from '../errors.ts';
+import { EngineStartError, HarnessError } from '../errors.ts';
+import { lastLines } from '../text.ts';
 import { run, type RunOptions } from '../exec.ts';
 import type { CommandRecord, StoreKind } from '../model.ts';
 import { isContainerRunning } from '../engine/engine.ts';

@@ -1,6 +1,8 @@
 // The matrix view every writer shares: rows are scenario x configuration, columns are Buildx versions.
 import semver from 'semver';
 import { OUTCOMES, type CellResult, type CommandRecord, type Outcome } from '../model.ts';
+import { errorLine, errorLineOrUndefined, lastLines, stripAnsi } from '../text.ts';
+export { lastLines, stripAnsi };
 
 /** A cell's displayed outcome: repeats that disagree are 'flaky'. */
 export type CellOutcome = Outcome | 'flaky';
@@ -126,16 +128,7 @@ export function totalsLine(matrix: Matrix): string {
 
 // ---- evidence helpers shared by the writers ----
 
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
-export function stripAnsi(text: string): string {
-  return text.replace(ANSI, '');
-}
 
-export function lastLines(text: string, n: number): string {
-  const lines = stripAnsi(text).replace(/\s+$/, '').split(/\r?\n/);
-  return lines.slice(-n).join('\n');
-}
 
 /** argv as a copy-pastable shell line, so arguments with spaces stay visibly one argument. */
 export function shellQuote(argv: readonly string[]): string {
@@ -152,13 +145,8 @@ export function failingCommand(r: CellResult): CommandRecord | undefined {
 export function lastErrorLine(r: CellResult): string | undefined {
   if (r.error) return `${r.error.kind}: ${r.error.message.split('\n')[0]}`;
   const cmd = failingCommand(r);
-  const lines = stripAnsi(cmd?.stderr ?? '')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const errorish = [...lines].reverse().find((l) => /error|failed|denied|fatal/i.test(l));
   // a command that succeeded has no error line; its last progress line would mislead
-  return errorish ?? (cmd && cmd.exitCode !== 0 ? lines[lines.length - 1] : undefined);
+  return cmd && cmd.exitCode !== 0 ? errorLine(cmd.stderr) || undefined : errorLineOrUndefined(cmd?.stderr ?? '');
 }
 
 // ---- terminal rendering ----

@@ -8,8 +8,9 @@ import { describeReport, summarizeProblems, type VerificationReport } from '../o
 import { analyzePush, describePush, type PushAnalysis } from '../registry/journal.ts';
 import type { Expectation, MatrixAxes } from '../runner/matrix.ts';
 import type { CellContext, Scenario, Verdict } from '../runner/scenario.ts';
-import { bootContainerBuilder, lastErrorLine, pushTarget, removeBuilder, verifyPushed } from '../runner/steps.ts';
+import { bootContainerBuilder, pushTarget, removeBuilder, verifyPushed } from '../runner/steps.ts';
 import { readCaseFile, type ReproCase } from './case.ts';
+import { errorLine } from '../text.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 
@@ -89,7 +90,7 @@ async function observeCase(c: ReproCase, ctx: CellContext): Promise<ReproObserva
     if (ctx.axes.driver === 'docker-container') {
       const boot = await bootContainerBuilder(ctx, name);
       const failed = boot.bootstrap ?? boot.create;
-      if (failed.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${lastErrorLine(failed.stderr + failed.stdout)}`);
+      if (failed.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${errorLine(failed.stderr + failed.stdout)}`);
       builder.push('--builder', name);
     }
     const mark = ctx.lab.proxy.journal.mark();
@@ -107,7 +108,7 @@ async function observeCase(c: ReproCase, ctx: CellContext): Promise<ReproObserva
             ...c.args, `${dir}/${c.context}`,
           ]),
     );
-    ctx.evidence.facts.push(`${c.command} exit ${run.exitCode}: ${lastErrorLine(run.stderr + run.stdout)}`);
+    ctx.evidence.facts.push(`${c.command} exit ${run.exitCode}: ${errorLine(run.stderr + run.stdout)}`);
     const obs: ReproObservation = { commands: [run], exitCode: run.exitCode };
     if (c.push) {
       obs.analysis = analyzePush(ctx.lab.proxy.journal.since(mark), target.repository, target.tag);
@@ -168,7 +169,7 @@ export function judgeCase(c: ReproCase, o: ReproObservation): Verdict {
   if (c.symptom.registry) criteria.push(registryCriterion(c, o));
   if (c.symptom.exitCode) {
     const failed = o.commands.find((x) => x.exitCode !== 0);
-    criteria.push({ present: (o.exitCode !== 0) === (c.symptom.exitCode === 'nonzero'), detail: `exit ${o.exitCode}${failed ? `: ${clip(lastErrorLine(failed.stderr + '\n' + failed.stdout), 100)}` : ''}` });
+    criteria.push({ present: (o.exitCode !== 0) === (c.symptom.exitCode === 'nonzero'), detail: `exit ${o.exitCode}${failed ? `: ${clip(errorLine(failed.stderr + '\n' + failed.stdout), 100)}` : ''}` });
   }
   const present = criteria.every((x) => x.present);
   return { observed: present ? 'reproduced' : 'fixed', summary: `symptom ${present ? 'PRESENT' : 'ABSENT'} (${criteria.map((x) => x.detail).join('; ')})` };

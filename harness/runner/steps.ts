@@ -8,6 +8,7 @@ import { HarnessError } from '../errors.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import { blobGet, type Fault } from '../registry/fault-proxy.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
+import { errorLine } from '../text.ts';
 
 /** Copies a fixture into the cell's writable context and stamps it with the cell id. */
 export async function prepareContext(ctx: CellContext, fixture: string): Promise<string> {
@@ -38,11 +39,6 @@ export async function verifyPushed(ctx: CellContext, target: PushTarget, platfor
   });
 }
 
-/** The line a reader needs first: the last line that says ERROR, else the last line. */
-export function lastErrorLine(text: string): string {
-  const lines = text.trim().split('\n').filter((l) => l.trim());
-  return [...lines].reverse().find((l) => /error/i.test(l)) ?? lines.at(-1) ?? '';
-}
 
 /** Faults on the BuildKit image pull (moby/moby#49453), by the name scenarios and cases use. */
 export const PULL_FAULTS = ['corrupt', '404', 'truncated', '500'] as const;
@@ -92,7 +88,7 @@ export async function bootContainerBuilder(ctx: CellContext, name: string, fault
     const boot: BuilderBoot = { ref: bk.ref, create, faultHits: [] };
     if (create.exitCode === 0) {
       boot.bootstrap = await ctx.phase('buildx', () => ctx.sandbox.buildx(['inspect', '--bootstrap', name], { timeoutMs: 180_000 }));
-      ctx.evidence.facts.push(`bootstrap exit ${boot.bootstrap.exitCode}: ${lastErrorLine(boot.bootstrap.stderr + boot.bootstrap.stdout)}`);
+      ctx.evidence.facts.push(`bootstrap exit ${boot.bootstrap.exitCode}: ${errorLine(boot.bootstrap.stderr + boot.bootstrap.stdout)}`);
     }
     boot.faultHits = ctx.lab.proxy.journal.since(mark).filter((e) => e.intervention?.startsWith('pull-'));
     ctx.evidence.facts.push(`the proxy applied the fault ${boot.faultHits.length} time(s)`);

@@ -1,0 +1,27 @@
+// Small text helpers for command output, shared by errors, scenarios and reports.
+
+// ANSI escape sequences (colours, cursor moves) as Buildx's tty progress prints them.
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+export function lastLines(text: string, n: number): string {
+  const lines = stripAnsi(text).replace(/\s+$/, '').split(/\r?\n/);
+  return lines.slice(-n).join('\n');
+}
+
+const ERRORISH = /error|failed|denied|fatal/i;
+
+/** The line a reader needs first: the last one that reports an error, else the last line. */
+export function errorLine(text: string): string {
+  const lines = stripAnsi(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return [...lines].reverse().find((l) => ERRORISH.test(l)) ?? lines.at(-1) ?? '';
+}
+
+/** Like errorLine, but undefined when no line reports an error. */
+export function errorLineOrUndefined(text: string): string | undefined {
+  const lines = stripAnsi(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return [...lines].reverse().find((l) => ERRORISH.test(l));
+}
