@@ -29,6 +29,8 @@ export interface LabConfig {
   reportDir: string;
   /** Matrix selection: 'full' (the test suite) or 'quick' (the main job's default matrix). */
   matrix: 'full' | 'quick';
+  /** --jobs: cells in flight at once per scenario file (and scenario files at once). */
+  jobs: number;
   /** --repeat: how many times each cell runs (to tell a flake from a flip). */
   repeat: number;
   /** Axis filters from the CLI (--buildx, --engine, ...): axis -> comma-separated values. */
@@ -64,6 +66,7 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     reportDir: path.resolve(env.BUILDX_LAB_REPORT_DIR || 'reports/latest'),
     matrix: env.BUILDX_LAB_MATRIX === 'quick' ? 'quick' : 'full',
     repeat: Math.max(1, Number(env.BUILDX_LAB_REPEAT ?? '1') || 1),
+    jobs: Math.max(1, Number(env.BUILDX_LAB_JOBS ?? '1') || 1),
     axisFilters: Object.fromEntries(
       Object.entries(env)
         .filter(([k, v]) => k.startsWith('BUILDX_LAB_AXIS_') && v)

@@ -32,6 +32,8 @@ export interface JournalEntry {
   seq: number;
   /** ms since the proxy started */
   atMs: number;
+  /** the requester's address: a DinD engine on the lab network, or 127.0.0.1 for the lab itself */
+  client?: string;
   method: string;
   path: string;
   /** repository name parsed from /v2/<name>/(manifests|blobs|tags)/..., when the path has one */

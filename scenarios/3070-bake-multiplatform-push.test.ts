@@ -87,7 +87,7 @@ const bakeMultiplatformPush: Scenario<Observation> = {
     if (secondPushInProgress) ctx.evidence.facts.push(`progress shows the engine's second push: ${(push.stderr.match(SECOND_PUSH) ?? [''])[0]}`);
     // Refused before any push (classic store): nothing to read back.
     const refused = push.exitCode !== 0 && REFUSAL.test(push.stderr);
-    const analysis = analyzePush(ctx.lab.proxy.journal.since(mark), target.repository, target.tag);
+    const analysis = analyzePush(ctx.requestsSince(mark), target.repository, target.tag);
     ctx.evidence.facts.push(...describePush(analysis));
     const registry = refused ? undefined : await verifyPushed(ctx, target, PLATFORMS);
     if (registry) ctx.evidence.facts.push(...describeReport(registry).split('\n'));

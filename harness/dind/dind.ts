@@ -117,6 +117,7 @@ export class DindContainer {
     }
     dind.serverVersion = info.ServerVersion;
     dind.readyMs = Date.now() - t0;
+    if (this.networkName) dind.labAddress = started.getIpAddress(this.networkName);
     return dind;
   }
 }
@@ -133,6 +134,8 @@ async function containerLogTail(config: LabConfig, labels: Record<string, string
 export class StartedDindContainer implements AsyncDisposable {
   serverVersion = '';
   readyMs = 0;
+  /** its address on the lab network: what the proxy sees as the client of this engine's requests */
+  labAddress?: string;
   private stopped = false;
 
   constructor(

@@ -132,6 +132,19 @@ describe('FaultProxy', () => {
     expect(sha(r.body)).not.toBe(BLOB_DIGEST);
   });
 
+  it('a rule scoped to one client leaves other clients alone, and the journal names the client', async () => {
+    proxy.addFault(blobGet(REPO, BLOB_DIGEST, { kind: 'corrupt' }, { client: '10.99.0.2' }));
+    const mark = proxy.journal.mark();
+    const other = await request(base, 'GET', blobPath(REPO, BLOB_DIGEST));
+    expect(other.body.equals(BLOB)).toBe(true);
+    proxy.clearFaults();
+    proxy.addFault(blobGet(REPO, BLOB_DIGEST, { kind: 'corrupt' }, { client: '127.0.0.1' }));
+    const mine = await request(base, 'GET', blobPath(REPO, BLOB_DIGEST));
+    expect(mine.body.equals(BLOB)).toBe(false);
+    await expect.poll(() => proxy.journal.since(mark).length).toBe(2);
+    expect(proxy.journal.since(mark).map((e) => [e.client, e.intervention])).toEqual([['127.0.0.1', undefined], ['127.0.0.1', 'corrupt']]);
+  });
+
   it('status fault answers a registry error without forwarding', async () => {
     proxy.addFault({ name: 'blob-gone', ...blobGet(REPO, BLOB_DIGEST, { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' }) });
     const before = upstream.seen.length;

@@ -30,6 +30,8 @@ export interface FaultRule {
   path: string | RegExp;
   /** how many requests the rule applies to; unlimited when omitted */
   times?: number;
+  /** only requests from this address (one DinD engine), so concurrent cells do not see each other's faults */
+  client?: string;
   fault: Fault;
 }
 
@@ -50,7 +52,7 @@ export function blobPath(repo: string, digest: string): string {
 }
 
 /** A rule applying `fault` to GETs of one blob. */
-export function blobGet(repo: string, digest: string, fault: Fault, extra: Pick<FaultRule, 'name' | 'times'> = {}): FaultRule {
+export function blobGet(repo: string, digest: string, fault: Fault, extra: Pick<FaultRule, 'name' | 'times' | 'client'> = {}): FaultRule {
   return { method: 'GET', path: blobPath(repo, digest), fault, ...extra };
 }
 
@@ -149,6 +151,11 @@ interface ActiveRule {
   id: string;
   rule: FaultRule;
   remaining: number;
+}
+
+/** '::ffff:172.18.0.3' -> '172.18.0.3': rules and journals speak plain IPv4 where the peer is IPv4. */
+export function clientAddress(remote: string | undefined): string | undefined {
+  return remote?.startsWith('::ffff:') ? remote.slice(7) : remote;
 }
 
 interface RequestState {
@@ -269,9 +276,10 @@ export class StartedFaultProxy {
     return 'plain';
   }
 
-  #matchFault(method: string, path: string): FaultRule | undefined {
+  #matchFault(method: string, path: string, client: string | undefined): FaultRule | undefined {
     for (const r of this.#rules) {
       if (r.remaining <= 0) continue;
+      if (r.rule.client && r.rule.client !== client) continue;
       if (r.rule.method && r.rule.method.toUpperCase() !== method) continue;
       const p = r.rule.path;
       if (typeof p === 'string' ? p !== path : ((p.lastIndex = 0), !p.test(path))) continue;
@@ -287,6 +295,7 @@ export class StartedFaultProxy {
     const method = (req.method ?? 'GET').toUpperCase();
     const path = (req.url ?? '/').split('?')[0]!;
     const parsed = parseRegistryPath(path);
+    const client = clientAddress(req.socket.remoteAddress);
     const st: RequestState = { requestBytes: 0, responseBytes: 0, interventions: [] };
 
     // Journal once, whether the response finished or the connection died. Headers other than
@@ -295,6 +304,7 @@ export class StartedFaultProxy {
       this.journal.append({
         seq,
         atMs: Math.round(started - this.#t0),
+        ...(client ? { client } : {}),
         method,
         path,
         kind: parsed.kind,
@@ -313,7 +323,7 @@ export class StartedFaultProxy {
     });
 
     try {
-      const rule = this.#matchFault(method, path);
+      const rule = this.#matchFault(method, path, client);
       if (rule) st.interventions.push(faultName(rule));
       const fault = rule?.fault;
 

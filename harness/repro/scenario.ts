@@ -111,7 +111,7 @@ async function observeCase(c: ReproCase, ctx: CellContext): Promise<ReproObserva
     ctx.evidence.facts.push(`${c.command} exit ${run.exitCode}: ${errorLine(run.stderr + run.stdout)}`);
     const obs: ReproObservation = { commands: [run], exitCode: run.exitCode };
     if (c.push) {
-      obs.analysis = analyzePush(ctx.lab.proxy.journal.since(mark), target.repository, target.tag);
+      obs.analysis = analyzePush(ctx.requestsSince(mark), target.repository, target.tag);
       ctx.evidence.facts.push(...describePush(obs.analysis));
       obs.registry = await verifyPushed(ctx, target, c.platforms);
       ctx.evidence.facts.push(...describeReport(obs.registry).split('\n'));

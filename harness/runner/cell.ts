@@ -8,7 +8,7 @@ import { buildxCacheRoot } from '../buildx/provision.ts';
 import { HarnessError, RequirementError } from '../errors.ts';
 import { REGISTRY_HOST, type Lab } from '../lab.ts';
 import type { StartedDindContainer } from '../dind/dind.ts';
-import { emptyEvidence, type CellResult, type StoreKind } from '../model.ts';
+import { emptyEvidence, type CellResult, type JournalEntry, type StoreKind } from '../model.ts';
 import { redactSecrets } from '../report/redact.ts';
 import { CellSandbox } from './sandbox.ts';
 import type { ExpandedCell, Scenario } from './scenario.ts';
@@ -40,13 +40,14 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
 
   let leaseRelease: (() => void) | undefined;
   const watchdog = new Watchdog();
-  const mark = lab.proxy.journal.mark();
   try {
     const tp = performance.now();
     const binary = await provisioner.install(cell.buildx);
-    timings.provisionMs = Math.round(performance.now() - tp);
     const lease = await lab.lease(cell.axes.engine!, cell.axes.store as StoreKind);
     leaseRelease = lease.release;
+    // Provisioning and waiting for the engine (cells sharing it run in turn) are not the cell's time.
+    timings.provisionMs = Math.round(performance.now() - tp);
+    const mark = lab.proxy.journal.mark();
     timings.startMs = lease.startMs;
     const dind = lease.dind;
     const id = cellId(s.id, cell.name, attempt);
@@ -65,6 +66,7 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
         sandbox,
         evidence,
         cellId: id,
+        requestsSince: (m) => requestsOf(lab.proxy.journal.since(m), dind),
         phase: async (name, work) => {
           const p0 = performance.now();
           try { return await work(); } finally { timings[`${name}Ms`] += Math.round(performance.now() - p0); }
@@ -72,7 +74,7 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
       });
     } finally {
       evidence.commands.push(...sandbox.commands);
-      evidence.journal = lab.proxy.journal.since(mark);
+      evidence.journal = requestsOf(lab.proxy.journal.since(mark), dind);
       evidence.engineLog = await dind.logSince(logSince).catch(() => undefined);
     }
     // A dead component says nothing about Buildx: report it as the lab's error, naming what died.
@@ -99,6 +101,17 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
     watchdog.stop();
     leaseRelease?.();
   }
+}
+
+/**
+ * A cell's share of the journal: its engine's requests, plus the lab's own reads (from the host) of the
+ * repositories that engine touched. Cells on other engines may be running at the same time.
+ */
+export function requestsOf(entries: JournalEntry[], dind: Pick<StartedDindContainer, 'labAddress'>): JournalEntry[] {
+  if (!dind.labAddress) return entries;
+  const mine = entries.filter((e) => e.client === dind.labAddress);
+  const repos = new Set(mine.map((e) => e.repository).filter(Boolean));
+  return entries.filter((e) => e.client === dind.labAddress || (e.client === '127.0.0.1' && e.repository !== undefined && repos.has(e.repository)));
 }
 
 /** Names the lab component that is no longer running, if any. */

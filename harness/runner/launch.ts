@@ -25,7 +25,7 @@ const root = new URL('../../', import.meta.url).pathname;
 
 export function vitestArgv(o: LaunchOptions): string[] {
   const argv = ['vitest', 'run', '--project', 'scenarios', '--reporter', path.join(root, 'harness/runner/progress-reporter.ts'), '--reporter', 'default',
-    `--maxWorkers=${o.jobs}`];
+    `--maxWorkers=${o.jobs}`, `--maxConcurrency=${o.jobs}`];
   if (o.shard) argv.push(`--shard=${o.shard}`);
   if (o.testNamePattern) argv.push('-t', o.testNamePattern);
   return [...argv, ...o.files];
@@ -39,6 +39,7 @@ export function launchEnv(config: LabConfig, o: LaunchOptions): Record<string, s
     BUILDX_LAB_REPORT_DIR: o.reportDir,
     BUILDX_LAB_MATRIX: o.matrix,
     BUILDX_LAB_REPEAT: String(o.repeat),
+    BUILDX_LAB_JOBS: String(o.jobs),
     BUILDX_LAB_CACHE: config.cacheDir,
     BUILDX_LAB_RELEASES_URL: config.releasesBaseUrl,
     ...(config.offline ? { BUILDX_LAB_OFFLINE: '1' } : {}),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyFilters, cellName, crossProduct, expectationFor, validateAxes, type Expectation } from './matrix.ts';
+import { applyFilters, cellName, crossProduct, expectationFor, interleaveByEngine, validateAxes, type Expectation } from './matrix.ts';
 
 const expectations: Expectation[] = [
   { when: { fault: 'none' }, outcome: 'control', reason: 'no fault: every version boots' },
@@ -41,5 +41,13 @@ describe('matrix', () => {
     expect(applyFilters('s', axes, { store: ['classic'], buildx: ['latest'] })).toEqual({ buildx: ['latest'], store: ['classic'] });
     expect(() => applyFilters('s', axes, { store: ['zfs'] })).toThrow(/declares store = containerd, classic/);
     expect(applyFilters('s', axes, { driver: ['docker'] })).toEqual(axes);
+  });
+});
+
+describe('interleaveByEngine', () => {
+  it('alternates engines and keeps each engine\'s order', () => {
+    const c = (engine: string, n: number) => ({ axes: { engine, store: 'containerd', n: String(n) } });
+    const out = interleaveByEngine([c('a', 1), c('a', 2), c('a', 3), c('b', 1)]);
+    expect(out.map((x) => `${x.axes.engine}${x.axes.n}`)).toEqual(['a1', 'b1', 'a2', 'a3']);
   });
 });

@@ -90,3 +90,16 @@ export function applyFilters(scenarioId: string, axes: MatrixAxes, filters: Reco
   }
   return out as MatrixAxes;
 }
+
+/** Round-robin over (engine, store) groups, keeping each group's order; pure. */
+export function interleaveByEngine<T extends { axes: Readonly<Record<string, string>> }>(cells: readonly T[]): T[] {
+  const groups = new Map<string, T[]>();
+  for (const c of cells) {
+    const key = `${c.axes.engine}/${c.axes.store}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  const out: T[] = [];
+  const queues = [...groups.values()];
+  for (let i = 0; out.length < cells.length; i++) for (const q of queues) if (q[i]) out.push(q[i]!);
+  return out;
+}

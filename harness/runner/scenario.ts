@@ -3,7 +3,7 @@
 import { loadReleases, resolveSpecs, type ResolvedVersion } from '../buildx/spec.ts';
 import { UsageError } from '../errors.ts';
 import type { LabConfig } from '../config.ts';
-import type { Axes, CellEvidence, Outcome } from '../model.ts';
+import type { Axes, CellEvidence, JournalEntry, Outcome } from '../model.ts';
 import type { Lab } from '../lab.ts';
 import type { CellSandbox } from './sandbox.ts';
 import { applyFilters, crossProduct, cellName, expectationFor, validateAxes, type Expectation, type MatrixAxes, type MatrixCell } from './matrix.ts';
@@ -23,6 +23,8 @@ export interface CellContext {
   cellId: string;
   /** times a phase for the cell's timing split */
   phase<T>(name: 'buildx' | 'verify', work: () => Promise<T>): Promise<T>;
+  /** registry requests of this cell's engine since a journal mark (other cells may run concurrently) */
+  requestsSince(mark: number): JournalEntry[];
 }
 
 export interface Scenario<O> {

@@ -79,7 +79,8 @@ export async function bootContainerBuilder(ctx: CellContext, name: string, fault
   const layer = [...bk.layers].sort((a, b) => b.size - a.size)[0];
   if (!layer) throw new HarnessError(`${bk.ref} has no layers to fault`);
   const mark = ctx.lab.proxy.journal.mark();
-  const ruleId = fault ? ctx.lab.proxy.addFault(blobGet(bk.repository, layer.digest, pullFault(fault, layer.size), { name: `pull-${fault}` })) : undefined;
+  const client = ctx.sandbox.dind.labAddress;
+  const ruleId = fault ? ctx.lab.proxy.addFault(blobGet(bk.repository, layer.digest, pullFault(fault, layer.size), { name: `pull-${fault}`, client })) : undefined;
   ctx.evidence.facts.push(`fault: ${fault ?? 'none'}${ruleId ? ` on GET ${bk.repository}@${layer.digest.slice(0, 19)} (${layer.size} bytes)` : ''}`);
   try {
     const create = await ctx.phase('buildx', () =>
@@ -90,7 +91,7 @@ export async function bootContainerBuilder(ctx: CellContext, name: string, fault
       boot.bootstrap = await ctx.phase('buildx', () => ctx.sandbox.buildx(['inspect', '--bootstrap', name], { timeoutMs: 180_000 }));
       ctx.evidence.facts.push(`bootstrap exit ${boot.bootstrap.exitCode}: ${errorLine(boot.bootstrap.stderr + boot.bootstrap.stdout)}`);
     }
-    boot.faultHits = ctx.lab.proxy.journal.since(mark).filter((e) => e.intervention?.startsWith('pull-'));
+    boot.faultHits = ctx.requestsSince(mark).filter((e) => e.intervention?.startsWith('pull-'));
     ctx.evidence.facts.push(`the proxy applied the fault ${boot.faultHits.length} time(s)`);
     return boot;
   } finally {

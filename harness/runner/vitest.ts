@@ -10,6 +10,7 @@ import { stderrProgress } from '../progress.ts';
 import { lastErrorLine } from '../report/table.ts';
 import { runCell, writeCellResult } from './cell.ts';
 import { expandScenario, type Scenario } from './scenario.ts';
+import { interleaveByEngine } from './matrix.ts';
 
 export function registerScenario<O>(s: Scenario<O>): void {
   const config = labConfig();
@@ -17,7 +18,9 @@ export function registerScenario<O>(s: Scenario<O>): void {
   const provisioner = new BuildxProvisioner(config, stderrProgress);
   const repeat = config.repeat;
 
-  describe(s.id, () => {
+  // Cells on different engines run side by side (up to --jobs, vitest's maxConcurrency); cells that share
+  // an engine take turns on it. Interleaving by engine keeps the engines busy at once.
+  describe(s.id, { concurrent: config.jobs > 1 }, () => {
     let lab: Lab | undefined;
     beforeAll(async () => {
       const first = cells[0];
@@ -27,7 +30,7 @@ export function registerScenario<O>(s: Scenario<O>): void {
       await lab?.stop();
     }, 120_000);
 
-    for (const cell of cells) {
+    for (const cell of interleaveByEngine(cells)) {
       for (let attempt = 0; attempt < repeat; attempt++) {
         const name = repeat > 1 ? `${cell.name} #${attempt + 1}` : cell.name;
         test(name, async (t) => {
