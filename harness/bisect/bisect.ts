@@ -6,7 +6,8 @@ import semver from 'semver';
 import type { Release } from '../buildx/spec.ts';
 import { UsageError } from '../errors.ts';
 import type { CellResult } from '../model.ts';
-import { configurationOf, lastLines } from '../report/table.ts';
+import { configurationOf } from '../report/table.ts';
+import { lastLines } from '../text.ts';
 
 export type ProbeClass = 'good' | 'bad' | 'skip' | 'flaky';
 

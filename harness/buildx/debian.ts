@@ -50,15 +50,18 @@ export async function fetchDebianBuildx(config: LabConfig, suite: DebianSuite, d
     DEBIAN_SUITES.map((s) => `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} ${s} main`).join('\n') + '\n',
   );
   const env = childEnv(config, { DEBIAN_FRONTEND: 'noninteractive' });
-  progress(`apt-get update (private state ${stateDir}) for Debian ${DEBIAN_SUITES.join(', ')}`);
-  const upd = await run(['apt-get', ...aptArgs(stateDir), 'update', '-qq'], { env, timeoutMs: 5 * 60_000 });
-  if (upd.exitCode !== 0) throw new ProvisionError(`apt-get update against ${mirror} failed: ${upd.stderr.trim().split('\n').slice(-3).join(' ')}. Fix: reach a Debian mirror (BUILDX_LAB_DEBIAN_MIRROR).`);
   const work = path.join(stateDir, `dl-${process.pid}-${Date.now()}`);
   mkdirSync(work, { recursive: true });
   try {
-    const dl = await run(['apt-get', ...aptArgs(stateDir), 'download', `docker-buildx/${suite}`], { env, cwd: work, timeoutMs: 5 * 60_000 });
+    // One private apt state is shared by every run: flock(1) keeps two runs' updates from tearing its lists.
+    progress(`apt-get update + download docker-buildx/${suite} (private state ${stateDir})`);
+    const apt = ['apt-get', ...aptArgs(stateDir)].map((a) => `'${a}'`).join(' ');
+    const script = `${apt} update -qq && ${apt} download 'docker-buildx/${suite}'`;
+    const dl = await run(['flock', path.join(stateDir, 'lock'), 'sh', '-c', script], { env, cwd: work, timeoutMs: 10 * 60_000 });
     const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
-    if (dl.exitCode !== 0 || !deb) throw new ProvisionError(`apt-get download docker-buildx/${suite} failed: ${dl.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    if (dl.exitCode !== 0 || !deb) {
+      throw new ProvisionError(`apt-get update/download of docker-buildx/${suite} from ${mirror} failed: ${dl.stderr.trim().split('\n').slice(-3).join(' ')}. Fix: reach a Debian mirror (BUILDX_LAB_DEBIAN_MIRROR).`);
+    }
     const debVersion = decodeURIComponent(deb.split('_')[1] ?? '');
     const x = await run(['dpkg-deb', '-x', deb, 'root'], { env, cwd: work });
     const bin = path.join(work, 'root', PLUGIN_PATH_IN_DEB);

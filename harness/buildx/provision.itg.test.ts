@@ -54,11 +54,15 @@ describe('buildx provisioning', () => {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-'));
     try {
       const env = { ...process.env, BUILDX_LAB_CACHE: cache };
-      const child = execa('node', [cli, 'buildx', 'install', 'debian-sid'], { env, reject: false });
-      await new Promise((r) => setTimeout(r, 1500));
-      child.kill('SIGKILL');
-      await child;
+      // Its own process group, so the kill reaches the CLI behind the bin wrapper too.
+      const child = execa('node', [cli, 'buildx', 'install', 'debian-sid'], { env, reject: false, detached: true });
       const root = path.join(cache, 'buildx', 'linux-amd64');
+      // Kill it while it is staging (after it started, before its atomic rename into the cache).
+      const staging = () => existsSync(root) && readdirSync(root).some((e) => e.startsWith('.tmp-'));
+      for (let i = 0; i < 1500 && !staging(); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(staging(), 'the install never started staging').toBe(true);
+      process.kill(-child.pid!, 'SIGKILL');
+      await child;
       const entries = existsSync(root) ? readdirSync(root) : [];
       expect(entries.filter((e) => !e.startsWith('.'))).toEqual([]);
       const again = await execa('node', [cli, 'buildx', 'install', 'debian-sid'], { env, reject: false });

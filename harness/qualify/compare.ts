@@ -71,11 +71,12 @@ export function qualify(results: readonly CellResult[], baseline: string, candid
 }
 
 const ORDER: Change[] = ['regression', 'improvement', 'changed', 'unknown'];
-const HEADINGS: Record<Change, string> = { regression: 'regressions', improvement: 'improvements', changed: 'other changes', unknown: 'not compared (skipped or missing on one side)' };
+const COUNTED: Record<Change, string> = { regression: 'regressions', improvement: 'improvements', changed: 'other changes', unknown: 'not compared' };
+const HEADINGS: Record<Change, string> = { ...COUNTED, unknown: 'not compared (skipped or missing on one side)' };
 
 export function renderQualification(q: Qualification): string {
   const count = (c: Change) => q.diffs.filter((d) => d.change === c).length;
-  const lines = [`qualify ${q.baseline} -> ${q.candidate}: ${q.compared} configurations compared, ${ORDER.map((c) => `${count(c)} ${c}`).join(', ')}`];
+  const lines = [`qualify ${q.baseline} -> ${q.candidate}: ${q.compared} configurations compared, ${ORDER.map((c) => `${count(c)} ${COUNTED[c]}`).join(', ')}`];
   for (const change of ORDER) {
     const ds = q.diffs.filter((d) => d.change === change);
     if (!ds.length) continue;

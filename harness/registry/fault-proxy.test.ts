@@ -175,6 +175,16 @@ describe('FaultProxy', () => {
     await expect.poll(() => proxy.journal.since(mark)[0]).toMatchObject({ responseBytes: 1000, intervention: 'truncate' });
   });
 
+  it('truncate cuts at an absolute offset: a resumed request cannot get past it', async () => {
+    proxy.addFault(blobGet(REPO, BLOB_DIGEST, { kind: 'truncate', afterBytes: 1000 }));
+    const before = await request(base, 'GET', blobPath(REPO, BLOB_DIGEST), { headers: { range: 'bytes=600-' } });
+    expect(before.error).toBeDefined();
+    expect(before.body.length).toBe(400);
+    const past = await request(base, 'GET', blobPath(REPO, BLOB_DIGEST), { headers: { range: 'bytes=1000-' } });
+    expect(past.error).toBeDefined();
+    expect(past.body.length).toBe(0);
+  });
+
   it('truncate after 0 bytes sends only headers', async () => {
     proxy.addFault(blobGet(REPO, BLOB_DIGEST, { kind: 'truncate', afterBytes: 0 }));
     const r = await request(base, 'GET', blobPath(REPO, BLOB_DIGEST));

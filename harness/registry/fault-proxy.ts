@@ -17,7 +17,11 @@ export type Fault =
   | { kind: 'corrupt' }
   /** answered by the proxy, never forwarded; body is a registry error {"errors":[{code,message}]} */
   | { kind: 'status'; status: number; code?: string; message?: string }
-  /** headers (with the original Content-Length) and `afterBytes` body bytes, then the connection is closed */
+  /**
+   * headers (with the original Content-Length), body up to byte `afterBytes` of the resource, then the
+   * connection is closed. The offset is absolute: a resumed request (Range: bytes=N-) gets only what lies
+   * before `afterBytes`, so a client that resumes (containerd does) cannot get past it either.
+   */
   | { kind: 'truncate'; afterBytes: number }
   /** wait before forwarding */
   | { kind: 'delay'; ms: number };
@@ -440,6 +444,8 @@ export class StartedFaultProxy {
     }
     const up = http.request(new URL(req.url ?? '/', this.upstream), { method, headers, agent: this.#agent });
 
+    const rangeStart = Number(/^bytes=(\d+)-/.exec(String(req.headers.range ?? ''))?.[1] ?? 0);
+    const cutAt = fault?.kind === 'truncate' ? Math.max(0, fault.afterBytes - rangeStart) : Infinity;
     up.on('response', (upRes) => {
       writeHead(res, st, upRes.statusCode ?? 502, forwardable(upRes.headers));
       let sent = 0;
@@ -451,9 +457,9 @@ export class StartedFaultProxy {
           out = Buffer.allocUnsafe(chunk.length);
           for (let i = 0; i < chunk.length; i++) out[i] = chunk[i]! ^ 0xff;
         }
-        if (fault?.kind === 'truncate' && sent + out.length >= fault.afterBytes) {
+        if (sent + out.length >= cutAt) {
           done = true;
-          const part = out.subarray(0, fault.afterBytes - sent);
+          const part = out.subarray(0, cutAt - sent);
           st.responseBytes += part.length;
           upRes.destroy();
           const sock = res.socket;
