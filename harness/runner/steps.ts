@@ -73,7 +73,8 @@ export interface BuilderBoot {
 export async function bootContainerBuilder(ctx: CellContext, name: string, fault?: PullFault): Promise<BuilderBoot> {
   const bk = await ctx.lab.buildkit(DEFAULT_BUILDKIT);
   await ctx.sandbox.docker(['image', 'rm', '-f', bk.ref]);
-  if ((await ctx.sandbox.docker(['image', 'inspect', bk.ref])).exitCode === 0) {
+  // `image ls` (exit 0, empty) rather than `image inspect` (exit 1): a report's "last failing command" must be Buildx's.
+  if ((await ctx.sandbox.docker(['image', 'ls', '-q', bk.ref])).stdout.trim() !== '') {
     throw new HarnessError(`the engine still has ${bk.ref}; Buildx would use it and hide the pull error`);
   }
   const layer = [...bk.layers].sort((a, b) => b.size - a.size)[0];
