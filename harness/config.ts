@@ -29,6 +29,8 @@ export interface LabConfig {
   reportDir: string;
   /** Matrix selection: 'full' (the test suite) or 'quick' (the main job's default matrix). */
   matrix: 'full' | 'quick';
+  /** True inside vitest's workers (scenario files register cells only there). */
+  underVitest: boolean;
   /** --jobs: cells in flight at once per scenario file (and scenario files at once). */
   jobs: number;
   /** --repeat: how many times each cell runs (to tell a flake from a flip). */
@@ -67,6 +69,8 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     matrix: env.BUILDX_LAB_MATRIX === 'quick' ? 'quick' : 'full',
     repeat: Math.max(1, Number(env.BUILDX_LAB_REPEAT ?? '1') || 1),
     jobs: Math.max(1, Number(env.BUILDX_LAB_JOBS ?? '1') || 1),
+    // The CLI is never a vitest worker, even when a test spawns it with the worker's environment.
+    underVitest: env.VITEST_WORKER_ID !== undefined && env.BUILDX_LAB_CLI !== '1',
     axisFilters: Object.fromEntries(
       Object.entries(env)
         .filter(([k, v]) => k.startsWith('BUILDX_LAB_AXIS_') && v)

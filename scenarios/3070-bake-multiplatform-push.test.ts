@@ -117,4 +117,4 @@ const bakeMultiplatformPush: Scenario<Observation> = {
   },
 };
 
-registerScenario(bakeMultiplatformPush);
+export default registerScenario(bakeMultiplatformPush);

@@ -88,4 +88,4 @@ const pullStreamErrors: Scenario<Observation> = {
   },
 };
 
-registerScenario(pullStreamErrors);
+export default registerScenario(pullStreamErrors);

@@ -58,4 +58,4 @@ const smoke: Scenario<Observation> = {
   },
 };
 
-registerScenario(smoke);
+export default registerScenario(smoke);

@@ -17,6 +17,7 @@ import { parseImageRef } from '../oci/reference.ts';
 import { describeReport, verifyImage } from '../oci/verify.ts';
 import { stderrProgress } from '../progress.ts';
 import { launchScenarios } from '../runner/launch.ts';
+import { preflight } from '../runner/preflight.ts';
 import { AXES } from '../runner/matrix.ts';
 import { buildMatrix, hasFailures, renderTerminalTable, totalsLine } from '../report/table.ts';
 import { readJsonReport, writeReports } from '../report/write.ts';
@@ -144,10 +145,12 @@ function parseRunArgs(args: string[], defaultMatrix: 'quick' | 'full'): RunArgs 
 }
 
 async function runAndReport(config: LabConfig, a: RunArgs, argv: string[]): Promise<{ exitCode: number; results: CellResult[] }> {
+  const selected = await preflight(a.files, { matrix: a.matrix, axisFilters: a.filters });
+  progress(`${selected.reduce((n, s) => n + s.cells, 0)} cells x ${a.repeat}: ${selected.map((s) => `${s.scenario} ${s.cells}`).join(', ')} (matrix ${a.matrix}, jobs ${a.jobs})`);
   await ensureEngine(config, progress);
   const startedAt = new Date().toISOString();
   const { exitCode, results } = await launchScenarios(config, {
-    files: a.files, matrix: a.matrix, axisFilters: a.filters, repeat: a.repeat, jobs: a.jobs, shard: a.shard, testNamePattern: a.pattern, reportDir: a.reportDir, runId: config.runId,
+    files: selected.map((s) => s.file), matrix: a.matrix, axisFilters: a.filters, repeat: a.repeat, jobs: a.jobs, shard: a.shard, testNamePattern: a.pattern, reportDir: a.reportDir, runId: config.runId,
   });
   const engine = await inspectEngine(config);
   const paths = await writeReports(a.reportDir, results, { runId: config.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv });

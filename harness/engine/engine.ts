@@ -8,6 +8,7 @@ import { run } from '../exec.ts';
 import type { ProgressSink } from '../progress.ts';
 
 export const MIN_ENGINE = '23.0.0';
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 export const LAB_LABEL = 'buildx-lab';
 export const RUN_LABEL = `${LAB_LABEL}.run`;
 export const PID_LABEL = `${LAB_LABEL}.pid`;
@@ -72,8 +73,12 @@ export async function ensureEngine(config: LabConfig, progress: ProgressSink): P
     progress(`engine ${info.serverVersion} at ${config.dockerHost}: ok`);
     return info;
   }
-  if (!config.dockerHost.startsWith('unix://')) {
-    throw new RequirementError(`DOCKER_HOST=${config.dockerHost} does not answer (or is too old); the lab only installs a local engine. Start that engine or unset DOCKER_HOST.`);
+  // Only the default local socket is ours to install and start; an engine named by DOCKER_HOST is the user's.
+  if (config.dockerHost !== DEFAULT_DOCKER_HOST) {
+    throw new RequirementError(
+      `No Docker engine: DOCKER_HOST=${config.dockerHost} ${info ? `runs ${info.serverVersion}, which is too old` : 'does not answer'}. ` +
+        `Fix: start that engine (>= ${MIN_ENGINE}), or unset DOCKER_HOST to let 'make setup' install and start one on this host.`,
+    );
   }
   if (!existsSync('/etc/debian_version')) {
     throw new RequirementError(`No usable Docker engine and this is not a Debian host: install Docker Engine >= ${MIN_ENGINE} and start it, then rerun.`);

@@ -40,7 +40,10 @@ describe('matrix', () => {
     const axes = { buildx: ['0.20.1'], store: ['containerd', 'classic'] as const };
     expect(applyFilters('s', axes, { store: ['classic'], buildx: ['latest'] })).toEqual({ buildx: ['latest'], store: ['classic'] });
     expect(() => applyFilters('s', axes, { store: ['zfs'] })).toThrow(/declares store = containerd, classic/);
-    expect(applyFilters('s', axes, { driver: ['docker'] })).toEqual(axes);
+    // a scenario without the filtered axis is not selected
+    expect(applyFilters('s', axes, { driver: ['docker'] })).toBeUndefined();
+    // values are checked against the full matrix, so a filter reaches beyond the quick one
+    expect(applyFilters('s', { buildx: ['0.20.1'], store: ['containerd'] }, { store: ['classic'] }, axes)).toEqual({ buildx: ['0.20.1'], store: ['classic'] });
   });
 });
 

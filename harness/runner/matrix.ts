@@ -74,21 +74,24 @@ export function validateAxes(scenarioId: string, axes: Record<string, readonly s
 }
 
 /**
- * Applies user filters (--engine 28.5.2, --store classic ...) to declared axes. A filter value the
- * scenario does not declare is an error listing what exists, except for buildx, which takes any spec.
+ * Applies user filters (--engine 28.5.2, --store classic ...) to a scenario's axes. Values are checked
+ * against the scenario's full matrix (`declared`), so a filter can reach beyond the quick matrix; a value
+ * it does not declare is an error listing what exists. buildx takes any spec. A scenario without a
+ * filtered axis (no `fault` axis, say) is not selected: undefined.
  */
-export function applyFilters(scenarioId: string, axes: MatrixAxes, filters: Record<string, readonly string[]>): MatrixAxes {
+export function applyFilters(scenarioId: string, axes: MatrixAxes, filters: Record<string, readonly string[]>, declared: MatrixAxes = axes): MatrixAxes | undefined {
   const out: Record<string, readonly string[]> = { ...axes };
+  let selected = true;
   for (const [k, values] of Object.entries(filters)) {
     if (!(AXES as readonly string[]).includes(k)) throw new UsageError(`unknown axis filter '${k}'; axes are ${AXES.join(', ')}`);
     if (k === 'buildx') { out.buildx = values; continue; }
-    const declared = axes[k as AxisName];
-    if (!declared) continue; // this scenario has no such axis: the filter does not concern it
-    const unknown = values.filter((v) => !declared.includes(v));
-    if (unknown.length) throw new UsageError(`scenario ${scenarioId}: ${k}=${unknown.join(',')} is not in its matrix; it declares ${k} = ${declared.join(', ')}`);
+    const known = declared[k as AxisName];
+    if (!known) { selected = false; continue; }
+    const unknown = values.filter((v) => !known.includes(v));
+    if (unknown.length) throw new UsageError(`scenario ${scenarioId}: ${k}=${unknown.join(',')} is not in its matrix; it declares ${k} = ${known.join(', ')}`);
     out[k] = values;
   }
-  return out as MatrixAxes;
+  return selected ? (out as MatrixAxes) : undefined;
 }
 
 /** Round-robin over (engine, store) groups, keeping each group's order; pure. */

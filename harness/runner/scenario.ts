@@ -63,7 +63,8 @@ export function labelVersion(label: string): string {
 
 export function expandScenario<O>(s: Scenario<O>, config: Pick<LabConfig, 'matrix' | 'axisFilters'>): ExpandedCell[] {
   const base: MatrixAxes = config.matrix === 'quick' && s.quick ? ({ ...s.axes, ...s.quick } as MatrixAxes) : s.axes;
-  const axes = applyFilters(s.id, base, config.axisFilters);
+  const axes = applyFilters(s.id, base, config.axisFilters, s.axes);
+  if (!axes) return [];
   const { buildx: specs, ...rest } = axes;
   validateAxes(s.id, rest, s.faults);
   const resolved = resolveSpecs(specs, loadReleases(), { includePrerelease: specs.some((x) => /-rc\d/.test(x)) });

@@ -12,9 +12,19 @@ import { runCell, writeCellResult } from './cell.ts';
 import { expandScenario, type Scenario } from './scenario.ts';
 import { interleaveByEngine } from './matrix.ts';
 
-export function registerScenario<O>(s: Scenario<O>): void {
+/**
+ * Registers the scenario's cells with vitest and returns the scenario, which the file exports as its
+ * default so the CLI can check a run's filters before starting anything. Outside vitest it registers nothing.
+ */
+export function registerScenario<O>(s: Scenario<O>): Scenario<O> {
   const config = labConfig();
+  if (!config.underVitest) return s;
   const cells = expandScenario(s, config);
+  if (cells.length === 0) {
+    // The run's filters select nothing here; vitest fails a file without a suite.
+    describe.skip(`${s.id} (no cell matches the filters)`, () => {});
+    return s;
+  }
   const provisioner = new BuildxProvisioner(config, stderrProgress);
   const repeat = config.repeat;
 
@@ -49,6 +59,13 @@ export function registerScenario<O>(s: Scenario<O>): void {
       }
     }
   });
+  return s;
+}
+
+/** A file that holds no scenario in this run (repro-case without a case). */
+export function registerNothing(reason: string): undefined {
+  if (labConfig().underVitest) describe.skip(reason, () => {});
+  return undefined;
 }
 
 declare module 'vitest' {
