@@ -20,7 +20,7 @@ import { launchScenarios } from '../runner/launch.ts';
 import { preflight } from '../runner/preflight.ts';
 import { AXES } from '../runner/matrix.ts';
 import { buildMatrix, hasFailures, renderTerminalTable, totalsLine } from '../report/table.ts';
-import { readJsonReport, writeReports } from '../report/write.ts';
+import { defaultReportDir, readJsonReport, writeReports } from '../report/write.ts';
 import { mergeReports } from '../report/json.ts';
 import type { CellResult } from '../model.ts';
 import { mkdir } from 'node:fs/promises';
@@ -40,7 +40,7 @@ const USAGE = `buildx-lab: reproduce Docker Buildx bugs across versions, engines
       --matrix quick|full           quick = the main job's default matrix (default for run), full = the test suite
       --buildx SPEC,...             versions, ranges or aliases: 0.21.1, v0.21.0-rc2, ">=0.20 <0.23", latest, debian-sid
       --engine V  --store S  --driver D  --registry-behaviour B  --fault F   (comma lists filter the matrix)
-      --repeat N  --jobs N  --shard i/n  -t PATTERN  --report-dir DIR (default reports/latest)
+      --repeat N  --jobs N  --shard i/n  -t PATTERN  --report-dir DIR (default reports/<run id>, linked as reports/latest)
   bisect SCENARIO --good V --bad V [--repeat N] [filters]
                                    find the release where the scenario's behaviour flips (probes in REPORT_DIR/bisect/V)
   qualify [SCENARIO...] --baseline V --candidate V [--matrix quick|full] [filters]
@@ -140,7 +140,7 @@ function parseRunArgs(args: string[], defaultMatrix: 'quick' | 'full'): RunArgs 
     jobs,
     shard: values.shard,
     pattern: values.t,
-    reportDir: path.resolve(values['report-dir'] ?? 'reports/latest'),
+    reportDir: path.resolve(values['report-dir'] ?? defaultReportDir(labConfig())),
   };
 }
 
@@ -221,7 +221,7 @@ async function cmdRepro(config: LabConfig, args: string[]): Promise<number> {
   const cells = expandScenario(reproScenario(c), { matrix: 'full', axisFilters: filters });
   progress(`case "${c.title}": ${cells.length} cell(s): ${cells.map((x) => x.name).join(', ')}`);
   await ensureEngine(config, progress);
-  const reportDir = path.resolve(values['report-dir'] ?? 'reports/latest');
+  const reportDir = path.resolve(values['report-dir'] ?? defaultReportDir(config));
   const startedAt = new Date().toISOString();
   const { results } = await launchScenarios(config, {
     files: ['scenarios/repro-case.test.ts'], matrix: 'full', axisFilters: filters, repeat: 1, jobs: 1, reportDir, runId: config.runId,

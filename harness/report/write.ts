@@ -1,6 +1,6 @@
 // The only module here with side effects: writes the four reports of a run into one directory.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { CellResult } from '../model.ts';
 import { toHtml } from './html.ts';
 import { parseJsonReport, toJsonReport, type JsonReport, type ReportMeta } from './json.ts';
@@ -14,8 +14,23 @@ export interface ReportPaths {
   html: string;
 }
 
+/** Each run writes to its own directory, so concurrent runs never mix their cells. */
+export function defaultReportDir(config: { runId: string }): string {
+  return join('reports', config.runId);
+}
+
+/** reports/latest -> the newest run directory under reports/ (best effort; a convenience). */
+async function linkLatest(dir: string): Promise<void> {
+  const parent = dirname(dir);
+  if (basename(parent) !== 'reports') return;
+  const link = join(parent, 'latest');
+  await rm(link, { force: true, recursive: false }).catch(() => undefined);
+  await symlink(basename(dir), link).catch(() => undefined);
+}
+
 export async function writeReports(dir: string, results: readonly CellResult[], meta: ReportMeta): Promise<ReportPaths> {
   await mkdir(dir, { recursive: true });
+  await linkLatest(dir);
   const paths: ReportPaths = {
     junit: join(dir, 'junit.xml'),
     json: join(dir, 'results.json'),
