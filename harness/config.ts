@@ -52,6 +52,7 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     const v = env[k];
     if (v) goEnv[k] = v;
   }
+  const runId = env.BUILDX_LAB_RUN_ID || `r${Date.now().toString(36)}${process.pid.toString(36)}`;
   const config: LabConfig = {
     dockerHost: env.DOCKER_HOST || 'unix:///var/run/docker.sock',
     cacheDir: env.BUILDX_LAB_CACHE || path.join(xdg, 'buildx-lab'),
@@ -64,8 +65,8 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     goEnv,
     ci: env.CI === 'true' || env.CI === '1',
     keep: env.BUILDX_LAB_KEEP === '1',
-    runId: env.BUILDX_LAB_RUN_ID || `r${Date.now().toString(36)}${process.pid.toString(36)}`,
-    reportDir: path.resolve(env.BUILDX_LAB_REPORT_DIR || 'reports/latest'),
+    runId,
+    reportDir: path.resolve(env.BUILDX_LAB_REPORT_DIR || path.join('reports', runId)),
     matrix: env.BUILDX_LAB_MATRIX === 'quick' ? 'quick' : 'full',
     repeat: Math.max(1, Number(env.BUILDX_LAB_REPEAT ?? '1') || 1),
     jobs: Math.max(1, Number(env.BUILDX_LAB_JOBS ?? '1') || 1),
