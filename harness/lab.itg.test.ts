@@ -7,7 +7,11 @@ import { Lab } from './lab.ts';
 import { stderrProgress } from './progress.ts';
 import { BuildxProvisioner } from './buildx/provision.ts';
 import { loadReleases, resolveSpecs } from './buildx/spec.ts';
-import { runCell } from './runner/cell.ts';
+import { runCell, writeCellResult } from './runner/cell.ts';
+import { writeReports } from './report/write.ts';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Scenario, ExpandedCell } from './runner/scenario.ts';
 import type { Axes } from './model.ts';
 import { prepareContext, pushTarget } from './runner/steps.ts';
@@ -79,6 +83,32 @@ describe('lab session', () => {
     const ss = await lease.dind.exec(['ss', '-ltnH']);
     expect(ss.exitCode).toBe(0);
     expect(ss.stdout, 'dockerd listens on TCP').not.toMatch(/:(2375|2376)\b/);
+  });
+
+  it('keeps a user\'s registry credentials out of the results and reports', async () => {
+    const secret = 's3cr3t-fake-credential';
+    const auth = Buffer.from(`labuser:${secret}`).toString('base64');
+    const leaky: Scenario<number> = {
+      id: 'itg-credentials', title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+      async observe(ctx) {
+        const dir = await prepareContext(ctx, 'multiplatform-scratch');
+        const cfg = JSON.stringify({ auths: { 'registry:5000': { auth } } });
+        await ctx.sandbox.sh(`printf '%s' '${cfg}' > ${ctx.sandbox.env.DOCKER_CONFIG}/config.json && cat ${ctx.sandbox.env.DOCKER_CONFIG}/config.json`);
+        const r = await ctx.sandbox.buildx(['build', '--platform', 'linux/amd64', '--push', '-t', pushTarget('itg', ctx.cellId).ref, dir]);
+        return r.exitCode;
+      },
+      judge: (exit) => ({ observed: exit === 0 ? 'control' : 'unexpected', summary: `pushed with a credential configured (exit ${exit})` }),
+    };
+    const result = await runCell(leaky, cellFor({ engine: '26.1.5', store: 'containerd' }), lab, provisioner);
+    expect(result.outcome, result.summary).toBe('control');
+    // The raw evidence does hold it (the cell printed its config.json); nothing written may.
+    expect(JSON.stringify(result.evidence)).toContain(auth);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bxl-secret-'));
+    writeCellResult(dir, result);
+    await writeReports(dir, [result], { runId: 'itg', startedAt: '', finishedAt: '', host: { node: process.version }, argv: [] });
+    const written = execa('grep', ['-rlE', `${secret}|${auth}`, dir], { reject: false });
+    expect((await written).stdout, 'files holding the credential').toBe('');
+    expect(JSON.stringify(result.evidence.journal).toLowerCase()).not.toContain('authorization');
   });
 
   it.each(['registry', 'dind'] as const)('reports a killed %s as the lab error, naming it', async (what) => {
