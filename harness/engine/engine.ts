@@ -1,6 +1,7 @@
 // The only module that talks to the host's Docker engine about the engine itself:
 // finding it, checking it can run privileged DinD, installing it on Debian, and sweeping leftovers.
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import semver from 'semver';
 import { childEnv, type LabConfig } from '../config.ts';
 import { RequirementError } from '../errors.ts';
@@ -101,6 +102,15 @@ export interface SweepResult {
   volumes: number;
 }
 
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port, timeout: 1000 });
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+    sock.once('timeout', () => { sock.destroy(); resolve(false); });
+  });
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -142,6 +152,13 @@ export async function sweepLeftovers(config: LabConfig, opts: { all?: boolean; r
   if (networks.length) {
     await run(['docker', 'network', 'rm', ...networks], { env, timeoutMs: 60_000 });
     result.networks = networks.length;
+  }
+  // Tags made to push a lab image through a run's loopback proxy (127.0.0.1:<port>/...): stale once
+  // nothing listens on that port any more (the run was killed between tag and untag).
+  const tags = await run(['docker', 'image', 'ls', '--filter', `label=${LAB_LABEL}.image`, '--format', '{{.Repository}}:{{.Tag}}'], { env, timeoutMs: 30_000 });
+  for (const tag of tags.stdout.split('\n').filter((t) => /^127\.0\.0\.1:\d+\//.test(t))) {
+    const port = Number(/^127\.0\.0\.1:(\d+)\//.exec(tag)![1]);
+    if (opts.all || !(await portOpen(port))) await run(['docker', 'image', 'rm', tag], { env, timeoutMs: 30_000 });
   }
   const volumes = await stale('volume');
   if (volumes.length) {
