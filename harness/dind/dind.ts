@@ -90,6 +90,14 @@ export class DindContainer {
       .withBindMounts(this.mounts.map((m) => ({ ...m, mode: 'ro' as const })))
       .withWaitStrategy(Wait.forLogMessage(/API listen on/).withStartupTimeout(this.startupTimeoutMs));
     if (this.networkName) container = container.withNetworkMode(this.networkName);
+    // Keep the engine's last log lines: when dockerd dies at start, the container (and its log) is gone.
+    const logTail: string[] = [];
+    container = container.withLogConsumer((stream) => {
+      stream.on('data', (chunk: Buffer | string) => {
+        logTail.push(...String(chunk).split('\n').filter((l) => l.trim()));
+        logTail.splice(0, Math.max(0, logTail.length - 30));
+      });
+    });
     let started: StartedTestContainer;
     try {
       started = await container.start();
@@ -100,7 +108,8 @@ export class DindContainer {
         : /Log stream ended|timed out|Timeout/i.test(msg)
           ? `dockerd did not report "API listen on" within ${this.startupTimeoutMs / 1000} s.`
           : 'The DinD container did not start.';
-      throw new EngineStartError(`DinD (${this.image}, store=${this.store}) failed: ${hint}\n${msg}`, await containerLogTail(this.config, this.labels));
+      const tail = logTail.join('\n') || (await containerLogTail(this.config, this.labels));
+      throw new EngineStartError(`DinD (${this.image}, store=${this.store}) failed: ${hint}\n${msg}`, tail);
     }
     const dind = new StartedDindContainer(this.config, started, this.store, this.image);
     const info = await dind.waitForInfo(this.startupTimeoutMs);
