@@ -1,6 +1,6 @@
 // Runs one cell: provision, lease the engine, reset it, run the scenario's body in a sandbox,
 // judge the evidence, and keep the lab's own failures (error) apart from Buildx's behaviour.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BuildxProvisioner } from '../buildx/provision.ts';
@@ -151,7 +151,8 @@ class Watchdog {
 export function writeCellResult(reportDir: string, result: CellResult): string {
   const dir = path.join(reportDir, 'cells');
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${result.scenario}--${createHash('sha256').update(result.name + result.startedAt).digest('hex').slice(0, 12)}.json`);
+  // Repeats of one cell can start in the same millisecond (--repeat with --jobs): a random part keeps each.
+  const file = path.join(dir, `${result.scenario}--${createHash('sha256').update(result.name + result.startedAt).digest('hex').slice(0, 12)}-${randomBytes(4).toString('hex')}.json`);
   writeFileSync(file, redactSecrets(JSON.stringify(result, null, 1)));
   return file;
 }
