@@ -87,3 +87,12 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
 export function childEnv(config: LabConfig, extra: Record<string, string> = {}): Record<string, string> {
   return { PATH: config.childPath, HOME: config.home, DOCKER_HOST: config.dockerHost, LANG: 'C.UTF-8', ...extra };
 }
+
+/**
+ * testcontainers reads its settings from process.env. Ryuk (its reaper) needs an image that cannot be
+ * pulled offline; the lab labels and sweeps its own resources instead, so Ryuk is off unless the user
+ * asked for it.
+ */
+export function prepareTestcontainersEnv(env: NodeJS.ProcessEnv = process.env): void {
+  env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+}

@@ -1,7 +1,7 @@
 // One lab session: a labelled network, the real registry behind the fault proxy, and a pool of DinD
 // engines (one per engine x store, started on first use and reused across cells). Everything it
 // starts is stopped in reverse order on stop(), on SIGINT/SIGTERM, and swept by label after a crash.
-import { childEnv, type LabConfig } from './config.ts';
+import { childEnv, prepareTestcontainersEnv, type LabConfig } from './config.ts';
 import { HarnessError } from './errors.ts';
 import { runChecked, run } from './exec.ts';
 import { ensureEngine, labelsFor, sweepLeftovers, type EngineInfo } from './engine/engine.ts';
@@ -71,6 +71,7 @@ export class Lab implements AsyncDisposable {
   /** Starts network, registry and proxy; DinD engines listed in `prewarm` start concurrently with them. */
   static async start(config: LabConfig, progress: ProgressSink, opts: { prewarm?: { engine: string; store: StoreKind }[] } = {}): Promise<Lab> {
     hookSignals();
+    prepareTestcontainersEnv();
     const engine = await ensureEngine(config, progress);
     const swept = await sweepLeftovers(config);
     if (swept.containers + swept.networks + swept.volumes > 0) {
