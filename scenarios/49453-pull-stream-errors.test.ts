@@ -10,7 +10,7 @@
 import { ENGINE_VERSIONS } from '../harness/images/catalog.ts';
 import { registerScenario } from '../harness/runner/vitest.ts';
 import type { Scenario } from '../harness/runner/scenario.ts';
-import { bootContainerBuilder, prepareContext, pushTarget, removeBuilder, verifyPushed, PULL_FAULTS, type PullFault } from '../harness/runner/steps.ts';
+import { bootContainerBuilder, prepareContext, pushTarget, verifyPushed, PULL_FAULTS, type PullFault } from '../harness/runner/steps.ts';
 import type { CommandRecord, JournalEntry } from '../harness/model.ts';
 import type { VerificationReport } from '../harness/oci/verify.ts';
 import { errorLine } from '../harness/text.ts';
@@ -55,20 +55,16 @@ const pullStreamErrors: Scenario<Observation> = {
   async observe(ctx) {
     const fault = ctx.axes.fault as FaultName;
     const name = ctx.cellId;
-    try {
-      const boot = await bootContainerBuilder(ctx, name, fault === 'none' ? undefined : (fault as PullFault));
-      const obs: Observation = { fault, ...boot };
-      if (fault === 'none' && obs.bootstrap?.exitCode === 0) {
-        const dir = await prepareContext(ctx, 'multiplatform-scratch');
-        const target = pushTarget('pull-stream', ctx.cellId);
-        obs.build = await ctx.phase('buildx', () => ctx.sandbox.buildx(['build', '--builder', name, '--platform', 'linux/amd64', '--push', '-t', target.ref, dir]));
-        ctx.evidence.facts.push(`build exit ${obs.build.exitCode}: ${errorLine(obs.build.stderr)}`);
-        if (obs.build.exitCode === 0) obs.registry = await verifyPushed(ctx, target, ['linux/amd64']);
-      }
-      return obs;
-    } finally {
-      await removeBuilder(ctx, name);
+    const boot = await bootContainerBuilder(ctx, name, fault === 'none' ? undefined : (fault as PullFault));
+    const obs: Observation = { fault, ...boot };
+    if (fault === 'none' && obs.bootstrap?.exitCode === 0) {
+      const dir = await prepareContext(ctx, 'multiplatform-scratch');
+      const target = pushTarget('pull-stream', ctx.cellId);
+      obs.build = await ctx.phase('buildx', () => ctx.sandbox.buildx(['build', '--builder', name, '--platform', 'linux/amd64', '--push', '-t', target.ref, dir]));
+      ctx.evidence.facts.push(`build exit ${obs.build.exitCode}: ${errorLine(obs.build.stderr)}`);
+      if (obs.build.exitCode === 0) obs.registry = await verifyPushed(ctx, target, ['linux/amd64']);
     }
+    return obs;
   },
 
   judge(o) {

@@ -180,8 +180,14 @@ export async function countLabResources(config: LabConfig): Promise<SweepResult>
 }
 
 export async function isContainerRunning(config: LabConfig, id: string): Promise<boolean> {
-  const r = await run(['docker', 'inspect', '-f', '{{.State.Running}}', id], { env: childEnv(config), timeoutMs: 10_000 });
-  return r.stdout.trim() === 'true';
+  return (await runningContainers(config, [id]))[0]!;
+}
+
+/** Whether each container runs, in one engine call; a removed container counts as not running. */
+export async function runningContainers(config: LabConfig, ids: readonly string[]): Promise<boolean[]> {
+  const r = await run(['docker', 'inspect', '-f', '{{.Id}} {{.State.Running}}', ...ids], { env: childEnv(config), timeoutMs: 10_000 });
+  const up = new Set(r.stdout.split('\n').filter((l) => l.endsWith(' true')).map((l) => l.split(' ')[0]!));
+  return ids.map((id) => [...up].some((full) => full.startsWith(id)));
 }
 
 export function labelsFor(runId: string): Record<string, string> {

@@ -8,7 +8,7 @@ import { describeReport, summarizeProblems, type VerificationReport } from '../o
 import { analyzePush, describePush, type PushAnalysis } from '../registry/journal.ts';
 import type { Expectation, MatrixAxes } from '../runner/matrix.ts';
 import type { CellContext, Scenario, Verdict } from '../runner/scenario.ts';
-import { bootContainerBuilder, pushTarget, removeBuilder, verifyPushed } from '../runner/steps.ts';
+import { bootContainerBuilder, pushTarget, verifyPushed } from '../runner/steps.ts';
 import { readCaseFile, type ReproCase } from './case.ts';
 import { errorLine } from '../text.ts';
 
@@ -75,51 +75,43 @@ async function observeCase(c: ReproCase, ctx: CellContext): Promise<ReproObserva
   const dir = await copyCase(c, ctx);
   const name = ctx.cellId;
   if (c.command === 'create') {
-    try {
-      const boot = await bootContainerBuilder(ctx, name, c.fault);
-      const commands = [boot.create, ...(boot.bootstrap ? [boot.bootstrap] : [])];
-      return { commands, exitCode: commands.find((x) => x.exitCode !== 0)?.exitCode ?? 0, ...(c.fault ? { faultHits: boot.faultHits.length } : {}) };
-    } finally {
-      await removeBuilder(ctx, name);
-    }
+    const boot = await bootContainerBuilder(ctx, name, c.fault);
+    const commands = [boot.create, ...(boot.bootstrap ? [boot.bootstrap] : [])];
+    return { commands, exitCode: commands.find((x) => x.exitCode !== 0)?.exitCode ?? 0, ...(c.fault ? { faultHits: boot.faultHits.length } : {}) };
   }
   const target = pushTarget('repro', ctx.cellId);
   ctx.lab.proxy.setBehaviour(target.repository, ctx.axes.registry as RegistryBehaviour);
   const builder: string[] = [];
-  try {
-    if (ctx.axes.driver === 'docker-container') {
-      const boot = await bootContainerBuilder(ctx, name);
-      const failed = boot.bootstrap ?? boot.create;
-      if (failed.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${errorLine(failed.stderr + failed.stdout)}`);
-      builder.push('--builder', name);
-    }
-    const mark = ctx.lab.proxy.journal.mark();
-    // The bake file reads the push target from TAG (and may read PLATFORMS); see fixtures/cases/README.md.
-    const run = await ctx.phase('buildx', () =>
-      c.command === 'bake'
-        ? ctx.sandbox.buildx(['bake', ...builder, '--progress', 'plain', '-f', c.bakeFile, ...c.args], {
-            cwd: dir,
-            env: { TAG: target.ref, ...(c.platforms.length ? { PLATFORMS: c.platforms.join(',') } : {}) },
-          })
-        : ctx.sandbox.buildx([
-            'build', ...builder, '--progress', 'plain',
-            ...(c.platforms.length ? ['--platform', c.platforms.join(',')] : []),
-            ...(c.push ? ['--push', '-t', target.ref] : []),
-            ...c.args, `${dir}/${c.context}`,
-          ]),
-    );
-    ctx.evidence.facts.push(`${c.command} exit ${run.exitCode}: ${errorLine(run.stderr + run.stdout)}`);
-    const obs: ReproObservation = { commands: [run], exitCode: run.exitCode };
-    if (c.push) {
-      obs.analysis = analyzePush(ctx.requestsSince(mark), target.repository, target.tag);
-      ctx.evidence.facts.push(...describePush(obs.analysis));
-      obs.registry = await verifyPushed(ctx, target, c.platforms);
-      ctx.evidence.facts.push(...describeReport(obs.registry).split('\n'));
-    }
-    return obs;
-  } finally {
-    if (ctx.axes.driver === 'docker-container') await removeBuilder(ctx, name);
+  if (ctx.axes.driver === 'docker-container') {
+    const boot = await bootContainerBuilder(ctx, name);
+    const failed = boot.bootstrap ?? boot.create;
+    if (failed.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${errorLine(failed.stderr + failed.stdout)}`);
+    builder.push('--builder', name);
   }
+  const mark = ctx.lab.proxy.journal.mark();
+  // The bake file reads the push target from TAG (and may read PLATFORMS); see fixtures/cases/README.md.
+  const run = await ctx.phase('buildx', () =>
+    c.command === 'bake'
+      ? ctx.sandbox.buildx(['bake', ...builder, '--progress', 'plain', '-f', c.bakeFile, ...c.args], {
+          cwd: dir,
+          env: { TAG: target.ref, ...(c.platforms.length ? { PLATFORMS: c.platforms.join(',') } : {}) },
+        })
+      : ctx.sandbox.buildx([
+          'build', ...builder, '--progress', 'plain',
+          ...(c.platforms.length ? ['--platform', c.platforms.join(',')] : []),
+          ...(c.push ? ['--push', '-t', target.ref] : []),
+          ...c.args, `${dir}/${c.context}`,
+        ]),
+  );
+  ctx.evidence.facts.push(`${c.command} exit ${run.exitCode}: ${errorLine(run.stderr + run.stdout)}`);
+  const obs: ReproObservation = { commands: [run], exitCode: run.exitCode };
+  if (c.push) {
+    obs.analysis = analyzePush(ctx.requestsSince(mark), target.repository, target.tag);
+    ctx.evidence.facts.push(...describePush(obs.analysis));
+    obs.registry = await verifyPushed(ctx, target, c.platforms);
+    ctx.evidence.facts.push(...describeReport(obs.registry).split('\n'));
+  }
+  return obs;
 }
 
 interface Criterion {

@@ -8,6 +8,8 @@ import { buildxCacheRoot } from '../buildx/provision.ts';
 import { HarnessError, RequirementError } from '../errors.ts';
 import { REGISTRY_HOST, type Lab } from '../lab.ts';
 import type { StartedDindContainer } from '../dind/dind.ts';
+import { runningContainers } from '../engine/engine.ts';
+import type { LabConfig } from '../config.ts';
 import { emptyEvidence, type CellResult, type JournalEntry, type StoreKind } from '../model.ts';
 import { redactSecrets } from '../report/redact.ts';
 import { CellSandbox } from './sandbox.ts';
@@ -75,10 +77,11 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
     } finally {
       evidence.commands.push(...sandbox.commands);
       evidence.journal = requestsOf(lab.proxy.journal.since(mark), dind);
-      evidence.engineLog = await dind.logSince(logSince).catch(() => undefined);
     }
     // A dead component says nothing about Buildx: report it as the lab's error, naming what died.
-    const died = watchdog.died ?? (await deadComponent(dind, lab));
+    const [log, dead] = await Promise.all([dind.logSince(logSince).catch(() => undefined), deadComponent(lab.config, dind, lab)]);
+    evidence.engineLog = log;
+    const died = watchdog.died ?? dead;
     if (died) throw new HarnessError(died);
     const verdict = s.judge(observation, cell.axes);
     const matches = verdict.observed === cell.expected.outcome;
@@ -115,9 +118,10 @@ export function requestsOf(entries: JournalEntry[], dind: Pick<StartedDindContai
 }
 
 /** Names the lab component that is no longer running, if any. */
-async function deadComponent(dind: StartedDindContainer, lab: Lab): Promise<string | undefined> {
-  if (!(await dind.isRunning())) return `the DinD engine (${dind.name}) died during the cell`;
-  if (!(await lab.registry.isRunning())) return `the registry container (${lab.registry.id.slice(0, 12)}) died during the cell`;
+async function deadComponent(config: LabConfig, dind: StartedDindContainer, lab: Lab): Promise<string | undefined> {
+  const [dindUp, registryUp] = await runningContainers(config, [dind.id, lab.registry.id]);
+  if (!dindUp) return `the DinD engine (${dind.name}) died during the cell`;
+  if (!registryUp) return `the registry container (${lab.registry.id.slice(0, 12)}) died during the cell`;
   return undefined;
 }
 
@@ -133,7 +137,7 @@ class Watchdog {
 
   watch(dind: StartedDindContainer, lab: Lab, everyMs = 2000): void {
     this.timer = setInterval(() => {
-      void deadComponent(dind, lab).then((d) => {
+      void deadComponent(lab.config, dind, lab).then((d) => {
         if (d && !this.died) {
           this.died = d;
           this.controller.abort(new HarnessError(d));

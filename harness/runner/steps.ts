@@ -67,14 +67,14 @@ export interface BuilderBoot {
 /**
  * `docker buildx create --driver docker-container` from the lab's BuildKit image, pulled through the lab
  * registry, then `inspect --bootstrap`. With `fault`, the GET of the image's largest layer is faulted at
- * the proxy for the duration. Failures are returned, not thrown; the caller removes the builder
- * (removeBuilder) in a finally, since a failed create can leave one behind.
+ * the proxy for the duration. Failures are returned, not thrown. Nothing needs removing afterwards: the
+ * engine reset before the next cell removes the builder's container, and its config lives in the cell dir.
  */
 export async function bootContainerBuilder(ctx: CellContext, name: string, fault?: PullFault): Promise<BuilderBoot> {
   const bk = await ctx.lab.buildkit(DEFAULT_BUILDKIT);
-  await ctx.sandbox.docker(['image', 'rm', '-f', bk.ref]);
   // `image ls` (exit 0, empty) rather than `image inspect` (exit 1): a report's "last failing command" must be Buildx's.
-  if ((await ctx.sandbox.docker(['image', 'ls', '-q', bk.ref])).stdout.trim() !== '') {
+  const left = await ctx.sandbox.sh(`docker image rm -f ${bk.ref} >/dev/null 2>&1; docker image ls -q ${bk.ref}`);
+  if (left.stdout.trim() !== '') {
     throw new HarnessError(`the engine still has ${bk.ref}; Buildx would use it and hide the pull error`);
   }
   const layer = [...bk.layers].sort((a, b) => b.size - a.size)[0];
@@ -100,6 +100,3 @@ export async function bootContainerBuilder(ctx: CellContext, name: string, fault
   }
 }
 
-export async function removeBuilder(ctx: CellContext, name: string): Promise<void> {
-  await ctx.sandbox.buildx(['rm', '--force', name]).catch(() => undefined);
-}
