@@ -57,6 +57,7 @@ const bakeMultiplatformPush: Scenario<Observation> = {
   quick: { buildx: ['0.21.1', '0.22.0'], engine: ['26.1.5'], store: ['containerd'], driver: ['docker'], command: ['bake'] },
   // The classic store refuses before anything is pushed: the registry behaviour cannot matter there.
   exclude: (a) => (a.driver === 'docker' && a.store === 'classic' && a.registry !== 'plain' ? 'refused before any push' : undefined),
+  fixture: 'multiplatform-scratch',
   expectations: [
     { when: { driver: 'docker', store: 'classic' }, outcome: 'control', reason: 'the docker driver with the classic store refuses multi-platform output' },
     { when: { driver: 'docker-container' }, outcome: 'control', reason: 'BuildKit pushes once, the engine is not involved' },
@@ -72,7 +73,9 @@ const bakeMultiplatformPush: Scenario<Observation> = {
     const builder: string[] = [];
     if (driver === 'docker-container') {
       const bk = await ctx.lab.buildkit(DEFAULT_BUILDKIT);
-      const create = await ctx.sandbox.buildx(['create', '--name', ctx.cellId, '--driver', 'docker-container', '--driver-opt', `image=${bk.ref}`, '--driver-opt', 'network=host', '--buildkitd-config', ctx.sandbox.buildkitdConfig, '--bootstrap']);
+      const create = await ctx.phase('buildx', () =>
+        ctx.sandbox.buildx(['create', '--name', ctx.cellId, '--driver', 'docker-container', '--driver-opt', `image=${bk.ref}`, '--driver-opt', 'network=host', '--buildkitd-config', ctx.sandbox.buildkitdConfig, '--bootstrap']),
+      );
       if (create.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${errorLine(create.stderr)}`);
       builder.push('--builder', ctx.cellId);
     }

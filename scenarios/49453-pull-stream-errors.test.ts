@@ -46,6 +46,7 @@ const pullStreamErrors: Scenario<Observation> = {
   },
   quick: { buildx: ['0.20.1', '0.21.1'], engine: ['26.1.5'], store: ['containerd'], fault: ['none', 'corrupt', '404'] },
   faults: FAULTS,
+  fixture: 'multiplatform-scratch',
   expectations: [
     { when: { fault: 'none' }, outcome: 'control', reason: 'no fault: every version boots the builder and builds' },
     { when: { buildx: '<0.21.0-rc2' }, outcome: 'reproduced', reason: 'before #2988 the pull stream\'s error is ignored; the create fails later with "No such image"' },

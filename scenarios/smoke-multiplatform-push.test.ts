@@ -29,6 +29,7 @@ const smoke: Scenario<Observation> = {
     store: ['containerd', 'classic'],
   },
   quick: { buildx: ['debian-sid'], engine: ['26.1.5'] },
+  fixture: 'multiplatform-scratch',
   expectations: [
     { when: { store: 'containerd' }, outcome: 'control', reason: 'the containerd store takes multi-platform images; the registry gets a complete index' },
     { when: { store: 'classic' }, outcome: 'control', reason: 'the docker driver with the classic store refuses multi-platform output' },

@@ -200,13 +200,14 @@ export class StartedDindContainer implements AsyncDisposable {
    * no cell directories. Cheaper than a new DinD, and the lab's tests check that it is complete.
    */
   async resetState(): Promise<void> {
+    // Containers first (they hold images and volumes), then the independent prunes side by side.
     const script = [
       'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null',
-      'docker image prune -af >/dev/null',
-      'imgs=$(docker images -aq); [ -z "$imgs" ] || docker rmi -f $imgs >/dev/null 2>&1 || true',
-      'docker volume prune -af >/dev/null 2>&1 || docker volume prune -f >/dev/null',
-      'docker builder prune -af >/dev/null 2>&1 || true',
+      '{ docker image prune -af >/dev/null; imgs=$(docker images -aq); [ -z "$imgs" ] || docker rmi -f $imgs >/dev/null 2>&1 || true; } &',
+      '{ docker volume prune -af >/dev/null 2>&1 || docker volume prune -f >/dev/null; } &',
+      '{ docker builder prune -af >/dev/null 2>&1 || true; } &',
       'rm -rf /tmp/cells',
+      'wait',
     ].join('\n');
     const r = await this.exec(['sh', '-ec', script], { timeoutMs: 120_000 });
     if (r.exitCode !== 0) throw new HarnessError(`resetting DinD ${this.name} failed: ${r.stderr.trim()}`);

@@ -34,18 +34,31 @@ export class CellSandbox {
   }
 
   /** Creates the cell's directories and installs the binary as the `docker buildx` CLI plugin. */
-  static async create(dind: StartedDindContainer, binary: BuildxBinary, cacheRoot: string, cellId: string, registryHost: string, signal?: AbortSignal): Promise<CellSandbox> {
+  /**
+   * `fixture` (a directory of fixtures/) is copied into the cell's context, stamped with the cell id so
+   * every cell pushes its own digests; done in the same exec as the rest, since each exec costs ~0.1 s.
+   */
+  static async create(dind: StartedDindContainer, binary: BuildxBinary, cacheRoot: string, cellId: string, registryHost: string, opts: { signal?: AbortSignal; fixture?: string } = {}): Promise<CellSandbox> {
     const rel = path.relative(cacheRoot, binary.path);
     if (rel.startsWith('..')) throw new HarnessError(`buildx binary ${binary.path} is outside the mounted cache ${cacheRoot}`);
-    const sb = new CellSandbox(dind, binary, `${BUILDX_MOUNT}/${rel}`, cellId, signal);
+    const sb = new CellSandbox(dind, binary, `${BUILDX_MOUNT}/${rel}`, cellId, opts.signal);
     const script = [
       `mkdir -p ${sb.dir}/docker/cli-plugins ${sb.dir}/buildx ${sb.dir}/ctx`,
       `ln -sf ${shq(sb.pluginPath)} ${sb.dir}/docker/cli-plugins/docker-buildx`,
       `printf '%s' ${shq(buildkitdToml(registryHost))} > ${sb.dir}/buildkitd.toml`,
+      ...(opts.fixture ? [`cp -r ${shq(sb.fixture(opts.fixture))}/. ${sb.contextDir}/`, `echo ${cellId} > ${sb.contextDir}/cell-id.txt`] : []),
     ].join(' && ');
+    sb.preparedFixture = opts.fixture;
     const r = await dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
     if (r.exitCode !== 0) throw new HarnessError(`preparing cell directory in ${dind.name} failed: ${r.stderr.trim()}`);
     return sb;
+  }
+
+  /** the fixture already copied into contextDir, if any */
+  preparedFixture?: string;
+
+  get contextDir(): string {
+    return `${this.dir}/ctx`;
   }
 
   get env(): Record<string, string> {

@@ -37,6 +37,8 @@ export interface Scenario<O> {
   axes: MatrixAxes;
   /** the main job's default matrix; axes not listed keep the full values */
   quick?: Partial<MatrixAxes>;
+  /** fixture directory (under fixtures/) copied into every cell's build context before observe */
+  fixture?: string;
   /** values of the scenario's `fault` axis */
   faults?: readonly string[];
   /** a reason when a combination is meaningless (the cell is not generated) */

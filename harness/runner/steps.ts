@@ -10,9 +10,10 @@ import { blobGet, type Fault } from '../registry/fault-proxy.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
 import { errorLine } from '../text.ts';
 
-/** Copies a fixture into the cell's writable context and stamps it with the cell id. */
+/** The cell's build context holding `fixture`; the sandbox copies the scenario's own fixture when it is created. */
 export async function prepareContext(ctx: CellContext, fixture: string): Promise<string> {
-  const dir = `${ctx.sandbox.dir}/ctx`;
+  const dir = ctx.sandbox.contextDir;
+  if (ctx.sandbox.preparedFixture === fixture) return dir;
   const r = await ctx.sandbox.sh(`cp -r ${shq(ctx.sandbox.fixture(fixture))}/. ${dir}/ && echo ${ctx.cellId} > ${dir}/cell-id.txt`);
   if (r.exitCode !== 0) throw new HarnessError(`cannot prepare context from fixture ${fixture}: ${r.stderr.trim()}`);
   return dir;
