@@ -27,6 +27,11 @@ export class EngineStartError extends HarnessError {
   }
 }
 
+/** The Docker engine stopped answering (socket gone, daemon stopped): nothing the lab does can proceed. */
+export class EngineUnreachableError extends HarnessError {
+  override readonly kind = 'engine-unreachable';
+}
+
 /** A provisioning step (image build, Buildx download or build) that failed. */
 export class ProvisionError extends HarnessError {
   override readonly kind = 'provision';

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import semver from 'semver';
 import { childEnv, type LabConfig } from '../config.ts';
-import { RequirementError } from '../errors.ts';
+import { EngineUnreachableError, RequirementError } from '../errors.ts';
+import type { CommandRecord } from '../model.ts';
 import { run } from '../exec.ts';
 import type { ProgressSink } from '../progress.ts';
 
@@ -179,13 +180,26 @@ export async function countLabResources(config: LabConfig): Promise<SweepResult>
   };
 }
 
+const UNREACHABLE = /Cannot connect to the Docker daemon|error during connect|connect: connection refused|dial unix .*: connect: no such file or directory/i;
+
+/**
+ * A docker CLI call that failed because the engine did not answer must not read as "no such image" or
+ * "container not running": that would send the lab building images or blaming a DinD engine.
+ */
+export function assertEngineAnswered(config: Pick<LabConfig, 'dockerHost'>, r: CommandRecord): CommandRecord {
+  if (r.exitCode !== 0 && UNREACHABLE.test(r.stderr)) {
+    throw new EngineUnreachableError(`the Docker engine at ${config.dockerHost} stopped answering: ${r.stderr.trim().split('\n').pop()}`);
+  }
+  return r;
+}
+
 export async function isContainerRunning(config: LabConfig, id: string): Promise<boolean> {
   return (await runningContainers(config, [id]))[0]!;
 }
 
 /** Whether each container runs, in one engine call; a removed container counts as not running. */
 export async function runningContainers(config: LabConfig, ids: readonly string[]): Promise<boolean[]> {
-  const r = await run(['docker', 'inspect', '-f', '{{.Id}} {{.State.Running}}', ...ids], { env: childEnv(config), timeoutMs: 10_000 });
+  const r = assertEngineAnswered(config, await run(['docker', 'inspect', '-f', '{{.Id}} {{.State.Running}}', ...ids], { env: childEnv(config), timeoutMs: 10_000 }));
   const up = new Set(r.stdout.split('\n').filter((l) => l.endsWith(' true')).map((l) => l.split(' ')[0]!));
   return ids.map((id) => [...up].some((full) => full.startsWith(id)));
 }

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, cpSync, rmSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
+import { assertEngineAnswered } from '../engine/engine.ts';
 import { run } from '../exec.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { localTag, recipeScriptPath, type ImageSpec } from './catalog.ts';
@@ -19,7 +20,7 @@ export interface ResolvedImage {
 export const LAB_LABEL = 'buildx-lab';
 
 export async function imageExists(config: LabConfig, ref: string): Promise<boolean> {
-  const r = await run(['docker', 'image', 'inspect', '--format', '{{.Id}}', ref], { env: childEnv(config), timeoutMs: 30_000 });
+  const r = assertEngineAnswered(config, await run(['docker', 'image', 'inspect', '--format', '{{.Id}}', ref], { env: childEnv(config), timeoutMs: 30_000 }));
   return r.exitCode === 0;
 }
 
