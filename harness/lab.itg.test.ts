@@ -63,6 +63,12 @@ describe('lab session', () => {
       expect(before.volumes).toBeGreaterThan(0);
       await d.resetState();
       expect(await d.stateCounts()).toEqual({ containers: 0, images: 0, volumes: 0 });
+      // Kept images survive, and nothing else does.
+      await d.exec(['docker', 'pull', bk.ref]);
+      await d.exec(['docker', 'create', '--name', 'again', bk.ref]);
+      await d.resetState({ keepImages: [bk.ref] });
+      expect(await d.stateCounts()).toMatchObject({ containers: 0, volumes: 0 });
+      expect((await d.exec(['docker', 'images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.trim()).toBe(bk.ref);
     } finally {
       lease.release();
     }

@@ -166,6 +166,11 @@ export class Lab implements AsyncDisposable {
     return p;
   }
 
+  /** Images the engines may keep across cells: what this lab published (BuildKit), as the engines name them. */
+  publishedRefs(): string[] {
+    return [...this.published.keys()].map((repoTag) => `${REGISTRY_HOST}/${repoTag}`);
+  }
+
   /** The BuildKit image of `version`, provisioned and published as registry:5000/moby/buildkit:<version>. */
   async buildkit(version: string): Promise<PublishedImage> {
     const image = await ensureBuildkitImage(this.config, version, this.progress);

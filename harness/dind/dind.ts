@@ -198,12 +198,18 @@ export class StartedDindContainer implements AsyncDisposable {
   /**
    * Returns the engine to a clean state between cells: no containers, no images, no volumes, no build cache,
    * no cell directories. Cheaper than a new DinD, and the lab's tests check that it is complete.
+   * `keepImages` (the lab's own BuildKit image, say) survive, so cells do not pull them again; a cell that
+   * needs one absent removes it itself.
    */
-  async resetState(): Promise<void> {
+  async resetState(opts: { keepImages?: readonly string[] } = {}): Promise<void> {
+    const keep = (opts.keepImages ?? []).join(' ');
+    const images = keep
+      ? `for ref in $(docker images --format '{{.Repository}}:{{.Tag}}'); do case " ${keep} " in *" $ref "*) ;; *) docker rmi -f "$ref" >/dev/null 2>&1 || true;; esac; done; docker image prune -f >/dev/null`
+      : 'docker image prune -af >/dev/null; imgs=$(docker images -aq); [ -z "$imgs" ] || docker rmi -f $imgs >/dev/null 2>&1 || true';
     // Containers first (they hold images and volumes), then the independent prunes side by side.
     const script = [
       'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null',
-      '{ docker image prune -af >/dev/null; imgs=$(docker images -aq); [ -z "$imgs" ] || docker rmi -f $imgs >/dev/null 2>&1 || true; } &',
+      `{ ${images}; } &`,
       '{ docker volume prune -af >/dev/null 2>&1 || docker volume prune -f >/dev/null; } &',
       '{ docker builder prune -af >/dev/null 2>&1 || true; } &',
       'rm -rf /tmp/cells',

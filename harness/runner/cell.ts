@@ -54,7 +54,7 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
     const dind = lease.dind;
     const id = cellId(s.id, cell.name, attempt);
     const ts = performance.now();
-    await dind.resetState();
+    await dind.resetState({ keepImages: lab.publishedRefs() });
     const sandbox = await CellSandbox.create(dind, binary, buildxCacheRoot(lab.config), id, REGISTRY_HOST, { signal: watchdog.signal, fixture: s.fixture });
     timings.startMs += Math.round(performance.now() - ts);
     evidence.facts.push(`buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion}, store ${dind.store}`);
