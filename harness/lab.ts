@@ -183,7 +183,13 @@ export class Lab implements AsyncDisposable {
     const hostTag = `${this.hostRegistryUrl.replace(/^http:\/\//, '')}/${repoTag}`;
     await runChecked(['docker', 'tag', localRef, hostTag], { env });
     try {
-      await runChecked(['docker', 'push', '--quiet', hostTag], { env, timeoutMs: 10 * 60_000 });
+      // The lab's own set-up, not a cell: one retry. A cold CI run once saw the host engine answer
+      // "denied: resolve_deny: denied destination" to a loopback push that worked on the next try.
+      const push = () => runChecked(['docker', 'push', '--quiet', hostTag], { env, timeoutMs: 10 * 60_000 });
+      await push().catch((e: unknown) => {
+        this.progress(`pushing ${hostTag} failed once (${(e as Error).message.split('\n').pop()}); retrying`);
+        return push();
+      });
     } finally {
       await run(['docker', 'image', 'rm', hostTag], { env });
     }
