@@ -14,12 +14,11 @@ import { analyzePush, describePush, type PushAnalysis } from '../harness/registr
 import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
 import { registerScenario } from '../harness/runner/vitest.ts';
 import type { Scenario } from '../harness/runner/scenario.ts';
-import { prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
+import { MULTIPLATFORM_REFUSAL, prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
 import type { CommandRecord, RegistryBehaviour } from '../harness/model.ts';
 import { errorLine } from '../harness/text.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];
-const REFUSAL = /Multi-platform build is not supported for the docker driver|multiple platforms feature is currently not supported for docker driver/i;
 /** Buildx's progress line for the engine's second push (removed by #3023). */
 const SECOND_PUSH = /pushing \S+ with docker/;
 
@@ -89,7 +88,7 @@ const bakeMultiplatformPush: Scenario<Observation> = {
     const secondPushInProgress = SECOND_PUSH.test(push.stderr + push.stdout);
     if (secondPushInProgress) ctx.evidence.facts.push(`progress shows the engine's second push: ${(push.stderr.match(SECOND_PUSH) ?? [''])[0]}`);
     // Refused before any push (classic store): nothing to read back.
-    const refused = push.exitCode !== 0 && REFUSAL.test(push.stderr);
+    const refused = push.exitCode !== 0 && MULTIPLATFORM_REFUSAL.test(push.stderr);
     const analysis = analyzePush(ctx.requestsSince(mark), target.repository, target.tag);
     ctx.evidence.facts.push(...describePush(analysis));
     const registry = refused ? undefined : await verifyPushed(ctx, target, PLATFORMS);
@@ -99,7 +98,7 @@ const bakeMultiplatformPush: Scenario<Observation> = {
 
   judge(o, axes) {
     if (axes.driver === 'docker' && axes.store === 'classic') {
-      return o.push.exitCode !== 0 && REFUSAL.test(o.push.stderr)
+      return o.push.exitCode !== 0 && MULTIPLATFORM_REFUSAL.test(o.push.stderr)
         ? { observed: 'control', summary: `refused: ${errorLine(o.push.stderr)}` }
         : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${o.push.exitCode}: ${errorLine(o.push.stderr)}` };
     }

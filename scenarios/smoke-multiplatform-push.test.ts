@@ -5,13 +5,12 @@
 import { ENGINE_VERSIONS } from '../harness/images/catalog.ts';
 import { registerScenario } from '../harness/runner/vitest.ts';
 import type { Scenario } from '../harness/runner/scenario.ts';
-import { prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
+import { MULTIPLATFORM_REFUSAL, prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
 import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
 import type { CommandRecord } from '../harness/model.ts';
 import { errorLine } from '../harness/text.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
-const REFUSAL = /Multi-platform build is not supported for the docker driver|multiple platforms feature is currently not supported for docker driver/i;
 
 interface Observation {
   build: CommandRecord;
@@ -48,7 +47,7 @@ const smoke: Scenario<Observation> = {
 
   judge({ build, registry }, axes) {
     if (axes.store === 'classic') {
-      return build.exitCode !== 0 && REFUSAL.test(build.stderr)
+      return build.exitCode !== 0 && MULTIPLATFORM_REFUSAL.test(build.stderr)
         ? { observed: 'control', summary: `refused: ${errorLine(build.stderr)}` }
         : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${build.exitCode}: ${errorLine(build.stderr)}` };
     }

@@ -19,6 +19,9 @@ export async function prepareContext(ctx: CellContext, fixture: string): Promise
   return dir;
 }
 
+/** Buildx's refusal of multi-platform output with the docker driver on the classic store (both wordings seen). */
+export const MULTIPLATFORM_REFUSAL = /Multi-platform build is not supported for the docker driver|multiple platforms feature is currently not supported for docker driver/i;
+
 export interface PushTarget {
   repository: string;
   tag: string;
