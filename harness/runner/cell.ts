@@ -137,12 +137,15 @@ class Watchdog {
 
   watch(dind: StartedDindContainer, lab: Lab, everyMs = 2000): void {
     this.timer = setInterval(() => {
-      void deadComponent(lab.config, dind, lab).then((d) => {
-        if (d && !this.died) {
-          this.died = d;
-          this.controller.abort(new HarnessError(d));
-        }
-      });
+      // An engine that stopped answering is as dead as a killed container (and must not reject unhandled).
+      void deadComponent(lab.config, dind, lab)
+        .catch((e: unknown) => (e as Error).message)
+        .then((d) => {
+          if (d && !this.died) {
+            this.died = d;
+            this.controller.abort(new HarnessError(d));
+          }
+        });
     }, everyMs);
   }
 
