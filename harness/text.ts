@@ -25,3 +25,14 @@ export function errorLineOrUndefined(text: string): string | undefined {
   const lines = stripAnsi(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   return [...lines].reverse().find((l) => ERRORISH.test(l));
 }
+
+/** Escapes text for HTML or XML; `invalid` characters (which the format cannot carry) are shown as \\uXXXX. */
+export function escapeMarkup(text: string, invalid: RegExp, apostrophe: '&#39;' | '&apos;'): string {
+  return stripAnsi(text)
+    .replace(invalid, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, apostrophe);
+}

@@ -4,7 +4,8 @@ import type { CellResult, JournalEntry } from '../model.ts';
 import { OUTCOMES } from '../model.ts';
 import type { ReportMeta } from './json.ts';
 import { redactDeep } from './redact.ts';
-import { buildMatrix, byScenario, hasFailures, shellQuote, stripAnsi, totalsLine, type CellOutcome, type MatrixCell } from './table.ts';
+import { escapeMarkup } from '../text.ts';
+import { buildMatrix, byScenario, hasFailures, shellQuote, totalsLine, type CellOutcome, type MatrixCell } from './table.ts';
 
 /** Longest text kept in one <pre>; the full text stays in results.json. */
 const MAX_PRE = 200_000;
@@ -13,13 +14,7 @@ const MAX_PRE = 200_000;
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 
 export function escapeHtml(text: string): string {
-  return stripAnsi(text)
-    .replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+  return escapeMarkup(text, CONTROL, '&#39;');
 }
 
 function pre(text: string, cls = ''): string {

@@ -1,20 +1,15 @@
 // JUnit XML for CI dashboards: one testsuite per scenario, one testcase per cell.
 import type { CellResult } from '../model.ts';
 import { redactDeep, redactSecrets } from './redact.ts';
-import { byScenario, failingCommand, isFailure, lastLines, shellQuote, stripAnsi } from './table.ts';
+import { escapeMarkup } from '../text.ts';
+import { byScenario, failingCommand, isFailure, lastLines, shellQuote } from './table.ts';
 
 // XML 1.0 cannot carry most C0 controls even as character references, so they are made visible instead.
 // eslint-disable-next-line no-control-regex
 const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function escapeXml(text: string): string {
-  return stripAnsi(text)
-    .replace(INVALID_XML, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return escapeMarkup(text, INVALID_XML, '&apos;');
 }
 
 function attrs(a: Record<string, string | number>): string {
