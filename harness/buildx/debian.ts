@@ -5,6 +5,7 @@ import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { ProvisionError, RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
+import { debianMirror } from '../debian-mirror.ts';
 import type { ProgressSink } from '../progress.ts';
 
 export const DEBIAN_SUITES = ['trixie', 'sid'] as const;
@@ -29,12 +30,6 @@ function aptArgs(stateDir: string): string[] {
   ];
 }
 
-async function detectMirror(config: LabConfig): Promise<string> {
-  if (config.debianMirror) return config.debianMirror;
-  const r = await run(['sh', '-c', "grep -hoE '^URIs: *\\S+' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1 | awk '{print $2}'"], { env: childEnv(config) });
-  return r.stdout.trim() || 'http://deb.debian.org/debian';
-}
-
 /** Downloads docker-buildx from a Debian suite and unpacks its binary to `dest`; returns the upstream version. */
 export async function fetchDebianBuildx(config: LabConfig, suite: DebianSuite, dest: string, progress: ProgressSink): Promise<{ version: string; debVersion: string }> {
   for (const tool of ['apt-get', 'dpkg-deb']) {
@@ -44,7 +39,7 @@ export async function fetchDebianBuildx(config: LabConfig, suite: DebianSuite, d
   const stateDir = path.join(config.cacheDir, 'apt');
   mkdirSync(path.join(stateDir, 'lists', 'partial'), { recursive: true });
   mkdirSync(path.join(stateDir, 'cache', 'archives', 'partial'), { recursive: true });
-  const mirror = await detectMirror(config);
+  const mirror = debianMirror(config);
   writeFileSync(
     path.join(stateDir, 'sources.list'),
     DEBIAN_SUITES.map((s) => `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} ${s} main`).join('\n') + '\n',

@@ -2,6 +2,7 @@
 // finding it, checking it can run privileged DinD, installing it on Debian, and sweeping leftovers.
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { debianMirror } from '../debian-mirror.ts';
 import semver from 'semver';
 import { childEnv, type LabConfig } from '../config.ts';
 import { EngineUnreachableError, RequirementError } from '../errors.ts';
@@ -87,7 +88,7 @@ export async function ensureEngine(config: LabConfig, progress: ProgressSink): P
   }
   progress(info ? `engine ${info.serverVersion} is too old; installing Debian trixie's docker.io` : 'no engine answers; installing/starting one');
   const r = await run(['bash', installScript], {
-    env: childEnv(config, { BUILDX_LAB_ENGINE_SOCK: config.dockerHost.slice('unix://'.length) }),
+    env: childEnv(config, { BUILDX_LAB_ENGINE_SOCK: config.dockerHost.slice('unix://'.length), MIRROR: debianMirror(config) }),
     timeoutMs: 15 * 60_000,
     onLine: (l) => progress(`  ${l}`),
   });

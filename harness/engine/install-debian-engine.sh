@@ -5,6 +5,7 @@
 # Why trixie: bookworm's docker.io 20.10 grants every known capability to --privileged
 # containers and fails where the host's bounding set lacks one (moby/moby#42933, fixed in 23.0).
 # Trixie's 26.1.5 is pinned low so nothing else on the host moves to trixie.
+# MIRROR (env): the Debian mirror to add trixie from (the lab passes the host's own).
 # Idempotent: a working engine is never touched; an installed but stopped one is only started.
 set -euo pipefail
 
@@ -33,9 +34,7 @@ if [ "$need_install" = 1 ] || [ "${need_debootstrap:-0}" = 1 ]; then
   # Reuse whatever Debian mirror the host already uses, with the trixie suite added and pinned low.
   src=/etc/apt/sources.list.d/buildx-lab-trixie.sources
   if [ ! -f "$src" ]; then
-    uri=$(grep -hoE '^URIs: *\S+' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
-    [ -n "$uri" ] || uri=$(grep -hoE '^deb +\S+' /etc/apt/sources.list 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
-    [ -n "$uri" ] || uri=http://deb.debian.org/debian
+    uri=${MIRROR:-http://deb.debian.org/debian}
     log "adding Debian trixie from $uri (pinned at priority 100)"
     printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" > "$src"
     printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/buildx-lab-trixie

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
 import { assertEngineAnswered } from '../engine/engine.ts';
+import { debianMirror } from '../debian-mirror.ts';
 import { run } from '../exec.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { localTag, recipeScriptPath, type ImageSpec } from './catalog.ts';
@@ -79,7 +80,7 @@ async function buildLocalImage(config: LabConfig, spec: ImageSpec, tag: string, 
       FILES_DIR: filesDir,
       ENTRYPOINT: JSON.stringify(spec.recipe.entrypoint),
       CMD: JSON.stringify(spec.recipe.cmd),
-      MIRROR: config.debianMirror,
+      MIRROR: debianMirror(config),
       LABELS: `${LAB_LABEL}.image=${spec.id}\n${LAB_LABEL}.recipe=${tag.split(':')[1]}`,
     });
     const r = await withHeartbeat(progress, `building image ${tag} (${spec.description}) from Debian ${spec.recipe.suite}`, () =>

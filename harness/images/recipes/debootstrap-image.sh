@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds an image offline-capable from Debian's packages: debootstrap, add files, docker import.
-# Inputs (env): TAG SUITE PACKAGES(comma list) FILES_DIR(optional) ENTRYPOINT CMD(JSON arrays) MIRROR(optional)
+# Inputs (env): TAG SUITE PACKAGES(comma list) FILES_DIR(optional) ENTRYPOINT CMD(JSON arrays) MIRROR
 #               LABELS (newline-separated k=v)
 # Runs under flock (see images.ts), and re-checks the tag first, so concurrent runs build an image once.
 set -euo pipefail
@@ -9,11 +9,7 @@ log() { printf '[image %s] %s\n' "$TAG" "$*" >&2; }
 if docker image inspect "$TAG" >/dev/null 2>&1; then log "already built by another run"; exit 0; fi
 command -v debootstrap >/dev/null || { echo "debootstrap is missing: run 'make setup' (or apt-get install debootstrap)" >&2; exit 3; }
 
-if [ -z "${MIRROR:-}" ]; then
-  MIRROR=$(grep -hoE '^URIs: *\S+' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
-  [ -n "$MIRROR" ] || MIRROR=$(grep -hoE '^deb +\S+' /etc/apt/sources.list 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
-  [ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
-fi
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
 root=$(mktemp -d /var/tmp/buildx-lab-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT INT TERM
