@@ -3,13 +3,12 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { LabConfig } from '../config.ts';
-import { ensureEngine, inspectEngine } from '../engine/engine.ts';
+import { ensureEngine } from '../engine/engine.ts';
 import { UsageError } from '../errors.ts';
 import { loadReleases, resolveSpec, type ReleaseIndex, type ResolvedVersion } from '../buildx/spec.ts';
 import type { CellResult } from '../model.ts';
 import { stderrProgress } from '../progress.ts';
-import { writeReports } from '../report/write.ts';
-import { launchScenarios } from '../runner/launch.ts';
+import { launchAndReport } from '../runner/launch.ts';
 import { buildxLabel } from '../runner/scenario.ts';
 import { bisect, observationOf, renderBisect, versionsBetween, type Probe } from './bisect.ts';
 import { takeOptions } from './options.ts';
@@ -36,12 +35,9 @@ export function resolveOne(spec: string, releases: ReleaseIndex): ResolvedVersio
 /** A fresh report directory holding one launch of `buildx` specs, with the usual reports written. */
 export async function launchInto(config: LabConfig, a: RunOptions, reportDir: string, buildx: string[], matrix: 'quick' | 'full', argv: string[]): Promise<CellResult[]> {
   rmSync(reportDir, { recursive: true, force: true });
-  const startedAt = new Date().toISOString();
-  const { results } = await launchScenarios(config, {
+  const { results } = await launchAndReport(config, {
     files: a.files, matrix, axisFilters: { ...a.filters, buildx }, repeat: a.repeat, jobs: a.jobs, testNamePattern: a.pattern, reportDir, runId: config.runId,
-  });
-  const engine = await inspectEngine(config);
-  await writeReports(reportDir, results, { runId: config.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv });
+  }, argv);
   return results;
 }
 

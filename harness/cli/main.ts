@@ -16,7 +16,7 @@ import { RegistryClient } from '../oci/client.ts';
 import { parseImageRef } from '../oci/reference.ts';
 import { describeReport, verifyImage } from '../oci/verify.ts';
 import { stderrProgress } from '../progress.ts';
-import { launchScenarios } from '../runner/launch.ts';
+import { launchAndReport } from '../runner/launch.ts';
 import { preflight } from '../runner/preflight.ts';
 import { AXES } from '../runner/matrix.ts';
 import { buildMatrix, hasFailures, renderTerminalTable, totalsLine } from '../report/table.ts';
@@ -148,12 +148,9 @@ async function runAndReport(config: LabConfig, a: RunArgs, argv: string[]): Prom
   const selected = await preflight(a.files, { matrix: a.matrix, axisFilters: a.filters });
   progress(`${selected.reduce((n, s) => n + s.cells, 0)} cells x ${a.repeat}: ${selected.map((s) => `${s.scenario} ${s.cells}`).join(', ')} (matrix ${a.matrix}, jobs ${a.jobs})`);
   await ensureEngine(config, progress);
-  const startedAt = new Date().toISOString();
-  const { exitCode, results } = await launchScenarios(config, {
+  const { exitCode, results, paths } = await launchAndReport(config, {
     files: selected.map((s) => s.file), matrix: a.matrix, axisFilters: a.filters, repeat: a.repeat, jobs: a.jobs, shard: a.shard, testNamePattern: a.pattern, reportDir: a.reportDir, runId: config.runId,
-  });
-  const engine = await inspectEngine(config);
-  const paths = await writeReports(a.reportDir, results, { runId: config.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv });
+  }, argv);
   process.stdout.write(`\n${renderTerminalTable(buildMatrix(results), { color: process.stdout.isTTY === true })}\n`);
   process.stdout.write(`\nreports: ${paths.html}\n         ${paths.markdown}\n         ${paths.junit}\n         ${paths.json}\n`);
   const failed = exitCode !== 0 || hasFailures(results) || results.length === 0;
@@ -222,13 +219,10 @@ async function cmdRepro(config: LabConfig, args: string[]): Promise<number> {
   progress(`case "${c.title}": ${cells.length} cell(s): ${cells.map((x) => x.name).join(', ')}`);
   await ensureEngine(config, progress);
   const reportDir = path.resolve(values['report-dir'] ?? defaultReportDir(config));
-  const startedAt = new Date().toISOString();
-  const { results } = await launchScenarios(config, {
+  const { results, paths } = await launchAndReport(config, {
     files: ['scenarios/repro-case.test.ts'], matrix: 'full', axisFilters: filters, repeat: 1, jobs: 1, reportDir, runId: config.runId,
     passEnv: { BUILDX_LAB_CASE_DIR: c.dir },
-  });
-  const engine = await inspectEngine(config);
-  const paths = await writeReports(reportDir, results, { runId: config.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv: ['repro', ...args] });
+  }, ['repro', ...args]);
   process.stdout.write(`\n${c.title}\n${reproLines(results).map((l) => `  ${l}`).join('\n')}\n`);
   process.stdout.write(`\n${renderTerminalTable(buildMatrix(results), { color: process.stdout.isTTY === true })}\n`);
   process.stdout.write(`\nreports: ${paths.html}\n         ${paths.json}\n`);

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { childEnv, type LabConfig } from '../config.ts';
 import type { CellResult } from '../model.ts';
-import { sweepLeftovers } from '../engine/engine.ts';
+import { inspectEngine, sweepLeftovers } from '../engine/engine.ts';
+import { writeReports, type ReportPaths } from '../report/write.ts';
 
 export interface LaunchOptions {
   files: string[];
@@ -71,6 +72,17 @@ export async function launchScenarios(config: LabConfig, o: LaunchOptions): Prom
     process.off('SIGTERM', onSignal);
     await sweepLeftovers(config, { runId: o.runId });
   }
+}
+
+/** launchScenarios, then the run's four reports in its report directory. */
+export async function launchAndReport(config: LabConfig, o: LaunchOptions, argv: string[]): Promise<{ exitCode: number; results: CellResult[]; paths: ReportPaths }> {
+  const startedAt = new Date().toISOString();
+  const { exitCode, results } = await launchScenarios(config, o);
+  const engine = await inspectEngine(config);
+  const paths = await writeReports(o.reportDir, results, {
+    runId: config.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv,
+  });
+  return { exitCode, results, paths };
 }
 
 export function readCellResults(reportDir: string): CellResult[] {
