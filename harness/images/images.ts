@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, cpSync, rmSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
-import { assertEngineAnswered } from '../engine/engine.ts';
+import { LAB_LABEL, assertEngineAnswered } from '../engine/engine.ts';
 import { debianMirror } from '../debian-mirror.ts';
 import { run } from '../exec.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
@@ -18,7 +18,6 @@ export interface ResolvedImage {
   buildMs?: number;
 }
 
-export const LAB_LABEL = 'buildx-lab';
 
 export async function imageExists(config: LabConfig, ref: string): Promise<boolean> {
   const r = assertEngineAnswered(config, await run(['docker', 'image', 'inspect', '--format', '{{.Id}}', ref], { env: childEnv(config), timeoutMs: 30_000 }));
