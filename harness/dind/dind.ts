@@ -108,8 +108,7 @@ export class DindContainer {
         : /Log stream ended|timed out|Timeout/i.test(msg)
           ? `dockerd did not report "API listen on" within ${this.startupTimeoutMs / 1000} s.`
           : 'The DinD container did not start.';
-      const tail = logTail.join('\n') || (await containerLogTail(this.config, this.labels));
-      throw new EngineStartError(`DinD (${this.image}, store=${this.store}) failed: ${hint}\n${msg}`, tail);
+      throw new EngineStartError(`DinD (${this.image}, store=${this.store}) failed: ${hint}\n${msg}`, logTail.join('\n'));
     }
     const dind = new StartedDindContainer(this.config, started, this.store, this.image);
     const info = await dind.waitForInfo(this.startupTimeoutMs);
@@ -129,15 +128,6 @@ export class DindContainer {
     if (this.networkName) dind.labAddress = started.getIpAddress(this.networkName);
     return dind;
   }
-}
-
-async function containerLogTail(config: LabConfig, labels: Record<string, string>): Promise<string> {
-  const filter = Object.entries(labels).map(([k, v]) => ['--filter', `label=${k}=${v}`]).flat();
-  const ids = (await run(['docker', 'ps', '-aq', ...filter, '--filter', 'label=buildx-lab.role=dind'], { env: childEnv(config) })).stdout.trim().split('\n').filter(Boolean);
-  const last = ids[0];
-  if (!last) return '';
-  const r = await run(['docker', 'logs', '--tail', '30', last], { env: childEnv(config) });
-  return (r.stdout + r.stderr).trim();
 }
 
 export class StartedDindContainer implements AsyncDisposable {
