@@ -1,7 +1,18 @@
 # buildx-lab. The two commands a newcomer needs:
-#   make lab    the main job: both seed bugs on the default (quick) matrix, with a summary table
-#   make test   the test suite: unit tests, then every scenario on its full matrix
-# Both set up everything first (npm packages, Docker engine, images, Buildx builds), idempotently.
+#   make lab     the main job: both seed bugs on the default (quick) matrix, with a summary table
+#   make test    the test suite: lint, unit tests, integration tests, every scenario and case
+# Both set up everything first (Node, npm packages, Docker engine, images, Buildx builds), idempotently.
+#
+# Node: the lab needs Node >= 22 (testcontainers 12, vitest 5). On a machine with an older Node, the
+# npm registry's `node` package (Node 24 LTS) is installed into .lab/node and every recipe runs under it.
+NODE_LTS := 24.21.0
+HOST_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell [ "$(HOST_NODE_MAJOR)" -ge 22 ] 2>/dev/null && echo host),host)
+NODE_RUNTIME :=
+else
+NODE_RUNTIME := .lab/node/node_modules/.bin/node
+export PATH := $(CURDIR)/.lab/node/node_modules/.bin:$(PATH)
+endif
 LAB := node bin/buildx-lab.mjs
 
 .PHONY: lab test setup unit scenarios scenario bench doctor clean typecheck browser
@@ -37,9 +48,13 @@ typecheck: node_modules
 clean: node_modules
 	$(LAB) clean
 
-node_modules: package-lock.json
+node_modules: package-lock.json $(NODE_RUNTIME)
 	npm ci --no-audit --no-fund
 	@touch node_modules
+
+.lab/node/node_modules/.bin/node:
+	@echo "[setup] Node $$(node --version 2>/dev/null || echo none) is older than 22: installing Node $(NODE_LTS) into .lab/node (project-local)"
+	npm install --prefix .lab/node --no-save --no-audit --no-fund --no-package-lock node@$(NODE_LTS)
 
 # The HTML report is checked in a real browser: Debian's headless Chromium.
 browser:
