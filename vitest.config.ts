@@ -1,13 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Projects against real engines: long timeouts, one file per worker process, never a retry (a retry
-// turns a reproduced flake into a pass). Ryuk's image cannot be pulled offline; the lab labels and
-// sweeps its own resources instead.
+// Projects against real engines: long timeouts, never a retry (a retry turns a reproduced flake into a
+// pass). Ryuk's image cannot be pulled offline; the lab labels and sweeps its own resources instead.
 const againstRealEngines = {
   environment: 'node',
   pool: 'forks',
-  testTimeout: 30 * 60_000,
-  hookTimeout: 30 * 60_000,
+  testTimeout: 60 * 60_000,
+  hookTimeout: 90 * 60_000,
   retry: 0,
   env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
 } as const;
@@ -16,11 +15,11 @@ export default defineConfig({
   test: {
     projects: [
       // Pure logic beside the sources: no Docker.
-      { test: { name: 'unit', include: ['harness/**/*.test.ts'], exclude: ['harness/**/*.itg.test.ts'], environment: 'node' } },
-      // The lab's own machinery: provisioning, state reset, exposure, cleanup, the HTML report in a browser.
-      { test: { name: 'integration', include: ['harness/**/*.itg.test.ts'], ...againstRealEngines } },
-      // One test per matrix cell.
-      { test: { name: 'scenarios', include: ['scenarios/**/*.test.ts'], fileParallelism: true, ...againstRealEngines } },
+      { test: { name: 'unit', include: ['harness/**/*.test.ts', 'scenarios/**/*.test.ts'], exclude: ['harness/**/*.itg.test.ts'], environment: 'node' } },
+      // The lab's own machinery against real engines: provisioning, state reset, exposure, cleanup, reports in a browser.
+      { test: { name: 'integration', include: ['harness/**/*.itg.test.ts'], fileParallelism: false, ...againstRealEngines } },
+      // One test per matrix cell; the run spec comes from the CLI, or from the global setup when run directly.
+      { test: { name: 'scenarios', include: ['harness/runner/cells.vitest.ts'], globalSetup: ['harness/runner/vitest-setup.ts'], ...againstRealEngines } },
     ],
   },
 });

@@ -11,9 +11,30 @@ export type Outcome =
 
 export const OUTCOMES: readonly Outcome[] = ['reproduced', 'fixed', 'control', 'unexpected', 'error', 'skipped'];
 
-export type StoreKind = 'containerd' | 'classic';
-export type DriverKind = 'docker' | 'docker-container';
-export type RegistryBehaviour = 'plain' | 'immutable-tags' | 'known-index-not-retagged';
+/** What a scenario may declare for a cell. */
+export const DECLARED_OUTCOMES = ['reproduced', 'fixed', 'control'] as const;
+export type DeclaredOutcome = (typeof DECLARED_OUTCOMES)[number];
+
+/** The name every DinD engine uses for the lab registry (it resolves to the fault proxy). */
+export const REGISTRY_HOST = 'registry:5000';
+
+export const STORES = ['containerd', 'classic'] as const;
+export type StoreKind = (typeof STORES)[number];
+
+/** Builder drivers a cell can boot; kubernetes is named so that asking for it gets a clear refusal. */
+export const DRIVERS = ['docker', 'docker-container', 'remote'] as const;
+export type DriverKind = (typeof DRIVERS)[number];
+export const UNSUPPORTED_DRIVERS: Readonly<Record<string, string>> = {
+  kubernetes: 'the kubernetes driver needs a Kubernetes cluster, which the lab does not run; use docker-container or remote',
+};
+
+/** What the registry behind the proxy does (emulations of real registries; see registry/behaviours.ts). */
+export const REGISTRY_BEHAVIOURS = ['plain', 'immutable-tags', 'known-index-not-retagged', 'refuse-unknown-subject', 'late-blob-visibility'] as const;
+export type RegistryBehaviour = (typeof REGISTRY_BEHAVIOURS)[number];
+
+/** Faults on the BuildKit image pull (moby/moby#49453), by the name scenarios and cases use. */
+export const PULL_FAULTS = ['corrupt', '404', 'truncated', '500'] as const;
+export type PullFault = (typeof PULL_FAULTS)[number];
 
 /** Axis name -> value, e.g. {buildx: 'v0.21.1', engine: '26.1.5', store: 'containerd'}. */
 export type Axes = Readonly<Record<string, string>>;

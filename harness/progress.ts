@@ -1,5 +1,10 @@
-// Progress for long work goes to stderr, one line per event, so logs stay greppable in CI.
-export type ProgressSink = (message: string) => void;
+// Progress for long work. A sink takes one-line messages; a sink that can also show tasks (the live
+// board on a terminal, plain lines in CI: progress-board.ts) shows each long step as one task line.
+export interface ProgressSink {
+  (message: string): void;
+  /** runs `work` as a named task; `update` changes its detail line */
+  task?: <T>(label: string, work: (update: (detail: string) => void) => Promise<T>) => Promise<T>;
+}
 
 const started = Date.now();
 
@@ -10,8 +15,12 @@ export const stderrProgress: ProgressSink = (message) => {
 
 export const silentProgress: ProgressSink = () => {};
 
-/** Prints a heartbeat while a long step runs, so a 2-minute Go build never looks hung. */
-export async function withHeartbeat<T>(progress: ProgressSink, label: string, work: () => Promise<T>, everyMs = 15000): Promise<T> {
+/** Heartbeats of plain (non-terminal) progress: at most one per task this often. */
+export const PLAIN_HEARTBEAT_MS = 30_000;
+
+/** Shows a long step as a task, so a 2-minute Go build never looks hung. */
+export async function withHeartbeat<T>(progress: ProgressSink, label: string, work: () => Promise<T>, everyMs = PLAIN_HEARTBEAT_MS): Promise<T> {
+  if (progress.task) return progress.task(label, () => work());
   const t0 = Date.now();
   progress(`${label} ...`);
   const timer = setInterval(() => progress(`${label} ... still running (${Math.round((Date.now() - t0) / 1000)} s)`), everyMs);

@@ -36,3 +36,16 @@ export function escapeMarkup(text: string, invalid: RegExp, apostrophe: '&#39;' 
     .replace(/"/g, '&quot;')
     .replace(/'/g, apostrophe);
 }
+
+/**
+ * One argument for `sh -c`: safe characters as they are, anything else inside single quotes (a quote
+ * inside becomes '\''), so no value — a path from HOME, a tag, a user's regex — can break out.
+ */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** argv as one copy-pastable shell line. */
+export function shellJoin(argv: readonly string[]): string {
+  return argv.map(shellQuote).join(' ');
+}

@@ -6,7 +6,6 @@ import semver from 'semver';
 import type { Release } from '../buildx/spec.ts';
 import { UsageError } from '../errors.ts';
 import type { CellResult } from '../model.ts';
-import { configurationOf } from '../report/table.ts';
 import { lastLines } from '../text.ts';
 
 export type ProbeClass = 'good' | 'bad' | 'skip' | 'flaky';
@@ -47,23 +46,28 @@ export function versionsBetween(releases: readonly Release[], a: string, b: stri
   return releases.map((r) => r.version).filter((v) => semver.gte(v, lo) && semver.lte(v, hi)).sort(semver.compare);
 }
 
-function evidenceLine(r: CellResult): string {
+/** A cell's axes except the bisected one, keys sorted: the configuration whose behaviour is compared; pure. */
+export function configurationExcept(r: Pick<CellResult, 'axes'>, axis: string): string {
+  return Object.keys(r.axes).filter((k) => k !== axis).sort().map((k) => `${k}=${r.axes[k]}`).join('/') || '(default)';
+}
+
+function evidenceLine(r: CellResult, axis: string): string {
   const shown = r.observed ?? r.outcome;
   // a skip or lab error keeps its cause on the message's last line (e.g. the module proxy's 403)
   const cause = r.error?.message.includes('\n') ? ` | ${lastLines(r.error.message, 1).trim()}` : '';
-  return `${configurationOf(r)}: ${shown}${r.outcome !== shown ? ` (cell ${r.outcome})` : ''}: ${r.summary}${cause}`;
+  return `${configurationExcept(r, axis)}: ${shown}${r.outcome !== shown ? ` (cell ${r.outcome})` : ''}: ${r.summary}${cause}`;
 }
 
 /** Cells' `observed` values by configuration; control cells are left out since every version shows them alike. */
-export function observationOf(results: readonly CellResult[]): Observation {
+export function observationOf(results: readonly CellResult[], axis = 'buildx'): Observation {
   const cells = results.filter((r) => r.expected !== 'control');
-  const evidence = cells.map(evidenceLine);
+  const evidence = cells.map((r) => evidenceLine(r, axis));
   if (!cells.length) return { unknown: 'ran no cell (check the filters)', evidence };
   const skipped = cells.find((r) => r.outcome === 'skipped');
-  if (skipped) return { unknown: /buildx/i.test(skipped.summary) ? 'could not be built here' : 'was skipped here', evidence };
+  if (skipped) return { unknown: /buildx|engine|docker|module proxy|built/i.test(skipped.summary) ? 'could not be built here' : 'was skipped here', evidence };
   if (cells.some((r) => !r.observed)) return { unknown: 'hit a lab error', evidence };
   const byConfig = new Map<string, Set<string>>();
-  for (const r of cells) byConfig.set(configurationOf(r), (byConfig.get(configurationOf(r)) ?? new Set()).add(r.observed!));
+  for (const r of cells) byConfig.set(configurationExcept(r, axis), (byConfig.get(configurationExcept(r, axis)) ?? new Set()).add(r.observed!));
   if ([...byConfig.values()].some((s) => s.size > 1)) return { flaky: true, unknown: 'gave disagreeing runs (flaky)', evidence };
   const behaviour = [...byConfig].map(([c, s]) => `${c}: ${[...s][0]}`).sort().join('; ');
   return { behaviour, evidence };

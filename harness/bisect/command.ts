@@ -1,72 +1,72 @@
-// `buildx-lab bisect`: each probe is an ordinary run of one scenario pinned to one Buildx version, in
-// its own report directory, so every probe's evidence stays readable afterwards.
-import { rmSync } from 'node:fs';
+// `buildx-lab bisect TARGET --good V --bad V`: finds the release where a scenario's or a case's behaviour
+// flips, over Buildx releases (default) or, with --axis engine, over Docker engine releases with Buildx
+// fixed by --buildx. Each probe is an ordinary run in its own report directory.
 import path from 'node:path';
-import type { LabConfig } from '../config.ts';
-import { ensureEngine } from '../engine/engine.ts';
+import { Command, Option } from 'commander';
+import semver from 'semver';
+import { loadReleases, resolveSpec } from '../buildx/spec.ts';
+import { labConfig } from '../config.ts';
+import { loadEngineIndex, resolveEngineSpec } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
-import { loadReleases, resolveSpec, type ReleaseIndex, type ResolvedVersion } from '../buildx/spec.ts';
-import type { CellResult } from '../model.ts';
-import { stderrProgress } from '../progress.ts';
-import { launchAndReport } from '../runner/launch.ts';
+import { board } from '../runner/command.ts';
+import { defaultReportDir, newRunId } from '../runner/launch.ts';
+import { addRunOptions, runOptions } from '../runner/options.ts';
+import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
 import { bisect, observationOf, renderBisect, versionsBetween, type Probe } from './bisect.ts';
-import { takeOptions } from './options.ts';
 
-/** The part of run's parsed options these commands use (main.ts hands in its own parser). */
-export interface RunOptions {
-  files: string[];
-  matrix: 'quick' | 'full';
-  filters: Record<string, string[]>;
-  repeat: number;
-  jobs: number;
-  pattern?: string;
-  reportDir: string;
-}
-export type RunParser = (args: string[], defaultMatrix: 'quick' | 'full') => RunOptions;
-
-/** One spec naming exactly one version; ranges would make "the baseline" ambiguous. */
-export function resolveOne(spec: string, releases: ReleaseIndex): ResolvedVersion {
-  const r = resolveSpec(spec, releases, { includePrerelease: true });
+/** One spec naming exactly one Buildx version (upstream: Debian's builds are not on the release line). */
+function oneBuildx(spec: string): string {
+  const r = resolveSpec(spec, loadReleases(), { includePrerelease: true });
   if (r.length !== 1) throw new UsageError(`"${spec}" names ${r.length} versions; give one version or alias`);
-  return r[0]!;
+  if (buildxLabel(r[0]!) !== r[0]!.version) throw new UsageError(`${spec} is Debian's build (${buildxLabel(r[0]!)}); bisect walks upstream releases`);
+  return r[0]!.version;
 }
 
-/** A fresh report directory holding one launch of `buildx` specs, with the usual reports written. */
-export async function launchInto(config: LabConfig, a: RunOptions, reportDir: string, buildx: string[], matrix: 'quick' | 'full', argv: string[]): Promise<CellResult[]> {
-  rmSync(reportDir, { recursive: true, force: true });
-  const { results } = await launchAndReport(config, {
-    files: a.files, matrix, axisFilters: { ...a.filters, buildx }, repeat: a.repeat, jobs: a.jobs, testNamePattern: a.pattern, reportDir, runId: config.runId,
-  }, argv);
-  return results;
+function oneEngine(spec: string): string {
+  const r = resolveEngineSpec(spec);
+  if (r.length !== 1 || r[0]!.kind !== 'source') throw new UsageError(`"${spec}" must name one engine release the lab builds (not a Debian alias)`);
+  return r[0]!.version;
 }
 
 function probeLine(p: Probe): string {
   return `bisect: ${p.version} -> ${p.class}${p.note ? ` (${p.note})` : ''}${p.observation.behaviour ? `: ${p.observation.behaviour}` : ''}\n`;
 }
 
-export async function cmdBisect(config: LabConfig, args: string[], parseRunArgs: RunParser): Promise<number> {
-  const { taken, rest } = takeOptions(args, ['good', 'bad']);
-  if (!taken.good || !taken.bad) throw new UsageError('usage: buildx-lab bisect SCENARIO --good V --bad V [--repeat N] [--engine/--store/... filters]');
-  const a = parseRunArgs(rest, 'full');
-  if (a.files.length !== 1) throw new UsageError('bisect takes exactly one scenario');
-  if (a.filters.buildx) throw new UsageError('bisect picks the Buildx versions itself; drop --buildx');
-  const releases = loadReleases();
-  const [good, bad] = [taken.good, taken.bad].map((spec) => {
-    const r = resolveOne(spec, releases);
-    // Debian's patched builds are not on the upstream release line being walked
-    if (buildxLabel(r) !== r.version) throw new UsageError(`${spec} is Debian's build (${buildxLabel(r)}); bisect walks upstream releases`);
-    return r.version;
-  }) as [string, string];
-  const versions = versionsBetween(releases.releases, good, bad);
-  await ensureEngine(config, stderrProgress);
-  process.stdout.write(`bisect ${a.files[0]}: good ${good}, bad ${bad}; ${versions.length} known releases from ${versions[0]} to ${versions[versions.length - 1]}\n`);
-  const out = path.join(a.reportDir, 'bisect');
-  const result = await bisect(
-    versions, good, bad,
-    async (v) => observationOf(await launchInto(config, a, path.join(out, v), [v], 'full', ['bisect', ...args, `(probe ${v})`])),
-    (p) => process.stdout.write(probeLine(p)),
-  );
-  process.stdout.write(`\n${renderBisect(result)}evidence: ${out}/<version>/report.html\n`);
-  return 0;
+export function bisectCommand(): Command {
+  const cmd = new Command('bisect')
+    .summary('find the release where a scenario or case flips')
+    .description('Probes releases between --good and --bad (either may be the newer one) and names the last good and first bad release. Versions that cannot be built here are stepped around and named.')
+    .argument('<target>', 'a scenario name, or a case directory (holding case.yaml)')
+    .requiredOption('--good <version>', 'a release showing the good behaviour')
+    .requiredOption('--bad <version>', 'a release showing the bad behaviour')
+    .addOption(new Option('--axis <axis>', 'what to bisect: Buildx releases, or Docker engine releases (with --buildx fixed)').choices(['buildx', 'engine']).default('buildx'));
+  addRunOptions(cmd, { matrix: 'full' });
+  return cmd.action(async (target: string, values: Record<string, unknown>, c: Command) => {
+    const config = labConfig();
+    const axis = values.axis as 'buildx' | 'engine';
+    const o = runOptions(values);
+    refusePinnedFilter(o, axis, 'bisect');
+    if (axis === 'engine' && !o.filters.buildx) throw new UsageError('bisect --axis engine needs the Buildx version fixed: --buildx V');
+    const sources = targetSources([target]);
+    const [good, bad] = axis === 'buildx' ? [oneBuildx(values.good as string), oneBuildx(values.bad as string)] : [oneEngine(values.good as string), oneEngine(values.bad as string)];
+    const versions = axis === 'buildx'
+      ? versionsBetween(loadReleases().releases, good, bad)
+      : loadEngineIndex().releases.map((r) => r.version).filter((v) => semver.gte(v, semver.lte(good, bad) ? good : bad) && semver.lte(v, semver.lte(good, bad) ? bad : good)).sort(semver.compare);
+    const out = o.reportDir ?? defaultReportDir(newRunId());
+    process.stdout.write(`bisect ${target} over ${axis}: good ${good}, bad ${bad}; ${versions.length} known releases from ${versions[0]} to ${versions.at(-1)}\n`);
+    const t0 = Date.now();
+    const b = board(config);
+    try {
+      const result = await bisect(
+        versions, good, bad,
+        async (v) => observationOf(await probeRun(config, b, { command: 'bisect', argv: ['bisect', ...c.args, `(probe ${v})`], sources, options: o, axis, values: [axis === 'buildx' ? v : v], reportDir: path.join(out, 'bisect', v) }), axis),
+        (p) => b.log(probeLine(p).trim()),
+      );
+      b.close();
+      process.stdout.write(`\n${renderBisect(result)}took ${Math.round((Date.now() - t0) / 1000)} s; evidence: ${out}/bisect/<version>/report.html\n`);
+    } finally {
+      b.close();
+    }
+  });
 }

@@ -1,48 +1,67 @@
-// BuildKit images for the docker-container driver: the official moby/buildkit when present or
-// pullable, else buildkitd + buildctl built from the Go module proxy onto a Debian image with runc.
-// Buildx checks builder readiness with `buildctl debug workers`, so buildctl must be in the image.
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+// BuildKit images for the docker-container and remote drivers: the official moby/buildkit when present or
+// pullable, else buildkitd + buildctl built from the Go module proxy, with the lab's static runc, committed
+// on engine-base. Buildx checks a builder's readiness with `buildctl debug workers`, so buildctl is needed.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LabConfig } from '../config.ts';
-import { goModuleBuild, goVersion } from '../gobuild.ts';
-import { ensureImage, type ResolvedImage } from '../images/images.ts';
-import type { ImageSpec } from '../images/catalog.ts';
-import type { ProgressSink } from '../progress.ts';
 import { UsageError } from '../errors.ts';
+import { EngineBuilder, engineParts, type PartMeta } from '../engine/binaries.ts';
+import { hostDefaultRelease } from '../engine/spec.ts';
+import { buildkitSpec, type ImageSpec } from '../images/catalog.ts';
+import { ensureImage, findOfficialImage, type ResolvedImage } from '../images/images.ts';
+import type { ProgressSink } from '../progress.ts';
+import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
+import { crossProcessLock } from '../provision/lock.ts';
 
 /** The version in the first bug report (moby/moby#49453), and a current release. */
 export const BUILDKIT_VERSIONS = ['v0.17.1', 'v0.34.2'] as const;
 export const DEFAULT_BUILDKIT = 'v0.17.1';
 
-export function buildkitImageSpec(version: string, goVer: string, binDir: string): ImageSpec {
+export function checkBuildkitVersion(version: string): string {
   if (!/^v\d+\.\d+\.\d+(-rc\d+)?$/.test(version)) throw new UsageError(`BuildKit version '${version}' is not of the form v0.17.1`);
-  return {
-    id: `buildkit-${version}`,
-    role: 'buildkit',
-    description: `BuildKit ${version} (buildkitd, buildctl; runc from Debian trixie)`,
-    official: [`moby/buildkit:${version}`],
-    recipe: {
-      suite: 'trixie',
-      packages: ['runc', 'ca-certificates'],
-      entrypoint: ['buildkitd'],
-      cmd: [],
-      files: {},
-      builtFiles: { '/usr/bin/buildkitd': path.join(binDir, 'buildkitd'), '/usr/bin/buildctl': path.join(binDir, 'buildctl') },
-      hashExtra: `buildkit ${version} ${goVer} static osusergo netgo`,
-    },
-  };
+  return version;
 }
 
-export async function ensureBuildkitImage(config: LabConfig, version: string, progress: ProgressSink): Promise<ResolvedImage> {
-  const binDir = path.join(config.cacheDir, 'buildkit', version);
-  const goVer = (await goVersion(config)) ?? 'no-go';
-  const spec = buildkitImageSpec(version, goVer, binDir);
-  return ensureImage(config, spec, progress, async () => {
-    if (existsSync(path.join(binDir, 'buildkitd')) && existsSync(path.join(binDir, 'buildctl'))) return;
-    const stage = `${binDir}.tmp-${process.pid}`;
+interface BuildkitMeta {
+  version: string;
+  sha256: Record<'buildkitd' | 'buildctl', string>;
+  goVersion: string;
+  sumdb: string;
+  builtAt: string;
+}
+
+interface BuildOptions {
+  slot?: CompileSlot;
+  signal?: AbortSignal;
+}
+
+const sha256File = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+const binDir = (config: LabConfig, version: string) => path.join(config.cacheDir, 'buildkit', version);
+
+function cachedBinaries(config: LabConfig, version: string): BuildkitMeta | undefined {
+  const dir = binDir(config, version);
+  try {
+    return existsSync(path.join(dir, 'buildkitd')) && existsSync(path.join(dir, 'buildctl')) ? (JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as BuildkitMeta) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** buildkitd and buildctl of `version`, built once into <cache>/buildkit/<version>/. */
+export async function ensureBuildkitBinaries(config: LabConfig, version: string, progress: ProgressSink, opts: BuildOptions = {}): Promise<BuildkitMeta> {
+  checkBuildkitVersion(version);
+  const hit = cachedBinaries(config, version);
+  if (hit) return hit;
+  const dir = binDir(config, version);
+  return crossProcessLock(path.join(config.cacheDir, 'locks', `buildkit-${version}`), `BuildKit ${version}`, progress, async () => {
+    const again = cachedBinaries(config, version);
+    if (again) return again;
+    const stage = `${dir}.tmp-${process.pid}`;
+    rmSync(stage, { recursive: true, force: true });
     mkdirSync(stage, { recursive: true });
     try {
-      await goModuleBuild(
+      const res = await goModuleBuild(
         config,
         {
           module: 'github.com/moby/buildkit',
@@ -57,18 +76,73 @@ export async function ensureBuildkitImage(config: LabConfig, version: string, pr
             'github.com/moby/buildkit/version.Package': 'github.com/moby/buildkit',
           },
           tags: ['osusergo', 'netgo', 'static_build'],
-          workDir: path.join(stage, 'work'),
+          workDir: path.join(stage, '.work'),
+          signal: opts.signal,
         },
         progress,
+        opts.slot,
       );
-      rmSync(path.join(stage, 'work'), { recursive: true, force: true });
-      try {
-        renameSync(stage, binDir);
-      } catch (e) {
-        if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
-      }
+      rmSync(path.join(stage, '.work'), { recursive: true, force: true });
+      const meta: BuildkitMeta = {
+        version,
+        sha256: { buildkitd: sha256File(path.join(stage, 'buildkitd')), buildctl: sha256File(path.join(stage, 'buildctl')) },
+        goVersion: res.goVersion,
+        sumdb: res.sumdb,
+        builtAt: new Date().toISOString(),
+      };
+      writeFileSync(path.join(stage, 'meta.json'), JSON.stringify(meta, null, 2));
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(stage, dir);
+      return meta;
     } finally {
       rmSync(stage, { recursive: true, force: true });
     }
-  });
+  }, opts.signal);
+}
+
+/** runc of the BuildKit images: the lab's static build at the host engine's pin (the binary its engines use). */
+function runcPart() {
+  const release = hostDefaultRelease();
+  return { release, part: engineParts(release).find((p) => p.kind === 'runc')! };
+}
+
+function specOf(config: LabConfig, version: string, meta: BuildkitMeta, runc: PartMeta, runcPath: string): ImageSpec {
+  const dir = binDir(config, version);
+  return buildkitSpec(
+    version,
+    {
+      buildkitd: { path: path.join(dir, 'buildkitd'), sha256: meta.sha256.buildkitd },
+      buildctl: { path: path.join(dir, 'buildctl'), sha256: meta.sha256.buildctl },
+      runc: { path: runcPath, sha256: runc.binaries[0]!.sha256 },
+    },
+    { 'buildx-lab.buildkit.version': version, 'buildx-lab.runc.version': runc.version, 'buildx-lab.go.version': meta.goVersion },
+  );
+}
+
+/** The local BuildKit image's spec, when its binaries are cached (else undefined). */
+export function buildkitImageSpec(config: LabConfig, version: string, progress: ProgressSink): ImageSpec | undefined {
+  const meta = cachedBinaries(config, version);
+  const builder = new EngineBuilder(config, progress);
+  const { part } = runcPart();
+  const runc = builder.cachedPart(part);
+  return meta && runc ? specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc')) : undefined;
+}
+
+export async function ensureBuildkitImage(config: LabConfig, version: string, progress: ProgressSink, opts: BuildOptions = {}): Promise<ResolvedImage> {
+  checkBuildkitVersion(version);
+  // An official image that is present (or pullable) needs no build at all.
+  const official = await findOfficialImage(config, [`moby/buildkit:${version}`], progress);
+  if (official) return official;
+  const meta = await ensureBuildkitBinaries(config, version, progress, opts);
+  const { release, part } = runcPart();
+  const builder = new EngineBuilder(config, progress);
+  const runc = await builder.ensurePart(release, part, opts);
+  return ensureImage(config, specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc')), progress, opts);
+}
+
+/** BuildKit versions whose binaries are cached here. */
+export function cachedBuildkitVersions(config: LabConfig): string[] {
+  const root = path.join(config.cacheDir, 'buildkit');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).filter((v) => /^v\d/.test(v) && cachedBinaries(config, v));
 }

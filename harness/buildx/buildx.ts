@@ -27,6 +27,8 @@ export interface BuildxMeta {
   durationMs: number;
   revision?: string;
   detail?: string;
+  /** Go builds: the checksum database the module downloads were checked against ("off" when not) */
+  sumdb?: string;
 }
 
 /**

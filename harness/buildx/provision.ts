@@ -7,7 +7,8 @@ import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { HarnessError, ProvisionError, RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { goModuleBuild } from '../gobuild.ts';
+import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
+import { crossProcessLock } from '../provision/lock.ts';
 import type { ProgressSink } from '../progress.ts';
 import { buildxArch, goEnv, type BuildxArch } from './arch.ts';
 import { parseVersionOutput, sameVersion, type BuildxBinary, type BuildxMeta, type BuildxSource } from './buildx.ts';
@@ -62,8 +63,10 @@ export async function verifyBinary(config: LabConfig, file: string, expected: st
   return r.stdout.trim();
 }
 
-export interface ProvisionRequest {
-  resolved: ResolvedVersion;
+export interface InstallOptions {
+  /** the ordered compile slot of a provisioning plan (default: the machine-wide compile lock) */
+  slot?: CompileSlot;
+  signal?: AbortSignal;
 }
 
 export class BuildxProvisioner {
@@ -98,26 +101,36 @@ export class BuildxProvisioner {
 
   private readonly inFlight = new Map<string, Promise<BuildxBinary>>();
 
-  /** Installs once per process per version; concurrent cells wait for the same install. */
-  install(resolved: ResolvedVersion): Promise<BuildxBinary> {
+  /**
+   * Installs once per process per version (concurrent callers share the install) and once per machine
+   * (a second process waits on the version's lock, then finds it cached).
+   */
+  install(resolved: ResolvedVersion, opts: InstallOptions = {}): Promise<BuildxBinary> {
     const key = `${resolved.spec}@${resolved.version}`;
     let p = this.inFlight.get(key);
     if (!p) {
-      p = this.installUncached(resolved);
+      p = this.installLocked(resolved, opts);
       this.inFlight.set(key, p);
+      p.catch(() => this.inFlight.delete(key));
     }
     return p;
   }
 
-  private async installUncached(resolved: ResolvedVersion): Promise<BuildxBinary> {
+  private async installLocked(resolved: ResolvedVersion, opts: InstallOptions): Promise<BuildxBinary> {
     const hit = this.cached(resolved);
     if (hit) return hit;
     mkdirSync(this.root, { recursive: true });
+    return crossProcessLock(path.join(this.config.cacheDir, 'locks', `buildx-${resolved.version}-${resolved.spec.startsWith('debian-') ? 'debian' : 'upstream'}`), `buildx ${resolved.version}`, this.progress, async () => {
+      return this.cached(resolved) ?? this.installUncached(resolved, opts);
+    }, opts.signal);
+  }
+
+  private async installUncached(resolved: ResolvedVersion, opts: InstallOptions): Promise<BuildxBinary> {
     const failures: string[] = [];
     let onlyUnavailable = true;
     for (const origin of sourceOrder(resolved, this.config.offline)) {
       try {
-        return await this.installFrom(origin, resolved);
+        return await this.installFrom(origin, resolved, opts);
       } catch (e) {
         if (!(e instanceof HarnessError)) throw e;
         if (!isUnavailable(e)) onlyUnavailable = false;
@@ -131,7 +144,7 @@ export class BuildxProvisioner {
     throw onlyUnavailable ? new RequirementError(message) : new ProvisionError(message);
   }
 
-  private async installFrom(origin: Origin, resolved: ResolvedVersion): Promise<BuildxBinary> {
+  private async installFrom(origin: Origin, resolved: ResolvedVersion, opts: InstallOptions): Promise<BuildxBinary> {
     const t0 = Date.now();
     // Staged beside the cache so the final rename is atomic; an interrupted install leaves only a .tmp dir.
     const stage = path.join(this.root, `.tmp-${resolved.version}-${process.pid}-${Date.now()}`);
@@ -141,6 +154,7 @@ export class BuildxProvisioner {
       let version = resolved.version;
       let detail = '';
       let revision: string | undefined;
+      let sumdb: string | undefined;
       if (origin === 'release') {
         const dl = await downloadRelease(resolved.version, this.arch, { baseUrl: this.config.releasesBaseUrl, destDir: stage });
         renameSync(dl.path, bin);
@@ -155,14 +169,17 @@ export class BuildxProvisioner {
             ldflagsX: { 'github.com/docker/buildx/version.Version': resolved.version, 'github.com/docker/buildx/version.Revision': '{{revision}}' },
             workDir: path.join(stage, 'work'),
             goArch: goEnv(this.arch).GOARCH,
+            signal: opts.signal,
           },
           this.progress,
+          opts.slot,
         );
         revision = res.revision ?? resolved.release?.commit;
+        sumdb = res.sumdb;
         detail = `${res.goVersion}, ${Math.round(res.durationMs / 1000)} s`;
       } else {
         const suite = resolved.spec.replace(/^debian-/, '') as DebianSuite;
-        const deb = await fetchDebianBuildx(this.config, suite, bin, this.progress);
+        const deb = await fetchDebianBuildx(this.config, suite, bin, this.progress, opts.signal);
         version = deb.version;
         if (!sameVersion(version, resolved.version)) {
           throw new ProvisionError(`Debian ${suite} now carries docker-buildx ${deb.debVersion}, not ${resolved.version}; update the alias in harness/buildx/releases.json`);
@@ -181,6 +198,7 @@ export class BuildxProvisioner {
         durationMs: Date.now() - t0,
         revision,
         detail,
+        ...(sumdb ? { sumdb } : {}),
       };
       rmSync(path.join(stage, 'work'), { recursive: true, force: true });
       writeFileSync(path.join(stage, 'meta.json'), JSON.stringify(meta, null, 2));

@@ -42,6 +42,9 @@ export interface ResolveOptions {
   includePrerelease?: boolean;
   /** ranges: every matching release (default) or only the newest */
   all?: boolean;
+  /** for messages: what is being resolved (default "Buildx") and how to refresh its list */
+  product?: string;
+  fix?: string;
 }
 
 /** Aliases computed from the list rather than stored. */
@@ -126,7 +129,7 @@ function span(list: readonly Release[]): string {
   return list.length ? `${list[0]!.version} .. ${list[list.length - 1]!.version}` : '(no releases known)';
 }
 
-const FIX = 'run `npx tsx harness/buildx/update-releases.ts` if it is newer than the list, or check the spelling';
+const BUILDX_FIX = 'run `npx tsx harness/buildx/update-releases.ts` if it is newer than the list, or check the spelling';
 
 export function resolveSpec(
   spec: string,
@@ -134,6 +137,8 @@ export function resolveSpec(
   opts: ResolveOptions = {},
 ): ResolvedVersion[] {
   const { list, aliases } = asIndex(releases);
+  const product = opts.product ?? 'Buildx';
+  const FIX = opts.fix ?? BUILDX_FIX;
   const byVersion = new Map(list.map((r) => [r.version, r]));
   const s = spec.trim();
 
@@ -155,7 +160,7 @@ export function resolveSpec(
     if (!release) {
       const near = nearestVersions(version, list);
       throw new UsageError(
-        `unknown Buildx version ${version}; nearest known: ${near.join(', ') || '(none)'}. Fix: ${FIX}`,
+        `unknown ${product} version ${version}; nearest known: ${near.join(', ') || '(none)'}. Fix: ${FIX}`,
       );
     }
     return [{ version, spec, release, via: 'exact' }];
@@ -166,7 +171,7 @@ export function resolveSpec(
     const matches = list.filter((r) => semver.satisfies(r.version, s, { includePrerelease }));
     if (!matches.length) {
       throw new UsageError(
-        `range "${s}" matches no known Buildx release${includePrerelease ? '' : ' (prereleases excluded; set includePrerelease to allow them)'}; known: ${span(list)}. Fix: ${FIX}`,
+        `range "${s}" matches no known ${product} release${includePrerelease ? '' : ' (prereleases excluded; set includePrerelease to allow them)'}; known: ${span(list)}. Fix: ${FIX}`,
       );
     }
     const chosen = opts.all === false ? matches.slice(-1) : matches;
@@ -174,7 +179,7 @@ export function resolveSpec(
   }
 
   const known = [LATEST, ...Object.keys(aliases)].join(', ');
-  throw new UsageError(`"${spec}" is not a Buildx version, semver range or alias (aliases: ${known})`);
+  throw new UsageError(`"${spec}" is not a ${product} version, semver range or alias (aliases: ${known})`);
 }
 
 /** Resolves every spec; the result holds each version once (first spec wins), oldest first. */

@@ -6,7 +6,7 @@ import { EngineStartError, HarnessError } from '../errors.ts';
 import { lastLines } from '../text.ts';
 import { run, type RunOptions } from '../exec.ts';
 import type { CommandRecord, StoreKind } from '../model.ts';
-import { isContainerRunning } from '../engine/engine.ts';
+import { isContainerRunning } from '../engine/labels.ts';
 
 export const DIND_SOCKET = 'unix:///var/run/docker.sock';
 /** Where the host's Buildx cache and fixtures appear inside every DinD, read-only. */
@@ -21,6 +21,8 @@ export interface DaemonOptions {
    * error is the same, so scenarios may set 1 to fail at once. Undefined keeps the engine's default.
    */
   maxDownloadAttempts?: number;
+  /** false when the engine's runc was built without seccomp: containers must then run unconfined */
+  seccomp?: boolean;
 }
 
 /** daemon.json for a store; pure. */
@@ -30,6 +32,7 @@ export function daemonJson(opts: DaemonOptions): string {
       features: { 'containerd-snapshotter': opts.store === 'containerd' },
       'insecure-registries': opts.insecureRegistries,
       ...(opts.maxDownloadAttempts ? { 'max-download-attempts': opts.maxDownloadAttempts } : {}),
+      ...(opts.seccomp === false ? { 'seccomp-profile': 'unconfined' } : {}),
     },
     null,
     2,
@@ -54,6 +57,7 @@ export class DindContainer {
   private store: StoreKind = 'containerd';
   private insecureRegistries: string[] = [];
   private maxDownloadAttempts?: number;
+  private seccomp = true;
   private extraHosts: { host: string; ipAddress: string }[] = [];
   private labels: Record<string, string> = {};
   private networkName?: string;
@@ -70,6 +74,7 @@ export class DindContainer {
   withStore(store: StoreKind): this { this.store = store; return this; }
   withInsecureRegistry(hostPort: string): this { this.insecureRegistries.push(hostPort); return this; }
   withMaxDownloadAttempts(n: number): this { this.maxDownloadAttempts = n; return this; }
+  withSeccomp(available: boolean): this { this.seccomp = available; return this; }
   withExtraHost(host: string, ipAddress: string): this { this.extraHosts.push({ host, ipAddress }); return this; }
   withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
   withNetwork(name: string): this { this.networkName = name; return this; }
@@ -84,7 +89,7 @@ export class DindContainer {
       .withPrivilegedMode()
       .withCommand(['dockerd', `--host=${DIND_SOCKET}`])
       .withTmpFs({ '/var/lib/docker': 'rw,exec', '/var/lib/containerd': 'rw,exec' })
-      .withCopyContentToContainer([{ content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries, maxDownloadAttempts: this.maxDownloadAttempts }), target: '/etc/docker/daemon.json' }])
+      .withCopyContentToContainer([{ content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries, maxDownloadAttempts: this.maxDownloadAttempts, seccomp: this.seccomp }), target: '/etc/docker/daemon.json' }])
       .withLabels({ ...this.labels, 'buildx-lab.role': 'dind', 'buildx-lab.store': this.store })
       .withExtraHosts(this.extraHosts)
       .withBindMounts(this.mounts.map((m) => ({ ...m, mode: 'ro' as const })))
@@ -139,13 +144,18 @@ export class StartedDindContainer implements AsyncDisposable {
 
   constructor(
     private readonly config: LabConfig,
-    readonly container: StartedTestContainer,
+    private readonly container: StartedTestContainer,
     readonly store: StoreKind,
     readonly image: string,
   ) {}
 
   get id(): string { return this.container.getId(); }
   get name(): string { return this.container.getName().replace(/^\//, ''); }
+
+  /** Puts files into the engine's container (one tar stream, like `docker cp`). */
+  async copyFiles(files: readonly { content: string | Buffer; target: string; mode?: number }[]): Promise<void> {
+    if (files.length) await this.container.copyContentToContainer([...files]);
+  }
 
   /** Runs argv inside the engine's container through the host CLI (execa), keeping the real exit code. */
   exec(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; onLine?: RunOptions['onLine']; signal?: AbortSignal } = {}): Promise<CommandRecord> {

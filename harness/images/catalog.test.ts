@@ -1,27 +1,51 @@
-import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { IMAGE_CATALOG, dindSpecForEngine, findImageSpec, localTag, recipeHash } from './catalog.ts';
+import { describe, expect, it } from 'vitest';
+import { CASE_BASE, ENGINE_BASE, buildkitSpec, debianDindSpec, localTag, recipeHash, registrySpec, sourceDindSpec, type BuiltEngine } from './catalog.ts';
+
+const engine: BuiltEngine = {
+  version: '26.1.5',
+  binDir: '/c/engine/26.1.5/bin',
+  seccomp: true,
+  parts: [
+    { id: 'dockerd-26.1.5', binaries: [{ name: 'dockerd', sha256: 'a'.repeat(64) }, { name: 'docker-proxy', sha256: 'b'.repeat(64) }], replacements: [] },
+    { id: 'docker-cli-v26.1.5', binaries: [{ name: 'docker', sha256: 'c'.repeat(64) }], replacements: [{ module: 'github.com/docker/docker', from: 'v26.1.4-0.x', to: 'v26.1.5+incompatible' }] },
+  ],
+};
 
 describe('image catalog', () => {
-  it('has two DinD engines and a registry, each with an official alternative', () => {
-    expect(IMAGE_CATALOG.filter((s) => s.role === 'dind').map((s) => s.engineVersion)).toEqual(['26.1.5', '28.5.2']);
-    expect(findImageSpec('registry').official).toEqual(['registry:3']);
-    expect(dindSpecForEngine('28.5.2')?.recipe.suite).toBe('sid');
+  it('lays an engine built from source on engine-base, its parts recorded in labels', () => {
+    const spec = sourceDindSpec(engine);
+    expect(spec.official).toEqual(['docker:26.1.5-dind']);
+    expect(spec.recipe).toMatchObject({ kind: 'layer', base: 'engine-base', cmd: ['dockerd'] });
+    const r = spec.recipe as Extract<typeof spec.recipe, { kind: 'layer' }>;
+    expect(Object.keys(r.files).sort()).toEqual(['/usr/local/bin/docker', '/usr/local/bin/docker-proxy', '/usr/local/bin/dockerd', '/usr/local/bin/lab-dind-entrypoint']);
+    expect(r.labels['buildx-lab.engine.parts']).toBe('dockerd-26.1.5; docker-cli-v26.1.5 (replaced github.com/docker/docker@v26.1.4-0.x->v26.1.5+incompatible)');
   });
 
-  it('names unknown images with the known ones', () => {
-    expect(() => findImageSpec('nope')).toThrow(/known: dind-trixie, dind-sid, registry/);
+  it('tags local builds by recipe: an unchanged recipe keeps its tag, any change gives a new one', () => {
+    const base = debianDindSpec('trixie', '26.1.5');
+    expect(localTag(base)).toMatch(/^buildx-lab\/dind-debian-trixie:[0-9a-f]{12}$/);
+    // the tag is a pure function of the recipe: computed twice from separate objects, it agrees
+    expect(localTag(debianDindSpec('trixie', '26.1.5'))).toBe(localTag(base));
+    const morePackages = { ...base, recipe: { ...base.recipe, packages: [...(base.recipe as { packages: string[] }).packages, 'jq'] } };
+    expect(recipeHash(morePackages)).not.toBe(recipeHash(base));
+    const otherScript = (p: string) => (p.endsWith('debootstrap-image.sh') ? Buffer.from('changed') : readFileSync(p));
+    expect(recipeHash(base, undefined, otherScript)).not.toBe(recipeHash(base));
   });
 
-  it('tags local builds by recipe: same recipe same tag, any change a new tag', () => {
-    const spec = findImageSpec('dind-trixie');
-    expect(localTag(spec)).toMatch(/^buildx-lab\/dind-trixie:[0-9a-f]{12}$/);
-    expect(recipeHash(spec)).toBe(recipeHash(spec));
-    const morePackages = { ...spec, recipe: { ...spec.recipe, packages: [...spec.recipe.packages, 'git'] } };
-    expect(recipeHash(morePackages)).not.toBe(recipeHash(spec));
-    const otherScript = (p: string) => (p.endsWith('.sh') && !p.includes('entrypoint') ? Buffer.from('changed') : readFileSync(p));
-    expect(recipeHash(spec, otherScript)).not.toBe(recipeHash(spec));
-    const otherBuild = { ...spec, recipe: { ...spec.recipe, hashExtra: 'buildkit v0.34.2' } };
-    expect(recipeHash(otherBuild)).not.toBe(recipeHash(spec));
+  it('changes a layer image tag when a binary, a label or its base changes', () => {
+    const tag = localTag(sourceDindSpec(engine));
+    const rebuilt = { ...engine, parts: [{ ...engine.parts[0]!, binaries: [{ name: 'dockerd', sha256: 'd'.repeat(64) }] }, engine.parts[1]!] };
+    expect(localTag(sourceDindSpec(rebuilt))).not.toBe(tag);
+    expect(localTag(sourceDindSpec({ ...engine, seccomp: false }))).not.toBe(tag);
+    expect(localTag(sourceDindSpec(engine), () => 'buildx-lab/engine-base:other')).not.toBe(tag);
+  });
+
+  it('knows the registry and BuildKit images, each with its official alternative', () => {
+    expect(registrySpec({ path: '/r', sha256: 'e'.repeat(64), debVersion: '2.8.3' }).official).toEqual(['registry:3']);
+    const bk = buildkitSpec('v0.17.1', { buildkitd: { path: '/a', sha256: '1' }, buildctl: { path: '/b', sha256: '2' }, runc: { path: '/c', sha256: '3' } }, {});
+    expect(bk.official).toEqual(['moby/buildkit:v0.17.1']);
+    expect(ENGINE_BASE.recipe).toMatchObject({ kind: 'rootfs', suite: 'trixie' });
+    expect(CASE_BASE.recipe).toMatchObject({ kind: 'rootfs', suite: 'bookworm', packages: [] });
   });
 });

@@ -1,100 +1,192 @@
-// The images the lab needs, where each may come from, and the recipe of its offline build.
-// Pure data and pure hashing: building and pulling live in images.ts.
+// The images the lab needs, where each may come from, and the recipe of its local build. Pure data and
+// pure hashing: building and pulling live in images.ts.
+//
+// Two kinds of recipe:
+// - rootfs: debootstrap a Debian suite with some packages, add files, `docker import` (one layer);
+// - layer: a catalog image plus files (engine, BuildKit and registry binaries) committed on top.
+// A local build is tagged buildx-lab/<id>:<hash of its recipe>, so a changed recipe is a new tag and an
+// unchanged one is reused. Binaries are identified by their sha256 (from their build's meta.json).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-export type ImageRole = 'dind' | 'registry' | 'buildkit';
+export type ImageRole = 'base' | 'dind' | 'registry' | 'buildkit' | 'case-base';
 
-export interface DebootstrapRecipe {
+export interface RootfsRecipe {
+  kind: 'rootfs';
   suite: string;
   packages: string[];
   entrypoint: string[];
   cmd: string[];
-  /** Files placed into the root file system: target path -> host source path (hashed by content). */
+  /** target path -> host file, hashed by content */
   files: Record<string, string>;
-  /** Files added but not hashed (build outputs), identified instead by `hashExtra`. */
-  builtFiles?: Record<string, string>;
-  /** Identity of the built files, e.g. "buildkit v0.17.1 go1.26.8", so the tag is known before building them. */
-  hashExtra?: string;
+}
+
+export interface LayerFile {
+  /** host path */
+  source: string;
+  /** sha256 of the content when known (built binaries), else the file is hashed */
+  sha256?: string;
+  mode?: number;
+}
+
+export interface LayerRecipe {
+  kind: 'layer';
+  /** catalog id of the image this one is committed on */
+  base: string;
+  files: Record<string, LayerFile>;
+  entrypoint: string[];
+  cmd: string[];
+  /** recorded in the image (versions of what it carries) and hashed */
+  labels: Record<string, string>;
 }
 
 export interface ImageSpec {
   id: string;
   role: ImageRole;
   description: string;
-  /** Official images that are used instead when present or pullable. */
+  /** official images used instead when present or pullable */
   official: string[];
-  recipe: DebootstrapRecipe;
-  /** For DinD: the engine version this image carries (checked against `docker version` at start). */
-  engineVersion?: string;
-  /** For the registry: where its config goes, and the command that serves it. */
-  registry?: { configPath: string; command: string[] };
+  recipe: RootfsRecipe | LayerRecipe;
+  /** for the registry: where its config goes */
+  registry?: { configPath: string };
 }
 
 const recipesDir = new URL('./recipes/', import.meta.url);
 export const recipeScriptPath = new URL('debootstrap-image.sh', recipesDir).pathname;
-const dindEntrypoint = new URL('lab-dind-entrypoint.sh', recipesDir).pathname;
+export const dindEntrypointPath = new URL('lab-dind-entrypoint.sh', recipesDir).pathname;
 
-// What every home-built DinD carries: dockerd, containerd, runc and the docker CLI (trixie's docker.io has no CLI).
-const dindPackages = ['docker.io', 'docker-cli', 'containerd', 'runc', 'iptables', 'ca-certificates', 'procps', 'iproute2'];
+/** Everything a DinD engine, BuildKit or the registry needs at run time; the engines' own binaries come on top. */
+export const ENGINE_BASE: ImageSpec = {
+  id: 'engine-base',
+  role: 'base',
+  description: 'Debian trixie with what dockerd, containerd and BuildKit need at run time (iptables, git, xz, pigz, openssl)',
+  official: [],
+  recipe: {
+    kind: 'rootfs',
+    suite: 'trixie',
+    packages: ['iptables', 'ca-certificates', 'procps', 'iproute2', 'git', 'xz-utils', 'pigz', 'openssl', 'kmod'],
+    entrypoint: [],
+    cmd: ['sh'],
+    files: {},
+  },
+};
 
-function dind(suite: string, engineVersion: string): ImageSpec {
+/** A small Debian for cases' RUN steps (linux/amd64 only: no emulation here), offered as ${BASE_IMAGE}. */
+export const CASE_BASE: ImageSpec = {
+  id: 'case-base',
+  role: 'case-base',
+  description: 'Debian bookworm minbase, the base image cases may build FROM (as ${BASE_IMAGE})',
+  official: [],
+  recipe: { kind: 'rootfs', suite: 'bookworm', packages: [], entrypoint: [], cmd: ['sh'], files: {} },
+};
+
+/** The Debian-packaged engines, kept as the engine axis' aliases debian-trixie and debian-sid. */
+export function debianDindSpec(suite: 'trixie' | 'sid', version: string): ImageSpec {
   return {
-    id: `dind-${suite}`,
+    id: `dind-debian-${suite}`,
     role: 'dind',
-    description: `Docker ${engineVersion} from Debian ${suite} (dockerd, containerd, runc, docker CLI)`,
-    official: [`docker:${engineVersion}-dind`],
-    engineVersion,
+    description: `Docker ${version} from Debian ${suite}'s packages (docker.io, docker-cli, containerd, runc)`,
+    official: [],
     recipe: {
+      kind: 'rootfs',
       suite,
-      packages: dindPackages,
+      packages: ['docker.io', 'docker-cli', 'containerd', 'runc', 'iptables', 'ca-certificates', 'procps', 'iproute2', 'git', 'xz-utils', 'pigz'],
       entrypoint: ['/usr/local/bin/lab-dind-entrypoint'],
       cmd: ['dockerd'],
-      files: { '/usr/local/bin/lab-dind-entrypoint': dindEntrypoint },
+      files: { '/usr/local/bin/lab-dind-entrypoint': dindEntrypointPath },
     },
   };
 }
 
-export const IMAGE_CATALOG: readonly ImageSpec[] = [
-  dind('trixie', '26.1.5'),
-  dind('sid', '28.5.2'),
-  {
+/** What an engine's built binaries look like to the catalog (engine/binaries.ts EngineBinaries). */
+export interface BuiltEngine {
+  version: string;
+  binDir: string;
+  seccomp: boolean;
+  parts: { id: string; binaries: { name: string; sha256: string }[]; replacements: { module: string; from: string; to: string }[] }[];
+}
+
+/** A Docker engine built from source, laid on engine-base, its parts recorded in labels. */
+export function sourceDindSpec(engine: BuiltEngine): ImageSpec {
+  const { version } = engine;
+  const files: Record<string, LayerFile> = { '/usr/local/bin/lab-dind-entrypoint': { source: dindEntrypointPath, mode: 0o755 } };
+  for (const p of engine.parts) for (const b of p.binaries) files[`/usr/local/bin/${b.name}`] = { source: `${engine.binDir}/${b.name}`, sha256: b.sha256, mode: 0o755 };
+  const labels = {
+    'buildx-lab.engine.version': version,
+    'buildx-lab.engine.parts': engine.parts.map((p) => `${p.id}${p.replacements.length ? ` (replaced ${p.replacements.map((r) => `${r.module}@${r.from}->${r.to}`).join(', ')})` : ''}`).join('; '),
+    'buildx-lab.engine.seccomp': String(engine.seccomp),
+  };
+  return {
+    id: `dind-${version}`,
+    role: 'dind',
+    description: `Docker ${version} built from the Go module proxy (dockerd, containerd, runc, docker CLI) on engine-base`,
+    official: [`docker:${version}-dind`],
+    recipe: { kind: 'layer', base: ENGINE_BASE.id, files, entrypoint: ['/usr/local/bin/lab-dind-entrypoint'], cmd: ['dockerd'], labels },
+  };
+}
+
+export const REGISTRY_CONFIG_PATH = '/etc/buildx-lab/registry.yml';
+export const OFFICIAL_REGISTRY_CONFIG_PATH = '/etc/distribution/config.yml';
+
+/** The CNCF distribution registry: Debian trixie's docker-registry binary on engine-base. */
+export function registrySpec(binary: { path: string; sha256: string; debVersion: string }): ImageSpec {
+  return {
     id: 'registry',
     role: 'registry',
-    description: 'CNCF distribution registry from Debian trixie (docker-registry 2.8.3)',
+    description: `CNCF distribution registry (Debian's docker-registry ${binary.debVersion})`,
     official: ['registry:3'],
-    recipe: { suite: 'trixie', packages: ['docker-registry'], entrypoint: ['/usr/bin/docker-registry'], cmd: ['serve', '/etc/buildx-lab/registry.yml'], files: {} },
-    registry: { configPath: '/etc/buildx-lab/registry.yml', command: ['serve', '/etc/buildx-lab/registry.yml'] },
-  },
-];
-
-export const OFFICIAL_REGISTRY = { configPath: '/etc/distribution/config.yml', command: ['serve', '/etc/distribution/config.yml'] };
-
-export function findImageSpec(id: string): ImageSpec {
-  const spec = IMAGE_CATALOG.find((s) => s.id === id);
-  if (!spec) throw new Error(`unknown image '${id}'; known: ${IMAGE_CATALOG.map((s) => s.id).join(', ')}`);
-  return spec;
+    recipe: {
+      kind: 'layer',
+      base: ENGINE_BASE.id,
+      files: { '/usr/bin/docker-registry': { source: binary.path, sha256: binary.sha256, mode: 0o755 } },
+      entrypoint: ['/usr/bin/docker-registry'],
+      cmd: ['serve', REGISTRY_CONFIG_PATH],
+      labels: { 'buildx-lab.registry.version': binary.debVersion },
+    },
+    registry: { configPath: REGISTRY_CONFIG_PATH },
+  };
 }
 
-export function dindSpecForEngine(engineVersion: string): ImageSpec | undefined {
-  return IMAGE_CATALOG.find((s) => s.role === 'dind' && s.engineVersion === engineVersion);
+/** BuildKit for the docker-container and remote drivers: buildkitd, buildctl and runc on engine-base. */
+export function buildkitSpec(version: string, binaries: Record<'buildkitd' | 'buildctl' | 'runc', { path: string; sha256: string }>, labels: Record<string, string>): ImageSpec {
+  const files: Record<string, LayerFile> = {};
+  for (const [name, b] of Object.entries(binaries)) files[`/usr/bin/${name}`] = { source: b.path, sha256: b.sha256, mode: 0o755 };
+  return {
+    id: `buildkit-${version}`,
+    role: 'buildkit',
+    description: `BuildKit ${version} (buildkitd, buildctl, runc) built from the Go module proxy`,
+    official: [`moby/buildkit:${version}`],
+    recipe: { kind: 'layer', base: ENGINE_BASE.id, files, entrypoint: ['buildkitd'], cmd: [], labels },
+  };
 }
 
-export const ENGINE_VERSIONS: readonly string[] = IMAGE_CATALOG.filter((s) => s.role === 'dind').map((s) => s.engineVersion!);
+export const BASE_IMAGES: Readonly<Record<string, ImageSpec>> = { [ENGINE_BASE.id]: ENGINE_BASE, [CASE_BASE.id]: CASE_BASE };
 
-/** Tag of a local build: changes whenever the recipe, the build script or any added file changes. */
-export function recipeHash(spec: Pick<ImageSpec, 'id' | 'recipe'>, readFile: (p: string) => Buffer = readFileSync): string {
+type ReadFile = (p: string) => Buffer;
+
+/**
+ * Tag of a local build: changes whenever the recipe, the build script, any added file or the base image's
+ * own tag changes. `baseTag` resolves a layer recipe's base.
+ */
+export function recipeHash(spec: Pick<ImageSpec, 'id' | 'recipe'>, baseTag: (id: string) => string = (id) => localTag(BASE_IMAGES[id]!), readFile: ReadFile = readFileSync): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ id: spec.id, suite: spec.recipe.suite, packages: spec.recipe.packages, entrypoint: spec.recipe.entrypoint, cmd: spec.recipe.cmd }));
-  h.update(readFile(recipeScriptPath));
-  h.update(spec.recipe.hashExtra ?? '');
-  for (const target of Object.keys(spec.recipe.files).sort()) {
-    h.update(target);
-    h.update(readFile(spec.recipe.files[target]!));
+  const r = spec.recipe;
+  h.update(JSON.stringify({ id: spec.id, kind: r.kind, entrypoint: r.entrypoint, cmd: r.cmd }));
+  if (r.kind === 'rootfs') {
+    h.update(JSON.stringify({ suite: r.suite, packages: r.packages }));
+    h.update(readFile(recipeScriptPath));
+    for (const target of Object.keys(r.files).sort()) h.update(target).update(readFile(r.files[target]!));
+  } else {
+    h.update(baseTag(r.base));
+    h.update(JSON.stringify(Object.entries(r.labels).sort()));
+    for (const target of Object.keys(r.files).sort()) {
+      const f = r.files[target]!;
+      h.update(`${target}:${f.mode ?? 0o644}:`).update(f.sha256 ?? createHash('sha256').update(readFile(f.source)).digest('hex'));
+    }
   }
   return h.digest('hex').slice(0, 12);
 }
 
-export function localTag(spec: Pick<ImageSpec, 'id' | 'recipe'>, readFile?: (p: string) => Buffer): string {
-  return `buildx-lab/${spec.id}:${recipeHash(spec, readFile)}`;
+export function localTag(spec: Pick<ImageSpec, 'id' | 'recipe'>, baseTag?: (id: string) => string, readFile?: ReadFile): string {
+  return `buildx-lab/${spec.id}:${recipeHash(spec, baseTag, readFile)}`;
 }

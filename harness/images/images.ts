@@ -1,23 +1,33 @@
 // Makes an image of the catalog available on the host engine: official when present or pullable,
-// otherwise built offline from Debian's packages (once, under a lock, tagged by its recipe hash).
-import { mkdirSync, mkdtempSync, cpSync, rmSync, chmodSync } from 'node:fs';
+// otherwise built locally (once, under a lock, tagged by its recipe hash). Rootfs recipes run the lab's
+// own debootstrap (unpacked from Debian's package, never installed); layer recipes commit files onto a
+// catalog image with `docker create` + `docker cp` + `docker commit`, so no builder is needed.
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
-import { LAB_LABEL, assertEngineAnswered } from '../engine/engine.ts';
+import { assertEngineAnswered, LAB_LABEL } from '../engine/labels.ts';
 import { debianMirror } from '../debian-mirror.ts';
-import { run } from '../exec.ts';
+import { run, runChecked } from '../exec.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
-import { localTag, recipeScriptPath, type ImageSpec } from './catalog.ts';
+import { crossProcessLock } from '../provision/lock.ts';
+import { PrivateApt, hostSuite } from '../provision/debian.ts';
+import { BASE_IMAGES, localTag, recipeScriptPath, type ImageSpec, type LayerRecipe, type RootfsRecipe } from './catalog.ts';
 
 export interface ResolvedImage {
-  spec: ImageSpec;
+  /** absent for an official image found without a catalog entry */
+  spec?: ImageSpec;
   ref: string;
   source: 'official-local' | 'official-pulled' | 'local-cached' | 'local-built';
   official: boolean;
   buildMs?: number;
 }
 
+export interface EnsureImageOptions {
+  signal?: AbortSignal;
+  /** tags of base images already resolved in this process */
+  baseTag?: (id: string) => string;
+}
 
 export async function imageExists(config: LabConfig, ref: string): Promise<boolean> {
   const r = assertEngineAnswered(config, await run(['docker', 'image', 'inspect', '--format', '{{.Id}}', ref], { env: childEnv(config), timeoutMs: 30_000 }));
@@ -36,64 +46,133 @@ async function tryPull(config: LabConfig, ref: string, progress: ProgressSink): 
   return present;
 }
 
-/**
- * `prepare` runs only when a local build is needed (e.g. BuildKit's Go build), and may fill `builtFiles`.
- */
-export async function ensureImage(config: LabConfig, spec: ImageSpec, progress: ProgressSink, prepare?: () => Promise<void>): Promise<ResolvedImage> {
-  if (config.preferOfficialImages) {
-    for (const ref of spec.official) {
-      if (await imageExists(config, ref)) return { spec, ref, source: 'official-local', official: true };
-    }
+/** An official image present on the engine, or pulled (unless offline or official images are turned off). */
+export async function findOfficialImage(config: LabConfig, refs: readonly string[], progress: ProgressSink, opts: { pull?: boolean } = {}): Promise<ResolvedImage | undefined> {
+  if (!config.preferOfficialImages) return undefined;
+  for (const ref of refs) if (await imageExists(config, ref)) return { ref, source: 'official-local', official: true };
+  if (opts.pull === false) return undefined;
+  for (const ref of refs) if (await tryPull(config, ref, progress)) return { ref, source: 'official-pulled', official: true };
+  return undefined;
+}
+
+/** Builds in flight in this process, by tag: two requirements sharing a base wait on one build. */
+const inFlight = new Map<string, Promise<ResolvedImage>>();
+
+export function ensureImage(config: LabConfig, spec: ImageSpec, progress: ProgressSink, opts: EnsureImageOptions = {}): Promise<ResolvedImage> {
+  const key = `${config.dockerHost} ${localTag(spec, opts.baseTag)}`;
+  let p = inFlight.get(key);
+  if (!p) {
+    p = ensureImageOnce(config, spec, progress, opts).finally(() => inFlight.delete(key));
+    inFlight.set(key, p);
   }
-  const tag = localTag(spec);
+  return p;
+}
+
+async function ensureImageOnce(config: LabConfig, spec: ImageSpec, progress: ProgressSink, opts: EnsureImageOptions): Promise<ResolvedImage> {
+  const present = await findOfficialImage(config, spec.official, progress, { pull: false });
+  if (present) return { ...present, spec };
+  const baseTag = opts.baseTag ?? ((id: string) => localTag(BASE_IMAGES[id]!));
+  const tag = localTag(spec, baseTag);
   if (await imageExists(config, tag)) return { spec, ref: tag, source: 'local-cached', official: false };
-  if (config.preferOfficialImages) {
-    for (const ref of spec.official) {
-      if (await tryPull(config, ref, progress)) return { spec, ref, source: 'official-pulled', official: true };
-    }
-  }
+  const pulled = await findOfficialImage(config, spec.official, progress);
+  if (pulled) return { ...pulled, spec };
   const t0 = Date.now();
-  await prepare?.();
-  await buildLocalImage(config, spec, tag, progress);
+  await crossProcessLock(path.join(config.cacheDir, 'locks', `image-${tag.replace(/[/:]/g, '_')}`), `image ${tag}`, progress, async () => {
+    if (await imageExists(config, tag)) return;
+    if (spec.recipe.kind === 'rootfs') await buildRootfsImage(config, spec, spec.recipe, tag, progress, opts.signal);
+    else await buildLayerImage(config, spec, spec.recipe, tag, progress, opts);
+  }, opts.signal);
   return { spec, ref: tag, source: 'local-built', official: false, buildMs: Date.now() - t0 };
 }
 
-async function buildLocalImage(config: LabConfig, spec: ImageSpec, tag: string, progress: ProgressSink): Promise<void> {
-  const locks = path.join(config.cacheDir, 'locks');
-  mkdirSync(locks, { recursive: true });
-  const filesDir = mkdtempSync(path.join(config.cacheDir, 'image-files-'));
+const labelsOf = (spec: ImageSpec, tag: string) => ({ [`${LAB_LABEL}.image`]: spec.id, [`${LAB_LABEL}.recipe`]: tag.split(':')[1]! });
+
+/** The lab's debootstrap: Debian's package unpacked under the cache (the host's suite, else bookworm). */
+export async function ensureDebootstrap(config: LabConfig, progress: ProgressSink, signal?: AbortSignal): Promise<{ bin: string; dir: string }> {
+  const root = path.join(config.cacheDir, 'tools', 'debootstrap');
+  const bin = path.join(root, 'usr', 'sbin', 'debootstrap');
+  const dir = path.join(root, 'usr', 'share', 'debootstrap');
+  if (!existsSync(bin)) {
+    await crossProcessLock(path.join(config.cacheDir, 'locks', 'debootstrap'), 'debootstrap', progress, async () => {
+      if (!existsSync(bin)) await new PrivateApt(config, progress).unpack('debootstrap', hostSuite() ?? 'bookworm', root, signal);
+    }, signal);
+  }
+  return { bin, dir };
+}
+
+async function buildRootfsImage(config: LabConfig, spec: ImageSpec, recipe: RootfsRecipe, tag: string, progress: ProgressSink, signal?: AbortSignal): Promise<void> {
+  const debootstrap = await ensureDebootstrap(config, progress, signal);
+  // pid in the names: a sweep can tell a dead run's leftovers from a live build's.
+  const work = path.join(config.cacheDir, 'tmp', `image-${spec.id}-${process.pid}`);
+  const filesDir = path.join(work, 'files');
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(filesDir, { recursive: true });
   try {
-    for (const [target, source] of Object.entries({ ...spec.recipe.files, ...spec.recipe.builtFiles })) {
+    for (const [target, source] of Object.entries(recipe.files)) {
       const dest = path.join(filesDir, target);
       mkdirSync(path.dirname(dest), { recursive: true });
-      cpSync(source, dest);
+      copyFileSync(source, dest);
       chmodSync(dest, 0o755);
     }
-    const lock = path.join(locks, `${tag.replace(/[/:]/g, '_')}.lock`);
-    // flock(1): the kernel drops the lock if this process dies, so a killed run never wedges the next.
-    const argv = ['flock', lock, 'bash', recipeScriptPath];
     const env = childEnv(config, {
       TAG: tag,
-      SUITE: spec.recipe.suite,
-      PACKAGES: spec.recipe.packages.join(','),
+      SUITE: recipe.suite,
+      PACKAGES: recipe.packages.join(','),
       FILES_DIR: filesDir,
-      ENTRYPOINT: JSON.stringify(spec.recipe.entrypoint),
-      CMD: JSON.stringify(spec.recipe.cmd),
+      ENTRYPOINT: JSON.stringify(recipe.entrypoint),
+      CMD: JSON.stringify(recipe.cmd),
       MIRROR: debianMirror(config),
-      LABELS: `${LAB_LABEL}.image=${spec.id}\n${LAB_LABEL}.recipe=${tag.split(':')[1]}`,
+      LABELS: Object.entries(labelsOf(spec, tag)).map(([k, v]) => `${k}=${v}`).join('\n'),
+      DEBOOTSTRAP: debootstrap.bin,
+      DEBOOTSTRAP_DIR: debootstrap.dir,
+      ROOTFS: path.join(work, 'rootfs'),
     });
-    const r = await withHeartbeat(progress, `building image ${tag} (${spec.description}) from Debian ${spec.recipe.suite}`, () =>
-      run(argv, { env, timeoutMs: 20 * 60_000, onLine: (l) => progress(`  ${l}`) }),
+    const r = await withHeartbeat(progress, `image ${spec.id}: debootstrap ${recipe.suite}`, () =>
+      run(['bash', recipeScriptPath], { env, timeoutMs: 20 * 60_000, signal, onLine: (l) => progress(`  ${l}`) }),
     );
     if (r.exitCode !== 0 || !(await imageExists(config, tag))) {
       throw new ProvisionError(
         `could not build ${tag} (${spec.description}), exit ${r.exitCode}.\n${r.stderr.trim().split('\n').slice(-12).join('\n')}\n` +
-          `Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR) and debootstrap is installed ('make setup'), ` +
-          `or provide the official image ${spec.official.join(' or ')} on the engine.`,
+          `Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle${spec.official.length ? `, or provide the official image ${spec.official.join(' or ')}` : ''}.`,
       );
     }
   } finally {
-    rmSync(filesDir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function buildLayerImage(config: LabConfig, spec: ImageSpec, recipe: LayerRecipe, tag: string, progress: ProgressSink, opts: EnsureImageOptions): Promise<void> {
+  const baseSpec = BASE_IMAGES[recipe.base];
+  if (!baseSpec) throw new ProvisionError(`image ${spec.id}: unknown base '${recipe.base}'`);
+  const base = await ensureImage(config, baseSpec, progress, opts);
+  const env = childEnv(config);
+  const work = path.join(config.cacheDir, 'tmp', `layer-${spec.id}-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  try {
+    for (const [target, f] of Object.entries(recipe.files)) {
+      const dest = path.join(work, target);
+      mkdirSync(path.dirname(dest), { recursive: true });
+      try { linkSync(f.source, dest); } catch { copyFileSync(f.source, dest); }
+      if (f.mode !== undefined) chmodSync(dest, f.mode);
+    }
+    const t0 = Date.now();
+    const created = await runChecked(['docker', 'create', '--label', `${LAB_LABEL}.build=${tag}`, base.ref], { env, timeoutMs: 60_000 });
+    const id = created.stdout.trim();
+    try {
+      await runChecked(['docker', 'cp', `${work}/.`, `${id}:/`], { env, timeoutMs: 10 * 60_000, signal: opts.signal });
+      const labels = { ...recipe.labels, ...labelsOf(spec, tag) };
+      const changes = [
+        `ENTRYPOINT ${JSON.stringify(recipe.entrypoint)}`,
+        `CMD ${JSON.stringify(recipe.cmd)}`,
+        ...Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
+      ].flatMap((c) => ['--change', c]);
+      await runChecked(['docker', 'commit', ...changes, id, tag], { env, timeoutMs: 10 * 60_000 });
+    } finally {
+      await run(['docker', 'rm', '-f', id], { env, timeoutMs: 60_000 });
+    }
+    progress(`image ${tag}: ${spec.description}, committed on ${base.ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
@@ -109,7 +188,7 @@ export async function pruneLabImages(config: LabConfig, keep: Set<string>): Prom
   const removed: string[] = [];
   for (const line of await listLabImages(config)) {
     const ref = line.split('\t')[0]!;
-    if (keep.has(ref)) continue;
+    if (keep.has(ref) || /^127\.0\.0\.1:/.test(ref)) continue;
     const r = await run(['docker', 'image', 'rm', ref], { env: childEnv(config) });
     if (r.exitCode === 0) removed.push(ref);
   }

@@ -1,28 +1,48 @@
-// `buildx-lab qualify`: one run with both versions, so both see the same engines, registry and fixtures.
-import path from 'node:path';
-import type { LabConfig } from '../config.ts';
-import { ensureEngine } from '../engine/engine.ts';
+// `buildx-lab qualify`: one run with the baseline and the candidate Buildx, over scenarios and a team's own
+// past bugs kept as case directories, so both versions see the same engines, registry and fixtures.
+import { Command } from 'commander';
+import { loadReleases, resolveSpec } from '../buildx/spec.ts';
+import { labConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
-import { loadReleases } from '../buildx/spec.ts';
-import { stderrProgress } from '../progress.ts';
 import { buildMatrix, renderTerminalTable } from '../report/table.ts';
+import { board, scenarioSources } from '../runner/command.ts';
+import { defaultReportDir, newRunId } from '../runner/launch.ts';
+import { addRunOptions, runOptions } from '../runner/options.ts';
+import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
-import { launchInto, resolveOne, type RunParser } from '../bisect/command.ts';
-import { takeOptions } from '../bisect/options.ts';
 import { qualify, renderQualification } from './compare.ts';
 
-export async function cmdQualify(config: LabConfig, args: string[], parseRunArgs: RunParser): Promise<number> {
-  const { taken, rest } = takeOptions(args, ['baseline', 'candidate']);
-  if (!taken.baseline || !taken.candidate) throw new UsageError('usage: buildx-lab qualify [SCENARIO...] --baseline V --candidate V [--matrix quick|full] [filters]');
-  const a = parseRunArgs(rest, 'quick');
-  if (a.filters.buildx) throw new UsageError('qualify runs the baseline and the candidate; drop --buildx');
-  const releases = loadReleases();
-  const [baseline, candidate] = [taken.baseline, taken.candidate].map((s) => buildxLabel(resolveOne(s, releases))) as [string, string];
-  if (baseline === candidate) throw new UsageError(`baseline and candidate are the same version (${baseline})`);
-  await ensureEngine(config, stderrProgress);
-  const reportDir = path.join(a.reportDir, 'qualify');
-  const results = await launchInto(config, a, reportDir, [taken.baseline, taken.candidate], a.matrix, ['qualify', ...args]);
-  const q = qualify(results, baseline, candidate);
-  process.stdout.write(`\n${renderTerminalTable(buildMatrix(results), { color: process.stdout.isTTY === true })}\n${renderQualification(q)}reports: ${reportDir}/report.html\n`);
-  return q.verdict === 'go' ? 0 : 1;
+function oneLabel(spec: string): string {
+  const r = resolveSpec(spec, loadReleases(), { includePrerelease: true });
+  if (r.length !== 1) throw new UsageError(`"${spec}" names ${r.length} versions; give one version or alias`);
+  return buildxLabel(r[0]!);
+}
+
+export function qualifyCommand(): Command {
+  const cmd = new Command('qualify')
+    .summary('go / no-go for a Buildx upgrade: every scenario and case, baseline vs candidate')
+    .description('Runs the targets (default: every scenario) with both versions and lists every configuration whose behaviour changed. Exit 0 = go, 1 = no-go (a regression, or nothing comparable).')
+    .argument('[target...]', 'scenario names and case directories (a team\'s own past bugs)')
+    .requiredOption('--baseline <version>', 'the Buildx in use today')
+    .requiredOption('--candidate <version>', 'the Buildx to upgrade to');
+  addRunOptions(cmd, { matrix: 'quick' });
+  return cmd.action(async (targets: string[], values: Record<string, unknown>, c: Command) => {
+    const config = labConfig();
+    const o = runOptions(values);
+    refusePinnedFilter(o, 'buildx', 'qualify');
+    const [baseline, candidate] = [oneLabel(values.baseline as string), oneLabel(values.candidate as string)];
+    if (baseline === candidate) throw new UsageError(`baseline and candidate are the same version (${baseline})`);
+    const sources = targets.length ? targetSources(targets) : scenarioSources([]);
+    const reportDir = o.reportDir ?? defaultReportDir(newRunId());
+    const b = board(config);
+    let results;
+    try {
+      results = await probeRun(config, b, { command: 'qualify', argv: ['qualify', ...c.args], sources, options: o, axis: 'buildx', values: [values.baseline as string, values.candidate as string], reportDir });
+    } finally {
+      b.close();
+    }
+    const q = qualify(results, baseline, candidate);
+    process.stdout.write(`\n${renderTerminalTable(buildMatrix(results), { color: process.stdout.isTTY === true })}\n${renderQualification(q)}reports: ${reportDir}/report.html\n`);
+    process.exitCode = q.verdict === 'go' ? 0 : 1;
+  });
 }

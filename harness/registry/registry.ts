@@ -1,9 +1,8 @@
 // The real CNCF distribution registry, as a testcontainers module. It publishes no port: the host
 // reaches it on the lab network, and the DinD engines reach it only through the fault proxy.
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
-import type { ResolvedImage } from '../images/images.ts';
-import { OFFICIAL_REGISTRY } from '../images/catalog.ts';
-import { isContainerRunning } from '../engine/engine.ts';
+import { OFFICIAL_REGISTRY_CONFIG_PATH, REGISTRY_CONFIG_PATH } from '../images/catalog.ts';
+import { isContainerRunning } from '../engine/labels.ts';
 import type { LabConfig } from '../config.ts';
 
 /** Filesystem storage with deletes enabled, on tmpfs: each run starts empty and fast. */
@@ -34,7 +33,8 @@ export class RegistryContainer {
 
   constructor(
     private readonly config: LabConfig,
-    private readonly image: ResolvedImage,
+    /** the registry image, and whether it is the official registry:3 (its config lives elsewhere) */
+    private readonly image: { ref: string; official: boolean },
   ) {}
 
   withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
@@ -42,14 +42,11 @@ export class RegistryContainer {
 
   async start(): Promise<StartedRegistryContainer> {
     const t0 = Date.now();
-    const serve = this.image.official ? OFFICIAL_REGISTRY : this.image.spec.registry!;
     let c = new GenericContainer(this.image.ref)
-      .withCopyContentToContainer([{ content: registryConfig(), target: serve.configPath }])
+      .withCopyContentToContainer([{ content: registryConfig(), target: this.image.official ? OFFICIAL_REGISTRY_CONFIG_PATH : REGISTRY_CONFIG_PATH }])
       .withTmpFs({ '/var/lib/registry': 'rw' })
       .withLabels({ ...this.labels, 'buildx-lab.role': 'registry' })
       .withWaitStrategy(Wait.forLogMessage(/listening on/).withStartupTimeout(30_000));
-    // The official image's entrypoint adds `serve <config>` itself.
-    if (!this.image.official) c = c.withCommand(serve.command);
     if (this.networkName) c = c.withNetworkMode(this.networkName);
     const started = await c.start();
     const ip = this.networkName ? started.getIpAddress(this.networkName) : started.getHost();

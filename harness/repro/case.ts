@@ -1,38 +1,165 @@
-// A bug report as data: `<case-dir>/case.yaml` plus the files it builds. Parsing and validation only;
-// every error is a UsageError naming case.yaml's line and the field. The case directory is the user's:
-// it is only read, and nothing outside it may be reached through it (absolute paths, `..`, symlinks),
-// because its files are copied into a privileged DinD engine and pushed to a registry.
+// A bug report as data: `<case-dir>/case.yaml` plus the files it builds. Parsing and validation only
+// (a zod schema), every error a UsageError naming case.yaml's line and the field. The case directory is
+// the user's: it is only read, and nothing outside it may be reached through it (absolute paths, `..`,
+// symlinks), because its files are copied into a privileged DinD engine and pushed to a registry.
 import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
 import { loadReleases, resolveSpec } from '../buildx/spec.ts';
+import { resolveEngineSpec } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
-import { ENGINE_VERSIONS } from '../images/catalog.ts';
-import type { DriverKind, RegistryBehaviour, StoreKind } from '../model.ts';
-import { CLOSED_AXIS_VALUES } from '../runner/matrix.ts';
-import { PULL_FAULTS, type PullFault } from '../runner/steps.ts';
+import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
+import { validateCheck, type Check } from '../kit/checks.ts';
+import { checkBuildkitVersion } from '../buildkit/image.ts';
 
 export const CASE_FILE = 'case.yaml';
-export const COMMANDS = ['build', 'bake', 'create'] as const;
-export type CaseCommand = (typeof COMMANDS)[number];
-export const REGISTRY_SYMPTOMS = ['missing-platforms', 'not-an-index', 'push-refused', 'incomplete'] as const;
-export type RegistrySymptom = (typeof REGISTRY_SYMPTOMS)[number];
-
-const KEYS = ['title', 'links', 'command', 'args', 'bakeFile', 'context', 'platforms', 'push', 'engine', 'store', 'driver', 'registry', 'versions', 'fault', 'symptom', 'expect'] as const;
-const SYMPTOM_KEYS = ['output', 'registry', 'exitCode'] as const;
-/** Keys that mean nothing to `command: create` (it neither builds nor pushes). */
-const BUILD_ONLY = ['args', 'bakeFile', 'context', 'platforms', 'push', 'registry'] as const;
 /** A case is a bug report, not a repository: bound what gets copied into the engine. */
 const MAX_FILES = 1000;
 const MAX_BYTES = 64 << 20;
+
 /** GOOS/GOARCH values an OCI platform may name; a typo (linux/amd65) must not become a silent cell. */
 const OSES = ['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'plan9', 'wasip1', 'js'];
 const ARCHES = ['amd64', '386', 'arm', 'arm64', 'ppc64le', 'ppc64', 's390x', 'riscv64', 'mips', 'mipsle', 'mips64', 'mips64le', 'loong64', 'wasm'];
-const isPlatform = (p: string): boolean => {
+export const isPlatform = (p: string): boolean => {
   const [os, arch, variant, ...rest] = p.split('/');
   return OSES.includes(os!) && ARCHES.includes(arch ?? '') && (variant === undefined || /^v\d+$/.test(variant)) && rest.length === 0;
 };
+
+/** Lab values a step's argv, env and checks may name as ${name}. */
+export const LAB_VALUES = ['target', 'repository', 'tag', 'registry', 'builder', 'buildkitImage', 'base', 'cell', 'context', 'platforms'] as const;
+const PARAMETRIC = ['target', 'read'] as const;
+
+/** Every ${...} in `text` names a lab value; returns the names used. Throws on an unknown one. Pure. */
+export function labValuesIn(text: string): string[] {
+  const used: string[] = [];
+  for (const m of text.matchAll(/\$\{([^}]*)\}/g)) {
+    const [name, arg] = m[1]!.split(':', 2) as [string, string | undefined];
+    if ((LAB_VALUES as readonly string[]).includes(name) && arg === undefined) used.push(name);
+    else if ((PARAMETRIC as readonly string[]).includes(name) && arg && /^[A-Za-z0-9][A-Za-z0-9._/-]{0,200}$/.test(arg) && !arg.split('/').includes('..')) used.push(name);
+    else throw new Error(`\${${m[1]}} is not a lab value; use ${LAB_VALUES.map((v) => `\${${v}}`).join(', ')}, \${target:NAME} or \${read:FILE}`);
+  }
+  return used;
+}
+
+/** An enum whose error reads like the rest: '"run" is not one of build, bake, create'. */
+const choice = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (i) => (i.input === undefined ? 'is required' : `${JSON.stringify(i.input)} is not one of ${values.join(', ')}`) });
+
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1, 'is empty; leave it out for the default').max(50)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.infer<T>[]);
+const nonEmpty = (max = 4096) =>
+  z.string({ error: (i) => (i.input === undefined ? 'is required' : typeof i.input === 'number' ? `${i.input} is a number: quote it ("0.20")` : `${JSON.stringify(i.input)} is not a string`) })
+    .min(1, 'is empty')
+    .max(max, `is longer than ${max} characters`);
+const labText = (max = 4096) => nonEmpty(max).superRefine((v, ctx) => {
+  try { labValuesIn(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+});
+const argv = z.array(labText()).min(1, 'needs at least the subcommand').max(200);
+const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,100}$/, 'is not an environment variable name'), labText().or(z.number().transform(String)).or(z.boolean().transform(String))).refine((m) => Object.keys(m).length <= 50, 'has more than 50 variables');
+const relPath = nonEmpty(500).refine((p) => !path.isAbsolute(p) && !p.replace(/\\/g, '/').split('/').includes('..'), 'must be a path inside the case directory');
+const regex = nonEmpty(2000).superRefine((v, ctx) => {
+  try { validateCheck({ kind: 'output', pattern: v }); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+});
+const platform = nonEmpty(100).refine(isPlatform, 'is not a platform (expected os/arch[/variant], e.g. linux/arm64)');
+const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'is not a step id (lower-case letters, digits, -)');
+
+/** The symptom checks a case (or a step) may declare, as YAML writes them. */
+const checkShape = z.strictObject({
+  output: regex.optional(),
+  notOutput: regex.optional(),
+  panic: z.literal(true).optional(),
+  exitCode: z.union([choice(['zero', 'nonzero']), z.number().int().min(0).max(255)]).optional(),
+  step: stepId.optional(),
+  file: z.strictObject({ path: relPath, exists: z.boolean().optional(), contains: nonEmpty().optional(), directory: z.boolean().optional() }).optional(),
+  image: z.strictObject({ ref: labText(500), exists: z.boolean().optional(), platforms: z.array(platform).max(20).optional() }).optional(),
+  registry: z.union([
+    choice(['missing-platforms', 'not-an-index', 'push-refused', 'incomplete']),
+    z.strictObject({
+      ref: labText(500).optional(),
+      exists: z.boolean().optional(),
+      platforms: z.array(platform).max(20).optional(),
+      exactPlatforms: z.boolean().optional(),
+      lacks: z.array(platform).min(1).max(20).optional(),
+      index: z.boolean().optional(),
+      complete: z.boolean().optional(),
+      attestations: z.boolean().optional(),
+      annotations: z.record(z.string().max(200), z.string().max(2000)).optional(),
+    }),
+  ]).optional(),
+  requests: z.strictObject({
+    count: z.union([z.number().int().min(0).transform(String), nonEmpty(20)]),
+    method: choice(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']).optional(),
+    on: choice(['manifests', 'blobs', 'uploads', 'tags']).optional(),
+    reference: labText(200).optional(),
+    repository: labText(300).optional(),
+    status: z.string().regex(/^[1-5][0-9x]{0,2}$/i).optional(),
+    userAgent: regex.optional(),
+  }).optional(),
+}).refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, image, registry or requests');
+type CheckShape = z.infer<typeof checkShape>;
+
+const symptomSchema = z.union([checkShape, z.array(checkShape).min(1).max(50)]);
+
+const DOCKER_COMMANDS: Record<string, readonly string[] | null> = {
+  image: ['inspect', 'ls', 'rm', 'tag', 'save', 'history'],
+  manifest: ['inspect'],
+  context: ['create', 'use', 'ls', 'inspect', 'rm'],
+  run: null, pull: null, push: null, tag: null, inspect: null, version: null, info: null, images: null,
+};
+/** Flags that would hand a case's container the engine's host: refused in `docker run` steps. */
+const HOST_FLAGS = /^--?(privileged|device|cap-add|volume|v|mount|pid|ipc|userns|security-opt|cgroupns|uts)(=|$)/;
+
+const stepSchema = z.strictObject({
+  id: stepId.optional(),
+  buildx: argv.optional(),
+  docker: argv.superRefine((a, ctx) => {
+    const [cmd, sub] = a;
+    if (!(cmd! in DOCKER_COMMANDS)) return ctx.addIssue({ code: 'custom', message: `docker ${cmd} is not a step the lab runs; it takes ${Object.keys(DOCKER_COMMANDS).join(', ')}` });
+    const subs = DOCKER_COMMANDS[cmd!];
+    if (subs && !subs.includes(sub ?? '')) ctx.addIssue({ code: 'custom', message: `docker ${cmd} takes ${subs.join(', ')}` });
+    if (cmd === 'run') for (const f of a) if (HOST_FLAGS.test(f)) ctx.addIssue({ code: 'custom', message: `docker run ${f} would reach the engine's host; case containers run without it` });
+  }).optional(),
+  env: envMap.optional(),
+  cwd: relPath.optional(),
+  timeout: z.number().int().min(1).max(3600).optional(),
+  symptom: symptomSchema.optional(),
+}).refine((s) => (s.buildx ? 1 : 0) + (s.docker ? 1 : 0) === 1, 'a step is one of buildx: [...] or docker: [...]');
+
+const caseSchema = z.strictObject({
+  title: nonEmpty(300),
+  links: oneOrMany(z.string().regex(/^https?:\/\/\S+$/, 'is not an http(s) URL').max(2000)).optional(),
+  versions: oneOrMany(nonEmpty(200)).optional(),
+  engine: oneOrMany(nonEmpty(100)).optional(),
+  store: oneOrMany(choice(STORES)).optional(),
+  driver: oneOrMany(z.string().refine((d) => (DRIVERS as readonly string[]).includes(d) || d in UNSUPPORTED_DRIVERS, `is not one of ${DRIVERS.join(', ')}`)).optional(),
+  buildkit: oneOrMany(nonEmpty(50)).optional(),
+  registry: oneOrMany(choice(REGISTRY_BEHAVIOURS)).optional(),
+  builder: z.strictObject({
+    nodes: z.array(z.strictObject({ platforms: z.array(platform).min(1).max(10).optional(), driverOpts: z.record(z.string().max(100), z.string().max(1000)).optional() })).min(1).max(8).optional(),
+    driverOpts: z.record(z.string().max(100), z.string().max(1000)).optional(),
+    buildkitdConfig: relPath.optional(),
+    remote: z.strictObject({ transport: choice(['tcp', 'unix']), tls: z.boolean().optional() }).optional(),
+    bootstrap: z.boolean().optional(),
+  }).optional(),
+  env: envMap.optional(),
+  config: z.strictObject({ buildkitdDefault: relPath.optional(), dockerConfig: relPath.optional() }).optional(),
+  git: z.boolean().optional(),
+  repeat: z.number().int().min(1).max(20).optional(),
+  verdict: choice(['any', 'majority']).optional(),
+  steps: z.array(stepSchema).min(1).max(50).optional(),
+  // the one-command form
+  command: choice(['build', 'bake', 'create']).optional(),
+  args: oneOrMany(labText()).optional(),
+  bakeFile: relPath.optional(),
+  context: relPath.optional(),
+  platforms: oneOrMany(platform).optional(),
+  push: z.boolean().optional(),
+  fault: z.strictObject({ kind: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), choice(PULL_FAULTS)) }).optional(),
+  symptom: symptomSchema.optional(),
+  expect: z.record(z.string(), choice(['present', 'absent', 'reproduced', 'fixed'])).optional(),
+});
+type CaseInput = z.infer<typeof caseSchema>;
 
 export interface CaseFile {
   /** path inside the case directory, '/'-separated */
@@ -42,29 +169,44 @@ export interface CaseFile {
   mode: number;
 }
 
+export interface CaseStep {
+  id: string;
+  tool: 'buildx' | 'docker';
+  argv: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  checks: Check[];
+}
+
 export interface ReproCase {
   /** real path of the case directory */
   dir: string;
   title: string;
   links: string[];
-  command: CaseCommand;
-  args: string[];
-  /** relative to dir; bake only */
-  bakeFile: string;
-  /** relative to dir; build only */
-  context: string;
-  platforms: string[];
-  push: boolean;
-  engine: string[];
-  store: StoreKind[];
-  driver: DriverKind[];
-  registry: RegistryBehaviour[];
   versions: string[];
-  fault?: PullFault;
-  /** every criterion given must hold for the symptom to count as present */
-  symptom: { output?: RegExp; registry?: RegistrySymptom; exitCode?: 'zero' | 'nonzero' };
-  /** buildx range -> declared outcome, first match wins; empty when the case declares none */
-  expect: { range: string; outcome: 'reproduced' | 'fixed' }[];
+  engine: string[];
+  store: string[];
+  driver: string[];
+  buildkit: string[];
+  registry: string[];
+  builder: NonNullable<CaseInput['builder']>;
+  env: Record<string, string>;
+  config: NonNullable<CaseInput['config']>;
+  git: boolean;
+  repeat: number;
+  verdict: 'any' | 'majority';
+  platforms: string[];
+  fault?: (typeof PULL_FAULTS)[number];
+  /** `command: create`: the builder's boot is the step under test */
+  bootIsTheStep: boolean;
+  steps: CaseStep[];
+  /** checks on the whole case; with the steps' own, all must hold for "present" */
+  checks: Check[];
+  /** buildx range -> whether the symptom is expected, first match wins; empty when the case declares none */
+  expect: { range: string; present: boolean }[];
+  /** lab values the steps and checks name */
+  uses: Set<string>;
   files: CaseFile[];
 }
 
@@ -74,16 +216,24 @@ type Key = string | number;
 class Source {
   readonly lines = new LineCounter();
   readonly doc: Document;
-  constructor(readonly file: string, text: string) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false });
+  constructor(text: string) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
   }
 
   lineOf(offset: number | undefined): number {
     return offset === undefined ? 1 : this.lines.linePos(offset).line;
   }
 
-  /** Line of the node at `at`, else of its nearest existing parent. */
-  lineAt(at: readonly Key[]): number {
+  /** Line of the node at `at` (a key's own line when `key`), else of its nearest existing parent. */
+  lineAt(at: readonly Key[], key?: string): number {
+    if (key !== undefined) {
+      const parent = this.doc.getIn(at, true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === key);
+        const range = (pair?.key as { range?: [number, number, number] } | null)?.range;
+        if (range) return this.lineOf(range[0]);
+      }
+    }
     for (let n = at.length; n >= 0; n--) {
       const node = this.doc.getIn(at.slice(0, n), true) as { range?: [number, number, number] } | undefined;
       if (node && typeof node === 'object' && node.range) return this.lineOf(node.range[0]);
@@ -97,11 +247,9 @@ class Source {
 }
 
 /** ['platforms', 1] -> platforms[1]; ['symptom', 'output'] -> symptom.output */
-function fieldName(at: readonly Key[]): string {
+export function fieldName(at: readonly Key[]): string {
   return at.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : /^[A-Za-z_][\w-]*$/.test(k) ? `.${k}` : `."${k}"`)).join('') || '(document)';
 }
-
-const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 
 /** Reads and validates `<dir>/case.yaml` and lists the files to copy. */
 export function loadCase(dir: string): ReproCase {
@@ -112,161 +260,214 @@ export function loadCase(dir: string): ReproCase {
   } catch (e) {
     throw new UsageError(`case directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; give a directory holding ${CASE_FILE}`);
   }
-  const file = path.join(root, CASE_FILE);
   let text: string;
   try {
-    text = readFileSync(caseFilePath(root, CASE_FILE), 'utf8');
+    const file = caseFilePath(root, CASE_FILE);
+    if (statSync(file).size > 1 << 20) throw new UsageError(`${CASE_FILE} is larger than 1 MiB; a case file describes a bug, it does not carry it`);
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; a case directory needs a ${CASE_FILE}`);
+    throw new UsageError(`${path.join(root, CASE_FILE)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; a case directory needs a ${CASE_FILE}`);
   }
   return parseCase(text, root);
 }
 
 /** Validates case.yaml's text against the case directory `root` (a real path). */
 export function parseCase(text: string, root: string): ReproCase {
-  const src: Source = new Source(path.join(root, CASE_FILE), text);
+  const src = new Source(text);
   const err = src.doc.errors[0];
   if (err) throw new UsageError(`${CASE_FILE}:${err.linePos?.[0].line ?? 1}: invalid YAML: ${err.message.split('\n')[0]}`);
-  const contents = src.doc.contents;
-  if (!isMap(contents)) throw new UsageError(`${CASE_FILE}:1: the document must be a mapping of ${KEYS.join(', ')}`);
-  const js = src.doc.toJS() as Record<string, unknown>;
-
-  checkKeys(src, [], contents, KEYS);
-  const str = (at: Key[], v: unknown): string => {
-    if (typeof v !== 'string' || !v.trim()) src.fail(at, `${show(v)} is not a non-empty string${typeof v === 'number' ? ' (quote numbers: "0.20")' : ''}`);
-    return v;
-  };
-  /** A string or a list of strings, each checked by `each`. */
-  const strs = (key: string, each: (v: string, at: Key[]) => void = () => undefined): string[] | undefined => {
-    const v = js[key];
-    if (v === undefined || v === null) return undefined;
-    const list = Array.isArray(v) ? v : [v];
-    if (list.length === 0) src.fail([key], 'is empty; leave it out for the default');
-    return list.map((x, i) => {
-      const at = Array.isArray(v) ? [key, i] : [key];
-      const s = str(at, x);
-      each(s, at);
-      return s;
-    });
-  };
-  const oneOf = <T extends string>(allowed: readonly T[]) => (v: string, at: Key[]) => {
-    if (!allowed.includes(v as T)) src.fail(at, `${show(v)} is not one of ${allowed.join(', ')}`);
-  };
-
-  const title = js.title === undefined ? src.fail(['title'], 'is required') : str(['title'], js.title);
-  if (js.command === undefined) src.fail(['command'], `is required (${COMMANDS.join(' | ')})`);
-  const command = str(['command'], js.command) as CaseCommand;
-  oneOf(COMMANDS)(command, ['command']);
-  if (command === 'create') {
-    for (const k of BUILD_ONLY) if (js[k] !== undefined) src.fail([k], `applies to build and bake, not to command: create`);
-  } else if (js.fault !== undefined) {
-    src.fail(['fault'], 'applies to command: create only (it faults the BuildKit image pull)');
+  if (!isMap(src.doc.contents)) throw new UsageError(`${CASE_FILE}:1: the document must be a mapping (title, steps or command, symptom, ...)`);
+  let raw: unknown;
+  try {
+    raw = src.doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    throw new UsageError(`${CASE_FILE}:1: ${(e as Error).message}`);
   }
-  if (js.bakeFile !== undefined && command !== 'bake') src.fail(['bakeFile'], 'applies to command: bake only');
-  if (js.context !== undefined && command !== 'build') src.fail(['context'], 'applies to command: build only (a bake file names its own context)');
+  const parsed = caseSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = mostSpecific(parsed.error.issues[0]!);
+    const at = issue.path as Key[];
+    if (issue.code === 'unrecognized_keys') src.fail([...at, issue.keys[0]!], `unknown key; ${fieldName(at) === '(document)' ? 'see fixtures/cases/README.md for the keys' : `${fieldName(at)} takes ${knownKeys(at)}`}`, src.lineAt(at, issue.keys[0]));
+    src.fail(at, issue.message);
+  }
+  return buildCase(src, parsed.data!, root);
+}
 
-  const links = strs('links', (v, at) => { if (!/^https?:\/\/\S+$/.test(v)) src.fail(at, `${show(v)} is not an http(s) URL`); }) ?? [];
-  const args = strs('args') ?? [];
-  const platforms = strs('platforms', (v, at) => { if (!isPlatform(v)) src.fail(at, `${show(v)} is not a platform (expected os/arch[/variant])`); }) ?? [];
-  const push = js.push === undefined ? command !== 'create' : js.push;
-  if (typeof push !== 'boolean') src.fail(['push'], `${show(push)} is not true or false`);
-  if (push && platforms.length === 0) src.fail(['platforms'], 'is required when pushing: the lab verifies each platform in the registry');
-  const engine = strs('engine', oneOf(ENGINE_VERSIONS)) ?? [...ENGINE_VERSIONS];
-  const store = (strs('store', oneOf(CLOSED_AXIS_VALUES.store!)) ?? ['containerd']) as StoreKind[];
-  const driver = (strs('driver', oneOf(CLOSED_AXIS_VALUES.driver!)) ?? [command === 'create' ? 'docker-container' : 'docker']) as DriverKind[];
-  if (command === 'create' && driver.includes('docker')) src.fail(['driver'], 'command: create makes a docker-container builder; driver: docker does not apply');
-  const registry = (strs('registry', oneOf(CLOSED_AXIS_VALUES.registry!)) ?? ['plain']) as RegistryBehaviour[];
+type Issue = z.core.$ZodIssue;
+
+/** In a union (a value that may be a word or a mapping), the branch that got furthest says what is wrong. */
+function mostSpecific(issue: Issue): Issue {
+  // A bad record key or element carries the reason inside.
+  if ((issue.code === 'invalid_key' || issue.code === 'invalid_element') && issue.issues[0]) return { ...issue, message: mostSpecific(issue.issues[0]).message };
+  if (issue.code !== 'invalid_union' || !issue.errors.length) return issue;
+  const branches = issue.errors.map((errs) => errs.map((e) => ({ ...e, path: [...issue.path, ...e.path] }) as Issue));
+  const score = (errs: Issue[]) => (errs[0] ? errs[0].path.length * 2 + (errs[0].code === 'invalid_type' ? 0 : 1) : -1);
+  const best = branches.reduce((a, b) => (score(b) > score(a) ? b : a));
+  return best[0] ? mostSpecific(best[0]) : issue;
+}
+
+function knownKeys(at: readonly Key[]): string {
+  const top = at[0];
+  if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, image, registry, requests';
+  if (top === 'steps') return 'id, buildx, docker, env, cwd, timeout, symptom';
+  return 'the keys in fixtures/cases/README.md';
+}
+
+function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   const releases = loadReleases();
-  const versions = strs('versions', (v, at) => {
-    try { resolveSpec(v, releases, { includePrerelease: /-rc/.test(v) }); } catch (e) { src.fail(at, (e as Error).message); }
-  }) ?? ['latest'];
+  const versions = c.versions ?? ['latest'];
+  versions.forEach((v, i) => {
+    try { resolveSpec(v, releases, { includePrerelease: /-rc/.test(v) }); } catch (e) { src.fail(Array.isArray(src.doc.toJS().versions) ? ['versions', i] : ['versions'], (e as Error).message); }
+  });
+  const engine = c.engine ?? ['26.1'];
+  engine.forEach((e, i) => {
+    try { resolveEngineSpec(e); } catch (x) { src.fail(Array.isArray(src.doc.toJS().engine) ? ['engine', i] : ['engine'], (x as Error).message); }
+  });
+  const buildkit = c.buildkit ?? [];
+  buildkit.forEach((b, i) => {
+    try { checkBuildkitVersion(b); } catch (x) { src.fail(['buildkit', i], (x as Error).message); }
+  });
+  const legacy = c.command !== undefined;
+  if (legacy && c.steps) src.fail(['steps'], 'give either steps: or the one-command form (command:), not both');
+  if (!legacy && !c.steps) src.fail(['steps'], 'is required (or the one-command form: command: build | bake | create)');
+  const driverDefault = c.command === 'create' ? 'docker-container' : 'docker';
+  const driver = c.driver ?? [driverDefault];
+  driver.forEach((d, i) => {
+    if (d in UNSUPPORTED_DRIVERS) src.fail(Array.isArray(src.doc.toJS().driver) ? ['driver', i] : ['driver'], `${d} is not supported: ${UNSUPPORTED_DRIVERS[d]}`);
+  });
+  if (c.command === 'create' && driver.some((d) => d !== 'docker-container')) src.fail(['driver'], 'command: create boots a docker-container builder; other drivers do not apply');
+  if (c.fault && c.command !== 'create') src.fail(['fault'], 'applies to command: create only (it faults the BuildKit image pull)');
+  if (c.builder?.remote && !driver.includes('remote')) src.fail(['builder', 'remote'], 'applies to driver: remote');
+  if (c.builder?.nodes && driver.some((d) => d !== 'docker-container')) src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');
+  for (const k of ['bakeFile', 'context', 'platforms', 'push', 'args'] as const) if (c[k] !== undefined && !legacy) src.fail([k], 'belongs to the one-command form (command:); with steps, write the command in a step');
+  if (c.bakeFile !== undefined && c.command !== 'bake') src.fail(['bakeFile'], 'applies to command: bake only');
+  if (c.context !== undefined && c.command !== 'build') src.fail(['context'], 'applies to command: build only (a bake file names its own context)');
+  if (c.command === 'create') for (const k of ['args', 'platforms', 'push', 'registry'] as const) if (c[k] !== undefined) src.fail([k], 'applies to build and bake, not to command: create');
+  const platforms = c.platforms ?? [];
+  const push = c.push ?? (legacy && c.command !== 'create');
+  if (legacy && push && platforms.length === 0) src.fail(['platforms'], 'is required when pushing: the lab verifies each platform in the registry');
 
-  let fault: PullFault | undefined;
-  if (js.fault !== undefined) {
-    const node = src.doc.get('fault', true);
-    if (!isMap(node)) src.fail(['fault'], `must be a mapping { kind: ${PULL_FAULTS.join(' | ')} }`);
-    checkKeys(src, ['fault'], node, ['kind']);
-    const kind = (js.fault as Record<string, unknown>).kind;
-    // `kind: 404` is a YAML number; the fault names are strings.
-    fault = String(kind ?? src.fail(['fault', 'kind'], `is required (${PULL_FAULTS.join(' | ')})`)) as PullFault;
-    oneOf(PULL_FAULTS)(fault, ['fault', 'kind']);
-  }
+  const symptoms = c.symptom === undefined ? [] : Array.isArray(c.symptom) ? c.symptom : [c.symptom];
+  if (!symptoms.length && !(c.steps ?? []).some((s) => s.symptom)) src.fail(['symptom'], 'is required: what shows the bug (output, notOutput, panic, exitCode, file, image, registry, requests)');
+  const checks = symptoms.flatMap((s, i) => toChecks(src, s, Array.isArray(c.symptom) ? ['symptom', i] : ['symptom'], undefined, platforms, push));
 
-  const symNode = src.doc.get('symptom', true);
-  if (js.symptom === undefined) src.fail(['symptom'], `is required: at least one of ${SYMPTOM_KEYS.join(', ')}`);
-  if (!isMap(symNode)) src.fail(['symptom'], `must be a mapping with at least one of ${SYMPTOM_KEYS.join(', ')}`);
-  checkKeys(src, ['symptom'], symNode, SYMPTOM_KEYS);
-  const sym = js.symptom as Record<string, unknown>;
-  const symptom: ReproCase['symptom'] = {};
-  if (sym.output !== undefined) {
-    const re = str(['symptom', 'output'], sym.output);
-    try { symptom.output = new RegExp(re); } catch (e) { src.fail(['symptom', 'output'], `${show(re)} is not a regular expression: ${(e as Error).message}`); }
+  const steps: CaseStep[] = legacy ? legacySteps(c, platforms, push) : (c.steps ?? []).map((s, i) => {
+    const id = s.id ?? `${i + 1}`;
+    const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
+    return {
+      id,
+      tool: s.buildx ? 'buildx' : 'docker',
+      argv: (s.buildx ?? s.docker)!,
+      env: s.env ?? {},
+      ...(s.cwd ? { cwd: s.cwd } : {}),
+      ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
+      checks: own.flatMap((x, j) => toChecks(src, { step: id, ...x }, Array.isArray(s.symptom) ? ['steps', i, 'symptom', j] : ['steps', i, 'symptom'], id, platforms, push)),
+    };
+  });
+  const ids = new Set<string>();
+  steps.forEach((s, i) => {
+    if (ids.has(s.id)) src.fail(['steps', i, 'id'], `step id ${s.id} is used twice`);
+    ids.add(s.id);
+  });
+  for (const [i, ch] of [...checks, ...steps.flatMap((s) => s.checks)].entries()) {
+    const step = 'step' in ch ? ch.step : undefined;
+    if (step !== undefined && !ids.has(step)) src.fail(['symptom'], `check ${i + 1} names step ${step}, which the case does not have (steps: ${[...ids].join(', ')})`);
   }
-  if (sym.registry !== undefined) {
-    const r = str(['symptom', 'registry'], sym.registry);
-    oneOf(REGISTRY_SYMPTOMS)(r, ['symptom', 'registry']);
-    if (!push) src.fail(['symptom', 'registry'], 'needs push: true (there is nothing in the registry to judge)');
-    symptom.registry = r as RegistrySymptom;
-  }
-  if (sym.exitCode !== undefined) {
-    const x = str(['symptom', 'exitCode'], sym.exitCode);
-    oneOf(['nonzero', 'zero'] as const)(x, ['symptom', 'exitCode']);
-    symptom.exitCode = x as 'zero' | 'nonzero';
-  }
-  if (!Object.keys(symptom).length) src.fail(['symptom'], `needs at least one of ${SYMPTOM_KEYS.join(', ')}`);
 
   const expect: ReproCase['expect'] = [];
-  if (js.expect !== undefined) {
-    if (!isMap(src.doc.get('expect', true))) src.fail(['expect'], 'must be a mapping of buildx range -> reproduced | fixed, e.g. "<0.22.0": reproduced');
-    for (const [range, outcome] of Object.entries(js.expect as Record<string, unknown>)) {
-      if (!semver.validRange(range, { includePrerelease: true })) src.fail(['expect', range], `${show(range)} is not a semver range`);
-      if (outcome !== 'reproduced' && outcome !== 'fixed') src.fail(['expect', range], `${show(outcome)} is not reproduced or fixed`);
-      expect.push({ range, outcome });
-    }
+  for (const [range, word] of Object.entries(c.expect ?? {})) {
+    if (!semver.validRange(range, { includePrerelease: true })) src.fail(['expect', range], `${JSON.stringify(range)} is not a semver range`);
+    expect.push({ range, present: word === 'present' || word === 'reproduced' });
   }
+  const uses = new Set<string>();
+  const scan = (t: string) => { for (const n of labValuesIn(t)) uses.add(n); };
+  for (const s of steps) { s.argv.forEach(scan); Object.values(s.env).forEach(scan); }
+  Object.values(c.env ?? {}).forEach(scan);
+  for (const ch of [...checks, ...steps.flatMap((s) => s.checks)]) JSON.stringify(ch).replace(/\$\{[^}]*\}/g, (m) => (scan(m), m));
 
-  const bakeFile = command === 'bake' ? checkCasePath(src, root, ['bakeFile'], js.bakeFile ?? 'docker-bake.hcl', 'file') : 'docker-bake.hcl';
-  const context = command === 'build' ? checkCasePath(src, root, ['context'], js.context ?? '.', 'dir') : '.';
+  for (const [k, v] of [['bakeFile', c.bakeFile], ['context', c.context], ['builder.buildkitdConfig', c.builder?.buildkitdConfig], ['config.buildkitdDefault', c.config?.buildkitdDefault], ['config.dockerConfig', c.config?.dockerConfig]] as const) {
+    if (v === undefined) continue;
+    try { caseFilePath(root, v, k === 'context' ? 'dir' : 'file'); } catch (e) { src.fail(k.split('.'), (e as Error).message); }
+  }
+  if (c.command === 'bake' && c.bakeFile === undefined) {
+    try { caseFilePath(root, 'docker-bake.hcl'); } catch (e) { src.fail(['bakeFile'], `default docker-bake.hcl: ${(e as Error).message}`); }
+  }
   return {
-    dir: root, title, links, command, args, bakeFile, context, platforms, push, engine, store, driver, registry, versions,
-    ...(fault ? { fault } : {}), symptom, expect, files: caseFiles(root),
+    dir: root, title: c.title, links: c.links ?? [], versions, engine, store: c.store ?? ['containerd'], driver, buildkit,
+    registry: c.registry ?? ['plain'], builder: c.builder ?? {}, env: c.env ?? {}, config: c.config ?? {}, git: c.git ?? false,
+    repeat: c.repeat ?? 1, verdict: c.verdict ?? 'any', platforms, ...(c.fault ? { fault: c.fault.kind } : {}),
+    bootIsTheStep: c.command === 'create', steps, checks, expect, uses, files: caseFiles(root),
   };
 }
 
-function checkKeys(src: Source, at: Key[], node: { items: { key: unknown }[] }, known: readonly string[]): void {
-  for (const pair of node.items) {
-    const key = pair.key as { value?: unknown; range?: [number, number, number] } | null;
-    const name = String(key?.value ?? key);
-    if (!known.includes(name)) src.fail([...at, name], `unknown key; ${at.length ? `${fieldName(at)} takes` : 'known keys are'} ${known.join(', ')}`, src.lineOf(key?.range?.[0]));
+/** The one-command form as steps, with the same meaning as before steps existed. */
+function legacySteps(c: CaseInput, platforms: string[], push: boolean): CaseStep[] {
+  const args = c.args ?? [];
+  switch (c.command) {
+    case 'bake':
+      // The bake file reads the push target from TAG (and may read PLATFORMS); see fixtures/cases/README.md.
+      return [{ id: 'bake', tool: 'buildx', argv: ['bake', '--progress', 'plain', '-f', c.bakeFile ?? 'docker-bake.hcl', ...args], env: { TAG: '${target}', ...(platforms.length ? { PLATFORMS: platforms.join(',') } : {}) }, checks: [] }];
+    case 'build':
+      return [{
+        id: 'build', tool: 'buildx', env: {}, checks: [],
+        argv: ['build', '--progress', 'plain', ...(platforms.length ? ['--platform', platforms.join(',')] : []), ...(push ? ['--push', '-t', '${target}'] : []), ...args, `\${context}/${c.context ?? '.'}`],
+      }];
+    default:
+      return [];
   }
 }
 
-/** A case path field: relative, no escape (lexically or through symlinks), of the given kind. */
-function checkCasePath(src: Source, root: string, at: Key[], value: unknown, kind: 'file' | 'dir'): string {
-  if (typeof value !== 'string' || !value) src.fail(at, `${show(value)} is not a path`);
-  try {
-    caseFilePath(root, value, kind);
-  } catch (e) {
-    src.fail(at, (e as Error).message);
+/** One YAML check mapping (possibly holding several checks) as kit checks. */
+function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefined, platforms: string[], push: boolean): Check[] {
+  const out: Check[] = [];
+  const st = s.step ?? step;
+  const on = st !== undefined ? { step: st } : {};
+  if (s.output !== undefined) out.push({ kind: 'output', pattern: s.output, ...on });
+  if (s.notOutput !== undefined) out.push({ kind: 'output', pattern: s.notOutput, negate: true, ...on });
+  if (s.panic) out.push({ kind: 'panic', ...on });
+  if (s.exitCode !== undefined) out.push({ kind: 'exit', code: s.exitCode, ...on });
+  if (s.file) out.push({ kind: 'file', ...s.file });
+  if (s.image) out.push({ kind: 'image', ...s.image });
+  if (s.requests) out.push({ kind: 'requests', ...s.requests, count: String(s.requests.count) });
+  if (s.registry !== undefined) {
+    if (typeof s.registry === 'string') {
+      if (!push) src.fail([...at, 'registry'], 'needs push: true (there is nothing in the registry to judge)');
+      out.push(...legacyRegistryCheck(s.registry, platforms));
+    } else {
+      out.push({ kind: 'registry', ref: s.registry.ref ?? '${target}', ...s.registry });
+    }
   }
-  return path.posix.normalize(value.replace(/\\/g, '/'));
+  for (const c of out) {
+    try { validateCheck(c); } catch (e) { src.fail(at, (e as Error).message); }
+  }
+  return out;
+}
+
+/** The registry symptoms of the one-command form, as checks of the same meaning. */
+function legacyRegistryCheck(word: 'missing-platforms' | 'not-an-index' | 'push-refused' | 'incomplete', platforms: string[]): Check[] {
+  switch (word) {
+    case 'not-an-index': return [{ kind: 'registry', ref: '${target}', index: false }];
+    case 'missing-platforms': return [{ kind: 'registry', ref: '${target}', lacks: platforms }];
+    case 'push-refused': return [{ kind: 'requests', method: 'PUT', on: 'manifests', reference: '${tag}', status: '4', count: '>=1' }];
+    case 'incomplete': return [{ kind: 'registry', ref: '${target}', platforms, complete: false }];
+  }
 }
 
 /** The real path of `rel` inside `root`; throws when it is absolute, escapes, or is missing. */
 export function caseFilePath(root: string, rel: string, kind: 'file' | 'dir' = 'file'): string {
-  if (path.isAbsolute(rel)) throw new UsageError(`${show(rel)} is absolute; give a path inside the case directory`);
+  if (path.isAbsolute(rel)) throw new UsageError(`${JSON.stringify(rel)} is absolute; give a path inside the case directory`);
   const lexical = path.resolve(root, rel);
-  if (!inside(root, lexical)) throw new UsageError(`${show(rel)} leaves the case directory`);
+  if (!inside(root, lexical)) throw new UsageError(`${JSON.stringify(rel)} leaves the case directory`);
   let real: string;
   try {
     real = realpathSync(lexical);
   } catch (e) {
-    throw new UsageError(`${show(rel)} does not exist in the case directory (${(e as NodeJS.ErrnoException).code})`);
+    throw new UsageError(`${JSON.stringify(rel)} does not exist in the case directory (${(e as NodeJS.ErrnoException).code})`);
   }
-  if (!inside(root, real)) throw new UsageError(`${show(rel)} is a symlink to ${real}, outside the case directory`);
+  if (!inside(root, real)) throw new UsageError(`${JSON.stringify(rel)} is a symlink to ${real}, outside the case directory`);
   const st = statSync(real);
-  if (kind === 'file' ? !st.isFile() : !st.isDirectory()) throw new UsageError(`${show(rel)} is not a ${kind === 'file' ? 'regular file' : 'directory'}`);
+  if (kind === 'file' ? !st.isFile() : !st.isDirectory()) throw new UsageError(`${JSON.stringify(rel)} is not a ${kind === 'file' ? 'regular file' : 'directory'}`);
   return real;
 }
 
@@ -275,7 +476,7 @@ function inside(root: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-/** Every file the case ships (what the build may see); symlinks must stay inside, others kinds are refused. */
+/** Every file the case ships (what the build may see); symlinks must stay inside, other kinds are refused. */
 export function caseFiles(root: string): CaseFile[] {
   const out: CaseFile[] = [];
   let bytes = 0;
@@ -299,6 +500,7 @@ export function caseFiles(root: string): CaseFile[] {
 }
 
 /** A case file's bytes, checked again at read time (the directory may have changed since loadCase). */
-export function readCaseFile(root: string, f: CaseFile): Buffer {
+export function readCaseFile(root: string, f: Pick<CaseFile, 'rel'>): Buffer {
   return readFileSync(caseFilePath(root, f.rel));
 }
+

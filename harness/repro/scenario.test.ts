@@ -1,57 +1,55 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CellResult, CommandRecord } from '../model.ts';
-import type { VerificationReport } from '../oci/verify.ts';
+import type { CellResult } from '../model.ts';
 import { expandScenario } from '../runner/scenario.ts';
 import { loadCase } from './case.ts';
-import { judgeCase, NO_EXPECTATION, reproLines, reproScenario, type ReproObservation } from './scenario.ts';
+import { caseScenario, caseVerdict, NO_EXPECTATION, reproLines, reproWord, type CaseRun } from './scenario.ts';
 
 const fixtures = new URL('../../fixtures/cases/', import.meta.url).pathname;
 const bake = loadCase(path.join(fixtures, '3070-bake-double-push'));
 const create = loadCase(path.join(fixtures, '49453-pull-stream'));
+const expand = (c: ReturnType<typeof loadCase>) => expandScenario(caseScenario(c), { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir: c.dir } });
 
-const cmd = (stderr: string, exitCode = 0): CommandRecord => ({ argv: ['docker', 'buildx'], exitCode, stdout: '', stderr, durationMs: 1 });
-const report = (over: Partial<VerificationReport>): VerificationReport => ({ ref: 'r', ok: true, platforms: [], attestations: 0, problems: [], manifests: {}, ...over });
-
-describe('reproScenario', () => {
-  it('expands a case without `expect` into cells that all expect the symptom', () => {
-    const cells = expandScenario(reproScenario({ ...bake, expect: [] }), { matrix: 'full', axisFilters: {} });
+describe('caseScenario', () => {
+  it('expands a case without `expect` into cells that all expect the symptom, with what each needs', () => {
+    const { cells, requirements } = expand({ ...bake, expect: [] });
     expect(cells.map((c) => c.name)).toEqual([
-      'buildx=v0.21.1/command=bake/driver=docker/engine=26.1.5/registry=known-index-not-retagged/store=containerd',
-      'buildx=v0.22.0/command=bake/driver=docker/engine=26.1.5/registry=known-index-not-retagged/store=containerd',
+      'buildx=v0.21.1/driver=docker/engine=26.1.5/registry=known-index-not-retagged/store=containerd',
+      'buildx=v0.22.0/driver=docker/engine=26.1.5/registry=known-index-not-retagged/store=containerd',
     ]);
     expect(cells.every((c) => c.expected.outcome === 'reproduced' && c.expected.reason === NO_EXPECTATION)).toBe(true);
+    expect(Object.keys(requirements).sort()).toEqual(['buildx:v0.21.1', 'buildx:v0.22.0', 'engine:26.1.5', 'image:registry']);
   });
 
-  it('uses the declared expectations, and a create case gets a fault axis instead of command', () => {
-    const cells = expandScenario(reproScenario(create), { matrix: 'full', axisFilters: {} });
+  it('uses the declared expectations; a create case gets its fault axis and a BuildKit requirement', () => {
+    const { cells } = expand(create);
     expect(cells.map((c) => [c.name, c.expected.outcome])).toEqual([
-      ['buildx=v0.20.1/driver=docker-container/engine=26.1.5/fault=corrupt/store=containerd', 'reproduced'],
-      ['buildx=v0.21.1/driver=docker-container/engine=26.1.5/fault=corrupt/store=containerd', 'fixed'],
+      ['buildx=v0.20.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'reproduced'],
+      ['buildx=v0.21.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'fixed'],
     ]);
+    expect(cells[0]!.requires).toContain('buildkit:v0.17.1');
   });
 });
 
-describe('judgeCase', () => {
-  const single = report({ ok: false, platforms: ['linux/amd64'], problems: [{ code: 'not-an-index', where: 'x', detail: 'single' }] });
-  it('needs every criterion for PRESENT', () => {
-    const o: ReproObservation = { commands: [cmd('#12 pushing registry:5000/lab/x:v1 with docker')], exitCode: 0, registry: single };
-    expect(judgeCase(bake, o)).toEqual({ observed: 'reproduced', summary: 'symptom PRESENT (output matched "pushing registry:5000/lab/x:v1 with docker"; registry: tag is a single manifest (linux/amd64))' });
-    const complete = report({ platforms: ['linux/amd64', 'linux/arm64', 'linux/s390x'] });
-    expect(judgeCase(bake, { ...o, registry: complete }).observed).toBe('fixed');
+describe('caseVerdict', () => {
+  const run = (...holds: boolean[]): CaseRun => ({ results: holds.map((h, i) => ({ holds: h, detail: `c${i} ${h}` })) });
+  it('needs every check of a run for present', () => {
+    expect(caseVerdict([run(true, true)], 'any')).toEqual({ word: 'present', detail: 'c0 true; c1 true' });
+    expect(caseVerdict([run(true, false)], 'any').word).toBe('absent');
   });
-
-  it('reports ABSENT with what was seen', () => {
-    const v = judgeCase(create, { commands: [cmd('ok'), cmd('ERROR: failed commit on ref', 1)], exitCode: 1, faultHits: 1 });
-    expect(v).toEqual({ observed: 'fixed', summary: 'symptom ABSENT (output: no match for /No such image/; exit 1: ERROR: failed commit on ref)' });
+  it('any: one run of five is enough; majority: more than half', () => {
+    const runs = [run(false), run(true), run(false), run(false), run(false)];
+    expect(caseVerdict(runs, 'any')).toMatchObject({ word: 'present', detail: expect.stringMatching(/^1 of 5 run\(s\) showed it \(any\)/) });
+    expect(caseVerdict(runs, 'majority').word).toBe('absent');
+    expect(caseVerdict([run(true), run(true), run(false)], 'majority').word).toBe('present');
   });
-
-  it('is inconclusive when the fault was never hit', () => {
-    expect(judgeCase(create, { commands: [cmd('')], exitCode: 0, faultHits: 0 }).observed).toBe('unexpected');
+  it('is inconclusive when no run could be judged, and skips those that could not', () => {
+    expect(caseVerdict([{ results: [], inconclusive: 'the corrupt fault was never hit' }], 'any')).toEqual({ word: 'inconclusive', detail: 'the corrupt fault was never hit' });
+    expect(caseVerdict([{ results: [], inconclusive: 'x' }, run(true)], 'majority').word).toBe('present');
   });
 });
 
-describe('reproLines', () => {
+describe('reproLines and reproWord', () => {
   const result = (buildx: string, over: Partial<CellResult>): CellResult => ({
     scenario: 's', name: `s > buildx=${buildx}`, axes: { buildx, engine: '26.1.5' }, expected: 'reproduced', expectedReason: NO_EXPECTATION,
     outcome: 'reproduced', summary: '', evidence: { commands: [], journal: [], manifests: {}, facts: [] },
@@ -68,5 +66,11 @@ describe('reproLines', () => {
       'v0.22.0  symptom ABSENT (output: no match for /x/)',
       'v0.9.0   error: the DinD engine died',
     ]);
+  });
+  it('has its own words: present, absent, inconclusive', () => {
+    expect(reproWord({ outcome: 'reproduced', observed: 'reproduced' })).toBe('present');
+    expect(reproWord({ outcome: 'unexpected', observed: 'fixed' })).toBe('absent');
+    expect(reproWord({ outcome: 'unexpected', observed: 'unexpected' })).toBe('inconclusive');
+    expect(reproWord({ outcome: 'skipped' })).toBe('skipped');
   });
 });

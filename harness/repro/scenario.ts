@@ -1,170 +1,160 @@
-// A case.yaml turned into a Scenario: the matrix comes from the case, the body copies the case into the
-// cell's context and runs the one command it names, and the judge reads the declared symptom off the
-// evidence. Observed `reproduced` means "symptom present", `fixed` means "symptom absent".
+// A case.yaml turned into a Scenario: the matrix comes from the case; the body copies the case into the
+// cell's context, places its config files, boots its builder, runs its steps through the kit, and
+// evaluates its checks; the judge says whether the symptom was present. With `repeat: N` the body runs N
+// times from a fresh engine, every run's evidence kept, and the verdict rule (any | majority) decides.
+//
+// repro's own words: present (observed `reproduced`), absent (observed `fixed`), inconclusive (observed
+// `unexpected`: the lab could not tell, e.g. a pull fault that was never hit or a builder that did not boot).
 import path from 'node:path';
 import { HarnessError } from '../errors.ts';
-import type { CellResult, CommandRecord, RegistryBehaviour } from '../model.ts';
-import { describeReport, summarizeProblems, type VerificationReport } from '../oci/verify.ts';
-import { analyzePush, describePush, type PushAnalysis } from '../registry/journal.ts';
-import type { Expectation, MatrixAxes } from '../runner/matrix.ts';
-import type { CellContext, Scenario, Verdict } from '../runner/scenario.ts';
-import { bootContainerBuilder, pushTarget, verifyPushed } from '../runner/steps.ts';
+import type { CheckResult } from '../kit/checks.ts';
+import type { Kit } from '../kit/context.ts';
+import { bootWithPullFault } from '../kit/faults.ts';
+import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
+import type { Builder, BuilderSpec } from '../kit/builders.ts';
+import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
+import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
 import { readCaseFile, type ReproCase } from './case.ts';
-import { errorLine } from '../text.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 
-export interface ReproObservation {
-  /** the Buildx commands whose output the symptom is matched against */
-  commands: CommandRecord[];
-  /** exit code of the command under test (for create: the first that failed) */
-  exitCode: number;
-  analysis?: PushAnalysis;
-  registry?: VerificationReport;
-  /** requests the case's fault changed; undefined without a fault */
-  faultHits?: number;
+export type ReproWord = 'present' | 'absent' | 'inconclusive';
+
+export interface CaseRun {
+  results: CheckResult[];
+  /** why this run could not be judged */
+  inconclusive?: string;
 }
 
-export function reproScenarioId(c: Pick<ReproCase, 'dir'>): string {
-  return `repro-${path.basename(c.dir).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'case'}`;
+export interface CaseObservation {
+  runs: CaseRun[];
 }
 
-export function reproAxes(c: ReproCase): MatrixAxes {
-  const common = { buildx: c.versions, engine: c.engine, store: c.store, driver: c.driver };
-  // `command` is a closed axis (build | bake); a create case has one fault instead.
-  return c.command === 'create' ? { ...common, ...(c.fault ? { fault: [c.fault] } : {}) } : { ...common, command: [c.command], registry: c.registry };
+export function caseScenarioId(c: Pick<ReproCase, 'dir'>): string {
+  return `case-${path.basename(c.dir).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'case'}`;
 }
 
-export function reproExpectations(c: ReproCase): Expectation[] {
+export function caseExpectations(c: Pick<ReproCase, 'expect'>): Expectation[] {
   if (!c.expect.length) return [{ when: {}, outcome: 'reproduced', reason: NO_EXPECTATION }];
-  return c.expect.map((e) => ({ when: { buildx: e.range }, outcome: e.outcome, reason: `case.yaml expects ${e.outcome} for buildx ${e.range}` }));
+  return c.expect.map((e) => ({ when: { buildx: e.range }, outcome: e.present ? 'reproduced' : 'fixed', reason: `case.yaml expects the symptom ${e.present ? 'present' : 'absent'} for buildx ${e.range}` }));
 }
 
-function describeSymptom(c: ReproCase): string {
-  const s = c.symptom;
-  return [s.output && `output matches /${s.output.source}/`, s.registry && `registry: ${s.registry}`, s.exitCode && `exit code ${s.exitCode}`].filter(Boolean).join(' and ');
+/** The verdict of N runs under the case's rule; pure. */
+export function caseVerdict(runs: readonly CaseRun[], rule: 'any' | 'majority'): { word: ReproWord; detail: string } {
+  const judged = runs.filter((r) => !r.inconclusive);
+  if (!judged.length) return { word: 'inconclusive', detail: runs[0]?.inconclusive ?? 'no run' };
+  const present = judged.filter((r) => r.results.every((x) => x.holds)).length;
+  const word = rule === 'any' ? (present > 0 ? 'present' : 'absent') : present * 2 > judged.length ? 'present' : 'absent';
+  const last = judged.find((r) => r.results.every((x) => x.holds) === (word === 'present')) ?? judged[0]!;
+  const head = runs.length > 1 ? `${present} of ${judged.length} run(s) showed it (${rule}); ` : '';
+  return { word, detail: `${head}${last.results.map((x) => x.detail).join('; ')}` };
 }
 
-export function reproScenario(c: ReproCase): Scenario<ReproObservation> {
-  return {
-    id: reproScenarioId(c),
+const OBSERVED: Record<ReproWord, Verdict['observed']> = { present: 'reproduced', absent: 'fixed', inconclusive: 'unexpected' };
+
+export function caseScenario(c: ReproCase): Scenario {
+  return defineScenario({
+    id: caseScenarioId(c),
     title: c.title,
     links: c.links,
-    symptom: describeSymptom(c),
-    axes: reproAxes(c),
-    faults: c.fault ? [c.fault] : [],
-    expectations: reproExpectations(c),
-    observe: (ctx) => observeCase(c, ctx),
-    judge: (o) => judgeCase(c, o),
+    symptom: [...c.checks, ...c.steps.flatMap((s) => s.checks)].map((x) => x.kind).join(' and '),
+    axes: {
+      buildx: c.versions,
+      engine: c.engine,
+      store: c.store as StoreKind[],
+      driver: c.driver as DriverKind[],
+      registry: c.registry as RegistryBehaviour[],
+      ...(c.buildkit.length ? { buildkit: c.buildkit } : {}),
+      ...(c.fault ? { fault: [c.fault] } : {}),
+    },
+    needsBaseImage: c.uses.has('base'),
+    needsBuildkit: c.uses.has('buildkitImage'),
+    expectations: caseExpectations(c),
+    observe: (kit) => observeCase(c, kit as unknown as Kit),
+    judge: (o: CaseObservation) => {
+      const v = caseVerdict(o.runs, c.verdict);
+      return { observed: OBSERVED[v.word], summary: `symptom ${v.word.toUpperCase()} (${v.detail})` };
+    },
+  }) as unknown as Scenario;
+}
+
+async function observeCase(c: ReproCase, kit: Kit): Promise<CaseObservation> {
+  const runs: CaseRun[] = [];
+  for (let i = 0; i < c.repeat; i++) {
+    if (i > 0) await kit.restart();
+    if (c.repeat > 1) kit.fact(`run ${i + 1} of ${c.repeat}`);
+    runs.push(await observeOnce(c, kit, i));
+  }
+  return { runs };
+}
+
+async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun> {
+  await copyCase(c, kit);
+  const target = kit.target(run ? `app-${run + 1}` : 'app');
+  kit.behave(target, kit.axes.registry as RegistryBehaviour);
+  const spec = builderSpec(c, kit);
+  let builder: Builder;
+  let faultHits: number | undefined;
+  const mark = kit.mark();
+  if (c.bootIsTheStep) {
+    const boot = await bootWithPullFault(kit, spec, c.fault as PullFault | undefined);
+    builder = boot.builder;
+    faultHits = boot.faultHits.length;
+  } else {
+    builder = await kit.bootBuilder(spec);
+    if (builder.failed) return { results: [], inconclusive: `the ${spec.driver} builder did not boot: ${builder.failed.stderr.trim().split('\n').pop()}` };
+  }
+  const values: LabValues = {
+    target: target.ref,
+    repository: target.repository,
+    tag: target.tag,
+    registry: REGISTRY_HOST,
+    builder: builder.name,
+    ...(builder.image ? { buildkitImage: builder.image } : c.uses.has('buildkitImage') ? { buildkitImage: await kit.buildkitImage() } : {}),
+    ...(c.uses.has('base') ? { base: await kit.baseImage() } : {}),
+    cell: kit.id,
+    context: kit.sandbox.contextDir,
+    platforms: c.platforms.join(','),
+    targetNamed: (name) => kit.target(name).ref,
+  };
+  const env = { ...c.env, ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}) };
+  const steps = await runSteps(kit, c.steps, values, env);
+  const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
+  if (faultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
+  const read = (file: string) => readContextFile(kit, file);
+  const checks = await Promise.all([...c.checks, ...c.steps.flatMap((s) => s.checks)].map((x) => interpolateCheck(x, values, read)));
+  const results = await kit.check(checks, recorded, mark);
+  return { results };
+}
+
+function builderSpec(c: ReproCase, kit: Kit): BuilderSpec {
+  return {
+    driver: kit.axes.driver as DriverKind,
+    ...(kit.axes.buildkit ? { buildkit: kit.axes.buildkit } : {}),
+    ...(c.builder.driverOpts ? { driverOpts: c.builder.driverOpts } : {}),
+    ...(c.builder.nodes ? { nodes: c.builder.nodes } : {}),
+    ...(c.builder.remote ? { remote: c.builder.remote } : {}),
+    ...(c.builder.bootstrap !== undefined ? { bootstrap: c.builder.bootstrap } : {}),
+    ...(c.builder.buildkitdConfig ? { buildkitdConfig: readCaseFile(c.dir, { rel: c.builder.buildkitdConfig }).toString('utf8') } : {}),
   };
 }
 
-/** Copies the case's files into the cell's context inside DinD (a tar put, like `docker cp`). */
-async function copyCase(c: ReproCase, ctx: CellContext): Promise<string> {
-  const dir = `${ctx.sandbox.dir}/ctx`;
-  await ctx.sandbox.dind.container.copyContentToContainer([
-    ...c.files.map((f) => ({ content: readCaseFile(c.dir, f), target: `${dir}/${f.rel}`, mode: f.mode })),
+/** Copies the case's files into the cell's context (one tar stream), its config files into the client's config, and makes the context a Git repository when asked. */
+async function copyCase(c: ReproCase, kit: Kit): Promise<void> {
+  const files = [
+    ...c.files.map((f) => ({ rel: `ctx/${f.rel}`, content: readCaseFile(c.dir, f), mode: f.mode })),
     // As the lab's fixtures do: lets a Dockerfile COPY something unique to the cell.
-    { content: `${ctx.cellId}\n`, target: `${dir}/cell-id.txt`, mode: 0o644 },
-  ]);
-  ctx.evidence.facts.push(`case ${path.basename(c.dir)}: ${c.files.length} file(s) copied into ${dir}`);
-  return dir;
-}
-
-async function observeCase(c: ReproCase, ctx: CellContext): Promise<ReproObservation> {
-  const dir = await copyCase(c, ctx);
-  const name = ctx.cellId;
-  if (c.command === 'create') {
-    const boot = await bootContainerBuilder(ctx, name, c.fault);
-    const commands = [boot.create, ...(boot.bootstrap ? [boot.bootstrap] : [])];
-    return { commands, exitCode: commands.find((x) => x.exitCode !== 0)?.exitCode ?? 0, ...(c.fault ? { faultHits: boot.faultHits.length } : {}) };
+    { rel: 'ctx/cell-id.txt', content: `${kit.id}\n`, mode: 0o644 },
+    ...(c.config.buildkitdDefault ? [{ rel: 'buildx/buildkitd.default.toml', content: readCaseFile(c.dir, { rel: c.config.buildkitdDefault }) }] : []),
+    ...(c.config.dockerConfig ? [{ rel: 'docker/config.json', content: readCaseFile(c.dir, { rel: c.config.dockerConfig }), mode: 0o600 }] : []),
+  ];
+  await kit.sandbox.writeFiles(files);
+  kit.fact(`case ${path.basename(c.dir)}: ${c.files.length} file(s) copied into ${kit.sandbox.contextDir}`);
+  if (c.git) {
+    const g = await kit.sandbox.look('git init -q && git add -A && git -c user.email=lab@buildx-lab.invalid -c user.name=buildx-lab commit -qm "case" && git rev-parse HEAD');
+    if (g.exitCode !== 0) throw new HarnessError(`making the case's context a Git repository failed: ${g.stderr.trim()}`);
+    kit.fact(`context is a Git repository at ${g.stdout.trim().slice(0, 12)}`);
   }
-  const target = pushTarget('repro', ctx.cellId);
-  ctx.lab.proxy.setBehaviour(target.repository, ctx.axes.registry as RegistryBehaviour);
-  const builder: string[] = [];
-  if (ctx.axes.driver === 'docker-container') {
-    const boot = await bootContainerBuilder(ctx, name);
-    const failed = boot.bootstrap ?? boot.create;
-    if (failed.exitCode !== 0) throw new HarnessError(`the docker-container builder did not boot: ${errorLine(failed.stderr + failed.stdout)}`);
-    builder.push('--builder', name);
-  }
-  const mark = ctx.lab.proxy.journal.mark();
-  // The bake file reads the push target from TAG (and may read PLATFORMS); see fixtures/cases/README.md.
-  const run = await ctx.phase('buildx', () =>
-    c.command === 'bake'
-      ? ctx.sandbox.buildx(['bake', ...builder, '--progress', 'plain', '-f', c.bakeFile, ...c.args], {
-          cwd: dir,
-          env: { TAG: target.ref, ...(c.platforms.length ? { PLATFORMS: c.platforms.join(',') } : {}) },
-        })
-      : ctx.sandbox.buildx([
-          'build', ...builder, '--progress', 'plain',
-          ...(c.platforms.length ? ['--platform', c.platforms.join(',')] : []),
-          ...(c.push ? ['--push', '-t', target.ref] : []),
-          ...c.args, `${dir}/${c.context}`,
-        ]),
-  );
-  ctx.evidence.facts.push(`${c.command} exit ${run.exitCode}: ${errorLine(run.stderr + run.stdout)}`);
-  const obs: ReproObservation = { commands: [run], exitCode: run.exitCode };
-  if (c.push) {
-    obs.analysis = analyzePush(ctx.requestsSince(mark), target.repository, target.tag);
-    ctx.evidence.facts.push(...describePush(obs.analysis));
-    obs.registry = await verifyPushed(ctx, target, c.platforms);
-    ctx.evidence.facts.push(...describeReport(obs.registry).split('\n'));
-  }
-  return obs;
-}
-
-interface Criterion {
-  present: boolean;
-  detail: string;
-}
-
-const clip = (s: string, n = 60) => (s.length > n ? `${s.slice(0, n - 3)}...` : s).replace(/\s+/g, ' ');
-
-/** Where the tag ended, in words. */
-function tagState(r: VerificationReport): string {
-  const notIndex = r.problems.find((p) => p.code === 'not-an-index');
-  // BuildKit's attestation manifests carry an unknown/unknown config: the tag ended on one of them.
-  if (notIndex) return `tag is a single manifest (${r.platforms.map((p) => (p === 'unknown/unknown' ? 'unknown/unknown: an attestation manifest' : p)).join(', ')})`;
-  if (r.problems.some((p) => p.code === 'not-found')) return 'tag absent';
-  if (r.ok) return `complete index (${r.platforms.join(', ')})`;
-  return `incomplete index (${summarizeProblems(r.problems)})`;
-}
-
-export function registryCriterion(c: ReproCase, o: ReproObservation): Criterion {
-  const r = o.registry;
-  if (!r) return { present: false, detail: 'registry: not verified' };
-  const state = tagState(r);
-  switch (c.symptom.registry!) {
-    case 'not-an-index':
-      return { present: r.problems.some((p) => p.code === 'not-an-index'), detail: `registry: ${state}` };
-    case 'missing-platforms': {
-      const missing = c.platforms.filter((p) => !r.platforms.includes(p));
-      return { present: missing.length > 0, detail: missing.length ? `registry: missing ${missing.join(', ')}; ${state}` : `registry: every platform present; ${state}` };
-    }
-    case 'push-refused': {
-      const refused = (o.analysis?.tagPuts ?? []).filter((p) => p.status >= 400);
-      return { present: refused.length > 0, detail: refused.length ? `registry: refused ${refused.length} tag PUT(s) (${[...new Set(refused.map((p) => p.status))].join(', ')})` : `registry: no tag PUT refused; ${state}` };
-    }
-    case 'incomplete':
-      return { present: !r.ok, detail: `registry: ${state}` };
-  }
-}
-
-export function judgeCase(c: ReproCase, o: ReproObservation): Verdict {
-  if (o.faultHits === 0) return { observed: 'unexpected', summary: `inconclusive: the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
-  const criteria: Criterion[] = [];
-  if (c.symptom.output) {
-    const m = c.symptom.output.exec(o.commands.map((x) => `${x.stdout}\n${x.stderr}`).join('\n'));
-    criteria.push(m ? { present: true, detail: `output matched "${clip(m[0])}"` } : { present: false, detail: `output: no match for /${c.symptom.output.source}/` });
-  }
-  if (c.symptom.registry) criteria.push(registryCriterion(c, o));
-  if (c.symptom.exitCode) {
-    const failed = o.commands.find((x) => x.exitCode !== 0);
-    criteria.push({ present: (o.exitCode !== 0) === (c.symptom.exitCode === 'nonzero'), detail: `exit ${o.exitCode}${failed ? `: ${clip(errorLine(failed.stderr + '\n' + failed.stdout), 100)}` : ''}` });
-  }
-  const present = criteria.every((x) => x.present);
-  return { observed: present ? 'reproduced' : 'fixed', summary: `symptom ${present ? 'PRESENT' : 'ABSENT'} (${criteria.map((x) => x.detail).join('; ')})` };
 }
 
 /** One line per cell for `buildx-lab repro`: the version, then what the symptom did (or why it is unknown). */
@@ -175,9 +165,15 @@ export function reproLines(results: readonly CellResult[]): string[] {
     const others = Object.entries(r.axes).filter(([k]) => k !== 'buildx').map(([k, v]) => `${k}=${v}`).join('/');
     const where = versions.size < results.length ? `  [${others}]` : '';
     const head = (r.axes.buildx ?? '?').padEnd(width);
-    const verdict = /symptom (PRESENT|ABSENT).*$/s.exec(r.summary)?.[0];
+    const verdict = /symptom (PRESENT|ABSENT|INCONCLUSIVE).*$/s.exec(r.summary)?.[0];
     if (r.outcome === 'error' || r.outcome === 'skipped' || !verdict) return `${head}  ${r.outcome}: ${r.summary}${where}`;
-    const declared = r.expectedReason === NO_EXPECTATION ? '' : r.outcome === r.expected ? '  (as declared)' : `  (NOT as declared: expected ${r.expected})`;
+    const declared = r.expectedReason === NO_EXPECTATION ? '' : r.outcome === r.expected ? '  (as declared)' : `  (NOT as declared: expected ${r.expected === 'reproduced' ? 'present' : 'absent'})`;
     return `${head}  ${verdict}${declared}${where}`;
   });
+}
+
+/** repro's word for a cell's result. */
+export function reproWord(r: Pick<CellResult, 'observed' | 'outcome'>): ReproWord | 'error' | 'skipped' {
+  if (r.outcome === 'error' || r.outcome === 'skipped') return r.outcome;
+  return r.observed === 'reproduced' ? 'present' : r.observed === 'fixed' ? 'absent' : 'inconclusive';
 }

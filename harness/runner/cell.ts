@@ -1,89 +1,99 @@
-// Runs one cell: provision, lease the engine, reset it, run the scenario's body in a sandbox,
-// judge the evidence, and keep the lab's own failures (error) apart from Buildx's behaviour.
-import { createHash, randomBytes } from 'node:crypto';
+// Runs one cell: wait for what it needs, lease its engine, reset it, run the scenario's body through the
+// kit, judge the evidence, and keep the lab's own failures (error, skipped) apart from Buildx's behaviour.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { BuildxProvisioner } from '../buildx/provision.ts';
-import { buildxCacheRoot } from '../buildx/provision.ts';
-import { HarnessError, RequirementError } from '../errors.ts';
-import { REGISTRY_HOST, type Lab } from '../lab.ts';
-import type { StartedDindContainer } from '../dind/dind.ts';
-import { runningContainers } from '../engine/engine.ts';
+import type { BuildxBinary } from '../buildx/buildx.ts';
 import type { LabConfig } from '../config.ts';
-import { emptyEvidence, type CellResult, type JournalEntry, type StoreKind } from '../model.ts';
+import type { StartedDindContainer } from '../dind/dind.ts';
+import { runningContainers } from '../engine/labels.ts';
+import { HarnessError, RequirementError } from '../errors.ts';
+import { Kit } from '../kit/context.ts';
+import { CellSandbox } from '../kit/sandbox.ts';
+import type { EngineImage, Lab } from '../lab/lab.ts';
+import { REGISTRY_HOST, emptyEvidence, type CellResult, type JournalEntry, type StoreKind } from '../model.ts';
 import { redactSecrets } from '../report/redact.ts';
-import { CellSandbox } from './sandbox.ts';
-import type { ExpandedCell, Scenario } from './scenario.ts';
+import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
+import type { EngineImageResult, ImageResult } from './provision.ts';
+import type { PlannedCell } from './run-spec.ts';
+import { cellId, type AxesDecl, type Scenario } from './scenario.ts';
 
-/** Short, repository- and DNS-safe id; includes a hash so names stay unique across cells. */
-export function cellId(scenario: string, name: string, attempt = 0): string {
-  const h = createHash('sha256').update(`${scenario}>${name}#${attempt}`).digest('hex').slice(0, 8);
-  return `c${h}`;
+export interface CellEnvironment {
+  config: LabConfig;
+  lab: Lab;
+  /** where the lab's Buildx binaries live on the host (mounted into the engines) */
+  buildxCacheRoot: string;
+  /** the result of a requirement of the run, once provisioned */
+  need<T>(id: string): Promise<T>;
 }
 
-export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, provisioner: BuildxProvisioner, attempt = 0): Promise<CellResult> {
+export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell, env: CellEnvironment): Promise<CellResult> {
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const evidence = emptyEvidence();
   const timings = { startMs: 0, buildxMs: 0, verifyMs: 0, totalMs: 0, provisionMs: 0 };
-  const base = {
-    scenario: s.id,
-    name: `${s.id} > ${cell.name}`,
-    axes: cell.axes,
-    expected: cell.expected.outcome,
-    expectedReason: cell.expected.reason,
-    evidence,
-    startedAt,
-  };
+  const base = { scenario: s.id, name: cell.key, axes: cell.axes, expected: cell.expected.outcome, expectedReason: cell.expected.reason, evidence, startedAt };
   const finish = (r: Pick<CellResult, 'outcome' | 'summary'> & { error?: CellResult['error']; observed?: string }): CellResult => {
     timings.totalMs = Math.round(performance.now() - t0 - timings.provisionMs);
     return { ...base, ...r, timings };
   };
-
   let leaseRelease: (() => void) | undefined;
   const watchdog = new Watchdog();
+  const { lab } = env;
   try {
     const tp = performance.now();
-    const binary = await provisioner.install(cell.buildx);
-    const lease = await lab.lease(cell.axes.engine!, cell.axes.store as StoreKind);
+    const [binary, engine] = await Promise.all([
+      env.need<BuildxBinary>(`buildx:${cell.axes.buildx}`),
+      env.need<EngineImageResult>(`engine:${cell.axes.engine}`),
+    ]);
+    const lease = await lab.lease(toEngineImage(engine), cell.axes.store as StoreKind);
     leaseRelease = lease.release;
     // Provisioning and waiting for the engine (cells sharing it run in turn) are not the cell's time.
     timings.provisionMs = Math.round(performance.now() - tp);
     const mark = lab.proxy.journal.mark();
     timings.startMs = lease.startMs;
     const dind = lease.dind;
-    const id = cellId(s.id, cell.name, attempt);
+    const id = cellId(s.id, cell.name, cell.attempt);
     const ts = performance.now();
     await dind.resetState({ keepImages: lab.publishedRefs() });
-    const sandbox = await CellSandbox.create(dind, binary, buildxCacheRoot(lab.config), id, REGISTRY_HOST, { signal: watchdog.signal, fixture: s.fixture });
+    const sandbox = await CellSandbox.create(dind, binary, env.buildxCacheRoot, id, REGISTRY_HOST, { signal: watchdog.signal, fixture: s.fixture });
     timings.startMs += Math.round(performance.now() - ts);
-    evidence.facts.push(`buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion}, store ${dind.store}`);
-    watchdog.watch(dind, lab);
-    let observation: O;
+    evidence.facts.push(`buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`);
+    watchdog.watch(env.config, dind, lab);
     const logSince = new Date(Date.now() - 1000).toISOString();
+    const kit = new Kit(s.id, id, cell.axes, {
+      lab,
+      sandbox,
+      evidence,
+      buildkitImage: async (version) => {
+        const v = version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT;
+        const img = await env.need<ImageResult>(`buildkit:${v}`);
+        return (await lab.publish(img.ref, `moby/buildkit:${v}`)).ref;
+      },
+      baseImage: async () => (await lab.publish((await env.need<ImageResult>('image:case-base')).ref, 'lab/base:bookworm')).ref,
+      phase: async (name, work) => {
+        const p0 = performance.now();
+        try { return await work(); } finally { timings[`${name}Ms`] += Math.round(performance.now() - p0); }
+      },
+      requestsSince: (m) => requestsOf(lab.proxy.journal.since(m), dind),
+      restart: async () => {
+        await dind.resetState({ keepImages: lab.publishedRefs() });
+        await sandbox.prepare(REGISTRY_HOST);
+      },
+    });
+    let observation: unknown;
     try {
-      observation = await s.observe({
-        axes: cell.axes,
-        lab,
-        sandbox,
-        evidence,
-        cellId: id,
-        requestsSince: (m) => requestsOf(lab.proxy.journal.since(m), dind),
-        phase: async (name, work) => {
-          const p0 = performance.now();
-          try { return await work(); } finally { timings[`${name}Ms`] += Math.round(performance.now() - p0); }
-        },
-      });
+      observation = await s.observe(kit as never);
     } finally {
       evidence.commands.push(...sandbox.commands);
       evidence.journal = requestsOf(lab.proxy.journal.since(mark), dind);
     }
     // A dead component says nothing about Buildx: report it as the lab's error, naming what died.
-    const [log, dead] = await Promise.all([dind.logSince(logSince).catch(() => undefined), deadComponent(lab.config, dind, lab)]);
+    const [log, dead] = await Promise.all([dind.logSince(logSince).catch(() => undefined), deadComponent(env.config, dind, lab)]);
     evidence.engineLog = log;
     const died = watchdog.died ?? dead;
     if (died) throw new HarnessError(died);
-    const verdict = s.judge(observation, cell.axes);
+    const verdict = s.judge(observation, cell.axes as never);
     const matches = verdict.observed === cell.expected.outcome;
     return finish({
       outcome: matches ? cell.expected.outcome : 'unexpected',
@@ -104,6 +114,10 @@ export async function runCell<O>(s: Scenario<O>, cell: ExpandedCell, lab: Lab, p
     watchdog.stop();
     leaseRelease?.();
   }
+}
+
+export function toEngineImage(r: EngineImageResult): EngineImage {
+  return { ref: r.ref, label: r.label, version: r.version, seccomp: r.seccomp };
 }
 
 /**
@@ -135,10 +149,10 @@ class Watchdog {
     return this.controller.signal;
   }
 
-  watch(dind: StartedDindContainer, lab: Lab, everyMs = 2000): void {
+  watch(config: LabConfig, dind: StartedDindContainer, lab: Lab, everyMs = 2000): void {
     this.timer = setInterval(() => {
       // An engine that stopped answering is as dead as a killed container (and must not reject unhandled).
-      void deadComponent(lab.config, dind, lab)
+      void deadComponent(config, dind, lab)
         .catch((e: unknown) => (e as Error).message)
         .then((d) => {
           if (d && !this.died) {
@@ -158,7 +172,7 @@ class Watchdog {
 export function writeCellResult(reportDir: string, result: CellResult): string {
   const dir = path.join(reportDir, 'cells');
   mkdirSync(dir, { recursive: true });
-  // Repeats of one cell can start in the same millisecond (--repeat with --jobs): a random part keeps each.
+  // Repeats of one cell can start in the same millisecond: a random part keeps each.
   const file = path.join(dir, `${result.scenario}--${createHash('sha256').update(result.name + result.startedAt).digest('hex').slice(0, 12)}-${randomBytes(4).toString('hex')}.json`);
   writeFileSync(file, redactSecrets(JSON.stringify(result, null, 1)));
   return file;

@@ -1,88 +1,132 @@
-// Runs scenarios under vitest as a child process (vitest is the engine underneath; each cell is a test),
-// then gathers the cells' results. The child gets a complete env: filters, run id, report dir.
-import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+// Runs a planned run end to end, in this process: choose (or start) the engine, write the run spec,
+// provision every requirement (probe first, then builds in order), start vitest on the cells (they begin
+// as their requirements become ready), watch the engine, then gather the cells' results into the reports.
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
-import { childEnv, type LabConfig } from '../config.ts';
+import { startVitest } from 'vitest/node';
+import { withEngine, type LabConfig } from '../config.ts';
+import { EngineUnreachableError, UsageError } from '../errors.ts';
+import { HostEngine, inspectEngine } from '../engine/host.ts';
+import { sweepLeftovers } from '../engine/sweep.ts';
 import type { CellResult } from '../model.ts';
-import { inspectEngine, sweepLeftovers } from '../engine/engine.ts';
+import type { ProgressBoard } from '../progress-board.ts';
 import { writeReports, type ReportPaths } from '../report/write.ts';
+import { ROOT } from './catalog.ts';
+import { planRun, type PlanRequest } from './plan.ts';
+import { Provisioner } from './provision.ts';
+import type { ProvisionStatus } from './provision-status.ts';
+import { LabReporter } from './reporter.ts';
+import { writeRunSpec, type RunSpec } from './run-spec.ts';
 
-export interface LaunchOptions {
-  files: string[];
-  matrix: 'quick' | 'full';
-  axisFilters: Record<string, string[]>;
-  repeat: number;
-  jobs: number;
-  shard?: string;
-  testNamePattern?: string;
-  reportDir: string;
-  runId: string;
-  /** extra env for the child (BUILDX_LAB_OFFLINE etc. are forwarded from the config) */
-  passEnv?: Record<string, string>;
+/** A file that marks a directory as the lab's report directory: only such directories are ever cleaned. */
+export const REPORT_MARKER = '.buildx-lab-report';
+
+export function newRunId(): string {
+  return `r${Date.now().toString(36)}${process.pid.toString(36)}`;
 }
 
-const root = new URL('../../', import.meta.url).pathname;
-
-export function vitestArgv(o: LaunchOptions): string[] {
-  const argv = ['vitest', 'run', '--project', 'scenarios', '--reporter', path.join(root, 'harness/runner/progress-reporter.ts'), '--reporter', 'default',
-    `--maxWorkers=${o.jobs}`, `--maxConcurrency=${o.jobs}`];
-  if (o.shard) argv.push(`--shard=${o.shard}`);
-  if (o.testNamePattern) argv.push('-t', o.testNamePattern);
-  return [...argv, ...o.files];
+export function defaultReportDir(runId: string): string {
+  return path.resolve('reports', runId);
 }
 
-export function launchEnv(config: LabConfig, o: LaunchOptions): Record<string, string> {
-  const env: Record<string, string> = {
-    ...childEnv(config, config.goEnv),
-    TESTCONTAINERS_RYUK_DISABLED: 'true',
-    BUILDX_LAB_RUN_ID: o.runId,
-    BUILDX_LAB_REPORT_DIR: o.reportDir,
-    BUILDX_LAB_MATRIX: o.matrix,
-    BUILDX_LAB_REPEAT: String(o.repeat),
-    BUILDX_LAB_JOBS: String(o.jobs),
-    BUILDX_LAB_CACHE: config.cacheDir,
-    BUILDX_LAB_RELEASES_URL: config.releasesBaseUrl,
-    ...(config.offline ? { BUILDX_LAB_OFFLINE: '1' } : {}),
-    ...(config.preferOfficialImages ? {} : { BUILDX_LAB_OFFICIAL_IMAGES: '0' }),
-    ...(config.debianMirror ? { BUILDX_LAB_DEBIAN_MIRROR: config.debianMirror } : {}),
-    ...(config.keep ? { BUILDX_LAB_KEEP: '1' } : {}),
-    ...(config.ci ? { CI: 'true' } : {}),
-    ...o.passEnv,
-  };
-  for (const [axis, values] of Object.entries(o.axisFilters)) env[`BUILDX_LAB_AXIS_${axis.toUpperCase().replace(/-/g, '_')}`] = values.join(',');
-  return env;
-}
-
-export async function launchScenarios(config: LabConfig, o: LaunchOptions): Promise<{ exitCode: number; results: CellResult[] }> {
-  rmSync(path.join(o.reportDir, 'cells'), { recursive: true, force: true });
-  const child = execa('npx', vitestArgv(o), { cwd: root, env: launchEnv(config, o), extendEnv: false, stdio: 'inherit', reject: false, forceKillAfterDelay: 10_000 });
-  // A terminal's Ctrl-C reaches vitest and its workers too (same process group), and they stop their labs;
-  // a signal sent to this process alone is passed on. Either way we wait, then sweep what is left.
-  const onSignal = (sig: NodeJS.Signals) => {
-    child.kill(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    const r = await child;
-    return { exitCode: r.exitCode ?? 1, results: readCellResults(o.reportDir) };
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await sweepLeftovers(config, { runId: o.runId });
+/**
+ * Makes `dir` a report directory of the lab's: an empty or missing directory, or one already marked as
+ * the lab's. Anything else (a source tree, a symlink such as reports/latest) is refused, so `--report-dir`
+ * can never point the lab's cleanup at files that are not its own.
+ */
+export function claimReportDir(dir: string): string {
+  const abs = path.resolve(dir);
+  if (existsSync(abs)) {
+    if (lstatSync(abs).isSymbolicLink()) throw new UsageError(`--report-dir ${dir} is a symlink (reports/latest points at the newest run); give a directory of its own, e.g. reports/my-run`);
+    if (!lstatSync(abs).isDirectory()) throw new UsageError(`--report-dir ${dir} is not a directory`);
+    const marked = existsSync(path.join(abs, REPORT_MARKER));
+    if (!marked && readdirSync(abs).length > 0) throw new UsageError(`--report-dir ${dir} holds files that are not a lab report; give an empty or new directory`);
   }
+  mkdirSync(abs, { recursive: true });
+  writeFileSync(path.join(abs, REPORT_MARKER), 'buildx-lab report directory\n');
+  return abs;
 }
 
-/** launchScenarios, then the run's four reports in its report directory. */
-export async function launchAndReport(config: LabConfig, o: LaunchOptions, argv: string[]): Promise<{ exitCode: number; results: CellResult[]; paths: ReportPaths }> {
+/** Removes a subdirectory of a report directory, only when the report directory is the lab's. */
+export function cleanReportSubdir(reportDir: string, sub: string): void {
+  if (!existsSync(path.join(reportDir, REPORT_MARKER))) throw new UsageError(`${reportDir} is not a lab report directory (no ${REPORT_MARKER}); not deleting anything in it`);
+  rmSync(path.join(reportDir, sub), { recursive: true, force: true });
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  results: CellResult[];
+  spec: RunSpec;
+  paths: ReportPaths;
+  provision: ProvisionStatus;
+}
+
+export type RunRequest = Omit<PlanRequest, 'dockerHost' | 'runId' | 'reportDir'> & {
+  runId?: string;
+  reportDir?: string;
+  /** replay this earlier spec's cells and requirements exactly (a new run id and report directory) */
+  replay?: RunSpec;
+};
+
+/** The engine the run talks to (started, and if needed built, by the lab) and the planned spec. */
+export async function prepareRun(config: LabConfig, req: RunRequest, board: ProgressBoard): Promise<{ config: LabConfig; spec: RunSpec }> {
+  const runId = req.runId ?? newRunId();
+  const reportDir = claimReportDir(req.reportDir ?? defaultReportDir(runId));
+  // Planning first: a bad filter fails before any engine is touched.
+  const draft = req.replay
+    ? { ...req.replay, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv }
+    : await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost });
+  const engine = await new HostEngine(config, board.sink).ensure();
+  return { config: withEngine(config, engine.host), spec: { ...draft, dockerHost: engine.host } };
+}
+
+export async function executeRun(config: LabConfig, spec: RunSpec, board: ProgressBoard): Promise<RunOutcome> {
+  cleanReportSubdir(spec.reportDir, 'cells');
+  const specFile = writeRunSpec(spec);
+  board.log(`run ${spec.runId}: ${spec.cells.length} cells, ${Object.keys(spec.requirements).length} requirements (spec: ${path.relative(process.cwd(), specFile)})`);
+  const provisioner = new Provisioner(config, spec, board.sink);
+  const provisioning = provisioner.start();
+  const stopWatch = watchEngine(config, (why) => provisioning.abort(why));
+  const reporter = new LabReporter(board);
   const startedAt = new Date().toISOString();
-  const { exitCode, results } = await launchScenarios(config, o);
-  const engine = await inspectEngine(config);
-  const paths = await writeReports(o.reportDir, results, {
-    runId: config.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv,
+  let vitestFailed = false;
+  try {
+    const vitest = await startVitest(
+      [path.join(ROOT, 'harness/runner/cells.vitest.ts')],
+      { run: true, watch: false, project: ['scenarios'], reporters: [reporter], maxConcurrency: spec.jobs, provide: { runSpecPath: specFile }, root: ROOT, passWithNoTests: false },
+    );
+    vitestFailed = vitest.state.getCountOfFailedTests() > 0 || vitest.state.errorsSet.size > 0;
+    await vitest.close();
+  } finally {
+    stopWatch();
+    provisioning.abort('the run is over');
+    await sweepLeftovers(config, { runId: spec.runId });
+  }
+  const provision = await provisioning.done;
+  const results = readCellResults(spec.reportDir);
+  const engine = await inspectEngine(config, config.dockerHost);
+  const paths = await writeReports(spec.reportDir, results, {
+    runId: spec.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv: spec.argv,
   });
-  return { exitCode, results, paths };
+  const missing = spec.cells.length - results.length;
+  if (missing > 0) board.log(`${missing} of ${spec.cells.length} cells wrote no result (see the failures above)`);
+  for (const f of reporter.failures) board.log(`FAILED ${f}`);
+  return { exitCode: vitestFailed || missing > 0 ? 1 : 0, results, spec, paths, provision };
+}
+
+/** Polls the engine while the run goes on; `onGone` is called once when it stops answering. */
+function watchEngine(config: LabConfig, onGone: (why: string) => void, everyMs = 2000): () => void {
+  let gone = false;
+  const timer = setInterval(() => {
+    void inspectEngine(config, config.dockerHost).then((info) => {
+      if (!info && !gone) {
+        gone = true;
+        onGone(new EngineUnreachableError(`the Docker engine at ${config.dockerHost} stopped answering`).message);
+      }
+    });
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 export function readCellResults(reportDir: string): CellResult[] {

@@ -1,38 +1,21 @@
 // Pure matrix logic: the closed list of axes, expansion into cells, deterministic names
 // (BuildKit's `Test/worker=X/k=v`, keys sorted), and the expected outcome of each cell.
-import { satisfies } from '../buildx/spec.ts';
 import { UsageError } from '../errors.ts';
-import type { Axes, Outcome } from '../model.ts';
+import { DRIVERS, REGISTRY_BEHAVIOURS, STORES, type Axes } from '../model.ts';
 
 /** Every axis a scenario may declare. A scenario naming another axis fails at collection. */
-export const AXES = ['buildx', 'engine', 'store', 'driver', 'command', 'registry', 'fault'] as const;
+export const AXES = ['buildx', 'engine', 'store', 'driver', 'command', 'registry', 'fault', 'buildkit'] as const;
 export type AxisName = (typeof AXES)[number];
 
-/** Values of the closed axes; `buildx` takes specs, `fault` is listed per scenario. */
+/** Values of the closed axes; buildx, engine and buildkit take specs, `fault` is listed per scenario. */
 export const CLOSED_AXIS_VALUES: Partial<Record<AxisName, readonly string[]>> = {
-  store: ['containerd', 'classic'],
-  driver: ['docker', 'docker-container'],
+  store: STORES,
+  driver: DRIVERS,
   command: ['build', 'bake'],
-  registry: ['plain', 'immutable-tags', 'known-index-not-retagged'],
+  registry: REGISTRY_BEHAVIOURS,
 };
 
-export type DeclaredOutcome = Extract<Outcome, 'reproduced' | 'fixed' | 'control'>;
-
-export interface Expectation {
-  /** axis -> value or values; `buildx` takes a semver range (prerelease-aware) */
-  when: Partial<Record<AxisName, string | readonly string[]>>;
-  outcome: DeclaredOutcome;
-  reason: string;
-}
-
 export type MatrixAxes = Partial<Record<AxisName, readonly string[]>> & { buildx: readonly string[] };
-
-export interface MatrixCell {
-  axes: Axes;
-  /** "buildx=v0.21.1/engine=26.1.5/store=containerd" */
-  name: string;
-  expected: Expectation;
-}
 
 export function cellName(axes: Axes): string {
   return Object.keys(axes)
@@ -49,18 +32,6 @@ export function crossProduct(axes: Partial<Record<string, readonly string[]>>): 
     out = out.flatMap((partial) => values.map((v) => ({ ...partial, [k]: v })));
   }
   return out;
-}
-
-/** The first expectation whose `when` matches; `versionOf` maps a buildx axis label to a semver version. */
-export function expectationFor(axes: Axes, expectations: readonly Expectation[], versionOf: (label: string) => string = (l) => l): Expectation | undefined {
-  return expectations.find((e) =>
-    Object.entries(e.when).every(([k, want]) => {
-      const got = axes[k];
-      if (got === undefined) return false;
-      if (k === 'buildx') return satisfies(versionOf(got), want as string);
-      return Array.isArray(want) ? want.includes(got) : want === got;
-    }),
-  );
 }
 
 export function validateAxes(scenarioId: string, axes: Record<string, readonly string[] | undefined>, faults: readonly string[] = []): void {
@@ -84,7 +55,8 @@ export function applyFilters(scenarioId: string, axes: MatrixAxes, filters: Reco
   let selected = true;
   for (const [k, values] of Object.entries(filters)) {
     if (!(AXES as readonly string[]).includes(k)) throw new UsageError(`unknown axis filter '${k}'; axes are ${AXES.join(', ')}`);
-    if (k === 'buildx') { out.buildx = values; continue; }
+    // versions take any spec; the scenario's expectations say what each shows
+    if (k === 'buildx' || k === 'engine' || k === 'buildkit') { out[k] = values; continue; }
     const known = declared[k as AxisName];
     if (!known) { selected = false; continue; }
     const unknown = values.filter((v) => !known.includes(v));
@@ -95,7 +67,7 @@ export function applyFilters(scenarioId: string, axes: MatrixAxes, filters: Reco
 }
 
 /** Round-robin over (engine, store) groups, keeping each group's order; pure. */
-export function interleaveByEngine<T extends { axes: Readonly<Record<string, string>> }>(cells: readonly T[]): T[] {
+export function interleaveByEngine<T extends { axes: Axes }>(cells: readonly T[]): T[] {
   const groups = new Map<string, T[]>();
   for (const c of cells) {
     const key = `${c.axes.engine}/${c.axes.store}`;

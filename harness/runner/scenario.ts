@@ -1,12 +1,47 @@
-// What a scenario file declares, and how it expands into cells. A scenario reads top-down:
-// links and symptom, matrix, expected outcome per version range (data), one body, one judge.
+// A scenario: one bug report as a typed definition. It declares its matrix (axes, with the values as
+// literal types), what each version range is expected to show, one `observe` body written with the kit,
+// and one `judge` that reads only what observe returned. Expansion into cells is pure.
+import { createHash } from 'node:crypto';
+import semver from 'semver';
 import { loadReleases, resolveSpecs, type ResolvedVersion } from '../buildx/spec.ts';
+import { resolveEngineSpecs, supportsContainerdStore, type ResolvedEngine } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
-import type { LabConfig } from '../config.ts';
-import type { Axes, CellEvidence, JournalEntry, Outcome } from '../model.ts';
-import type { Lab } from '../lab.ts';
-import type { CellSandbox } from './sandbox.ts';
-import { applyFilters, crossProduct, cellName, expectationFor, validateAxes, type Expectation, type MatrixAxes, type MatrixCell } from './matrix.ts';
+import type { DeclaredOutcome, DriverKind, Outcome, RegistryBehaviour, StoreKind } from '../model.ts';
+import type { Kit } from '../kit/context.ts';
+import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
+import { applyFilters, cellName, crossProduct, validateAxes, type AxisName } from './matrix.ts';
+import { requirementId, type PlannedCell, type Requirement } from './run-spec.ts';
+
+/** The matrix a scenario declares: the closed axes, each with its values (buildx, engine, buildkit take specs). */
+export interface AxesDecl {
+  buildx: readonly string[];
+  engine?: readonly string[];
+  store?: readonly StoreKind[];
+  driver?: readonly DriverKind[];
+  command?: readonly string[];
+  registry?: readonly RegistryBehaviour[];
+  fault?: readonly string[];
+  buildkit?: readonly string[];
+}
+
+type Versioned = 'buildx' | 'engine' | 'buildkit';
+/** The value type of one axis: versions are labels (strings), the others the declared literals. */
+type AxisValue<D extends AxesDecl, K extends keyof D> = K extends Versioned ? string : D[K] extends readonly (infer V extends string)[] | undefined ? V : string;
+
+/** One cell's values, typed from the declaration: `store` is 'containerd' | 'classic', and so on. */
+export type CellAxes<D extends AxesDecl> = { readonly [K in keyof D & string]-?: AxisValue<D, K> };
+
+/** A matrix overriding some axes: versions take any specs, the others a subset of the declared values. */
+export type AxesOverride<D extends AxesDecl> = { readonly [K in keyof D & string]?: readonly AxisValue<D, K>[] };
+
+export type Matrix = 'quick' | 'full' | 'all';
+
+export interface Expectation<D extends AxesDecl = AxesDecl> {
+  /** axis -> value(s); buildx, engine and buildkit take semver ranges */
+  when: { readonly [K in keyof D & string]?: K extends Versioned ? string : AxisValue<D, K> | readonly AxisValue<D, K>[] };
+  outcome: DeclaredOutcome;
+  reason: string;
+}
 
 export interface Verdict {
   /** what the evidence shows, independent of what was declared */
@@ -14,69 +49,131 @@ export interface Verdict {
   summary: string;
 }
 
-export interface CellContext {
-  axes: Axes;
-  lab: Lab;
-  sandbox: CellSandbox;
-  evidence: CellEvidence;
-  /** unique, DNS- and repository-safe id of this cell */
-  cellId: string;
-  /** times a phase for the cell's timing split */
-  phase<T>(name: 'buildx' | 'verify', work: () => Promise<T>): Promise<T>;
-  /** registry requests of this cell's engine since a journal mark (other cells may run concurrently) */
-  requestsSince(mark: number): JournalEntry[];
-}
-
-export interface Scenario<O> {
+export interface Scenario<D extends AxesDecl = AxesDecl, O = unknown> {
   id: string;
   title: string;
   /** upstream issue / PR links */
-  links: string[];
+  links: readonly string[];
   symptom: string;
   /** the full matrix (the test suite) */
-  axes: MatrixAxes;
+  axes: D;
   /** the main job's default matrix; axes not listed keep the full values */
-  quick?: Partial<MatrixAxes>;
+  quick?: AxesOverride<D>;
+  /** `--matrix all`: the full cross product (e.g. every engine); axes not listed keep the full values */
+  all?: AxesOverride<D>;
   /** fixture directory (under fixtures/) copied into every cell's build context before observe */
   fixture?: string;
-  /** values of the scenario's `fault` axis */
-  faults?: readonly string[];
   /** a reason when a combination is meaningless (the cell is not generated) */
-  exclude?: (axes: Axes) => string | undefined;
-  expectations: readonly Expectation[];
-  observe(ctx: CellContext): Promise<O>;
-  judge(observation: O, axes: Axes): Verdict;
-  timeoutMs?: number;
+  exclude?: (axes: CellAxes<D>) => string | undefined;
+  expectations: readonly Expectation<D>[];
+  /** the case base image (Debian) must be in the lab registry */
+  needsBaseImage?: boolean;
+  /** a BuildKit image is needed whatever the driver (a step names ${buildkitImage}) */
+  needsBuildkit?: boolean;
+  observe(kit: Kit<CellAxes<D>>): Promise<O>;
+  judge(observation: O, axes: CellAxes<D>): Verdict;
 }
 
-export interface ExpandedCell extends MatrixCell {
-  scenario: string;
-  buildx: ResolvedVersion;
+/** Declares a scenario; `as const` on the axes keeps their values as literal types. */
+export function defineScenario<const D extends AxesDecl, O>(s: Scenario<D, O>): Scenario<D, O> {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(s.id)) throw new UsageError(`scenario id '${s.id}' must be lower-case words joined by '-'`);
+  validateAxes(s.id, s.axes as unknown as Record<string, readonly string[]>, s.axes.fault);
+  return s;
 }
 
-/** Axis label of a resolved version: Debian's patched builds are told apart from upstream's. */
+/** Axis label of a resolved Buildx version: Debian's patched builds are told apart from upstream's. */
 export function buildxLabel(r: ResolvedVersion): string {
   return r.via === 'alias' && r.spec.startsWith('debian-') ? `${r.version}-debian` : r.version;
 }
 
+/** The version a label stands for: "v0.29.1-debian" -> "v0.29.1", "26.1.5-debian" -> "26.1.5". */
 export function labelVersion(label: string): string {
   return label.replace(/-debian$/, '');
 }
 
-export function expandScenario<O>(s: Scenario<O>, config: Pick<LabConfig, 'matrix' | 'axisFilters'>): ExpandedCell[] {
-  const base: MatrixAxes = config.matrix === 'quick' && s.quick ? ({ ...s.axes, ...s.quick } as MatrixAxes) : s.axes;
-  const axes = applyFilters(s.id, base, config.axisFilters, s.axes);
-  if (!axes) return [];
-  const { buildx: specs, ...rest } = axes;
-  validateAxes(s.id, rest, s.faults);
-  const resolved = resolveSpecs(specs, loadReleases(), { includePrerelease: specs.some((x) => /-rc\d/.test(x)) });
-  const byLabel = new Map(resolved.map((r) => [buildxLabel(r), r]));
-  const cells: ExpandedCell[] = [];
-  for (const combo of crossProduct({ buildx: [...byLabel.keys()], ...rest })) {
-    if (s.exclude?.(combo)) continue;
-    const expected = expectationFor(combo, s.expectations, labelVersion);
-    if (!expected) throw new UsageError(`scenario ${s.id}: no expectation covers ${cellName(combo)}; add one to its expectations`);
-    cells.push({ scenario: s.id, axes: combo, name: cellName(combo), expected, buildx: byLabel.get(combo.buildx!)! });
-  }
-  return cells;
+/** The first expectation whose `when` holds for a cell; versions match ranges (prerelease-aware). */
+export function expectationFor(axes: Readonly<Record<string, string>>, expectations: readonly Expectation[]): Expectation | undefined {
+  return expectations.find((e) =>
+    Object.entries(e.when).every(([k, want]) => {
+      const got = axes[k];
+      if (got === undefined || want === undefined) return false;
+      if (k === 'buildx' || k === 'engine' || k === 'buildkit') {
+        if (!semver.validRange(want as string, { includePrerelease: true })) throw new UsageError(`expectation ${k}: "${String(want)}" is not a semver range`);
+        return semver.satisfies(labelVersion(got), want as string, { includePrerelease: true });
+      }
+      return Array.isArray(want) ? want.includes(got) : want === got;
+    }),
+  );
 }
+
+/** Short, repository- and DNS-safe id; a hash of the cell's name and attempt keeps it unique. */
+export function cellId(scenario: string, name: string, attempt = 0): string {
+  return `c${createHash('sha256').update(`${scenario}>${name}#${attempt}`).digest('hex').slice(0, 8)}`;
+}
+
+export interface ExpandOptions {
+  matrix: Matrix;
+  /** axis -> values from the command line (--buildx, --engine, ...) */
+  filters: Record<string, readonly string[]>;
+  repeat: number;
+  source: PlannedCell['source'];
+}
+
+export interface Expanded {
+  cells: PlannedCell[];
+  requirements: Record<string, Requirement>;
+}
+
+/** The scenario's cells for a matrix and filters, each with what it needs; pure apart from reading the release lists. */
+export function expandScenario(s: Scenario<AxesDecl, unknown>, o: ExpandOptions): Expanded {
+  const declared = s.axes as AxesDecl;
+  const overrides = o.matrix === 'quick' ? s.quick : o.matrix === 'all' ? s.all : undefined;
+  const base = { ...declared, ...(overrides ?? {}) } as AxesDecl;
+  const filtered = applyFilters(s.id, base as never, o.filters, declared as never);
+  const out: Expanded = { cells: [], requirements: {} };
+  if (!filtered) return out;
+  const { buildx: buildxSpecs, engine: engineSpecs, ...rest } = filtered as AxesDecl;
+  validateAxes(s.id, rest as Record<string, readonly string[]>, declared.fault);
+  const buildx = resolveSpecs(buildxSpecs, loadReleases(), { includePrerelease: buildxSpecs.some((x) => /-rc\d/.test(x)) });
+  const byBuildx = new Map(buildx.map((r) => [buildxLabel(r), r]));
+  const engines = engineSpecs ? resolveEngineSpecs(engineSpecs) : [];
+  const byEngine = new Map(engines.map((e) => [e.label, e]));
+  const axes: Record<string, readonly string[]> = { buildx: [...byBuildx.keys()], ...(engines.length ? { engine: [...byEngine.keys()] } : {}), ...rest };
+  for (const combo of crossProduct(axes)) {
+    if (combo.engine && combo.store === 'containerd' && !supportsContainerdStore(labelVersion(combo.engine))) continue;
+    if (s.exclude?.(combo as never)) continue;
+    const expected = expectationFor(combo, s.expectations as readonly Expectation[]);
+    if (!expected) throw new UsageError(`scenario ${s.id}: no expectation covers ${cellName(combo)}; add one to its expectations`);
+    const requires = cellRequirements(s, combo, byBuildx.get(combo.buildx!)!, combo.engine ? byEngine.get(combo.engine) : undefined);
+    for (const r of requires) out.requirements[requirementId(r)] = r;
+    const name = cellName(combo);
+    for (let attempt = 0; attempt < o.repeat; attempt++) {
+      out.cells.push({
+        key: `${s.id} > ${name}${o.repeat > 1 ? ` #${attempt + 1}` : ''}`,
+        scenario: s.id,
+        source: o.source,
+        name,
+        axes: combo,
+        expected: { outcome: expected.outcome, reason: expected.reason },
+        attempt,
+        requires: requires.map(requirementId),
+      });
+    }
+  }
+  return out;
+}
+
+/** What one cell needs provisioned before it runs; pure. */
+export function cellRequirements(s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit'>, axes: Readonly<Record<string, string>>, buildx: ResolvedVersion, engine: ResolvedEngine | undefined): Requirement[] {
+  const reqs: Requirement[] = [
+    { kind: 'image', id: 'registry' },
+    { kind: 'buildx', label: buildxLabel(buildx), spec: buildx.spec, version: buildx.version, via: buildx.via },
+  ];
+  if (engine) reqs.push({ kind: 'engine-image', label: engine.label, spec: engine.kind === 'debian' ? engine.alias : engine.version });
+  const needsBuildkit = s.needsBuildkit === true || axes.driver === 'docker-container' || axes.driver === 'remote' || axes.buildkit !== undefined;
+  if (needsBuildkit) reqs.push({ kind: 'buildkit', version: axes.buildkit ?? DEFAULT_BUILDKIT });
+  if (s.needsBaseImage) reqs.push({ kind: 'image', id: 'case-base' });
+  return reqs;
+}
+
+export type { AxisName };

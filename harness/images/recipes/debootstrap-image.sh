@@ -1,26 +1,24 @@
 #!/usr/bin/env bash
-# Builds an image offline-capable from Debian's packages: debootstrap, add files, docker import.
-# Inputs (env): TAG SUITE PACKAGES(comma list) FILES_DIR(optional) ENTRYPOINT CMD(JSON arrays) MIRROR
-#               LABELS (newline-separated k=v)
-# Runs under flock (see images.ts), and re-checks the tag first, so concurrent runs build an image once.
+# Builds an image from Debian's packages: debootstrap, add files, docker import.
+# Inputs (env): TAG SUITE PACKAGES(comma list, may be empty) FILES_DIR(optional) ENTRYPOINT CMD(JSON arrays)
+#               MIRROR LABELS(newline-separated k=v) DEBOOTSTRAP(path) DEBOOTSTRAP_DIR ROOTFS(staging dir)
+# debootstrap itself is the lab's own copy, unpacked from Debian's package (nothing is installed on the host).
 set -euo pipefail
 log() { printf '[image %s] %s\n' "$TAG" "$*" >&2; }
 
-if docker image inspect "$TAG" >/dev/null 2>&1; then log "already built by another run"; exit 0; fi
-command -v debootstrap >/dev/null || { echo "debootstrap is missing: run 'make setup' (or apt-get install debootstrap)" >&2; exit 3; }
-
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
-
-root=$(mktemp -d /var/tmp/buildx-lab-rootfs.XXXXXX)
-trap 'rm -rf "$root"' EXIT INT TERM
-log "debootstrap $SUITE from $MIRROR with: $PACKAGES"
+root=$ROOTFS
+mkdir -p "$root"
+trap 'rm -rf "$root" "$root.log"' EXIT INT TERM
+log "debootstrap $SUITE from $MIRROR${PACKAGES:+ with: $PACKAGES}"
 t0=$(date +%s)
-if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$MIRROR" >"$root.log" 2>&1; then
-  tail -n 15 "$root.log" >&2; rm -f "$root.log"
-  echo "debootstrap of $SUITE failed: the Debian mirror $MIRROR must be reachable (set BUILDX_LAB_DEBIAN_MIRROR), or provide the official image" >&2
+include=()
+[ -n "$PACKAGES" ] && include=(--include="$PACKAGES")
+if ! "$DEBOOTSTRAP" --variant=minbase "${include[@]}" "$SUITE" "$root" "$MIRROR" >"$root.log" 2>&1; then
+  tail -n 15 "$root.log" >&2
+  echo "debootstrap of $SUITE failed: the Debian mirror $MIRROR must be reachable (set BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle (buildx-lab bundle import)" >&2
   exit 4
 fi
-rm -f "$root.log"
 log "debootstrap took $(( $(date +%s) - t0 )) s"
 if [ -n "${FILES_DIR:-}" ]; then cp -a "$FILES_DIR/." "$root/"; fi
 # Smaller images push and pull faster inside the lab; apt lists and caches are dead weight.

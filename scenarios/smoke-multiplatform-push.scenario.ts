@@ -1,13 +1,12 @@
-// Smoke: the lab's foundation end to end. A real DinD engine (containerd or classic store), the real
-// registry behind the proxy, a real Buildx: `docker buildx build --push` of a two-platform image.
+// Smoke: the lab's foundation end to end, on every engine it can build. A real DinD engine (containerd or
+// classic store), the real registry behind the proxy, a real Buildx: `docker buildx build --push` of a
+// two-platform image.
 //   containerd store: the registry must hold an index with exactly both platforms, every blob verified.
 //   classic store: the docker driver must refuse multi-platform output (Buildx's documented limitation).
-import { ENGINE_VERSIONS } from '../harness/images/catalog.ts';
-import { registerScenario } from '../harness/runner/vitest.ts';
-import type { Scenario } from '../harness/runner/scenario.ts';
-import { MULTIPLATFORM_REFUSAL, prepareContext, pushTarget, verifyPushed } from '../harness/runner/steps.ts';
-import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
+import { MULTIPLATFORM_REFUSAL } from '../harness/kit/faults.ts';
 import type { CommandRecord } from '../harness/model.ts';
+import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
+import { defineScenario } from '../harness/runner/scenario.ts';
 import { errorLine } from '../harness/text.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
@@ -17,31 +16,32 @@ interface Observation {
   registry?: VerificationReport;
 }
 
-const smoke: Scenario<Observation> = {
+export default defineScenario({
   id: 'smoke',
   title: 'Multi-platform build --push through DinD and the lab registry',
   links: ['https://docs.docker.com/build/building/multi-platform/'],
   symptom: 'none: a control of the lab itself',
   axes: {
     buildx: ['debian-trixie', 'debian-sid'],
-    engine: ENGINE_VERSIONS,
+    // The whole engine axis: every engine the lab builds, and Debian's packaged ones.
+    engine: ['all', 'debian-trixie', 'debian-sid'],
     store: ['containerd', 'classic'],
-  },
-  quick: { buildx: ['debian-sid'], engine: ['26.1.5'] },
+  } as const,
+  quick: { buildx: ['debian-sid'], engine: ['26.1'] },
   fixture: 'multiplatform-scratch',
   expectations: [
     { when: { store: 'containerd' }, outcome: 'control', reason: 'the containerd store takes multi-platform images; the registry gets a complete index' },
     { when: { store: 'classic' }, outcome: 'control', reason: 'the docker driver with the classic store refuses multi-platform output' },
   ],
 
-  async observe(ctx) {
-    const dir = await prepareContext(ctx, 'multiplatform-scratch');
-    const target = pushTarget('smoke', ctx.cellId);
-    const build = await ctx.phase('buildx', () => ctx.sandbox.buildx(['build', '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, dir]));
-    ctx.evidence.facts.push(`build exit ${build.exitCode}: ${errorLine(build.stderr)}`);
+  async observe(cell): Promise<Observation> {
+    const dir = await cell.context();
+    const target = cell.target();
+    const build = await cell.buildx(['build', '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, dir]);
+    cell.fact(`build exit ${build.exitCode}: ${errorLine(build.stderr)}`);
     if (build.exitCode !== 0) return { build };
-    const registry = await verifyPushed(ctx, target, PLATFORMS);
-    ctx.evidence.facts.push(...describeReport(registry).split('\n'));
+    const registry = await cell.verify(target, PLATFORMS);
+    cell.fact(describeReport(registry));
     return { build, registry };
   },
 
@@ -56,6 +56,4 @@ const smoke: Scenario<Observation> = {
       ? { observed: 'control', summary: `index with ${registry.platforms.join(', ')} (+${registry.attestations} attestations), every blob verified` }
       : { observed: 'unexpected', summary: `registry incomplete: ${registry ? registry.problems.map((p) => `${p.code} ${p.where}`).join('; ') : 'not verified'}` };
   },
-};
-
-export default registerScenario(smoke);
+});

@@ -1,9 +1,9 @@
 // The lab's user-defined bridge network. Created through the CLI rather than testcontainers' Network
 // because every lab resource must carry the run's labels (for the sweep after a killed run).
 import { randomBytes } from 'node:crypto';
-import { childEnv, type LabConfig } from './config.ts';
-import { HarnessError } from './errors.ts';
-import { run, runChecked } from './exec.ts';
+import { childEnv, type LabConfig } from '../config.ts';
+import { HarnessError } from '../errors.ts';
+import { run, runChecked } from '../exec.ts';
 
 export class LabNetwork {
   private labels: Record<string, string> = {};

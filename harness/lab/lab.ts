@@ -1,26 +1,33 @@
 // One lab session: a labelled network, the real registry behind the fault proxy, and a pool of DinD
-// engines (one per engine x store, started on first use and reused across cells). Everything it
-// starts is stopped in reverse order on stop(), on SIGINT/SIGTERM, and swept by label after a crash.
-import { childEnv, prepareTestcontainersEnv, type LabConfig } from './config.ts';
-import { HarnessError } from './errors.ts';
-import { runChecked, run } from './exec.ts';
-import { ensureEngine, labelsFor, sweepLeftovers, type EngineInfo } from './engine/engine.ts';
-import { dindSpecForEngine, findImageSpec, ENGINE_VERSIONS } from './images/catalog.ts';
-import { ensureImage, type ResolvedImage } from './images/images.ts';
-import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from './dind/dind.ts';
+// engines (one per engine x store, started on first use and reused across cells). Everything it starts
+// is stopped in reverse order on stop(), on SIGINT/SIGTERM, and swept by label after a crash.
+// It provisions nothing: the images it runs come ready from the run's provisioning (runner/provision.ts).
+import { childEnv, prepareTestcontainersEnv, type LabConfig } from '../config.ts';
+import { HarnessError } from '../errors.ts';
+import { runChecked, run } from '../exec.ts';
+import { labelsFor } from '../engine/labels.ts';
+import { sweepLeftovers } from '../engine/sweep.ts';
+import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
-import { RegistryContainer, type StartedRegistryContainer } from './registry/registry.ts';
-import { FaultProxy, type StartedFaultProxy } from './registry/fault-proxy.ts';
-import { RegistryClient } from './oci/client.ts';
-import { buildxCacheRoot } from './buildx/provision.ts';
-import { ensureBuildkitImage } from './buildkit/image.ts';
-import type { StoreKind } from './model.ts';
-import type { ProgressSink } from './progress.ts';
-import { Mutex } from './runner/mutex.ts';
+import { RegistryContainer, type StartedRegistryContainer } from '../registry/registry.ts';
+import { FaultProxy, type StartedFaultProxy } from '../registry/fault-proxy.ts';
+import { RegistryClient } from '../oci/client.ts';
+import { REGISTRY_HOST, type StoreKind } from '../model.ts';
+import type { ProgressSink } from '../progress.ts';
+import { Mutex } from './mutex.ts';
 
-/** The name every DinD engine uses for the lab registry (resolved to the fault proxy). */
-export const REGISTRY_HOST = 'registry:5000';
-const fixturesDir = new URL('../fixtures/', import.meta.url).pathname;
+const fixturesDir = new URL('../../fixtures/', import.meta.url).pathname;
+
+/** A DinD engine image, as provisioning made it ready. */
+export interface EngineImage {
+  ref: string;
+  /** the engine axis value, e.g. "26.1.5" or "26.1.5-debian" */
+  label: string;
+  /** what `docker version` must report */
+  version: string;
+  /** false when its runc has no seccomp: the engine then runs containers unconfined */
+  seccomp: boolean;
+}
 
 export interface DindLease {
   dind: StartedDindContainer;
@@ -36,61 +43,75 @@ interface PoolEntry {
   startMs: number;
 }
 
+export interface LabOptions {
+  runId: string;
+  registryImage: { ref: string; official: boolean };
+  /** where the lab's Buildx binaries live on the host: mounted read-only into every engine */
+  buildxCacheRoot: string;
+  progress: ProgressSink;
+}
+
 const activeLabs = new Set<Lab>();
 let signalsHooked = false;
 
 function hookSignals(): void {
   if (signalsHooked) return;
   signalsHooked = true;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
-      process.stderr.write(`\n[buildx-lab] ${sig}: stopping ${activeLabs.size} lab session(s)\n`);
-      void Promise.allSettled([...activeLabs].map((l) => l.stop())).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+      if (activeLabs.size) process.stderr.write(`\n[buildx-lab] ${sig}: stopping ${activeLabs.size} lab session(s)\n`);
+      void Promise.allSettled([...activeLabs].map((l) => l.stop())).finally(() => process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[sig]));
     });
   }
+  // A parent that dies without a signal (SIGKILL) closes the IPC channel: stop too.
+  process.once('disconnect', () => void Promise.allSettled([...activeLabs].map((l) => l.stop())).finally(() => process.exit(1)));
 }
 
 export class Lab implements AsyncDisposable {
   private readonly pool = new Map<string, PoolEntry>();
   private readonly published = new Map<string, Promise<PublishedImage>>();
+  private readonly publishedByRef = new Map<string, PublishedImage>();
   private stopped = false;
   readonly labels: Record<string, string>;
 
   private constructor(
     readonly config: LabConfig,
-    readonly progress: ProgressSink,
-    readonly engine: EngineInfo,
+    readonly opts: LabOptions,
     readonly network: StartedLabNetwork,
     readonly registry: StartedRegistryContainer,
     readonly proxy: StartedFaultProxy,
-    readonly registryImage: ResolvedImage,
   ) {
-    this.labels = labelsFor(config.runId);
+    this.labels = labelsFor(opts.runId);
   }
 
-  /** Starts network, registry and proxy; DinD engines listed in `prewarm` start concurrently with them. */
-  static async start(config: LabConfig, progress: ProgressSink, opts: { prewarm?: { engine: string; store: StoreKind }[] } = {}): Promise<Lab> {
+  get runId(): string {
+    return this.opts.runId;
+  }
+
+  get progress(): ProgressSink {
+    return this.opts.progress;
+  }
+
+  /** Starts network, registry and proxy. */
+  static async start(config: LabConfig, opts: LabOptions): Promise<Lab> {
     hookSignals();
-    prepareTestcontainersEnv();
-    const engine = await ensureEngine(config, progress);
+    prepareTestcontainersEnv(config);
     const swept = await sweepLeftovers(config);
     if (swept.containers + swept.networks + swept.volumes > 0) {
-      progress(`swept leftovers of earlier killed runs: ${swept.containers} containers, ${swept.networks} networks, ${swept.volumes} volumes`);
+      opts.progress(`swept leftovers of earlier killed runs: ${swept.containers} containers, ${swept.networks} networks, ${swept.volumes} volumes`);
     }
-    const labels = labelsFor(config.runId);
-    const registryImage = await ensureImage(config, findImageSpec('registry'), progress);
+    const labels = labelsFor(opts.runId);
     const network = await new LabNetwork(config).withLabels(labels).start();
     let registry: StartedRegistryContainer | undefined;
     try {
-      registry = await new RegistryContainer(config, registryImage).withLabels(labels).withNetwork(network.name).start();
+      registry = await new RegistryContainer(config, opts.registryImage).withLabels(labels).withNetwork(network.name).start();
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines.
       const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
         .withListen([{ host: '127.0.0.1', port: 0 }, { host: network.gateway, port: 5000 }])
         .start();
-      const lab = new Lab(config, progress, engine, network, registry, proxy, registryImage);
+      const lab = new Lab(config, opts, network, registry, proxy);
       activeLabs.add(lab);
-      for (const p of opts.prewarm ?? []) void lab.lease(p.engine, p.store).then((l) => l.release(), () => undefined);
-      progress(`lab ${config.runId}: registry ${registryImage.ref} ready in ${registry.readyMs} ms, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})`);
+      opts.progress(`lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})`);
       return lab;
     } catch (e) {
       await registry?.stop();
@@ -109,13 +130,13 @@ export class Lab implements AsyncDisposable {
   }
 
   /** Exclusive use of the DinD engine for (engine, store), started on first use. */
-  async lease(engineVersion: string, store: StoreKind): Promise<DindLease> {
+  async lease(engine: EngineImage, store: StoreKind): Promise<DindLease> {
     if (this.stopped) throw new HarnessError('lab is stopped');
-    const key = `${engineVersion}/${store}`;
+    const key = `${engine.label}/${store}`;
     let entry = this.pool.get(key);
     if (!entry) {
       const t0 = Date.now();
-      const starting = this.startDind(engineVersion, store);
+      const starting = this.startDind(engine, store);
       entry = { starting, mutex: new Mutex(), startedByFirstLease: false, startMs: 0 };
       const e = entry;
       starting.then(() => { e.startMs = Date.now() - t0; }, () => this.pool.delete(key));
@@ -137,21 +158,19 @@ export class Lab implements AsyncDisposable {
     }
   }
 
-  private async startDind(engineVersion: string, store: StoreKind): Promise<StartedDindContainer> {
-    const spec = dindSpecForEngine(engineVersion);
-    if (!spec) throw new HarnessError(`no DinD image for engine ${engineVersion}; known: ${ENGINE_VERSIONS.join(', ')}`);
-    const image = await ensureImage(this.config, spec, this.progress);
-    const dind = await new DindContainer(this.config, image.ref, engineVersion)
+  private async startDind(engine: EngineImage, store: StoreKind): Promise<StartedDindContainer> {
+    const dind = await new DindContainer(this.config, engine.ref, engine.version)
       .withStore(store)
+      .withSeccomp(engine.seccomp)
       .withInsecureRegistry(REGISTRY_HOST)
       .withMaxDownloadAttempts(1)
       .withExtraHost('registry', this.network.gateway)
       .withLabels(this.labels)
       .withNetwork(this.network.name)
-      .withReadOnlyMount(buildxCacheRoot(this.config), BUILDX_MOUNT)
+      .withReadOnlyMount(this.opts.buildxCacheRoot, BUILDX_MOUNT)
       .withReadOnlyMount(fixturesDir, FIXTURES_MOUNT)
       .start();
-    this.progress(`DinD ${dind.serverVersion} (${image.source === 'local-built' || image.source === 'local-cached' ? 'home-built' : 'official'}), store=${store}: ready in ${dind.readyMs} ms`);
+    this.progress(`DinD ${dind.serverVersion} (${engine.label}), store=${store}: ready in ${dind.readyMs} ms`);
     return dind;
   }
 
@@ -166,15 +185,16 @@ export class Lab implements AsyncDisposable {
     return p;
   }
 
+  /** What publish() pushed under an engine-side ref; it must have been published in this lab. */
+  publishedImage(ref: string): PublishedImage {
+    const p = this.publishedByRef.get(ref);
+    if (!p) throw new HarnessError(`${ref} was not published into this lab's registry`);
+    return p;
+  }
+
   /** Images the engines may keep across cells: what this lab published (BuildKit), as the engines name them. */
   publishedRefs(): string[] {
     return [...this.published.keys()].map((repoTag) => `${REGISTRY_HOST}/${repoTag}`);
-  }
-
-  /** The BuildKit image of `version`, provisioned and published as registry:5000/moby/buildkit:<version>. */
-  async buildkit(version: string): Promise<PublishedImage> {
-    const image = await ensureBuildkitImage(this.config, version, this.progress);
-    return this.publish(image.ref, `moby/buildkit:${version}`);
   }
 
   private async pushFromHost(localRef: string, repoTag: string): Promise<PublishedImage> {
@@ -197,7 +217,9 @@ export class Lab implements AsyncDisposable {
     const m = await this.client().getManifest(repo, tag);
     if (!m.found) throw new HarnessError(`pushed ${hostTag} but the registry does not have ${repoTag}`);
     const json = m.json as { layers?: { digest: string; size: number }[] };
-    return { ref: `${REGISTRY_HOST}/${repoTag}`, repository: repo, tag, manifestDigest: m.digest, layers: json.layers ?? [] };
+    const published = { ref: `${REGISTRY_HOST}/${repoTag}`, repository: repo, tag, manifestDigest: m.digest, layers: json.layers ?? [] };
+    this.publishedByRef.set(published.ref, published);
+    return published;
   }
 
   async stop(): Promise<void> {
@@ -205,7 +227,7 @@ export class Lab implements AsyncDisposable {
     this.stopped = true;
     activeLabs.delete(this);
     if (this.config.keep) {
-      this.progress(`BUILDX_LAB_KEEP=1: leaving run ${this.config.runId} up; remove with 'buildx-lab clean'`);
+      this.progress(`BUILDX_LAB_KEEP=1: leaving run ${this.runId} up; remove with 'buildx-lab clean'`);
       return;
     }
     const dinds = await Promise.allSettled([...this.pool.values()].map((e) => e.starting));
@@ -213,8 +235,8 @@ export class Lab implements AsyncDisposable {
     await this.proxy.stop().catch(() => undefined);
     await this.registry.stop();
     await this.network.stop();
-    // Backstop: anything of this run and process that a failed start left behind (other workers share the run id).
-    await sweepLeftovers(this.config, { runId: this.config.runId, pid: process.pid });
+    // Backstop: anything of this run and process that a failed start left behind.
+    await sweepLeftovers(this.config, { runId: this.runId, pid: process.pid });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,79 @@
+// `buildx-lab bundle export|import`: carry everything a matrix needs to a machine without network, or
+// between CI runs (the example workflow caches it).
+import path from 'node:path';
+import { Command } from 'commander';
+import type { BuildxBinary } from '../buildx/buildx.ts';
+import { labConfig, withEngine } from '../config.ts';
+import { engineParts } from '../engine/binaries.ts';
+import { HostEngine } from '../engine/host.ts';
+import { hostDefaultRelease, resolveEngineSpec } from '../engine/spec.ts';
+import { ENGINE_BASE, localTag } from '../images/catalog.ts';
+import { imageExists } from '../images/images.ts';
+import { board, scenarioSources, shippedCases } from '../runner/command.ts';
+import { prepareRun } from '../runner/launch.ts';
+import { addRunOptions, runOptions } from '../runner/options.ts';
+import { Provisioner, type EngineImageResult, type ImageResult } from '../runner/provision.ts';
+import { exportBundle, importBundle, type BundleContents } from './bundle.ts';
+
+export function bundleCommand(): Command {
+  const cmd = new Command('bundle').summary('an offline bundle of everything a matrix needs: export on a machine with network, import on one without');
+  const exp = cmd.command('export')
+    .description('provision a matrix (as setup does), then write its Buildx binaries, engine and BuildKit builds and images into FILE')
+    .argument('<file>', 'the bundle to write (a tar)')
+    .argument('[scenario...]', 'scenario names (default: every scenario and shipped case)');
+  addRunOptions(exp, { matrix: 'quick' });
+  exp.action(async (file: string, names: string[], values: Record<string, unknown>, c: Command) => {
+    const config = labConfig();
+    const b = board(config);
+    try {
+      const sources = names.length ? scenarioSources(names) : [...scenarioSources([]), ...shippedCases()];
+      const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv: ['bundle', ...c.args], sources, ...runOptions(values) }, b);
+      const status = await new Provisioner(engineConfig, spec, b.sink).start().done;
+      const contents: BundleContents = { cacheDirs: [], images: [] };
+      const rel = (p: string) => path.relative(engineConfig.cacheDir, p);
+      const addRelease = (version: string) => {
+        const r = resolveEngineSpec(version)[0]!;
+        if (r.kind !== 'source') return;
+        for (const part of engineParts(r.release)) contents.cacheDirs.push(`engine/parts/${part.id}`);
+        contents.cacheDirs.push(`engine/${r.version}`);
+      };
+      addRelease(hostDefaultRelease().version); // the host engine, for a machine that has none
+      for (const [id, e] of Object.entries(status.requirements)) {
+        if (e.state !== 'ready') { b.log(`${id}: not in the bundle (${e.state === 'failed' ? e.reason.split('\n')[0] : e.state})`); continue; }
+        const req = spec.requirements[id]!;
+        if (req.kind === 'buildx') contents.cacheDirs.push(rel(path.dirname((e.result as unknown as BuildxBinary).path)));
+        if (req.kind === 'engine-image') {
+          const r = e.result as unknown as EngineImageResult;
+          contents.images.push(r.ref);
+          if (r.kind === 'source') addRelease(r.version);
+        }
+        if (req.kind === 'buildkit') contents.cacheDirs.push(`buildkit/${req.version}`);
+        if (req.kind === 'buildkit' || req.kind === 'image') contents.images.push((e.result as unknown as ImageResult).ref);
+        if (req.kind === 'image' && req.id === 'registry') contents.cacheDirs.push('tools/docker-registry-trixie');
+      }
+      if (await imageExists(engineConfig, localTag(ENGINE_BASE))) contents.images.push(localTag(ENGINE_BASE));
+      contents.cacheDirs = [...new Set(contents.cacheDirs)].filter((d) => !d.startsWith('..'));
+      contents.images = [...new Set(contents.images)];
+      const manifest = await exportBundle(engineConfig, file, contents, b.sink);
+      const bytes = manifest.entries.reduce((n, x) => n + x.size, 0);
+      b.log(`bundle ${file}: ${contents.cacheDirs.length} cache entries, ${contents.images.length} images, ${(bytes / 1e6).toFixed(0)} MB`);
+    } finally {
+      b.close();
+    }
+  });
+  cmd.command('import')
+    .description('check every entry of FILE against its manifest (refusing the bundle, naming the entry, on any mismatch), then load it')
+    .argument('<file>', 'a bundle written by bundle export')
+    .action(async (file: string) => {
+      const config = labConfig();
+      const b = board(config);
+      try {
+        // The bundle holds the host engine's build: a machine with no engine installs it from there.
+        const manifest = await importBundle(config, file, b.sink, async () => withEngine(config, (await new HostEngine(config, b.sink).ensure()).host));
+        b.log(`imported ${file}: ${manifest.contents.cache.length} cache entries, ${manifest.contents.images.length} images`);
+      } finally {
+        b.close();
+      }
+    });
+  return cmd;
+}

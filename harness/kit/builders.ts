@@ -1,0 +1,151 @@
+// Builders of every kind a cell can boot, each created in the cell and gone with it (the engine reset
+// between cells removes their containers; their config lives in the cell's BUILDX_CONFIG):
+// - docker: the engine's own BuildKit (the `default` builder);
+// - docker-container: a BuildKit container from the lab's image, pulled through the lab registry;
+// - remote: a buildkitd the lab runs in the cell's engine, reached over TCP or a unix socket, with or
+//   without TLS (certificates made in the cell with openssl);
+// - multi-node: several docker-container nodes through `create --append`, each with its own --platform.
+// kubernetes is refused with a reason (model.UNSUPPORTED_DRIVERS).
+import { HarnessError, UsageError } from '../errors.ts';
+import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind } from '../model.ts';
+import { shellQuote } from '../text.ts';
+import { buildkitdToml } from './sandbox.ts';
+import type { Kit } from './context.ts';
+
+export interface NodeSpec {
+  /** --platform of this node, e.g. ["linux/amd64"] */
+  platforms?: string[];
+  driverOpts?: Record<string, string>;
+}
+
+export interface BuilderSpec {
+  driver: DriverKind | 'kubernetes';
+  /** BuildKit version of docker-container and remote builders (the lab's image of it) */
+  buildkit?: string;
+  /** extra --driver-opt of a docker-container builder (image and network are the lab's) */
+  driverOpts?: Record<string, string>;
+  /** extra buildkitd.toml text (the lab's registry section is always there) */
+  buildkitdConfig?: string;
+  /** more than one node: a multi-node builder */
+  nodes?: NodeSpec[];
+  /** remote driver: how the client reaches buildkitd */
+  remote?: { transport: 'tcp' | 'unix'; tls?: boolean };
+  /** run `inspect --bootstrap` (default true) */
+  bootstrap?: boolean;
+  /** name of the builder; default: the cell id */
+  name?: string;
+}
+
+export interface Builder {
+  name: string;
+  driver: DriverKind;
+  /** as Buildx commands should name it: ['--builder', name] (empty for the docker driver's default) */
+  args: string[];
+  /** the BuildKit image, as the engine pulls it (docker-container and remote) */
+  image?: string;
+  commands: CommandRecord[];
+  /** the create or bootstrap that failed, if one did */
+  failed?: CommandRecord;
+}
+
+export async function bootBuilder(kit: Kit, spec: BuilderSpec): Promise<Builder> {
+  const unsupported = UNSUPPORTED_DRIVERS[spec.driver];
+  if (unsupported) throw new UsageError(`driver ${spec.driver} is not supported: ${unsupported}`);
+  const driver = spec.driver as DriverKind;
+  const name = spec.name ?? kit.id;
+  switch (driver) {
+    case 'docker':
+      return { name: 'default', driver, args: [], commands: [] };
+    case 'docker-container':
+      return bootContainerBuilder(kit, spec, name);
+    case 'remote':
+      return bootRemoteBuilder(kit, spec, name);
+  }
+}
+
+const driverOptArgs = (opts: Record<string, string>) => Object.entries(opts).flatMap(([k, v]) => ['--driver-opt', `${k}=${v}`]);
+
+async function writeBuildkitdConfig(kit: Kit, spec: BuilderSpec): Promise<string> {
+  if (!spec.buildkitdConfig) return kit.sandbox.buildkitdConfig;
+  await kit.sandbox.writeFiles([{ rel: 'buildkitd.toml', content: buildkitdToml(REGISTRY_HOST, spec.buildkitdConfig) }]);
+  return kit.sandbox.buildkitdConfig;
+}
+
+async function bootContainerBuilder(kit: Kit, spec: BuilderSpec, name: string): Promise<Builder> {
+  const bk = await kit.buildkitImage(spec.buildkit);
+  const config = await writeBuildkitdConfig(kit, spec);
+  const nodes = spec.nodes?.length ? spec.nodes : [{}];
+  const builder: Builder = { name, driver: 'docker-container', args: ['--builder', name], image: bk, commands: [] };
+  for (const [i, node] of nodes.entries()) {
+    const argv = [
+      'create', ...(i > 0 ? ['--append'] : []), '--name', name, '--node', `${name}${i}`, '--driver', 'docker-container',
+      ...driverOptArgs({ image: bk, network: 'host', ...spec.driverOpts, ...node.driverOpts }),
+      '--buildkitd-config', config,
+      ...(node.platforms?.length ? ['--platform', node.platforms.join(',')] : []),
+    ];
+    const create = await kit.buildx(argv);
+    builder.commands.push(create);
+    if (create.exitCode !== 0) return { ...builder, failed: create };
+  }
+  return bootstrap(kit, spec, builder);
+}
+
+async function bootstrap(kit: Kit, spec: BuilderSpec, builder: Builder): Promise<Builder> {
+  if (spec.bootstrap === false) return builder;
+  const boot = await kit.buildx(['inspect', '--bootstrap', builder.name], { timeoutMs: 180_000 });
+  builder.commands.push(boot);
+  kit.fact(`builder ${builder.name} (${builder.driver}${spec.nodes?.length ? `, ${spec.nodes.length} nodes` : ''}): bootstrap exit ${boot.exitCode}`);
+  return boot.exitCode === 0 ? builder : { ...builder, failed: boot };
+}
+
+/** buildkitd in the cell's engine, then `create --driver remote` to it. */
+async function bootRemoteBuilder(kit: Kit, spec: BuilderSpec, name: string): Promise<Builder> {
+  const transport = spec.remote?.transport ?? 'tcp';
+  const tls = spec.remote?.tls === true;
+  if (tls && transport === 'unix') throw new UsageError('the remote driver takes TLS over tcp only; drop tls or use transport: tcp');
+  const bk = await kit.buildkitImage(spec.buildkit);
+  await writeBuildkitdConfig(kit, spec);
+  const dir = kit.sandbox.dir;
+  const certs = `${dir}/certs`;
+  // A free port per cell: cells on one engine take turns, but a killed cell's daemon may linger until reset.
+  const port = 20_000 + (parseInt(kit.id.slice(1, 5), 36) % 20_000);
+  const addr = transport === 'tcp' ? `tcp://127.0.0.1:${port}` : `unix://${dir}/buildkitd/buildkitd.sock`;
+  const listen = transport === 'tcp' ? `tcp://0.0.0.0:${port}` : 'unix:///run/buildkit/buildkitd.sock';
+  if (tls) {
+    const mk = await kit.sandbox.sh(tlsScript(certs), { cwd: dir });
+    if (mk.exitCode !== 0) throw new HarnessError(`making TLS certificates for the remote builder failed: ${mk.stderr.trim()}`);
+  }
+  const run = await kit.docker([
+    'run', '-d', '--privileged', '--name', `${name}-buildkitd`, '--network', 'host',
+    '-v', `${dir}/buildkitd.toml:/etc/buildkit/buildkitd.toml:ro`,
+    ...(transport === 'unix' ? ['-v', `${dir}/buildkitd:/run/buildkit`] : []),
+    ...(tls ? ['-v', `${certs}:/certs:ro`] : []),
+    bk, '--addr', listen, '--config', '/etc/buildkit/buildkitd.toml',
+    ...(tls ? ['--tlscacert', '/certs/ca.pem', '--tlscert', '/certs/server.pem', '--tlskey', '/certs/server-key.pem'] : []),
+  ]);
+  const builder: Builder = { name, driver: 'remote', args: ['--builder', name], image: bk, commands: [run] };
+  if (run.exitCode !== 0) return { ...builder, failed: run };
+  const create = await kit.buildx([
+    'create', '--name', name, '--driver', 'remote',
+    ...(tls ? driverOptArgs({ cacert: `${certs}/ca.pem`, cert: `${certs}/client.pem`, key: `${certs}/client-key.pem`, servername: 'localhost' }) : []),
+    addr,
+  ]);
+  builder.commands.push(create);
+  if (create.exitCode !== 0) return { ...builder, failed: create };
+  return bootstrap(kit, spec, builder);
+}
+
+/** A throwaway CA, a server certificate for localhost/127.0.0.1 and a client certificate; pure text. */
+export function tlsScript(dir: string): string {
+  const d = shellQuote(dir);
+  return [
+    `mkdir -p ${d} && cd ${d}`,
+    'openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=buildx-lab-ca -keyout ca-key.pem -out ca.pem 2>/dev/null',
+    'printf "subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n" > server.ext',
+    'openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server-key.pem -out server.csr 2>/dev/null',
+    'openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile server.ext -out server.pem 2>/dev/null',
+    'printf "extendedKeyUsage=clientAuth\\n" > client.ext',
+    'openssl req -newkey rsa:2048 -nodes -subj /CN=buildx-lab-client -keyout client-key.pem -out client.csr 2>/dev/null',
+    'openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile client.ext -out client.pem 2>/dev/null',
+  ].join(' && ');
+}

@@ -1,0 +1,143 @@
+// What a cell's steps run in: Buildx bound to one binary inside one DinD engine, with the cell's own
+// DOCKER_CONFIG and BUILDX_CONFIG (as docker/buildx's integration sandbox does), its own directories,
+// the environment the cell asks for, and every command recorded for the evidence.
+import path from 'node:path';
+import type { BuildxBinary } from '../buildx/buildx.ts';
+import { BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
+import { HarnessError } from '../errors.ts';
+import type { CommandRecord } from '../model.ts';
+import { shellQuote } from '../text.ts';
+
+/** buildkitd.toml that lets a docker-container or remote builder talk plain HTTP to the lab registry. */
+export function buildkitdToml(registryHost: string, extra = ''): string {
+  return `[registry."${registryHost}"]\n  http = true\n  insecure = true\n${extra ? `\n${extra.trim()}\n` : ''}`;
+}
+
+export interface CommandOptions {
+  env?: Record<string, string>;
+  /** working directory inside the engine's container; default: the cell's build context */
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export interface SandboxOptions {
+  signal?: AbortSignal;
+  /** a fixture directory (under fixtures/) copied into the context, stamped with the cell id */
+  fixture?: string;
+  /** environment every command of the cell gets (a case's `env:`) */
+  env?: Record<string, string>;
+}
+
+export class CellSandbox {
+  readonly commands: CommandRecord[] = [];
+  readonly dir: string;
+  /** the fixture already copied into contextDir, if any */
+  preparedFixture?: string;
+
+  private constructor(
+    readonly dind: StartedDindContainer,
+    readonly binary: BuildxBinary,
+    /** the binary's path inside the DinD container */
+    readonly pluginPath: string,
+    readonly cellId: string,
+    readonly opts: SandboxOptions,
+  ) {
+    this.dir = `/tmp/cells/${cellId}`;
+  }
+
+  /**
+   * Creates the cell's directories and installs the binary as the `docker buildx` CLI plugin, in one exec
+   * (each costs ~0.1 s); `fixture` is copied into the context and stamped with the cell id, so every cell
+   * pushes its own digests.
+   */
+  static async create(dind: StartedDindContainer, binary: BuildxBinary, cacheRoot: string, cellId: string, registryHost: string, opts: SandboxOptions = {}): Promise<CellSandbox> {
+    const rel = path.relative(cacheRoot, binary.path);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new HarnessError(`buildx binary ${binary.path} is outside the mounted cache ${cacheRoot}`);
+    if (!/^c[0-9a-z]+$/.test(cellId)) throw new HarnessError(`cell id '${cellId}' is not of the lab's form`);
+    const sb = new CellSandbox(dind, binary, `${BUILDX_MOUNT}/${rel}`, cellId, opts);
+    await sb.prepare(registryHost);
+    return sb;
+  }
+
+  /** Makes the cell's directories (again, after a reset): plugin link, buildkitd.toml, fixture. */
+  async prepare(registryHost: string): Promise<void> {
+    const sb = this;
+    const { cellId, opts } = this;
+    const script = [
+      `rm -rf ${sb.dir}`,
+      `mkdir -p ${sb.dir}/docker/cli-plugins ${sb.dir}/buildx ${sb.dir}/ctx ${sb.dir}/out`,
+      `ln -sf ${shellQuote(sb.pluginPath)} ${sb.dir}/docker/cli-plugins/docker-buildx`,
+      `printf '%s' ${shellQuote(buildkitdToml(registryHost))} > ${sb.dir}/buildkitd.toml`,
+      ...(opts.fixture ? [`cp -r ${shellQuote(sb.fixture(opts.fixture))}/. ${sb.contextDir}/`, `echo ${cellId} > ${sb.contextDir}/cell-id.txt`] : []),
+    ].join(' && ');
+    sb.preparedFixture = opts.fixture;
+    const r = await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
+    if (r.exitCode !== 0) throw new HarnessError(`preparing cell directory in ${this.dind.name} failed: ${r.stderr.trim()}`);
+  }
+
+  get contextDir(): string {
+    return `${this.dir}/ctx`;
+  }
+
+  get dockerConfigDir(): string {
+    return `${this.dir}/docker`;
+  }
+
+  get buildxConfigDir(): string {
+    return `${this.dir}/buildx`;
+  }
+
+  get env(): Record<string, string> {
+    return {
+      DOCKER_CONFIG: this.dockerConfigDir,
+      BUILDX_CONFIG: this.buildxConfigDir,
+      BUILDKIT_PROGRESS: 'plain',
+      DOCKER_CLI_HINTS: 'false',
+      ...this.opts.env,
+    };
+  }
+
+  get buildkitdConfig(): string {
+    return `${this.dir}/buildkitd.toml`;
+  }
+
+  /** A fixture directory as seen inside DinD (read-only). */
+  fixture(name: string): string {
+    return `${FIXTURES_MOUNT}/${name}`;
+  }
+
+  /** Writes files into the cell (paths relative to the cell directory; never outside it). */
+  async writeFiles(files: readonly { rel: string; content: string | Buffer; mode?: number }[]): Promise<void> {
+    for (const f of files) {
+      const norm = path.posix.normalize(f.rel);
+      if (norm.startsWith('..') || path.posix.isAbsolute(norm)) throw new HarnessError(`cell file ${f.rel} leaves the cell directory`);
+    }
+    await this.dind.copyFiles(files.map((f) => ({ content: f.content, target: `${this.dir}/${path.posix.normalize(f.rel)}`, mode: f.mode ?? 0o644 })));
+  }
+
+  /** `docker buildx <args>` through the docker CLI of the engine under test. */
+  buildx(args: readonly string[], opts: CommandOptions = {}): Promise<CommandRecord> {
+    return this.record(['docker', 'buildx', ...args], opts);
+  }
+
+  docker(args: readonly string[], opts: CommandOptions = {}): Promise<CommandRecord> {
+    return this.record(['docker', ...args], opts);
+  }
+
+  sh(script: string, opts: CommandOptions = {}): Promise<CommandRecord> {
+    return this.record(['sh', '-c', script], opts);
+  }
+
+  /** The lab's own look at the cell (a file check, a ${read:FILE}): run, but not recorded as the cell's command. */
+  look(script: string, opts: CommandOptions = {}): Promise<CommandRecord> {
+    return this.dind.exec(['sh', '-c', script], { env: { ...this.env, ...opts.env }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 60_000, signal: this.opts.signal });
+  }
+
+  private async record(argv: string[], opts: CommandOptions): Promise<CommandRecord> {
+    const r = await this.dind.exec(argv, { env: { ...this.env, ...opts.env }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 300_000, signal: this.opts.signal });
+    // Evidence shows the command as run inside DinD, not the `docker exec` wrapper around it.
+    const rec: CommandRecord = { ...r, argv };
+    this.commands.push(rec);
+    return rec;
+  }
+}

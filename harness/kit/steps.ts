@@ -1,0 +1,93 @@
+// Steps as data (a case's `steps:`): argv for `docker buildx` or a docker client command, with lab values
+// named as ${target}, ${registry}, ${builder}, ${read:FILE} … filled in just before each step runs, so a
+// step can use what an earlier one wrote (an --iidfile, a --metadata-file).
+import { UsageError } from '../errors.ts';
+import type { CommandRecord } from '../model.ts';
+import { shellQuote } from '../text.ts';
+import type { Check, RecordedStep } from './checks.ts';
+import type { Kit } from './context.ts';
+
+export interface Step {
+  id: string;
+  tool: 'buildx' | 'docker';
+  argv: string[];
+  env: Record<string, string>;
+  /** relative to the cell's context */
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** The lab values of one run of the steps. */
+export interface LabValues {
+  target: string;
+  repository: string;
+  tag: string;
+  registry: string;
+  builder: string;
+  buildkitImage?: string;
+  base?: string;
+  cell: string;
+  context: string;
+  platforms: string;
+  /** ${target:NAME}: another push target of the cell */
+  targetNamed(name: string): string;
+}
+
+/** Largest file a ${read:FILE} may substitute. */
+const READ_LIMIT = 4096;
+
+/** Fills ${name} from `values`; ${read:FILE} goes through `read`. Unknown names were refused at load time. */
+export async function interpolate(text: string, values: LabValues, read: (file: string) => Promise<string>): Promise<string> {
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(/\$\{([^}]*)\}/g)) {
+    out += text.slice(last, m.index);
+    last = m.index! + m[0].length;
+    const [name, arg] = m[1]!.split(':', 2) as [string, string | undefined];
+    if (name === 'read' && arg) out += await read(arg);
+    else if (name === 'target' && arg) out += values.targetNamed(arg);
+    else {
+      const v = (values as unknown as Record<string, string | undefined>)[name];
+      if (typeof v !== 'string') throw new UsageError(`\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : 'unknown'})`);
+      out += v;
+    }
+  }
+  return out + text.slice(last);
+}
+
+/** Fills lab values in every string of a check. */
+export async function interpolateCheck(check: Check, values: LabValues, read: (file: string) => Promise<string>): Promise<Check> {
+  const fill = async (v: unknown): Promise<unknown> => {
+    if (typeof v === 'string') return interpolate(v, values, read);
+    if (Array.isArray(v)) return Promise.all(v.map(fill));
+    if (v && typeof v === 'object') return Object.fromEntries(await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await fill(x)])));
+    return v;
+  };
+  return (await fill(check)) as Check;
+}
+
+/** Runs steps in order (every step runs, whatever the one before did: the checks decide); returns them recorded. */
+export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValues, commonEnv: Record<string, string> = {}): Promise<RecordedStep[]> {
+  const read = (file: string) => readContextFile(kit, file);
+  const recorded: RecordedStep[] = [];
+  for (const step of steps) {
+    const argv = await Promise.all(step.argv.map((a) => interpolate(a, values, read)));
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...commonEnv, ...step.env })) env[k] = await interpolate(v, values, read);
+    const cwd = step.cwd ? `${values.context}/${step.cwd}` : values.context;
+    const opts = { env, cwd, ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}) };
+    const record: CommandRecord = step.tool === 'buildx' ? await kit.buildx(argv, opts) : await kit.docker(argv, opts);
+    kit.fact(`step ${step.id}: ${step.tool} ${argv[0] ?? ''} exit ${record.exitCode}`);
+    recorded.push({ id: step.id, record });
+  }
+  return recorded;
+}
+
+/** A file in the cell's context, for ${read:FILE}: at most 4 KiB, trimmed. */
+export async function readContextFile(kit: Kit, file: string): Promise<string> {
+  if (file.split('/').includes('..') || file.startsWith('/')) throw new UsageError(`\${read:${file}} must name a file inside the cell's context`);
+  const r = await kit.sandbox.look(`head -c ${READ_LIMIT + 1} ${shellQuote(`${kit.sandbox.contextDir}/${file}`)}`);
+  if (r.exitCode !== 0) throw new UsageError(`\${read:${file}}: the file is not there (${r.stderr.trim()}); did an earlier step write it?`);
+  if (r.stdout.length > READ_LIMIT) throw new UsageError(`\${read:${file}} is larger than ${READ_LIMIT} bytes`);
+  return r.stdout.trim();
+}

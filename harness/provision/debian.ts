@@ -1,0 +1,132 @@
+// Debian packages fetched without installing them: `apt-get download` through a private apt state under
+// the lab's cache (the host's apt configuration, lists and dpkg database are never touched), then
+// `dpkg-deb -x` into a directory the lab owns. Used for Debian's docker-buildx, debootstrap itself,
+// and libseccomp's static library for runc. Every command is argv: no shell, so no quoting to get wrong.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { childEnv, type LabConfig } from '../config.ts';
+import { debianMirror } from '../debian-mirror.ts';
+import { ProvisionError, RequirementError } from '../errors.ts';
+import { run } from '../exec.ts';
+import type { ProgressSink } from '../progress.ts';
+
+/** Suites the private state knows: the host's own (for libraries linked on the host), and the two the images use. */
+export const DEBIAN_SUITES = ['bookworm', 'trixie', 'sid'] as const;
+export type DebianSuite = (typeof DEBIAN_SUITES)[number];
+
+/** Lists older than this are refreshed before a download. */
+const LISTS_MAX_AGE_MS = 24 * 3600_000;
+
+/** VERSION_CODENAME of /etc/os-release when it is a suite the lab knows; pure over the file's text. */
+export function suiteFromOsRelease(text: string): DebianSuite | undefined {
+  const m = /^VERSION_CODENAME=("?)([a-z]+)\1$/m.exec(text);
+  return (DEBIAN_SUITES as readonly string[]).includes(m?.[2] ?? '') ? (m![2] as DebianSuite) : undefined;
+}
+
+export function hostSuite(): DebianSuite | undefined {
+  try {
+    return suiteFromOsRelease(readFileSync('/etc/os-release', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** '0.29.1+ds1-2' -> '0.29.1'; pure. */
+export function upstreamVersion(debVersion: string): string {
+  return debVersion.replace(/^\d+:/, '').replace(/[+~-].*$/, '');
+}
+
+export function aptStateArgs(stateDir: string): string[] {
+  return [
+    '-o', `Dir::Etc::SourceList=${path.join(stateDir, 'sources.list')}`,
+    '-o', 'Dir::Etc::SourceParts=/nonexistent',
+    '-o', `Dir::State::Lists=${path.join(stateDir, 'lists')}`,
+    '-o', `Dir::State::Status=${path.join(stateDir, 'status')}`,
+    '-o', `Dir::Cache=${path.join(stateDir, 'cache')}`,
+    '-o', 'Debug::NoLocking=1',
+    '-o', 'APT::Get::List-Cleanup=0',
+    '-o', 'APT::Sandbox::User=root',
+  ];
+}
+
+export interface FetchedDeb {
+  name: string;
+  version: string;
+  file: string;
+}
+
+export class PrivateApt {
+  readonly stateDir: string;
+  constructor(
+    private readonly config: LabConfig,
+    private readonly progress: ProgressSink,
+  ) {
+    this.stateDir = path.join(config.cacheDir, 'apt');
+  }
+
+  private get env(): Record<string, string> {
+    return childEnv(this.config, { DEBIAN_FRONTEND: 'noninteractive' });
+  }
+
+  private async requireTools(): Promise<void> {
+    for (const tool of ['apt-get', 'dpkg-deb', 'flock']) {
+      const r = await run(['which', tool], { env: this.env });
+      if (r.exitCode !== 0) {
+        throw new RequirementError(`${tool} is needed to fetch Debian packages (no install: they are only unpacked); on a non-Debian host use official images, release downloads or an offline bundle`);
+      }
+    }
+  }
+
+  /** Downloads `name` from `suite` into `destDir`; the private lists are refreshed when a day old. */
+  async download(name: string, suite: DebianSuite, destDir: string, signal?: AbortSignal): Promise<FetchedDeb> {
+    await this.requireTools();
+    mkdirSync(path.join(this.stateDir, 'lists', 'partial'), { recursive: true });
+    mkdirSync(path.join(this.stateDir, 'cache', 'archives', 'partial'), { recursive: true });
+    if (!existsSync(path.join(this.stateDir, 'status'))) writeFileSync(path.join(this.stateDir, 'status'), '');
+    const mirror = debianMirror(this.config);
+    const sources = DEBIAN_SUITES.map((s) => `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} ${s} main`).join('\n') + '\n';
+    const lock = path.join(this.stateDir, 'lock');
+    const apt = ['flock', lock, 'apt-get', ...aptStateArgs(this.stateDir)];
+    // One private state is shared by every run: flock keeps two runs' updates from tearing its lists.
+    const listsFile = path.join(this.stateDir, 'lists.stamp');
+    const stale = !existsSync(listsFile) || Date.now() - statSync(listsFile).mtimeMs > LISTS_MAX_AGE_MS || readFileSync(listsFile, 'utf8') !== sources;
+    if (stale) {
+      writeFileSync(path.join(this.stateDir, 'sources.list'), sources);
+      this.progress(`apt-get update (private state ${this.stateDir}, mirror ${mirror})`);
+      const u = await run([...apt, 'update', '-qq'], { env: this.env, timeoutMs: 10 * 60_000, signal });
+      if (u.exitCode !== 0) {
+        throw new ProvisionError(`apt-get update from ${mirror} failed: ${u.stderr.trim().split('\n').slice(-3).join(' ')}. Fix: reach a Debian mirror (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle.`);
+      }
+      writeFileSync(listsFile, sources);
+    }
+    mkdirSync(destDir, { recursive: true });
+    const before = new Set(readdirSync(destDir));
+    const d = await run([...apt, 'download', `${name}/${suite}`], { env: this.env, cwd: destDir, timeoutMs: 10 * 60_000, signal });
+    const file = readdirSync(destDir).find((f) => !before.has(f) && f.startsWith(`${name}_`) && f.endsWith('.deb'));
+    if (d.exitCode !== 0 || !file) {
+      throw new ProvisionError(`apt-get download ${name}/${suite} from ${mirror} failed: ${d.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    }
+    return { name, version: decodeURIComponent(file.split('_')[1] ?? ''), file: path.join(destDir, file) };
+  }
+
+  /** Unpacks a .deb's files (not its maintainer scripts) into `dir`. */
+  async extract(deb: string, dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    const x = await run(['dpkg-deb', '-x', deb, dir], { env: this.env, timeoutMs: 120_000 });
+    if (x.exitCode !== 0) throw new ProvisionError(`dpkg-deb -x ${path.basename(deb)} failed: ${x.stderr.trim()}`);
+  }
+
+  /** Downloads and unpacks into `dir` (replacing it); returns the package version. */
+  async unpack(name: string, suite: DebianSuite, dir: string, signal?: AbortSignal): Promise<string> {
+    const work = `${dir}.dl-${process.pid}`;
+    rmSync(work, { recursive: true, force: true });
+    try {
+      const deb = await this.download(name, suite, work, signal);
+      rmSync(dir, { recursive: true, force: true });
+      await this.extract(deb.file, dir);
+      return deb.version;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+}

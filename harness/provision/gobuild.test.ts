@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { goBuildArgv, goEnvFor, refusedVersions, standInCandidates } from './gobuild.ts';
+
+describe('go build argv', () => {
+  it('stamps the version and revision, stripped, with -mod=mod', () => {
+    const argv = goBuildArgv(
+      { ldflagsX: { 'github.com/docker/buildx/version.Version': 'v0.21.1', 'github.com/docker/buildx/version.Revision': '{{revision}}' } },
+      { pkg: './cmd/buildx', out: '/o/docker-buildx' },
+      '3f82aadc',
+    );
+    expect(argv.slice(0, 4)).toEqual(['go', 'build', '-mod=mod', '-trimpath']);
+    expect(argv).toContain('-s -w -X github.com/docker/buildx/version.Version=v0.21.1 -X github.com/docker/buildx/version.Revision=3f82aadc');
+    expect(argv.at(-1)).toBe('./cmd/buildx');
+  });
+  it('links cgo builds statically and passes tags as one argument', () => {
+    const argv = goBuildArgv({ ldflagsX: {}, tags: ['seccomp', 'netgo'], cgo: { env: {} } }, { pkg: '.', out: '/o/runc' }, undefined);
+    expect(argv[argv.indexOf('-tags') + 1]).toBe('seccomp netgo');
+    expect(argv[argv.indexOf('-ldflags') + 1]).toBe('-s -w -extldflags -static');
+  });
+});
+
+describe('the checksum database', () => {
+  it("stays on whatever the user's environment says, unless the lab's own flag turns it off", () => {
+    const user = { GOPROXY: 'https://mirror', GOSUMDB: 'off', GONOSUMDB: '*', GOPRIVATE: '*', GOFLAGS: '-insecure' } as Record<string, string>;
+    const env = goEnvFor({ goEnv: user, goNoSumDb: false });
+    expect(env).toEqual({ GOPROXY: 'https://mirror', GOSUMDB: 'sum.golang.org', GOFLAGS: '-buildvcs=false' });
+    expect(goEnvFor({ goEnv: user, goNoSumDb: true }).GOSUMDB).toBe('off');
+  });
+});
+
+describe('refused pins', () => {
+  it('finds the module versions the proxy refused in go output', () => {
+    const out = `cli/command/image/build.go:29:2: github.com/docker/docker@v26.1.4-0.20240605103321-de5c9cf0b96e+incompatible: reading https://proxy.golang.org/github.com/docker/docker/@v/v26.1.4-0.20240605103321-de5c9cf0b96e+incompatible.zip: 403 Forbidden
+\tserver response: This module version is not available.
+cli/x.go:1:2: github.com/docker/docker@v26.1.4-0.20240605103321-de5c9cf0b96e+incompatible: reading https://proxy.golang.org/github.com/docker/docker/@v/v26.1.4-0.20240605103321-de5c9cf0b96e+incompatible.zip: 403 Forbidden
+go: github.com/moby/buildkit@v0.11.7-0.20240124010513-435cb77e369c: reading https://proxy.golang.org/github.com/moby/buildkit/@v/v0.11.7-0.20240124010513-435cb77e369c.mod: 403 Forbidden`;
+    expect(refusedVersions(out)).toEqual([
+      { module: 'github.com/docker/docker', version: 'v26.1.4-0.20240605103321-de5c9cf0b96e+incompatible' },
+      { module: 'github.com/moby/buildkit', version: 'v0.11.7-0.20240124010513-435cb77e369c' },
+    ]);
+    expect(refusedVersions('go: downloading x v1\nbuild failed: undefined: foo')).toEqual([]);
+  });
+  it('stands in the same branch, from the version the pseudo-version precedes', () => {
+    expect(standInCandidates('v0.11.7-0.20240124010513-435cb77e369c')).toEqual(['v0.11.7', 'v0.11.8', 'v0.11.9', 'v0.11.6', 'v0.11.5', 'v0.11.4', 'v0.11.3', 'v0.11.2', 'v0.11.1', 'v0.11.0']);
+    expect(standInCandidates('v26.1.4-0.2024-x+incompatible').slice(0, 2)).toEqual(['v26.1.4+incompatible', 'v26.1.5+incompatible']);
+  });
+});

@@ -1,0 +1,238 @@
+// Builds binaries of a released Go module from the Go module proxy: Buildx, BuildKit, and the parts of a
+// Docker engine (dockerd, containerd, runc, the docker CLI).
+//
+// - `go install pkg@v` is not used: go.mod of Buildx v0.20.0 to v0.30.x (and BuildKit from v0.19.0) has
+//   `exclude` directives, which it refuses. Module zips carry no vendored code, hence -mod=mod.
+// - docker/docker and docker/cli keep their requirements in vendor.mod/vendor.sum: renamed to go.mod.
+// - Some releases pin pseudo-versions that the proxy refuses (403): the nearest released version of the
+//   same module replaces them (a preferred one can be named), and the build records each replacement.
+// - Downloads run beside other work (network-bound); compiles run one at a time across every process
+//   (a lock in the cache), each with all cores, sharing the Go build cache: that is what makes
+//   neighbouring versions cheap (8–30 s instead of minutes).
+// - The checksum database stays on whatever the user's environment says (GOSUMDB=off, GONOSUMDB,
+//   GOPRIVATE are dropped); only BUILDX_LAB_GO_NOSUMDB=1 turns it off, and the result records it.
+import { cpSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import semver from 'semver';
+import { childEnv, type LabConfig } from '../config.ts';
+import { ProvisionError, RequirementError } from '../errors.ts';
+import { run } from '../exec.ts';
+import type { ProgressSink } from '../progress.ts';
+import { withHeartbeat } from '../progress.ts';
+import { crossProcessLock } from './lock.ts';
+
+export interface GoTarget {
+  pkg: string;
+  out: string;
+}
+
+export interface GoBuildRequest {
+  module: string;
+  /** v-prefixed module version, e.g. v0.21.1 or v26.1.5+incompatible */
+  version: string;
+  targets: GoTarget[];
+  /** -X assignments; `{{revision}}` becomes the tag commit when the proxy reports it */
+  ldflagsX: Record<string, string>;
+  tags?: string[];
+  /** requirements live in vendor.mod/vendor.sum (docker/docker before v29, docker/cli) */
+  vendorMod?: boolean;
+  /** cgo with a static link (runc): extra env such as PKG_CONFIG_PATH */
+  cgo?: { env: Record<string, string> };
+  /** module -> version to use when the proxy refuses the version a release pins */
+  preferredReplacements?: Record<string, string>;
+  /** scratch space, removed afterwards */
+  workDir: string;
+  goArch?: string;
+  /** aborts downloads and the compile (the engine went away, Ctrl-C) */
+  signal?: AbortSignal;
+  /** reads the module's source before the build (e.g. the pins in moby's Dockerfile); may throw */
+  inspectSource?: (dir: string) => void;
+}
+
+/** Runs a compile when the machine's single compile slot is free; see scheduler.ts for the ordered one. */
+export type CompileSlot = <T>(what: string, work: () => Promise<T>) => Promise<T>;
+
+export interface Replacement {
+  module: string;
+  from: string;
+  to: string;
+}
+
+export interface GoBuildResult {
+  revision?: string;
+  goVersion: string;
+  /** whether module checksums were checked against the checksum database */
+  sumdb: string;
+  replacements: Replacement[];
+  downloadMs: number;
+  compileMs: number;
+  durationMs: number;
+}
+
+/** The user's Go settings that may pass through; checksum-database switches are left out on purpose. */
+const PASSED_GO_ENV = ['GOPROXY', 'GOPATH', 'GOMODCACHE', 'GOCACHE', 'GOTOOLCHAIN', 'GOROOT', 'GOTMPDIR'] as const;
+
+export function goEnvFor(config: Pick<LabConfig, 'goEnv' | 'goNoSumDb'>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of PASSED_GO_ENV) if (config.goEnv[k]) env[k] = config.goEnv[k]!;
+  env.GOSUMDB = config.goNoSumDb ? 'off' : 'sum.golang.org';
+  env.GOFLAGS = '-buildvcs=false';
+  return env;
+}
+
+/** argv of one compile; pure, for unit tests. */
+export function goBuildArgv(req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo'>, target: GoTarget, revision: string | undefined): string[] {
+  const x = Object.entries(req.ldflagsX).map(([k, v]) => `-X ${k}=${v.replace('{{revision}}', revision ?? 'unknown')}`);
+  const ld = ['-s', '-w', ...x, ...(req.cgo ? ['-extldflags', '-static'] : [])];
+  const argv = ['go', 'build', '-mod=mod', '-trimpath'];
+  if (req.tags?.length) argv.push('-tags', req.tags.join(' '));
+  return [...argv, '-ldflags', ld.join(' '), '-o', target.out, target.pkg];
+}
+
+/** Module versions the proxy refused in `go` output: "reading https://…/<module>/@v/<version>.zip: 403". */
+export function refusedVersions(output: string): { module: string; version: string }[] {
+  const out = new Map<string, { module: string; version: string }>();
+  for (const m of output.matchAll(/(\S+?)@(v[^\s:]+): reading \S+\/@v\/\S+: (?:403|404|410)/g)) {
+    out.set(`${m[1]}@${m[2]}`, { module: m[1]!, version: m[2]! });
+  }
+  return [...out.values()];
+}
+
+/**
+ * Released versions that may stand in for a refused pseudo-version, best first: the same major.minor
+ * branch, starting at the version the pseudo-version precedes (v0.11.7-0.2024… → v0.11.7, v0.11.8, then
+ * v0.11.6 … v0.11.0). The proxy's version lists are partial here, so each is probed by name. Pure.
+ */
+export function standInCandidates(pseudo: string): string[] {
+  const incompatible = pseudo.endsWith('+incompatible') ? '+incompatible' : '';
+  const target = semver.coerce(pseudo.replace(/\+incompatible$/, ''));
+  if (!target) return [];
+  const { major, minor, patch } = target;
+  const up = [patch, patch + 1, patch + 2];
+  const down = Array.from({ length: patch }, (_, i) => patch - 1 - i);
+  return [...up, ...down].map((p) => `v${major}.${minor}.${p}${incompatible}`);
+}
+
+export async function goVersion(config: LabConfig): Promise<string | undefined> {
+  const r = await run(['go', 'env', 'GOVERSION'], { env: childEnv(config, goEnvFor(config)), timeoutMs: 30_000 }).catch(() => undefined);
+  return r && r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+function requireGo(gv: string | undefined, req: GoBuildRequest): string {
+  if (gv) return gv;
+  throw new RequirementError(
+    `Go is needed to build ${req.module}@${req.version} from the Go module proxy, and 'go' was not found. ` +
+      `Fix: install Go (go.dev/dl or your distribution's golang package), or provide what needs no Go: an official ` +
+      `release download (BUILDX_LAB_RELEASES_URL for a mirror), official images, or an offline bundle (buildx-lab bundle import).`,
+  );
+}
+
+/** The default slot: the machine-wide compile lock, in no particular order. */
+export function lockedSlot(config: LabConfig, progress: ProgressSink, signal?: AbortSignal): CompileSlot {
+  return (what, work) => crossProcessLock(path.join(config.cacheDir, 'locks', 'go-compile'), what, progress, work, signal);
+}
+
+export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, progress: ProgressSink, slot: CompileSlot = lockedSlot(config, progress, req.signal)): Promise<GoBuildResult> {
+  const t0 = Date.now();
+  const gv = requireGo(await goVersion(config), req);
+  const env = childEnv(config, {
+    ...goEnvFor(config),
+    CGO_ENABLED: req.cgo ? '1' : '0',
+    ...(req.cgo?.env ?? {}),
+    ...(req.goArch ? { GOARCH: req.goArch } : {}),
+  });
+  const opts = { env, signal: req.signal };
+  mkdirSync(req.workDir, { recursive: true });
+  const src = path.join(req.workDir, 'src');
+  try {
+    // 1. The module's source, writable (the module cache is read-only; -mod=mod rewrites go.sum).
+    const dl = await run(['go', 'mod', 'download', '-json', `${req.module}@${req.version}`], { ...opts, cwd: req.workDir, timeoutMs: 10 * 60_000 });
+    let info: { Dir?: string; Info?: string; Error?: string } = {};
+    try { info = JSON.parse(dl.stdout) as typeof info; } catch { /* reported below */ }
+    if (dl.exitCode !== 0 || !info.Dir) {
+      throw new ProvisionError(`the Go module proxy could not provide ${req.module}@${req.version}: ${info.Error ?? dl.stderr.trim()}`);
+    }
+    const revision = readRevision(info.Info);
+    rmSync(src, { recursive: true, force: true });
+    cpSync(info.Dir, src, { recursive: true });
+    makeWritable(src);
+    req.inspectSource?.(src);
+    if (req.vendorMod) {
+      if (!existsSync(path.join(src, 'vendor.mod'))) throw new ProvisionError(`${req.module}@${req.version} has no vendor.mod`);
+      renameSync(path.join(src, 'vendor.mod'), path.join(src, 'go.mod'));
+      if (existsSync(path.join(src, 'vendor.sum'))) renameSync(path.join(src, 'vendor.sum'), path.join(src, 'go.sum'));
+    }
+    // 2. Dependencies, outside the compile slot; refused pins are replaced and the download retried.
+    const replacements = await downloadDependencies(req, src, opts);
+    const downloadMs = Date.now() - t0;
+    // 3. Compiles, one at a time across processes.
+    const t1 = Date.now();
+    await slot(`go build ${shortModule(req.module)}@${req.version}`, async () => {
+      for (const target of req.targets) {
+        mkdirSync(path.dirname(target.out), { recursive: true });
+        const argv = goBuildArgv(req, target, revision);
+        const r = await withHeartbeat(progress, `go build ${shortModule(req.module)}@${req.version} ${target.pkg}`, () =>
+          run(argv, { ...opts, cwd: src, timeoutMs: 40 * 60_000 }),
+        );
+        if (r.exitCode !== 0) {
+          throw new ProvisionError(`building ${req.module}@${req.version} (${target.pkg}) with ${gv} failed:\n${r.stderr.trim().split('\n').slice(-15).join('\n')}`);
+        }
+      }
+    });
+    return { revision, goVersion: gv, sumdb: env.GOSUMDB!, replacements, downloadMs, compileMs: Date.now() - t1, durationMs: Date.now() - t0 };
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+  }
+}
+
+async function downloadDependencies(req: GoBuildRequest, src: string, opts: { env: Record<string, string>; signal?: AbortSignal }): Promise<Replacement[]> {
+  const replacements: Replacement[] = [];
+  for (let round = 0; round < 6; round++) {
+    const r = await run(['go', 'mod', 'download'], { ...opts, cwd: src, timeoutMs: 20 * 60_000 });
+    if (r.exitCode === 0) return replacements;
+    const refused = refusedVersions(r.stderr + r.stdout).filter((x) => !replacements.some((p) => p.module === x.module && p.from === x.version));
+    if (!refused.length) throw new ProvisionError(`downloading the dependencies of ${req.module}@${req.version} failed:\n${r.stderr.trim().split('\n').slice(-10).join('\n')}`);
+    for (const { module, version } of refused) {
+      const to = req.preferredReplacements?.[module] ?? (await firstServed(module, standInCandidates(version), src, opts));
+      if (!to || to === version) {
+        throw new ProvisionError(`the Go module proxy refuses ${module}@${version}, which ${req.module}@${req.version} pins, and serves no release to stand in for it`);
+      }
+      const edit = await run(['go', 'mod', 'edit', `-replace=${module}@${version}=${module}@${to}`], { ...opts, cwd: src });
+      if (edit.exitCode !== 0) throw new ProvisionError(`go mod edit failed: ${edit.stderr.trim()}`);
+      replacements.push({ module, from: version, to });
+    }
+  }
+  throw new ProvisionError(`${req.module}@${req.version}: too many refused dependencies (${replacements.map((p) => p.module).join(', ')})`);
+}
+
+async function firstServed(module: string, candidates: readonly string[], cwd: string, opts: { env: Record<string, string>; signal?: AbortSignal }): Promise<string | undefined> {
+  for (const v of candidates) {
+    const r = await run(['go', 'mod', 'download', '-json', `${module}@${v}`], { ...opts, cwd, timeoutMs: 120_000 });
+    if (r.exitCode === 0) return v;
+  }
+  return undefined;
+}
+
+function shortModule(module: string): string {
+  return module.replace(/^github\.com\//, '');
+}
+
+function readRevision(infoPath: string | undefined): string | undefined {
+  if (!infoPath) return undefined;
+  try {
+    const info = JSON.parse(readFileSync(infoPath, 'utf8')) as { Origin?: { Hash?: string } };
+    return info.Origin?.Hash;
+  } catch {
+    return undefined;
+  }
+}
+
+function makeWritable(dir: string): void {
+  for (const entry of readdirSync(dir)) {
+    const p = path.join(dir, entry);
+    const st = statSync(p);
+    chmodSync(p, st.mode | 0o200);
+    if (st.isDirectory()) makeWritable(p);
+  }
+  chmodSync(dir, statSync(dir).mode | 0o200);
+}

@@ -1,0 +1,26 @@
+// `buildx-lab repro CASE_DIR`: a bug report given as data, across the versions it names. A present or
+// absent symptom is a finding, not a failure: the exit status says whether the lab could tell.
+import { Command } from 'commander';
+import { labConfig } from '../config.ts';
+import { runAndReport } from '../runner/command.ts';
+import { addRunOptions, runOptions } from '../runner/options.ts';
+import { loadCase } from './case.ts';
+import { reproLines, reproWord } from './scenario.ts';
+
+export function reproCommand(): Command {
+  const cmd = new Command('repro')
+    .summary('reproduce a bug report given as data (CASE_DIR/case.yaml): symptom present / absent / inconclusive per cell')
+    .description('Exit 0 when every cell could be judged (and, for a case with `expect`, as declared); 1 when a cell errored, was skipped or was inconclusive, or differs from `expect`; 2 for an invalid case.')
+    .argument('<case-dir>', 'a directory holding case.yaml and the files it builds (see fixtures/cases/README.md)');
+  addRunOptions(cmd, { matrix: 'full' });
+  return cmd.action(async (dir: string, values: Record<string, unknown>, c: Command) => {
+    const config = labConfig();
+    const kase = loadCase(dir); // an invalid case fails here, naming the line and field, before anything starts
+    const run = await runAndReport(config, 'repro', ['repro', ...c.args], [{ kind: 'case', dir: kase.dir }], runOptions(values));
+    process.stdout.write(`\n${kase.title}\n${reproLines(run.results).map((l) => `  ${l}`).join('\n')}\n`);
+    const words = run.results.map(reproWord);
+    const undecided = run.results.length < run.spec.cells.length || words.some((w) => w === 'error' || w === 'skipped' || w === 'inconclusive');
+    const declaredMiss = kase.expect.length > 0 && run.results.some((r) => r.outcome === 'unexpected');
+    process.exitCode = undecided || declaredMiss ? 1 : 0;
+  });
+}

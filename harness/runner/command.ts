@@ -1,0 +1,154 @@
+// `buildx-lab run`, `setup` and `test`: the scenario matrices and the lab's own tests.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { startVitest } from 'vitest/node';
+import { labConfig, type LabConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
+import { ProgressBoard } from '../progress-board.ts';
+import { buildMatrix, hasFailures, renderTerminalTable } from '../report/table.ts';
+import { ROOT, selectScenarioModules } from './catalog.ts';
+import { executeRun, prepareRun, type RunOutcome } from './launch.ts';
+import { addRunOptions, runOptions, type RunOptions } from './options.ts';
+import { Provisioner } from './provision.ts';
+import { readRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
+
+export function board(config: LabConfig): ProgressBoard {
+  return new ProgressBoard({ live: config.tty });
+}
+
+/** The shipped cases (fixtures/cases/*), which `test` runs beside the scenarios. */
+export function shippedCases(): CellSource[] {
+  const dir = path.join(ROOT, 'fixtures', 'cases');
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => ({ kind: 'case' as const, dir: path.join(dir, d.name) }))
+    .sort((a, b) => a.dir.localeCompare(b.dir));
+}
+
+export function scenarioSources(names: readonly string[]): CellSource[] {
+  return selectScenarioModules(names).map((module) => ({ kind: 'scenario' as const, module }));
+}
+
+/** Plans, provisions and runs; prints the outcome table and where the reports are. */
+export async function runAndReport(config: LabConfig, command: RunSpec['command'], argv: string[], sources: CellSource[], o: RunOptions): Promise<RunOutcome> {
+  const b = board(config);
+  try {
+    const { config: engineConfig, spec } = await prepareRun(config, { command, argv, sources, ...o }, b);
+    return await finishRun(engineConfig, spec, b);
+  } finally {
+    b.close();
+  }
+}
+
+async function finishRun(config: LabConfig, spec: RunSpec, b: ProgressBoard): Promise<RunOutcome> {
+  const outcome = await executeRun(config, spec, b);
+  b.close();
+  const m = buildMatrix(outcome.results);
+  process.stdout.write(`\n${renderTerminalTable(m, { color: process.stdout.isTTY === true })}`);
+  process.stdout.write(`\nreports: ${outcome.paths.html}\n         ${outcome.paths.markdown}\n         ${outcome.paths.junit}\n         ${outcome.paths.json}\n`);
+  if (outcome.results.length === 0) process.stderr.write('no cell ran: check the names and filters\n');
+  const failed = outcome.exitCode !== 0 || hasFailures(outcome.results) || outcome.results.length === 0;
+  return { ...outcome, exitCode: failed ? 1 : 0 };
+}
+
+export function runCommand(): Command {
+  const cmd = new Command('run')
+    .summary('run scenario matrices; exit 1 on unexpected or error cells')
+    .description('Runs the scenarios (all, or those named) on a matrix, then writes the reports. Cells are named by their axes, e.g. "bake-multiplatform-push > buildx=v0.21.1/driver=docker/engine=26.1.5/...".')
+    .argument('[scenario...]', 'scenario names or parts of them (pull-stream, bake, smoke)')
+    .option('--spec <file>', 'replay the run spec of an earlier run (its report directory holds run-spec.json)');
+  addRunOptions(cmd, { matrix: 'quick' });
+  return cmd.action(async (names: string[], values: Record<string, unknown>, c: Command) => {
+    const config = labConfig();
+    const argv = ['run', ...c.args];
+    if (values.spec) {
+      const b = board(config);
+      try {
+        const old = readRunSpec(values.spec as string);
+        const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv, sources: [], matrix: 'quick', filters: {}, repeat: 1, jobs: old.jobs, ...(values.reportDir ? { reportDir: path.resolve(values.reportDir as string) } : {}), replay: old }, b);
+        process.exitCode = (await finishRun(engineConfig, spec, b)).exitCode;
+      } finally {
+        b.close();
+      }
+      return;
+    }
+    process.exitCode = (await runAndReport(config, 'run', argv, scenarioSources(names), runOptions(values))).exitCode;
+  });
+}
+
+export function setupCommand(): Command {
+  const cmd = new Command('setup')
+    .summary('provision what a matrix needs (engine, images, Buildx, BuildKit) without running it')
+    .argument('[scenario...]', 'scenario names (default: every scenario and shipped case)');
+  addRunOptions(cmd, { matrix: 'full' });
+  return cmd.action(async (names: string[], values: Record<string, unknown>, c: Command) => {
+    const config = labConfig();
+    const b = board(config);
+    try {
+      const sources = names.length ? scenarioSources(names) : [...scenarioSources([]), ...shippedCases()];
+      const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv: ['setup', ...c.args], sources, ...runOptions(values) }, b);
+      const status = await new Provisioner(engineConfig, spec, b.sink).start().done;
+      const failed = Object.entries(status.requirements).filter(([, e]) => e.state === 'failed');
+      for (const [id, e] of failed) b.log(`${id}: ${e.state === 'failed' && e.missing ? 'cannot be had here' : 'FAILED'}: ${e.state === 'failed' ? e.reason.split('\n')[0] : ''}`);
+      b.log(`setup: ${Object.keys(status.requirements).length - failed.length} of ${Object.keys(status.requirements).length} requirements ready`);
+      process.exitCode = failed.some(([, e]) => e.state === 'failed' && !e.missing) ? 1 : 0;
+    } finally {
+      b.close();
+    }
+  });
+}
+
+/** Runs one vitest project of the lab's own tests in this process; returns its counts. */
+async function runTestProject(project: 'unit' | 'integration'): Promise<{ passed: number; failed: number; skipped: number }> {
+  const vitest = await startVitest([], { run: true, watch: false, project: [project], root: ROOT, reporters: ['default'] });
+  const tests = vitest.state.getFiles().flatMap((f) => collectTests(f));
+  await vitest.close();
+  const count = (s: string) => tests.filter((t) => t === s).length;
+  const errors = vitest.state.errorsSet.size;
+  return { passed: count('pass'), failed: count('fail') + errors, skipped: count('skip') };
+}
+
+function collectTests(task: { type?: string; result?: { state?: string }; mode?: string; tasks?: unknown[] }): string[] {
+  if (task.type === 'test') return [task.mode === 'skip' || task.mode === 'todo' ? 'skip' : (task.result?.state ?? 'fail')];
+  return (task.tasks ?? []).flatMap((t) => collectTests(t as never));
+}
+
+export function testCommand(): Command {
+  const cmd = new Command('test')
+    .summary('the test suite: unit tests, integration tests, then every scenario and shipped case on its full matrix')
+    .option('--only <parts>', 'comma list of unit, integration, cells (default: all three)');
+  addRunOptions(cmd, { matrix: 'full' });
+  return cmd.action(async (values: Record<string, unknown>, c: Command) => {
+    const config = labConfig();
+    const parts = values.only ? String(values.only).split(',') : ['unit', 'integration', 'cells'];
+    for (const p of parts) if (!['unit', 'integration', 'cells'].includes(p)) throw new UsageError(`--only takes unit, integration, cells; not '${p}'`);
+    const t0 = Date.now();
+    const totals = { passed: 0, failed: 0, skipped: 0 };
+    const times: string[] = [];
+    const add = (r: { passed: number; failed: number; skipped: number }) => { totals.passed += r.passed; totals.failed += r.failed; totals.skipped += r.skipped; };
+    for (const project of ['unit', 'integration'] as const) {
+      if (!parts.includes(project)) continue;
+      const t = Date.now();
+      process.stderr.write(`\n== ${project} tests\n`);
+      const r = await runTestProject(project);
+      add(r);
+      times.push(`${project} ${((Date.now() - t) / 1000).toFixed(0)} s (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped)`);
+    }
+    if (parts.includes('cells')) {
+      const t = Date.now();
+      process.stderr.write('\n== scenarios and shipped cases (full matrices)\n');
+      const run = await runAndReport(config, 'test', ['test', ...c.args], [...scenarioSources([]), ...shippedCases()], runOptions(values));
+      const asDeclared = run.results.filter((r) => r.outcome === r.expected).length;
+      const skipped = run.results.filter((r) => r.outcome === 'skipped').length;
+      const notDeclared = run.results.length - asDeclared - skipped + (run.spec.cells.length - run.results.length);
+      add({ passed: asDeclared, failed: notDeclared + (run.exitCode !== 0 && notDeclared === 0 ? 1 : 0), skipped });
+      times.push(`cells ${((Date.now() - t) / 1000).toFixed(0)} s (${asDeclared} as declared, ${notDeclared} not, ${skipped} skipped)`);
+    }
+    process.stdout.write(`\n${times.join('\n')}\ntotal ${((Date.now() - t0) / 1000).toFixed(0)} s on Node ${process.version}\n`);
+    // The plain closing line CI reads.
+    process.stdout.write(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
+    process.exitCode = totals.failed > 0 ? 1 : 0;
+  });
+}
+

@@ -1,0 +1,67 @@
+// From a request (scenarios or cases, matrix, filters, shard) to a run spec: every cell with its expected
+// outcome and its requirements, in the order provisioning should make them ready. Loading the
+// definitions is the only I/O; a bad filter or an uncovered version fails here, before anything starts.
+import { UsageError } from '../errors.ts';
+import { firstMatch } from '../kit/checks.ts';
+import { loadScenario } from './catalog.ts';
+import { compileOrder } from './provision.ts';
+import { RUN_SPEC_VERSION, type CellSource, type PlannedCell, type Requirement, type RunSpec } from './run-spec.ts';
+import { expandScenario, type Matrix } from './scenario.ts';
+
+export interface PlanRequest {
+  command: RunSpec['command'];
+  argv: string[];
+  sources: CellSource[];
+  matrix: Matrix;
+  filters: Record<string, string[]>;
+  repeat: number;
+  jobs: number;
+  /** i/n: this run holds the i-th of n contiguous slices of the cells */
+  shard?: { index: number; total: number };
+  /** an RE2 pattern on cell names ("<scenario> > buildx=…/…"), like vitest -t */
+  pattern?: string;
+  reportDir: string;
+  runId: string;
+  dockerHost: string;
+}
+
+/** The i-th of n contiguous slices (cells of one version stay together, so a shard builds few versions); pure. */
+export function shardSlice<T>(items: readonly T[], index: number, total: number): T[] {
+  if (!Number.isInteger(index) || !Number.isInteger(total) || total < 1 || index < 1 || index > total) throw new UsageError(`shard ${index}/${total}: give i/n with 1 <= i <= n`);
+  const size = Math.ceil(items.length / total);
+  return items.slice((index - 1) * size, index * size);
+}
+
+export async function planRun(req: PlanRequest): Promise<RunSpec> {
+  let cells: PlannedCell[] = [];
+  const requirements: Record<string, Requirement> = {};
+  for (const source of req.sources) {
+    const s = await loadScenario(source);
+    const x = expandScenario(s, { matrix: req.matrix, filters: req.filters, repeat: req.repeat, source });
+    cells.push(...x.cells);
+    Object.assign(requirements, x.requirements);
+  }
+  if (req.pattern !== undefined) cells = cells.filter((c) => firstMatch(req.pattern!, c.key) !== undefined);
+  if (req.shard) cells = shardSlice(cells, req.shard.index, req.shard.total);
+  if (cells.length === 0) {
+    const f = Object.entries(req.filters).map(([k, v]) => `--${k} ${v.join(',')}`).join(' ');
+    throw new UsageError(
+      `no cell to run: ${[f && `the filters (${f})`, req.pattern && `-t ${req.pattern}`, req.shard && `shard ${req.shard.index}/${req.shard.total}`].filter(Boolean).join(', ') || 'the selection'} select nothing. ` +
+        'A scenario without a filtered axis is left out (e.g. --fault selects pull-stream only).',
+    );
+  }
+  const used = new Set(cells.flatMap((c) => c.requires));
+  const ordered = compileOrder([...used]);
+  return {
+    version: RUN_SPEC_VERSION,
+    runId: req.runId,
+    createdAt: new Date().toISOString(),
+    command: req.command,
+    argv: req.argv,
+    reportDir: req.reportDir,
+    dockerHost: req.dockerHost,
+    jobs: req.jobs,
+    cells,
+    requirements: Object.fromEntries(ordered.map((id) => [id, requirements[id]!])),
+  };
+}

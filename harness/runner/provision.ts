@@ -1,0 +1,275 @@
+// Provisioning a run before (and alongside) its cells: every requirement of the run spec is probed first,
+// so what cannot be had here is known before any cell starts, then made ready, each once:
+// - Go compiles run one at a time, in the order the cells need them (neighbouring versions together, so
+//   each reuses the Go build cache of the one before), through one ordered slot;
+// - network-bound work (module and package downloads, debootstrap) runs alongside, a few at a time;
+// - per-artefact locks make another process wait for this one's result instead of building it again.
+// The status goes to a file the cells read (provision-status.ts); progress goes to the board.
+import semver from 'semver';
+import path from 'node:path';
+import { childEnv, type LabConfig } from '../config.ts';
+import { EngineUnreachableError, HarnessError, RequirementError } from '../errors.ts';
+import { run } from '../exec.ts';
+import { BuildxProvisioner, isUnavailable } from '../buildx/provision.ts';
+import type { ResolvedVersion } from '../buildx/spec.ts';
+import { ensureBuildkitImage } from '../buildkit/image.ts';
+import { EngineBuilder, engineParts } from '../engine/binaries.ts';
+import { resolveEngineSpec, type ResolvedEngine } from '../engine/spec.ts';
+import { CASE_BASE, ENGINE_BASE, debianDindSpec, sourceDindSpec } from '../images/catalog.ts';
+import { ensureRegistryImage } from '../registry/image.ts';
+import { ensureImage, findOfficialImage } from '../images/images.ts';
+import type { ProgressSink } from '../progress.ts';
+import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
+import { existsSync } from 'node:fs';
+import { writeStatus, type ProvisionStatus } from './provision-status.ts';
+import type { Requirement, RunSpec } from './run-spec.ts';
+
+/** Results the cells read back, by requirement kind. */
+export interface EngineImageResult {
+  ref: string;
+  label: string;
+  version: string;
+  kind: 'source' | 'debian';
+  /** false when runc has no seccomp: the DinD engine runs containers unconfined */
+  seccomp: boolean;
+  /** what each part reported, e.g. "containerd github.com/containerd/containerd v1.7.18 …" */
+  parts: string[];
+  source: string;
+}
+export interface ImageResult {
+  ref: string;
+  source: string;
+}
+
+/** Compiles one at a time in `order` (lower first), each inside the machine-wide compile lock. */
+export class OrderedSlot {
+  private busy = false;
+  private readonly waiting: { order: number; go: () => void }[] = [];
+  constructor(private readonly inner: CompileSlot) {}
+
+  forOrder(order: number): CompileSlot {
+    return async (what, work) => {
+      await new Promise<void>((go) => {
+        this.waiting.push({ order, go });
+        this.next();
+      });
+      try {
+        return await this.inner(what, work);
+      } finally {
+        this.busy = false;
+        this.next();
+      }
+    };
+  }
+
+  private next(): void {
+    if (this.busy || !this.waiting.length) return;
+    this.waiting.sort((a, b) => a.order - b.order);
+    this.busy = true;
+    this.waiting.shift()!.go();
+  }
+}
+
+/** A few network-bound steps at a time. */
+class Gate {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.queue.push(r));
+    this.active++;
+    try {
+      return await work();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+export interface ProvisionRun {
+  /** settles when every requirement is ready or failed */
+  done: Promise<ProvisionStatus>;
+  /** stops everything still in flight (engine gone, Ctrl-C) */
+  abort(reason: string): void;
+}
+
+export class Provisioner {
+  private readonly controller = new AbortController();
+  private readonly slot: OrderedSlot;
+  private readonly net = new Gate(4);
+  private readonly status: ProvisionStatus;
+  private writeTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly config: LabConfig,
+    private readonly spec: Pick<RunSpec, 'requirements' | 'reportDir'>,
+    private readonly progress: ProgressSink,
+  ) {
+    this.slot = new OrderedSlot(lockedSlot(config, progress, this.controller.signal));
+    this.status = { probed: false, requirements: Object.fromEntries(Object.keys(spec.requirements).map((id) => [id, { state: 'pending' as const }])) };
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  start(): ProvisionRun {
+    this.flush();
+    const ids = Object.keys(this.spec.requirements);
+    const done = (async () => {
+      // 1. Probe: what cannot be had here is known before the first cell starts.
+      const probes = await Promise.all(ids.map((id) => this.net.run(() => this.probe(this.spec.requirements[id]!)).then((r) => [id, r] as const)));
+      for (const [id, reason] of probes) if (reason) this.fail(id, new RequirementError(reason), 0);
+      this.status.probed = true;
+      this.flush();
+      // 2. Provision what can be had, compiles ordered by first use.
+      await Promise.all(ids.map((id, order) => (this.status.requirements[id]!.state === 'pending' ? this.provisionOne(id, order) : undefined)));
+      this.flush(true);
+      return this.status;
+    })();
+    return { done, abort: (reason) => this.abort(reason) };
+  }
+
+  abort(reason: string): void {
+    if (this.controller.signal.aborted) return;
+    this.status.aborted = reason;
+    this.controller.abort(new HarnessError(reason));
+    for (const [id, e] of Object.entries(this.status.requirements)) {
+      if (e.state === 'pending') this.status.requirements[id] = { state: 'failed', reason: `provisioning stopped: ${reason}`, missing: false, ms: 0 };
+    }
+    this.flush(true);
+  }
+
+  private async provisionOne(id: string, order: number): Promise<void> {
+    const t0 = Date.now();
+    const req = this.spec.requirements[id]!;
+    try {
+      const result = await this.provide(req, this.slot.forOrder(order));
+      if (this.controller.signal.aborted) return;
+      this.status.requirements[id] = { state: 'ready', result: result as unknown as Record<string, unknown>, ms: Date.now() - t0 };
+      this.flush();
+    } catch (e) {
+      if (!this.controller.signal.aborted) this.fail(id, e, Date.now() - t0);
+      if (e instanceof EngineUnreachableError) this.abort(e.message);
+    }
+  }
+
+  private fail(id: string, e: unknown, ms: number): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const missing = e instanceof RequirementError || (e instanceof HarnessError && isUnavailable(e));
+    this.status.requirements[id] = { state: 'failed', reason: err.message, missing, ms };
+    this.progress(`${id}: ${missing ? 'cannot be had here' : 'FAILED'}: ${err.message.split('\n')[0]}`);
+    this.flush();
+  }
+
+  private flush(now = false): void {
+    if (now) {
+      clearTimeout(this.writeTimer);
+      this.writeTimer = undefined;
+      writeStatus(this.spec.reportDir, this.status);
+      return;
+    }
+    this.writeTimer ??= setTimeout(() => {
+      this.writeTimer = undefined;
+      writeStatus(this.spec.reportDir, this.status);
+    }, 100);
+  }
+
+  /** Why `req` cannot be had here, or undefined when it can (or may): cheap checks only. */
+  private async probe(req: Requirement): Promise<string | undefined> {
+    const sig = this.controller.signal;
+    switch (req.kind) {
+      case 'buildx': {
+        const prov = new BuildxProvisioner(this.config, this.progress);
+        const resolved = toResolved(req);
+        if (prov.cached(resolved) || req.spec.startsWith('debian-')) return undefined;
+        return this.moduleRefused('github.com/docker/buildx', req.version, sig);
+      }
+      case 'buildkit': {
+        if (existsSync(path.join(this.config.cacheDir, 'buildkit', req.version, 'meta.json'))) return undefined;
+        return this.moduleRefused('github.com/moby/buildkit', req.version, sig);
+      }
+      case 'engine-image': {
+        const engine = resolveEngineSpec(req.spec)[0]!;
+        if (engine.kind === 'debian') return undefined;
+        const builder = new EngineBuilder(this.config, this.progress);
+        for (const part of engineParts(engine.release)) {
+          if (builder.cachedPart(part)) continue;
+          const refused = await this.moduleRefused(part.module, part.version, sig);
+          if (refused) return `Docker ${engine.version} cannot be built here: ${refused}`;
+        }
+        return undefined;
+      }
+      case 'image':
+        return undefined;
+    }
+  }
+
+  /** The proxy's answer for a module version's source, as a reason when it refuses it. */
+  private async moduleRefused(module: string, version: string, signal: AbortSignal): Promise<string | undefined> {
+    if (this.config.offline && !this.config.goEnv.GOPROXY?.startsWith('file:')) return undefined;
+    const r = await run(['go', 'mod', 'download', '-json', `${module}@${version}`], { env: childEnv(this.config, { ...goEnvFor(this.config), GO111MODULE: 'on' }), cwd: this.config.cacheDir, timeoutMs: 10 * 60_000, signal });
+    if (r.exitCode === 0) return undefined;
+    let err = '';
+    try { err = (JSON.parse(r.stdout) as { Error?: string }).Error ?? ''; } catch { err = r.stderr.trim(); }
+    if (/403|404|410|not available|not found|unknown revision|invalid version/i.test(err)) return `the Go module proxy does not serve ${module}@${version} (${err.split('\n')[0]})`;
+    if (/executable file not found|no such file or directory.*go\b/i.test(err)) return `Go is not installed, and ${module}@${version} has to be built`;
+    return undefined; // a passing network error: the build itself reports it
+  }
+
+  private async provide(req: Requirement, slot: CompileSlot): Promise<unknown> {
+    const opts = { slot, signal: this.controller.signal };
+    const label = requirementLabel(req);
+    const task = <T>(work: () => Promise<T>) => (this.progress.task ? this.progress.task(label, () => work()) : work());
+    switch (req.kind) {
+      case 'buildx':
+        return task(() => new BuildxProvisioner(this.config, this.progress).install(toResolved(req), opts));
+      case 'buildkit': {
+        const img = await task(() => ensureBuildkitImage(this.config, req.version, this.progress, opts));
+        return { ref: img.ref, source: img.source } satisfies ImageResult;
+      }
+      case 'image': {
+        const img = await task(async () => {
+          if (req.id === 'registry') return this.net.run(() => ensureRegistryImage(this.config, this.progress, opts.signal));
+          return ensureImage(this.config, req.id === 'case-base' ? CASE_BASE : ENGINE_BASE, this.progress, { signal: opts.signal });
+        });
+        return { ref: img.ref, source: img.source } satisfies ImageResult;
+      }
+      case 'engine-image':
+        return task(() => this.engineImage(resolveEngineSpec(req.spec)[0]!, opts));
+    }
+  }
+
+  private async engineImage(engine: ResolvedEngine, opts: { slot: CompileSlot; signal: AbortSignal }): Promise<EngineImageResult> {
+    if (engine.kind === 'debian') {
+      const img = await this.net.run(() => ensureImage(this.config, debianDindSpec(engine.debian.suite, engine.version), this.progress, { signal: opts.signal }));
+      return { ref: img.ref, label: engine.label, version: engine.version, kind: 'debian', seccomp: true, parts: [engine.debian.note ?? `Debian ${engine.debian.suite}`], source: img.source };
+    }
+    const official = await findOfficialImage(this.config, [`docker:${engine.version}-dind`], this.progress);
+    if (official) return { ref: official.ref, label: engine.label, version: engine.version, kind: 'source', seccomp: true, parts: [`official docker:${engine.version}-dind`], source: official.source };
+    const bins = await new EngineBuilder(this.config, this.progress).ensure(engine.release, opts);
+    const img = await ensureImage(this.config, sourceDindSpec(bins), this.progress, { signal: opts.signal });
+    return { ref: img.ref, label: engine.label, version: engine.version, kind: 'source', seccomp: bins.seccomp, parts: bins.parts.map((p) => p.reports), source: img.source };
+  }
+}
+
+function toResolved(req: Extract<Requirement, { kind: 'buildx' }>): ResolvedVersion {
+  return { version: req.version, spec: req.spec, via: req.via };
+}
+
+export function requirementLabel(req: Requirement): string {
+  switch (req.kind) {
+    case 'buildx': return `buildx ${req.label}`;
+    case 'buildkit': return `BuildKit ${req.version} image`;
+    case 'engine-image': return `engine ${req.label} image`;
+    case 'image': return `${req.id} image`;
+  }
+}
+
+/** Requirement ids in the order compiles should run: as first needed, neighbouring versions together. Pure. */
+export function compileOrder(ids: readonly string[]): string[] {
+  const version = (id: string) => semver.coerce(id.split(':')[1] ?? '')?.version ?? '0.0.0';
+  const kindRank = (id: string) => ['image', 'engine', 'buildx', 'buildkit'].indexOf(id.split(':')[0]!);
+  return [...ids].sort((a, b) => kindRank(a) - kindRank(b) || semver.compare(version(a), version(b)) || a.localeCompare(b));
+}

@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readRunSpec, writeRunSpec, type RunSpec } from './run-spec.ts';
+import { shardSlice } from './plan.ts';
+
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+const tmp = () => { const d = mkdtempSync(path.join(tmpdir(), 'spec-')); dirs.push(d); return d; };
+
+const spec = (dir: string): RunSpec => ({
+  version: 1, runId: 'r1', createdAt: '2026-11-27T00:00:00Z', command: 'run', argv: ['run'], reportDir: dir, dockerHost: 'unix:///run/buildx-lab/docker.sock', jobs: 2,
+  cells: [{ key: 'smoke > buildx=v0.29.1-debian/engine=26.1.5/store=classic', scenario: 'smoke', source: { kind: 'scenario', module: 'scenarios/smoke-multiplatform-push.scenario.ts' }, name: 'buildx=v0.29.1-debian/engine=26.1.5/store=classic', axes: { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'classic' }, expected: { outcome: 'control', reason: 'r' }, attempt: 0, requires: ['buildx:v0.29.1-debian'] }],
+  requirements: { 'buildx:v0.29.1-debian': { kind: 'buildx', label: 'v0.29.1-debian', spec: 'debian-sid', version: 'v0.29.1', via: 'alias' } },
+});
+
+describe('run spec', () => {
+  it('round-trips through its file', () => {
+    const dir = tmp();
+    expect(readRunSpec(writeRunSpec(spec(dir)))).toEqual(spec(dir));
+  });
+  it.each([
+    ['another version', (s: Record<string, unknown>) => ({ ...s, version: 2 }), /run spec version 2 is not 1/],
+    ['a hostile outcome', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, expected: { outcome: '<img src=x onerror=alert(1)>', reason: '' } }] }), /cells\.0\.expected\.outcome/],
+    ['a run id that is a path', (s: RunSpec) => ({ ...s, runId: '../../etc' }), /runId/],
+    ['an axis value with a shell metacharacter', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, axes: { buildx: '$(id)' } }] }), /axis values are versions, names or ranges/],
+    ['an unknown requirement', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, requires: ['buildx:v9'] }] }), /requires unknown buildx:v9/],
+    ['too many jobs', (s: RunSpec) => ({ ...s, jobs: 10_000 }), /jobs/],
+  ])('refuses %s, naming the field', (_what, mutate, message) => {
+    const dir = tmp();
+    const file = path.join(dir, 'run-spec.json');
+    writeFileSync(file, JSON.stringify(mutate(spec(dir) as never)));
+    expect(() => readRunSpec(file)).toThrow(message);
+  });
+  it('refuses a file that is not JSON', () => {
+    const file = path.join(tmp(), 'run-spec.json');
+    writeFileSync(file, '{"version": 1,');
+    expect(() => readRunSpec(file)).toThrow(/not a run spec/);
+  });
+});
+
+describe('shards', () => {
+  it('splits cells into contiguous slices that cover every cell once', () => {
+    const cells = Array.from({ length: 10 }, (_, i) => i);
+    const slices = [1, 2, 3].map((i) => shardSlice(cells, i, 3));
+    expect(slices).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(() => shardSlice(cells, 4, 3)).toThrow(/1 <= i <= n/);
+  });
+});
