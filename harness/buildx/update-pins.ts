@@ -161,6 +161,7 @@ export function updatePins(args: readonly string[]): { index: ReleasePins; obser
     const head = git(dir, ['rev-parse', 'HEAD']).toString('utf8').trim();
     sources[repo] = { url: known.url, head, paths: [...known.paths] };
     const seen = observe(repo, dir, known.paths);
+    if (!seen.length) throw new Error(`${dir}: no Buildx asset hashes in the history of ${known.paths.join(', ')}; is it a snapshot of ${repo}?`);
     process.stderr.write(`${repo} at ${head.slice(0, 12)}: ${seen.length} asset hashes read\n`);
     observations.push(...seen);
   }
@@ -177,13 +178,22 @@ export function updatePins(args: readonly string[]): { index: ReleasePins; obser
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { index } = updatePins(process.argv.slice(2));
+function main(args: readonly string[]): void {
+  const { index } = updatePins(args);
   writeFileSync(PINS_FILE, renderPins(index));
   const versions = Object.keys(index.pins);
   const assets = versions.reduce((n, v) => n + Object.keys(index.pins[v]!).length, 0);
   process.stdout.write(`wrote ${PINS_FILE}: ${assets} assets of ${versions.length} versions (${versions[0]} .. ${versions.at(-1)})\n`);
   for (const d of index.disagreements) {
     process.stdout.write(`DISAGREEMENT ${d.version} ${d.platform}: ${Object.entries(d.values).map(([sha, s]) => `${sha} from ${s.join(', ')}`).join(' vs ')}\n`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    main(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`update-pins: ${(err as Error).message}\n`);
+    process.exit(2);
   }
 }
