@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProvisionError } from '../errors.ts';
 import { downloadRelease, parseChecksums } from './release-download.ts';
+import type { ReleasePins } from './release-pins.ts';
 
 const GOOD = Buffer.from('#!/bin/sh\necho buildx good\n'.repeat(5000));
 const BAD = Buffer.from('tampered');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-// A tiny release mirror: v0.21.1 is good, v0.21.2's binary does not match its checksum,
-// v0.21.3 has checksums but no binary, anything else is 404.
+// A tiny release mirror. Pinned: v0.21.1 is good; v0.21.4 serves a substituted binary whose
+// checksums.txt agrees with it (what a compromised server would do). Unpinned: v0.21.2's binary does
+// not match its checksums.txt, v0.21.3 has checksums but no binary, v0.21.5 is good. Anything else is 404.
 const files: Record<string, Buffer> = {
   '/v0.21.1/buildx-v0.21.1.linux-amd64': GOOD,
   '/v0.21.1/checksums.txt': Buffer.from(
@@ -22,14 +24,34 @@ const files: Record<string, Buffer> = {
   '/v0.21.2/buildx-v0.21.2.linux-amd64': BAD,
   '/v0.21.2/checksums.txt': Buffer.from(`${sha(GOOD)}  buildx-v0.21.2.linux-amd64\n`),
   '/v0.21.3/checksums.txt': Buffer.from(`${sha(GOOD)} *buildx-v0.21.3.linux-amd64\n`),
+  '/v0.21.4/buildx-v0.21.4.linux-amd64': BAD,
+  '/v0.21.4/checksums.txt': Buffer.from(`${sha(BAD)} *buildx-v0.21.4.linux-amd64\n`),
+  '/v0.21.5/buildx-v0.21.5.linux-amd64': GOOD,
+  '/v0.21.5/checksums.txt': Buffer.from(`${sha(GOOD)} *buildx-v0.21.5.linux-amd64\n`),
+};
+
+const SRC = `docker-library/docker@${'c'.repeat(40)}:versions.json`;
+const SRC2 = `cashapp/hermit-packages@${'d'.repeat(40)}:docker-buildx.hcl`;
+const pins: ReleasePins = {
+  about: 'test pins',
+  generatedAt: '2026-11-27T00:00:00.000Z',
+  sources: {},
+  pins: {
+    'v0.21.1': { 'linux-amd64': { sha256: sha(GOOD), sources: [SRC, SRC2] } },
+    'v0.21.4': { 'linux-amd64': { sha256: sha(GOOD), sources: [SRC] } },
+  },
+  disagreements: [{ version: 'v0.21.6', platform: 'linux-amd64', values: { [sha(GOOD)]: [SRC], [sha(BAD)]: [SRC2] } }],
 };
 
 let server: Server;
 let baseUrl: string;
 let destDir: string;
+/** Paths the mirror was asked for since the last test. */
+let requested: string[] = [];
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    requested.push(req.url ?? '');
     const body = files[req.url ?? ''];
     res.writeHead(body ? 200 : 404).end(body ?? 'Not Found');
   });
@@ -38,6 +60,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 beforeEach(() => {
+  requested = [];
   destDir = mkdtempSync(join(tmpdir(), 'buildx-dl-'));
   return () => rmSync(destDir, { recursive: true, force: true });
 });
@@ -63,39 +86,77 @@ describe('parseChecksums', () => {
   });
 });
 
-describe('downloadRelease', () => {
-  it('downloads, verifies and makes the binary executable', async () => {
-    const got = await downloadRelease('0.21.1', 'amd64', { baseUrl: `${baseUrl}/`, destDir });
+describe('downloadRelease against a pin', () => {
+  it('downloads, verifies against the pin alone and makes the binary executable', async () => {
+    const got = await downloadRelease('0.21.1', 'amd64', { baseUrl: `${baseUrl}/`, destDir, pins });
     expect(got.url).toBe(`${baseUrl}/v0.21.1/buildx-v0.21.1.linux-amd64`);
     expect(got.sha256).toBe(sha(GOOD));
+    expect(got.pinned).toBe(true);
+    expect(got.checkedAgainst).toEqual([SRC, SRC2]);
     expect(got.size).toBe(GOOD.length);
     expect(got.path.startsWith(destDir)).toBe(true);
     expect(readFileSync(got.path).equals(GOOD)).toBe(true);
     expect(statSync(got.path).mode & 0o777).toBe(0o755);
+    // The server's own checksums.txt is not consulted when a pin exists.
+    expect(requested).toEqual(['/v0.21.1/buildx-v0.21.1.linux-amd64']);
   });
 
-  it('deletes a file whose checksum does not match', async () => {
-    const err = await failure(downloadRelease('v0.21.2', 'amd64', { baseUrl, destDir }));
+  it('deletes a binary that differs from its pin, even when the server\'s checksums.txt agrees with it', async () => {
+    const err = await failure(downloadRelease('v0.21.4', 'amd64', { baseUrl, destDir, pins, allowUnpinned: true }));
     expect(err).toBeInstanceOf(ProvisionError);
     expect(err.message).toBe(
-      `checksum mismatch for ${baseUrl}/v0.21.2/buildx-v0.21.2.linux-amd64: expected ${sha(GOOD)}, got ${sha(BAD)}; the file was deleted`,
+      `checksum mismatch for ${baseUrl}/v0.21.4/buildx-v0.21.4.linux-amd64: expected ${sha(GOOD)} (pinned by ${SRC}), got ${sha(BAD)}; the file was deleted`,
+    );
+    expect(readdirSync(destDir)).toEqual([]);
+  });
+});
+
+describe('downloadRelease of a version with no pin', () => {
+  it('is refused by default, before any request, naming the opt-in', async () => {
+    const err = await failure(downloadRelease('v0.21.5', 'amd64', { baseUrl, destDir, pins }));
+    expect(err).toBeInstanceOf(ProvisionError);
+    expect(err.message).toMatch(/^release download of buildx-v0\.21\.5\.linux-amd64 not available: no independent source pins it in \S+release-pins\.json/);
+    expect(err.message).toContain('set BUILDX_LAB_ALLOW_UNPINNED=1');
+    expect(requested).toEqual([]);
+    expect(readdirSync(destDir)).toEqual([]);
+  });
+
+  it('is refused with both values when the pin sources disagree', async () => {
+    const err = await failure(downloadRelease('v0.21.6', 'amd64', { baseUrl, destDir, pins }));
+    expect(err.message).toContain(`its pin sources disagree (${sha(GOOD)} from ${SRC} vs ${sha(BAD)} from ${SRC2})`);
+    expect(requested).toEqual([]);
+  });
+
+  it('is checked against checksums.txt when allowed, and says it was not pinned', async () => {
+    const got = await downloadRelease('v0.21.5', 'amd64', { baseUrl, destDir, pins, allowUnpinned: true });
+    expect(got.sha256).toBe(sha(GOOD));
+    expect(got.pinned).toBe(false);
+    expect(got.checkedAgainst).toEqual([`${baseUrl}/v0.21.5/checksums.txt`]);
+    expect(readFileSync(got.path).equals(GOOD)).toBe(true);
+  });
+
+  it('deletes a file whose checksum does not match checksums.txt', async () => {
+    const err = await failure(downloadRelease('v0.21.2', 'amd64', { baseUrl, destDir, pins, allowUnpinned: true }));
+    expect(err).toBeInstanceOf(ProvisionError);
+    expect(err.message).toBe(
+      `checksum mismatch for ${baseUrl}/v0.21.2/buildx-v0.21.2.linux-amd64: expected ${sha(GOOD)} (from ${baseUrl}/v0.21.2/checksums.txt), got ${sha(BAD)}; the file was deleted`,
     );
     expect(readdirSync(destDir)).toEqual([]);
   });
 
   it('reports a 404 with the URL and the mirror setting', async () => {
-    const err = await failure(downloadRelease('v0.99.0', 'amd64', { baseUrl, destDir }));
+    const err = await failure(downloadRelease('v0.99.0', 'amd64', { baseUrl, destDir, pins, allowUnpinned: true }));
     expect(err).toBeInstanceOf(ProvisionError);
     expect(err.message).toContain(`not found: ${baseUrl}/v0.99.0/checksums.txt`);
     expect(err.message).toContain('BUILDX_LAB_RELEASES_URL');
 
-    const missingBinary = await failure(downloadRelease('v0.21.3', 'amd64', { baseUrl, destDir }));
+    const missingBinary = await failure(downloadRelease('v0.21.3', 'amd64', { baseUrl, destDir, pins, allowUnpinned: true }));
     expect(missingBinary.message).toContain(`not found: ${baseUrl}/v0.21.3/buildx-v0.21.3.linux-amd64`);
     expect(readdirSync(destDir)).toEqual([]);
   });
 
   it('reports an arch missing from checksums.txt', async () => {
-    const err = await failure(downloadRelease('v0.21.1', 's390x', { baseUrl, destDir }));
+    const err = await failure(downloadRelease('v0.21.1', 's390x', { baseUrl, destDir, pins, allowUnpinned: true }));
     expect(err.message).toMatch(/lists no checksum for buildx-v0.21.1.linux-s390x/);
   });
 
@@ -103,8 +164,8 @@ describe('downloadRelease', () => {
     const fetchImpl = (async () => {
       throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') });
     }) as typeof fetch;
-    const err = await failure(downloadRelease('v0.21.1', 'amd64', { baseUrl: 'http://127.0.0.1:1', destDir, fetchImpl }));
+    const err = await failure(downloadRelease('v0.21.5', 'amd64', { baseUrl: 'http://127.0.0.1:1', destDir, fetchImpl, pins, allowUnpinned: true }));
     expect(err).toBeInstanceOf(ProvisionError);
-    expect(err.message).toBe('cannot download http://127.0.0.1:1/v0.21.1/checksums.txt: connect ECONNREFUSED 127.0.0.1:1');
+    expect(err.message).toBe('cannot download http://127.0.0.1:1/v0.21.5/checksums.txt: connect ECONNREFUSED 127.0.0.1:1');
   });
 });

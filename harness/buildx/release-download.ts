@@ -1,6 +1,10 @@
-// The "official release download" source: fetch buildx-<v>.linux-<arch> and checksums.txt from
-// the GitHub releases (or a mirror), verify sha256, and leave a 0755 temp file in destDir for the
-// installer to rename atomically into the cache. A bad download never survives on disk.
+// The "official release download" source: fetch buildx-<v>.linux-<arch> from the GitHub releases
+// (or a mirror), verify its sha256, and leave a 0755 temp file in destDir for the installer to rename
+// atomically into the cache. A bad download never survives on disk.
+//
+// The expected sha256 is the pin from release-pins.json, taken from sources independent of the download
+// server. checksums.txt comes from that same server, so it only catches corruption: it is used only for
+// a version with no pin, and only when the caller opts in (allowUnpinned, BUILDX_LAB_ALLOW_UNPINNED=1).
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
@@ -10,10 +14,13 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ProvisionError } from '../errors.ts';
 import type { BuildxArch } from './arch.ts';
+import { disagreementFor, loadPins, PINS_FILE, pinFor, type ReleasePins } from './release-pins.ts';
 import { normalizeVersion } from './spec.ts';
 
 export const DEFAULT_RELEASES_URL = 'https://github.com/docker/buildx/releases/download';
 const MIRROR_HINT = 'a mirror can be set with BUILDX_LAB_RELEASES_URL';
+/** The lab setting that lets a version with no pin be checked against checksums.txt alone. */
+export const ALLOW_UNPINNED_SETTING = 'BUILDX_LAB_ALLOW_UNPINNED=1';
 
 export interface DownloadOptions {
   /** default: the GitHub releases (the lab passes LabConfig.releasesBaseUrl, from BUILDX_LAB_RELEASES_URL) */
@@ -23,6 +30,10 @@ export interface DownloadOptions {
   fetchImpl?: typeof fetch;
   /** whole-download timeout per request; default 5 minutes */
   timeoutMs?: number;
+  /** independent sha256 pins; default: harness/buildx/release-pins.json */
+  pins?: ReleasePins;
+  /** accept a version with no pin, checked against checksums.txt only (LabConfig, from BUILDX_LAB_ALLOW_UNPINNED=1) */
+  allowUnpinned?: boolean;
 }
 
 export interface DownloadedRelease {
@@ -31,6 +42,10 @@ export interface DownloadedRelease {
   sha256: string;
   size: number;
   url: string;
+  /** true: matched an independent pin; false: matched only the server's own checksums.txt (opted in) */
+  pinned: boolean;
+  /** where the expected sha256 came from: the pin's sources, or the checksums.txt URL */
+  checkedAgainst: string[];
 }
 
 /** `<sha256> [*]<filename>` per line (sha256sum text or binary mode) -> filename -> sha256. */
@@ -64,6 +79,35 @@ async function get(url: string, fetchImpl: typeof fetch, timeoutMs: number): Pro
   return res;
 }
 
+/** The sha256 a download must have, and where that value came from; throws before any transfer when refused. */
+async function expectedSha256(
+  v: string,
+  arch: BuildxArch,
+  opts: Pick<DownloadOptions, 'pins' | 'allowUnpinned'>,
+  sumsUrl: string,
+  readText: (url: string) => Promise<string>,
+): Promise<{ sha256: string; pinned: boolean; from: string[] }> {
+  const name = releaseAssetName(v, arch);
+  const pins = opts.pins ?? loadPins();
+  const pin = pinFor(pins, v, arch);
+  if (pin) return { sha256: pin.sha256, pinned: true, from: pin.sources };
+  if (!opts.allowUnpinned) {
+    const d = disagreementFor(pins, v, arch);
+    const why = d
+      ? `its pin sources disagree (${Object.entries(d.values).map(([sha, src]) => `${sha} from ${src.join(', ')}`).join(' vs ')})`
+      : `no independent source pins it in ${PINS_FILE}`;
+    throw new ProvisionError(
+      `release download of ${name} not available: ${why}, and checksums.txt from the download server only catches corruption. ` +
+        `Fix: regenerate the pins (harness/buildx/update-pins.ts), or set ${ALLOW_UNPINNED_SETTING} to accept checksums.txt alone`,
+    );
+  }
+  // Checksums first: it is small, and a missing release fails before any large transfer.
+  const sums = parseChecksums(await readText(sumsUrl));
+  const sha256 = sums.get(name);
+  if (!sha256) throw new ProvisionError(`${sumsUrl} lists no checksum for ${name}`);
+  return { sha256, pinned: false, from: [sumsUrl] };
+}
+
 export async function downloadRelease(
   version: string,
   arch: BuildxArch,
@@ -75,12 +119,8 @@ export async function downloadRelease(
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const name = releaseAssetName(v, arch);
   const url = `${base}/${v}/${name}`;
-  const sumsUrl = `${base}/${v}/checksums.txt`;
-
-  // Checksums first: it is small, and a missing release fails before any large transfer.
-  const sums = parseChecksums(await (await get(sumsUrl, fetchImpl, timeoutMs)).text());
-  const expected = sums.get(name);
-  if (!expected) throw new ProvisionError(`${sumsUrl} lists no checksum for ${name}`);
+  const readText = async (u: string) => (await get(u, fetchImpl, timeoutMs)).text();
+  const expected = await expectedSha256(v, arch, opts, `${base}/${v}/checksums.txt`, readText);
 
   const path = join(opts.destDir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
   const hash = createHash('sha256');
@@ -100,12 +140,13 @@ export async function downloadRelease(
       throw new ProvisionError(`cannot download ${url}: ${(err as Error).message}`, { cause: err });
     }
     const actual = hash.digest('hex');
-    if (actual !== expected) {
-      throw new ProvisionError(`checksum mismatch for ${url}: expected ${expected}, got ${actual}; the file was deleted`);
+    if (actual !== expected.sha256) {
+      const what = expected.pinned ? `pinned by ${expected.from.join(', ')}` : `from ${expected.from[0]}`;
+      throw new ProvisionError(`checksum mismatch for ${url}: expected ${expected.sha256} (${what}), got ${actual}; the file was deleted`);
     }
     // createWriteStream's mode is masked by the umask; the binary must be executable regardless.
     await chmod(path, 0o755);
-    return { path, sha256: actual, size, url };
+    return { path, sha256: actual, size, url, pinned: expected.pinned, checkedAgainst: expected.from };
   } catch (err) {
     await rm(path, { force: true });
     throw err;

@@ -9,9 +9,13 @@
 // Each version's .mod (existence + `go` directive) and .info (tag time, sometimes tag commit) are
 // fetched, 4 requests at a time, at most MAX_REQUESTS in all. Fields the proxy no longer reports
 // are kept from the previous file. Debian aliases are declared below; edit them when Debian moves.
+// It then lists the releases that release-pins.json does not pin: their downloads are refused unless
+// BUILDX_LAB_ALLOW_UNPINNED=1, so refresh the pins too (update-pins.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import semver from 'semver';
+import { BUILDX_ARCHES } from './arch.ts';
+import { loadPins, pinFor } from './release-pins.ts';
 import type { Release, ReleaseIndex } from './spec.ts';
 
 const MODULE = 'github.com/docker/buildx';
@@ -176,4 +180,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   writeFileSync(FILE, `${JSON.stringify(index, null, 2)}\n`);
   const newest = index.releases.at(-1)?.version;
   process.stdout.write(`wrote ${fileURLToPath(FILE)}: ${index.releases.length} releases, newest ${newest}\n`);
+  const pins = loadPins();
+  const unpinned = index.releases.filter((r) => !r.prerelease && BUILDX_ARCHES.some((a) => !pinFor(pins, r.version, a))).map((r) => r.version);
+  if (unpinned.length) {
+    process.stdout.write(`releases without a pin for every arch (downloads refused unless BUILDX_LAB_ALLOW_UNPINNED=1): ${unpinned.join(', ')}\n`);
+    process.stdout.write('refresh the pins with harness/buildx/update-pins.ts\n');
+  }
 }
