@@ -29,6 +29,8 @@ export interface BuildxMeta {
   detail?: string;
   /** Go builds: the checksum database the module downloads were checked against ("off" when not) */
   sumdb?: string;
+  /** release downloads: checked against an independent pin, or only against the server's checksums.txt */
+  checksum?: { pinned: boolean; against: string[] };
 }
 
 /**

@@ -155,10 +155,12 @@ export class BuildxProvisioner {
       let detail = '';
       let revision: string | undefined;
       let sumdb: string | undefined;
+      let checksum: BuildxMeta['checksum'];
       if (origin === 'release') {
-        const dl = await downloadRelease(resolved.version, this.arch, { baseUrl: this.config.releasesBaseUrl, destDir: stage });
+        const dl = await downloadRelease(resolved.version, this.arch, { baseUrl: this.config.releasesBaseUrl, destDir: stage, allowUnpinned: this.config.allowUnpinned });
         renameSync(dl.path, bin);
         detail = dl.url;
+        checksum = { pinned: dl.pinned, against: dl.checkedAgainst };
       } else if (origin === 'go') {
         const res = await goModuleBuild(
           this.config,
@@ -199,6 +201,7 @@ export class BuildxProvisioner {
         revision,
         detail,
         ...(sumdb ? { sumdb } : {}),
+        ...(checksum ? { checksum } : {}),
       };
       rmSync(path.join(stage, 'work'), { recursive: true, force: true });
       writeFileSync(path.join(stage, 'meta.json'), JSON.stringify(meta, null, 2));

@@ -64,7 +64,7 @@ export interface Scenario<D extends AxesDecl = AxesDecl, O = unknown> {
   /** fixture directory (under fixtures/) copied into every cell's build context before observe */
   fixture?: string;
   /** a reason when a combination is meaningless (the cell is not generated) */
-  exclude?: (axes: CellAxes<D>) => string | undefined;
+  exclude?(axes: CellAxes<D>): string | undefined;
   expectations: readonly Expectation<D>[];
   /** the case base image (Debian) must be in the lab registry */
   needsBaseImage?: boolean;

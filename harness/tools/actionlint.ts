@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { childEnv, labConfig, type LabConfig } from '../config.ts';
+import { goEnvFor } from '../provision/gobuild.ts';
 import { RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { goVersion } from '../gobuild.ts';
@@ -38,7 +39,7 @@ export async function ensureActionlint(config: LabConfig, version = ACTIONLINT_V
   mkdirSync(stage, { recursive: true });
   try {
     const r = await run(['go', 'install', `${MODULE}@${version}`], {
-      env: childEnv(config, { ...config.goEnv, GOBIN: stage, CGO_ENABLED: '0' }),
+      env: childEnv(config, { ...goEnvFor(config), GOBIN: stage, CGO_ENABLED: '0' }),
       timeoutMs: 15 * 60_000,
     });
     if (r.exitCode !== 0) {
