@@ -6,7 +6,7 @@ import semver from 'semver';
 import type { Release } from '../buildx/spec.ts';
 import { UsageError } from '../errors.ts';
 import type { CellResult } from '../model.ts';
-import { configurationOf } from '../report/table.ts';
+import { configurationOf } from '../report/matrix.ts';
 import { lastLines } from '../text.ts';
 
 export type ProbeClass = 'good' | 'bad' | 'skip' | 'flaky';

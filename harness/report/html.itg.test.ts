@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { toHtml } from './html.ts';
+import { redactDeep } from '../redact/redact.ts';
 import { META, immutableTagCells, pullStreamCells } from './fixtures.test-helpers.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => {
@@ -20,7 +21,7 @@ describe('HTML report in Chromium', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bxl-html-'));
     const results = [...pullStreamCells(), ...immutableTagCells()];
     const file = path.join(dir, 'report.html');
-    writeFileSync(file, toHtml(results, META));
+    writeFileSync(file, toHtml(redactDeep(results), redactDeep(META)));
     const dom = await execa(CHROMIUM!, [...flags(dir), '--virtual-time-budget=2000', '--dump-dom', `file://${file}`], { timeout: 120_000 });
     const cells = [...dom.stdout.matchAll(/<td[^>]*class="[^"]*\boutcome-([a-z]+)\b[^"]*"[^>]*data-cell-name="([^"]+)"/g)];
     const seen = new Map(cells.map((m) => [m[2]!.replace(/&gt;/g, '>').replace(/&amp;/g, '&'), m[1]!]));

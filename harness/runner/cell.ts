@@ -11,7 +11,7 @@ import type { StartedDindContainer } from '../dind/dind.ts';
 import { runningContainers } from '../engine/engine.ts';
 import type { LabConfig } from '../config.ts';
 import { emptyEvidence, type CellResult, type JournalEntry, type StoreKind } from '../model.ts';
-import { redactSecrets } from '../report/redact.ts';
+import { redactSecrets } from '../redact/redact.ts';
 import { CellSandbox } from './sandbox.ts';
 import type { ExpandedCell, Scenario } from './scenario.ts';
 

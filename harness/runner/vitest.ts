@@ -7,7 +7,7 @@ import { BuildxProvisioner } from '../buildx/provision.ts';
 import { Lab } from '../lab.ts';
 import type { StoreKind } from '../model.ts';
 import { stderrProgress } from '../progress.ts';
-import { lastErrorLine } from '../report/table.ts';
+import { lastErrorLine } from '../report/evidence.ts';
 import { runCell, writeCellResult } from './cell.ts';
 import { expandScenario, type Scenario } from './scenario.ts';
 import { interleaveByEngine } from './matrix.ts';
