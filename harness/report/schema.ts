@@ -11,9 +11,9 @@ export const JSON_REPORT_SCHEMA = 'buildx-lab/report@1';
 
 /** Caps, generous for real runs and small enough that a hostile file cannot blow up a writer. */
 export const LIMITS = {
-  /** axis names and values, kinds, methods, media types, version labels */
+  /** axis names and values, outcomes' kinds, version labels, host fields */
   label: 256,
-  /** case names, paths, references, user agents, argv words */
+  /** case names, argv words, and every journal field a client chose (paths, media types, user agents) */
   line: 8 * 1024,
   /** summaries, facts, reasons, error messages */
   paragraph: 1024 * 1024,
@@ -44,24 +44,25 @@ const command = z.strictObject({
   durationMs: ms,
 });
 
+// A journal records what clients sent (an Accept list, a user agent, a path): line-sized, whatever it is.
 const journalEntry = z.strictObject({
   seq: count,
   atMs: ms,
   client: label.optional(),
-  method: label,
+  method: line,
   path: line,
   repository: line.optional(),
   kind: label,
   reference: line.optional(),
   status: z.number().int().min(0).max(999),
-  requestMediaType: label.optional(),
-  responseMediaType: label.optional(),
+  requestMediaType: line.optional(),
+  responseMediaType: line.optional(),
   userAgent: line.optional(),
   requestBytes: count,
   responseBytes: count,
   durationMs: ms,
-  digest: label.optional(),
-  intervention: label.optional(),
+  digest: line.optional(),
+  intervention: line.optional(),
 });
 
 const evidence = z.strictObject({
