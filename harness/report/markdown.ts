@@ -3,6 +3,7 @@ import type { CellResult } from '../model.ts';
 import type { Redacted } from '../redact/redact.ts';
 import { stripAnsi } from '../text.ts';
 import { lastErrorLine } from './evidence.ts';
+import { showAsEscapes } from './visible.ts';
 import type { ReportMeta } from './json.ts';
 import { buildMatrix, byScenario, hasFailures, isFailure, totalsLine, type ReportCell } from './matrix.ts';
 
@@ -10,9 +11,7 @@ import { buildMatrix, byScenario, hasFailures, isFailure, totalsLine, type Repor
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 function oneLine(text: string): string {
-  return stripAnsi(text)
-    .replace(/[\r\n]+/g, ' ')
-    .replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return showAsEscapes(stripAnsi(text).replace(/[\r\n]+/g, ' '), CONTROL);
 }
 
 /** Text safe inside a GFM table cell or paragraph: GitHub renders inline HTML (so angle brackets are

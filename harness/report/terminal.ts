@@ -1,4 +1,5 @@
 // The outcome table printed at the end of a run, aligned, optionally coloured.
+import { showAsEscapes } from './visible.ts';
 import { matrixCells, totalsLine, type CellOutcome, type Matrix, type MatrixRow, type ReportCell } from './matrix.ts';
 
 const COLORS: Record<CellOutcome, string> = {
@@ -16,7 +17,7 @@ const RESET = '\u001b[0m';
 // their control characters are shown, not sent to the terminal, which would obey an escape sequence.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-const visible = (text: string) => text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const visible = (text: string) => showAsEscapes(text, CONTROL);
 
 function cellText(cell: ReportCell | undefined): string {
   if (!cell) return '-';
