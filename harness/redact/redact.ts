@@ -10,7 +10,7 @@
 // done once, over the merged spans, so no rule sees another's mask and the order of rules is moot.
 import { HAND_DETECTORS, SECRET_FLAGS, isSecretKey } from './patterns.ts';
 import { secretlintSpans } from './secretlint.ts';
-import { maskSpans, plainView, toOriginalSpans, type Span } from './spans.ts';
+import { lastAtOrBefore, maskSpans, plainView, toOriginalSpans, type Span } from './spans.ts';
 
 export { isSecretKey };
 
@@ -53,7 +53,7 @@ function redactBatch(texts: readonly string[]): string[] {
   const spans: Span[][] = views.map(() => []);
   for (const s of secretlintSpans(views.map((v) => v.plain).join(SEPARATOR))) {
     // a span may cover several strings (a private key split over two evidence fields): cut it per string
-    for (let i = pieceAt(offsets, s.start); i < views.length && offsets[i]! < s.end; i++) {
+    for (let i = lastAtOrBefore(offsets, s.start); i < views.length && offsets[i]! < s.end; i++) {
       const start = Math.max(s.start - offsets[i]!, 0);
       const end = Math.min(s.end - offsets[i]!, views[i]!.plain.length);
       if (end > start) spans[i]!.push({ start, end });
@@ -65,18 +65,6 @@ function redactBatch(texts: readonly string[]): string[] {
     for (const detect of HAND_DETECTORS) found.push(...detect(view.plain));
     return found.length ? maskSpans(text, toOriginalSpans(view, found), MASK) : text;
   });
-}
-
-/** Index of the string that holds joined position `pos` (binary search over the start offsets). */
-function pieceAt(offsets: readonly number[], pos: number): number {
-  let lo = 0;
-  let hi = offsets.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (offsets[mid]! <= pos) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 /** `text` with every secret the detectors find replaced by MASK. Idempotent. */

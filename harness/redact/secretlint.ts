@@ -24,7 +24,7 @@ import type {
   SecretLintRuleReportHandler,
   SecretLintSourceCode,
 } from '@secretlint/types';
-import type { Span } from './spans.ts';
+import { lastAtOrBefore, type Span } from './spans.ts';
 
 const DISABLED = new Set([
   '@secretlint/secretlint-rule-filter-comments',
@@ -112,14 +112,8 @@ class TextSource implements SecretLintSourceCode {
   }
   indexToPosition(index: number): { line: number; column: number } {
     const starts = this.#starts();
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, column: index - starts[lo]! };
+    const line = lastAtOrBefore(starts, index);
+    return { line: line + 1, column: index - starts[line]! };
   }
   positionToIndex(pos: { line: number; column: number }): number {
     return (this.#starts()[pos.line - 1] ?? this.content.length) + pos.column;

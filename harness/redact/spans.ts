@@ -67,3 +67,16 @@ export function plainView(text: string): PlainView {
 export function toOriginalSpans(view: PlainView, spans: readonly Span[]): Span[] {
   return spans.map((s) => ({ start: view.toOriginal(s.start), end: s.end > s.start ? view.toOriginal(s.end - 1) + 1 : view.toOriginal(s.start) }));
 }
+
+/** Index of the last entry of ascending `starts` that is <= `pos` (0 when none is): which line, or which
+ * string of a batch, holds a position. */
+export function lastAtOrBefore(starts: readonly number[], pos: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= pos) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

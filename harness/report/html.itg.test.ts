@@ -9,7 +9,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CellResult } from '../model.ts';
 import { FAKE_AUTH, FAKE_SECRET, META, command, immutableTagCells, journal, makeCell, pullStreamCells, secretCell } from './fixtures.test-helpers.ts';
-import { mergeReports } from './json.ts';
+import { mergeReports, type ReportMeta } from './json.ts';
 import { readJsonReport, writeReports } from './write.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -63,10 +63,25 @@ async function visit(name: string, html: string): Promise<Visit> {
   return v;
 }
 
-async function writtenReport(results: readonly CellResult[], meta = META): Promise<{ html: string; dir: string }> {
+/** Writes the reports as a run does, into a directory removed after `use`. */
+async function withReports<T>(results: readonly CellResult[], meta: ReportMeta, use: (html: string, dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bxl-html-'));
-  const paths = await writeReports(dir, results, meta);
-  return { html: await readFile(paths.html, 'utf8'), dir };
+  try {
+    const paths = await writeReports(dir, results, meta);
+    return await use(await readFile(paths.html, 'utf8'), dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Loads `html` as a page, closed after `use`. */
+async function withPage<T>(name: string, html: string, use: (v: Visit) => Promise<T>): Promise<T> {
+  const v = await visit(name, html);
+  try {
+    return await use(v);
+  } finally {
+    await v.page.close();
+  }
 }
 
 describe('HTML report in Chromium', () => {
@@ -80,9 +95,7 @@ describe('HTML report in Chromium', () => {
 
   it('renders every cell with its outcome, opens its evidence on a click, and requests nothing but itself', async () => {
     const results = [...pullStreamCells(), ...immutableTagCells()];
-    const { html, dir } = await writtenReport(results);
-    const v = await visit('report.html', html);
-    try {
+    await withReports(results, META, (html) => withPage('report.html', html, async (v) => {
       const cells = await v.page.$$eval('td.cell[data-cell-name]', (tds) => tds.map((td) => [td.getAttribute('data-cell-name'), td.getAttribute('data-outcome')]));
       for (const r of pullStreamCells()) expect(cells, r.name).toContainEqual([r.name, r.outcome]);
 
@@ -107,12 +120,7 @@ describe('HTML report in Chromium', () => {
 
       expect(v.outside).toEqual([]);
       expect(v.violations).toEqual([]);
-      const png = path.join(dir, 'report.png');
-      await v.page.screenshot({ path: png, fullPage: false });
-    } finally {
-      await v.page.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    }));
   });
 
   describe('a report of hostile evidence', () => {
@@ -195,31 +203,13 @@ describe('HTML report in Chromium', () => {
     }
 
     it('runs no script, loads nothing and shows no secret', async () => {
-      const { html, dir } = await writtenReport(hostileCells(), { ...META, argv: [...META.argv, '--password', 'hunter2-fake', MARKUP] });
-      const v = await visit('hostile.html', html);
-      try {
-        await checkInert(v);
-      } finally {
-        await v.page.close();
-        await rm(dir, { recursive: true, force: true });
-      }
+      const meta = { ...META, argv: [...META.argv, '--password', 'hunter2-fake', MARKUP] };
+      await withReports(hostileCells(), meta, (html) => withPage('hostile.html', html, checkInert));
     });
 
     it('stays inert once read back and merged, as merge-reports does with shards', async () => {
-      const { dir } = await writtenReport(hostileCells());
-      try {
-        const merged = mergeReports([await readJsonReport(path.join(dir, 'results.json'))]);
-        const { html, dir: out } = await writtenReport(merged.results, merged.meta);
-        const v = await visit('merged.html', html);
-        try {
-          await checkInert(v);
-        } finally {
-          await v.page.close();
-          await rm(out, { recursive: true, force: true });
-        }
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+      const merged = await withReports(hostileCells(), META, async (_html, dir) => mergeReports([await readJsonReport(path.join(dir, 'results.json'))]));
+      await withReports(merged.results, merged.meta, (html) => withPage('merged.html', html, checkInert));
     });
   });
 });
