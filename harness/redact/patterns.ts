@@ -5,13 +5,15 @@
 // and the few token formats the preset lacks (JWTs, Google API keys, any PEM private key).
 import type { Span } from './spans.ts';
 
-/** A detector reads the plain text (no ANSI sequences) and returns the spans to mask. */
-export type Detector = (text: string) => Span[];
+/** A detector reads the plain text (no ANSI sequences) and adds the spans to mask to `out` (a report
+ * redacts a million short strings: no arrays per string). */
+export type Detector = (text: string, out: Span[]) => void;
 
 const LAST_WORDS = new Set([
   'password', 'passwd', 'pwd', 'passphrase', 'secret', 'token', 'auth', 'authorization', 'credential', 'credentials',
   'apikey', 'identitytoken', 'registrytoken', 'accesstoken', 'refreshtoken', 'authtoken', 'secretkey', 'privatekey',
 ]);
+const SECRET_STEM = /pwd|pass|secret|token|auth|credential|key/i;
 const LAST_TWO_WORDS = new Set(['apikey', 'accesskey', 'secretkey', 'privatekey', 'signingkey', 'clientsecret', 'sessionkey']);
 
 /**
@@ -21,7 +23,8 @@ const LAST_TWO_WORDS = new Set(['apikey', 'accesskey', 'secretkey', 'privatekey'
  * `author`, `max_tokens`, `token_type`, `auths` (an object of auths) are not.
  */
 export function isSecretKey(key: string): boolean {
-  if (key.length > 128) return false;
+  // most keys (a report has a million: seq, method, path, ...) hold none of the words: skip the split
+  if (key.length > 128 || !SECRET_STEM.test(key)) return false;
   const words = key
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .toLowerCase()
@@ -46,8 +49,7 @@ const KEY_VALUE = new RegExp(
 );
 
 /** `password: x`, `"token":"…"`, `GITHUB_TOKEN=…`, `map[Authorization:[Bearer …]]`, `\"auth\":\"…\"`. */
-const keyValues: Detector = (text) => {
-  const spans: Span[] = [];
+const keyValues: Detector = (text, spans) => {
   const re = new RegExp(KEY_VALUE);
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const g = m.groups!;
@@ -62,7 +64,6 @@ const keyValues: Detector = (text) => {
     if (quote) spans.push({ start: start + quote, end: end - quote });
     else spans.push({ start, end: bareValueEnd(text, m, end) });
   }
-  return spans;
 };
 
 /** Where an unquoted value ends: at a space or a delimiter, or at the end of a YAML-ish line. */
@@ -87,10 +88,11 @@ function startsLine(text: string, index: number): boolean {
 // everything up to a space or a quote, punctuation included.
 const ENV_ASSIGNMENT = /(?<![\w.-])(?<key>[A-Z][A-Z0-9_]{0,80})(?<=PWD|PASSWD|PASSWORD|PASSPHRASE|SECRET|TOKEN|AUTH|AUTHORIZATION|CREDENTIALS?|KEY)=(?!\[REDACTED\])(?<value>[^\s"'`]+)/g;
 
-const envAssignments: Detector = (text) =>
-  [...text.matchAll(ENV_ASSIGNMENT)]
-    .filter((m) => isSecretKey(m.groups!['key']!))
-    .map((m) => ({ start: m.index + m[0].length - m.groups!['value']!.length, end: m.index + m[0].length }));
+const envAssignments: Detector = (text, spans) => {
+  for (const m of text.matchAll(ENV_ASSIGNMENT)) {
+    if (isSecretKey(m.groups!['key']!)) spans.push({ start: m.index + m[0].length - m.groups!['value']!.length, end: m.index + m[0].length });
+  }
+};
 
 /** A userinfo that is a plain user name (git, deploy, labuser) rather than a token. */
 const PLAIN_USER = /^[a-z][a-z._-]{0,31}$/;
@@ -99,8 +101,7 @@ const PLAIN_USER = /^[a-z][a-z._-]{0,31}$/;
 const URL_USERINFO = /(?<![\w+.-])[a-z][a-z0-9+.-]{0,30}:\/\/(?<userinfo>[^\s/?#"'<>`]+)@(?!sha256:|sha384:|sha512:)/dgi;
 
 /** `https://user:pass@host` (masks the password) and `https://TOKEN@host` (masks the token). */
-const urlCredentials: Detector = (text) => {
-  const spans: Span[] = [];
+const urlCredentials: Detector = (text, spans) => {
   for (const m of text.matchAll(URL_USERINFO)) {
     const [start, end] = m.indices!.groups!['userinfo']!;
     const userinfo = m.groups!['userinfo']!;
@@ -108,7 +109,6 @@ const urlCredentials: Detector = (text) => {
     if (colon !== -1) spans.push({ start: start + colon + 1, end });
     else if (!PLAIN_USER.test(userinfo)) spans.push({ start, end });
   }
-  return spans;
 };
 
 // A credential after an auth scheme outside any header: it has a digit or token punctuation, so the
@@ -128,38 +128,46 @@ const PEM_END = /-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
 const PEM_MAX = 64 * 1024;
 
 /** Everything between a private key's BEGIN and END lines (to the end of the text if it was cut). */
-const privateKeys: Detector = (text) => {
-  const spans: Span[] = [];
+const privateKeys: Detector = (text, spans) => {
   for (const m of text.matchAll(PEM_BEGIN)) {
     const start = m.index + m[0].length;
     PEM_END.lastIndex = start;
     const end = PEM_END.exec(text);
     spans.push({ start, end: end && end.index - start <= PEM_MAX ? end.index : Math.min(text.length, start + PEM_MAX) });
   }
-  return spans;
 };
 
 /** A base64 token that decodes to printable "user:secret" is a docker auth even when no key names it. */
 const BASE64_TOKEN = /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{12,}={0,2}/g;
 function looksLikeBasicAuth(token: string): boolean {
-  // digests and commit hashes are hex: skip them before decoding
-  if (token.length % 4 === 1 || /^[0-9a-f]+$/.test(token)) return false;
+  if (token.length % 4 === 1) return false;
+  // Before decoding: printable ASCII (0x20-0x7e) puts the first character of every 4-character group in
+  // I-Z or a-f. Paths (/v2/...), hex digests and most words fail at once.
+  for (let i = 0; i < token.length; i += 4) {
+    const c = token.charCodeAt(i);
+    if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return false;
+  }
   const decoded = Buffer.from(token, 'base64').toString('latin1');
   return /^[\x21-\x7e]{1,128}:[\x20-\x7e]{1,256}$/.test(decoded) && !decoded.startsWith('sha256:');
 }
 
 function groupSpans(re: RegExp, group = 'value'): Detector {
-  return (text) => [...text.matchAll(re)].map((m) => {
-    const [start, end] = m.indices!.groups![group]!;
-    return { start, end };
-  });
+  return (text, spans) => {
+    for (const m of text.matchAll(re)) {
+      const [start, end] = m.indices!.groups![group]!;
+      spans.push({ start, end });
+    }
+  };
 }
 
 function wholeMatches(re: RegExp, keep: (match: string) => boolean = () => true): Detector {
-  return (text) => [...text.matchAll(re)].filter((m) => keep(m[0])).map((m) => ({ start: m.index, end: m.index + m[0].length }));
+  return (text, spans) => {
+    for (const m of text.matchAll(re)) if (keep(m[0])) spans.push({ start: m.index, end: m.index + m[0].length });
+  };
 }
 
-export const HAND_DETECTORS: readonly Detector[] = [
+/** Detectors that need a word around the secret (a key, a scheme, a flag, a URL, a token prefix). */
+const CONTEXT_DETECTORS: readonly Detector[] = [
   keyValues,
   envAssignments,
   urlCredentials,
@@ -169,8 +177,17 @@ export const HAND_DETECTORS: readonly Detector[] = [
   wholeMatches(JWT),
   wholeMatches(GOOGLE_API_KEY),
   privateKeys,
-  wholeMatches(BASE64_TOKEN, looksLikeBasicAuth),
 ];
+/** A word at least one context detector needs (a superset of each one's literal part). Most journal
+ * fields and progress lines have none, and skip the nine scans. */
+const CONTEXT_TRIGGER = /pwd|pass|secret|token|auth|credential|key|bearer|basic|login|eyJ|AIza|:\/\//i;
+const base64Auths = wholeMatches(BASE64_TOKEN, looksLikeBasicAuth);
+
+/** Adds the spans of the hand list's secrets in `text` (plain: no ANSI sequences) to `spans`. */
+export function handSpans(text: string, spans: Span[]): void {
+  base64Auths(text, spans);
+  if (CONTEXT_TRIGGER.test(text)) for (const detect of CONTEXT_DETECTORS) detect(text, spans);
+}
 
 /** Argv flags whose next argument is a secret, for argv kept as an array (the text rules see one word at a time). */
 export const SECRET_FLAGS: ReadonlySet<string> = new Set(['--password', '--token', '--identity-token', '--registry-token', '--secret-value']);

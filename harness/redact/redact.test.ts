@@ -147,6 +147,18 @@ describe('properties', () => {
     );
   });
 
+  it('keeps the shape of any JSON value and is idempotent on it', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const once = redactDeep(v);
+        expect(JSON.stringify(once).length).toBeGreaterThan(0);
+        expect(redactDeep(once)).toEqual(once);
+        if (v !== null && typeof v === 'object') expect(Object.keys(once as object)).toHaveLength(Object.keys(v).length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never throws and is idempotent on arbitrary text', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 200 }), (t) => {
@@ -178,5 +190,17 @@ describe('speed', () => {
     expect(out).not.toContain('abcdef0123456789');
     // a generous bound for a loaded 2-core CI machine; ~300 ms when idle
     expect(ms).toBeLessThan(3000);
+  });
+
+  it('redacts a report of many short strings quickly (journal fields, keys)', () => {
+    // 100 cells x 200 journal entries: ~400k strings, as a quarter of the full matrices would hold
+    const entry = (i: number, j: number) => ({ seq: j, method: 'GET', path: `/v2/lab/app/blobs/sha256:${i}-${j}`, kind: 'blobs', status: 200, userAgent: 'containerd/v1.7.20', responseMediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
+    const cells = Array.from({ length: 100 }, (_, i) => ({ name: `cell ${i}`, journal: Array.from({ length: 200 }, (_, j) => entry(i, j)) }));
+    const t0 = performance.now();
+    const out = redactDeep(cells);
+    const ms = performance.now() - t0;
+    console.info(`redaction: 100 cells x 200 journal entries (~400k strings) in ${ms.toFixed(0)} ms`);
+    expect(out).toEqual(cells);
+    expect(ms).toBeLessThan(5000);
   });
 });

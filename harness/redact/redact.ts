@@ -8,7 +8,7 @@
 // recommended preset (vendor token formats, ./secretlint.ts) and a short hand list (secrets recognised
 // by their context: key names, URLs, headers, flags; ./patterns.ts). Both report spans; masking is
 // done once, over the merged spans, so no rule sees another's mask and the order of rules is moot.
-import { HAND_DETECTORS, SECRET_FLAGS, isSecretKey } from './patterns.ts';
+import { SECRET_FLAGS, handSpans, isSecretKey } from './patterns.ts';
 import { secretlintSpans } from './secretlint.ts';
 import { lastAtOrBefore, maskSpans, plainView, toOriginalSpans, type Span } from './spans.ts';
 
@@ -43,27 +43,34 @@ export function redactStrings(texts: readonly string[]): string[] {
 const BATCH_CHARS = 32 * 1024 * 1024;
 
 function redactBatch(texts: readonly string[]): string[] {
-  const views = texts.map(plainView);
+  // only text with ANSI sequences needs a view and a map back (allocating one per string costs seconds
+  // on a full report)
+  const ansi = texts.map((t) => (t.includes('\u001b') ? plainView(t) : undefined));
+  const plains = texts.map((t, i) => ansi[i]?.plain ?? t);
   const offsets: number[] = [];
   let offset = 0;
-  for (const v of views) {
+  for (const p of plains) {
     offsets.push(offset);
-    offset += v.plain.length + SEPARATOR.length;
+    offset += p.length + SEPARATOR.length;
   }
-  const spans: Span[][] = views.map(() => []);
-  for (const s of secretlintSpans(views.map((v) => v.plain).join(SEPARATOR))) {
+  const linted = new Map<number, Span[]>();
+  for (const s of secretlintSpans(plains.join(SEPARATOR))) {
     // a span may cover several strings (a private key split over two evidence fields): cut it per string
-    for (let i = lastAtOrBefore(offsets, s.start); i < views.length && offsets[i]! < s.end; i++) {
+    for (let i = lastAtOrBefore(offsets, s.start); i < plains.length && offsets[i]! < s.end; i++) {
       const start = Math.max(s.start - offsets[i]!, 0);
-      const end = Math.min(s.end - offsets[i]!, views[i]!.plain.length);
-      if (end > start) spans[i]!.push({ start, end });
+      const end = Math.min(s.end - offsets[i]!, plains[i]!.length);
+      if (end > start) linted.set(i, [...(linted.get(i) ?? []), { start, end }]);
     }
   }
+  const found: Span[] = [];
   return texts.map((text, i) => {
-    const view = views[i]!;
-    const found = spans[i]!;
-    for (const detect of HAND_DETECTORS) found.push(...detect(view.plain));
-    return found.length ? maskSpans(text, toOriginalSpans(view, found), MASK) : text;
+    found.length = 0;
+    const fromLint = linted.get(i);
+    if (fromLint) found.push(...fromLint);
+    handSpans(plains[i]!, found);
+    if (!found.length) return text;
+    const view = ansi[i];
+    return maskSpans(text, view ? toOriginalSpans(view, found) : found, MASK);
   });
 }
 
