@@ -3,7 +3,10 @@
 // pairs whose key names a secret (env vars, YAML, JSON, escaped JSON, Go maps, headers), credentials
 // in URLs, bare Bearer/Basic credentials, secret argv flags, docker's base64 `user:password` auths,
 // and the few token formats the preset lacks (JWTs, Google API keys, any PEM private key).
-import type { Span } from './spans.ts';
+import { MASK, type Span } from './spans.ts';
+
+/** The mask as a regexp, so that a second pass leaves a masked value alone. */
+const MASKED = MASK.replace(/[[\]]/g, '\\$&');
 
 /** A detector reads the plain text (no ANSI sequences) and adds the spans to mask to `out` (a report
  * redacts a million short strings: no arrays per string). */
@@ -44,13 +47,14 @@ const BARE = String.raw`[^\s"'\`,;&)\]}{=:][^\s"'\`,;&)\]}]*`;
 // The lookbehind after the key is a cheap prefilter (most `k=v` pairs in a log are not secrets);
 // isSecretKey decides.
 const KEY_VALUE = new RegExp(
-  String.raw`(?<![\w.\\-])(?:\\?["'])?(?<key>[A-Za-z_][\w.-]{0,80})(?<=pwd|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key)(?:\\?["'])?(?<sep>[ \t]*(?:=>|:|=)[ \t]*)(?!\[?(?:${AUTH_SCHEME})?\[REDACTED\])\[?(?:${AUTH_SCHEME})?(?<value>${ESC_DQ}|${DQ}|${SQ}|${BARE})`,
+  String.raw`(?<![\w.\\-])(?:\\?["'])?(?<key>[A-Za-z_][\w.-]{0,80})(?<=pwd|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key)(?:\\?["'])?(?<sep>[ \t]*(?:=>|:|=)[ \t]*)(?!\[?(?:${AUTH_SCHEME})?${MASKED})\[?(?:${AUTH_SCHEME})?(?<value>${ESC_DQ}|${DQ}|${SQ}|${BARE})`,
   'gi',
 );
 
 /** `password: x`, `"token":"…"`, `GITHUB_TOKEN=…`, `map[Authorization:[Bearer …]]`, `\"auth\":\"…\"`. */
 const keyValues: Detector = (text, spans) => {
-  const re = new RegExp(KEY_VALUE);
+  const re = KEY_VALUE;
+  re.lastIndex = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const g = m.groups!;
     const value = g['value']!;
@@ -86,7 +90,10 @@ function startsLine(text: string, index: number): boolean {
 
 // An env var assignment (`DOCKER_PASSWORD=a,b;c`, `env` output, `docker inspect` Env): the value is
 // everything up to a space or a quote, punctuation included.
-const ENV_ASSIGNMENT = /(?<![\w.-])(?<key>[A-Z][A-Z0-9_]{0,80})(?<=PWD|PASSWD|PASSWORD|PASSPHRASE|SECRET|TOKEN|AUTH|AUTHORIZATION|CREDENTIALS?|KEY)=(?!\[REDACTED\])(?<value>[^\s"'`]+)/g;
+const ENV_ASSIGNMENT = new RegExp(
+  String.raw`(?<![\w.-])(?<key>[A-Z][A-Z0-9_]{0,80})(?<=PWD|PASSWD|PASSWORD|PASSPHRASE|SECRET|TOKEN|AUTH|AUTHORIZATION|CREDENTIALS?|KEY)=(?!${MASKED})(?<value>[^\s"'\`]+)`,
+  'g',
+);
 
 const envAssignments: Detector = (text, spans) => {
   for (const m of text.matchAll(ENV_ASSIGNMENT)) {

@@ -10,11 +10,10 @@
 // done once, over the merged spans, so no rule sees another's mask and the order of rules is moot.
 import { SECRET_FLAGS, handSpans, isSecretKey } from './patterns.ts';
 import { secretlintSpans } from './secretlint.ts';
-import { lastAtOrBefore, maskSpans, plainView, toOriginalSpans, type Span } from './spans.ts';
+import { MASK, lastAtOrBefore, maskSpans, plainView, toOriginalSpans, type Span } from './spans.ts';
 
-export { isSecretKey };
-
-export const MASK = '[REDACTED]';
+// the package's public names, so that callers import from this module only
+export { MASK, isSecretKey };
 
 declare const redacted: unique symbol;
 /** A value that went through redactDeep. Writers that put data on disk or screen take only this. */

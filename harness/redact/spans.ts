@@ -1,6 +1,9 @@
 // Detectors report spans; masking happens once at the end. Rules therefore never see each other's
 // masks, overlapping findings merge, and the result does not depend on the order of the rules.
 
+/** What a secret is replaced with. */
+export const MASK = '[REDACTED]';
+
 /** Half-open [start, end) range of characters to mask. */
 export interface Span {
   start: number;
