@@ -3,7 +3,7 @@
 // messages scrolling above. Elsewhere (CI, pipes): plain lines, a start and an end per task, and at most
 // one heartbeat per task every 30 s. Every line goes through the lab's redaction first.
 import { createLogUpdate } from 'log-update';
-import { redactSecrets } from './report/redact.ts';
+import { redactSecrets } from './redact/redact.ts';
 import { PLAIN_HEARTBEAT_MS, type ProgressSink } from './progress.ts';
 
 interface Task {

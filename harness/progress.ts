@@ -1,5 +1,9 @@
 // Progress for long work. A sink takes one-line messages; a sink that can also show tasks (the live
 // board on a terminal, plain lines in CI: progress-board.ts) shows each long step as one task line.
+// Everything the lab prints goes through writeConsole, which masks secrets: console and CI logs are
+// kept and shared like reports are.
+import { redactSecrets } from './redact/redact.ts';
+
 export interface ProgressSink {
   (message: string): void;
   /** runs `work` as a named task; `update` changes its detail line */
@@ -8,9 +12,14 @@ export interface ProgressSink {
 
 const started = Date.now();
 
+/** Writes `text` to a console stream with its secrets masked (the one way the lab prints). */
+export function writeConsole(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(redactSecrets(text));
+}
+
 export const stderrProgress: ProgressSink = (message) => {
   const secs = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
-  process.stderr.write(`[${secs}s] ${message}\n`);
+  writeConsole(process.stderr, `[${secs}s] ${message}\n`);
 };
 
 export const silentProgress: ProgressSink = () => {};

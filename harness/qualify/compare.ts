@@ -2,7 +2,8 @@
 // configuration (the cell name minus the buildx axis), and each pair's observed behaviour is compared.
 // Pure; the verdict is `go` only when nothing regressed and at least one pair could be compared.
 import type { CellResult } from '../model.ts';
-import { buildMatrix, lastErrorLine } from '../report/table.ts';
+import { lastErrorLine } from '../report/evidence.ts';
+import { buildMatrix } from '../report/matrix.ts';
 
 export type Change = 'improvement' | 'regression' | 'changed' | 'unknown';
 

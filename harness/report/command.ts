@@ -3,7 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { mergeReports } from './json.ts';
-import { buildMatrix, hasFailures, renderTerminalTable, totalsLine } from './table.ts';
+import { buildMatrix, hasFailures, totalsLine } from './matrix.ts';
+import { renderTerminalTable } from './terminal.ts';
 import { readJsonReport, writeReports } from './write.ts';
 
 export function mergeReportsCommand(): Command {

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { META, immutableTagCells, journal, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
-import { escapeHtml, toHtml } from './html.ts';
+import { createHash } from 'node:crypto';
+import { CONTENT_SECURITY_POLICY, escapeHtml, toHtml } from './html.ts';
+import { redactDeep } from '../redact/redact.ts';
+
 
 describe('toHtml', () => {
   const results = [...pullStreamCells(), ...immutableTagCells()];
-  const html = toHtml(results, META);
+  const html = toHtml(redactDeep(results), redactDeep(META));
 
   it('is self-contained', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
@@ -58,7 +61,7 @@ describe('toHtml', () => {
       summary: '</pre></details><script>x()</script>',
       evidence: { commands: [], journal: [journal(1, { userAgent: '<svg onload=x>', path: '/v2/"\'&' })], manifests: { '<m>': { a: '</pre>' } }, facts: ['<b>'] },
     });
-    const out = toHtml([evil], META);
+    const out = toHtml(redactDeep([evil]), redactDeep(META));
     expect(out).not.toMatch(/<(img|svg|b)[ >]/);
     expect(out.match(/<script>/g)).toHaveLength(1);
     expect(out.match(/<\/pre>/g)?.length ?? 0).toBe(out.match(/<pre[ >]/g)?.length ?? 0);
@@ -71,4 +74,44 @@ describe('escapeHtml', () => {
     ['\u001b[1mbold\u001b[0m', 'bold'],
     ['bell\u0007', 'bell\\u0007'],
   ])('%j', (input, want) => expect(escapeHtml(input)).toBe(want));
+});
+
+describe('toHtml escapes every interpolation, numbers included', () => {
+  // A report that skipped validation (the schema refuses these): the page must stay inert anyway.
+  const payload = '<img src=x onerror="window.__pwned=1">';
+  const hostile = makeCell({ axes: { buildx: 'v1.0.0' }, outcome: 'unexpected', expected: 'fixed' });
+  const spoiled = JSON.parse(JSON.stringify(hostile));
+  spoiled.evidence.commands = [{ argv: ['x'], exitCode: payload, stdout: '', stderr: '', durationMs: payload }];
+  spoiled.evidence.journal = [{ ...journal(1), seq: payload, status: payload }];
+  spoiled.timings = { startMs: payload, buildxMs: payload, verifyMs: payload, totalMs: payload };
+  spoiled.outcome = `fixed" onmouseover="window.__pwned=1`;
+  const out = toHtml(redactDeep([spoiled]), redactDeep({ ...META, host: { node: payload, engineVersion: payload }, argv: [payload] }));
+
+  it('leaves no markup from the data', () => {
+    expect(out).not.toContain('<img');
+    // no tag carries an event handler: with the quoted attribute values taken out, no `on…=` is left
+    // (the payload's text is there, escaped, inside values)
+    const tags = [...out.matchAll(/<[a-z][^<>]*>/gi)].map((m) => m[0].replace(/"[^"]*"/g, '""'));
+    expect(tags.filter((t) => /\son\w+=/i.test(t))).toEqual([]);
+    expect(out).toContain('exit <b>&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;</b>');
+  });
+});
+
+describe('Content-Security-Policy', () => {
+  const out = toHtml(redactDeep(pullStreamCells()), redactDeep(META));
+  const sha = (t: string) => `'sha256-${createHash('sha256').update(t).digest('base64')}'`;
+
+  it('is the first thing in <head> and forbids everything from outside', () => {
+    const csp = /<head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(out)?.[1]?.replace(/&#39;/g, "'");
+    expect(csp).toBe(CONTENT_SECURITY_POLICY);
+    expect(csp).toMatch(/^default-src 'none'; /);
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|https?:|\*|data:/);
+  });
+
+  it("allows exactly this file's own style and script, by hash", () => {
+    const style = /<style>([\s\S]*?)<\/style>/.exec(out)![1]!;
+    const script = /<script>([\s\S]*?)<\/script>/.exec(out)![1]!;
+    expect(CONTENT_SECURITY_POLICY).toContain(`style-src ${sha(style)}`);
+    expect(CONTENT_SECURITY_POLICY).toContain(`script-src ${sha(script)}`);
+  });
 });

@@ -1,11 +1,16 @@
 // One self-contained HTML file: a heatmap per scenario; clicking a cell opens its evidence.
-// Everything shown comes from command output and registries, so every text goes through escapeHtml.
+// Everything shown comes from command output, registries and (for merged reports) other machines'
+// files, so markup is built only with the `html` tag below: it escapes every interpolated value,
+// numbers included, unless the value is markup that `html` itself built. A Content-Security-Policy
+// allows only this file's own style and script (by hash) and nothing from anywhere else.
+import { createHash } from 'node:crypto';
 import type { CellResult, JournalEntry } from '../model.ts';
 import { OUTCOMES } from '../model.ts';
-import type { ReportMeta } from './json.ts';
-import { redactDeep } from './redact.ts';
+import type { Redacted } from '../redact/redact.ts';
 import { escapeMarkup } from '../text.ts';
-import { buildMatrix, byScenario, hasFailures, shellQuote, totalsLine, type CellOutcome, type MatrixCell } from './table.ts';
+import { shellQuote } from './evidence.ts';
+import type { ReportMeta } from './json.ts';
+import { buildMatrix, byScenario, hasFailures, totalsLine, type CellOutcome, type ReportCell } from './matrix.ts';
 
 /** Longest text kept in one <pre>; the full text stays in results.json. */
 const MAX_PRE = 200_000;
@@ -17,9 +22,33 @@ export function escapeHtml(text: string): string {
   return escapeMarkup(text, CONTROL, '&#39;');
 }
 
-function pre(text: string, cls = ''): string {
+/** Markup built by `html`: the only kind of value `html` inserts as it is. */
+export class SafeHtml {
+  constructor(readonly markup: string) {}
+  toString(): string {
+    return this.markup;
+  }
+}
+
+type Part = SafeHtml | string | number | false | null | undefined | readonly Part[];
+
+function render(part: Part): string {
+  if (part instanceof SafeHtml) return part.markup;
+  if (Array.isArray(part)) return part.map(render).join('');
+  if (part === false || part === null || part === undefined) return '';
+  return escapeHtml(String(part));
+}
+
+/** Builds markup from a template: every interpolation is escaped for text and quoted attributes. */
+export function html(strings: TemplateStringsArray, ...parts: Part[]): SafeHtml {
+  let out = strings[0]!;
+  parts.forEach((p, i) => (out += render(p) + strings[i + 1]!));
+  return new SafeHtml(out);
+}
+
+function pre(text: string, cls = ''): SafeHtml {
   const t = text.length > MAX_PRE ? `[... ${text.length - MAX_PRE} characters cut; see results.json ...]\n${text.slice(-MAX_PRE)}` : text;
-  return `<pre${cls ? ` class="${cls}"` : ''}>${escapeHtml(t)}</pre>`;
+  return html`<pre class="${cls}">${t}</pre>`;
 }
 
 const COLOURS: Record<CellOutcome, string> = {
@@ -52,7 +81,7 @@ table.journal td,table.journal th{font-size:12px;font-family:ui-monospace,monosp
 
 // Opens the evidence of the clicked cell (all repeats of it) and scrolls there; no data is interpolated here.
 const JS = `
-document.addEventListener('click', function (ev) {
+function openEvidence(ev) {
   var td = ev.target.closest && ev.target.closest('td.cell[data-targets]');
   if (!td) return;
   ev.preventDefault();
@@ -65,104 +94,87 @@ document.addEventListener('click', function (ev) {
     d.classList.add('highlight');
     if (i === 0) d.scrollIntoView({ behavior: 'smooth', block: 'start' });
   });
-});
+}
+document.addEventListener('click', openEvidence);
+document.addEventListener('keydown', function (ev) { if (ev.key === 'Enter' || ev.key === ' ') openEvidence(ev); });
 `;
 
-function heatmapCell(cell: MatrixCell | undefined, ids: Map<CellResult, string>): string {
-  if (!cell) return '<td class="cell empty">-</td>';
+const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+
+/** Nothing from outside: no fetch, image, font, frame, form target or base URL; only this file's style and script. */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  `style-src ${sha256(CSS)}`,
+  `script-src ${sha256(JS)}`,
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ');
+
+function heatmapCell(cell: ReportCell | undefined, ids: Map<CellResult, string>): SafeHtml {
+  if (!cell) return html`<td class="cell empty">-</td>`;
   const targets = cell.results.map((r) => ids.get(r)!).join(' ');
-  const cls = `cell outcome-${escapeHtml(cell.outcome)}${cell.pass ? '' : ' mismatch'}`;
   const title = cell.results.map((r) => `${r.outcome} (expected ${r.expected}): ${r.summary}`).join('\n');
   const label = `${cell.outcome}${cell.results.length > 1 ? ` x${cell.results.length}` : ''}`;
-  const name = cell.results[0]!.name;
-  return (
-    `<td class="${cls}" data-cell-name="${escapeHtml(name)}" data-outcome="${escapeHtml(cell.outcome)}" data-expected="${escapeHtml(cell.expected)}"` +
-    ` data-targets="${targets}" title="${escapeHtml(title)}" tabindex="0"><a href="#${ids.get(cell.results[0]!)!}">${escapeHtml(label)}</a></td>`
-  );
+  return html`<td class="cell outcome-${cell.outcome}${cell.pass ? '' : ' mismatch'}" data-cell-name="${cell.results[0]!.name}" data-outcome="${cell.outcome}" data-expected="${cell.expected}" data-targets="${targets}" title="${title}" tabindex="0"><a href="#${ids.get(cell.results[0]!)!}">${label}</a></td>`;
 }
 
-// Outcomes are typed, but a report read back from disk is not: escape them like any text.
-const badge = (o: string) => `<span class="badge outcome-${escapeHtml(o)}">${escapeHtml(o)}</span>`;
+const badge = (o: string) => html`<span class="badge outcome-${o}">${o}</span>`;
 
-function journalTable(entries: JournalEntry[]): string {
-  if (!entries.length) return '<p>No registry requests recorded.</p>';
+function journalTable(entries: readonly JournalEntry[]): SafeHtml {
+  if (!entries.length) return html`<p>No registry requests recorded.</p>`;
   const head = ['seq', 'method', 'path', 'status', 'media type', 'user agent', 'intervention'];
   const rows = entries.map((e) => {
     const media = [e.requestMediaType && `req: ${e.requestMediaType}`, e.responseMediaType && `resp: ${e.responseMediaType}`].filter(Boolean).join('\n');
-    return `<tr>${[String(e.seq), e.method, e.path, String(e.status), media, e.userAgent ?? '', e.intervention ?? '']
-      .map((v) => `<td>${escapeHtml(v)}</td>`)
-      .join('')}</tr>`;
+    const cells = [e.seq, e.method, e.path, e.status, media, e.userAgent, e.intervention];
+    return html`<tr>${cells.map((v) => html`<td>${v}</td>`)}</tr>`;
   });
-  return `<table class="journal"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return html`<table class="journal"><thead><tr>${head.map((h) => html`<th>${h}</th>`)}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-function evidenceBlock(r: CellResult, id: string): string {
+function evidenceBlock(r: CellResult, id: string): SafeHtml {
   const ev = r.evidence;
-  const parts: string[] = [];
-  parts.push(`<p>${escapeHtml(r.summary)}</p>`);
-  parts.push(
-    `<p>expected ${badge(r.expected)} (${escapeHtml(r.expectedReason)}), actual ${badge(r.outcome)}</p>`,
-  );
-  if (r.error) parts.push(`<h4>Harness error (${escapeHtml(r.error.kind)})</h4>${pre(r.error.message)}`);
-  if (ev.facts.length) parts.push(`<h4>Facts</h4><ul>${ev.facts.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>`);
   const t = r.timings;
-  parts.push(`<p>timings: start ${t.startMs} ms, buildx ${t.buildxMs} ms, verify ${t.verifyMs} ms, total ${t.totalMs} ms; started ${escapeHtml(r.startedAt)}</p>`);
-  if (ev.commands.length) {
-    parts.push('<h4>Commands</h4>');
-    ev.commands.forEach((c, i) => {
-      parts.push(
-        `<div class="command"><p><b>#${i + 1}</b> exit <b>${c.exitCode}</b> in ${c.durationMs} ms</p>${pre(shellQuote(c.argv), 'argv')}` +
-          (c.stdout ? `<p>stdout</p>${pre(c.stdout)}` : '') +
-          (c.stderr ? `<p>stderr</p>${pre(c.stderr)}` : '') +
-          '</div>',
-      );
-    });
-  }
-  if (ev.engineLog) parts.push(`<h4>Engine log</h4>${pre(ev.engineLog)}`);
-  parts.push(`<h4>Registry journal</h4>${journalTable(ev.journal)}`);
-  const manifests = Object.entries(ev.manifests);
-  if (manifests.length) {
-    parts.push('<h4>Manifests</h4>');
-    for (const [ref, body] of manifests) parts.push(`<p>${escapeHtml(ref)}</p>${pre(JSON.stringify(body, null, 2) ?? String(body))}`);
-  }
-  return (
-    `<details class="evidence" id="${id}" data-cell-name="${escapeHtml(r.name)}" data-outcome="${escapeHtml(r.outcome)}">` +
-    `<summary>${escapeHtml(r.name)}: ${badge(r.outcome)}</summary>${parts.join('\n')}</details>`
+  const commands = ev.commands.map(
+    (c, i) =>
+      html`<div class="command"><p><b>#${i + 1}</b> exit <b>${c.exitCode}</b> in ${c.durationMs} ms</p>${pre(shellQuote(c.argv), 'argv')}${c.stdout && html`<p>stdout</p>${pre(c.stdout)}`}${c.stderr && html`<p>stderr</p>${pre(c.stderr)}`}</div>`,
   );
+  const manifests = Object.entries(ev.manifests).map(([ref, body]) => html`<p>${ref}</p>${pre(JSON.stringify(body, null, 2) ?? String(body))}`);
+  return html`<details class="evidence" id="${id}" data-cell-name="${r.name}" data-outcome="${r.outcome}"><summary>${r.name}: ${badge(r.outcome)}</summary>
+<p>${r.summary}</p>
+<p>expected ${badge(r.expected)} (${r.expectedReason}), actual ${badge(r.outcome)}</p>
+${r.error && html`<h4>Harness error (${r.error.kind})</h4>${pre(r.error.message)}`}
+${ev.facts.length > 0 && html`<h4>Facts</h4><ul>${ev.facts.map((f) => html`<li>${f}</li>`)}</ul>`}
+<p>timings: start ${t.startMs} ms, buildx ${t.buildxMs} ms, verify ${t.verifyMs} ms, total ${t.totalMs} ms; started ${r.startedAt}</p>
+${commands.length > 0 && html`<h4>Commands</h4>${commands}`}
+${ev.engineLog && html`<h4>Engine log</h4>${pre(ev.engineLog)}`}
+<h4>Registry journal</h4>${journalTable(ev.journal)}
+${manifests.length > 0 && html`<h4>Manifests</h4>${manifests}`}</details>`;
 }
 
-export function toHtml(results: readonly CellResult[], meta: ReportMeta): string {
-  const safe = redactDeep([...results]);
-  const m = redactDeep(meta);
-  const ids = new Map<CellResult, string>(safe.map((r, i) => [r, `ev-${i}`]));
-  const failed = hasFailures(safe);
-  const legend = [...OUTCOMES, 'flaky'].map((o) => `<span class="outcome-${o}">${o}</span>`).join('');
-  const sections: string[] = [];
-  for (const [scenario, cells] of byScenario(safe)) {
+/** The report page; takes only redacted input (write.ts redacts once for all writers). */
+export function toHtml(results: Redacted<readonly CellResult[]>, meta: Redacted<ReportMeta>): string {
+  const ids = new Map<CellResult, string>(results.map((r, i) => [r, `ev-${i}`]));
+  const failed = hasFailures(results);
+  const sections = [...byScenario(results)].map(([scenario, cells]) => {
     const matrix = buildMatrix(cells);
-    const head = `<tr><th>configuration</th>${matrix.versions.map((v) => `<th>${escapeHtml(v)}</th>`).join('')}</tr>`;
-    const rows = matrix.rows.map(
-      (row) => `<tr><th>${escapeHtml(row.configuration)}</th>${matrix.versions.map((v) => heatmapCell(row.cells[v], ids)).join('')}</tr>`,
-    );
-    sections.push(
-      `<section class="scenario" data-scenario="${escapeHtml(scenario)}"><h2>${escapeHtml(scenario)}</h2>` +
-        `<p>${escapeHtml(totalsLine(matrix))}</p>` +
-        `<table class="matrix"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>` +
-        `<h3>Evidence</h3>${cells.map((r) => evidenceBlock(r, ids.get(r)!)).join('\n')}</section>`,
-    );
-  }
-  const host = `node ${m.host.node}${m.host.engineVersion ? `, engine ${m.host.engineVersion}` : ''}`;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>buildx-lab ${escapeHtml(m.runId)}</title><style>${CSS}</style></head>
+    const rows = matrix.rows.map((row) => html`<tr><th>${row.configuration}</th>${matrix.versions.map((v) => heatmapCell(row.cells[v], ids))}</tr>`);
+    return html`<section class="scenario" data-scenario="${scenario}"><h2>${scenario}</h2><p>${totalsLine(matrix)}</p>
+<table class="matrix"><thead><tr><th>configuration</th>${matrix.versions.map((v) => html`<th>${v}</th>`)}</tr></thead><tbody>${rows}</tbody></table>
+<h3>Evidence</h3>${cells.map((r) => html`${evidenceBlock(r, ids.get(r)!)}\n`)}</section>\n`;
+  });
+  const host = `node ${meta.host.node}${meta.host.engineVersion ? `, engine ${meta.host.engineVersion}` : ''}`;
+  const legend = [...OUTCOMES, 'flaky'].map((o) => html`<span class="outcome-${o}">${o}</span>`);
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
+<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer">
+<title>buildx-lab ${meta.runId}</title><style>${new SafeHtml(CSS)}</style></head>
 <body>
-<h1>buildx-lab run ${escapeHtml(m.runId)}</h1>
-<p class="${failed ? 'status-fail' : 'status-pass'}">${escapeHtml(totalsLine(buildMatrix(safe)))}: ${failed ? 'NEEDS ATTENTION' : 'PASS'}</p>
-<p>${escapeHtml(`${m.startedAt} to ${m.finishedAt}; ${host}; ${m.argv.join(' ')}`)}</p>
+<h1>buildx-lab run ${meta.runId}</h1>
+<p class="${failed ? 'status-fail' : 'status-pass'}">${totalsLine(buildMatrix(results))}: ${failed ? 'NEEDS ATTENTION' : 'PASS'}</p>
+<p>${`${meta.startedAt} to ${meta.finishedAt}; ${host}; ${meta.argv.join(' ')}`}</p>
 <p class="legend">${legend}</p>
 <p>A heavy outline marks a cell whose outcome differs from the scenario declaration. Click a cell for its evidence.</p>
-${sections.join('\n')}
-<script>${JS}</script>
+${sections}<script>${new SafeHtml(JS)}</script>
 </body></html>
-`;
+`.markup;
 }

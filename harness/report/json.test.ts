@@ -1,21 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { META, immutableTagCells, pullStreamCells } from './fixtures.test-helpers.ts';
-import { JSON_REPORT_SCHEMA, mergeReports, parseJsonReport, toJsonReport } from './json.ts';
+import { mergeReports, parseJsonReport, toJsonReport } from './json.ts';
+import { JSON_REPORT_SCHEMA } from './schema.ts';
+import { redactDeep } from '../redact/redact.ts';
+
 
 describe('toJsonReport', () => {
   it('carries meta, counts, failure flag and whole results', () => {
     const results = pullStreamCells();
-    const report = toJsonReport(results, META);
+    const report = toJsonReport(redactDeep(results), redactDeep(META));
     expect(report.schema).toBe(JSON_REPORT_SCHEMA);
     expect(report.meta).toEqual(META);
     expect(report.counts).toEqual({ reproduced: 1, fixed: 1, control: 1, unexpected: 1, error: 1, skipped: 0 });
     expect(report.failed).toBe(true);
     expect(report.results).toEqual(results);
-    expect(toJsonReport(results.slice(0, 2), META).failed).toBe(false);
+    expect(toJsonReport(redactDeep(results.slice(0, 2)), redactDeep(META)).failed).toBe(false);
   });
 
   it('round-trips through JSON text', () => {
-    const report = toJsonReport(pullStreamCells(), META);
+    const report = toJsonReport(redactDeep(pullStreamCells()), redactDeep(META));
     expect(parseJsonReport(JSON.stringify(report))).toEqual(report);
   });
 
@@ -26,8 +29,8 @@ describe('toJsonReport', () => {
 
 describe('mergeReports', () => {
   const [a, b, c, d, e] = pullStreamCells();
-  const shard1 = toJsonReport([a!, b!, c!], { ...META, runId: 'shard-1', finishedAt: '2025-11-27T03:10:00.000Z' });
-  const shard2 = toJsonReport([c!, d!, e!, ...immutableTagCells()], { ...META, runId: 'shard-2', startedAt: '2025-11-27T02:40:00.000Z' });
+  const shard1 = toJsonReport(redactDeep([a!, b!, c!]), redactDeep({ ...META, runId: 'shard-1', finishedAt: '2025-11-27T03:10:00.000Z' }));
+  const shard2 = toJsonReport(redactDeep([c!, d!, e!, ...immutableTagCells()]), redactDeep({ ...META, runId: 'shard-2', startedAt: '2025-11-27T02:40:00.000Z' }));
 
   it('dedupes by cell name and start and recomputes counts', () => {
     const merged = mergeReports([shard1, shard2]);
@@ -44,4 +47,41 @@ describe('mergeReports', () => {
   });
 
   it('refuses an empty list', () => expect(() => mergeReports([])).toThrow());
+});
+
+describe('parseJsonReport validates every field', () => {
+  const good = () => JSON.parse(JSON.stringify(toJsonReport(redactDeep(pullStreamCells()), redactDeep(META))));
+  const parse = (data: unknown) => () => parseJsonReport(JSON.stringify(data), 'shard-2/results.json');
+
+  it.each([
+    ['an exit code that is markup', (d: any) => (d.results[0].evidence.commands[0].exitCode = '<img src=x onerror=alert(1)>'), /results\[0\]\.evidence\.commands\[0\]\.exitCode/],
+    ['a duration that is a string', (d: any) => (d.results[1].timings.totalMs = '1</td><script>x()</script>'), /results\[1\]\.timings\.totalMs/],
+    ['a journal status that is markup', (d: any) => (d.results[0].evidence.journal[0].status = '<b>'), /results\[0\]\.evidence\.journal\[0\]\.status/],
+    ['an unknown outcome', (d: any) => (d.results[2].outcome = 'pwned" onclick="x()'), /results\[2\]\.outcome/],
+    ['an unknown expected outcome', (d: any) => (d.results[2].expected = 'flaky'), /results\[2\]\.expected/],
+    ['an overlong version label', (d: any) => (d.results[0].axes.buildx = 'v'.repeat(300)), /results\[0\]\.axes\.buildx/],
+    ['an axis name that is markup', (d: any) => (d.results[0].axes['<svg onload=x>'] = '1'), /results\[0\]\.axes/],
+    ['a field the model does not have', (d: any) => (d.results[0].html = '<script>'), /results\[0\]/],
+    ['a start time that is not a time', (d: any) => (d.results[0].startedAt = '<i>now</i>'), /results\[0\]\.startedAt/],
+    ['a negative count', (d: any) => (d.counts.fixed = -1), /counts\.fixed/],
+    ['meta argv that is not strings', (d: any) => (d.meta.argv = [1, 2]), /meta\.argv\[0\]/],
+    ['too many commands', (d: any) => (d.results[0].evidence.commands = Array.from({ length: 1001 }, () => d.results[0].evidence.commands[0])), /results\[0\]\.evidence\.commands/],
+  ])('refuses %s, naming the file and the field', (_name, spoil, field) => {
+    const data = good();
+    spoil(data);
+    expect(parse(data)).toThrow(/^shard-2\/results\.json: not a valid buildx-lab\/report@1 file/);
+    expect(parse(data)).toThrow(field);
+  });
+
+  it('names the file when it is not JSON', () => {
+    expect(() => parseJsonReport('{"schema":', 'x/results.json')).toThrow(/^x\/results\.json: not JSON/);
+  });
+
+  it('keeps the message short when everything is wrong', () => {
+    const data = good();
+    for (const r of data.results) r.outcome = r.expected = 'nope';
+    const message = (() => { try { parse(data)(); } catch (e) { return (e as Error).message; } return ''; })();
+    expect(message.split('\n').length).toBeLessThanOrEqual(7);
+    expect(message).toContain('... and');
+  });
 });

@@ -1,7 +1,8 @@
 // Machine-readable report: the whole evidence, redacted, plus counts. Shards merge into one.
 import type { CellResult, Outcome } from '../model.ts';
-import { redactDeep } from './redact.ts';
-import { countOutcomes, hasFailures } from './table.ts';
+import { redactDeep, type Redacted } from '../redact/redact.ts';
+import { countOutcomes, hasFailures } from './matrix.ts';
+import { JSON_REPORT_SCHEMA, jsonReportSchema, parseWith } from './schema.ts';
 
 export interface ReportMeta {
   runId: string;
@@ -11,8 +12,6 @@ export interface ReportMeta {
   argv: string[];
 }
 
-export const JSON_REPORT_SCHEMA = 'buildx-lab/report@1';
-
 export interface JsonReport {
   schema: typeof JSON_REPORT_SCHEMA;
   meta: ReportMeta;
@@ -21,13 +20,13 @@ export interface JsonReport {
   results: CellResult[];
 }
 
-export function toJsonReport(results: readonly CellResult[], meta: ReportMeta): JsonReport {
-  const safe = redactDeep([...results]);
-  return { schema: JSON_REPORT_SCHEMA, meta: redactDeep(meta), counts: countOutcomes(safe), failed: hasFailures(safe), results: safe };
+/** The report as results.json holds it; takes only redacted input (write.ts redacts once for all writers). */
+export function toJsonReport(results: Redacted<readonly CellResult[]>, meta: Redacted<ReportMeta>): Redacted<JsonReport> {
+  return { schema: JSON_REPORT_SCHEMA, meta, counts: countOutcomes(results), failed: hasFailures(results), results: [...results] } as JsonReport as Redacted<JsonReport>;
 }
 
 /** Combines shard reports into one. A cell present in several shards (same name and start) is kept once. */
-export function mergeReports(reports: readonly JsonReport[]): JsonReport {
+export function mergeReports(reports: readonly JsonReport[]): Redacted<JsonReport> {
   const first = reports[0];
   if (!first) throw new Error('mergeReports: no reports to merge');
   const seen = new Map<string, CellResult>();
@@ -49,14 +48,11 @@ export function mergeReports(reports: readonly JsonReport[]): JsonReport {
     host: first.meta.host,
     argv: first.meta.argv,
   };
-  return toJsonReport(results, meta);
+  // shards come from other machines and other versions of the lab: redact them again
+  return toJsonReport(redactDeep(results), redactDeep(meta));
 }
 
-/** Checks the shape of a parsed report enough to fail early on a wrong file. */
+/** Parses results.json text, validating every field; the error names `source` and the bad fields. */
 export function parseJsonReport(text: string, source = 'report'): JsonReport {
-  const data = JSON.parse(text) as Partial<JsonReport> | null;
-  if (!data || data.schema !== JSON_REPORT_SCHEMA || !Array.isArray(data.results) || typeof data.meta !== 'object') {
-    throw new Error(`${source}: not a ${JSON_REPORT_SCHEMA} file`);
-  }
-  return data as JsonReport;
+  return parseWith(jsonReportSchema, text, source, `${JSON_REPORT_SCHEMA} file`);
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { command, immutableTagCells, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
 import { escapeXml, toJUnitXml } from './junit.ts';
+import { redactDeep } from '../redact/redact.ts';
+
 
 interface XmlNode {
   name: string;
@@ -54,7 +56,7 @@ const unescape = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').re
 
 describe('toJUnitXml', () => {
   const results = [...pullStreamCells(), ...immutableTagCells()];
-  const xml = toJUnitXml(results, { suiteName: 'buildx-lab <run & "1">' });
+  const xml = toJUnitXml(redactDeep(results), { suiteName: 'buildx-lab <run & "1">' });
   const root = parseXml(xml);
 
   it('is well-formed with one testsuite per scenario', () => {
@@ -103,14 +105,14 @@ describe('toJUnitXml', () => {
   it('keeps only the last 30 stderr lines', () => {
     const stderr = Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n');
     const r = makeCell({ axes: { buildx: 'v0.1.0' }, outcome: 'unexpected', expected: 'fixed', evidence: { commands: [command(['x'], 1, stderr)], journal: [], manifests: {}, facts: [] } });
-    const text = toJUnitXml([r], { suiteName: 's' });
+    const text = toJUnitXml(redactDeep([r]), { suiteName: 's' });
     expect(text).toContain('line 99');
     expect(text).toContain('line 70\n');
     expect(text).not.toContain('line 69\n');
   });
 
   it('is well-formed for an empty run', () => {
-    expect(parseXml(toJUnitXml([], { suiteName: 's' })).attrs['tests']).toBe('0');
+    expect(parseXml(toJUnitXml(redactDeep([]), { suiteName: 's' })).attrs['tests']).toBe('0');
   });
 });
 
@@ -124,4 +126,11 @@ describe('escapeXml', () => {
     ['lone \uD800 surrogate', 'lone \\ud800 surrogate'],
     ['pair \u{1F600}', 'pair \u{1F600}'],
   ])('%j', (input, want) => expect(escapeXml(input)).toBe(want));
+});
+
+describe('attributes', () => {
+  it('keep line breaks and tabs as character references, which XML parsers do not fold into spaces', () => {
+    const r = makeCell({ axes: { buildx: 'v0.1.0' }, outcome: 'unexpected', expected: 'fixed', summary: 'line 1\nline 2\tend' });
+    expect(toJUnitXml(redactDeep([r]), { suiteName: 's' })).toContain('message="line 1&#10;line 2&#9;end"');
+  });
 });

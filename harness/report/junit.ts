@@ -1,8 +1,9 @@
 // JUnit XML for CI dashboards: one testsuite per scenario, one testcase per cell.
 import type { CellResult } from '../model.ts';
-import { redactDeep, redactSecrets } from './redact.ts';
-import { escapeMarkup } from '../text.ts';
-import { byScenario, failingCommand, isFailure, lastLines, shellQuote } from './table.ts';
+import { redactSecrets, type Redacted } from '../redact/redact.ts';
+import { escapeMarkup, lastLines } from '../text.ts';
+import { failingCommand, shellQuote } from './evidence.ts';
+import { byScenario, isFailure } from './matrix.ts';
 
 // XML 1.0 cannot carry most C0 controls even as character references, so they are made visible instead.
 // eslint-disable-next-line no-control-regex
@@ -12,9 +13,11 @@ export function escapeXml(text: string): string {
   return escapeMarkup(text, INVALID_XML, '&apos;');
 }
 
+/** Attributes, every value escaped (numbers too); line breaks and tabs as character references, which
+ * survive XML's attribute-value normalisation (a raw newline would be read back as a space). */
 function attrs(a: Record<string, string | number>): string {
   return Object.entries(a)
-    .map(([k, v]) => ` ${k}="${escapeXml(String(v))}"`)
+    .map(([k, v]) => ` ${k}="${escapeXml(String(v)).replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;')}"`)
     .join('');
 }
 
@@ -45,8 +48,8 @@ function testcase(r: CellResult): string {
   return parts.length ? `${head}\n${parts.join('\n')}\n    </testcase>` : `${head}</testcase>`;
 }
 
-export function toJUnitXml(results: readonly CellResult[], opts: { suiteName: string }): string {
-  const safe = redactDeep([...results]);
+/** JUnit XML; takes only redacted results (write.ts redacts once for all writers). */
+export function toJUnitXml(safe: Redacted<readonly CellResult[]>, opts: { suiteName: string }): string {
   const suites: string[] = [];
   const total = { tests: 0, failures: 0, errors: 0, skipped: 0, ms: 0 };
   for (const [scenario, cells] of byScenario(safe)) {

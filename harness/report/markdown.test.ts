@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { META, immutableTagCells, pullStreamCells } from './fixtures.test-helpers.ts';
 import { escapeMarkdown, toMarkdown } from './markdown.ts';
+import { redactDeep } from '../redact/redact.ts';
+
 
 describe('toMarkdown', () => {
-  const md = toMarkdown([...pullStreamCells(), ...immutableTagCells()], META);
+  const md = toMarkdown(redactDeep([...pullStreamCells(), ...immutableTagCells()]), redactDeep(META));
 
   it('has a headline with counts and status', () => {
     expect(md).toContain('# buildx-lab run run-20251127-0250');
@@ -27,7 +29,7 @@ describe('toMarkdown', () => {
   });
 
   it('says so when nothing needs attention', () => {
-    expect(toMarkdown(pullStreamCells().slice(0, 2), META)).toContain('## Cells that need attention\n\nNone.');
+    expect(toMarkdown(redactDeep(pullStreamCells().slice(0, 2)), redactDeep(META))).toContain('## Cells that need attention\n\nNone.');
   });
 });
 
@@ -38,4 +40,21 @@ describe('escapeMarkdown', () => {
     ['two\nlines', 'two lines'],
     ['*bold* `code`', '\\*bold\\* \\`code\\`'],
   ])('%j', (input, want) => expect(escapeMarkdown(input)).toBe(want));
+});
+
+describe('toMarkdown escapes what a report read from disk could carry', () => {
+  // an outcome the schema would refuse, to show the writer does not rely on it
+  const evil = JSON.parse(JSON.stringify(pullStreamCells()[2]));
+  evil.outcome = '<img src=x onerror=alert(1)>';
+  evil.summary = 'costs $x$ and \u0007 rings | pipes';
+  const md = toMarkdown(redactDeep([evil]), redactDeep(META));
+
+  it('escapes outcomes like any text', () => {
+    expect(md).not.toContain('<img');
+    expect(md).toContain('&lt;img src=x onerror=alert\\(1\\)&gt;');
+  });
+
+  it('escapes math and pipes, and shows control characters', () => {
+    expect(md).toContain('costs \\$x\\$ and \\\\u0007 rings \\| pipes');
+  });
 });

@@ -1,38 +1,47 @@
 // GitHub-flavoured summary (e.g. for $GITHUB_STEP_SUMMARY): headline, a matrix per scenario, cells to look at.
 import type { CellResult } from '../model.ts';
+import type { Redacted } from '../redact/redact.ts';
+import { stripAnsi } from '../text.ts';
+import { lastErrorLine } from './evidence.ts';
+import { showAsEscapes } from './visible.ts';
 import type { ReportMeta } from './json.ts';
-import { redactDeep } from './redact.ts';
-import { buildMatrix, byScenario, hasFailures, isFailure, lastErrorLine, stripAnsi, totalsLine, type MatrixCell } from './table.ts';
+import { buildMatrix, byScenario, hasFailures, isFailure, totalsLine, type ReportCell } from './matrix.ts';
 
-/** Text safe inside a GFM table cell or paragraph: GitHub renders inline HTML, so angle brackets are escaped too. */
+// Line breaks would end a table row or a list item; other control characters are shown, not passed on.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
+function oneLine(text: string): string {
+  return showAsEscapes(stripAnsi(text).replace(/[\r\n]+/g, ' '), CONTROL);
+}
+
+/** Text safe inside a GFM table cell or paragraph: GitHub renders inline HTML (so angle brackets are
+ * escaped too) and `$…$` math, and every other markdown punctuation is escaped. */
 export function escapeMarkdown(text: string): string {
-  return stripAnsi(text)
-    .replace(/\r?\n/g, ' ')
+  return oneLine(text)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
-    .replace(/([\\`*_{}[\]()#+!|~])/g, '\\$1');
+    .replace(/([\\`*_{}[\]()#+!|~$])/g, '\\$1');
 }
 
-/** A code span that survives backticks in its content. */
+/** A code span that survives backticks in its content (GitHub renders no markup inside one). */
 function codeSpan(text: string): string {
-  const oneLine = stripAnsi(text).replace(/\r?\n/g, ' ').trim();
-  const longest = Math.max(0, ...(oneLine.match(/`+/g) ?? []).map((m) => m.length));
+  const line = oneLine(text).trim();
+  const longest = Math.max(0, ...(line.match(/`+/g) ?? []).map((m) => m.length));
   const fence = '`'.repeat(longest + 1);
-  const pad = oneLine.startsWith('`') || oneLine.endsWith('`') ? ' ' : '';
-  return `${fence}${pad}${oneLine}${pad}${fence}`;
+  const pad = line.startsWith('`') || line.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${line}${pad}${fence}`;
 }
 
-function cellWord(cell: MatrixCell | undefined): string {
+function cellWord(cell: ReportCell | undefined): string {
   if (!cell) return '-';
   const n = cell.results.length > 1 ? ` (x${cell.results.length})` : '';
-  const word = cell.pass ? cell.outcome : `**${cell.outcome}** (expected ${cell.expected})`;
+  const word = cell.pass ? escapeMarkdown(cell.outcome) : `**${escapeMarkdown(cell.outcome)}** (expected ${escapeMarkdown(cell.expected)})`;
   return word + n;
 }
 
-export function toMarkdown(results: readonly CellResult[], meta: ReportMeta): string {
-  const safe = redactDeep([...results]);
-  const m = redactDeep(meta);
+/** The job summary; takes only redacted input (write.ts redacts once for all writers). */
+export function toMarkdown(safe: Redacted<readonly CellResult[]>, m: Redacted<ReportMeta>): string {
   const out: string[] = [];
   out.push(`# buildx-lab run ${escapeMarkdown(m.runId)}`, '');
   out.push(`**${escapeMarkdown(totalsLine(buildMatrix(safe)))}** (${safe.length} results) - ${hasFailures(safe) ? 'NEEDS ATTENTION' : 'PASS'}`, '');
@@ -54,7 +63,7 @@ export function toMarkdown(results: readonly CellResult[], meta: ReportMeta): st
   out.push('## Cells that need attention', '');
   if (!attention.length) out.push('None.');
   for (const r of attention) {
-    out.push(`- **${escapeMarkdown(r.name)}**: ${r.outcome} (expected ${r.expected}). ${escapeMarkdown(r.summary)}`);
+    out.push(`- **${escapeMarkdown(r.name)}**: ${escapeMarkdown(r.outcome)} (expected ${escapeMarkdown(r.expected)}). ${escapeMarkdown(r.summary)}`);
     const line = lastErrorLine(r);
     if (line) out.push(`  - last error: ${codeSpan(line)}`);
   }

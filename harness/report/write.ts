@@ -1,11 +1,13 @@
 // The only module here with side effects: writes the four reports of a run into one directory.
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { CellResult } from '../model.ts';
+import { redactDeep } from '../redact/redact.ts';
 import { toHtml } from './html.ts';
 import { parseJsonReport, toJsonReport, type JsonReport, type ReportMeta } from './json.ts';
 import { toJUnitXml } from './junit.ts';
 import { toMarkdown } from './markdown.ts';
+import { ReportFileError } from './schema.ts';
 
 export interface ReportPaths {
   junit: string;
@@ -37,16 +39,24 @@ export async function writeReports(dir: string, results: readonly CellResult[], 
     markdown: join(dir, 'summary.md'),
     html: join(dir, 'report.html'),
   };
-  // each writer redacts its own input, so no unredacted text reaches disk whichever writer is called
+  // redacted once here; the writers accept only Redacted input, so none can be handed raw evidence
+  const safe = redactDeep(results);
+  const safeMeta = redactDeep(meta);
   await Promise.all([
-    writeFile(paths.junit, toJUnitXml(results, { suiteName: `buildx-lab ${meta.runId}` })),
-    writeFile(paths.json, JSON.stringify(toJsonReport(results, meta), null, 2) + '\n'),
-    writeFile(paths.markdown, toMarkdown(results, meta)),
-    writeFile(paths.html, toHtml(results, meta)),
+    writeFile(paths.junit, toJUnitXml(safe, { suiteName: `buildx-lab ${safeMeta.runId}` })),
+    writeFile(paths.json, JSON.stringify(toJsonReport(safe, safeMeta), null, 2) + '\n'),
+    writeFile(paths.markdown, toMarkdown(safe, safeMeta)),
+    writeFile(paths.html, toHtml(safe, safeMeta)),
   ]);
   return paths;
 }
 
+/** Largest results.json read back (a full 388-cell run with whole outputs is a few MB). */
+const MAX_REPORT_BYTES = 256 * 1024 * 1024;
+
+/** Reads and validates a results.json (a shard's, for merge-reports); errors name the file and field. */
 export async function readJsonReport(path: string): Promise<JsonReport> {
+  const { size } = await stat(path);
+  if (size > MAX_REPORT_BYTES) throw new ReportFileError(`${path}: ${size} bytes is more than a report can be (${MAX_REPORT_BYTES})`);
   return parseJsonReport(await readFile(path, 'utf8'), path);
 }

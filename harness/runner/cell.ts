@@ -12,7 +12,7 @@ import { Kit } from '../kit/context.ts';
 import { CellSandbox } from '../kit/sandbox.ts';
 import type { EngineImage, Lab } from '../lab/lab.ts';
 import { REGISTRY_HOST, emptyEvidence, type CellResult, type JournalEntry, type StoreKind } from '../model.ts';
-import { redactSecrets } from '../report/redact.ts';
+import { cellResultJson } from '../report/cell-file.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import type { EngineImageResult, ImageResult } from './provision.ts';
 import type { PlannedCell } from './run-spec.ts';
@@ -174,6 +174,6 @@ export function writeCellResult(reportDir: string, result: CellResult): string {
   mkdirSync(dir, { recursive: true });
   // Repeats of one cell can start in the same millisecond: a random part keeps each.
   const file = path.join(dir, `${result.scenario}--${createHash('sha256').update(result.name + result.startedAt).digest('hex').slice(0, 12)}-${randomBytes(4).toString('hex')}.json`);
-  writeFileSync(file, redactSecrets(JSON.stringify(result, null, 1)));
+  writeFileSync(file, cellResultJson(result));
   return file;
 }

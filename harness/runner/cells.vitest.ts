@@ -8,7 +8,7 @@ import { buildxCacheRoot } from '../buildx/provision.ts';
 import { labConfig, withEngine } from '../config.ts';
 import { Lab } from '../lab/lab.ts';
 import type { ProgressSink } from '../progress.ts';
-import { lastErrorLine } from '../report/table.ts';
+import { lastErrorLine } from '../report/evidence.ts';
 import { loadScenario } from './catalog.ts';
 import { runCell, writeCellResult } from './cell.ts';
 import { waitForProbes, waitForRequirement } from './provision-status.ts';

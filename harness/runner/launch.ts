@@ -1,7 +1,7 @@
 // Runs a planned run end to end, in this process: choose (or start) the engine, write the run spec,
 // provision every requirement (probe first, then builds in order), start vitest on the cells (they begin
 // as their requirements become ready), watch the engine, then gather the cells' results into the reports.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startVitest } from 'vitest/node';
 import { withEngine, type LabConfig } from '../config.ts';
@@ -10,6 +10,7 @@ import { HostEngine, inspectEngine } from '../engine/host.ts';
 import { sweepLeftovers } from '../engine/sweep.ts';
 import type { CellResult } from '../model.ts';
 import type { ProgressBoard } from '../progress-board.ts';
+import { readCellResults } from '../report/cell-file.ts';
 import { writeReports, type ReportPaths } from '../report/write.ts';
 import { ROOT } from './catalog.ts';
 import { planRun, type PlanRequest } from './plan.ts';
@@ -127,13 +128,4 @@ function watchEngine(config: LabConfig, onGone: (why: string) => void, everyMs =
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-export function readCellResults(reportDir: string): CellResult[] {
-  const dir = path.join(reportDir, 'cells');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as CellResult)
-    .sort((a, b) => a.name.localeCompare(b.name) || a.startedAt.localeCompare(b.startedAt));
 }

@@ -125,7 +125,9 @@ export interface Expanded {
 }
 
 /** The scenario's cells for a matrix and filters, each with what it needs; pure apart from reading the release lists. */
-export function expandScenario(s: Scenario<AxesDecl, unknown>, o: ExpandOptions): Expanded {
+/** Any scenario, whatever its typed axes: expansion reads only the declaration. */
+export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, o: ExpandOptions): Expanded {
+  const s = typed as unknown as Scenario<AxesDecl, unknown>;
   const declared = s.axes as AxesDecl;
   const overrides = o.matrix === 'quick' ? s.quick : o.matrix === 'all' ? s.all : undefined;
   const base = { ...declared, ...(overrides ?? {}) } as AxesDecl;

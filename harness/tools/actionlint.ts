@@ -14,7 +14,7 @@ import { childEnv, labConfig, type LabConfig } from '../config.ts';
 import { goEnvFor } from '../provision/gobuild.ts';
 import { RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { goVersion } from '../gobuild.ts';
+import { goVersion } from '../provision/gobuild.ts';
 
 /** The newest version the Go module proxy served when this was written (`@v/list`). */
 export const ACTIONLINT_VERSION = 'v1.7.12';

@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CellResult } from '../model.ts';
 import { immutableTagCells, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
-import {
-  buildMatrix,
-  compareVersions,
-  configurationOf,
-  countOutcomes,
-  hasFailures,
-  lastErrorLine,
-  renderTerminalTable,
-  shellQuote,
-  stripAnsi,
-  totalsLine,
-} from './table.ts';
+import { buildMatrix, compareVersionLabels, configurationOf, countOutcomes, hasFailures, totalsLine } from './matrix.ts';
 
 const pull = pullStreamCells();
 const immutable = immutableTagCells();
@@ -55,13 +44,13 @@ describe('buildMatrix', () => {
   });
 });
 
-describe('compareVersions', () => {
+describe('compareVersionLabels', () => {
   it.each([
     ['v0.9.1', 'v0.10.0', -1],
     ['v0.21.0-rc1', 'v0.21.0', -1],
     ['master', 'v99.0.0', 1],
     ['latest', 'master', -1],
-  ])('%s vs %s', (a, b, sign) => expect(Math.sign(compareVersions(a, b))).toBe(sign));
+  ])('%s vs %s', (a, b, sign) => expect(Math.sign(compareVersionLabels(a, b))).toBe(sign));
 });
 
 describe('failures', () => {
@@ -81,46 +70,8 @@ describe('failures', () => {
   });
 });
 
-describe('renderTerminalTable', () => {
-  const m = buildMatrix([...pull, ...immutable]);
-  it('prints aligned columns and the totals line', () => {
-    const text = renderTerminalTable(m, { color: false });
-    const lines = text.split('\n');
-    const header = lines[0]!;
-    // every version column starts at the same offset on every row
-    const col = header.indexOf('v0.21.0');
-    for (const line of lines.slice(2, 2 + m.rows.length)) expect(line.length === 0 || line.length >= col).toBe(true);
-    expect(lines[3]!.slice(col).startsWith('fixed ')).toBe(true);
-    expect(text).toContain('8 cells: 2 reproduced, 1 fixed, 1 control, 1 unexpected, 1 error, 1 skipped, 1 flaky');
-    expect(text).toContain('flaky x2*');
-    expect(text).not.toContain('\u001b[');
-  });
-
-  it('colours cells only when asked, without breaking alignment', () => {
-    const plain = renderTerminalTable(m, { color: false });
-    const colored = renderTerminalTable(m, { color: true });
-    expect(colored).toContain('\u001b[33m');
-    expect(stripAnsi(colored).split('\n').map((l) => l.trimEnd())).toEqual(plain.split('\n').map((l) => l.trimEnd()));
-  });
-
+describe('totalsLine', () => {
   it('totals line matches the documented format', () => {
     expect(totalsLine(buildMatrix(pull.slice(0, 2)))).toBe('2 cells: 1 reproduced, 1 fixed, 0 control, 0 unexpected, 0 error');
   });
-});
-
-describe('shellQuote', () => {
-  it.each([
-    [['docker', 'buildx', 'build', '-t', 'registry:5000/a:b', '.'], 'docker buildx build -t registry:5000/a:b .'],
-    [['sh', '-c', "echo 'hi' there"], `sh -c 'echo '\\''hi'\\'' there'`],
-    [['x', ''], "x ''"],
-  ])('%j', (argv, want) => expect(shellQuote(argv)).toBe(want));
-});
-
-describe('lastErrorLine', () => {
-  it.each([
-    [0, 'ERROR: Error response from daemon: No such image: registry:5000/moby/buildkit:v0.17.1'],
-    [1, 'ERROR: failed commit on ref "layer-sha256:4976aa5e": unexpected commit digest sha256:0000, expected sha256:4976aa5e: failed precondition'],
-    [3, 'engine-start: dockerd exited with code 1'],
-    [2, undefined],
-  ])('cell %i', (i, line) => expect(lastErrorLine(pull[i]!)).toBe(line));
 });

@@ -1,13 +1,14 @@
-// The matrix view every writer shares: rows are scenario x configuration, columns are Buildx versions.
+// The matrix model every writer shares: rows are scenario x configuration, columns are Buildx versions.
+// Pure: no rendering here (terminal.ts, html.ts, markdown.ts render it).
 import semver from 'semver';
-import { OUTCOMES, type CellResult, type CommandRecord, type Outcome } from '../model.ts';
-import { errorLine, errorLineOrUndefined, lastLines, stripAnsi } from '../text.ts';
-export { lastLines, stripAnsi };
+import { OUTCOMES, type CellResult, type Outcome } from '../model.ts';
 
 /** A cell's displayed outcome: repeats that disagree are 'flaky'. */
 export type CellOutcome = Outcome | 'flaky';
 
-export interface MatrixCell {
+/** One cell of the report matrix: every result of one scenario x configuration x Buildx version.
+ * (Not the runner's ReportCell, which is one cell of a scenario's matrix before it runs.) */
+export interface ReportCell {
   scenario: string;
   configuration: string;
   buildx: string;
@@ -23,7 +24,7 @@ export interface MatrixRow {
   scenario: string;
   configuration: string;
   /** keyed by buildx version label; absent when the cell was not run */
-  cells: Record<string, MatrixCell | undefined>;
+  cells: Record<string, ReportCell | undefined>;
 }
 
 export interface Matrix {
@@ -48,7 +49,9 @@ export function buildxOf(r: CellResult): string {
   return r.axes['buildx'] ?? NO_BUILDX;
 }
 
-export function compareVersions(a: string, b: string): number {
+/** Orders Buildx version labels as column headers: semver order, then labels that are not semver
+ * (`master`, `(none)`) alphabetically. (buildx/spec.ts's compareVersions orders release specs.) */
+export function compareVersionLabels(a: string, b: string): number {
   const va = semver.valid(a);
   const vb = semver.valid(b);
   if (va && vb) return semver.compare(va, vb) || a.localeCompare(b);
@@ -110,11 +113,11 @@ export function buildMatrix(results: readonly CellResult[]): Matrix {
   const sortedRows = [...rows.values()].sort(
     (a, b) => a.scenario.localeCompare(b.scenario) || a.configuration.localeCompare(b.configuration),
   );
-  return { versions: [...versions].sort(compareVersions), rows: sortedRows };
+  return { versions: [...versions].sort(compareVersionLabels), rows: sortedRows };
 }
 
-export function matrixCells(matrix: Matrix): MatrixCell[] {
-  return matrix.rows.flatMap((row) => matrix.versions.map((v) => row.cells[v]).filter((c): c is MatrixCell => !!c));
+export function matrixCells(matrix: Matrix): ReportCell[] {
+  return matrix.rows.flatMap((row) => matrix.versions.map((v) => row.cells[v]).filter((c): c is ReportCell => !!c));
 }
 
 /** `42 cells: 20 reproduced, 18 fixed, 4 control, 0 unexpected, 0 error` (+ skipped/flaky when present). */
@@ -124,67 +127,4 @@ export function totalsLine(matrix: Matrix): string {
   const parts = (['reproduced', 'fixed', 'control', 'unexpected', 'error'] as const).map((o) => `${n(o)} ${o}`);
   for (const o of ['skipped', 'flaky'] as const) if (n(o)) parts.push(`${n(o)} ${o}`);
   return `${cells.length} cells: ${parts.join(', ')}`;
-}
-
-// ---- evidence helpers shared by the writers ----
-
-
-
-/** argv as a copy-pastable shell line, so arguments with spaces stay visibly one argument. */
-export function shellQuote(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-/** The command that explains the cell: the last one that failed, else the last one run. */
-export function failingCommand(r: CellResult): CommandRecord | undefined {
-  const cmds = r.evidence.commands;
-  return [...cmds].reverse().find((c) => c.exitCode !== 0) ?? cmds[cmds.length - 1];
-}
-
-/** The most telling error line: the harness error, else the last ERROR-ish stderr line of the failing command. */
-export function lastErrorLine(r: CellResult): string | undefined {
-  if (r.error) return `${r.error.kind}: ${r.error.message.split('\n')[0]}`;
-  const cmd = failingCommand(r);
-  // a command that succeeded has no error line; its last progress line would mislead
-  return cmd && cmd.exitCode !== 0 ? errorLine(cmd.stderr) || undefined : errorLineOrUndefined(cmd?.stderr ?? '');
-}
-
-// ---- terminal rendering ----
-
-const COLORS: Record<CellOutcome, string> = {
-  reproduced: '\u001b[33m',
-  fixed: '\u001b[32m',
-  control: '\u001b[36m',
-  unexpected: '\u001b[1;35m',
-  error: '\u001b[1;31m',
-  skipped: '\u001b[2m',
-  flaky: '\u001b[35m',
-};
-const RESET = '\u001b[0m';
-
-function cellText(cell: MatrixCell | undefined): string {
-  if (!cell) return '-';
-  const n = cell.results.length;
-  // '*' marks a cell whose outcome is not what the scenario declares
-  return `${cell.outcome}${n > 1 ? ` x${n}` : ''}${cell.pass ? '' : '*'}`;
-}
-
-export function renderTerminalTable(matrix: Matrix, opts: { color: boolean }): string {
-  const header = ['scenario', 'configuration', ...matrix.versions];
-  const body = matrix.rows.map((row) => [row.scenario, row.configuration, ...matrix.versions.map((v) => cellText(row.cells[v]))]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const fmt = (cols: string[], row?: MatrixRow) =>
-    cols
-      .map((text, i) => {
-        const padded = text.padEnd(widths[i]!);
-        const cell = row && i >= 2 ? row.cells[matrix.versions[i - 2]!] : undefined;
-        return opts.color && cell ? `${COLORS[cell.outcome]}${padded}${RESET}` : padded;
-      })
-      .join('  ')
-      .trimEnd();
-  const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map((r, i) => fmt(r, matrix.rows[i]))];
-  const totals = totalsLine(matrix);
-  lines.push('', totals);
-  if (matrixCells(matrix).some((c) => !c.pass)) lines.push('* outcome differs from the scenario declaration');
-  return lines.join('\n') + '\n';
 }

@@ -1,0 +1,200 @@
+// The hand half of the redactor: what secretlint's preset does not cover, because it is about the
+// shape of the text around a secret rather than a vendor's token format: `key=value` / `key: value`
+// pairs whose key names a secret (env vars, YAML, JSON, escaped JSON, Go maps, headers), credentials
+// in URLs, bare Bearer/Basic credentials, secret argv flags, docker's base64 `user:password` auths,
+// and the few token formats the preset lacks (JWTs, Google API keys, any PEM private key).
+import { MASK, type Span } from './spans.ts';
+
+/** The mask as a regexp, so that a second pass leaves a masked value alone. */
+const MASKED = MASK.replace(/[[\]]/g, '\\$&');
+
+/** A detector reads the plain text (no ANSI sequences) and adds the spans to mask to `out` (a report
+ * redacts a million short strings: no arrays per string). */
+export type Detector = (text: string, out: Span[]) => void;
+
+const LAST_WORDS = new Set([
+  'password', 'passwd', 'pwd', 'passphrase', 'secret', 'token', 'auth', 'authorization', 'credential', 'credentials',
+  'apikey', 'identitytoken', 'registrytoken', 'accesstoken', 'refreshtoken', 'authtoken', 'secretkey', 'privatekey',
+]);
+const SECRET_STEM = /pwd|pass|secret|token|auth|credential|key/i;
+const LAST_TWO_WORDS = new Set(['apikey', 'accesskey', 'secretkey', 'privatekey', 'signingkey', 'clientsecret', 'sessionkey']);
+
+/**
+ * True when a key (JSON/YAML key, env var, header, flag name without dashes) names a secret: its last
+ * word is password, token, secret, auth, ... or its last two are api key, access key, private key, ...
+ * `accessToken`, `api_key`, `GITHUB_TOKEN`, `X-Registry-Auth`, `AWS_SECRET_ACCESS_KEY` are;
+ * `author`, `max_tokens`, `token_type`, `auths` (an object of auths) are not.
+ */
+export function isSecretKey(key: string): boolean {
+  // most keys (a report has a million: seq, method, path, ...) hold none of the words: skip the split
+  if (key.length > 128 || !SECRET_STEM.test(key)) return false;
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  const last = words.at(-1);
+  if (!last) return false;
+  return LAST_WORDS.has(last) || LAST_TWO_WORDS.has(words.slice(-2).join(''));
+}
+
+const AUTH_SCHEME = String.raw`(?:Basic|Bearer|Token|Digest|Negotiate)[ \t]+`;
+// value forms: "json string", \"escaped json string\" (inside another JSON string), 'single', bare
+const DQ = String.raw`"(?:[^"\\\n]|\\.)*"`;
+const ESC_DQ = String.raw`\\"(?:[^"\\]|\\\\\\"|\\\\\\\\|\\\\[^"\\]|\\[^"\\])*\\"`;
+const SQ = String.raw`'[^'\n]*'`;
+const BARE = String.raw`[^\s"'\`,;&)\]}{=:][^\s"'\`,;&)\]}]*`;
+// The lookbehind after the key is a cheap prefilter (most `k=v` pairs in a log are not secrets);
+// isSecretKey decides.
+const KEY_VALUE = new RegExp(
+  String.raw`(?<![\w.\\-])(?:\\?["'])?(?<key>[A-Za-z_][\w.-]{0,80})(?<=pwd|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key)(?:\\?["'])?(?<sep>[ \t]*(?:=>|:|=)[ \t]*)(?!\[?(?:${AUTH_SCHEME})?${MASKED})\[?(?:${AUTH_SCHEME})?(?<value>${ESC_DQ}|${DQ}|${SQ}|${BARE})`,
+  'gi',
+);
+
+/** `password: x`, `"token":"…"`, `GITHUB_TOKEN=…`, `map[Authorization:[Bearer …]]`, `\"auth\":\"…\"`. */
+const keyValues: Detector = (text, spans) => {
+  const re = KEY_VALUE;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const g = m.groups!;
+    const value = g['value']!;
+    const end = m.index + m[0].length;
+    const start = end - value.length;
+    // the next pair may start inside this one's value (`env: GITHUB_TOKEN=…`)
+    re.lastIndex = start;
+    if (!isSecretKey(g['key']!)) continue;
+    // keep the quotes: the reader still sees the value was a string
+    const quote = value.startsWith('\\"') ? 2 : value.startsWith('"') || value.startsWith("'") ? 1 : 0;
+    if (quote) spans.push({ start: start + quote, end: end - quote });
+    else spans.push({ start, end: bareValueEnd(text, m, end) });
+  }
+};
+
+/** Where an unquoted value ends: at a space or a delimiter, or at the end of a YAML-ish line. */
+function bareValueEnd(text: string, m: RegExpExecArray, end: number): number {
+  // a `key: value` alone on its line: the value runs to the end of the line (`password: two words`)
+  if (!m.groups!['sep']!.includes(':') || !startsLine(text, m.index)) return end;
+  let eol = text.indexOf('\n', end);
+  if (eol === -1) eol = text.length;
+  while (eol > end && /[ \t\r]/.test(text[eol - 1]!)) eol--;
+  return eol;
+}
+
+/** True when only indentation (and a YAML list dash) precedes `index` on its line. */
+function startsLine(text: string, index: number): boolean {
+  let i = index - 1;
+  while (i >= 0 && (text[i] === ' ' || text[i] === '\t')) i--;
+  if (i >= 0 && text[i] === '-') for (i--; i >= 0 && (text[i] === ' ' || text[i] === '\t'); ) i--;
+  return i < 0 || text[i] === '\n';
+}
+
+// An env var assignment (`DOCKER_PASSWORD=a,b;c`, `env` output, `docker inspect` Env): the value is
+// everything up to a space or a quote, punctuation included.
+const ENV_ASSIGNMENT = new RegExp(
+  String.raw`(?<![\w.-])(?<key>[A-Z][A-Z0-9_]{0,80})(?<=PWD|PASSWD|PASSWORD|PASSPHRASE|SECRET|TOKEN|AUTH|AUTHORIZATION|CREDENTIALS?|KEY)=(?!${MASKED})(?<value>[^\s"'\`]+)`,
+  'g',
+);
+
+const envAssignments: Detector = (text, spans) => {
+  for (const m of text.matchAll(ENV_ASSIGNMENT)) {
+    if (isSecretKey(m.groups!['key']!)) spans.push({ start: m.index + m[0].length - m.groups!['value']!.length, end: m.index + m[0].length });
+  }
+};
+
+/** A userinfo that is a plain user name (git, deploy, labuser) rather than a token. */
+const PLAIN_USER = /^[a-z][a-z._-]{0,31}$/;
+// scheme://userinfo@host; the greedy userinfo runs to the last @ of the authority (passwords with a raw @),
+// and an image reference's @sha256: digest is not a host
+const URL_USERINFO = /(?<![\w+.-])[a-z][a-z0-9+.-]{0,30}:\/\/(?<userinfo>[^\s/?#"'<>`]+)@(?!sha256:|sha384:|sha512:)/dgi;
+
+/** `https://user:pass@host` (masks the password) and `https://TOKEN@host` (masks the token). */
+const urlCredentials: Detector = (text, spans) => {
+  for (const m of text.matchAll(URL_USERINFO)) {
+    const [start, end] = m.indices!.groups!['userinfo']!;
+    const userinfo = m.groups!['userinfo']!;
+    const colon = userinfo.indexOf(':');
+    if (colon !== -1) spans.push({ start: start + colon + 1, end });
+    else if (!PLAIN_USER.test(userinfo)) spans.push({ start, end });
+  }
+};
+
+// A credential after an auth scheme outside any header: it has a digit or token punctuation, so the
+// prose "Basic authentication required" and "Bearer realm=..." stay.
+const SCHEME_CREDENTIAL = /\b(?:Bearer|Basic|Token)[ \t]+(?<value>(?=[A-Za-z0-9._~+/-]*[0-9._~+/])[A-Za-z0-9._~+/-]{8,}=*)/dg;
+
+/** Secret argv flags written out as text: `--password x`, `--token=x`, `docker login -p x` (not `--password-stdin`). */
+const FLAG_VALUE = /(?<![\w-])(?:--password|--token|--identity-token|--registry-token|--secret-value)(?:=|[ \t]+)(?<value>[^\s-][^\s]*)/dg;
+const LOGIN_P = /\blogin\b[^\n]*?[ \t]-p(?:=|[ \t]+)(?<value>[^\s-][^\s]*)/dg;
+
+// The token formats secretlint's preset lacks.
+const JWT = /\beyJ[A-Za-z0-9_-]{6,}\.eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*/g;
+const GOOGLE_API_KEY = /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g;
+const PEM_BEGIN = /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
+const PEM_END = /-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
+/** Longest private key body masked when its END line is missing (cut output). */
+const PEM_MAX = 64 * 1024;
+
+/** Everything between a private key's BEGIN and END lines (to the end of the text if it was cut). */
+const privateKeys: Detector = (text, spans) => {
+  for (const m of text.matchAll(PEM_BEGIN)) {
+    const start = m.index + m[0].length;
+    PEM_END.lastIndex = start;
+    const end = PEM_END.exec(text);
+    spans.push({ start, end: end && end.index - start <= PEM_MAX ? end.index : Math.min(text.length, start + PEM_MAX) });
+  }
+};
+
+/** A base64 token that decodes to printable "user:secret" is a docker auth even when no key names it. */
+const BASE64_TOKEN = /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{12,}={0,2}/g;
+function looksLikeBasicAuth(token: string): boolean {
+  if (token.length % 4 === 1) return false;
+  // Before decoding: printable ASCII (0x20-0x7e) puts the first character of every 4-character group in
+  // I-Z or a-f. Paths (/v2/...), hex digests and most words fail at once.
+  for (let i = 0; i < token.length; i += 4) {
+    const c = token.charCodeAt(i);
+    if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return false;
+  }
+  const decoded = Buffer.from(token, 'base64').toString('latin1');
+  return /^[\x21-\x7e]{1,128}:[\x20-\x7e]{1,256}$/.test(decoded) && !decoded.startsWith('sha256:');
+}
+
+function groupSpans(re: RegExp, group = 'value'): Detector {
+  return (text, spans) => {
+    for (const m of text.matchAll(re)) {
+      const [start, end] = m.indices!.groups![group]!;
+      spans.push({ start, end });
+    }
+  };
+}
+
+function wholeMatches(re: RegExp, keep: (match: string) => boolean = () => true): Detector {
+  return (text, spans) => {
+    for (const m of text.matchAll(re)) if (keep(m[0])) spans.push({ start: m.index, end: m.index + m[0].length });
+  };
+}
+
+/** Detectors that need a word around the secret (a key, a scheme, a flag, a URL, a token prefix). */
+const CONTEXT_DETECTORS: readonly Detector[] = [
+  keyValues,
+  envAssignments,
+  urlCredentials,
+  groupSpans(SCHEME_CREDENTIAL),
+  groupSpans(FLAG_VALUE),
+  groupSpans(LOGIN_P),
+  wholeMatches(JWT),
+  wholeMatches(GOOGLE_API_KEY),
+  privateKeys,
+];
+/** A word at least one context detector needs (a superset of each one's literal part). Most journal
+ * fields and progress lines have none, and skip the nine scans. */
+const CONTEXT_TRIGGER = /pwd|pass|secret|token|auth|credential|key|bearer|basic|login|eyJ|AIza|:\/\//i;
+const base64Auths = wholeMatches(BASE64_TOKEN, looksLikeBasicAuth);
+
+/** Adds the spans of the hand list's secrets in `text` (plain: no ANSI sequences) to `spans`. */
+export function handSpans(text: string, spans: Span[]): void {
+  base64Auths(text, spans);
+  if (CONTEXT_TRIGGER.test(text)) for (const detect of CONTEXT_DETECTORS) detect(text, spans);
+}
+
+/** Argv flags whose next argument is a secret, for argv kept as an array (the text rules see one word at a time). */
+export const SECRET_FLAGS: ReadonlySet<string> = new Set(['--password', '--token', '--identity-token', '--registry-token', '--secret-value']);

@@ -1,0 +1,206 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isSecretKey } from './patterns.ts';
+import { MASK, redactDeep, redactSecrets, redactStrings } from './redact.ts';
+import { lookAlikes, secretShapes } from './secret-shapes.test-helpers.ts';
+import { secretlintRuleIds, secretlintSpans } from './secretlint.ts';
+
+/** Every 8-character window of a secret: none may survive (a partial mask still leaks). */
+function windows(secret: string): string[] {
+  const clean = secret.replace(/\\"/g, '"');
+  return clean.length < 8 ? [clean] : Array.from({ length: clean.length - 7 }, (_, i) => clean.slice(i, i + 8));
+}
+
+describe('redactSecrets masks real secret shapes', () => {
+  const shapes = secretShapes();
+  it('has at least 40 shapes', () => expect(shapes.length).toBeGreaterThanOrEqual(40));
+
+  it.each(shapes)('%s', (_name, text, secret) => {
+    const out = redactSecrets(text);
+    expect(out).toContain(MASK);
+    // the one-letter YAML password: check the line, since 'x' occurs in ordinary words
+    if (secret.length < 4) expect(out).toMatch(new RegExp(`password: \\[REDACTED\\]\\n`));
+    else for (const w of windows(secret)) expect(out, `"${w}" of the secret survived in ${JSON.stringify(out)}`).not.toContain(w);
+  });
+
+  it('is idempotent', () => {
+    for (const [, text] of shapes) expect(redactSecrets(redactSecrets(text))).toBe(redactSecrets(text));
+  });
+});
+
+describe('redactSecrets leaves look-alikes alone', () => {
+  const alikes = lookAlikes();
+  it('has at least 20 look-alikes', () => expect(alikes.length).toBeGreaterThanOrEqual(20));
+  it.each(alikes)('%s', (_name, text) => expect(redactSecrets(text)).toBe(text));
+});
+
+describe('what is kept around a secret', () => {
+  it.each([
+    ['the user of a URL', 'https://labuser:pw-123456@registry:5000/v2/', `https://labuser:${MASK}@registry:5000/v2/`],
+    ['the auth scheme', 'Authorization: Basic bGFiOnB3LTEyMzQ1Ng==', `Authorization: Basic ${MASK}`],
+    ['JSON quotes', '{"password":"pa\\"ss","user":"lab"}', `{"password":"${MASK}","user":"lab"}`],
+    ['escaped JSON quotes', '{\\"auth\\":\\"bGFiOnB3LTEyMzQ1Ng==\\"}', `{\\"auth\\":\\"${MASK}\\"}`],
+    ['ANSI colours outside the secret', '\u001b[31mERROR\u001b[0m token=abc123def', `\u001b[31mERROR\u001b[0m token=${MASK}`],
+    ['the next field of a Go map', 'map[Authorization:[Bearer abc123def456] X:[1]]', `map[Authorization:[Bearer ${MASK}] X:[1]]`],
+    ['a private key\'s BEGIN and END lines', '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----', `-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----`],
+  ])('%s', (_name, input, want) => expect(redactSecrets(input)).toBe(want));
+
+  it('cannot be switched off by a secretlint-disable comment in the text', () => {
+    const token = `ghp_${'a1B2c3D4e5'.repeat(3)}a1B2c3`;
+    expect(redactSecrets(`// secretlint-disable\n${token}\n// secretlint-enable-line`)).not.toContain(token);
+  });
+});
+
+describe('secretlint host', () => {
+  it('runs the preset scanners synchronously, without the comment filter or the whole-URL rules', () => {
+    const ids = secretlintRuleIds();
+    expect(ids.length).toBeGreaterThanOrEqual(20);
+    expect(ids).toEqual(expect.arrayContaining(['@secretlint/secretlint-rule-github', '@secretlint/secretlint-rule-aws', '@secretlint/secretlint-rule-privatekey']));
+    expect(ids).not.toContain('@secretlint/secretlint-rule-filter-comments');
+    expect(ids).not.toContain('@secretlint/secretlint-rule-basicauth');
+    // every scanner answers synchronously (secretlintSpans throws on a Promise)
+    expect(() => secretlintSpans(secretShapes().map(([, t]) => t).join('\n'))).not.toThrow();
+  });
+
+  it('finds the vendor formats by itself (the hand list does not carry them)', () => {
+    // (its private-key rule checks the key's structure, so the hand rule masks any PEM body as well)
+    const vendor = secretShapes().filter(([n]) => /GitHub|GitLab|npm access|AWS|Slack|Stripe|SendGrid|OpenAI|Anthropic|Hugging|Docker Hub/.test(n));
+    expect(vendor.length).toBeGreaterThanOrEqual(18);
+    for (const [name, text] of vendor) expect(secretlintSpans(text).length, name).toBeGreaterThan(0);
+  });
+
+  it('masks the whole AWS secret although the rule reports a shifted range', () => {
+    const key = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYzzzzzzzzzz';
+    const out = redactSecrets(`aws_secret_access_key = ${key}`);
+    for (const w of windows(key)) expect(out).not.toContain(w);
+  });
+});
+
+describe('isSecretKey', () => {
+  it.each(['password', 'DOCKER_PASSWORD', 'accessToken', 'api_key', 'apiKey', 'x-api-key', 'GITHUB_TOKEN', 'identitytoken', 'registrytoken', 'auth', 'X-Registry-Auth', 'AWS_SECRET_ACCESS_KEY', 'client_secret', '_authToken', 'private_key'])(
+    '%s is a secret key',
+    (k) => expect(isSecretKey(k)).toBe(true),
+  );
+  it.each(['author', 'auths', 'max_tokens', 'token_type', 'PASSWORD_FILE', 'key', 'digest', 'mediaType', 'aws_access_key_id', 'tokenizer'])('%s is not', (k) =>
+    expect(isSecretKey(k)).toBe(false),
+  );
+});
+
+describe('redactDeep', () => {
+  it('masks argv values after secret flags, secret-named keys, and secret keys themselves', () => {
+    const out = redactDeep({
+      argv: ['docker', 'login', '-u', 'u', '-p', 'hunter2'],
+      push: ['buildx', '--token', 'abc', '--password-stdin'],
+      cfg: { password: 'hunter2', n: 1, auths: { r: { auth: 'bGFiOnB3', identitytoken: 'idt' } } },
+      manifests: { 'https://lab:pw-123456@registry:5000/v2/': 1 },
+    });
+    expect(out).toEqual({
+      argv: ['docker', 'login', '-u', 'u', '-p', MASK],
+      push: ['buildx', '--token', MASK, '--password-stdin'],
+      cfg: { password: MASK, n: 1, auths: { r: { auth: MASK, identitytoken: MASK } } },
+      manifests: { [`https://lab:${MASK}@registry:5000/v2/`]: 1 },
+    });
+  });
+
+  it('masks a private key split over two strings of one batch', () => {
+    const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7'.repeat(3);
+    const [a, b] = redactStrings([`-----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----`]);
+    expect(a).not.toContain(body.slice(0, 16));
+    expect(b).not.toContain(body.slice(0, 16));
+  });
+
+  it('keeps numbers, booleans and null', () => expect(redactDeep({ a: 1, b: true, c: null, d: [2.5] })).toEqual({ a: 1, b: true, c: null, d: [2.5] }));
+});
+
+describe('properties', () => {
+  // printable values without the characters JSON would need to escape twice over; fast-check finds the rest
+  const value = fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' });
+
+  it('a JSON password is masked whole, and the JSON stays valid', () => {
+    fc.assert(
+      fc.property(value, (pw) => {
+        const out = redactSecrets(JSON.stringify({ user: 'lab', password: pw }));
+        expect(JSON.parse(out)).toEqual({ user: 'lab', password: MASK });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a password in JSON escaped inside another JSON string is masked whole', () => {
+    fc.assert(
+      fc.property(value, (pw) => {
+        const out = redactSecrets(JSON.stringify({ stdout: JSON.stringify({ password: pw }) }));
+        expect(JSON.parse(JSON.parse(out).stdout)).toEqual({ password: MASK });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('an env var secret is masked up to the next space or quote', () => {
+    // (a leading '>' would make `=>`, Ruby's hash arrow, which the key-value rule reads as a separator)
+    const envValue = fc.stringMatching(/^[^\s"'`>][^\s"'`]{0,40}$/);
+    fc.assert(
+      fc.property(envValue, (v) => {
+        expect(redactSecrets(`NPM_TOKEN=${v} npm publish`)).toBe(`NPM_TOKEN=${MASK} npm publish`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps the shape of any JSON value and is idempotent on it', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const once = redactDeep(v);
+        expect(JSON.stringify(once).length).toBeGreaterThan(0);
+        expect(redactDeep(once)).toEqual(once);
+        if (v !== null && typeof v === 'object') expect(Object.keys(once as object)).toHaveLength(Object.keys(v).length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never throws and is idempotent on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (t) => {
+        const once = redactSecrets(t);
+        expect(redactSecrets(once)).toBe(once);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('speed', () => {
+  it('redacts 5 MB of Buildx output quickly', () => {
+    const lines = [
+      '#5 [internal] load metadata for docker.io/library/alpine:3.20',
+      '#7 sha256:4976aa5e0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e 3.15MB / 3.62MB 0.4s',
+      'time="2025-11-27T02:50:00.123Z" level=debug msg="fetch response received" url="https://registry:5000/v2/moby/buildkit/manifests/v0.17.1"',
+      '#12 [stage-1 3/4] RUN apk add --no-cache curl ca-certificates && rm -rf /var/cache/apk/*',
+      '\u001b[34m#15 pushing layers\u001b[0m 1.2s done',
+      '#16 ERROR: failed to push registry:5000/lab/app:latest: unexpected status: 401 Unauthorized',
+    ];
+    let text = '';
+    for (let i = 0; text.length < 5 * 1024 * 1024; i++) text += `${lines[i % lines.length]}${i % 5000 === 0 ? ' Authorization: Bearer abcdef0123456789' : ''}\n`;
+    redactSecrets(text.slice(0, 100_000)); // warm the regexps
+    const t0 = performance.now();
+    const out = redactSecrets(text);
+    const ms = performance.now() - t0;
+    console.info(`redaction: 5 MB of Buildx output in ${ms.toFixed(0)} ms`);
+    expect(out).not.toContain('abcdef0123456789');
+    // a generous bound for a loaded 2-core CI machine; ~300 ms when idle
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('redacts a report of many short strings quickly (journal fields, keys)', () => {
+    // 100 cells x 200 journal entries: ~400k strings, as a quarter of the full matrices would hold
+    const entry = (i: number, j: number) => ({ seq: j, method: 'GET', path: `/v2/lab/app/blobs/sha256:${i}-${j}`, kind: 'blobs', status: 200, userAgent: 'containerd/v1.7.20', responseMediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
+    const cells = Array.from({ length: 100 }, (_, i) => ({ name: `cell ${i}`, journal: Array.from({ length: 200 }, (_, j) => entry(i, j)) }));
+    const t0 = performance.now();
+    const out = redactDeep(cells);
+    const ms = performance.now() - t0;
+    console.info(`redaction: 100 cells x 200 journal entries (~400k strings) in ${ms.toFixed(0)} ms`);
+    expect(out).toEqual(cells);
+    expect(ms).toBeLessThan(5000);
+  });
+});

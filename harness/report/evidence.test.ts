@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { pullStreamCells } from './fixtures.test-helpers.ts';
+import { lastErrorLine, shellQuote } from './evidence.ts';
+
+const pull = pullStreamCells();
+
+describe('shellQuote', () => {
+  it.each([
+    [['docker', 'buildx', 'build', '-t', 'registry:5000/a:b', '.'], 'docker buildx build -t registry:5000/a:b .'],
+    [['sh', '-c', "echo 'hi' there"], `sh -c 'echo '\\''hi'\\'' there'`],
+    [['x', ''], "x ''"],
+  ])('%j', (argv, want) => expect(shellQuote(argv)).toBe(want));
+});
+
+describe('lastErrorLine', () => {
+  it.each([
+    [0, 'ERROR: Error response from daemon: No such image: registry:5000/moby/buildkit:v0.17.1'],
+    [1, 'ERROR: failed commit on ref "layer-sha256:4976aa5e": unexpected commit digest sha256:0000, expected sha256:4976aa5e: failed precondition'],
+    [3, 'engine-start: dockerd exited with code 1'],
+    [2, undefined],
+  ])('cell %i', (i, line) => expect(lastErrorLine(pull[i]!)).toBe(line));
+});
