@@ -19,7 +19,7 @@ export type Check =
   | { kind: 'panic'; step?: string }
   | { kind: 'exit'; code: ExitExpectation; step?: string }
   /** a local output in the cell's context: a file or directory exists (or not), or holds a text */
-  | { kind: 'file'; path: string; exists?: boolean; contains?: string; directory?: boolean }
+  | { kind: 'file'; path: string; exists?: boolean; contains?: string; notContains?: string; directory?: boolean }
   /** an image in the cell's engine, by reference or ID, optionally with platforms */
   | { kind: 'image'; ref: string; exists?: boolean; platforms?: string[] }
   /** what the lab registry holds under a reference; `lacks`: at least one of these platforms is missing */
@@ -135,7 +135,7 @@ export function describeCheck(c: Check): string {
     case 'output': return `${c.step ? `step ${c.step} ` : ''}output ${c.negate ? 'does not match' : 'matches'} /${c.pattern}/`;
     case 'panic': return `${c.step ? `step ${c.step} ` : ''}a Go panic or fatal error`;
     case 'exit': return `${c.step ? `step ${c.step} ` : ''}exit code ${c.code}`;
-    case 'file': return `${c.path} ${c.exists === false ? 'is absent' : c.contains ? `contains "${clip(c.contains, 40)}"` : 'exists'}`;
+    case 'file': return `${c.path} ${c.exists === false ? 'is absent' : c.contains ? `contains "${clip(c.contains, 40)}"` : c.notContains ? `lacks "${clip(c.notContains, 40)}"` : 'exists'}`;
     case 'image': return `engine image ${c.ref} ${c.exists === false ? 'is absent' : `exists${c.platforms ? ` with ${c.platforms.join(', ')}` : ''}`}`;
     case 'registry': return `registry ${c.ref}: ${Object.entries(c).filter(([k]) => !['kind', 'ref'].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || 'exists'}`;
     case 'requests': return `${c.count} ${[c.method, c.on, c.reference && `to ${c.reference}`].filter(Boolean).join(' ') || 'requests'}`;

@@ -141,10 +141,11 @@ export class Kit<A = Axes> {
         if (c.exists === false) return { holds: found === 'none', detail: `${p}: ${found === 'none' ? 'absent' : `present (${found})`}` };
         if (found === 'none') return { holds: false, detail: `${p}: absent` };
         if (c.directory !== undefined && (found === 'dir') !== c.directory) return { holds: false, detail: `${p}: a ${found === 'dir' ? 'directory' : 'file'}` };
-        if (c.contains === undefined) return { holds: true, detail: `${p}: present (${found})` };
+        if (c.contains === undefined && c.notContains === undefined) return { holds: true, detail: `${p}: present (${found})` };
         const read = await this.sandbox.look(found === 'dir' ? `cat ${shellQuote(path)}/* 2>/dev/null | head -c 1048576` : `head -c 1048576 ${shellQuote(path)}`);
-        const has = read.stdout.includes(c.contains);
-        return { holds: has, detail: `${p}: ${has ? 'holds' : 'does not hold'} "${c.contains.slice(0, 60)}"` };
+        const text = c.contains ?? c.notContains!;
+        const has = read.stdout.includes(text);
+        return { holds: c.contains !== undefined ? has : !has, detail: `${p}: ${has ? 'holds' : 'does not hold'} "${text.slice(0, 60)}"` };
       }
       case 'image':
         return this.checkEngineImage(c);

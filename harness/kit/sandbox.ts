@@ -8,9 +8,12 @@ import { HarnessError } from '../errors.ts';
 import type { CommandRecord } from '../model.ts';
 import { shellQuote } from '../text.ts';
 
-/** buildkitd.toml that lets a docker-container or remote builder talk plain HTTP to the lab registry. */
+/**
+ * buildkitd.toml that lets a docker-container or remote builder talk plain HTTP to the lab registry. A
+ * case's own config comes first, so its top-level keys (insecure-entitlements, debug) stay top-level.
+ */
 export function buildkitdToml(registryHost: string, extra = ''): string {
-  return `[registry."${registryHost}"]\n  http = true\n  insecure = true\n${extra ? `\n${extra.trim()}\n` : ''}`;
+  return `${extra.trim() ? `${extra.trim()}\n\n` : ''}[registry."${registryHost}"]\n  http = true\n  insecure = true\n`;
 }
 
 export interface CommandOptions {

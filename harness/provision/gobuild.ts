@@ -174,8 +174,11 @@ export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, prog
         const r = await withHeartbeat(progress, `go build ${shortModule(req.module)}@${req.version} ${target.pkg}`, () =>
           run(argv, { ...opts, cwd: src, timeoutMs: 40 * 60_000 }),
         );
+        if (req.signal?.aborted) throw new ProvisionError(`building ${req.module}@${req.version} was cancelled`);
         if (r.exitCode !== 0) {
-          throw new ProvisionError(`building ${req.module}@${req.version} (${target.pkg}) with ${gv} failed:\n${r.stderr.trim().split('\n').slice(-15).join('\n')}`);
+          // The version's own code does not compile here (with this Go, with the stand-ins the proxy allows):
+          // it cannot be had on this host, so its cells are skipped with this reason, as for a refused version.
+          throw new RequirementError(`${req.module}@${req.version} cannot be built here: ${target.pkg} does not compile with ${gv}:\n${r.stderr.trim().split('\n').slice(0, 12).join('\n')}`);
         }
       }
     });

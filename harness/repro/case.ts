@@ -71,7 +71,7 @@ const checkShape = z.strictObject({
   panic: z.literal(true).optional(),
   exitCode: z.union([choice(['zero', 'nonzero']), z.number().int().min(0).max(255)]).optional(),
   step: stepId.optional(),
-  file: z.strictObject({ path: relPath, exists: z.boolean().optional(), contains: nonEmpty().optional(), directory: z.boolean().optional() }).optional(),
+  file: z.strictObject({ path: relPath, exists: z.boolean().optional(), contains: nonEmpty().optional(), notContains: nonEmpty().optional(), directory: z.boolean().optional() }).optional(),
   image: z.strictObject({ ref: labText(500), exists: z.boolean().optional(), platforms: z.array(platform).max(20).optional() }).optional(),
   registry: z.union([
     choice(['missing-platforms', 'not-an-index', 'push-refused', 'incomplete']),
