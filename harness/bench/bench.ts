@@ -1,96 +1,162 @@
-// `make bench`: the lab's speed, measured on this machine (not asserted in tests).
-//   warm: registry and DinD ready times, the default matrix's wall time and per-cell split
-//         (engine start, Buildx, verification, harness overhead), and cells per minute;
-//   --cold adds cold costs: a fresh debootstrap image build and a Buildx build from the Go module proxy.
-import { mkdtempSync, rmSync } from 'node:fs';
+// `make bench`: the lab's speed on this machine, measured (never asserted in tests).
+//   default   warm figures: a warm `make lab` (the quick matrix), its per-cell split (engine reset, Buildx,
+//             verification, harness overhead) and throughput;
+//   --full    the full seed matrices' throughput (cells/min counting only cells that ran) and overhead;
+//   --cold    from nothing: a private, empty lab cache, empty Go module and build caches, and the lab's
+//             own engine in a private prefix (so no lab image exists): the cold `make lab` (engine install
+//             included) with each phase's share, then an offline bundle exported from it and imported into
+//             another empty machine state, and `make lab` again from the bundle;
+//   --engines with --cold: the cold build of every engine of the axis, and each image's size.
+// The user's caches, engine and images are never touched by --cold. Figures go to stdout and to
+// reports/bench-<time>.json.
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { labConfig } from '../config.ts';
-import { Lab } from '../lab.ts';
-import { silentProgress, stderrProgress } from '../progress.ts';
-import { launchScenarios } from '../runner/launch.ts';
-import { ensureImage } from '../images/images.ts';
-import { findImageSpec } from '../images/catalog.ts';
-import { BuildxProvisioner } from '../buildx/provision.ts';
-import { run } from '../exec.ts';
-import { childEnv } from '../config.ts';
+import { execa } from 'execa';
 import type { CellResult } from '../model.ts';
+import { readCellResults } from '../report/cell-file.ts';
+import { readStatus } from '../runner/provision-status.ts';
 
-const config = { ...labConfig(), runId: `bench${Date.now().toString(36)}` };
+const root = new URL('../../', import.meta.url).pathname;
+const cli = path.join(root, 'bin', 'buildx-lab.mjs');
 const rows: [string, string][] = [];
-const note = (what: string, value: string) => {
+const figures: Record<string, number | string> = {};
+const note = (what: string, value: string, raw?: number) => {
   rows.push([what, value]);
+  if (raw !== undefined) figures[what] = raw;
   process.stderr.write(`[bench] ${what}: ${value}\n`);
 };
-const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const s = (ms: number) => (ms >= 120_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`);
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
 
-async function engineTimes(): Promise<void> {
-  const t0 = Date.now();
-  const lab = await Lab.start(config, silentProgress);
-  note('lab start (network + registry + proxy)', s(Date.now() - t0));
-  note('registry ready', `${lab.registry.readyMs} ms`);
-  try {
-    for (const engine of ['26.1.5', '28.5.2']) {
-      for (const store of ['containerd', 'classic'] as const) {
-        const lease = await lab.lease(engine, store);
-        note(`DinD ${engine} ${store} ready`, `${lease.dind.readyMs} ms`);
-        const r0 = Date.now();
-        await lease.dind.resetState();
-        note(`DinD ${engine} ${store} state reset`, `${Date.now() - r0} ms`);
-        lease.release();
-      }
-    }
-  } finally {
-    await lab.stop();
-  }
+interface Timed {
+  ms: number;
+  exitCode: number;
+  reportDir: string;
+  output: string;
 }
 
-function cellSplit(label: string, results: CellResult[]): void {
+/** One CLI run, timed, in the given environment; `--report-dir` is the bench's own. */
+async function cli_(args: string[], env: NodeJS.ProcessEnv, label: string): Promise<Timed> {
+  const reportDir = mkdtempSync(path.join(os.tmpdir(), 'bxl-bench-report-'));
+  rmSync(reportDir, { recursive: true });
+  process.stderr.write(`[bench] ${label}: buildx-lab ${args.join(' ')}\n`);
+  const t0 = Date.now();
+  const r = await execa('node', [cli, ...args, ...(args[0] === 'run' || args[0] === 'bundle' ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
+  const ms = Date.now() - t0;
+  if (r.exitCode !== 0) process.stderr.write(`[bench] ${label} exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}\n`);
+  return { ms, exitCode: r.exitCode ?? 1, reportDir, output: String(r.all) };
+}
+
+function cellSplit(label: string, results: CellResult[], wallMs: number): void {
   const ran = results.filter((r) => r.outcome !== 'skipped' && r.outcome !== 'error');
   const overhead = ran.map((r) => r.timings.totalMs - r.timings.startMs - r.timings.buildxMs - r.timings.verifyMs);
-  note(`${label}: cells`, `${results.length} (${ran.length} ran)`);
-  note(`${label}: median cell wall`, `${median(ran.map((r) => r.timings.totalMs))} ms`);
-  note(`${label}: median engine start/reset`, `${median(ran.map((r) => r.timings.startMs))} ms`);
-  note(`${label}: median buildx`, `${median(ran.map((r) => r.timings.buildxMs))} ms`);
-  note(`${label}: median verify`, `${median(ran.map((r) => r.timings.verifyMs))} ms`);
-  const share = ran.map((r, i) => overhead[i]! / Math.max(1, r.timings.totalMs));
-  note(`${label}: median harness overhead`, `${median(overhead)} ms (${(median(share) * 100).toFixed(0)}% of a cell)`);
+  note(`${label}: cells`, `${results.length} (${ran.length} ran, ${results.length - ran.length} skipped or error)`, results.length);
+  note(`${label}: throughput`, `${((ran.length / wallMs) * 60_000).toFixed(1)} cells/min (cells that ran)`, (ran.length / wallMs) * 60_000);
+  note(`${label}: median cell`, `${median(ran.map((r) => r.timings.totalMs))} ms: engine start/reset ${median(ran.map((r) => r.timings.startMs))} ms, Buildx ${median(ran.map((r) => r.timings.buildxMs))} ms, verify ${median(ran.map((r) => r.timings.verifyMs))} ms`);
+  const total = ran.reduce((n, r) => n + r.timings.totalMs, 0);
+  const over = overhead.reduce((n, x) => n + x, 0);
+  note(`${label}: harness overhead`, `${((over / Math.max(1, total)) * 100).toFixed(1)}% of cell time (median ${median(overhead)} ms a cell)`, (over / Math.max(1, total)) * 100);
 }
 
-async function matrix(label: string, files: string[], m: 'quick' | 'full'): Promise<void> {
-  const reportDir = mkdtempSync(path.join(os.tmpdir(), 'bxl-bench-'));
-  const t0 = Date.now();
-  const { results } = await launchScenarios(config, { files, matrix: m, axisFilters: {}, repeat: 1, jobs: 2, reportDir, runId: `${config.runId}${label.length}` });
-  const wall = Date.now() - t0;
-  note(`${label}: wall`, s(wall));
-  note(`${label}: throughput`, `${((results.length / wall) * 60_000).toFixed(1)} cells/min`);
-  cellSplit(label, results);
-  rmSync(reportDir, { recursive: true, force: true });
+/** Each requirement's provisioning time from the run's status file, largest first. */
+function phases(label: string, run: Timed): void {
+  const status = readStatus(run.reportDir);
+  if (!status) return;
+  const entries = Object.entries(status.requirements).map(([id, e]) => [id, e.state === 'pending' ? 0 : e.ms] as const).sort((a, b) => b[1] - a[1]);
+  const cells = readCellResults(run.reportDir).reduce((n, r) => n + r.timings.totalMs, 0);
+  for (const [id, ms] of entries) note(`${label}: provisioning ${id}`, `${s(ms)} (${((ms / run.ms) * 100).toFixed(0)}% of the wall time, overlapping)`, ms);
+  note(`${label}: cells' own time`, `${s(cells)} (${((cells / run.ms) * 100).toFixed(0)}%)`, cells);
 }
 
-async function coldCosts(): Promise<void> {
-  const spec = findImageSpec('registry');
-  const throwaway = { ...spec, id: 'bench-registry', recipe: { ...spec.recipe, hashExtra: `bench ${Date.now()}` } };
-  const t0 = Date.now();
-  const img = await ensureImage({ ...config, preferOfficialImages: false }, throwaway, stderrProgress);
-  note('cold image build (debootstrap trixie + docker-registry, import)', s(Date.now() - t0));
-  await run(['docker', 'image', 'rm', img.ref], { env: childEnv(config) });
-  const cache = mkdtempSync(path.join(os.tmpdir(), 'bxl-bench-cache-'));
+async function warm(env: NodeJS.ProcessEnv): Promise<void> {
+  const first = await cli_(['run', '--matrix', 'quick'], env, 'warm-up');
+  const r = await cli_(['run', '--matrix', 'quick'], env, 'warm make lab');
+  note('warm make lab (quick matrix)', s(r.ms), r.ms);
+  cellSplit('warm make lab', readCellResults(r.reportDir), r.ms);
+  void first;
+}
+
+async function full(env: NodeJS.ProcessEnv): Promise<void> {
+  const r = await cli_(['run', 'pull-stream', 'bake', '--matrix', 'full'], env, 'full seed matrices');
+  note('full seed matrices: wall', s(r.ms), r.ms);
+  cellSplit('full seed matrices', readCellResults(r.reportDir), r.ms);
+}
+
+/** A machine state of nothing: empty lab cache, empty Go caches, the lab's own engine in a private prefix. */
+function nothing(name: string): { env: NodeJS.ProcessEnv; dir: string; engineHome: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `bxl-bench-${name}-`));
+  for (const d of ['cache', 'gomod', 'gobuild', 'engine', 'run']) mkdirSync(path.join(dir, d), { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BUILDX_LAB_CACHE: path.join(dir, 'cache'),
+    GOMODCACHE: path.join(dir, 'gomod'),
+    GOCACHE: path.join(dir, 'gobuild'),
+    BUILDX_LAB_ENGINE_HOME: path.join(dir, 'engine'),
+    BUILDX_LAB_ENGINE_RUN_DIR: path.join(dir, 'run'),
+  };
+  // nothing: not the user's engine either (the default socket still answers: the lab uses it only if it is >= 23)
+  delete env.DOCKER_HOST;
+  return { env, dir, engineHome: path.join(dir, 'engine') };
+}
+
+async function dropNothing(state: { env: NodeJS.ProcessEnv; dir: string }): Promise<void> {
+  await execa('node', [cli, 'engine', 'uninstall'], { env: state.env, reject: false });
+  await execa('chmod', ['-R', 'u+w', state.dir], { reject: false }); // the Go module cache is read-only
+  rmSync(state.dir, { recursive: true, force: true });
+}
+
+async function cold(engines: boolean): Promise<void> {
+  const a = nothing('cold');
   try {
-    const t1 = Date.now();
-    await new BuildxProvisioner({ ...config, cacheDir: cache, offline: true }, stderrProgress).installSpecs(['0.22.0']);
-    note('Buildx v0.22.0 from the Go module proxy (Go caches as they are)', s(Date.now() - t1));
+    const lab = await cli_(['run', '--matrix', 'quick'], a.env, 'cold make lab');
+    note('cold make lab (engine install included)', `${s(lab.ms)}${lab.exitCode ? ` (exit ${lab.exitCode})` : ''}`, lab.ms);
+    phases('cold make lab', lab);
+    const again = await cli_(['run', '--matrix', 'quick'], a.env, 'second make lab');
+    note('make lab right after (warm)', s(again.ms), again.ms);
+    const bundleFile = path.join(a.dir, 'lab.bundle.tar');
+    const exp = await cli_(['bundle', 'export', bundleFile, '--matrix', 'quick'], a.env, 'bundle export');
+    note('bundle export (quick matrix)', `${s(exp.ms)}, ${(statSize(bundleFile) / 1e6).toFixed(0)} MB`, exp.ms);
+    if (engines) {
+      const e = await cli_(['setup', 'smoke', '--matrix', 'full'], a.env, 'every engine of the axis, cold');
+      note('cold build of every engine of the axis (after make lab)', s(e.ms), e.ms);
+      phases('engines', e);
+      const sizes = await execa('docker', ['image', 'ls', '--filter', 'label=buildx-lab.image', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}'], { env: { ...a.env, DOCKER_HOST: `unix://${path.join(a.dir, 'run', 'docker.sock')}` }, reject: false });
+      for (const line of sizes.stdout.split('\n').filter(Boolean)) note(`image ${line.split(' ')[0]}`, line.split(' ')[1] ?? '');
+    }
+    const b = nothing('bundle');
+    try {
+      const imp = await cli_(['bundle', 'import', bundleFile], b.env, 'bundle import');
+      const lab2 = await cli_(['run', '--matrix', 'quick'], b.env, 'make lab from the bundle');
+      note('bundle import, onto nothing', s(imp.ms), imp.ms);
+      note('cold make lab from the bundle (import + run)', s(imp.ms + lab2.ms), imp.ms + lab2.ms);
+    } finally {
+      await dropNothing(b);
+    }
   } finally {
-    rmSync(cache, { recursive: true, force: true });
+    await dropNothing(a);
   }
 }
 
-await engineTimes();
-await matrix('default matrix (make lab)', ['scenarios/49453-pull-stream-errors.test.ts', 'scenarios/3070-bake-multiplatform-push.test.ts'], 'quick');
-if (process.argv.includes('--full')) await matrix('full seed matrices', ['scenarios/49453-pull-stream-errors.test.ts', 'scenarios/3070-bake-multiplatform-push.test.ts'], 'full');
-if (process.argv.includes('--cold')) await coldCosts();
+function statSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+const args = process.argv.slice(2);
+if (args.includes('--cold')) await cold(args.includes('--engines'));
+const env = { ...process.env };
+await warm(env);
+if (args.includes('--full')) await full(env);
 
 const w = Math.max(...rows.map(([k]) => k.length));
-process.stdout.write(`\nbuildx-lab bench (${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version})\n`);
+const head = `buildx-lab bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString()}`;
+process.stdout.write(`\n${head}\n`);
 for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(w)}  ${v}\n`);
+const out = path.join(root, 'reports', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+mkdirSync(path.dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify({ machine: head, figures, rows }, null, 2));
+process.stdout.write(`\n${out}\n`);

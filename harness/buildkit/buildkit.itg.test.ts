@@ -1,49 +1,44 @@
 // BuildKit images for the docker-container driver, proven end to end: published to the lab registry,
 // pulled by a DinD engine as a user's mirror would be, booted by Buildx, and used for a verified push.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labConfig } from '../config.ts';
-import { Lab } from '../lab.ts';
-import { stderrProgress } from '../progress.ts';
-import { BuildxProvisioner, buildxCacheRoot } from '../buildx/provision.ts';
-import { CellSandbox } from '../runner/sandbox.ts';
-import { verifyImage } from '../oci/verify.ts';
+import { ENGINE_26, SID_BUILDX, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
+import { defineScenario } from '../runner/scenario.ts';
 import { BUILDKIT_VERSIONS } from './image.ts';
 
-const config = { ...labConfig(), runId: `itgbk${Date.now().toString(36)}` };
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];
+let t: TestLab;
+
+const pushWith = (version: string) =>
+  defineScenario({
+    id: `itg-buildkit-${version.replace(/\W/g, '')}`, title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+    async observe(cell) {
+      const builder = await cell.bootBuilder({ driver: 'docker-container', buildkit: version });
+      if (builder.failed) return { error: builder.failed.stderr };
+      const inspect = builder.commands.at(-1)!.stdout;
+      const target = cell.target();
+      const push = await cell.buildx(['build', ...builder.args, '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, await cell.context('multiplatform-scratch')]);
+      const report = await cell.verify(target, PLATFORMS);
+      return { inspect, image: builder.image, push: push.exitCode, problems: report.problems, platforms: report.platforms };
+    },
+    judge: (o) => ({ observed: 'control', summary: JSON.stringify(o) }),
+  });
 
 describe('BuildKit images', () => {
-  let lab: Lab;
   beforeAll(async () => {
-    lab = await Lab.start(config, stderrProgress);
-  });
+    t = await startTestLab('itgbk', [SID_BUILDX, ENGINE_26, ...BUILDKIT_VERSIONS.map((version) => ({ kind: 'buildkit' as const, version }))]);
+  }, 60 * 60_000);
   afterAll(async () => {
-    await lab?.stop();
+    await t?.close();
   });
 
   it.each(BUILDKIT_VERSIONS)('BuildKit %s boots as a docker-container builder in DinD and pushes a verified 3-platform image', async (version) => {
-    const bk = await lab.buildkit(version);
-    expect(bk.ref).toBe(`registry:5000/moby/buildkit:${version}`);
-    const [buildx] = await new BuildxProvisioner(config, stderrProgress).installSpecs(['debian-sid']);
-    const lease = await lab.lease('26.1.5', 'containerd');
-    try {
-      await lease.dind.resetState();
-      const id = `bk${version.replace(/\W/g, '')}`;
-      const sb = await CellSandbox.create(lease.dind, buildx!, buildxCacheRoot(config), id, 'registry:5000');
-      const create = await sb.buildx(['create', '--name', id, '--driver', 'docker-container', '--driver-opt', `image=${bk.ref}`, '--driver-opt', 'network=host', '--buildkitd-config', sb.buildkitdConfig]);
-      expect(create.exitCode, create.stderr).toBe(0);
-      const boot = await sb.buildx(['inspect', '--bootstrap', id]);
-      expect(boot.exitCode, boot.stderr).toBe(0);
-      expect(boot.stdout).toMatch(new RegExp(`BuildKit version:\\s+${version.replace(/\./g, '\\.')}`));
-      await sb.sh(`cp -r ${sb.fixture('multiplatform-scratch')}/. ${sb.dir}/ctx/ && echo ${id} > ${sb.dir}/ctx/cell-id.txt`);
-      const repo = `lab/buildkit/${id}`;
-      const push = await sb.buildx(['build', '--builder', id, '--platform', PLATFORMS.join(','), '--push', '-t', `registry:5000/${repo}:v1`, '.']);
-      expect(push.exitCode, push.stderr).toBe(0);
-      const report = await verifyImage(lab.client(), repo, 'v1', { platforms: PLATFORMS });
-      expect(report.problems).toEqual([]);
-      expect(report.platforms.sort()).toEqual([...PLATFORMS].sort());
-    } finally {
-      lease.release();
-    }
+    const r = await t.cell(pushWith(version), { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'containerd' });
+    expect(r.outcome, r.error?.message).toBe('control');
+    const o = JSON.parse(r.summary) as { inspect: string; image: string; push: number; problems: unknown[]; platforms: string[] };
+    expect(o.image).toBe(`registry:5000/moby/buildkit:${version}`);
+    expect(o.inspect).toMatch(new RegExp(`BuildKit version:\\s+${version.replace(/\./g, '\\.')}`));
+    expect(o.push).toBe(0);
+    expect(o.problems).toEqual([]);
+    expect([...o.platforms].sort()).toEqual([...PLATFORMS].sort());
   });
 });

@@ -7,7 +7,10 @@ import { execa } from 'execa';
 import { labConfig } from '../config.ts';
 import { RequirementError } from '../errors.ts';
 import { silentProgress, stderrProgress } from '../progress.ts';
-import { BuildxProvisioner } from './provision.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildxArch } from './arch.ts';
+import { BuildxProvisioner, cacheKey } from './provision.ts';
 
 const config = labConfig();
 const cli = new URL('../../bin/buildx-lab.mjs', import.meta.url).pathname;
@@ -26,12 +29,19 @@ describe('buildx provisioning', () => {
   });
 
   it('says which sources were tried when none can provide a version', async () => {
-    // v0.21.0: the module proxy here refuses its source, and GitHub is unreachable.
-    const p = new BuildxProvisioner({ ...config, cacheDir: mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-')) }, silentProgress);
-    const err = await p.installSpecs(['0.21.0']).catch((e: unknown) => e);
-    if (!(err instanceof Error)) return expect.fail('v0.21.0 unexpectedly installed: this host can reach a source for it');
-    expect(err).toBeInstanceOf(RequirementError);
-    expect(err.message).toMatch(/release: .*\n.*go: /s);
+    // A release mirror that has nothing (404) and a Go module proxy that refuses everything (403), on
+    // loopback: the same answer on any host, online or not.
+    const server = createServer((req, res) => { res.statusCode = req.url?.startsWith('/goproxy/') ? 403 : 404; res.end('no'); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const p = new BuildxProvisioner({ ...config, cacheDir: mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-')), releasesBaseUrl: `${base}/releases`, allowUnpinned: true, goEnv: { ...config.goEnv, GOPROXY: `${base}/goproxy` }, goNoSumDb: true }, silentProgress);
+      const err = await p.installSpecs(['0.22.0']).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RequirementError);
+      expect((err as Error).message).toMatch(/no source could provide Buildx v0\.22\.0.*\n.*release: .*\n.*go: .*403/s);
+    } finally {
+      server.close();
+    }
   });
 
   it('two processes installing the same version into one empty cache end with one good binary', async () => {
@@ -41,9 +51,9 @@ describe('buildx provisioning', () => {
       const [a, b] = await Promise.all([0, 1].map(() => execa('node', [cli, 'buildx', 'install', 'debian-trixie'], { env, reject: false })));
       expect(a!.exitCode, a!.stderr).toBe(0);
       expect(b!.exitCode, b!.stderr).toBe(0);
-      const root = path.join(cache, 'buildx', `linux-${process.arch === 'x64' ? 'amd64' : process.arch}`);
-      expect(readdirSync(root)).toEqual(['v0.13.1-debian']);
-      const out = await execa(path.join(root, 'v0.13.1-debian', 'docker-buildx'), ['version']);
+      const root = path.join(cache, 'buildx', `linux-${buildxArch()}`);
+      expect(readdirSync(root)).toEqual([cacheKey('v0.13.1', 'debian')]);
+      const out = await execa(path.join(root, cacheKey('v0.13.1', 'debian'), 'docker-buildx'), ['version']);
       expect(out.stdout).toContain('0.13.1');
     } finally {
       rmSync(cache, { recursive: true, force: true });
@@ -56,7 +66,7 @@ describe('buildx provisioning', () => {
       const env = { ...process.env, BUILDX_LAB_CACHE: cache };
       // Its own process group, so the kill reaches the CLI behind the bin wrapper too.
       const child = execa('node', [cli, 'buildx', 'install', 'debian-sid'], { env, reject: false, detached: true });
-      const root = path.join(cache, 'buildx', 'linux-amd64');
+      const root = path.join(cache, 'buildx', `linux-${buildxArch()}`);
       // Kill it while it is staging (after it started, before its atomic rename into the cache).
       const staging = () => existsSync(root) && readdirSync(root).some((e) => e.startsWith('.tmp-'));
       for (let i = 0; i < 1500 && !staging(); i++) await new Promise((r) => setTimeout(r, 20));
@@ -67,7 +77,7 @@ describe('buildx provisioning', () => {
       expect(entries.filter((e) => !e.startsWith('.'))).toEqual([]);
       const again = await execa('node', [cli, 'buildx', 'install', 'debian-sid'], { env, reject: false });
       expect(again.exitCode, again.stderr).toBe(0);
-      expect(readdirSync(root).filter((e) => !e.startsWith('.'))).toEqual(['v0.29.1-debian']);
+      expect(readdirSync(root).filter((e) => !e.startsWith('.'))).toEqual([cacheKey('v0.29.1', 'debian')]);
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }

@@ -95,7 +95,7 @@ export class PrivateApt {
       this.progress(`apt-get update (private state ${this.stateDir}, mirror ${mirror})`);
       const u = await run([...apt, 'update', '-qq'], { env: this.env, timeoutMs: 10 * 60_000, signal });
       if (u.exitCode !== 0) {
-        throw new ProvisionError(`apt-get update from ${mirror} failed: ${u.stderr.trim().split('\n').slice(-3).join(' ')}. Fix: reach a Debian mirror (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle.`);
+        throw new ProvisionError(`apt-get update from ${mirror} failed: ${u.stderr.trim().split("\n").slice(-3).join(" ")}. Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle.`);
       }
       writeFileSync(listsFile, sources);
     }

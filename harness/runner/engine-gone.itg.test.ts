@@ -1,20 +1,27 @@
-// The host engine goes away between cells: the run must end with a clear error, in bounded time,
-// not hang. The lab reaches the engine through a unix-socket forwarder that the test closes mid-run.
-import { describe, expect, it } from 'vitest';
+// The host engine goes away: the run must end with a clear error, in bounded time, not hang — also when
+// provisioning is still in flight (it is cancelled). The lab reaches the engine through a unix-socket
+// forwarder that the test closes mid-run.
 import net from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import { execa } from 'execa';
-import { RUN_LABEL } from '../engine/engine.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_LABEL } from '../engine/labels.ts';
+import { labDockerEnv, startCli } from './cli.test-helpers.ts';
 
-const cli = new URL('../../bin/buildx-lab.mjs', import.meta.url).pathname;
+let engineSocket: string;
+beforeAll(async () => {
+  engineSocket = (await labDockerEnv()).DOCKER_HOST!.replace(/^unix:\/\//, '');
+});
 
-function forwarder(path: string, target = '/var/run/docker.sock'): { close(): void; connections: () => number } {
+function forwarder(path: string): { close(): void; connections: () => number } {
   const sockets = new Set<net.Socket>();
   let connections = 0;
   // allowHalfOpen: `docker exec` half-closes its hijacked stream and still reads the output.
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     connections++;
-    const upstream = net.connect({ path: target, allowHalfOpen: true });
+    const upstream = net.connect({ path: engineSocket, allowHalfOpen: true });
     sockets.add(client).add(upstream);
     client.pipe(upstream).pipe(client);
     const drop = () => { client.destroy(); upstream.destroy(); };
@@ -33,42 +40,80 @@ function forwarder(path: string, target = '/var/run/docker.sock'): { close(): vo
   };
 }
 
+/** Removes what a run could not remove itself (its engine was gone), through the real socket. */
+async function cleanup(runId: string | undefined): Promise<void> {
+  if (!runId) return;
+  const env = await labDockerEnv();
+  const f = ['--filter', `label=${RUN_LABEL}=${runId}`, '-q'];
+  const ids = (await execa('docker', ['ps', '-aq', ...f], { env })).stdout.split('\n').filter(Boolean);
+  if (ids.length) await execa('docker', ['rm', '-f', '-v', ...ids], { env });
+  const nets = (await execa('docker', ['network', 'ls', ...f], { env })).stdout.split('\n').filter(Boolean);
+  if (nets.length) await execa('docker', ['network', 'rm', ...nets], { env });
+}
+
 describe('host engine gone', () => {
-  it('ends the run with an error naming the engine, within bounded time', async () => {
-    const runId = `gone${Date.now().toString(36)}`;
-    const sock = `/tmp/bxl-engine-${runId}.sock`;
+  it('ends the run with an error naming the engine, within bounded time, after a cell passed', async () => {
+    const sock = `/tmp/bxl-engine-${Date.now().toString(36)}.sock`;
     const fwd = forwarder(sock);
-    const child = execa('node', [cli, 'run', 'bake', '--matrix', 'full', '--engine', '26.1.5', '--store', 'containerd', '--driver', 'docker', '--jobs', '1', '--report-dir', `/tmp/bxl-gone-${runId}`], {
-      env: { ...process.env, DOCKER_HOST: `unix://${sock}`, BUILDX_LAB_RUN_ID: runId },
-      reject: false,
-      all: true,
-      timeout: 300_000,
-    });
-    const cellPassed = await new Promise<boolean>((resolve) => {
-      child.all?.on('data', (d: Buffer) => {
-        if (/\bok\s+bake-multiplatform-push/.test(d.toString())) resolve(true);
-      });
-      void child.then(() => resolve(false));
-    });
-    expect(cellPassed, 'no cell passed before the engine was taken away').toBe(true);
-    const before = fwd.connections();
-    fwd.close(); // from here on the lab cannot reach its engine
-    const goneAt = Date.now();
-    const r = await child;
-    const afterGone = (Date.now() - goneAt) / 1000;
+    const run = startCli(['run', 'bake', '--matrix', 'quick', '--jobs', '1', '--report-dir', `/tmp/bxl-gone-${Date.now()}`], { ...process.env, DOCKER_HOST: `unix://${sock}` });
+    let runId: string | undefined;
     try {
+      await run.saw(/bake-multiplatform-push > \S+: ok /);
+      runId = await run.runId;
+      const before = fwd.connections();
+      fwd.close(); // from here on the lab cannot reach its engine
+      const goneAt = Date.now();
+      const r = await run.child;
+      const afterGone = (Date.now() - goneAt) / 1000;
       expect(before, 'the lab never used the forwarded engine').toBeGreaterThan(0);
-      expect(r.timedOut, 'the run hung').toBe(false);
-      expect(r.exitCode, r.all).not.toBe(0);
-      expect(r.all).toMatch(/Cannot connect to the Docker daemon|no longer running|ENOENT|ECONNREFUSED/);
-      expect(afterGone, `the run took ${afterGone} s to end after the engine went away`).toBeLessThan(120);
+      expect(r.exitCode, String(r.all)).not.toBe(0);
+      expect(String(r.all)).toMatch(/stopped answering|Cannot connect to the Docker daemon|no longer running|ENOENT|ECONNREFUSED/);
+      expect(afterGone, `the run took ${afterGone} s to end after the engine went away`).toBeLessThan(60);
     } finally {
-      // Without an engine the lab could not stop its containers; clean them through the real socket.
-      const f = ['--filter', `label=${RUN_LABEL}=${runId}`, '-q'];
-      const ids = (await execa('docker', ['ps', '-aq', ...f])).stdout.split('\n').filter(Boolean);
-      if (ids.length) await execa('docker', ['rm', '-f', '-v', ...ids]);
-      const nets = (await execa('docker', ['network', 'ls', ...f])).stdout.split('\n').filter(Boolean);
-      if (nets.length) await execa('docker', ['network', 'rm', ...nets]);
+      fwd.close();
+      await cleanup(runId);
     }
+  });
+
+  describe('while provisioning is in flight', () => {
+    let hang: Server;
+    let base: string;
+    beforeAll(async () => {
+      // A module proxy and a release mirror that never answer: provisioning waits on them.
+      hang = createServer(() => undefined);
+      await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+      base = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+    });
+    afterAll(() => {
+      hang.closeAllConnections();
+      hang.close();
+    });
+
+    it('cancels it and ends within bounded time', async () => {
+      const sock = `/tmp/bxl-engine-${Date.now().toString(36)}.sock`;
+      const fwd = forwarder(sock);
+      // v0.11.2 is not among the lab's versions; with the sources hanging it cannot arrive.
+      const run = startCli(['run', 'smoke', '--matrix', 'quick', '--buildx', '0.11.2', '--report-dir', `/tmp/bxl-gone-prov-${Date.now()}`], {
+        ...process.env, DOCKER_HOST: `unix://${sock}`, GOPROXY: `${base}/`, BUILDX_LAB_RELEASES_URL: base, BUILDX_LAB_GO_NOSUMDB: '1',
+      });
+      let runId: string | undefined;
+      try {
+        runId = await run.runId;
+        await run.saw(/buildx v0\.11\.2/);
+        fwd.close();
+        const goneAt = Date.now();
+        const r = await run.child;
+        const afterGone = (Date.now() - goneAt) / 1000;
+        expect(r.exitCode, String(r.all)).not.toBe(0);
+        expect(String(r.all)).toMatch(/stopped answering/);
+        expect(afterGone, `the run took ${afterGone} s to end after the engine went away`).toBeLessThan(60);
+        // nothing the run started keeps waiting on the hung sources
+        const left = await execa('pgrep', ['-f', `buildx@v0.11.2`], { reject: false });
+        expect(left.stdout.trim()).toBe('');
+      } finally {
+        fwd.close();
+        await cleanup(runId);
+      }
+    });
   });
 });

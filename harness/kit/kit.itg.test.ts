@@ -1,0 +1,162 @@
+// The kit against real parts: builders of every kind booted by real Buildx in a real DinD engine, pushing
+// to the real registry; steps with lab values; every kind of check; a Git context; repeat.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageError } from '../errors.ts';
+import { loadCase } from '../repro/case.ts';
+import { caseScenario } from '../repro/scenario.ts';
+import { BUILDKIT_17, ENGINE_26, SID_BUILDX, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
+import { defineScenario } from '../runner/scenario.ts';
+import type { BuilderSpec } from './builders.ts';
+
+let t: TestLab;
+const CELL = { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'containerd' };
+const PLATFORMS = ['linux/amd64', 'linux/arm64'];
+
+/** Boots `spec`, builds and pushes two platforms with it, and reads the registry back. */
+const boots = (spec: BuilderSpec) =>
+  defineScenario({
+    id: `itg-builder-${spec.driver}`, title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+    async observe(cell) {
+      const builder = await cell.bootBuilder(spec);
+      if (builder.failed) return { failed: `${builder.failed.argv.join(' ')}: ${builder.failed.stderr}` };
+      const dir = await cell.context('multiplatform-scratch');
+      const target = cell.target();
+      const push = await cell.buildx(['build', ...builder.args, '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, dir]);
+      const ls = await cell.buildx(['inspect', ...(builder.args.length ? [builder.name] : [])]);
+      const report = push.exitCode === 0 ? await cell.verify(target, PLATFORMS) : undefined;
+      return { failed: push.exitCode ? push.stderr : undefined, ok: report?.ok, platforms: report?.platforms, inspect: ls.stdout };
+    },
+    judge: (o) => ({ observed: o.ok ? 'control' : 'unexpected', summary: JSON.stringify(o).slice(0, 2000) }),
+  });
+
+describe('builders of every kind', () => {
+  beforeAll(async () => {
+    t = await startTestLab('itgkit', [SID_BUILDX, ENGINE_26, BUILDKIT_17]);
+  }, 60 * 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it.each<[string, BuilderSpec]>([
+    ['docker-container', { driver: 'docker-container' }],
+    ['remote over TCP', { driver: 'remote', remote: { transport: 'tcp' } }],
+    ['remote over a unix socket', { driver: 'remote', remote: { transport: 'unix' } }],
+    ['remote over TCP with TLS', { driver: 'remote', remote: { transport: 'tcp', tls: true } }],
+    ['multi-node (one node per platform)', { driver: 'docker-container', nodes: [{ platforms: ['linux/amd64'] }, { platforms: ['linux/arm64'] }] }],
+  ])('%s: boots, builds two platforms, pushes a complete index', async (_name, spec) => {
+    const r = await t.cell(boots(spec), CELL);
+    expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}`).toBe('control');
+    if (spec.nodes) expect(r.summary).toMatch(/Platforms:\s+linux\/amd64[\s\S]*Platforms:\s+linux\/arm64/);
+    if (spec.remote?.tls) expect(r.evidence.commands.some((c) => c.argv.join(' ').includes('cacert='))).toBe(true);
+  });
+
+  it('refuses kubernetes with the reason', async () => {
+    const r = await t.cell(boots({ driver: 'kubernetes' }), CELL);
+    expect(r.outcome).toBe('error');
+    expect(r.error?.kind).toBe('usage');
+    expect(r.summary).toMatch(/kubernetes is not supported: .*Kubernetes cluster/);
+  });
+});
+
+/** A case directory written for the test; removed afterwards. */
+function caseDir(yaml: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bxl-kit-case-'));
+  const all = { 'case.yaml': yaml, Dockerfile: 'FROM scratch\nCOPY hello.txt cell-id.txt /\n', 'hello.txt': 'hi from a case\n', ...files };
+  for (const [name, text] of Object.entries(all)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+async function runCase(yaml: string, files?: Record<string, string>) {
+  const dir = caseDir(yaml, files);
+  try {
+    const c = loadCase(dir);
+    return await t.cell(caseScenario(c), { ...CELL, driver: c.driver[0]!, registry: c.registry[0]! });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('steps and checks against real parts', () => {
+  beforeAll(async () => {
+    t ??= await startTestLab('itgkit', [SID_BUILDX, ENGINE_26, BUILDKIT_17]);
+  }, 60 * 60_000);
+
+  it('runs buildx and docker steps in order, with lab values and a file an earlier step wrote', async () => {
+    const r = await runCase(`title: load then inspect by the iidfile
+steps:
+  - id: build
+    buildx: [build, --load, -t, "app-\${cell}", --iidfile, iid.txt, --metadata-file, md.json, .]
+  - id: inspect
+    docker: [image, inspect, --format, "{{.Id}}", "app-\${cell}"]
+symptom:
+  - exitCode: zero
+  - file: {path: md.json, contains: "containerimage.config.digest"}
+  - image: {ref: "app-\${cell}", exists: true, platforms: [linux/amd64]}
+  - output: "sha256:[0-9a-f]{64}"
+    step: inspect
+  - notOutput: "ERROR"
+`);
+    expect(r.summary, r.error?.message).toMatch(/^symptom PRESENT/);
+    expect(r.evidence.commands.map((c) => c.argv.slice(0, 3).join(' '))).toEqual(['docker buildx build', 'docker image inspect']);
+  });
+
+  it('reads the registry and the requests it saw', async () => {
+    const r = await runCase(`title: push two platforms and count tag writes
+steps:
+  - buildx: [build, --platform, "linux/amd64,linux/arm64", --push, -t, "\${target}", .]
+symptom:
+  - registry: {ref: "\${target}", index: true, platforms: [linux/amd64, linux/arm64], complete: true, attestations: true}
+  - requests: {method: PUT, on: manifests, reference: "\${tag}", count: 1}
+  - requests: {method: PUT, on: uploads, count: ">=1"}
+`);
+    expect(r.summary, r.error?.message).toMatch(/^symptom PRESENT/);
+  });
+
+  it('says absent, with what it saw, when a check does not hold', async () => {
+    const r = await runCase(`title: a local output that holds something else
+steps:
+  - buildx: [build, --output, "type=local,dest=out", .]
+symptom:
+  - file: {path: out/hello.txt, contains: "not this"}
+`);
+    expect(r.summary).toMatch(/^symptom ABSENT \(out\/hello\.txt: does not hold "not this"\)/);
+  });
+
+  it('makes the context a Git repository, places env and config files', async () => {
+    const r = await runCase(`title: git context and the client's config
+git: true
+env: {BUILDX_GIT_LABELS: full}
+config: {dockerConfig: config.json}
+steps:
+  - buildx: [build, --load, -t, "git-\${cell}", .]
+  - docker: [image, inspect, --format, "{{json .Config.Labels}}", "git-\${cell}"]
+symptom:
+  - output: "org.opencontainers.image.revision"
+    step: "2"
+`, { 'config.json': '{"auths":{}}' });
+    expect(r.summary, r.error?.message).toMatch(/^symptom PRESENT/);
+    expect(r.evidence.facts.some((f) => /context is a Git repository at [0-9a-f]{12}/.test(f))).toBe(true);
+  });
+
+  it('repeats a case and applies the verdict rule, keeping each run', async () => {
+    const r = await runCase(`title: repeat
+repeat: 3
+verdict: majority
+steps:
+  - buildx: [version]
+symptom: {output: "github.com/docker/buildx"}
+`);
+    expect(r.summary).toMatch(/^symptom PRESENT \(3 of 3 run\(s\) showed it \(majority\)/);
+    expect(r.evidence.commands.filter((c) => c.argv.includes('version'))).toHaveLength(3);
+  });
+
+  it('refuses a hostile case before anything runs', () => {
+    expect(() => loadCase(caseDir('title: t\nsteps: [{docker: [run, --privileged, x]}]\nsymptom: {exitCode: zero}\n'))).toThrow(UsageError);
+  });
+});

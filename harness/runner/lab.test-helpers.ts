@@ -1,0 +1,69 @@
+// For integration tests: a real lab (the engine the lab chooses, the real registry, DinD engines),
+// provisioned through the same provisioner as a run, and a way to run one cell of a test scenario.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildxCacheRoot } from '../buildx/provision.ts';
+import { labConfig, withEngine, type LabConfig } from '../config.ts';
+import { HostEngine } from '../engine/host.ts';
+import { Lab } from '../lab/lab.ts';
+import type { CellResult } from '../model.ts';
+import { stderrProgress } from '../progress.ts';
+import { runCell } from './cell.ts';
+import { Provisioner, type ImageResult } from './provision.ts';
+import { readStatus } from './provision-status.ts';
+import { requirementId, type PlannedCell, type Requirement } from './run-spec.ts';
+import { cellName } from './matrix.ts';
+import type { AxesDecl, Scenario } from './scenario.ts';
+
+export const SID_BUILDX: Requirement = { kind: 'buildx', label: 'v0.29.1-debian', spec: 'debian-sid', version: 'v0.29.1', via: 'alias' };
+export const ENGINE_26: Requirement = { kind: 'engine-image', label: '26.1.5', spec: '26.1.5' };
+export const BUILDKIT_17: Requirement = { kind: 'buildkit', version: 'v0.17.1' };
+const REGISTRY: Requirement = { kind: 'image', id: 'registry' };
+
+export interface TestLab {
+  config: LabConfig;
+  lab: Lab;
+  runId: string;
+  reportDir: string;
+  need<T>(id: string): Promise<T>;
+  /** runs one cell of `s` with these axes (buildx and engine must be among the provisioned requirements) */
+  cell(s: Scenario<AxesDecl, unknown>, axes: Record<string, string>): Promise<CellResult>;
+  close(): Promise<void>;
+}
+
+export async function startTestLab(name: string, requirements: readonly Requirement[] = [SID_BUILDX, ENGINE_26]): Promise<TestLab> {
+  const engine = await new HostEngine(labConfig(), stderrProgress).ensure();
+  const config = withEngine(labConfig(), engine.host);
+  const runId = `${name}${Date.now().toString(36)}`;
+  const reportDir = mkdtempSync(path.join(tmpdir(), `bxl-${name}-`));
+  const reqs = [REGISTRY, ...requirements];
+  const status = await new Provisioner(config, { reportDir, requirements: Object.fromEntries(reqs.map((r) => [requirementId(r), r])) }, stderrProgress).start().done;
+  const need = async <T>(id: string): Promise<T> => {
+    const e = readStatus(reportDir)?.requirements[id] ?? status.requirements[id];
+    if (e?.state !== 'ready') throw new Error(`${id} is not ready: ${e?.state === 'failed' ? e.reason : e?.state ?? 'not requested'}`);
+    return e.result as T;
+  };
+  const registry = await need<ImageResult>('image:registry');
+  const lab = await Lab.start(config, { runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress: stderrProgress });
+  let attempt = 0;
+  return {
+    config,
+    lab,
+    runId,
+    reportDir,
+    need,
+    cell: (s, axes) => {
+      const name = cellName(axes);
+      const cell: PlannedCell = {
+        key: `${s.id} > ${name}`, scenario: s.id, source: { kind: 'scenario', module: 'test' }, name, axes,
+        expected: { outcome: 'control', reason: 'integration test' }, attempt: attempt++, requires: [],
+      };
+      return runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need });
+    },
+    close: async () => {
+      await lab.stop();
+      rmSync(reportDir, { recursive: true, force: true });
+    },
+  };
+}
