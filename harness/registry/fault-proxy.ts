@@ -60,6 +60,9 @@ export interface ProxyLimits {
 /** distribution's maxManifestBodySize */
 export const MAX_MANIFEST_BYTES = 4 << 20;
 
+/** How long the rest of a refused request's body is read and dropped before the connection is given up. */
+const LINGER_MS = 5_000;
+
 export interface FaultProxyOptions {
   /** base URL of the real registry, e.g. http://172.18.0.3:5000 */
   upstream: string;
@@ -226,6 +229,8 @@ class ProxiedRequest implements RegistryRequest {
   responseMediaType?: string;
   responseDigest?: string;
   readonly interventions: string[] = [];
+  #done = false;
+  readonly #onDone: (() => void)[] = [];
 
   constructor(
     readonly req: http.IncomingMessage,
@@ -241,6 +246,28 @@ class ProxiedRequest implements RegistryRequest {
     this.path = this.target.ok ? this.target.path : raw.split('?')[0]!;
     this.route = this.target.ok ? parseRegistryPath(this.target.path) : { kind: 'other' };
     this.query = new URLSearchParams(this.target.ok ? this.target.query : '');
+    res.once('close', () => this.finish());
+  }
+
+  /** Over: answered in full, or its client gone. */
+  get over(): boolean {
+    return this.#done;
+  }
+
+  /** Runs `fn` when the request is over (at once if it already is). */
+  whenDone(fn: () => void): void {
+    if (this.#done) fn();
+    else this.#onDone.push(fn);
+  }
+
+  /**
+   * The request is over: its response closed, or its connection did. The proxy calls this for the latter,
+   * as a pipelined response Node never started (connection died, or taken over by CONNECT) gets no 'close'.
+   */
+  finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    for (const fn of this.#onDone.splice(0)) fn();
   }
 
   get isManifestPut(): boolean {
@@ -301,6 +328,8 @@ export class StartedFaultProxy {
   #upstreamFailures = 0;
   #refused = 0;
   #active = 0;
+  /** requests in flight per connection: with any, an answer written straight to the socket would come out of order */
+  readonly #inFlight = new WeakMap<object, Set<ProxiedRequest>>();
   #buffered = 0;
   #peakBuffered = 0;
   #stopped = new AbortController();
@@ -324,6 +353,11 @@ export class StartedFaultProxy {
 
       const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024 }, (req, res) => void this.#handle(req, res));
       server.requestTimeout = 0; // Node's 300 s default would cut long blob uploads
+      server.on('connection', (socket: Socket) =>
+        socket.once('close', () => {
+          for (const x of this.#inFlight.get(socket) ?? []) x.finish();
+        }),
+      );
       server.on('connect', (req: http.IncomingMessage, socket: Duplex) => this.#refuseConnect(req, socket));
       server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => this.#clientError(err, socket));
       this.#servers.push(server);
@@ -441,9 +475,12 @@ export class StartedFaultProxy {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const x = new ProxiedRequest(req, res, this.journal.reserveSeq(), performance.now());
     this.#active++;
+    const siblings = this.#inFlight.get(req.socket) ?? new Set<ProxiedRequest>();
+    this.#inFlight.set(req.socket, siblings.add(x));
     // Journal once, whether the response finished or the connection died.
-    res.once('close', () => {
+    x.whenDone(() => {
       this.#active--;
+      siblings.delete(x);
       if (x.body) this.#buffered -= x.body.length;
       this.journal.append(x.entry(this.#t0));
     });
@@ -481,12 +518,24 @@ export class StartedFaultProxy {
     }
   }
 
-  /** Answers a request the proxy will not forward; the connection is closed, as the rest of it is unread. */
+  /**
+   * Answers a request the proxy will not forward. With its body still coming, closing at once would make the
+   * kernel reset the connection and could drop the answer before the client reads it: Node then reads and
+   * drops the rest, and the connection is given up only if that lasts more than LINGER_MS.
+   */
   #refuse(x: ProxiedRequest, status: number, intervention: string, message: string): void {
     this.#refused++;
     x.interventions.push(intervention);
     const a = errorAnswer(status, status === 413 ? 'SIZE_INVALID' : 'BAD_REQUEST', `fault proxy: ${message}`);
-    x.answer({ ...a, headers: { ...a.headers, connection: 'close' } });
+    const bodyComing = !x.req.complete && (Number(x.headers['content-length']) > 0 || x.headers['transfer-encoding'] !== undefined);
+    if (!bodyComing) {
+      x.answer({ ...a, headers: { ...a.headers, connection: 'close' } });
+      return;
+    }
+    const giveUp = setTimeout(() => x.req.socket.destroy(), LINGER_MS);
+    x.req.once('end', () => clearTimeout(giveUp)).once('close', () => clearTimeout(giveUp));
+    x.req.resume();
+    x.answer(a);
   }
 
   /** Reads a manifest PUT body into x.body, at most limits.maxManifestBytes; false when it answered 413. */
@@ -540,7 +589,7 @@ export class StartedFaultProxy {
   }
 
   #upstreamDown(x: ProxiedRequest, err: unknown): void {
-    if (x.res.destroyed) return; // the client left and we cancelled upstream: not the registry's doing
+    if (x.over || x.res.destroyed) return; // the client left and we cancelled upstream: not the registry's doing
     this.#upstreamFailures++;
     x.interventions.push('upstream-unreachable');
     if (x.res.headersSent) return void x.res.destroy();
@@ -636,7 +685,7 @@ export class StartedFaultProxy {
       if (!answered) this.#upstreamDown(x, err);
     });
     // A client that goes away cancels the upstream request too.
-    res.on('close', () => {
+    x.whenDone(() => {
       if (!res.writableFinished) up.destroy();
     });
 
@@ -647,18 +696,25 @@ export class StartedFaultProxy {
     }
   }
 
-  /** CONNECT would make the proxy a tunnel to anywhere: answered 400 on the raw socket, and journaled. */
+  /**
+   * CONNECT would make the proxy a tunnel to anywhere: answered 400 on the raw socket, and journaled. Node
+   * hands over the socket, so behind pipelined requests still in flight an answer would come out of order:
+   * then the connection is just closed (status 0), which also ends those requests.
+   */
   #refuseConnect(req: http.IncomingMessage, socket: Duplex): void {
     this.#refused++;
-    this.#journalBare({ method: 'CONNECT', path: req.url ?? '', client: (req.socket as Socket).remoteAddress, status: 400, intervention: 'bad-target' });
-    this.#rawAnswer(socket, 400, 'Bad Request', 'fault proxy: authority form (CONNECT) is not forwarded');
+    const inOrder = !this.#inFlight.get(socket)?.size;
+    this.#journalBare({ method: 'CONNECT', path: req.url ?? '', client: (socket as Socket).remoteAddress, status: inOrder ? 400 : 0, intervention: 'bad-target' });
+    if (inOrder) this.#rawAnswer(socket, 400, 'Bad Request', 'fault proxy: authority form (CONNECT) is not forwarded');
+    else socket.destroy();
   }
 
   /** A request Node's parser rejected (malformed line, header overflow, bad framing): answered and journaled. */
   #clientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy(); // the client left: nothing to answer
     this.#refused++;
-    const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
+    // As for CONNECT: behind a request still in flight, a raw answer would be read as that request's.
+    const status = this.#inFlight.get(socket)?.size ? 0 : (CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400);
     const line = /^([A-Za-z]{1,16}) (\S{1,2048})/.exec(err.rawPacket?.toString('latin1') ?? '');
     this.#journalBare({
       method: line?.[1]?.toUpperCase() ?? '-',
@@ -667,7 +723,8 @@ export class StartedFaultProxy {
       status,
       intervention: `malformed-${(err.code ?? 'request').toLowerCase()}`,
     });
-    this.#rawAnswer(socket, status, http.STATUS_CODES[status] ?? 'Bad Request', `fault proxy: ${err.message}`);
+    if (status) this.#rawAnswer(socket, status, http.STATUS_CODES[status] ?? 'Bad Request', `fault proxy: ${err.message}`);
+    else socket.destroy();
   }
 
   #journalBare(e: { method: string; path: string; client: string | undefined; status: number; intervention: string }): void {

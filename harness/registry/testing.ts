@@ -229,11 +229,15 @@ export interface RawReply {
 }
 
 /**
- * Sends raw bytes over a fresh TCP connection and reads what comes back. `closeAfterMs` ends the
- * connection from our side (a client that leaves); otherwise the reply is read until the server closes or
- * falls silent for `idleMs`.
+ * Sends raw bytes over a fresh TCP connection and reads what comes back. `halfClose` sends FIN after the
+ * bytes (the server answers what it can, then closes); `closeAfterMs` destroys the connection from our side
+ * (a client that leaves); otherwise the reply is read until the server closes or falls silent for `idleMs`.
  */
-export function rawExchange(port: number, data: string | Buffer, opts: { idleMs?: number; closeAfterMs?: number; host?: string } = {}): Promise<RawReply> {
+export function rawExchange(
+  port: number,
+  data: string | Buffer,
+  opts: { idleMs?: number; closeAfterMs?: number; host?: string; halfClose?: boolean } = {},
+): Promise<RawReply> {
   return new Promise((resolve) => {
     const sock = net.connect(port, opts.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -250,7 +254,8 @@ export function rawExchange(port: number, data: string | Buffer, opts: { idleMs?
       timer = setTimeout(finish, opts.idleMs ?? 300);
     };
     sock.on('connect', () => {
-      sock.write(data, () => undefined);
+      if (opts.halfClose) sock.end(data);
+      else sock.write(data, () => undefined);
       if (opts.closeAfterMs !== undefined) setTimeout(() => sock.destroy(), opts.closeAfterMs);
       idle();
     });
