@@ -125,6 +125,8 @@ describe('RegistryClient', () => {
         : { body: Buffer.from('{"name":"app/x","tags":["c"]}') },
     );
     expect(await new RegistryClient({ baseUrl: reg.baseUrl }).listTags('app/x')).toEqual(['a', 'b', 'c']);
+    expect(await new RegistryClient({ baseUrl: reg.baseUrl }).listTags('app/x', { pageSize: 2 })).toEqual(['a', 'b', 'c']);
+    expect(reg.log.filter((l) => l.includes('/tags/'))).toHaveLength(4);
   });
 });
 

@@ -170,11 +170,14 @@ export class RegistryClient {
     };
   }
 
-  /** All tags, following Link pagination on this registry only; [] when the repository is unknown. */
-  async listTags(repo: string): Promise<string[]> {
+  /**
+   * All tags, following Link pagination on this registry only; [] when the repository is unknown.
+   * `pageSize` asks for pages of that many tags (`?n=`); by default the registry chooses.
+   */
+  async listTags(repo: string, opts: { pageSize?: number } = {}): Promise<string[]> {
     const tags: string[] = [];
     const seen = new Set<string>();
-    let url: string | undefined = `${this.baseUrl}/v2/${repo}/tags/list`;
+    let url: string | undefined = `${this.baseUrl}/v2/${repo}/tags/list${opts.pageSize ? `?n=${opts.pageSize}` : ''}`;
     while (url) {
       if (seen.has(url)) throw new RegistryRequestError(`GET ${url}: Link pagination comes back to ${url}, a page already read`, url);
       if (seen.size >= MAX_TAG_PAGES) throw new RegistryRequestError(`GET ${url}: more than ${MAX_TAG_PAGES} pages of tags`, url);
