@@ -7,17 +7,20 @@
 // behaviours) are buffered, up to distribution's own 4 MiB limit; the journal has limits of its own.
 
 import { createHash } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HarnessError, UsageError } from '../errors.ts';
-import type { JournalEntry } from '../model.ts';
 import { MANIFEST_MEDIA_TYPES } from '../oci/types.ts';
-import { createBehaviour, errorAnswer, type Answer, type BehaviourSpec, type RegistryEmulation, type RegistryRequest, type Upstream } from './behaviours.ts';
-import { Journal, parseRegistryPath, type JournalLimits, type ParsedRegistryPath } from './journal.ts';
+import { createBehaviour, errorAnswer, type BehaviourSpec, type RegistryEmulation, type Upstream } from './behaviours.ts';
+import { Journal, type JournalLimits } from './journal.ts';
+import { checkListenHost, checkResolvedHost, isUnspecifiedAddress, refuseWildcard } from './listen-address.ts';
+import { ProxiedRequest, clientAddress, header } from './proxied-request.ts';
 import { parseRequestTarget } from './request-target.ts';
+
+export { clientAddress } from './proxied-request.ts';
+export { isUnspecifiedAddress } from './listen-address.ts';
 
 export type Fault =
   /** same length, every byte flipped (XOR 0xff), so digests fail but framing does not */
@@ -95,11 +98,6 @@ export function blobGet(repo: string, digest: string, fault: Fault, extra: Pick<
   return { method: 'GET', path: blobPath(repo, digest), fault, ...extra };
 }
 
-/** '::ffff:172.18.0.3' -> '172.18.0.3': rules and journals speak plain IPv4 where the peer is IPv4. */
-export function clientAddress(remote: string | undefined): string | undefined {
-  return remote?.startsWith('::ffff:') ? remote.slice(7) : remote;
-}
-
 // Per RFC 9110 these describe one hop and must not be forwarded; Node re-frames bodies itself.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
@@ -115,38 +113,6 @@ const DEFAULT_CODES: Record<number, string> = {
 
 // Node's parser errors, answered (and journaled) by the proxy instead of Node's bare default.
 const CLIENT_ERROR_STATUS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
-
-/**
- * Whether a listen host is (or a URL parser turns it into) the unspecified address: '0', '0x0', '0.0',
- * '::', '::ffff:0:0' and friends. Names are checked again after DNS resolution, and the bound address after
- * listen(), so nothing reaches the wildcard through a spelling this misses.
- */
-export function isUnspecifiedAddress(host: string): boolean {
-  const h = host.replace(/^\[(.*)\]$/, '$1');
-  if (h === '') return true;
-  let canonical: string;
-  try {
-    canonical = new URL(`http://${h.includes(':') ? `[${h}]` : h}/`).hostname;
-  } catch {
-    return false;
-  }
-  return canonical === '0.0.0.0' || canonical === '[::]' || canonical === '[::ffff:0:0]';
-}
-
-function refuseWildcard(host: string, resolved?: string): never {
-  throw new UsageError(
-    `fault proxy refuses to listen on "${host}"${resolved && resolved !== host ? ` (it resolves to ${resolved})` : ''}: ` +
-      'it would expose the registry (and its faults) on every interface of the host; pass the lab network gateway IP and/or 127.0.0.1',
-  );
-}
-
-function checkListen(addrs: readonly ListenAddress[]): void {
-  for (const a of addrs) if (isUnspecifiedAddress(a.host)) refuseWildcard(a.host);
-}
-
-function header(v: string | string[] | number | undefined): string | undefined {
-  return v === undefined ? undefined : Array.isArray(v) ? v[0] : String(v);
-}
 
 function forwardable(h: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = {};
@@ -178,12 +144,12 @@ export class FaultProxy {
     if (this.#upstream.protocol !== 'http:') throw new UsageError(`fault proxy upstream must be http://, got ${opts.upstream}`);
     this.#listen = opts.listen ?? [];
     this.#limits = { maxManifestBytes: MAX_MANIFEST_BYTES, journal: {}, ...opts.limits };
-    checkListen(this.#listen);
+    for (const a of this.#listen) checkListenHost(a.host);
   }
 
   /** Addresses to bind, each exactly as given. Without any, the proxy binds 127.0.0.1 on a free port. */
   withListen(addrs: ListenAddress[]): this {
-    checkListen(addrs);
+    for (const a of addrs) checkListenHost(a.host);
     this.#listen = [...addrs];
     return this;
   }
@@ -210,109 +176,6 @@ interface ActiveRule {
   id: string;
   rule: FaultRule;
   remaining: number;
-}
-
-/** One request through the proxy: what it asked for, its buffered body if any, and what the journal will say. */
-class ProxiedRequest implements RegistryRequest {
-  readonly method: string;
-  readonly client: string | undefined;
-  readonly target: ReturnType<typeof parseRequestTarget>;
-  /** the path as received, without query (for a refused target: whatever came before '?') */
-  readonly path: string;
-  readonly route: ParsedRegistryPath;
-  readonly query: URLSearchParams;
-  readonly headers: http.IncomingHttpHeaders;
-  body?: Buffer;
-  bodyDigest?: string;
-  requestBytes = 0;
-  responseBytes = 0;
-  responseMediaType?: string;
-  responseDigest?: string;
-  readonly interventions: string[] = [];
-  #done = false;
-  readonly #onDone: (() => void)[] = [];
-
-  constructor(
-    readonly req: http.IncomingMessage,
-    readonly res: http.ServerResponse,
-    readonly seq: number,
-    readonly startedAt: number,
-  ) {
-    this.method = (req.method ?? 'GET').toUpperCase();
-    this.client = clientAddress(req.socket.remoteAddress);
-    this.headers = req.headers;
-    const raw = req.url ?? '';
-    this.target = parseRequestTarget(this.method, raw);
-    this.path = this.target.ok ? this.target.path : raw.split('?')[0]!;
-    this.route = this.target.ok ? parseRegistryPath(this.target.path) : { kind: 'other' };
-    this.query = new URLSearchParams(this.target.ok ? this.target.query : '');
-    res.once('close', () => this.finish());
-  }
-
-  /** Over: answered in full, or its client gone. */
-  get over(): boolean {
-    return this.#done;
-  }
-
-  /** Runs `fn` when the request is over (at once if it already is). */
-  whenDone(fn: () => void): void {
-    if (this.#done) fn();
-    else this.#onDone.push(fn);
-  }
-
-  /**
-   * The request is over: its response closed, or its connection did. The proxy calls this for the latter,
-   * as a pipelined response Node never started (connection died, or taken over by CONNECT) gets no 'close'.
-   */
-  finish(): void {
-    if (this.#done) return;
-    this.#done = true;
-    for (const fn of this.#onDone.splice(0)) fn();
-  }
-
-  get isManifestPut(): boolean {
-    return this.method === 'PUT' && this.route.kind === 'manifests' && !!this.route.repository && !!this.route.reference;
-  }
-
-  /** writeHead, noting what the journal needs (getHeader() does not see headers passed to writeHead). */
-  writeHead(status: number, headers: http.OutgoingHttpHeaders): void {
-    this.responseMediaType = header(headers['content-type']);
-    this.responseDigest = header(headers['docker-content-digest']);
-    this.res.writeHead(status, headers);
-  }
-
-  /** Sends a whole answer (no body for HEAD). */
-  answer(a: Answer): void {
-    this.writeHead(a.status, a.headers);
-    if (this.method === 'HEAD' || !a.body) return void this.res.end();
-    this.responseBytes += a.body.length;
-    this.res.end(a.body);
-  }
-
-  entry(t0: number): JournalEntry {
-    const h = this.headers;
-    const digest = this.bodyDigest ?? this.responseDigest;
-    return {
-      seq: this.seq,
-      atMs: Math.round(this.startedAt - t0),
-      ...(this.client ? { client: this.client } : {}),
-      method: this.method,
-      path: this.path,
-      kind: this.route.kind,
-      ...(this.route.repository ? { repository: this.route.repository } : {}),
-      ...(this.route.reference ? { reference: this.route.reference } : {}),
-      status: this.res.headersSent ? this.res.statusCode : 0, // 0: the connection died before any answer
-      // Headers other than User-Agent and Content-Type are never recorded (Authorization, Cookie carry credentials).
-      ...(h['content-type'] ? { requestMediaType: h['content-type'] } : {}),
-      ...(this.responseMediaType ? { responseMediaType: this.responseMediaType } : {}),
-      ...(h['user-agent'] ? { userAgent: h['user-agent'] } : {}),
-      requestBytes: this.requestBytes,
-      responseBytes: this.responseBytes,
-      durationMs: Math.round(performance.now() - this.startedAt),
-      ...(digest ? { digest } : {}),
-      ...(this.interventions.length ? { intervention: this.interventions.join('+') } : {}),
-    };
-  }
 }
 
 /** The client went away while we read its body: nothing to answer, nothing to blame on the registry. */
@@ -347,9 +210,7 @@ export class StartedFaultProxy {
   async _listen(addrs: readonly ListenAddress[]): Promise<void> {
     for (const a of addrs) {
       // The name as the resolver sees it, then the address actually bound: both must be specific.
-      const resolved = await lookup(a.host.replace(/^\[(.*)\]$/, '$1'), { all: true, verbatim: true }).catch(() => []);
-      const wildcard = resolved.find((r) => isUnspecifiedAddress(r.address));
-      if (wildcard) refuseWildcard(a.host, wildcard.address);
+      await checkResolvedHost(a.host);
 
       const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024 }, (req, res) => void this.#handle(req, res));
       server.requestTimeout = 0; // Node's 300 s default would cut long blob uploads
@@ -500,7 +361,7 @@ export class StartedFaultProxy {
       }
       if (fault?.kind === 'delay') {
         await sleep(fault.ms, undefined, { signal: this.#stopped.signal });
-        if (res.destroyed) return;
+        if (x.over) return;
       }
       // Buffered: the journal needs the digest, and behaviours decide before anything is forwarded.
       if (x.isManifestPut && !(await this.#bufferBody(x))) return;
@@ -513,7 +374,7 @@ export class StartedFaultProxy {
       }
       this.#forward(x, fault, emulation);
     } catch (err) {
-      if (err instanceof ClientGone || this.#stopped.signal.aborted || res.destroyed) return void res.destroy();
+      if (err instanceof ClientGone || this.#stopped.signal.aborted || x.over) return void res.destroy();
       this.#upstreamDown(x, err);
     }
   }
@@ -532,7 +393,7 @@ export class StartedFaultProxy {
       x.answer({ ...a, headers: { ...a.headers, connection: 'close' } });
       return;
     }
-    const giveUp = setTimeout(() => x.req.socket.destroy(), LINGER_MS);
+    const giveUp = setTimeout(() => x.req.socket.destroy(), LINGER_MS).unref();
     x.req.once('end', () => clearTimeout(giveUp)).once('close', () => clearTimeout(giveUp));
     x.req.resume();
     x.answer(a);
