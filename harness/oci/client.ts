@@ -3,6 +3,15 @@
 import { HarnessError } from '../errors.ts';
 import { MANIFEST_MEDIA_TYPES, digestOf, isDigest, type Problem } from './types.ts';
 
+/**
+ * Manifests, indexes, configs and tag lists are read whole. distribution refuses manifests over 4 MiB
+ * (maxManifestBodySize), so nothing the lab reads can rightly be larger.
+ */
+export const MAX_JSON_BYTES = 4 << 20;
+const MAX_REDIRECTS = 5;
+const MAX_TAG_PAGES = 10_000;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 export interface RegistryClientOptions {
   /** e.g. http://127.0.0.1:34567 */
   baseUrl: string;
@@ -22,6 +31,18 @@ export class RegistryRequestError extends HarnessError {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/** A body larger than the client will hold: `limit` is the 4 MiB JSON limit or a descriptor's size. */
+export class BodyTooLargeError extends RegistryRequestError {
+  constructor(
+    message: string,
+    url: string,
+    status: number,
+    readonly limit: number,
+  ) {
+    super(message, url, status);
   }
 }
 
@@ -79,8 +100,8 @@ export class RegistryClient {
     const res = await this.request('GET', url, { Accept: MANIFEST_MEDIA_TYPES.join(', ') });
     if (res.status === 404) return { found: false, status: 404, url };
     this.expectOk(res, url);
-    const raw = Buffer.from(await this.body(res, url));
     const where = `${repo}@${reference}`;
+    const raw = await this.body(res, url, MAX_JSON_BYTES, `manifest ${where} is larger than the ${MAX_JSON_BYTES}-byte limit (distribution's own)`);
     const digest = digestOf(raw, isDigest(reference) ? reference : undefined);
     const headerDigest = res.headers.get('docker-content-digest') ?? undefined;
     const problems = digestProblems(where, digest, headerDigest, isDigest(reference) ? reference : undefined);
@@ -122,12 +143,13 @@ export class RegistryClient {
     };
   }
 
-  async getBlob(repo: string, digest: string): Promise<BlobResult> {
+  /** The blob's bytes; more than `size` (its descriptor's) is refused with BodyTooLargeError. */
+  async getBlob(repo: string, digest: string, size: number): Promise<BlobResult> {
     const url = `${this.baseUrl}/v2/${repo}/blobs/${digest}`;
     const res = await this.request('GET', url, {});
     if (res.status === 404) return { found: false, status: 404, url };
     this.expectOk(res, url);
-    const bytes = Buffer.from(await this.body(res, url));
+    const bytes = await this.body(res, url, size, `blob ${repo}@${digest} is larger than the descriptor's ${size} bytes`);
     const actual = digestOf(bytes, digest);
     const problems = digestProblems(`${repo}@${digest}`, actual, res.headers.get('docker-content-digest') ?? undefined, digest);
     return { found: true, status: res.status, bytes, size: bytes.length, digest: actual, problems };
@@ -148,15 +170,22 @@ export class RegistryClient {
     };
   }
 
-  /** All tags, following Link pagination; [] when the repository is unknown. */
-  async listTags(repo: string): Promise<string[]> {
+  /**
+   * All tags, following Link pagination on this registry only; [] when the repository is unknown.
+   * `pageSize` asks for pages of that many tags (`?n=`); by default the registry chooses.
+   */
+  async listTags(repo: string, opts: { pageSize?: number } = {}): Promise<string[]> {
     const tags: string[] = [];
-    let url: string | undefined = `${this.baseUrl}/v2/${repo}/tags/list`;
+    const seen = new Set<string>();
+    let url: string | undefined = `${this.baseUrl}/v2/${repo}/tags/list${opts.pageSize ? `?n=${opts.pageSize}` : ''}`;
     while (url) {
+      if (seen.has(url)) throw new RegistryRequestError(`GET ${url}: Link pagination comes back to ${url}, a page already read`, url);
+      if (seen.size >= MAX_TAG_PAGES) throw new RegistryRequestError(`GET ${url}: more than ${MAX_TAG_PAGES} pages of tags`, url);
+      seen.add(url);
       const res = await this.request('GET', url, { Accept: 'application/json' });
       if (res.status === 404) return tags;
       this.expectOk(res, url);
-      const text = Buffer.from(await this.body(res, url)).toString('utf8');
+      const text = (await this.body(res, url, MAX_JSON_BYTES, `tag list ${url} is larger than the ${MAX_JSON_BYTES}-byte limit`)).toString('utf8');
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
@@ -165,29 +194,65 @@ export class RegistryClient {
       }
       if (isRecord(parsed) && Array.isArray(parsed.tags)) tags.push(...parsed.tags.filter((t): t is string => typeof t === 'string'));
       const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1];
-      url = next ? new URL(next, this.baseUrl).toString() : undefined;
+      // RFC 8288: a relative link resolves against the page it came in.
+      url = next ? this.sameOrigin(new URL(next, url), `Link pagination from ${url}`) : undefined;
     }
     return tags;
   }
 
+  /** `target` when it is on the registry's own origin; anything else would send the lab's reads elsewhere. */
+  private sameOrigin(target: URL, what: string): string {
+    const home = new URL(this.baseUrl).origin;
+    if (target.origin !== home) {
+      throw new RegistryRequestError(`refusing to follow ${what} to ${target.href}: the lab reads only from ${home}`, target.href);
+    }
+    return target.href;
+  }
+
+  /** fetch without its own redirect handling: redirects are followed here, on the same origin only. */
   private async request(method: string, url: string, headers: Record<string, string>): Promise<Response> {
-    try {
-      return await fetch(url, {
-        method,
-        headers: { 'User-Agent': this.userAgent, ...headers },
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (cause) {
-      throw new RegistryRequestError(`${method} ${url} failed: ${describeCause(cause)}`, url, undefined, { cause });
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      let res: Response;
+      try {
+        res = await fetch(current, {
+          method,
+          headers: { 'User-Agent': this.userAgent, ...headers },
+          redirect: 'manual',
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (cause) {
+        throw new RegistryRequestError(`${method} ${current} failed: ${describeCause(cause)}`, current, undefined, { cause });
+      }
+      const location = res.headers.get('location');
+      if (!REDIRECTS.has(res.status) || location === null) return res;
+      await res.body?.cancel();
+      if (hop >= MAX_REDIRECTS) throw new RegistryRequestError(`${method} ${url}: more than ${MAX_REDIRECTS} redirects`, url, res.status);
+      current = this.sameOrigin(new URL(location, current), `a redirect (${res.status}) from ${current}`);
     }
   }
 
-  private async body(res: Response, url: string): Promise<ArrayBuffer> {
+  /** Reads a body, at most `limit` bytes: a larger declared length is refused before reading, a longer stream on the way. */
+  private async body(res: Response, url: string, limit: number, tooLarge: string): Promise<Buffer> {
+    const refuse = async () => {
+      await res.body?.cancel().catch(() => undefined);
+      return new BodyTooLargeError(`GET ${url}: ${tooLarge}`, url, res.status, limit);
+    };
+    const declared = contentLength(res);
+    if (declared !== undefined && declared > limit) throw await refuse();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
     try {
-      return await res.arrayBuffer();
+      for await (const chunk of res.body ?? []) {
+        size += chunk.length;
+        if (size > limit) throw await refuse();
+        chunks.push(chunk);
+      }
     } catch (cause) {
+      if (cause instanceof BodyTooLargeError) throw cause;
       throw new RegistryRequestError(`reading body of ${url} failed: ${describeCause(cause)}`, url, res.status, { cause });
     }
+    return Buffer.concat(chunks, size);
   }
 
   // Only 404 is an answer verification can use; anything else (401, 5xx) means the lab could not read.

@@ -1,7 +1,7 @@
 // Completeness verification: reads what the registry really holds under a tag and lists every way it
 // differs from a complete multi-platform push. Pure checks (check*) are separate from the fetching walk.
 import { VerificationError } from '../errors.ts';
-import { isRecord, type BlobHead, type BlobResult, type RegistryClient } from './client.ts';
+import { BodyTooLargeError, isRecord, type BlobHead, type BlobResult, type ManifestResult, type RegistryClient } from './client.ts';
 import {
   ANNOTATION_REFERENCE_DIGEST,
   formatPlatform,
@@ -135,6 +135,17 @@ export function asManifest(json: unknown): ImageManifest | undefined {
 // ---------------------------------------------------------------------------------------------
 // Fetching walk
 
+/** The client's size limits are about registry content, which verification reports rather than throws. */
+function tooLarge(err: unknown): { tooLarge: BodyTooLargeError } {
+  if (err instanceof BodyTooLargeError) return { tooLarge: err };
+  throw err;
+}
+
+async function manifestOrTooLarge(client: RegistryClient, repo: string, ref: string, where: string): Promise<ManifestResult | Problem> {
+  const r = await client.getManifest(repo, ref).catch(tooLarge);
+  return 'tooLarge' in r ? { code: 'invalid-manifest', where, detail: `${ref}: ${r.tooLarge.message}` } : r;
+}
+
 type LayerMode = 'head' | 'get';
 
 /** Shares blob reads between manifests (platforms usually share base layers). */
@@ -146,9 +157,14 @@ class BlobReader {
     private readonly repo: string,
   ) {}
 
-  get(digest: string): Promise<BlobResult> {
-    let p = this.gets.get(digest);
-    if (!p) this.gets.set(digest, (p = this.client.getBlob(this.repo, digest)));
+  /** Never more than the descriptor's size is read (a longer body is a BodyTooLargeError). */
+  get(desc: Descriptor): Promise<BlobResult> {
+    const key = `${desc.digest}/${desc.size}`;
+    let p = this.gets.get(key);
+    if (!p) {
+      p = this.client.getBlob(this.repo, desc.digest, desc.size);
+      this.gets.set(key, p);
+    }
     return p;
   }
 
@@ -161,7 +177,10 @@ class BlobReader {
 
 async function checkBlob(blobs: BlobReader, desc: Descriptor, mode: LayerMode, where: string): Promise<{ problems: Problem[]; bytes?: Buffer }> {
   if (mode === 'get') {
-    const r = await blobs.get(desc.digest);
+    const r = await blobs.get(desc).catch(tooLarge);
+    if ('tooLarge' in r) {
+      return { problems: [{ code: 'size-mismatch', where, detail: `${desc.digest}: registry sent more than the descriptor's ${desc.size} bytes` }] };
+    }
     if (!r.found) return { problems: [{ code: 'missing-blob', where, detail: `${desc.digest} (${desc.size} bytes): registry answered ${r.status}` }] };
     const problems = r.problems.map((p) => ({ ...p, where }));
     problems.push(...checkDescriptor(desc, { size: r.size }, where));
@@ -211,7 +230,11 @@ export async function verifyImage(client: RegistryClient, repo: string, tag: str
   const ref = `${client.host}/${repo}:${tag}`;
   const report: VerificationReport = { ref, ok: false, platforms: [], attestations: 0, problems: [], manifests: {} };
   const problems = report.problems;
-  const top = await client.getManifest(repo, tag);
+  const top = await manifestOrTooLarge(client, repo, tag, `${repo}:${tag}`);
+  if ('code' in top) {
+    problems.push(top);
+    return report;
+  }
   if (!top.found) {
     problems.push({ code: 'not-found', where: `${repo}:${tag}`, detail: `GET ${top.url} answered ${top.status}` });
     return report;
@@ -238,7 +261,8 @@ export async function verifyImage(client: RegistryClient, repo: string, tag: str
         const label = isAttestationManifest(desc)
           ? `attestation for ${byDigest.get(desc.annotations?.[ANNOTATION_REFERENCE_DIGEST] ?? '') ?? '?'} (manifests[${i}])`
           : descriptorPlatform(desc);
-        const got = await client.getManifest(repo, desc.digest);
+        const got = await manifestOrTooLarge(client, repo, desc.digest, label);
+        if ('code' in got) return [got];
         if (!got.found) return [{ code: 'missing-manifest', where: label, detail: `${desc.digest}: registry answered ${got.status}` }];
         report.manifests[got.digest] = got.json;
         const out = got.problems.map((p) => ({ ...p, where: label }));

@@ -1,16 +1,26 @@
 // A fault-injecting HTTP proxy in front of the lab's real registry. DinD engines reach it as `registry:5000`;
 // it forwards to the registry container, journals every request, and can corrupt, truncate, delay or refuse
-// chosen requests, or emulate registries that do not do "last write wins" on tags.
-// Blob bodies are streamed; only manifest PUT bodies (small, and needed for their digest) are buffered.
+// chosen requests. Registry behaviours (emulations of registries that differ from distribution) live in
+// behaviours.ts; this module is transport only: listening, checking the target, forwarding, faults, journal.
+//
+// Memory is bounded: blob bodies stream both ways; only manifest PUT bodies (needed for their digest and by
+// behaviours) are buffered, up to distribution's own 4 MiB limit; the journal has limits of its own.
 
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HarnessError, UsageError } from '../errors.ts';
-import type { RegistryBehaviour } from '../model.ts';
-import { Journal, isDigestReference, parseRegistryPath } from './journal.ts';
-import { MANIFEST_MEDIA_TYPES, isIndexMediaType } from '../oci/types.ts';
+import { MANIFEST_MEDIA_TYPES } from '../oci/types.ts';
+import { createBehaviour, errorAnswer, type BehaviourSpec, type RegistryEmulation, type Upstream } from './behaviours.ts';
+import { Journal, type JournalLimits } from './journal.ts';
+import { checkListenHost, checkResolvedHost, isUnspecifiedAddress, refuseWildcard } from './listen-address.ts';
+import { ProxiedRequest, clientAddress, header } from './proxied-request.ts';
+import { parseRequestTarget } from './request-target.ts';
+
+export { clientAddress } from './proxied-request.ts';
+export { isUnspecifiedAddress } from './listen-address.ts';
 
 export type Fault =
   /** same length, every byte flipped (XOR 0xff), so digests fail but framing does not */
@@ -19,8 +29,8 @@ export type Fault =
   | { kind: 'status'; status: number; code?: string; message?: string }
   /**
    * headers (with the original Content-Length), body up to byte `afterBytes` of the resource, then the
-   * connection is closed. The offset is absolute: a resumed request (Range: bytes=N-) gets only what lies
-   * before `afterBytes`, so a client that resumes (containerd does) cannot get past it either.
+   * connection is closed. The offset is absolute: a resumed request (Range: bytes=N-, answered 206) gets only
+   * what lies before `afterBytes`, so a client that resumes (containerd does) cannot get past it either.
    */
   | { kind: 'truncate'; afterBytes: number }
   /** wait before forwarding */
@@ -44,10 +54,38 @@ export interface ListenAddress {
   port: number;
 }
 
+export interface ProxyLimits {
+  /** manifest PUT bodies are buffered up to this; larger ones get 413 (distribution refuses them too) */
+  maxManifestBytes: number;
+  journal: Partial<JournalLimits>;
+}
+
+/** distribution's maxManifestBodySize */
+export const MAX_MANIFEST_BYTES = 4 << 20;
+
+/** How long the rest of a refused request's body is read and dropped before the connection is given up. */
+const LINGER_MS = 5_000;
+
 export interface FaultProxyOptions {
   /** base URL of the real registry, e.g. http://172.18.0.3:5000 */
   upstream: string;
   listen?: ListenAddress[];
+  limits?: Partial<ProxyLimits>;
+}
+
+/** Figures a test (or a report) can hold the proxy to. */
+export interface ProxyStats {
+  /** requests in flight */
+  active: number;
+  /** request body bytes held in memory now (buffered manifest PUTs), and the most ever held at once */
+  bufferedBytes: number;
+  peakBufferedBytes: number;
+  /** requests the proxy refused itself (bad target, malformed, too large): never forwarded */
+  refused: number;
+  upstreamFailures: number;
+  journalEntries: number;
+  journalBytes: number;
+  journalDropped: number;
 }
 
 /** Path of one blob, for a rule's `path`; pair it with method: 'GET' (see blobGet). */
@@ -59,7 +97,6 @@ export function blobPath(repo: string, digest: string): string {
 export function blobGet(repo: string, digest: string, fault: Fault, extra: Pick<FaultRule, 'name' | 'times' | 'client'> = {}): FaultRule {
   return { method: 'GET', path: blobPath(repo, digest), fault, ...extra };
 }
-
 
 // Per RFC 9110 these describe one hop and must not be forwarded; Node re-frames bodies itself.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
@@ -74,30 +111,8 @@ const DEFAULT_CODES: Record<number, string> = {
   503: 'UNAVAILABLE',
 };
 
-function errorBody(code: string, message: string): string {
-  return JSON.stringify({ errors: [{ code, message }] });
-}
-
-function isUnspecified(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === '' || h === '0.0.0.0' || h === '::ffff:0.0.0.0') return true;
-  return isIP(h) === 6 && /^[0:]+$/.test(h);
-}
-
-function checkListen(addrs: readonly ListenAddress[]): void {
-  for (const a of addrs) {
-    if (isUnspecified(a.host)) {
-      throw new UsageError(
-        `fault proxy refuses to listen on "${a.host}": it would expose the registry (and its faults) on every interface of the host; ` +
-          'pass the lab network gateway IP and/or 127.0.0.1',
-      );
-    }
-  }
-}
-
-function header(v: string | string[] | number | undefined): string | undefined {
-  return v === undefined ? undefined : Array.isArray(v) ? v[0] : String(v);
-}
+// Node's parser errors, answered (and journaled) by the proxy instead of Node's bare default.
+const CLIENT_ERROR_STATUS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
 
 function forwardable(h: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = {};
@@ -105,12 +120,11 @@ function forwardable(h: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   return out;
 }
 
-function bodyMediaType(body: Buffer): string | undefined {
-  try {
-    return (JSON.parse(body.toString('utf8')) as { mediaType?: string }).mediaType;
-  } catch {
-    return undefined; // not JSON: the registry will reject it, that is not ours to judge
-  }
+/** A rule or behaviour pattern: a string must be equal, a RegExp is tested (from its start, even if global). */
+function matches(pattern: string | RegExp, s: string): boolean {
+  if (typeof pattern === 'string') return pattern === s;
+  pattern.lastIndex = 0;
+  return pattern.test(s);
 }
 
 function faultName(r: FaultRule): string {
@@ -122,25 +136,32 @@ function faultName(r: FaultRule): string {
 /** Configuration; start() binds the listeners. */
 export class FaultProxy {
   #listen: ListenAddress[];
+  #limits: ProxyLimits;
   readonly #upstream: URL;
 
   constructor(opts: FaultProxyOptions) {
     this.#upstream = new URL(opts.upstream);
     if (this.#upstream.protocol !== 'http:') throw new UsageError(`fault proxy upstream must be http://, got ${opts.upstream}`);
     this.#listen = opts.listen ?? [];
-    checkListen(this.#listen);
+    this.#limits = { maxManifestBytes: MAX_MANIFEST_BYTES, journal: {}, ...opts.limits };
+    for (const a of this.#listen) checkListenHost(a.host);
   }
 
   /** Addresses to bind, each exactly as given. Without any, the proxy binds 127.0.0.1 on a free port. */
   withListen(addrs: ListenAddress[]): this {
-    checkListen(addrs);
+    for (const a of addrs) checkListenHost(a.host);
     this.#listen = [...addrs];
+    return this;
+  }
+
+  withLimits(limits: Partial<ProxyLimits>): this {
+    this.#limits = { ...this.#limits, ...limits };
     return this;
   }
 
   async start(): Promise<StartedFaultProxy> {
     const listen = this.#listen.length ? this.#listen : [{ host: '127.0.0.1', port: 0 }];
-    const proxy = new StartedFaultProxy(this.#upstream);
+    const proxy = new StartedFaultProxy(this.#upstream, this.#limits);
     try {
       await proxy._listen(listen);
     } catch (err) {
@@ -157,52 +178,57 @@ interface ActiveRule {
   remaining: number;
 }
 
-/** '::ffff:172.18.0.3' -> '172.18.0.3': rules and journals speak plain IPv4 where the peer is IPv4. */
-export function clientAddress(remote: string | undefined): string | undefined {
-  return remote?.startsWith('::ffff:') ? remote.slice(7) : remote;
-}
-
-interface RequestState {
-  requestBytes: number;
-  responseBytes: number;
-  digest?: string;
-  responseMediaType?: string;
-  responseDigest?: string;
-  interventions: string[];
-}
-
-/** writeHead, noting what the journal needs (getHeader() does not see headers passed to writeHead). */
-function writeHead(res: http.ServerResponse, st: RequestState, status: number, headers: http.OutgoingHttpHeaders): void {
-  st.responseMediaType = header(headers['content-type']);
-  st.responseDigest = header(headers['docker-content-digest']);
-  res.writeHead(status, headers);
-}
+/** The client went away while we read its body: nothing to answer, nothing to blame on the registry. */
+class ClientGone extends Error {}
 
 export class StartedFaultProxy {
-  readonly journal = new Journal();
+  readonly journal: Journal;
   #servers: http.Server[] = [];
   #addresses: ListenAddress[] = [];
   #rules: ActiveRule[] = [];
-  #behaviours: { pattern: string | RegExp; behaviour: RegistryBehaviour }[] = [];
+  #behaviours: { pattern: string | RegExp; emulation: RegistryEmulation }[] = [];
   #nextRule = 1;
   #upstreamFailures = 0;
+  #refused = 0;
+  #active = 0;
+  /** requests in flight per connection: with any, an answer written straight to the socket would come out of order */
+  readonly #inFlight = new WeakMap<object, Set<ProxiedRequest>>();
+  #buffered = 0;
+  #peakBuffered = 0;
   #stopped = new AbortController();
   readonly #agent = new http.Agent({ keepAlive: true });
   readonly #t0 = performance.now();
 
-  constructor(readonly upstream: URL) {}
+  constructor(
+    readonly upstream: URL,
+    readonly limits: ProxyLimits,
+  ) {
+    this.journal = new Journal(limits.journal);
+  }
 
   /** @internal used by FaultProxy.start */
   async _listen(addrs: readonly ListenAddress[]): Promise<void> {
     for (const a of addrs) {
-      const server = http.createServer((req, res) => void this.#handle(req, res));
+      // The name as the resolver sees it, then the address actually bound: both must be specific.
+      await checkResolvedHost(a.host);
+
+      const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024 }, (req, res) => void this.#handle(req, res));
       server.requestTimeout = 0; // Node's 300 s default would cut long blob uploads
+      server.on('connection', (socket: Socket) =>
+        socket.once('close', () => {
+          for (const x of this.#inFlight.get(socket) ?? []) x.finish();
+        }),
+      );
+      server.on('connect', (req: http.IncomingMessage, socket: Duplex) => this.#refuseConnect(req, socket));
+      server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => this.#clientError(err, socket));
       this.#servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err) => reject(new HarnessError(`fault proxy cannot listen on ${a.host}:${a.port}: ${err.message}`, { cause: err })));
         server.listen(a.port, a.host, () => resolve());
       });
-      this.#addresses.push({ host: a.host, port: (server.address() as AddressInfo).port });
+      const bound = server.address() as AddressInfo;
+      if (isUnspecifiedAddress(bound.address)) refuseWildcard(a.host, bound.address);
+      this.#addresses.push({ host: a.host, port: bound.port });
     }
   }
 
@@ -222,6 +248,19 @@ export class StartedFaultProxy {
     return this.#upstreamFailures;
   }
 
+  stats(): ProxyStats {
+    return {
+      active: this.#active,
+      bufferedBytes: this.#buffered,
+      peakBufferedBytes: this.#peakBuffered,
+      refused: this.#refused,
+      upstreamFailures: this.#upstreamFailures,
+      journalEntries: this.journal.size,
+      journalBytes: this.journal.bytes,
+      journalDropped: this.journal.dropped,
+    };
+  }
+
   addFault(rule: FaultRule): string {
     const id = `fault-${this.#nextRule++}`;
     this.#rules.push({ id, rule, remaining: rule.times ?? Infinity });
@@ -239,13 +278,14 @@ export class StartedFaultProxy {
   }
 
   /**
-   * Makes repositories matching `repoPattern` (exact name, or RegExp) behave like a registry without
-   * "last write wins" tags. The most recent matching setting wins.
+   * Makes repositories matching `repoPattern` (exact name, or RegExp) behave like another registry (see
+   * REGISTRY_BEHAVIOURS). The most recent matching setting wins; setting it again starts its state afresh.
    */
-  setBehaviour(repoPattern: string | RegExp, behaviour: RegistryBehaviour): void {
+  setBehaviour(repoPattern: string | RegExp, behaviour: BehaviourSpec): void {
+    const emulation = createBehaviour(behaviour);
     const same = (p: string | RegExp) => String(p) === String(repoPattern) && typeof p === typeof repoPattern;
     this.#behaviours = this.#behaviours.filter((b) => !same(b.pattern));
-    this.#behaviours.push({ pattern: repoPattern, behaviour });
+    this.#behaviours.push({ pattern: repoPattern, emulation });
   }
 
   clearBehaviours(): void {
@@ -272,21 +312,21 @@ export class StartedFaultProxy {
     await this.stop();
   }
 
-  #behaviourFor(repo: string): RegistryBehaviour {
+  #behaviourFor(repo: string | undefined): RegistryEmulation | undefined {
+    if (!repo) return undefined;
     for (let i = this.#behaviours.length - 1; i >= 0; i--) {
-      const { pattern, behaviour } = this.#behaviours[i]!;
-      if (typeof pattern === 'string' ? pattern === repo : ((pattern.lastIndex = 0), pattern.test(repo))) return behaviour;
+      const { pattern, emulation } = this.#behaviours[i]!;
+      if (matches(pattern, repo)) return emulation;
     }
-    return 'plain';
+    return undefined;
   }
 
-  #matchFault(method: string, path: string, client: string | undefined): FaultRule | undefined {
+  #matchFault(x: ProxiedRequest): FaultRule | undefined {
     for (const r of this.#rules) {
       if (r.remaining <= 0) continue;
-      if (r.rule.client && r.rule.client !== client) continue;
-      if (r.rule.method && r.rule.method.toUpperCase() !== method) continue;
-      const p = r.rule.path;
-      if (typeof p === 'string' ? p !== path : ((p.lastIndex = 0), !p.test(path))) continue;
+      if (r.rule.client && r.rule.client !== x.client) continue;
+      if (r.rule.method && r.rule.method.toUpperCase() !== x.method) continue;
+      if (!matches(r.rule.path, x.path)) continue;
       r.remaining--;
       return r.rule;
     }
@@ -294,160 +334,179 @@ export class StartedFaultProxy {
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const started = performance.now();
-    const seq = this.journal.reserveSeq();
-    const method = (req.method ?? 'GET').toUpperCase();
-    const path = (req.url ?? '/').split('?')[0]!;
-    const parsed = parseRegistryPath(path);
-    const client = clientAddress(req.socket.remoteAddress);
-    const st: RequestState = { requestBytes: 0, responseBytes: 0, interventions: [] };
-
-    // Journal once, whether the response finished or the connection died. Headers other than
-    // User-Agent and Content-Type are never recorded (Authorization, Cookie carry credentials).
-    res.once('close', () => {
-      this.journal.append({
-        seq,
-        atMs: Math.round(started - this.#t0),
-        ...(client ? { client } : {}),
-        method,
-        path,
-        kind: parsed.kind,
-        ...(parsed.repository ? { repository: parsed.repository } : {}),
-        ...(parsed.reference ? { reference: parsed.reference } : {}),
-        status: res.headersSent ? res.statusCode : 0, // 0: the connection died before any answer
-        ...(req.headers['content-type'] ? { requestMediaType: req.headers['content-type'] } : {}),
-        ...(st.responseMediaType ? { responseMediaType: st.responseMediaType } : {}),
-        ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
-        requestBytes: st.requestBytes,
-        responseBytes: st.responseBytes,
-        durationMs: Math.round(performance.now() - started),
-        ...((st.digest ?? st.responseDigest) ? { digest: st.digest ?? st.responseDigest } : {}),
-        ...(st.interventions.length ? { intervention: st.interventions.join('+') } : {}),
-      });
+    const x = new ProxiedRequest(req, res, this.journal.reserveSeq(), performance.now());
+    this.#active++;
+    const siblings = this.#inFlight.get(req.socket) ?? new Set<ProxiedRequest>();
+    this.#inFlight.set(req.socket, siblings.add(x));
+    // Journal once, whether the response finished or the connection died.
+    x.whenDone(() => {
+      this.#active--;
+      siblings.delete(x);
+      if (x.body) this.#buffered -= x.body.length;
+      this.journal.append(x.entry(this.#t0));
     });
 
     try {
-      const rule = this.#matchFault(method, path, client);
-      if (rule) st.interventions.push(faultName(rule));
+      if (!x.target.ok) return this.#refuse(x, 400, 'bad-target', x.target.reason);
+      if (req.httpVersion === '1.1' && !req.headers.host) return this.#refuse(x, 400, 'bad-target', 'an HTTP/1.1 request needs a Host header');
+
+      const rule = this.#matchFault(x);
+      if (rule) x.interventions.push(faultName(rule));
       const fault = rule?.fault;
 
       if (fault?.kind === 'status') {
-        await this.#drain(req, st);
+        await this.#discardBody(x);
         const code = fault.code ?? DEFAULT_CODES[fault.status] ?? 'UNKNOWN';
-        return this.#sendError(res, fault.status, code, fault.message ?? `injected by fault proxy (${faultName(rule!)})`, method, st);
+        return x.answer(errorAnswer(fault.status, code, fault.message ?? `injected by fault proxy (${faultName(rule!)})`));
       }
       if (fault?.kind === 'delay') {
         await sleep(fault.ms, undefined, { signal: this.#stopped.signal });
-        if (res.destroyed) return;
+        if (x.over) return;
       }
+      // Buffered: the journal needs the digest, and behaviours decide before anything is forwarded.
+      if (x.isManifestPut && !(await this.#bufferBody(x))) return;
 
-      let body: Buffer | undefined;
-      if (method === 'PUT' && parsed.kind === 'manifests' && parsed.repository && parsed.reference) {
-        // Buffered: the journal needs the digest, and behaviours decide before anything is forwarded.
-        body = await this.#drain(req, st);
-        st.digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-        const handled = await this.#behave(req, res, parsed.repository, parsed.reference, body, st);
-        if (handled) return;
+      const emulation = this.#behaviourFor(x.route.repository);
+      const answer = await emulation?.intercept(x, this.#upstreamView(x));
+      if (answer) {
+        x.interventions.push(emulation!.name);
+        return x.answer(answer);
       }
-      this.#forward(req, res, body, fault, st);
+      this.#forward(x, fault, emulation);
     } catch (err) {
-      if (this.#stopped.signal.aborted || res.destroyed) return void res.destroy();
-      this.#upstreamDown(res, err, method, st);
+      if (err instanceof ClientGone || this.#stopped.signal.aborted || x.over) return void res.destroy();
+      this.#upstreamDown(x, err);
     }
   }
 
-  /** Reads the whole request body, counting it. */
-  async #drain(req: http.IncomingMessage, st: RequestState): Promise<Buffer> {
+  /**
+   * Answers a request the proxy will not forward. With its body still coming, closing at once would make the
+   * kernel reset the connection and could drop the answer before the client reads it: Node then reads and
+   * drops the rest, and the connection is given up only if that lasts more than LINGER_MS.
+   */
+  #refuse(x: ProxiedRequest, status: number, intervention: string, message: string): void {
+    this.#refused++;
+    x.interventions.push(intervention);
+    const a = errorAnswer(status, status === 413 ? 'SIZE_INVALID' : 'BAD_REQUEST', `fault proxy: ${message}`);
+    const bodyComing = !x.req.complete && (Number(x.headers['content-length']) > 0 || x.headers['transfer-encoding'] !== undefined);
+    if (!bodyComing) {
+      x.answer({ ...a, headers: { ...a.headers, connection: 'close' } });
+      return;
+    }
+    const giveUp = setTimeout(() => x.req.socket.destroy(), LINGER_MS).unref();
+    x.req.once('end', () => clearTimeout(giveUp)).once('close', () => clearTimeout(giveUp));
+    x.req.resume();
+    x.answer(a);
+  }
+
+  /** Reads a manifest PUT body into x.body, at most limits.maxManifestBytes; false when it answered 413. */
+  async #bufferBody(x: ProxiedRequest): Promise<boolean> {
+    const limit = this.limits.maxManifestBytes;
+    const tooLarge = () => {
+      this.#refuse(x, 413, 'too-large', `manifest body exceeds ${limit} bytes (distribution's limit)`);
+      return false;
+    };
+    if (Number(x.headers['content-length']) > limit) return tooLarge();
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks);
-    st.requestBytes += body.length;
-    return body;
-  }
-
-  #sendError(res: http.ServerResponse, status: number, code: string, message: string, method: string, st: RequestState): void {
-    const body = Buffer.from(errorBody(code, message));
-    writeHead(res, st, status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
-    if (method === 'HEAD') return void res.end();
-    st.responseBytes += body.length;
-    res.end(body);
-  }
-
-  #upstreamDown(res: http.ServerResponse, err: unknown, method: string, st: RequestState): void {
-    if (res.destroyed) return; // the client left and we cancelled upstream: not the registry's doing
-    this.#upstreamFailures++;
-    st.interventions.push('upstream-unreachable');
-    if (res.headersSent) return void res.destroy();
-    const msg = err instanceof Error ? err.message : String(err);
-    this.#sendError(res, 502, 'UNAVAILABLE', `fault proxy: registry ${this.upstream.origin} unreachable: ${msg}`, method, st);
-  }
-
-  /** Applies the repository's registry behaviour to a manifest PUT; true when the proxy answered it itself. */
-  async #behave(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    repo: string,
-    ref: string,
-    body: Buffer,
-    st: RequestState,
-  ): Promise<boolean> {
-    const behaviour = this.#behaviourFor(repo);
-    if (behaviour === 'plain' || isDigestReference(ref)) return false; // PUTs by digest never move a tag
-
-    if (behaviour === 'immutable-tags') {
-      // ECR (imageTagMutability=IMMUTABLE), Harbor immutable tag rules, Mirantis MSR/DTR immutable repositories:
-      // once a tag exists, any PUT to it is refused, even with identical content. Their status and error code
-      // differ (ECR reportedly answers 400 TAG_INVALID); the lab uses one fixed answer, 409 DENIED, so cells compare.
-      if (!(await this.#upstreamHas(req, `/v2/${repo}/manifests/${ref}`))) return false;
-      st.interventions.push(behaviour);
-      this.#sendError(res, 409, 'DENIED', `tag ${ref} is immutable`, 'PUT', st);
-      return true;
-    }
-
-    // known-index-not-retagged: a dedup shortcut, answering success for an index whose digest is already stored
-    // without re-pointing the tag. Not tied here to a verified named registry: it models the failure mode
-    // "the registry said 201 but the tag still shows what an earlier PUT wrote". Single manifests still move it.
-    const mediaType = req.headers['content-type'] ?? bodyMediaType(body);
-    if (!isIndexMediaType(mediaType) || !(await this.#upstreamHas(req, `/v2/${repo}/manifests/${st.digest}`))) return false;
-    st.interventions.push(behaviour);
-    writeHead(res, st, 201, {
-      location: `/v2/${repo}/manifests/${st.digest}`,
-      'docker-content-digest': st.digest,
-      'content-length': 0,
+    let size = 0;
+    const fits = await new Promise<boolean>((resolve, reject) => {
+      const onData = (c: Buffer) => {
+        x.requestBytes += c.length;
+        if (size + c.length > limit) {
+          x.req.off('data', onData).pause();
+          return resolve(false);
+        }
+        size += c.length;
+        chunks.push(c);
+        this.#hold(c.length);
+      };
+      x.req.on('data', onData);
+      x.req.once('end', () => resolve(true));
+      x.req.once('error', () => reject(new ClientGone()));
+      x.req.once('close', () => (x.req.complete ? resolve(true) : reject(new ClientGone())));
+    }).finally(() => {
+      // Held bytes move into x.body (released when the response closes) or are dropped here.
+      this.#hold(-size);
     });
-    res.end();
+    if (!fits) return tooLarge();
+    x.body = Buffer.concat(chunks, size);
+    this.#hold(x.body.length);
+    x.bodyDigest = `sha256:${createHash('sha256').update(x.body).digest('hex')}`;
     return true;
   }
 
-  /** HEAD upstream; throws if the registry is unreachable. */
-  #upstreamHas(req: http.IncomingMessage, path: string): Promise<boolean> {
-    const headers: http.OutgoingHttpHeaders = { accept: MANIFEST_MEDIA_TYPES.join(', ') };
-    if (req.headers.host) headers.host = req.headers.host;
-    if (req.headers.authorization) headers.authorization = req.headers.authorization;
-    return new Promise((resolve, reject) => {
-      const r = http.request(new URL(path, this.upstream), { method: 'HEAD', headers, agent: this.#agent }, (up) => {
-        up.resume();
-        resolve(up.statusCode === 200);
-      });
-      r.on('error', reject);
-      r.end();
+  #hold(bytes: number): void {
+    this.#buffered += bytes;
+    this.#peakBuffered = Math.max(this.#peakBuffered, this.#buffered);
+  }
+
+  /** Reads and drops a body the proxy answers itself, so the client sees the answer, not a reset. */
+  async #discardBody(x: ProxiedRequest): Promise<void> {
+    try {
+      for await (const c of x.req) x.requestBytes += (c as Buffer).length;
+    } catch {
+      throw new ClientGone();
+    }
+  }
+
+  #upstreamDown(x: ProxiedRequest, err: unknown): void {
+    if (x.over || x.res.destroyed) return; // the client left and we cancelled upstream: not the registry's doing
+    this.#upstreamFailures++;
+    x.interventions.push('upstream-unreachable');
+    if (x.res.headersSent) return void x.res.destroy();
+    const msg = err instanceof Error ? err.message : String(err);
+    x.answer(errorAnswer(502, 'UNAVAILABLE', `fault proxy: registry ${this.upstream.origin} unreachable: ${msg}`));
+  }
+
+  /** Request options aimed at the registry and nowhere else: the target only ever supplies the path. */
+  #upstreamRequest(method: string, path: string, headers: http.OutgoingHttpHeaders): http.ClientRequest {
+    return http.request({
+      host: this.upstream.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: this.upstream.port || 80,
+      method,
+      path,
+      headers,
+      agent: this.#agent,
     });
   }
 
-  #forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer | undefined, fault: Fault | undefined, st: RequestState): void {
-    const method = req.method ?? 'GET';
+  /** What behaviours may ask of the registry: a HEAD with the client's Host and credentials. */
+  #upstreamView(x: ProxiedRequest): Upstream {
+    return {
+      exists: (path) => {
+        if (!parseRequestTarget('HEAD', path).ok) return Promise.resolve(false); // built from client input: never a stray path
+        const headers: http.OutgoingHttpHeaders = { accept: MANIFEST_MEDIA_TYPES.join(', ') };
+        if (x.headers.host) headers.host = x.headers.host;
+        if (x.headers.authorization) headers.authorization = x.headers.authorization;
+        return new Promise((resolve, reject) => {
+          const r = this.#upstreamRequest('HEAD', path, headers);
+          r.on('response', (up) => {
+            up.resume();
+            resolve(up.statusCode === 200);
+          });
+          r.on('error', reject);
+          r.end();
+        });
+      },
+    };
+  }
+
+  #forward(x: ProxiedRequest, fault: Fault | undefined, emulation: RegistryEmulation | undefined): void {
+    const { req, res } = x;
     // Host is kept as the client sent it (registry:5000): the registry builds absolute Location URLs for
     // uploads from it, and those must point back at the proxy, not at the registry container.
     const headers = forwardable(req.headers);
-    if (body) {
-      headers['content-length'] = body.length;
-    }
-    const up = http.request(new URL(req.url ?? '/', this.upstream), { method, headers, agent: this.#agent });
+    if (x.body) headers['content-length'] = x.body.length;
+    const up = this.#upstreamRequest(x.method, req.url!, headers);
+    let answered = false;
 
-    const rangeStart = Number(/^bytes=(\d+)-/.exec(String(req.headers.range ?? ''))?.[1] ?? 0);
-    const cutAt = fault?.kind === 'truncate' ? Math.max(0, fault.afterBytes - rangeStart) : Infinity;
     up.on('response', (upRes) => {
-      writeHead(res, st, upRes.statusCode ?? 502, forwardable(upRes.headers));
+      const status = upRes.statusCode ?? 502;
+      emulation?.observe(x, status, upRes.headers);
+      x.writeHead(status, forwardable(upRes.headers));
+      // The cut is at an absolute offset of the resource: a 206 starts where its Content-Range says.
+      const start = status === 206 ? Number(/^bytes (\d+)-/.exec(header(upRes.headers['content-range']) ?? '')?.[1] ?? 0) : 0;
+      const cutAt = fault?.kind === 'truncate' ? Math.max(0, fault.afterBytes - start) : Infinity;
       let sent = 0;
       let done = false;
       upRes.on('data', (chunk: Buffer) => {
@@ -460,7 +519,7 @@ export class StartedFaultProxy {
         if (sent + out.length >= cutAt) {
           done = true;
           const part = out.subarray(0, cutAt - sent);
-          st.responseBytes += part.length;
+          x.responseBytes += part.length;
           upRes.destroy();
           const sock = res.socket;
           if (part.length) res.write(part);
@@ -470,27 +529,84 @@ export class StartedFaultProxy {
           return;
         }
         sent += out.length;
-        st.responseBytes += out.length;
+        x.responseBytes += out.length;
         if (!res.write(out)) upRes.pause();
       });
       res.on('drain', () => upRes.resume());
       upRes.on('end', () => {
+        answered = true;
         if (!done) res.end();
       });
       upRes.on('error', (err) => {
-        if (!done) this.#upstreamDown(res, err, method, st);
+        if (!done) this.#upstreamDown(x, err);
       });
     });
-    up.on('error', (err) => this.#upstreamDown(res, err, method, st));
+    // Once the registry has answered in full, a failure to send it the rest of the body is not an outage.
+    up.on('error', (err) => {
+      if (!answered) this.#upstreamDown(x, err);
+    });
     // A client that goes away cancels the upstream request too.
-    res.on('close', () => {
+    x.whenDone(() => {
       if (!res.writableFinished) up.destroy();
     });
 
-    if (body) up.end(body);
+    if (x.body) up.end(x.body);
     else {
-      req.on('data', (c: Buffer) => (st.requestBytes += c.length));
+      req.on('data', (c: Buffer) => (x.requestBytes += c.length));
       req.pipe(up);
     }
+  }
+
+  /**
+   * CONNECT would make the proxy a tunnel to anywhere: answered 400 on the raw socket, and journaled. Node
+   * hands over the socket, so behind pipelined requests still in flight an answer would come out of order:
+   * then the connection is just closed (status 0), which also ends those requests.
+   */
+  #refuseConnect(req: http.IncomingMessage, socket: Duplex): void {
+    this.#refused++;
+    const inOrder = !this.#inFlight.get(socket)?.size;
+    this.#journalBare({ method: 'CONNECT', path: req.url ?? '', client: (socket as Socket).remoteAddress, status: inOrder ? 400 : 0, intervention: 'bad-target' });
+    if (inOrder) this.#rawAnswer(socket, 400, 'Bad Request', 'fault proxy: authority form (CONNECT) is not forwarded');
+    else socket.destroy();
+  }
+
+  /** A request Node's parser rejected (malformed line, header overflow, bad framing): answered and journaled. */
+  #clientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy(); // the client left: nothing to answer
+    this.#refused++;
+    // As for CONNECT: behind a request still in flight, a raw answer would be read as that request's.
+    const status = this.#inFlight.get(socket)?.size ? 0 : (CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400);
+    const line = /^([A-Za-z]{1,16}) (\S{1,2048})/.exec(err.rawPacket?.toString('latin1') ?? '');
+    this.#journalBare({
+      method: line?.[1]?.toUpperCase() ?? '-',
+      path: line?.[2]?.split('?')[0] ?? '-',
+      client: (socket as Socket).remoteAddress,
+      status,
+      intervention: `malformed-${(err.code ?? 'request').toLowerCase()}`,
+    });
+    if (status) this.#rawAnswer(socket, status, http.STATUS_CODES[status] ?? 'Bad Request', `fault proxy: ${err.message}`);
+    else socket.destroy();
+  }
+
+  #journalBare(e: { method: string; path: string; client: string | undefined; status: number; intervention: string }): void {
+    const client = clientAddress(e.client);
+    this.journal.append({
+      atMs: Math.round(performance.now() - this.#t0),
+      ...(client ? { client } : {}),
+      method: e.method,
+      path: e.path,
+      kind: 'other',
+      status: e.status,
+      requestBytes: 0,
+      responseBytes: 0,
+      durationMs: 0,
+      intervention: e.intervention,
+    });
+  }
+
+  #rawAnswer(socket: Duplex, status: number, reason: string, message: string): void {
+    const a = errorAnswer(status, 'BAD_REQUEST', message);
+    const head = [`HTTP/1.1 ${status} ${reason}`, ...Object.entries(a.headers).map(([k, v]) => `${k}: ${v}`), 'connection: close', '', ''].join('\r\n');
+    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), a.body!]), () => socket.destroy());
   }
 }

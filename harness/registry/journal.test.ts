@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../model.ts';
-import { Journal, analyzePush, clientOf, describePush, parseRegistryPath, tagPuts } from './journal.ts';
+import { Journal, JournalOverflowError, MAX_JOURNAL_FIELD, analyzePush, clientOf, describePush, parseRegistryPath, tagPuts } from './journal.ts';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -73,6 +73,51 @@ describe('Journal', () => {
     expect(j.since(mark).map((e) => e.path)).toEqual(['/v2/x/manifests/c']);
     expect(j.forRepository('x').map((e) => e.seq)).toEqual([2, 3]);
     expect(j.mark()).toBe(4);
+  });
+
+  const base = { atMs: 0, kind: 'blobs', status: 200, requestBytes: 0, responseBytes: 0, durationMs: 0, method: 'GET' };
+
+  it('keeps at most maxEntries, dropping the oldest, and since() refuses a mark it can no longer honour', () => {
+    const j = new Journal({ maxEntries: 100 });
+    const first = j.mark();
+    for (let i = 0; i < 250; i++) j.append({ ...base, path: `/v2/x/blobs/${i}` });
+    expect(j.size).toBe(100);
+    expect(j.dropped).toBe(150);
+    expect(j.entries()[0]!.seq).toBe(151);
+    expect(() => j.since(first)).toThrow(JournalOverflowError);
+    expect(() => j.since(150)).toThrow(/dropped requests since mark 150.*incomplete/);
+    expect(j.since(151)).toHaveLength(100);
+    const mark = j.mark();
+    j.append({ ...base, path: '/v2/x/blobs/new' });
+    expect(j.since(mark).map((e) => e.path)).toEqual(['/v2/x/blobs/new']);
+  });
+
+  it('keeps at most maxBytes, counting strings, and cuts a hostile field', () => {
+    const j = new Journal({ maxBytes: 64 * 1024 });
+    const long = `/v2/${'a'.repeat(100_000)}`;
+    const e = j.append({ ...base, path: long, userAgent: 'u'.repeat(50_000) });
+    expect(e.path.length).toBeLessThan(MAX_JOURNAL_FIELD + 32);
+    expect(e.path).toMatch(/…\(100004 chars\)$/);
+    for (let i = 0; i < 1000; i++) j.append({ ...base, path: long });
+    expect(j.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(j.size).toBeGreaterThan(10);
+    expect(j.dropped).toBeGreaterThan(900);
+  });
+
+  it('a request that finishes late still lands in seq order when the journal is full', () => {
+    const j = new Journal({ maxEntries: 3 });
+    const early = j.reserveSeq();
+    for (let i = 0; i < 3; i++) j.append({ ...base, path: `/v2/x/blobs/${i}` });
+    j.append({ ...base, seq: early, path: '/v2/x/blobs/early' });
+    expect(j.entries().map((e) => e.seq)).toEqual([2, 3, 4]);
+    expect(() => j.since(early)).toThrow(JournalOverflowError);
+  });
+
+  it('compacts as it drops, so a long run does not keep dropped entries alive', () => {
+    const j = new Journal({ maxEntries: 10 });
+    for (let i = 0; i < 50_000; i++) j.append({ ...base, path: '/v2/x/blobs/y' });
+    expect(j.size).toBe(10);
+    expect(j.entries().map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 49_991 + i));
   });
 });
 

@@ -1,13 +1,60 @@
 // The fault proxy's record of every registry request, and pure analyses over it.
 // Analyses take plain JournalEntry[] so they work equally on a live Journal and on evidence read back from a report.
 
+import { HarnessError } from '../errors.ts';
 import type { JournalEntry } from '../model.ts';
 import { isIndexMediaType } from '../oci/types.ts';
 
-/** Append-only log of proxied requests, ordered by seq (the order requests arrived in). */
+export interface JournalLimits {
+  /** entries kept (default 100 000) */
+  maxEntries: number;
+  /** approximate bytes kept (default 32 MiB), counting each entry's strings */
+  maxBytes: number;
+}
+
+export const DEFAULT_JOURNAL_LIMITS: JournalLimits = { maxEntries: 100_000, maxBytes: 32 << 20 };
+
+/** Longest string field kept; a longer one (a hostile path, a huge User-Agent) is cut and marked. */
+export const MAX_JOURNAL_FIELD = 1024;
+
+/** since(mark) asked for entries the journal has already dropped: the evidence would be incomplete. */
+export class JournalOverflowError extends HarnessError {
+  override readonly kind = 'journal-overflow';
+}
+
+const ENTRY_OVERHEAD = 128;
+
+function clampEntry(e: JournalEntry): { entry: JournalEntry; bytes: number } {
+  let bytes = ENTRY_OVERHEAD;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) {
+    if (typeof v === 'string') {
+      const s = v.length > MAX_JOURNAL_FIELD ? `${v.slice(0, MAX_JOURNAL_FIELD)}…(${v.length} chars)` : v;
+      bytes += 2 * s.length;
+      out[k] = s;
+    } else out[k] = v;
+  }
+  return { entry: out as unknown as JournalEntry, bytes };
+}
+
+/**
+ * Log of proxied requests, ordered by seq (the order requests arrived in). Bounded: past its limits the
+ * oldest entries are dropped, and since(mark) refuses (JournalOverflowError) rather than return a slice
+ * with a hole in it, because a judge counting PUTs must not see a partial journal as the whole.
+ */
 export class Journal {
-  #entries: JournalEntry[] = [];
+  // Retained entries are #entries[#head..]; dropping advances #head, compaction is amortised.
+  #entries: { entry: JournalEntry; bytes: number }[] = [];
+  #head = 0;
+  #bytes = 0;
+  #dropped = 0;
+  #droppedThrough = 0;
   #nextSeq = 1;
+  readonly limits: JournalLimits;
+
+  constructor(limits: Partial<JournalLimits> = {}) {
+    this.limits = { ...DEFAULT_JOURNAL_LIMITS, ...limits };
+  }
 
   /**
    * Reserves a seq for a request that has just arrived. The proxy journals a request when it ends, so
@@ -19,16 +66,35 @@ export class Journal {
 
   /** Adds an entry; `seq` must come from reserveSeq() (or be omitted to take the next one). */
   append(entry: Omit<JournalEntry, 'seq'> & { seq?: number }): JournalEntry {
-    const full = { ...entry, seq: entry.seq ?? this.reserveSeq() } as JournalEntry;
+    const item = clampEntry({ ...entry, seq: entry.seq ?? this.reserveSeq() } as JournalEntry);
     // Requests finish out of order; keep the array sorted by seq (almost always an append).
     let i = this.#entries.length;
-    while (i > 0 && this.#entries[i - 1]!.seq > full.seq) i--;
-    this.#entries.splice(i, 0, full);
-    return full;
+    while (i > this.#head && this.#entries[i - 1]!.entry.seq > item.entry.seq) i--;
+    this.#entries.splice(i, 0, item);
+    this.#bytes += item.bytes;
+    this.#evict();
+    return item.entry;
+  }
+
+  #evict(): void {
+    while (this.size > this.limits.maxEntries || (this.#bytes > this.limits.maxBytes && this.size > 0)) {
+      const old = this.#entries[this.#head++]!;
+      this.#bytes -= old.bytes;
+      this.#dropped++;
+      this.#droppedThrough = Math.max(this.#droppedThrough, old.entry.seq);
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #retained(): JournalEntry[] {
+    return this.#entries.slice(this.#head).map((x) => x.entry);
   }
 
   entries(): JournalEntry[] {
-    return [...this.#entries];
+    return this.#retained();
   }
 
   /** The seq the next request will get; pass it to since() to see only what happened afterwards. */
@@ -38,15 +104,31 @@ export class Journal {
 
   /** Entries of requests that arrived at or after `mark` (and have finished). */
   since(mark: number): JournalEntry[] {
-    return this.#entries.filter((e) => e.seq >= mark);
+    if (mark <= this.#droppedThrough) {
+      throw new JournalOverflowError(
+        `the proxy journal dropped requests since mark ${mark} (${this.#dropped} dropped in all, up to #${this.#droppedThrough}; ` +
+          `limits ${this.limits.maxEntries} entries / ${this.limits.maxBytes} bytes): the evidence would be incomplete`,
+      );
+    }
+    return this.#retained().filter((e) => e.seq >= mark);
   }
 
   forRepository(repo: string): JournalEntry[] {
-    return this.#entries.filter((e) => e.repository === repo);
+    return this.#retained().filter((e) => e.repository === repo);
   }
 
   get size(): number {
-    return this.#entries.length;
+    return this.#entries.length - this.#head;
+  }
+
+  /** Approximate bytes held (strings count twice their length, plus a fixed overhead per entry). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Entries dropped to stay within the limits. */
+  get dropped(): number {
+    return this.#dropped;
   }
 }
 

@@ -1,0 +1,40 @@
+// Where the fault proxy may listen: never on the unspecified address, which would expose the registry (and
+// its faults) on every interface of the host. A spelling is checked as given, after DNS, and as bound.
+import { lookup } from 'node:dns/promises';
+import { UsageError } from '../errors.ts';
+
+/**
+ * Whether a listen host is (or a URL parser turns it into) the unspecified address: '0', '0x0', '0.0',
+ * '::', '::ffff:0:0' and friends. Names are checked again after DNS resolution, and the bound address after
+ * listen(), so nothing reaches the wildcard through a spelling this misses.
+ */
+export function isUnspecifiedAddress(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1');
+  if (h === '') return true;
+  let canonical: string;
+  try {
+    canonical = new URL(`http://${h.includes(':') ? `[${h}]` : h}/`).hostname;
+  } catch {
+    return false;
+  }
+  return canonical === '0.0.0.0' || canonical === '[::]' || canonical === '[::ffff:0:0]';
+}
+
+export function refuseWildcard(host: string, resolved?: string): never {
+  throw new UsageError(
+    `fault proxy refuses to listen on "${host}"${resolved && resolved !== host ? ` (it resolves to ${resolved})` : ''}: ` +
+      'it would expose the registry (and its faults) on every interface of the host; pass the lab network gateway IP and/or 127.0.0.1',
+  );
+}
+
+/** The host as given: throws at once for a literal spelling of the unspecified address. */
+export function checkListenHost(host: string): void {
+  if (isUnspecifiedAddress(host)) refuseWildcard(host);
+}
+
+/** The host as the resolver sees it ('0', '0x0', names in /etc/hosts...): throws if any address is unspecified. */
+export async function checkResolvedHost(host: string): Promise<void> {
+  const resolved = await lookup(host.replace(/^\[(.*)\]$/, '$1'), { all: true, verbatim: true }).catch(() => []);
+  const wildcard = resolved.find((r) => isUnspecifiedAddress(r.address));
+  if (wildcard) refuseWildcard(host, wildcard.address);
+}
