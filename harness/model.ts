@@ -29,7 +29,7 @@ export const UNSUPPORTED_DRIVERS: Readonly<Record<string, string>> = {
 };
 
 /** What the registry behind the proxy does (emulations of real registries; see registry/behaviours.ts). */
-export const REGISTRY_BEHAVIOURS = ['plain', 'immutable-tags', 'known-index-not-retagged', 'refuse-unknown-subject', 'late-blob-visibility'] as const;
+export const REGISTRY_BEHAVIOURS = ['plain', 'immutable-tags', 'known-index-not-retagged', 'subject-must-exist', 'late-blob-visibility'] as const;
 export type RegistryBehaviour = (typeof REGISTRY_BEHAVIOURS)[number];
 
 /** Faults on the BuildKit image pull (moby/moby#49453), by the name scenarios and cases use. */

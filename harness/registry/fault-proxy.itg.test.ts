@@ -3,32 +3,32 @@
 // registry, and that the transport limits do not get in the way of real pushes and reads.
 // Needs a Docker engine (integration project).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { labConfig } from '../config.ts';
-import { Lab } from '../lab.ts';
+import type { Lab } from '../lab/lab.ts';
+import { startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
 import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from '../oci/types.ts';
-import { silentProgress } from '../progress.ts';
 import { blobPath } from './fault-proxy.ts';
 import { canary, rawExchange, request, sha256, type Canary } from './testing.ts';
 
-const config = { ...labConfig(), runId: `itgproxy${Date.now().toString(36)}` };
 const REPO = `itg/proxy-${Date.now().toString(36)}`;
 const MiB = 1 << 20;
 
 describe('fault proxy in front of the real registry', { timeout: 120_000 }, () => {
+  let t: TestLab;
   let lab: Lab;
   let base: string;
   let port: number;
   let outside: Canary;
 
   beforeAll(async () => {
-    lab = await Lab.start(config, silentProgress);
+    t = await startTestLab('itgproxy', []);
+    lab = t.lab;
     base = lab.hostRegistryUrl;
     port = Number(new URL(base).port);
     outside = await canary();
   }, 300_000);
   afterAll(async () => {
     await outside?.close();
-    await lab?.stop();
+    await t?.close();
   });
   afterEach(() => {
     lab.proxy.clearFaults();

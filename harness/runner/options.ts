@@ -24,7 +24,7 @@ const AXIS_HELP: Record<string, string> = {
   store: 'image store: containerd, classic',
   driver: 'builder driver: docker, docker-container, remote',
   command: 'build, bake',
-  registry: 'registry behaviour: plain, immutable-tags, known-index-not-retagged, refuse-unknown-subject, late-blob-visibility',
+  registry: 'registry behaviour: plain, immutable-tags, known-index-not-retagged, subject-must-exist, late-blob-visibility',
   fault: 'BuildKit image pull fault: none, corrupt, 404, truncated, 500',
   buildkit: 'BuildKit version of docker-container and remote builders, e.g. v0.17.1',
 };
