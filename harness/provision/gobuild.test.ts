@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goBuildArgv, goEnvFor, refusedVersions, standInCandidates } from './gobuild.ts';
+import { goBuildArgv, goEnvFor, missingLocalReplaces, refusedVersions, standInCandidates } from './gobuild.ts';
 
 describe('go build argv', () => {
   it('stamps the version and revision, stripped, with -mod=mod', () => {
@@ -43,5 +43,13 @@ go: github.com/moby/buildkit@v0.11.7-0.20240124010513-435cb77e369c: reading http
   it('stands in the same branch, from the version the pseudo-version precedes', () => {
     expect(standInCandidates('v0.11.7-0.20240124010513-435cb77e369c')).toEqual(['v0.11.7', 'v0.11.8', 'v0.11.9', 'v0.11.6', 'v0.11.5', 'v0.11.4', 'v0.11.3', 'v0.11.2', 'v0.11.1', 'v0.11.0']);
     expect(standInCandidates('v26.1.4-0.2024-x+incompatible').slice(0, 2)).toEqual(['v26.1.4+incompatible', 'v26.1.5+incompatible']);
+  });
+});
+
+describe('local replaces the module zip does not carry', () => {
+  it('finds them, so the released module can stand in', () => {
+    const out = 'go: github.com/opencontainers/selinux@v1.12.0 (replaced by ./internal/third_party/selinux): reading internal/third_party/selinux/go.mod: open /c/engine/parts/runc-v1.3.3.tmp-1/.work/src/internal/third_party/selinux/go.mod: no such file or directory';
+    expect(missingLocalReplaces(out)).toEqual([{ module: 'github.com/opencontainers/selinux', version: 'v1.12.0', path: './internal/third_party/selinux' }]);
+    expect(missingLocalReplaces('go: downloading github.com/x/y v1.0.0')).toEqual([]);
   });
 });

@@ -99,6 +99,18 @@ export function refusedVersions(output: string): { module: string; version: stri
 }
 
 /**
+ * Replaces pointing at a directory of the module that its zip does not carry (a nested module, such as runc
+ * 1.3's patched ./internal/third_party/selinux): module, required version, and the local path. Pure.
+ */
+export function missingLocalReplaces(output: string): { module: string; version: string; path: string }[] {
+  const out = new Map<string, { module: string; version: string; path: string }>();
+  for (const m of output.matchAll(/(\S+?)@(v\S+) \(replaced by (\.{1,2}\/\S+)\): reading \S+: (?:open \S+: )?no such file or directory/g)) {
+    out.set(m[1]!, { module: m[1]!, version: m[2]!, path: m[3]! });
+  }
+  return [...out.values()];
+}
+
+/**
  * Released versions that may stand in for a refused pseudo-version, best first: the same major.minor
  * branch, starting at the version the pseudo-version precedes (v0.11.7-0.2024… → v0.11.7, v0.11.8, then
  * v0.11.6 … v0.11.0). The proxy's version lists are partial here, so each is probed by name. Pure.
@@ -195,6 +207,14 @@ async function downloadDependencies(req: GoBuildRequest, src: string, opts: { en
   for (let round = 0; round < 6; round++) {
     const r = await run(['go', 'mod', 'download'], { ...opts, cwd: src, timeoutMs: 20 * 60_000 });
     if (r.exitCode === 0) return replacements;
+    // A local replace the zip cannot carry: build against the released module it stood for.
+    const local = missingLocalReplaces(r.stderr + r.stdout);
+    for (const l of local) {
+      const edit = await run(['go', 'mod', 'edit', `-dropreplace=${l.module}`], { ...opts, cwd: src });
+      if (edit.exitCode !== 0) throw new ProvisionError(`go mod edit failed: ${edit.stderr.trim()}`);
+      replacements.push({ module: l.module, from: `${l.path} (not in the module zip)`, to: l.version });
+    }
+    if (local.length) continue;
     const refused = refusedVersions(r.stderr + r.stdout).filter((x) => !replacements.some((p) => p.module === x.module && p.from === x.version));
     if (!refused.length) throw new ProvisionError(`downloading the dependencies of ${req.module}@${req.version} failed:\n${r.stderr.trim().split('\n').slice(-10).join('\n')}`);
     for (const { module, version } of refused) {
