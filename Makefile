@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/.lab/node/node_modules/.bin:$(PATH)
 endif
 LAB := node bin/buildx-lab.mjs
 
-.PHONY: lab test setup unit scenarios scenario bench doctor clean typecheck browser
+.PHONY: lab test setup unit lint scenarios scenario bench doctor clean typecheck browser
 lab: node_modules
 	$(LAB) run --matrix quick
 
@@ -27,6 +27,9 @@ setup: node_modules
 
 unit: node_modules
 	npx vitest run --project unit
+
+lint: node_modules
+	$(LAB) test --only lint
 
 scenarios: node_modules
 	$(LAB) run --matrix full

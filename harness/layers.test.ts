@@ -18,7 +18,7 @@ const LAYERS: [string, RegExp][] = [
   ['model', /^harness\/(redact\/|[^/]+\.ts$)/],
 ];
 
-export function layerOf(file: string): number {
+function layerOf(file: string): number {
   const i = LAYERS.findIndex(([, re]) => re.test(file));
   if (i < 0) throw new Error(`${file} is in no layer; add its folder to LAYERS`);
   return i;
@@ -36,7 +36,7 @@ function sources(dir: string): string[] {
 }
 
 /** Relative imports of a file, resolved to project paths; pure over the text. */
-export function importsOf(file: string, text: string): string[] {
+function importsOf(file: string, text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'(\.{1,2}\/[^']+)'/gm)) out.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1]!)));
   for (const m of text.matchAll(/import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g)) out.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1]!)));

@@ -63,7 +63,7 @@ export default defineScenario({
     const { failed } = o;
     if (axes.fault === 'none') {
       if (failed) return { observed: 'unexpected', summary: `control failed to boot: ${errorLine(failed.stderr)}` };
-      if (!o.build || o.build.exitCode !== 0) return { observed: 'unexpected', summary: `builder booted but the build failed: ${errorLine(o.build?.stderr ?? '')}` };
+      if (o.build?.exitCode !== 0) return { observed: 'unexpected', summary: `builder booted but the build failed: ${errorLine(o.build?.stderr ?? '')}` };
       return o.registry?.ok
         ? { observed: 'control', summary: 'builder booted from the lab registry and pushed a verified image' }
         : { observed: 'unexpected', summary: 'build pushed, but the registry does not hold a complete image' };

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseVersionOutput, sameVersion } from './buildx.ts';
-import { cacheKey, sourceOrder, isUnavailable } from './provision.ts';
-import { ProvisionError, RequirementError } from '../errors.ts';
 
 describe('buildx version output', () => {
   it.each([

@@ -103,7 +103,8 @@ export function aggregate(observations: readonly Observation[]): { pins: Release
       continue;
     }
     const [[sha256, byRepo]] = [...bySha] as [[string, Map<string, Observation>]];
-    (pins[version] ??= {})[platform] = { sha256, sources: sourcesOf(byRepo) } satisfies ReleasePin;
+    pins[version] ??= {};
+    pins[version][platform] = { sha256, sources: sourcesOf(byRepo) } satisfies ReleasePin;
   }
   return { pins, disagreements };
 }

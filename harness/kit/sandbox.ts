@@ -64,16 +64,15 @@ export class CellSandbox {
 
   /** Makes the cell's directories (again, after a reset): plugin link, buildkitd.toml, fixture. */
   async prepare(registryHost: string): Promise<void> {
-    const sb = this;
     const { cellId, opts } = this;
     const script = [
-      `rm -rf ${sb.dir}`,
-      `mkdir -p ${sb.dir}/docker/cli-plugins ${sb.dir}/buildx ${sb.dir}/ctx ${sb.dir}/out`,
-      `ln -sf ${shellQuote(sb.pluginPath)} ${sb.dir}/docker/cli-plugins/docker-buildx`,
-      `printf '%s' ${shellQuote(buildkitdToml(registryHost))} > ${sb.dir}/buildkitd.toml`,
-      ...(opts.fixture ? [`cp -r ${shellQuote(sb.fixture(opts.fixture))}/. ${sb.contextDir}/`, `echo ${cellId} > ${sb.contextDir}/cell-id.txt`] : []),
+      `rm -rf ${this.dir}`,
+      `mkdir -p ${this.dir}/docker/cli-plugins ${this.dir}/buildx ${this.dir}/ctx ${this.dir}/out`,
+      `ln -sf ${shellQuote(this.pluginPath)} ${this.dir}/docker/cli-plugins/docker-buildx`,
+      `printf '%s' ${shellQuote(buildkitdToml(registryHost))} > ${this.dir}/buildkitd.toml`,
+      ...(opts.fixture ? [`cp -r ${shellQuote(this.fixture(opts.fixture))}/. ${this.contextDir}/`, `echo ${cellId} > ${this.contextDir}/cell-id.txt`] : []),
     ].join(' && ');
-    sb.preparedFixture = opts.fixture;
+    this.preparedFixture = opts.fixture;
     const r = await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
     if (r.exitCode !== 0) throw new HarnessError(`preparing cell directory in ${this.dind.name} failed: ${r.stderr.trim()}`);
   }

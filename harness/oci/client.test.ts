@@ -139,7 +139,10 @@ async function server(handler: RequestListener = (_, res) => void res.end('{}'))
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  return { url, hits, close: () => new Promise<void>((r) => (srv.closeAllConnections(), srv.close(() => r()))) };
+  return { url, hits, close: () => new Promise<void>((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }) };
 }
 
 describe('RegistryClient stays on the registry', () => {

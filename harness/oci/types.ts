@@ -82,7 +82,7 @@ export interface Problem {
 
 /** Bare media type of a Content-Type header: parameters dropped, lower case. */
 export function bareMediaType(contentType: string | undefined): string | undefined {
-  return contentType?.split(';')[0]!.trim().toLowerCase();
+  return contentType === undefined ? undefined : contentType.split(';')[0]!.trim().toLowerCase();
 }
 
 export function isIndexMediaType(mediaType: string | undefined): boolean {

@@ -170,7 +170,10 @@ class BlobReader {
 
   head(digest: string): Promise<BlobHead> {
     let p = this.heads.get(digest);
-    if (!p) this.heads.set(digest, (p = this.client.headBlob(this.repo, digest)));
+    if (!p) {
+      p = this.client.headBlob(this.repo, digest);
+      this.heads.set(digest, p);
+    }
     return p;
   }
 }

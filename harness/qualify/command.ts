@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { loadReleases, resolveSpec } from '../buildx/spec.ts';
 import { labConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
+import type { CellResult } from '../model.ts';
 import { buildMatrix } from '../report/matrix.ts';
 import { renderTerminalTable } from '../report/terminal.ts';
 import { board, scenarioSources } from '../runner/command.ts';
@@ -36,7 +37,7 @@ export function qualifyCommand(): Command {
     const sources = targets.length ? targetSources(targets) : scenarioSources([]);
     const reportDir = o.reportDir ?? defaultReportDir(newRunId());
     const b = board(config);
-    let results;
+    let results: CellResult[];
     try {
       results = await probeRun(config, b, { command: 'qualify', argv: ['qualify', ...c.args], sources, options: o, axis: 'buildx', values: [values.baseline as string, values.candidate as string], reportDir });
     } finally {

@@ -57,7 +57,7 @@ function report(range: readonly [number, number], data: unknown): void {
 
 const context: SecretLintRuleContext = {
   sharedOptions: {},
-  createTranslator<T extends SecretLintRuleLocalizeMessages>(messages: T): SecretLintRuleMessageTranslate<T> {
+  createTranslator<T extends SecretLintRuleLocalizeMessages>(_messages: T): SecretLintRuleMessageTranslate<T> {
     return ((messageId: keyof T, props?: Record<string, unknown>) => ({
       // the message text is never shown; only the data (the secret) matters here
       message: String(messageId),
@@ -83,10 +83,14 @@ function scanners(): { id: string; handler: SecretLintRuleReportHandler }[] {
 }
 
 let SCANNERS: ReturnType<typeof scanners> | undefined;
+function loadedScanners(): ReturnType<typeof scanners> {
+  SCANNERS ??= scanners();
+  return SCANNERS;
+}
 
 /** Ids of the secretlint rules this host runs (for the tests and the report). */
 export function secretlintRuleIds(): string[] {
-  return (SCANNERS ??= scanners()).map((s) => s.id);
+  return loadedScanners().map((s) => s.id);
 }
 
 class TextSource implements SecretLintSourceCode {
@@ -133,7 +137,7 @@ export function secretlintSpans(text: string): Span[] {
   sink = spans;
   content = text;
   try {
-    for (const { id, handler } of (SCANNERS ??= scanners())) {
+    for (const { id, handler } of loadedScanners()) {
       const pending = handler.file?.(source);
       // An async scanner would report after we return, unmasked: refuse it rather than leak (the
       // unit tests check every scanner of the installed preset is synchronous on text).

@@ -193,7 +193,7 @@ describe('HTML report in Chromium', () => {
       expect(await v.page.locator('iframe, img, svg, form, base, link, meta[http-equiv="refresh"], body [onload]').count()).toBe(0);
       expect(await v.page.locator('script').count()).toBe(1);
       const dom = await v.page.content();
-      const text = await v.page.locator('body').innerText();
+      const text = await v.page.locator('body').textContent();
       for (const s of SECRETS) {
         expect(dom, `secret ${s} in the DOM`).not.toContain(s);
         expect(text, `secret ${s} in the page text`).not.toContain(s);

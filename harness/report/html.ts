@@ -42,7 +42,7 @@ function render(part: Part): string {
 /** Builds markup from a template: every interpolation is escaped for text and quoted attributes. */
 export function html(strings: TemplateStringsArray, ...parts: Part[]): SafeHtml {
   let out = strings[0]!;
-  parts.forEach((p, i) => (out += render(p) + strings[i + 1]!));
+  for (const [i, p] of parts.entries()) out += render(p) + strings[i + 1]!;
   return new SafeHtml(out);
 }
 

@@ -4,6 +4,8 @@ import { mergeReports, parseJsonReport, toJsonReport } from './json.ts';
 import { JSON_REPORT_SCHEMA } from './schema.ts';
 import { redactDeep } from '../redact/redact.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: these tests write wrong types into the parsed JSON on purpose
+type Spoilable = any;
 
 describe('toJsonReport', () => {
   it('carries meta, counts, failure flag and whole results', () => {
@@ -54,18 +56,18 @@ describe('parseJsonReport validates every field', () => {
   const parse = (data: unknown) => () => parseJsonReport(JSON.stringify(data), 'shard-2/results.json');
 
   it.each([
-    ['an exit code that is markup', (d: any) => (d.results[0].evidence.commands[0].exitCode = '<img src=x onerror=alert(1)>'), /results\[0\]\.evidence\.commands\[0\]\.exitCode/],
-    ['a duration that is a string', (d: any) => (d.results[1].timings.totalMs = '1</td><script>x()</script>'), /results\[1\]\.timings\.totalMs/],
-    ['a journal status that is markup', (d: any) => (d.results[0].evidence.journal[0].status = '<b>'), /results\[0\]\.evidence\.journal\[0\]\.status/],
-    ['an unknown outcome', (d: any) => (d.results[2].outcome = 'pwned" onclick="x()'), /results\[2\]\.outcome/],
-    ['an unknown expected outcome', (d: any) => (d.results[2].expected = 'flaky'), /results\[2\]\.expected/],
-    ['an overlong version label', (d: any) => (d.results[0].axes.buildx = 'v'.repeat(300)), /results\[0\]\.axes\.buildx/],
-    ['an axis name that is markup', (d: any) => (d.results[0].axes['<svg onload=x>'] = '1'), /results\[0\]\.axes/],
-    ['a field the model does not have', (d: any) => (d.results[0].html = '<script>'), /results\[0\]/],
-    ['a start time that is not a time', (d: any) => (d.results[0].startedAt = '<i>now</i>'), /results\[0\]\.startedAt/],
-    ['a negative count', (d: any) => (d.counts.fixed = -1), /counts\.fixed/],
-    ['meta argv that is not strings', (d: any) => (d.meta.argv = [1, 2]), /meta\.argv\[0\]/],
-    ['too many commands', (d: any) => (d.results[0].evidence.commands = Array.from({ length: 1001 }, () => d.results[0].evidence.commands[0])), /results\[0\]\.evidence\.commands/],
+    ['an exit code that is markup', (d: Spoilable) => (d.results[0].evidence.commands[0].exitCode = '<img src=x onerror=alert(1)>'), /results\[0\]\.evidence\.commands\[0\]\.exitCode/],
+    ['a duration that is a string', (d: Spoilable) => (d.results[1].timings.totalMs = '1</td><script>x()</script>'), /results\[1\]\.timings\.totalMs/],
+    ['a journal status that is markup', (d: Spoilable) => (d.results[0].evidence.journal[0].status = '<b>'), /results\[0\]\.evidence\.journal\[0\]\.status/],
+    ['an unknown outcome', (d: Spoilable) => (d.results[2].outcome = 'pwned" onclick="x()'), /results\[2\]\.outcome/],
+    ['an unknown expected outcome', (d: Spoilable) => (d.results[2].expected = 'flaky'), /results\[2\]\.expected/],
+    ['an overlong version label', (d: Spoilable) => (d.results[0].axes.buildx = 'v'.repeat(300)), /results\[0\]\.axes\.buildx/],
+    ['an axis name that is markup', (d: Spoilable) => (d.results[0].axes['<svg onload=x>'] = '1'), /results\[0\]\.axes/],
+    ['a field the model does not have', (d: Spoilable) => (d.results[0].html = '<script>'), /results\[0\]/],
+    ['a start time that is not a time', (d: Spoilable) => (d.results[0].startedAt = '<i>now</i>'), /results\[0\]\.startedAt/],
+    ['a negative count', (d: Spoilable) => (d.counts.fixed = -1), /counts\.fixed/],
+    ['meta argv that is not strings', (d: Spoilable) => (d.meta.argv = [1, 2]), /meta\.argv\[0\]/],
+    ['too many commands', (d: Spoilable) => (d.results[0].evidence.commands = Array.from({ length: 1001 }, () => d.results[0].evidence.commands[0])), /results\[0\]\.evidence\.commands/],
   ])('refuses %s, naming the file and the field', (_name, spoil, field) => {
     const data = good();
     spoil(data);

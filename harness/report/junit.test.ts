@@ -52,7 +52,7 @@ function parseXml(xml: string): XmlNode {
   return root.children[0]!;
 }
 
-const unescape = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+const unescapeXml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 
 describe('toJUnitXml', () => {
   const results = [...pullStreamCells(), ...immutableTagCells()];
@@ -61,13 +61,13 @@ describe('toJUnitXml', () => {
 
   it('is well-formed with one testsuite per scenario', () => {
     expect(root.name).toBe('testsuites');
-    expect(unescape(root.attrs['name']!)).toBe('buildx-lab <run & "1">');
+    expect(unescapeXml(root.attrs['name']!)).toBe('buildx-lab <run & "1">');
     expect(root.children.map((s) => s.attrs['name'])).toEqual(['pull-stream-errors', 'immutable-tags-push']);
     expect(root.attrs).toMatchObject({ tests: '9', failures: '2', errors: '1', skipped: '1' });
   });
 
   const cases = root.children.flatMap((s) => s.children);
-  const byName = (name: string) => cases.filter((c) => unescape(c.attrs['name']!) === name);
+  const byName = (name: string) => cases.filter((c) => unescapeXml(c.attrs['name']!) === name);
 
   it.each(results.map((r, i) => [r.name, i] as const))('%s has a testcase with classname and time', (name, i) => {
     const tc = byName(name)[results.filter((r, j) => r.name === name && j < i).length]!;
@@ -94,11 +94,11 @@ describe('toJUnitXml', () => {
   it('puts summary and stderr tail in the failure body, escaped', () => {
     const err = byName(results[3]!.name)[0]!.children.find((c) => c.name === 'error')!;
     expect(err.attrs['type']).toBe('engine-start');
-    const body = unescape(err.text);
+    const body = unescapeXml(err.text);
     expect(body).toContain('the DinD engine died before the build');
     expect(body).toContain('failed to start containerd: timeout & <odd> "chars" \\u0007');
     const fail = byName(results[2]!.name)[0]!.children.find((c) => c.name === 'failure')!;
-    expect(unescape(fail.attrs['message']!)).toContain('<script>alert(1)</script>');
+    expect(unescapeXml(fail.attrs['message']!)).toContain('<script>alert(1)</script>');
     expect(fail.attrs['type']).toBe('expected fixed, got unexpected');
   });
 

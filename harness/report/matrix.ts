@@ -97,7 +97,10 @@ export function buildMatrix(results: readonly CellResult[]): Matrix {
     versions.add(buildx);
     const rowKey = `${r.scenario}\u0000${configuration}`;
     let row = rows.get(rowKey);
-    if (!row) rows.set(rowKey, (row = { scenario: r.scenario, configuration, cells: {} }));
+    if (!row) {
+      row = { scenario: r.scenario, configuration, cells: {} };
+      rows.set(rowKey, row);
+    }
     const cell = row.cells[buildx];
     if (cell) cell.results.push(r);
     else row.cells[buildx] = { scenario: r.scenario, configuration, buildx, results: [r], outcome: r.outcome, expected: r.expected, pass: true };

@@ -40,7 +40,7 @@ function caseDir(yaml: string, extra: Record<string, string> = {}): string {
   return dir;
 }
 
-export function usageError(dir: string): string {
+function usageError(dir: string): string {
   try {
     loadCase(dir);
   } catch (e) {

@@ -384,7 +384,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   const scan = (t: string) => { for (const n of labValuesIn(t)) uses.add(n); };
   for (const s of steps) { s.argv.forEach(scan); Object.values(s.env).forEach(scan); }
   Object.values(c.env ?? {}).forEach(scan);
-  for (const ch of [...checks, ...steps.flatMap((s) => s.checks)]) JSON.stringify(ch).replace(/\$\{[^}]*\}/g, (m) => (scan(m), m));
+  for (const ch of [...checks, ...steps.flatMap((s) => s.checks)]) for (const m of JSON.stringify(ch).matchAll(/\$\{[^}]*\}/g)) scan(m[0]);
 
   for (const [k, v] of [['bakeFile', c.bakeFile], ['context', c.context], ['builder.buildkitdConfig', c.builder?.buildkitdConfig], ['config.buildkitdDefault', c.config?.buildkitdDefault], ['config.dockerConfig', c.config?.dockerConfig]] as const) {
     if (v === undefined) continue;

@@ -100,9 +100,9 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
       observed: verdict.observed,
       summary: matches ? verdict.summary : `expected ${cell.expected.outcome} (${cell.expected.reason}), observed ${verdict.observed}: ${verdict.summary}`,
     });
-  } catch (e) {
+  } catch (caught) {
     const died = watchdog.died;
-    if (died && !(e instanceof HarnessError && e.message === died)) e = new HarnessError(died, { cause: e });
+    const e = died && !(caught instanceof HarnessError && caught.message === died) ? new HarnessError(died, { cause: caught }) : caught;
     const err = e instanceof Error ? e : new Error(String(e));
     const kind = e instanceof HarnessError ? e.kind : 'internal';
     return finish({

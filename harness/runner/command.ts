@@ -2,6 +2,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { execa } from 'execa';
 import { startVitest } from 'vitest/node';
 import { labConfig, type LabConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
@@ -110,6 +111,22 @@ async function runTestProject(project: 'unit' | 'integration'): Promise<{ passed
   return { passed: count('pass'), failed: count('fail') + errors, skipped: count('skip') };
 }
 
+/** The linter (Biome) and the type checker over the whole project; each counts as one test. */
+async function runLint(): Promise<{ passed: number; failed: number; skipped: number }> {
+  let failed = 0;
+  for (const [name, file, args] of [
+    ['biome lint', 'biome', ['lint', '--max-diagnostics=50', '.']],
+    ['tsc --noEmit', 'tsc', ['--noEmit', '-p', '.']],
+  ] as const) {
+    const r = await execa(file, [...args], { cwd: ROOT, preferLocal: true, reject: false, all: true });
+    if (r.exitCode !== 0) {
+      failed++;
+      process.stderr.write(`${name} failed:\n${r.all}\n`);
+    } else process.stderr.write(`${name}: clean\n`);
+  }
+  return { passed: 2 - failed, failed, skipped: 0 };
+}
+
 function collectTests(task: { type?: string; result?: { state?: string }; mode?: string; tasks?: unknown[] }): string[] {
   if (task.type === 'test') return [task.mode === 'skip' || task.mode === 'todo' ? 'skip' : (task.result?.state ?? 'fail')];
   return (task.tasks ?? []).flatMap((t) => collectTests(t as never));
@@ -117,17 +134,25 @@ function collectTests(task: { type?: string; result?: { state?: string }; mode?:
 
 export function testCommand(): Command {
   const cmd = new Command('test')
-    .summary('the test suite: unit tests, integration tests, then every scenario and shipped case on its full matrix')
-    .option('--only <parts>', 'comma list of unit, integration, cells (default: all three)');
+    .summary('the test suite: lint and types, unit tests, integration tests, then every scenario and shipped case on its full matrix')
+    .option('--only <parts>', 'comma list of lint, unit, integration, cells (default: all four)');
   addRunOptions(cmd, { matrix: 'full' });
   return cmd.action(async (values: Record<string, unknown>, c: Command) => {
     const config = labConfig();
-    const parts = values.only ? String(values.only).split(',') : ['unit', 'integration', 'cells'];
-    for (const p of parts) if (!['unit', 'integration', 'cells'].includes(p)) throw new UsageError(`--only takes unit, integration, cells; not '${p}'`);
+    const all = ['lint', 'unit', 'integration', 'cells'];
+    const parts = values.only ? String(values.only).split(',') : all;
+    for (const p of parts) if (!all.includes(p)) throw new UsageError(`--only takes ${all.join(', ')}; not '${p}'`);
     const t0 = Date.now();
     const totals = { passed: 0, failed: 0, skipped: 0 };
     const times: string[] = [];
     const add = (r: { passed: number; failed: number; skipped: number }) => { totals.passed += r.passed; totals.failed += r.failed; totals.skipped += r.skipped; };
+    if (parts.includes('lint')) {
+      const t = Date.now();
+      process.stderr.write('\n== lint and types\n');
+      const r = await runLint();
+      add(r);
+      times.push(`lint ${((Date.now() - t) / 1000).toFixed(0)} s (${r.passed} passed, ${r.failed} failed)`);
+    }
     for (const project of ['unit', 'integration'] as const) {
       if (!parts.includes(project)) continue;
       const t = Date.now();
