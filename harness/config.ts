@@ -3,6 +3,12 @@
 import os from 'node:os';
 import path from 'node:path';
 
+/** How long an owner may go without a heartbeat, and how long a run that has none yet may still be starting. */
+export interface OwnerPolicy {
+  staleMs: number;
+  graceMs: number;
+}
+
 export interface LabConfig {
   /** The engine the lab talks to; set once the engine is chosen (engine/host.ts), DOCKER_HOST until then. */
   dockerHost: string;
@@ -37,6 +43,14 @@ export interface LabConfig {
   keep: boolean;
   /** An interactive terminal on stderr: live progress lines instead of plain ones. */
   tty: boolean;
+  /** When a run whose pid proves nothing here (another host or pid namespace) counts as abandoned. */
+  ownerPolicy: OwnerPolicy;
+}
+
+/** Seconds from the environment, at least `min` (a bound below a few heartbeats would sweep live runs). */
+function seconds(value: string | undefined, fallback: number, min: number): number {
+  const n = Number(value);
+  return (value && Number.isFinite(n) ? Math.max(n, min) : fallback) * 1000;
 }
 
 export const DEFAULT_DOCKER_SOCKET = 'unix:///var/run/docker.sock';
@@ -76,6 +90,8 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     ci: env.CI === 'true' || env.CI === '1',
     keep: env.BUILDX_LAB_KEEP === '1',
     tty: process.stderr.isTTY === true && env.CI !== 'true' && env.TERM !== 'dumb',
+    // Heartbeats come every 5 s; generous bounds, since a wrong "abandoned" removes a live run's engines.
+    ownerPolicy: { staleMs: seconds(env.BUILDX_LAB_HEARTBEAT_STALE_S, 120, 15), graceMs: seconds(env.BUILDX_LAB_START_GRACE_S, 600, 60) },
   };
   if (env === process.env) cached = config;
   return config;

@@ -16,9 +16,10 @@ export function buildxCommand(): Command {
   cmd.command('list').description('the cached versions, where each came from, and its sha256').action(() => {
     for (const m of new BuildxProvisioner(labConfig(), stderrProgress).list()) process.stdout.write(`${m.key}\t${m.origin}\t${m.sha256.slice(0, 16)}\t${(m.size / 1e6).toFixed(1)} MB\t${m.detail ?? ''}\n`);
   });
-  cmd.command('prune').description('remove cached versions that no running lab uses').action(() => {
-    const removed = new BuildxProvisioner(labConfig(), stderrProgress).prune();
-    process.stdout.write(`removed ${removed.length} cached Buildx version(s)\n`);
+  cmd.command('prune').description('remove cached versions that no live run uses, and staging directories of killed installs').action(() => {
+    const plan = new BuildxProvisioner(labConfig(), stderrProgress).prune();
+    for (const k of plan.kept) process.stdout.write(`kept ${k.name}: ${k.reason}\n`);
+    process.stdout.write(`removed ${plan.remove.length} entr${plan.remove.length === 1 ? 'y' : 'ies'}${plan.remove.length ? `: ${plan.remove.join(' ')}` : ''}\n`);
   });
   return cmd;
 }

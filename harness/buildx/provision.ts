@@ -7,7 +7,10 @@ import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { HarnessError, ProvisionError, RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
+import { pidsInAnyNamespace } from '../engine/owner.ts';
 import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
+import { buildxInUse } from '../provision/in-use.ts';
+import { judgeTempDir, matchTempDir, type TempVerdict } from '../provision/temp-dirs.ts';
 import { crossProcessLock } from '../provision/lock.ts';
 import type { ProgressSink } from '../progress.ts';
 import { buildxArch, goEnv, type BuildxArch } from './arch.ts';
@@ -230,15 +233,47 @@ export class BuildxProvisioner {
       });
   }
 
-  /** Removes cached versions (all, or all but `keep`), and stale staging dirs of killed installs. */
-  prune(keep: Set<string> = new Set()): string[] {
-    if (!existsSync(this.root)) return [];
-    const removed: string[] = [];
-    for (const d of readdirSync(this.root)) {
-      if (keep.has(d)) continue;
-      rmSync(path.join(this.root, d), { recursive: true, force: true });
-      removed.push(d);
-    }
-    return removed;
+  /**
+   * Removes cached versions (all but `keep`) that no live run uses (provision/in-use.ts), and the staging
+   * directories of installs whose process is gone; an install still going keeps its own.
+   */
+  prune(keep: ReadonlySet<string> = new Set(), livePids: () => ReadonlySet<number> | undefined = pidsInAnyNamespace): PrunePlan {
+    if (!existsSync(this.root)) return { remove: [], kept: [] };
+    const names = readdirSync(this.root);
+    let pids: ReadonlySet<number> | undefined;
+    const staging = (name: string) => {
+      const m = matchTempDir('cacheDir', path.relative(this.config.cacheDir, path.join(this.root, name)).split(path.sep).join('/'));
+      if (!m) return undefined;
+      pids ??= livePids();
+      return judgeTempDir(m, pids, Date.now() - statSync(path.join(this.root, name)).mtimeMs);
+    };
+    const plan = planPrune(names, { keep, inUse: buildxInUse(this.config), staging });
+    for (const d of plan.remove) rmSync(path.join(this.root, d), { recursive: true, force: true });
+    return plan;
   }
+}
+
+export interface PrunePlan {
+  remove: string[];
+  kept: { name: string; reason: string }[];
+}
+
+/** What a prune removes among the cache's entries, and why it keeps the rest; pure. */
+export function planPrune(
+  names: readonly string[],
+  opts: { keep: ReadonlySet<string>; inUse: ReadonlySet<string> | 'all'; staging: (name: string) => TempVerdict | undefined },
+): PrunePlan {
+  const plan: PrunePlan = { remove: [], kept: [] };
+  for (const name of names) {
+    const st = opts.staging(name);
+    const why = st
+      ? st.remove ? undefined : `an install in progress: ${st.reason}`
+      : opts.keep.has(name) ? 'asked to keep'
+      : opts.inUse === 'all' ? 'a run marker cannot be read, so any version may be in use'
+      : opts.inUse.has(name) ? 'in use by a live run'
+      : undefined;
+    if (why) plan.kept.push({ name, reason: why });
+    else plan.remove.push(name);
+  }
+  return plan;
 }

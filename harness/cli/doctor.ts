@@ -3,10 +3,37 @@ import { Command } from 'commander';
 import { labConfig, withEngine } from '../config.ts';
 import { BuildxProvisioner } from '../buildx/provision.ts';
 import { HostEngine, engineProblem, inspectEngine } from '../engine/host.ts';
-import { countLabResources, sweepLeftovers } from '../engine/sweep.ts';
+import { describeSweep, surveyRuns, sweepLeftovers, type RunSurvey } from '../engine/sweep.ts';
 import { listLabImages } from '../images/images.ts';
 import { stderrProgress } from '../progress.ts';
 import { goVersion } from '../provision/gobuild.ts';
+import { cacheUsers, pruneMarkers } from '../provision/in-use.ts';
+import { judgeTempDirs, sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
+
+export interface DoctorLine {
+  ok: boolean;
+  what: string;
+  fix?: string;
+}
+
+/**
+ * What doctor says about the runs on the engine; pure. Live and undecided runs are named; abandoned ones
+ * need fixing, but `clean` is only advised while no other run goes (the next run's sweep does it then).
+ */
+export function runLines(host: string, runs: readonly Pick<RunSurvey, 'runId' | 'verdict' | 'resources'>[]): DoctorLine[] {
+  const describe = (r: (typeof runs)[number]) => {
+    const n = (k: string) => r.resources.filter((x) => x.kind === k).length;
+    return `run ${r.runId || '(unnamed)'}: ${r.verdict.state}, ${r.verdict.reason} (${n('container')} containers, ${n('network')} networks, ${n('volume')} volumes)`;
+  };
+  const live = runs.filter((r) => r.verdict.state !== 'abandoned');
+  const abandoned = runs.filter((r) => r.verdict.state === 'abandoned');
+  const fix = live.length ? `left for the next run's start to remove (it leaves the ${live.length} live run(s) alone)` : "'buildx-lab clean' removes it";
+  return [
+    { ok: true, what: `lab runs on ${host}: ${runs.length ? `${live.length} alive or undecided, ${abandoned.length} abandoned` : 'none'}` },
+    ...live.map((r) => ({ ok: true, what: describe(r) })),
+    ...abandoned.map((r) => ({ ok: false, what: describe(r), fix })),
+  ];
+}
 
 export function doctorCommand(): Command {
   return new Command('doctor').summary('engine, privileges, images, caches, Go: what is there and what to fix').action(async () => {
@@ -26,26 +53,33 @@ export function doctorCommand(): Command {
     const engine = user && !problem ? user : lab;
     if (engine) {
       const c = withEngine(config, engine.host);
-      const leftovers = await countLabResources(c);
-      say(true, `lab resources on ${engine.host}: ${leftovers.containers} containers, ${leftovers.networks} networks, ${leftovers.volumes} volumes${leftovers.containers ? " (a run is active, or one was killed: the next run sweeps what belongs to dead runs; 'buildx-lab clean --all' removes everything)" : ''}`);
+      for (const l of runLines(engine.host, await surveyRuns(c))) say(l.ok, l.what, l.fix);
       for (const line of await listLabImages(c)) say(true, `image ${line.replace(/\t/g, '  ')}`);
     }
     const gv = await goVersion(config);
     say(!!gv, `Go: ${gv ?? 'not found'}`, 'install Go to build Buildx, BuildKit and Docker versions from the Go module proxy, or import an offline bundle');
     const prov = new BuildxProvisioner(config, stderrProgress);
     say(true, `buildx cache ${prov.root}: ${prov.list().map((m) => `${m.key}(${m.origin})`).join(' ') || 'empty'}`);
+    for (const u of cacheUsers(config)) say(true, `buildx cache used by run ${u.marker?.runId ?? u.file}: ${u.verdict.state}, ${u.verdict.reason}`);
+    const dead = judgeTempDirs(tempRoots(config)).filter((d) => d.remove);
+    if (dead.length) say(false, `${dead.length} temporary director${dead.length === 1 ? 'y' : 'ies'} of dead processes: ${dead.map((d) => d.path).join(' ')}`, "'buildx-lab clean' removes them (and so does the next run)");
     process.exitCode = bad ? 1 : 0;
   });
 }
 
 export function cleanCommand(): Command {
   return new Command('clean')
-    .summary('remove containers, networks and volumes that dead lab runs left behind')
-    .option('--all', "remove every lab resource, also those of runs still going (stop them first)")
+    .summary('remove what abandoned lab runs left behind: containers, networks, volumes, temporary directories')
+    .description('Removes the engine resources of runs that are provably abandoned (their process is gone, or their heartbeat is stale), and temporary directories of dead processes. Live runs, in any pid namespace or on any host sharing the engine, are left alone.')
+    .option('--all', 'remove the engine resources of every lab run, also of runs still going (stop them first)')
     .action(async (values: { all?: boolean }) => {
       const config = labConfig();
       const engine = await new HostEngine(config, stderrProgress).ensure();
-      const r = await sweepLeftovers(withEngine(config, engine.host), values.all ? { all: true } : {});
-      process.stdout.write(`removed ${r.containers} containers, ${r.networks} networks, ${r.volumes} volumes\n`);
+      const r = await sweepLeftovers(withEngine(config, engine.host), values.all ? { all: true } : { abandoned: true });
+      for (const line of describeSweep(r)) process.stdout.write(`${line}\n`);
+      process.stdout.write(`removed ${r.removed.containers} containers, ${r.removed.networks} networks, ${r.removed.volumes} volumes\n`);
+      const t = await sweepTempDirs(config, tempRoots(config));
+      for (const d of t.removed) process.stdout.write(`removed ${d.kind} directory ${d.path} (${d.reason})\n`);
+      pruneMarkers(config); // the Buildx in-use markers of abandoned runs
     });
 }

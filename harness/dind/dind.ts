@@ -6,7 +6,7 @@ import { EngineStartError, HarnessError } from '../errors.ts';
 import { lastLines } from '../text.ts';
 import { run, type RunOptions } from '../exec.ts';
 import type { CommandRecord, StoreKind } from '../model.ts';
-import { isContainerRunning } from '../engine/labels.ts';
+import { ROLE_LABEL, isContainerRunning } from '../engine/labels.ts';
 
 export const DIND_SOCKET = 'unix:///var/run/docker.sock';
 /** Where the host's Buildx cache and fixtures appear inside every DinD, read-only. */
@@ -90,7 +90,7 @@ export class DindContainer {
       .withCommand(['dockerd', `--host=${DIND_SOCKET}`])
       .withTmpFs({ '/var/lib/docker': 'rw,exec', '/var/lib/containerd': 'rw,exec' })
       .withCopyContentToContainer([{ content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries, maxDownloadAttempts: this.maxDownloadAttempts, seccomp: this.seccomp }), target: '/etc/docker/daemon.json' }])
-      .withLabels({ ...this.labels, 'buildx-lab.role': 'dind', 'buildx-lab.store': this.store })
+      .withLabels({ ...this.labels, [ROLE_LABEL]: 'dind', 'buildx-lab.store': this.store })
       .withExtraHosts(this.extraHosts)
       .withBindMounts(this.mounts.map((m) => ({ ...m, mode: 'ro' as const })))
       .withWaitStrategy(Wait.forLogMessage(/API listen on/).withStartupTimeout(this.startupTimeoutMs));

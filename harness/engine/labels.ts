@@ -4,13 +4,44 @@ import { childEnv } from '../config.ts';
 import { EngineUnreachableError } from '../errors.ts';
 import { run } from '../exec.ts';
 import type { CommandRecord } from '../model.ts';
+import { currentOwner, type Owner } from './owner.ts';
 
 export const LAB_LABEL = 'buildx-lab';
 export const RUN_LABEL = `${LAB_LABEL}.run`;
 export const PID_LABEL = `${LAB_LABEL}.pid`;
+export const ROLE_LABEL = `${LAB_LABEL}.role`;
+/** The owner's identity beside the pid (engine/owner.ts): what makes the pid mean something. */
+const OWNER_LABELS = { host: `${LAB_LABEL}.host`, boot: `${LAB_LABEL}.boot`, pidNs: `${LAB_LABEL}.pidns`, start: `${LAB_LABEL}.start` } as const;
 
-export function labelsFor(runId: string): Record<string, string> {
-  return { [RUN_LABEL]: runId, [PID_LABEL]: String(process.pid) };
+/**
+ * Where a run's registry container holds the run's heartbeat: the lab touches it every few seconds, and a
+ * sweeper anywhere reads its age through the engine, on the engine's clock (no clock skew between hosts).
+ */
+export const HEARTBEAT_FILE = '/tmp/buildx-lab.heartbeat';
+export const HEARTBEAT_EVERY_MS = 5_000;
+
+export function labelsFor(runId: string, owner: Owner = currentOwner()): Record<string, string> {
+  return {
+    [RUN_LABEL]: runId,
+    [PID_LABEL]: String(owner.pid),
+    [OWNER_LABELS.host]: owner.host,
+    [OWNER_LABELS.boot]: owner.boot,
+    [OWNER_LABELS.pidNs]: owner.pidNs,
+    [OWNER_LABELS.start]: owner.start,
+  };
+}
+
+/** The owner a resource's labels name; fields are missing on resources of older lab versions. Pure. */
+export function ownerFromLabels(labels: Record<string, string> | null | undefined): Partial<Owner> {
+  const l = labels ?? {};
+  const pid = Number(l[PID_LABEL]);
+  return {
+    ...(Number.isInteger(pid) && pid > 0 ? { pid } : {}),
+    ...(l[OWNER_LABELS.host] ? { host: l[OWNER_LABELS.host] } : {}),
+    ...(l[OWNER_LABELS.boot] ? { boot: l[OWNER_LABELS.boot] } : {}),
+    ...(l[OWNER_LABELS.pidNs] ? { pidNs: l[OWNER_LABELS.pidNs] } : {}),
+    ...(l[OWNER_LABELS.start] ? { start: l[OWNER_LABELS.start] } : {}),
+  };
 }
 
 const UNREACHABLE = /Cannot connect to the Docker daemon|error during connect|connect: connection refused|dial unix .*: connect: no such file or directory/i;

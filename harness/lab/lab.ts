@@ -5,8 +5,8 @@
 import { childEnv, prepareTestcontainersEnv, type LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
 import { runChecked, run } from '../exec.ts';
-import { labelsFor } from '../engine/labels.ts';
-import { sweepLeftovers } from '../engine/sweep.ts';
+import { HEARTBEAT_EVERY_MS, labelsFor } from '../engine/labels.ts';
+import { describeSweep, sweepLeftovers } from '../engine/sweep.ts';
 import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
 import { RegistryContainer, type StartedRegistryContainer } from '../registry/registry.ts';
@@ -72,6 +72,7 @@ export class Lab implements AsyncDisposable {
   private readonly published = new Map<string, Promise<PublishedImage>>();
   private readonly publishedByRef = new Map<string, PublishedImage>();
   private stopped = false;
+  private readonly heartbeat: NodeJS.Timeout;
   readonly labels: Record<string, string>;
 
   private constructor(
@@ -82,6 +83,29 @@ export class Lab implements AsyncDisposable {
     readonly proxy: StartedFaultProxy,
   ) {
     this.labels = labelsFor(opts.runId);
+    this.heartbeat = this.keepHeartbeat();
+  }
+
+  /**
+   * Keeps the run's heartbeat fresh, so that sweepers which cannot check our pid (another pid namespace or
+   * host) leave this run alone. A failing beat is said once: past the staleness bound, others sweep us.
+   */
+  private keepHeartbeat(): NodeJS.Timeout {
+    let busy = false;
+    let failing = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.registry.beat().then(
+        () => { failing = false; },
+        (e: unknown) => {
+          if (!failing) this.progress(`lab ${this.runId}: heartbeat failed (${(e as Error).message}); other runs will take this one for abandoned once it is stale`);
+          failing = true;
+        },
+      ).finally(() => { busy = false; });
+    }, HEARTBEAT_EVERY_MS);
+    timer.unref();
+    return timer;
   }
 
   get runId(): string {
@@ -96,15 +120,15 @@ export class Lab implements AsyncDisposable {
   static async start(config: LabConfig, opts: LabOptions): Promise<Lab> {
     hookSignals();
     prepareTestcontainersEnv(config);
+    // Only runs that are provably abandoned: another run may be going in another pid namespace or host.
     const swept = await sweepLeftovers(config);
-    if (swept.containers + swept.networks + swept.volumes > 0) {
-      opts.progress(`swept leftovers of earlier killed runs: ${swept.containers} containers, ${swept.networks} networks, ${swept.volumes} volumes`);
-    }
+    for (const line of describeSweep(swept)) opts.progress(`sweep: ${line}`);
     const labels = labelsFor(opts.runId);
     const network = await new LabNetwork(config).withLabels(labels).start();
     let registry: StartedRegistryContainer | undefined;
     try {
       registry = await new RegistryContainer(config, opts.registryImage).withLabels(labels).withNetwork(network.name).start();
+      await registry.beat();
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines.
       const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
         .withListen([{ host: '127.0.0.1', port: 0 }, { host: network.gateway, port: 5000 }])
@@ -226,6 +250,7 @@ export class Lab implements AsyncDisposable {
     if (this.stopped) return;
     this.stopped = true;
     activeLabs.delete(this);
+    clearInterval(this.heartbeat);
     if (this.config.keep) {
       this.progress(`BUILDX_LAB_KEEP=1: leaving run ${this.runId} up; remove with 'buildx-lab clean'`);
       return;

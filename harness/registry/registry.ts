@@ -2,7 +2,7 @@
 // reaches it on the lab network, and the DinD engines reach it only through the fault proxy.
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { OFFICIAL_REGISTRY_CONFIG_PATH, REGISTRY_CONFIG_PATH } from '../images/catalog.ts';
-import { isContainerRunning } from '../engine/labels.ts';
+import { HEARTBEAT_FILE, ROLE_LABEL, isContainerRunning } from '../engine/labels.ts';
 import type { LabConfig } from '../config.ts';
 
 /** Filesystem storage with deletes enabled, on tmpfs: each run starts empty and fast. */
@@ -45,7 +45,7 @@ export class RegistryContainer {
     let c = new GenericContainer(this.image.ref)
       .withCopyContentToContainer([{ content: registryConfig(), target: this.image.official ? OFFICIAL_REGISTRY_CONFIG_PATH : REGISTRY_CONFIG_PATH }])
       .withTmpFs({ '/var/lib/registry': 'rw' })
-      .withLabels({ ...this.labels, 'buildx-lab.role': 'registry' })
+      .withLabels({ ...this.labels, [ROLE_LABEL]: 'registry' })
       .withWaitStrategy(Wait.forLogMessage(/listening on/).withStartupTimeout(30_000));
     if (this.networkName) c = c.withNetworkMode(this.networkName);
     const started = await c.start();
@@ -67,6 +67,12 @@ export class StartedRegistryContainer implements AsyncDisposable {
 
   isRunning(): Promise<boolean> {
     return isContainerRunning(this.config, this.id);
+  }
+
+  /** Touches the run's heartbeat file (engine/sweep.ts reads its age): the run is alive. */
+  async beat(): Promise<void> {
+    const r = await this.container.exec(['touch', HEARTBEAT_FILE]);
+    if (r.exitCode !== 0) throw new Error(`touch ${HEARTBEAT_FILE} exited ${r.exitCode}: ${r.output.trim()}`);
   }
 
   async stop(): Promise<void> {

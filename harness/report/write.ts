@@ -21,10 +21,15 @@ export function defaultReportDir(config: { runId: string }): string {
   return join('reports', config.runId);
 }
 
+/** Whether `dir` is the reports/latest link's place, which linkLatest rewrites after every run. */
+export function isLatestLink(dir: string): boolean {
+  return basename(dir) === 'latest' && basename(dirname(dir)) === 'reports';
+}
+
 /** reports/latest -> the newest run directory under reports/ (best effort; a convenience). */
 async function linkLatest(dir: string): Promise<void> {
   const parent = dirname(dir);
-  if (basename(parent) !== 'reports') return;
+  if (basename(parent) !== 'reports' || isLatestLink(dir)) return;
   const link = join(parent, 'latest');
   await rm(link, { force: true, recursive: false }).catch(() => undefined);
   await symlink(basename(dir), link).catch(() => undefined);

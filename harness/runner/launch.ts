@@ -1,6 +1,7 @@
 // Runs a planned run end to end, in this process: choose (or start) the engine, write the run spec,
 // provision every requirement (probe first, then builds in order), start vitest on the cells (they begin
 // as their requirements become ready), watch the engine, then gather the cells' results into the reports.
+import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startVitest } from 'vitest/node';
@@ -9,9 +10,12 @@ import { EngineUnreachableError, UsageError } from '../errors.ts';
 import { HostEngine, inspectEngine } from '../engine/host.ts';
 import { sweepLeftovers } from '../engine/sweep.ts';
 import type { CellResult } from '../model.ts';
+import { cacheKey } from '../buildx/provision.ts';
+import { markInUse, type InUseHold } from '../provision/in-use.ts';
+import { sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
 import type { ProgressBoard } from '../progress-board.ts';
 import { readCellResults } from '../report/cell-file.ts';
-import { writeReports, type ReportPaths } from '../report/write.ts';
+import { isLatestLink, writeReports, type ReportPaths } from '../report/write.ts';
 import { ROOT } from './catalog.ts';
 import { planRun, type PlanRequest } from './plan.ts';
 import { Provisioner } from './provision.ts';
@@ -22,8 +26,15 @@ import { writeRunSpec, type RunSpec } from './run-spec.ts';
 /** A file that marks a directory as the lab's report directory: only such directories are ever cleaned. */
 export const REPORT_MARKER = '.buildx-lab-report';
 
+/** Unique across pid namespaces and hosts too: two runs sharing an id would sweep each other at their end. */
 export function newRunId(): string {
-  return `r${Date.now().toString(36)}${process.pid.toString(36)}`;
+  return `r${Date.now().toString(36)}${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/** Marks the Buildx versions of `spec` as in use, so that `buildx prune` keeps them while the run goes. */
+export function holdBuildxCache(config: LabConfig, spec: RunSpec): InUseHold {
+  const versions = Object.values(spec.requirements).flatMap((r) => (r.kind === 'buildx' ? [r.version] : []));
+  return markInUse(config, spec.runId, versions.flatMap((v) => [cacheKey(v, 'release'), cacheKey(v, 'debian')]));
 }
 
 export function defaultReportDir(runId: string): string {
@@ -37,6 +48,8 @@ export function defaultReportDir(runId: string): string {
  */
 export function claimReportDir(dir: string): string {
   const abs = path.resolve(dir);
+  // Even while it does not exist: a directory there would stop the link from following later runs.
+  if (isLatestLink(abs)) throw new UsageError(`--report-dir ${dir} is where the link to the newest run goes; give a directory of its own, e.g. reports/my-run`);
   if (existsSync(abs)) {
     if (lstatSync(abs).isSymbolicLink()) throw new UsageError(`--report-dir ${dir} is a symlink (reports/latest points at the newest run); give a directory of its own, e.g. reports/my-run`);
     if (!lstatSync(abs).isDirectory()) throw new UsageError(`--report-dir ${dir} is not a directory`);
@@ -83,6 +96,18 @@ export async function prepareRun(config: LabConfig, req: RunRequest, board: Prog
 
 export async function executeRun(config: LabConfig, spec: RunSpec, board: ProgressBoard): Promise<RunOutcome> {
   cleanReportSubdir(spec.reportDir, 'cells');
+  const inUse = holdBuildxCache(config, spec);
+  try {
+    return await executeHeldRun(config, spec, board);
+  } finally {
+    inUse.release();
+  }
+}
+
+async function executeHeldRun(config: LabConfig, spec: RunSpec, board: ProgressBoard): Promise<RunOutcome> {
+  // Before provisioning makes its own: what killed provisioning left (only dead pids on this host).
+  const temp = await sweepTempDirs(config, tempRoots(config));
+  for (const d of temp.removed) board.log(`removed ${d.kind} directory ${d.path} (${d.reason})`);
   const specFile = writeRunSpec(spec);
   board.log(`run ${spec.runId}: ${spec.cells.length} cells, ${Object.keys(spec.requirements).length} requirements (spec: ${path.relative(process.cwd(), specFile)})`);
   const provisioner = new Provisioner(config, spec, board.sink);

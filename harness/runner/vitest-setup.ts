@@ -6,7 +6,7 @@ import type { TestProject } from 'vitest/node';
 import { labConfig } from '../config.ts';
 import { ProgressBoard } from '../progress-board.ts';
 import { scenarioModules } from './catalog.ts';
-import { cleanReportSubdir, prepareRun } from './launch.ts';
+import { cleanReportSubdir, holdBuildxCache, prepareRun } from './launch.ts';
 import { Provisioner } from './provision.ts';
 import { RUN_SPEC_FILE, writeRunSpec } from './run-spec.ts';
 
@@ -20,11 +20,13 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   );
   cleanReportSubdir(spec.reportDir, 'cells');
   writeRunSpec(spec);
+  const inUse = holdBuildxCache(config, spec);
   const provisioning = new Provisioner(config, spec, board.sink).start();
   project.provide('runSpecPath', path.join(spec.reportDir, RUN_SPEC_FILE));
   return async () => {
     provisioning.abort('the tests are over');
     await provisioning.done;
+    inUse.release();
     board.close();
   };
 }
