@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { HarnessError, ProvisionError, RequirementError } from '../errors.ts';
+import { OncePerKey } from '../once.ts';
 import { run } from '../exec.ts';
 import { pidsInAnyNamespace } from '../engine/owner.ts';
 import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
@@ -102,21 +103,14 @@ export class BuildxProvisioner {
     return undefined;
   }
 
-  private readonly inFlight = new Map<string, Promise<BuildxBinary>>();
+  private readonly installs = new OncePerKey<BuildxBinary>();
 
   /**
    * Installs once per process per version (concurrent callers share the install) and once per machine
    * (a second process waits on the version's lock, then finds it cached).
    */
   install(resolved: ResolvedVersion, opts: InstallOptions = {}): Promise<BuildxBinary> {
-    const key = `${resolved.spec}@${resolved.version}`;
-    let p = this.inFlight.get(key);
-    if (!p) {
-      p = this.installLocked(resolved, opts);
-      this.inFlight.set(key, p);
-      p.catch(() => this.inFlight.delete(key));
-    }
-    return p;
+    return this.installs.get(`${resolved.spec}@${resolved.version}`, () => this.installLocked(resolved, opts));
   }
 
   private async installLocked(resolved: ResolvedVersion, opts: InstallOptions): Promise<BuildxBinary> {

@@ -9,10 +9,9 @@ import { HostEngine } from '../engine/host.ts';
 import { hostDefaultRelease, resolveEngineSpec } from '../engine/spec.ts';
 import { ENGINE_BASE, localTag } from '../images/catalog.ts';
 import { imageExists } from '../images/images.ts';
-import { board, scenarioSources, shippedCases } from '../runner/command.ts';
-import { prepareRun } from '../runner/launch.ts';
-import { addRunOptions, runOptions } from '../runner/options.ts';
-import { Provisioner, type EngineImageResult, type ImageResult } from '../runner/provision.ts';
+import { board, provisionMatrix } from '../runner/command.ts';
+import { addRunOptions } from '../runner/options.ts';
+import type { EngineImageResult, ImageResult } from '../runner/provision.ts';
 import { exportBundle, importBundle, type BundleContents } from './bundle.ts';
 
 export function bundleCommand(): Command {
@@ -26,9 +25,7 @@ export function bundleCommand(): Command {
     const config = labConfig();
     const b = board(config);
     try {
-      const sources = names.length ? scenarioSources(names) : [...scenarioSources([]), ...shippedCases()];
-      const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv: ['bundle', ...c.args], sources, ...runOptions(values) }, b);
-      const status = await new Provisioner(engineConfig, spec, b.sink).start().done;
+      const { engineConfig, spec, status } = await provisionMatrix(config, b, names, values, ['bundle', ...c.args]);
       const contents: BundleContents = { cacheDirs: [], images: [] };
       const rel = (p: string) => path.relative(engineConfig.cacheDir, p);
       const addRelease = (version: string) => {

@@ -4,6 +4,7 @@
 // It provisions nothing: the images it runs come ready from the run's provisioning (runner/provision.ts).
 import { childEnv, prepareTestcontainersEnv, type LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
+import { OncePerKey } from '../once.ts';
 import { runChecked, run } from '../exec.ts';
 import { HEARTBEAT_EVERY_MS, labelsFor } from '../engine/labels.ts';
 import { describeSweep, sweepLeftovers } from '../engine/sweep.ts';
@@ -69,7 +70,7 @@ function hookSignals(): void {
 
 export class Lab implements AsyncDisposable {
   private readonly pool = new Map<string, PoolEntry>();
-  private readonly published = new Map<string, Promise<PublishedImage>>();
+  private readonly published = new OncePerKey<PublishedImage>();
   private readonly publishedByRef = new Map<string, PublishedImage>();
   private stopped = false;
   private readonly heartbeat: NodeJS.Timeout;
@@ -200,13 +201,7 @@ export class Lab implements AsyncDisposable {
 
   /** Pushes a host image into the lab registry once per session, e.g. BuildKit for the docker-container driver. */
   publish(localRef: string, repoTag: string): Promise<PublishedImage> {
-    let p = this.published.get(repoTag);
-    if (!p) {
-      p = this.pushFromHost(localRef, repoTag);
-      this.published.set(repoTag, p);
-      p.catch(() => this.published.delete(repoTag));
-    }
-    return p;
+    return this.published.get(repoTag, () => this.pushFromHost(localRef, repoTag));
   }
 
   /** What publish() pushed under an engine-side ref; it must have been published in this lab. */
@@ -218,7 +213,7 @@ export class Lab implements AsyncDisposable {
 
   /** Images the engines may keep across cells: what this lab published (BuildKit), as the engines name them. */
   publishedRefs(): string[] {
-    return [...this.published.keys()].map((repoTag) => `${REGISTRY_HOST}/${repoTag}`);
+    return this.published.keys().map((repoTag) => `${REGISTRY_HOST}/${repoTag}`);
   }
 
   private async pushFromHost(localRef: string, repoTag: string): Promise<PublishedImage> {

@@ -12,6 +12,7 @@ import { resolveEngineSpec } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
 import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
+import type { Step } from '../kit/steps.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 
 export const CASE_FILE = 'case.yaml';
@@ -169,13 +170,8 @@ export interface CaseFile {
   mode: number;
 }
 
-export interface CaseStep {
-  id: string;
-  tool: 'buildx' | 'docker';
-  argv: string[];
-  env: Record<string, string>;
-  cwd?: string;
-  timeoutMs?: number;
+/** A step of the kit, with the checks that judge it alone. */
+export interface CaseStep extends Step {
   checks: Check[];
 }
 

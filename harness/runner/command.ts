@@ -13,6 +13,7 @@ import { ROOT, selectScenarioModules } from './catalog.ts';
 import { executeRun, prepareRun, type RunOutcome } from './launch.ts';
 import { addRunOptions, runOptions, type RunOptions } from './options.ts';
 import { Provisioner } from './provision.ts';
+import type { ProvisionStatus } from './provision-status.ts';
 import { readRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
 
 export function board(config: LabConfig): ProgressBoard {
@@ -79,6 +80,14 @@ export function runCommand(): Command {
   });
 }
 
+/** Plans a matrix of the named scenarios (default: every scenario and shipped case) and provisions it, running nothing. */
+export async function provisionMatrix(config: LabConfig, b: ProgressBoard, names: string[], values: Record<string, unknown>, argv: string[]): Promise<{ engineConfig: LabConfig; spec: RunSpec; status: ProvisionStatus }> {
+  const sources = names.length ? scenarioSources(names) : [...scenarioSources([]), ...shippedCases()];
+  const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv, sources, ...runOptions(values) }, b);
+  const status = await new Provisioner(engineConfig, spec, b.sink).start().done;
+  return { engineConfig, spec, status };
+}
+
 export function setupCommand(): Command {
   const cmd = new Command('setup')
     .summary('provision what a matrix needs (engine, images, Buildx, BuildKit) without running it')
@@ -88,9 +97,7 @@ export function setupCommand(): Command {
     const config = labConfig();
     const b = board(config);
     try {
-      const sources = names.length ? scenarioSources(names) : [...scenarioSources([]), ...shippedCases()];
-      const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv: ['setup', ...c.args], sources, ...runOptions(values) }, b);
-      const status = await new Provisioner(engineConfig, spec, b.sink).start().done;
+      const { status } = await provisionMatrix(config, b, names, values, ['setup', ...c.args]);
       const failed = Object.entries(status.requirements).filter(([, e]) => e.state === 'failed');
       for (const [id, e] of failed) b.log(`${id}: ${e.state === 'failed' && e.missing ? 'cannot be had here' : 'FAILED'}: ${e.state === 'failed' ? e.reason.split('\n')[0] : ''}`);
       b.log(`setup: ${Object.keys(status.requirements).length - failed.length} of ${Object.keys(status.requirements).length} requirements ready`);

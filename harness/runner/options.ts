@@ -13,7 +13,9 @@ export interface RunOptions {
   filters: Record<string, string[]>;
   repeat: number;
   jobs: number;
+  /** i/n: this run holds the i-th of n contiguous slices of the cells */
   shard?: { index: number; total: number };
+  /** an RE2 pattern on cell names ("<scenario> > buildx=…/…"), like vitest -t */
   pattern?: string;
   reportDir?: string;
 }

@@ -4,22 +4,16 @@
 import { UsageError } from '../errors.ts';
 import { firstMatch } from '../kit/checks.ts';
 import { loadScenario } from './catalog.ts';
+import type { RunOptions } from './options.ts';
 import { compileOrder } from './provision.ts';
 import { RUN_SPEC_VERSION, type CellSource, type PlannedCell, type Requirement, type RunSpec } from './run-spec.ts';
-import { expandScenario, type Matrix } from './scenario.ts';
+import { expandScenario } from './scenario.ts';
 
-export interface PlanRequest {
+/** A run as planned: the options of the command line, plus what the command and the lab decided. */
+export interface PlanRequest extends Omit<RunOptions, 'reportDir'> {
   command: RunSpec['command'];
   argv: string[];
   sources: CellSource[];
-  matrix: Matrix;
-  filters: Record<string, string[]>;
-  repeat: number;
-  jobs: number;
-  /** i/n: this run holds the i-th of n contiguous slices of the cells */
-  shard?: { index: number; total: number };
-  /** an RE2 pattern on cell names ("<scenario> > buildx=…/…"), like vitest -t */
-  pattern?: string;
   reportDir: string;
   runId: string;
   dockerHost: string;
