@@ -13,7 +13,10 @@ import { labConfig, withEngine, type LabConfig } from '../config.ts';
 import { silentProgress } from '../progress.ts';
 import { HostEngine } from './host.ts';
 import { RUN_LABEL } from './labels.ts';
-import { sweepLeftovers } from './sweep.ts';
+import { currentOwner } from './owner.ts';
+import { describeSweep, sweepLeftovers } from './sweep.ts';
+import { childEnv as childEnvOf } from '../config.ts';
+import { buildContainerLabels, listLabImages } from '../images/images.ts';
 
 const cli = new URL('../../bin/buildx-lab.mjs', import.meta.url).pathname;
 const STALE_S = 30;
@@ -206,4 +209,23 @@ describe('ownership of lab resources across pid namespaces', () => {
     expect(await resourcesOf(kId)).toEqual([]);
     console.log(`killed run swept once stale: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }, 30 * 60_000);
+
+  it('a build container of a killed image build is swept once its owner is gone', async () => {
+    const env = childEnvOf(config);
+    const image = (await listLabImages(config))[0]?.split('\t')[0];
+    expect(image, 'a lab image to create a container from').toBeDefined();
+    const dead = spawnSync('true').pid!;
+    const owner = { ...currentOwner(), pid: dead, start: '1' };
+    const labels = buildContainerLabels('itg', owner);
+    const runId = labels.find((l) => l.startsWith(`${RUN_LABEL}=`))!.slice(RUN_LABEL.length + 1);
+    const id = (await execa('docker', ['create', ...labels, image!], { env })).stdout.trim();
+    try {
+      const report = await sweepLeftovers(config);
+      expect(describeSweep(report).join('\n')).toContain(`removed run ${runId}: abandoned`);
+      const left = await execa('docker', ['container', 'ls', '-a', '-q', '--filter', `id=${id}`], { env });
+      expect(left.stdout.trim()).toBe('');
+    } finally {
+      await execa('docker', ['rm', '-f', id], { env, reject: false });
+    }
+  }, 5 * 60_000);
 });

@@ -2,11 +2,13 @@
 // otherwise built locally (once, under a lock, tagged by its recipe hash). Rootfs recipes run the lab's
 // own debootstrap (unpacked from Debian's package, never installed); layer recipes commit files onto a
 // catalog image with `docker create` + `docker cp` + `docker commit`, so no builder is needed.
+import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
-import { assertEngineAnswered, LAB_LABEL } from '../engine/labels.ts';
+import { assertEngineAnswered, LAB_LABEL, labelsFor } from '../engine/labels.ts';
+import type { Owner } from '../engine/owner.ts';
 import { debianMirror } from '../debian-mirror.ts';
 import { run, runChecked } from '../exec.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
@@ -156,7 +158,7 @@ async function buildLayerImage(config: LabConfig, spec: ImageSpec, recipe: Layer
       if (f.mode !== undefined) chmodSync(dest, f.mode);
     }
     const t0 = Date.now();
-    const created = await runChecked(['docker', 'create', '--label', `${LAB_LABEL}.build=${tag}`, base.ref], { env, timeoutMs: 60_000 });
+    const created = await runChecked(['docker', 'create', ...buildContainerLabels(tag), base.ref], { env, timeoutMs: 60_000 });
     const id = created.stdout.trim();
     try {
       await runChecked(['docker', 'cp', `${work}/.`, `${id}:/`], { env, timeoutMs: 10 * 60_000, signal: opts.signal });
@@ -174,6 +176,15 @@ async function buildLayerImage(config: LabConfig, spec: ImageSpec, recipe: Layer
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Labels of a layer build's scratch container: owned like a run's containers (a run id of its own), so one
+ * left by a build killed between create and rm is swept once its owner is gone.
+ */
+export function buildContainerLabels(tag: string, owner?: Owner): string[] {
+  const labels = { [`${LAB_LABEL}.build`]: tag, ...labelsFor(`build-${process.pid.toString(36)}${randomBytes(3).toString('hex')}`, owner) };
+  return Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
 }
 
 /** Local builds of the lab, newest first. */
