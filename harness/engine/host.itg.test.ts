@@ -1,13 +1,16 @@
 // The host engine against this real machine: installing the lab's own engine changes no Debian package
-// (dpkg -l before and after), a usable engine the user runs is used as it is, and an old one is left
-// running while the lab starts its own beside it, saying so.
+// (dpkg -l before and after), a usable engine the user runs is used as it is, and an old one (a real
+// Docker 20.10, Debian bookworm's, run in a container) is left running while the lab starts its own
+// beside it, saying so.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { labConfig, type LabConfig } from '../config.ts';
+import { childEnv, labConfig, withEngine, type LabConfig } from '../config.ts';
+import { debianDindSpec } from '../images/catalog.ts';
+import { ensureImage } from '../images/images.ts';
+import { labelsFor } from './labels.ts';
 import type { ProgressSink } from '../progress.ts';
 import { HostEngine } from './host.ts';
 
@@ -24,15 +27,26 @@ function freshEngine(over: Partial<LabConfig> = {}): LabConfig {
   return { ...labConfig(), engineHome: path.join(home, 'engine'), engineRunDir: path.join(home, 'run'), defaultDockerSocket: `unix://${path.join(home, 'none.sock')}`, requestedDockerHost: undefined, ...over };
 }
 
-/** Stands in for an engine older than 23: all the lab asks of it is its version. */
-async function oldEngine(sock: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    res.setHeader('Content-Type', 'application/json');
-    if (req.url?.endsWith('/_ping')) return void res.end('OK');
-    res.end(JSON.stringify({ Version: '20.10.24+dfsg1', ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64' }));
-  });
-  await new Promise<void>((r) => server.listen(sock, r));
-  return server;
+/**
+ * A real Docker 20.10 (Debian bookworm's docker.io, in a container on the lab's engine) answering on a
+ * socket in `dir`: the engine a user with bookworm's packages would have at the default socket.
+ */
+async function oldEngine(dir: string): Promise<{ sock: string; stop: () => Promise<void> }> {
+  const lab = await new HostEngine(labConfig(), progress).ensure();
+  const config = withEngine(labConfig(), lab.host);
+  const env = childEnv(config);
+  const image = await ensureImage(config, debianDindSpec('bookworm', '20.10'), progress);
+  const labels = Object.entries(labelsFor(`itg-old-engine-${process.pid}`)).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+  const id = (await execa('docker', ['run', '-d', '--privileged', ...labels, '-v', `${dir}:/run/old`, image.ref, 'dockerd', '-H', 'unix:///run/old/docker.sock', '--iptables=false', '--bridge=none'], { env })).stdout.trim();
+  const sock = path.join(dir, 'docker.sock');
+  const stop = async () => void (await execa('docker', ['rm', '-f', id], { env, reject: false }));
+  for (const t0 = Date.now(); Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 500))) {
+    const r = await execa('docker', ['version', '--format', '{{.Server.Version}}'], { env: { ...process.env, DOCKER_HOST: `unix://${sock}` }, reject: false });
+    if (r.exitCode === 0) return { sock, stop };
+  }
+  const logs = await execa('docker', ['logs', '--tail', '30', id], { env, reject: false, all: true });
+  await stop();
+  throw new Error(`Docker 20.10 did not answer on ${sock}:\n${logs.all}`);
 }
 
 describe('the host engine', () => {
@@ -62,21 +76,23 @@ describe('the host engine', () => {
 
   it('leaves an engine older than 23 running, starts its own beside it, and says so', async () => {
     const config = freshEngine();
-    const sock = config.defaultDockerSocket.slice('unix://'.length);
-    const old = await oldEngine(sock);
+    const old = await oldEngine(path.dirname(config.defaultDockerSocket.slice('unix://'.length)));
+    const oldHost = `unix://${old.sock}`;
+    const userEnv = { ...process.env, DOCKER_HOST: oldHost };
+    const before = (await execa('docker', ['version', '--format', '{{.Server.Version}}'], { env: userEnv })).stdout;
+    expect(before).toMatch(/^20\.10\./);
     notes.length = 0;
-    const host = new HostEngine(config, progress);
+    const host = new HostEngine({ ...config, defaultDockerSocket: oldHost }, progress);
     try {
       const info = await host.ensure();
       expect(info.owner).toBe('lab');
-      expect(info.host).not.toBe(config.defaultDockerSocket);
-      expect(notes.join('\n')).toMatch(/runs Docker 20\.10\.24\+dfsg1, older than 23\.0\.0: leaving it installed and running, and using the lab's own engine beside it/);
+      expect(info.host).not.toBe(oldHost);
+      expect(notes.join('\n')).toMatch(/runs Docker 20\.10\.\S+, older than 23\.0\.0: leaving it installed and running, and using the lab's own engine beside it/);
       // still answering, untouched
-      const r = await execa('docker', ['version', '--format', '{{.Server.Version}}'], { env: { ...process.env, DOCKER_HOST: config.defaultDockerSocket }, reject: false });
-      expect(r.stdout).toBe('20.10.24+dfsg1');
+      expect((await execa('docker', ['version', '--format', '{{.Server.Version}}'], { env: userEnv })).stdout).toBe(before);
     } finally {
       await host.uninstall();
-      old.close();
+      await old.stop();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CASE_BASE, ENGINE_BASE, buildkitSpec, debianDindSpec, localTag, recipeHash, registrySpec, sourceDindSpec, type BuiltEngine } from './catalog.ts';
+import { debootstrapFix } from './images.ts';
 
 const engine: BuiltEngine = {
   version: '26.1.5',
@@ -47,5 +48,26 @@ describe('image catalog', () => {
     expect(bk.official).toEqual(['moby/buildkit:v0.17.1']);
     expect(ENGINE_BASE.recipe).toMatchObject({ kind: 'rootfs', suite: 'trixie' });
     expect(CASE_BASE.recipe).toMatchObject({ kind: 'rootfs', suite: 'bookworm', packages: [] });
+  });
+});
+
+describe('debootstrapFix', () => {
+  it('blames the recipe for a package the suite lacks, naming it', () => {
+    expect(debootstrapFix("I: Checking component main\nE: Couldn't find these debs: docker-cli\n", 'bookworm', [])).toBe(
+      'Fix: Debian bookworm has no package docker-cli; the image recipe (harness/images/catalog.ts) must not ask for it there.',
+    );
+  });
+  it('otherwise names the mirror, the bundle and the official image', () => {
+    expect(debootstrapFix('E: Failed getting release file http://deb.debian.org/debian/dists/trixie/Release', 'trixie', ['registry:3'])).toMatch(
+      /BUILDX_LAB_DEBIAN_MIRROR.*offline bundle, or provide the official image registry:3\.$/,
+    );
+  });
+});
+
+describe('debianDindSpec', () => {
+  it("asks bookworm for docker.io alone (its client is inside) and later suites for docker-cli too", () => {
+    const pk = (suite: 'bookworm' | 'trixie') => { const r = debianDindSpec(suite, 'x').recipe; return r.kind === 'rootfs' ? r.packages : []; };
+    expect(pk('bookworm')).not.toContain('docker-cli');
+    expect(pk('trixie')).toContain('docker-cli');
   });
 });

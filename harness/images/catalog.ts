@@ -81,7 +81,8 @@ export const CASE_BASE: ImageSpec = {
 };
 
 /** The Debian-packaged engines, kept as the engine axis' aliases debian-trixie and debian-sid. */
-export function debianDindSpec(suite: 'trixie' | 'sid', version: string): ImageSpec {
+/** bookworm's docker.io (20.10) serves the tests of an engine too old for the lab; trixie and sid are engine aliases. */
+export function debianDindSpec(suite: 'bookworm' | 'trixie' | 'sid', version: string): ImageSpec {
   return {
     id: `dind-debian-${suite}`,
     role: 'dind',
@@ -90,7 +91,8 @@ export function debianDindSpec(suite: 'trixie' | 'sid', version: string): ImageS
     recipe: {
       kind: 'rootfs',
       suite,
-      packages: ['docker.io', 'docker-cli', 'containerd', 'runc', 'iptables', 'ca-certificates', 'procps', 'iproute2', 'git', 'xz-utils', 'pigz'],
+      // bookworm's docker.io still carries the client; later suites split it into docker-cli
+      packages: ['docker.io', ...(suite === 'bookworm' ? [] : ['docker-cli']), 'containerd', 'runc', 'iptables', 'ca-certificates', 'procps', 'iproute2', 'git', 'xz-utils', 'pigz'],
       entrypoint: ['/usr/local/bin/lab-dind-entrypoint'],
       cmd: ['dockerd'],
       files: { '/usr/local/bin/lab-dind-entrypoint': dindEntrypointPath },

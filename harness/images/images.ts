@@ -135,7 +135,7 @@ async function buildRootfsImage(config: LabConfig, spec: ImageSpec, recipe: Root
     if (r.exitCode !== 0 || !(await imageExists(config, tag))) {
       throw new ProvisionError(
         `could not build ${tag} (${spec.description}), exit ${r.exitCode}.\n${r.stderr.trim().split('\n').slice(-12).join('\n')}\n` +
-          `Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle${spec.official.length ? `, or provide the official image ${spec.official.join(' or ')}` : ''}.`,
+          debootstrapFix(`${r.stdout}\n${r.stderr}`, recipe.suite, spec.official),
       );
     }
   } finally {
@@ -185,6 +185,13 @@ async function buildLayerImage(config: LabConfig, spec: ImageSpec, recipe: Layer
 export function buildContainerLabels(tag: string, owner?: Owner): string[] {
   const labels = { [`${LAB_LABEL}.build`]: tag, ...labelsFor(`build-${process.pid.toString(36)}${randomBytes(3).toString('hex')}`, owner) };
   return Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+}
+
+/** What to do about a failed debootstrap: a package the suite lacks is the recipe's fault, anything else the mirror's. Pure. */
+export function debootstrapFix(output: string, suite: string, official: readonly string[]): string {
+  const missing = /Couldn't find these debs: (.+)/.exec(output)?.[1]?.trim();
+  if (missing) return `Fix: Debian ${suite} has no package ${missing}; the image recipe (harness/images/catalog.ts) must not ask for it there.`;
+  return `Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle${official.length ? `, or provide the official image ${official.join(' or ')}` : ''}.`;
 }
 
 /** Local builds of the lab, newest first. */

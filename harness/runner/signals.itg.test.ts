@@ -30,7 +30,7 @@ describe('runner under signals', () => {
     // The next run sweeps them before it starts, and works.
     const next = await execa('node', [CLI, 'run', 'smoke', '--matrix', 'quick', '--report-dir', `/tmp/bxl-sig-next-${Date.now()}`], { reject: false, all: true, env: await labDockerEnv() });
     expect(next.exitCode, next.all).toBe(0);
-    expect(next.all).toMatch(/swept leftovers of earlier killed runs/);
+    expect(next.all).toMatch(new RegExp(`sweep: removed run ${runId}: abandoned`));
     expect(await labResources(runId)).toBe(0);
   });
 });
