@@ -59,12 +59,13 @@ export const dindEntrypointPath = new URL('lab-dind-entrypoint.sh', recipesDir).
 export const ENGINE_BASE: ImageSpec = {
   id: 'engine-base',
   role: 'base',
-  description: 'Debian trixie with what dockerd, containerd and BuildKit need at run time (iptables, git, xz, pigz, openssl)',
+  description: 'Debian trixie with what dockerd, containerd and BuildKit need at run time (iptables, git, xz, pigz, openssl, tini as docker-init)',
   official: [],
   recipe: {
     kind: 'rootfs',
     suite: 'trixie',
-    packages: ['iptables', 'ca-certificates', 'procps', 'iproute2', 'git', 'xz-utils', 'pigz', 'openssl', 'kmod'],
+    // tini: dockerd's docker-init, which `run --init` and Buildx's docker-container driver (Init: true) need
+    packages: ['iptables', 'ca-certificates', 'procps', 'iproute2', 'git', 'xz-utils', 'pigz', 'openssl', 'kmod', 'tini'],
     entrypoint: [],
     cmd: ['sh'],
     files: {},

@@ -6,6 +6,7 @@
 //   without TLS (certificates made in the cell with openssl);
 // - multi-node: several docker-container nodes through `create --append`, each with its own --platform.
 // kubernetes is refused with a reason (model.UNSUPPORTED_DRIVERS).
+import semver from 'semver';
 import { HarnessError, UsageError } from '../errors.ts';
 import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind } from '../model.ts';
 import { shellQuote } from '../text.ts';
@@ -63,6 +64,12 @@ export async function bootBuilder(kit: Kit, spec: BuilderSpec): Promise<Builder>
   }
 }
 
+/** `create --buildkitd-config` was `--config` before v0.13.0 (which renamed it). Pure. */
+export function buildkitdConfigFlag(buildxVersion: string): '--config' | '--buildkitd-config' {
+  const v = semver.coerce(buildxVersion);
+  return v && semver.lt(v, '0.13.0') ? '--config' : '--buildkitd-config';
+}
+
 const driverOptArgs = (opts: Record<string, string>) => Object.entries(opts).flatMap(([k, v]) => ['--driver-opt', `${k}=${v}`]);
 
 async function writeBuildkitdConfig(kit: Kit, spec: BuilderSpec): Promise<string> {
@@ -77,11 +84,21 @@ async function bootContainerBuilder(kit: Kit, spec: BuilderSpec, name: string): 
   const nodes = spec.nodes?.length ? spec.nodes : [{}];
   const builder: Builder = { name, driver: 'docker-container', args: ['--builder', name], image: bk, commands: [] };
   for (const [i, node] of nodes.entries()) {
+    // Buildx refuses two nodes of one builder on the same endpoint, so each node of a multi-node builder
+    // reaches the cell's engine through a docker context of its own (kept in the cell's DOCKER_CONFIG).
+    let endpoint: string[] = [];
+    if (nodes.length > 1) {
+      const context = await kit.docker(['context', 'create', `${name}-n${i}`, '--docker', 'host=unix:///var/run/docker.sock']);
+      builder.commands.push(context);
+      if (context.exitCode !== 0) return { ...builder, failed: context };
+      endpoint = [`${name}-n${i}`];
+    }
     const argv = [
       'create', ...(i > 0 ? ['--append'] : []), '--name', name, '--node', `${name}${i}`, '--driver', 'docker-container',
       ...driverOptArgs({ image: bk, network: 'host', ...spec.driverOpts, ...node.driverOpts }),
-      '--buildkitd-config', config,
+      buildkitdConfigFlag(kit.sandbox.binary.version), config,
       ...(node.platforms?.length ? ['--platform', node.platforms.join(',')] : []),
+      ...endpoint,
     ];
     const create = await kit.buildx(argv);
     builder.commands.push(create);
