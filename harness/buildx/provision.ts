@@ -175,7 +175,7 @@ export class BuildxProvisioner {
         );
         revision = res.revision ?? resolved.release?.commit;
         sumdb = res.sumdb;
-        detail = `${res.goVersion}, ${Math.round(res.durationMs / 1000)} s`;
+        detail = `${res.goVersion}, compile ${Math.round(res.compileMs / 1000)} s, module download ${Math.round(res.downloadMs / 1000)} s`;
       } else {
         const suite = resolved.spec.replace(/^debian-/, '') as DebianSuite;
         const deb = await fetchDebianBuildx(this.config, suite, bin, this.progress, opts.signal);
@@ -210,7 +210,8 @@ export class BuildxProvisioner {
         if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
       }
       const finalMeta = readMeta(final) ?? meta;
-      this.progress(`buildx ${version}: installed from ${origin} (${detail}) in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${(finalMeta.size / 1e6).toFixed(1)} MB`);
+      // the total includes any wait for the machine's compile slot
+      this.progress(`buildx ${version}: installed from ${origin} (${detail}) in ${((Date.now() - t0) / 1000).toFixed(1)} s in all, ${(finalMeta.size / 1e6).toFixed(1)} MB`);
       return toBinary(final, finalMeta, origin, resolved.spec);
     } finally {
       rmSync(stage, { recursive: true, force: true });
