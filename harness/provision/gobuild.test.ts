@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goBuildArgv, goEnvFor, missingLocalReplaces, refusedVersions, standInCandidates } from './gobuild.ts';
+import { firstCompileError, goBuildArgv, goEnvFor, missingLocalReplaces, refusedVersions, standInCandidates } from './gobuild.ts';
 
 describe('go build argv', () => {
   it('stamps the version and revision, stripped, with -mod=mod', () => {
@@ -51,5 +51,19 @@ describe('local replaces the module zip does not carry', () => {
     const out = 'go: github.com/opencontainers/selinux@v1.12.0 (replaced by ./internal/third_party/selinux): reading internal/third_party/selinux/go.mod: open /c/engine/parts/runc-v1.3.3.tmp-1/.work/src/internal/third_party/selinux/go.mod: no such file or directory';
     expect(missingLocalReplaces(out)).toEqual([{ module: 'github.com/opencontainers/selinux', version: 'v1.12.0', path: './internal/third_party/selinux' }]);
     expect(missingLocalReplaces('go: downloading github.com/x/y v1.0.0')).toEqual([]);
+  });
+});
+
+describe('firstCompileError', () => {
+  it('names the first compiler error, without the module cache path', () => {
+    const stderr = [
+      '# github.com/moby/buildkit/util/imageutil',
+      '/root/go/pkg/mod/github.com/moby/buildkit@v0.11.6/util/imageutil/config.go:190:33: undefined: ocispecs.MediaTypeImageLayerNonDistributable',
+      '/root/go/pkg/mod/github.com/moby/buildkit@v0.11.6/util/imageutil/config.go:191:4: too many errors',
+    ].join('\n');
+    expect(firstCompileError(stderr)).toBe('github.com/moby/buildkit@v0.11.6/util/imageutil/config.go:190:33: undefined: ocispecs.MediaTypeImageLayerNonDistributable');
+  });
+  it('is undefined when go printed no compiler error', () => {
+    expect(firstCompileError('go: github.com/x@v1: missing go.sum entry')).toBeUndefined();
   });
 });

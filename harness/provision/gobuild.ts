@@ -26,6 +26,12 @@ export interface GoTarget {
   out: string;
 }
 
+/** The first `file.go:line:col: message` of a failed go build, its path cut to the module-relative part. Pure. */
+export function firstCompileError(stderr: string): string | undefined {
+  const m = /^(?:.*\/pkg\/mod\/)?(\S+?\.go:\d+:\d+: .+)$/m.exec(stderr);
+  return m?.[1]?.slice(0, 200);
+}
+
 export interface GoBuildRequest {
   module: string;
   /** v-prefixed module version, e.g. v0.21.1 or v26.1.5+incompatible */
@@ -191,7 +197,8 @@ export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, prog
         if (r.exitCode !== 0) {
           // The version's own code does not compile here (with this Go, with the stand-ins the proxy allows):
           // it cannot be had on this host, so its cells are skipped with this reason, as for a refused version.
-          throw new RequirementError(`${req.module}@${req.version} cannot be built here: ${target.pkg} does not compile with ${gv}:\n${r.stderr.trim().split('\n').slice(0, 12).join('\n')}`);
+          const first = firstCompileError(r.stderr);
+          throw new RequirementError(`${req.module}@${req.version} cannot be built here: ${target.pkg} does not compile with ${gv}${first ? ` (${first})` : ''}:\n${r.stderr.trim().split('\n').slice(0, 12).join('\n')}`);
         }
       }
       compileMs = Date.now() - t1;
