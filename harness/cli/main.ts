@@ -52,5 +52,10 @@ export async function main(argv: string[]): Promise<number> {
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
   // The bin wrapper dying without a signal closes the IPC channel: stop as if interrupted.
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  // process.exit drops what a pipe has not taken yet (a long --list, a table): flush both streams first.
+  const flushed = (s: NodeJS.WriteStream) => new Promise<void>((r) => s.write('', () => r()));
+  main(process.argv.slice(2)).then(async (code) => {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(code);
+  });
 }

@@ -12,6 +12,7 @@ import { renderTerminalTable } from '../report/terminal.ts';
 import { ROOT, selectScenarioModules } from './catalog.ts';
 import { executeRun, prepareRun, type RunOutcome } from './launch.ts';
 import { addRunOptions, runOptions, type RunOptions } from './options.ts';
+import { planRun } from './plan.ts';
 import { Provisioner } from './provision.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { readRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
@@ -60,11 +61,17 @@ export function runCommand(): Command {
     .summary('run scenario matrices; exit 1 on unexpected or error cells')
     .description('Runs the scenarios (all, or those named) on a matrix, then writes the reports. Cells are named by their axes, e.g. "bake-multiplatform-push > buildx=v0.21.1/driver=docker/engine=26.1.5/...".')
     .argument('[scenario...]', 'scenario names or parts of them (pull-stream, bake, smoke)')
-    .option('--spec <file>', 'replay the run spec of an earlier run (its report directory holds run-spec.json)');
+    .option('--spec <file>', 'replay the run spec of an earlier run (its report directory holds run-spec.json)')
+    .option('--list', 'print the cells the matrix holds, with their declared outcome, and what they need; run nothing');
   addRunOptions(cmd, { matrix: 'quick' });
   return cmd.action(async (names: string[], values: Record<string, unknown>, c: Command) => {
     const config = labConfig();
     const argv = ['run', ...c.args];
+    if (values.list) {
+      const spec = await planRun({ command: 'run', argv, sources: scenarioSources(names), ...runOptions(values), reportDir: '', runId: 'list', dockerHost: config.dockerHost });
+      process.stdout.write(`${listCells(spec)}\n`);
+      return;
+    }
     if (values.spec) {
       const b = board(config);
       try {
@@ -78,6 +85,13 @@ export function runCommand(): Command {
     }
     process.exitCode = (await runAndReport(config, 'run', argv, scenarioSources(names), runOptions(values))).exitCode;
   });
+}
+
+/** The cells of a planned run, one per line, then what they need; pure. */
+export function listCells(spec: Pick<RunSpec, 'cells' | 'requirements'>): string {
+  const lines = spec.cells.map((c) => `${c.scenario} > ${c.name}${c.attempt ? ` #${c.attempt + 1}` : ''}  (expected ${c.expected.outcome})`);
+  const needs = Object.keys(spec.requirements).sort();
+  return [...lines, '', `${spec.cells.length} cells; ${needs.length} requirements: ${needs.join(', ')}`].join('\n');
 }
 
 /** Plans a matrix of the named scenarios (default: every scenario and shipped case) and provisions it, running nothing. */
