@@ -38,11 +38,11 @@ scenarios: node_modules
 scenario: node_modules
 	$(LAB) run $(S) --matrix full $(ARGS)
 
-# make bench [FULL=1] [COLD=1 [ENGINES=1]]: warm figures; FULL adds the full seed matrices; COLD starts
-# from nothing (private empty caches and engine) for cold make lab and the offline bundle; ENGINES adds the
-# cold build of every engine of the axis
+# make bench [FULL=1] [COLD=1 [ENGINES=1]] [TEST=1]: warm figures; FULL adds the full seed matrices; COLD
+# starts from nothing (private empty caches and engine) for cold make lab and the offline bundle; ENGINES
+# adds the cold build of every engine of the axis; TEST times a cold make test from nothing (over an hour)
 bench: node_modules
-	npx tsx harness/bench/bench.ts $(if $(FULL),--full) $(if $(COLD),--cold) $(if $(ENGINES),--engines)
+	npx tsx harness/bench/bench.ts $(if $(FULL),--full) $(if $(COLD),--cold) $(if $(ENGINES),--engines) $(if $(TEST),--test)
 
 doctor: node_modules
 	$(LAB) doctor

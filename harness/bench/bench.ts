@@ -6,7 +6,9 @@
 //             own engine in a private prefix (so no lab image exists): the cold `make lab` (engine install
 //             included) with each phase's share, then an offline bundle exported from it and imported into
 //             another empty machine state, and `make lab` again from the bundle;
-//   --engines with --cold: the cold build of every engine of the axis, and each image's size.
+//   --engines with --cold: the cold build of every engine of the axis, and each image's size;
+//   --test    the cold `make test` (`buildx-lab test`: lint, unit, integration, every scenario and case on
+//             its full matrix) from nothing, with each part's time and provisioning's share: CI's figure.
 // The user's caches, engine and images are never touched by --cold. Figures go to stdout and to
 // reports/bench-<time>.json.
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -42,7 +44,7 @@ async function cli_(args: string[], env: NodeJS.ProcessEnv, label: string): Prom
   rmSync(reportDir, { recursive: true });
   process.stderr.write(`[bench] ${label}: buildx-lab ${args.join(' ')}\n`);
   const t0 = Date.now();
-  const r = await execa('node', [cli, ...args, ...(args[0] === 'run' || args[0] === 'bundle' ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
+  const r = await execa('node', [cli, ...args, ...(['run', 'bundle', 'test'].includes(args[0]!) ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
   const ms = Date.now() - t0;
   if (r.exitCode !== 0) process.stderr.write(`[bench] ${label} exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}\n`);
   return { ms, exitCode: r.exitCode ?? 1, reportDir, output: String(r.all) };
@@ -138,6 +140,19 @@ async function cold(engines: boolean): Promise<void> {
   }
 }
 
+/** `make test` from nothing: the figure CI's 90 minutes are about. */
+async function coldTest(): Promise<void> {
+  const a = nothing('cold-test');
+  try {
+    const t = await cli_(['test'], a.env, 'cold make test');
+    note('cold make test', `${s(t.ms)}${t.exitCode ? ` (exit ${t.exitCode})` : ''}`, t.ms);
+    for (const line of t.output.split('\n').filter((l) => /^(lint|unit|integration|cells) \d+ s \(|^\d+ passed, \d+ failed/.test(l))) note(`cold make test: ${line.split(' ')[0]}`, line);
+    phases('cold make test', t);
+  } finally {
+    await dropNothing(a);
+  }
+}
+
 function statSize(file: string): number {
   try {
     return statSync(file).size;
@@ -148,6 +163,7 @@ function statSize(file: string): number {
 
 const args = process.argv.slice(2);
 if (args.includes('--cold')) await cold(args.includes('--engines'));
+if (args.includes('--test')) await coldTest();
 const env = { ...process.env };
 await warm(env);
 if (args.includes('--full')) await full(env);
