@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { CommandError } from './errors.ts';
 import type { CommandRecord } from './model.ts';
 
-export interface RunOptions {
+export interface ExecOptions {
   env: Record<string, string>;
   cwd?: string;
   input?: string | Buffer;
@@ -14,7 +14,7 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-export async function run(argv: readonly string[], options: RunOptions): Promise<CommandRecord> {
+export async function run(argv: readonly string[], options: ExecOptions): Promise<CommandRecord> {
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
   const started = performance.now();
@@ -54,7 +54,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
 }
 
 /** run() that requires exit 0. Any non-zero exit fails, whatever stderr says. */
-export async function runChecked(argv: readonly string[], options: RunOptions): Promise<CommandRecord> {
+export async function runChecked(argv: readonly string[], options: ExecOptions): Promise<CommandRecord> {
   const record = await run(argv, options);
   if (record.exitCode !== 0) {
     throw new CommandError(record.argv, record.exitCode, record.stdout, record.stderr, record.durationMs);

@@ -14,16 +14,16 @@ export function lastLines(text: string, n: number): string {
 
 const ERRORISH = /error|failed|denied|fatal/i;
 
-/** The line a reader needs first: the last one that reports an error, else the last line. */
-export function errorLine(text: string): string {
-  const lines = stripAnsi(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  return [...lines].reverse().find((l) => ERRORISH.test(l)) ?? lines.at(-1) ?? '';
+const nonEmptyLines = (text: string) => stripAnsi(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+
+/** The last line that reports an error, if any. */
+export function findErrorLine(text: string): string | undefined {
+  return nonEmptyLines(text).findLast((l) => ERRORISH.test(l));
 }
 
-/** Like errorLine, but undefined when no line reports an error. */
-export function errorLineOrUndefined(text: string): string | undefined {
-  const lines = stripAnsi(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  return [...lines].reverse().find((l) => ERRORISH.test(l));
+/** The line a reader needs first: the last one that reports an error, else the last line. */
+export function errorLine(text: string): string {
+  return findErrorLine(text) ?? nonEmptyLines(text).at(-1) ?? '';
 }
 
 /** Escapes text for HTML or XML; `invalid` characters (which the format cannot carry) are shown as \\uXXXX. */

@@ -17,14 +17,13 @@ import type { BuildxArch } from './arch.ts';
 import { disagreementFor, loadPins, PINS_FILE, pinFor, type ReleasePins } from './release-pins.ts';
 import { normalizeVersion } from './spec.ts';
 
-export const DEFAULT_RELEASES_URL = 'https://github.com/docker/buildx/releases/download';
 const MIRROR_HINT = 'a mirror can be set with BUILDX_LAB_RELEASES_URL';
 /** The lab setting that lets a version with no pin be checked against checksums.txt alone. */
 export const ALLOW_UNPINNED_SETTING = 'BUILDX_LAB_ALLOW_UNPINNED=1';
 
 export interface DownloadOptions {
-  /** default: the GitHub releases (the lab passes LabConfig.releasesBaseUrl, from BUILDX_LAB_RELEASES_URL) */
-  baseUrl?: string;
+  /** where releases are downloaded from (the config's releasesBaseUrl: GitHub, or BUILDX_LAB_RELEASES_URL) */
+  baseUrl: string;
   /** must be on the same filesystem as the cache, so the installer's rename is atomic */
   destDir: string;
   fetchImpl?: typeof fetch;
@@ -114,7 +113,7 @@ export async function downloadRelease(
   opts: DownloadOptions,
 ): Promise<DownloadedRelease> {
   const v = normalizeVersion(version);
-  const base = (opts.baseUrl ?? DEFAULT_RELEASES_URL).replace(/\/+$/, '');
+  const base = opts.baseUrl.replace(/\/+$/, '');
   const fetchImpl = opts.fetchImpl ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const name = releaseAssetName(v, arch);

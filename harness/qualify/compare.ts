@@ -2,7 +2,7 @@
 // configuration (the cell name minus the buildx axis), and each pair's observed behaviour is compared.
 // Pure; the verdict is `go` only when nothing regressed and at least one pair could be compared.
 import type { CellResult } from '../model.ts';
-import { lastErrorLine } from '../report/evidence.ts';
+import { cellErrorLine } from '../report/evidence.ts';
 import { buildMatrix } from '../report/matrix.ts';
 
 export type Change = 'improvement' | 'regression' | 'changed' | 'unknown';
@@ -49,7 +49,7 @@ export function classifyChange(baseline: string, candidate: string): Change | un
 
 function evidenceOf(side: string, results: readonly CellResult[] | undefined): string[] {
   return (results ?? []).map((r) => {
-    const err = lastErrorLine(r);
+    const err = cellErrorLine(r);
     return `${side}: ${r.summary}${err ? ` | last error: ${err}` : ''}`;
   });
 }

@@ -1,6 +1,6 @@
 // Evidence helpers shared by the writers and the runner: which command explains a cell, and how to show it.
 import type { CellResult, CommandRecord } from '../model.ts';
-import { errorLine, errorLineOrUndefined } from '../text.ts';
+import { errorLine, findErrorLine } from '../text.ts';
 
 /** argv as a copy-pastable shell line, so arguments with spaces stay visibly one argument. */
 export function shellQuote(argv: readonly string[]): string {
@@ -14,9 +14,9 @@ export function failingCommand(r: CellResult): CommandRecord | undefined {
 }
 
 /** The most telling error line: the harness error, else the last ERROR-ish stderr line of the failing command. */
-export function lastErrorLine(r: CellResult): string | undefined {
+export function cellErrorLine(r: CellResult): string | undefined {
   if (r.error) return `${r.error.kind}: ${r.error.message.split('\n')[0]}`;
   const cmd = failingCommand(r);
   // a command that succeeded has no error line; its last progress line would mislead
-  return cmd && cmd.exitCode !== 0 ? errorLine(cmd.stderr) || undefined : errorLineOrUndefined(cmd?.stderr ?? '');
+  return cmd && cmd.exitCode !== 0 ? errorLine(cmd.stderr) || undefined : findErrorLine(cmd?.stderr ?? '');
 }

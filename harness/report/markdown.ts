@@ -2,7 +2,7 @@
 import type { CellResult } from '../model.ts';
 import type { Redacted } from '../redact/redact.ts';
 import { stripAnsi } from '../text.ts';
-import { lastErrorLine } from './evidence.ts';
+import { cellErrorLine } from './evidence.ts';
 import { showAsEscapes } from './visible.ts';
 import type { ReportMeta } from './json.ts';
 import { buildMatrix, byScenario, hasFailures, isFailure, totalsLine, type ReportCell } from './matrix.ts';
@@ -64,7 +64,7 @@ export function toMarkdown(safe: Redacted<readonly CellResult[]>, m: Redacted<Re
   if (!attention.length) out.push('None.');
   for (const r of attention) {
     out.push(`- **${escapeMarkdown(r.name)}**: ${escapeMarkdown(r.outcome)} (expected ${escapeMarkdown(r.expected)}). ${escapeMarkdown(r.summary)}`);
-    const line = lastErrorLine(r);
+    const line = cellErrorLine(r);
     if (line) out.push(`  - last error: ${codeSpan(line)}`);
   }
   out.push('');

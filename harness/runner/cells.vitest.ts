@@ -8,7 +8,7 @@ import { buildxCacheRoot } from '../buildx/provision.ts';
 import { labConfig, withEngine } from '../config.ts';
 import { Lab } from '../lab/lab.ts';
 import type { ProgressSink } from '../progress.ts';
-import { lastErrorLine } from '../report/evidence.ts';
+import { cellErrorLine } from '../report/evidence.ts';
 import { loadScenario } from './catalog.ts';
 import { runCell, writeCellResult } from './cell.ts';
 import { waitForProbes, waitForRequirement } from './provision-status.ts';
@@ -63,7 +63,7 @@ for (const [id, s] of scenarios) {
         t.task.meta.summary = result.summary;
         if (result.outcome === 'skipped') t.skip(result.summary);
         if (result.outcome !== result.expected) {
-          const err = new Error(`${result.outcome}: ${result.summary}${result.error ? `\n${result.error.message}` : ''}\nlast error line: ${lastErrorLine(result) ?? '(none)'}`);
+          const err = new Error(`${result.outcome}: ${result.summary}${result.error ? `\n${result.error.message}` : ''}\nlast error line: ${cellErrorLine(result) ?? '(none)'}`);
           err.stack = err.message;
           throw err;
         }
