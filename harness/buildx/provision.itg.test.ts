@@ -34,13 +34,19 @@ describe('buildx provisioning', () => {
     const server = createServer((req, res) => { res.statusCode = req.url?.startsWith('/goproxy/') ? 403 : 404; res.end('no'); });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // An empty module cache too: otherwise go finds the module an earlier run fetched and never asks the proxy.
+    const modCache = mkdtempSync(path.join(os.tmpdir(), 'bxl-gomod-'));
+    const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-'));
     try {
-      const p = new BuildxProvisioner({ ...config, cacheDir: mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-')), releasesBaseUrl: `${base}/releases`, allowUnpinned: true, goEnv: { ...config.goEnv, GOPROXY: `${base}/goproxy` }, goNoSumDb: true }, silentProgress);
+      const p = new BuildxProvisioner({ ...config, cacheDir, releasesBaseUrl: `${base}/releases`, allowUnpinned: true, goEnv: { ...config.goEnv, GOPROXY: `${base}/goproxy`, GOMODCACHE: modCache }, goNoSumDb: true }, silentProgress);
       const err = await p.installSpecs(['0.22.0']).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RequirementError);
       expect((err as Error).message).toMatch(/no source could provide Buildx v0\.22\.0.*\n.*release: .*\n.*go: .*403/s);
     } finally {
       server.close();
+      await execa('chmod', ['-R', 'u+w', modCache], { reject: false }); // go writes its module cache read-only
+      rmSync(modCache, { recursive: true, force: true });
+      rmSync(cacheDir, { recursive: true, force: true });
     }
   });
 

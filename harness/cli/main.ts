@@ -49,13 +49,37 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+const SIGNAL_CODES = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+/** Grace for the cells' workers to stop their containers once interrupted; then the CLI exits regardless. */
+const INTERRUPT_GRACE_MS = 60_000;
+
+/**
+ * An interrupted command exits 128+signal, whatever the work it cut short returned: vitest (run in this
+ * process) answers SIGINT by cancelling the cells and finishing normally, which would otherwise read as a
+ * clean exit. The signal reaches the workers and Go builds of the process group too; they stop on their own.
+ */
+function exitOnInterrupt(flush: () => Promise<void>): { code(): number | undefined } {
+  let code: number | undefined;
+  for (const sig of Object.keys(SIGNAL_CODES) as (keyof typeof SIGNAL_CODES)[]) {
+    process.on(sig, () => {
+      if (code !== undefined) return; // the wrapper forwards what the terminal already sent the group
+      code = 128 + SIGNAL_CODES[sig];
+      process.stderr.write(`\nbuildx-lab: ${sig}: stopping (cells cancelled, their containers removed)\n`);
+      setTimeout(() => void flush().then(() => process.exit(code)), INTERRUPT_GRACE_MS);
+    });
+  }
+  return { code: () => code };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
   // The bin wrapper dying without a signal closes the IPC channel: stop as if interrupted.
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   // process.exit drops what a pipe has not taken yet (a long --list, a table): flush both streams first.
   const flushed = (s: NodeJS.WriteStream) => new Promise<void>((r) => s.write('', () => r()));
+  const flush = () => Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => undefined);
+  const interrupt = exitOnInterrupt(flush);
   main(process.argv.slice(2)).then(async (code) => {
-    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-    process.exit(code);
+    await flush();
+    process.exit(interrupt.code() ?? code);
   });
 }

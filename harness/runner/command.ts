@@ -3,7 +3,6 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { execa } from 'execa';
-import { startVitest } from 'vitest/node';
 import { labConfig, type LabConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { ProgressBoard } from '../progress-board.ts';
@@ -14,6 +13,7 @@ import { executeRun, prepareRun, type RunOutcome } from './launch.ts';
 import { addRunOptions, runOptions, type RunOptions } from './options.ts';
 import { planRun } from './plan.ts';
 import { Provisioner } from './provision.ts';
+import { runVitest } from './vitest-run.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { readRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
 
@@ -51,7 +51,7 @@ async function finishRun(config: LabConfig, spec: RunSpec, b: ProgressBoard): Pr
   const m = buildMatrix(outcome.results);
   process.stdout.write(`\n${renderTerminalTable(m, { color: process.stdout.isTTY === true })}`);
   process.stdout.write(`\nreports: ${outcome.paths.html}\n         ${outcome.paths.markdown}\n         ${outcome.paths.junit}\n         ${outcome.paths.json}\n`);
-  if (outcome.results.length === 0) process.stderr.write('no cell ran: check the names and filters\n');
+  if (outcome.results.length === 0 && !outcome.interrupted) process.stderr.write('no cell ran: check the names and filters\n');
   const failed = outcome.exitCode !== 0 || hasFailures(outcome.results) || outcome.results.length === 0;
   return { ...outcome, exitCode: failed ? 1 : 0 };
 }
@@ -124,7 +124,7 @@ export function setupCommand(): Command {
 
 /** Runs one vitest project of the lab's own tests in this process; returns its counts. */
 async function runTestProject(project: 'unit' | 'integration'): Promise<{ passed: number; failed: number; skipped: number }> {
-  const vitest = await startVitest([], { run: true, watch: false, project: [project], root: ROOT, reporters: ['default'] });
+  const { vitest } = await runVitest({ run: true, watch: false, project: [project], root: ROOT, reporters: ['default'] });
   const tests = vitest.state.getFiles().flatMap((f) => collectTests(f));
   await vitest.close();
   const count = (s: string) => tests.filter((t) => t === s).length;

@@ -4,7 +4,9 @@
 import net from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../engine/labels.ts';
@@ -78,6 +80,7 @@ describe('host engine gone', () => {
   describe('while provisioning is in flight', () => {
     let hang: Server;
     let base: string;
+    const modCache = mkdtempSync(path.join(tmpdir(), 'bxl-gomod-'));
     beforeAll(async () => {
       // A module proxy and a release mirror that never answer: provisioning waits on them.
       hang = createServer(() => undefined);
@@ -87,19 +90,21 @@ describe('host engine gone', () => {
     afterAll(() => {
       hang.closeAllConnections();
       hang.close();
+      rmSync(modCache, { recursive: true, force: true });
     });
 
     it('cancels it and ends within bounded time', async () => {
       const sock = `/tmp/bxl-engine-${Date.now().toString(36)}.sock`;
       const fwd = forwarder(sock);
       // v0.11.2 is not among the lab's versions; with the sources hanging it cannot arrive.
+      // An empty module cache of its own, so go has to ask the hanging proxy whatever earlier runs fetched.
       const run = startCli(['run', 'smoke', '--matrix', 'quick', '--buildx', '0.11.2', '--report-dir', `/tmp/bxl-gone-prov-${Date.now()}`], {
-        ...process.env, DOCKER_HOST: `unix://${sock}`, GOPROXY: `${base}/`, BUILDX_LAB_RELEASES_URL: base, BUILDX_LAB_GO_NOSUMDB: '1',
+        ...process.env, DOCKER_HOST: `unix://${sock}`, GOPROXY: `${base}/`, GOMODCACHE: modCache, BUILDX_LAB_RELEASES_URL: base, BUILDX_LAB_GO_NOSUMDB: '1',
       });
       let runId: string | undefined;
       try {
         runId = await run.runId;
-        await run.saw(/buildx v0\.11\.2/);
+        await run.saw(/docker\/buildx@v0\.11\.2: asking the Go module proxy/);
         fwd.close();
         const goneAt = Date.now();
         const r = await run.child;

@@ -7,7 +7,7 @@ import { buildxCacheRoot } from '../buildx/provision.ts';
 import { labConfig, withEngine, type LabConfig } from '../config.ts';
 import { HostEngine } from '../engine/host.ts';
 import { Lab } from '../lab/lab.ts';
-import type { CellResult } from '../model.ts';
+import type { CellResult, DeclaredOutcome } from '../model.ts';
 import { stderrProgress } from '../progress.ts';
 import { runCell } from './cell.ts';
 import { Provisioner, type ImageResult } from './provision.ts';
@@ -27,8 +27,11 @@ export interface TestLab {
   runId: string;
   reportDir: string;
   need<T>(id: string): Promise<T>;
-  /** runs one cell of `s` with these axes (buildx and engine must be among the provisioned requirements) */
-  cell(s: Scenario<AxesDecl, unknown>, axes: Record<string, string>): Promise<CellResult>;
+  /**
+   * Runs one cell of `s` with these axes (buildx and engine must be among the provisioned requirements),
+   * declared to end as `expected` (a case's present is `reproduced`, absent is `fixed`).
+   */
+  cell(s: Scenario<AxesDecl, unknown>, axes: Record<string, string>, expected?: DeclaredOutcome): Promise<CellResult>;
   close(): Promise<void>;
 }
 
@@ -53,11 +56,11 @@ export async function startTestLab(name: string, requirements: readonly Requirem
     runId,
     reportDir,
     need,
-    cell: (s, axes) => {
+    cell: (s, axes, expected = 'control') => {
       const name = cellName(axes);
       const cell: PlannedCell = {
         key: `${s.id} > ${name}`, scenario: s.id, source: { kind: 'scenario', module: 'test' }, name, axes,
-        expected: { outcome: 'control', reason: 'integration test' }, attempt: attempt++, requires: [],
+        expected: { outcome: expected, reason: 'integration test' }, attempt: attempt++, requires: [],
       };
       return runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need });
     },

@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startVitest } from 'vitest/node';
 import { withEngine, type LabConfig } from '../config.ts';
 import { EngineUnreachableError, UsageError } from '../errors.ts';
 import { HostEngine, inspectEngine } from '../engine/host.ts';
@@ -16,6 +15,7 @@ import { sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
 import type { ProgressBoard } from '../progress-board.ts';
 import { readCellResults } from '../report/cell-file.ts';
 import { isLatestLink, writeReports, type ReportPaths } from '../report/write.ts';
+import { runVitest } from './vitest-run.ts';
 import { ROOT } from './catalog.ts';
 import { planRun, type PlanRequest } from './plan.ts';
 import { Provisioner } from './provision.ts';
@@ -73,6 +73,8 @@ export interface RunOutcome {
   spec: RunSpec;
   paths: ReportPaths;
   provision: ProvisionStatus;
+  /** a signal cancelled the cells */
+  interrupted: boolean;
 }
 
 export type RunRequest = Omit<PlanRequest, 'dockerHost' | 'runId' | 'reportDir'> & {
@@ -116,12 +118,15 @@ async function executeHeldRun(config: LabConfig, spec: RunSpec, board: ProgressB
   const reporter = new LabReporter(board);
   const startedAt = new Date().toISOString();
   let vitestFailed = false;
+  let wasInterrupted = false;
   try {
-    const vitest = await startVitest(
-      [path.join(ROOT, 'harness/runner/cells.vitest.ts')],
+    const { vitest, interrupted } = await runVitest(
       { run: true, watch: false, project: ['scenarios'], reporters: [reporter], maxConcurrency: spec.jobs, provide: { runSpecPath: specFile }, root: ROOT, passWithNoTests: false },
+      [path.join(ROOT, 'harness/runner/cells.vitest.ts')],
     );
-    vitestFailed = vitest.state.getCountOfFailedTests() > 0 || vitest.state.errorsSet.size > 0;
+    wasInterrupted = interrupted;
+    if (interrupted) board.log('interrupted: cells cancelled; removing what the run started');
+    vitestFailed = interrupted || vitest.state.getCountOfFailedTests() > 0 || vitest.state.errorsSet.size > 0;
     await vitest.close();
   } finally {
     stopWatch();
@@ -135,9 +140,9 @@ async function executeHeldRun(config: LabConfig, spec: RunSpec, board: ProgressB
     runId: spec.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv: spec.argv,
   });
   const missing = spec.cells.length - results.length;
-  if (missing > 0) board.log(`${missing} of ${spec.cells.length} cells wrote no result (see the failures above)`);
+  if (missing > 0) board.log(`${missing} of ${spec.cells.length} cells wrote no result (${wasInterrupted ? 'interrupted' : 'see the failures above'})`);
   for (const f of reporter.failures) board.log(`FAILED ${f}`);
-  return { exitCode: vitestFailed || missing > 0 ? 1 : 0, results, spec, paths, provision };
+  return { exitCode: vitestFailed || missing > 0 ? 1 : 0, results, spec, paths, provision, interrupted: wasInterrupted };
 }
 
 /** Polls the engine while the run goes on; `onGone` is called once when it stops answering. */

@@ -18,7 +18,7 @@ import { resolveEngineSpec, type ResolvedEngine } from '../engine/spec.ts';
 import { CASE_BASE, ENGINE_BASE, debianDindSpec, sourceDindSpec } from '../images/catalog.ts';
 import { ensureRegistryImage } from '../registry/image.ts';
 import { ensureImage, findOfficialImage } from '../images/images.ts';
-import type { ProgressSink } from '../progress.ts';
+import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
 import { existsSync } from 'node:fs';
 import { writeStatus, type ProvisionStatus } from './provision-status.ts';
@@ -209,7 +209,11 @@ export class Provisioner {
   /** The proxy's answer for a module version's source, as a reason when it refuses it. */
   private async moduleRefused(module: string, version: string, signal: AbortSignal): Promise<string | undefined> {
     if (this.config.offline && !this.config.goEnv.GOPROXY?.startsWith('file:')) return undefined;
-    const r = await run(['go', 'mod', 'download', '-json', `${module}@${version}`], { env: childEnv(this.config, { ...goEnvFor(this.config), GO111MODULE: 'on' }), cwd: this.config.cacheDir, timeoutMs: 10 * 60_000, signal });
+    // The source is downloaded here, once (the build finds it in the module cache); a slow or hung proxy
+    // shows as a task that keeps saying it waits, never as silence.
+    const r = await withHeartbeat(this.progress, `module ${module}@${version}: asking the Go module proxy`, () =>
+      run(['go', 'mod', 'download', '-json', `${module}@${version}`], { env: childEnv(this.config, { ...goEnvFor(this.config), GO111MODULE: 'on' }), cwd: this.config.cacheDir, timeoutMs: 10 * 60_000, signal }),
+    );
     if (r.exitCode === 0) return undefined;
     let err = '';
     try { err = (JSON.parse(r.stdout) as { Error?: string }).Error ?? ''; } catch { err = r.stderr.trim(); }
