@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/.lab/node/node_modules/.bin:$(PATH)
 endif
 LAB := node bin/buildx-lab.mjs
 
-.PHONY: lab test setup unit scenarios scenario bench doctor clean typecheck browser
+.PHONY: lab test setup unit mutation scenarios scenario bench doctor clean typecheck browser
 lab: node_modules
 	$(LAB) run --matrix quick
 
@@ -27,6 +27,11 @@ setup: node_modules
 
 unit: node_modules
 	npx vitest run --project unit
+
+# Mutation testing of the pure modules (stryker.config.mjs): fails below the break threshold. Incremental:
+# only mutants whose code or tests changed run again; `rm -rf reports/mutation` for a full run.
+mutation: node_modules
+	npx stryker run
 
 scenarios: node_modules
 	$(LAB) run --matrix full
