@@ -12,6 +12,11 @@ describe('matrix', () => {
     expect(cells[1]).toEqual({ buildx: 'a', store: 'classic' });
   });
 
+  it('accepts declared values, and any version spec', () => {
+    expect(() => validateAxes('s', { buildx: ['>=0.20', 'latest'], engine: ['26.1'], store: ['classic'], driver: ['remote'], command: ['bake'], registry: ['immutable-tags'], fault: ['corrupt'] }, ['corrupt'])).not.toThrow();
+    expect(() => validateAxes('s', { store: undefined })).not.toThrow();
+  });
+
   it('rejects unknown axes and values, naming what exists', () => {
     expect(() => validateAxes('s', { colour: ['red'] })).toThrow(/unknown axis 'colour'/);
     expect(() => validateAxes('s', { store: ['zfs'] })).toThrow(/store takes containerd, classic/);
