@@ -148,12 +148,14 @@ describe('properties', () => {
   });
 
   it('keeps the shape of any JSON value and is idempotent on it', () => {
+    // the value with every string (keys included) left out: numbers, booleans, nulls and nesting stay
+    const shape = (x: unknown): unknown =>
+      typeof x === 'string' ? 'string' : Array.isArray(x) ? x.map(shape) : x !== null && typeof x === 'object' ? Object.values(x).map(shape) : x;
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
         const once = redactDeep(v);
-        expect(JSON.stringify(once).length).toBeGreaterThan(0);
+        expect(shape(once)).toEqual(shape(v));
         expect(redactDeep(once)).toEqual(once);
-        if (v !== null && typeof v === 'object') expect(Object.keys(once as object)).toHaveLength(Object.keys(v).length);
       }),
       { numRuns: 300 },
     );
