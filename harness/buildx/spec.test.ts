@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../errors.ts';
+import { HarnessError, UsageError } from '../errors.ts';
 import {
   compareVersions,
   loadReleases,
   nearestVersions,
   normalizeVersion,
+  parseReleases,
   resolveSpec,
   resolveSpecs,
   satisfies,
@@ -45,7 +46,10 @@ describe('resolveSpec', () => {
     ['0.21', ['v0.21.0', 'v0.21.1']],
     // the range names a prerelease, so prereleases of every version count
     ['>=0.21.0-rc2 <0.23', ['v0.21.0-rc2', 'v0.21.0', 'v0.21.1', 'v0.22.0-rc1', 'v0.22.0']],
+    // a prerelease named with a two-digit patch counts too
+    ['>=0.21.10-rc1 <0.23', ['v0.22.0-rc1', 'v0.22.0']],
     ['latest', ['v0.29.1']],
+    [' latest ', ['v0.29.1']],
     ['debian-sid', ['v0.29.1']],
   ])('%s -> %j', (spec, want) => {
     expect(versions(spec)).toEqual(want);
@@ -175,9 +179,34 @@ describe('versions', () => {
     expect(nearestVersions(target, releases, n)).toEqual(want);
   });
 
+  it('counts the major distance whichever way', () => {
+    const majors = ['v0.9.0', 'v2.0.0', 'v1.5.0'].map((version) => ({ version, prerelease: false }));
+    expect(nearestVersions('v1.0.0', majors)).toEqual(['v1.5.0', 'v2.0.0', 'v0.9.0']);
+  });
+
   it('lists five by default, and none for a target that is no version', () => {
     expect(nearestVersions('v0.21.1', releases)).toHaveLength(5);
     expect(nearestVersions('nope', releases)).toEqual([]);
+  });
+});
+
+describe('parseReleases', () => {
+  it('sorts the releases oldest first and fills what the file leaves out', () => {
+    const text = JSON.stringify({ releases: [{ version: 'v0.21.0', prerelease: false }, { version: 'v0.9.1', prerelease: false }, { version: 'v0.21.0-rc1', prerelease: true }] });
+    expect(parseReleases(text, 'r.json')).toEqual({
+      generatedAt: '',
+      source: '',
+      releases: [{ version: 'v0.9.1', prerelease: false }, { version: 'v0.21.0-rc1', prerelease: true }, { version: 'v0.21.0', prerelease: false }],
+      aliases: {},
+    });
+  });
+  it.each([
+    ['{', /^cannot read r\.json: /],
+    ['null', /^r\.json has no "releases" array$/],
+    ['{"releases": {}}', /^r\.json has no "releases" array$/],
+  ])('refuses %s, naming the file', (text, message) => {
+    expect(() => parseReleases(text, 'r.json')).toThrow(HarnessError);
+    expect(() => parseReleases(text, 'r.json')).toThrow(message);
   });
 });
 

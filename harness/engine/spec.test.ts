@@ -4,7 +4,7 @@ import { engineLabel, hostDefaultRelease, loadEngineIndex, resolveEngineSpec, re
 const index: EngineIndex = {
   hostDefault: '26.1.5',
   // out of order on purpose: resolution sorts by version
-  releases: ['26.1.5', '24.0.9', '28.5.2', '25.0.8', '26.1.4'].map((version) => ({
+  releases: ['26.1.5', '24.0.9', '28.5.2', '27.10.0', '25.0.8', '26.1.4', '27.10.1'].map((version) => ({
     version,
     daemon: { module: 'github.com/docker/docker', version: `v${version}+incompatible`, vendorMod: true },
     cli: { module: 'github.com/docker/cli', version: `v${version}+incompatible`, vendorMod: true },
@@ -20,12 +20,14 @@ describe('engine specs', () => {
     [['26.1'], ['26.1.5']],
     [['26'], ['26.1.5']],
     [['26.1.4'], ['26.1.4']],
-    [['>=25 <28'], ['25.0.8', '26.1.4', '26.1.5']],
+    [['>=25 <27'], ['25.0.8', '26.1.4', '26.1.5']],
+    // a two-digit minor names a line too
+    [['27.10'], ['27.10.1']],
     [['latest'], ['28.5.2']],
     [['oldest', 'latest'], ['24.0.9', '28.5.2']],
     [['debian-trixie', '26.1'], ['26.1.5', '26.1.5-debian']],
     [['26.1', '26.1.5'], ['26.1.5']],
-    [['all'], ['24.0.9', '25.0.8', '26.1.4', '26.1.5', '28.5.2']],
+    [['all'], ['24.0.9', '25.0.8', '26.1.4', '26.1.5', '27.10.0', '27.10.1', '28.5.2']],
     [[' 25 '], ['25.0.8']],
     [['26.1.5', 'debian-trixie', '24'], ['24.0.9', '26.1.5', '26.1.5-debian']],
   ])('%j -> %j', (specs, want) => {
@@ -35,6 +37,10 @@ describe('engine specs', () => {
     expect(() => labels(['30.1'])).toThrow(/matches no known Docker engine release.*v24\.0\.9 \.\. v28\.5\.2.*releases\.json/);
     expect(() => labels(['27.0.1'])).toThrow(/unknown Docker engine version v27\.0\.1; nearest known/);
     expect(() => labels(['nope'])).toThrow(/not a Docker engine version, semver range or alias/);
+  });
+  it('keeps the first spec that named an engine', () => {
+    expect(resolveEngineSpecs(['26.1', '26.1.5'], index).map((e) => e.spec)).toEqual(['26.1']);
+    expect(resolveEngineSpecs(['26.1.5', '26.1'], index).map((e) => e.spec)).toEqual(['26.1.5']);
   });
   it('says what each engine is: a source build, or a Debian package under its alias', () => {
     expect(resolveEngineSpec('debian-trixie', index)).toEqual([

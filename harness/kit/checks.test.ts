@@ -30,6 +30,11 @@ describe('recorded checks', () => {
   it('reads stdout and stderr, without colours, and clips a long match to one line of 80 characters', () => {
     const coloured = [{ id: 'x', record: rec('\u001b[31mred\u001b[0m', 'two\n  lines') }];
     expect(evaluateRecorded({ kind: 'output', pattern: 'red\\ntwo\\s+lines' }, coloured, [])).toEqual({ holds: true, detail: 'output matched "red two lines"' });
+    expect(evaluateRecorded({ kind: 'output', pattern: '\\s+lines' }, coloured, [])?.detail).toBe('output matched "lines"');
+    // steps are read one after the other, each on lines of its own
+    const two = [{ id: 'a', record: rec('x') }, { id: 'b', record: rec('y') }];
+    expect(evaluateRecorded({ kind: 'output', pattern: 'x\\ny' }, two, [])?.holds).toBe(false);
+    expect(evaluateRecorded({ kind: 'output', pattern: 'x\\n\\ny' }, two, [])?.holds).toBe(true);
     const long = (n: number) => [{ id: 'x', record: rec('y'.repeat(n)) }];
     expect(evaluateRecorded({ kind: 'output', pattern: 'y+' }, long(80), [])?.detail).toBe(`output matched "${'y'.repeat(80)}"`);
     expect(evaluateRecorded({ kind: 'output', pattern: 'y+' }, long(81), [])?.detail).toBe(`output matched "${'y'.repeat(77)}..."`);
@@ -41,14 +46,16 @@ describe('recorded checks', () => {
     expect(check({ kind: 'panic' })?.holds).toBe(false);
     expect(evaluateRecorded({ kind: 'panic' }, [{ id: 'x', record: rec('the word panic: in a log line is not at line start? ') }], [])?.holds).toBe(false);
   });
-  it.each<[string, string, string | undefined, CheckResult]>([
-    ['a panic, clipped to 100 characters', 'panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:\nmain.main()', undefined,
+  it.each<[string, CommandRecord, string | undefined, CheckResult]>([
+    ['a panic, clipped to 100 characters', rec('', 'panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:\nmain.main()'), undefined,
       { holds: true, detail: 'output: Go panic: runtime error: invalid memory address or nil pointer dereference goroutine 1 [running]: ma...' }],
-    ['a fatal error after other lines', 'ok\nfatal error: all goroutines are asleep - deadlock!', 'x', { holds: true, detail: 'step x: Go fatal error: all goroutines are asleep - deadlock!' }],
-    ['a goroutine dump alone', 'waiting\ngoroutine 7 [chan receive]:\nmain.wait()', undefined, { holds: true, detail: 'output: Go goroutine 7 [chan receive]: main.wait()' }],
-    ['none in the named step', 'all good', 'x', { holds: false, detail: 'step x: no Go panic or fatal error' }],
-  ])('panic: %s', (_name, stderr, step, want) => {
-    expect(evaluateRecorded(step ? { kind: 'panic', step } : { kind: 'panic' }, [{ id: 'x', record: rec('', stderr) }], [])).toEqual(want);
+    ['a panic at the very start of the output', rec('panic: boom'), undefined, { holds: true, detail: 'output: Go panic: boom' }],
+    ['a fatal error after other lines', rec('', 'ok\nfatal error: all goroutines are asleep - deadlock!'), 'x', { holds: true, detail: 'step x: Go fatal error: all goroutines are asleep - deadlock!' }],
+    ['a goroutine dump alone', rec('', 'waiting\ngoroutine 17 [chan receive]:\nmain.wait()'), undefined, { holds: true, detail: 'output: Go goroutine 17 [chan receive]: main.wait()' }],
+    ['a goroutine line that is no dump', rec('', 'waiting\ngoroutine 17 [Chan]:\ngoroutine x [running]:'), undefined, { holds: false, detail: 'output: no Go panic or fatal error' }],
+    ['none in the named step', rec('', 'all good'), 'x', { holds: false, detail: 'step x: no Go panic or fatal error' }],
+  ])('panic: %s', (_name, record, step, want) => {
+    expect(evaluateRecorded(step ? { kind: 'panic', step } : { kind: 'panic' }, [{ id: 'x', record }], [])).toEqual(want);
   });
   it('checks exit codes: the first failing step, a named step, or an exact code', () => {
     expect(check({ kind: 'exit', code: 'nonzero' })).toEqual({ holds: true, detail: 'step inspect exit 1' });
@@ -59,6 +66,7 @@ describe('recorded checks', () => {
   it.each<[string, Check, RecordedStep[], CheckResult]>([
     ['zero, when a step failed', { kind: 'exit', code: 'zero' }, steps, { holds: false, detail: 'step inspect exit 1' }],
     ['the last step, when none failed', { kind: 'exit', code: 'zero' }, [steps[0]!, { id: 'push', record: rec('') }], { holds: true, detail: 'step push exit 0' }],
+    ['the first step that failed, not the last', { kind: 'exit', code: 'nonzero' }, [steps[1]!, { id: 'push', record: rec('') }], { holds: true, detail: 'step inspect exit 1' }],
     ['nonzero, when all succeeded', { kind: 'exit', code: 'nonzero' }, [steps[0]!], { holds: false, detail: 'step build exit 0' }],
     ['another exact code', { kind: 'exit', code: 2, step: 'inspect' }, steps, { holds: false, detail: 'step inspect exit 1' }],
     ['no step at all', { kind: 'exit', code: 'nonzero' }, [], { holds: false, detail: 'no step ran' }],
@@ -146,9 +154,9 @@ describe('patterns run on RE2', () => {
   it.each([
     ['1', 1, true], ['1', 2, false], ['0', 0, true],
     ['>1', 2, true], ['>1', 1, false],
-    ['>=2', 2, true], ['>=2', 1, false],
+    ['>=2', 2, true], ['>=2', 3, true], ['>=2', 1, false],
     ['<3', 2, true], ['<3', 3, false],
-    ['<=0', 0, true], ['<=1', 2, false],
+    ['<=0', 0, true], ['<=1', 0, true], ['<=1', 2, false],
     ['= 4', 4, true], ['==4', 5, false], [' >= 10 ', 10, true],
   ] as const)('count %s holds for %i: %s', (spec, n, want) => {
     expect(countHolds(spec, n)).toBe(want);

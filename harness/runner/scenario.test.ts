@@ -59,6 +59,8 @@ describe('labels', () => {
     ['26.1.5-debian', '26.1.5'],
     ['v0.21.0-rc2', 'v0.21.0-rc2'],
     ['debian-sid', 'debian-sid'],
+    // only a trailing -debian is the lab's
+    ['v1.0.0-debian.1', 'v1.0.0-debian.1'],
   ])('%s stands for %s', (label, version) => {
     expect(labelVersion(label)).toBe(version);
   });
@@ -86,7 +88,8 @@ describe('expectations', () => {
     expect(expectationFor({ driver: 'remote' }, list)).toBeUndefined();
     expect(expectationFor({ driver: 'docker' }, list)?.reason).toBe('no BuildKit container');
     expect(expectationFor({ driver: 'dockerx' }, list)).toBeUndefined();
-    expect(expectationFor({ buildx: 'v0.20.1' }, [{ when: { fault: undefined }, outcome: 'fixed', reason: 'r' }])).toBeUndefined();
+    // an axis left undefined holds for no cell (and is not read as a range)
+    expect(expectationFor({ buildx: 'v0.20.1' }, [{ when: { buildx: undefined }, outcome: 'fixed', reason: 'r' }])).toBeUndefined();
   });
   it('refuses a version bound that is not a semver range', () => {
     const bad: Expectation[] = [{ when: { engine: 'soon' }, outcome: 'fixed', reason: 'r' }];
@@ -132,8 +135,10 @@ describe('expandScenario', () => {
   it('selects nothing from a scenario without a filtered axis', () => {
     expect(expand('full', { fault: ['corrupt'] })).toEqual({ cells: [], requirements: {} });
   });
-  it('resolves release candidates when a filter names one', () => {
+  it('resolves release candidates when a filter names one, in its ranges too', () => {
     expect(expand('quick', { buildx: ['0.21.0-rc2'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.21.0-rc2']);
+    expect(expand('quick', { buildx: ['0.21.0-rc2', '>=0.20.1 <0.21.1'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.20.1', 'v0.21.0-rc1', 'v0.21.0-rc2', 'v0.21.0-rc3', 'v0.21.0']);
+    expect(expand('quick', { buildx: ['>=0.20.1 <0.21.1'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.20.1', 'v0.21.0']);
   });
   it('checks the values a quick matrix overrides', () => {
     const typo = { ...scenario, quick: { store: ['zfs'] } } as never;
