@@ -43,7 +43,31 @@ describe('what is kept around a secret', () => {
     ['ANSI colours outside the secret', '\u001b[31mERROR\u001b[0m token=abc123def', `\u001b[31mERROR\u001b[0m token=${MASK}`],
     ['the next field of a Go map', 'map[Authorization:[Bearer abc123def456] X:[1]]', `map[Authorization:[Bearer ${MASK}] X:[1]]`],
     ['a private key\'s BEGIN and END lines', '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----', `-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----`],
+    ['what follows a typed private key', '-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END RSA PRIVATE KEY-----\nafter', `-----BEGIN RSA PRIVATE KEY-----${MASK}-----END RSA PRIVATE KEY-----\nafter`],
+    ['what follows a private key deep in a long log', `${'x'.repeat(70_000)}\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\nafter`,
+      `${'x'.repeat(70_000)}\n-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----\nafter`],
+    ['a JSON password ending in a backslash', JSON.stringify({ password: 'p\\' }), `{"password":"${MASK}"}`],
+    ['the rest of a line when the key does not start it', 'x password: two words', `x password: ${MASK} words`],
+    ['the spaces after a value that ends its line', 'password: two words \r\nnext: 1', `password: ${MASK} \r\nnext: 1`],
+    ['a list item: the value runs to the end of its line', 'a\n  - password: two words\nb', `a\n  - password: ${MASK}\nb`],
+    ['a tab-indented list item', '\t-\tpassword: two words', `\t-\tpassword: ${MASK}`],
+    ['a dash that is no list item', 'ab - password: two words', `ab - password: ${MASK} words`],
+    ['a coloured header that does not start its line', '> Authorization: \u001b[1mBearer\u001b[0m s3cr3tv4lue9 sent', `> Authorization: \u001b[1mBearer\u001b[0m ${MASK} sent`],
+    ['the second space after an auth scheme', 'retry with Bearer  AbCd1234EfGh', `retry with Bearer  ${MASK}`],
+    ['the second space after a secret flag', 'run --password  hunter2 --user x', `run --password  ${MASK} --user x`],
+    ['the second space after login -p', 'docker login -u u -p  hunter2 r:5000', `docker login -u u -p  ${MASK} r:5000`],
   ])('%s', (_name, input, want) => expect(redactSecrets(input)).toBe(want));
+
+  it.each([
+    ['#ci:pw-123456', 'I'],
+    ['dev:pw-123456', 'Z'],
+    ['hal:pw-123456', 'a'],
+    ['~u:pw-1234567', 'f'],
+  ])('masks base64 %s, whose encoding starts with %s (an end of the printable range)', (auth, first) => {
+    const token = Buffer.from(auth).toString('base64');
+    expect(token[0]).toBe(first);
+    expect(redactSecrets(`using ${token} now`)).toBe(`using ${MASK} now`);
+  });
 
   it('cannot be switched off by a secretlint-disable comment in the text', () => {
     const token = `ghp_${'a1B2c3D4e5'.repeat(3)}a1B2c3`;
@@ -77,11 +101,17 @@ describe('secretlint host', () => {
 });
 
 describe('isSecretKey', () => {
-  it.each(['password', 'DOCKER_PASSWORD', 'accessToken', 'api_key', 'apiKey', 'x-api-key', 'GITHUB_TOKEN', 'identitytoken', 'registrytoken', 'auth', 'X-Registry-Auth', 'AWS_SECRET_ACCESS_KEY', 'client_secret', '_authToken', 'private_key'])(
+  it.each([
+    'password', 'DOCKER_PASSWORD', 'accessToken', 'api_key', 'apiKey', 'x-api-key', 'GITHUB_TOKEN', 'identitytoken', 'registrytoken', 'auth', 'X-Registry-Auth',
+    'AWS_SECRET_ACCESS_KEY', 'client_secret', '_authToken', 'private_key',
+    // every last word, and every last two
+    'passwd', 'DB_PWD', 'passphrase', 'secret', 'Authorization', 'credential', 'AWS_CREDENTIALS', 'apikey', 'accesstoken', 'refreshtoken', 'authtoken',
+    'secret_key', 'signing_key', 'session_key', 'GITHUB_TOKEN_', `${'x'.repeat(119)}_password`,
+  ])(
     '%s is a secret key',
     (k) => expect(isSecretKey(k)).toBe(true),
   );
-  it.each(['author', 'auths', 'max_tokens', 'token_type', 'PASSWORD_FILE', 'key', 'digest', 'mediaType', 'aws_access_key_id', 'tokenizer'])('%s is not', (k) =>
+  it.each(['author', 'auths', 'max_tokens', 'token_type', 'PASSWORD_FILE', 'key', 'digest', 'mediaType', 'aws_access_key_id', 'tokenizer', 'monkey', `${'x'.repeat(120)}_password`])('%s is not', (k) =>
     expect(isSecretKey(k)).toBe(false),
   );
 });
@@ -102,11 +132,24 @@ describe('redactDeep', () => {
     });
   });
 
-  it('masks a private key split over two strings of one batch', () => {
+  it('masks a private key split over two strings of one batch, each string up to its own end', () => {
     const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7'.repeat(3);
-    const [a, b] = redactStrings([`-----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----`]);
-    expect(a).not.toContain(body.slice(0, 16));
-    expect(b).not.toContain(body.slice(0, 16));
+    expect(redactStrings(['before', `-----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----\nafter`, 'next'])).toEqual(['before', MASK, `${MASK}\nafter`, 'next']);
+  });
+
+  it('judges the strings of a batch apart: a token is not made of two', () => {
+    const texts = ['see ghp_', 'a1B2c3D4e5a1B2c3D4e5a1B2c3D4e5a1B2c3'];
+    expect(redactStrings(texts)).toEqual(texts);
+  });
+
+  it('masks whole strings only: numbers and objects under secret keys or after secret flags keep their shape, an empty secret stays empty', () => {
+    const value = { password: '', token: 7, auth: { user: 'u' }, argv: ['--token', 42, 'login', '-p', true, { '--password': 1 }, 'x'] };
+    expect(redactDeep(value)).toEqual(value);
+  });
+
+  it('masks the value after every secret flag', () => {
+    const argv = ['--password', 'a', '--token', 'b', '--identity-token', 'c', '--registry-token', 'd', '--secret-value', 'e', '--user', 'f'];
+    expect(redactDeep(argv)).toEqual(['--password', MASK, '--token', MASK, '--identity-token', MASK, '--registry-token', MASK, '--secret-value', MASK, '--user', 'f']);
   });
 
   it('keeps numbers, booleans and null', () => expect(redactDeep({ a: 1, b: true, c: null, d: [2.5] })).toEqual({ a: 1, b: true, c: null, d: [2.5] }));
