@@ -32,6 +32,9 @@ function doublePush(): JournalEntry[] {
     ...[2, 3, 4, 5, 6, 7].map((n) => put(DOCKER, OCI_MANIFEST, dg(n))),
     put(DOCKER, OCI_INDEX, dg(1)),
     entry({ method: 'PUT', path: `/v2/other/manifests/${TAG}`, status: 201, requestMediaType: OCI_MANIFEST, userAgent: DOCKER, requestBytes: 700 }),
+    // reads of the tag and PUTs by digest do not write the tag
+    entry({ method: 'HEAD', path: `/v2/${REPO}/manifests/${TAG}`, status: 200, userAgent: DOCKER }),
+    entry({ method: 'PUT', path: `/v2/${REPO}/manifests/${dg(8)}`, status: 201, requestMediaType: OCI_MANIFEST, userAgent: DOCKER, requestBytes: 400 }),
   ];
 }
 
@@ -50,6 +53,11 @@ describe('parseRegistryPath', () => {
     ['/v2/lab/app/manifests/', { kind: 'other' }],
     ['/v2/lab/app/manifests/a/b', { kind: 'other' }],
     ['/v2/lab/app/tags/list?n=10', { kind: 'tags', repository: 'lab/app' }],
+    ['/proxy/v2/lab/app/manifests/latest', { kind: 'other' }],
+    ['/v2/lab/app/blobs/uploads/uuid/x', { kind: 'other' }],
+    ['/v2/lab/app/blobs/sha256:abc/x', { kind: 'other' }],
+    ['/v2/lab/app/tags/list/x', { kind: 'other' }],
+    ['/v2/lab/app/referrers/sha256:abc/x', { kind: 'other' }],
     ['/v2/_catalog', { kind: 'other' }],
     ['/healthz', { kind: 'other' }],
   ])('%s', (path, expected) => expect(parseRegistryPath(path)).toEqual(expected));
@@ -130,13 +138,15 @@ describe('tagPuts / analyzePush', () => {
       ['docker', true],
     ]);
     expect(puts[0]).toMatchObject({ seq: 5, mediaType: OCI_INDEX, digest: dg(1), userAgent: BUILDKIT, status: 201 });
+    // in arrival order, however the entries are listed
+    expect(tagPuts(doublePush().reverse(), REPO, TAG).map((p) => p.seq)).toEqual(puts.map((p) => p.seq));
   });
 
   const cases: { name: string; entries: () => JournalEntry[]; expected: Partial<ReturnType<typeof analyzePush>>; final?: number }[] = [
     {
       name: 'double push: single manifests land on the tag',
       entries: doublePush,
-      expected: { tagPutCount: 8, pushers: ['buildkit', 'docker'], everSingleManifest: true, totalRequests: 11, totalBytes: 14_250 },
+      expected: { tagPutCount: 8, pushers: ['buildkit', 'docker'], everSingleManifest: true, totalRequests: 13, totalBytes: 14_650 },
       final: 12,
     },
     {
@@ -173,7 +183,7 @@ describe('describePush', () => {
     expect(lines[0]).toBe('8 PUTs to the tag: 1 index by buildkit, then 6 manifests + 1 index by docker');
     expect(lines).toContain('a single-platform manifest was written to the tag at least once');
     expect(lines).toContain('final tag write: #12 index sha256:010101010101 by docker');
-    expect(lines.at(-1)).toBe('11 requests, 14250 bytes for lab/app');
+    expect(lines.at(-1)).toBe('13 requests, 14650 bytes for lab/app');
   });
 
   it('names refusals and swallowed PUTs', () => {
