@@ -88,7 +88,7 @@ describe('loadCase: the one-command form keeps its meaning', () => {
     const dir = caseDir('title: t\ncommand: build\ncontext: app\npush: false\nsymptom: {exitCode: zero}\n', { 'app/Dockerfile': 'FROM scratch\n' });
     symlinkSync('app/Dockerfile', path.join(dir, 'Dockerfile.link'));
     const c = loadCase(dir);
-    expect(c.steps[0]!.argv.at(-1)).toBe('${context}/app');
+    expect(c.steps[0]!.argv).toEqual(['build', '--progress', 'plain', '${context}/app']);
     expect(c.files.map((f) => f.rel)).toContain('Dockerfile.link');
   });
 });
@@ -100,6 +100,10 @@ describe('loadCase: what the one-command form builds', () => {
       id: 'build', tool: 'buildx', env: {}, checks: [],
       argv: ['build', '--progress', 'plain', '--platform', 'linux/amd64,linux/arm64', '--push', '-t', '${target}', '--sbom=true', '${context}/.'],
     }]);
+  });
+
+  it('a bake reads docker-bake.hcl unless it names another file', () => {
+    expect(loadCase(caseDir(BAKE)).steps[0]!.argv).toEqual(['bake', '--progress', 'plain', '-f', 'docker-bake.hcl']);
   });
 
   it('a bake without platforms or push: TAG alone, the bake file it names', () => {
@@ -117,6 +121,7 @@ describe('loadCase: steps, checks and the cell around them', () => {
       builder: {}, env: {}, config: {}, git: false, repeat: 1, verdict: 'any', platforms: [], bootIsTheStep: false, expect: [],
     });
     expect('fault' in c).toBe(false);
+    expect(c.config).toStrictEqual({});
   });
 
   it('takes the fields of a step, its own checks, and what the expect words mean', () => {
@@ -175,7 +180,7 @@ builder:
 steps: [{buildx: [ls], timeout: 3600}]
 symptom:
   - image: {ref: app, platforms: [linux/amd64]}
-  - registry: {lacks: [linux/arm64]}
+  - registry: {lacks: [linux/arm64, linux/s390x]}
   - requests: {count: 0, status: 4xx, method: DELETE, on: uploads}
   - requests: {count: 1, status: "2", method: PATCH, on: tags}
   - requests: {count: 1, method: POST}
@@ -232,6 +237,7 @@ steps:
 symptom: {exitCode: nonzero}
 `, { 'bk.toml': 'debug = true\n', 'config.json': '{}' }));
     expect(c).toMatchObject({ env: { SOURCE_DATE_EPOCH: '0', BUILDX_NO_DEFAULT_ATTESTATIONS: '1' }, git: true, repeat: 5, verdict: 'majority', buildkit: ['v0.17.1', 'v0.20.2'] });
+    expect(c.config).toEqual({ buildkitdDefault: 'bk.toml', dockerConfig: 'config.json' });
     expect(c.builder.nodes).toHaveLength(2);
   });
 });
@@ -302,8 +308,10 @@ describe('loadCase: errors name the line and the field', () => {
     ['a file as the build context', 'title: t\ncommand: build\ncontext: Dockerfile\npush: false\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: context: "Dockerfile" is not a directory$/],
     ['a bad expect range', `${BAKE}expect:\n  "<0.22.0": present\n  "soon": absent\n`, /^case\.yaml:9: expect\.soon: "soon" is not a semver range/],
     ['a bad expect word', `${BAKE}expect:\n  "<0.22.0": broken\n`, /^case\.yaml:8: expect\."<0\.22\.0": "broken" is not one of present, absent, reproduced, fixed/],
-    ['invalid YAML', `${BAKE}args: [app\n`, /^case\.yaml:\d+: invalid YAML/],
-    ['a duplicate key', `${BAKE}title: again\n`, /^case\.yaml:\d+: invalid YAML: Map keys must be unique/],
+    ['invalid YAML', `${BAKE}args: [app\n`, /^case\.yaml:8: invalid YAML: Flow sequence/],
+    ['a duplicate key', `${BAKE}title: again\n`, /^case\.yaml:7: invalid YAML: Map keys must be unique$/],
+    ['a path that leaves by backslashes', 'title: t\nsteps: [{buildx: [ls], cwd: "sub\\\\..\\\\..\\\\x"}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: steps\[0\]\.cwd: must be a path inside the case directory$/],
+    ['builder nodes with another driver beside docker-container', `${STEP}driver: [docker-container, docker]\nbuilder: {nodes: [{platforms: [linux/amd64]}]}\n`, /^case\.yaml:5: builder\.nodes: a multi-node builder is a docker-container builder/],
     ['a non-mapping document', '- a\n- b\n', /^case\.yaml:1: the document must be a mapping/],
     ['a missing bake file', `${BAKE}bakeFile: ci/bake.hcl\n`, /^case\.yaml:7: bakeFile: "ci\/bake\.hcl" does not exist in the case directory/],
     ['both steps and command', `${BAKE}steps: [{buildx: [ls]}]\n`, /^case\.yaml:7: steps: give either steps: or the one-command form/],
