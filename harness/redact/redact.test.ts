@@ -51,6 +51,8 @@ describe('what is kept around a secret', () => {
     ['the spaces after a value that ends its line', 'password: two words \r\nnext: 1', `password: ${MASK} \r\nnext: 1`],
     ['a list item: the value runs to the end of its line', 'a\n  - password: two words\nb', `a\n  - password: ${MASK}\nb`],
     ['a tab-indented list item', '\t-\tpassword: two words', `\t-\tpassword: ${MASK}`],
+    ['a list item at the very start', '- password: two words', `- password: ${MASK}`],
+    ['an indented key at the very start', ' password: two words', ` password: ${MASK}`],
     ['a dash that is no list item', 'ab - password: two words', `ab - password: ${MASK} words`],
     ['a coloured header that does not start its line', '> Authorization: \u001b[1mBearer\u001b[0m s3cr3tv4lue9 sent', `> Authorization: \u001b[1mBearer\u001b[0m ${MASK} sent`],
     ['the second space after an auth scheme', 'retry with Bearer  AbCd1234EfGh', `retry with Bearer  ${MASK}`],
@@ -134,7 +136,7 @@ describe('redactDeep', () => {
 
   it('masks a private key split over two strings of one batch, each string up to its own end', () => {
     const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7'.repeat(3);
-    expect(redactStrings(['before', `-----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----\nafter`, 'next'])).toEqual(['before', MASK, `${MASK}\nafter`, 'next']);
+    expect(redactStrings(['before', `key: -----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----\nafter`, 'next'])).toEqual(['before', `key: ${MASK}`, `${MASK}\nafter`, 'next']);
   });
 
   it('judges the strings of a batch apart: a token is not made of two', () => {

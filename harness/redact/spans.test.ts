@@ -41,14 +41,18 @@ describe('plainView', () => {
     expect(Array.from({ length: 6 }, (_, i) => view.toOriginal(i))).toEqual([4, 5, 10, 11, 22, text.length]);
   });
 
+  it('drops two-character escapes, and keeps an escape that is none', () => {
+    expect(plainView('a\u001bMb\u001b7c').plain).toBe('ab\u001b7c');
+  });
+
   it('maps spans back over the sequences inside and around them', () => {
     const text = 'x \u001b[33msecret\u001b[0m y';
     const view = plainView(text);
     const [found] = toOriginalSpans(view, [span(2, 8)]);
     expect(text.slice(found!.start, found!.end)).toBe('secret');
     expect(maskSpans(text, [found!], MASK)).toBe(`x \u001b[33m${MASK}\u001b[0m y`);
-    // an empty span stays empty, at its place
-    expect(toOriginalSpans(view, [span(3, 3)])).toEqual([span(8, 8)]);
+    // an empty span stays empty, at its place: before the sequence that precedes the next character
+    expect(toOriginalSpans(view, [span(2, 2)])).toEqual([span(7, 7)]);
   });
 });
 
