@@ -149,6 +149,13 @@ describe('redactDeep', () => {
     expect(redactDeep(value)).toEqual(value);
   });
 
+  it('keeps a "__proto__" key as a key of its own (JSON.parse makes one), and redacts under it', () => {
+    const out = redactDeep(JSON.parse('{"__proto__": {"password": "hunter2"}, "a": 1}') as object);
+    expect(Object.keys(out)).toEqual(['__proto__', 'a']);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(JSON.stringify(out)).toBe(`{"__proto__":{"password":"${MASK}"},"a":1}`);
+  });
+
   it('masks the value after every secret flag', () => {
     const argv = ['--password', 'a', '--token', 'b', '--identity-token', 'c', '--registry-token', 'd', '--secret-value', 'e', '--user', 'f'];
     expect(redactDeep(argv)).toEqual(['--password', MASK, '--token', MASK, '--identity-token', MASK, '--registry-token', MASK, '--secret-value', MASK, '--user', 'f']);
