@@ -208,6 +208,9 @@ describe('parseReleases', () => {
     expect(() => parseReleases(text, 'r.json')).toThrow(HarnessError);
     expect(() => parseReleases(text, 'r.json')).toThrow(message);
   });
+  it("keeps the parser's error as the cause", () => {
+    expect(() => parseReleases('{', 'r.json')).toThrow(expect.objectContaining({ cause: expect.any(SyntaxError) }));
+  });
 });
 
 describe('releases.json', () => {

@@ -208,7 +208,7 @@ describe('describeReport / summarizeProblems', () => {
     ['a tag it did not find: no top or platform line', { ...report, topMediaType: undefined, topDigest: undefined, platforms: [], attestations: 0, problems: [report.problems[0]!] },
       ['127.0.0.1:5000/app:latest: INCOMPLETE (1 missing-platform)', '  - [missing-platform] app:latest: expected linux/arm64, not in the image']],
     ['several attestation manifests', { ...complete, attestations: 2 }, ['127.0.0.1:5000/app:latest: complete', topLine, '  platforms: linux/amd64 (+2 attestation manifests)']],
-    ['no attestation manifest', { ...complete, attestations: 0 }, ['127.0.0.1:5000/app:latest: complete', topLine, '  platforms: linux/amd64']],
+    ['no attestation manifest', { ...complete, platforms: ['linux/amd64', 'linux/arm64'], attestations: 0 }, ['127.0.0.1:5000/app:latest: complete', topLine, '  platforms: linux/amd64, linux/arm64']],
     ['no platform', { ...complete, platforms: [], attestations: 0 }, ['127.0.0.1:5000/app:latest: complete', topLine, '  platforms: (none)']],
   ])('describes %s', (_name, r, lines) => {
     expect(describeReport(r)).toBe(lines.join('\n'));
@@ -373,6 +373,13 @@ describe('verifyImage against a fixture registry', () => {
           { code: 'digest-mismatch', where: `${where} layers[1]`, detail: `requested ${digestOf(big)} but Docker-Content-Digest says ${other}` },
         ]),
       );
+    });
+
+    it('takes a HEAD without a digest header at its word', async () => {
+      const r = await run(shared, ['linux/amd64', 'linux/arm64'], ({ method, path }) =>
+        method === 'HEAD' && path.endsWith(digestOf(big)) ? { body: Buffer.alloc(SMALL_LAYER_BYTES) } : undefined,
+      );
+      expect(r.problems).toEqual([]);
     });
 
     it.each<[string, Part, string, boolean]>([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../model.ts';
-import { Journal, analyzePush, clientOf, describePush, isDigestReference, movedTag, parseRegistryPath, tagPuts, type TagPut } from './journal.ts';
+import { Journal, analyzePush, clientOf, describePush, isDigestReference, movedTag, parseRegistryPath, tagPuts, type ParsedRegistryPath, type TagPut } from './journal.ts';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -39,7 +39,7 @@ function doublePush(): JournalEntry[] {
 }
 
 describe('parseRegistryPath', () => {
-  it.each([
+  it.each<[string, ParsedRegistryPath]>([
     ['/v2/', { kind: 'base' }],
     ['/v2/lab/app/manifests/latest', { kind: 'manifests', repository: 'lab/app', reference: 'latest' }],
     ['/v2/a/b/c/manifests/sha256:abc', { kind: 'manifests', repository: 'a/b/c', reference: 'sha256:abc' }],
@@ -53,7 +53,7 @@ describe('parseRegistryPath', () => {
     ['/v2/lab/app/manifests/', { kind: 'other' }],
     ['/v2/lab/app/manifests/a/b', { kind: 'other' }],
     ['/v2/lab/app/tags/list?n=10', { kind: 'tags', repository: 'lab/app' }],
-    ['/proxy/v2/lab/app/manifests/latest', { kind: 'other' }],
+    ...['manifests/latest', 'blobs/sha256:abc', 'blobs/uploads/u', 'tags/list', 'referrers/sha256:abc'].map((route): [string, ParsedRegistryPath] => [`/proxy/v2/lab/app/${route}`, { kind: 'other' }]),
     ['/v2/lab/app/blobs/uploads/uuid/x', { kind: 'other' }],
     ['/v2/lab/app/blobs/sha256:abc/x', { kind: 'other' }],
     ['/v2/lab/app/tags/list/x', { kind: 'other' }],
