@@ -1,6 +1,7 @@
 // Mutation testing of the lab's pure modules: `make mutation` (npx stryker run). Report in
 // reports/mutation/mutation.html; the incremental file beside it lets a second run test only the
-// mutants whose code or tests changed (delete reports/mutation/ for a full run).
+// mutants whose code or tests changed. It keeps a surviving static mutant (module-level code: the case
+// schema, the redaction patterns) as it was, so `make mutation FORCE=1` (--force) gives the exact score.
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -31,8 +32,8 @@ export default {
     'harness/redact/patterns.ts',
     'harness/redact/spans.ts',
   ],
-  // below 80 (the aim for every module) `make mutation` fails
-  thresholds: { high: 90, low: 80, break: 80 },
+  // the score was 95.5 when this was set (every module above 87): a drop below 90 fails `make mutation`
+  thresholds: { high: 95, low: 90, break: 90 },
   incremental: true,
   incrementalFile: 'reports/mutation/incremental.json',
   reporters: ['clear-text', 'progress', 'html', 'json'],
