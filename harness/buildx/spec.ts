@@ -73,14 +73,25 @@ export function satisfies(version: string, range: string): boolean {
 
 export function loadReleases(): ReleaseIndex {
   const url = new URL('./releases.json', import.meta.url);
-  let data: unknown;
+  let text: string;
   try {
-    data = JSON.parse(readFileSync(url, 'utf8'));
+    text = readFileSync(url, 'utf8');
   } catch (err) {
     throw new HarnessError(`cannot read ${url.pathname}: ${(err as Error).message}`, { cause: err });
   }
-  const index = data as Partial<ReleaseIndex>;
-  if (!Array.isArray(index.releases)) throw new HarnessError(`${url.pathname} has no "releases" array`);
+  return parseReleases(text, url.pathname);
+}
+
+/** A release list's JSON text (`file` names it in errors) as an index, releases sorted oldest first; pure. */
+export function parseReleases(text: string, file: string): ReleaseIndex {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new HarnessError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const index = (data ?? {}) as Partial<ReleaseIndex>;
+  if (!Array.isArray(index.releases)) throw new HarnessError(`${file} has no "releases" array`);
   return {
     generatedAt: index.generatedAt ?? '',
     source: index.source ?? '',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
-import { compilePattern, countHolds, evaluateRecorded, firstMatch, type Check, type RecordedStep } from './checks.ts';
+import { compilePattern, countHolds, describeCheck, evaluateRecorded, firstMatch, validateCheck, type Check, type CheckResult, type RecordedStep } from './checks.ts';
 
 const rec = (stdout: string, stderr = '', exitCode = 0): CommandRecord => ({ argv: ['docker', 'buildx'], exitCode, stdout, stderr, durationMs: 1 });
 const steps: RecordedStep[] = [
@@ -8,7 +9,8 @@ const steps: RecordedStep[] = [
   { id: 'inspect', record: rec('', 'Error: No such image: app', 1) },
 ];
 const put = (reference: string, status: number, userAgent = 'docker/26.1.5'): JournalEntry => ({ seq: 1, atMs: 1, method: 'PUT', path: `/v2/a/manifests/${reference}`, kind: 'manifests', repository: 'a', reference, status, userAgent, requestBytes: 1, responseBytes: 1, durationMs: 1 });
-const journal = [put('v1', 201, 'buildkit/v0.17'), put('v1', 201), put('sha256:x', 201), put('v1', 409)];
+const blobGet: JournalEntry = { ...put('sha256:y', 200), method: 'GET', path: '/v2/b/blobs/sha256:y', kind: 'blobs', repository: 'b', userAgent: undefined };
+const journal = [put('v1', 201, 'buildkit/v0.17'), put('v1', 201), put('sha256:x', 201), put('v1', 409), blobGet];
 const check = (c: Check) => evaluateRecorded(c, steps, journal);
 
 describe('recorded checks', () => {
@@ -17,6 +19,26 @@ describe('recorded checks', () => {
     expect(check({ kind: 'output', pattern: 'pushing', step: 'inspect' })?.holds).toBe(false);
     expect(check({ kind: 'output', pattern: 'No such image', negate: true })).toMatchObject({ holds: false, detail: expect.stringMatching(/must not appear/) });
   });
+  it.each<[string, Check, boolean, string]>([
+    ['a match in one step', { kind: 'output', pattern: 'No such \\w+', step: 'inspect' }, true, 'step inspect matched "No such image"'],
+    ['no match', { kind: 'output', pattern: 'panic' }, false, 'output: no match for /panic/'],
+    ['an absent pattern, as required', { kind: 'output', pattern: 'pushing', negate: true, step: 'inspect' }, true, 'step inspect: no /pushing/, as required'],
+    ['a present pattern that must not be', { kind: 'output', pattern: 'No such image', negate: true, step: 'inspect' }, false, 'step inspect has "No such image", which must not appear'],
+  ])('output: %s', (_name, c, holds, detail) => {
+    expect(check(c)).toEqual({ holds, detail });
+  });
+  it('reads stdout and stderr, without colours, and clips a long match to one line of 80 characters', () => {
+    const coloured = [{ id: 'x', record: rec('\u001b[31mred\u001b[0m', 'two\n  lines') }];
+    expect(evaluateRecorded({ kind: 'output', pattern: 'red\\ntwo\\s+lines' }, coloured, [])).toEqual({ holds: true, detail: 'output matched "red two lines"' });
+    expect(evaluateRecorded({ kind: 'output', pattern: '\\s+lines' }, coloured, [])?.detail).toBe('output matched "lines"');
+    // steps are read one after the other, each on lines of its own
+    const two = [{ id: 'a', record: rec('x') }, { id: 'b', record: rec('y') }];
+    expect(evaluateRecorded({ kind: 'output', pattern: 'x\\ny' }, two, [])?.holds).toBe(false);
+    expect(evaluateRecorded({ kind: 'output', pattern: 'x\\n\\ny' }, two, [])?.holds).toBe(true);
+    const long = (n: number) => [{ id: 'x', record: rec('y'.repeat(n)) }];
+    expect(evaluateRecorded({ kind: 'output', pattern: 'y+' }, long(80), [])?.detail).toBe(`output matched "${'y'.repeat(80)}"`);
+    expect(evaluateRecorded({ kind: 'output', pattern: 'y+' }, long(81), [])?.detail).toBe(`output matched "${'y'.repeat(77)}..."`);
+  });
   it('finds a Go panic or fatal error without a regex', () => {
     const panicking = [{ id: 'x', record: rec('', 'panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:\nmain.main()') }];
     expect(evaluateRecorded({ kind: 'panic' }, panicking, [])?.holds).toBe(true);
@@ -24,19 +46,97 @@ describe('recorded checks', () => {
     expect(check({ kind: 'panic' })?.holds).toBe(false);
     expect(evaluateRecorded({ kind: 'panic' }, [{ id: 'x', record: rec('the word panic: in a log line is not at line start? ') }], [])?.holds).toBe(false);
   });
+  it.each<[string, CommandRecord, string | undefined, CheckResult]>([
+    ['a panic, clipped to 100 characters', rec('', 'panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:\nmain.main()'), undefined,
+      { holds: true, detail: 'output: Go panic: runtime error: invalid memory address or nil pointer dereference goroutine 1 [running]: ma...' }],
+    ['a panic at the very start of the output', rec('panic: boom'), undefined, { holds: true, detail: 'output: Go panic: boom' }],
+    ['a fatal error after other lines', rec('', 'ok\nfatal error: all goroutines are asleep - deadlock!'), 'x', { holds: true, detail: 'step x: Go fatal error: all goroutines are asleep - deadlock!' }],
+    ['a goroutine dump alone', rec('', 'waiting\ngoroutine 17 [chan receive]:\nmain.wait()'), undefined, { holds: true, detail: 'output: Go goroutine 17 [chan receive]: main.wait()' }],
+    ['a goroutine line that is no dump', rec('', 'waiting\ngoroutine 17 [Chan]:\ngoroutine x [running]:'), undefined, { holds: false, detail: 'output: no Go panic or fatal error' }],
+    ['none in the named step', rec('', 'all good'), 'x', { holds: false, detail: 'step x: no Go panic or fatal error' }],
+  ])('panic: %s', (_name, record, step, want) => {
+    expect(evaluateRecorded(step ? { kind: 'panic', step } : { kind: 'panic' }, [{ id: 'x', record }], [])).toEqual(want);
+  });
   it('checks exit codes: the first failing step, a named step, or an exact code', () => {
     expect(check({ kind: 'exit', code: 'nonzero' })).toEqual({ holds: true, detail: 'step inspect exit 1' });
     expect(check({ kind: 'exit', code: 'zero', step: 'build' })?.holds).toBe(true);
     expect(check({ kind: 'exit', code: 1, step: 'inspect' })?.holds).toBe(true);
     expect(check({ kind: 'exit', code: 'zero', step: 'nope' })).toEqual({ holds: false, detail: 'no step nope ran' });
   });
+  it.each<[string, Check, RecordedStep[], CheckResult]>([
+    ['zero, when a step failed', { kind: 'exit', code: 'zero' }, steps, { holds: false, detail: 'step inspect exit 1' }],
+    ['the last step, when none failed', { kind: 'exit', code: 'zero' }, [steps[0]!, { id: 'push', record: rec('') }], { holds: true, detail: 'step push exit 0' }],
+    ['the first step that failed, not the last', { kind: 'exit', code: 'nonzero' }, [steps[1]!, { id: 'push', record: rec('') }], { holds: true, detail: 'step inspect exit 1' }],
+    ['nonzero, when all succeeded', { kind: 'exit', code: 'nonzero' }, [steps[0]!], { holds: false, detail: 'step build exit 0' }],
+    ['another exact code', { kind: 'exit', code: 2, step: 'inspect' }, steps, { holds: false, detail: 'step inspect exit 1' }],
+    ['no step at all', { kind: 'exit', code: 'nonzero' }, [], { holds: false, detail: 'no step ran' }],
+  ])('exit: %s', (_name, c, recorded, want) => {
+    expect(evaluateRecorded(c, recorded, [])).toEqual(want);
+  });
   it('counts the requests the registry saw', () => {
     expect(check({ kind: 'requests', method: 'put', on: 'manifests', reference: 'v1', count: '>1' })).toEqual({ holds: true, detail: '3 PUT manifests to v1 (want >1)' });
     expect(check({ kind: 'requests', method: 'PUT', reference: 'v1', userAgent: '^buildkit/', count: '1' })?.holds).toBe(true);
     expect(check({ kind: 'requests', method: 'PUT', status: '4xx', count: '1' })?.holds).toBe(true);
   });
+  it.each<[Check & { kind: 'requests' }, CheckResult]>([
+    [{ kind: 'requests', count: '5' }, { holds: true, detail: '5 requests (want 5)' }],
+    [{ kind: 'requests', method: 'get', count: '1' }, { holds: true, detail: '1 GET (want 1)' }],
+    [{ kind: 'requests', on: 'blobs', count: '0' }, { holds: false, detail: '1 blobs (want 0)' }],
+    [{ kind: 'requests', repository: 'b', count: '1' }, { holds: true, detail: '1 requests (want 1)' }],
+    [{ kind: 'requests', reference: 'sha256:x', count: '1' }, { holds: true, detail: '1 to sha256:x (want 1)' }],
+    [{ kind: 'requests', status: '201', count: '3' }, { holds: true, detail: '3 answered 201 (want 3)' }],
+    [{ kind: 'requests', status: '2XX', count: '4' }, { holds: true, detail: '4 answered 2XX (want 4)' }],
+    [{ kind: 'requests', status: '40', count: '1' }, { holds: true, detail: '1 answered 40 (want 1)' }],
+    [{ kind: 'requests', userAgent: '^docker/', count: '3' }, { holds: true, detail: '3 requests (want 3)' }],
+    [{ kind: 'requests', userAgent: '^$', count: '1' }, { holds: true, detail: '1 requests (want 1)' }],
+  ])('requests: %j', (c, want) => {
+    expect(check(c)).toEqual(want);
+  });
   it('leaves state checks to the kit', () => {
     expect(check({ kind: 'file', path: 'out' })).toBeUndefined();
+    expect(check({ kind: 'image', ref: 'app' })).toBeUndefined();
+    expect(check({ kind: 'registry', ref: 'r' })).toBeUndefined();
+  });
+});
+
+describe('validateCheck', () => {
+  it.each<[string, Check]>([
+    ['a bad output pattern', { kind: 'output', pattern: '(' }],
+    ['a count it cannot read', { kind: 'requests', count: 'lots' }],
+    ['a bad user agent pattern', { kind: 'requests', count: '1', userAgent: '[' }],
+  ])('refuses %s', (_name, c) => {
+    expect(() => validateCheck(c)).toThrow(UsageError);
+  });
+  it.each<Check>([
+    { kind: 'output', pattern: 'a+' },
+    { kind: 'requests', count: '>=2', userAgent: '^buildkit/' },
+    { kind: 'file', path: '(' },
+  ])('accepts %j', (c) => {
+    expect(() => validateCheck(c)).not.toThrow();
+  });
+});
+
+describe('describeCheck', () => {
+  it.each<[Check, string]>([
+    [{ kind: 'output', pattern: 'a+' }, 'output matches /a+/'],
+    [{ kind: 'output', pattern: 'a+', negate: true, step: 'b' }, 'step b output does not match /a+/'],
+    [{ kind: 'panic' }, 'a Go panic or fatal error'],
+    [{ kind: 'panic', step: 'b' }, 'step b a Go panic or fatal error'],
+    [{ kind: 'exit', code: 'nonzero' }, 'exit code nonzero'],
+    [{ kind: 'exit', code: 3, step: 'b' }, 'step b exit code 3'],
+    [{ kind: 'file', path: 'out' }, 'out exists'],
+    [{ kind: 'file', path: 'out', exists: false }, 'out is absent'],
+    [{ kind: 'file', path: 'out', contains: `${'x'.repeat(40)} y` }, `out contains "${'x'.repeat(37)}..."`],
+    [{ kind: 'file', path: 'out', notContains: 'secret' }, 'out lacks "secret"'],
+    [{ kind: 'image', ref: 'app' }, 'engine image app exists'],
+    [{ kind: 'image', ref: 'app', exists: false }, 'engine image app is absent'],
+    [{ kind: 'image', ref: 'app', platforms: ['linux/amd64', 'linux/arm64'] }, 'engine image app exists with linux/amd64, linux/arm64'],
+    [{ kind: 'registry', ref: 'r' }, 'registry r: exists'],
+    [{ kind: 'registry', ref: 'r', index: false, lacks: ['linux/arm64'] }, 'registry r: index=false, lacks=["linux/arm64"]'],
+    [{ kind: 'requests', count: '0' }, '0 requests'],
+    [{ kind: 'requests', count: '>1', method: 'PUT', on: 'manifests', reference: 'v1' }, '>1 PUT manifests to v1'],
+  ])('%j', (c, want) => {
+    expect(describeCheck(c)).toBe(want);
   });
 });
 
@@ -47,13 +147,26 @@ describe('patterns run on RE2', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
   });
   it('refuses what RE2 cannot do, saying so', () => {
-    expect(() => compilePattern('(a')).toThrow(/not an RE2 regular expression/);
+    expect(() => compilePattern('(a')).toThrow(UsageError);
+    expect(() => compilePattern('(a')).toThrow(/^"\(a" is not an RE2 regular expression \(.+\); RE2 has no lookaround or backreferences$/);
     expect(() => compilePattern('(\\w)\\1')).toThrow(/no lookaround or backreferences/);
   });
-  it.each([['1', 1, true], ['1', 2, false], ['>1', 2, true], ['>=2', 2, true], ['<3', 3, false], ['<=0', 0, true], ['= 4', 4, true]])('count %s holds for %i: %s', (spec, n, want) => {
+  it.each([
+    ['1', 1, true], ['1', 2, false], ['0', 0, true],
+    ['>1', 2, true], ['>1', 1, false],
+    ['>=2', 2, true], ['>=2', 3, true], ['>=2', 1, false],
+    ['<3', 2, true], ['<3', 3, false],
+    ['<=0', 0, true], ['<=1', 0, true], ['<=1', 2, false],
+    ['= 4', 4, true], ['==4', 5, false], [' >= 10 ', 10, true],
+  ] as const)('count %s holds for %i: %s', (spec, n, want) => {
     expect(countHolds(spec, n)).toBe(want);
   });
-  it('refuses a count it cannot read', () => {
-    expect(() => countHolds('lots', 1)).toThrow(/not a number or a comparison/);
+  it.each(['lots', '', '>', '1.5', '=>1', '-1'])('refuses the count %j', (spec) => {
+    expect(() => countHolds(spec, 1)).toThrow(`count ${JSON.stringify(spec)} is not a number or a comparison like ">1" or ">=2"`);
+  });
+  it('takes the first match, which may be empty', () => {
+    expect(firstMatch('b+', 'abbcbbb')).toBe('bb');
+    expect(firstMatch('x*', 'abc')).toBe('');
+    expect(firstMatch('x', 'abc')).toBeUndefined();
   });
 });

@@ -99,7 +99,7 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
     case 'exit': {
       const chosen = stepsFor(steps, check.step);
       const rec = check.step === undefined ? chosen.find((s) => s.record.exitCode !== 0) ?? chosen.at(-1) : chosen[0];
-      if (!rec) return { holds: false, detail: `no step ${check.step ?? ''} ran` };
+      if (!rec) return { holds: false, detail: check.step === undefined ? 'no step ran' : `no step ${check.step} ran` };
       const code = rec.record.exitCode;
       const holds = check.code === 'zero' ? code === 0 : check.code === 'nonzero' ? code !== 0 : code === check.code;
       return { holds, detail: `step ${rec.id} exit ${code}` };

@@ -43,7 +43,33 @@ describe('what is kept around a secret', () => {
     ['ANSI colours outside the secret', '\u001b[31mERROR\u001b[0m token=abc123def', `\u001b[31mERROR\u001b[0m token=${MASK}`],
     ['the next field of a Go map', 'map[Authorization:[Bearer abc123def456] X:[1]]', `map[Authorization:[Bearer ${MASK}] X:[1]]`],
     ['a private key\'s BEGIN and END lines', '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----', `-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----`],
+    ['what follows a typed private key', '-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END RSA PRIVATE KEY-----\nafter', `-----BEGIN RSA PRIVATE KEY-----${MASK}-----END RSA PRIVATE KEY-----\nafter`],
+    ['what follows a private key deep in a long log', `${'x'.repeat(70_000)}\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\nafter`,
+      `${'x'.repeat(70_000)}\n-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----\nafter`],
+    ['a JSON password ending in a backslash', JSON.stringify({ password: 'p\\' }), `{"password":"${MASK}"}`],
+    ['the rest of a line when the key does not start it', 'x password: two words', `x password: ${MASK} words`],
+    ['the spaces after a value that ends its line', 'password: two words \r\nnext: 1', `password: ${MASK} \r\nnext: 1`],
+    ['a list item: the value runs to the end of its line', 'a\n  - password: two words\nb', `a\n  - password: ${MASK}\nb`],
+    ['a tab-indented list item', '\t-\tpassword: two words', `\t-\tpassword: ${MASK}`],
+    ['a list item at the very start', '- password: two words', `- password: ${MASK}`],
+    ['an indented key at the very start', ' password: two words', ` password: ${MASK}`],
+    ['a dash that is no list item', 'ab - password: two words', `ab - password: ${MASK} words`],
+    ['a coloured header that does not start its line', '> Authorization: \u001b[1mBearer\u001b[0m s3cr3tv4lue9 sent', `> Authorization: \u001b[1mBearer\u001b[0m ${MASK} sent`],
+    ['the second space after an auth scheme', 'retry with Bearer  AbCd1234EfGh', `retry with Bearer  ${MASK}`],
+    ['the second space after a secret flag', 'run --password  hunter2 --user x', `run --password  ${MASK} --user x`],
+    ['the second space after login -p', 'docker login -u u -p  hunter2 r:5000', `docker login -u u -p  ${MASK} r:5000`],
   ])('%s', (_name, input, want) => expect(redactSecrets(input)).toBe(want));
+
+  it.each([
+    ['#ci:pw-123456', 'I'],
+    ['dev:pw-123456', 'Z'],
+    ['hal:pw-123456', 'a'],
+    ['~u:pw-1234567', 'f'],
+  ])('masks base64 %s, whose encoding starts with %s (an end of the printable range)', (auth, first) => {
+    const token = Buffer.from(auth).toString('base64');
+    expect(token[0]).toBe(first);
+    expect(redactSecrets(`using ${token} now`)).toBe(`using ${MASK} now`);
+  });
 
   it('cannot be switched off by a secretlint-disable comment in the text', () => {
     const token = `ghp_${'a1B2c3D4e5'.repeat(3)}a1B2c3`;
@@ -77,11 +103,17 @@ describe('secretlint host', () => {
 });
 
 describe('isSecretKey', () => {
-  it.each(['password', 'DOCKER_PASSWORD', 'accessToken', 'api_key', 'apiKey', 'x-api-key', 'GITHUB_TOKEN', 'identitytoken', 'registrytoken', 'auth', 'X-Registry-Auth', 'AWS_SECRET_ACCESS_KEY', 'client_secret', '_authToken', 'private_key'])(
+  it.each([
+    'password', 'DOCKER_PASSWORD', 'accessToken', 'api_key', 'apiKey', 'x-api-key', 'GITHUB_TOKEN', 'identitytoken', 'registrytoken', 'auth', 'X-Registry-Auth',
+    'AWS_SECRET_ACCESS_KEY', 'client_secret', '_authToken', 'private_key',
+    // every last word, and every last two
+    'passwd', 'DB_PWD', 'passphrase', 'secret', 'Authorization', 'credential', 'AWS_CREDENTIALS', 'apikey', 'accesstoken', 'refreshtoken', 'authtoken',
+    'secret_key', 'signing_key', 'session_key', 'GITHUB_TOKEN_', `${'x'.repeat(119)}_password`,
+  ])(
     '%s is a secret key',
     (k) => expect(isSecretKey(k)).toBe(true),
   );
-  it.each(['author', 'auths', 'max_tokens', 'token_type', 'PASSWORD_FILE', 'key', 'digest', 'mediaType', 'aws_access_key_id', 'tokenizer'])('%s is not', (k) =>
+  it.each(['author', 'auths', 'max_tokens', 'token_type', 'PASSWORD_FILE', 'key', 'digest', 'mediaType', 'aws_access_key_id', 'tokenizer', 'monkey', `${'x'.repeat(120)}_password`])('%s is not', (k) =>
     expect(isSecretKey(k)).toBe(false),
   );
 });
@@ -102,11 +134,31 @@ describe('redactDeep', () => {
     });
   });
 
-  it('masks a private key split over two strings of one batch', () => {
+  it('masks a private key split over two strings of one batch, each string up to its own end', () => {
     const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7'.repeat(3);
-    const [a, b] = redactStrings([`-----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----`]);
-    expect(a).not.toContain(body.slice(0, 16));
-    expect(b).not.toContain(body.slice(0, 16));
+    expect(redactStrings(['before', `key: -----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----\nafter`, 'next'])).toEqual(['before', `key: ${MASK}`, `${MASK}\nafter`, 'next']);
+  });
+
+  it('judges the strings of a batch apart: a token is not made of two', () => {
+    const texts = ['see ghp_', 'a1B2c3D4e5a1B2c3D4e5a1B2c3D4e5a1B2c3'];
+    expect(redactStrings(texts)).toEqual(texts);
+  });
+
+  it('masks whole strings only: numbers and objects under secret keys or after secret flags keep their shape, an empty secret stays empty', () => {
+    const value = { password: '', token: 7, auth: { user: 'u' }, argv: ['--token', 42, 'login', '-p', true, { '--password': 1 }, 'x'] };
+    expect(redactDeep(value)).toEqual(value);
+  });
+
+  it('keeps a "__proto__" key as a key of its own (JSON.parse makes one), and redacts under it', () => {
+    const out = redactDeep(JSON.parse('{"__proto__": {"password": "hunter2"}, "a": 1}') as object);
+    expect(Object.keys(out)).toEqual(['__proto__', 'a']);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(JSON.stringify(out)).toBe(`{"__proto__":{"password":"${MASK}"},"a":1}`);
+  });
+
+  it('masks the value after every secret flag', () => {
+    const argv = ['--password', 'a', '--token', 'b', '--identity-token', 'c', '--registry-token', 'd', '--secret-value', 'e', '--user', 'f'];
+    expect(redactDeep(argv)).toEqual(['--password', MASK, '--token', MASK, '--identity-token', MASK, '--registry-token', MASK, '--secret-value', MASK, '--user', 'f']);
   });
 
   it('keeps numbers, booleans and null', () => expect(redactDeep({ a: 1, b: true, c: null, d: [2.5] })).toEqual({ a: 1, b: true, c: null, d: [2.5] }));
@@ -148,12 +200,14 @@ describe('properties', () => {
   });
 
   it('keeps the shape of any JSON value and is idempotent on it', () => {
+    // the value with every string (keys included) left out: numbers, booleans, nulls and nesting stay
+    const shape = (x: unknown): unknown =>
+      typeof x === 'string' ? 'string' : Array.isArray(x) ? x.map(shape) : x !== null && typeof x === 'object' ? Object.values(x).map(shape) : x;
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
         const once = redactDeep(v);
-        expect(JSON.stringify(once).length).toBeGreaterThan(0);
+        expect(shape(once)).toEqual(shape(v));
         expect(redactDeep(once)).toEqual(once);
-        if (v !== null && typeof v === 'object') expect(Object.keys(once as object)).toHaveLength(Object.keys(v).length);
       }),
       { numRuns: 300 },
     );
@@ -167,40 +221,5 @@ describe('properties', () => {
       }),
       { numRuns: 1000 },
     );
-  });
-});
-
-describe('speed', () => {
-  it('redacts 5 MB of Buildx output quickly', () => {
-    const lines = [
-      '#5 [internal] load metadata for docker.io/library/alpine:3.20',
-      '#7 sha256:4976aa5e0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e 3.15MB / 3.62MB 0.4s',
-      'time="2025-11-27T02:50:00.123Z" level=debug msg="fetch response received" url="https://registry:5000/v2/moby/buildkit/manifests/v0.17.1"',
-      '#12 [stage-1 3/4] RUN apk add --no-cache curl ca-certificates && rm -rf /var/cache/apk/*',
-      '\u001b[34m#15 pushing layers\u001b[0m 1.2s done',
-      '#16 ERROR: failed to push registry:5000/lab/app:latest: unexpected status: 401 Unauthorized',
-    ];
-    let text = '';
-    for (let i = 0; text.length < 5 * 1024 * 1024; i++) text += `${lines[i % lines.length]}${i % 5000 === 0 ? ' Authorization: Bearer abcdef0123456789' : ''}\n`;
-    redactSecrets(text.slice(0, 100_000)); // warm the regexps
-    const t0 = performance.now();
-    const out = redactSecrets(text);
-    const ms = performance.now() - t0;
-    console.info(`redaction: 5 MB of Buildx output in ${ms.toFixed(0)} ms`);
-    expect(out).not.toContain('abcdef0123456789');
-    // a generous bound for a loaded 2-core CI machine; ~300 ms when idle
-    expect(ms).toBeLessThan(3000);
-  });
-
-  it('redacts a report of many short strings quickly (journal fields, keys)', () => {
-    // 100 cells x 200 journal entries: ~400k strings, as a quarter of the full matrices would hold
-    const entry = (i: number, j: number) => ({ seq: j, method: 'GET', path: `/v2/lab/app/blobs/sha256:${i}-${j}`, kind: 'blobs', status: 200, userAgent: 'containerd/v1.7.20', responseMediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
-    const cells = Array.from({ length: 100 }, (_, i) => ({ name: `cell ${i}`, journal: Array.from({ length: 200 }, (_, j) => entry(i, j)) }));
-    const t0 = performance.now();
-    const out = redactDeep(cells);
-    const ms = performance.now() - t0;
-    console.info(`redaction: 100 cells x 200 journal entries (~400k strings) in ${ms.toFixed(0)} ms`);
-    expect(out).toEqual(cells);
-    expect(ms).toBeLessThan(5000);
   });
 });

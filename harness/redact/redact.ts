@@ -105,13 +105,14 @@ function rebuild(value: unknown, next: () => string): unknown {
     });
   }
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const key = next();
-      const rebuilt = rebuild(v, next);
-      out[key] = typeof v === 'string' && v !== '' && isSecretKey(k) ? MASK : rebuilt;
-    }
-    return out;
+    // fromEntries makes every key an own property, "__proto__" too (JSON.parse makes one; `out[key] =` would set the prototype)
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => {
+        const key = next();
+        const rebuilt = rebuild(v, next);
+        return [key, typeof v === 'string' && v !== '' && isSecretKey(k) ? MASK : rebuilt];
+      }),
+    );
   }
   return value;
 }

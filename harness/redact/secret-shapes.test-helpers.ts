@@ -75,6 +75,9 @@ export function secretShapes(): SecretShape[] {
     shape('bare Bearer credential', fake(20) + '42', (s) => `retrying with Bearer ${s}`),
     shape('basic-auth URL', pw, (s) => `pushing to https://labuser:${s}@registry:5000/v2/lab/app/manifests/v1`),
     shape('token-only URL', ghp, (s) => `git clone https://${s}@github.com/org/repo.git`),
+    shape('token-only URL, a token of no known vendor', fake(20), (s) => `fetching https://${s}@git.example.com/org/repo.git`),
+    shape('URL with a user name that starts like no plain word', `X${fake(8, 'abcdefghijklmnopqrstuvwxyz')}`, (s) => `https://${s}@git.example.com/org/repo.git`),
+    shape('URL with a user name that ends like no plain word', `${fake(8, 'abcdefghijklmnopqrstuvwxyz')}${fake(4, '0123456789')}`, (s) => `https://${s}@git.example.com/org/repo.git`),
     shape('oauth2 URL with a GitLab token', glpat, (s) => `https://oauth2:${s}@gitlab.example.com/group/project.git`),
     shape('database URL', pw, (s) => `postgres://app:${s}@db:5432/app?sslmode=disable`),
     shape('docker config.json auth', dockerAuth, (s) => JSON.stringify({ auths: { 'registry:5000': { auth: s } } }, null, 2)),
@@ -134,5 +137,11 @@ export function lookAlikes(): [name: string, text: string][] {
     ['Token as a word', 'Token expired, logging in again'],
     ['Content digest header', `Docker-Content-Digest: ${digest}`],
     ['go assignment', 'token := resolver.Token(ctx)'],
+    ['keys that only end like a secret word', 'monkey: banana, turkey=roast\nMONKEY=banana TURKEY=roast'],
+    ['a plain user name in a URL', 'git clone https://deploy.bot@git.example.com/org/repo.git'],
+    ['base64 of a length no encoder writes', `using ${b64('lab:pw-123456').slice(0, 17)} here`],
+    ['base64 of binary with a printable tail', `blob ${Buffer.from('A\u0000bc:defghijk', 'latin1').toString('base64')}`],
+    ['base64 of text with a binary tail', `blob ${Buffer.from('lab:pw-1\u0000', 'latin1').toString('base64')}`],
+    ['base64 of a digest', `ref ${b64(`sha256:${'ab'.repeat(20)}`)}`],
   ];
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../model.ts';
-import { Journal, JournalOverflowError, MAX_JOURNAL_FIELD, analyzePush, clientOf, describePush, parseRegistryPath, tagPuts } from './journal.ts';
+import { Journal, JournalOverflowError, MAX_JOURNAL_FIELD, analyzePush, clientOf, describePush, isDigestReference, movedTag, parseRegistryPath, tagPuts, type ParsedRegistryPath, type TagPut } from './journal.ts';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -24,19 +24,22 @@ const put = (ua: string, mediaType: string, digest: string, extra: Partial<Journ
 function doublePush(): JournalEntry[] {
   seq = 0;
   return [
-    entry({ method: 'GET', path: '/v2/', status: 401, userAgent: BUILDKIT }),
-    entry({ method: 'HEAD', path: `/v2/${REPO}/blobs/${dg(90)}`, status: 404, userAgent: BUILDKIT }),
+    entry({ method: 'GET', path: '/v2/', status: 401, userAgent: BUILDKIT, responseBytes: 3_000 }),
+    entry({ method: 'HEAD', path: `/v2/${REPO}/blobs/${dg(90)}`, status: 404, userAgent: BUILDKIT, responseBytes: 250 }),
     entry({ method: 'POST', path: `/v2/${REPO}/blobs/uploads/`, status: 202, userAgent: BUILDKIT }),
     entry({ method: 'PUT', path: `/v2/${REPO}/blobs/uploads/5f1c-uuid`, status: 201, userAgent: BUILDKIT, requestBytes: 10_000, digest: dg(90) }),
     put(BUILDKIT, OCI_INDEX, dg(1)),
     ...[2, 3, 4, 5, 6, 7].map((n) => put(DOCKER, OCI_MANIFEST, dg(n))),
     put(DOCKER, OCI_INDEX, dg(1)),
-    entry({ method: 'PUT', path: `/v2/other/manifests/${TAG}`, status: 201, requestMediaType: OCI_MANIFEST, userAgent: DOCKER }),
+    entry({ method: 'PUT', path: `/v2/other/manifests/${TAG}`, status: 201, requestMediaType: OCI_MANIFEST, userAgent: DOCKER, requestBytes: 700 }),
+    // reads of the tag and PUTs by digest do not write the tag
+    entry({ method: 'HEAD', path: `/v2/${REPO}/manifests/${TAG}`, status: 200, userAgent: DOCKER }),
+    entry({ method: 'PUT', path: `/v2/${REPO}/manifests/${dg(8)}`, status: 201, requestMediaType: OCI_MANIFEST, userAgent: DOCKER, requestBytes: 400 }),
   ];
 }
 
 describe('parseRegistryPath', () => {
-  it.each([
+  it.each<[string, ParsedRegistryPath]>([
     ['/v2/', { kind: 'base' }],
     ['/v2/lab/app/manifests/latest', { kind: 'manifests', repository: 'lab/app', reference: 'latest' }],
     ['/v2/a/b/c/manifests/sha256:abc', { kind: 'manifests', repository: 'a/b/c', reference: 'sha256:abc' }],
@@ -44,6 +47,17 @@ describe('parseRegistryPath', () => {
     ['/v2/lab/app/blobs/uploads/', { kind: 'uploads', repository: 'lab/app' }],
     ['/v2/lab/app/blobs/uploads/uuid-1?_state=x&digest=sha256:1', { kind: 'uploads', repository: 'lab/app', reference: 'uuid-1' }],
     ['/v2/lab/app/tags/list', { kind: 'tags', repository: 'lab/app' }],
+    ['/v2', { kind: 'base' }],
+    ['/v2/?service=registry', { kind: 'base' }],
+    ['/v2/lab/app/referrers/sha256:abc', { kind: 'other', repository: 'lab/app', reference: 'sha256:abc' }],
+    ['/v2/lab/app/manifests/', { kind: 'other' }],
+    ['/v2/lab/app/manifests/a/b', { kind: 'other' }],
+    ['/v2/lab/app/tags/list?n=10', { kind: 'tags', repository: 'lab/app' }],
+    ...['manifests/latest', 'blobs/sha256:abc', 'blobs/uploads/u', 'tags/list', 'referrers/sha256:abc'].map((route): [string, ParsedRegistryPath] => [`/proxy/v2/lab/app/${route}`, { kind: 'other' }]),
+    ['/v2/lab/app/blobs/uploads/uuid/x', { kind: 'other' }],
+    ['/v2/lab/app/blobs/sha256:abc/x', { kind: 'other' }],
+    ['/v2/lab/app/tags/list/x', { kind: 'other' }],
+    ['/v2/lab/app/referrers/sha256:abc/x', { kind: 'other' }],
     ['/v2/_catalog', { kind: 'other' }],
     ['/healthz', { kind: 'other' }],
   ])('%s', (path, expected) => expect(parseRegistryPath(path)).toEqual(expected));
@@ -53,9 +67,35 @@ describe('clientOf', () => {
   it.each([
     [BUILDKIT, 'buildkit'],
     [DOCKER, 'docker'],
+    ['BuildKit/v0.20.1', 'buildkit'],
+    ['Docker/27.0', 'docker'],
     ['containerd/v1.7.20', 'other'],
+    ['moby-buildkit/v0.20', 'other'],
+    ['not docker/26', 'other'],
     [undefined, 'other'],
   ] as const)('%s -> %s', (ua, client) => expect(clientOf(ua)).toBe(client));
+});
+
+describe('isDigestReference', () => {
+  it.each([
+    ['sha256:abc', true],
+    ['latest', false],
+    ['v1.2.3', false],
+  ])('%s -> %s', (ref, want) => expect(isDigestReference(ref)).toBe(want));
+});
+
+describe('movedTag', () => {
+  const tagPut = (status: number, intervention?: string): TagPut => ({ seq: 1, client: 'docker', status, isIndex: false, ...(intervention ? { intervention } : {}) });
+  it.each<[number, string | undefined, boolean]>([
+    [199, undefined, false],
+    [200, undefined, true],
+    [201, 'immutable-tags', true],
+    [299, undefined, true],
+    [300, undefined, false],
+    [409, 'immutable-tags', false],
+    [201, 'known-index-not-retagged', false],
+    [201, 'late-blob-visibility+known-index-not-retagged', false],
+  ])('status %i, intervention %s -> %s', (status, intervention, want) => expect(movedTag(tagPut(status, intervention))).toBe(want));
 });
 
 describe('Journal', () => {
@@ -73,6 +113,19 @@ describe('Journal', () => {
     expect(j.since(mark).map((e) => e.path)).toEqual(['/v2/x/manifests/c']);
     expect(j.forRepository('x').map((e) => e.seq)).toEqual([2, 3]);
     expect(j.mark()).toBe(4);
+    expect(j.size).toBe(3);
+  });
+
+  it('hands out the next seq to an entry without one, and returns the entry', () => {
+    const j = new Journal();
+    const base = { atMs: 0, kind: 'blobs', status: 200, requestBytes: 0, responseBytes: 0, durationMs: 0, method: 'GET', path: '/v2/x/blobs/a' };
+    expect(j.append(base)).toEqual({ ...base, seq: 1 });
+    expect(j.append({ ...base, seq: 7 }).seq).toBe(7);
+    expect(j.append(base).seq).toBe(2);
+    expect(j.entries().map((e) => e.seq)).toEqual([1, 2, 7]);
+    // a copy: the caller cannot change the journal
+    j.entries().pop();
+    expect(j.size).toBe(3);
   });
 
   const base = { atMs: 0, kind: 'blobs', status: 200, requestBytes: 0, responseBytes: 0, durationMs: 0, method: 'GET' };
@@ -130,13 +183,15 @@ describe('tagPuts / analyzePush', () => {
       ['docker', true],
     ]);
     expect(puts[0]).toMatchObject({ seq: 5, mediaType: OCI_INDEX, digest: dg(1), userAgent: BUILDKIT, status: 201 });
+    // in arrival order, however the entries are listed
+    expect(tagPuts(doublePush().reverse(), REPO, TAG).map((p) => p.seq)).toEqual(puts.map((p) => p.seq));
   });
 
   const cases: { name: string; entries: () => JournalEntry[]; expected: Partial<ReturnType<typeof analyzePush>>; final?: number }[] = [
     {
       name: 'double push: single manifests land on the tag',
       entries: doublePush,
-      expected: { tagPutCount: 8, pushers: ['buildkit', 'docker'], everSingleManifest: true, totalRequests: 11, totalBytes: 14_000 },
+      expected: { tagPutCount: 8, pushers: ['buildkit', 'docker'], everSingleManifest: true, totalRequests: 13, totalBytes: 14_650 },
       final: 12,
     },
     {
@@ -173,7 +228,7 @@ describe('describePush', () => {
     expect(lines[0]).toBe('8 PUTs to the tag: 1 index by buildkit, then 6 manifests + 1 index by docker');
     expect(lines).toContain('a single-platform manifest was written to the tag at least once');
     expect(lines).toContain('final tag write: #12 index sha256:010101010101 by docker');
-    expect(lines.at(-1)).toBe('11 requests, 14000 bytes for lab/app');
+    expect(lines.at(-1)).toBe('13 requests, 14650 bytes for lab/app');
   });
 
   it('names refusals and swallowed PUTs', () => {
@@ -184,6 +239,33 @@ describe('describePush', () => {
     expect(lines).toContain('1 tag PUT refused: #6 409 (immutable-tags) by docker');
     expect(lines).toContain('1 tag PUT answered 201 by known-index-not-retagged without moving the tag');
     expect(lines).toContain('final tag write: #11 manifest sha256:070707070707 by docker');
+  });
+
+  it('counts in the singular, names indexes in the plural, and says when no PUT moved the tag', () => {
+    seq = 0;
+    const refused = { status: 409, intervention: 'immutable-tags' };
+    const entries = [put(BUILDKIT, OCI_INDEX, dg(1), refused), put(BUILDKIT, OCI_INDEX, dg(2), { status: 500 })];
+    expect(describePush(analyzePush(entries, REPO, TAG))).toEqual([
+      '2 PUTs to the tag: 2 indexes by buildkit',
+      '2 tag PUTs refused: #1 409 (immutable-tags) by buildkit, #2 500 by buildkit',
+      'no PUT moved the tag',
+      '2 requests, 1000 bytes for lab/app',
+    ]);
+    seq = 0;
+    expect(describePush(analyzePush([put(DOCKER, OCI_MANIFEST, 'sha256:short', { status: 200 })], REPO, TAG))).toEqual([
+      '1 PUT to the tag: 1 manifest by docker',
+      'a single-platform manifest was written to the tag at least once',
+      'final tag write: #1 manifest sha256:short by docker',
+      '1 request, 500 bytes for lab/app',
+    ]);
+  });
+
+  it('does not count a refused PUT as swallowed, and names an unknown digest', () => {
+    seq = 0;
+    const entries = [put(DOCKER, OCI_INDEX, dg(1), { status: 409, intervention: 'known-index-not-retagged' }), put(DOCKER, OCI_INDEX, '', { status: 201 })];
+    const lines = describePush(analyzePush(entries, REPO, TAG));
+    expect(lines.some((l) => l.includes('without moving the tag'))).toBe(false);
+    expect(lines).toContain('final tag write: #2 index unknown digest by docker');
   });
 
   it('says when nothing was pushed', () => {

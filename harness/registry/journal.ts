@@ -192,9 +192,14 @@ function interventions(e: { intervention?: string }): string[] {
   return e.intervention ? e.intervention.split('+') : [];
 }
 
+/** The registry accepted the PUT (2xx), whether or not it moved the tag. */
+function accepted(put: TagPut): boolean {
+  return put.status >= 200 && put.status < 300;
+}
+
 /** Whether a PUT really changed what the tag points at. */
 export function movedTag(put: TagPut): boolean {
-  return put.status >= 200 && put.status < 300 && !interventions(put).includes(NOT_RETAGGED);
+  return accepted(put) && !interventions(put).includes(NOT_RETAGGED);
 }
 
 /** Manifest PUTs to `repo:tag`, in arrival order. */
@@ -278,13 +283,13 @@ function describeRuns(puts: readonly TagPut[]): string {
 export function describePush(a: PushAnalysis): string[] {
   if (a.tagPutCount === 0) return [`no PUTs to ${a.repo}:${a.tag} (${plural(a.totalRequests, 'request')} for the repository)`];
   const facts = [`${plural(a.tagPutCount, 'PUT')} to the tag: ${describeRuns(a.tagPuts)}`];
-  const refused = a.tagPuts.filter((p) => p.status < 200 || p.status >= 300);
+  const refused = a.tagPuts.filter((p) => !accepted(p));
   if (refused.length) {
     facts.push(
       `${plural(refused.length, 'tag PUT')} refused: ${refused.map((p) => `#${p.seq} ${p.status}${p.intervention ? ` (${p.intervention})` : ''} by ${p.client}`).join(', ')}`,
     );
   }
-  const swallowed = a.tagPuts.filter((p) => p.status < 300 && interventions(p).includes(NOT_RETAGGED));
+  const swallowed = a.tagPuts.filter((p) => accepted(p) && !movedTag(p));
   if (swallowed.length) facts.push(`${plural(swallowed.length, 'tag PUT')} answered 201 by ${NOT_RETAGGED} without moving the tag`);
   if (a.everSingleManifest) facts.push('a single-platform manifest was written to the tag at least once');
   const f = a.finalTagWrite;

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { caseFiles, labValuesIn, loadCase } from './case.ts';
+import { caseFilePath, caseFiles, isPlatform, labValuesIn, loadCase, readCaseFile } from './case.ts';
 
 const fixtures = new URL('../../fixtures/cases/', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -27,6 +28,8 @@ symptom:
   exitCode: nonzero
   step: "2"
 `;
+
+const STEP = 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n';
 
 /** A case directory with case.yaml and the usual files; `extra` adds or replaces files. */
 function caseDir(yaml: string, extra: Record<string, string> = {}): string {
@@ -85,12 +88,115 @@ describe('loadCase: the one-command form keeps its meaning', () => {
     const dir = caseDir('title: t\ncommand: build\ncontext: app\npush: false\nsymptom: {exitCode: zero}\n', { 'app/Dockerfile': 'FROM scratch\n' });
     symlinkSync('app/Dockerfile', path.join(dir, 'Dockerfile.link'));
     const c = loadCase(dir);
-    expect(c.steps[0]!.argv.at(-1)).toBe('${context}/app');
+    expect(c.steps[0]!.argv).toEqual(['build', '--progress', 'plain', '${context}/app']);
     expect(c.files.map((f) => f.rel)).toContain('Dockerfile.link');
   });
 });
 
+describe('loadCase: what the one-command form builds', () => {
+  it('a build: its platforms, the push to the target, the arguments, the context last', () => {
+    const c = loadCase(caseDir('title: t\ncommand: build\nplatforms: [linux/amd64, linux/arm64]\nargs: [--sbom=true]\nsymptom: {registry: incomplete}\n'));
+    expect(c.steps).toEqual([{
+      id: 'build', tool: 'buildx', env: {}, checks: [],
+      argv: ['build', '--progress', 'plain', '--platform', 'linux/amd64,linux/arm64', '--push', '-t', '${target}', '--sbom=true', '${context}/.'],
+    }]);
+  });
+
+  it('a bake reads docker-bake.hcl unless it names another file', () => {
+    expect(loadCase(caseDir(BAKE)).steps[0]!.argv).toEqual(['bake', '--progress', 'plain', '-f', 'docker-bake.hcl']);
+  });
+
+  it('a bake without platforms or push: TAG alone, the bake file it names', () => {
+    const dir = caseDir('title: t\ncommand: bake\nbakeFile: ci/bake.hcl\npush: false\nsymptom: {exitCode: zero}\n', { 'ci/bake.hcl': 'target "app" {}\n' });
+    rmSync(path.join(dir, 'docker-bake.hcl'));
+    expect(loadCase(dir).steps).toEqual([{ id: 'bake', tool: 'buildx', argv: ['bake', '--progress', 'plain', '-f', 'ci/bake.hcl'], env: { TAG: '${target}' }, checks: [] }]);
+  });
+});
+
 describe('loadCase: steps, checks and the cell around them', () => {
+  it('fills every default of a case with steps', () => {
+    const c = loadCase(caseDir(STEP));
+    expect(c).toMatchObject({
+      title: 't', links: [], versions: ['latest'], engine: ['26.1'], store: ['containerd'], driver: ['docker'], buildkit: [], registry: ['plain'],
+      builder: {}, env: {}, config: {}, git: false, repeat: 1, verdict: 'any', platforms: [], bootIsTheStep: false, expect: [],
+    });
+    expect('fault' in c).toBe(false);
+    expect(c.config).toStrictEqual({});
+  });
+
+  it('takes the fields of a step, its own checks, and what the expect words mean', () => {
+    const c = loadCase(caseDir(`title: t
+links: [http://example.com/1, "https://github.com/docker/buildx/issues/1"]
+verdict: any
+steps:
+  - id: build
+    buildx: [build, .]
+    cwd: app
+    timeout: 30
+    env: {REGISTRY: "\${registry}"}
+    symptom: [{exitCode: 3}, {output: pushed}]
+  - docker: [image, ls]
+    symptom: {requests: {count: 2, method: HEAD, on: blobs, status: "404", reference: "\${tag}"}}
+symptom: {registry: {index: false}}
+expect: {"<0.22": present, "<0.23": fixed, "<0.24": reproduced, ">=0.24": absent}
+`));
+    expect(c.links).toEqual(['http://example.com/1', 'https://github.com/docker/buildx/issues/1']);
+    expect(c.steps).toStrictEqual([
+      { id: 'build', tool: 'buildx', argv: ['build', '.'], env: { REGISTRY: '${registry}' }, cwd: 'app', timeoutMs: 30_000, checks: [{ kind: 'exit', code: 3, step: 'build' }, { kind: 'output', pattern: 'pushed', step: 'build' }] },
+      { id: '2', tool: 'docker', argv: ['image', 'ls'], env: {}, checks: [{ kind: 'requests', count: '2', method: 'HEAD', on: 'blobs', status: '404', reference: '${tag}' }] },
+    ]);
+    expect(c.checks).toStrictEqual([{ kind: 'registry', ref: '${target}', index: false }]);
+    expect(c.expect).toEqual([
+      { range: '<0.22', present: true },
+      { range: '<0.23', present: false },
+      { range: '<0.24', present: true },
+      { range: '>=0.24', present: false },
+    ]);
+    // the lab values named by the steps' env and by the checks
+    expect([...c.uses]).toEqual(['registry', 'target', 'tag']);
+  });
+
+  it('needs no symptom of its own when a step has one', () => {
+    expect(loadCase(caseDir('title: t\nsteps: [{buildx: [ls], symptom: {exitCode: zero}}]\n')).checks).toEqual([]);
+  });
+
+  it('runs every docker step it knows', () => {
+    const known = [
+      'image inspect x', 'image ls', 'image rm x', 'image tag a b', 'image save x', 'image history x', 'manifest inspect x',
+      'context create c', 'context use c', 'context ls', 'context inspect c', 'context rm c',
+      'run --name=no--privileged alpine', 'pull alpine', 'push app', 'tag a b', 'inspect x', 'version', 'info', 'images',
+    ];
+    const yaml = `title: t\nsteps:\n${known.map((argv) => `  - docker: [${argv.split(' ').join(', ')}]`).join('\n')}\nsymptom: {exitCode: zero}\n`;
+    expect(loadCase(caseDir(yaml)).steps.map((step) => step.argv.join(' '))).toEqual(known);
+  });
+
+  it('takes the numbers, lists and maps the schema bounds', () => {
+    const c = loadCase(caseDir(`title: t
+driver: docker-container
+env: {${Array.from({ length: 50 }, (_, i) => `V${i}: x`).join(', ')}}
+builder:
+  nodes: [{platforms: [linux/amd64, linux/arm64], driverOpts: {image: "moby/buildkit:v0.17.1"}}]
+  driverOpts: {network: host}
+steps: [{buildx: [ls], timeout: 3600}]
+symptom:
+  - image: {ref: app, platforms: [linux/amd64]}
+  - registry: {lacks: [linux/arm64, linux/s390x]}
+  - requests: {count: 0, status: 4xx, method: DELETE, on: uploads}
+  - requests: {count: 1, status: "2", method: PATCH, on: tags}
+  - requests: {count: 1, method: POST}
+  - requests: {count: 1, method: GET, on: manifests}
+  - exitCode: 255
+`));
+    expect(Object.keys(c.env)).toHaveLength(50);
+    expect(c.steps[0]!.timeoutMs).toBe(3_600_000);
+    expect(c.checks.map((x) => x.kind)).toEqual(['image', 'registry', 'requests', 'requests', 'requests', 'requests', 'exit']);
+  });
+
+  it('takes a remote builder over a unix socket', () => {
+    const c = loadCase(caseDir(`${STEP}driver: remote\nbuilder: {remote: {transport: unix, tls: true}}\n`));
+    expect(c.builder.remote).toEqual({ transport: 'unix', tls: true });
+  });
+
   it('loads steps with ids, per-step checks and lab values', () => {
     const c = loadCase(caseDir(STEPS));
     expect(c.steps.map((s) => [s.id, s.tool, s.argv[0]])).toEqual([['build', 'buildx', 'build'], ['2', 'docker', 'image']]);
@@ -111,7 +217,7 @@ symptom:
   - requests: {method: PUT, on: manifests, reference: "\${tag}", count: ">1"}
 `));
     expect(c.checks.map((x) => x.kind)).toEqual(['panic', 'output', 'file', 'image', 'registry', 'requests']);
-    expect(c.checks[1]).toEqual({ kind: 'output', pattern: 'ERROR', negate: true });
+    expect(c.checks[1]).toStrictEqual({ kind: 'output', pattern: 'ERROR', negate: true });
   });
 
   it('takes the cell around the steps: env, config files, git, builder, repeat', () => {
@@ -131,6 +237,7 @@ steps:
 symptom: {exitCode: nonzero}
 `, { 'bk.toml': 'debug = true\n', 'config.json': '{}' }));
     expect(c).toMatchObject({ env: { SOURCE_DATE_EPOCH: '0', BUILDX_NO_DEFAULT_ATTESTATIONS: '1' }, git: true, repeat: 5, verdict: 'majority', buildkit: ['v0.17.1', 'v0.20.2'] });
+    expect(c.config).toEqual({ buildkitdDefault: 'bk.toml', dockerConfig: 'config.json' });
     expect(c.builder.nodes).toHaveLength(2);
   });
 });
@@ -138,9 +245,32 @@ symptom: {exitCode: nonzero}
 describe('loadCase: errors name the line and the field', () => {
   const cases: [string, string, RegExp][] = [
     ['a platform typo', BAKE.replace('linux/arm64', 'linux/amd65'), /^case\.yaml:3: platforms\[1\]: is not a platform \(expected os\/arch\[\/variant\], e\.g\. linux\/arm64\)/],
-    ['an unknown key', `${BAKE}platfroms: [linux/amd64]\n`, /^case\.yaml:7: platfroms: unknown key/],
+    ['an unknown key', `${BAKE}platfroms: [linux/amd64]\n`, /^case\.yaml:7: platfroms: unknown key; see fixtures\/cases\/README\.md for the keys$/],
+    ['an unknown key in a step', 'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n', /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, env, cwd, timeout, symptom$/],
+    ["an unknown key in a step's symptom", 'title: t\nsteps: [{buildx: [ls], symptom: {bogus: 1}}]\n', /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, image, registry, requests$/],
+    ['an unknown key in the builder', `${STEP}builder: {bogus: 1}\n`, /^case\.yaml:4: builder\.bogus: unknown key; builder takes the keys in fixtures\/cases\/README\.md$/],
     ['an unknown symptom key', BAKE.replace('registry: not-an-index', 'registry: not-an-index\n  stdout: x'), /^case\.yaml:7: symptom\.stdout: unknown key; symptom takes output, notOutput, panic/],
     ['a missing title', BAKE.replace('title: t\n', ''), /^case\.yaml:1: title: is required/],
+    ['a missing title after comment lines', `# a bug\n\n${STEP.replace('title: t\n', '')}`, /^case\.yaml:3: title: is required$/],
+    ['a title that is a number', STEP.replace('title: t', 'title: 3'), /^case\.yaml:1: title: 3 is a number: quote it \("0\.20"\)$/],
+    ['a title that is a list', STEP.replace('title: t', 'title: [a]'), /^case\.yaml:1: title: \["a"\] is not a string$/],
+    ['an empty title', STEP.replace('title: t', 'title: ""'), /^case\.yaml:1: title: is empty$/],
+    ['a title too long', STEP.replace('title: t', `title: ${'x'.repeat(301)}`), /^case\.yaml:1: title: is longer than 300 characters$/],
+    ['an empty list', `${STEP}versions: []\n`, /^case\.yaml:4: versions: is empty; leave it out for the default$/],
+    ['neither steps nor a command', 'title: t\nsymptom: {exitCode: zero}\n', /^case\.yaml:1: steps: is required \(or the one-command form: command: build \| bake \| create\)$/],
+    ['a step without its subcommand', STEP.replace('[{buildx: [ls]}]', '[{buildx: []}]'), /^case\.yaml:2: steps\[0\]\.buildx: needs at least the subcommand$/],
+    ['a step id in capitals', STEP.replace('[{buildx: [ls]}]', '[{id: Build, buildx: [ls]}]'), /^case\.yaml:2: steps\[0\]\.id: is not a step id \(lower-case letters, digits, -\)$/],
+    ['a step id with a stray character', STEP.replace('[{buildx: [ls]}]', '[{id: "build!", buildx: [ls]}]'), /steps\[0\]\.id: is not a step id/],
+    ['more than 50 environment variables', `${STEP}env: {${Array.from({ length: 51 }, (_, i) => `V${i}: x`).join(', ')}}\n`, /^case\.yaml:4: env: has more than 50 variables$/],
+    ['a link that is not http(s)', `${STEP}links: ftp://example.com/x\n`, /^case\.yaml:4: links: is not an http\(s\) URL$/],
+    ['a link inside prose', `${STEP}links: [see https://example.com/x]\n`, /^case\.yaml:4: links\[0\]: is not an http\(s\) URL$/],
+    ['a link with a space', `${STEP}links: ["https://example.com/a b"]\n`, /^case\.yaml:4: links\[0\]: is not an http\(s\) URL$/],
+    ['an unknown driver', `${STEP}driver: podman\n`, /^case\.yaml:4: driver: is not one of docker, docker-container, remote$/],
+    ['a version given alone', `${STEP}versions: "0.99.0"\n`, /^case\.yaml:4: versions: unknown Buildx version v0\.99\.0/],
+    ['an engine given alone', `${STEP}engine: "19.03"\n`, /^case\.yaml:4: engine: .*Docker engine/],
+    ['an unknown BuildKit version', `${STEP}buildkit: [v0.17.1, latest]\n`, /^case\.yaml:4: buildkit\[1\]: BuildKit version 'latest' is not of the form v0\.17\.1$/],
+    ['a required choice left out', `${STEP}driver: remote\nbuilder: {remote: {tls: true}}\n`, /^case\.yaml:5: builder\.remote\.transport: is required$/],
+    ['more aliases than a case needs', `title: &t t\nsteps: [{buildx: [${Array(60).fill('*t').join(', ')}]}]\nsymptom: {exitCode: zero}\n`, /^case\.yaml:1: .*alias/i],
     ['an unknown command', BAKE.replace('command: bake', 'command: run'), /^case\.yaml:2: command: "run" is not one of build, bake, create/],
     ['an unknown engine', `${BAKE}engine: [26.1.5, "19.03"]\n`, /^case\.yaml:7: engine\[1\]: .*Docker engine/],
     ['an unknown registry behaviour', `${BAKE}registry: [plain, flaky]\n`, /^case\.yaml:7: registry\[1\]: "flaky" is not one of plain, immutable-tags/],
@@ -158,19 +288,40 @@ describe('loadCase: errors name the line and the field', () => {
     ['platforms on a create', 'title: t\ncommand: create\nplatforms: [linux/amd64]\nsymptom: {output: x}\n', /^case\.yaml:3: platforms: applies to build and bake, not to command: create/],
     ['the docker driver on a create', 'title: t\ncommand: create\ndriver: docker\nsymptom: {output: x}\n', /^case\.yaml:3: driver: command: create boots a docker-container builder/],
     ['the kubernetes driver', 'title: t\ndriver: kubernetes\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: driver: kubernetes is not supported: .*Kubernetes cluster/],
+    ['the kubernetes driver in a list', `${STEP}driver: [docker, kubernetes]\n`, /^case\.yaml:4: driver\[1\]: kubernetes is not supported: /],
+    ['another driver beside docker-container on a create', 'title: t\ncommand: create\ndriver: [docker-container, docker]\nsymptom: {output: x}\n', /^case\.yaml:3: driver: command: create boots a docker-container builder; other drivers do not apply$/],
+    ['builder nodes without docker-container', `${STEP}builder: {nodes: [{platforms: [linux/amd64]}]}\n`, /^case\.yaml:4: builder\.nodes: a multi-node builder is a docker-container builder: set driver: docker-container$/],
+    ['one-command keys beside steps', `${STEP}platforms: [linux/amd64]\n`, /^case\.yaml:4: platforms: belongs to the one-command form \(command:\); with steps, write the command in a step$/],
+    ['a bake file on a build', 'title: t\ncommand: build\npush: false\nbakeFile: docker-bake.hcl\nsymptom: {exitCode: zero}\n', /^case\.yaml:4: bakeFile: applies to command: bake only$/],
+    ['a context on a bake', `${BAKE}context: .\n`, /^case\.yaml:7: context: applies to command: build only \(a bake file names its own context\)$/],
+    ['a registry word in a symptom list, without a push', STEP.replace('symptom: {exitCode: zero}', 'symptom: [{exitCode: zero}, {registry: not-an-index}]'), /^case\.yaml:3: symptom\[1\]\.registry: needs push: true/],
+    ["a registry word in a step's symptom", STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: {registry: incomplete}}]'), /^case\.yaml:2: steps\[0\]\.symptom\.registry: needs push: true/],
+    ["a registry word in a step's symptom list", STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: [{exitCode: zero}, {registry: incomplete}]}]'), /^case\.yaml:2: steps\[0\]\.symptom\[1\]\.registry: needs push: true/],
+    ['a symptom that only names a step', STEP.replace('{exitCode: zero}', '{step: "1"}'), /^case\.yaml:3: symptom: needs a check/],
+    ['registry options with a bad value', BAKE.replace('registry: not-an-index', 'registry: {platforms: 5}'), /^case\.yaml:6: symptom\.registry\.platforms: /],
+    ['an empty request count', STEP.replace('{exitCode: zero}', '{requests: {count: ""}}'), /^case\.yaml:3: symptom\.requests\.count: is empty$/],
+    ...['600', '4xxx', 'a404', '4045'].map((status): [string, string, RegExp] => [`the request status ${status}`, STEP.replace('{exitCode: zero}', `{requests: {count: 1, status: "${status}"}}`), /^case\.yaml:3: symptom\.requests\.status: /]),
+    ['a docker image subcommand the lab does not run', 'title: t\nsteps:\n  - docker: [image, prune]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]\.docker: docker image takes inspect, ls, rm, tag, save, history$/],
+    ['a docker image step without its subcommand', 'title: t\nsteps:\n  - docker: [image]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker image takes inspect, ls, rm, tag, save, history$/],
+    ['a docker run with a short host flag', 'title: t\nsteps:\n  - docker: [run, -v, /:/host, alpine]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker run -v would reach the engine's host; case containers run without it$/],
+    ['a directory as the bake file', `${BAKE}bakeFile: sub\n`, /^case\.yaml:7: bakeFile: "sub" is not a regular file$/],
+    ['a file as the build context', 'title: t\ncommand: build\ncontext: Dockerfile\npush: false\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: context: "Dockerfile" is not a directory$/],
     ['a bad expect range', `${BAKE}expect:\n  "<0.22.0": present\n  "soon": absent\n`, /^case\.yaml:9: expect\.soon: "soon" is not a semver range/],
     ['a bad expect word', `${BAKE}expect:\n  "<0.22.0": broken\n`, /^case\.yaml:8: expect\."<0\.22\.0": "broken" is not one of present, absent, reproduced, fixed/],
-    ['invalid YAML', `${BAKE}args: [app\n`, /^case\.yaml:\d+: invalid YAML/],
-    ['a duplicate key', `${BAKE}title: again\n`, /^case\.yaml:\d+: invalid YAML: Map keys must be unique/],
+    ['invalid YAML', `${BAKE}args: [app\n`, /^case\.yaml:8: invalid YAML: Flow sequence/],
+    ['a duplicate key', `${BAKE}title: again\n`, /^case\.yaml:7: invalid YAML: Map keys must be unique$/],
+    ['a path that leaves by backslashes', 'title: t\nsteps: [{buildx: [ls], cwd: "sub\\\\..\\\\..\\\\x"}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: steps\[0\]\.cwd: must be a path inside the case directory$/],
+    ['builder nodes with another driver beside docker-container', `${STEP}driver: [docker-container, docker]\nbuilder: {nodes: [{platforms: [linux/amd64]}]}\n`, /^case\.yaml:5: builder\.nodes: a multi-node builder is a docker-container builder/],
     ['a non-mapping document', '- a\n- b\n', /^case\.yaml:1: the document must be a mapping/],
     ['a missing bake file', `${BAKE}bakeFile: ci/bake.hcl\n`, /^case\.yaml:7: bakeFile: "ci\/bake\.hcl" does not exist in the case directory/],
     ['both steps and command', `${BAKE}steps: [{buildx: [ls]}]\n`, /^case\.yaml:7: steps: give either steps: or the one-command form/],
     ['a step of two tools', 'title: t\nsteps:\n  - buildx: [ls]\n    docker: [version]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]: a step is one of buildx: \[\.\.\.\] or docker: \[\.\.\.\]/],
-    ['a docker command the lab does not run', 'title: t\nsteps:\n  - docker: [system, prune, -af]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]\.docker: docker system is not a step the lab runs/],
+    ['a docker command the lab does not run', 'title: t\nsteps:\n  - docker: [system, prune, -af]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]\.docker: docker system is not a step the lab runs; it takes image, manifest, context, run, pull, push, tag, inspect, version, info, images$/],
     ['a privileged docker run', 'title: t\nsteps:\n  - docker: [run, --privileged, -v, /:/host, x]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker run --privileged would reach the engine's host/],
     ['an unknown lab value', 'title: t\nsteps:\n  - buildx: [build, -t, "${tagret}", .]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]\.buildx\[2\]: \$\{tagret\} is not a lab value/],
     ['a read that leaves the context', 'title: t\nsteps:\n  - docker: [image, inspect, "${read:../../etc/passwd}"]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker\[2\]: \$\{read:\.\.\/\.\.\/etc\/passwd\} is not a lab value/],
     ['a check naming no step', 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero, step: build}\n', /check 1 names step build, which the case does not have \(steps: 1\)/],
+    ['a check naming neither step', 'title: t\nsteps: [{id: a, buildx: [ls]}, {id: b, buildx: [du]}]\nsymptom: {exitCode: zero, step: c}\n', /^case\.yaml:3: symptom: check 1 names step c, which the case does not have \(steps: a, b\)$/],
     ['a duplicate step id', 'title: t\nsteps: [{id: a, buildx: [ls]}, {id: a, buildx: [du]}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: steps\[1\]\.id: step id a is used twice/],
     ['a bad request count', 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {requests: {count: "lots"}}\n', /symptom: count "lots" is not a number or a comparison/],
     ['a repeat out of range', 'title: t\nrepeat: 500\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: repeat: /],
@@ -180,18 +331,21 @@ describe('loadCase: errors name the line and the field', () => {
     ['a missing config file', 'title: t\nconfig: {dockerConfig: nope.json}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /config\.dockerConfig: "nope\.json" does not exist in the case directory/],
   ];
   it.each(cases)('%s', (_what, yaml, message) => {
-    expect(usageError(caseDir(yaml))).toMatch(message);
+    expect(usageError(caseDir(yaml, { 'sub/readme.txt': 'x' }))).toMatch(message);
   });
 
-  it('says when the directory has no case.yaml', () => {
+  it('says when the directory has no case.yaml, or is no directory', () => {
     const dir = caseDir(BAKE);
     rmSync(path.join(dir, 'case.yaml'));
-    expect(usageError(dir)).toMatch(/"case\.yaml" does not exist in the case directory/);
-    expect(usageError(path.join(dir, 'nope'))).toMatch(/case directory .*nope: ENOENT/);
+    expect(usageError(dir)).toMatch(/^"case\.yaml" does not exist in the case directory \(ENOENT\)$/);
+    expect(usageError(path.join(dir, 'nope'))).toMatch(/^case directory .*nope: ENOENT; give a directory holding case\.yaml$/);
+    expect(usageError(path.join(dir, 'Dockerfile'))).toMatch(/^case directory .*Dockerfile: not a directory; give a directory holding case\.yaml$/);
   });
 
   it('refuses a case.yaml over 1 MiB and an alias bomb', () => {
-    expect(usageError(caseDir(`${BAKE}# ${'x'.repeat(1 << 20)}\n`))).toMatch(/larger than 1 MiB/);
+    const padded = (size: number) => `${STEP}#${'x'.repeat(size - STEP.length - 2)}\n`;
+    expect(loadCase(caseDir(padded(1 << 20))).title).toBe('t');
+    expect(usageError(caseDir(padded((1 << 20) + 1)))).toMatch(/^case\.yaml is larger than 1 MiB; a case file describes a bug, it does not carry it$/);
     const bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
     expect(usageError(caseDir(`title: t\n${bomb}\n`))).toMatch(/^case\.yaml:\d+: /);
   });
@@ -237,6 +391,71 @@ describe('loadCase: paths stay inside the case directory', () => {
   });
 });
 
+describe('the files of a case', () => {
+  const dir = (files: Record<string, string> = {}) => caseDir(STEP, files);
+
+  it('lists every file but .git, sorted, with its mode', () => {
+    const d = dir({ '.git/config': '[core]', 'sub/run.sh': '#!/bin/sh\n' });
+    chmodSync(path.join(d, 'sub/run.sh'), 0o700);
+    expect(caseFiles(d).map((f) => [f.rel, f.mode.toString(8)])).toEqual([
+      ['Dockerfile', '644'], ['case.yaml', '644'], ['docker-bake.hcl', '644'], ['sub/run.sh', '755'],
+    ]);
+    expect(readCaseFile(d, { rel: 'sub/run.sh' }).toString()).toBe('#!/bin/sh\n');
+  });
+
+  it('refuses what is neither a file, a directory nor a symlink', () => {
+    const d = dir();
+    execFileSync('mkfifo', [path.join(d, 'pipe')]);
+    expect(() => caseFiles(d)).toThrow(/^case file pipe: only regular files, directories and symlinks inside the case are allowed$/);
+  });
+
+  it('holds at most 1000 files', () => {
+    const many = (n: number) => Object.fromEntries(Array.from({ length: n - 3 }, (_, i) => [`f/${i}`, '']));
+    expect(caseFiles(dir(many(1000)))).toHaveLength(1000);
+    expect(() => caseFiles(dir(many(1001)))).toThrow(/holds more than 1000 files or 64 MiB; a case should hold only what the build needs$/);
+  });
+
+  it('holds at most 64 MiB', () => {
+    const d = dir({ big: '' });
+    const small = caseFiles(d).reduce((n, f) => n + (f.rel === 'big' ? 0 : readCaseFile(d, f).length), 0);
+    truncateSync(path.join(d, 'big'), (64 << 20) - small);
+    expect(caseFiles(d)).toHaveLength(4);
+    truncateSync(path.join(d, 'big'), (64 << 20) - small + 1);
+    expect(() => caseFiles(d)).toThrow(/holds more than 1000 files or 64 MiB/);
+  });
+
+  it.each([
+    ['/etc/passwd', 'file', /^"\/etc\/passwd" is absolute; give a path inside the case directory$/],
+    ['sub/../../x', 'file', /^"sub\/\.\.\/\.\.\/x" leaves the case directory$/],
+    ['nope', 'file', /^"nope" does not exist in the case directory \(ENOENT\)$/],
+    ['sub', 'file', /^"sub" is not a regular file$/],
+    ['Dockerfile', 'dir', /^"Dockerfile" is not a directory$/],
+  ] as const)('caseFilePath refuses %s as a %s', (rel, kind, message) => {
+    expect(() => caseFilePath(dir({ 'sub/a': '' }), rel, kind)).toThrow(message);
+  });
+
+  it('caseFilePath takes the directory itself and paths that come back inside', () => {
+    const d = dir({ 'sub/a': '' });
+    expect(caseFilePath(d, '.', 'dir')).toBe(d);
+    expect(caseFilePath(d, 'sub/../Dockerfile')).toBe(path.join(d, 'Dockerfile'));
+  });
+});
+
+describe('isPlatform', () => {
+  it('takes the platforms Go and Buildx name', () => {
+    const platforms = [
+      'linux/amd64', 'linux/386', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm64', 'linux/arm64/v8', 'linux/ppc64le', 'linux/ppc64', 'linux/s390x',
+      'linux/riscv64', 'linux/mips', 'linux/mipsle', 'linux/mips64', 'linux/mips64le', 'linux/loong64', 'windows/amd64', 'windows/arm64',
+      'darwin/arm64', 'freebsd/amd64', 'netbsd/arm64', 'openbsd/amd64', 'solaris/amd64', 'illumos/amd64', 'aix/ppc64', 'plan9/386',
+      'wasip1/wasm', 'js/wasm', 'linux/amd64/v3',
+    ];
+    expect(platforms.filter((p) => !isPlatform(p))).toEqual([]);
+  });
+  it.each(['linux', 'linux/amd65', 'Linux/amd64', 'haiku/amd64', 'linux/arm/7', 'linux/arm/v', 'linux/arm/xv7', 'linux/arm/v7x', 'linux/arm/v7/x', ''])('refuses %j', (p) => {
+    expect(isPlatform(p)).toBe(false);
+  });
+});
+
 describe('lab values', () => {
   it.each([
     ['${target}', ['target']],
@@ -245,7 +464,12 @@ describe('lab values', () => {
     ['${read:out/metadata.json}', ['read']],
     ['plain $HOME and ${', []],
   ])('%s', (text, names) => expect(labValuesIn(text)).toEqual(names));
-  it.each(['${nope}', '${target:}', '${read:/etc/passwd}', '${read:a/../../b}', '${target:a b}'])('refuses %s', (text) => {
+  it.each(['${nope}', '${read}', '${target:}', '${read:/etc/passwd}', '${read:a/../../b}', '${target:a b}'])('refuses %s', (text) => {
     expect(() => labValuesIn(text)).toThrow(/is not a lab value/);
+  });
+  it('lists the lab values when it refuses one', () => {
+    expect(() => labValuesIn('${nope}')).toThrow(
+      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${target:NAME} or ${read:FILE}',
+    );
   });
 });

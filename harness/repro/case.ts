@@ -272,7 +272,8 @@ export function loadCase(dir: string): ReproCase {
 export function parseCase(text: string, root: string): ReproCase {
   const src = new Source(text);
   const err = src.doc.errors[0];
-  if (err) throw new UsageError(`${CASE_FILE}:${err.linePos?.[0].line ?? 1}: invalid YAML: ${err.message.split('\n')[0]}`);
+  // (without prettyErrors the parser leaves linePos unset: the line comes from the error's offset)
+  if (err) throw new UsageError(`${CASE_FILE}:${src.lineOf(err.pos[0])}: invalid YAML: ${err.message.split('\n')[0]}`);
   if (!isMap(src.doc.contents)) throw new UsageError(`${CASE_FILE}:1: the document must be a mapping (title, steps or command, symptom, ...)`);
   let raw: unknown;
   try {

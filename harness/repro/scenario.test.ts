@@ -11,6 +11,10 @@ const create = loadCase(path.join(fixtures, '49453-pull-stream'));
 const expand = (c: ReturnType<typeof loadCase>) => expandScenario(caseScenario(c), { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir: c.dir } });
 
 describe('caseScenario', () => {
+  it('states the symptom in words, one clause a check', () => {
+    expect(caseScenario(bake).symptom).toMatch(/output matches \/pushing .* and registry .*/);
+  });
+
   it('expands a case without `expect` into cells that all expect the symptom, with what each needs', () => {
     const { cells, requirements } = expand({ ...bake, expect: [] });
     expect(cells.map((c) => c.name)).toEqual([

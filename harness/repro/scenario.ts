@@ -7,7 +7,7 @@
 // `unexpected`: the lab could not tell, e.g. a pull fault that was never hit or a builder that did not boot).
 import path from 'node:path';
 import { HarnessError } from '../errors.ts';
-import type { CheckResult } from '../kit/checks.ts';
+import { describeCheck, type CheckResult } from '../kit/checks.ts';
 import type { Kit } from '../kit/context.ts';
 import { bootWithPullFault } from '../kit/faults.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
@@ -57,7 +57,7 @@ export function caseScenario(c: ReproCase): Scenario {
     id: caseScenarioId(c),
     title: c.title,
     links: c.links,
-    symptom: [...c.checks, ...c.steps.flatMap((s) => s.checks)].map((x) => x.kind).join(' and '),
+    symptom: [...c.checks, ...c.steps.flatMap((s) => s.checks)].map(describeCheck).join(' and '),
     axes: {
       buildx: c.versions,
       engine: c.engine,

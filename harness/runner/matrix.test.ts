@@ -12,8 +12,15 @@ describe('matrix', () => {
     expect(cells[1]).toEqual({ buildx: 'a', store: 'classic' });
   });
 
+  it('accepts declared values, and any version spec', () => {
+    expect(() => validateAxes('s', { buildx: ['>=0.20', 'latest'], engine: ['26.1'], store: ['classic'], driver: ['remote'], command: ['bake'], registry: ['immutable-tags'], fault: ['corrupt'] }, ['corrupt'])).not.toThrow();
+    expect(() => validateAxes('s', { store: undefined })).not.toThrow();
+  });
+
   it('rejects unknown axes and values, naming what exists', () => {
-    expect(() => validateAxes('s', { colour: ['red'] })).toThrow(/unknown axis 'colour'/);
+    expect(() => validateAxes('s', { colour: ['red'] })).toThrow("scenario s: unknown axis 'colour'; axes are buildx, engine, store, driver, command, registry, fault, buildkit");
+    expect(() => validateAxes('s', { command: ['push'] })).toThrow('scenario s: command=push is not known; command takes build, bake');
+    expect(() => validateAxes('s', { fault: ['corrupt'] })).toThrow(/^scenario s: fault=corrupt is not known; fault takes $/);
     expect(() => validateAxes('s', { store: ['zfs'] })).toThrow(/store takes containerd, classic/);
     expect(() => validateAxes('s', { driver: ['kubernetes'] })).toThrow(/driver takes docker, docker-container, remote/);
     expect(() => validateAxes('s', { fault: ['boom'] }, ['corrupt'])).toThrow(/fault takes corrupt/);
@@ -23,7 +30,10 @@ describe('matrix', () => {
     const axes = { buildx: ['0.20.1'], engine: ['26.1'], store: ['containerd', 'classic'] as const };
     expect(applyFilters('s', axes, { store: ['classic'], buildx: ['latest'], engine: ['28.5'] })).toEqual({ buildx: ['latest'], engine: ['28.5'], store: ['classic'] });
     expect(() => applyFilters('s', axes, { store: ['zfs'] })).toThrow(/declares store = containerd, classic/);
-    expect(() => applyFilters('s', axes, { colour: ['red'] })).toThrow(/unknown axis filter 'colour'/);
+    expect(() => applyFilters('s', axes, { store: ['zfs', 'btrfs'] })).toThrow('scenario s: store=zfs,btrfs is not in its matrix; it declares store = containerd, classic');
+    expect(() => applyFilters('s', axes, { colour: ['red'] })).toThrow("unknown axis filter 'colour'; axes are buildx, engine, store, driver, command, registry, fault, buildkit");
+    // versions take any spec, whether the scenario declares the axis or not
+    expect(applyFilters('s', axes, { buildkit: ['v0.20.2'] })).toEqual({ ...axes, buildkit: ['v0.20.2'] });
     // a scenario without the filtered axis is not selected
     expect(applyFilters('s', axes, { driver: ['docker'] })).toBeUndefined();
     // values are checked against the full matrix, so a filter reaches beyond the quick one

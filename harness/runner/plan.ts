@@ -26,6 +26,7 @@ export function shardSlice<T>(items: readonly T[], index: number, total: number)
   return items.slice((index - 1) * size, index * size);
 }
 
+// Stryker disable all: planRun loads scenario modules; mutation testing covers the pure parts it calls (shardSlice, expandScenario)
 export async function planRun(req: PlanRequest): Promise<RunSpec> {
   let cells: PlannedCell[] = [];
   const requirements: Record<string, Requirement> = {};
@@ -59,3 +60,4 @@ export async function planRun(req: PlanRequest): Promise<RunSpec> {
     requirements: Object.fromEntries(ordered.map((id) => [id, requirements[id]!])),
   };
 }
+// Stryker restore all

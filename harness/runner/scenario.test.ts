@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cellId, cellRequirements, defineScenario, expandScenario, expectationFor, type Expectation } from './scenario.ts';
+import { UsageError } from '../errors.ts';
+import { buildxLabel, cellId, cellRequirements, defineScenario, expandScenario, expectationFor, labelVersion, type AxesDecl, type Expectation } from './scenario.ts';
 
 const expectations: Expectation[] = [
   { when: { fault: 'none' }, outcome: 'control', reason: 'no fault: every version boots' },
@@ -25,8 +26,45 @@ const scenario = defineScenario({
   judge: () => ({ observed: 'fixed', summary: '' }),
 });
 
+/** A scenario with only a matrix, whose every cell is expected fixed. */
+const bare = <const D extends AxesDecl>(axes: D) =>
+  defineScenario({ id: 'bare', title: 't', links: [], symptom: 's', axes, expectations: [{ when: { buildx: '*' } as Expectation<D>['when'], outcome: 'fixed', reason: 'r' }], observe: async () => ({}), judge: () => ({ observed: 'fixed', summary: '' }) });
+
+const source = { kind: 'scenario', module: 'scenarios/demo.scenario.ts' } as const;
 const expand = (matrix: 'quick' | 'full' | 'all', filters: Record<string, string[]> = {}, repeat = 1) =>
-  expandScenario(scenario, { matrix, filters, repeat, source: { kind: 'scenario', module: 'scenarios/demo.scenario.ts' } });
+  expandScenario(scenario, { matrix, filters, repeat, source });
+
+describe('defineScenario', () => {
+  it.each(['Demo', '-demo', 'demo_1', 'demo id', ''])('refuses the id %j', (id) => {
+    expect(() => defineScenario({ ...scenario, id })).toThrow(`scenario id '${id}' must be lower-case words joined by '-'`);
+  });
+  it('takes lower-case words and digits, and checks the axes', () => {
+    expect(defineScenario({ ...scenario, id: '3070-bake-push' }).id).toBe('3070-bake-push');
+    expect(() => defineScenario({ ...scenario, axes: { ...scenario.axes, store: ['zfs'] } as never })).toThrow(/demo: store=zfs is not known/);
+    expect(bare({ buildx: ['latest'], fault: ['corrupt'] }).axes.fault).toEqual(['corrupt']);
+  });
+});
+
+describe('labels', () => {
+  it.each([
+    [{ version: 'v0.29.1', spec: 'debian-sid', via: 'alias' }, 'v0.29.1-debian'],
+    [{ version: 'v0.29.1', spec: 'latest', via: 'alias' }, 'v0.29.1'],
+    [{ version: 'v0.29.1', spec: 'debian-sid', via: 'exact' }, 'v0.29.1'],
+    [{ version: 'v0.21.1', spec: '0.21.1', via: 'exact' }, 'v0.21.1'],
+  ] as const)('%j is labelled %s', (resolved, label) => {
+    expect(buildxLabel(resolved)).toBe(label);
+  });
+  it.each([
+    ['v0.29.1-debian', 'v0.29.1'],
+    ['26.1.5-debian', '26.1.5'],
+    ['v0.21.0-rc2', 'v0.21.0-rc2'],
+    ['debian-sid', 'debian-sid'],
+    // only a trailing -debian is the lab's
+    ['v1.0.0-debian.1', 'v1.0.0-debian.1'],
+  ])('%s stands for %s', (label, version) => {
+    expect(labelVersion(label)).toBe(version);
+  });
+});
 
 describe('expectations', () => {
   it.each([
@@ -40,6 +78,24 @@ describe('expectations', () => {
   ])('buildx %s with fault %s is expected %s', (buildx, fault, outcome) => {
     expect(expectationFor({ buildx, fault }, expectations)?.outcome).toBe(outcome);
   });
+  it('needs every axis of `when`, and takes a list of values', () => {
+    const list: Expectation[] = [
+      { when: { driver: ['remote', 'docker-container'], buildkit: '<0.18' }, outcome: 'reproduced', reason: 'old BuildKit' },
+      { when: { driver: 'docker' }, outcome: 'control', reason: 'no BuildKit container' },
+    ];
+    expect(expectationFor({ driver: 'remote', buildkit: 'v0.17.1' }, list)?.reason).toBe('old BuildKit');
+    expect(expectationFor({ driver: 'remote', buildkit: 'v0.18.0' }, list)).toBeUndefined();
+    expect(expectationFor({ driver: 'remote' }, list)).toBeUndefined();
+    expect(expectationFor({ driver: 'docker' }, list)?.reason).toBe('no BuildKit container');
+    expect(expectationFor({ driver: 'dockerx' }, list)).toBeUndefined();
+    // an axis left undefined holds for no cell (and is not read as a range)
+    expect(expectationFor({ buildx: 'v0.20.1' }, [{ when: { buildx: undefined }, outcome: 'fixed', reason: 'r' }])).toBeUndefined();
+  });
+  it('refuses a version bound that is not a semver range', () => {
+    const bad: Expectation[] = [{ when: { engine: 'soon' }, outcome: 'fixed', reason: 'r' }];
+    expect(() => expectationFor({ engine: '26.1.5' }, bad)).toThrow(UsageError);
+    expect(() => expectationFor({ engine: '26.1.5' }, bad)).toThrow('expectation engine: "soon" is not a semver range');
+  });
   it('matches engine versions as ranges', () => {
     expect(expectationFor({ buildx: 'v0.20.1', engine: '23.0.6' }, scenario.expectations as Expectation[])?.reason).toBe('old engine');
     expect(expectationFor({ buildx: 'v0.20.1', engine: '26.1.5-debian' }, scenario.expectations as Expectation[])?.reason).toBe('bad');
@@ -49,11 +105,44 @@ describe('expectations', () => {
 describe('expandScenario', () => {
   it('expands the full matrix: no containerd store before Docker 24, excluded combinations left out', () => {
     const { cells } = expand('full');
-    const names = cells.map((c) => c.name);
-    expect(names.filter((n) => n.includes('engine=23.0.6')).every((n) => n.includes('store=classic'))).toBe(true);
-    expect(names.some((n) => n.includes('driver=docker-container') && n.includes('store=classic'))).toBe(false);
     // per Buildx version: 23.0.6 classic x docker (1), 26.1.5 containerd x 2 drivers + classic x docker (3)
-    expect(names).toHaveLength(2 * (1 + 3));
+    const perBuildx = (buildx: string, outcome: string) => [
+      [`buildx=${buildx}/driver=docker/engine=23.0.6/store=classic`, 'control'],
+      [`buildx=${buildx}/driver=docker/engine=26.1.5/store=containerd`, outcome],
+      [`buildx=${buildx}/driver=docker-container/engine=26.1.5/store=containerd`, outcome],
+      [`buildx=${buildx}/driver=docker/engine=26.1.5/store=classic`, outcome],
+    ];
+    expect(cells.map((c) => [c.name, c.expected.outcome])).toEqual([...perBuildx('v0.20.1', 'reproduced'), ...perBuildx('v0.21.1', 'fixed')]);
+  });
+  it('takes the `all` matrix, and keeps the containerd store of a scenario without engines', () => {
+    expect(new Set(expand('all', { buildx: ['0.21.1'], store: ['classic'], driver: ['docker'] }).cells.map((c) => c.axes.engine))).toEqual(new Set(['23.0.6', '24.0.9', '25.0.8', '26.1.5', '27.5.1', '28.5.2', '29.7.1']));
+    const engineless = bare({ buildx: ['0.21.1'], store: ['containerd'] });
+    expect(expandScenario(engineless, { matrix: 'full', filters: {}, repeat: 1, source }).cells.map((c) => c.name)).toEqual(['buildx=v0.21.1/store=containerd']);
+  });
+  it('describes each cell whole', () => {
+    const [cell] = expand('quick', { driver: ['docker'] }).cells;
+    expect(cell).toEqual({
+      key: 'demo > buildx=v0.21.1/driver=docker/engine=26.1.5/store=containerd',
+      scenario: 'demo',
+      source,
+      name: 'buildx=v0.21.1/driver=docker/engine=26.1.5/store=containerd',
+      axes: { buildx: 'v0.21.1', engine: '26.1.5', store: 'containerd', driver: 'docker' },
+      expected: { outcome: 'fixed', reason: 'good' },
+      attempt: 0,
+      requires: ['image:registry', 'buildx:v0.21.1', 'engine:26.1.5'],
+    });
+  });
+  it('selects nothing from a scenario without a filtered axis', () => {
+    expect(expand('full', { fault: ['corrupt'] })).toEqual({ cells: [], requirements: {} });
+  });
+  it('resolves release candidates when a filter names one, in its ranges too', () => {
+    expect(expand('quick', { buildx: ['0.21.0-rc2'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.21.0-rc2']);
+    expect(expand('quick', { buildx: ['0.21.0-rc2', '>=0.20.1 <0.21.1'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.20.1', 'v0.21.0-rc1', 'v0.21.0-rc2', 'v0.21.0-rc3', 'v0.21.0']);
+    expect(expand('quick', { buildx: ['>=0.20.1 <0.21.1'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.20.1', 'v0.21.0']);
+  });
+  it('checks the values a quick matrix overrides', () => {
+    const typo = { ...scenario, quick: { store: ['zfs'] } } as never;
+    expect(() => expandScenario(typo, { matrix: 'quick', filters: {}, repeat: 1, source })).toThrow(/demo: store=zfs is not known/);
   });
   it('keeps a quick matrix and filters reaching beyond it', () => {
     expect(expand('quick').cells.map((c) => c.name)).toEqual(['buildx=v0.21.1/driver=docker/engine=26.1.5/store=containerd', 'buildx=v0.21.1/driver=docker-container/engine=26.1.5/store=containerd']);
@@ -76,12 +165,34 @@ describe('expandScenario', () => {
     expect(() => expandScenario(s, { matrix: 'full', filters: { buildx: ['0.20.1'] }, repeat: 1, source: { kind: 'scenario', module: 'x' } })).toThrow(/no expectation covers buildx=v0\.20\.1/);
   });
   it('gives stable, distinct cell ids', () => {
-    expect(cellId('s', 'a', 0)).toMatch(/^c[0-9a-f]{8}$/);
-    expect(cellId('s', 'a', 0)).toBe(cellId('s', 'a', 0));
+    // the first 8 hex digits of sha256("s>a#0"): the same id in every run and on every machine
+    expect(cellId('s', 'a')).toBe('ca25ea18e');
+    expect(cellId('s', 'a', 0)).toBe('ca25ea18e');
     expect(cellId('s', 'a', 1)).not.toBe(cellId('s', 'a', 0));
+    expect(cellId('s', 'b', 0)).not.toBe(cellId('s', 'a', 0));
+    expect(cellId('t', 'a', 0)).not.toBe(cellId('s', 'a', 0));
   });
   it('asks for a base image or BuildKit when the scenario says so', () => {
     const reqs = cellRequirements({ needsBaseImage: true, needsBuildkit: true }, { driver: 'docker' }, { version: 'v0.21.1', spec: '0.21.1', via: 'exact' }, undefined);
     expect(reqs.map((r) => r.kind + ('id' in r ? `:${r.id}` : ''))).toEqual(['image:registry', 'buildx', 'buildkit', 'image:case-base']);
+  });
+  const debianSid = { version: 'v0.29.1', spec: 'debian-sid', via: 'alias' } as const;
+  it.each<[string, Readonly<Record<string, string>>, object[]]>([
+    ['the docker driver: no BuildKit image', { driver: 'docker' }, []],
+    ['no driver axis: no BuildKit image', {}, []],
+    ['a docker-container builder: the default BuildKit', { driver: 'docker-container' }, [{ kind: 'buildkit', version: 'v0.17.1' }]],
+    ['a remote builder: the default BuildKit', { driver: 'remote' }, [{ kind: 'buildkit', version: 'v0.17.1' }]],
+    ['a buildkit axis: that version', { driver: 'docker', buildkit: 'v0.20.2' }, [{ kind: 'buildkit', version: 'v0.20.2' }]],
+  ])('%s', (_name, axes, extra) => {
+    expect(cellRequirements({}, axes, debianSid, undefined)).toEqual([
+      { kind: 'image', id: 'registry' },
+      { kind: 'buildx', label: 'v0.29.1-debian', spec: 'debian-sid', version: 'v0.29.1', via: 'alias' },
+      ...extra,
+    ]);
+  });
+  it('builds a source engine by version and installs a Debian engine by its alias', () => {
+    const engines = (spec: string) => expand('full', { engine: [spec], driver: ['docker'], store: ['classic'], buildx: ['0.21.1'] }).requirements;
+    expect(engines('26.1')['engine:26.1.5']).toEqual({ kind: 'engine-image', label: '26.1.5', spec: '26.1.5' });
+    expect(engines('debian-trixie')['engine:26.1.5-debian']).toEqual({ kind: 'engine-image', label: '26.1.5-debian', spec: 'debian-trixie' });
   });
 });

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../errors.ts';
+import { shardSlice } from './plan.ts';
+
+const items = Array.from({ length: 10 }, (_, i) => i);
+
+describe('shardSlice', () => {
+  it.each([
+    [1, 3, [0, 1, 2, 3]],
+    [2, 3, [4, 5, 6, 7]],
+    [3, 3, [8, 9]],
+    [1, 1, items],
+    [10, 10, [9]],
+  ])('shard %i/%i of ten holds %j', (index, total, want) => {
+    expect(shardSlice(items, index, total)).toEqual(want);
+  });
+
+  it('leaves the last shards empty when there are fewer items than shards', () => {
+    expect([1, 2, 3].map((i) => shardSlice(['a', 'b'], i, 3))).toEqual([['a'], ['b'], []]);
+  });
+
+  it('covers every item once, in order, whatever the number of shards', () => {
+    for (let total = 1; total <= 12; total++) {
+      const shards = Array.from({ length: total }, (_, i) => shardSlice(items, i + 1, total));
+      expect(shards.flat()).toEqual(items);
+    }
+  });
+
+  it.each([
+    [0, 3],
+    [4, 3],
+    [-1, 3],
+    [1, 0],
+    [1.5, 3],
+    [1, 2.5],
+    [Number.NaN, 3],
+  ])('refuses shard %d/%d', (index, total) => {
+    expect(() => shardSlice(items, index, total)).toThrow(UsageError);
+    expect(() => shardSlice(items, index, total)).toThrow(`shard ${index}/${total}: give i/n with 1 <= i <= n`);
+  });
+});
