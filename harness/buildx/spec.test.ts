@@ -56,14 +56,8 @@ describe('resolveSpec', () => {
   });
 
   it('includes prereleases in ranges only when asked', () => {
-    expect(versions('>=0.21 <0.23', { includePrerelease: true })).toEqual([
-      'v0.21.0-rc1',
-      'v0.21.0-rc2',
-      'v0.21.0',
-      'v0.21.1',
-      'v0.22.0-rc1',
-      'v0.22.0',
-    ]);
+    // every release of V from v0.21.0-rc1 up to v0.22.0, candidates included
+    expect(versions('>=0.21 <0.23', { includePrerelease: true })).toEqual(V.slice(V.indexOf('v0.21.0-rc1'), V.indexOf('v0.22.0') + 1));
   });
 
   it('returns only the newest match with all:false', () => {
