@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { caseFilePath, caseFiles, isPlatform, labValuesIn, loadCase, readCaseFile } from './case.ts';
+import { caseFilePath, caseFiles, fieldName, isPlatform, labValuesIn, loadCase, parseCase, readCaseFile } from './case.ts';
 
 const fixtures = new URL('../../fixtures/cases/', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -382,6 +382,12 @@ describe('loadCase: paths stay inside the case directory', () => {
     expect(() => caseFiles(dir)).toThrow(UsageError);
   });
 
+  it('refuses a symlink to a directory inside, naming the fix', () => {
+    const dir = caseDir(BAKE, { 'app/Dockerfile': 'FROM scratch\n' });
+    symlinkSync('app', path.join(dir, 'app-link'));
+    expect(usageError(dir)).toMatch(/case file "app-link" is a symlink to a directory; .*replace it with the directory/);
+  });
+
   it('rejects a case.yaml that is itself a symlink outside', () => {
     const outside = caseDir(BAKE);
     const dir = caseDir(BAKE);
@@ -471,5 +477,21 @@ describe('lab values', () => {
     expect(() => labValuesIn('${nope}')).toThrow(
       '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${target:NAME} or ${read:FILE}',
     );
+  });
+});
+
+describe('fieldName', () => {
+  it('names plain keys as paths and spells out what would be invisible in a key', () => {
+    expect(fieldName(['steps', 0, 'symptom', 'output'])).toBe('steps[0].symptom.output');
+    expect(fieldName([])).toBe('(document)');
+    expect(fieldName(['env', '1BAD'])).toBe('env."1BAD"');
+    expect(fieldName(['\ufefftitle'])).toBe('"\\u{feff}title"');
+    expect(fieldName(['expect', 'a"\u202eb\\'])).toBe('expect."a\\"\\u{202e}b\\\\"');
+  });
+});
+
+describe('YAML shapes a case file cannot use', () => {
+  it('refuses a list or mapping as a key, with its line', () => {
+    expect(() => parseCase('title: t\n? [a, b]\n: c\n', '/nonexistent')).toThrow(/^case\.yaml:2: a key must be a word, not a list or mapping/);
   });
 });

@@ -5,7 +5,7 @@
 import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
-import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
+import { LineCounter, isCollection, isMap, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { loadReleases, resolveSpec } from '../buildx/spec.ts';
 import { resolveEngineSpec } from '../engine/spec.ts';
@@ -244,7 +244,12 @@ class Source {
 
 /** ['platforms', 1] -> platforms[1]; ['symptom', 'output'] -> symptom.output */
 export function fieldName(at: readonly Key[]): string {
-  return at.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : /^[A-Za-z_][\w-]*$/.test(k) ? `.${k}` : `."${k}"`)).join('') || '(document)';
+  return at.map((k, i) => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_][\w-]*$/.test(k) ? `${i ? '.' : ''}${k}` : `${i ? '.' : ''}${visibleKey(k)}`)).join('') || '(document)';
+}
+
+/** A key that is not a plain name, quoted, with invisible characters (a BOM, a right-to-left mark, controls) spelled out. */
+function visibleKey(k: string): string {
+  return `"${k.slice(0, 100).replace(/["\\]|[\p{C}\p{Z}]/gu, (c) => (c === ' ' ? c : c === '"' || c === '\\' ? `\\${c}` : `\\u{${c.codePointAt(0)!.toString(16)}}`))}${k.length > 100 ? '…' : ''}"`;
 }
 
 /** Reads and validates `<dir>/case.yaml` and lists the files to copy. */
@@ -275,6 +280,10 @@ export function parseCase(text: string, root: string): ReproCase {
   // (without prettyErrors the parser leaves linePos unset: the line comes from the error's offset)
   if (err) throw new UsageError(`${CASE_FILE}:${src.lineOf(err.pos[0])}: invalid YAML: ${err.message.split('\n')[0]}`);
   if (!isMap(src.doc.contents)) throw new UsageError(`${CASE_FILE}:1: the document must be a mapping (title, steps or command, symptom, ...)`);
+  // A list or mapping as a key: refused here, before toJS would stringify it (with a process warning).
+  visit(src.doc, { Pair(_, pair) {
+    if (isCollection(pair.key)) throw new UsageError(`${CASE_FILE}:${src.lineOf(pair.key.range?.[0])}: a key must be a word, not a list or mapping`);
+  } });
   let raw: unknown;
   try {
     raw = src.doc.toJS({ maxAliasCount: 50 });
@@ -485,7 +494,11 @@ export function caseFiles(root: string): CaseFile[] {
       if (lst.isDirectory()) { walk(rel); continue; }
       if (!lst.isFile() && !lst.isSymbolicLink()) throw new UsageError(`case file ${rel}: only regular files, directories and symlinks inside the case are allowed`);
       let real: string;
-      try { real = caseFilePath(root, rel); } catch (e) { throw new UsageError(`case file ${(e as Error).message}`); }
+      try { real = caseFilePath(root, rel); } catch (e) {
+        // a link to a directory inside: the lab copies files, and a directory link could loop
+        if (lst.isSymbolicLink() && /is not a regular file/.test((e as Error).message)) throw new UsageError(`case file ${JSON.stringify(rel)} is a symlink to a directory; the lab copies the case's files, not directory links: replace it with the directory`);
+        throw new UsageError(`case file ${(e as Error).message}`);
+      }
       const st = statSync(real);
       bytes += st.size;
       out.push({ rel, real, mode: st.mode & 0o111 ? 0o755 : 0o644 });
