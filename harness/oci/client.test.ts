@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HarnessError } from '../errors.ts';
 import { BodyTooLargeError, MAX_JSON_BYTES, RegistryClient, RegistryRequestError } from './client.ts';
-import { fixtureJson, loadFixture, startFixtureRegistry, type FixtureRegistry, type FixtureResponse } from './testing.ts';
+import { fixtureJson, loadFixture, startFixtureRegistry, type FixtureRegistry, type FixtureResponse } from './fixture-registry.test-helpers.ts';
 import { OCI_INDEX, digestOf, type ImageIndex, type ImageManifest } from './types.ts';
 import { verifyImage } from './verify.ts';
 

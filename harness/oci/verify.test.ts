@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from './client.ts';
-import { loadFixture, fixtureJson, startFixtureRegistry, type FixtureRegistry, type FixtureResponse, type FixtureStore } from './testing.ts';
+import { loadFixture, fixtureJson, startFixtureRegistry, type FixtureRegistry, type FixtureResponse, type FixtureStore } from './fixture-registry.test-helpers.ts';
 import { DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, digestOf, type Descriptor, type ImageIndex, type ImageManifest, type Problem } from './types.ts';
 import {
   SMALL_LAYER_BYTES,

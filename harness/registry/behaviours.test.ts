@@ -4,7 +4,7 @@ import { UsageError } from '../errors.ts';
 import type { RegistryBehaviour } from '../model.ts';
 import { REGISTRY_BEHAVIOURS, createBehaviour, isRegistryBehaviourName, type RegistryRequest, type Upstream } from './behaviours.ts';
 import { parseRegistryPath } from './journal.ts';
-import { sha256 } from './testing.ts';
+import { sha256 } from './stand-ins.test-helpers.ts';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

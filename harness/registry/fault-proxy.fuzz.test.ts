@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy, blobPath, type Fault, type StartedFaultProxy } from './fault-proxy.ts';
 import { parseRequestTarget } from './request-target.ts';
-import { canary, fakeRegistry, liveBufferGrowth, rawExchange, request, sha256, type Canary, type FakeRegistry } from './testing.ts';
+import { canary, fakeRegistry, liveBufferGrowth, rawExchange, request, sha256, type Canary, type FakeRegistry } from './stand-ins.test-helpers.ts';
 
 const REPO = 'lab/app';
 const BLOB = Buffer.from(Array.from({ length: 256 * 1024 }, (_, i) => (i * 131 + 17) & 0xff));

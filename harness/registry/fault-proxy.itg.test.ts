@@ -7,7 +7,7 @@ import type { Lab } from '../lab/lab.ts';
 import { startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
 import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from '../oci/types.ts';
 import { blobPath } from './fault-proxy.ts';
-import { canary, rawExchange, request, sha256, type Canary } from './testing.ts';
+import { canary, rawExchange, request, sha256, type Canary } from './stand-ins.test-helpers.ts';
 
 const REPO = `itg/proxy-${Date.now().toString(36)}`;
 const MiB = 1 << 20;

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HarnessError } from '../errors.ts';
 import { FaultProxy, blobGet, blobPath, type StartedFaultProxy } from './fault-proxy.ts';
-import { canary, fakeRegistry, listen, liveBufferGrowth, rawExchange, request, sha256 as sha, zeros, type Canary, type FakeRegistry } from './testing.ts';
+import { canary, fakeRegistry, listen, liveBufferGrowth, rawExchange, request, sha256 as sha, zeros, type Canary, type FakeRegistry } from './stand-ins.test-helpers.ts';
 
 const REPO = 'lab/app';
 const BLOB = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 31 + 7) & 0xff));
