@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { errorLine, lastLines, shellJoin, shellQuote, stripAnsi } from './text.ts';
+import { describeGoPanic, errorLine, lastLines, shellJoin, shellQuote, stripAnsi } from './text.ts';
 
 describe('shellQuote', () => {
   it.each([
@@ -25,5 +25,19 @@ describe('text helpers', () => {
     expect(stripAnsi('\u001b[31mred\u001b[0m')).toBe('red');
     expect(errorLine('#1 ok\nERROR: failed to push\n#2 done')).toBe('ERROR: failed to push');
     expect(lastLines('a\nb\nc\n', 2)).toBe('b\nc');
+  });
+});
+
+describe('describeGoPanic', () => {
+  const log = 'time="x" level=warning msg="reference for unknown type"\npanic: send on closed channel\n\ngoroutine 6355 [running]:\ngithub.com/containerd/containerd/remotes/docker.(*pushWriter).setPipe(...)\n\tpusher.go:364\n';
+  it('names the panic and the function it happened in', () => {
+    expect(describeGoPanic(log)).toBe('panic: send on closed channel in github.com/containerd/containerd/remotes/docker.(*pushWriter).setPipe(...)');
+  });
+  it('reads a fatal error without a goroutine trace, and nothing in a clean log', () => {
+    expect(describeGoPanic('\u001b[31mfatal error: all goroutines are asleep\u001b[0m')).toBe('fatal error: all goroutines are asleep');
+    expect(describeGoPanic('level=info msg="no panic: here" \nok')).toBeUndefined();
+  });
+  it('keeps the line short', () => {
+    expect(describeGoPanic(`panic: ${'x'.repeat(1000)}`)!.length).toBe(300);
   });
 });

@@ -26,6 +26,16 @@ export function errorLine(text: string): string {
   return findErrorLine(text) ?? nonEmptyLines(text).at(-1) ?? '';
 }
 
+/** A Go panic or fatal error in a log, as one line: its message and the function it happened in. */
+export function describeGoPanic(text: string): string | undefined {
+  const plain = stripAnsi(text);
+  const m = /(?:^|\n)((?:panic|fatal error): [^\n]*)/.exec(plain);
+  if (!m) return undefined;
+  const frame = /\ngoroutine \d+ \[[^\]\n]*\]:\n([^\n]+)/.exec(plain.slice(m.index + m[0].length))?.[1]?.trim();
+  const line = `${m[1]!.trim()}${frame ? ` in ${frame}` : ''}`;
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
+
 /** Escapes text for HTML or XML; `invalid` characters (which the format cannot carry) are shown as \\uXXXX. */
 export function escapeMarkup(text: string, invalid: RegExp, apostrophe: '&#39;' | '&apos;'): string {
   return stripAnsi(text)

@@ -17,6 +17,7 @@ import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import type { EngineImageResult, ImageResult } from './provision.ts';
 import type { PlannedCell } from './run-spec.ts';
 import { cellId, type AxesDecl, type Scenario } from './scenario.ts';
+import { describeGoPanic } from '../text.ts';
 
 export interface CellEnvironment {
   config: LabConfig;
@@ -40,6 +41,8 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
   let leaseRelease: (() => void) | undefined;
   const watchdog = new Watchdog();
   const { lab } = env;
+  let leasedDind: StartedDindContainer | undefined;
+  let logSince: string | undefined;
   try {
     const tp = performance.now();
     const [binary, engine] = await Promise.all([
@@ -53,6 +56,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     const mark = lab.proxy.journal.mark();
     timings.startMs = lease.startMs;
     const dind = lease.dind;
+    leasedDind = dind;
     const id = cellId(s.id, cell.name, cell.attempt);
     const ts = performance.now();
     await dind.resetState({ keepImages: lab.publishedRefs() });
@@ -60,7 +64,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     timings.startMs += Math.round(performance.now() - ts);
     evidence.facts.push(`buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`);
     watchdog.watch(env.config, dind, lab);
-    const logSince = new Date(Date.now() - 1000).toISOString();
+    logSince = new Date(Date.now() - 1000).toISOString();
     const kit = new Kit(s.id, id, cell.axes, {
       lab,
       sandbox,
@@ -105,9 +109,13 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     const e = died && !(caught instanceof HarnessError && caught.message === died) ? new HarnessError(died, { cause: caught }) : caught;
     const err = e instanceof Error ? e : new Error(String(e));
     const kind = e instanceof HarnessError ? e.kind : 'internal';
+    // An engine that died may have panicked: that is a finding about the engine, so it leads the summary.
+    const engineDied = /^the DinD engine/.test(err.message);
+    if (leasedDind && engineDied && evidence.engineLog === undefined) evidence.engineLog = await leasedDind.logSince(logSince ?? startedAt).catch(() => undefined);
+    const panic = engineDied ? describeGoPanic(evidence.engineLog ?? '') : undefined;
     return finish({
       outcome: e instanceof RequirementError ? 'skipped' : 'error',
-      summary: err.message.split('\n')[0]!,
+      summary: `${err.message.split('\n')[0]!}${panic ? `: dockerd ${panic}` : ''}`,
       error: { kind, message: err.message },
     });
   } finally {
