@@ -30,6 +30,13 @@ const killing = (what: 'registry' | 'dind') =>
     judge: () => ({ observed: 'control', summary: 'should not be reached' }),
   });
 
+/** A cell that needs only its engine (the registry may be gone by then): `buildx version` answers. */
+const engineOnly = defineScenario({
+  id: 'itg-engine-only', title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+  observe: async (cell) => (await cell.buildx(['version'])).exitCode,
+  judge: (exitCode) => (exitCode === 0 ? { observed: 'control', summary: 'buildx version answered' } : { observed: 'unexpected', summary: `buildx version exit ${exitCode}` }),
+});
+
 describe('lab session', () => {
   beforeAll(async () => {
     t = await startTestLab('itglab', [SID_BUILDX, ENGINE_26, BUILDKIT_17]);
@@ -105,11 +112,21 @@ describe('lab session', () => {
     expect(JSON.stringify(result.evidence.journal).toLowerCase()).not.toContain('authorization');
   });
 
-  it.each(['registry', 'dind'] as const)('reports a killed %s as the lab error, naming it', async (what) => {
+  const killedIsTheLabError = async (what: 'registry' | 'dind') => {
     const result = await t.cell(killing(what), { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'containerd' });
     expect(result.outcome).toBe('error');
     expect(result.summary).toMatch(what === 'registry' ? /registry/ : /DinD/);
+  };
+
+  it('reports a killed dind as the lab error, naming it', () => killedIsTheLabError('dind'));
+
+  it('gives the cells after a dead engine a fresh one, instead of the same error', async () => {
+    const result = await t.cell(engineOnly, { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'containerd' });
+    expect(result.outcome, result.summary).toBe('control');
   });
+
+  // last of the cells: the registry stays dead for the rest of the lab
+  it('reports a killed registry as the lab error, naming it', () => killedIsTheLabError('registry'));
 
   it('leaves nothing behind when it stops', async () => {
     expect((await mine('ps')).stdout.trim(), 'before stop: the run has containers').not.toBe('');

@@ -169,12 +169,19 @@ export class Lab implements AsyncDisposable {
     }
     const release = await entry.mutex.acquire();
     try {
-      const dind = await entry.starting;
-      const startMs = entry.startedByFirstLease ? 0 : entry.startMs;
+      let dind = await entry.starting;
+      let startMs = entry.startedByFirstLease ? 0 : entry.startMs;
       entry.startedByFirstLease = true;
       if (!(await dind.isRunning())) {
-        this.pool.delete(key);
-        throw new HarnessError(`the DinD engine ${key} (${dind.name}) is no longer running: it died or was killed`);
+        // The cell that saw it die has its error (and the engine's panic, if any); the cells still waiting
+        // for this engine get a fresh one instead of the same error each.
+        this.progress(`DinD ${key} (${dind.name}) is no longer running (it died or was killed): starting a fresh one for the next cells`);
+        await dind.stop().catch(() => undefined);
+        const t0 = Date.now();
+        entry.starting = this.startDind(engine, store);
+        entry.starting.catch(() => { if (this.pool.get(key) === entry) this.pool.delete(key); });
+        dind = await entry.starting;
+        startMs = Date.now() - t0;
       }
       return { dind, startMs, release };
     } catch (e) {
