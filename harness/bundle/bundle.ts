@@ -18,7 +18,8 @@ const MANIFEST = 'bundle.json';
 const IMAGES = 'images.tar';
 
 const entrySchema = z.object({
-  path: z.string().min(1).max(500).regex(/^(cache|images\.tar)(\/[A-Za-z0-9._+-]+)*$/, 'is not a bundle path'),
+  // plain names under cache/ (no "." or ".." segments: an entry is read from the unpacked bundle only)
+  path: z.string().min(1).max(500).regex(/^(cache|images\.tar)(\/(?!\.\.?(\/|$))[A-Za-z0-9._+-]+)*$/, 'is not a bundle path'),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().min(0),
 });
@@ -116,7 +117,9 @@ export async function importBundle(config: LabConfig, file: string, progress: Pr
     try {
       manifest = manifestSchema.parse(JSON.parse(readFileSync(path.join(stage, MANIFEST), 'utf8')));
     } catch (e) {
-      throw new UsageError(`refusing ${file}: its ${MANIFEST} is missing or invalid (${(e as Error).message.split('\n')[0]})`);
+      const issue = e instanceof z.ZodError ? e.issues[0] : undefined;
+      const why = issue ? `${issue.path.join('.') || '(document)'}: ${issue.message}` : (e as Error).message.split('\n')[0];
+      throw new UsageError(`refusing ${file}: its ${MANIFEST} is missing or invalid (${why})`);
     }
     const listed = new Set(manifest.entries.map((e) => e.path));
     for (const rel of walk(stage).map((r) => r.split(path.sep).join('/'))) {
