@@ -2,6 +2,7 @@
 // report directory) is not here but in its run spec (runner/run-spec.ts), which any process reads back.
 import os from 'node:os';
 import path from 'node:path';
+import { UsageError } from './errors.ts';
 
 /** How long an owner may go without a heartbeat, and how long a run that has none yet may still be starting. */
 export interface OwnerPolicy {
@@ -57,31 +58,52 @@ export const DEFAULT_DOCKER_SOCKET = 'unix:///var/run/docker.sock';
 
 let cached: LabConfig | undefined;
 
+/** A directory setting: absolute, or refused naming the variable (a relative one would move with the cwd). */
+function absoluteDir(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const v = env[name];
+  if (!v) return fallback;
+  if (!path.isAbsolute(v) || v.includes('\0')) throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not an absolute path; set it to one (e.g. ${fallback}) or unset it`);
+  return path.normalize(v);
+}
+
+/** An http(s) URL setting, or refused naming the variable. */
+function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const v = env[name];
+  if (!v) return fallback;
+  let u: URL | undefined;
+  try { u = new URL(v); } catch { u = undefined; }
+  if (!u || !['http:', 'https:'].includes(u.protocol) || /\s/.test(v)) throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not an http(s) URL; set it to one (e.g. ${fallback || 'http://deb.debian.org/debian'}) or unset it`);
+  return v.replace(/\/+$/, '');
+}
+
+/** XDG base directories: a relative value is invalid by the spec and ignored. */
+const xdgDir = (v: string | undefined, fallback: string) => (v && path.isAbsolute(v) ? v : fallback);
+
 export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
   if (cached && env === process.env) return cached;
   const home = env.HOME ?? os.homedir();
-  const xdgCache = env.XDG_CACHE_HOME || path.join(home, '.cache');
-  const xdgData = env.XDG_DATA_HOME || path.join(home, '.local', 'share');
+  const xdgCache = xdgDir(env.XDG_CACHE_HOME, path.join(home, '.cache'));
+  const xdgData = xdgDir(env.XDG_DATA_HOME, path.join(home, '.local', 'share'));
   const goEnv: Record<string, string> = {};
   for (const k of ['GOPROXY', 'GOPATH', 'GOMODCACHE', 'GOCACHE', 'GOTOOLCHAIN', 'GOROOT', 'GOTMPDIR']) {
     const v = env[k];
     if (v) goEnv[k] = v;
   }
   const requested = env.DOCKER_HOST || undefined;
-  const cacheDir = env.BUILDX_LAB_CACHE || path.join(xdgCache, 'buildx-lab');
-  const engineHome = env.BUILDX_LAB_ENGINE_HOME || path.join(xdgData, 'buildx-lab', 'engine');
+  const cacheDir = absoluteDir(env, 'BUILDX_LAB_CACHE', path.join(xdgCache, 'buildx-lab'));
+  const engineHome = absoluteDir(env, 'BUILDX_LAB_ENGINE_HOME', path.join(xdgData, 'buildx-lab', 'engine'));
   const config: LabConfig = {
     dockerHost: requested ?? DEFAULT_DOCKER_SOCKET,
     ...(requested ? { requestedDockerHost: requested } : {}),
     defaultDockerSocket: DEFAULT_DOCKER_SOCKET,
     engineHome,
-    engineRunDir: env.BUILDX_LAB_ENGINE_RUN_DIR || '/run/buildx-lab',
+    engineRunDir: absoluteDir(env, 'BUILDX_LAB_ENGINE_RUN_DIR', '/run/buildx-lab'),
     cacheDir,
-    releasesBaseUrl: env.BUILDX_LAB_RELEASES_URL || 'https://github.com/docker/buildx/releases/download',
+    releasesBaseUrl: httpUrl(env, 'BUILDX_LAB_RELEASES_URL', 'https://github.com/docker/buildx/releases/download'),
     allowUnpinned: env.BUILDX_LAB_ALLOW_UNPINNED === '1',
     offline: env.BUILDX_LAB_OFFLINE === '1',
     preferOfficialImages: env.BUILDX_LAB_OFFICIAL_IMAGES !== '0',
-    debianMirror: env.BUILDX_LAB_DEBIAN_MIRROR ?? '',
+    debianMirror: httpUrl(env, 'BUILDX_LAB_DEBIAN_MIRROR', ''),
     // The lab engine's CLI comes last: a docker CLI the user has wins.
     childPath: `${env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'}:${path.join(engineHome, 'bin')}`,
     home,
