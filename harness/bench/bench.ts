@@ -38,13 +38,16 @@ interface Timed {
   output: string;
 }
 
+/** Commands with a report directory (bundle import has none: it only places files and loads images). */
+const takesReportDir = (args: string[]) => ['run', 'test', 'setup'].includes(args[0]!) || (args[0] === 'bundle' && args[1] === 'export');
+
 /** One CLI run, timed, in the given environment; `--report-dir` is the bench's own. */
 async function cli_(args: string[], env: NodeJS.ProcessEnv, label: string): Promise<Timed> {
   const reportDir = mkdtempSync(path.join(os.tmpdir(), 'bxl-bench-report-'));
   rmSync(reportDir, { recursive: true });
   process.stderr.write(`[bench] ${label}: buildx-lab ${args.join(' ')}\n`);
   const t0 = Date.now();
-  const r = await execa('node', [cli, ...args, ...(['run', 'bundle', 'test'].includes(args[0]!) ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
+  const r = await execa('node', [cli, ...args, ...(takesReportDir(args) ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
   const ms = Date.now() - t0;
   if (r.exitCode !== 0) process.stderr.write(`[bench] ${label} exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}\n`);
   return { ms, exitCode: r.exitCode ?? 1, reportDir, output: String(r.all) };
@@ -129,6 +132,7 @@ async function cold(engines: boolean): Promise<void> {
     const b = nothing('bundle');
     try {
       const imp = await cli_(['bundle', 'import', bundleFile], b.env, 'bundle import');
+      if (imp.exitCode !== 0) throw new Error(`bundle import exited ${imp.exitCode}: the figures from the bundle would be a cold run`);
       const lab2 = await cli_(['run', '--matrix', 'quick'], b.env, 'make lab from the bundle');
       note('bundle import, onto nothing', s(imp.ms), imp.ms);
       note('cold make lab from the bundle (import + run)', s(imp.ms + lab2.ms), imp.ms + lab2.ms);
