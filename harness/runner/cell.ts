@@ -110,7 +110,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     const err = e instanceof Error ? e : new Error(String(e));
     const kind = e instanceof HarnessError ? e.kind : 'internal';
     // An engine that died may have panicked: that is a finding about the engine, so it leads the summary.
-    const engineDied = /^the DinD engine/.test(err.message);
+    const engineDied = err.message.startsWith(DIND_DIED);
     if (leasedDind && engineDied && evidence.engineLog === undefined) evidence.engineLog = await leasedDind.logSince(logSince ?? startedAt).catch(() => undefined);
     const panic = engineDied ? describeGoPanic(evidence.engineLog ?? '') : undefined;
     return finish({
@@ -139,10 +139,13 @@ export function requestsOf(entries: JournalEntry[], dind: Pick<StartedDindContai
   return entries.filter((e) => e.client === dind.labAddress || (e.client === '127.0.0.1' && e.repository !== undefined && repos.has(e.repository)));
 }
 
+/** How a dead engine's message starts: the cell's summary then looks for the engine's panic. */
+const DIND_DIED = 'the DinD engine';
+
 /** Names the lab component that is no longer running, if any. */
 async function deadComponent(config: LabConfig, dind: StartedDindContainer, lab: Lab): Promise<string | undefined> {
   const [dindUp, registryUp] = await runningContainers(config, [dind.id, lab.registry.id]);
-  if (!dindUp) return `the DinD engine (${dind.name}) died during the cell`;
+  if (!dindUp) return `${DIND_DIED} (${dind.name}) died during the cell`;
   if (!registryUp) return `the registry container (${lab.registry.id.slice(0, 12)}) died during the cell`;
   return undefined;
 }
