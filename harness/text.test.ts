@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { describeGoPanic, errorLine, lastLines, shellJoin, shellQuote, stripAnsi } from './text.ts';
+import { clip, describeGoPanic, errorLine, lastLines, shellJoin, shellQuote, stripAnsi } from './text.ts';
 
 describe('shellQuote', () => {
   it.each([
@@ -39,5 +39,13 @@ describe('describeGoPanic', () => {
   });
   it('keeps the line short', () => {
     expect(describeGoPanic(`panic: ${'x'.repeat(1000)}`)!.length).toBe(300);
+  });
+});
+
+describe('clip', () => {
+  it('puts text on one line and cuts it to n characters', () => {
+    expect(clip('a\n  b\tc')).toBe('a b c');
+    expect(clip('x'.repeat(10), 10)).toBe('x'.repeat(10));
+    expect(clip('x'.repeat(11), 10)).toBe(`${'x'.repeat(7)}...`);
   });
 });

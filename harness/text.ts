@@ -32,8 +32,13 @@ export function describeGoPanic(text: string): string | undefined {
   const m = /(?:^|\n)((?:panic|fatal error): [^\n]*)/.exec(plain);
   if (!m) return undefined;
   const frame = /\ngoroutine \d+ \[[^\]\n]*\]:\n([^\n]+)/.exec(plain.slice(m.index + m[0].length))?.[1]?.trim();
-  const line = `${m[1]!.trim()}${frame ? ` in ${frame}` : ''}`;
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+  return clip(`${m[1]!.trim()}${frame ? ` in ${frame}` : ''}`, 300);
+}
+
+/** Text on one line (whitespace runs become one space), cut to `n` characters with "..." when longer. */
+export function clip(text: string, n = 80): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > n ? `${one.slice(0, n - 3)}...` : one;
 }
 
 /** Escapes text for HTML or XML; `invalid` characters (which the format cannot carry) are shown as \\uXXXX. */

@@ -8,7 +8,7 @@
 import { RE2JS } from 're2js';
 import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
-import { stripAnsi } from '../text.ts';
+import { clip, stripAnsi } from '../text.ts';
 
 export type ExitExpectation = 'zero' | 'nonzero' | number;
 
@@ -63,10 +63,6 @@ export function countHolds(spec: string, n: number): boolean {
 
 const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 
-const clip = (s: string, n = 80) => {
-  const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > n ? `${one.slice(0, n - 3)}...` : one;
-};
 
 export interface RecordedStep {
   id: string;
