@@ -9,13 +9,12 @@
 // lab reads the registry (every platform, manifest and blob) and the journal (every PUT to the tag).
 // The engine matters: Docker 28.5 still shows "pushing ... with docker" but makes no PUT (it finds
 // everything present), so there the double push is visible only in the progress output.
-import semver from 'semver';
 import { HarnessError } from '../harness/errors.ts';
 import { MULTIPLATFORM_REFUSAL } from '../harness/kit/faults.ts';
 import type { CommandRecord } from '../harness/model.ts';
 import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
 import { analyzePush, describePush, type PushAnalysis } from '../harness/registry/journal.ts';
-import { defineScenario, labelVersion } from '../harness/runner/scenario.ts';
+import { defineScenario, labelSatisfies } from '../harness/runner/scenario.ts';
 import { errorLine } from '../harness/text.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];
@@ -112,7 +111,7 @@ export default defineScenario({
     }
     if (o.secondPushInProgress || byEngine.length > 0) {
       // Where the engine's part changes, as observed: its push PUTs to the tag up to 27.5, from 28.5 it makes none.
-      const engineShouldPut = semver.satisfies(labelVersion(axes.engine), ENGINE_PUTS_AGAIN);
+      const engineShouldPut = labelSatisfies(axes.engine, ENGINE_PUTS_AGAIN);
       if (engineShouldPut !== byEngine.length > 0) {
         return { observed: 'unexpected', summary: `the engine's second push on Docker ${axes.engine} ${byEngine.length ? 'made' : 'made no'} PUT to the tag, unlike what the lab saw on engines ${engineShouldPut ? `${ENGINE_PUTS_AGAIN} (PUTs)` : `outside ${ENGINE_PUTS_AGAIN} (none)`}; ${seen}` };
       }

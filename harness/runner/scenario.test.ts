@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { buildxLabel, cellId, cellRequirements, defineScenario, expandScenario, expectationFor, labelVersion, type AxesDecl, type Expectation } from './scenario.ts';
+import { buildxLabel, cellId, cellRequirements, defineScenario, expandScenario, expectationFor, labelSatisfies, labelVersion, type AxesDecl, type Expectation } from './scenario.ts';
 
 const expectations: Expectation[] = [
   { when: { fault: 'none' }, outcome: 'control', reason: 'no fault: every version boots' },
@@ -63,6 +63,15 @@ describe('labels', () => {
     ['v1.0.0-debian.1', 'v1.0.0-debian.1'],
   ])('%s stands for %s', (label, version) => {
     expect(labelVersion(label)).toBe(version);
+  });
+
+  it.each([
+    ['27.5.1', '<28', true],
+    ['28.5.2-debian', '<28', false],
+    ['v0.21.0-rc2', '<0.21.0', true],
+    ['v0.29.1-debian', '>=0.29.1 <0.30', true],
+  ])('%s is in %s: %s', (label, range, want) => {
+    expect(labelSatisfies(label, range)).toBe(want);
   });
 });
 

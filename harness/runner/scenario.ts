@@ -91,6 +91,11 @@ export function labelVersion(label: string): string {
   return label.replace(/-debian$/, '');
 }
 
+/** Whether a version label (buildx, engine or buildkit axis) is in a semver range, release candidates included. */
+export function labelSatisfies(label: string, range: string): boolean {
+  return semver.satisfies(labelVersion(label), range, { includePrerelease: true });
+}
+
 /** The first expectation whose `when` holds for a cell; versions match ranges (prerelease-aware). */
 export function expectationFor(axes: Readonly<Record<string, string>>, expectations: readonly Expectation[]): Expectation | undefined {
   return expectations.find((e) =>
@@ -99,7 +104,7 @@ export function expectationFor(axes: Readonly<Record<string, string>>, expectati
       if (got === undefined || want === undefined) return false;
       if (k === 'buildx' || k === 'engine' || k === 'buildkit') {
         if (!semver.validRange(want as string, { includePrerelease: true })) throw new UsageError(`expectation ${k}: "${String(want)}" is not a semver range`);
-        return semver.satisfies(labelVersion(got), want as string, { includePrerelease: true });
+        return labelSatisfies(got, want as string);
       }
       return Array.isArray(want) ? want.includes(got) : want === got;
     }),
