@@ -39,7 +39,7 @@ const engineOnly = defineScenario({
 
 describe('lab session', () => {
   beforeAll(async () => {
-    t = await startTestLab('itglab', [SID_BUILDX, ENGINE_26, BUILDKIT_17]);
+    t = await startTestLab('itglab', [SID_BUILDX, ENGINE_26, BUILDKIT_17], { enginesPerKey: 2 });
   }, 60 * 60_000);
   afterAll(async () => {
     await t?.close();
@@ -68,6 +68,25 @@ describe('lab session', () => {
     } finally {
       lease.release();
     }
+  });
+
+  it('runs two cells of one engine and store side by side on two engines, and reuses them after', async () => {
+    const engine = toEngineImage(await t.need<EngineImageResult>('engine:26.1.5'));
+    const [a, b] = await Promise.all([t.lab.lease(engine, 'containerd'), t.lab.lease(engine, 'containerd')]);
+    try {
+      expect(a.dind.id).not.toBe(b.dind.id);
+      expect(await a.dind.isRunning()).toBe(true);
+      expect(await b.dind.isRunning()).toBe(true);
+      expect(t.lab.engineCount(engine, 'containerd')).toBe(2);
+    } finally {
+      a.release();
+      b.release();
+    }
+    const again = await t.lab.lease(engine, 'containerd');
+    again.release();
+    expect([a.dind.id, b.dind.id]).toContain(again.dind.id);
+    expect(again.startMs).toBe(0);
+    expect(t.lab.engineCount(engine, 'containerd')).toBe(2);
   });
 
   it('exposes nothing beyond the machine: no published ports, no TCP API, proxy on loopback and the lab bridge only', async () => {

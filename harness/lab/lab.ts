@@ -1,6 +1,7 @@
 // One lab session: a labelled network, the real registry behind the fault proxy, and a pool of DinD
-// engines (one per engine x store, started on first use and reused across cells). Everything it starts
-// is stopped in reverse order on stop(), on SIGINT/SIGTERM, and swept by label after a crash.
+// engines per engine x store, started on first use and reused across cells (lab/engine-pool.ts decides
+// which cell gets which). Everything it starts is stopped in reverse order on stop(), on SIGINT/SIGTERM,
+// and swept by label after a crash.
 // It provisions nothing: the images it runs come ready from the run's provisioning (runner/provision.ts).
 import { childEnv, prepareTestcontainersEnv, type LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
@@ -15,7 +16,7 @@ import { FaultProxy, type StartedFaultProxy } from '../registry/fault-proxy.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { REGISTRY_HOST, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
-import { Mutex } from './mutex.ts';
+import { EnginePool } from './engine-pool.ts';
 
 const fixturesDir = new URL('../../fixtures/', import.meta.url).pathname;
 
@@ -37,20 +38,20 @@ export interface DindLease {
   release(): void;
 }
 
-interface PoolEntry {
-  starting: Promise<StartedDindContainer>;
-  mutex: Mutex;
-  startedByFirstLease: boolean;
-  startMs: number;
-}
-
 export interface LabOptions {
   runId: string;
   registryImage: { ref: string; official: boolean };
   /** where the lab's Buildx binaries live on the host: mounted read-only into every engine */
   buildxCacheRoot: string;
   progress: ProgressSink;
+  /** engines one (engine, store) may have while its cells queue (default 1: cells take turns) */
+  enginesPerKey?: number;
+  /** DinD engines alive at once (default: enginesPerKey + DEFAULT_SPARE_ENGINES) */
+  maxEngines?: number;
 }
+
+/** Idle engines kept beside the ones in use, so cells on another (engine, store) do not restart theirs. */
+export const DEFAULT_SPARE_ENGINES = 8;
 
 const activeLabs = new Set<Lab>();
 let signalsHooked = false;
@@ -69,7 +70,7 @@ function hookSignals(): void {
 }
 
 export class Lab implements AsyncDisposable {
-  private readonly pool = new Map<string, PoolEntry>();
+  private readonly pool: EnginePool<StartedDindContainer>;
   private readonly published = new OncePerKey<PublishedImage>();
   private readonly publishedByRef = new Map<string, PublishedImage>();
   private stopped = false;
@@ -84,6 +85,16 @@ export class Lab implements AsyncDisposable {
     readonly proxy: StartedFaultProxy,
   ) {
     this.labels = labelsFor(opts.runId);
+    const perKey = opts.enginesPerKey ?? 1;
+    this.pool = new EnginePool<StartedDindContainer>(
+      { perKey, total: opts.maxEngines ?? perKey + DEFAULT_SPARE_ENGINES },
+      {
+        evicted: (key) => this.progress(`DinD ${key}: stopping an idle engine to make room for another (engine, store)`),
+        // The cell that saw it die has its error (and the engine's panic, if any); the cells still waiting
+        // for this engine get a fresh one instead of the same error each.
+        replaced: (key) => this.progress(`DinD ${key} is no longer running (it died or was killed): starting a fresh one for the next cells`),
+      },
+    );
     this.heartbeat = this.keepHeartbeat();
   }
 
@@ -154,40 +165,16 @@ export class Lab implements AsyncDisposable {
     return new RegistryClient({ baseUrl: this.hostRegistryUrl, userAgent });
   }
 
-  /** Exclusive use of the DinD engine for (engine, store), started on first use. */
+  /** Exclusive use of a DinD engine for (engine, store): an idle one, a new one, or the next one released. */
   async lease(engine: EngineImage, store: StoreKind): Promise<DindLease> {
     if (this.stopped) throw new HarnessError('lab is stopped');
-    const key = `${engine.label}/${store}`;
-    let entry = this.pool.get(key);
-    if (!entry) {
-      const t0 = Date.now();
-      const starting = this.startDind(engine, store);
-      entry = { starting, mutex: new Mutex(), startedByFirstLease: false, startMs: 0 };
-      const e = entry;
-      starting.then(() => { e.startMs = Date.now() - t0; }, () => this.pool.delete(key));
-      this.pool.set(key, entry);
-    }
-    const release = await entry.mutex.acquire();
-    try {
-      let dind = await entry.starting;
-      let startMs = entry.startedByFirstLease ? 0 : entry.startMs;
-      entry.startedByFirstLease = true;
-      if (!(await dind.isRunning())) {
-        // The cell that saw it die has its error (and the engine's panic, if any); the cells still waiting
-        // for this engine get a fresh one instead of the same error each.
-        this.progress(`DinD ${key} (${dind.name}) is no longer running (it died or was killed): starting a fresh one for the next cells`);
-        await dind.stop().catch(() => undefined);
-        const t0 = Date.now();
-        entry.starting = this.startDind(engine, store);
-        entry.starting.catch(() => { if (this.pool.get(key) === entry) this.pool.delete(key); });
-        dind = await entry.starting;
-        startMs = Date.now() - t0;
-      }
-      return { dind, startMs, release };
-    } catch (e) {
-      release();
-      throw e;
-    }
+    const { engine: dind, startMs, release } = await this.pool.lease(`${engine.label}/${store}`, () => this.startDind(engine, store));
+    return { dind, startMs, release };
+  }
+
+  /** DinD engines alive or starting, for (engine, store) or in all. */
+  engineCount(engine?: EngineImage, store?: StoreKind): number {
+    return this.pool.size(engine && store ? `${engine.label}/${store}` : undefined);
   }
 
   private async startDind(engine: EngineImage, store: StoreKind): Promise<StartedDindContainer> {
@@ -257,8 +244,7 @@ export class Lab implements AsyncDisposable {
       this.progress(`BUILDX_LAB_KEEP=1: leaving run ${this.runId} up; remove with 'buildx-lab clean'`);
       return;
     }
-    const dinds = await Promise.allSettled([...this.pool.values()].map((e) => e.starting));
-    await Promise.allSettled(dinds.flatMap((d) => (d.status === 'fulfilled' ? [d.value.stop()] : [])));
+    await this.pool.close();
     await this.proxy.stop().catch(() => undefined);
     await this.registry.stop();
     await this.network.stop();

@@ -10,7 +10,7 @@ import { runningContainers } from '../engine/labels.ts';
 import { HarnessError, RequirementError } from '../errors.ts';
 import { Kit } from '../kit/context.ts';
 import { CellSandbox } from '../kit/sandbox.ts';
-import type { EngineImage, Lab } from '../lab/lab.ts';
+import type { EngineImage, Lab, PublishedImage } from '../lab/lab.ts';
 import { REGISTRY_HOST, emptyEvidence, type CellResult, type JournalEntry, type StoreKind } from '../model.ts';
 import { cellResultJson } from '../report/cell-file.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
@@ -69,12 +69,8 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
       lab,
       sandbox,
       evidence,
-      buildkitImage: async (version) => {
-        const v = version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT;
-        const img = await env.need<ImageResult>(`buildkit:${v}`);
-        return (await lab.publish(img.ref, `moby/buildkit:${v}`)).ref;
-      },
-      baseImage: async () => (await lab.publish((await env.need<ImageResult>('image:case-base')).ref, 'lab/base:bookworm')).ref,
+      buildkitImage: async (version) => (await publishRequirement(env, `buildkit:${version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}`)).ref,
+      baseImage: async () => (await publishRequirement(env, 'image:case-base')).ref,
       phase: async (name, work) => {
         const p0 = performance.now();
         try { return await work(); } finally { timings[`${name}Ms`] += Math.round(performance.now() - p0); }
@@ -122,6 +118,25 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     watchdog.stop();
     leaseRelease?.();
   }
+}
+
+/** Where a requirement's image goes in the lab registry, for the images cells pull from it; pure. */
+export function publishedTag(requirementId: string): string | undefined {
+  if (requirementId.startsWith('buildkit:')) return `moby/buildkit:${requirementId.slice('buildkit:'.length)}`;
+  if (requirementId === 'image:case-base') return 'lab/base:bookworm';
+  return undefined;
+}
+
+/**
+ * Pushes a requirement's image into the lab registry, once per lab. The runner calls it for every such
+ * requirement as soon as the lab is up, so that the push (seconds for BuildKit) overlaps other cells
+ * instead of holding a cell's engine; a cell that needs the image awaits the same push.
+ */
+export async function publishRequirement(env: Pick<CellEnvironment, 'lab' | 'need'>, requirementId: string): Promise<PublishedImage> {
+  const tag = publishedTag(requirementId);
+  if (!tag) throw new HarnessError(`requirement ${requirementId} has no image to publish into the lab registry`);
+  const img = await env.need<ImageResult>(requirementId);
+  return env.lab.publish(img.ref, tag);
 }
 
 export function toEngineImage(r: EngineImageResult): EngineImage {

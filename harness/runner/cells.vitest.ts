@@ -10,7 +10,7 @@ import { Lab } from '../lab/lab.ts';
 import type { ProgressSink } from '../progress.ts';
 import { cellErrorLine } from '../report/evidence.ts';
 import { loadScenario } from './catalog.ts';
-import { runCell, writeCellResult } from './cell.ts';
+import { publishRequirement, publishedTag, runCell, writeCellResult } from './cell.ts';
 import { waitForProbes, waitForRequirement } from './provision-status.ts';
 import type { ImageResult } from './provision.ts';
 import { readRunSpec, type PlannedCell } from './run-spec.ts';
@@ -41,7 +41,10 @@ beforeAll(async () => {
   await waitForProbes(spec.reportDir);
   try {
     const registry = await need<ImageResult>('image:registry');
-    lab = await Lab.start(config, { runId: spec.runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress });
+    lab = await Lab.start(config, { runId: spec.runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress, enginesPerKey: spec.jobs });
+    // Images cells pull from the lab registry are pushed now, beside the first cells; a failure is the
+    // cell's to report when it needs the image.
+    for (const id of order.filter(publishedTag)) publishRequirement({ lab, need }, id).catch(() => undefined);
   } catch (e) {
     labError = e as Error;
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { buildxCacheRoot } from '../buildx/provision.ts';
 import { labConfig, withEngine, type LabConfig } from '../config.ts';
 import { HostEngine } from '../engine/host.ts';
-import { Lab } from '../lab/lab.ts';
+import { Lab, type LabOptions } from '../lab/lab.ts';
 import type { CellResult, DeclaredOutcome } from '../model.ts';
 import { stderrProgress } from '../progress.ts';
 import { runCell } from './cell.ts';
@@ -35,7 +35,11 @@ export interface TestLab {
   close(): Promise<void>;
 }
 
-export async function startTestLab(name: string, requirements: readonly Requirement[] = [SID_BUILDX, ENGINE_26]): Promise<TestLab> {
+export async function startTestLab(
+  name: string,
+  requirements: readonly Requirement[] = [SID_BUILDX, ENGINE_26],
+  pool: Pick<LabOptions, 'enginesPerKey' | 'maxEngines'> = {},
+): Promise<TestLab> {
   const engine = await new HostEngine(labConfig(), stderrProgress).ensure();
   const config = withEngine(labConfig(), engine.host);
   const runId = `${name}${Date.now().toString(36)}`;
@@ -48,7 +52,7 @@ export async function startTestLab(name: string, requirements: readonly Requirem
     return e.result as T;
   };
   const registry = await need<ImageResult>('image:registry');
-  const lab = await Lab.start(config, { runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress: stderrProgress });
+  const lab = await Lab.start(config, { runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress: stderrProgress, ...pool });
   let attempt = 0;
   return {
     config,

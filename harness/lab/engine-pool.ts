@@ -1,0 +1,169 @@
+// Which DinD engine a cell gets. Engines are keyed by (engine, store); a key may have more than one when its
+// cells queue (the quick matrix puts most of its cells on one key, so one engine would run them in turn
+// while the other job slot idles). The live total is capped: an idle engine of another key is stopped to
+// make room, least recently used first. A lease is exclusive: one cell at a time on an engine.
+// Pure scheduling over start/stop callbacks, so the policy is unit-tested without Docker (engine-pool.test.ts);
+// the lab supplies real DinD containers.
+import { HarnessError } from '../errors.ts';
+
+export interface PooledEngine {
+  stop(): Promise<void>;
+  isRunning(): Promise<boolean>;
+}
+
+export interface PoolLimits {
+  /** engines one key may have at once; more start only while every one of the key's engines is leased */
+  perKey: number;
+  /** engines alive at once, across keys (at least perKey + 1, so a full key can still make room elsewhere) */
+  total: number;
+}
+
+export interface PoolLease<T> {
+  engine: T;
+  /** ms spent starting (or replacing) the engine for this lease; 0 when it was reused */
+  startMs: number;
+  release(): void;
+}
+
+export interface PoolEvents {
+  /** an idle engine of `key` is stopped to make room for another key's */
+  evicted?(key: string): void;
+  /** the engine leased for `key` had died (or was killed) and is replaced by a fresh one */
+  replaced?(key: string): void;
+}
+
+interface Slot<T> {
+  key: string;
+  starting: Promise<T>;
+  startMs: number;
+  busy: boolean;
+  /** its start was charged to a lease already */
+  charged: boolean;
+  lastUsed: number;
+}
+
+interface Waiter<T> {
+  key: string;
+  start: () => Promise<T>;
+  resolve(slot: Slot<T>): void;
+  reject(e: Error): void;
+}
+
+export function checkLimits(limits: PoolLimits): PoolLimits {
+  if (!Number.isInteger(limits.perKey) || limits.perKey < 1) throw new HarnessError(`engines per key must be a whole number >= 1, not ${limits.perKey}`);
+  if (!Number.isInteger(limits.total) || limits.total < limits.perKey + 1) {
+    throw new HarnessError(`at most ${limits.total} engines at once is too few: it must be a whole number >= ${limits.perKey + 1} (engines per key + 1)`);
+  }
+  return limits;
+}
+
+export class EnginePool<T extends PooledEngine> {
+  private readonly slots: Slot<T>[] = [];
+  private readonly waiters: Waiter<T>[] = [];
+  private readonly stopping = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly limits: PoolLimits,
+    private readonly events: PoolEvents = {},
+  ) {
+    checkLimits(limits);
+  }
+
+  /** Engines alive or starting, for `key` or in all. */
+  size(key?: string): number {
+    return key === undefined ? this.slots.length : this.slots.filter((s) => s.key === key).length;
+  }
+
+  /** Exclusive use of an engine of `key`: an idle one, a new one (started with `start`), or the next released. */
+  async lease(key: string, start: () => Promise<T>): Promise<PoolLease<T>> {
+    if (this.closed) throw new HarnessError('lab is stopped');
+    const slot = await new Promise<Slot<T>>((resolve, reject) => {
+      this.waiters.push({ key, start, resolve, reject });
+      this.dispatch();
+    });
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      slot.busy = false;
+      slot.lastUsed = Date.now();
+      this.dispatch();
+    };
+    try {
+      let engine = await slot.starting;
+      let startMs = slot.charged ? 0 : slot.startMs;
+      slot.charged = true;
+      if (!(await engine.isRunning())) {
+        // The cell that saw it die has its error (and the engine's panic); the next cells get a fresh one.
+        this.events.replaced?.(key);
+        await engine.stop().catch(() => undefined);
+        const t0 = Date.now();
+        slot.starting = start();
+        engine = await slot.starting;
+        startMs = Date.now() - t0;
+      }
+      return { engine, startMs, release };
+    } catch (e) {
+      // An engine that did not start leaves the pool: the next lease of its key tries a new one.
+      this.remove(slot);
+      this.stopLater(slot);
+      release();
+      throw e;
+    }
+  }
+
+  /** Hands idle or new engines to waiters, oldest waiter first; a waiter that cannot be served yet keeps its place. */
+  private dispatch(): void {
+    for (let i = 0; i < this.waiters.length; ) {
+      const w = this.waiters[i]!;
+      const slot = this.take(w.key, w.start);
+      if (slot) {
+        this.waiters.splice(i, 1);
+        w.resolve(slot);
+      } else {
+        i++;
+      }
+    }
+  }
+
+  private take(key: string, start: () => Promise<T>): Slot<T> | undefined {
+    const idle = this.slots.find((s) => s.key === key && !s.busy);
+    if (idle) {
+      idle.busy = true;
+      return idle;
+    }
+    if (this.size(key) >= this.limits.perKey) return undefined;
+    if (this.slots.length >= this.limits.total) {
+      const victim = this.slots.filter((s) => !s.busy && s.key !== key).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (!victim) return undefined;
+      this.remove(victim);
+      this.events.evicted?.(victim.key);
+      this.stopLater(victim);
+    }
+    const t0 = Date.now();
+    const slot: Slot<T> = { key, starting: start(), startMs: 0, busy: true, charged: false, lastUsed: t0 };
+    slot.starting.then(() => { slot.startMs = Date.now() - t0; }, () => undefined);
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private remove(slot: Slot<T>): void {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+  }
+
+  private stopLater(slot: Slot<T>): void {
+    const p = slot.starting.then((e) => e.stop(), () => undefined).catch(() => undefined);
+    this.stopping.add(p);
+    void p.finally(() => this.stopping.delete(p));
+  }
+
+  /** Refuses new leases, fails the waiting ones, and stops every engine (started or starting). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.reject(new HarnessError('lab is stopped'));
+    for (const s of this.slots.splice(0)) this.stopLater(s);
+    await Promise.allSettled([...this.stopping]);
+  }
+}
