@@ -168,10 +168,32 @@ describe('EnginePool', () => {
     await expect(w2).rejects.toThrow('lab is stopped');
   });
 
+  it('leases at most `busy` engines at once across keys, and serves the oldest waiter when one is released', async () => {
+    const pool = new EnginePool<FakeEngine>({ perKey: 2, total: 6, busy: 2 });
+    const a = await pool.lease('a', starter('a'));
+    const b = await pool.lease('b', starter('b'));
+    const c = pool.lease('c', starter('c'));
+    const a2 = pool.lease('a', starter('a'));
+    expect(await state(c)).toBe('pending');
+    expect(await state(a2)).toBe('pending');
+    b.release();
+    const gotC = await c;
+    expect(gotC.engine.name).toBe('c#1');
+    expect(await state(a2)).toBe('pending');
+    gotC.release();
+    // The key's own engine is busy, so a second one of `a` starts (perKey 2), within the busy limit.
+    const gotA2 = await a2;
+    expect(gotA2.engine).not.toBe(a.engine);
+    expect(pool.size('a')).toBe(2);
+    a.release();
+    await pool.close();
+  });
+
   it('refuses limits that could deadlock or mean nothing', () => {
     expect(() => checkLimits({ perKey: 0, total: 4 })).toThrow(/engines per key must be a whole number >= 1, not 0/);
     expect(() => checkLimits({ perKey: 1.5, total: 4 })).toThrow(/whole number/);
     expect(() => checkLimits({ perKey: 2, total: 2 })).toThrow(/at most 2 engines at once is too few: it must be a whole number >= 3/);
+    expect(() => checkLimits({ perKey: 2, total: 3, busy: 1 })).toThrow(/at most 1 cells at once is too few: it must be a whole number >= 2/);
     expect(checkLimits({ perKey: 2, total: 3 })).toEqual({ perKey: 2, total: 3 });
   });
 });

@@ -1,7 +1,8 @@
 // Which DinD engine a cell gets. Engines are keyed by (engine, store); a key may have more than one when its
 // cells queue (the quick matrix puts most of its cells on one key, so one engine would run them in turn
 // while the other job slot idles). The live total is capped: an idle engine of another key is stopped to
-// make room, least recently used first. A lease is exclusive: one cell at a time on an engine.
+// make room, least recently used first. A lease is exclusive: one cell at a time on an engine, and at
+// most `busy` engines are leased at once: the run's --jobs, the cells in flight.
 // Pure scheduling over start/stop callbacks, so the policy is unit-tested without Docker (engine-pool.test.ts);
 // the lab supplies real DinD containers.
 import { HarnessError } from '../errors.ts';
@@ -16,6 +17,8 @@ export interface PoolLimits {
   perKey: number;
   /** engines alive at once, across keys (at least perKey + 1, so a full key can still make room elsewhere) */
   total: number;
+  /** engines leased at once, across keys: the cells in flight (default: no limit) */
+  busy?: number;
 }
 
 export interface PoolLease<T> {
@@ -53,6 +56,9 @@ export function checkLimits(limits: PoolLimits): PoolLimits {
   if (!Number.isInteger(limits.perKey) || limits.perKey < 1) throw new HarnessError(`engines per key must be a whole number >= 1, not ${limits.perKey}`);
   if (!Number.isInteger(limits.total) || limits.total < limits.perKey + 1) {
     throw new HarnessError(`at most ${limits.total} engines at once is too few: it must be a whole number >= ${limits.perKey + 1} (engines per key + 1)`);
+  }
+  if (limits.busy !== undefined && (!Number.isInteger(limits.busy) || limits.busy < limits.perKey)) {
+    throw new HarnessError(`at most ${limits.busy} cells at once is too few: it must be a whole number >= ${limits.perKey} (engines per key)`);
   }
   return limits;
 }
@@ -128,6 +134,7 @@ export class EnginePool<T extends PooledEngine> {
   }
 
   private take(key: string, start: () => Promise<T>): Slot<T> | undefined {
+    if (this.slots.filter((s) => s.busy).length >= (this.limits.busy ?? Number.POSITIVE_INFINITY)) return undefined;
     const idle = this.slots.find((s) => s.key === key && !s.busy);
     if (idle) {
       idle.busy = true;

@@ -39,7 +39,7 @@ const engineOnly = defineScenario({
 
 describe('lab session', () => {
   beforeAll(async () => {
-    t = await startTestLab('itglab', [SID_BUILDX, ENGINE_26, BUILDKIT_17], { enginesPerKey: 2 });
+    t = await startTestLab('itglab', [SID_BUILDX, ENGINE_26, BUILDKIT_17], { jobs: 2 });
   }, 60 * 60_000);
   afterAll(async () => {
     await t?.close();

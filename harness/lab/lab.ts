@@ -44,14 +44,16 @@ export interface LabOptions {
   /** where the lab's Buildx binaries live on the host: mounted read-only into every engine */
   buildxCacheRoot: string;
   progress: ProgressSink;
-  /** engines one (engine, store) may have while its cells queue (default 1: cells take turns) */
-  enginesPerKey?: number;
-  /** DinD engines alive at once (default: enginesPerKey + DEFAULT_SPARE_ENGINES) */
+  /**
+   * Cells on engines at once (the run's --jobs): an (engine, store) whose cells queue gets up to this many
+   * engines. Unset: one engine per (engine, store), and no limit across them (the lab's own tests).
+   */
+  jobs?: number;
+  /** DinD engines alive at once, idle ones included (default: jobs + DEFAULT_SPARE_ENGINES) */
   maxEngines?: number;
 }
 
-/** Idle engines kept beside the ones in use, so cells on another (engine, store) do not restart theirs. */
-export const DEFAULT_SPARE_ENGINES = 8;
+export const DEFAULT_SPARE_ENGINES = 12;
 
 const activeLabs = new Set<Lab>();
 let signalsHooked = false;
@@ -85,9 +87,9 @@ export class Lab implements AsyncDisposable {
     readonly proxy: StartedFaultProxy,
   ) {
     this.labels = labelsFor(opts.runId);
-    const perKey = opts.enginesPerKey ?? 1;
+    const perKey = opts.jobs ?? 1;
     this.pool = new EnginePool<StartedDindContainer>(
-      { perKey, total: opts.maxEngines ?? perKey + DEFAULT_SPARE_ENGINES },
+      { perKey, busy: opts.jobs, total: opts.maxEngines ?? perKey + DEFAULT_SPARE_ENGINES },
       {
         evicted: (key) => this.progress(`DinD ${key}: stopping an idle engine to make room for another (engine, store)`),
         // The cell that saw it die has its error (and the engine's panic, if any); the cells still waiting

@@ -41,7 +41,7 @@ beforeAll(async () => {
   await waitForProbes(spec.reportDir);
   try {
     const registry = await need<ImageResult>('image:registry');
-    lab = await Lab.start(config, { runId: spec.runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress, enginesPerKey: spec.jobs });
+    lab = await Lab.start(config, { runId: spec.runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress, jobs: spec.jobs });
     // Images cells pull from the lab registry are pushed now, beside the first cells; a failure is the
     // cell's to report when it needs the image.
     for (const id of order.filter(publishedTag)) publishRequirement({ lab, need }, id).catch(() => undefined);

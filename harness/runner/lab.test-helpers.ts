@@ -38,7 +38,7 @@ export interface TestLab {
 export async function startTestLab(
   name: string,
   requirements: readonly Requirement[] = [SID_BUILDX, ENGINE_26],
-  pool: Pick<LabOptions, 'enginesPerKey' | 'maxEngines'> = {},
+  pool: Pick<LabOptions, 'jobs' | 'maxEngines'> = {},
 ): Promise<TestLab> {
   const engine = await new HostEngine(labConfig(), stderrProgress).ensure();
   const config = withEngine(labConfig(), engine.host);
