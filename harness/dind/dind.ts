@@ -232,7 +232,9 @@ export class StartedDindContainer implements AsyncDisposable {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.container.stop({ remove: true, removeVolumes: true, timeout: 2_000 }).catch(() => undefined);
+    // Killed, not asked: the engine's state is its own tmpfs and its containers die with its pid namespace,
+    // so a graceful shutdown (up to 2 s an engine, at the end of every run) would save nothing.
+    await this.container.stop({ remove: true, removeVolumes: true, timeout: 0 }).catch(() => undefined);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -189,6 +189,45 @@ describe('EnginePool', () => {
     await pool.close();
   });
 
+  it('hands an idle engine to a later waiter before it starts a second engine for an earlier one', async () => {
+    const started: string[] = [];
+    const start = (key: string) => async () => {
+      started.push(key);
+      return new FakeEngine(key);
+    };
+    const pool = new EnginePool<FakeEngine>({ perKey: 2, total: 6, busy: 2 });
+    (await pool.lease('b', start('b'))).release();
+    const a = await pool.lease('a', start('a'));
+    const c = await pool.lease('c', start('c'));
+    const wantsA = pool.lease('a', start('a'));
+    const wantsB = pool.lease('b', start('b'));
+    c.release();
+    const gotB = await wantsB;
+    expect(gotB.startMs).toBe(0);
+    expect(await state(wantsA)).toBe('pending');
+    expect(started).toEqual(['b', 'a', 'c']);
+    gotB.release();
+    // Nothing to reuse for `a` now: its second engine starts.
+    expect((await wantsA).engine).not.toBe(a.engine);
+    expect(started).toEqual(['b', 'a', 'c', 'a']);
+    await pool.close();
+  });
+
+  it('starts a first engine for a key before a second one for another key', async () => {
+    const pool = new EnginePool<FakeEngine>({ perKey: 2, total: 6, busy: 2 });
+    const a = await pool.lease('a', starter('a'));
+    const b = await pool.lease('b', starter('b'));
+    const wantsA = pool.lease('a', starter('a'));
+    const wantsC = pool.lease('c', starter('c'));
+    b.release();
+    // b is idle, but neither waiter is for b: c's first engine comes before a's second.
+    expect((await wantsC).engine.name).toBe('c#1');
+    expect(await state(wantsA)).toBe('pending');
+    a.release();
+    expect((await wantsA).engine).toBe(a.engine);
+    await pool.close();
+  });
+
   it('refuses limits that could deadlock or mean nothing', () => {
     expect(() => checkLimits({ perKey: 0, total: 4 })).toThrow(/engines per key must be a whole number >= 1, not 0/);
     expect(() => checkLimits({ perKey: 1.5, total: 4 })).toThrow(/whole number/);

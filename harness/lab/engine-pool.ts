@@ -119,40 +119,54 @@ export class EnginePool<T extends PooledEngine> {
     }
   }
 
-  /** Hands idle or new engines to waiters, oldest waiter first; a waiter that cannot be served yet keeps its place. */
+  /**
+   * Hands engines to waiters, in three passes so that a new engine starts only when no waiter can use one
+   * that exists: first an idle engine of the waiter's key, then a first engine for a key that has none,
+   * then another engine for a key whose engines are all leased. Within a pass, the oldest waiter first.
+   */
   private dispatch(): void {
-    for (let i = 0; i < this.waiters.length; ) {
-      const w = this.waiters[i]!;
-      const slot = this.take(w.key, w.start);
-      if (slot) {
-        this.waiters.splice(i, 1);
-        w.resolve(slot);
-      } else {
-        i++;
+    for (const pass of ['reuse', 'first', 'extra'] as const) {
+      for (let i = 0; i < this.waiters.length; ) {
+        const w = this.waiters[i]!;
+        const slot = this.take(w, pass);
+        if (slot) {
+          this.waiters.splice(i, 1);
+          w.resolve(slot);
+        } else {
+          i++;
+        }
       }
     }
   }
 
-  private take(key: string, start: () => Promise<T>): Slot<T> | undefined {
+  private take(w: Waiter<T>, pass: 'reuse' | 'first' | 'extra'): Slot<T> | undefined {
     if (this.slots.filter((s) => s.busy).length >= (this.limits.busy ?? Number.POSITIVE_INFINITY)) return undefined;
-    const idle = this.slots.find((s) => s.key === key && !s.busy);
-    if (idle) {
-      idle.busy = true;
+    const own = this.size(w.key);
+    if (pass === 'reuse') {
+      const idle = this.slots.find((s) => s.key === w.key && !s.busy);
+      if (idle) idle.busy = true;
       return idle;
     }
-    if (this.size(key) >= this.limits.perKey) return undefined;
-    if (this.slots.length >= this.limits.total) {
-      const victim = this.slots.filter((s) => !s.busy && s.key !== key).sort((a, b) => a.lastUsed - b.lastUsed)[0];
-      if (!victim) return undefined;
-      this.remove(victim);
-      this.events.evicted?.(victim.key);
-      this.stopLater(victim);
-    }
+    if (pass === 'first' ? own > 0 : own === 0 || own >= this.limits.perKey) return undefined;
+    if (this.slots.length >= this.limits.total && !this.evictFor(w.key)) return undefined;
     const t0 = Date.now();
-    const slot: Slot<T> = { key, starting: start(), startMs: 0, busy: true, charged: false, lastUsed: t0 };
+    const slot: Slot<T> = { key: w.key, starting: w.start(), startMs: 0, busy: true, charged: false, lastUsed: t0 };
     slot.starting.then(() => { slot.startMs = Date.now() - t0; }, () => undefined);
     this.slots.push(slot);
     return slot;
+  }
+
+  /**
+   * Stops the least recently used idle engine of another key to make room. (No waiter wants it: the reuse
+   * pass would have handed it over.)
+   */
+  private evictFor(key: string): boolean {
+    const victim = this.slots.filter((s) => !s.busy && s.key !== key).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+    if (!victim) return false;
+    this.remove(victim);
+    this.events.evicted?.(victim.key);
+    this.stopLater(victim);
+    return true;
   }
 
   private remove(slot: Slot<T>): void {

@@ -246,12 +246,14 @@ export class Lab implements AsyncDisposable {
       this.progress(`BUILDX_LAB_KEEP=1: leaving run ${this.runId} up; remove with 'buildx-lab clean'`);
       return;
     }
+    const t0 = Date.now();
     await this.pool.close();
     await this.proxy.stop().catch(() => undefined);
     await this.registry.stop();
     await this.network.stop();
     // Backstop: anything of this run and process that a failed start left behind.
     await sweepLeftovers(this.config, { runId: this.runId, pid: process.pid });
+    this.progress(`lab ${this.runId}: stopped (engines, registry, network) in ${Date.now() - t0} ms`);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -120,8 +120,10 @@ async function executeHeldRun(config: LabConfig, spec: RunSpec, board: ProgressB
   let vitestFailed = false;
   let wasInterrupted = false;
   try {
+    // vitest.config.ts reads it: the scenarios project does not take an inline maxConcurrency.
+    process.env.BUILDX_LAB_CELLS_ADMITTED = String(2 * spec.jobs);
     const { vitest, interrupted } = await runVitest(
-      { run: true, watch: false, project: ['scenarios'], reporters: [reporter], maxConcurrency: spec.jobs, provide: { runSpecPath: specFile }, root: ROOT, passWithNoTests: false },
+      { run: true, watch: false, project: ['scenarios'], reporters: [reporter], provide: { runSpecPath: specFile }, root: ROOT, passWithNoTests: false },
       [path.join(ROOT, 'harness/runner/cells.vitest.ts')],
     );
     wasInterrupted = interrupted;
