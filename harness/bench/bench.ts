@@ -49,7 +49,13 @@ async function cli_(args: string[], env: NodeJS.ProcessEnv, label: string): Prom
   const t0 = Date.now();
   const r = await execa('node', [cli, ...args, ...(takesReportDir(args) ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
   const ms = Date.now() - t0;
-  if (r.exitCode !== 0) process.stderr.write(`[bench] ${label} exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}\n`);
+  if (r.exitCode !== 0) {
+    // The whole output is kept: the tail alone does not say which test failed (a cold make test's did not).
+    const log = path.join(root, 'reports', `bench-${label.replace(/[^a-z0-9]+/gi, '-')}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
+    mkdirSync(path.dirname(log), { recursive: true });
+    writeFileSync(log, String(r.all));
+    process.stderr.write(`[bench] ${label} exited ${r.exitCode} (whole output: ${path.relative(process.cwd(), log)}):\n${String(r.all).split('\n').slice(-30).join('\n')}\n`);
+  }
   return { ms, exitCode: r.exitCode ?? 1, reportDir, output: String(r.all) };
 }
 
