@@ -63,7 +63,6 @@ export function countHolds(spec: string, n: number): boolean {
 
 const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 
-
 export interface RecordedStep {
   id: string;
   record: CommandRecord;

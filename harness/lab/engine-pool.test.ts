@@ -3,12 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { EnginePool, checkLimits, type PooledEngine } from './engine-pool.ts';
 
 class FakeEngine implements PooledEngine {
-  static started: string[] = [];
   running = true;
   stopped = false;
-  constructor(readonly name: string) {
-    FakeEngine.started.push(name);
-  }
+  constructor(readonly name: string) {}
   async stop(): Promise<void> {
     this.stopped = true;
     this.running = false;

@@ -51,7 +51,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     ]);
     // The images it will pull from the lab registry (BuildKit) are pushed before it holds an engine, so
     // other cells use the engine meanwhile; a failed push is the scenario's to report when it asks.
-    await Promise.all(cell.requires.filter((id) => publishedTag(id)).map((id) => publishRequirement(env, id).catch(() => undefined)));
+    await Promise.all(cell.requires.filter(publishedTag).map((id) => publishRequirement(env, id).catch(() => undefined)));
     const lease = await lab.lease(toEngineImage(engine), cell.axes.store as StoreKind);
     leaseRelease = lease.release;
     // Provisioning and waiting for an engine (cells sharing one run in turn) are not the cell's time; an
