@@ -1,0 +1,134 @@
+// The isolation boundary against this real machine. A hostile case at its worst is root in a privileged
+// DinD, running a privileged container inside it (what `security.insecure` or `docker run --privileged`
+// in a step gives). On the lab's rootless engine that container must not touch the host's canaries: a
+// root-only file (even with its directory bind-mounted in, as a lab mount gone wrong would), a listener
+// on the host's loopback, the host's process list, its block devices. The same attack on the rootful
+// engine reads the file: the control that shows the test can fail.
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv, labConfig, withEngine, type LabConfig } from '../config.ts';
+import { run } from '../exec.ts';
+import { stderrProgress } from '../progress.ts';
+import { Provisioner, type ImageResult } from '../runner/provision.ts';
+import { requirementId, type Requirement } from '../runner/run-spec.ts';
+import { HostEngine } from './host.ts';
+import { labelsFor } from './labels.ts';
+import { RootlessEngine, ROOTLESS_UID_BASE, rootlessPaths } from './rootless.ts';
+
+const ENGINE_26: Requirement = { kind: 'engine-image', label: '26.1.5', spec: '26.1.5' };
+const BASE: Requirement = { kind: 'image', id: 'engine-base' };
+const secret = randomBytes(12).toString('hex');
+const marker = String(9_000_000 + Math.floor(Math.random() * 999_999));
+const runId = `itgroot${Date.now().toString(36)}`;
+const labels = Object.entries(labelsFor(runId)).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+
+let config: LabConfig;
+let rootless: RootlessEngine;
+let dindImage: string;
+let baseImage: string;
+let canaryDir: string;
+let rootlessHome: string;
+let listener: Server;
+let listenerPort = 0;
+let connections = 0;
+let hostProcess: ChildProcess;
+
+const docker = (host: string, argv: string[], input?: Buffer) => run(['docker', ...argv], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 300_000, ...(input ? { input } : {}) });
+
+/** What the attacker runs as root in a privileged container inside the privileged DinD. */
+const attack = (port: number) => [
+  'read -r inside outside count < /proc/self/uid_map; echo "uid_map: $inside $outside $count"',
+  'echo "read: $(cat /canary/secret 2>&1)"',
+  'touch /canary/written 2>/dev/null && echo "write: ok" || echo "write: refused"',
+  `timeout 3 bash -c "echo > /dev/tcp/127.0.0.1/${port}" 2>/dev/null && echo "loopback: reached" || echo "loopback: unreachable"`,
+  `ps -eo args | grep -c "[s]leep ${marker}" | sed "s/^/host process seen: /"`,
+  // Every block device the kernel has, made and mounted: root on the host could read the host's disk.
+  'for d in /sys/block/*/dev; do n=$(cat $d); mknod /tmp/blk b ${n%:*} ${n#*:} 2>/dev/null; mkdir -p /mnt/b; mount -o ro /tmp/blk /mnt/b 2>/dev/null && echo "mount: $d ok"; rm -f /tmp/blk; done; echo "mount: done"',
+].join('; ');
+
+/** Starts a privileged DinD on `host` with the canary directory bind-mounted, and runs the attack in a privileged container inside it. */
+async function attackFrom(host: string): Promise<string> {
+  const name = `${runId}-${host.includes('rootless') ? 'rootless' : 'rootful'}`;
+  await docker(host, ['rm', '-f', name]);
+  const started = await docker(host, ['run', '-d', '--name', name, ...labels, '--privileged', '--network', 'none', '-v', `${canaryDir}:/canary`, '--tmpfs', '/var/lib/docker:exec', '--tmpfs', '/var/lib/containerd:exec', dindImage, 'dockerd', '--host=unix:///var/run/docker.sock']);
+  expect(started.exitCode, started.stderr).toBe(0);
+  try {
+    for (let i = 0; i < 120; i++) {
+      if ((await docker(host, ['exec', name, 'docker', 'version'])).exitCode === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const load = await run(['sh', '-c', `docker -H ${config.dockerHost} save ${baseImage} | docker -H ${host} exec -i ${name} docker load -q`], { env: childEnv(config), timeoutMs: 300_000 });
+    expect(load.exitCode, load.stderr).toBe(0);
+    const r = await docker(host, ['exec', name, 'docker', 'run', '--rm', '--privileged', '-v', '/canary:/canary', baseImage, 'sh', '-c', attack(listenerPort)]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    return r.stdout;
+  } finally {
+    await docker(host, ['rm', '-f', name]);
+  }
+}
+
+beforeAll(async () => {
+  const engine = await new HostEngine(labConfig(), stderrProgress).ensure();
+  config = withEngine(labConfig(), engine.host);
+  const reportDir = mkdtempSync(path.join(tmpdir(), 'bxl-rootless-'));
+  const status = await new Provisioner(config, { reportDir, requirements: { [requirementId(ENGINE_26)]: ENGINE_26, [requirementId(BASE)]: BASE } }, stderrProgress).start().done;
+  rmSync(reportDir, { recursive: true, force: true });
+  const ready = (r: Requirement): string => {
+    const e = status.requirements[requirementId(r)];
+    if (e?.state !== 'ready') throw new Error(`${requirementId(r)} is not ready: ${e?.state === 'failed' ? e.reason : e?.state}`);
+    return (e.result as unknown as ImageResult).ref;
+  };
+  dindImage = ready(ENGINE_26);
+  baseImage = ready(BASE);
+
+  canaryDir = mkdtempSync(path.join(tmpdir(), 'bxl-canary-'));
+  chmodSync(canaryDir, 0o700);
+  writeFileSync(path.join(canaryDir, 'secret'), secret, { mode: 0o600 });
+  listener = createServer((s) => { connections++; s.destroy(); });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  listenerPort = (listener.address() as { port: number }).port;
+  hostProcess = spawn('sleep', [marker], { stdio: 'ignore' });
+
+  rootlessHome = mkdtempSync('/var/tmp/bxl-rootless-home-');
+  rootless = new RootlessEngine(config, stderrProgress, rootlessPaths(rootlessHome));
+  await rootless.start();
+  const load = await run(['sh', '-c', `docker -H ${config.dockerHost} save ${dindImage} ${baseImage} | docker -H ${rootless.host} load -q`], { env: childEnv(config), timeoutMs: 600_000 });
+  expect(load.exitCode, load.stderr).toBe(0);
+}, 90 * 60_000);
+
+afterAll(async () => {
+  await rootless?.uninstall();
+  listener?.close();
+  hostProcess?.kill();
+  if (canaryDir) rmSync(canaryDir, { recursive: true, force: true });
+});
+
+describe('the rootless engine', () => {
+  it('says it is rootless', async () => {
+    const info = await docker(rootless.host, ['info', '--format', '{{json .SecurityOptions}}']);
+    expect(info.stdout).toContain('name=rootless');
+  });
+
+  it('contains root of a privileged container in a privileged DinD: no host file, loopback, process or disk', async () => {
+    const out = await attackFrom(rootless.host);
+    expect(out).toContain(`uid_map: 0 ${ROOTLESS_UID_BASE} 65536`);
+    expect(out).not.toContain(secret);
+    expect(out).toContain('write: refused');
+    expect(existsSync(path.join(canaryDir, 'written'))).toBe(false);
+    expect(out).toContain('loopback: unreachable');
+    expect(out).toContain('host process seen: 0');
+    expect(out).not.toMatch(/mount: .* ok/);
+    expect(out).toContain('mount: done');
+    expect(connections).toBe(0);
+  });
+
+  it('(control) the same attack on the rootful engine reads the root-only file', async () => {
+    const out = await attackFrom(config.dockerHost);
+    expect(out).toContain(`read: ${secret}`);
+  });
+});
