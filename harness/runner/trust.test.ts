@@ -6,6 +6,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { labConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
+import { shippedCases } from './command.ts';
+import { planRun } from './plan.ts';
 import type { PlannedCell, RunSpec } from './run-spec.ts';
 import { FIXTURE_CASES, caseSource, checkTrust, gateUntrusted, isInside, retrust, trustFact, untrustedCases } from './trust.ts';
 
@@ -174,5 +176,20 @@ describe('checkTrust', () => {
     const copy = path.join(tmp(), SHIPPED);
     cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
     await expect(checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: true }))] }, nowhere())).resolves.toBeUndefined();
+  });
+});
+
+describe('the shipped cases (make test, make lab)', () => {
+  it('are all trusted by the project, so no run of them is gated', () => {
+    const cases = shippedCases();
+    expect(cases.length).toBeGreaterThan(10);
+    expect(cases.filter((c) => c.kind !== 'case' || c.trust !== 'project')).toEqual([]);
+  });
+
+  it('plan into cells that carry the trust, with no untrusted case to check', async () => {
+    const spec = await planRun({ command: 'repro', argv: ['repro'], sources: [caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })], matrix: 'full', filters: {}, repeat: 1, jobs: 1, reportDir: '/nonexistent', runId: 'r1', dockerHost: 'unix:///nowhere' });
+    expect(spec.cells.length).toBeGreaterThan(0);
+    expect(new Set(spec.cells.map((c) => JSON.stringify(c.source)))).toEqual(new Set([JSON.stringify({ kind: 'case', dir: realpathSync(path.join(FIXTURE_CASES, SHIPPED)), trust: 'project' })]));
+    expect(untrustedCases(spec)).toEqual([]);
   });
 });
