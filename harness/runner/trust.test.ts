@@ -133,6 +133,10 @@ describe('gateUntrusted', () => {
     expect(m).toMatch(/Fix: read the case .* and pass --trust, or run it on a rootless engine \(DOCKER_HOST pointing at a rootless dockerd/);
   });
 
+  it("shows the control and bidi characters of a case directory's name instead of passing them to the terminal", () => {
+    expect(() => gateUntrusted(['/tmp/\u001b[2Jx\u202ey'], undefined, 'h')).toThrow('untrusted case /tmp/\\u001b[2Jx\\u202ey: ');
+  });
+
   it('refuses when the engine could not say', () => {
     expect(() => gateUntrusted(['/tmp/c'], undefined, 'h')).toThrow(/refusing to run the untrusted case \/tmp\/c: .*its docker info could not be read/);
   });

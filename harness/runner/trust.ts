@@ -10,6 +10,7 @@ import { childEnv, type LabConfig } from '../config.ts';
 import { engineIsolation, type EngineIsolation } from '../engine/host.ts';
 import { UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
+import { showAsEscapes } from '../report/visible.ts';
 import { ROOT } from './catalog.ts';
 import type { CaseTrust, CellSource, PlannedCell, RunSpec } from './run-spec.ts';
 
@@ -60,13 +61,17 @@ export function untrustedCases(spec: Pick<RunSpec, 'cells'>): string[] {
   return [...new Set(spec.cells.flatMap((c) => (c.source.kind === 'case' && c.source.trust === 'untrusted' ? [c.source.dir] : [])))].sort();
 }
 
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
 /**
  * Refuses untrusted cases on an engine without isolation, naming why and the fix (a UsageError: exit 2,
  * before anything is provisioned); pure. No untrusted case: nothing to check.
  */
 export function gateUntrusted(untrusted: readonly string[], isolation: EngineIsolation | undefined, dockerHost: string): void {
   if (untrusted.length === 0 || isolation?.isolated) return;
-  const list = untrusted.length === 1 ? `case ${untrusted[0]}` : `cases ${untrusted.join(', ')}`;
+  // A directory name is the case author's: its control and bidi characters are shown, not obeyed by the terminal.
+  const dirs = untrusted.map((d) => showAsEscapes(d, UNPRINTABLE));
+  const list = dirs.length === 1 ? `case ${dirs[0]}` : `cases ${dirs.join(', ')}`;
   throw new UsageError(
     `refusing to run the untrusted ${list}: it is not in this checkout's fixtures/cases, and the Docker engine at ${dockerHost} ` +
       `has no isolation boundary (${isolation?.reason ?? 'its docker info could not be read'}). A case can run a privileged container inside its DinD engine, ` +
