@@ -10,7 +10,7 @@ import { loadEngineIndex, resolveEngineSpec } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
 import { board } from '../runner/command.ts';
 import { defaultReportDir, newRunId } from '../runner/launch.ts';
-import { addRunOptions, runOptions } from '../runner/options.ts';
+import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
 import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
 import { bisect, observationOf, renderBisect, versionsBetween, type Probe } from './bisect.ts';
@@ -42,13 +42,14 @@ export function bisectCommand(): Command {
     .requiredOption('--bad <version>', 'a release showing the bad behaviour')
     .addOption(new Option('--axis <axis>', 'what to bisect: Buildx releases, or Docker engine releases (with --buildx fixed)').choices(['buildx', 'engine']).default('buildx'));
   addRunOptions(cmd, { matrix: 'full' });
+  addTrustOption(cmd);
   return cmd.action(async (target: string, values: Record<string, unknown>, c: Command) => {
     const config = labConfig();
     const axis = values.axis as 'buildx' | 'engine';
     const o = runOptions(values);
     refusePinnedFilter(o, axis, 'bisect');
     if (axis === 'engine' && !o.filters.buildx) throw new UsageError('bisect --axis engine needs the Buildx version fixed: --buildx V');
-    const sources = targetSources([target]);
+    const sources = targetSources([target], { trust: values.trust === true });
     const [good, bad] = axis === 'buildx' ? [oneBuildx(values.good as string), oneBuildx(values.bad as string)] : [oneEngine(values.good as string), oneEngine(values.bad as string)];
     const versions = axis === 'buildx'
       ? versionsBetween(loadReleases().releases, good, bad)

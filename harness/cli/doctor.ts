@@ -9,6 +9,7 @@ import { stderrProgress } from '../progress.ts';
 import { goVersion } from '../provision/gobuild.ts';
 import { cacheUsers, pruneMarkers } from '../provision/in-use.ts';
 import { judgeTempDirs, sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
+import { probeIsolation } from '../runner/trust.ts';
 
 export interface DoctorLine {
   ok: boolean;
@@ -53,6 +54,8 @@ export function doctorCommand(): Command {
     const engine = user && !problem ? user : lab;
     if (engine) {
       const c = withEngine(config, engine.host);
+      const iso = await probeIsolation(c, engine.host);
+      say(true, `untrusted cases (outside fixtures/cases, no --trust): ${iso.isolated ? 'run here' : 'refused here'}: ${iso.reason}`);
       for (const l of runLines(engine.host, await surveyRuns(c))) say(l.ok, l.what, l.fix);
       for (const line of await listLabImages(c)) say(true, `image ${line.replace(/\t/g, '  ')}`);
     }

@@ -96,6 +96,31 @@ export function engineProblem(info: Pick<EngineInfo, 'serverVersion'>): string |
   return undefined;
 }
 
+/** Whether root inside a privileged container on an engine is root on the host, and why. */
+export interface EngineIsolation {
+  isolated: boolean;
+  reason: string;
+}
+
+/**
+ * An engine's isolation boundary, from its `docker info` (SecurityOptions: "name=rootless",
+ * "name=seccomp,profile=builtin", ...); pure. Only rootless mode counts: the daemon and every container
+ * (a privileged DinD too) live in a user namespace owned by an unprivileged user. User-namespace remapping
+ * ("name=userns") does not: moby refuses --privileged under userns-remap unless the container opts out with
+ * --userns=host (daemon/daemon_unix.go, verifyPlatformContainerSettings), so a privileged DinD runs as root.
+ */
+export function engineIsolation(info: { SecurityOptions?: unknown }): EngineIsolation {
+  const opts = info.SecurityOptions;
+  if (!Array.isArray(opts) || !opts.every((o) => typeof o === 'string')) return { isolated: false, reason: 'docker info lists no security options, so it is taken for a rootful engine' };
+  // "name=seccomp,profile=builtin" -> "seccomp"; engines before 1.13 listed bare names.
+  const names = new Set(opts.map((o: string) => /(?:^|,)name=([^,]*)/.exec(o)?.[1] ?? (o.includes('=') ? '' : o)));
+  if (names.has('rootless')) return { isolated: true, reason: 'rootless engine (name=rootless): root in its containers, a privileged DinD too, is an unprivileged user on the host' };
+  if (names.has('userns')) {
+    return { isolated: false, reason: 'user-namespace remapping (name=userns) does not cover privileged containers: a privileged DinD must opt out of it with --userns=host and runs as root on the host' };
+  }
+  return { isolated: false, reason: 'rootful engine (docker info lists no name=rootless): root in a privileged container is root on the host' };
+}
+
 export async function inspectEngine(config: LabConfig, host: string): Promise<Omit<EngineInfo, 'owner'> | undefined> {
   const r = await run(['docker', 'version', '--format', '{{json .Server}}'], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 15_000 });
   if (r.exitCode !== 0) return undefined;

@@ -225,6 +225,74 @@ describe('EnginePool', () => {
     await pool.close();
   });
 
+  it("never hands a single-use lease's engine to another cell: it is stopped on release, and the waiter gets a fresh one", async () => {
+    const discarded: string[] = [];
+    const pool = new EnginePool<FakeEngine>({ perKey: 1, total: 3 }, { discarded: (k) => discarded.push(k) });
+    const start = starter('a');
+    const untrusted = await pool.lease('a', start, { singleUse: true });
+    const next = pool.lease('a', start);
+    expect(await state(next)).toBe('pending');
+    untrusted.release();
+    const got = await next;
+    expect(got.engine).not.toBe(untrusted.engine);
+    expect(got.engine.name).toBe('a#2');
+    expect(untrusted.engine.stopped).toBe(true);
+    expect(discarded).toEqual(['a']);
+    expect(pool.size('a')).toBe(1);
+    got.release();
+    await pool.close();
+  });
+
+  it('discards an idle engine that a single-use lease reused, and frees its room for another key', async () => {
+    const pool = new EnginePool<FakeEngine>({ perKey: 1, total: 2 });
+    const trusted = await pool.lease('a', starter('a'));
+    trusted.release();
+    const untrusted = await pool.lease('a', starter('a'), { singleUse: true });
+    expect(untrusted.engine).toBe(trusted.engine);
+    untrusted.release();
+    expect(pool.size()).toBe(0);
+    await Promise.resolve();
+    expect(trusted.engine.stopped).toBe(true);
+    // Nothing of `a` is left to reuse: its next lease starts a new engine.
+    const again = await pool.lease('a', starter('a'));
+    expect(again.engine).not.toBe(trusted.engine);
+    again.release();
+    await pool.close();
+  });
+
+  it('discards a single-use engine also when it was replaced mid-lease, and a double release stops it once', async () => {
+    const discarded: string[] = [];
+    const pool = new EnginePool<FakeEngine>({ perKey: 1, total: 2 }, { discarded: (k) => discarded.push(k) });
+    const start = starter('a');
+    const first = await pool.lease('a', start);
+    first.engine.running = false;
+    first.release();
+    const untrusted = await pool.lease('a', start, { singleUse: true });
+    expect(untrusted.engine.name).toBe('a#2');
+    untrusted.release();
+    untrusted.release();
+    expect(discarded).toEqual(['a']);
+    expect(pool.size()).toBe(0);
+    await Promise.resolve();
+    expect(untrusted.engine.stopped).toBe(true);
+    await pool.close();
+  });
+
+  it('keeps ordinary leases reusable beside single-use ones', async () => {
+    const pool = new EnginePool<FakeEngine>({ perKey: 2, total: 4 });
+    const start = starter('a');
+    const trusted = await pool.lease('a', start);
+    const untrusted = await pool.lease('a', start, { singleUse: true });
+    untrusted.release();
+    trusted.release();
+    const next = await pool.lease('a', start);
+    expect(next.engine).toBe(trusted.engine);
+    expect(next.startMs).toBe(0);
+    expect(pool.size('a')).toBe(1);
+    next.release();
+    await pool.close();
+  });
+
   it('refuses limits that could deadlock or mean nothing', () => {
     expect(() => checkLimits({ perKey: 0, total: 4 })).toThrow(/engines per key must be a whole number >= 1, not 0/);
     expect(() => checkLimits({ perKey: 1.5, total: 4 })).toThrow(/whole number/);

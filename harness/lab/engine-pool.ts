@@ -2,7 +2,8 @@
 // cells queue (the quick matrix puts most of its cells on one key, so one engine would run them in turn
 // while the other job slot idles). The live total is capped: an idle engine of another key is stopped to
 // make room, least recently used first. A lease is exclusive: one cell at a time on an engine, and at
-// most `busy` engines are leased at once: the run's --jobs, the cells in flight.
+// most `busy` engines are leased at once: the run's --jobs, the cells in flight. A lease may be single-use
+// (an untrusted case's cell): its engine then leaves the pool when released and is stopped, never reused.
 // Pure scheduling over start/stop callbacks, so the policy is unit-tested without Docker (engine-pool.test.ts);
 // the lab supplies real DinD containers.
 import { HarnessError } from '../errors.ts';
@@ -28,11 +29,21 @@ export interface PoolLease<T> {
   release(): void;
 }
 
+export interface LeaseOptions {
+  /**
+   * The engine is discarded (stopped and removed) when this lease is released, so that no other cell runs
+   * on an engine whose state an untrusted case could have changed in ways a reset does not undo.
+   */
+  singleUse?: boolean;
+}
+
 export interface PoolEvents {
   /** an idle engine of `key` is stopped to make room for another key's */
   evicted?(key: string): void;
   /** the engine leased for `key` had died (or was killed) and is replaced by a fresh one */
   replaced?(key: string): void;
+  /** a single-use lease of `key` was released: its engine is stopped */
+  discarded?(key: string): void;
 }
 
 interface Slot<T> {
@@ -81,8 +92,11 @@ export class EnginePool<T extends PooledEngine> {
     return key === undefined ? this.slots.length : this.slots.filter((s) => s.key === key).length;
   }
 
-  /** Exclusive use of an engine of `key`: an idle one, a new one (started with `start`), or the next released. */
-  async lease(key: string, start: () => Promise<T>): Promise<PoolLease<T>> {
+  /**
+   * Exclusive use of an engine of `key`: an idle one, a new one (started with `start`), or the next released.
+   * A single-use lease's engine leaves the pool on release and is stopped.
+   */
+  async lease(key: string, start: () => Promise<T>, opts: LeaseOptions = {}): Promise<PoolLease<T>> {
     if (this.closed) throw new HarnessError('lab is stopped');
     const slot = await new Promise<Slot<T>>((resolve, reject) => {
       this.waiters.push({ key, start, resolve, reject });
@@ -92,6 +106,17 @@ export class EnginePool<T extends PooledEngine> {
     const release = () => {
       if (released) return;
       released = true;
+      if (opts.singleUse) {
+        // Out of the pool before any waiter is served, so the reuse pass cannot hand it over. (A slot
+        // already out, a failed start or a closed pool, is stopped by whoever took it out.)
+        if (this.slots.includes(slot)) {
+          this.remove(slot);
+          this.events.discarded?.(key);
+          this.stopLater(slot);
+        }
+        this.dispatch();
+        return;
+      }
       slot.busy = false;
       slot.lastUsed = Date.now();
       this.dispatch();

@@ -95,6 +95,7 @@ export class Lab implements AsyncDisposable {
         // The cell that saw it die has its error (and the engine's panic, if any); the cells still waiting
         // for this engine get a fresh one instead of the same error each.
         replaced: (key) => this.progress(`DinD ${key} is no longer running (it died or was killed): starting a fresh one for the next cells`),
+        discarded: (key) => this.progress(`DinD ${key}: an untrusted case ran on it; removing it (no other cell reuses it)`),
       },
     );
     this.heartbeat = this.keepHeartbeat();
@@ -167,10 +168,13 @@ export class Lab implements AsyncDisposable {
     return new RegistryClient({ baseUrl: this.hostRegistryUrl, userAgent });
   }
 
-  /** Exclusive use of a DinD engine for (engine, store): an idle one, a new one, or the next one released. */
-  async lease(engine: EngineImage, store: StoreKind): Promise<DindLease> {
+  /**
+   * Exclusive use of a DinD engine for (engine, store): an idle one, a new one, or the next one released.
+   * `untrusted`: an untrusted case's cell; its engine is removed when released, never reused.
+   */
+  async lease(engine: EngineImage, store: StoreKind, opts: { untrusted?: boolean } = {}): Promise<DindLease> {
     if (this.stopped) throw new HarnessError('lab is stopped');
-    const { engine: dind, startMs, release } = await this.pool.lease(`${engine.label}/${store}`, () => this.startDind(engine, store));
+    const { engine: dind, startMs, release } = await this.pool.lease(`${engine.label}/${store}`, () => this.startDind(engine, store), { singleUse: opts.untrusted === true });
     return { dind, startMs, release };
   }
 

@@ -9,7 +9,7 @@ import { buildMatrix } from '../report/matrix.ts';
 import { renderTerminalTable } from '../report/terminal.ts';
 import { board, scenarioSources } from '../runner/command.ts';
 import { defaultReportDir, newRunId } from '../runner/launch.ts';
-import { addRunOptions, runOptions } from '../runner/options.ts';
+import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
 import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
 import { qualify, renderQualification } from './compare.ts';
@@ -28,13 +28,14 @@ export function qualifyCommand(): Command {
     .requiredOption('--baseline <version>', 'the Buildx in use today')
     .requiredOption('--candidate <version>', 'the Buildx to upgrade to');
   addRunOptions(cmd, { matrix: 'quick' });
+  addTrustOption(cmd);
   return cmd.action(async (targets: string[], values: Record<string, unknown>, c: Command) => {
     const config = labConfig();
     const o = runOptions(values);
     refusePinnedFilter(o, 'buildx', 'qualify');
     const [baseline, candidate] = [oneLabel(values.baseline as string), oneLabel(values.candidate as string)];
     if (baseline === candidate) throw new UsageError(`baseline and candidate are the same version (${baseline})`);
-    const sources = targets.length ? targetSources(targets) : scenarioSources([]);
+    const sources = targets.length ? targetSources(targets, { trust: values.trust === true }) : scenarioSources([]);
     const reportDir = o.reportDir ?? defaultReportDir(newRunId());
     const b = board(config);
     let results: CellResult[];

@@ -3,20 +3,24 @@
 import { Command } from 'commander';
 import { labConfig } from '../config.ts';
 import { runAndReport } from '../runner/command.ts';
-import { addRunOptions, runOptions } from '../runner/options.ts';
+import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
+import { caseSource } from '../runner/trust.ts';
 import { loadCase } from './case.ts';
 import { reproLines, reproWord } from './scenario.ts';
 
 export function reproCommand(): Command {
   const cmd = new Command('repro')
     .summary('reproduce a bug report given as data (CASE_DIR/case.yaml): symptom present / absent / inconclusive per cell')
-    .description('Exit 0 when every cell could be judged (and, for a case with `expect`, as declared); 1 when a cell errored, was skipped or was inconclusive, or differs from `expect`; 2 for an invalid case.')
+    .description('Exit 0 when every cell could be judged (and, for a case with `expect`, as declared); 1 when a cell errored, was skipped or was inconclusive, or differs from `expect`; 2 for an invalid case, or an untrusted one (outside fixtures/cases, no --trust) on an engine that is not rootless.')
     .argument('<case-dir>', 'a directory holding case.yaml and the files it builds (see fixtures/cases/README.md)');
   addRunOptions(cmd, { matrix: 'full' });
+  addTrustOption(cmd);
   return cmd.action(async (dir: string, values: Record<string, unknown>, c: Command) => {
     const config = labConfig();
     const kase = loadCase(dir); // an invalid case fails here, naming the line and field, before anything starts
-    const run = await runAndReport(config, 'repro', ['repro', ...c.args], [{ kind: 'case', dir: kase.dir }], runOptions(values));
+    // Outside this checkout's fixtures/cases, and without --trust: only an isolated engine runs it (runner/trust.ts).
+    const source = caseSource(kase.dir, { trust: values.trust === true });
+    const run = await runAndReport(config, 'repro', ['repro', ...c.args], [source], runOptions(values));
     process.stdout.write(`\n${kase.title}\n${reproLines(run.results).map((l) => `  ${l}`).join('\n')}\n`);
     const words = run.results.map(reproWord);
     const undecided = run.results.length < run.spec.cells.length || words.some((w) => w === 'error' || w === 'skipped' || w === 'inconclusive');

@@ -8,7 +8,7 @@ import { caseScenario, caseVerdict, NO_EXPECTATION, reproLines, reproWord, type 
 const fixtures = new URL('../../fixtures/cases/', import.meta.url).pathname;
 const bake = loadCase(path.join(fixtures, '3070-bake-double-push'));
 const create = loadCase(path.join(fixtures, '49453-pull-stream'));
-const expand = (c: ReturnType<typeof loadCase>) => expandScenario(caseScenario(c), { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir: c.dir } });
+const expand = (c: ReturnType<typeof loadCase>) => expandScenario(caseScenario(c), { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir: c.dir, trust: 'project' } });
 
 describe('caseScenario', () => {
   it('states the symptom in words, one clause a check', () => {

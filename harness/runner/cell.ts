@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { BuildxBinary } from '../buildx/buildx.ts';
 import type { LabConfig } from '../config.ts';
 import type { StartedDindContainer } from '../dind/dind.ts';
+import type { EngineIsolation } from '../engine/host.ts';
 import { runningContainers } from '../engine/labels.ts';
 import { HarnessError, RequirementError } from '../errors.ts';
 import { Kit } from '../kit/context.ts';
@@ -17,6 +18,7 @@ import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import type { EngineImageResult, ImageResult } from './provision.ts';
 import type { PlannedCell } from './run-spec.ts';
 import { cellId, type AxesDecl, type Scenario } from './scenario.ts';
+import { isUntrusted, trustFact } from './trust.ts';
 import { describeGoPanic } from '../text.ts';
 
 export interface CellEnvironment {
@@ -26,6 +28,8 @@ export interface CellEnvironment {
   buildxCacheRoot: string;
   /** the result of a requirement of the run, once provisioned */
   need<T>(id: string): Promise<T>;
+  /** the host engine's isolation, as the run spec recorded it (only runs with an untrusted case have it) */
+  isolation?: EngineIsolation;
 }
 
 export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell, env: CellEnvironment): Promise<CellResult> {
@@ -43,7 +47,12 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
   const { lab } = env;
   let leasedDind: StartedDindContainer | undefined;
   let logSince: string | undefined;
+  const untrusted = isUntrusted(cell.source);
+  const fact = trustFact(cell, env.isolation);
+  if (fact) evidence.facts.push(fact);
   try {
+    // The CLI refuses such a run before it starts (runner/trust.ts); a spec that got here anyway is refused too.
+    if (untrusted && !env.isolation?.isolated) throw new HarnessError(`refused: an untrusted case runs only on an engine with an isolation boundary, and this one has none (${env.isolation?.reason ?? 'not checked'}); read the case and pass --trust, or use a rootless engine`);
     const tp = performance.now();
     const [binary, engine] = await Promise.all([
       env.need<BuildxBinary>(`buildx:${cell.axes.buildx}`),
@@ -52,7 +61,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     // The images it will pull from the lab registry (BuildKit) are pushed before it holds an engine, so
     // other cells use the engine meanwhile; a failed push is the scenario's to report when it asks.
     await Promise.all(cell.requires.filter(publishedTag).map((id) => publishRequirement(env, id).catch(() => undefined)));
-    const lease = await lab.lease(toEngineImage(engine), cell.axes.store as StoreKind);
+    const lease = await lab.lease(toEngineImage(engine), cell.axes.store as StoreKind, { untrusted });
     leaseRelease = lease.release;
     // Provisioning and waiting for an engine (cells sharing one run in turn) are not the cell's time; an
     // engine started for this cell is, as its start phase.

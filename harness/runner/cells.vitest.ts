@@ -60,7 +60,7 @@ for (const [id, s] of scenarios) {
     for (const cell of cells) {
       test(cell.attempt > 0 || cells.some((c) => c.name === cell.name && c.attempt > 0) ? `${cell.name} #${cell.attempt + 1}` : cell.name, async (t) => {
         if (!lab) throw labError ?? new Error('the lab did not start (see above)');
-        const result = await runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need });
+        const result = await runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need, ...(spec.isolation ? { isolation: spec.isolation } : {}) });
         writeCellResult(spec.reportDir, result);
         t.task.meta.outcome = result.outcome;
         t.task.meta.summary = result.summary;

@@ -10,12 +10,13 @@ import { buildMatrix, hasFailures } from '../report/matrix.ts';
 import { renderTerminalTable } from '../report/terminal.ts';
 import { ROOT, selectScenarioModules } from './catalog.ts';
 import { executeRun, prepareRun, type RunOutcome } from './launch.ts';
-import { addRunOptions, runOptions, type RunOptions } from './options.ts';
+import { addRunOptions, addTrustOption, runOptions, type RunOptions } from './options.ts';
 import { planRun } from './plan.ts';
 import { Provisioner } from './provision.ts';
 import { runVitest } from './vitest-run.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { readRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
+import { caseSource } from './trust.ts';
 
 export function board(config: LabConfig): ProgressBoard {
   return new ProgressBoard({ live: config.tty });
@@ -26,7 +27,7 @@ export function shippedCases(): CellSource[] {
   const dir = path.join(ROOT, 'fixtures', 'cases');
   return readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .map((d) => ({ kind: 'case' as const, dir: path.join(dir, d.name) }))
+    .map((d) => caseSource(path.join(dir, d.name), { trust: false }))
     .sort((a, b) => a.dir.localeCompare(b.dir));
 }
 
@@ -64,9 +65,11 @@ export function runCommand(): Command {
     .option('--spec <file>', 'replay the run spec of an earlier run (its report directory holds run-spec.json)')
     .option('--list', 'print the cells the matrix holds, with their declared outcome, and what they need; run nothing');
   addRunOptions(cmd, { matrix: 'quick' });
+  addTrustOption(cmd, 'with --spec: run the case directories of that spec as trusted (you read them): on a rootful engine a case can then get root on this host');
   return cmd.action(async (names: string[], values: Record<string, unknown>, c: Command) => {
     const config = labConfig();
     const argv = ['run', ...c.args];
+    if (values.trust && !values.spec) throw new UsageError('--trust applies to the case directories of a replayed run (--spec FILE); scenarios are the project\'s own. For a case directory, use repro CASE_DIR --trust');
     if (values.list) {
       const spec = await planRun({ command: 'run', argv, sources: scenarioSources(names), ...runOptions(values), reportDir: '', runId: 'list', dockerHost: config.dockerHost });
       process.stdout.write(`${listCells(spec)}\n`);
@@ -76,7 +79,7 @@ export function runCommand(): Command {
       const b = board(config);
       try {
         const old = readRunSpec(values.spec as string);
-        const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv, sources: [], matrix: 'quick', filters: {}, repeat: 1, jobs: old.jobs, ...(values.reportDir ? { reportDir: path.resolve(values.reportDir as string) } : {}), replay: old }, b);
+        const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv, sources: [], matrix: 'quick', filters: {}, repeat: 1, jobs: old.jobs, ...(values.reportDir ? { reportDir: path.resolve(values.reportDir as string) } : {}), replay: old, trust: values.trust === true }, b);
         process.exitCode = (await finishRun(engineConfig, spec, b)).exitCode;
       } finally {
         b.close();

@@ -22,6 +22,7 @@ import { Provisioner } from './provision.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { LabReporter } from './reporter.ts';
 import { writeRunSpec, type RunSpec } from './run-spec.ts';
+import { checkTrust, retrust } from './trust.ts';
 
 /** A file that marks a directory as the lab's report directory: only such directories are ever cleaned. */
 export const REPORT_MARKER = '.buildx-lab-report';
@@ -82,18 +83,28 @@ export type RunRequest = Omit<PlanRequest, 'dockerHost' | 'runId' | 'reportDir'>
   reportDir?: string;
   /** replay this earlier spec's cells and requirements exactly (a new run id and report directory) */
   replay?: RunSpec;
+  /** --trust: the replayed spec's cases are trusted (a spec's own word on trust is not taken) */
+  trust?: boolean;
 };
 
-/** The engine the run talks to (started, and if needed built, by the lab) and the planned spec. */
+/**
+ * The engine the run talks to (started, and if needed built, by the lab) and the planned spec. An untrusted
+ * case on an engine without isolation is refused here, before anything is provisioned (runner/trust.ts).
+ */
 export async function prepareRun(config: LabConfig, req: RunRequest, board: ProgressBoard): Promise<{ config: LabConfig; spec: RunSpec }> {
   const runId = req.runId ?? newRunId();
   const reportDir = claimReportDir(req.reportDir ?? defaultReportDir(runId));
   // Planning first: a bad filter fails before any engine is touched.
-  const draft = req.replay
-    ? { ...req.replay, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv }
-    : await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost });
+  let draft: RunSpec;
+  if (req.replay) {
+    const { isolation: _old, ...replayed } = retrust(req.replay, { trust: req.trust === true });
+    draft = { ...replayed, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv };
+  } else {
+    draft = await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost });
+  }
   const engine = await new HostEngine(config, board.sink).ensure();
-  return { config: withEngine(config, engine.host), spec: { ...draft, dockerHost: engine.host } };
+  const isolation = await checkTrust(config, draft, engine.host);
+  return { config: withEngine(config, engine.host), spec: { ...draft, dockerHost: engine.host, ...(isolation ? { isolation } : {}) } };
 }
 
 export async function executeRun(config: LabConfig, spec: RunSpec, board: ProgressBoard): Promise<RunOutcome> {

@@ -66,6 +66,14 @@ export function addRunOptions(cmd: Command, defaults: { matrix: Matrix }, except
   return addAxisOptions(cmd, except);
 }
 
+/** What `--trust` says in every command's help: what it gives up, in one line. */
+export const TRUST_HELP = 'run the case directories given as trusted (you read them): on a rootful engine a case can then get root on this host (its privileged containers run in a privileged DinD)';
+
+/** Adds --trust (runner/trust.ts): cases outside this checkout's fixtures/cases are untrusted without it. */
+export function addTrustOption(cmd: Command, help = TRUST_HELP): Command {
+  return cmd.addOption(new Option('--trust', help).helpGroup('Trust'));
+}
+
 /** The parsed values of addRunOptions as one typed value. */
 export function runOptions(values: Record<string, unknown>): RunOptions {
   const filters: Record<string, string[]> = {};

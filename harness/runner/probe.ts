@@ -12,11 +12,12 @@ import { selectScenarioModules } from './catalog.ts';
 import { cleanReportSubdir, claimReportDir, executeRun, prepareRun } from './launch.ts';
 import type { RunOptions } from './options.ts';
 import type { CellSource, RunSpec } from './run-spec.ts';
+import { caseSource } from './trust.ts';
 
-/** A target is a case directory (it holds case.yaml) or a scenario name. */
-export function targetSources(targets: readonly string[]): CellSource[] {
+/** A target is a case directory (it holds case.yaml) or a scenario name; `trust` is --trust, for the case directories. */
+export function targetSources(targets: readonly string[], opts: { trust: boolean }): CellSource[] {
   return targets.flatMap((t): CellSource[] =>
-    existsSync(path.join(t, CASE_FILE)) ? [{ kind: 'case', dir: path.resolve(t) }] : selectScenarioModules([t]).map((module) => ({ kind: 'scenario', module })),
+    existsSync(path.join(t, CASE_FILE)) ? [caseSource(t, opts)] : selectScenarioModules([t]).map((module) => ({ kind: 'scenario', module })),
   );
 }
 

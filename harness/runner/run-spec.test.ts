@@ -10,7 +10,7 @@ afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, f
 const tmp = () => { const d = mkdtempSync(path.join(tmpdir(), 'spec-')); dirs.push(d); return d; };
 
 const spec = (dir: string): RunSpec => ({
-  version: 1, runId: 'r1', createdAt: '2026-11-27T00:00:00Z', command: 'run', argv: ['run'], reportDir: dir, dockerHost: 'unix:///run/buildx-lab/docker.sock', jobs: 2,
+  version: 2, runId: 'r1', createdAt: '2026-11-27T00:00:00Z', command: 'run', argv: ['run'], reportDir: dir, dockerHost: 'unix:///run/buildx-lab/docker.sock', jobs: 2,
   cells: [{ key: 'smoke > buildx=v0.29.1-debian/engine=26.1.5/store=classic', scenario: 'smoke', source: { kind: 'scenario', module: 'scenarios/smoke-multiplatform-push.scenario.ts' }, name: 'buildx=v0.29.1-debian/engine=26.1.5/store=classic', axes: { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'classic' }, expected: { outcome: 'control', reason: 'r' }, attempt: 0, requires: ['buildx:v0.29.1-debian'] }],
   requirements: { 'buildx:v0.29.1-debian': { kind: 'buildx', label: 'v0.29.1-debian', spec: 'debian-sid', version: 'v0.29.1', via: 'alias' } },
 });
@@ -21,7 +21,9 @@ describe('run spec', () => {
     expect(readRunSpec(writeRunSpec(spec(dir)))).toEqual(spec(dir));
   });
   it.each([
-    ['another version', (s: Record<string, unknown>) => ({ ...s, version: 2 }), /run spec version 2 is not 1/],
+    ['another version', (s: Record<string, unknown>) => ({ ...s, version: 3 }), /run spec version 3 is not one this lab reads \(1 or 2\); it was written by another version of the lab/],
+    ['a case whose trust is not a known word', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, source: { kind: 'case', dir: '/tmp/c', trust: 'yes' } }] }), /cells\.0\.source\.trust/],
+    ['a case without its trust', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, source: { kind: 'case', dir: '/tmp/c' } }] }), /cells\.0\.source\.trust/],
     ['a hostile outcome', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, expected: { outcome: '<img src=x onerror=alert(1)>', reason: '' } }] }), /cells\.0\.expected\.outcome/],
     ['a run id that is a path', (s: RunSpec) => ({ ...s, runId: '../../etc' }), /runId/],
     ['an axis value with a shell metacharacter', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, axes: { buildx: '$(id)' } }] }), /axis values are versions, names or ranges/],
@@ -32,6 +34,20 @@ describe('run spec', () => {
     const file = path.join(dir, 'run-spec.json');
     writeFileSync(file, JSON.stringify(mutate(spec(dir) as never)));
     expect(() => readRunSpec(file)).toThrow(message);
+  });
+  it('round-trips a case with its trust and the engine isolation', () => {
+    const dir = tmp();
+    const s: RunSpec = { ...spec(dir), isolation: { isolated: true, reason: 'rootless' }, cells: [{ ...spec(dir).cells[0]!, source: { kind: 'case', dir: '/tmp/c', trust: 'user' } }] };
+    expect(readRunSpec(writeRunSpec(s))).toEqual(s);
+  });
+  it('reads a version 1 spec, its cases untrusted whatever it claims (a replay decides their trust again)', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'run-spec.json');
+    const v1 = { ...spec(dir), version: 1, cells: [spec(dir).cells[0], { ...spec(dir).cells[0], key: 'k2', source: { kind: 'case', dir: '/tmp/c', trust: 'project' } }] };
+    writeFileSync(file, JSON.stringify(v1));
+    const read = readRunSpec(file);
+    expect(read.version).toBe(2);
+    expect(read.cells.map((c) => c.source)).toEqual([spec(dir).cells[0]!.source, { kind: 'case', dir: '/tmp/c', trust: 'untrusted' }]);
   });
   it('refuses a file that is not JSON', () => {
     const file = path.join(tmp(), 'run-spec.json');

@@ -1,13 +1,14 @@
 // One run, as data: which cells, what each needs, where results go. The CLI writes it into the report
 // directory before anything starts; the cell runner (a vitest worker) reads it back and validates it, and
-// `buildx-lab run --spec FILE` replays it exactly. Versioned: a spec from another version is refused.
+// `buildx-lab run --spec FILE` replays it exactly. Versioned: version 1 (before cases carried their trust)
+// is read as untrusted cases, and any other version is refused.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { DECLARED_OUTCOMES } from '../model.ts';
 
-export const RUN_SPEC_VERSION = 1;
+export const RUN_SPEC_VERSION = 2;
 export const RUN_SPEC_FILE = 'run-spec.json';
 
 const text = (max = 4096) => z.string().max(max);
@@ -30,9 +31,17 @@ export function requirementId(r: Requirement): string {
   }
 }
 
+/**
+ * Who vouches for a case directory: the project (it lies in this checkout's fixtures/cases, symlinks
+ * resolved), the user (`--trust`: they read it), or no one. An untrusted case runs only on an engine where
+ * root in its DinD is not root on the host (runner/trust.ts). Scenarios are the project's own code.
+ */
+export const CASE_TRUST = ['project', 'user', 'untrusted'] as const;
+export type CaseTrust = (typeof CASE_TRUST)[number];
+
 export const cellSourceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('scenario'), module: text(500) }),
-  z.object({ kind: z.literal('case'), dir: text(4096) }),
+  z.object({ kind: z.literal('case'), dir: text(4096), trust: z.enum(CASE_TRUST) }),
 ]);
 export type CellSource = z.infer<typeof cellSourceSchema>;
 
@@ -60,6 +69,8 @@ export const runSpecSchema = z.object({
   /** the engine the lab chose (engine/host.ts) */
   dockerHost: text(4096),
   jobs: z.number().int().min(1).max(64),
+  /** what `docker info` said of the engine's isolation, when the run holds an untrusted case */
+  isolation: z.object({ isolated: z.boolean(), reason: text(2000) }).optional(),
   cells: z.array(plannedCellSchema).max(100_000),
   requirements: z.record(text(300), requirementSchema),
 });
@@ -73,6 +84,20 @@ export function writeRunSpec(spec: RunSpec): string {
   return file;
 }
 
+/**
+ * A version 1 spec as version 2: its cases carry no trust, so they are untrusted (a replay decides their
+ * trust again: runner/trust.ts). Anything malformed is left for the schema to name.
+ */
+function fromVersion1(data: Record<string, unknown>): unknown {
+  const cells = Array.isArray(data.cells)
+    ? data.cells.map((c: unknown) => {
+        const source = (c as { source?: { kind?: unknown } } | null)?.source;
+        return source?.kind === 'case' ? { ...(c as object), source: { ...source, trust: 'untrusted' } } : c;
+      })
+    : data.cells;
+  return { ...data, version: RUN_SPEC_VERSION, cells };
+}
+
 /** Reads and validates a spec; every problem names the file and the field. */
 export function readRunSpec(file: string): RunSpec {
   let data: unknown;
@@ -81,10 +106,11 @@ export function readRunSpec(file: string): RunSpec {
   } catch (e) {
     throw new UsageError(`${file}: not a run spec (${(e as Error).message})`);
   }
-  if ((data as { version?: unknown } | null)?.version !== RUN_SPEC_VERSION) {
-    throw new UsageError(`${file}: run spec version ${JSON.stringify((data as { version?: unknown } | null)?.version)} is not ${RUN_SPEC_VERSION}; it was written by another version of the lab`);
+  const version = (data as { version?: unknown } | null)?.version;
+  if (version !== RUN_SPEC_VERSION && version !== 1) {
+    throw new UsageError(`${file}: run spec version ${JSON.stringify(version)} is not one this lab reads (1 or ${RUN_SPEC_VERSION}); it was written by another version of the lab`);
   }
-  const parsed = runSpecSchema.safeParse(data);
+  const parsed = runSpecSchema.safeParse(version === 1 ? fromVersion1(data as Record<string, unknown>) : data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new UsageError(`${file}: ${issue.path.join('.') || '(document)'}: ${issue.message}`);

@@ -1,0 +1,45 @@
+// The command line without an engine: what help says of --trust, and the refusals that need no engine.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TRUST_HELP } from '../runner/options.ts';
+import { main } from './main.ts';
+
+/** Runs the CLI in this process; returns its exit code and what it printed. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => { out.push(String(s)); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
+  try {
+    const code = await main(argv);
+    return { code, out: out.join(''), err: err.join('') };
+  } finally {
+    vi.restoreAllMocks();
+    process.exitCode = 0;
+  }
+}
+
+describe('--trust', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(['repro', 'bisect', 'qualify'])('is in `help %s`, saying in one line what it gives up', async (command) => {
+    const { code, out } = await cli('help', command);
+    expect(code).toBe(0);
+    const line = out.split('\n').find((l) => l.trimStart().startsWith('--trust'));
+    expect(line).toBeDefined();
+    // commander wraps long descriptions: compare the words.
+    const words = out.slice(out.indexOf('--trust')).replace(/\s+/g, ' ');
+    expect(words).toContain(TRUST_HELP.replace(/\s+/g, ' '));
+    expect(TRUST_HELP).toMatch(/root on this host/);
+  });
+
+  it('is in `help run`, for the cases of a replayed spec', async () => {
+    const { out } = await cli('help', 'run');
+    expect(out.slice(out.indexOf('--trust')).replace(/\s+/g, ' ')).toMatch(/^--trust with --spec: run the case directories of that spec as trusted .* root on this host/);
+  });
+
+  it('on run without --spec is refused as bad input (exit 2): scenarios need no trust', async () => {
+    const { code, err } = await cli('run', '--trust', 'smoke');
+    expect(code).toBe(2);
+    expect(err).toMatch(/--trust applies to the case directories of a replayed run \(--spec FILE\).*repro CASE_DIR --trust/);
+  });
+});

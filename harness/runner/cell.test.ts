@@ -1,0 +1,42 @@
+// runCell's refusal of an untrusted case on an engine without isolation: the worker's own check, behind the
+// CLI's (runner/trust.ts), made before the cell waits for anything or leases an engine.
+import { describe, expect, it } from 'vitest';
+import { labConfig } from '../config.ts';
+import type { Lab } from '../lab/lab.ts';
+import { runCell, type CellEnvironment } from './cell.ts';
+import type { PlannedCell } from './run-spec.ts';
+import type { Scenario } from './scenario.ts';
+
+const scenario = { id: 'case-x', observe: async () => ({}), judge: () => ({ observed: 'reproduced', summary: '' }) } as unknown as Scenario;
+const cell = (source: PlannedCell['source']): PlannedCell => ({ key: 'case-x > buildx=v0.21.1', scenario: 'case-x', source, name: 'buildx=v0.21.1', axes: { buildx: 'v0.21.1', engine: '26.1.5', store: 'containerd' }, expected: { outcome: 'reproduced', reason: 'r' }, attempt: 0, requires: [] });
+
+/** An environment whose lab and requirements must not be touched. */
+function untouched(isolation?: CellEnvironment['isolation']): { env: CellEnvironment; touched: string[] } {
+  const touched: string[] = [];
+  const lab = new Proxy({}, { get: (_t, p) => { touched.push(`lab.${String(p)}`); throw new Error('the lab was touched'); } }) as Lab;
+  const need = async <T,>(id: string): Promise<T> => { touched.push(id); throw new Error('a requirement was awaited'); };
+  return { env: { config: labConfig(), lab, buildxCacheRoot: '/nonexistent', need, ...(isolation ? { isolation } : {}) }, touched };
+}
+
+describe('runCell and trust', () => {
+  it.each([
+    ['no isolation recorded', undefined, /not checked/],
+    ['a rootful engine', { isolated: false, reason: 'rootful engine' }, /\(rootful engine\)/],
+  ])('refuses an untrusted case with %s, before waiting for anything or leasing an engine', async (_what, isolation, why) => {
+    const { env, touched } = untouched(isolation);
+    const r = await runCell(scenario, cell({ kind: 'case', dir: '/tmp/c', trust: 'untrusted' }), env);
+    expect(r.outcome).toBe('error');
+    expect(r.summary).toMatch(/^refused: an untrusted case runs only on an engine with an isolation boundary/);
+    expect(r.summary).toMatch(why);
+    expect(touched).toEqual([]);
+    expect(r.evidence.facts[0]).toMatch(/^case trust: untrusted/);
+  });
+
+  it('lets a trusted case go on to its requirements, its trust in the evidence', async () => {
+    const { env, touched } = untouched();
+    const r = await runCell(scenario, cell({ kind: 'case', dir: '/tmp/c', trust: 'user' }), env);
+    expect(touched).toContain('buildx:v0.21.1');
+    expect(r.summary).toBe('a requirement was awaited');
+    expect(r.evidence.facts[0]).toMatch(/^case trust: trusted by the user/);
+  });
+});

@@ -1,0 +1,199 @@
+// Who vouches for a case (resolved through symlinks and `..`), the gate on engines without isolation, and
+// the trust a replayed spec gets: pure apart from the temporary directories.
+import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { labConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
+import { shippedCases } from './command.ts';
+import { planRun } from './plan.ts';
+import type { PlannedCell, RunSpec } from './run-spec.ts';
+import { FIXTURE_CASES, caseSource, checkTrust, gateUntrusted, isInside, retrust, trustFact, untrustedCases } from './trust.ts';
+
+const SHIPPED = '2969-ls-json-duplicates';
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+/** A real temporary directory (realpath: the temp dir may itself be reached through a symlink). */
+const tmp = () => { const d = realpathSync(mkdtempSync(path.join(tmpdir(), 'trust-'))); dirs.push(d); return d; };
+
+/** A stand-in project: <tmp>/fixtures/cases/good holding a case.yaml, and <tmp>/outside/evil. */
+function layout() {
+  const root = tmp();
+  const fixtures = path.join(root, 'fixtures', 'cases');
+  for (const d of [path.join(fixtures, 'good'), path.join(root, 'outside', 'evil'), path.join(root, 'fixtures', 'cases-evil', 'x')]) {
+    mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(d, 'case.yaml'), 'title: t\n');
+  }
+  return { root, fixtures, good: path.join(fixtures, 'good'), evil: path.join(root, 'outside', 'evil') };
+}
+
+describe('caseSource', () => {
+  it("trusts a shipped case of this checkout, by its real path", () => {
+    expect(caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })).toEqual({ kind: 'case', dir: realpathSync(path.join(FIXTURE_CASES, SHIPPED)), trust: 'project' });
+  });
+
+  it('trusts a shipped case reached through `..` and through a symlink from elsewhere', () => {
+    const shipped = realpathSync(path.join(FIXTURE_CASES, SHIPPED));
+    expect(caseSource(path.join(FIXTURE_CASES, '..', 'cases', '.', SHIPPED), { trust: false }).trust).toBe('project');
+    expect(caseSource(`${tmpdir()}/../${path.relative('/', shipped)}`, { trust: false }).trust).toBe('project');
+    const link = path.join(tmp(), 'link');
+    symlinkSync(shipped, link);
+    expect(caseSource(link, { trust: false })).toEqual({ kind: 'case', dir: shipped, trust: 'project' });
+  });
+
+  it('does not trust a copy of a shipped case elsewhere, unless the user says --trust', () => {
+    const copy = path.join(tmp(), SHIPPED);
+    cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
+    expect(caseSource(copy, { trust: false })).toEqual({ kind: 'case', dir: copy, trust: 'untrusted' });
+    expect(caseSource(copy, { trust: true })).toEqual({ kind: 'case', dir: copy, trust: 'user' });
+  });
+
+  it.each([
+    ['a symlink inside the fixtures pointing outside', (l: ReturnType<typeof layout>) => { symlinkSync(l.evil, path.join(l.fixtures, 'sneaky')); return path.join(l.fixtures, 'sneaky'); }],
+    ['a `..` path that starts in the fixtures and leaves them', (l: ReturnType<typeof layout>) => path.join(l.fixtures, 'good', '..', '..', '..', 'outside', 'evil')],
+    ['a sibling whose name starts like the fixtures', (l: ReturnType<typeof layout>) => path.join(l.root, 'fixtures', 'cases-evil', 'x')],
+    ['the fixtures directory itself', (l: ReturnType<typeof layout>) => l.fixtures],
+    ['a directory linked to from inside the fixtures, by its own path', (l: ReturnType<typeof layout>) => { symlinkSync(l.evil, path.join(l.fixtures, 'sneaky')); return l.evil; }],
+  ])('does not trust %s', (_what, where) => {
+    const l = layout();
+    expect(caseSource(where(l), { trust: false, fixtures: l.fixtures }).trust).toBe('untrusted');
+  });
+
+  it('trusts a case of the fixtures reached through a symlink to the fixtures, and the fixtures root given through one', () => {
+    const l = layout();
+    const linkToFixtures = path.join(tmp(), 'f');
+    symlinkSync(l.fixtures, linkToFixtures);
+    expect(caseSource(path.join(linkToFixtures, 'good'), { trust: false, fixtures: l.fixtures })).toEqual({ kind: 'case', dir: l.good, trust: 'project' });
+    expect(caseSource(l.good, { trust: false, fixtures: linkToFixtures }).trust).toBe('project');
+  });
+
+  it('refuses a path that is not a directory, naming it', () => {
+    const l = layout();
+    expect(() => caseSource(path.join(l.root, 'nope'), { trust: true })).toThrow(UsageError);
+    expect(() => caseSource(path.join(l.root, 'nope'), { trust: true })).toThrow(/case directory .*nope: no such directory/);
+    expect(() => caseSource(path.join(l.good, 'case.yaml'), { trust: true })).toThrow(/is not a directory/);
+  });
+});
+
+describe('isInside', () => {
+  it.each([
+    ['/p/fixtures/cases', '/p/fixtures/cases/a', true],
+    ['/p/fixtures/cases', '/p/fixtures/cases/a/b', true],
+    ['/p/fixtures/cases', '/p/fixtures/cases/..a', true],
+    ['/p/fixtures/cases', '/p/fixtures/cases', false],
+    ['/p/fixtures/cases', '/p/fixtures/cases-evil/a', false],
+    ['/p/fixtures/cases', '/p/fixtures', false],
+    ['/p/fixtures/cases', '/tmp/a', false],
+  ])('%s holds %s: %s', (root, real, inside) => {
+    expect(isInside(root, real)).toBe(inside);
+  });
+});
+
+const planned = (source: PlannedCell['source'], key = 'k'): PlannedCell => ({ key, scenario: 's', source, name: 'buildx=v0.21.1', axes: { buildx: 'v0.21.1' }, expected: { outcome: 'reproduced', reason: 'r' }, attempt: 0, requires: [] });
+
+describe('retrust', () => {
+  it("decides a replayed spec's trust again, whatever the spec claims", () => {
+    const l = layout();
+    const spec = { cells: [planned({ kind: 'case', dir: l.evil, trust: 'project' }), planned({ kind: 'case', dir: l.good, trust: 'untrusted' }), planned({ kind: 'scenario', module: 'scenarios/x.scenario.ts' })] } as RunSpec;
+    expect(retrust(spec, { trust: false, fixtures: l.fixtures }).cells.map((c) => c.source)).toEqual([
+      { kind: 'case', dir: l.evil, trust: 'untrusted' },
+      { kind: 'case', dir: l.good, trust: 'project' },
+      { kind: 'scenario', module: 'scenarios/x.scenario.ts' },
+    ]);
+    expect(retrust(spec, { trust: true, fixtures: l.fixtures }).cells[0]!.source).toEqual({ kind: 'case', dir: l.evil, trust: 'user' });
+  });
+});
+
+describe('gateUntrusted', () => {
+  const rootful = { isolated: false, reason: 'rootful engine (docker info lists no name=rootless): root in a privileged container is root on the host' };
+
+  it('lets every run through that has no untrusted case, whatever the engine', () => {
+    expect(() => gateUntrusted([], rootful, 'unix:///s')).not.toThrow();
+    expect(() => gateUntrusted([], undefined, 'unix:///s')).not.toThrow();
+  });
+
+  it('lets untrusted cases run on an isolated engine', () => {
+    expect(() => gateUntrusted(['/tmp/c'], { isolated: true, reason: 'rootless' }, 'unix:///s')).not.toThrow();
+  });
+
+  it('refuses untrusted cases on an engine without isolation, as bad input (exit 2), saying why and the fix', () => {
+    let err: unknown;
+    try {
+      gateUntrusted(['/tmp/b', '/tmp/a'], rootful, 'unix:///run/buildx-lab/docker.sock');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UsageError);
+    const m = (err as Error).message;
+    expect(m).toMatch(/^refusing to run the untrusted cases \/tmp\/b, \/tmp\/a: it is not in this checkout's fixtures\/cases/);
+    expect(m).toContain('unix:///run/buildx-lab/docker.sock');
+    expect(m).toContain(rootful.reason);
+    expect(m).toMatch(/privileged container inside its DinD engine, and the DinD engine runs privileged on this engine, so root in the case would be root on this host/);
+    expect(m).toMatch(/Fix: read the case .* and pass --trust, or run it on a rootless engine \(DOCKER_HOST pointing at a rootless dockerd/);
+  });
+
+  it("shows the control and bidi characters of a case directory's name instead of passing them to the terminal", () => {
+    expect(() => gateUntrusted(['/tmp/\u001b[2Jx\u202ey'], undefined, 'h')).toThrow('untrusted case /tmp/\\u001b[2Jx\\u202ey: ');
+  });
+
+  it('refuses when the engine could not say', () => {
+    expect(() => gateUntrusted(['/tmp/c'], undefined, 'h')).toThrow(/refusing to run the untrusted case \/tmp\/c: .*its docker info could not be read/);
+  });
+});
+
+describe('untrustedCases and trustFact', () => {
+  it('lists each untrusted case directory once, sorted', () => {
+    const cells = [planned({ kind: 'case', dir: '/b', trust: 'untrusted' }), planned({ kind: 'case', dir: '/a', trust: 'untrusted' }), planned({ kind: 'case', dir: '/b', trust: 'untrusted' }, 'k2'), planned({ kind: 'case', dir: '/c', trust: 'user' }), planned({ kind: 'case', dir: '/d', trust: 'project' }), planned({ kind: 'scenario', module: 'm' })];
+    expect(untrustedCases({ cells })).toEqual(['/a', '/b']);
+  });
+
+  it("says each case cell's trust in its evidence, and nothing for a scenario", () => {
+    expect(trustFact(planned({ kind: 'case', dir: '/d', trust: 'project' }), undefined)).toBe("case trust: trusted (in this checkout's fixtures/cases)");
+    expect(trustFact(planned({ kind: 'case', dir: '/d', trust: 'user' }), undefined)).toMatch(/^case trust: trusted by the user \(--trust\)/);
+    expect(trustFact(planned({ kind: 'case', dir: '/d', trust: 'untrusted' }), { isolated: true, reason: 'rootless engine' })).toBe(
+      "case trust: untrusted (from outside this checkout's fixtures/cases); engine isolation: isolated (rootless engine); its DinD engine is discarded after this cell",
+    );
+    expect(trustFact(planned({ kind: 'scenario', module: 'm' }), undefined)).toBeUndefined();
+  });
+});
+
+describe('checkTrust', () => {
+  // A socket where no engine answers: the real docker CLI fails to reach it.
+  const nowhere = () => `unix://${path.join(tmp(), 'no-engine.sock')}`;
+
+  it('asks no engine anything for a run of shipped cases and scenarios (make test and make lab are unchanged)', async () => {
+    const cells = [planned(caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })), planned({ kind: 'scenario', module: 'm' })];
+    await expect(checkTrust(labConfig(), { cells }, nowhere())).resolves.toBeUndefined();
+  });
+
+  it('refuses an untrusted case, exit 2, when the engine cannot say it is isolated', async () => {
+    const copy = path.join(tmp(), SHIPPED);
+    cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
+    const host = nowhere();
+    const run = checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: false }))] }, host);
+    await expect(run).rejects.toThrow(UsageError);
+    await expect(run).rejects.toThrow(new RegExp(`refusing to run the untrusted case ${copy}: .*${host}.*docker info failed`));
+  });
+
+  it('lets a case the user trusts through without asking the engine', async () => {
+    const copy = path.join(tmp(), SHIPPED);
+    cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
+    await expect(checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: true }))] }, nowhere())).resolves.toBeUndefined();
+  });
+});
+
+describe('the shipped cases (make test, make lab)', () => {
+  it('are all trusted by the project, so no run of them is gated', () => {
+    const cases = shippedCases();
+    expect(cases.length).toBeGreaterThan(10);
+    expect(cases.filter((c) => c.kind !== 'case' || c.trust !== 'project')).toEqual([]);
+  });
+
+  it('plan into cells that carry the trust, with no untrusted case to check', async () => {
+    const spec = await planRun({ command: 'repro', argv: ['repro'], sources: [caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })], matrix: 'full', filters: {}, repeat: 1, jobs: 1, reportDir: '/nonexistent', runId: 'r1', dockerHost: 'unix:///nowhere' });
+    expect(spec.cells.length).toBeGreaterThan(0);
+    expect(new Set(spec.cells.map((c) => JSON.stringify(c.source)))).toEqual(new Set([JSON.stringify({ kind: 'case', dir: realpathSync(path.join(FIXTURE_CASES, SHIPPED)), trust: 'project' })]));
+    expect(untrustedCases(spec)).toEqual([]);
+  });
+});

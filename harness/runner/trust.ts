@@ -1,0 +1,116 @@
+// The trust model's plumbing. A case directory is data someone else wrote, and a case can run a privileged
+// container inside its DinD engine, which itself runs privileged on the host engine: on a rootful engine,
+// root in the case is root on the host. So a case is trusted only when it lies in this checkout's
+// fixtures/cases (resolved with realpath, so a symlink or a `..` cannot fake it) or when the user says
+// --trust; every other case runs only on an engine with a real isolation boundary (engine/host.ts,
+// engineIsolation), and the engine it ran on is discarded after its cell (lab/engine-pool.ts).
+import { realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { childEnv, type LabConfig } from '../config.ts';
+import { engineIsolation, type EngineIsolation } from '../engine/host.ts';
+import { UsageError } from '../errors.ts';
+import { run } from '../exec.ts';
+import { showAsEscapes } from '../report/visible.ts';
+import { ROOT } from './catalog.ts';
+import type { CaseTrust, CellSource, PlannedCell, RunSpec } from './run-spec.ts';
+
+/** This checkout's own cases. */
+export const FIXTURE_CASES = path.join(ROOT, 'fixtures', 'cases');
+
+/** The real path of a directory, or a UsageError naming it. */
+function realDir(dir: string, what: string): string {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (e) {
+    throw new UsageError(`${what} ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}; give a case directory (it holds case.yaml)`);
+  }
+  if (!statSync(real).isDirectory()) throw new UsageError(`${what} ${dir} is not a directory; give a case directory (it holds case.yaml)`);
+  return real;
+}
+
+/** Whether `real` lies strictly inside `root` (both real paths); pure. A sibling named like the root (cases-x) is not inside. */
+export function isInside(root: string, real: string): boolean {
+  const rel = path.relative(root, real);
+  return rel !== '' && !rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel);
+}
+
+/**
+ * A case directory as a cell source: its real path (what the cells will load, so a symlink swapped later
+ * changes nothing) and who vouches for it. `fixtures` is the project's case root (a test may give another).
+ */
+export function caseSource(dir: string, opts: { trust: boolean; fixtures?: string }): Extract<CellSource, { kind: 'case' }> {
+  const real = realDir(dir, 'case directory');
+  const root = realDir(opts.fixtures ?? FIXTURE_CASES, "the project's case directory");
+  const trust: CaseTrust = isInside(root, real) ? 'project' : opts.trust ? 'user' : 'untrusted';
+  return { kind: 'case', dir: real, trust };
+}
+
+/** The sources of a replayed spec, their trust decided again here: a spec is input, and its word on trust is not taken. */
+export function retrust(spec: RunSpec, opts: { trust: boolean; fixtures?: string }): RunSpec {
+  const again = (s: CellSource): CellSource => (s.kind === 'case' ? caseSource(s.dir, opts) : s);
+  return { ...spec, cells: spec.cells.map((c) => ({ ...c, source: again(c.source) })) };
+}
+
+export function isUntrusted(source: CellSource): boolean {
+  return source.kind === 'case' && source.trust === 'untrusted';
+}
+
+/** The distinct untrusted case directories of a spec, sorted; pure. */
+export function untrustedCases(spec: Pick<RunSpec, 'cells'>): string[] {
+  return [...new Set(spec.cells.flatMap((c) => (c.source.kind === 'case' && c.source.trust === 'untrusted' ? [c.source.dir] : [])))].sort();
+}
+
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Refuses untrusted cases on an engine without isolation, naming why and the fix (a UsageError: exit 2,
+ * before anything is provisioned); pure. No untrusted case: nothing to check.
+ */
+export function gateUntrusted(untrusted: readonly string[], isolation: EngineIsolation | undefined, dockerHost: string): void {
+  if (untrusted.length === 0 || isolation?.isolated) return;
+  // A directory name is the case author's: its control and bidi characters are shown, not obeyed by the terminal.
+  const dirs = untrusted.map((d) => showAsEscapes(d, UNPRINTABLE));
+  const list = dirs.length === 1 ? `case ${dirs[0]}` : `cases ${dirs.join(', ')}`;
+  throw new UsageError(
+    `refusing to run the untrusted ${list}: it is not in this checkout's fixtures/cases, and the Docker engine at ${dockerHost} ` +
+      `has no isolation boundary (${isolation?.reason ?? 'its docker info could not be read'}). A case can run a privileged container inside its DinD engine, ` +
+      'and the DinD engine runs privileged on this engine, so root in the case would be root on this host. ' +
+      'Fix: read the case (case.yaml and every file it ships) and pass --trust, or run it on a rootless engine ' +
+      '(DOCKER_HOST pointing at a rootless dockerd, e.g. unix:///run/user/$UID/docker.sock; see https://docs.docker.com/engine/security/rootless/).',
+  );
+}
+
+/** The isolation of the engine at `host`, from its `docker info`; not isolated when the engine does not say. */
+export async function probeIsolation(config: LabConfig, host: string): Promise<EngineIsolation> {
+  const r = await run(['docker', 'info', '--format', '{{json .SecurityOptions}}'], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 30_000 });
+  if (r.exitCode !== 0) return { isolated: false, reason: `docker info failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}` };
+  let securityOptions: unknown;
+  try {
+    securityOptions = JSON.parse(r.stdout);
+  } catch {
+    securityOptions = undefined;
+  }
+  return engineIsolation({ SecurityOptions: securityOptions });
+}
+
+/**
+ * A planned run against the engine it is about to use: nothing to check when every case is trusted;
+ * otherwise the engine's isolation, or the refusal (before anything is provisioned).
+ */
+export async function checkTrust(config: LabConfig, spec: Pick<RunSpec, 'cells'>, host: string): Promise<EngineIsolation | undefined> {
+  const untrusted = untrustedCases(spec);
+  if (untrusted.length === 0) return undefined;
+  const isolation = await probeIsolation(config, host);
+  gateUntrusted(untrusted, isolation, host);
+  return isolation;
+}
+
+/** The line each cell's evidence gets about its source's trust; pure. */
+export function trustFact(cell: Pick<PlannedCell, 'source'>, isolation: EngineIsolation | undefined): string | undefined {
+  const s = cell.source;
+  if (s.kind !== 'case') return undefined;
+  if (s.trust === 'project') return `case trust: trusted (in this checkout's fixtures/cases)`;
+  if (s.trust === 'user') return `case trust: trusted by the user (--trust); on a rootful engine, root in it is root on the host`;
+  return `case trust: untrusted (from outside this checkout's fixtures/cases); engine isolation: ${isolation ? `${isolation.isolated ? 'isolated' : 'NOT isolated'} (${isolation.reason})` : 'unknown'}; its DinD engine is discarded after this cell`;
+}
