@@ -1,5 +1,9 @@
-// The command line without an engine: what help says of --trust, and the refusals that need no engine.
-import { afterEach, describe, expect, it, vi } from 'vitest';
+// The command line without an engine: what help says of --trust, the refusals that need no engine, and
+// the commands that look at a case without running it (check, repro --list).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TRUST_HELP } from '../runner/options.ts';
 import { main } from './main.ts';
 
@@ -41,5 +45,40 @@ describe('--trust', () => {
     const { code, err } = await cli('run', '--trust', 'smoke');
     expect(code).toBe(2);
     expect(err).toMatch(/--trust applies to the case directories of a replayed run \(--spec FILE\).*repro CASE_DIR --trust/);
+  });
+});
+
+describe('check', () => {
+  const shipped = new URL('../../fixtures/cases/2969-ls-json-duplicates', import.meta.url).pathname;
+  let bad: string;
+  beforeAll(() => {
+    bad = mkdtempSync(path.join(tmpdir(), 'bxl-check-'));
+    writeFileSync(path.join(bad, 'case.yaml'), 'title: t\nsteps:\n  - docker: [run, --privileged, alpine]\n');
+  });
+  afterAll(() => rmSync(bad, { recursive: true, force: true }));
+
+  it('validates a shipped case without running it, saying what it runs on and that it is trusted', async () => {
+    const { code, out } = await cli('check', shipped);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^ok {2}.*2969-ls-json-duplicates: \d+ step\(s\), \d+ check\(s\); buildx .*; trusted\n$/);
+  });
+
+  it('checks every directory and exits 2 naming the line and field of each invalid one', async () => {
+    const { code, out, err } = await cli('check', shipped, bad, '/nonexistent-case-dir');
+    expect(code).toBe(2);
+    expect(out).toContain('2969-ls-json-duplicates');
+    expect(err).toMatch(/2 of 3 case\(s\) invalid/);
+    expect(err).toMatch(/case\.yaml:3: steps\[0\]\.docker/);
+    expect(err).toMatch(/\/nonexistent-case-dir: case directory/);
+  });
+});
+
+describe('repro --list', () => {
+  it('plans a case into its cells and requirements, running nothing', async () => {
+    const shipped = new URL('../../fixtures/cases/2969-ls-json-duplicates', import.meta.url).pathname;
+    const { code, out } = await cli('repro', shipped, '--list');
+    expect(code).toBe(0);
+    expect(out).toMatch(/^case-2969-ls-json-duplicates > buildx=v\S+\/.* \(expected (reproduced|fixed)\)$/m);
+    expect(out).toMatch(/\d+ cells; \d+ requirements: .*buildx:/);
   });
 });

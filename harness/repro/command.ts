@@ -2,7 +2,8 @@
 // absent symptom is a finding, not a failure: the exit status says whether the lab could tell.
 import { Command } from 'commander';
 import { labConfig } from '../config.ts';
-import { runAndReport } from '../runner/command.ts';
+import { listCells, runAndReport } from '../runner/command.ts';
+import { planRun } from '../runner/plan.ts';
 import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
 import { caseSource } from '../runner/trust.ts';
 import { loadCase } from './case.ts';
@@ -12,7 +13,8 @@ export function reproCommand(): Command {
   const cmd = new Command('repro')
     .summary('reproduce a bug report given as data (CASE_DIR/case.yaml): symptom present / absent / inconclusive per cell')
     .description('Exit 0 when every cell could be judged (and, for a case with `expect`, as declared); 1 when a cell errored, was skipped or was inconclusive, or differs from `expect`; 2 for an invalid case, or an untrusted one (outside fixtures/cases, no --trust) on an engine that is not rootless.')
-    .argument('<case-dir>', 'a directory holding case.yaml and the files it builds (see fixtures/cases/README.md)');
+    .argument('<case-dir>', 'a directory holding case.yaml and the files it builds (see fixtures/cases/README.md)')
+    .option('--list', 'print the cells the case holds on this matrix, with what each is expected to show and what it needs; run nothing');
   addRunOptions(cmd, { matrix: 'full' });
   addTrustOption(cmd);
   return cmd.action(async (dir: string, values: Record<string, unknown>, c: Command) => {
@@ -20,6 +22,11 @@ export function reproCommand(): Command {
     const kase = loadCase(dir); // an invalid case fails here, naming the line and field, before anything starts
     // Outside this checkout's fixtures/cases, and without --trust: only an isolated engine runs it (runner/trust.ts).
     const source = caseSource(kase.dir, { trust: values.trust === true });
+    if (values.list) {
+      const spec = await planRun({ command: 'repro', argv: ['repro', ...c.args], sources: [source], ...runOptions(values), reportDir: '', runId: 'list', dockerHost: config.dockerHost });
+      process.stdout.write(`${listCells(spec)}\n`);
+      return;
+    }
     const run = await runAndReport(config, 'repro', ['repro', ...c.args], [source], runOptions(values));
     process.stdout.write(`\n${kase.title}\n${reproLines(run.results).map((l) => `  ${l}`).join('\n')}\n`);
     const words = run.results.map(reproWord);
