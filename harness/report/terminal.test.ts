@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { stripAnsi } from '../text.ts';
 import { immutableTagCells, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
 import { buildMatrix } from './matrix.ts';
-import { renderTerminalTable } from './terminal.ts';
+import { REPRO_WORDS, renderTerminalTable } from './terminal.ts';
 
 const pull = pullStreamCells();
 const immutable = immutableTagCells();
@@ -34,5 +34,15 @@ describe('renderTerminalTable', () => {
     const text = renderTerminalTable(buildMatrix([evil]), { color: true });
     expect(stripAnsi(text)).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
     expect(text).toContain('x\\u001b]0;pwned\\u0007');
+  });
+
+  it("speaks repro's words when asked: present, absent, inconclusive", () => {
+    const cells = [
+      makeCell({ scenario: 'case-x', axes: { buildx: 'v1' }, outcome: 'reproduced', expected: 'reproduced' }),
+      makeCell({ scenario: 'case-x', axes: { buildx: 'v2' }, outcome: 'fixed', expected: 'fixed' }),
+      makeCell({ scenario: 'case-x', axes: { buildx: 'v3' }, outcome: 'unexpected', expected: 'reproduced' }),
+    ];
+    const row = renderTerminalTable(buildMatrix(cells), { color: false, words: REPRO_WORDS }).split('\n')[2]!;
+    expect(row.split(/\s+/).slice(-3)).toEqual(['present', 'absent', 'inconclusive*']);
   });
 });

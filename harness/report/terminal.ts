@@ -19,16 +19,19 @@ const RESET = '\u001b[0m';
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const visible = (text: string) => showAsEscapes(text, CONTROL);
 
-function cellText(cell: ReportCell | undefined): string {
+/** The words of `repro`: a case's symptom was present, absent, or the lab could not tell. */
+export const REPRO_WORDS: Readonly<Partial<Record<CellOutcome, string>>> = { reproduced: 'present', fixed: 'absent', unexpected: 'inconclusive' };
+
+function cellText(cell: ReportCell | undefined, words: Readonly<Partial<Record<CellOutcome, string>>>): string {
   if (!cell) return '-';
   const n = cell.results.length;
   // '*' marks a cell whose outcome is not what the scenario declares
-  return `${cell.outcome}${n > 1 ? ` x${n}` : ''}${cell.pass ? '' : '*'}`;
+  return `${words[cell.outcome] ?? cell.outcome}${n > 1 ? ` x${n}` : ''}${cell.pass ? '' : '*'}`;
 }
 
-export function renderTerminalTable(matrix: Matrix, opts: { color: boolean }): string {
+export function renderTerminalTable(matrix: Matrix, opts: { color: boolean; words?: Readonly<Partial<Record<CellOutcome, string>>> }): string {
   const header = ['scenario', 'configuration', ...matrix.versions.map(visible)];
-  const body = matrix.rows.map((row) => [visible(row.scenario), visible(row.configuration), ...matrix.versions.map((v) => cellText(row.cells[v]))]);
+  const body = matrix.rows.map((row) => [visible(row.scenario), visible(row.configuration), ...matrix.versions.map((v) => cellText(row.cells[v], opts.words ?? {}))]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const fmt = (cols: string[], row?: MatrixRow) =>
     cols

@@ -35,7 +35,7 @@ export function caseScenarioId(c: Pick<ReproCase, 'dir'>): string {
 }
 
 export function caseExpectations(c: Pick<ReproCase, 'expect'>): Expectation[] {
-  if (!c.expect.length) return [{ when: {}, outcome: 'reproduced', reason: NO_EXPECTATION }];
+  if (!c.expect.length) return [{ when: {}, outcome: 'reproduced', reason: NO_EXPECTATION, undeclared: true }];
   return c.expect.map((e) => ({ when: { buildx: e.range }, outcome: e.present ? 'reproduced' : 'fixed', reason: `case.yaml expects the symptom ${e.present ? 'present' : 'absent'} for buildx ${e.range}` }));
 }
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { labConfig } from '../config.ts';
 import type { Lab } from '../lab/lab.ts';
-import { runCell, type CellEnvironment } from './cell.ts';
+import { judgedOutcome, runCell, type CellEnvironment } from './cell.ts';
 import type { PlannedCell } from './run-spec.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -38,5 +38,23 @@ describe('runCell and trust', () => {
     expect(touched).toContain('buildx:v0.21.1');
     expect(r.summary).toBe('a requirement was awaited');
     expect(r.evidence.facts[0]).toMatch(/^case trust: trusted by the user/);
+  });
+});
+
+describe('judgedOutcome', () => {
+  const declared = { outcome: 'reproduced' as const, reason: 'before the fix' };
+  const undeclared = { ...declared, undeclared: true as const };
+  it.each([
+    ['declared and seen', declared, 'reproduced', 'reproduced', undefined],
+    ['declared, the other seen', declared, 'fixed', 'unexpected', undefined],
+    ['undeclared, present', undeclared, 'reproduced', 'reproduced', 'reproduced'],
+    ['undeclared, absent: a finding, not a miss', undeclared, 'fixed', 'fixed', 'fixed'],
+    ['undeclared, could not tell', undeclared, 'unexpected', 'unexpected', undefined],
+  ] as const)('%s', (_what, expected, observed, outcome, expectedAfter) => {
+    const r = judgedOutcome(expected, { observed, summary: 's' });
+    expect(r.outcome).toBe(outcome);
+    expect(r.expected).toBe(expectedAfter);
+    expect(r.observed).toBe(observed);
+    if (outcome === 'unexpected') expect(r.summary).toMatch(/^expected reproduced \(before the fix\), observed/);
   });
 });

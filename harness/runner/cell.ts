@@ -17,7 +17,7 @@ import { cellResultJson } from '../report/cell-file.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import type { EngineImageResult, ImageResult } from './provision.ts';
 import type { PlannedCell } from './run-spec.ts';
-import { cellId, type AxesDecl, type Scenario } from './scenario.ts';
+import { cellId, type AxesDecl, type Scenario, type Verdict } from './scenario.ts';
 import { isUntrusted, trustFact } from './trust.ts';
 import { describeGoPanic } from '../text.ts';
 
@@ -38,7 +38,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
   const evidence = emptyEvidence();
   const timings = { startMs: 0, buildxMs: 0, verifyMs: 0, totalMs: 0, provisionMs: 0 };
   const base = { scenario: s.id, name: cell.key, axes: cell.axes, expected: cell.expected.outcome, expectedReason: cell.expected.reason, evidence, startedAt };
-  const finish = (r: Pick<CellResult, 'outcome' | 'summary'> & { error?: CellResult['error']; observed?: string }): CellResult => {
+  const finish = (r: Pick<CellResult, 'outcome' | 'summary'> & { error?: CellResult['error']; observed?: string; expected?: CellResult['expected'] }): CellResult => {
     timings.totalMs = Math.round(performance.now() - t0 - timings.provisionMs);
     return { ...base, ...r, timings };
   };
@@ -107,12 +107,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     const died = watchdog.died ?? dead;
     if (died) throw new HarnessError(died);
     const verdict = s.judge(observation, cell.axes as never);
-    const matches = verdict.observed === cell.expected.outcome;
-    return finish({
-      outcome: matches ? cell.expected.outcome : 'unexpected',
-      observed: verdict.observed,
-      summary: matches ? verdict.summary : `expected ${cell.expected.outcome} (${cell.expected.reason}), observed ${verdict.observed}: ${verdict.summary}`,
-    });
+    return finish(judgedOutcome(cell.expected, verdict));
   } catch (caught) {
     const died = watchdog.died;
     const e = died && !(caught instanceof HarnessError && caught.message === died) ? new HarnessError(died, { cause: caught }) : caught;
@@ -215,4 +210,18 @@ export function writeCellResult(reportDir: string, result: CellResult): string {
   const file = path.join(dir, `${result.scenario}--${createHash('sha256').update(result.name + result.startedAt).digest('hex').slice(0, 12)}-${randomBytes(4).toString('hex')}.json`);
   writeFileSync(file, cellResultJson(result));
   return file;
+}
+
+/**
+ * A judged cell's outcome against what was declared; pure. With nothing declared (a case without
+ * `expect`), whatever the cell showed is its finding and counts as declared; only "could not tell" misses.
+ */
+export function judgedOutcome(expected: PlannedCell['expected'], verdict: Verdict): Pick<CellResult, 'outcome' | 'summary' | 'observed'> & { expected?: CellResult['expected'] } {
+  if (expected.undeclared && verdict.observed !== 'unexpected') return { outcome: verdict.observed, expected: verdict.observed, observed: verdict.observed, summary: verdict.summary };
+  const matches = verdict.observed === expected.outcome;
+  return {
+    outcome: matches ? expected.outcome : 'unexpected',
+    observed: verdict.observed,
+    summary: matches ? verdict.summary : `expected ${expected.outcome} (${expected.reason}), observed ${verdict.observed}: ${verdict.summary}`,
+  };
 }

@@ -7,7 +7,7 @@ import { labConfig, type LabConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { ProgressBoard } from '../progress-board.ts';
 import { buildMatrix, hasFailures } from '../report/matrix.ts';
-import { renderTerminalTable } from '../report/terminal.ts';
+import { REPRO_WORDS, renderTerminalTable } from '../report/terminal.ts';
 import { ROOT, selectScenarioModules } from './catalog.ts';
 import { executeRun, prepareRun, type RunOutcome } from './launch.ts';
 import { addRunOptions, addTrustOption, runOptions, type RunOptions } from './options.ts';
@@ -50,7 +50,9 @@ async function finishRun(config: LabConfig, spec: RunSpec, b: ProgressBoard): Pr
   const outcome = await executeRun(config, spec, b);
   b.close();
   const m = buildMatrix(outcome.results);
-  process.stdout.write(`\n${renderTerminalTable(m, { color: process.stdout.isTTY === true })}`);
+  // repro speaks of the symptom: present, absent, or the lab could not tell.
+  const words = spec.command === 'repro' ? REPRO_WORDS : undefined;
+  process.stdout.write(`\n${renderTerminalTable(m, { color: process.stdout.isTTY === true, ...(words ? { words } : {}) })}`);
   process.stdout.write(`\nreports: ${outcome.paths.html}\n         ${outcome.paths.markdown}\n         ${outcome.paths.junit}\n         ${outcome.paths.json}\n`);
   if (outcome.results.length === 0 && !outcome.interrupted) process.stderr.write('no cell ran: check the names and filters\n');
   const failed = outcome.exitCode !== 0 || hasFailures(outcome.results) || outcome.results.length === 0;

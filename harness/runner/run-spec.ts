@@ -53,7 +53,7 @@ export const plannedCellSchema = z.object({
   /** axes as name, keys sorted: "buildx=v0.21.1/engine=26.1.5/store=containerd" */
   name: text(1000),
   axes: z.record(z.string().max(50).regex(/^[a-z][a-z-]*$/), axisValue),
-  expected: z.object({ outcome: z.enum(DECLARED_OUTCOMES), reason: text(2000) }),
+  expected: z.object({ outcome: z.enum(DECLARED_OUTCOMES), reason: text(2000), undeclared: z.literal(true).optional() }),
   attempt: z.number().int().min(0).max(1000),
   requires: z.array(text(300)).max(20),
 });

@@ -41,6 +41,8 @@ export interface Expectation<D extends AxesDecl = AxesDecl> {
   when: { readonly [K in keyof D & string]?: K extends Versioned ? string : AxisValue<D, K> | readonly AxisValue<D, K>[] };
   outcome: DeclaredOutcome;
   reason: string;
+  /** nothing is declared (a case without `expect`): whatever the cell shows is its finding, not a miss */
+  undeclared?: boolean;
 }
 
 export interface Verdict {
@@ -161,7 +163,7 @@ export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, 
         source: o.source,
         name,
         axes: combo,
-        expected: { outcome: expected.outcome, reason: expected.reason },
+        expected: { outcome: expected.outcome, reason: expected.reason, ...(expected.undeclared ? { undeclared: true } : {}) },
         attempt,
         requires: requires.map(requirementId),
       });
