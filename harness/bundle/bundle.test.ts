@@ -262,7 +262,7 @@ describe('images are loaded only under lab names', () => {
     ['an unnamed image', [['manifest.json', JSON.stringify([{ Config: 'c', RepoTags: null, Layers: [] }])]], [], /manifest.json image 0 has no name/],
     ['a lab name bundle.json does not list', [['manifest.json', manifestJson(LAB)]], ['buildx-lab/other:0123456789ab'], /holds buildx-lab\/engine-base:0123456789ab, which its bundle.json does not list/],
     ['a manifest.json that is a link', [['blobs/m', manifestJson('alpine:latest')], ['manifest.json', { link: 'blobs/m' }]], [LAB], /member manifest.json is a symlink, not a regular file/],
-    ['a link out of the archive', [['manifest.json', manifestJson(LAB)], ['blobs/l', { link: '../../etc/passwd' }]], [LAB], /member blobs\/l links to ..\/..\/etc\/passwd, outside the archive/],
+    ['a link out of the archive', [['manifest.json', manifestJson(LAB)], ['blobs/l', { link: '../../etc/passwd' }]], [LAB], /member blobs\/l links to ..\/..\/etc\/passwd, which leaves the archive/],
     ['no manifest at all', [['blobs/x', 'x']], [LAB], /neither manifest.json nor index.json/],
   ] as [string, ArchiveFile[], string[], RegExp][])('refuses %s before asking for an engine', async (_what, files, declared, want) => {
     const message = await refusal(await imagesBundle(files, declared));
@@ -277,6 +277,17 @@ describe('images are loaded only under lab names', () => {
     writeFileSync(path.join(other, 'manifest.json'), manifestJson('alpine:latest'));
     execFileSync('tar', ['-C', other, '-rf', archive, 'manifest.json']);
     expect(await refusal(addImages(await goodBundle(), archive, [LAB]))).toMatch(/member manifest.json appears twice/);
+  });
+
+  it('refuses a member written through a link, which could land on a checked one', async () => {
+    // `d` -> `.` is refused outright; `d` -> `blobs` is a plain link, and `d/x` is appended after it
+    const archive = archiveOf([['manifest.json', manifestJson(LAB)], ['blobs/x', 'x'], ['d', { link: 'blobs' }]]);
+    const other = tmp('other');
+    mkdirSync(path.join(other, 'd'));
+    writeFileSync(path.join(other, 'd', 'x'), 'y');
+    execFileSync('tar', ['-C', other, '-rf', archive, 'd/x']);
+    expect(await refusal(addImages(await goodBundle(), archive, [LAB]))).toMatch(/member d\/x is written through the symlink d/);
+    expect(await refusal(await imagesBundle([['manifest.json', manifestJson(LAB)], ['d', { link: '.' }]], [LAB]))).toMatch(/member d links to \., which leaves the archive or is its root/);
   });
 
   it('passes an archive of lab names to the engine, after the cache is placed', async () => {

@@ -5,7 +5,7 @@
 // annotations, the legacy `repositories` file) are read on the way and must all be lab names. The engine
 // then loads the rewritten copy, so what it parses is exactly what was checked: no tar parser of ours can
 // read a member differently from the engine's (duplicate names, PAX overrides, links named like
-// manifest.json are refused or gone).
+// manifest.json, members written through links are refused or gone).
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import path from 'node:path';
@@ -131,6 +131,7 @@ export async function checkImageArchive(src: string, dest: string, declared: rea
   });
   failed.catch(() => undefined);
   const seen = new Set<string>();
+  const links = new Set<string>();
   const naming: Partial<Record<NamingFile, string>> = {};
   try {
     for await (const entry of extract) {
@@ -158,8 +159,9 @@ export async function checkImageArchive(src: string, dest: string, declared: rea
       } else if (h.type === 'symlink' && !(NAMING_FILES as readonly string[]).includes(name)) {
         // docker save links a legacy layer.tar to its blob: a relative target inside the archive
         const target = memberName(path.posix.join(path.posix.dirname(name), h.linkname));
-        if (typeof target !== 'string' || path.posix.isAbsolute(h.linkname)) throw new UsageError(`member ${name} links to ${h.linkname.slice(0, 200)}, outside the archive`);
+        if (typeof target !== 'string' || path.posix.isAbsolute(h.linkname)) throw new UsageError(`member ${name} links to ${h.linkname.slice(0, 200)}, which leaves the archive or is its root`);
         pack.entry({ ...header, type: 'symlink', linkname: h.linkname });
+        links.add(name);
         entry.resume();
       } else {
         throw new UsageError(`member ${name} is a ${h.type}, not a regular file${(NAMING_FILES as readonly string[]).includes(name) ? '' : ', directory or symlink'}`);
@@ -174,6 +176,15 @@ export async function checkImageArchive(src: string, dest: string, declared: rea
   }
   pack.finalize();
   await Promise.race([once(out, 'close'), failed]);
+  // An extractor writes `l/x` through a symlink `l`, so a member under a link could land on another one
+  // (manifest.json among them): docker save's links are files, and nothing is written through them.
+  for (const name of seen) {
+    const parts = name.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      if (links.has(parent)) throw new UsageError(`member ${name} is written through the symlink ${parent}`);
+    }
+  }
   const names = namesIn(naming);
   if (!Array.isArray(names)) throw new UsageError(names.refused);
   const problem = namesProblem(names, declared);
