@@ -189,5 +189,5 @@ export async function checkImageArchive(src: string, dest: string, declared: rea
   if (!Array.isArray(names)) throw new UsageError(names.refused);
   const problem = namesProblem(names, declared);
   if (problem) throw new UsageError(problem);
-  return names;
+  return [...new Set(names.map(familiar))];
 }
