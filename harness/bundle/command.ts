@@ -63,7 +63,7 @@ export function bundleCommand(): Command {
     }
   });
   cmd.command('import')
-    .description('check every entry of FILE against its manifest (refusing the bundle, naming the entry, on any mismatch), then load it')
+    .description("check FILE as untrusted input (size bounds, every entry against its manifest, cache entries confined to the lab's cache directories, Buildx release binaries against the release pins, images named only buildx-lab/<id>:<hash>), refusing it and naming what failed; then place and load it")
     .argument('<file>', 'a bundle written by bundle export')
     .action(async (file: string) => {
       const config = labConfig();
