@@ -45,6 +45,15 @@ describe('labConfig reads the environment', () => {
     expect(config({ BUILDX_LAB_HEARTBEAT_STALE_S: '-5', BUILDX_LAB_START_GRACE_S: 'soon' }).ownerPolicy).toEqual({ staleMs: 15_000, graceMs: 600_000 });
   });
 
+  it('bounds a bundle import at 32 GB per entry and 64 GB in all unless told otherwise', () => {
+    expect(config({}).bundleLimits).toEqual({ entryBytes: 32e9, totalBytes: 64e9 });
+    expect(config({ BUILDX_LAB_BUNDLE_ENTRY_MAX_GB: '0.5', BUILDX_LAB_BUNDLE_MAX_GB: '100' }).bundleLimits).toEqual({ entryBytes: 0.5e9, totalBytes: 100e9 });
+  });
+
+  it.each(['0', '-1', 'lots', '1e3', 'Infinity'])('refuses BUILDX_LAB_BUNDLE_MAX_GB=%s, naming the fix', (v) => {
+    expect(() => config({ BUILDX_LAB_BUNDLE_MAX_GB: v })).toThrow(/^BUILDX_LAB_BUNDLE_MAX_GB=.* is not a positive number of GB; set it to one \(e.g. 64\) or unset it/);
+  });
+
   it('turns flags on only for their exact value', () => {
     expect(config({ BUILDX_LAB_OFFLINE: 'yes', BUILDX_LAB_ALLOW_UNPINNED: 'true', BUILDX_LAB_GO_NOSUMDB: '1' })).toMatchObject({ offline: false, allowUnpinned: false, goNoSumDb: true });
   });

@@ -46,7 +46,17 @@ export interface LabConfig {
   tty: boolean;
   /** When a run whose pid proves nothing here (another host or pid namespace) counts as abandoned. */
   ownerPolicy: OwnerPolicy;
+  /** The largest bundle `bundle import` unpacks: per member and in all, in bytes (a bundle is input from elsewhere). */
+  bundleLimits: BundleLimits;
 }
+
+export interface BundleLimits {
+  entryBytes: number;
+  totalBytes: number;
+}
+
+/** The settings that raise the bundle bounds, for refusals to name. */
+export const BUNDLE_LIMIT_SETTINGS = { entryBytes: 'BUILDX_LAB_BUNDLE_ENTRY_MAX_GB', totalBytes: 'BUILDX_LAB_BUNDLE_MAX_GB' } as const;
 
 /** Seconds from the environment, at least `min` (a bound below a few heartbeats would sweep live runs). */
 function seconds(value: string | undefined, fallback: number, min: number): number {
@@ -74,6 +84,15 @@ function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string
   try { u = new URL(v); } catch { u = undefined; }
   if (!u || !['http:', 'https:'].includes(u.protocol) || /\s/.test(v)) throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not an http(s) URL; set it to one (e.g. ${fallback || 'http://deb.debian.org/debian'}) or unset it`);
   return v.replace(/\/+$/, '');
+}
+
+/** A size in GB (decimals allowed) from the environment, in bytes; anything but a positive number is refused naming the variable. */
+function gigabytes(env: NodeJS.ProcessEnv, name: string, fallbackGb: number): number {
+  const v = env[name];
+  if (!v) return fallbackGb * 1e9;
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !(n > 0)) throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not a positive number of GB; set it to one (e.g. ${fallbackGb}) or unset it`);
+  return n * 1e9;
 }
 
 /** XDG base directories: a relative value is invalid by the spec and ignored. */
@@ -114,6 +133,8 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     tty: process.stderr.isTTY === true && env.CI !== 'true' && env.TERM !== 'dumb',
     // Heartbeats come every 5 s; generous bounds, since a wrong "abandoned" removes a live run's engines.
     ownerPolicy: { staleMs: seconds(env.BUILDX_LAB_HEARTBEAT_STALE_S, 120, 15), graceMs: seconds(env.BUILDX_LAB_START_GRACE_S, 600, 60) },
+    // A full-matrix bundle is a few GB, nearly all of it images.tar; the bounds stop a bundle from filling the disk.
+    bundleLimits: { entryBytes: gigabytes(env, BUNDLE_LIMIT_SETTINGS.entryBytes, 32), totalBytes: gigabytes(env, BUNDLE_LIMIT_SETTINGS.totalBytes, 64) },
   };
   if (env === process.env) cached = config;
   return config;

@@ -2,20 +2,27 @@
 // fresh CI machine) needs no Go build and no debootstrap. It holds the cached artefacts (Buildx binaries,
 // engine parts, BuildKit binaries, the registry's binary) with their meta.json, `docker save` of the
 // images, and a manifest of versions, sources and sha256s. Import checks every entry against the
-// manifest before it changes anything, and refuses the bundle naming the entry that failed.
+// manifest before it changes anything, and refuses the bundle naming the entry that failed. A bundle is
+// untrusted input (it comes from another machine or a CI cache): what it may place is checked against the
+// lab's own rules, not its own checksums.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { childEnv, type LabConfig } from '../config.ts';
+import type { ReleasePins } from '../buildx/release-pins.ts';
+import { BUNDLE_LIMIT_SETTINGS, childEnv, type BundleLimits, type LabConfig } from '../config.ts';
 import { ProvisionError, UsageError } from '../errors.ts';
 import { run, runChecked } from '../exec.ts';
 import type { ProgressSink } from '../progress.ts';
 import { withHeartbeat } from '../progress.ts';
+import { cacheEntryProblem, checkBuildxEntry } from './cache-entries.ts';
+import { checkImageArchive } from './image-archive.ts';
 
 export const BUNDLE_VERSION = 1;
 const MANIFEST = 'bundle.json';
 const IMAGES = 'images.tar';
+/** The most members a bundle may have: its manifest's entries, bundle.json and their directories. */
+const MAX_MEMBERS = 200_000;
 
 const entrySchema = z.object({
   // plain names under cache/ (no "." or ".." segments: an entry is read from the unpacked bundle only)
@@ -84,30 +91,58 @@ export async function exportBundle(config: LabConfig, file: string, contents: Bu
   }
 }
 
-/** What a tar listing says about a member; pure. Only regular files and directories with plain relative names pass. */
-export function checkMember(line: string): string | undefined {
-  // GNU tar -tv: "-rw-r--r-- root/root 123 2026-01-01 00:00 cache/buildx/x"
-  const m = /^([-d])\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+(.+)$/.exec(line);
-  if (!m) return `member "${line.slice(0, 120)}" is not a regular file or directory`;
-  const name = m[2]!.replace(/\/$/, '');
-  if (name.startsWith('/') || name.split('/').some((c) => c === '..' || c === '')) return `member "${name}" leaves the bundle`;
+/** A member of the bundle's tar listing. */
+export interface Member {
+  name: string;
+  size: number;
+}
+
+/**
+ * What a tar listing line says about a member; pure. Only regular files and directories with plain
+ * relative names pass. The listing is made with --numeric-owner, so no owner name can shift the columns.
+ */
+export function parseMember(line: string): Member | { refused: string } {
+  // GNU tar -tv --numeric-owner: "-rw-r--r-- 0/0 123 2026-01-01 00:00 cache/buildx/x"
+  const m = /^([-d])[-rwxsStT]{9}\s+\d+\/\d+\s+(\d+)\s+\S+\s+\S+\s(.+)$/.exec(line);
+  if (!m) return { refused: `member "${line.slice(0, 120)}" is not a regular file or directory` };
+  const name = m[3]!.replace(/\/$/, '');
+  if (name.startsWith('/') || name.split('/').some((c) => c === '..' || c === '')) return { refused: `member "${name}" leaves the bundle` };
+  return { name, size: Number(m[2]) };
+}
+
+/** Why a listing is too large to unpack, naming the bound and the setting that raises it; pure. */
+export function sizeProblem(members: readonly Member[], limits: BundleLimits): string | undefined {
+  const gb = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${n} bytes`);
+  if (members.length > MAX_MEMBERS) return `it has ${members.length} members, more than a bundle can (${MAX_MEMBERS})`;
+  const big = members.find((x) => x.size > limits.entryBytes);
+  if (big) return `member ${big.name} is ${gb(big.size)}, more than the bound of ${gb(limits.entryBytes)} per entry; if you trust this bundle, raise it with ${BUNDLE_LIMIT_SETTINGS.entryBytes}`;
+  const total = members.reduce((n, x) => n + x.size, 0);
+  if (total > limits.totalBytes) return `it unpacks to ${gb(total)}, more than the bound of ${gb(limits.totalBytes)} in all; if you trust this bundle, raise it with ${BUNDLE_LIMIT_SETTINGS.totalBytes}`;
   return undefined;
 }
 
 /**
- * Verifies then imports FILE: the listing first (no links, devices, absolute or `..` names), then every
- * entry's sha256 against bundle.json, and only then the cache directories (each replaced atomically) and
- * `docker load` of the images into the engine `engine()` returns (called once the cache is in place).
+ * Verifies then imports FILE, which is untrusted input: the listing first (no links, devices, absolute or
+ * `..` names, within the size bounds, before anything is unpacked), then every entry's sha256 against
+ * bundle.json, the cache entries' shapes, the Buildx binaries against the release pins, and the image
+ * archive's names (rewritten, cache-entries.ts and image-archive.ts). Only then are the cache
+ * directories placed (each replaced atomically) and the checked images loaded into the engine `engine()`
+ * returns (called once the cache is in place). A refusal changes nothing.
  */
-export async function importBundle(config: LabConfig, file: string, progress: ProgressSink, engine: () => Promise<LabConfig>): Promise<BundleManifest> {
+export async function importBundle(config: LabConfig, file: string, progress: ProgressSink, engine: () => Promise<LabConfig>, opts: { pins?: ReleasePins } = {}): Promise<BundleManifest> {
   if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
   const env = childEnv(config);
-  const list = await run(['tar', '-tvf', file], { env, timeoutMs: 10 * 60_000 });
+  const refuse = (why: string) => new UsageError(`refusing ${file}: ${why}`);
+  const list = await run(['tar', '--numeric-owner', '-tvf', file], { env, timeoutMs: 10 * 60_000 });
   if (list.exitCode !== 0) throw new UsageError(`${file} is not a bundle (tar: ${list.stderr.trim().split('\n')[0]})`);
+  const members: Member[] = [];
   for (const line of list.stdout.split('\n').filter(Boolean)) {
-    const bad = checkMember(line);
-    if (bad) throw new UsageError(`refusing ${file}: ${bad}`);
+    const m = parseMember(line);
+    if ('refused' in m) throw refuse(m.refused);
+    members.push(m);
   }
+  const tooBig = sizeProblem(members, config.bundleLimits);
+  if (tooBig) throw refuse(tooBig);
   const stage = path.join(config.cacheDir, 'tmp', `bundle-import-${process.pid}`);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
@@ -119,34 +154,58 @@ export async function importBundle(config: LabConfig, file: string, progress: Pr
     } catch (e) {
       const issue = e instanceof z.ZodError ? e.issues[0] : undefined;
       const why = issue ? `${issue.path.join('.') || '(document)'}: ${issue.message}` : (e as Error).message.split('\n')[0];
-      throw new UsageError(`refusing ${file}: its ${MANIFEST} is missing or invalid (${why})`);
+      throw refuse(`its ${MANIFEST} is missing or invalid (${why})`);
     }
     const listed = new Set(manifest.entries.map((e) => e.path));
     for (const rel of walk(stage).map((r) => r.split(path.sep).join('/'))) {
-      if (rel !== MANIFEST && !listed.has(rel)) throw new UsageError(`refusing ${file}: ${rel} is not in its manifest`);
+      if (rel !== MANIFEST && !listed.has(rel)) throw refuse(`${rel} is not in its manifest`);
     }
     for (const e of manifest.entries) {
       const p = path.join(stage, e.path);
-      if (!existsSync(p)) throw new UsageError(`refusing ${file}: entry ${e.path} is missing`);
+      if (!existsSync(p)) throw refuse(`entry ${e.path} is missing`);
       const got = await sha256Of(p);
-      if (got !== e.sha256 || statSync(p).size !== e.size) throw new UsageError(`refusing ${file}: entry ${e.path} does not match its checksum (manifest ${e.sha256.slice(0, 16)}…, file ${got.slice(0, 16)}…)`);
+      if (got !== e.sha256 || statSync(p).size !== e.size) throw refuse(`entry ${e.path} does not match its checksum (manifest ${e.sha256.slice(0, 16)}…, file ${got.slice(0, 16)}…)`);
+    }
+    // The checksums above were written by whoever made the bundle: they prove it self-consistent, no more.
+    // What the entries may do is checked next, against the lab's own rules and pins.
+    const cacheDirs = [...new Set(manifest.contents.cache)];
+    for (const d of cacheDirs) {
+      const bad = cacheEntryProblem(d, config.cacheDir);
+      if (bad) throw refuse(bad);
+    }
+    for (const d of cacheDirs.filter((x) => x.startsWith('buildx/') && existsSync(path.join(stage, 'cache', x)))) {
+      const r = checkBuildxEntry(d, path.join(stage, 'cache', d), { allowUnpinned: config.allowUnpinned, pins: opts.pins });
+      if ('refused' in r) throw refuse(r.refused);
+      progress(`bundle: ${r.ok}`);
+    }
+    const images = path.join(stage, IMAGES);
+    const checkedImages = path.join(stage, `checked-${IMAGES}`);
+    if (existsSync(images)) {
+      try {
+        await withHeartbeat(progress, `checking the image names in ${IMAGES}`, () => checkImageArchive(images, checkedImages, manifest.contents.images));
+      } catch (e) {
+        if (e instanceof UsageError) throw refuse(`its ${IMAGES}: ${e.message}`);
+        throw e;
+      }
+      rmSync(images);
     }
     // Everything checks out: place the cache directories, then load the images.
-    for (const d of manifest.contents.cache) {
-      if (d.split('/').includes('..') || path.isAbsolute(d)) throw new UsageError(`refusing ${file}: cache entry ${d} leaves the cache`);
+    for (const d of cacheDirs) {
       const from = path.join(stage, 'cache', d);
       if (!existsSync(from)) continue;
       const to = path.join(config.cacheDir, d);
+      // a hidden name, which no cache entry can have
+      const incoming = path.join(path.dirname(to), `.import-${process.pid}-${path.basename(to)}`);
       mkdirSync(path.dirname(to), { recursive: true });
-      rmSync(`${to}.import`, { recursive: true, force: true });
-      renameSync(from, `${to}.import`);
+      rmSync(incoming, { recursive: true, force: true });
+      renameSync(from, incoming);
       rmSync(to, { recursive: true, force: true });
-      renameSync(`${to}.import`, to);
+      renameSync(incoming, to);
     }
-    if (existsSync(path.join(stage, IMAGES))) {
+    if (existsSync(checkedImages)) {
       // The engine is found (or installed, from the engine build the bundle just placed) only now.
       const withEngine = await engine();
-      await withHeartbeat(progress, `docker load of ${manifest.contents.images.length} image(s)`, () => runChecked(['docker', 'load', '-q', '-i', path.join(stage, IMAGES)], { env: childEnv(withEngine), timeoutMs: 60 * 60_000 }));
+      await withHeartbeat(progress, `docker load of ${manifest.contents.images.length} image(s)`, () => runChecked(['docker', 'load', '-q', '-i', checkedImages], { env: childEnv(withEngine), timeoutMs: 60 * 60_000 }));
     }
     return manifest;
   } finally {

@@ -13,6 +13,7 @@ import { board, provisionMatrix } from '../runner/command.ts';
 import { addRunOptions } from '../runner/options.ts';
 import type { EngineImageResult, ImageResult } from '../runner/provision.ts';
 import { exportBundle, importBundle, type BundleContents } from './bundle.ts';
+import { isLabImageName } from './image-archive.ts';
 
 export function bundleCommand(): Command {
   const cmd = new Command('bundle').summary('an offline bundle of everything a matrix needs: export on a machine with network, import on one without');
@@ -50,7 +51,10 @@ export function bundleCommand(): Command {
       }
       if (await imageExists(engineConfig, localTag(ENGINE_BASE))) contents.images.push(localTag(ENGINE_BASE));
       contents.cacheDirs = [...new Set(contents.cacheDirs)].filter((d) => !d.startsWith('..'));
-      contents.images = [...new Set(contents.images)];
+      // Import loads only lab names (image-archive.ts): an official image stays out, and the importing
+      // machine pulls it or builds the lab's own.
+      for (const ref of new Set(contents.images)) if (!isLabImageName(ref)) b.log(`${ref}: not in the bundle (an official image; bundle import loads only the lab's own buildx-lab/<id>:<hash> images)`);
+      contents.images = [...new Set(contents.images)].filter(isLabImageName);
       const manifest = await exportBundle(engineConfig, file, contents, b.sink);
       const bytes = manifest.entries.reduce((n, x) => n + x.size, 0);
       b.log(`bundle ${file}: ${contents.cacheDirs.length} cache entries, ${contents.images.length} images, ${(bytes / 1e6).toFixed(0)} MB`);
@@ -59,7 +63,7 @@ export function bundleCommand(): Command {
     }
   });
   cmd.command('import')
-    .description('check every entry of FILE against its manifest (refusing the bundle, naming the entry, on any mismatch), then load it')
+    .description("check FILE as untrusted input (size bounds, every entry against its manifest, cache entries confined to the lab's cache directories, Buildx release binaries against the release pins, images named only buildx-lab/<id>:<hash>), refusing it and naming what failed; then place and load it")
     .argument('<file>', 'a bundle written by bundle export')
     .action(async (file: string) => {
       const config = labConfig();

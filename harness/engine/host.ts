@@ -8,7 +8,7 @@
 // host: no package is installed, and it runs with iptables, ip6tables and ip_forward off (the lab
 // publishes no ports and needs no NAT), so the host's firewall and sysctls stay as they were.
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { childEnv, type LabConfig } from '../config.ts';
@@ -59,6 +59,61 @@ export function labEnginePaths(config: Pick<LabConfig, 'engineHome' | 'engineRun
     log: path.join(home, 'dockerd.log'),
     configFile: path.join(home, 'daemon.json'),
   };
+}
+
+/** The file that marks a directory as the lab engine's own: install, start and uninstall delete only in such a one. */
+export const ENGINE_DIR_MARKER = '.buildx-lab-engine';
+
+export type EngineDir = 'home' | 'runDir';
+
+const ENGINE_DIR_SETTING: Record<EngineDir, string> = { home: 'BUILDX_LAB_ENGINE_HOME', runDir: 'BUILDX_LAB_ENGINE_RUN_DIR' };
+
+/**
+ * What the lab's engine left in each directory before the marker existed: every entry one it writes, and
+ * at least one that only it writes. Such a directory is adopted (an installation from before this
+ * change keeps working); one with anything else in it is someone else's.
+ */
+const LEGACY_LAYOUT: Record<EngineDir, { known: RegExp; signature: string[] }> = {
+  home: { known: /^(bin|data|daemon\.json|installed\.json|dockerd\.log|bin\.tmp-\d+)$/, signature: ['installed.json', 'bin/dockerd'] },
+  runDir: { known: /^(docker\.sock|dockerd\.pid|exec)$/, signature: ['docker.sock', 'dockerd.pid', 'exec'] },
+};
+
+export type EngineDirState = 'missing' | 'marked' | 'empty' | 'legacy' | 'foreign';
+
+/** Whose `dir` is: absent, the lab's (marked, or the layout from before markers), empty, or someone else's. */
+export function engineDirState(dir: string, which: EngineDir): EngineDirState {
+  if (!existsSync(dir)) return 'missing';
+  if (!statSync(dir).isDirectory()) return 'foreign';
+  const entries = readdirSync(dir);
+  if (entries.includes(ENGINE_DIR_MARKER)) return 'marked';
+  if (entries.length === 0) return 'empty';
+  const legacy = LEGACY_LAYOUT[which];
+  return entries.every((e) => legacy.known.test(e)) && legacy.signature.some((f) => existsSync(path.join(dir, f))) ? 'legacy' : 'foreign';
+}
+
+/** Refuses, naming the directory and the fix, unless the lab may delete inside `dir`. */
+function assertEngineDirOwned(dir: string, which: EngineDir): EngineDirState {
+  const state = engineDirState(dir, which);
+  if (state === 'foreign') {
+    throw new UsageError(
+      `${dir} (${ENGINE_DIR_SETTING[which]}) is not a directory of the lab's engine: it holds files the lab did not put there and has no ${ENGINE_DIR_MARKER}, ` +
+        `so the lab deletes nothing in it. Fix: set ${ENGINE_DIR_SETTING[which]} to an empty or new directory (or unset it), or, if it is the lab's, remove what else is in it yourself`,
+    );
+  }
+  return state;
+}
+
+/** Makes `dir` the lab engine's (creating it, or adopting an empty or pre-marker one), or refuses; returns it. */
+export function claimEngineDir(dir: string, which: EngineDir, progress: ProgressSink): string {
+  const state = assertEngineDirOwned(dir, which);
+  if (state === 'marked') return dir;
+  if (state === 'legacy') progress(`${dir}: the lab engine's layout from before ownership markers; marking it as the lab's`);
+  mkdirSync(dir, { recursive: true });
+  // written whole or not at all, so that a half-written marker never stands for one
+  const tmp = path.join(dir, `${ENGINE_DIR_MARKER}.tmp-${process.pid}`);
+  writeFileSync(tmp, `buildx-lab engine ${which === 'home' ? 'home' : 'run directory'}: install, start and uninstall delete in here\n`);
+  renameSync(tmp, path.join(dir, ENGINE_DIR_MARKER));
+  return dir;
 }
 
 /** The lab engine's daemon.json; pure. Everything that would touch the host outside its prefix is off. */
@@ -204,17 +259,19 @@ export class HostEngine {
 
   /** Copies the engine's binaries under the lab's prefix (so cache pruning never pulls them from under a running engine). */
   async install(release: EngineRelease = hostDefaultRelease(), opts: EngineBuildOptions = {}): Promise<EngineBinaries> {
+    // before the (long) build: a refusal should come at once
+    assertEngineDirOwned(this.paths.home, 'home');
     if (process.getuid?.() !== 0) {
       throw new RequirementError(`running a Docker engine needs root, and this is uid ${process.getuid?.()}. Fix: run the lab as root, or start Docker >= ${MIN_ENGINE} yourself and set DOCKER_HOST.`);
     }
     const bins = await new EngineBuilder(this.config, this.progress).ensure(release, opts);
+    claimEngineDir(this.paths.home, 'home', this.progress);
     const stage = `${this.paths.bin}.tmp-${process.pid}`;
     rmSync(stage, { recursive: true, force: true });
     mkdirSync(stage, { recursive: true });
     for (const f of readdirSync(bins.binDir)) copyFileSync(path.join(bins.binDir, f), path.join(stage, f));
     rmSync(this.paths.bin, { recursive: true, force: true });
-    mkdirSync(this.paths.home, { recursive: true });
-    (await import('node:fs')).renameSync(stage, this.paths.bin);
+    renameSync(stage, this.paths.bin);
     writeFileSync(this.paths.configFile, JSON.stringify(labDaemonConfig(this.paths, { seccomp: bins.seccomp }), null, 2));
     writeFileSync(path.join(this.paths.home, 'installed.json'), JSON.stringify({ version: release.version, parts: bins.parts.map((p) => ({ id: p.id, reports: p.reports })), installedAt: new Date().toISOString() }, null, 2));
     this.progress(`installed Docker ${release.version} under ${this.paths.home} (dockerd, containerd, runc, docker CLI built from the Go module proxy; no host package changed)`);
@@ -236,7 +293,12 @@ export class HostEngine {
     if (!existsSync(path.join(p.bin, 'dockerd'))) throw new UsageError(`the lab's engine is not installed under ${p.home}; run 'buildx-lab engine install' (or any run, which installs it)`);
     const running = await inspectEngine(this.config, this.labHost);
     if (running) return { ...running, owner: 'lab' };
-    for (const d of [p.runDir, p.dataRoot, p.home]) mkdirSync(d, { recursive: true });
+    // Both are checked before either is changed.
+    assertEngineDirOwned(p.home, 'home');
+    assertEngineDirOwned(p.runDir, 'runDir');
+    claimEngineDir(p.home, 'home', this.progress);
+    claimEngineDir(p.runDir, 'runDir', this.progress);
+    mkdirSync(p.dataRoot, { recursive: true });
     // A pid file left by a killed engine would stop dockerd from starting.
     if (existsSync(p.pidFile) && !pidAlive(readPid(p.pidFile))) rmSync(p.pidFile, { force: true });
     rmSync(p.socket, { force: true });
@@ -267,6 +329,8 @@ export class HostEngine {
 
   /** Stops the lab's engine (its containers stop with it); returns false when it was not running. */
   async stop(timeoutMs = 30_000): Promise<boolean> {
+    // the pid file of a directory that is not the lab's names someone else's process
+    assertEngineDirOwned(this.paths.runDir, 'runDir');
     const pid = readPid(this.paths.pidFile);
     if (!pid || !pidAlive(pid)) return false;
     process.kill(pid, 'SIGTERM');
@@ -276,12 +340,18 @@ export class HostEngine {
     return true;
   }
 
-  /** Stops it and removes everything under its prefix (binaries, images, containers, volumes, log). */
+  /**
+   * Stops it and removes everything under its prefix (binaries, images, containers, volumes, log): both
+   * directories whole, so only when both are the lab's (marked, empty, or its layout from before markers).
+   */
   async uninstall(): Promise<void> {
+    assertEngineDirOwned(this.paths.home, 'home');
+    assertEngineDirOwned(this.paths.runDir, 'runDir');
     await this.stop();
     // dockerd unmounts on a clean stop; a killed one may leave overlay mounts under the data root.
     const mounts = await run(['sh', '-c', 'cat /proc/mounts'], { env: childEnv(this.config) });
-    const under = (m: string) => m.startsWith(this.paths.dataRoot) || m.startsWith(this.paths.execRoot);
+    const inside = (m: string, root: string) => m === root || m.startsWith(`${root}/`);
+    const under = (m: string) => inside(m, this.paths.dataRoot) || inside(m, this.paths.execRoot);
     const targets = mounts.stdout.split('\n').map((l) => l.split(' ')[1] ?? '').filter(under).sort((a, b) => b.length - a.length);
     for (const t of targets) await run(['umount', '-l', t], { env: childEnv(this.config) });
     rmSync(this.paths.home, { recursive: true, force: true });

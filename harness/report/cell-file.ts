@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CellResult } from '../model.ts';
 import { redactDeep } from '../redact/redact.ts';
-import { cellResultSchema, parseWith } from './schema.ts';
+import { cellResultSchema, parseWith, ReportFileError } from './schema.ts';
 
 /** The file content for one cell: every rule of the redactor applied to every field, then JSON. */
 export function cellResultJson(result: CellResult): string {
@@ -22,6 +22,15 @@ export function readCellResults(reportDir: string): CellResult[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
-    .map((f) => parseCellResult(readFileSync(path.join(dir, f), 'utf8'), path.join(dir, f)))
+    .map((f) => parseCellResult(readCellFile(path.join(dir, f)), path.join(dir, f)))
     .sort((a, b) => a.name.localeCompare(b.name) || a.startedAt.localeCompare(b.startedAt));
+}
+
+/** A cell file's text; one that cannot be read (a directory named *.json, say) is named like a bad one. */
+function readCellFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ReportFileError(`${file}: cannot be read as a cell result (${(e as Error).message}); remove it from the report directory`);
+  }
 }

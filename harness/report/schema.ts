@@ -4,6 +4,7 @@
 // field, before any writer sees it. The schemas are tied to the model's types at compile time (see the
 // end of this file), so a field added to CellResult cannot be forgotten here.
 import { z } from 'zod';
+import { UsageError } from '../errors.ts';
 import { OUTCOMES, type CellResult } from '../model.ts';
 import type { JsonReport, ReportMeta } from './json.ts';
 
@@ -110,10 +111,11 @@ export const jsonReportSchema = z.strictObject({
   results: z.array(cellResultSchema).max(LIMITS.results),
 });
 
-/** A file that failed validation; the message names the file and each bad field. */
-export class ReportFileError extends Error {
-  override name = 'ReportFileError';
-}
+/**
+ * A file that failed validation; the message names the file and each bad field. It is bad input (a shard
+ * from elsewhere, a report directory someone edited), so the CLI says so and exits 2, with no stack trace.
+ */
+export class ReportFileError extends UsageError {}
 
 /** `results[3].evidence.commands[0].exitCode`: the path as a reader writes it. */
 function fieldPath(path: readonly PropertyKey[]): string {

@@ -61,7 +61,17 @@ const MAX_REPORT_BYTES = 256 * 1024 * 1024;
 
 /** Reads and validates a results.json (a shard's, for merge-reports); errors name the file and field. */
 export async function readJsonReport(path: string): Promise<JsonReport> {
-  const { size } = await stat(path);
+  const fix = 'give the report directory of a run or shard (it holds results.json)';
+  let size: number;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new ReportFileError(`${path}: is not a file; ${fix}`);
+    size = s.size;
+  } catch (e) {
+    if (e instanceof ReportFileError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ReportFileError(`${path}: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : (e as Error).message}; ${fix}`);
+  }
   if (size > MAX_REPORT_BYTES) throw new ReportFileError(`${path}: ${size} bytes is more than a report can be (${MAX_REPORT_BYTES})`);
   return parseJsonReport(await readFile(path, 'utf8'), path);
 }
