@@ -1,5 +1,5 @@
-// A Buildx binary and the commands bound to it, in the style of docker/actions-toolkit's Buildx class:
-// argv construction and output parsing are pure; running goes through the sandbox.
+// A Buildx binary as the lab knows it (version, path, where it came from) and the pure parsers of its own
+// output, in the style of docker/actions-toolkit's Buildx class. Commands run through the kit's sandbox.
 
 export type BuildxSource = 'cache' | 'release' | 'go' | 'debian';
 

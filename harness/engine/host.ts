@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
-import { childEnv, type LabConfig } from '../config.ts';
+import { childEnv, DEFAULT_DOCKER_SOCKET, type LabConfig } from '../config.ts';
 import { EngineStartError, RequirementError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
 import type { ProgressSink } from '../progress.ts';
@@ -20,7 +20,7 @@ import { EngineBuilder, type EngineBinaries, type EngineBuildOptions } from './b
 import { hostDefaultRelease, type EngineRelease } from './spec.ts';
 
 export const MIN_ENGINE = '23.0.0';
-export const DEFAULT_DOCKER_SOCKET = 'unix:///var/run/docker.sock';
+export { DEFAULT_DOCKER_SOCKET };
 
 export interface EngineInfo {
   host: string;

@@ -16,11 +16,6 @@ export interface ReportPaths {
   html: string;
 }
 
-/** Each run writes to its own directory, so concurrent runs never mix their cells. */
-export function defaultReportDir(config: { runId: string }): string {
-  return join('reports', config.runId);
-}
-
 /** Whether `dir` is the reports/latest link's place, which linkLatest rewrites after every run. */
 export function isLatestLink(dir: string): boolean {
   return basename(dir) === 'latest' && basename(dirname(dir)) === 'reports';
