@@ -15,7 +15,9 @@ const major = Number(process.versions.node.split('.')[0]);
 let node = process.execPath;
 if (major < 22) {
   if (!existsSync(localNode)) {
-    process.stderr.write(`buildx-lab: Node ${process.version} is too old (>= 22 needed). Fix: run 'make setup' (installs a project-local Node 24 in .lab/node), or install Node >= 22.\n`);
+    // Installed as a package there is no .lab: only the clone's Makefile brings a project-local Node.
+    const inClone = existsSync(path.join(root, 'Makefile'));
+    process.stderr.write(`buildx-lab: Node ${process.version} is too old (>= 22 needed). Fix: install Node >= 22 (Node 24 LTS recommended)${inClone ? ", or run 'make setup' here, which installs a project-local Node 24 in .lab/node" : ' and run it again'}.\n`);
     process.exit(2);
   }
   node = localNode;
