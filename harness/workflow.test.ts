@@ -31,6 +31,9 @@ interface Workflow {
 const workflows = readdirSync(workflowDir)
   .filter((f) => /\.ya?ml$/.test(f))
   .map((f) => ({ file: f, wf: parse(readFileSync(path.join(workflowDir, f), 'utf8')) as Workflow }));
+// The qualify action (action.yml) is a composite action: its steps are held to the same rules, as one job.
+const action = parse(readFileSync(path.join(root, 'action.yml'), 'utf8')) as { runs: { steps: Step[] } };
+workflows.push({ file: 'action.yml', wf: { jobs: { action: { steps: action.runs.steps } } } });
 
 const runSteps = () =>
   workflows.flatMap(({ file, wf }) =>
@@ -52,6 +55,9 @@ function substitute(text: string, contexts: Record<string, unknown>): string {
   });
 }
 
+/** A call of the CLI: `buildx-lab …`, `bin/buildx-lab.mjs …`, or the action's `node "$LAB" …`. */
+const LAB_CALL = /(buildx-lab(\.mjs)?|node "\$LAB") /;
+
 describe('workflow run: scripts', () => {
   it('hold no ${{ }} expression: values reach the shell only through env:, where they are data', () => {
     const offenders = runSteps()
@@ -63,10 +69,10 @@ describe('workflow run: scripts', () => {
   it('pass only flags the CLI defines, each to the command that defines it', () => {
     const cli = program();
     const unknown = runSteps()
-      .filter(({ step }) => /buildx-lab(\.mjs)? /.test(step.run!))
-      .flatMap(({ where, step }) => step.run!.split('\n').filter((l) => /buildx-lab(\.mjs)? /.test(l)).map((line) => ({ where, line })))
+      .filter(({ step }) => LAB_CALL.test(step.run!))
+      .flatMap(({ where, step }) => step.run!.split('\n').filter((l) => LAB_CALL.test(l)).map((line) => ({ where, line })))
       .flatMap(({ where, line }) => {
-        const words = line.slice(line.search(/buildx-lab(\.mjs)? /)).split(/\s+/).slice(1);
+        const words = line.slice(line.search(LAB_CALL)).replace(LAB_CALL, '').split(/\s+/);
         let cmd: Command | undefined = cli;
         for (const w of words) {
           const sub: Command | undefined = cmd?.commands.find((c) => c.name() === w);
