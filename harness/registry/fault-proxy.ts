@@ -514,7 +514,10 @@ export class StartedFaultProxy {
   #upstreamRequest(method: string, path: string, headers: http.OutgoingHttpHeaders): http.ClientRequest {
     const u = this.upstream;
     const where = u.protocol === 'unix:' ? { socketPath: decodeURIComponent(u.pathname) } : { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port || 80 };
-    return http.request({ ...where, method, path, headers, agent: this.#agent, insecureHTTPParser: false });
+    // keep-alive on the wire, so the registry never closes first and a body still being written never meets a
+    // closed socket (EPIPE, seen with Connection: close); the agent (keepAlive: false) destroys the connection
+    // after its one answer all the same.
+    return http.request({ ...where, method, path, headers: { ...headers, connection: 'keep-alive' }, agent: this.#agent, insecureHTTPParser: false });
   }
 
   /** What behaviours may ask of the registry: a HEAD with the client's Host and credentials. */
