@@ -1,7 +1,8 @@
 // A fault-injecting HTTP proxy in front of the lab's real registry. DinD engines reach it as `registry:5000`;
 // it forwards to the registry container (over a unix socket: the registry has no network of its own),
-// journals every request, and can corrupt, truncate, delay or refuse chosen requests. Registry behaviours (emulations of registries that differ from distribution) live in
-// behaviours.ts; this module is transport only: listening, checking the target, forwarding, faults, journal.
+// journals every request, and can corrupt, truncate, delay or refuse chosen requests. Registry behaviours
+// (emulations of registries that differ from distribution) live in behaviours.ts; this module is transport
+// only: listening, checking the target and framing, forwarding, faults, journal.
 //
 // Memory is bounded: blob bodies stream both ways; only manifest PUT bodies (needed for their digest and by
 // behaviours) are buffered, up to distribution's own 4 MiB limit; the journal has limits of its own.
@@ -221,10 +222,10 @@ export class StartedFaultProxy {
   #peakBuffered = 0;
   #stopped = new AbortController();
   /**
-   * No keep-alive upstream: each request gets a connection of its own, closed after its answer. A pooled
+   * No pooling upstream: each request gets a connection of its own, destroyed after its answer. A pooled
    * connection that went out of step (an answer too many, a body read as a request) would otherwise hand its
    * next answer to whichever client's request came next. Over the registry's unix socket a connection costs
-   * little.
+   * little (see #upstreamRequest for why the wire still says keep-alive).
    */
   readonly #agent = new http.Agent({ keepAlive: false });
   readonly #t0 = performance.now();
