@@ -1,6 +1,6 @@
 // The lab's own guarantees against a real engine: complete state reset between cells, no exposed APIs or
 // ports, read-only host mounts, dead components reported as the lab's error, nothing left behind.
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -97,13 +97,54 @@ describe('lab session', () => {
     for (const id of ids) {
       const inspect = JSON.parse((await docker('inspect', id)).stdout)[0];
       expect(inspect.HostConfig.PortBindings ?? {}, `${id} publishes ports`).toEqual({});
-      // Host paths in DinD are read-only; only tmpfs (the engine's own state) is writable.
-      for (const m of inspect.Mounts.filter((m: { Type: string }) => m.Type === 'bind')) expect(m.RW, `${m.Source} is writable in ${id}`).toBe(false);
+      // Host paths in DinD are read-only; only tmpfs (the engine's own state) is writable. The registry (no
+      // network, nothing untrusted in it) writes one host directory: the one its socket goes in.
+      const writable = inspect.Mounts.filter((m: { Type: string; RW: boolean }) => m.Type === 'bind' && m.RW).map((m: { Source: string }) => m.Source);
+      expect(writable, `writable host paths in ${id}`).toEqual(t.lab.registry.id.startsWith(id) ? [t.lab.registry.socketDir] : []);
     }
     for (const a of t.lab.proxy.addresses()) expect(['127.0.0.1', t.lab.network.gateway]).toContain(a.host);
     const ss = await lease.dind.exec(['ss', '-ltnH']);
     expect(ss.exitCode).toBe(0);
     expect(ss.stdout, 'dockerd listens on TCP').not.toMatch(/:(2375|2376)\b/);
+  });
+
+  // Before, the registry sat on the lab network: any build step could reach it by its name or address,
+  // bypassing the journal, the faults and the emulations.
+  it('the registry answers only through the proxy: nothing else on the lab network serves it, and a push through the proxy is journaled', async () => {
+    const lease = await t.lab.lease(toEngineImage(await t.need<EngineImageResult>('engine:26.1.5')), 'containerd');
+    try {
+      const d = lease.dind;
+      const registry = JSON.parse((await docker('inspect', t.lab.registry.id)).stdout)[0];
+      const lan = JSON.parse((await docker('network', 'inspect', t.lab.network.name)).stdout)[0];
+      // Every name and address the registry could be reached by on a network, and every member of the lab network.
+      const candidates = new Set<string>([
+        registry.Name.replace(/^\//, ''),
+        t.lab.registry.id.slice(0, 12),
+        ...Object.values(registry.NetworkSettings.Networks as Record<string, { IPAddress: string }>).map((n) => n.IPAddress),
+        ...Object.values(lan.Containers as Record<string, { IPv4Address: string }>).map((c) => c.IPv4Address.split('/')[0]!),
+      ].filter(Boolean));
+      const probe = (host: string) =>
+        d.exec(['timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${host}/5000 && printf 'GET /v2/ HTTP/1.0\r\nHost: registry:5000\r\n\r\n' >&3 && head -c 12 <&3`], { timeoutMs: 15_000 });
+      for (const host of candidates) {
+        const r = await probe(host);
+        expect(r.stdout, `${host}:5000 answered from inside a DinD`).not.toMatch(/^HTTP\//);
+      }
+      expect(registry.HostConfig.NetworkMode).toBe('none');
+      // The proxy on the gateway answers, and journals who asked.
+      const mark = t.lab.proxy.journal.mark();
+      expect((await probe('registry')).stdout).toMatch(/^HTTP\/1\.[01] 200/);
+      const bk = await t.lab.publish((await t.need<ImageResult>('buildkit:v0.17.1')).ref, 'moby/buildkit:v0.17.1');
+      const ref = `registry:5000/itg/through-proxy:${t.runId}`;
+      for (const argv of [['docker', 'pull', bk.ref], ['docker', 'tag', bk.ref, ref], ['docker', 'push', ref]]) {
+        const r = await d.exec(argv, { timeoutMs: 300_000 });
+        expect(r.exitCode, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
+      }
+      const fromDind = t.lab.proxy.journal.since(mark).filter((e) => e.client === d.labAddress);
+      expect(fromDind.some((e) => e.kind === 'base' && e.status === 200)).toBe(true);
+      expect(fromDind.some((e) => e.method === 'PUT' && e.kind === 'manifests' && e.repository === 'itg/through-proxy' && e.status === 201)).toBe(true);
+    } finally {
+      lease.release();
+    }
   });
 
   it("keeps a user's registry credentials out of the results and reports", async () => {
@@ -152,5 +193,6 @@ describe('lab session', () => {
     await t.lab.stop();
     expect((await mine('ps')).stdout.trim()).toBe('');
     expect((await mine('network')).stdout.trim()).toBe('');
+    expect(existsSync(t.lab.registry.socketDir), 'the registry socket directory').toBe(false);
   });
 });

@@ -1,7 +1,7 @@
-// One lab session: a labelled network, the real registry behind the fault proxy, and a pool of DinD
-// engines per engine x store, started on first use and reused across cells (lab/engine-pool.ts decides
-// which cell gets which). Everything it starts is stopped in reverse order on stop(), on SIGINT/SIGTERM,
-// and swept by label after a crash.
+// One lab session: a labelled network, the real registry behind the fault proxy (the registry has no network:
+// the proxy, on the host, dials its unix socket), and a pool of DinD engines per engine x store, started on
+// first use and reused across cells (lab/engine-pool.ts decides which cell gets which). Everything it
+// starts is stopped in reverse order on stop(), on SIGINT/SIGTERM, and swept by label after a crash.
 // It provisions nothing: the images it runs come ready from the run's provisioning (runner/provision.ts).
 import { childEnv, prepareTestcontainersEnv, type LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
@@ -142,7 +142,8 @@ export class Lab implements AsyncDisposable {
     const network = await new LabNetwork(config).withLabels(labels).start();
     let registry: StartedRegistryContainer | undefined;
     try {
-      registry = await new RegistryContainer(config, opts.registryImage).withLabels(labels).withNetwork(network.name).start();
+      // No network for the registry: the proxy reaches it over its unix socket, and nothing else can.
+      registry = await new RegistryContainer(config, opts.registryImage).withLabels(labels).start();
       await registry.beat();
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines.
       const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
@@ -150,7 +151,7 @@ export class Lab implements AsyncDisposable {
         .start();
       const lab = new Lab(config, opts, network, registry, proxy);
       activeLabs.add(lab);
-      opts.progress(`lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})`);
+      opts.progress(`lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms on ${registry.socketPath}, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})`);
       return lab;
     } catch (e) {
       await registry?.stop();

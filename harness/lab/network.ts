@@ -1,5 +1,7 @@
-// The lab's user-defined bridge network. Created through the CLI rather than testcontainers' Network
-// because every lab resource must carry the run's labels (for the sweep after a killed run).
+// The lab's user-defined bridge network: the DinD engines, and the fault proxy on its gateway. Not the
+// registry, which has no network (registry/registry.ts), so the proxy is the only way to it. Created through
+// the CLI rather than testcontainers' Network because every lab resource must carry the run's labels (for
+// the sweep after a killed run).
 import { randomBytes } from 'node:crypto';
 import { childEnv, type LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';

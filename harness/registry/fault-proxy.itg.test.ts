@@ -45,7 +45,7 @@ describe('fault proxy in front of the real registry', { timeout: 120_000 }, () =
     const location = new URL(String(start.headers.location), base);
     location.searchParams.set('digest', digest);
     const put = await request(base, 'PUT', `${location.pathname}${location.search}`, { body: bytes, headers: { 'content-type': 'application/octet-stream' } });
-    expect(put.status).toBe(201);
+    expect(put.status, put.body.toString()).toBe(201);
     return { digest, location: String(start.headers.location) };
   }
 

@@ -1,10 +1,15 @@
 // A fault-injecting HTTP proxy in front of the lab's real registry. DinD engines reach it as `registry:5000`;
-// it forwards to the registry container, journals every request, and can corrupt, truncate, delay or refuse
-// chosen requests. Registry behaviours (emulations of registries that differ from distribution) live in
-// behaviours.ts; this module is transport only: listening, checking the target, forwarding, faults, journal.
+// it forwards to the registry container (over a unix socket: the registry has no network of its own),
+// journals every request, and can corrupt, truncate, delay or refuse chosen requests. Registry behaviours
+// (emulations of registries that differ from distribution) live in behaviours.ts; this module is transport
+// only: listening, checking the target and framing, forwarding, faults, journal.
 //
 // Memory is bounded: blob bodies stream both ways; only manifest PUT bodies (needed for their digest and by
 // behaviours) are buffered, up to distribution's own 4 MiB limit; the journal has limits of its own.
+//
+// Framing: a request whose body framing is ambiguous is refused and its connection closed (request-framing.ts);
+// every forwarded body is framed explicitly, and every request to the registry has a connection of its own, so
+// an upstream connection that went out of step can never hand one request's answer to another.
 
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -67,7 +72,7 @@ export const MAX_MANIFEST_BYTES = 4 << 20;
 const LINGER_MS = 5_000;
 
 export interface FaultProxyOptions {
-  /** base URL of the real registry, e.g. http://172.18.0.3:5000 */
+  /** the real registry: a unix socket (unix:///path/registry.sock, as the lab runs it) or a base URL (http://127.0.0.1:5000) */
   upstream: string;
   listen?: ListenAddress[];
   limits?: Partial<ProxyLimits>;
@@ -133,6 +138,25 @@ function faultName(r: FaultRule): string {
   return f.kind === 'status' ? `status-${f.status}` : f.kind;
 }
 
+/** The registry's address: http://host[:port] with no path, or unix:///absolute/path. */
+function parseUpstream(spec: string): URL {
+  let u: URL | undefined;
+  try {
+    u = new URL(spec);
+  } catch {
+    u = undefined;
+  }
+  const ok =
+    u?.protocol === 'http:' ? u.pathname === '/' && !u.search && !u.username : u?.protocol === 'unix:' && !u.host && u.pathname.startsWith('/') && u.pathname.length > 1 && !u.search && !u.hash;
+  if (!u || !ok) throw new UsageError(`fault proxy upstream must be http://host[:port] or unix:///path/to/socket, got ${JSON.stringify(spec)}`);
+  return u;
+}
+
+/** How the journal and errors name the registry. */
+function upstreamName(u: URL): string {
+  return u.protocol === 'unix:' ? `unix:${decodeURIComponent(u.pathname)}` : u.origin;
+}
+
 /** Configuration; start() binds the listeners. */
 export class FaultProxy {
   #listen: ListenAddress[];
@@ -140,8 +164,7 @@ export class FaultProxy {
   readonly #upstream: URL;
 
   constructor(opts: FaultProxyOptions) {
-    this.#upstream = new URL(opts.upstream);
-    if (this.#upstream.protocol !== 'http:') throw new UsageError(`fault proxy upstream must be http://, got ${opts.upstream}`);
+    this.#upstream = parseUpstream(opts.upstream);
     this.#listen = opts.listen ?? [];
     this.#limits = { maxManifestBytes: MAX_MANIFEST_BYTES, journal: {}, ...opts.limits };
     for (const a of this.#listen) checkListenHost(a.host);
@@ -193,10 +216,18 @@ export class StartedFaultProxy {
   #active = 0;
   /** requests in flight per connection: with any, an answer written straight to the socket would come out of order */
   readonly #inFlight = new WeakMap<object, Set<ProxiedRequest>>();
+  /** connections that sent a request with bad framing: nothing more from them is forwarded */
+  readonly #badFraming = new WeakSet<object>();
   #buffered = 0;
   #peakBuffered = 0;
   #stopped = new AbortController();
-  readonly #agent = new http.Agent({ keepAlive: true });
+  /**
+   * No pooling upstream: each request gets a connection of its own, destroyed after its answer. A pooled
+   * connection that went out of step (an answer too many, a body read as a request) would otherwise hand its
+   * next answer to whichever client's request came next. Over the registry's unix socket a connection costs
+   * little (see #upstreamRequest for why the wire still says keep-alive).
+   */
+  readonly #agent = new http.Agent({ keepAlive: false });
   readonly #t0 = performance.now();
 
   constructor(
@@ -212,7 +243,8 @@ export class StartedFaultProxy {
       // The name as the resolver sees it, then the address actually bound: both must be specific.
       await checkResolvedHost(a.host);
 
-      const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024 }, (req, res) => void this.#handle(req, res));
+      // insecureHTTPParser: false whatever NODE_OPTIONS says: the lenient parser accepts ambiguous framing.
+      const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024, insecureHTTPParser: false }, (req, res) => void this.#handle(req, res));
       server.requestTimeout = 0; // Node's 300 s default would cut long blob uploads
       server.on('connection', (socket: Socket) =>
         socket.once('close', () => {
@@ -347,6 +379,9 @@ export class StartedFaultProxy {
     });
 
     try {
+      // Behind a request refused for its framing, what Node parsed next came from an untrusted byte stream.
+      if (this.#badFraming.has(req.socket)) return void x.interventions.push('after-bad-framing');
+      if (!x.framing.ok) return this.#refuseFraming(x, x.framing.reason);
       if (!x.target.ok) return this.#refuse(x, 400, 'bad-target', x.target.reason);
       if (req.httpVersion === '1.1' && !req.headers.host) return this.#refuse(x, 400, 'bad-target', 'an HTTP/1.1 request needs a Host header');
 
@@ -397,6 +432,24 @@ export class StartedFaultProxy {
     x.req.once('end', () => clearTimeout(giveUp)).once('close', () => clearTimeout(giveUp));
     x.req.resume();
     x.answer(a);
+  }
+
+  /**
+   * Answers 400 at once and closes the connection (Node does, after an answer saying `connection: close`): its
+   * byte stream cannot be trusted past this request, so nothing that follows on it is forwarded, nor is a
+   * parser error on it answered again. What Node decodes of the body is dropped. A client that never reads
+   * the answer loses the connection after LINGER_MS.
+   */
+  #refuseFraming(x: ProxiedRequest, message: string): void {
+    this.#refused++;
+    const socket = x.req.socket;
+    this.#badFraming.add(socket);
+    x.interventions.push('bad-framing');
+    const giveUp = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => clearTimeout(giveUp));
+    x.req.resume();
+    const a = errorAnswer(400, 'BAD_REQUEST', `fault proxy: request framing refused: ${message}`);
+    x.answer({ ...a, headers: { ...a.headers, connection: 'close' } });
   }
 
   /** Reads a manifest PUT body into x.body, at most limits.maxManifestBytes; false when it answered 413. */
@@ -455,19 +508,17 @@ export class StartedFaultProxy {
     x.interventions.push('upstream-unreachable');
     if (x.res.headersSent) return void x.res.destroy();
     const msg = err instanceof Error ? err.message : String(err);
-    x.answer(errorAnswer(502, 'UNAVAILABLE', `fault proxy: registry ${this.upstream.origin} unreachable: ${msg}`));
+    x.answer(errorAnswer(502, 'UNAVAILABLE', `fault proxy: registry ${upstreamName(this.upstream)} unreachable: ${msg}`));
   }
 
   /** Request options aimed at the registry and nowhere else: the target only ever supplies the path. */
   #upstreamRequest(method: string, path: string, headers: http.OutgoingHttpHeaders): http.ClientRequest {
-    return http.request({
-      host: this.upstream.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: this.upstream.port || 80,
-      method,
-      path,
-      headers,
-      agent: this.#agent,
-    });
+    const u = this.upstream;
+    const where = u.protocol === 'unix:' ? { socketPath: decodeURIComponent(u.pathname) } : { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port || 80 };
+    // keep-alive on the wire, so the registry never closes first and a body still being written never meets a
+    // closed socket (EPIPE, seen with Connection: close); the agent (keepAlive: false) destroys the connection
+    // after its one answer all the same.
+    return http.request({ ...where, method, path, headers: { ...headers, connection: 'keep-alive' }, agent: this.#agent, insecureHTTPParser: false });
   }
 
   /** What behaviours may ask of the registry: a HEAD with the client's Host and credentials. */
@@ -495,8 +546,13 @@ export class StartedFaultProxy {
     const { req, res } = x;
     // Host is kept as the client sent it (registry:5000): the registry builds absolute Location URLs for
     // uploads from it, and those must point back at the proxy, not at the registry container.
+    // Framed explicitly, never by Node's per-method defaults (which send a GET's body raw, unframed).
     const headers = forwardable(req.headers);
+    const framing = x.framing.ok ? x.framing.body : 'none';
+    delete headers['content-length'];
     if (x.body) headers['content-length'] = x.body.length;
+    else if (framing === 'length') headers['content-length'] = req.headers['content-length'];
+    else if (framing === 'chunked') headers['transfer-encoding'] = 'chunked';
     const up = this.#upstreamRequest(x.method, req.url!, headers);
     let answered = false;
 
@@ -551,7 +607,10 @@ export class StartedFaultProxy {
     });
 
     if (x.body) up.end(x.body);
-    else {
+    else if (framing === 'none') {
+      req.resume();
+      up.end();
+    } else {
       req.on('data', (c: Buffer) => (x.requestBytes += c.length));
       req.pipe(up);
     }
@@ -573,6 +632,7 @@ export class StartedFaultProxy {
   /** A request Node's parser rejected (malformed line, header overflow, bad framing): answered and journaled. */
   #clientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy(); // the client left: nothing to answer
+    if (this.#badFraming.has(socket)) return; // answered 400 already, and closing
     this.#refused++;
     // As for CONNECT: behind a request still in flight, a raw answer would be read as that request's.
     const status = this.#inFlight.get(socket)?.size ? 0 : (CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400);

@@ -4,6 +4,7 @@ import type http from 'node:http';
 import type { JournalEntry } from '../model.ts';
 import type { Answer, RegistryRequest } from './behaviours.ts';
 import { parseRegistryPath, type ParsedRegistryPath } from './journal.ts';
+import { checkFraming, type Framing } from './request-framing.ts';
 import { parseRequestTarget, type TargetVerdict } from './request-target.ts';
 
 /** '::ffff:172.18.0.3' -> '172.18.0.3': rules and journals speak plain IPv4 where the peer is IPv4. */
@@ -20,6 +21,8 @@ export class ProxiedRequest implements RegistryRequest {
   readonly method: string;
   readonly client: string | undefined;
   readonly target: TargetVerdict;
+  /** how its body is framed, or why the proxy will not forward it */
+  readonly framing: Framing;
   /** the path as received, without query (for a refused target: whatever came before '?') */
   readonly path: string;
   readonly route: ParsedRegistryPath;
@@ -46,6 +49,7 @@ export class ProxiedRequest implements RegistryRequest {
     this.headers = req.headers;
     const raw = req.url ?? '';
     this.target = parseRequestTarget(this.method, raw);
+    this.framing = checkFraming(req);
     this.path = this.target.ok ? this.target.path : raw.split('?')[0]!;
     this.route = this.target.ok ? parseRegistryPath(this.target.path) : { kind: 'other' };
     this.query = new URLSearchParams(this.target.ok ? this.target.query : '');

@@ -1,11 +1,23 @@
-// The real CNCF distribution registry, as a testcontainers module. It publishes no port: the host
-// reaches it on the lab network, and the DinD engines reach it only through the fault proxy.
+// The real CNCF distribution registry, as a testcontainers module. It has no network at all (--network none):
+// it listens on a unix socket in a host directory of the lab's, which only the fault proxy dials, so every
+// request to it goes through the proxy (journal, faults, emulations). Nothing on the lab network, a build
+// step included, can reach it any other way.
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { OFFICIAL_REGISTRY_CONFIG_PATH, REGISTRY_CONFIG_PATH } from '../images/catalog.ts';
 import { HEARTBEAT_FILE, ROLE_LABEL, isContainerRunning } from '../engine/labels.ts';
 import type { LabConfig } from '../config.ts';
+import { HarnessError, UsageError } from '../errors.ts';
 
-/** Filesystem storage with deletes enabled, on tmpfs: each run starts empty and fast. */
+/** Where the registry's socket directory appears in its container, and its socket there. */
+export const REGISTRY_SOCKET_DIR = '/run/buildx-lab-registry';
+const SOCKET_NAME = 'registry.sock';
+
+/** sun_path holds 108 bytes on Linux, its terminating NUL included. */
+const MAX_SOCKET_PATH = 107;
+
+/** Filesystem storage with deletes enabled, on tmpfs: each run starts empty and fast. Listens on its socket only. */
 export function registryConfig(): string {
   return [
     'version: 0.1',
@@ -22,14 +34,29 @@ export function registryConfig(): string {
     '    uploadpurging:',
     '      enabled: false',
     'http:',
-    '  addr: :5000',
+    '  net: unix',
+    `  addr: ${REGISTRY_SOCKET_DIR}/${SOCKET_NAME}`,
     '',
   ].join('\n');
 }
 
+/** A fresh directory for one registry's socket, under the lab's cache (which the engine sees, as it does the Buildx cache), mode 0700. */
+export function makeSocketDir(config: Pick<LabConfig, 'cacheDir'>): string {
+  const parent = path.join(config.cacheDir, 'run');
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  const dir = mkdtempSync(path.join(parent, 'registry-'));
+  const socket = path.join(dir, SOCKET_NAME);
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new UsageError(
+      `the registry's socket path ${socket} is ${Buffer.byteLength(socket)} bytes, over the ${MAX_SOCKET_PATH} a unix socket allows; set BUILDX_LAB_CACHE to a shorter directory`,
+    );
+  }
+  return dir;
+}
+
 export class RegistryContainer {
   private labels: Record<string, string> = {};
-  private networkName?: string;
 
   constructor(
     private readonly config: LabConfig,
@@ -38,19 +65,32 @@ export class RegistryContainer {
   ) {}
 
   withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
-  withNetwork(name: string): this { this.networkName = name; return this; }
 
   async start(): Promise<StartedRegistryContainer> {
     const t0 = Date.now();
-    let c = new GenericContainer(this.image.ref)
+    const dir = makeSocketDir(this.config); // removed again on stop
+    const c = new GenericContainer(this.image.ref)
+      .withNetworkMode('none')
       .withCopyContentToContainer([{ content: registryConfig(), target: this.image.official ? OFFICIAL_REGISTRY_CONFIG_PATH : REGISTRY_CONFIG_PATH }])
       .withTmpFs({ '/var/lib/registry': 'rw' })
+      .withBindMounts([{ source: dir, target: REGISTRY_SOCKET_DIR, mode: 'rw' }])
       .withLabels({ ...this.labels, [ROLE_LABEL]: 'registry' })
       .withWaitStrategy(Wait.forLogMessage(/listening on/).withStartupTimeout(30_000));
-    if (this.networkName) c = c.withNetworkMode(this.networkName);
-    const started = await c.start();
-    const ip = this.networkName ? started.getIpAddress(this.networkName) : started.getHost();
-    return new StartedRegistryContainer(this.config, started, `http://${ip}:5000`, Date.now() - t0);
+    let started: StartedTestContainer;
+    try {
+      started = await c.start();
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    const registry = new StartedRegistryContainer(this.config, started, dir, Date.now() - t0);
+    try {
+      await registry.openSocket();
+    } catch (e) {
+      await registry.stop();
+      throw e;
+    }
+    return registry;
   }
 }
 
@@ -58,12 +98,39 @@ export class StartedRegistryContainer implements AsyncDisposable {
   constructor(
     private readonly config: LabConfig,
     readonly container: StartedTestContainer,
-    /** reachable from the host only: the proxy's upstream */
-    readonly upstreamUrl: string,
+    /** the host directory holding the registry's socket */
+    readonly socketDir: string,
     readonly readyMs: number,
   ) {}
 
   get id(): string { return this.container.getId(); }
+
+  /** The registry's socket on the host: the proxy's upstream, and the only way in. */
+  get socketPath(): string {
+    return path.join(this.socketDir, SOCKET_NAME);
+  }
+
+  /** The proxy's upstream, as FaultProxyOptions.upstream takes it. */
+  get upstreamUrl(): string {
+    return `unix://${this.socketPath}`;
+  }
+
+  /**
+   * The registry runs as its image's user (root) and creates its socket 0755, which a lab run by another
+   * user could not connect to: the socket is opened to all, and its 0700 directory keeps everyone else out.
+   * @internal used by RegistryContainer.start
+   */
+  async openSocket(): Promise<void> {
+    try {
+      accessSync(this.socketPath, constants.W_OK);
+      return;
+    } catch {
+      // not ours to write: open it from inside
+    }
+    const r = await this.container.exec(['chmod', '0666', `${REGISTRY_SOCKET_DIR}/${SOCKET_NAME}`]);
+    if (r.exitCode !== 0) throw new HarnessError(`the registry's socket ${this.socketPath} cannot be opened to the lab (chmod exited ${r.exitCode}: ${r.output.trim()})`);
+    accessSync(this.socketPath, constants.W_OK);
+  }
 
   isRunning(): Promise<boolean> {
     return isContainerRunning(this.config, this.id);
@@ -77,6 +144,7 @@ export class StartedRegistryContainer implements AsyncDisposable {
 
   async stop(): Promise<void> {
     await this.container.stop({ remove: true, removeVolumes: true, timeout: 1_000 }).catch(() => undefined);
+    rmSync(this.socketDir, { recursive: true, force: true });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
