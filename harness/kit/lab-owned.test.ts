@@ -31,6 +31,7 @@ describe('buildx argv: paths stay inside the cell context', () => {
     [['create', '--driver-opt', 'network=bridge,memory=1g'], []],
     [['prune', '-f', '--all'], ['--all']],
     [['imagetools', 'create', '-t', 'registry:5000/a', '-f', 'descr.json'], ['descr.json']],
+    [['build', '--secret', 'id=a,env=A', '--secret', 'id=b,src=b.txt', '--ssh', 'default', '--build-context', 'base=docker-image://alpine', '--build-context', 't=target:x', '--build-context', 'sub=./sub', '.'], ['b.txt', './sub']],
   ])('%j', (argv, paths) => expect(buildx(...argv).paths).toEqual(paths));
 
   it.each([
@@ -56,6 +57,11 @@ describe('buildx argv: paths stay inside the cell context', () => {
     [['bake', '--set', 'app.dockerfile=/etc/passwd'], '--set dockerfile /etc/passwd is outside'],
     [['build', '-o', `${CTX}/../buildx`, '.'], "leaves the cell's context"],
     [['build', '-o', '/tmp/cells/c1/ctx2', '.'], 'is outside'],
+    [['build', '--secret', 'id=cfg,src=/tmp/cells/c0/docker/config.json', '.'], '--secret src= /tmp/cells/c0/docker/config.json is outside'],
+    [['build', '--secret=id=k,type=file,source=../../x', '.'], '--secret source= ../../x leaves'],
+    [['build', '--ssh', 'default=/var/run/docker.sock', '.'], '--ssh /var/run/docker.sock is outside'],
+    [['build', '--build-context', 'other=/tmp/cells/c0', '.'], '--build-context /tmp/cells/c0 is outside'],
+    [['build', '--build-context=l=oci-layout:///var/lib/x@sha256:ab', '.'], '--build-context /var/lib/x is outside'],
     // a path flag's value is taken as pflag takes it, even when it looks like a flag
     [['build', '--iidfile', '--output=dest=/x', '.'], '--output dest= /x is outside'],
   ])('%j', (argv, message) => expect(() => buildx(...argv)).toThrow(message));

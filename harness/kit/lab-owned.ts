@@ -152,12 +152,13 @@ export interface BuildxArgvCheck {
 
 /**
  * Checks a `docker buildx` argv against what the lab owns: paths read or written (-f/--file, --config,
- * --buildkitd-config, --metadata-file, --iidfile, --output dest, --cache-to dest, --cache-from src, and
- * bake's --set of those) stay inside the cell's context; `create --driver-opt` keeps the lab's image and a
+ * --buildkitd-config, --metadata-file, --iidfile, --output dest, --cache-to dest, --cache-from src,
+ * --secret src, --ssh, a local --build-context, and bake's --set of outputs, caches, dockerfile and
+ * context) stay inside the cell's context; `create --driver-opt` keeps the lab's image and a
  * lab network. `labImage` and `context` are the lab values (or `${buildkitImage}`, `${context}` at load
  * time). Throws an Error naming the flag and the fix; returns the paths to resolve in the engine. Pure.
  */
-export function checkBuildxArgv(argv: readonly string[], labImage: string, context: string): BuildxArgvCheck {
+export function checkBuildxArgv(argv: readonly string[], labImage: string | undefined, context: string): BuildxArgvCheck {
   const paths: string[] = [];
   const path_ = (flag: string, p: string | undefined) => {
     if (p === undefined) return;
@@ -183,6 +184,19 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string, conte
   for (const u of flagUses(argv, ['output'], 'o')) output(u.flag, u.value);
   for (const u of flagUses(argv, ['cache-to'], '')) cache(u.flag, u.value, 'dest');
   for (const u of flagUses(argv, ['cache-from'], '')) cache(u.flag, u.value, 'src');
+  // Files a build reads from the client's side: the engine holds other cells' directories and the lab's own.
+  for (const u of flagUses(argv, ['secret'], '')) if (u.value !== undefined) for (const [k, x] of csv(u.flag, u.value)) if (k === 'src' || k === 'source') path_(`${u.flag} ${k}=`, x);
+  for (const u of flagUses(argv, ['ssh'], '')) {
+    const eq = u.value?.indexOf('=') ?? -1;
+    if (eq >= 0) for (const x of u.value!.slice(eq + 1).split(',')) path_(u.flag, x);
+  }
+  for (const u of flagUses(argv, ['build-context'], '')) {
+    const v = u.value?.slice(u.value.indexOf('=') + 1);
+    if (v === undefined || !u.value!.includes('=')) continue;
+    // a local directory, or an OCI layout on disk; other sources (docker-image://, target:, URLs) are not paths
+    if (v.startsWith('oci-layout://')) path_(u.flag, v.slice('oci-layout://'.length).split(/[@:]/)[0]!);
+    else if (!/^[a-z][a-z0-9+.-]*:/i.test(v) && !/^git@/.test(v)) path_(u.flag, v);
+  }
   for (const u of flagUses(argv, ['set'], '')) {
     // bake --set TARGET.KEY=VALUE (TARGET may be a pattern, KEY may carry an index)
     const m = u.value === undefined ? null : /^[^=]*\.([a-z-]+)(?:\[[^\]]*\])?=(.*)$/s.exec(u.value);

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import type { BuildxBinary } from '../buildx/buildx.ts';
 import { BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
-import { HarnessError } from '../errors.ts';
+import { HarnessError, UsageError } from '../errors.ts';
 import type { CommandRecord } from '../model.ts';
 import { shellQuote } from '../text.ts';
 
@@ -15,6 +15,35 @@ import { shellQuote } from '../text.ts';
 export function buildkitdToml(registryHost: string, extra = ''): string {
   return `${extra.trim() ? `${extra.trim()}\n\n` : ''}[registry."${registryHost}"]\n  http = true\n  insecure = true\n`;
 }
+
+/** A path of the cell as the engine's kernel would reach it: every symlink followed. */
+export interface CellPath {
+  /** as the case named it (relative to the step's directory, or absolute inside the context) */
+  path: string;
+  /** the real path; for a missing path, its deepest existing directory resolved, then the rest */
+  real: string;
+  kind: 'file' | 'dir' | 'none' | 'other';
+}
+
+/**
+ * Resolves paths inside the engine ($1: the context, then absolute paths): the deepest part that exists
+ * (a dangling symlink included) through `readlink -f`, the missing rest appended. POSIX sh over coreutils
+ * or busybox; paths travel as arguments, never through the script's text.
+ */
+const RESOLVE = `ctx=$(readlink -f "$1") || exit 3
+shift
+for p in "$@"; do
+  q=$p; rest=
+  while [ ! -e "$q" ] && [ ! -L "$q" ]; do rest="/\${q##*/}$rest"; q=\${q%/*}; [ -n "$q" ] || q=/; done
+  r=$(readlink -f "$q") || r=
+  if [ -z "$r" ]; then k=unresolved
+  elif [ -n "$rest" ] || [ ! -e "$r" ]; then k=none
+  elif [ -d "$r" ]; then k=dir
+  elif [ -f "$r" ]; then k=file
+  else k=other; fi
+  printf '%s\t%s%s\n' "$k" "$r" "$rest"
+done
+printf 'ctx\t%s\n' "$ctx"`;
 
 export interface CommandOptions {
   env?: Record<string, string>;
@@ -115,6 +144,32 @@ export class CellSandbox {
       if (norm.startsWith('..') || path.posix.isAbsolute(norm)) throw new HarnessError(`cell file ${f.rel} leaves the cell directory`);
     }
     await this.dind.copyFiles(files.map((f) => ({ content: f.content, target: `${this.dir}/${path.posix.normalize(f.rel)}`, mode: f.mode ?? 0o644 })));
+  }
+
+  /**
+   * Where `paths` (relative to `cwd`, itself relative to the context; or absolute) really are in the
+   * engine, symlinks followed; throws UsageError when one leaves the cell's context, so a symlink an
+   * earlier step wrote (`out -> /usr/local/bin`) is never read through or written through. Run with the
+   * lab's environment, not the case's.
+   */
+  async resolveInContext(paths: readonly string[], cwd = '.'): Promise<CellPath[]> {
+    const abs = paths.map((p) => {
+      if (/[\0\r\n]/.test(p)) throw new UsageError(`${JSON.stringify(p)} holds a control character; give a plain path inside the cell's context`);
+      return path.posix.normalize(p.startsWith('/') ? p : `${this.contextDir}/${cwd}/${p}`).replace(/(.)\/$/, '$1');
+    });
+    if (!abs.length) return [];
+    const r = await this.dind.exec(['sh', '-c', RESOLVE, 'sh', this.contextDir, ...abs], { timeoutMs: 60_000, signal: this.opts.signal });
+    const lines = r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
+    const ctx = lines.at(-1);
+    if (r.exitCode !== 0 || ctx?.[0] !== 'ctx' || lines.length !== abs.length + 1) throw new HarnessError(`resolving paths of the cell in ${this.dind.name} failed: ${r.stderr.trim()}`);
+    return lines.slice(0, -1).map(([kind, realRaw], i) => {
+      const real = path.posix.normalize(realRaw);
+      const rel = path.posix.relative(ctx[1], real);
+      if (kind === 'unresolved' || rel.startsWith('..') || path.posix.isAbsolute(rel)) {
+        throw new UsageError(`${JSON.stringify(paths[i])} ${kind === 'unresolved' ? 'is a symlink that cannot be resolved' : `resolves to ${real}`}, outside the cell's context: an earlier step left a symlink there; a case's files and outputs stay inside the context`);
+      }
+      return { path: paths[i]!, real, kind: kind as CellPath['kind'] };
+    });
   }
 
   /** `docker buildx <args>` through the docker CLI of the engine under test. */
