@@ -28,7 +28,10 @@ describe('buildx argv: paths stay inside the cell context', () => {
     [['bake', '--set', '*.output=type=local,dest=out', '--set', 'app.args.X=/etc', '-f', 'docker-bake.hcl'], ['docker-bake.hcl', 'out']],
     [['bake', '--print', '--set', '*.cache-to='], []],
     [['create', '--name', 'x', '--driver', 'docker-container', '--driver-opt', `image=${IMAGE}`, '--driver-opt', 'memory=1g', '--buildkitd-config', 'bk.toml'], ['bk.toml']],
-    [['create', '--driver-opt', 'network=bridge,memory=1g'], []],
+    [['create', '--driver-opt', `network=bridge,memory=1g,image=${IMAGE}`], []],
+    [['create', '--name', 'r', '--driver', 'remote', 'tcp://127.0.0.1:1234'], []],
+    [['imagetools', 'create', '-t', 'registry:5000/a', 'registry:5000/b'], []],
+    [['ls'], []],
     [['prune', '-f', '--all'], ['--all']],
     [['imagetools', 'create', '-t', 'registry:5000/a', '-f', 'descr.json'], ['descr.json']],
     [['build', '--secret', 'id=a,env=A', '--secret', 'id=b,src=b.txt', '--ssh', 'default', '--build-context', 'base=docker-image://alpine', '--build-context', 't=target:x', '--build-context', 'sub=./sub', '.'], ['b.txt', './sub']],
@@ -74,6 +77,10 @@ describe('buildx argv: the builder image and network are the lab\'s', () => {
     [['create', '--driver-opt', 'Image=evil'], 'image=evil is not the lab'],
     [['create', '--driver-opt', '"image=evil"'], 'image=evil is not the lab'],
     [['create', '--driver-opt', 'network=container:x'], 'driver option network=container:x is not one the lab allows; use host, bridge, none'],
+    // no image at all: Buildx would run what the engine holds as moby/buildkit:buildx-stable-1, which a step can load
+    [['create', '--name', 'b', '--driver', 'docker-container', '--bootstrap'], "create of a docker-container builder must name the lab's BuildKit image: add --driver-opt image=${buildkitImage}"],
+    [['--builder', 'x', 'create', '--driver-opt', 'memory=1g'], 'create of a docker-container builder must name'],
+    [['create', '--driver=kubernetes'], 'create of a kubernetes builder must name'],
   ])('%j', (argv, message) => expect(() => buildx(...argv)).toThrow(message));
 
   it('takes the lab value, at load time as ${buildkitImage}', () => {
@@ -95,7 +102,7 @@ describe('cellPathProblem', () => {
 });
 
 describe('env a case may not set', () => {
-  it.each(['DOCKER_CONFIG', 'BUILDX_CONFIG', 'DOCKER_HOST', 'PATH', 'HOME', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DOCKER_CERT_PATH', 'GCONV_PATH', 'BASH_ENV'])('%s', (name) => {
+  it.each(['DOCKER_CONFIG', 'BUILDX_CONFIG', 'DOCKER_HOST', 'PATH', 'HOME', 'SSH_AUTH_SOCK', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DOCKER_CERT_PATH', 'GCONV_PATH', 'BASH_ENV'])('%s', (name) => {
     expect(labOwnedEnv(name)).toMatch(new RegExp(`^${name} `));
   });
   it.each(['SOURCE_DATE_EPOCH', 'BUILDX_NO_DEFAULT_ATTESTATIONS', 'BUILDX_BUILDER', 'DOCKER_CONTEXT', 'TAG', 'HTTP_PROXY', 'BUILDKIT_PROGRESS'])('takes %s', (name) => {

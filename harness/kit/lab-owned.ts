@@ -21,6 +21,7 @@ const LAB_OWNED_ENV: Record<string, string> = {
   DOCKER_CERT_PATH: "points the client at TLS material outside the cell; the cell's engine needs none",
   DOCKER_TLS_VERIFY: "applies to a DOCKER_HOST, which the lab owns",
   PATH: 'chooses the programs the lab runs; the cell has the docker CLI and its buildx plugin',
+  SSH_AUTH_SOCK: "is the socket `--ssh default` forwards into a build (it could name the engine's own API socket); give --ssh ID=PATH inside the context",
   GCONV_PATH: 'makes the C library load code from a path',
   ENV: 'makes a shell run a file at start',
   BASH_ENV: 'makes a shell run a file at start',
@@ -145,6 +146,15 @@ function flagUses(argv: readonly string[], long: readonly string[], short: strin
   return out;
 }
 
+/** The buildx subcommand: the first argument that is not a flag, past the root's --builder NAME. */
+function subcommand(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--builder') i++;
+    else if (!argv[i]!.startsWith('-')) return argv[i];
+  }
+  return undefined;
+}
+
 /** What a refused buildx argv says, and the paths a step will read or write (for the symlink check). */
 export interface BuildxArgvCheck {
   paths: string[];
@@ -207,10 +217,19 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
     else if (key === 'cache-from') cache(`--set ${key}`, v, 'src');
     else if (key === 'dockerfile' || key === 'context') path_(`--set ${key}`, v);
   }
+  let image = false;
   for (const u of flagUses(argv, ['driver-opt'], '')) {
     if (u.value === undefined) continue;
-    const why = driverOptsProblem(csv(u.flag, u.value), labImage);
+    const opts = csv(u.flag, u.value);
+    const why = driverOptsProblem(opts, labImage);
     if (why) throw new Error(`--driver-opt ${u.value}: ${why}`);
+    image ||= opts.some(([k]) => k === 'image');
+  }
+  // Without an image option Buildx runs whatever the engine holds under moby/buildkit's default name,
+  // which a step can build and load first.
+  const driver = flagUses(argv, ['driver'], '').at(-1)?.value ?? 'docker-container';
+  if (subcommand(argv) === 'create' && !['remote', 'docker'].includes(driver) && !image) {
+    throw new Error(`create of a ${driver} builder must name the lab's BuildKit image: add --driver-opt image=\${buildkitImage} (Buildx runs the image privileged)`);
   }
   return { paths };
 }
