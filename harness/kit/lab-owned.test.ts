@@ -32,6 +32,7 @@ describe('buildx argv: paths stay inside the cell context', () => {
     [['create', '--name', 'r', '--driver', 'remote', 'tcp://127.0.0.1:1234'], []],
     [['imagetools', 'create', '-t', 'registry:5000/a', 'registry:5000/b'], []],
     [['ls'], []],
+    [['bake', '--allow', 'fs.read=.', '--allow', 'fs=out', '--allow', 'security.insecure'], ['.', 'out']],
     [['prune', '-f', '--all'], ['--all']],
     [['imagetools', 'create', '-t', 'registry:5000/a', '-f', 'descr.json'], ['descr.json']],
     [['build', '--secret', 'id=a,env=A', '--secret', 'id=b,src=b.txt', '--ssh', 'default', '--build-context', 'base=docker-image://alpine', '--build-context', 't=target:x', '--build-context', 'sub=./sub', '.'], ['b.txt', './sub']],
@@ -65,6 +66,8 @@ describe('buildx argv: paths stay inside the cell context', () => {
     [['build', '--ssh', 'default=/var/run/docker.sock', '.'], '--ssh /var/run/docker.sock is outside'],
     [['build', '--build-context', 'other=/tmp/cells/c0', '.'], '--build-context /tmp/cells/c0 is outside'],
     [['build', '--build-context=l=oci-layout:///var/lib/x@sha256:ab', '.'], '--build-context /var/lib/x is outside'],
+    [['bake', '--allow', 'fs.write=/usr/local/bin'], '--allow fs.write= /usr/local/bin is outside'],
+    [['bake', '--allow=fs=*'], '--allow fs=* grants bake every path of the engine'],
     // a path flag's value is taken as pflag takes it, even when it looks like a flag
     [['build', '--iidfile', '--output=dest=/x', '.'], '--output dest= /x is outside'],
   ])('%j', (argv, message) => expect(() => buildx(...argv)).toThrow(message));
@@ -102,7 +105,7 @@ describe('cellPathProblem', () => {
 });
 
 describe('env a case may not set', () => {
-  it.each(['DOCKER_CONFIG', 'BUILDX_CONFIG', 'DOCKER_HOST', 'PATH', 'HOME', 'SSH_AUTH_SOCK', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DOCKER_CERT_PATH', 'GCONV_PATH', 'BASH_ENV'])('%s', (name) => {
+  it.each(['DOCKER_CONFIG', 'BUILDX_CONFIG', 'DOCKER_HOST', 'PATH', 'HOME', 'SSH_AUTH_SOCK', 'BUILDX_BAKE_ENTITLEMENTS_FS', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DOCKER_CERT_PATH', 'GCONV_PATH', 'BASH_ENV'])('%s', (name) => {
     expect(labOwnedEnv(name)).toMatch(new RegExp(`^${name} `));
   });
   it.each(['SOURCE_DATE_EPOCH', 'BUILDX_NO_DEFAULT_ATTESTATIONS', 'BUILDX_BUILDER', 'DOCKER_CONTEXT', 'TAG', 'HTTP_PROXY', 'BUILDKIT_PROGRESS'])('takes %s', (name) => {

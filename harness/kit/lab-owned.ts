@@ -22,6 +22,8 @@ const LAB_OWNED_ENV: Record<string, string> = {
   DOCKER_TLS_VERIFY: "applies to a DOCKER_HOST, which the lab owns",
   PATH: 'chooses the programs the lab runs; the cell has the docker CLI and its buildx plugin',
   SSH_AUTH_SOCK: "is the socket `--ssh default` forwards into a build (it could name the engine's own API socket); give --ssh ID=PATH inside the context",
+  BUILDX_BAKE_ENTITLEMENTS_FS: "turns off bake's own check that a bake file reads and writes only under the working directory (Buildx >= 0.19); grant a path inside the context with --allow fs=PATH",
+  BAKE_ALLOW_REMOTE_FS_ACCESS: "turns off bake's filesystem check for a remote bake definition",
   GCONV_PATH: 'makes the C library load code from a path',
   ENV: 'makes a shell run a file at start',
   BASH_ENV: 'makes a shell run a file at start',
@@ -163,8 +165,8 @@ export interface BuildxArgvCheck {
 /**
  * Checks a `docker buildx` argv against what the lab owns: paths read or written (-f/--file, --config,
  * --buildkitd-config, --metadata-file, --iidfile, --output dest, --cache-to dest, --cache-from src,
- * --secret src, --ssh, a local --build-context, and bake's --set of outputs, caches, dockerfile and
- * context) stay inside the cell's context; `create --driver-opt` keeps the lab's image and a
+ * --secret src, --ssh, a local --build-context, bake's --set of outputs, caches, dockerfile and context,
+ * and bake's --allow fs grants) stay inside the cell's context; `create --driver-opt` keeps the lab's image and a
  * lab network. `labImage` and `context` are the lab values (or `${buildkitImage}`, `${context}` at load
  * time). Throws an Error naming the flag and the fix; returns the paths to resolve in the engine. Pure.
  */
@@ -206,6 +208,13 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
     // a local directory, or an OCI layout on disk; other sources (docker-image://, target:, URLs) are not paths
     if (v.startsWith('oci-layout://')) path_(u.flag, v.slice('oci-layout://'.length).split(/[@:]/)[0]!);
     else if (!/^[a-z][a-z0-9+.-]*:/i.test(v) && !/^git@/.test(v)) path_(u.flag, v);
+  }
+  // bake's filesystem entitlements (Buildx >= 0.19) guard the paths a bake file names: a grant stays inside too.
+  for (const u of flagUses(argv, ['allow'], '')) {
+    const m = u.value === undefined ? null : /^(fs|fs\.read|fs\.write)=(.*)$/s.exec(u.value);
+    if (!m) continue;
+    if (m[2] === '*') throw new Error(`--allow ${u.value} grants bake every path of the engine; grant a path inside the context (--allow ${m[1]}=out)`);
+    path_(`--allow ${m[1]}=`, m[2]);
   }
   for (const u of flagUses(argv, ['set'], '')) {
     // bake --set TARGET.KEY=VALUE (TARGET may be a pattern, KEY may carry an index)
