@@ -1,7 +1,9 @@
 // A bug report as data: `<case-dir>/case.yaml` plus the files it builds. Parsing and validation only
 // (a zod schema), every error a UsageError naming case.yaml's line and the field. The case directory is
 // the user's: it is only read, and nothing outside it may be reached through it (absolute paths, `..`,
-// symlinks), because its files are copied into a privileged DinD engine and pushed to a registry.
+// symlinks), because its files are copied into a privileged DinD engine and pushed to a registry. A case
+// is a stranger's code: its docker steps, buildx argv, env, builder options and config.json go through
+// the allowlists of kit/docker-argv.ts and kit/lab-owned.ts here, and again when each step runs.
 import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
