@@ -105,10 +105,10 @@ describe('cellPathProblem', () => {
 });
 
 describe('env a case may not set', () => {
-  it.each(['DOCKER_CONFIG', 'BUILDX_CONFIG', 'DOCKER_HOST', 'PATH', 'HOME', 'SSH_AUTH_SOCK', 'BUILDX_BAKE_ENTITLEMENTS_FS', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DOCKER_CERT_PATH', 'GCONV_PATH', 'BASH_ENV'])('%s', (name) => {
+  it.each(['DOCKER_CONFIG', 'BUILDX_CONFIG', 'DOCKER_HOST', 'PATH', 'HOME', 'SSH_AUTH_SOCK', 'BUILDX_BAKE_ENTITLEMENTS_FS', 'GIT_SSH_COMMAND', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_PARAMETERS', 'GIT_EXEC_PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DOCKER_CERT_PATH', 'GCONV_PATH', 'BASH_ENV'])('%s', (name) => {
     expect(labOwnedEnv(name)).toMatch(new RegExp(`^${name} `));
   });
-  it.each(['SOURCE_DATE_EPOCH', 'BUILDX_NO_DEFAULT_ATTESTATIONS', 'BUILDX_BUILDER', 'DOCKER_CONTEXT', 'TAG', 'HTTP_PROXY', 'BUILDKIT_PROGRESS'])('takes %s', (name) => {
+  it.each(['SOURCE_DATE_EPOCH', 'BUILDX_NO_DEFAULT_ATTESTATIONS', 'BUILDX_GIT_LABELS', 'GIT_AUTHOR_NAME', 'BUILDX_BUILDER', 'DOCKER_CONTEXT', 'TAG', 'HTTP_PROXY', 'BUILDKIT_PROGRESS'])('takes %s', (name) => {
     expect(labOwnedEnv(name)).toBeUndefined();
   });
 });

@@ -29,8 +29,12 @@ const LAB_OWNED_ENV: Record<string, string> = {
   BASH_ENV: 'makes a shell run a file at start',
 };
 
+/** git's variables that run programs (ssh, askpass, proxy, exec path) or inject config (core.fsmonitor, core.sshCommand). */
+const GIT_PROGRAMS = /^(GIT_(SSH|SSH_COMMAND|EXEC_PATH|ASKPASS|PROXY_COMMAND|EXTERNAL_DIFF|PAGER|EDITOR|TEMPLATE_DIR)|GIT_CONFIG.*|SSH_ASKPASS)$/;
+
 /** Why `name` may not be set by a case, or undefined when it may. Pure. */
 export function labOwnedEnv(name: string): string | undefined {
+  if (GIT_PROGRAMS.test(name)) return `${name} makes git run a program or read a config that can (Buildx runs git on the context for its labels)`;
   if (name.startsWith('LD_')) return `${name} is the dynamic loader's (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, ...): it would load code into every program the lab runs in the cell`;
   const why = LAB_OWNED_ENV[name];
   return why ? `${name} ${why}` : undefined;

@@ -118,14 +118,13 @@ export class CellSandbox {
     return `${this.dir}/buildx`;
   }
 
+  /** What the lab owns in every command's environment: set last, so nothing a case gives replaces it. */
+  private get owned(): Record<string, string> {
+    return { DOCKER_CONFIG: this.dockerConfigDir, BUILDX_CONFIG: this.buildxConfigDir };
+  }
+
   get env(): Record<string, string> {
-    return {
-      DOCKER_CONFIG: this.dockerConfigDir,
-      BUILDX_CONFIG: this.buildxConfigDir,
-      BUILDKIT_PROGRESS: 'plain',
-      DOCKER_CLI_HINTS: 'false',
-      ...this.opts.env,
-    };
+    return { BUILDKIT_PROGRESS: 'plain', DOCKER_CLI_HINTS: 'false', ...this.opts.env, ...this.owned };
   }
 
   get buildkitdConfig(): string {
@@ -185,13 +184,17 @@ export class CellSandbox {
     return this.record(['sh', '-c', script], opts);
   }
 
-  /** The lab's own look at the cell (a file check, a ${read:FILE}): run, but not recorded as the cell's command. */
+  /**
+   * The lab's own look at the cell (a file check, a ${read:FILE}, the Git context): run, but not recorded
+   * as the cell's command, and without the case's environment (a GIT_* or loader variable is the case's
+   * business in its own steps, not in the lab's).
+   */
   look(script: string, opts: CommandOptions = {}): Promise<CommandRecord> {
-    return this.dind.exec(['sh', '-c', script], { env: { ...this.env, ...opts.env }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 60_000, signal: this.opts.signal });
+    return this.dind.exec(['sh', '-c', script], { env: { ...opts.env, ...this.owned }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 60_000, signal: this.opts.signal });
   }
 
   private async record(argv: string[], opts: CommandOptions): Promise<CommandRecord> {
-    const r = await this.dind.exec(argv, { env: { ...this.env, ...opts.env }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 300_000, signal: this.opts.signal });
+    const r = await this.dind.exec(argv, { env: { ...this.env, ...opts.env, ...this.owned }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 300_000, signal: this.opts.signal });
     // Evidence shows the command as run inside DinD, not the `docker exec` wrapper around it.
     const rec: CommandRecord = { ...r, argv };
     this.commands.push(rec);
