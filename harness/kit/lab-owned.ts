@@ -161,7 +161,7 @@ function subcommand(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** What a refused buildx argv says, and the paths a step will read or write (for the symlink check). */
+/** What an accepted buildx argv names: the paths the step will read or write (resolved in the engine before it runs). */
 export interface BuildxArgvCheck {
   paths: string[];
 }
