@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildkitdConfigFlag } from './builders.ts';
+import { bootBuilder, buildkitdConfigFlag, type BuilderSpec } from './builders.ts';
+import type { Kit } from './context.ts';
 
 describe('buildkitdConfigFlag', () => {
   it.each([
@@ -11,5 +12,19 @@ describe('buildkitdConfigFlag', () => {
     ['v0.38.2', '--buildkitd-config'],
   ])('Buildx %s takes %s', (version, flag) => {
     expect(buildkitdConfigFlag(version)).toBe(flag);
+  });
+});
+
+describe('bootBuilder keeps the builder image and network the lab\'s', () => {
+  // Only the refusal before any create runs is under test: a kit that records what would run.
+  const ran: string[][] = [];
+  const kit = { id: 'c1', buildkitImage: async () => 'registry:5000/buildkit:v0.17.1', sandbox: { buildkitdConfig: '/tmp/cells/c1/buildkitd.toml', binary: { version: 'v0.21.1' } }, buildx: async (argv: string[]) => { ran.push(argv); return { exitCode: 0 }; } } as unknown as Kit;
+  it.each<[string, BuilderSpec, RegExp]>([
+    ['an image of its own', { driver: 'docker-container', driverOpts: { image: 'evil/buildkit' } }, /^builder b: driver option image is the lab's/],
+    ['an image in one node', { driver: 'docker-container', nodes: [{}, { driverOpts: { image: 'evil/buildkit' } }] }, /^builder b: driver option image is the lab's/],
+    ['another container\'s network', { driver: 'docker-container', driverOpts: { network: 'container:registry' } }, /^builder b: driver option network=container:registry is not one the lab allows/],
+  ])('refuses %s', async (_what, spec, message) => {
+    await expect(bootBuilder(kit, { ...spec, name: 'b' })).rejects.toThrow(message);
+    expect(ran.filter((a) => a.includes('evil/buildkit') || a.includes('network=container:registry'))).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import semver from 'semver';
 import { HarnessError, UsageError } from '../errors.ts';
 import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind } from '../model.ts';
 import { shellQuote } from '../text.ts';
+import { driverOptsProblem } from './lab-owned.ts';
 import { buildkitdToml } from './sandbox.ts';
 import type { Kit } from './context.ts';
 
@@ -23,7 +24,7 @@ export interface BuilderSpec {
   driver: DriverKind | 'kubernetes';
   /** BuildKit version of docker-container and remote builders (the lab's image of it) */
   buildkit?: string;
-  /** extra --driver-opt of a docker-container builder (image and network are the lab's) */
+  /** extra --driver-opt of a docker-container builder (no image: the lab's; network: one of BUILDER_NETWORKS) */
   driverOpts?: Record<string, string>;
   /** extra buildkitd.toml text (the lab's registry section is always there) */
   buildkitdConfig?: string;
@@ -83,6 +84,12 @@ async function bootContainerBuilder(kit: Kit, spec: BuilderSpec, name: string): 
   const config = await writeBuildkitdConfig(kit, spec);
   const nodes = spec.nodes?.length ? spec.nodes : [{}];
   const builder: Builder = { name, driver: 'docker-container', args: ['--builder', name], image: bk, commands: [] };
+  // The image (run privileged by Buildx) and the network are the lab's, whoever wrote the spec: every node
+  // is checked before anything is created.
+  for (const node of nodes) {
+    const why = driverOptsProblem(Object.entries({ ...spec.driverOpts, ...node.driverOpts }), undefined);
+    if (why) throw new UsageError(`builder ${name}: ${why}`);
+  }
   for (const [i, node] of nodes.entries()) {
     // Buildx refuses two nodes of one builder on the same endpoint, so each node of a multi-node builder
     // reaches the cell's engine through a docker context of its own (kept in the cell's DOCKER_CONFIG).

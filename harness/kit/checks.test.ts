@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
-import { compilePattern, countHolds, describeCheck, evaluateRecorded, firstMatch, validateCheck, type Check, type CheckResult, type RecordedStep } from './checks.ts';
+import { checkFile, compilePattern, countHolds, describeCheck, evaluateRecorded, firstMatch, validateCheck, type Check, type CheckResult, type RecordedStep } from './checks.ts';
+import type { CellPath } from './sandbox.ts';
 
 const rec = (stdout: string, stderr = '', exitCode = 0): CommandRecord => ({ argv: ['docker', 'buildx'], exitCode, stdout, stderr, durationMs: 1 });
 const steps: RecordedStep[] = [
@@ -168,5 +169,51 @@ describe('patterns run on RE2', () => {
     expect(firstMatch('b+', 'abbcbbb')).toBe('bb');
     expect(firstMatch('x*', 'abc')).toBe('');
     expect(firstMatch('x', 'abc')).toBeUndefined();
+  });
+});
+
+describe('checkFile reads what the engine resolved, never through a symlink', () => {
+  // Only the decisions over the engine's answers are under test (kit.itg.test.ts runs it in a real engine).
+  const sandbox = (kind: CellPath['kind'], content = '') => {
+    const looked: string[] = [];
+    return {
+      looked,
+      sb: {
+        resolveInContext: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `/tmp/cells/c1/ctx/${p}`, kind })),
+        look: async (script: string) => { looked.push(script); return { argv: [], exitCode: 0, stdout: content, stderr: '', durationMs: 1 }; },
+      },
+    };
+  };
+  const file = (c: Omit<Extract<Check, { kind: 'file' }>, 'kind'>) => ({ kind: 'file' as const, ...c });
+
+  it.each<[string, CellPath['kind'], Omit<Extract<Check, { kind: 'file' }>, 'kind'>, string, CheckResult]>([
+    ['absent, as required', 'none', { path: 'out', exists: false }, '', { holds: true, detail: 'out: absent' }],
+    ['present, required absent', 'file', { path: 'out', exists: false }, '', { holds: false, detail: 'out: present (file)' }],
+    ['a directory, required absent', 'dir', { path: 'out', exists: false }, '', { holds: false, detail: 'out: present (dir)' }],
+    ['absent, required present', 'none', { path: 'out' }, '', { holds: false, detail: 'out: absent' }],
+    ['present', 'other', { path: 'out' }, '', { holds: true, detail: 'out: present (file)' }],
+    ['a file where a directory is required', 'file', { path: 'out', directory: true }, '', { holds: false, detail: 'out: a file' }],
+    ['a directory where a file is required', 'dir', { path: 'out', directory: false }, '', { holds: false, detail: 'out: a directory' }],
+    ['a directory, as required', 'dir', { path: 'out', directory: true }, '', { holds: true, detail: 'out: present (dir)' }],
+    ['holding the text', 'file', { path: 'md.json', contains: 'digest' }, '{"digest":1}', { holds: true, detail: 'md.json: holds "digest"' }],
+    ['lacking the text', 'file', { path: 'md.json', contains: 'digest' }, '{}', { holds: false, detail: 'md.json: does not hold "digest"' }],
+    ['lacking a text it must lack', 'file', { path: 'md.json', notContains: 'provenance' }, '{}', { holds: true, detail: 'md.json: does not hold "provenance"' }],
+    ['holding a text it must lack', 'file', { path: 'md.json', notContains: 'provenance' }, 'provenance', { holds: false, detail: 'md.json: holds "provenance"' }],
+  ])('%s', async (_what, kind, c, content, want) => {
+    expect(await checkFile(sandbox(kind, content).sb, file(c))).toEqual(want);
+  });
+
+  it('reads the resolved path, and a directory without following the links in it', async () => {
+    const f = sandbox('file', 'x');
+    await checkFile(f.sb, file({ path: 'md.json', contains: 'x' }));
+    expect(f.looked).toEqual(['head -c 1048576 /tmp/cells/c1/ctx/md.json']);
+    const d = sandbox('dir', 'x');
+    await checkFile(d.sb, file({ path: 'out', contains: 'x' }));
+    expect(d.looked).toEqual(['for f in /tmp/cells/c1/ctx/out/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c 1048576']);
+  });
+
+  it.each(['../x', '/etc/passwd', 'a/../../x'])('refuses %s before asking the engine', async (p) => {
+    const s = sandbox('file');
+    await expect(checkFile(s.sb, file({ path: p }))).rejects.toThrow(UsageError);
   });
 });

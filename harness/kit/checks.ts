@@ -8,7 +8,8 @@
 import { RE2JS } from 're2js';
 import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
-import { clip, stripAnsi } from '../text.ts';
+import { clip, shellQuote, stripAnsi } from '../text.ts';
+import type { CellSandbox } from './sandbox.ts';
 
 export type ExitExpectation = 'zero' | 'nonzero' | number;
 
@@ -114,6 +115,32 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
     default:
       return undefined;
   }
+}
+
+/** Largest part of a local output a `contains` check reads. */
+const FILE_READ_LIMIT = 1 << 20;
+
+/**
+ * A local output in the cell's context: exists (or not), is a directory, holds a text. Its real path must
+ * stay inside the context (resolved in the engine: a symlink an earlier step wrote is refused, never read
+ * through), and a directory's files are read without following the symlinks among them.
+ */
+export async function checkFile(sandbox: Pick<CellSandbox, 'resolveInContext' | 'look'>, c: Extract<Check, { kind: 'file' }>): Promise<CheckResult> {
+  const p = c.path;
+  if (p.split('/').includes('..') || p.startsWith('/')) throw new UsageError(`file check path ${JSON.stringify(p)} must stay inside the cell's context`);
+  const [at] = await sandbox.resolveInContext([p]);
+  const found = at!.kind === 'dir' ? 'dir' : at!.kind === 'none' ? 'none' : 'file';
+  if (c.exists === false) return { holds: found === 'none', detail: `${p}: ${found === 'none' ? 'absent' : `present (${found})`}` };
+  if (found === 'none') return { holds: false, detail: `${p}: absent` };
+  if (c.directory !== undefined && (found === 'dir') !== c.directory) return { holds: false, detail: `${p}: a ${found === 'dir' ? 'directory' : 'file'}` };
+  if (c.contains === undefined && c.notContains === undefined) return { holds: true, detail: `${p}: present (${found})` };
+  const real = shellQuote(at!.real);
+  const read = await sandbox.look(found === 'dir'
+    ? `for f in ${real}/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c ${FILE_READ_LIMIT}`
+    : `head -c ${FILE_READ_LIMIT} ${real}`);
+  const text = c.contains ?? c.notContains!;
+  const has = read.stdout.includes(text);
+  return { holds: c.contains !== undefined ? has : !has, detail: `${p}: ${has ? 'holds' : 'does not hold'} "${text.slice(0, 60)}"` };
 }
 
 /** Checks a case file can hold, validated once at load time (patterns compile, counts parse). */

@@ -10,7 +10,7 @@ import { parseImageRef } from '../oci/reference.ts';
 import { isIndexMediaType } from '../oci/types.ts';
 import { shellQuote } from '../text.ts';
 import { bootBuilder, type Builder, type BuilderSpec } from './builders.ts';
-import { evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
+import { checkFile, evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
 import type { CellSandbox, CommandOptions } from './sandbox.ts';
 
 export interface PushTarget {
@@ -132,21 +132,8 @@ export class Kit<A = Axes> {
 
   private async checkState(c: Check): Promise<CheckResult> {
     switch (c.kind) {
-      case 'file': {
-        const p = c.path;
-        if (p.split('/').includes('..') || p.startsWith('/')) throw new UsageError(`file check path ${JSON.stringify(p)} must stay inside the cell's context`);
-        const path = `${this.sandbox.contextDir}/${p}`;
-        const kind = await this.sandbox.look(`if [ -d ${shellQuote(path)} ]; then echo dir; elif [ -e ${shellQuote(path)} ]; then echo file; else echo none; fi`);
-        const found = kind.stdout.trim();
-        if (c.exists === false) return { holds: found === 'none', detail: `${p}: ${found === 'none' ? 'absent' : `present (${found})`}` };
-        if (found === 'none') return { holds: false, detail: `${p}: absent` };
-        if (c.directory !== undefined && (found === 'dir') !== c.directory) return { holds: false, detail: `${p}: a ${found === 'dir' ? 'directory' : 'file'}` };
-        if (c.contains === undefined && c.notContains === undefined) return { holds: true, detail: `${p}: present (${found})` };
-        const read = await this.sandbox.look(found === 'dir' ? `cat ${shellQuote(path)}/* 2>/dev/null | head -c 1048576` : `head -c 1048576 ${shellQuote(path)}`);
-        const text = c.contains ?? c.notContains!;
-        const has = read.stdout.includes(text);
-        return { holds: c.contains !== undefined ? has : !has, detail: `${p}: ${has ? 'holds' : 'does not hold'} "${text.slice(0, 60)}"` };
-      }
+      case 'file':
+        return checkFile(this.sandbox, c);
       case 'image':
         return this.checkEngineImage(c);
       case 'registry':

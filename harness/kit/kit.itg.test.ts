@@ -1,6 +1,7 @@
 // The kit against real parts: builders of every kind booted by real Buildx in a real DinD engine, pushing
 // to the real registry; steps with lab values; every kind of check; a Git context; repeat.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,7 +66,7 @@ describe('builders of every kind', () => {
 });
 
 /** A case directory written for the test; removed afterwards. */
-function caseDir(yaml: string, files: Record<string, string> = {}): string {
+function caseDir(yaml: string, files: Record<string, string | Buffer> = {}): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'bxl-kit-case-'));
   const all = { 'case.yaml': yaml, Dockerfile: 'FROM scratch\nCOPY hello.txt cell-id.txt /\n', 'hello.txt': 'hi from a case\n', ...files };
   for (const [name, text] of Object.entries(all)) {
@@ -76,7 +77,7 @@ function caseDir(yaml: string, files: Record<string, string> = {}): string {
 }
 
 /** Runs a case in one cell, declared present (`reproduced`) unless said otherwise. */
-async function runCase(yaml: string, files?: Record<string, string>, expected: DeclaredOutcome = 'reproduced') {
+async function runCase(yaml: string, files?: Record<string, string | Buffer>, expected: DeclaredOutcome = 'reproduced') {
   const dir = caseDir(yaml, files);
   try {
     const c = loadCase(dir);
@@ -160,5 +161,52 @@ symptom: {output: "github.com/docker/buildx"}
 
   it('refuses a hostile case before anything runs', () => {
     expect(() => loadCase(caseDir('title: t\nsteps: [{docker: [run, --privileged, x]}]\nsymptom: {exitCode: zero}\n'))).toThrow(UsageError);
+  });
+});
+
+/** A tar holding symlinks out of any directory it lands in: `ADD links.tar /` puts them in a local output. */
+function linksTar(): Buffer {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bxl-links-'));
+  try {
+    symlinkSync('/etc/passwd', path.join(dir, 'passwd'));
+    symlinkSync('/usr/local/bin', path.join(dir, 'bin'));
+    return execFileSync('tar', ['-cf', '-', '-C', dir, 'passwd', 'bin']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('a case cannot reach out of its cell through symlinks or lab values', () => {
+  // Step 1 exports two symlinks an earlier step may well write: links/passwd -> /etc/passwd, links/bin -> /usr/local/bin.
+  const LINKS = { Dockerfile: 'FROM scratch\nADD links.tar /\n', 'links.tar': linksTar() };
+  const WRITE_LINKS = '  - id: links\n    buildx: [build, --output, "type=local,dest=links", .]\n';
+
+  it('refuses ${read:FILE} through a symlink to /etc/passwd', async () => {
+    const r = await runCase(`title: read through a link\nsteps:\n${WRITE_LINKS}  - docker: [image, inspect, "\${read:links/passwd}"]\nsymptom: {exitCode: zero}\n`, LINKS);
+    expect(r.outcome).toBe('error');
+    expect(r.summary).toMatch(/\$\{read:links\/passwd\}: "links\/passwd" resolves to \/etc\/passwd, outside the cell's context/);
+    expect(r.evidence.commands.some((c) => c.argv.includes('inspect'))).toBe(false);
+  });
+
+  it('refuses a file check through a symlink, and reads no symlink inside a directory', async () => {
+    const r = await runCase(`title: check through a link\nsteps:\n${WRITE_LINKS}symptom:\n  - file: {path: links/passwd, contains: "root:"}\n`, LINKS);
+    expect(r.outcome).toBe('error');
+    expect(r.summary).toMatch(/"links\/passwd" resolves to \/etc\/passwd, outside the cell's context/);
+    const dir = await runCase(`title: a directory holding a link\nsteps:\n${WRITE_LINKS}symptom:\n  - file: {path: links, contains: "root:"}\n`, LINKS, 'fixed');
+    expect(dir.summary, dir.error?.message).toMatch(/^symptom ABSENT \(links: does not hold "root:"\)/);
+  });
+
+  it('refuses an output written through a symlink into the engine\'s binaries, before the step runs', async () => {
+    const r = await runCase(`title: write through a link\nsteps:\n${WRITE_LINKS}  - id: over\n    buildx: [build, --output, "type=local,dest=links/bin", .]\nsymptom: {exitCode: zero}\n`, LINKS);
+    expect(r.outcome).toBe('error');
+    expect(r.summary).toMatch(/step over: "links\/bin" resolves to \/usr\/local\/bin, outside the cell's context/);
+    expect(r.evidence.commands.filter((c) => c.argv.includes('build'))).toHaveLength(1);
+  });
+
+  it('refuses a flag that a ${read:FILE} brings into docker run, before it runs', async () => {
+    const r = await runCase('title: smuggle\nsteps:\n  - id: run\n    docker: [run, "${read:flags.txt}", alpine]\nsymptom: {exitCode: zero}\n', { 'flags.txt': '--privileged\n' });
+    expect(r.outcome).toBe('error');
+    expect(r.summary).toMatch(/step run: docker run --privileged would reach the engine's host/);
+    expect(r.evidence.commands.some((c) => c.argv.includes('run'))).toBe(false);
   });
 });

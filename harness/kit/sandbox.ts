@@ -4,7 +4,7 @@
 import path from 'node:path';
 import type { BuildxBinary } from '../buildx/buildx.ts';
 import { BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
-import { HarnessError } from '../errors.ts';
+import { HarnessError, UsageError } from '../errors.ts';
 import type { CommandRecord } from '../model.ts';
 import { shellQuote } from '../text.ts';
 
@@ -15,6 +15,35 @@ import { shellQuote } from '../text.ts';
 export function buildkitdToml(registryHost: string, extra = ''): string {
   return `${extra.trim() ? `${extra.trim()}\n\n` : ''}[registry."${registryHost}"]\n  http = true\n  insecure = true\n`;
 }
+
+/** A path of the cell as the engine's kernel would reach it: every symlink followed. */
+export interface CellPath {
+  /** as the case named it (relative to the step's directory, or absolute inside the context) */
+  path: string;
+  /** the real path; for a missing path, its deepest existing directory resolved, then the rest */
+  real: string;
+  kind: 'file' | 'dir' | 'none' | 'other';
+}
+
+/**
+ * Resolves paths inside the engine ($1: the context, then absolute paths): the deepest part that exists
+ * (a dangling symlink included) through `readlink -f`, the missing rest appended. POSIX sh over coreutils
+ * or busybox; paths travel as arguments, never through the script's text.
+ */
+const RESOLVE = `ctx=$(readlink -f "$1") || exit 3
+shift
+for p in "$@"; do
+  q=$p; rest=
+  while [ ! -e "$q" ] && [ ! -L "$q" ]; do rest="/\${q##*/}$rest"; q=\${q%/*}; [ -n "$q" ] || q=/; done
+  r=$(readlink -f "$q") || r=
+  if [ -z "$r" ]; then k=unresolved
+  elif [ -n "$rest" ] || [ ! -e "$r" ]; then k=none
+  elif [ -d "$r" ]; then k=dir
+  elif [ -f "$r" ]; then k=file
+  else k=other; fi
+  printf '%s\t%s%s\n' "$k" "$r" "$rest"
+done
+printf 'ctx\t%s\n' "$ctx"`;
 
 export interface CommandOptions {
   env?: Record<string, string>;
@@ -89,14 +118,13 @@ export class CellSandbox {
     return `${this.dir}/buildx`;
   }
 
+  /** What the lab owns in every command's environment: set last, so nothing a case gives replaces it. */
+  private get owned(): Record<string, string> {
+    return { DOCKER_CONFIG: this.dockerConfigDir, BUILDX_CONFIG: this.buildxConfigDir };
+  }
+
   get env(): Record<string, string> {
-    return {
-      DOCKER_CONFIG: this.dockerConfigDir,
-      BUILDX_CONFIG: this.buildxConfigDir,
-      BUILDKIT_PROGRESS: 'plain',
-      DOCKER_CLI_HINTS: 'false',
-      ...this.opts.env,
-    };
+    return { BUILDKIT_PROGRESS: 'plain', DOCKER_CLI_HINTS: 'false', ...this.opts.env, ...this.owned };
   }
 
   get buildkitdConfig(): string {
@@ -117,6 +145,32 @@ export class CellSandbox {
     await this.dind.copyFiles(files.map((f) => ({ content: f.content, target: `${this.dir}/${path.posix.normalize(f.rel)}`, mode: f.mode ?? 0o644 })));
   }
 
+  /**
+   * Where `paths` (relative to `cwd`, itself relative to the context; or absolute) really are in the
+   * engine, symlinks followed; throws UsageError when one leaves the cell's context, so a symlink an
+   * earlier step wrote (`out -> /usr/local/bin`) is never read through or written through. Run with the
+   * lab's environment, not the case's.
+   */
+  async resolveInContext(paths: readonly string[], cwd = '.'): Promise<CellPath[]> {
+    const abs = paths.map((p) => {
+      if (/[\0\r\n]/.test(p)) throw new UsageError(`${JSON.stringify(p)} holds a control character; give a plain path inside the cell's context`);
+      return path.posix.normalize(p.startsWith('/') ? p : `${this.contextDir}/${cwd}/${p}`).replace(/(.)\/$/, '$1');
+    });
+    if (!abs.length) return [];
+    const r = await this.dind.exec(['sh', '-c', RESOLVE, 'sh', this.contextDir, ...abs], { timeoutMs: 60_000, signal: this.opts.signal });
+    const lines = r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
+    const ctx = lines.at(-1);
+    if (r.exitCode !== 0 || ctx?.[0] !== 'ctx' || lines.length !== abs.length + 1) throw new HarnessError(`resolving paths of the cell in ${this.dind.name} failed: ${r.stderr.trim()}`);
+    return lines.slice(0, -1).map(([kind, realRaw], i) => {
+      const real = path.posix.normalize(realRaw);
+      const rel = path.posix.relative(ctx[1], real);
+      if (kind === 'unresolved' || rel.startsWith('..') || path.posix.isAbsolute(rel)) {
+        throw new UsageError(`${JSON.stringify(paths[i])} ${kind === 'unresolved' ? 'is a symlink that cannot be resolved' : `resolves to ${real}`}, outside the cell's context: an earlier step left a symlink there; a case's files and outputs stay inside the context`);
+      }
+      return { path: paths[i]!, real, kind: kind as CellPath['kind'] };
+    });
+  }
+
   /** `docker buildx <args>` through the docker CLI of the engine under test. */
   buildx(args: readonly string[], opts: CommandOptions = {}): Promise<CommandRecord> {
     return this.record(['docker', 'buildx', ...args], opts);
@@ -130,13 +184,17 @@ export class CellSandbox {
     return this.record(['sh', '-c', script], opts);
   }
 
-  /** The lab's own look at the cell (a file check, a ${read:FILE}): run, but not recorded as the cell's command. */
+  /**
+   * The lab's own look at the cell (a file check, a ${read:FILE}, the Git context): run, but not recorded
+   * as the cell's command, and without the case's environment (a GIT_* or loader variable is the case's
+   * business in its own steps, not in the lab's).
+   */
   look(script: string, opts: CommandOptions = {}): Promise<CommandRecord> {
-    return this.dind.exec(['sh', '-c', script], { env: { ...this.env, ...opts.env }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 60_000, signal: this.opts.signal });
+    return this.dind.exec(['sh', '-c', script], { env: { ...opts.env, ...this.owned }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 60_000, signal: this.opts.signal });
   }
 
   private async record(argv: string[], opts: CommandOptions): Promise<CommandRecord> {
-    const r = await this.dind.exec(argv, { env: { ...this.env, ...opts.env }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 300_000, signal: this.opts.signal });
+    const r = await this.dind.exec(argv, { env: { ...this.env, ...opts.env, ...this.owned }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 300_000, signal: this.opts.signal });
     // Evidence shows the command as run inside DinD, not the `docker exec` wrapper around it.
     const rec: CommandRecord = { ...r, argv };
     this.commands.push(rec);

@@ -1,11 +1,15 @@
 // Steps as data (a case's `steps:`): argv for `docker buildx` or a docker client command, with lab values
 // named as ${target}, ${registry}, ${builder}, ${read:FILE} … filled in just before each step runs, so a
-// step can use what an earlier one wrote (an --iidfile, a --metadata-file).
+// step can use what an earlier one wrote (an --iidfile, a --metadata-file). The filled-in argv goes
+// through the allowlists again (docker-argv.ts, lab-owned.ts), and the paths it names are resolved in the
+// engine, before the step runs.
 import { UsageError } from '../errors.ts';
 import type { CommandRecord } from '../model.ts';
 import { shellQuote } from '../text.ts';
 import type { Check, RecordedStep } from './checks.ts';
 import type { Kit } from './context.ts';
+import { checkDockerArgv } from './docker-argv.ts';
+import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
 
 export interface Step {
   id: string;
@@ -74,6 +78,7 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
     const argv = await Promise.all(step.argv.map((a) => interpolate(a, values, read)));
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...commonEnv, ...step.env })) env[k] = await interpolate(v, values, read);
+    await checkFinal(kit, step, argv, env, values);
     const cwd = step.cwd ? `${values.context}/${step.cwd}` : values.context;
     const opts = { env, cwd, ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}) };
     const record: CommandRecord = step.tool === 'buildx' ? await kit.buildx(argv, opts) : await kit.docker(argv, opts);
@@ -83,10 +88,38 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
   return recorded;
 }
 
-/** A file in the cell's context, for ${read:FILE}: at most 4 KiB, trimmed. */
+/**
+ * The allowlists again, on the argv and environment as they will run (a lab value or ${read:FILE} may have
+ * brought a flag in), then the paths the step reads or writes, and its directory, resolved in the engine:
+ * a symlink an earlier step wrote must not take them out of the context. Throws UsageError naming the step.
+ */
+async function checkFinal(kit: Kit, step: Step, argv: string[], env: Record<string, string>, values: LabValues): Promise<void> {
+  let paths: string[];
+  try {
+    for (const name of Object.keys(env)) {
+      const why = labOwnedEnv(name);
+      if (why) throw new Error(`${why}; the lab sets it for the cell`);
+    }
+    paths = step.tool === 'docker' ? checkDockerArgv(argv, values.context).paths : checkBuildxArgv(argv, values.buildkitImage, values.context).paths;
+  } catch (e) {
+    throw new UsageError(`step ${step.id}: ${(e as Error).message}`);
+  }
+  const cwd = step.cwd ?? '.';
+  const within = [...(step.cwd ? ['.'] : []), ...paths];
+  try {
+    await kit.sandbox.resolveInContext(within, cwd);
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`step ${step.id}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** A file in the cell's context, for ${read:FILE}: at most 4 KiB, trimmed; its real path stays inside the context. */
 export async function readContextFile(kit: Kit, file: string): Promise<string> {
   if (file.split('/').includes('..') || file.startsWith('/')) throw new UsageError(`\${read:${file}} must name a file inside the cell's context`);
-  const r = await kit.sandbox.look(`head -c ${READ_LIMIT + 1} ${shellQuote(`${kit.sandbox.contextDir}/${file}`)}`);
+  const [at] = await kit.sandbox.resolveInContext([file]).catch((e: Error) => { throw e instanceof UsageError ? new UsageError(`\${read:${file}}: ${e.message}`) : e; });
+  if (at!.kind !== 'file') throw new UsageError(`\${read:${file}}: ${at!.kind === 'none' ? 'the file is not there; did an earlier step write it?' : 'is not a regular file'}`);
+  const r = await kit.sandbox.look(`head -c ${READ_LIMIT + 1} ${shellQuote(at!.real)}`);
   if (r.exitCode !== 0) throw new UsageError(`\${read:${file}}: the file is not there (${r.stderr.trim()}); did an earlier step write it?`);
   if (r.stdout.length > READ_LIMIT) throw new UsageError(`\${read:${file}} is larger than ${READ_LIMIT} bytes`);
   return r.stdout.trim();

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -175,7 +175,7 @@ expect: {"<0.22": present, "<0.23": fixed, "<0.24": reproduced, ">=0.24": absent
 driver: docker-container
 env: {${Array.from({ length: 50 }, (_, i) => `V${i}: x`).join(', ')}}
 builder:
-  nodes: [{platforms: [linux/amd64, linux/arm64], driverOpts: {image: "moby/buildkit:v0.17.1"}}]
+  nodes: [{platforms: [linux/amd64, linux/arm64], driverOpts: {memory: 1g}}]
   driverOpts: {network: host}
 steps: [{buildx: [ls], timeout: 3600}]
 symptom:
@@ -303,7 +303,7 @@ describe('loadCase: errors name the line and the field', () => {
     ...['600', '4xxx', 'a404', '4045'].map((status): [string, string, RegExp] => [`the request status ${status}`, STEP.replace('{exitCode: zero}', `{requests: {count: 1, status: "${status}"}}`), /^case\.yaml:3: symptom\.requests\.status: /]),
     ['a docker image subcommand the lab does not run', 'title: t\nsteps:\n  - docker: [image, prune]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]\.docker: docker image takes inspect, ls, rm, tag, save, history$/],
     ['a docker image step without its subcommand', 'title: t\nsteps:\n  - docker: [image]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker image takes inspect, ls, rm, tag, save, history$/],
-    ['a docker run with a short host flag', 'title: t\nsteps:\n  - docker: [run, -v, /:/host, alpine]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker run -v would reach the engine's host; case containers run without it$/],
+    ['a docker run with a short host flag', 'title: t\nsteps:\n  - docker: [run, -v, /:/host, alpine]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker run -v would reach the engine's host; case containers run without it\. docker run takes -d\/--detach, /],
     ['a directory as the bake file', `${BAKE}bakeFile: sub\n`, /^case\.yaml:7: bakeFile: "sub" is not a regular file$/],
     ['a file as the build context', 'title: t\ncommand: build\ncontext: Dockerfile\npush: false\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: context: "Dockerfile" is not a directory$/],
     ['a bad expect range', `${BAKE}expect:\n  "<0.22.0": present\n  "soon": absent\n`, /^case\.yaml:9: expect\.soon: "soon" is not a semver range/],
@@ -348,6 +348,51 @@ describe('loadCase: errors name the line and the field', () => {
     expect(usageError(caseDir(padded((1 << 20) + 1)))).toMatch(/^case\.yaml is larger than 1 MiB; a case file describes a bug, it does not carry it$/);
     const bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
     expect(usageError(caseDir(`title: t\n${bomb}\n`))).toMatch(/^case\.yaml:\d+: /);
+  });
+});
+
+describe('loadCase: a stranger\'s case cannot take what the lab owns', () => {
+  const step = (tool: string, argv: string) => `title: t\nsteps:\n  - ${tool}: [${argv}]\nsymptom: {exitCode: zero}\n`;
+  const cases: [string, string, Record<string, string>, RegExp][] = [
+    ['a volume with its value attached', step('docker', 'run, "-v/:/host", alpine'), {}, /^case\.yaml:3: steps\[0\]\.docker: docker run -v would reach the engine's host/],
+    ['combined short flags hiding a volume', step('docker', 'run, "-itv/:/host", alpine'), {}, /steps\[0\]\.docker: docker run -v would reach the engine's host/],
+    ['a host flag with a value attached', step('docker', 'run, "--privileged=true", alpine'), {}, /steps\[0\]\.docker: docker run --privileged would reach the engine's host/],
+    ['a host option the old list did not name', step('docker', 'run, --use-api-socket, alpine'), {}, /steps\[0\]\.docker: docker run --use-api-socket would reach the engine's host/],
+    ['a flag not on the list', step('docker', 'run, --oom-score-adj=-1000, alpine'), {}, /docker run --oom-score-adj would reach the engine's host; .* docker run takes -d\/--detach, /],
+    ['the host network', step('docker', 'run, --network=host, alpine'), {}, /steps\[0\]\.docker: docker run --network=host would join the engine's host network; --network takes bridge, none, default/],
+    ['an interspersed flag after the image name', step('docker', 'image, inspect, x, --kubeconfig, y'), {}, /docker image inspect --kubeconfig is not a flag the lab allows/],
+    ['a context reaching another engine', step('docker', 'context, create, n, --docker, "host=ssh://me@host"'), {}, /docker context create --docker=host=ssh:\/\/me@host .*reaches the cell's own engine only/],
+    ['a builder image of the case', step('buildx', 'create, --driver, docker-container, --driver-opt, "image=evil/buildkit"'), {}, /^case\.yaml:3: steps\[0\]\.buildx: --driver-opt image=evil\/buildkit: driver option image=evil\/buildkit is not the lab's BuildKit image; write image=\$\{buildkitImage\}/],
+    ['a builder create naming no image (Buildx would run what the engine holds as moby/buildkit)', step('buildx', 'create, --driver, docker-container, --bootstrap'), {}, /steps\[0\]\.buildx: create of a docker-container builder must name the lab's BuildKit image: add --driver-opt image=\$\{buildkitImage\}/],
+    ['an agent socket forwarded into builds', `${STEP}env: {SSH_AUTH_SOCK: /var/run/docker.sock}\n`, {}, /env\.SSH_AUTH_SOCK: SSH_AUTH_SOCK is the socket `--ssh default` forwards into a build/],
+    ['a builder image smuggled in one driver-opt', step('buildx', 'create, "--driver-opt=memory=1g,image=evil"'), {}, /image=evil is not the lab's BuildKit image/],
+    ['a local output over the engine\'s binaries', step('buildx', 'build, --output, "type=local,dest=/usr/local/bin", .'), {}, /steps\[0\]\.buildx: --output dest= \/usr\/local\/bin is outside the cell's context/],
+    ['a metadata file outside the context', step('buildx', 'build, "--metadata-file=../../buildx/x", .'), {}, /--metadata-file \.\.\/\.\.\/buildx\/x leaves the cell's context/],
+    ['a buildkitd config from outside', step('buildx', 'create, --buildkitd-config, /etc/buildkit/buildkitd.toml'), {}, /--buildkitd-config \/etc\/buildkit\/buildkitd\.toml is outside the cell's context/],
+    ['a bake output set outside', step('buildx', 'bake, --set, "*.output=type=local,dest=/usr/local/bin"'), {}, /--set output dest= \/usr\/local\/bin is outside/],
+    ['an output in the one-command form\'s args', 'title: t\ncommand: build\npush: false\nargs: ["--output=type=local,dest=/usr/local/bin"]\nsymptom: {exitCode: zero}\n', {}, /^case\.yaml:4: args: --output dest= \/usr\/local\/bin is outside/],
+    ['the client config moved', `${STEP}env: {DOCKER_CONFIG: /tmp/evil}\n`, {}, /^case\.yaml:4: env\.DOCKER_CONFIG: DOCKER_CONFIG is the cell's own client config .*; the lab sets it for the cell$/],
+    ['PATH in a step', 'title: t\nsteps: [{buildx: [ls], env: {PATH: /tmp/cells}}]\nsymptom: {exitCode: zero}\n', {}, /^case\.yaml:2: steps\[0\]\.env\.PATH: PATH chooses the programs the lab runs/],
+    ['a preloaded library', `${STEP}env: {LD_PRELOAD: ./evil.so}\n`, {}, /env\.LD_PRELOAD: LD_PRELOAD is the dynamic loader's/],
+    ['another engine', `${STEP}env: {DOCKER_HOST: "tcp://10.0.0.1:2375"}\n`, {}, /env\.DOCKER_HOST: DOCKER_HOST is the cell's own engine/],
+    ['a builder image in builder.driverOpts', `${STEP}driver: docker-container\nbuilder: {driverOpts: {image: "evil/buildkit"}}\n`, {}, /^case\.yaml:5: builder\.driverOpts: driver option image is the lab's .*choose the version with buildkit:/],
+    ['a builder image in a node', `${STEP}driver: docker-container\nbuilder: {nodes: [{driverOpts: {image: x}}]}\n`, {}, /builder\.nodes\[0\]\.driverOpts: driver option image is the lab's/],
+    ['a builder network of another container', `${STEP}driver: docker-container\nbuilder: {driverOpts: {network: "container:x"}}\n`, {}, /builder\.driverOpts: driver option network=container:x is not one the lab allows; use host, bridge, none/],
+    ['a credential helper', `${STEP}config: {dockerConfig: config.json}\n`, { 'config.json': '{"credsStore": "evil"}' }, /^case\.yaml:4: config\.dockerConfig: "config\.json": credsStore names a credential helper program the client would run; put credentials in auths$/],
+    ['per-registry credential helpers', `${STEP}config: {dockerConfig: config.json}\n`, { 'config.json': '{"auths": {}, "credHelpers": {"registry:5000": "evil"}}' }, /config\.dockerConfig: "config\.json": credHelpers names credential helper programs/],
+    ['a plugin directory of the case', `${STEP}config: {dockerConfig: config.json}\n`, { 'config.json': '{"cliPluginsExtraDirs": ["/tmp/cells"]}' }, /config\.dockerConfig: "config\.json": cliPluginsExtraDirs makes the client run CLI plugins/],
+  ];
+  it.each(cases)('refuses %s', (_what, yaml, files, message) => {
+    expect(usageError(caseDir(yaml, files))).toMatch(message);
+  });
+
+  it('loads every shipped case, with the lab-owned settings it uses unchanged', () => {
+    const dirs = readdirSync(fixtures, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(dirs.length).toBeGreaterThanOrEqual(17);
+    const loaded = Object.fromEntries(dirs.map((d) => [d, loadCase(path.join(fixtures, d))]));
+    expect(loaded['2683-buildkitd-insecure-entitlements']!.builder.driverOpts).toEqual({ network: 'bridge' });
+    expect(loaded['2177-create-memory-opt-panic']!.steps[0]!.argv).toContain('image=${buildkitImage}');
+    expect(loaded['3478-tar-output-parent-dirs']!.steps[0]!.argv).toContain('type=tar,dest=does/not/exist/result.tar');
   });
 });
 

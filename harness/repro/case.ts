@@ -1,7 +1,9 @@
 // A bug report as data: `<case-dir>/case.yaml` plus the files it builds. Parsing and validation only
 // (a zod schema), every error a UsageError naming case.yaml's line and the field. The case directory is
 // the user's: it is only read, and nothing outside it may be reached through it (absolute paths, `..`,
-// symlinks), because its files are copied into a privileged DinD engine and pushed to a registry.
+// symlinks), because its files are copied into a privileged DinD engine and pushed to a registry. A case
+// is a stranger's code: its docker steps, buildx argv, env, builder options and config.json go through
+// the allowlists of kit/docker-argv.ts and kit/lab-owned.ts here, and again when each step runs.
 import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
@@ -12,6 +14,8 @@ import { resolveEngineSpec } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
 import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
+import { checkDockerArgv } from '../kit/docker-argv.ts';
+import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, labOwnedEnv } from '../kit/lab-owned.ts';
 import type { Step } from '../kit/steps.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 
@@ -57,10 +61,19 @@ const labText = (max = 4096) => nonEmpty(max).superRefine((v, ctx) => {
   try { labValuesIn(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
 });
 const argv = z.array(labText()).min(1, 'needs at least the subcommand').max(200);
-const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,100}$/, 'is not an environment variable name'), labText().or(z.number().transform(String)).or(z.boolean().transform(String))).refine((m) => Object.keys(m).length <= 50, 'has more than 50 variables');
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,100}$/, 'is not an environment variable name').superRefine((n, ctx) => {
+  const why = labOwnedEnv(n);
+  if (why) ctx.addIssue({ code: 'custom', message: `${why}; the lab sets it for the cell` });
+});
+const envMap = z.record(envName, labText().or(z.number().transform(String)).or(z.boolean().transform(String))).refine((m) => Object.keys(m).length <= 50, 'has more than 50 variables');
 const relPath = nonEmpty(500).refine((p) => !path.isAbsolute(p) && !p.replace(/\\/g, '/').split('/').includes('..'), 'must be a path inside the case directory');
 const regex = nonEmpty(2000).superRefine((v, ctx) => {
   try { validateCheck({ kind: 'output', pattern: v }); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+});
+/** builder.driverOpts: the builder's image is the lab's, its network one the lab allows. */
+const driverOpts = z.record(z.string().max(100), z.string().max(1000)).superRefine((m, ctx) => {
+  const why = driverOptsProblem(Object.entries(m), undefined);
+  if (why) ctx.addIssue({ code: 'custom', message: why });
 });
 const platform = nonEmpty(100).refine(isPlatform, 'is not a platform (expected os/arch[/variant], e.g. linux/arm64)');
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'is not a step id (lower-case letters, digits, -)');
@@ -102,25 +115,18 @@ type CheckShape = z.infer<typeof checkShape>;
 
 const symptomSchema = z.union([checkShape, z.array(checkShape).min(1).max(50)]);
 
-const DOCKER_COMMANDS: Record<string, readonly string[] | null> = {
-  image: ['inspect', 'ls', 'rm', 'tag', 'save', 'history'],
-  manifest: ['inspect'],
-  context: ['create', 'use', 'ls', 'inspect', 'rm'],
-  run: null, pull: null, push: null, tag: null, inspect: null, version: null, info: null, images: null,
+/** Load-time stand-ins for lab values the argv rules compare against (filled in again before each step runs). */
+const AT_LOAD = { buildkitImage: '${buildkitImage}', context: '${context}' };
+
+/** An argv rule as a schema refinement: its message on the argv's field. */
+const argvRule = (rule: (a: string[]) => unknown) => (a: string[], ctx: z.core.$RefinementCtx<string[]>) => {
+  try { rule(a); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
 };
-/** Flags that would hand a case's container the engine's host: refused in `docker run` steps. */
-const HOST_FLAGS = /^--?(privileged|device|cap-add|volume|v|mount|pid|ipc|userns|security-opt|cgroupns|uts)(=|$)/;
 
 const stepSchema = z.strictObject({
   id: stepId.optional(),
-  buildx: argv.optional(),
-  docker: argv.superRefine((a, ctx) => {
-    const [cmd, sub] = a;
-    if (!(cmd! in DOCKER_COMMANDS)) return ctx.addIssue({ code: 'custom', message: `docker ${cmd} is not a step the lab runs; it takes ${Object.keys(DOCKER_COMMANDS).join(', ')}` });
-    const subs = DOCKER_COMMANDS[cmd!];
-    if (subs && !subs.includes(sub ?? '')) ctx.addIssue({ code: 'custom', message: `docker ${cmd} takes ${subs.join(', ')}` });
-    if (cmd === 'run') for (const f of a) if (HOST_FLAGS.test(f)) ctx.addIssue({ code: 'custom', message: `docker run ${f} would reach the engine's host; case containers run without it` });
-  }).optional(),
+  buildx: argv.superRefine(argvRule((a) => checkBuildxArgv(a, AT_LOAD.buildkitImage, AT_LOAD.context))).optional(),
+  docker: argv.superRefine(argvRule((a) => checkDockerArgv(a, AT_LOAD.context))).optional(),
   env: envMap.optional(),
   cwd: relPath.optional(),
   timeout: z.number().int().min(1).max(3600).optional(),
@@ -137,8 +143,8 @@ const caseSchema = z.strictObject({
   buildkit: oneOrMany(nonEmpty(50)).optional(),
   registry: oneOrMany(choice(REGISTRY_BEHAVIOURS)).optional(),
   builder: z.strictObject({
-    nodes: z.array(z.strictObject({ platforms: z.array(platform).min(1).max(10).optional(), driverOpts: z.record(z.string().max(100), z.string().max(1000)).optional() })).min(1).max(8).optional(),
-    driverOpts: z.record(z.string().max(100), z.string().max(1000)).optional(),
+    nodes: z.array(z.strictObject({ platforms: z.array(platform).min(1).max(10).optional(), driverOpts: driverOpts.optional() })).min(1).max(8).optional(),
+    driverOpts: driverOpts.optional(),
     buildkitdConfig: relPath.optional(),
     remote: z.strictObject({ transport: choice(['tcp', 'unix']), tls: z.boolean().optional() }).optional(),
     bootstrap: z.boolean().optional(),
@@ -396,6 +402,13 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     if (v === undefined) continue;
     try { caseFilePath(root, v, k === 'context' ? 'dir' : 'file'); } catch (e) { src.fail(k.split('.'), (e as Error).message); }
   }
+  if (c.config?.dockerConfig !== undefined) {
+    try { readDockerConfig(root, c.config.dockerConfig); } catch (e) { src.fail(['config', 'dockerConfig'], (e as Error).message); }
+  }
+  // The one-command form's args join the lab's argv: the same rules as a step's.
+  if (legacy) for (const s of steps) {
+    try { checkBuildxArgv(s.argv, AT_LOAD.buildkitImage, AT_LOAD.context); } catch (e) { src.fail(['args'], (e as Error).message); }
+  }
   if (c.command === 'bake' && c.bakeFile === undefined) {
     try { caseFilePath(root, 'docker-bake.hcl'); } catch (e) { src.fail(['bakeFile'], `default docker-bake.hcl: ${(e as Error).message}`); }
   }
@@ -507,6 +520,14 @@ export function caseFiles(root: string): CaseFile[] {
   };
   walk('');
   return out;
+}
+
+/** The case's docker config.json, checked again at read time: no credential helper, no plugin directory (lab-owned.ts). */
+export function readDockerConfig(root: string, rel: string): Buffer {
+  const bytes = readCaseFile(root, { rel });
+  const why = dockerConfigProblem(bytes.toString('utf8'));
+  if (why) throw new UsageError(`${JSON.stringify(rel)}: ${why}`);
+  return bytes;
 }
 
 /** A case file's bytes, checked again at read time (the directory may have changed since loadCase). */

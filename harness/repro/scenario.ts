@@ -14,7 +14,7 @@ import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../
 import type { Builder, BuilderSpec } from '../kit/builders.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
-import { readCaseFile, type ReproCase } from './case.ts';
+import { readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 
@@ -146,7 +146,8 @@ async function copyCase(c: ReproCase, kit: Kit): Promise<void> {
     // As the lab's fixtures do: lets a Dockerfile COPY something unique to the cell.
     { rel: 'ctx/cell-id.txt', content: `${kit.id}\n`, mode: 0o644 },
     ...(c.config.buildkitdDefault ? [{ rel: 'buildx/buildkitd.default.toml', content: readCaseFile(c.dir, { rel: c.config.buildkitdDefault }) }] : []),
-    ...(c.config.dockerConfig ? [{ rel: 'docker/config.json', content: readCaseFile(c.dir, { rel: c.config.dockerConfig }), mode: 0o600 }] : []),
+    // checked again as it is copied: the directory may have changed since the case loaded
+    ...(c.config.dockerConfig ? [{ rel: 'docker/config.json', content: readDockerConfig(c.dir, c.config.dockerConfig), mode: 0o600 }] : []),
   ];
   await kit.sandbox.writeFiles(files);
   kit.fact(`case ${path.basename(c.dir)}: ${c.files.length} file(s) copied into ${kit.sandbox.contextDir}`);

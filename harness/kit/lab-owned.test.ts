@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { cellPathProblem, checkBuildxArgv, csvFields, dockerConfigProblem, driverOptsProblem, labOwnedEnv } from './lab-owned.ts';
+
+const CTX = '/tmp/cells/c1/ctx';
+const IMAGE = 'registry:5000/buildx-lab/buildkit:v0.17.1';
+const buildx = (...argv: string[]) => checkBuildxArgv(argv, IMAGE, CTX);
+
+describe('csvFields reads a value as Go does', () => {
+  it.each([
+    ['a=1,b=2', ['a=1', 'b=2']],
+    ['', ['']],
+    ['a,', ['a', '']],
+    ['"dest=/x,y",type=local', ['dest=/x,y', 'type=local']],
+    ['"a""b"', ['a"b']],
+  ])('%s', (v, want) => expect(csvFields(v)).toEqual(want));
+  it.each(['a"b', '"ab', '"a"b', 'a\nb'])('refuses %j', (v) => expect(() => csvFields(v)).toThrow());
+});
+
+describe('buildx argv: paths stay inside the cell context', () => {
+  it.each([
+    [['build', '-f', 'sub/Dockerfile', '--iidfile', 'iid.txt', '--metadata-file=md.json', '.'], ['sub/Dockerfile', 'iid.txt', 'md.json']],
+    [['build', '--output', 'type=tar,dest=does/not/exist/result.tar', '.'], ['does/not/exist/result.tar']],
+    [['build', '-o', 'out', '.'], ['out']],
+    [['build', '-o', '-', '.'], []],
+    [['build', '--output', 'type=image,push=true', '--cache-to', 'type=local,dest=cache', '--cache-from', 'type=local,src=cache', '.'], ['cache', 'cache']],
+    [['build', '--cache-to', 'registry:5000/x:cache', '.'], []],
+    [['build', '--output', `type=local,dest=${CTX}/out`, '.'], [`${CTX}/out`]],
+    [['bake', '--set', '*.output=type=local,dest=out', '--set', 'app.args.X=/etc', '-f', 'docker-bake.hcl'], ['docker-bake.hcl', 'out']],
+    [['bake', '--print', '--set', '*.cache-to='], []],
+    [['create', '--name', 'x', '--driver', 'docker-container', '--driver-opt', `image=${IMAGE}`, '--driver-opt', 'memory=1g', '--buildkitd-config', 'bk.toml'], ['bk.toml']],
+    [['create', '--driver-opt', `network=bridge,memory=1g,image=${IMAGE}`], []],
+    [['create', '--name', 'r', '--driver', 'remote', 'tcp://127.0.0.1:1234'], []],
+    [['imagetools', 'create', '-t', 'registry:5000/a', 'registry:5000/b'], []],
+    [['ls'], []],
+    [['bake', '--allow', 'fs.read=.', '--allow', 'fs=out', '--allow', 'security.insecure'], ['.', 'out']],
+    [['prune', '-f', '--all'], ['--all']],
+    [['imagetools', 'create', '-t', 'registry:5000/a', '-f', 'descr.json'], ['descr.json']],
+    [['build', '--secret', 'id=a,env=A', '--secret', 'id=b,src=b.txt', '--ssh', 'default', '--build-context', 'base=docker-image://alpine', '--build-context', 't=target:x', '--build-context', 'sub=./sub', '.'], ['b.txt', './sub']],
+  ])('%j', (argv, paths) => expect(buildx(...argv).paths).toEqual(paths));
+
+  it.each([
+    [['build', '--output', 'type=local,dest=/usr/local/bin', '.'], "--output dest= /usr/local/bin is outside the cell's context"],
+    [['build', '-o', '/usr/local/bin', '.'], '-o /usr/local/bin is outside'],
+    [['build', '-o/usr/local/bin', '.'], '-o /usr/local/bin is outside'],
+    [['build', '-qo=/usr/local/bin', '.'], '-o /usr/local/bin is outside'],
+    [['build', '--output=type=local,DEST=/x', '.'], '--output dest= /x is outside'],
+    [['build', '--output', 'type=local," dest=/x"', '.'], '--output dest= /x is outside'],
+    [['build', '--output', 'type=local,dest=out\ndest=/x', '.'], 'holds a line break'],
+    [['build', '--output', 'type=local,dest="/x', '.'], 'quote'],
+    [['build', '--output', 'dest=../../../usr/local/bin', '.'], "leaves the cell's context"],
+    [['build', '--metadata-file', '/etc/cron.d/x', '.'], '--metadata-file /etc/cron.d/x is outside'],
+    [['build', '--iidfile=/usr/local/bin/docker', '.'], '--iidfile /usr/local/bin/docker is outside'],
+    [['build', '-f', '/etc/shadow', '.'], '-f /etc/shadow is outside'],
+    [['build', '--file=../x', '.'], "--file ../x leaves the cell's context"],
+    [['build', '--cache-to', 'type=local,dest=/var/lib/docker', '.'], '--cache-to dest= /var/lib/docker is outside'],
+    [['build', '--cache-from=type=local,src=/', '.'], '--cache-from src= / is outside'],
+    [['create', '--config', '/etc/buildkit/buildkitd.toml'], '--config /etc/buildkit/buildkitd.toml is outside'],
+    [['create', '--buildkitd-config=/x.toml'], '--buildkitd-config /x.toml is outside'],
+    [['bake', '--set', '*.output=type=local,dest=/usr/local/bin'], '--set output dest= /usr/local/bin is outside'],
+    [['bake', '--set=app.cache-to=type=local,dest=/x'], '--set cache-to dest= /x is outside'],
+    [['bake', '--set', 'app.dockerfile=/etc/passwd'], '--set dockerfile /etc/passwd is outside'],
+    [['build', '-o', `${CTX}/../buildx`, '.'], "leaves the cell's context"],
+    [['build', '-o', '/tmp/cells/c1/ctx2', '.'], 'is outside'],
+    [['build', '--secret', 'id=cfg,src=/tmp/cells/c0/docker/config.json', '.'], '--secret src= /tmp/cells/c0/docker/config.json is outside'],
+    [['build', '--secret=id=k,type=file,source=../../x', '.'], '--secret source= ../../x leaves'],
+    [['build', '--ssh', 'default=/var/run/docker.sock', '.'], '--ssh /var/run/docker.sock is outside'],
+    [['build', '--build-context', 'other=/tmp/cells/c0', '.'], '--build-context /tmp/cells/c0 is outside'],
+    [['build', '--build-context=l=oci-layout:///var/lib/x@sha256:ab', '.'], '--build-context /var/lib/x is outside'],
+    [['bake', '--allow', 'fs.write=/usr/local/bin'], '--allow fs.write= /usr/local/bin is outside'],
+    [['bake', '--allow=fs=*'], '--allow fs=* grants bake every path of the engine'],
+    // a path flag's value is taken as pflag takes it, even when it looks like a flag
+    [['build', '--iidfile', '--output=dest=/x', '.'], '--output dest= /x is outside'],
+  ])('%j', (argv, message) => expect(() => buildx(...argv)).toThrow(message));
+});
+
+describe('buildx argv: the builder image and network are the lab\'s', () => {
+  it.each([
+    [['create', '--driver-opt', 'image=moby/buildkit:latest'], 'driver option image=moby/buildkit:latest is not the lab\'s BuildKit image; write image=${buildkitImage}'],
+    [['create', '--driver-opt=memory=1g,image=evil'], 'image=evil is not the lab'],
+    [['create', '--driver-opt', 'Image=evil'], 'image=evil is not the lab'],
+    [['create', '--driver-opt', '"image=evil"'], 'image=evil is not the lab'],
+    [['create', '--driver-opt', 'network=container:x'], 'driver option network=container:x is not one the lab allows; use host, bridge, none'],
+    // no image at all: Buildx would run what the engine holds as moby/buildkit:buildx-stable-1, which a step can load
+    [['create', '--name', 'b', '--driver', 'docker-container', '--bootstrap'], "create of a docker-container builder must name the lab's BuildKit image: add --driver-opt image=${buildkitImage}"],
+    [['--builder', 'x', 'create', '--driver-opt', 'memory=1g'], 'create of a docker-container builder must name'],
+    [['create', '--driver=kubernetes'], 'create of a kubernetes builder must name'],
+  ])('%j', (argv, message) => expect(() => buildx(...argv)).toThrow(message));
+
+  it('takes the lab value, at load time as ${buildkitImage}', () => {
+    expect(() => checkBuildxArgv(['create', '--driver-opt', 'image=${buildkitImage}'], '${buildkitImage}', '${context}')).not.toThrow();
+    expect(() => checkBuildxArgv(['create', '--driver-opt', 'image=${buildkitImage}x'], '${buildkitImage}', '${context}')).toThrow(/is not the lab's BuildKit image/);
+  });
+
+  it('refuses an image in builder.driverOpts, which has no lab value', () => {
+    expect(driverOptsProblem([['image', IMAGE]], undefined)).toMatch(/^driver option image is the lab's .*choose the version with buildkit:/);
+    expect(driverOptsProblem([['network', 'bridge'], ['memory', '2g']], undefined)).toBeUndefined();
+  });
+});
+
+describe('cellPathProblem', () => {
+  it.each([['out/x', undefined], ['-', undefined], ['.', undefined], [CTX, undefined], [`${CTX}/a`, undefined], ['${context}/a', undefined]])('%s', (p, want) => {
+    expect(cellPathProblem(p, p.startsWith('${') ? '${context}' : CTX)).toBe(want);
+  });
+  it.each(['/etc', '../x', 'a/../../x', '', '/tmp/cells/c1', 'a\nb'])('refuses %j', (p) => expect(cellPathProblem(p, CTX)).toBeDefined());
+});
+
+describe('env a case may not set', () => {
+  it.each(['DOCKER_CONFIG', 'BUILDX_CONFIG', 'DOCKER_HOST', 'PATH', 'HOME', 'SSH_AUTH_SOCK', 'BUILDX_BAKE_ENTITLEMENTS_FS', 'GIT_SSH_COMMAND', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_PARAMETERS', 'GIT_EXEC_PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DOCKER_CERT_PATH', 'GCONV_PATH', 'BASH_ENV'])('%s', (name) => {
+    expect(labOwnedEnv(name)).toMatch(new RegExp(`^${name} `));
+  });
+  it.each(['SOURCE_DATE_EPOCH', 'BUILDX_NO_DEFAULT_ATTESTATIONS', 'BUILDX_GIT_LABELS', 'GIT_AUTHOR_NAME', 'BUILDX_BUILDER', 'DOCKER_CONTEXT', 'TAG', 'HTTP_PROXY', 'BUILDKIT_PROGRESS'])('takes %s', (name) => {
+    expect(labOwnedEnv(name)).toBeUndefined();
+  });
+});
+
+describe('a docker config.json from a case', () => {
+  it.each([
+    ['{}', undefined],
+    ['{"auths": {"registry:5000": {"auth": "eDp5"}}, "proxies": {"default": {"httpProxy": "http://p:3128"}}, "currentContext": "n", "experimental": "enabled"}', undefined],
+    ['{"credsStore": "evil"}', 'credsStore names a credential helper program the client would run; put credentials in auths'],
+    ['{"credHelpers": {"registry:5000": "evil"}}', 'credHelpers names credential helper programs'],
+    ['{"CREDSSTORE": "evil"}', 'CREDSSTORE names a credential helper'],
+    ['{"cliPluginsExtraDirs": ["/tmp/cells/c1/ctx/plugins"]}', "cliPluginsExtraDirs makes the client run CLI plugins from other directories before the cell's own buildx"],
+    ['{"bogus": 1}', '"bogus" is not a key the lab passes on; it takes auths, '],
+    ['[]', 'is not a JSON object'],
+    ['{', 'is not JSON'],
+  ])('%s', (text, want) => {
+    if (want === undefined) expect(dockerConfigProblem(text)).toBeUndefined();
+    else expect(dockerConfigProblem(text)).toContain(want);
+  });
+});
