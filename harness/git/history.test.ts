@@ -1,0 +1,76 @@
+// Against a real repository made in a temp directory (git on the host; no engine, no network).
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HarnessError, UsageError } from '../errors.ts';
+import { history, isAncestor, resolveRevision, walkBetween } from './history.ts';
+import { cherryPicksOf, pullRequestOf } from './log.ts';
+import { syntheticRepo, type SyntheticRepo } from './synthetic-repo.test-helpers.ts';
+
+let repo: SyntheticRepo;
+beforeAll(async () => { repo = await syntheticRepo(); });
+afterAll(() => rmSync(repo.dir, { recursive: true, force: true }));
+
+describe('resolveRevision', () => {
+  it('resolves tags, branches and abbreviated hashes to the full hash', async () => {
+    const tag = await resolveRevision(repo, 'v0.21.1');
+    expect(tag).toMatch(/^[0-9a-f]{40}$/);
+    expect(await resolveRevision(repo, 'main')).toBe(tag);
+    expect(await resolveRevision(repo, tag.slice(0, 10))).toBe(tag);
+  });
+
+  it('names an unknown revision and the repository', async () => {
+    await expect(resolveRevision(repo, 'v9.9.9')).rejects.toThrow(`"v9.9.9" is no commit, tag or branch in ${repo.dir}`);
+  });
+
+  it('refuses option-like revisions before git sees them', async () => {
+    await expect(resolveRevision(repo, '--output=/tmp/x')).rejects.toThrow(UsageError);
+  });
+
+  it('says why git cannot read a directory that is no repository', async () => {
+    await expect(resolveRevision({ ...repo, dir: '/' }, 'main')).rejects.toThrow(/git cannot read the repository: fatal: not a git repository/);
+  });
+});
+
+describe('history and walkBetween', () => {
+  it('walks the first-parent line: one merge per step, each naming its pull request', async () => {
+    const w = await walkBetween(repo, 'v0.21.1', 'v0.20.1', { firstParent: true });
+    expect(w.ancestry).toBe('linear');
+    expect(w.older.subject).toBe('the v0.20.1 tree');
+    expect(w.commits.map((c) => c.subject)).toEqual(['the v0.20.1 tree', ...repo.merged.map((n) => `Merge pull request #${n} from dev/topic-${n}`)]);
+    expect(w.commits.slice(1).map((c) => pullRequestOf(c))).toEqual(repo.merged.map((n) => ({ number: n, title: `title of #${n}`, from: `dev/topic-${n}` })));
+    // a merge's second parent is its branch's head
+    expect(w.commits.slice(1).map((c) => c.parents[1])).toEqual(repo.merged.map((n) => repo.heads.get(n)));
+    expect(w.commits.at(-1)!.date).toMatch(/^2025-01-0\dT\d\d:00:00\+00:00$/);
+  });
+
+  it('lists the merged branches too without --first-parent, parents before children', async () => {
+    const w = await walkBetween(repo, 'v0.20.1', 'v0.21.1', { firstParent: false });
+    expect(w.commits).toHaveLength(1 + 5 + 6);
+    const index = new Map(w.commits.map((c, i) => [c.sha, i]));
+    for (const c of w.commits) for (const p of c.parents) expect(index.get(p) ?? -1).toBeLessThan(index.get(c.sha)!);
+  });
+
+  it('walks a merged branch alone, from the main line before the merge to its head', async () => {
+    const merge = (await walkBetween(repo, 'v0.20.1', 'v0.21.1', { firstParent: true })).commits[3]!;
+    const branch = await history(repo, merge.parents[0]!, merge.parents[1]!, { firstParent: true });
+    expect(branch.map((c) => c.subject)).toEqual(['prepare the fix', 'fix the truncated pull']);
+  });
+
+  it('walks between two release branches, the older by fewer commits since the fork (not by date), and reads the backport line', async () => {
+    const w = await walkBetween(repo, 'v0.21.1', 'v0.20.2', { firstParent: true });
+    expect(w.ancestry).toBe('diverged');
+    expect(w.older.subject).toBe('fix the truncated pull');
+    expect(cherryPicksOf(w.older)).toEqual([repo.heads.get(103)]);
+    expect(w.commits.slice(1).map((c) => pullRequestOf(c)?.number)).toEqual(repo.merged);
+  });
+
+  it('refuses the same commit twice', async () => {
+    await expect(walkBetween(repo, 'main', 'v0.21.1', { firstParent: true })).rejects.toThrow('are the same commit');
+  });
+
+  it('checks ancestry, and takes only full hashes there', async () => {
+    const [old, now] = [await resolveRevision(repo, 'v0.20.1'), await resolveRevision(repo, 'v0.21.1')];
+    expect([await isAncestor(repo, old, now), await isAncestor(repo, now, old)]).toEqual([true, false]);
+    await expect(isAncestor(repo, 'main', now)).rejects.toThrow(HarnessError);
+  });
+});
