@@ -32,7 +32,7 @@ describe('bisectCommits', () => {
 
   it('names the merge that fixed it when the good revision is the newer one', async () => {
     const { oracle, order } = fakeOracle(commits, 5);
-    const r = await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, undefined, tick);
+    const r = await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, { now: tick });
     expect([r.firstBad.sha, r.lastGood.sha, r.change.sha]).toEqual([sha(4), sha(5), sha(5)]);
     expect(r.pullRequest).toEqual({ number: 105, title: 'change number 5', from: 'dev/topic-5' });
     expect(r.result.message).toBe(`the flip is exact: ${shortSha(sha(4))} (bad) is followed directly by ${shortSha(sha(5))} (good)`);
@@ -45,14 +45,14 @@ describe('bisectCommits', () => {
     const { oracle } = fakeOracle(commits, 3);
     // here "absent" is good: the bug appears at commit 3
     const flipped: CommitOracle = async (c) => { const o = await oracle(c); return o.behaviour ? seen(o.behaviour === 'absent' ? 'present' : 'absent') : o; };
-    const r = await bisectCommits({ commits, good: sha(0), bad: sha(8), firstParent: true }, flipped, undefined, tick);
+    const r = await bisectCommits({ commits, good: sha(0), bad: sha(8), firstParent: true }, flipped, { now: tick });
     expect([r.lastGood.sha, r.firstBad.sha, r.change.sha, r.pullRequest?.number]).toEqual([sha(2), sha(3), sha(3), 103]);
     expect(renderCommitBisect(r)).toContain(`broken by:  ${shortSha(sha(3))}, pull request #103: change number 3`);
   });
 
   it('steps around commits that do not build and names them', async () => {
     const { oracle } = fakeOracle(commits, 5, [4, 5]);
-    const r = await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, undefined, tick);
+    const r = await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, { now: tick });
     expect([r.firstBad.sha, r.lastGood.sha, r.unknown.map((c) => c.sha)]).toEqual([sha(3), sha(6), [sha(4), sha(5)]]);
     expect(r.result.message).toBe(`the flip lies between ${shortSha(sha(3))} (bad) and ${shortSha(sha(6))} (good); ${shortSha(sha(4))}, ${shortSha(sha(5))} could not be built here`);
     expect(renderCommitBisect(r)).toContain(`between:    ${shortSha(sha(4))} could not be built here; ${shortSha(sha(5))} could not be built here`);
@@ -61,7 +61,7 @@ describe('bisectCommits', () => {
   it('reports each probe with its commit', async () => {
     const { oracle } = fakeOracle(commits, 5);
     const seenProbes: string[] = [];
-    await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, (p, c) => seenProbes.push(`${c.subject}: ${p.class}`), tick);
+    await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, { onProbe: (p, c) => seenProbes.push(`${c.subject}: ${p.class}`), now: tick });
     expect(seenProbes.slice(0, 2)).toEqual(['Merge pull request #108 from dev/topic-8: good', 'v0.20.1: bad']);
   });
 
@@ -73,13 +73,25 @@ describe('bisectCommits', () => {
   });
 });
 
+describe('bisectCommits with commits seen before', () => {
+  it('asks the oracle once per commit and counts only those builds', async () => {
+    const commits = mainLine(9);
+    const { oracle, order } = fakeOracle(commits, 5);
+    const seen = new Map<string, Promise<Observation>>();
+    const first = await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, { seen });
+    const again = await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, { seen });
+    expect(again.change.sha).toBe(first.change.sha);
+    expect([first.builds, again.builds, order.length]).toEqual([order.length, 0, new Set(order).size]);
+  });
+});
+
 describe('renderCommitBisect', () => {
   it('gives both commits, the pull request, builds and time, with the repository text made visible', async () => {
     const commits = mainLine(3);
     commits[2] = { ...commits[2]!, body: 'evil \u001b[31mred\u202e title' };
     const { oracle } = fakeOracle(commits, 2);
     clock = 0;
-    const r = await bisectCommits({ commits, good: sha(2), bad: sha(0), firstParent: true }, oracle, undefined, tick);
+    const r = await bisectCommits({ commits, good: sha(2), bad: sha(0), firstParent: true }, oracle, { now: tick });
     const text = renderCommitBisect(r);
     expect(text).toContain(`last good:  ${shortSha(sha(2))} 2025-01-03T00:00:00Z Merge pull request #102 from dev/topic-2\n`);
     expect(text).toContain(`first bad:  ${shortSha(sha(1))} 2025-01-02T00:00:00Z Merge pull request #101 from dev/topic-1\n`);
@@ -90,7 +102,7 @@ describe('renderCommitBisect', () => {
 
   it('says when the changing commit names no pull request', async () => {
     const commits = mainLine(2).map((c) => ({ ...c, subject: 'plain commit' }));
-    const r = await bisectCommits({ commits, good: sha(1), bad: sha(0), firstParent: false }, fakeOracle(commits, 1).oracle, undefined, tick);
+    const r = await bisectCommits({ commits, good: sha(1), bad: sha(0), firstParent: false }, fakeOracle(commits, 1).oracle, { now: tick });
     expect(renderCommitBisect(r, false)).toContain(`fixed by:   ${shortSha(sha(1))}, a commit inside a merged branch`);
     expect(renderCommitBisect(r)).toContain('no pull request named in its message');
   });

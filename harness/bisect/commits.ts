@@ -34,7 +34,7 @@ export interface CommitBisectResult {
   pullRequest?: PullRequest;
   /** commits between them that could not be judged, oldest first */
   unknown: Commit[];
-  /** oracle calls: each is one build and one run */
+  /** oracle calls (each one build and one run), not counting commits `seen` already held */
   builds: number;
   ms: number;
 }
@@ -45,7 +45,15 @@ export const shortSha = (sha: string): string => sha.slice(0, 12);
 // Subjects and titles are the repository's text: their control and bidi characters are shown, not obeyed.
 const visible = (text: string) => showAsEscapes(text, /[\p{Cc}\p{Cf}]/gu);
 
-export async function bisectCommits(walk: CommitWalk, oracle: CommitOracle, onProbe: (p: Probe, c: Commit) => void = () => undefined, now: () => number = Date.now): Promise<CommitBisectResult> {
+export interface CommitBisectOptions {
+  onProbe?: (p: Probe, c: Commit) => void;
+  now?: () => number;
+  /** what earlier walks saw, by hash: a commit is built and run once, however many walks probe it */
+  seen?: Map<string, Promise<Observation>>;
+}
+
+export async function bisectCommits(walk: CommitWalk, oracle: CommitOracle, opts: CommitBisectOptions = {}): Promise<CommitBisectResult> {
+  const { onProbe = () => undefined, now = Date.now, seen = new Map<string, Promise<Observation>>() } = opts;
   const bySha = new Map(walk.commits.map((c) => [c.sha, c]));
   if (bySha.size !== walk.commits.length) throw new UsageError('the commit walk lists a commit twice; it must be one line of history');
   const commitOf = (sha: string): Commit => {
@@ -59,7 +67,15 @@ export async function bisectCommits(walk: CommitWalk, oracle: CommitOracle, onPr
     walk.commits.map((c) => c.sha),
     walk.good,
     walk.bad,
-    (sha) => { builds++; return oracle(commitOf(sha)); },
+    (sha) => {
+      let o = seen.get(sha);
+      if (!o) {
+        builds++;
+        o = oracle(commitOf(sha));
+        seen.set(sha, o);
+      }
+      return o;
+    },
     (p) => onProbe(p, commitOf(p.version)),
     { cost: () => 0, label: shortSha },
   );
@@ -82,7 +98,8 @@ function commitLine(c: Commit): string {
   return `${shortSha(c.sha)} ${c.date} ${visible(c.subject)}`;
 }
 
-function duration(ms: number): string {
+/** A bisect's time as people say it: "48 s", "3 min 12 s". */
+export function duration(ms: number): string {
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
