@@ -57,7 +57,7 @@ export async function bisectCommitRange(repo: GitRepo, goodRev: string, badRev: 
 export function renderCommitRange(r: CommitRangeResult): string {
   const lines = [renderCommitBisect(r.main)];
   if (r.walk.ancestry === 'diverged') lines.push(`note: ${shortSha(r.walk.older.sha)} is on another branch than ${shortSha(r.walk.newer.sha)}; the walk is ${shortSha(r.walk.newer.sha)}'s history since they forked, so its first step also undoes ${shortSha(r.walk.older.sha)}'s own commits (backports)\n`);
-  if (r.branch) lines.push(`inside the merged branch of ${shortSha(r.main.change.sha)}:\n`, renderCommitBisect(r.branch, false));
+  if (r.branch) lines.push(`inside the merged branch of ${shortSha(r.main.change.sha)}:\n`, renderCommitBisect(r.branch));
   if (r.branchNote) lines.push(`merged branch: ${r.branchNote}\n`);
   if (r.branch) lines.push(`in all:     ${r.builds} builds, ${duration(r.ms)}\n`);
   return lines.join('\n');

@@ -102,9 +102,10 @@ describe('renderCommitBisect', () => {
 
   it('says when the changing commit names no pull request', async () => {
     const commits = mainLine(2).map((c) => ({ ...c, subject: 'plain commit' }));
-    const r = await bisectCommits({ commits, good: sha(1), bad: sha(0), firstParent: false }, fakeOracle(commits, 1).oracle, { now: tick });
-    expect(renderCommitBisect(r, false)).toContain(`fixed by:   ${shortSha(sha(1))}, a commit inside a merged branch`);
-    expect(renderCommitBisect(r)).toContain('no pull request named in its message');
+    const inBranch = await bisectCommits({ commits, good: sha(1), bad: sha(0), firstParent: false }, fakeOracle(commits, 1).oracle, { now: tick });
+    expect(renderCommitBisect(inBranch)).toContain(`fixed by:   ${shortSha(sha(1))}, a commit inside a merged branch`);
+    const onMain = await bisectCommits({ commits, good: sha(1), bad: sha(0), firstParent: true }, fakeOracle(commits, 1).oracle, { now: tick });
+    expect(renderCommitBisect(onMain)).toContain(`fixed by:   ${shortSha(sha(1))}, no pull request named in its message`);
   });
 });
 

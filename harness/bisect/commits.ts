@@ -30,6 +30,8 @@ export interface CommitBisectResult {
   firstBad: Commit;
   /** the newer of the two: the commit whose change flipped the behaviour (broke or fixed it) */
   change: Commit;
+  /** the walk's: whether a step is one merge of the main line */
+  firstParent: boolean;
   /** the pull request `change` merged, when its message names one */
   pullRequest?: PullRequest;
   /** commits between them that could not be judged, oldest first */
@@ -82,7 +84,7 @@ export async function bisectCommits(walk: CommitWalk, oracle: CommitOracle, opts
   const [lastGood, firstBad] = [commitOf(result.lastGood), commitOf(result.firstBad)];
   const change = walk.commits.indexOf(lastGood) > walk.commits.indexOf(firstBad) ? lastGood : firstBad;
   const pullRequest = pullRequestOf(change);
-  return { result, lastGood, firstBad, change, ...(pullRequest ? { pullRequest } : {}), unknown: result.unknown.map(commitOf), builds, ms: now() - t0 };
+  return { result, lastGood, firstBad, change, firstParent: walk.firstParent, ...(pullRequest ? { pullRequest } : {}), unknown: result.unknown.map(commitOf), builds, ms: now() - t0 };
 }
 
 /**
@@ -105,11 +107,11 @@ export function duration(ms: number): string {
 }
 
 /** The answer: probes with evidence, then the two commits, the pull request, the skips, builds and time. */
-export function renderCommitBisect(r: CommitBisectResult, firstParent = true): string {
+export function renderCommitBisect(r: CommitBisectResult): string {
   const fixed = r.change === r.lastGood;
   const pr = r.pullRequest
     ? `pull request #${r.pullRequest.number}${r.pullRequest.title ? `: ${visible(r.pullRequest.title)}` : ''}`
-    : firstParent ? 'no pull request named in its message' : 'a commit inside a merged branch';
+    : r.firstParent ? 'no pull request named in its message' : 'a commit inside a merged branch';
   const skipped = r.unknown.map((c) => `${shortSha(c.sha)} ${r.result.probes.find((p) => p.version === c.sha)?.note ?? 'was not tried'}`);
   return [
     renderBisect(r.result, shortSha).trimEnd(),
