@@ -12,14 +12,13 @@ import { UsageError } from '../errors.ts';
 import { formatGitRevision, isGitSpec, parseGitRevision, type GitRevision } from '../git/revision.ts';
 import { board } from '../runner/command.ts';
 import { defaultReportDir, newRunId } from '../runner/launch.ts';
-import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
+import { addRunOptions, addTrustOption, runOptions, type RunOptions } from '../runner/options.ts';
 import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
-import type { RunOptions } from '../runner/options.ts';
 import type { CellSource } from '../runner/run-spec.ts';
 import { bisect, observationOf, renderBisect, versionsBetween, type Probe } from './bisect.ts';
 import { bisectCommitRange, renderCommitRange } from './commit-range.ts';
-import { shortSha, type CommitOracle } from './commits.ts';
+import { commitLine, type CommitOracle } from './commits.ts';
 
 /** One spec naming exactly one Buildx version (upstream: Debian's builds are not on the release line). */
 function oneBuildx(spec: string): string {
@@ -74,7 +73,7 @@ export function commitRange(good: string, bad: string): { repo: GitRevision; goo
   return { repo: g, good: g.rev, bad: b.rev };
 }
 
-async function bisectCommits(target: string, values: Record<string, unknown>, oracleFor: CommitOracleFactory): Promise<void> {
+async function bisectCommitsAction(target: string, values: Record<string, unknown>, oracleFor: CommitOracleFactory): Promise<void> {
   if (values.axis !== 'buildx') throw new UsageError('bisect --commits walks Buildx commits; drop --axis engine');
   const range = commitRange(values.good as string, values.bad as string);
   const config = labConfig();
@@ -87,7 +86,7 @@ async function bisectCommits(target: string, values: Record<string, unknown>, or
   process.stdout.write(`bisect ${target} over the commits of ${range.repo.repo}: good ${range.good}, bad ${range.bad}${values.firstParent === false ? ', then inside the merged branch' : ''}\n`);
   const result = await bisectCommitRange({ dir: range.repo.repo, env: childEnv(config) }, range.good, range.bad, oracle, {
     firstParent: values.firstParent !== false,
-    onProbe: (p, c) => log(`${probeLine({ ...p, version: shortSha(c.sha) }).trimEnd()} (${c.subject})`),
+    onProbe: (p, c) => log(`${probeLine({ ...p, version: commitLine(c) }).trimEnd()}`),
   });
   process.exitCode = 0;
   process.stdout.write(`\n${renderCommitRange(result)}evidence: ${reportDir}/bisect/<commit>/\n`);
@@ -106,7 +105,7 @@ export function bisectCommand(deps: { commitOracle?: CommitOracleFactory } = {})
   addRunOptions(cmd, { matrix: 'full' });
   addTrustOption(cmd);
   return cmd.action(async (target: string, values: Record<string, unknown>, c: Command) => {
-    if (values.commits) return bisectCommits(target, values, deps.commitOracle ?? noGitBuilds);
+    if (values.commits) return bisectCommitsAction(target, values, deps.commitOracle ?? noGitBuilds);
     if (values.firstParent === false) throw new UsageError('--no-first-parent goes with --commits');
     const config = labConfig();
     const axis = values.axis as 'buildx' | 'engine';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Commit } from '../git/log.ts';
 import type { Observation } from './bisect.ts';
-import { bisectCommits, mergedBranch, renderCommitBisect, shortSha, type CommitOracle } from './commits.ts';
+import { bisectCommits, commitLine, mergedBranch, renderCommitBisect, shortSha, type CommitOracle } from './commits.ts';
 
 const sha = (i: number) => i.toString(16).padStart(2, '0').repeat(20);
 /** A main line: a root commit, then merges of pull requests #101, #102, ... (oldest first). */
@@ -89,6 +89,7 @@ describe('renderCommitBisect', () => {
   it('gives both commits, the pull request, builds and time, with the repository text made visible', async () => {
     const commits = mainLine(3);
     commits[2] = { ...commits[2]!, body: 'evil \u001b[31mred\u202e title' };
+    commits[0] = { ...commits[0]!, subject: 'v0.20.1\u0007\u2066' };
     const { oracle } = fakeOracle(commits, 2);
     clock = 0;
     const r = await bisectCommits({ commits, good: sha(2), bad: sha(0), firstParent: true }, oracle, { now: tick });
@@ -97,6 +98,7 @@ describe('renderCommitBisect', () => {
     expect(text).toContain(`first bad:  ${shortSha(sha(1))} 2025-01-02T00:00:00Z Merge pull request #101 from dev/topic-1\n`);
     expect(text).toContain(`fixed by:   ${shortSha(sha(2))}, pull request #102: evil \\u001b[31mred\\u202e title\n`);
     expect(text).toContain('builds:     3, 1 min 1 s\n');
+    expect(commitLine(commits[0]!)).toBe(`${shortSha(sha(0))} 2025-01-01T00:00:00Z v0.20.1\\u0007\\u2066`);
     expect(text).toContain(`  ${shortSha(sha(2))}  good\n      case: absent\n`);
   });
 

@@ -96,7 +96,8 @@ export function mergedBranch(merge: Commit): { base: string; head: string } | un
   return merge.parents.length >= 2 ? { base: merge.parents[0]!, head: merge.parents[1]! } : undefined;
 }
 
-function commitLine(c: Commit): string {
+/** A commit on one line for people: short hash, date, subject (its invisible characters shown). */
+export function commitLine(c: Commit): string {
   return `${shortSha(c.sha)} ${c.date} ${visible(c.subject)}`;
 }
 
