@@ -2,6 +2,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HarnessError, UsageError } from '../errors.ts';
+import { run } from '../exec.ts';
 import { history, isAncestor, resolveRevision, walkBetween } from './history.ts';
 import { cherryPicksOf, pullRequestOf } from './log.ts';
 import { syntheticRepo, type SyntheticRepo } from './synthetic-repo.test-helpers.ts';
@@ -28,6 +29,19 @@ describe('resolveRevision', () => {
 
   it('says why git cannot read a directory that is no repository', async () => {
     await expect(resolveRevision({ ...repo, dir: '/' }, 'main')).rejects.toThrow(/git cannot read the repository: fatal: not a git repository/);
+    await expect(resolveRevision({ ...repo, dir: `${repo.dir}/missing` }, 'main')).rejects.toThrow(/cannot change to/);
+  });
+
+  it('passes on the whole of git refusing a repository another user owns, since it names the fix', async (ctx) => {
+    // safe.directory is read from the global config: here an empty one, with the repository owned by someone else
+    const owner = await run(['stat', '-c', '%u', repo.dir], { env: repo.env });
+    if (process.getuid?.() !== 0 || owner.stdout.trim() !== '0') ctx.skip(); // chown needs root
+    await run(['chown', '12345', repo.dir], { env: repo.env });
+    try {
+      await expect(resolveRevision(repo, 'main')).rejects.toThrow(/dubious ownership[\s\S]*safe\.directory/);
+    } finally {
+      await run(['chown', '0', repo.dir], { env: repo.env });
+    }
   });
 });
 

@@ -4,6 +4,7 @@
 // option; git's output is parsed by log.ts.
 import { HarnessError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
+import { lastLines } from '../text.ts';
 import { LOG_FORMAT_ARGS, parseLog, type Commit } from './log.ts';
 import { refProblem } from './revision.ts';
 
@@ -49,7 +50,8 @@ export async function resolveRevision(repo: GitRepo, rev: string): Promise<strin
   const sha = r.stdout.trim();
   if (r.exitCode === 0 && SHA.test(sha)) return sha;
   // with --quiet, an unknown revision exits 1 silently; a broken or foreign repository says why on stderr
-  const why = firstLine(r.stderr);
+  // (for another user's repository git names the fix on its next lines: all of them are shown)
+  const why = lastLines(r.stderr, 6).trim();
   throw new UsageError(why
     ? `${repo.dir}: git cannot read the repository: ${why}`
     : `${JSON.stringify(rev)} is no commit, tag or branch in ${repo.dir}; check the name (git tag -l, git branch -a) or fetch it first`);
