@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HarnessError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { history, isAncestor, resolveRevision, walkBetween } from './history.ts';
+import { history, isAncestor, resolveRevision, tagsCarrying, walkBetween } from './history.ts';
 import { cherryPicksOf, pullRequestOf } from './log.ts';
 import { syntheticRepo, type SyntheticRepo } from './synthetic-repo.test-helpers.ts';
 
@@ -86,5 +86,15 @@ describe('history and walkBetween', () => {
     const [old, now] = [await resolveRevision(repo, 'v0.20.1'), await resolveRevision(repo, 'v0.21.1')];
     expect([await isAncestor(repo, old, now), await isAncestor(repo, now, old)]).toEqual([true, false]);
     await expect(isAncestor(repo, 'main', now)).rejects.toThrow(HarnessError);
+  });
+});
+
+describe('tagsCarrying', () => {
+  it('finds the tags holding a fix and the release branch carrying its cherry-pick', async () => {
+    const fix = repo.heads.get(103)!;
+    const carriers = await tagsCarrying(repo, [fix]);
+    const pick = await resolveRevision(repo, 'v0.20.2');
+    expect(carriers).toEqual([{ tag: 'v0.20.2', via: 'cherry-pick', commits: [pick] }, { tag: 'v0.21.1', via: 'history', commits: [fix] }]);
+    expect(await tagsCarrying(repo, [repo.heads.get(101)!])).toEqual([{ tag: 'v0.21.1', via: 'history', commits: [repo.heads.get(101)] }]);
   });
 });

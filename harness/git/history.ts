@@ -5,7 +5,7 @@
 import { HarnessError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { lastLines } from '../text.ts';
-import { LOG_FORMAT_ARGS, parseLog, type Commit } from './log.ts';
+import { cherryPicksOf, LOG_FORMAT_ARGS, parseLog, type Commit } from './log.ts';
 import { refProblem } from './revision.ts';
 
 export interface GitRepo {
@@ -118,4 +118,38 @@ export async function walkBetween(repo: GitRepo, revA: string, revB: string, opt
   }
   const newer = older === ca ? cb : ca;
   return { older, newer, commits: [older, ...(await history(repo, older.sha, newer.sha, opts))], ancestry };
+}
+
+/** A tag that carries a change, and how: in its history, or by commits cherry-picked from the change's (-x). */
+export interface Carrier {
+  tag: string;
+  via: 'history' | 'cherry-pick';
+  /** the commits in the tag that carry it: the change's own, or the picks */
+  commits: string[];
+}
+
+async function tagsContaining(repo: GitRepo, sha: string): Promise<string[]> {
+  const r = await git(repo, ['tag', '--list', '--contains', fullSha(sha)]);
+  if (r.exitCode !== 0) throw new HarnessError(`git tag --contains failed in ${repo.dir} (exit ${r.exitCode}): ${firstLine(r.stderr)}`);
+  return r.stdout.split('\n').map((t) => t.trim()).filter(Boolean);
+}
+
+/**
+ * The tags that carry any of `shas` (a pull request's merge and its branch's commits), by git tag --contains
+ * and by the "(cherry picked from commit <sha>)" lines of commits on any ref; sorted by tag name.
+ */
+export async function tagsCarrying(repo: GitRepo, shas: readonly string[]): Promise<Carrier[]> {
+  const byTag = new Map<string, Carrier>();
+  const add = (tag: string, via: Carrier['via'], commit: string) => {
+    const c = byTag.get(tag);
+    if (!c || (c.via === 'cherry-pick' && via === 'history')) byTag.set(tag, { tag, via, commits: [commit] });
+    else if (c.via === via && !c.commits.includes(commit)) c.commits.push(commit);
+  };
+  for (const sha of shas) {
+    for (const tag of await tagsContaining(repo, sha)) add(tag, 'history', sha);
+    // a fixed-string grep finds the candidates; the parsed line confirms each (not a mention in prose)
+    const picks = (await log(repo, ['--all', '-F', `--grep=(cherry picked from commit ${fullSha(sha)})`])).filter((c) => cherryPicksOf(c).includes(sha));
+    for (const p of picks) for (const tag of await tagsContaining(repo, p.sha)) add(tag, 'cherry-pick', p.sha);
+  }
+  return [...byTag.values()].sort((a, b) => a.tag.localeCompare(b.tag));
 }
