@@ -11,7 +11,9 @@ import { bisectCommitRange, renderCommitRange } from './commit-range.ts';
 import { shortSha, type CommitOracle } from './commits.ts';
 
 let repo: SyntheticRepo;
-beforeAll(async () => { repo = await syntheticRepo(); });
+// Dozens of git processes each: generous bounds, since the 2 cores here are shared with engine work.
+const GIT_TIMEOUT = 60_000;
+beforeAll(async () => { repo = await syntheticRepo(); }, GIT_TIMEOUT);
 afterAll(() => rmSync(repo.dir, { recursive: true, force: true }));
 
 /** The bug is absent where the tree holds fix.txt (pull request #103's second commit); `unbuildable` are skipped. */
@@ -27,7 +29,7 @@ function treeOracle(unbuildable: string[] = []) {
   return { oracle, asked };
 }
 
-describe('bisectCommitRange', () => {
+describe('bisectCommitRange', { timeout: GIT_TIMEOUT }, () => {
   it('names the merge of the pull request that fixed it', async () => {
     const { oracle, asked } = treeOracle();
     const r = await bisectCommitRange(repo, 'v0.21.1', 'v0.20.1', oracle, { firstParent: true });
@@ -57,6 +59,16 @@ describe('bisectCommitRange', () => {
     const r = await bisectCommitRange(repo, 'v0.20.1', 'v0.21.1', treeOracle().oracle, { firstParent: false });
     expect([r.main.pullRequest?.number, r.branch?.change.subject]).toEqual([103, 'fix the truncated pull']);
     expect(renderCommitRange(r)).toContain(`broken by:  ${shortSha(r.main.change.sha)}, pull request #103: title of #103\n`);
+  });
+
+  it('traces a fix found on a release branch, a backport, to the pull request that merged the original', async () => {
+    const r = await bisectCommitRange(repo, 'v0.20.2', 'v0.20.1', treeOracle().oracle, { firstParent: true });
+    expect(r.main.change.subject).toBe('fix the truncated pull');
+    expect(r.originals).toEqual([{ picked: repo.heads.get(103), merge: expect.objectContaining({ subject: 'Merge pull request #103 from dev/topic-103' }), pullRequest: { number: 103, title: 'title of #103', from: 'dev/topic-103' } }]);
+    expect(renderCommitRange(r)).toContain(`backport of: ${shortSha(repo.heads.get(103)!)}, brought into the main line by pull request #103: title of #103\n`);
+    // a main line without the original: said so
+    const off = await bisectCommitRange(repo, 'v0.20.2', 'v0.20.1', treeOracle().oracle, { firstParent: true, mainline: 'v0.20.1' });
+    expect(renderCommitRange(off)).toContain(`backport of: ${shortSha(repo.heads.get(103)!)}, which the main line does not hold\n`);
   });
 
   it('steps around a merge that does not build, names it, and does not guess a branch', async () => {
@@ -100,7 +112,7 @@ async function cli(...argv: string[]): Promise<{ code: number; err: string }> {
   }
 }
 
-describe('bisect --commits', () => {
+describe('bisect --commits', { timeout: GIT_TIMEOUT }, () => {
   it('walks the commits with the injected oracle and prints the pull request, each probe, builds and time', async () => {
     const out = await bisectWith(treeOracle().oracle, 'smoke', '--commits', '--good', `git:${repo.dir}@v0.21.1`, '--bad', 'v0.20.1');
     const m103 = (await bisectCommitRange(repo, 'v0.21.1', 'v0.20.1', treeOracle().oracle, { firstParent: true })).main.change.sha;

@@ -2,16 +2,25 @@
 // behaviour. Lists the first-parent walk with harness/git, bisects it (commits.ts) with the injected
 // oracle, and with --no-first-parent then walks into the merged branch of the merge it named.
 import { UsageError } from '../errors.ts';
-import { history, resolveRevision, walkBetween, type GitRepo, type WalkBetween } from '../git/history.ts';
-import type { Commit } from '../git/log.ts';
+import { history, mergeBringing, resolveRevision, walkBetween, type GitRepo, type WalkBetween } from '../git/history.ts';
+import { cherryPicksOf, pullRequestOf, type Commit, type PullRequest } from '../git/log.ts';
 import type { Observation, Probe } from './bisect.ts';
-import { bisectCommits, duration, mergedBranch, renderCommitBisect, shortSha, type CommitBisectResult, type CommitOracle } from './commits.ts';
+import { bisectCommits, commitLine, duration, mergedBranch, renderCommitBisect, shortSha, visible, type CommitBisectResult, type CommitOracle } from './commits.ts';
 
 export interface CommitRangeOptions {
   /** false: after the main line names a merge, bisect the commits of its merged branch too */
   firstParent: boolean;
   onProbe?: (p: Probe, c: Commit) => void;
   now?: () => number;
+  /** where a cherry-picked change's original is looked up (default HEAD: the clone's default branch) */
+  mainline?: string;
+}
+
+/** A cherry-picked change traced to its original: the commit it was picked from and the main-line merge that brought that in. */
+export interface Original {
+  picked: string;
+  merge?: Commit;
+  pullRequest?: PullRequest;
 }
 
 export interface CommitRangeResult {
@@ -21,6 +30,8 @@ export interface CommitRangeResult {
   branch?: CommitBisectResult;
   /** why the merged branch was not (fully) bisected */
   branchNote?: string;
+  /** when the commit found is a backport (cherry-pick -x): where each picked commit came from */
+  originals?: Original[];
   builds: number;
   ms: number;
 }
@@ -32,7 +43,10 @@ export async function bisectCommitRange(repo: GitRepo, goodRev: string, badRev: 
   const walk = await walkBetween(repo, good, bad, { firstParent: true });
   const seen = new Map<string, Promise<Observation>>();
   const main = await bisectCommits({ commits: walk.commits, good, bad, firstParent: true }, oracle, { onProbe: opts.onProbe, now, seen });
-  const done = (extra: Partial<CommitRangeResult> = {}): CommitRangeResult => ({ walk, main, ...extra, builds: main.builds + (extra.branch?.builds ?? 0), ms: now() - t0 });
+  const done = async (extra: Partial<CommitRangeResult> = {}): Promise<CommitRangeResult> => {
+    const originals = await originalsOf(repo, (extra.branch ?? main).change, opts.mainline ?? 'HEAD');
+    return { walk, main, ...extra, ...(originals.length ? { originals } : {}), builds: main.builds + (extra.branch?.builds ?? 0), ms: now() - t0 };
+  };
   if (opts.firstParent) return done();
 
   const branch = mergedBranch(main.change);
@@ -54,11 +68,31 @@ export async function bisectCommitRange(repo: GitRepo, goodRev: string, badRev: 
   }
 }
 
+/** A backport's picked commits, each with the main-line merge (and pull request) that brought it. */
+async function originalsOf(repo: GitRepo, change: Commit, mainline: string): Promise<Original[]> {
+  const out: Original[] = [];
+  for (const picked of cherryPicksOf(change)) {
+    // an abbreviated or unknown hash in a message is the author's; such an original cannot be traced here
+    const full = await resolveRevision(repo, picked).catch(() => undefined);
+    const merge = full ? await mergeBringing(repo, full, mainline) : undefined;
+    const pullRequest = merge ? pullRequestOf(merge) : undefined;
+    out.push({ picked, ...(merge ? { merge } : {}), ...(pullRequest ? { pullRequest } : {}) });
+  }
+  return out;
+}
+
+function originalLine(o: Original): string {
+  if (!o.merge) return `backport of: ${shortSha(o.picked)}, which the main line does not hold`;
+  const pr = o.pullRequest ? `pull request #${o.pullRequest.number}${o.pullRequest.title ? `: ${visible(o.pullRequest.title)}` : ''}` : `${commitLine(o.merge)}`;
+  return `backport of: ${shortSha(o.picked)}, brought into the main line by ${pr}`;
+}
+
 export function renderCommitRange(r: CommitRangeResult): string {
   const lines = [renderCommitBisect(r.main)];
   if (r.walk.ancestry === 'diverged') lines.push(`note: ${shortSha(r.walk.older.sha)} is on another branch than ${shortSha(r.walk.newer.sha)}; the walk is ${shortSha(r.walk.newer.sha)}'s history since they forked, so its first step also undoes ${shortSha(r.walk.older.sha)}'s own commits (backports)\n`);
   if (r.branch) lines.push(`inside the merged branch of ${shortSha(r.main.change.sha)}:\n`, renderCommitBisect(r.branch));
   if (r.branchNote) lines.push(`merged branch: ${r.branchNote}\n`);
+  for (const o of r.originals ?? []) lines.push(`${originalLine(o)}\n`);
   if (r.branch) lines.push(`in all:     ${r.builds} builds, ${duration(r.ms)}\n`);
   return lines.join('\n');
 }

@@ -45,7 +45,7 @@ export interface CommitBisectResult {
 export const shortSha = (sha: string): string => sha.slice(0, 12);
 
 // Subjects and titles are the repository's text: their control and bidi characters are shown, not obeyed.
-const visible = (text: string) => showAsEscapes(text, /[\p{Cc}\p{Cf}]/gu);
+export const visible = (text: string): string => showAsEscapes(text, /[\p{Cc}\p{Cf}]/gu);
 
 export interface CommitBisectOptions {
   onProbe?: (p: Probe, c: Commit) => void;

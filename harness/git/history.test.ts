@@ -3,15 +3,17 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HarnessError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { history, isAncestor, resolveRevision, tagsCarrying, walkBetween } from './history.ts';
+import { history, isAncestor, mergeBringing, resolveRevision, tagsCarrying, walkBetween } from './history.ts';
 import { cherryPicksOf, pullRequestOf } from './log.ts';
 import { syntheticRepo, type SyntheticRepo } from './synthetic-repo.test-helpers.ts';
 
 let repo: SyntheticRepo;
-beforeAll(async () => { repo = await syntheticRepo(); });
+// Dozens of git processes each: generous bounds, since the 2 cores here are shared with engine work.
+const GIT_TIMEOUT = 60_000;
+beforeAll(async () => { repo = await syntheticRepo(); }, GIT_TIMEOUT);
 afterAll(() => rmSync(repo.dir, { recursive: true, force: true }));
 
-describe('resolveRevision', () => {
+describe('resolveRevision', { timeout: GIT_TIMEOUT }, () => {
   it('resolves tags, branches and abbreviated hashes to the full hash', async () => {
     const tag = await resolveRevision(repo, 'v0.21.1');
     expect(tag).toMatch(/^[0-9a-f]{40}$/);
@@ -45,7 +47,7 @@ describe('resolveRevision', () => {
   });
 });
 
-describe('history and walkBetween', () => {
+describe('history and walkBetween', { timeout: GIT_TIMEOUT }, () => {
   it('walks the first-parent line: one merge per step, each naming its pull request', async () => {
     const w = await walkBetween(repo, 'v0.21.1', 'v0.20.1', { firstParent: true });
     expect(w.ancestry).toBe('linear');
@@ -89,12 +91,24 @@ describe('history and walkBetween', () => {
   });
 });
 
-describe('tagsCarrying', () => {
+describe('tagsCarrying', { timeout: GIT_TIMEOUT }, () => {
   it('finds the tags holding a fix and the release branch carrying its cherry-pick', async () => {
     const fix = repo.heads.get(103)!;
     const carriers = await tagsCarrying(repo, [fix]);
     const pick = await resolveRevision(repo, 'v0.20.2');
     expect(carriers).toEqual([{ tag: 'v0.20.2', via: 'cherry-pick', commits: [pick] }, { tag: 'v0.21.1', via: 'history', commits: [fix] }]);
     expect(await tagsCarrying(repo, [repo.heads.get(101)!])).toEqual([{ tag: 'v0.21.1', via: 'history', commits: [repo.heads.get(101)] }]);
+  });
+});
+
+describe('mergeBringing', { timeout: GIT_TIMEOUT }, () => {
+  it('finds the main-line merge that brought a branch commit in, a main-line commit itself, nothing off the main line', async () => {
+    const merge = await mergeBringing(repo, repo.heads.get(103)!, 'main');
+    expect(merge?.subject).toBe('Merge pull request #103 from dev/topic-103');
+    const root = await resolveRevision(repo, 'v0.20.1');
+    expect((await mergeBringing(repo, root, 'main'))?.sha).toBe(root);
+    const m101 = (await walkBetween(repo, 'v0.20.1', 'v0.21.1', { firstParent: true })).commits[1]!.sha;
+    expect((await mergeBringing(repo, m101, 'main'))?.sha).toBe(m101);
+    expect(await mergeBringing(repo, await resolveRevision(repo, 'v0.20.2'), 'main')).toBeUndefined();
   });
 });

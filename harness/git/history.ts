@@ -153,3 +153,18 @@ export async function tagsCarrying(repo: GitRepo, shas: readonly string[]): Prom
   }
   return [...byTag.values()].sort((a, b) => a.tag.localeCompare(b.tag));
 }
+
+/**
+ * The commit on `mainline`'s first-parent line that brought `sha` in (for a pull request's commit: its
+ * merge; for a main-line commit: itself), or undefined when the main line does not hold it. `mainline` is a revision (default HEAD, the
+ * default branch of a clone).
+ */
+export async function mergeBringing(repo: GitRepo, sha: string, mainline = 'HEAD'): Promise<Commit | undefined> {
+  const main = await resolveRevision(repo, mainline);
+  if (!(await isAncestor(repo, sha, main))) return undefined;
+  if (main === sha) return commitOf(repo, sha);
+  // the main-line commits that descend from sha, oldest first: the first is where it arrived
+  const [first] = await log(repo, ['--first-parent', '--ancestry-path', '--reverse', '--end-of-options', `${fullSha(sha)}..${main}`]);
+  // its first parent being sha means sha is on the main line itself (no merge brought it)
+  return first?.parents[0] === sha ? commitOf(repo, sha) : first;
+}
