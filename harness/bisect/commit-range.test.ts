@@ -16,13 +16,13 @@ const GIT_TIMEOUT = 60_000;
 beforeAll(async () => { repo = await syntheticRepo(); }, GIT_TIMEOUT);
 afterAll(() => rmSync(repo.dir, { recursive: true, force: true }));
 
-/** The bug is absent where the tree holds fix.txt (pull request #103's second commit); `unbuildable` are skipped. */
-function treeOracle(unbuildable: string[] = []) {
+/** The bug is absent where the tree holds `file` (fix.txt: pull request #103's second commit); `unbuildable` are skipped. */
+function treeOracle(unbuildable: string[] = [], file = 'fix.txt') {
   const asked: string[] = [];
   const oracle: CommitOracle = async (c): Promise<Observation> => {
     asked.push(c.sha);
     if (unbuildable.includes(c.sha)) return { unknown: 'could not be built here', evidence: [] };
-    const r = await run(['git', '-C', repo.dir, 'cat-file', '-e', `${c.sha}:fix.txt`], { env: repo.env });
+    const r = await run(['git', '-C', repo.dir, 'cat-file', '-e', `${c.sha}:${file}`], { env: repo.env });
     const behaviour = r.exitCode === 0 ? 'absent' : 'present';
     return { behaviour, evidence: [`case: ${behaviour}`] };
   };
@@ -69,6 +69,15 @@ describe('bisectCommitRange', { timeout: GIT_TIMEOUT }, () => {
     // a main line without the original: said so
     const off = await bisectCommitRange(repo, 'v0.20.2', 'v0.20.1', treeOracle().oracle, { firstParent: true, mainline: 'v0.20.1' });
     expect(renderCommitRange(off)).toContain(`backport of: ${shortSha(repo.heads.get(103)!)}, which the main line does not hold\n`);
+  });
+
+  it('lists the backports a cherry-pick merge holds, and with --no-first-parent names the one', async () => {
+    const r = await bisectCommitRange(repo, 'v0.20.3', 'v0.20.2', treeOracle([], 'part-101.txt').oracle, { firstParent: true });
+    expect(r.main.pullRequest).toMatchObject({ number: 106, title: '[v0.20] cherry-picks for v0.20.3' });
+    expect([r.originalsOfBranch, r.originals?.map((o) => o.pullRequest?.number)]).toEqual([true, [101]]);
+    expect(renderCommitRange(r)).toContain(`the merge's branch holds backports (one of them made the change; --no-first-parent tells which):\nbackport of: ${shortSha(repo.heads.get(101)!)}, brought into the main line by pull request #101: title of #101\n`);
+    const exact = await bisectCommitRange(repo, 'v0.20.3', 'v0.20.2', treeOracle([], 'part-101.txt').oracle, { firstParent: false });
+    expect([exact.branch?.change.subject, exact.originalsOfBranch, exact.originals?.map((o) => o.pullRequest?.number)]).toEqual(['part 101', undefined, [101]]);
   });
 
   it('steps around a merge that does not build, names it, and does not guess a branch', async () => {

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.ts';
 import { history, mergeBringing, resolveRevision, walkBetween, type GitRepo, type WalkBetween } from '../git/history.ts';
 import { cherryPicksOf, pullRequestOf, type Commit, type PullRequest } from '../git/log.ts';
 import type { Observation, Probe } from './bisect.ts';
-import { bisectCommits, commitLine, duration, mergedBranch, renderCommitBisect, shortSha, visible, type CommitBisectResult, type CommitOracle } from './commits.ts';
+import { bisectCommits, commitLine, duration, mergedBranch, pullRequestText, renderCommitBisect, shortSha, type CommitBisectResult, type CommitOracle } from './commits.ts';
 
 export interface CommitRangeOptions {
   /** false: after the main line names a merge, bisect the commits of its merged branch too */
@@ -30,8 +30,13 @@ export interface CommitRangeResult {
   branch?: CommitBisectResult;
   /** why the merged branch was not (fully) bisected */
   branchNote?: string;
-  /** when the commit found is a backport (cherry-pick -x): where each picked commit came from */
+  /**
+   * Where backported commits came from (cherry-pick -x lines): of the commit found, or, when the main line
+   * named a merge that was not stepped into, of every commit of its branch (one of which made the change).
+   */
   originals?: Original[];
+  /** the originals are the merged branch's, not the one commit's */
+  originalsOfBranch?: boolean;
   builds: number;
   ms: number;
 }
@@ -44,8 +49,13 @@ export async function bisectCommitRange(repo: GitRepo, goodRev: string, badRev: 
   const seen = new Map<string, Promise<Observation>>();
   const main = await bisectCommits({ commits: walk.commits, good, bad, firstParent: true }, oracle, { onProbe: opts.onProbe, now, seen });
   const done = async (extra: Partial<CommitRangeResult> = {}): Promise<CommitRangeResult> => {
-    const originals = await originalsOf(repo, (extra.branch ?? main).change, opts.mainline ?? 'HEAD');
-    return { walk, main, ...extra, ...(originals.length ? { originals } : {}), builds: main.builds + (extra.branch?.builds ?? 0), ms: now() - t0 };
+    const found = (extra.branch ?? main).change;
+    const merged = !extra.branch && mergedBranch(found);
+    // a cherry-pick merge ("[v0.20.1] cherry picks") holds its picks on the branch, not in its own message
+    const carriers = merged ? await history(repo, merged.base, merged.head, { firstParent: false }) : [found];
+    const originals = await originalsOf(repo, carriers, opts.mainline ?? 'HEAD');
+    const builds = main.builds + (extra.branch?.builds ?? 0);
+    return { walk, main, ...extra, ...(originals.length ? { originals, ...(merged ? { originalsOfBranch: true } : {}) } : {}), builds, ms: now() - t0 };
   };
   if (opts.firstParent) return done();
 
@@ -68,10 +78,10 @@ export async function bisectCommitRange(repo: GitRepo, goodRev: string, badRev: 
   }
 }
 
-/** A backport's picked commits, each with the main-line merge (and pull request) that brought it. */
-async function originalsOf(repo: GitRepo, change: Commit, mainline: string): Promise<Original[]> {
+/** The commits the given ones were picked from, each with the main-line merge (and pull request) that brought it. */
+async function originalsOf(repo: GitRepo, commits: readonly Commit[], mainline: string): Promise<Original[]> {
   const out: Original[] = [];
-  for (const picked of cherryPicksOf(change)) {
+  for (const picked of new Set(commits.flatMap(cherryPicksOf))) {
     // an abbreviated or unknown hash in a message is the author's; such an original cannot be traced here
     const full = await resolveRevision(repo, picked).catch(() => undefined);
     const merge = full ? await mergeBringing(repo, full, mainline) : undefined;
@@ -83,7 +93,7 @@ async function originalsOf(repo: GitRepo, change: Commit, mainline: string): Pro
 
 function originalLine(o: Original): string {
   if (!o.merge) return `backport of: ${shortSha(o.picked)}, which the main line does not hold`;
-  const pr = o.pullRequest ? `pull request #${o.pullRequest.number}${o.pullRequest.title ? `: ${visible(o.pullRequest.title)}` : ''}` : `${commitLine(o.merge)}`;
+  const pr = o.pullRequest ? pullRequestText(o.pullRequest) : commitLine(o.merge);
   return `backport of: ${shortSha(o.picked)}, brought into the main line by ${pr}`;
 }
 
@@ -92,7 +102,8 @@ export function renderCommitRange(r: CommitRangeResult): string {
   if (r.walk.ancestry === 'diverged') lines.push(`note: ${shortSha(r.walk.older.sha)} is on another branch than ${shortSha(r.walk.newer.sha)}; the walk is ${shortSha(r.walk.newer.sha)}'s history since they forked, so its first step also undoes ${shortSha(r.walk.older.sha)}'s own commits (backports)\n`);
   if (r.branch) lines.push(`inside the merged branch of ${shortSha(r.main.change.sha)}:\n`, renderCommitBisect(r.branch));
   if (r.branchNote) lines.push(`merged branch: ${r.branchNote}\n`);
-  for (const o of r.originals ?? []) lines.push(`${originalLine(o)}\n`);
+  const originals = (r.originals ?? []).map((o) => `${originalLine(o)}\n`);
+  if (originals.length) lines.push(`${r.originalsOfBranch ? "the merge's branch holds backports (one of them made the change; --no-first-parent tells which):\n" : ''}${originals.join('')}`);
   if (r.branch) lines.push(`in all:     ${r.builds} builds, ${duration(r.ms)}\n`);
   return lines.join('\n');
 }

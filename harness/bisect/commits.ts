@@ -2,8 +2,7 @@
 // merge on the main branch and the answer is one pull request. Pure: the walk comes from harness/git, and
 // the oracle (build Buildx at a commit, run the case on it) is injected; nothing here runs git or Docker.
 // The step choice, skips and the flip message are release bisect's (bisect.ts), with commits as steps.
-import type { Commit, PullRequest } from '../git/log.ts';
-import { pullRequestOf } from '../git/log.ts';
+import { pullRequestOf, type Commit, type PullRequest } from '../git/log.ts';
 import { showAsEscapes } from '../report/visible.ts';
 import { UsageError } from '../errors.ts';
 import { bisect, renderBisect, type BisectResult, type Observation, type Probe } from './bisect.ts';
@@ -107,11 +106,16 @@ export function duration(ms: number): string {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
+/** "pull request #N: title", the title's invisible characters shown. */
+export function pullRequestText(pr: PullRequest): string {
+  return `pull request #${pr.number}${pr.title ? `: ${visible(pr.title)}` : ''}`;
+}
+
 /** The answer: probes with evidence, then the two commits, the pull request, the skips, builds and time. */
 export function renderCommitBisect(r: CommitBisectResult): string {
   const fixed = r.change === r.lastGood;
   const pr = r.pullRequest
-    ? `pull request #${r.pullRequest.number}${r.pullRequest.title ? `: ${visible(r.pullRequest.title)}` : ''}`
+    ? pullRequestText(r.pullRequest)
     : r.firstParent ? 'no pull request named in its message' : 'a commit inside a merged branch';
   const skipped = r.unknown.map((c) => `${shortSha(c.sha)} ${r.result.probes.find((p) => p.version === c.sha)?.note ?? 'was not tried'}`);
   return [

@@ -1,6 +1,7 @@
 // A small real Git repository for tests, made with the git on the host: a release, pull requests merged
 // into main as GitHub merges them ("Merge pull request #N from ..." with the title on the body's first
-// line), a later release, and a release branch carrying a cherry-picked backport.
+// line), a later release, and a release branch carrying a cherry-picked backport (v0.20.2) and a merged
+// pull request of picks (v0.20.3).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,12 @@ export async function syntheticRepo(): Promise<SyntheticRepo> {
   await git('checkout', '-q', '-b', 'release-v0.20', 'v0.20.1');
   await git('cherry-pick', '-x', heads.get(103)!);
   await git('tag', 'v0.20.2');
+  // and a later backport as GitHub release branches get them: a pull request of picks, merged
+  await git('checkout', '-q', '-b', 'picks-v0.20.3');
+  await git('cherry-pick', '-x', heads.get(101)!);
+  await git('checkout', '-q', 'release-v0.20');
+  await git('merge', '-q', '--no-ff', 'picks-v0.20.3', '-m', 'Merge pull request #106 from dev/picks-v0.20.3', '-m', '[v0.20] cherry-picks for v0.20.3');
+  await git('tag', 'v0.20.3');
   await git('checkout', '-q', 'main');
   return { dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir }, heads, merged };
 }
