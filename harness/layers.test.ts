@@ -15,7 +15,7 @@ const LAYERS: [string, RegExp][] = [
   ['lab', /^harness\/lab\//],
   ['containers', /^harness\/(dind|registry|images|engine|buildkit|buildx|provision|tools|report)\//],
   ['oci', /^harness\/oci\//],
-  ['model', /^harness\/(redact\/|[^/]+\.ts$)/],
+  ['model', /^harness\/(redact\/|git\/|[^/]+\.ts$)/],
 ];
 
 function layerOf(file: string): number {

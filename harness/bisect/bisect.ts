@@ -83,31 +83,45 @@ export function classify(o: Observation, good: string, bad: string): { class: Pr
 }
 
 /**
- * The untested index nearest the middle of (lo, hi). Release candidates count one step farther: the
- * module proxy here refuses most of them, and a stable release next to the middle splits nearly as well.
+ * Release candidates count one step farther from the middle: the module proxy here refuses most of them,
+ * and a stable release next to the middle splits nearly as well. A commit has no such cost.
  */
-export function pickNext(path: readonly string[], lo: number, hi: number, tried: ReadonlySet<number>): number | undefined {
+export const releaseCost = (version: string): number => (semver.prerelease(version) ? 1 : 0);
+
+/** The untested index nearest the middle of (lo, hi), each index `cost` steps farther. */
+export function pickNext(path: readonly string[], lo: number, hi: number, tried: ReadonlySet<number>, cost: (v: string) => number = releaseCost): number | undefined {
   const mid = (lo + hi) / 2;
   let best: { i: number; d: number } | undefined;
   for (let i = lo + 1; i < hi; i++) {
     if (tried.has(i)) continue;
-    const d = Math.abs(i - mid) + (semver.prerelease(path[i]!) ? 1 : 0);
+    const d = Math.abs(i - mid) + cost(path[i]!);
     if (!best || d < best.d) best = { i, d };
   }
   return best?.i;
 }
 
+/** How a walk other than releases' (commits) weighs and names its steps. */
+export interface WalkOptions {
+  /** extra distance from the middle for a step (default: releaseCost) */
+  cost?: (version: string) => number;
+  /** the step as the result message names it (default: as given) */
+  label?: (version: string) => string;
+}
+
+/** `versions` oldest first; good and bad are two of them, either the older. */
 export async function bisect(
   versions: readonly string[],
   good: string,
   bad: string,
   observe: (version: string) => Promise<Observation>,
   onProbe: (p: Probe) => void = () => undefined,
+  walk: WalkOptions = {},
 ): Promise<BisectResult> {
+  const label = walk.label ?? ((v: string) => v);
   const gi = versions.indexOf(good);
   const bi = versions.indexOf(bad);
-  if (gi < 0 || bi < 0) throw new UsageError(`${gi < 0 ? good : bad} is not in the list of versions to bisect`);
-  if (gi === bi) throw new UsageError(`good and bad are the same version (${good})`);
+  if (gi < 0 || bi < 0) throw new UsageError(`${label(gi < 0 ? good : bad)} is not in the list of versions to bisect`);
+  if (gi === bi) throw new UsageError(`good and bad are the same version (${label(good)})`);
   const goodIsNewer = gi > bi;
   // walking order: from the good endpoint to the bad one
   const path = goodIsNewer ? versions.slice(bi, gi + 1).reverse() : versions.slice(gi, bi + 1);
@@ -117,7 +131,7 @@ export async function bisect(
   const endpoint = async (version: string, cls: 'good' | 'bad'): Promise<string> => {
     const o = await observe(version);
     record({ version, class: o.behaviour && !o.flaky ? cls : o.flaky ? 'flaky' : 'skip', observation: o, ...(o.unknown ? { note: o.unknown } : {}) });
-    if (!o.behaviour || o.flaky) throw new UsageError(`the ${cls} endpoint ${version} ${o.unknown ?? 'could not be judged'}; pick another ${cls} version`);
+    if (!o.behaviour || o.flaky) throw new UsageError(`the ${cls} endpoint ${label(version)} ${o.unknown ?? 'could not be judged'}; pick another ${cls} version`);
     return o.behaviour;
   };
   const goodB = await endpoint(good, 'good');
@@ -127,7 +141,7 @@ export async function bisect(
   let lo = 0;
   let hi = path.length - 1;
   const tried = new Set<number>();
-  for (let i = pickNext(path, lo, hi, tried); i !== undefined; i = pickNext(path, lo, hi, tried)) {
+  for (let i = pickNext(path, lo, hi, tried, walk.cost); i !== undefined; i = pickNext(path, lo, hi, tried, walk.cost)) {
     tried.add(i);
     const o = await observe(path[i]!);
     const c = classify(o, goodB, badB);
@@ -137,12 +151,13 @@ export async function bisect(
   }
   const lastGood = path[lo]!;
   const firstBad = path[hi]!;
-  const unknown = path.slice(lo + 1, hi).sort(semver.compare);
-  return { lastGood, firstBad, unknown, probes, message: flipMessage(lastGood, firstBad, unknown, probes, goodIsNewer) };
+  // oldest first, as `versions` lists them
+  const unknown = path.slice(lo + 1, hi).sort((a, b) => versions.indexOf(a) - versions.indexOf(b));
+  return { lastGood, firstBad, unknown, probes, message: flipMessage(lastGood, firstBad, unknown, probes, goodIsNewer, label) };
 }
 
-function flipMessage(lastGood: string, firstBad: string, unknown: readonly string[], probes: readonly Probe[], goodIsNewer: boolean): string {
-  const [older, newer] = goodIsNewer ? [`${firstBad} (bad)`, `${lastGood} (good)`] : [`${lastGood} (good)`, `${firstBad} (bad)`];
+function flipMessage(lastGood: string, firstBad: string, unknown: readonly string[], probes: readonly Probe[], goodIsNewer: boolean, label: (v: string) => string): string {
+  const [older, newer] = goodIsNewer ? [`${label(firstBad)} (bad)`, `${label(lastGood)} (good)`] : [`${label(lastGood)} (good)`, `${label(firstBad)} (bad)`];
   if (!unknown.length) return `the flip is exact: ${older} is followed directly by ${newer}`;
   // group the unjudged versions by why, so "vX, vY could not be built here; vZ gave disagreeing runs (flaky)"
   const byNote = new Map<string, string[]>();
@@ -150,15 +165,15 @@ function flipMessage(lastGood: string, firstBad: string, unknown: readonly strin
     const note = probes.find((p) => p.version === v)?.note ?? 'could not be judged';
     byNote.set(note, [...(byNote.get(note) ?? []), v]);
   }
-  const why = [...byNote].map(([note, vs]) => `${vs.join(', ')} ${note}`).join('; ');
+  const why = [...byNote].map(([note, vs]) => `${vs.map(label).join(', ')} ${note}`).join('; ');
   return `the flip lies between ${older} and ${newer}; ${why}`;
 }
 
 /** The final answer with each probe's evidence. */
-export function renderBisect(r: BisectResult): string {
+export function renderBisect(r: BisectResult, label: (v: string) => string = (v) => v): string {
   const lines = ['probes (in order run):'];
   for (const p of r.probes) {
-    lines.push(`  ${p.version.padEnd(13)} ${p.class}${p.note ? ` (${p.note})` : ''}`);
+    lines.push(`  ${label(p.version).padEnd(13)} ${p.class}${p.note ? ` (${p.note})` : ''}`);
     for (const e of p.observation.evidence) lines.push(`      ${e}`);
   }
   lines.push('', `result: ${r.message}`);

@@ -1,19 +1,24 @@
 // `buildx-lab bisect TARGET --good V --bad V`: finds the release where a scenario's or a case's behaviour
 // flips, over Buildx releases (default) or, with --axis engine, over Docker engine releases with Buildx
-// fixed by --buildx. Each probe is an ordinary run in its own report directory.
+// fixed by --buildx. Each probe is an ordinary run in its own report directory. With --commits, the
+// first-parent commits between two git:<repo>@<rev> revisions instead, naming the pull request.
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import semver from 'semver';
 import { loadReleases, resolveSpec } from '../buildx/spec.ts';
-import { labConfig } from '../config.ts';
+import { childEnv, labConfig } from '../config.ts';
 import { loadEngineIndex, resolveEngineSpec } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
+import { formatGitRevision, isGitSpec, parseGitRevision, type GitRevision } from '../git/revision.ts';
 import { board } from '../runner/command.ts';
 import { defaultReportDir, newRunId } from '../runner/launch.ts';
-import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
+import { addRunOptions, addTrustOption, runOptions, type RunOptions } from '../runner/options.ts';
 import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
+import type { CellSource } from '../runner/run-spec.ts';
 import { bisect, observationOf, renderBisect, versionsBetween, type Probe } from './bisect.ts';
+import { bisectCommitRange, renderCommitRange } from './commit-range.ts';
+import { commitLine, type CommitOracle } from './commits.ts';
 
 /** One spec naming exactly one Buildx version (upstream: Debian's builds are not on the release line). */
 function oneBuildx(spec: string): string {
@@ -33,17 +38,75 @@ function probeLine(p: Probe): string {
   return `bisect: ${p.version} -> ${p.class}${p.note ? ` (${p.note})` : ''}${p.observation.behaviour ? `: ${p.observation.behaviour}` : ''}\n`;
 }
 
-export function bisectCommand(): Command {
+/** What a commit oracle is made from: the target and run options, where its evidence goes, the repository. */
+export interface CommitOracleContext {
+  target: string;
+  sources: CellSource[];
+  options: RunOptions;
+  /** evidence of the probe of commit <sha> belongs in <reportDir>/bisect/<short sha> */
+  reportDir: string;
+  repo: GitRevision;
+  log: (line: string) => void;
+}
+
+/**
+ * Builds the oracle for `bisect --commits`. The lab's own one needs Buildx built from a Git commit (the
+ * `git` source of issue 21, not there yet): it will be observationOf(probeRun(... values:
+ * [`git:<repo>@<sha>`] ...)), as the release path below does with a version.
+ */
+export type CommitOracleFactory = (ctx: CommitOracleContext) => CommitOracle;
+
+const noGitBuilds: CommitOracleFactory = () => {
+  throw new UsageError('bisect --commits needs Buildx built from a Git commit, which the lab cannot do yet (the git source of issue 21); bisect over releases (without --commits) meanwhile');
+};
+
+/** --good and --bad as one local repository and two revisions; either may be a bare rev, taking the other's repository. */
+export function commitRange(good: string, bad: string): { repo: GitRevision; good: string; bad: string } {
+  if (!isGitSpec(good) && !isGitSpec(bad)) throw new UsageError('bisect --commits needs --good or --bad as git:<repo>@<rev> (e.g. --good git:/src/buildx@v0.21.1 --bad v0.20.1)');
+  const given = parseGitRevision(isGitSpec(good) ? good : bad);
+  // a bare rev goes through the same checks as one written in full
+  const revision = (spec: string) => parseGitRevision(isGitSpec(spec) ? spec : formatGitRevision({ ...given, rev: spec }));
+  const [g, b] = [revision(good), revision(bad)];
+  if (g.repo !== b.repo) throw new UsageError(`--good and --bad name two repositories (${g.repo}, ${b.repo}); bisect walks one`);
+  // the lab's cached clone of a URL is the git source's work (issue 21); a local clone works today
+  if (g.kind === 'url') throw new UsageError(`bisect --commits needs a local clone for now: git clone ${g.repo} /some/dir, then --good git:/some/dir@${g.rev}`);
+  return { repo: g, good: g.rev, bad: b.rev };
+}
+
+async function bisectCommitsAction(target: string, values: Record<string, unknown>, oracleFor: CommitOracleFactory): Promise<void> {
+  if (values.axis !== 'buildx') throw new UsageError('bisect --commits walks Buildx commits; drop --axis engine');
+  const range = commitRange(values.good as string, values.bad as string);
+  const config = labConfig();
+  const options = runOptions(values);
+  refusePinnedFilter(options, 'buildx', 'bisect');
+  const sources = targetSources([target], { trust: values.trust === true });
+  const reportDir = options.reportDir ?? defaultReportDir(newRunId());
+  const log = (line: string) => { process.stdout.write(`${line}\n`); };
+  const oracle = oracleFor({ target, sources, options, reportDir, repo: range.repo, log });
+  process.stdout.write(`bisect ${target} over the commits of ${range.repo.repo}: good ${range.good}, bad ${range.bad}${values.firstParent === false ? ', then inside the merged branch' : ''}\n`);
+  const result = await bisectCommitRange({ dir: range.repo.repo, env: childEnv(config) }, range.good, range.bad, oracle, {
+    firstParent: values.firstParent !== false,
+    onProbe: (p, c) => log(`${probeLine({ ...p, version: commitLine(c) }).trimEnd()}`),
+  });
+  process.exitCode = 0;
+  process.stdout.write(`\n${renderCommitRange(result)}evidence: ${reportDir}/bisect/<commit>/\n`);
+}
+
+export function bisectCommand(deps: { commitOracle?: CommitOracleFactory } = {}): Command {
   const cmd = new Command('bisect')
     .summary('find the release where a scenario or case flips')
     .description('Probes releases between --good and --bad (either may be the newer one) and names the last good and first bad release. Versions that cannot be built here are stepped around and named.')
     .argument('<target>', 'a scenario name, or a case directory (holding case.yaml)')
-    .requiredOption('--good <version>', 'a release showing the good behaviour')
-    .requiredOption('--bad <version>', 'a release showing the bad behaviour')
-    .addOption(new Option('--axis <axis>', 'what to bisect: Buildx releases, or Docker engine releases (with --buildx fixed)').choices(['buildx', 'engine']).default('buildx'));
+    .requiredOption('--good <version>', 'a release showing the good behaviour (with --commits: git:<repo>@<rev>, or a rev in the repository --bad names)')
+    .requiredOption('--bad <version>', 'a release showing the bad behaviour (with --commits: as --good)')
+    .addOption(new Option('--axis <axis>', 'what to bisect: Buildx releases, or Docker engine releases (with --buildx fixed)').choices(['buildx', 'engine']).default('buildx'))
+    .option('--commits', 'bisect the first-parent commits between two revisions of a local Git repository (--good/--bad git:<repo>@<rev>), naming the pull request')
+    .option('--no-first-parent', 'with --commits: then bisect inside the merged branch of the merge found');
   addRunOptions(cmd, { matrix: 'full' });
   addTrustOption(cmd);
   return cmd.action(async (target: string, values: Record<string, unknown>, c: Command) => {
+    if (values.commits) return bisectCommitsAction(target, values, deps.commitOracle ?? noGitBuilds);
+    if (values.firstParent === false) throw new UsageError('--no-first-parent goes with --commits');
     const config = labConfig();
     const axis = values.axis as 'buildx' | 'engine';
     const o = runOptions(values);

@@ -1,0 +1,60 @@
+// A small real Git repository for tests, made with the git on the host: a release, pull requests merged
+// into main as GitHub merges them ("Merge pull request #N from ..." with the title on the body's first
+// line), a later release, and a release branch carrying a cherry-picked backport (v0.20.2) and a merged
+// pull request of picks (v0.20.3).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runChecked } from '../exec.ts';
+import type { GitRepo } from './history.ts';
+
+export interface SyntheticRepo extends GitRepo {
+  /** pull request number -> the head commit of its branch */
+  heads: Map<number, string>;
+  /** the pull requests merged, in order; #103's branch holds two commits, the second adds fix.txt */
+  merged: number[];
+}
+
+export async function syntheticRepo(): Promise<SyntheticRepo> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'buildx-lab-git-'));
+  let t = Date.UTC(2025, 0, 1) / 1000;
+  const env = () => {
+    t += 3600;
+    const date = `${t} +0000`;
+    // HOME is the temp directory: no user or global config takes part
+    return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'Lab', GIT_AUTHOR_EMAIL: 'lab@example.invalid', GIT_COMMITTER_NAME: 'Lab', GIT_COMMITTER_EMAIL: 'lab@example.invalid', GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
+  };
+  const git = async (...args: string[]) => (await runChecked(['git', '-C', dir, ...args], { env: env() })).stdout.trim();
+  const commitFile = async (file: string, message: string) => {
+    writeFileSync(path.join(dir, file), `${message}\n`);
+    await git('add', file);
+    await git('commit', '-q', '-m', message);
+    return git('rev-parse', 'HEAD');
+  };
+
+  await git('init', '-q', '-b', 'main');
+  await commitFile('README', 'the v0.20.1 tree');
+  await git('tag', 'v0.20.1');
+  const heads = new Map<number, string>();
+  const merged = [101, 102, 103, 104, 105];
+  for (const n of merged) {
+    await git('checkout', '-q', '-b', `topic-${n}`, 'main');
+    if (n === 103) await commitFile('prepare.txt', 'prepare the fix');
+    heads.set(n, await commitFile(n === 103 ? 'fix.txt' : `part-${n}.txt`, n === 103 ? 'fix the truncated pull' : `part ${n}`));
+    await git('checkout', '-q', 'main');
+    await git('merge', '-q', '--no-ff', `topic-${n}`, '-m', `Merge pull request #${n} from dev/topic-${n}`, '-m', `title of #${n}`);
+  }
+  await git('tag', 'v0.21.1');
+  // the backport: the fix picked onto the v0.20 release branch with -x
+  await git('checkout', '-q', '-b', 'release-v0.20', 'v0.20.1');
+  await git('cherry-pick', '-x', heads.get(103)!);
+  await git('tag', 'v0.20.2');
+  // and a later backport as GitHub release branches get them: a pull request of picks, merged
+  await git('checkout', '-q', '-b', 'picks-v0.20.3');
+  await git('cherry-pick', '-x', heads.get(101)!);
+  await git('checkout', '-q', 'release-v0.20');
+  await git('merge', '-q', '--no-ff', 'picks-v0.20.3', '-m', 'Merge pull request #106 from dev/picks-v0.20.3', '-m', '[v0.20] cherry-picks for v0.20.3');
+  await git('tag', 'v0.20.3');
+  await git('checkout', '-q', 'main');
+  return { dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir }, heads, merged };
+}
