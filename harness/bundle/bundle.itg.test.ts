@@ -49,7 +49,7 @@ describe('bundle import on a real engine', () => {
     await exportBundle(config, file, { cacheDirs: [], images: [LAB] }, silentProgress);
     await runChecked(['docker', 'image', 'rm', LAB], { env: childEnv(engine), timeoutMs: 60_000 });
     expect(await exists(LAB)).toBe(false);
-    await importBundle(config, file, silentProgress, async () => engine);
+    await importBundle(config, file, silentProgress, async () => engine, { trust: true });
     expect(await exists(LAB)).toBe(true);
   }, 180_000);
 
@@ -60,7 +60,7 @@ describe('bundle import on a real engine', () => {
     await exportBundle(config, file, { cacheDirs: [], images: [HOSTILE] }, silentProgress);
     await runChecked(['docker', 'image', 'rm', HOSTILE], { env: childEnv(engine), timeoutMs: 60_000 });
     let asked = false;
-    const err = await importBundle(config, file, silentProgress, async () => { asked = true; return engine; }).catch((e: unknown) => e);
+    const err = await importBundle(config, file, silentProgress, async () => { asked = true; return engine; }, { trust: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(new RegExp(`its images.tar: it would put "${HOSTILE.replace(/[/.]/g, '\\$&')}" on the engine, which is not a lab image name`));
     expect(asked).toBe(false);

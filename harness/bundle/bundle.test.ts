@@ -85,10 +85,11 @@ function repack(file: string, change: (dir: string) => void): string {
 /** The user's own files in the cache (another Buildx version, an engine part): a refusal leaves them. */
 const USER_CACHE = { 'buildx/linux-amd64/v0.20.0/docker-buildx': 'the user binary', 'engine/parts/containerd/containerd': 'a part', 'notes.txt': 'mine' };
 
-async function refusal(file: string, config = configWithCache(USER_CACHE), opts: { pins?: ReleasePins } = {}): Promise<string> {
+// Most tests are about one check: they import as --trust does, so that check is the one that speaks.
+async function refusal(file: string, config = configWithCache(USER_CACHE), opts: { pins?: ReleasePins; trust?: boolean } = {}): Promise<string> {
   const before = snapshot(config.cacheDir);
   try {
-    await importBundle(config, file, silent, noEngine, opts);
+    await importBundle(config, file, silent, noEngine, { trust: true, ...opts });
   } catch (e) {
     expect(e).toBeInstanceOf(UsageError);
     // nothing reached the cache, and nothing in it changed
@@ -125,7 +126,7 @@ describe('bundle export and import', () => {
   it('round-trips the cache directories, with a manifest of sha256s', async () => {
     const file = await goodBundle();
     const config = configWithCache();
-    const manifest = await importBundle(config, file, silent, noEngine);
+    const manifest = await importBundle(config, file, silent, noEngine, { trust: true });
     expect(manifest.contents.cache).toEqual(['buildx/linux-amd64/v0.21.1']);
     expect(manifest.entries.map((e) => e.path).sort()).toEqual(Object.keys(BUILDX).map((k) => `cache/${k}`).sort());
     for (const [rel, text] of Object.entries(BUILDX)) expect(readFileSync(path.join(config.cacheDir, rel), 'utf8')).toBe(text);
@@ -176,7 +177,7 @@ describe('bundle export and import', () => {
 
 describe('a cache entry is confined to its kind\'s directory', () => {
   // '.' used to replace the whole cache and './' to delete it; a kind's directory replaced every version in it.
-  it.each(['.', './', '', '..', 'buildx', 'buildx/linux-amd64', 'engine/parts', 'buildx/../../../etc', 'buildx/linux-amd64/..', 'tools/.hidden', 'tools/a/b', '/etc', 'other/x'])('refuses %j, leaving the cache as it was', async (entry) => {
+  it.each(['.', './', '', '..', 'buildx', 'buildx/linux-amd64', 'engine/parts', 'buildx/../../../etc', 'buildx/linux-amd64/..', 'tools/.hidden', 'tools/a/b', 'tools/debootstrap', 'tools/actionlint-v1.7.12', 'tools/libseccomp-dev-trixie', '/etc', 'other/x'])('refuses %j, leaving the cache as it was', async (entry) => {
     const file = editManifest(await goodBundle(), (m) => { m.contents.cache = [entry]; });
     expect(await refusal(file)).toMatch(/^refusing .*: cache entry ".*" is not one of the lab's cache directories \(buildx\/linux-<arch>\/<version>, /);
   });
@@ -184,7 +185,7 @@ describe('a cache entry is confined to its kind\'s directory', () => {
     const files = { ...BUILDX, 'engine/parts/dockerd-1/dockerd': 'd', 'engine/26.1.5/installed.json': '{}', 'buildkit/v0.17.1/buildkitd': 'b', 'tools/docker-registry-trixie/registry': 'r' };
     const file = await goodBundle(files, ['buildx/linux-amd64/v0.21.1', 'engine/parts/dockerd-1', 'engine/26.1.5', 'buildkit/v0.17.1', 'tools/docker-registry-trixie']);
     const config = configWithCache(USER_CACHE);
-    await importBundle(config, file, silent, noEngine);
+    await importBundle(config, file, silent, noEngine, { trust: true });
     expect(snapshot(config.cacheDir)).toEqual({ ...USER_CACHE, ...files });
   });
 });
@@ -207,7 +208,7 @@ describe('Buildx binaries go back through the release pins', () => {
     const none = pins('v9.9.9', 'x');
     expect(await refusal(file, configWithCache(), { pins: none })).toMatch(/which no release pin covers; set BUILDX_LAB_ALLOW_UNPINNED=1/);
     const config = { ...configWithCache(), allowUnpinned: true };
-    await importBundle(config, file, silent, noEngine, { pins: none });
+    await importBundle(config, file, silent, noEngine, { pins: none, trust: true });
     expect(existsSync(path.join(config.cacheDir, 'buildx/linux-amd64/v0.21.1/docker-buildx'))).toBe(true);
   });
   it('refuses a binary whose meta.json does not fit its place or its bytes', async () => {
@@ -293,7 +294,7 @@ describe('images are loaded only under lab names', () => {
   it('passes an archive of lab names to the engine, after the cache is placed', async () => {
     const config = configWithCache();
     const asked = new Error('the engine was asked');
-    await expect(importBundle(config, await imagesBundle([['manifest.json', manifestJson(LAB)], ['index.json', indexJson(`docker.io/${LAB}`)], ['repositories', '{"buildx-lab/engine-base":{"0123456789ab":"x"}}'], ['blobs/sha256/c', '{}'], ['l/layer.tar', { link: '../blobs/sha256/c' }]], [LAB]), silent, async () => { throw asked; })).rejects.toBe(asked);
+    await expect(importBundle(config, await imagesBundle([['manifest.json', manifestJson(LAB)], ['index.json', indexJson(`docker.io/${LAB}`)], ['repositories', '{"buildx-lab/engine-base":{"0123456789ab":"x"}}'], ['blobs/sha256/c', '{}'], ['l/layer.tar', { link: '../blobs/sha256/c' }]], [LAB]), silent, async () => { throw asked; }, { trust: true })).rejects.toBe(asked);
     expect(existsSync(path.join(config.cacheDir, 'buildx/linux-amd64/v0.21.1/docker-buildx'))).toBe(true);
   });
 });
@@ -306,5 +307,25 @@ describe('size bounds, from the listing, before anything is unpacked', () => {
   it('refuses a bundle above the total bound, naming the setting', async () => {
     const config = { ...configWithCache(USER_CACHE), bundleLimits: { entryBytes: 1e9, totalBytes: 100 } };
     expect(await refusal(await goodBundle(), config)).toMatch(/it unpacks to \d+ bytes, more than the bound of 100 bytes in all; if you trust this bundle, raise it with BUILDX_LAB_BUNDLE_MAX_GB/);
+  });
+});
+
+describe('a bundle is code: without --trust only what a release pin vouches for goes in', () => {
+  const pins = (version: string, binary: string): ReleasePins => ({ about: '', generatedAt: '', sources: {}, disagreements: [], pins: { [version]: { 'linux-amd64': { sha256: sha256(binary), sources: ['docker-library/docker@0000000000000000000000000000000000000000:x'] } } } });
+  const bundleOf = (files: Record<string, string>, cache = [...new Set(Object.keys(files).map((f) => path.dirname(f)))]) => goodBundle(files, cache);
+
+  it('refuses a Go-built Buildx, an engine part or BuildKit, naming them and --trust, and changes nothing', async () => {
+    const files = { ...buildxEntry('v0.21.1', 'go', 'built elsewhere'), 'engine/parts/dockerd-1/dockerd': 'd', 'buildkit/v0.17.1/buildkitd': 'b' };
+    const why = await refusal(await bundleOf(files), configWithCache(USER_CACHE), { trust: false });
+    expect(why).toMatch(/no release pin vouches for and that the lab would run as root \(buildx\/linux-amd64\/v0.21.1, engine\/parts\/dockerd-1, buildkit\/v0.17.1\).*import it with --trust/);
+  });
+  it('refuses a binary labelled Go-built under the key of a pinned release (the label would dodge the pin)', async () => {
+    const file = await bundleOf(buildxEntry('v0.21.1', 'go', 'a trojan'));
+    expect(await refusal(file, configWithCache(USER_CACHE), { trust: false, pins: pins('v0.21.1', 'the released binary') })).toMatch(/--trust/);
+  });
+  it('imports release binaries that match their pins without --trust', async () => {
+    const config = configWithCache();
+    await importBundle(config, await bundleOf(buildxEntry('v0.21.1', 'release', 'the released binary')), silent, noEngine, { pins: pins('v0.21.1', 'the released binary') });
+    expect(readFileSync(path.join(config.cacheDir, 'buildx/linux-amd64/v0.21.1/docker-buildx'), 'utf8')).toBe('the released binary');
   });
 });

@@ -129,7 +129,7 @@ export function sizeProblem(members: readonly Member[], limits: BundleLimits): s
  * directories placed (each replaced atomically) and the checked images loaded into the engine `engine()`
  * returns (called once the cache is in place). A refusal changes nothing.
  */
-export async function importBundle(config: LabConfig, file: string, progress: ProgressSink, engine: () => Promise<LabConfig>, opts: { pins?: ReleasePins } = {}): Promise<BundleManifest> {
+export async function importBundle(config: LabConfig, file: string, progress: ProgressSink, engine: () => Promise<LabConfig>, opts: { pins?: ReleasePins; trust?: boolean } = {}): Promise<BundleManifest> {
   if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
   const env = childEnv(config);
   const refuse = (why: string) => new UsageError(`refusing ${file}: ${why}`);
@@ -173,11 +173,17 @@ export async function importBundle(config: LabConfig, file: string, progress: Pr
       const bad = cacheEntryProblem(d, config.cacheDir);
       if (bad) throw refuse(bad);
     }
+    const vouched = new Set<string>();
     for (const d of cacheDirs.filter((x) => x.startsWith('buildx/') && existsSync(path.join(stage, 'cache', x)))) {
       const r = checkBuildxEntry(d, path.join(stage, 'cache', d), { allowUnpinned: config.allowUnpinned, pins: opts.pins });
       if ('refused' in r) throw refuse(r.refused);
+      if (r.pinned) vouched.add(d);
       progress(`bundle: ${r.ok}`);
     }
+    // Everything else is code the lab runs as root (engine builds, BuildKit, tools, privileged DinD images)
+    // on the bundle's word alone: only the user can vouch for where the bundle came from.
+    const unvouched = [...cacheDirs.filter((d) => !vouched.has(d) && existsSync(path.join(stage, 'cache', d))), ...manifest.contents.images];
+    if (unvouched.length && !opts.trust) throw refuse(unvouchedProblem(unvouched));
     const images = path.join(stage, IMAGES);
     const checkedImages = path.join(stage, `checked-${IMAGES}`);
     if (existsSync(images)) {
@@ -211,4 +217,10 @@ export async function importBundle(config: LabConfig, file: string, progress: Pr
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
+}
+
+/** Why a bundle is refused without --trust: what in it no independent pin vouches for; pure. */
+export function unvouchedProblem(entries: readonly string[]): string {
+  const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? ` and ${entries.length - 5} more` : '');
+  return `it carries code that no release pin vouches for and that the lab would run as root (${shown}); its own checksums only prove it self-consistent. If you made this bundle, or trust whoever did (your own CI cache, say), import it with --trust`;
 }

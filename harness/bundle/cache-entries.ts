@@ -20,7 +20,8 @@ const CACHE_KINDS: { shape: string; re: RegExp }[] = [
   { shape: 'engine/parts/<part>', re: new RegExp(`^engine/parts/${NAME}$`) },
   { shape: 'engine/<version>', re: new RegExp(`^engine/(?!parts$)${NAME}$`) },
   { shape: 'buildkit/<version>', re: new RegExp(`^buildkit/${NAME}$`) },
-  { shape: 'tools/<tool>', re: new RegExp(`^tools/${NAME}$`) },
+  // export writes only the registry binary's directory: nothing else may land among the tools the lab runs
+  { shape: 'tools/docker-registry-<suite>', re: /^tools\/docker-registry-[a-z]{2,20}$/ },
 ];
 
 /** Why a bundle's cache entry may not be placed under `cacheDir`, or undefined; pure. */
@@ -41,7 +42,8 @@ const buildxMetaSchema = z.object({
   arch: z.enum(BUILDX_ARCHES as [string, ...string[]]),
 });
 
-export type BuildxEntryCheck = { ok: string } | { refused: string };
+/** `pinned`: an independent release pin vouches for the binary, not only the bundle. */
+export type BuildxEntryCheck = { ok: string; pinned: boolean } | { refused: string };
 
 /**
  * Checks a Buildx cache entry unpacked at `dir` (entry `buildx/linux-<arch>/<key>`) against the release
@@ -68,12 +70,12 @@ export function checkBuildxEntry(entry: string, dir: string, opts: { allowUnpinn
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== meta.sha256) return { refused: `${entry}: docker-buildx has sha256 ${sha256}, its meta.json says ${meta.sha256}` };
-  if (meta.origin !== 'release') return { ok: `${entry}: built from ${meta.origin === 'go' ? 'the Go module proxy' : "Debian's package"} on the exporting machine; no release pin applies, so it rests on the bundle` };
+  if (meta.origin !== 'release') return { ok: `${entry}: built from ${meta.origin === 'go' ? 'the Go module proxy' : "Debian's package"} on the exporting machine; no release pin applies, so it rests on the bundle`, pinned: false };
   const pin = pinFor(opts.pins ?? loadPins(), meta.version, meta.arch as (typeof BUILDX_ARCHES)[number]);
   if (pin) {
     if (pin.sha256 !== sha256) return { refused: `${entry}: docker-buildx has sha256 ${sha256}, but the release pin of Buildx ${meta.version} linux-${meta.arch} is ${pin.sha256} (from ${pin.sources.join(', ')}): not the released binary` };
-    return { ok: `${entry}: matches its release pin` };
+    return { ok: `${entry}: matches its release pin`, pinned: true };
   }
   if (!opts.allowUnpinned) return { refused: `${entry}: a release download of Buildx ${meta.version} linux-${meta.arch}, which no release pin covers; set ${ALLOW_UNPINNED_SETTING} to accept it on the bundle's word, or export the bundle without it` };
-  return { ok: `${entry}: no release pin covers it; accepted on the bundle's word (${ALLOW_UNPINNED_SETTING})` };
+  return { ok: `${entry}: no release pin covers it; accepted on the bundle's word (${ALLOW_UNPINNED_SETTING})`, pinned: false };
 }

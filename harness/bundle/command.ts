@@ -65,12 +65,13 @@ export function bundleCommand(): Command {
   cmd.command('import')
     .description("check FILE as untrusted input (size bounds, every entry against its manifest, cache entries confined to the lab's cache directories, Buildx release binaries against the release pins, images named only buildx-lab/<id>:<hash>), refusing it and naming what failed; then place and load it")
     .argument('<file>', 'a bundle written by bundle export')
-    .action(async (file: string) => {
+    .option('--trust', 'you vouch for where the bundle came from (your own CI cache): accept the code in it that no release pin covers (engine, BuildKit and Go-built Buildx binaries, tools, DinD images), which the lab runs as root')
+    .action(async (file: string, values: { trust?: boolean }) => {
       const config = labConfig();
       const b = board(config);
       try {
         // The bundle holds the host engine's build: a machine with no engine installs it from there.
-        const manifest = await importBundle(config, file, b.sink, async () => withEngine(config, (await new HostEngine(config, b.sink).ensure()).host));
+        const manifest = await importBundle(config, file, b.sink, async () => withEngine(config, (await new HostEngine(config, b.sink).ensure()).host), { trust: values.trust === true });
         b.log(`imported ${file}: ${manifest.contents.cache.length} cache entries, ${manifest.contents.images.length} images`);
       } finally {
         b.close();
