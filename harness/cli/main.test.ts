@@ -82,3 +82,14 @@ describe('repro --list', () => {
     expect(out).toMatch(/\d+ cells; \d+ requirements: .*buildx:/);
   });
 });
+
+describe('the error line', () => {
+  // an error's message quotes what the user or a case gave: printed as the lab prints everything
+  it('shows control and bidi characters of a bad-input error instead of passing them on, and exits 2', async () => {
+    const { code, err } = await cli('run', '--list', 'zz\u202Eexe.txt\u001b[2J\u001bc\u009b2J');
+    expect(code).toBe(2);
+    expect(err).toMatch(/^buildx-lab: usage error: /);
+    expect(err).toContain('zz\\u202eexe.txt\\u001bc\\u009b2J');
+    expect(err).not.toMatch(/[\u202E\u001b\u009b]/);
+  });
+});
