@@ -45,9 +45,18 @@ export function isSecretKey(key: string): boolean {
   return LAST_WORDS.has(last) || GLUED.test(last) || (last === 'pass' && words.length > 1) || LAST_TWO_WORDS.has(words.slice(-2).join(''));
 }
 
-/** isSecretKey, or a plural of a secret key (`tokens:`, `passwords:`), for keys that hold a list. */
+/** isSecretKey, or a plural of a secret key (`tokens:`, `passwords:`), for keys that hold a list. Not
+ * `secrets:`: in Docker's files (compose, bake, workflows) that lists secret names and specs, not values. */
 export function isSecretListKey(key: string): boolean {
-  return isSecretKey(key) || (key.endsWith('s') && isSecretKey(key.slice(0, -1)));
+  return isSecretKey(key) || (key.endsWith('s') && !/secrets$/i.test(key) && isSecretKey(key.slice(0, -1)));
+}
+
+const SPEC_KEY = '(?:type|id|src|source|env|target|required|mode|uid|gid)=[^,\\s]*';
+const SECRET_SPEC = new RegExp(`^${SPEC_KEY}(?:,${SPEC_KEY})*$`);
+/** A Buildx/BuildKit secret spec (`id=npmrc,src=.npmrc`, `id=TOKEN,env=TOKEN`): where a secret comes
+ * from, not the secret; a bake target's `secret` list holds these, and bugs about secrets need them shown. */
+export function isSecretReference(item: string): boolean {
+  return SECRET_SPEC.test(item);
 }
 
 /** An env var name that names a secret: isSecretKey's, and any *_KEY (STRIPE_LIVE_KEY, MASTER_KEY) (a
@@ -85,6 +94,8 @@ const keyValues: Detector = (text, spans) => {
     if (BLOCK_INDICATOR.test(value) && /^[ \t]*(?:#[^\n]*)?\r?(?:\n|$)/.test(text.slice(end, end + 200))) continue;
     // keep the quotes: the reader still sees the value was a string
     const quote = value.startsWith('\\"') ? 2 : value.startsWith('"') || value.startsWith("'") ? 1 : 0;
+    // a bake target's `secret = ["id=…,src=…"]` names where a secret comes from
+    if (isSecretReference(value.slice(quote, value.length - quote))) continue;
     if (quote) spans.push({ start: start + quote, end: end - quote });
     else spans.push({ start, end: bareValueEnd(text, m, end) });
   }
@@ -180,7 +191,7 @@ const yamlBlocks: Detector = (text, spans) => {
         const afterDash = body.slice(1);
         const from = kind === 'list' && item ? indent + 1 + afterDash.length - afterDash.trimStart().length : indent;
         const to = indent + content.length;
-        if (to > from) spans.push({ start: lineStart + from, end: lineStart + to });
+        if (to > from && !isSecretReference(line.slice(from, to).replace(/^(["'])(.*)\1$/, '$2'))) spans.push({ start: lineStart + from, end: lineStart + to });
       }
       lineStart = lineEnd + 1;
     }
@@ -194,21 +205,26 @@ const yamlBlocks: Detector = (text, spans) => {
 
 // `"tokens": ["a", "b"]`, `passwords: [a, b]`: every item of a one-line list under a secret key.
 // (a Go map's `Authorization:[Bearer …]` and a value already masked are the key-value rule's)
-const FLOW_LIST = new RegExp(
-  String.raw`(?<![\w.\\-])(?<q>\\?["']?)(?<key>[A-Za-z_][\w.-]{0,80})${SECRET_LIST_END}\k<q>[ \t]*(?::|=)[ \t]*(?!${MASKED})\[(?![\[{]|${AUTH_SCHEME})(?<items>(?:${DQ}|${SQ}|[^\]\n"']){1,4096})\]`,
-  'dg',
-);
+// Found from the `: [` / `= [` (a cheap scan: most text has none), then the key before it is read back.
+const FLOW_OPEN = new RegExp(String.raw`[:=][ \t]*(?!${MASKED})\[(?![\[{]|${AUTH_SCHEME})`, 'g');
+const KEY_BEFORE = new RegExp(String.raw`(?<![\w.\\-])(?<q>\\?["']?)(?<key>[A-Za-z_][\w.-]{0,80})${SECRET_LIST_END}\k<q>[ \t]*$`);
+const FLOW_ITEMS = new RegExp(String.raw`(?:${DQ}|${SQ}|[^\]\n"']){1,4096}(?=\])`, 'y');
 const FLOW_ITEM = /(?:\\?"(?:[^"\\]|\\.)*"|'[^']*'|[^,\s][^,]*)/g;
 const flowLists: Detector = (text, spans) => {
-  for (const m of text.matchAll(FLOW_LIST)) {
-    if (!isSecretListKey(m.groups!['key']!)) continue;
-    const [from] = m.indices!.groups!['items']!;
-    for (const item of m.groups!['items']!.matchAll(FLOW_ITEM)) {
+  for (const open of text.matchAll(FLOW_OPEN)) {
+    const key = KEY_BEFORE.exec(text.slice(Math.max(0, open.index - 90), open.index))?.groups?.['key'];
+    if (!key || !isSecretListKey(key)) continue;
+    const from = open.index + open[0].length;
+    FLOW_ITEMS.lastIndex = from;
+    const items = FLOW_ITEMS.exec(text)?.[0];
+    if (!items) continue;
+    for (const item of items.matchAll(FLOW_ITEM)) {
       const raw = item[0].trimEnd();
       const quote = raw.startsWith('\\"') ? 2 : raw.startsWith('"') || raw.startsWith("'") ? 1 : 0;
       const start = from + item.index + quote;
       const end = from + item.index + raw.length - quote;
-      if (end > start && raw.slice(quote, raw.length - quote) !== MASK) spans.push({ start, end });
+      const value = raw.slice(quote, raw.length - quote);
+      if (end > start && value !== MASK && !isSecretReference(value)) spans.push({ start, end });
     }
   }
 };
@@ -216,14 +232,34 @@ const flowLists: Detector = (text, spans) => {
 // `curl -u user:pw`, `--user user:pw`, `--user=user:pw`, `-uuser:pw`, `-fsSu user:pw`, `--proxy-user`, `-U`:
 // the part after the colon. A numeric uid:gid (`docker run -u 1000:1000`) is no credential.
 const USER_FLAG = new RegExp(
-  String.raw`(?<![\w-])(?:--(?:proxy-)?user(?:=|[ \t]+)|-[A-Za-z]*[uU](?:[ \t]+|(?=[^\s:'"]+:)))['"]?(?<user>[^\s:'"]*):(?!${MASKED})(?<value>[^\s'"]+)`,
+  String.raw`(?<![\w-])(?:--(?:proxy-)?user(?:=|[ \t]+)|-[A-Za-z]*[uU](?:[ \t]+|(?=[^\s:'"]+:)))(?<quote>['"]?)(?<user>[^\s:'"]*):(?!${MASKED})(?<value>[^\s'"]+)`,
   'dg',
 );
 const userFlags: Detector = (text, spans) => {
   for (const m of text.matchAll(USER_FLAG)) {
     if (/^\d*$/.test(m.groups!['user']!) && /^\d+$/.test(m.groups!['value']!)) continue;
     const [start, end] = m.indices!.groups!['value']!;
-    spans.push({ start, end });
+    // a quoted password may hold spaces: it runs to its closing quote on the line
+    const quote = m.groups!['quote']!;
+    const close = quote ? text.indexOf(quote, end) : -1;
+    spans.push({ start, end: close !== -1 && !text.slice(end, close).includes('\n') ? close : end });
+  }
+};
+
+// An env var given as a name/value pair: Kubernetes and compose-style `- name: DB_PASS` / `value: …`
+// (YAML), `{"name":"DB_PASS","value":"…"}` (JSON). The value's key names nothing; the name does.
+const NAME_VALUE = new RegExp(
+  String.raw`(?<![\w-])(?<q>["']?)name\k<q>[ 	]*[:=][ 	]*["']?(?<name>[A-Za-z_][\w.-]{0,80})["']?[ 	]*(?:,[ 	]*|
+?
+[ 	]*(?:-[ 	]+)?)(?<q2>["']?)value\k<q2>[ 	]*[:=][ 	]*(?!["']?${MASKED})(?<value>${DQ}|${SQ}|[^\s,}\]]+)`,
+  'dgi',
+);
+const nameValues: Detector = (text, spans) => {
+  for (const m of text.matchAll(NAME_VALUE)) {
+    if (!isSecretEnvName(m.groups!['name']!)) continue;
+    const [start, end] = m.indices!.groups!['value']!;
+    const quoted = /^["']/.test(m.groups!['value']!) ? 1 : 0;
+    spans.push({ start: start + quoted, end: end - quoted });
   }
 };
 
@@ -300,6 +336,7 @@ const CONTEXT_DETECTORS: readonly Detector[] = [
   yamlBlocks,
   flowLists,
   userFlags,
+  nameValues,
   groupSpans(QUERY_SIGNATURE),
   urlCredentials,
   groupSpans(SCHEME_CREDENTIAL),
@@ -311,7 +348,7 @@ const CONTEXT_DETECTORS: readonly Detector[] = [
 ];
 /** A word at least one context detector needs (a superset of each one's literal part). Most journal
  * fields and progress lines have none, and skip the scans. */
-const CONTEXT_TRIGGER = /pwd|pass|secret|token|auth|credential|key|bearer|basic|login|eyJ|AIza|:\/\/|user|sig|(?:^|\s)-[A-Za-z]*u/i;
+const CONTEXT_TRIGGER = /pwd|pass|secret|token|auth|credential|key|bearer|basic|login|eyJ|AIza|:\/\/|--(?:proxy-)?user|sig|(?:^|\s)-[A-Za-z]*[uU]/i;
 const base64Auths = wholeMatches(BASE64_TOKEN, looksLikeBasicAuth);
 
 /** Adds the spans of the hand list's secrets in `text` (plain: no ANSI sequences) to `spans`. */

@@ -182,6 +182,11 @@ describe('redactDeep', () => {
     ]);
   });
 
+  it('keeps the secret specs of a bake target and the names under secrets:', () => {
+    const bake = { target: { app: { secret: ['id=npmrc,src=.npmrc', 'id=TOKEN,env=TOKEN'] } }, secrets: ['npm_token'] };
+    expect(redactDeep(bake)).toEqual(bake);
+  });
+
   it('masks each string of a list under a secret key, plural or not', () => {
     expect(redactDeep({ tokens: ['a', 'b', 3], password: ['c'], platforms: ['linux/amd64'] })).toEqual({ tokens: [MASK, MASK, 3], password: [MASK], platforms: ['linux/amd64'] });
   });

@@ -8,7 +8,7 @@
 // recommended preset (vendor token formats, ./secretlint.ts) and a short hand list (secrets recognised
 // by their context: key names, URLs, headers, flags; ./patterns.ts). Both report spans; masking is
 // done once, over the merged spans, so no rule sees another's mask and the order of rules is moot.
-import { SECRET_FLAGS, handSpans, isSecretKey, isSecretListKey, userFlagSecret } from './patterns.ts';
+import { SECRET_FLAGS, handSpans, isSecretKey, isSecretListKey, isSecretReference, userFlagSecret } from './patterns.ts';
 import { secretlintSpans } from './secretlint.ts';
 import { MASK, lastAtOrBefore, maskSpans, plainView, toOriginalSpans, type Span } from './spans.ts';
 
@@ -116,7 +116,7 @@ function rebuild(value: unknown, next: () => string): unknown {
         const rebuilt = rebuild(v, next);
         if (typeof v === 'string') return [key, v !== '' && isSecretKey(k) ? MASK : rebuilt];
         // a list under a secret key (`tokens: [...]`): each string of it is a secret
-        if (Array.isArray(rebuilt) && isSecretListKey(k)) return [key, rebuilt.map((x) => (typeof x === 'string' && x !== '' ? MASK : x))];
+        if (Array.isArray(rebuilt) && isSecretListKey(k)) return [key, rebuilt.map((x) => (typeof x === 'string' && x !== '' && !isSecretReference(x) ? MASK : x))];
         return [key, rebuilt];
       }),
     );

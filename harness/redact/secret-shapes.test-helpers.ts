@@ -125,6 +125,9 @@ export function secretShapes(): SecretShape[] {
     shape('YAML plain scalar on the next line', fake(24), (s) => `token:\n  ${s}\nnext: 1`),
     shape('YAML list under a secret key', fake(24), (s) => `tokens:\n  - ${fake(24)}\n  - ${s}\nnext: 1`),
     shape('YAML list at the key\'s own indentation', fake(24), (s) => `ci:\n  passwords:\n  - ${s}\n  user: lab`),
+    shape('curl -u with a quoted password holding a space', `${fake(8)} ${fake(8)}`, (s) => `curl --user 'labuser:${s}' https://registry:5000/v2/`),
+    shape('Kubernetes env name/value (YAML)', pw, (s) => `env:\n  - name: DB_PASS\n    value: ${s}\n  - name: MODE\n    value: prod`),
+    shape('env name/value (JSON)', pw, (s) => `{"env":[{"name":"PGPASSWORD","value":"${s}"}]}`),
     shape('flow list under a secret key', fake(24), (s) => `{"tokens": ["${fake(24)}", "${s}"]}`),
   ];
 }
@@ -174,6 +177,9 @@ export function lookAlikes(): [name: string, text: string][] {
     ['a mapping under a secret key (its own keys decide)', 'credentials:\n  username: lab\n  helper: desktop\nnext: 1'],
     ['a list under a key that names no secret', 'platforms:\n  - linux/amd64\n  - linux/arm64\ntags: [v1, latest]'],
     ['a block scalar under a key that names no secret', 'script: |\n  echo hello\n  make\n'],
+    ['Buildx secret specs under a secret key', 'secret:\n  - id=npmrc,src=.npmrc\n  - "id=TOKEN,env=TOKEN"\nsecret = ["id=aws,src=/root/.aws/credentials"]'],
+    ['secret names listed under secrets: (compose)', 'secrets:\n  - npm_token\n  - db_password'],
+    ['an env name/value whose name is no secret', '- name: MODE\n  value: prod'],
     ['a signature outside a query string', '{"signature":"sigvalue1","keyid":"lab"}'],
   ];
 }
