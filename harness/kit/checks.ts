@@ -34,8 +34,8 @@ export interface CheckResult {
 }
 
 // Linear is not cheap: RE2 steps every live thread of its program for every character, so a long counted
-// repetition (`[\s\S]{1,1000}\d{5}`: 2006 instructions) costs up to ~90 us per character of output,
-// measured on re2js; a megabyte of output stalled the run's process (proxy, heartbeat) for ~95 s. The
+// repetition (`[\s\S]{1,1000}\d{5}`: 2006 instructions) costs 90-190 us per character of output,
+// measured on re2js; a megabyte of output stalled the run's process (proxy, heartbeat) for 199 s. The
 // cost is bounded twice: at load by the program's size, at match time by text length x program size.
 // The worst measured cost was ~55 ns per instruction per character (DFA-defeating patterns, 2 shared cores).
 /** Longest pattern text: compiling costs ~15 ms per 1000 instructions before the size can be checked. */
