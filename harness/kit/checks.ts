@@ -47,14 +47,15 @@ export const MAX_PATTERN_INSTRUCTIONS = 500;
  * pattern may search 675,000 characters, a 25-instruction one 2 million. */
 export const MAX_MATCH_WORK = 50_000_000;
 
-/** The largest bound of the counted repetitions in a pattern's text (`{n}`, `{n,}`, `{n,m}`), read before compiling. */
-function largestRepeat(pattern: string): number {
-  let max = 0;
+/** The bounds of the counted repetitions in a pattern's text (`{n}`, `{n,}`, `{n,m}`) added up, read before
+ * compiling: each is at least that many instructions, and an alternation of many would be slow to compile. */
+function repeatTotal(pattern: string): number {
+  let total = 0;
   for (const m of pattern.matchAll(/(\\*)\{(\d{1,9})(?:,(\d{0,9}))?\}/g)) {
     if (m[1]!.length % 2) continue; // an escaped brace is a literal
-    max = Math.max(max, Number(m[2]), Number(m[3] || 0));
+    total += Math.max(Number(m[2]), Number(m[3] || 0));
   }
-  return max;
+  return total;
 }
 
 /** A pattern compiled on RE2, within the size limits; throws UsageError naming `field`, the pattern and the limit. */
@@ -64,8 +65,8 @@ export function compilePattern(pattern: string, field = 'pattern'): RE2JS {
     new UsageError(`${what} ${size}, over the limit of ${MAX_PATTERN_INSTRUCTIONS} RE2 instructions (each costs time for every character of output). Fix: use * or + instead of a large {n,m}, or match a shorter text`);
   if (pattern.length > MAX_PATTERN_LENGTH) throw new UsageError(`${what} is ${pattern.length} characters long, over the limit of ${MAX_PATTERN_LENGTH}. Fix: match a shorter, distinctive part of the text`);
   // a counted repetition alone can exceed the limit: refuse it before compiling it
-  const repeat = largestRepeat(pattern);
-  if (repeat > MAX_PATTERN_INSTRUCTIONS) throw tooBig(`repeats ${repeat} times`);
+  const repeats = repeatTotal(pattern);
+  if (repeats > MAX_PATTERN_INSTRUCTIONS) throw tooBig(`has counted repetitions ({n,m}) adding up to ${repeats}`);
   let re: RE2JS;
   try {
     re = RE2JS.compile(pattern);
