@@ -14,6 +14,7 @@ import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts'
 import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
 import { bisect, observationOf, renderBisect, versionsBetween, type Probe } from './bisect.ts';
+import { writeConsole } from '../progress.ts';
 
 /** One spec naming exactly one Buildx version (upstream: Debian's builds are not on the release line). */
 function oneBuildx(spec: string): string {
@@ -55,7 +56,7 @@ export function bisectCommand(): Command {
       ? versionsBetween(loadReleases().releases, good, bad)
       : loadEngineIndex().releases.map((r) => r.version).filter((v) => semver.gte(v, semver.lte(good, bad) ? good : bad) && semver.lte(v, semver.lte(good, bad) ? bad : good)).sort(semver.compare);
     const out = o.reportDir ?? defaultReportDir(newRunId());
-    process.stdout.write(`bisect ${target} over ${axis}: good ${good}, bad ${bad}; ${versions.length} known releases from ${versions[0]} to ${versions.at(-1)}\n`);
+    writeConsole(process.stdout, `bisect ${target} over ${axis}: good ${good}, bad ${bad}; ${versions.length} known releases from ${versions[0]} to ${versions.at(-1)}\n`);
     const t0 = Date.now();
     const b = board(config);
     try {
@@ -68,7 +69,7 @@ export function bisectCommand(): Command {
       // The flip is located (exactly, or between versions that cannot be built here): cells that differ from
       // a case's `expect` along the way are what bisect is for, not a failure (vitest marked them so).
       process.exitCode = 0;
-      process.stdout.write(`\n${renderBisect(result)}took ${Math.round((Date.now() - t0) / 1000)} s; evidence: ${out}/bisect/<version>/report.html\n`);
+      writeConsole(process.stdout, `\n${renderBisect(result)}took ${Math.round((Date.now() - t0) / 1000)} s; evidence: ${out}/bisect/<version>/report.html\n`);
     } finally {
       b.close();
     }
