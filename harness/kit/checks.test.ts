@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { RE2JS } from 're2js';
+import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
 import { MAX_MATCH_WORK, MAX_PATTERN_INSTRUCTIONS, checkFile, compilePattern, countHolds, describeCheck, evaluateRecorded, firstMatch, validateCheck, type Check, type CheckResult, type RecordedStep } from './checks.ts';
@@ -195,6 +196,17 @@ describe('patterns run on RE2', () => {
     const t1 = performance.now();
     expect(() => firstMatch(pattern, 'x'.repeat(1 << 20))).toThrow(UsageError);
     expect(performance.now() - t1).toBeLessThan(500);
+  });
+
+  it('compiles a pattern once however many texts it is matched against (a userAgent against every journal entry)', () => {
+    const compile = vi.spyOn(RE2JS, 'compile');
+    try {
+      const pattern = 'containerd/v1\\.7\\.(?:1\\d|2\\d)';
+      for (let i = 0; i < 200; i++) firstMatch(pattern, `containerd/v1.7.${i % 40}`);
+      expect(compile.mock.calls.filter(([p]) => p === pattern)).toHaveLength(1);
+    } finally {
+      compile.mockRestore();
+    }
   });
 
   it('lets a short pattern search a large output', () => {

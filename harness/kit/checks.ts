@@ -78,10 +78,18 @@ export function compilePattern(pattern: string, field = 'pattern'): RE2JS {
   return re;
 }
 
+const compiled = new Map<string, RE2JS>();
+
 /** The first match of `pattern` in `text`, in linear time; undefined when none. Throws UsageError when the
  * match would cost more than MAX_MATCH_WORK (it would stall the process that serves every cell). */
 export function firstMatch(pattern: string, text: string): string | undefined {
-  const re = compilePattern(pattern);
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = compilePattern(pattern);
+    // a requests check matches its userAgent pattern against every journal entry: compile it once
+    if (compiled.size >= 256) compiled.clear();
+    compiled.set(pattern, re);
+  }
   const work = text.length * re.programSize();
   if (work > MAX_MATCH_WORK) {
     throw new UsageError(
