@@ -155,7 +155,7 @@ const BLOCK_INDICATOR = /^[|>][1-9+-]{0,2}$/;
 // (the lookbehind after the key is a cheap prefilter, as in KEY_VALUE; isSecretListKey decides)
 const SECRET_LIST_END = '(?<=(?:pwd|pass|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key|signature)s?)';
 const YAML_HEADER = new RegExp(
-  String.raw`^(?<indent>[ \t]*(?:-[ \t]+)?)(?<q>["']?)(?<key>[A-Za-z_][\w.-]{0,80})${SECRET_LIST_END}\k<q>[ \t]*:[ \t]*(?<indicator>[|>][1-9+-]{0,2})?[ \t]*(?:#[^\n]*)?\r?$`,
+  String.raw`^(?<indent>[ \t]*(?:-[ \t]+)?)(?<q>["']?)(?<key>[A-Za-z_][\w.-]{0,80})${SECRET_LIST_END}\k<q>[ \t]*:(?:[ \t]*(?<indicator>[|>][1-9+-]{0,2}))?(?:[ \t]+#[^\n]*|[ \t]*)\r?$`,
   'gim',
 );
 /** A line of a block mapping (`user: lab`, `"a b": 1`, `key:`), as opposed to a scalar's text. */
@@ -232,7 +232,7 @@ const flowLists: Detector = (text, spans) => {
 // `curl -u user:pw`, `--user user:pw`, `--user=user:pw`, `-uuser:pw`, `-fsSu user:pw`, `--proxy-user`, `-U`:
 // the part after the colon. A numeric uid:gid (`docker run -u 1000:1000`) is no credential.
 const USER_FLAG = new RegExp(
-  String.raw`(?<![\w-])(?:--(?:proxy-)?user(?:=|[ \t]+)|-[A-Za-z]*[uU](?:[ \t]+|(?=[^\s:'"]+:)))(?<quote>['"]?)(?<user>[^\s:'"]*):(?!${MASKED})(?<value>[^\s'"]+)`,
+  String.raw`(?<![\w-])(?:--(?:proxy-)?user(?:=|[ \t]+)|-[A-Za-z]{0,16}[uU](?:[ \t]+|(?=[^\s:'"]{1,256}:)))(?<quote>['"]?)(?<user>[^\s:'"]*):(?!${MASKED})(?<value>[^\s'"]+)`,
   'dg',
 );
 const userFlags: Detector = (text, spans) => {
