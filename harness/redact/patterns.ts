@@ -70,11 +70,15 @@ const AUTH_SCHEME = String.raw`(?:Basic|Bearer|Token|Digest|Negotiate)[ \t]+`;
 const DQ = String.raw`"(?:[^"\\\n]|\\.)*"`;
 const ESC_DQ = String.raw`\\"(?:[^"\\]|\\\\\\"|\\\\\\\\|\\\\[^"\\]|\\[^"\\])*\\"`;
 const SQ = String.raw`'[^'\n]*'`;
-const BARE = String.raw`[^\s"'\`,;&)\]}{=:][^\s"'\`,;&)\]}]*`;
+// A bare value is matched by its first character only; where it ends is found by ValueEnds, once per run
+// of value characters (a regex running to the end of every value rescanned `token=token=token=…`, whose
+// pairs nest, quadratically: 80 KB of it took 1.8 s).
+const BARE_START = String.raw`[^\s"'\`,;&)\]}{=:]`;
+const BARE_CHAR = /[^\s"'`,;&)\]}]/;
 // The lookbehind after the key is a cheap prefilter (most `k=v` pairs in a log are not secrets);
 // isSecretKey decides.
 const KEY_VALUE = new RegExp(
-  String.raw`(?<![\w.\\-])(?:\\?["'])?(?<key>[A-Za-z_][\w.-]{0,80})(?<=pwd|pass|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key|signature)(?:\\?["'])?(?<sep>[ \t]*(?:=>|:|=)[ \t]*)(?!\[?(?:${AUTH_SCHEME})?${MASKED})\[?(?:${AUTH_SCHEME})?(?<value>${ESC_DQ}|${DQ}|${SQ}|${BARE})`,
+  String.raw`(?<![\w.\\-])(?:\\?["'])?(?<key>[A-Za-z_][\w.-]{0,80})(?<=pwd|pass|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key|signature)(?:\\?["'])?(?<sep>[ \t]*(?:=>|:|=)[ \t]*)(?!\[?(?:${AUTH_SCHEME})?${MASKED})\[?(?:${AUTH_SCHEME})?(?<value>${ESC_DQ}|${DQ}|${SQ}|${BARE_START})`,
   'gi',
 );
 
@@ -82,11 +86,14 @@ const KEY_VALUE = new RegExp(
 const keyValues: Detector = (text, spans) => {
   const re = KEY_VALUE;
   re.lastIndex = 0;
+  const ends = new ValueEnds(text);
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const g = m.groups!;
-    const value = g['value']!;
-    const end = m.index + m[0].length;
-    const start = end - value.length;
+    const matched = g['value']!;
+    const start = m.index + m[0].length - matched.length;
+    const bare = matched.length === 1 && !/["']/.test(matched);
+    const end = bare ? ends.bare(start) : start + matched.length;
+    const value = bare ? text.slice(start, end) : matched;
     // the next pair may start inside this one's value (`env: GITHUB_TOKEN=…`)
     re.lastIndex = start;
     if (!isSecretKey(g['key']!)) continue;
@@ -97,18 +104,41 @@ const keyValues: Detector = (text, spans) => {
     // a bake target's `secret = ["id=…,src=…"]` names where a secret comes from
     if (isSecretReference(value.slice(quote, value.length - quote))) continue;
     if (quote) spans.push({ start: start + quote, end: end - quote });
-    else spans.push({ start, end: bareValueEnd(text, m, end) });
+    // a `key: value` alone on its line: the value runs to the end of the line (`password: two words`)
+    else spans.push({ start, end: g['sep']!.includes(':') && startsLine(text, m.index) ? Math.max(end, ends.line(end)) : end });
   }
 };
 
-/** Where an unquoted value ends: at a space or a delimiter, or at the end of a YAML-ish line. */
-function bareValueEnd(text: string, m: RegExpExecArray, end: number): number {
-  // a `key: value` alone on its line: the value runs to the end of the line (`password: two words`)
-  if (!m.groups!['sep']!.includes(':') || !startsLine(text, m.index)) return end;
-  let eol = text.indexOf('\n', end);
-  if (eol === -1) eol = text.length;
-  while (eol > end && /[ \t\r]/.test(text[eol - 1]!)) eol--;
-  return eol;
+/** Where values end, each run of characters scanned once however many matches fall inside it. */
+class ValueEnds {
+  #runFrom = -1;
+  #runEnd = -1;
+  #lineFrom = -1;
+  #lineEnd = -1;
+  constructor(private readonly text: string) {}
+
+  /** The end of the bare value starting at `at`: the next space or delimiter. */
+  bare(at: number): number {
+    if (at < this.#runFrom || at >= this.#runEnd) {
+      let i = at;
+      while (i < this.text.length && BARE_CHAR.test(this.text[i]!)) i++;
+      this.#runFrom = at;
+      this.#runEnd = i;
+    }
+    return this.#runEnd;
+  }
+
+  /** The end of the line holding `at`, less its trailing blanks. */
+  line(at: number): number {
+    if (at < this.#lineFrom || at > this.#lineEnd) {
+      let eol = this.text.indexOf('\n', at);
+      if (eol === -1) eol = this.text.length;
+      this.#lineFrom = at;
+      while (eol > at && /[ \t\r]/.test(this.text[eol - 1]!)) eol--;
+      this.#lineEnd = eol;
+    }
+    return this.#lineEnd;
+  }
 }
 
 /** True when only indentation (and a YAML list dash) precedes `index` on its line. */
@@ -292,10 +322,15 @@ const PEM_MAX = 64 * 1024;
 
 /** Everything between a private key's BEGIN and END lines (to the end of the text if it was cut). */
 const privateKeys: Detector = (text, spans) => {
+  // the END found for one BEGIN serves every later BEGIN before it (searching anew from each rescanned
+  // the text once per BEGIN: quadratic on text made of BEGIN lines)
+  let end: RegExpExecArray | null | undefined;
   for (const m of text.matchAll(PEM_BEGIN)) {
     const start = m.index + m[0].length;
-    PEM_END.lastIndex = start;
-    const end = PEM_END.exec(text);
+    if (end === undefined || (end !== null && end.index < start)) {
+      PEM_END.lastIndex = start;
+      end = PEM_END.exec(text);
+    }
     spans.push({ start, end: end && end.index - start <= PEM_MAX ? end.index : Math.min(text.length, start + PEM_MAX) });
   }
 };
