@@ -1,6 +1,6 @@
 // The environment is input too: settings the lab reads are checked where they are read.
 import { describe, expect, it } from 'vitest';
-import { labConfig } from './config.ts';
+import { labConfig, publicUrl, scrubUrl } from './config.ts';
 import { UsageError } from './errors.ts';
 
 const base = { HOME: '/home/u', PATH: '/usr/bin' };
@@ -58,3 +58,29 @@ describe('labConfig reads the environment', () => {
     expect(config({ BUILDX_LAB_OFFLINE: 'yes', BUILDX_LAB_ALLOW_UNPINNED: 'true', BUILDX_LAB_GO_NOSUMDB: '1' })).toMatchObject({ offline: false, allowUnpinned: false, goNoSumDb: true });
   });
 });
+
+describe('settings URLs with credentials (recorded and printed without them)', () => {
+  it('refuses a bad URL without quoting its credentials', () => {
+    for (const value of ['ftp://lab:pw-secret-1@mirror/debian', 'https://lab:pw-secret-1@mirror/debian with space', 'http://mirror/x?token=pw-secret-1 x']) {
+      expect(() => config({ BUILDX_LAB_DEBIAN_MIRROR: value })).toThrow(UsageError);
+      expect(() => config({ BUILDX_LAB_DEBIAN_MIRROR: value })).not.toThrow(/pw-secret-1/);
+    }
+  });
+
+  it.each([
+    ['userinfo', 'https://lab:pw@mirror.example/debian', 'https://mirror.example/debian'],
+    ['a token as the user', 'https://ghp_abc123@mirror.example/x', 'https://mirror.example/x'],
+    ['a password with an @', 'https://lab:p@ss@mirror.example/x', 'https://mirror.example/x'],
+    ['query values', 'https://m.example/r?token=abc&sig=x%2By&v=1', 'https://m.example/r?token=***&sig=***&v=***'],
+    ['a fragment', 'https://m.example/r#access_token=abc', 'https://m.example/r'],
+    ['nothing from a plain URL', 'http://deb.debian.org/debian', 'http://deb.debian.org/debian'],
+    ['no valid URL either', 'ftp://lab:pw@m/x?t=1', 'ftp://m/x?t=***'],
+  ])('publicUrl drops %s', (_name, url, want) => expect(publicUrl(url)).toBe(want));
+
+  it('scrubUrl replaces the URL and each secret part of it, as written or decoded, wherever a message quotes them', () => {
+    const url = 'https://lab:p%40ss-word@m.example/debian?token=tok-123';
+    const text = `E: Failed to fetch ${url}/dists/x  401; retry with p@ss-word or p%40ss-word; token tok-123; lab stays`;
+    expect(scrubUrl(text, url)).toBe('E: Failed to fetch https://m.example/debian?token=***/dists/x  401; retry with *** or ***; token ***; lab stays');
+  });
+});
+

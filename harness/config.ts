@@ -76,13 +76,13 @@ function absoluteDir(env: NodeJS.ProcessEnv, name: string, fallback: string): st
   return path.normalize(v);
 }
 
-/** An http(s) URL setting, or refused naming the variable. */
+/** An http(s) URL setting, or refused naming the variable (and not quoting its credentials). */
 function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const v = env[name];
   if (!v) return fallback;
   let u: URL | undefined;
   try { u = new URL(v); } catch { u = undefined; }
-  if (!u || !['http:', 'https:'].includes(u.protocol) || /\s/.test(v)) throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not an http(s) URL; set it to one (e.g. ${fallback || 'http://deb.debian.org/debian'}) or unset it`);
+  if (!u || !['http:', 'https:'].includes(u.protocol) || /\s/.test(v)) throw new UsageError(`${name}=${JSON.stringify(publicUrl(v).slice(0, 200))} is not an http(s) URL; set it to one (e.g. ${fallback || 'http://deb.debian.org/debian'}) or unset it`);
   return v.replace(/\/+$/, '');
 }
 
@@ -93,6 +93,44 @@ function gigabytes(env: NodeJS.ProcessEnv, name: string, fallbackGb: number): nu
   const n = Number(v);
   if (!/^\d+(\.\d+)?$/.test(v.trim()) || !(n > 0)) throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not a positive number of GB; set it to one (e.g. ${fallbackGb}) or unset it`);
   return n * 1e9;
+}
+
+// A mirror URL setting may carry credentials (https://user:pass@host, https://TOKEN@host, ?token=…,
+// a signed ?sig=…). They go into the request only: what the lab records or prints (errors, progress,
+// provision-status.json, a binary's meta.json, which a bundle ships) has them replaced.
+const HIDDEN = '***';
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i;
+
+/** `url` as it may be recorded or printed: no userinfo, every query value replaced, no fragment. Works on
+ * text that is no valid URL too (an error quoting a bad setting). */
+export function publicUrl(url: string): string {
+  return url
+    .replace(USERINFO, '$1')
+    .replace(/#.*$/s, '')
+    .replace(/([?&][^=&#]*=)[^&#]*/g, `$1${HIDDEN}`);
+}
+
+/** The parts of `url` that are secrets, as written and decoded (at least 3 characters: shorter would
+ * replace ordinary text). */
+function urlSecrets(url: string): string[] {
+  const parts: string[] = [];
+  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#\s]*)@/i.exec(url)?.[1];
+  if (userinfo) {
+    const colon = userinfo.indexOf(':');
+    parts.push(userinfo, colon === -1 ? userinfo : userinfo.slice(colon + 1));
+  }
+  for (const m of url.matchAll(/[?&][^=&#]*=([^&#]*)/g)) parts.push(m[1]!);
+  const decoded = parts.map((p) => {
+    try { return decodeURIComponent(p); } catch { return p; }
+  });
+  return [...new Set([...parts, ...decoded])].filter((p) => p.length >= 3).sort((a, b) => b.length - a.length);
+}
+
+/** `text` (a tool's output, an error) with `url` and each of its secret parts replaced: what a message may quote. */
+export function scrubUrl(text: string, url: string): string {
+  let out = text.split(url).join(publicUrl(url));
+  for (const secret of urlSecrets(url)) out = out.split(secret).join(HIDDEN);
+  return out;
 }
 
 /** XDG base directories: a relative value is invalid by the spec and ignored. */

@@ -1,10 +1,9 @@
 // What a person watching a run sees. On a terminal: one live line per running task (a build, an image, a
 // cell) with its elapsed time and what it waits on, redrawn in place (log-update), finished tasks and
 // messages scrolling above. Elsewhere (CI, pipes): plain lines, a start and an end per task, and at most
-// one heartbeat per task every 30 s. Every line goes through the lab's redaction first.
+// one heartbeat per task every 30 s. Every line goes through consoleText first (secrets masked, controls shown).
 import { createLogUpdate } from 'log-update';
-import { redactSecrets } from './redact/redact.ts';
-import { PLAIN_HEARTBEAT_MS, type ProgressSink } from './progress.ts';
+import { PLAIN_HEARTBEAT_MS, consoleText, type ProgressSink } from './progress.ts';
 
 interface Task {
   label: string;
@@ -52,7 +51,7 @@ export class ProgressBoard {
   }
 
   log(message: string): void {
-    const line = `[${this.elapsed(this.t0).padStart(6)}] ${redactSecrets(message)}`;
+    const line = `[${this.elapsed(this.t0).padStart(6)}] ${consoleText(message)}`;
     if (this.live) {
       this.live.clear();
       this.stream.write(`${line}\n`);
@@ -65,12 +64,12 @@ export class ProgressBoard {
   start(label: string, detail = ''): { update(detail: string): void; end(summary: string): void } {
     const id = this.nextId++;
     const now = this.now();
-    this.tasks.set(id, { label: redactSecrets(label), detail: redactSecrets(detail), startedAt: now, lastPlainAt: now });
+    this.tasks.set(id, { label: consoleText(label), detail: consoleText(detail), startedAt: now, lastPlainAt: now });
     if (!this.live) this.log(`${label}${detail ? `: ${detail}` : ''} ...`);
     return {
       update: (d) => {
         const t = this.tasks.get(id);
-        if (t) t.detail = redactSecrets(d);
+        if (t) t.detail = consoleText(d);
       },
       end: (summary) => {
         const t = this.tasks.get(id);

@@ -1,8 +1,10 @@
 // Progress for long work. A sink takes one-line messages; a sink that can also show tasks (the live
 // board on a terminal, plain lines in CI: progress-board.ts) shows each long step as one task line.
 // Everything the lab prints goes through writeConsole, which masks secrets: console and CI logs are
-// kept and shared like reports are.
+// kept and shared like reports are. It also shows control and bidi characters (from cases, Buildx output,
+// merged shards) as \uXXXX: a terminal would obey an escape sequence, and a bidi override reorders a line.
 import { redactSecrets } from './redact/redact.ts';
+import { forTerminal } from './text.ts';
 
 export interface ProgressSink {
   (message: string): void;
@@ -12,9 +14,14 @@ export interface ProgressSink {
 
 const started = Date.now();
 
-/** Writes `text` to a console stream with its secrets masked (the one way the lab prints). */
+/** `text` as the lab prints it: secrets masked, escape sequences removed, control and bidi characters shown. */
+export function consoleText(text: string): string {
+  return forTerminal(redactSecrets(text));
+}
+
+/** Writes `text` to a console stream as consoleText (the one way the lab prints). */
 export function writeConsole(stream: NodeJS.WritableStream, text: string): void {
-  stream.write(redactSecrets(text));
+  stream.write(consoleText(text));
 }
 
 export const stderrProgress: ProgressSink = (message) => {

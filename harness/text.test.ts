@@ -1,6 +1,29 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { clip, describeGoPanic, errorLine, lastLines, shellJoin, shellQuote, stripAnsi } from './text.ts';
+import { clip, describeGoPanic, errorLine, escapeMarkup, forTerminal, lastLines, shellJoin, shellQuote, stripAnsi, unshownChars } from './text.ts';
+
+describe('forTerminal', () => {
+  it.each([
+    ['a bidi override (Trojan Source)', 'ok\u202Egnp.exe', 'ok\\u202egnp.exe'],
+    ['bidi isolates and marks', '\u2066a\u2069\u200E\u200F\u061C', '\\u2066a\\u2069\\u200e\\u200f\\u061c'],
+    ['C1 controls: a one-character CSI and NEL', 'a\u009b2Jb\u0085c', 'a\\u009b2Jb\\u0085c'],
+    ['a bare ESC (reset the terminal)', 'a\u001bcb', 'a\\u001bcb'],
+    ['CR, which would overwrite the line', 'ok\rFAILED', 'ok\\u000dFAILED'],
+    ['NUL, BEL and DEL', '\u0000\u0007\u007f', '\\u0000\\u0007\\u007f'],
+    ['escape sequences, removed', '\u001b[31mred\u001b[0m \u001b]52;c;cHduZWQ=\u0007x', 'red x'],
+    ['tab and newline, kept', 'a\tb\nc', 'a\tb\nc'],
+  ])('shows %s', (_name, input, want) => expect(forTerminal(input)).toBe(want));
+});
+
+describe('unshownChars', () => {
+  it('keeps only the characters asked for', () => {
+    expect('\t\n\r\u202E'.replace(unshownChars('\t\n'), '.')).toBe('\t\n..');
+    expect('\t\n'.replace(unshownChars(), '.')).toBe('..');
+    expect('plain text, é and 漢字'.replace(unshownChars(), '.')).toBe('plain text, é and 漢字');
+  });
+
+  it('serves escapeMarkup', () => expect(escapeMarkup('<\u202E>', unshownChars(), '&#39;')).toBe('&lt;\\u202e&gt;'));
+});
 
 describe('shellQuote', () => {
   it.each([

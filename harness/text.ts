@@ -41,10 +41,34 @@ export function clip(text: string, n = 80): string {
   return one.length > n ? `${one.slice(0, n - 3)}...` : one;
 }
 
+// Characters that change how the text around them is shown rather than being shown: C0 controls (ESC
+// starts terminal sequences, CR overwrites a line), DEL, C1 controls (U+009B is a one-character CSI), and
+// the bidirectional controls that reorder what a reader sees (Trojan Source, CVE-2021-42574). Evidence,
+// names and errors come from other people's cases and output: these are shown as \\uXXXX, never obeyed.
+const UNSHOWN = String.raw`\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069`;
+
+/** A /g pattern of the control and bidi characters, less those in `keep` (e.g. '\\t\\n' for text shown as lines). */
+export function unshownChars(keep = ''): RegExp {
+  const kept = [...keep].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  return new RegExp(kept ? `[[${UNSHOWN}]--[${kept}]]` : `[${UNSHOWN}]`, 'gv');
+}
+
+/** `text` with each character that `pattern` (a /g regexp) matches written as `\\uXXXX`. */
+export function showAsEscapes(text: string, pattern: RegExp): string {
+  return text.replace(pattern, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const UNSHOWN_IN_LINES = unshownChars('\t\n');
+
+/** Text safe to print on a terminal: escape sequences (colours, cursor moves, OSC) removed, every other
+ * control and bidi character but tab and newline shown as \\uXXXX. */
+export function forTerminal(text: string): string {
+  return showAsEscapes(stripAnsi(text), UNSHOWN_IN_LINES);
+}
+
 /** Escapes text for HTML or XML; `invalid` characters (which the format cannot carry) are shown as \\uXXXX. */
 export function escapeMarkup(text: string, invalid: RegExp, apostrophe: '&#39;' | '&apos;'): string {
-  return stripAnsi(text)
-    .replace(invalid, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return showAsEscapes(stripAnsi(text), invalid)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

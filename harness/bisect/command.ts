@@ -19,6 +19,7 @@ import type { CellSource } from '../runner/run-spec.ts';
 import { bisect, observationOf, renderBisect, versionsBetween, type Probe } from './bisect.ts';
 import { bisectCommitRange, renderCommitRange } from './commit-range.ts';
 import { commitLine, type CommitOracle } from './commits.ts';
+import { writeConsole } from '../progress.ts';
 
 /** One spec naming exactly one Buildx version (upstream: Debian's builds are not on the release line). */
 function oneBuildx(spec: string): string {
@@ -81,15 +82,15 @@ async function bisectCommitsAction(target: string, values: Record<string, unknow
   refusePinnedFilter(options, 'buildx', 'bisect');
   const sources = targetSources([target], { trust: values.trust === true });
   const reportDir = options.reportDir ?? defaultReportDir(newRunId());
-  const log = (line: string) => { process.stdout.write(`${line}\n`); };
+  const log = (line: string) => { writeConsole(process.stdout, `${line}\n`); };
   const oracle = oracleFor({ target, sources, options, reportDir, repo: range.repo, log });
-  process.stdout.write(`bisect ${target} over the commits of ${range.repo.repo}: good ${range.good}, bad ${range.bad}${values.firstParent === false ? ', then inside the merged branch' : ''}\n`);
+  writeConsole(process.stdout, `bisect ${target} over the commits of ${range.repo.repo}: good ${range.good}, bad ${range.bad}${values.firstParent === false ? ', then inside the merged branch' : ''}\n`);
   const result = await bisectCommitRange({ dir: range.repo.repo, env: childEnv(config) }, range.good, range.bad, oracle, {
     firstParent: values.firstParent !== false,
     onProbe: (p, c) => log(`${probeLine({ ...p, version: commitLine(c) }).trimEnd()}`),
   });
   process.exitCode = 0;
-  process.stdout.write(`\n${renderCommitRange(result)}evidence: ${reportDir}/bisect/<commit>/\n`);
+  writeConsole(process.stdout, `\n${renderCommitRange(result)}evidence: ${reportDir}/bisect/<commit>/\n`);
 }
 
 export function bisectCommand(deps: { commitOracle?: CommitOracleFactory } = {}): Command {
@@ -118,7 +119,7 @@ export function bisectCommand(deps: { commitOracle?: CommitOracleFactory } = {})
       ? versionsBetween(loadReleases().releases, good, bad)
       : loadEngineIndex().releases.map((r) => r.version).filter((v) => semver.gte(v, semver.lte(good, bad) ? good : bad) && semver.lte(v, semver.lte(good, bad) ? bad : good)).sort(semver.compare);
     const out = o.reportDir ?? defaultReportDir(newRunId());
-    process.stdout.write(`bisect ${target} over ${axis}: good ${good}, bad ${bad}; ${versions.length} known releases from ${versions[0]} to ${versions.at(-1)}\n`);
+    writeConsole(process.stdout, `bisect ${target} over ${axis}: good ${good}, bad ${bad}; ${versions.length} known releases from ${versions[0]} to ${versions.at(-1)}\n`);
     const t0 = Date.now();
     const b = board(config);
     try {
@@ -131,7 +132,7 @@ export function bisectCommand(deps: { commitOracle?: CommitOracleFactory } = {})
       // The flip is located (exactly, or between versions that cannot be built here): cells that differ from
       // a case's `expect` along the way are what bisect is for, not a failure (vitest marked them so).
       process.exitCode = 0;
-      process.stdout.write(`\n${renderBisect(result)}took ${Math.round((Date.now() - t0) / 1000)} s; evidence: ${out}/bisect/<version>/report.html\n`);
+      writeConsole(process.stdout, `\n${renderBisect(result)}took ${Math.round((Date.now() - t0) / 1000)} s; evidence: ${out}/bisect/<version>/report.html\n`);
     } finally {
       b.close();
     }

@@ -3,7 +3,7 @@
 // the oracle (build Buildx at a commit, run the case on it) is injected; nothing here runs git or Docker.
 // The step choice, skips and the flip message are release bisect's (bisect.ts), with commits as steps.
 import { pullRequestOf, type Commit, type PullRequest } from '../git/log.ts';
-import { showAsEscapes } from '../report/visible.ts';
+import { showAsEscapes, unshownChars } from '../text.ts';
 import { UsageError } from '../errors.ts';
 import { bisect, renderBisect, type BisectResult, type Observation, type Probe } from './bisect.ts';
 
@@ -44,7 +44,7 @@ export interface CommitBisectResult {
 export const shortSha = (sha: string): string => sha.slice(0, 12);
 
 // Subjects and titles are the repository's text: their control and bidi characters are shown, not obeyed.
-export const visible = (text: string): string => showAsEscapes(text, /[\p{Cc}\p{Cf}]/gu);
+export const visible = (text: string): string => showAsEscapes(text, unshownChars());
 
 export interface CommitBisectOptions {
   onProbe?: (p: Probe, c: Commit) => void;

@@ -169,3 +169,57 @@ describe('downloadRelease of a version with no pin', () => {
     expect(err.message).toBe('cannot download http://127.0.0.1:1/v0.21.5/checksums.txt: connect ECONNREFUSED 127.0.0.1:1');
   });
 });
+
+// A mirror that wants credentials: BUILDX_LAB_RELEASES_URL=http://user:pass@host/path?token=… (issue 19).
+// They go into the request and nowhere else: not the returned record (meta.json, provision-status.json),
+// not an error.
+describe('downloadRelease from a mirror with credentials', () => {
+  const PASSWORD = 'pw-secret-456';
+  const TOKEN = 'tok-secret-789';
+  let mirror: Server;
+  let seen: { path: string; authorization?: string }[] = [];
+  let base: string;
+
+  beforeAll(async () => {
+    mirror = createServer((req, res) => {
+      const u = new URL(req.url ?? '/', 'http://x');
+      seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
+      const authorized = req.headers.authorization === `Basic ${Buffer.from(`lab:${PASSWORD}`).toString('base64')}` && u.searchParams.get('token') === TOKEN;
+      const body = files[u.pathname.replace(/^\/releases/, '')];
+      res.writeHead(!authorized ? 401 : body ? 200 : 404).end(authorized ? (body ?? 'Not Found') : 'no');
+    });
+    await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+    base = `http://lab:${PASSWORD}@127.0.0.1:${(mirror.address() as AddressInfo).port}/releases?token=${TOKEN}`;
+  });
+  afterAll(() => new Promise<void>((r) => mirror.close(() => r())));
+  beforeEach(() => {
+    seen = [];
+  });
+
+  const leaks = (text: string) => text.includes(PASSWORD) || text.includes(TOKEN);
+
+  it('sends them (as a Basic header and the query) and records the URL without them', async () => {
+    const got = await downloadRelease('v0.21.5', 'amd64', { baseUrl: base, destDir, pins, allowUnpinned: true });
+    expect(readFileSync(got.path).equals(GOOD)).toBe(true);
+    expect(seen.map((s) => s.path)).toEqual([`/releases/v0.21.5/checksums.txt?token=${TOKEN}`, `/releases/v0.21.5/buildx-v0.21.5.linux-amd64?token=${TOKEN}`]);
+    expect(leaks(JSON.stringify(got))).toBe(false);
+    expect(got.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/releases\/v0\.21\.5\/buildx-v0\.21\.5\.linux-amd64\?token=\*\*\*$/);
+    expect(got.checkedAgainst).toEqual([expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/releases\/v0\.21\.5\/checksums\.txt\?token=\*\*\*$/)]);
+  });
+
+  it('keeps them out of every error', async () => {
+    for (const [version, want] of [['v0.99.0', /^not found: /], ['v0.21.2', /^checksum mismatch for /], ['v0.21.1', /lists no checksum/]] as const) {
+      const err = await failure(downloadRelease(version, version === 'v0.21.1' ? 's390x' : 'amd64', { baseUrl: base, destDir, pins: { ...pins, pins: {} }, allowUnpinned: true }));
+      expect(err.message).toMatch(want);
+      expect(leaks(err.message), err.message).toBe(false);
+    }
+    const refused = await failure(downloadRelease('v0.21.5', 'amd64', { baseUrl: base.replace(PASSWORD, 'wrong'), destDir, pins, allowUnpinned: true }));
+    expect(refused.message).toMatch(/HTTP 401/);
+    expect(leaks(refused.message)).toBe(false);
+    const unreachable = (async () => {
+      throw new TypeError('fetch failed', { cause: new Error(`connect ECONNREFUSED for ${base}`) });
+    }) as typeof fetch;
+    const net = await failure(downloadRelease('v0.21.5', 'amd64', { baseUrl: base, destDir, fetchImpl: unreachable, pins, allowUnpinned: true }));
+    expect(leaks(net.message), net.message).toBe(false);
+  });
+});

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { publicUrl, scrubUrl } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
 import type { BuildxArch } from './arch.ts';
 import { disagreementFor, loadPins, PINS_FILE, pinFor, type ReleasePins } from './release-pins.ts';
@@ -40,6 +41,7 @@ export interface DownloadedRelease {
   path: string;
   sha256: string;
   size: number;
+  /** where it came from, without credentials (publicUrl) */
   url: string;
   /** true: matched an independent pin; false: matched only the server's own checksums.txt (opted in) */
   pinned: boolean;
@@ -61,19 +63,41 @@ export function releaseAssetName(version: string, arch: BuildxArch): string {
   return `buildx-${normalizeVersion(version)}.linux-${arch}`;
 }
 
+/** The request for `url`: the URL without its userinfo, which becomes a Basic Authorization header
+ * (fetch refuses a URL with credentials). The mirror's credentials live only here. */
+function requestFor(url: string): { url: string; headers: Record<string, string> } {
+  const u = new URL(url);
+  if (!u.username && !u.password) return { url, headers: {} };
+  const auth = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } };
+}
+
+/** `base` with `segments` added to its path; its query (a mirror's token) and credentials stay. */
+function under(base: string, ...segments: string[]): string {
+  const u = new URL(base);
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/${segments.join('/')}`;
+  return u.toString();
+}
+
+// Messages and the returned record name a URL by its public form (config.ts publicUrl): a mirror's
+// credentials must not reach errors, provision-status.json or meta.json.
 async function get(url: string, fetchImpl: typeof fetch, timeoutMs: number): Promise<Response> {
+  const shown = publicUrl(url);
   let res: Response;
   try {
-    res = await fetchImpl(url, { redirect: 'follow', signal: AbortSignal.timeout(timeoutMs) });
+    const req = requestFor(url);
+    res = await fetchImpl(req.url, { redirect: 'follow', headers: req.headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-    throw new ProvisionError(`cannot download ${url}: ${cause}`, { cause: err });
+    throw new ProvisionError(`cannot download ${shown}: ${scrubUrl(cause, url)}`, { cause: err });
   }
   if (res.status === 404) {
-    throw new ProvisionError(`not found: ${url} (is the version released for this arch? ${MIRROR_HINT})`);
+    throw new ProvisionError(`not found: ${shown} (is the version released for this arch? ${MIRROR_HINT})`);
   }
   if (!res.ok || !res.body) {
-    throw new ProvisionError(`cannot download ${url}: HTTP ${res.status} ${res.statusText} (${MIRROR_HINT})`);
+    throw new ProvisionError(`cannot download ${shown}: HTTP ${res.status} ${res.statusText} (${MIRROR_HINT})`);
   }
   return res;
 }
@@ -103,8 +127,8 @@ async function expectedSha256(
   // Checksums first: it is small, and a missing release fails before any large transfer.
   const sums = parseChecksums(await readText(sumsUrl));
   const sha256 = sums.get(name);
-  if (!sha256) throw new ProvisionError(`${sumsUrl} lists no checksum for ${name}`);
-  return { sha256, pinned: false, from: [sumsUrl] };
+  if (!sha256) throw new ProvisionError(`${publicUrl(sumsUrl)} lists no checksum for ${name}`);
+  return { sha256, pinned: false, from: [publicUrl(sumsUrl)] };
 }
 
 export async function downloadRelease(
@@ -113,13 +137,12 @@ export async function downloadRelease(
   opts: DownloadOptions,
 ): Promise<DownloadedRelease> {
   const v = normalizeVersion(version);
-  const base = opts.baseUrl.replace(/\/+$/, '');
   const fetchImpl = opts.fetchImpl ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const name = releaseAssetName(v, arch);
-  const url = `${base}/${v}/${name}`;
+  const url = under(opts.baseUrl, v, name);
   const readText = async (u: string) => (await get(u, fetchImpl, timeoutMs)).text();
-  const expected = await expectedSha256(v, arch, opts, `${base}/${v}/checksums.txt`, readText);
+  const expected = await expectedSha256(v, arch, opts, under(opts.baseUrl, v, 'checksums.txt'), readText);
 
   const path = join(opts.destDir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
   const hash = createHash('sha256');
@@ -136,16 +159,16 @@ export async function downloadRelease(
     try {
       await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), count, createWriteStream(path, { mode: 0o755 }));
     } catch (err) {
-      throw new ProvisionError(`cannot download ${url}: ${(err as Error).message}`, { cause: err });
+      throw new ProvisionError(`cannot download ${publicUrl(url)}: ${(err as Error).message}`, { cause: err });
     }
     const actual = hash.digest('hex');
     if (actual !== expected.sha256) {
       const what = expected.pinned ? `pinned by ${expected.from.join(', ')}` : `from ${expected.from[0]}`;
-      throw new ProvisionError(`checksum mismatch for ${url}: expected ${expected.sha256} (${what}), got ${actual}; the file was deleted`);
+      throw new ProvisionError(`checksum mismatch for ${publicUrl(url)}: expected ${expected.sha256} (${what}), got ${actual}; the file was deleted`);
     }
     // createWriteStream's mode is masked by the umask; the binary must be executable regardless.
     await chmod(path, 0o755);
-    return { path, sha256: actual, size, url, pinned: expected.pinned, checkedAgainst: expected.from };
+    return { path, sha256: actual, size, url: publicUrl(url), pinned: expected.pinned, checkedAgainst: expected.from };
   } catch (err) {
     await rm(path, { force: true });
     throw err;

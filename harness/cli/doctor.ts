@@ -5,7 +5,7 @@ import { BuildxProvisioner } from '../buildx/provision.ts';
 import { HostEngine, engineProblem, inspectEngine } from '../engine/host.ts';
 import { describeSweep, surveyRuns, sweepLeftovers, type RunSurvey } from '../engine/sweep.ts';
 import { listLabImages } from '../images/images.ts';
-import { stderrProgress } from '../progress.ts';
+import { stderrProgress, writeConsole } from '../progress.ts';
 import { goVersion } from '../provision/gobuild.ts';
 import { cacheUsers, pruneMarkers } from '../provision/in-use.ts';
 import { judgeTempDirs, sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
@@ -42,7 +42,7 @@ export function doctorCommand(): Command {
     let bad = 0;
     const say = (ok: boolean, what: string, fix = '') => {
       if (!ok) bad++;
-      process.stdout.write(`${ok ? 'ok  ' : 'FIX '} ${what}${!ok && fix ? `\n      -> ${fix}` : ''}\n`);
+      writeConsole(process.stdout, `${ok ? 'ok  ' : 'FIX '} ${what}${!ok && fix ? `\n      -> ${fix}` : ''}\n`);
     };
     const host = new HostEngine(config, stderrProgress);
     const userHost = config.requestedDockerHost ?? config.defaultDockerSocket;
@@ -79,10 +79,10 @@ export function cleanCommand(): Command {
       const config = labConfig();
       const engine = await new HostEngine(config, stderrProgress).ensure();
       const r = await sweepLeftovers(withEngine(config, engine.host), values.all ? { all: true } : { abandoned: true });
-      for (const line of describeSweep(r)) process.stdout.write(`${line}\n`);
-      process.stdout.write(`removed ${r.removed.containers} containers, ${r.removed.networks} networks, ${r.removed.volumes} volumes\n`);
+      for (const line of describeSweep(r)) writeConsole(process.stdout, `${line}\n`);
+      writeConsole(process.stdout, `removed ${r.removed.containers} containers, ${r.removed.networks} networks, ${r.removed.volumes} volumes\n`);
       const t = await sweepTempDirs(config, tempRoots(config));
-      for (const d of t.removed) process.stdout.write(`removed ${d.kind} directory ${d.path} (${d.reason})\n`);
+      for (const d of t.removed) writeConsole(process.stdout, `removed ${d.kind} directory ${d.path} (${d.reason})\n`);
       pruneMarkers(config); // the Buildx in-use markers of abandoned runs
     });
 }

@@ -1,6 +1,6 @@
 // The command line without an engine: what help says of --trust, the refusals that need no engine, and
 // the commands that look at a case without running it (check, repro --list).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -80,5 +80,33 @@ describe('repro --list', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^case-2969-ls-json-duplicates > buildx=v\S+\/.* \(expected (reproduced|fixed)\)$/m);
     expect(out).toMatch(/\d+ cells; \d+ requirements: .*buildx:/);
+  });
+});
+
+describe('the error line', () => {
+  // an error's message quotes what the user or a case gave: printed as the lab prints everything
+  it('shows control and bidi characters of a bad-input error instead of passing them on, and exits 2', async () => {
+    const { code, err } = await cli('run', '--list', 'zz\u202Eexe.txt\u001b[2J\u001bc\u009b2J');
+    expect(code).toBe(2);
+    expect(err).toMatch(/^buildx-lab: usage error: /);
+    expect(err).toContain('zz\\u202eexe.txt\\u001bc\\u009b2J');
+    expect(err).not.toMatch(/[\u202E\u001b\u009b]/);
+  });
+});
+
+describe('check of a case whose directory name would act on the terminal', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'bxl-\u202Egnp.exe\u001b[2J\u001b]52;c;cHduZWQ=\u0007-'));
+    const shipped = new URL('../../fixtures/cases/2969-ls-json-duplicates/case.yaml', import.meta.url).pathname;
+    writeFileSync(path.join(dir, 'case.yaml'), readFileSync(shipped, 'utf8'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints it with its bidi and control characters shown', async () => {
+    const { code, out } = await cli('check', dir);
+    expect(code).toBe(0);
+    expect(out).toContain('bxl-\\u202egnp.exe');
+    expect(out).not.toMatch(/[\u202E\u001b\u0007]/);
   });
 });

@@ -9,6 +9,7 @@ import { engineCommand } from '../engine/command.ts';
 import { HarnessError, UsageError } from '../errors.ts';
 import { imagesCommand } from '../images/command.ts';
 import { verifyCommand } from '../oci/command.ts';
+import { writeConsole } from '../progress.ts';
 import { qualifyCommand } from '../qualify/command.ts';
 import { mergeReportsCommand } from '../report/command.ts';
 import { checkCommand } from '../repro/check.ts';
@@ -44,8 +45,9 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     const err = e as Error;
     const kind = e instanceof HarnessError ? e.kind : 'internal';
-    process.stderr.write(`buildx-lab: ${kind} error: ${err.message}\n`);
-    if (!(e instanceof HarnessError)) process.stderr.write(`${err.stack ?? ''}\n`);
+    // an error's message can quote a case, a shard or Buildx output: printed as the lab prints everything
+    writeConsole(process.stderr, `buildx-lab: ${kind} error: ${err.message}\n`);
+    if (!(e instanceof HarnessError)) writeConsole(process.stderr, `${err.stack ?? ''}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
 }

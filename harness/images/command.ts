@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { labConfig, withEngine } from '../config.ts';
 import { HostEngine } from '../engine/host.ts';
-import { stderrProgress } from '../progress.ts';
+import { stderrProgress, writeConsole } from '../progress.ts';
 import { listLabImages, pruneLabImages } from './images.ts';
 import { currentImageTags } from './current.ts';
 
@@ -11,14 +11,14 @@ export function imagesCommand(): Command {
   cmd.command('list').description('local builds of the lab, with size and age').action(async () => {
     const config = labConfig();
     const engine = await new HostEngine(config, stderrProgress).ensure();
-    for (const l of await listLabImages(withEngine(config, engine.host))) process.stdout.write(l + '\n');
+    for (const l of await listLabImages(withEngine(config, engine.host))) writeConsole(process.stdout, l + '\n');
   });
   cmd.command('prune').description('remove lab images no current recipe builds (the images of cached engines, BuildKit versions and the registry are kept)').action(async () => {
     const config = labConfig();
     const engine = await new HostEngine(config, stderrProgress).ensure();
     const c = withEngine(config, engine.host);
     const removed = await pruneLabImages(c, await currentImageTags(c));
-    process.stdout.write(`removed ${removed.length} outdated lab image(s)${removed.length ? `: ${removed.join(', ')}` : ''}\n`);
+    writeConsole(process.stdout, `removed ${removed.length} outdated lab image(s)${removed.length ? `: ${removed.join(', ')}` : ''}\n`);
   });
   return cmd;
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { childEnv, type LabConfig } from '../config.ts';
+import { childEnv, publicUrl, scrubUrl, type LabConfig } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
 import { assertEngineAnswered, LAB_LABEL, labelsFor } from '../engine/labels.ts';
 import type { Owner } from '../engine/owner.ts';
@@ -116,6 +116,8 @@ async function buildRootfsImage(config: LabConfig, spec: ImageSpec, recipe: Root
       copyFileSync(source, dest);
       chmodSync(dest, 0o755);
     }
+    // the mirror's credentials go to debootstrap only: logs, errors and the image's sources.list get MIRROR_SHOWN
+    const mirror = debianMirror(config);
     const env = childEnv(config, {
       TAG: tag,
       SUITE: recipe.suite,
@@ -123,18 +125,19 @@ async function buildRootfsImage(config: LabConfig, spec: ImageSpec, recipe: Root
       FILES_DIR: filesDir,
       ENTRYPOINT: JSON.stringify(recipe.entrypoint),
       CMD: JSON.stringify(recipe.cmd),
-      MIRROR: debianMirror(config),
+      MIRROR: mirror,
+      MIRROR_SHOWN: publicUrl(mirror),
       LABELS: Object.entries(labelsOf(spec, tag)).map(([k, v]) => `${k}=${v}`).join('\n'),
       DEBOOTSTRAP: debootstrap.bin,
       DEBOOTSTRAP_DIR: debootstrap.dir,
       ROOTFS: path.join(work, 'rootfs'),
     });
     const r = await withHeartbeat(progress, `image ${spec.id}: debootstrap ${recipe.suite}`, () =>
-      run(['bash', recipeScriptPath], { env, timeoutMs: 20 * 60_000, signal, onLine: (l) => progress(`  ${l}`) }),
+      run(['bash', recipeScriptPath], { env, timeoutMs: 20 * 60_000, signal, onLine: (l) => progress(`  ${scrubUrl(l, mirror)}`) }),
     );
     if (r.exitCode !== 0 || !(await imageExists(config, tag))) {
       throw new ProvisionError(
-        `could not build ${tag} (${spec.description}), exit ${r.exitCode}.\n${r.stderr.trim().split('\n').slice(-12).join('\n')}\n` +
+        `could not build ${tag} (${spec.description}), exit ${r.exitCode}.\n${scrubUrl(r.stderr.trim().split('\n').slice(-12).join('\n'), mirror)}\n` +
           debootstrapFix(`${r.stdout}\n${r.stderr}`, recipe.suite, spec.official),
       );
     }

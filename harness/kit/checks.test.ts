@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { RE2JS } from 're2js';
+import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
-import { checkFile, compilePattern, countHolds, describeCheck, evaluateRecorded, firstMatch, validateCheck, type Check, type CheckResult, type RecordedStep } from './checks.ts';
+import { MAX_MATCH_WORK, MAX_PATTERN_INSTRUCTIONS, checkFile, compilePattern, countHolds, describeCheck, evaluateRecorded, firstMatch, validateCheck, type Check, type CheckResult, type RecordedStep } from './checks.ts';
 import type { CellPath } from './sandbox.ts';
 
 const rec = (stdout: string, stderr = '', exitCode = 0): CommandRecord => ({ argv: ['docker', 'buildx'], exitCode, stdout, stderr, durationMs: 1 });
@@ -151,6 +152,65 @@ describe('patterns run on RE2', () => {
     expect(() => compilePattern('(a')).toThrow(UsageError);
     expect(() => compilePattern('(a')).toThrow(/^"\(a" is not an RE2 regular expression \(.+\); RE2 has no lookaround or backreferences$/);
     expect(() => compilePattern('(\\w)\\1')).toThrow(/no lookaround or backreferences/);
+  });
+
+  // A linear but slow pattern: each of its ~2000 instructions runs for every character (issue 19). Over a
+  // megabyte of output it stalled the run's process for 199 s (measured); now refused before it runs.
+  it.each([
+    ['[\\s\\S]{1,1000}\\d{5}', /^output "\[\\\\s\\\\S\]\{1,1000\}\\\\d\{5\}" has counted repetitions \(\{n,m\}\) adding up to 1005, over the limit of 500 RE2 instructions/],
+    ['(?:[a-z]{1,30}\\s){1,30}x', /^output ".*" compiles to \d+ instructions, over the limit of 500 RE2 instructions/],
+    ['.{400}.{400}x', /adding up to 800, over the limit of 500/],
+    ['(?:error|failed)(?:abc){1,150}', /compiles to \d+ instructions, over the limit of 500/],
+    [Array.from({ length: 60 }, (_, i) => `[\\s\\S]{1,16}${i}`).join('|'), /adding up to 960/],
+  ])('refuses at load a pattern whose program is too large: %s', (pattern, message) => {
+    const t0 = performance.now();
+    expect(() => validateCheck({ kind: 'output', pattern })).toThrow(UsageError);
+    expect(() => validateCheck({ kind: 'output', pattern })).toThrow(message);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it('names the field: notOutput, requests.userAgent', () => {
+    expect(() => validateCheck({ kind: 'output', pattern: 'x{501}', negate: true })).toThrow(/^notOutput "x\{501\}" has counted repetitions \(\{n,m\}\) adding up to 501/);
+    expect(() => validateCheck({ kind: 'requests', count: '1', userAgent: 'x{501}' })).toThrow(/^requests\.userAgent "x\{501\}"/);
+  });
+
+  it('refuses a pattern longer than its limit before compiling it', () => {
+    expect(() => compilePattern('a'.repeat(1001))).toThrow(/is 1001 characters long, over the limit of 1000/);
+  });
+
+  it('keeps what the shipped cases use, and escaped braces, which are no repetition', () => {
+    for (const p of ['sha256:[0-9a-f]{64}', '\\{"Name":"default","Driver":"docker"[\\s\\S]*\\{"Name":"default","Driver":"docker"', 'x\\{5000}', '.{400}']) {
+      expect(compilePattern(p).programSize()).toBeLessThanOrEqual(MAX_PATTERN_INSTRUCTIONS);
+    }
+  });
+
+  it('bounds the cost of one match: text length x program size', () => {
+    const pattern = '\\d[\\s\\S]{400}\\d{5}';
+    const size = compilePattern(pattern).programSize();
+    const fits = 'ab 1 '.repeat(Math.floor(MAX_MATCH_WORK / size / 50));
+    const t0 = performance.now();
+    expect(firstMatch(pattern, fits)).toBeUndefined();
+    console.info(`a ${size}-instruction pattern over ${fits.length} characters: ${(performance.now() - t0).toFixed(0)} ms`);
+    expect(() => firstMatch(pattern, `${fits}${'x'.repeat(Math.ceil(MAX_MATCH_WORK / size))}`)).toThrow(/over the limit of 50000000\. Fix: give the check a step/);
+    // the refusal comes before any matching
+    const t1 = performance.now();
+    expect(() => firstMatch(pattern, 'x'.repeat(1 << 20))).toThrow(UsageError);
+    expect(performance.now() - t1).toBeLessThan(500);
+  });
+
+  it('compiles a pattern once however many texts it is matched against (a userAgent against every journal entry)', () => {
+    const compile = vi.spyOn(RE2JS, 'compile');
+    try {
+      const pattern = 'containerd/v1\\.7\\.(?:1\\d|2\\d)';
+      for (let i = 0; i < 200; i++) firstMatch(pattern, `containerd/v1.7.${i % 40}`);
+      expect(compile.mock.calls.filter(([p]) => p === pattern)).toHaveLength(1);
+    } finally {
+      compile.mockRestore();
+    }
+  });
+
+  it('lets a short pattern search a large output', () => {
+    expect(firstMatch('No such image', `${'#5 pushing layers\n'.repeat(100_000)}No such image: app`)).toBe('No such image');
   });
   it.each([
     ['1', 1, true], ['1', 2, false], ['0', 0, true],

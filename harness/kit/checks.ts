@@ -33,18 +33,70 @@ export interface CheckResult {
   detail: string;
 }
 
-/** A pattern compiled on RE2; throws UsageError naming the pattern. */
-export function compilePattern(pattern: string): RE2JS {
+// Linear is not cheap: RE2 steps every live thread of its program for every character, so a long counted
+// repetition (`[\s\S]{1,1000}\d{5}`: 2006 instructions) costs 90-190 us per character of output,
+// measured on re2js; a megabyte of output stalled the run's process (proxy, heartbeat) for 199 s. The
+// cost is bounded twice: at load by the program's size, at match time by text length x program size.
+// The worst measured cost was ~55 ns per instruction per character (DFA-defeating patterns, 2 shared cores).
+/** Longest pattern text: compiling costs ~15 ms per 1000 instructions before the size can be checked. */
+export const MAX_PATTERN_LENGTH = 1000;
+/** Largest RE2 program a pattern may compile to. The shipped cases' largest is 74 instructions; 500 still
+ * allows a 490-character literal, and bounds the worst cost at ~30 us per character of output. */
+export const MAX_PATTERN_INSTRUCTIONS = 500;
+/** Most text length x program size one match may cost: ~3 s at the worst measured rate. A 74-instruction
+ * pattern may search 675,000 characters, a 25-instruction one 2 million. */
+export const MAX_MATCH_WORK = 50_000_000;
+
+/** The bounds of the counted repetitions in a pattern's text (`{n}`, `{n,}`, `{n,m}`) added up, read before
+ * compiling: each is at least that many instructions, and an alternation of many would be slow to compile. */
+function repeatTotal(pattern: string): number {
+  let total = 0;
+  for (const m of pattern.matchAll(/(\\*)\{(\d{1,9})(?:,(\d{0,9}))?\}/g)) {
+    if (m[1]!.length % 2) continue; // an escaped brace is a literal
+    total += Math.max(Number(m[2]), Number(m[3] || 0));
+  }
+  return total;
+}
+
+/** A pattern compiled on RE2, within the size limits; throws UsageError naming `field`, the pattern and the limit. */
+export function compilePattern(pattern: string, field = 'pattern'): RE2JS {
+  const what = `${field} ${JSON.stringify(clip(pattern, 100))}`;
+  const tooBig = (size: string) =>
+    new UsageError(`${what} ${size}, over the limit of ${MAX_PATTERN_INSTRUCTIONS} RE2 instructions (each costs time for every character of output). Fix: use * or + instead of a large {n,m}, or match a shorter text`);
+  if (pattern.length > MAX_PATTERN_LENGTH) throw new UsageError(`${what} is ${pattern.length} characters long, over the limit of ${MAX_PATTERN_LENGTH}. Fix: match a shorter, distinctive part of the text`);
+  // a counted repetition alone can exceed the limit: refuse it before compiling it
+  const repeats = repeatTotal(pattern);
+  if (repeats > MAX_PATTERN_INSTRUCTIONS) throw tooBig(`has counted repetitions ({n,m}) adding up to ${repeats}`);
+  let re: RE2JS;
   try {
-    return RE2JS.compile(pattern);
+    re = RE2JS.compile(pattern);
   } catch (e) {
     throw new UsageError(`${JSON.stringify(pattern)} is not an RE2 regular expression (${(e as Error).message}); RE2 has no lookaround or backreferences`);
   }
+  const size = re.programSize();
+  if (size > MAX_PATTERN_INSTRUCTIONS) throw tooBig(`compiles to ${size} instructions`);
+  return re;
 }
 
-/** The first match of `pattern` in `text`, in linear time; undefined when none. */
+const compiled = new Map<string, RE2JS>();
+
+/** The first match of `pattern` in `text`, in linear time; undefined when none. Throws UsageError when the
+ * match would cost more than MAX_MATCH_WORK (it would stall the process that serves every cell). */
 export function firstMatch(pattern: string, text: string): string | undefined {
-  const m = compilePattern(pattern).matcher(text);
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = compilePattern(pattern);
+    // a requests check matches its userAgent pattern against every journal entry: compile it once
+    if (compiled.size >= 256) compiled.clear();
+    compiled.set(pattern, re);
+  }
+  const work = text.length * re.programSize();
+  if (work > MAX_MATCH_WORK) {
+    throw new UsageError(
+      `pattern ${JSON.stringify(clip(pattern, 100))} (${re.programSize()} RE2 instructions) over ${text.length} characters is ${work} units of matching, over the limit of ${MAX_MATCH_WORK}. Fix: give the check a step (step:) so it reads less output, or shorten the pattern`,
+    );
+  }
+  const m = re.matcher(text);
   return m.find() ? (m.group(0) ?? '') : undefined;
 }
 
@@ -145,10 +197,10 @@ export async function checkFile(sandbox: Pick<CellSandbox, 'resolveInContext' | 
 
 /** Checks a case file can hold, validated once at load time (patterns compile, counts parse). */
 export function validateCheck(check: Check): void {
-  if (check.kind === 'output') compilePattern(check.pattern);
+  if (check.kind === 'output') compilePattern(check.pattern, check.negate ? 'notOutput' : 'output');
   if (check.kind === 'requests') {
     countHolds(check.count, 0);
-    if (check.userAgent) compilePattern(check.userAgent);
+    if (check.userAgent) compilePattern(check.userAgent, 'requests.userAgent');
   }
 }
 

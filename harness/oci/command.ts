@@ -4,6 +4,7 @@ import { UsageError } from '../errors.ts';
 import { RegistryClient } from './client.ts';
 import { parseImageRef } from './reference.ts';
 import { describeReport, verifyImage } from './verify.ts';
+import { writeConsole } from '../progress.ts';
 
 export function verifyCommand(): Command {
   return new Command('verify')
@@ -14,7 +15,7 @@ export function verifyCommand(): Command {
       if (!values.platforms.length) throw new UsageError('--platforms needs at least one platform');
       const ref = parseImageRef(refText);
       const report = await verifyImage(new RegistryClient({ baseUrl: `http://${ref.registry}` }), ref.repository, ref.reference, { platforms: values.platforms });
-      process.stdout.write(describeReport(report) + '\n');
+      writeConsole(process.stdout, describeReport(report) + '\n');
       process.exitCode = report.ok ? 0 : 1;
     });
 }

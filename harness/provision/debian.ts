@@ -4,7 +4,7 @@
 // and libseccomp's static library for runc. Every command is argv: no shell, so no quoting to get wrong.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { childEnv, type LabConfig } from '../config.ts';
+import { childEnv, publicUrl, scrubUrl, type LabConfig } from '../config.ts';
 import { debianMirror } from '../debian-mirror.ts';
 import { ProvisionError, RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
@@ -84,6 +84,8 @@ export class PrivateApt {
     mkdirSync(path.join(this.stateDir, 'cache', 'archives', 'partial'), { recursive: true });
     if (!existsSync(path.join(this.stateDir, 'status'))) writeFileSync(path.join(this.stateDir, 'status'), '');
     const mirror = debianMirror(this.config);
+    // the mirror's credentials go to apt (sources.list) only; messages quote it without them
+    const shown = publicUrl(mirror);
     const sources = DEBIAN_SUITES.map((s) => `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} ${s} main`).join('\n') + '\n';
     const lock = path.join(this.stateDir, 'lock');
     const apt = ['flock', lock, 'apt-get', ...aptStateArgs(this.stateDir)];
@@ -92,10 +94,10 @@ export class PrivateApt {
     const stale = !existsSync(listsFile) || Date.now() - statSync(listsFile).mtimeMs > LISTS_MAX_AGE_MS || readFileSync(listsFile, 'utf8') !== sources;
     if (stale) {
       writeFileSync(path.join(this.stateDir, 'sources.list'), sources);
-      this.progress(`apt-get update (private state ${this.stateDir}, mirror ${mirror})`);
+      this.progress(`apt-get update (private state ${this.stateDir}, mirror ${shown})`);
       const u = await run([...apt, 'update', '-qq'], { env: this.env, timeoutMs: 10 * 60_000, signal });
       if (u.exitCode !== 0) {
-        throw new ProvisionError(`apt-get update from ${mirror} failed: ${u.stderr.trim().split("\n").slice(-3).join(" ")}. Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle.`);
+        throw new ProvisionError(`apt-get update from ${shown} failed: ${scrubUrl(u.stderr.trim().split("\n").slice(-3).join(" "), mirror)}. Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle.`);
       }
       writeFileSync(listsFile, sources);
     }
@@ -104,7 +106,7 @@ export class PrivateApt {
     const d = await run([...apt, 'download', `${name}/${suite}`], { env: this.env, cwd: destDir, timeoutMs: 10 * 60_000, signal });
     const file = readdirSync(destDir).find((f) => !before.has(f) && f.startsWith(`${name}_`) && f.endsWith('.deb'));
     if (d.exitCode !== 0 || !file) {
-      throw new ProvisionError(`apt-get download ${name}/${suite} from ${mirror} failed: ${d.stderr.trim().split('\n').slice(-3).join(' ')}`);
+      throw new ProvisionError(`apt-get download ${name}/${suite} from ${shown} failed: ${scrubUrl(d.stderr.trim().split('\n').slice(-3).join(' '), mirror)}`);
     }
     return { name, version: decodeURIComponent(file.split('_')[1] ?? ''), file: path.join(destDir, file) };
   }

@@ -13,6 +13,7 @@ import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts'
 import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
 import { qualify, renderQualification } from './compare.ts';
+import { writeConsole } from '../progress.ts';
 
 function oneLabel(spec: string): string {
   const r = resolveSpec(spec, loadReleases(), { includePrerelease: true });
@@ -45,7 +46,9 @@ export function qualifyCommand(): Command {
       b.close();
     }
     const q = qualify(results, baseline, candidate);
-    process.stdout.write(`\n${renderTerminalTable(buildMatrix(results), { color: process.stdout.isTTY === true })}\n${renderQualification(q)}reports: ${reportDir}/report.html\n`);
+    process.stdout.write(`\n${renderTerminalTable(buildMatrix(results), { color: process.stdout.isTTY === true })}\n`);
+    // (the table shows control characters itself and keeps its colours; the evidence lines quote cell output)
+    writeConsole(process.stdout, `${renderQualification(q)}reports: ${reportDir}/report.html\n`);
     process.exitCode = q.verdict === 'go' ? 0 : 1;
   });
 }

@@ -16,8 +16,14 @@ const LAST_WORDS = new Set([
   'password', 'passwd', 'pwd', 'passphrase', 'secret', 'token', 'auth', 'authorization', 'credential', 'credentials',
   'apikey', 'identitytoken', 'registrytoken', 'accesstoken', 'refreshtoken', 'authtoken', 'secretkey', 'privatekey',
 ]);
-const SECRET_STEM = /pwd|pass|secret|token|auth|credential|key/i;
-const LAST_TWO_WORDS = new Set(['apikey', 'accesskey', 'secretkey', 'privatekey', 'signingkey', 'clientsecret', 'sessionkey']);
+const SECRET_STEM = /pwd|pass|secret|token|auth|credential|key|signature/i;
+const LAST_TWO_WORDS = new Set([
+  'apikey', 'accesskey', 'secretkey', 'privatekey', 'signingkey', 'clientsecret', 'sessionkey',
+  // Azure connection strings: AccountKey=…;SharedAccessSignature=…
+  'accountkey', 'accesssignature',
+]);
+/** Secret words a name may glue a prefix to (PGPASSWORD, MYSQLPASSWORD); short ones (pwd: OLDPWD is a directory) may not. */
+const GLUED = /(?:password|passwd|passphrase|secret|token)$/;
 
 /**
  * True when a key (JSON/YAML key, env var, header, flag name without dashes) names a secret: its last
@@ -35,7 +41,28 @@ export function isSecretKey(key: string): boolean {
     .filter(Boolean);
   const last = words.at(-1);
   if (!last) return false;
-  return LAST_WORDS.has(last) || LAST_TWO_WORDS.has(words.slice(-2).join(''));
+  // `pass` only after another word (DB_PASS, dbPass): alone it is a count or a flag as often as a password
+  return LAST_WORDS.has(last) || GLUED.test(last) || (last === 'pass' && words.length > 1) || LAST_TWO_WORDS.has(words.slice(-2).join(''));
+}
+
+/** isSecretKey, or a plural of a secret key (`tokens:`, `passwords:`), for keys that hold a list. Not
+ * `secrets:`: in Docker's files (compose, bake, workflows) that lists secret names and specs, not values. */
+export function isSecretListKey(key: string): boolean {
+  return isSecretKey(key) || (key.endsWith('s') && !/secrets$/i.test(key) && isSecretKey(key.slice(0, -1)));
+}
+
+const SPEC_KEY = '(?:type|id|src|source|env|target|required|mode|uid|gid)=[^,\\s]*';
+const SECRET_SPEC = new RegExp(`^${SPEC_KEY}(?:,${SPEC_KEY})*$`);
+/** A Buildx/BuildKit secret spec (`id=npmrc,src=.npmrc`, `id=TOKEN,env=TOKEN`): where a secret comes
+ * from, not the secret; a bake target's `secret` list holds these, and bugs about secrets need them shown. */
+export function isSecretReference(item: string): boolean {
+  return SECRET_SPEC.test(item);
+}
+
+/** An env var name that names a secret: isSecretKey's, and any *_KEY (STRIPE_LIVE_KEY, MASTER_KEY) (a
+ * public GPG_KEY fingerprint gets masked too: cheaper than a key that leaks). */
+function isSecretEnvName(name: string): boolean {
+  return isSecretKey(name) || /_KEY$/.test(name);
 }
 
 const AUTH_SCHEME = String.raw`(?:Basic|Bearer|Token|Digest|Negotiate)[ \t]+`;
@@ -43,11 +70,15 @@ const AUTH_SCHEME = String.raw`(?:Basic|Bearer|Token|Digest|Negotiate)[ \t]+`;
 const DQ = String.raw`"(?:[^"\\\n]|\\.)*"`;
 const ESC_DQ = String.raw`\\"(?:[^"\\]|\\\\\\"|\\\\\\\\|\\\\[^"\\]|\\[^"\\])*\\"`;
 const SQ = String.raw`'[^'\n]*'`;
-const BARE = String.raw`[^\s"'\`,;&)\]}{=:][^\s"'\`,;&)\]}]*`;
+// A bare value is matched by its first character only; where it ends is found by ValueEnds, once per run
+// of value characters (a regex running to the end of every value rescanned `token=token=token=…`, whose
+// pairs nest, quadratically: 80 KB of it took 1.8 s).
+const BARE_START = String.raw`[^\s"'\`,;&)\]}{=:]`;
+const BARE_CHAR = /[^\s"'`,;&)\]}]/;
 // The lookbehind after the key is a cheap prefilter (most `k=v` pairs in a log are not secrets);
 // isSecretKey decides.
 const KEY_VALUE = new RegExp(
-  String.raw`(?<![\w.\\-])(?:\\?["'])?(?<key>[A-Za-z_][\w.-]{0,80})(?<=pwd|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key)(?:\\?["'])?(?<sep>[ \t]*(?:=>|:|=)[ \t]*)(?!\[?(?:${AUTH_SCHEME})?${MASKED})\[?(?:${AUTH_SCHEME})?(?<value>${ESC_DQ}|${DQ}|${SQ}|${BARE})`,
+  String.raw`(?<![\w.\\-])(?:\\?["'])?(?<key>[A-Za-z_][\w.-]{0,80})(?<=pwd|pass|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key|signature)(?:\\?["'])?(?<sep>[ \t]*(?:=>|:|=)[ \t]*)(?!\[?(?:${AUTH_SCHEME})?${MASKED})\[?(?:${AUTH_SCHEME})?(?<value>${ESC_DQ}|${DQ}|${SQ}|${BARE_START})`,
   'gi',
 );
 
@@ -55,29 +86,59 @@ const KEY_VALUE = new RegExp(
 const keyValues: Detector = (text, spans) => {
   const re = KEY_VALUE;
   re.lastIndex = 0;
+  const ends = new ValueEnds(text);
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const g = m.groups!;
-    const value = g['value']!;
-    const end = m.index + m[0].length;
-    const start = end - value.length;
+    const matched = g['value']!;
+    const start = m.index + m[0].length - matched.length;
+    const bare = matched.length === 1 && !/["']/.test(matched);
+    const end = bare ? ends.bare(start) : start + matched.length;
+    const value = bare ? text.slice(start, end) : matched;
     // the next pair may start inside this one's value (`env: GITHUB_TOKEN=…`)
     re.lastIndex = start;
     if (!isSecretKey(g['key']!)) continue;
+    // a YAML block scalar's indicator (`password: |`): yamlBlocks masks the lines that hold the value
+    if (BLOCK_INDICATOR.test(value) && /^[ \t]*(?:#[^\n]*)?\r?(?:\n|$)/.test(text.slice(end, end + 200))) continue;
     // keep the quotes: the reader still sees the value was a string
     const quote = value.startsWith('\\"') ? 2 : value.startsWith('"') || value.startsWith("'") ? 1 : 0;
+    // a bake target's `secret = ["id=…,src=…"]` names where a secret comes from
+    if (isSecretReference(value.slice(quote, value.length - quote))) continue;
     if (quote) spans.push({ start: start + quote, end: end - quote });
-    else spans.push({ start, end: bareValueEnd(text, m, end) });
+    // a `key: value` alone on its line: the value runs to the end of the line (`password: two words`)
+    else spans.push({ start, end: g['sep']!.includes(':') && startsLine(text, m.index) ? Math.max(end, ends.line(end)) : end });
   }
 };
 
-/** Where an unquoted value ends: at a space or a delimiter, or at the end of a YAML-ish line. */
-function bareValueEnd(text: string, m: RegExpExecArray, end: number): number {
-  // a `key: value` alone on its line: the value runs to the end of the line (`password: two words`)
-  if (!m.groups!['sep']!.includes(':') || !startsLine(text, m.index)) return end;
-  let eol = text.indexOf('\n', end);
-  if (eol === -1) eol = text.length;
-  while (eol > end && /[ \t\r]/.test(text[eol - 1]!)) eol--;
-  return eol;
+/** Where values end, each run of characters scanned once however many matches fall inside it. */
+class ValueEnds {
+  #runFrom = -1;
+  #runEnd = -1;
+  #lineFrom = -1;
+  #lineEnd = -1;
+  constructor(private readonly text: string) {}
+
+  /** The end of the bare value starting at `at`: the next space or delimiter. */
+  bare(at: number): number {
+    if (at < this.#runFrom || at >= this.#runEnd) {
+      let i = at;
+      while (i < this.text.length && BARE_CHAR.test(this.text[i]!)) i++;
+      this.#runFrom = at;
+      this.#runEnd = i;
+    }
+    return this.#runEnd;
+  }
+
+  /** The end of the line holding `at`, less its trailing blanks. */
+  line(at: number): number {
+    if (at < this.#lineFrom || at > this.#lineEnd) {
+      let eol = this.text.indexOf('\n', at);
+      if (eol === -1) eol = this.text.length;
+      this.#lineFrom = at;
+      while (eol > at && /[ \t\r]/.test(this.text[eol - 1]!)) eol--;
+      this.#lineEnd = eol;
+    }
+    return this.#lineEnd;
+  }
 }
 
 /** True when only indentation (and a YAML list dash) precedes `index` on its line. */
@@ -91,13 +152,13 @@ function startsLine(text: string, index: number): boolean {
 // An env var assignment (`DOCKER_PASSWORD=a,b;c`, `env` output, `docker inspect` Env): the value is
 // everything up to a space or a quote, punctuation included.
 const ENV_ASSIGNMENT = new RegExp(
-  String.raw`(?<![\w.-])(?<key>[A-Z][A-Z0-9_]{0,80})(?<=PWD|PASSWD|PASSWORD|PASSPHRASE|SECRET|TOKEN|AUTH|AUTHORIZATION|CREDENTIALS?|KEY)=(?!${MASKED})(?<value>[^\s"'\`]+)`,
+  String.raw`(?<![\w.-])(?<key>[A-Z][A-Z0-9_]{0,80})(?<=PWD|PASS|PASSWD|PASSWORD|PASSPHRASE|SECRET|TOKEN|AUTH|AUTHORIZATION|CREDENTIALS?|KEY)=(?!${MASKED})(?<value>[^\s"'\`]+)`,
   'g',
 );
 
 const envAssignments: Detector = (text, spans) => {
   for (const m of text.matchAll(ENV_ASSIGNMENT)) {
-    if (isSecretKey(m.groups!['key']!)) spans.push({ start: m.index + m[0].length - m.groups!['value']!.length, end: m.index + m[0].length });
+    if (isSecretEnvName(m.groups!['key']!)) spans.push({ start: m.index + m[0].length - m.groups!['value']!.length, end: m.index + m[0].length });
   }
 };
 
@@ -118,6 +179,131 @@ const urlCredentials: Detector = (text, spans) => {
   }
 };
 
+/** `|`, `>-`, `|2+`: a YAML block scalar's header. */
+const BLOCK_INDICATOR = /^[|>][1-9+-]{0,2}$/;
+// A key alone on its line (or with a block indicator), whose value is on the lines below it.
+// (the lookbehind after the key is a cheap prefilter, as in KEY_VALUE; isSecretListKey decides)
+const SECRET_LIST_END = '(?<=(?:pwd|pass|passwd|password|passphrase|secret|token|auth|authorization|credentials?|key|signature)s?)';
+const YAML_HEADER = new RegExp(
+  String.raw`^(?<indent>[ \t]*(?:-[ \t]+)?)(?<q>["']?)(?<key>[A-Za-z_][\w.-]{0,80})${SECRET_LIST_END}\k<q>[ \t]*:(?:[ \t]*(?<indicator>[|>][1-9+-]{0,2}))?(?:[ \t]+#[^\n]*|[ \t]*)\r?$`,
+  'gim',
+);
+/** A line of a block mapping (`user: lab`, `"a b": 1`, `key:`), as opposed to a scalar's text. */
+const MAPPING_LINE = /^(?:"[^"\n]*"|'[^'\n]*'|[^\s#'"-][^:\n]*?)[ \t]*:(?:[ \t]|$)/;
+
+/**
+ * The value of a secret key that YAML puts on the lines below it: a block scalar (`password: |`), a
+ * plain scalar on the next line, or a list (`tokens:` then `- value` items, indented or not). A
+ * mapping below the key is left to the key-value rule, which judges each of its keys.
+ */
+const yamlBlocks: Detector = (text, spans) => {
+  for (const m of text.matchAll(YAML_HEADER)) {
+    if (!isSecretListKey(m.groups!['key']!)) continue;
+    const column = m.groups!['indent']!.length;
+    const indicator = m.groups!['indicator'];
+    let lineStart = m.index + m[0].length + 1;
+    let kind: 'scalar' | 'list' | undefined = indicator ? 'scalar' : undefined;
+    const found = spans.length;
+    while (lineStart < text.length) {
+      let lineEnd = text.indexOf('\n', lineStart);
+      if (lineEnd === -1) lineEnd = text.length;
+      const line = text.slice(lineStart, lineEnd);
+      const body = line.trimStart();
+      const indent = line.length - body.length;
+      const content = body.trimEnd();
+      if (content) {
+        const item = content === '-' || content.startsWith('- ') || content.startsWith('-\t');
+        // a list may sit at its key's own indentation; anything else belongs to the key only when deeper
+        if (!(indent > column || (indent === column && item && kind !== 'scalar'))) break;
+        kind ??= item ? 'list' : MAPPING_LINE.test(content) ? undefined : 'scalar';
+        if (!kind) break;
+        // an item keeps its dash; a scalar line, or an item's continuation, is masked whole
+        const afterDash = body.slice(1);
+        const from = kind === 'list' && item ? indent + 1 + afterDash.length - afterDash.trimStart().length : indent;
+        const to = indent + content.length;
+        if (to > from && !isSecretReference(line.slice(from, to).replace(/^(["'])(.*)\1$/, '$2'))) spans.push({ start: lineStart + from, end: lineStart + to });
+      }
+      lineStart = lineEnd + 1;
+    }
+    // a block indicator with no lines under it: mask it as the value it then is
+    if (indicator && spans.length === found) {
+      const at = m.index + m[0].lastIndexOf(indicator);
+      spans.push({ start: at, end: at + indicator.length });
+    }
+  }
+};
+
+// `"tokens": ["a", "b"]`, `passwords: [a, b]`: every item of a one-line list under a secret key.
+// (a Go map's `Authorization:[Bearer …]` and a value already masked are the key-value rule's)
+// Found from the `: [` / `= [` (a cheap scan: most text has none), then the key before it is read back.
+const FLOW_OPEN = new RegExp(String.raw`[:=][ \t]*(?!${MASKED})\[(?![\[{]|${AUTH_SCHEME})`, 'g');
+const KEY_BEFORE = new RegExp(String.raw`(?<![\w.\\-])(?<q>\\?["']?)(?<key>[A-Za-z_][\w.-]{0,80})${SECRET_LIST_END}\k<q>[ \t]*$`);
+const FLOW_ITEMS = new RegExp(String.raw`(?:${DQ}|${SQ}|[^\]\n"']){1,4096}(?=\])`, 'y');
+const FLOW_ITEM = /(?:\\?"(?:[^"\\]|\\.)*"|'[^']*'|[^,\s][^,]*)/g;
+const flowLists: Detector = (text, spans) => {
+  for (const open of text.matchAll(FLOW_OPEN)) {
+    const key = KEY_BEFORE.exec(text.slice(Math.max(0, open.index - 90), open.index))?.groups?.['key'];
+    if (!key || !isSecretListKey(key)) continue;
+    const from = open.index + open[0].length;
+    FLOW_ITEMS.lastIndex = from;
+    const items = FLOW_ITEMS.exec(text)?.[0];
+    if (!items) continue;
+    for (const item of items.matchAll(FLOW_ITEM)) {
+      const raw = item[0].trimEnd();
+      const quote = raw.startsWith('\\"') ? 2 : raw.startsWith('"') || raw.startsWith("'") ? 1 : 0;
+      const start = from + item.index + quote;
+      const end = from + item.index + raw.length - quote;
+      const value = raw.slice(quote, raw.length - quote);
+      if (end > start && value !== MASK && !isSecretReference(value)) spans.push({ start, end });
+    }
+  }
+};
+
+// `curl -u user:pw`, `--user user:pw`, `--user=user:pw`, `-uuser:pw`, `-fsSu user:pw`, `--proxy-user`, `-U`:
+// the part after the colon. A numeric uid:gid (`docker run -u 1000:1000`) is no credential.
+const USER_FLAG = new RegExp(
+  String.raw`(?<![\w-])(?:--(?:proxy-)?user(?:=|[ \t]+)|-[A-Za-z]{0,16}[uU](?:[ \t]+|(?=[^\s:'"]{1,256}:)))(?<quote>['"]?)(?<user>[^\s:'"]*):(?!${MASKED})(?<value>[^\s'"]+)`,
+  'dg',
+);
+const userFlags: Detector = (text, spans) => {
+  for (const m of text.matchAll(USER_FLAG)) {
+    if (/^\d*$/.test(m.groups!['user']!) && /^\d+$/.test(m.groups!['value']!)) continue;
+    const [start, end] = m.indices!.groups!['value']!;
+    // a quoted password may hold spaces: it runs to its closing quote on the line
+    const quote = m.groups!['quote']!;
+    const close = quote ? text.indexOf(quote, end) : -1;
+    spans.push({ start, end: close !== -1 && !text.slice(end, close).includes('\n') ? close : end });
+  }
+};
+
+// An env var given as a name/value pair: Kubernetes and compose-style `- name: DB_PASS` / `value: …`
+// (YAML), `{"name":"DB_PASS","value":"…"}` (JSON). The value's key names nothing; the name does.
+const NAME_VALUE = new RegExp(
+  String.raw`(?<![\w-])(?<q>["']?)name\k<q>[ 	]*[:=][ 	]*["']?(?<name>[A-Za-z_][\w.-]{0,80})["']?[ 	]*(?:,[ 	]*|
+?
+[ 	]*(?:-[ 	]+)?)(?<q2>["']?)value\k<q2>[ 	]*[:=][ 	]*(?!["']?${MASKED})(?<value>${DQ}|${SQ}|[^\s,}\]]+)`,
+  'dgi',
+);
+const nameValues: Detector = (text, spans) => {
+  for (const m of text.matchAll(NAME_VALUE)) {
+    if (!isSecretEnvName(m.groups!['name']!)) continue;
+    const [start, end] = m.indices!.groups!['value']!;
+    const quoted = /^["']/.test(m.groups!['value']!) ? 1 : 0;
+    spans.push({ start: start + quoted, end: end - quoted });
+  }
+};
+
+/** The password after `-u`/`--user` when argv keeps it as its own string (`user:pw`), or undefined. */
+export function userFlagSecret(flag: string, value: string): Span | undefined {
+  if (!/^(?:--(?:proxy-)?user|-[A-Za-z]*[uU])$/.test(flag)) return undefined;
+  const colon = value.indexOf(':');
+  if (colon === -1 || value.slice(colon + 1) === MASK || /^\d*:\d+$/.test(value)) return undefined;
+  return { start: colon + 1, end: value.length };
+}
+
+// A signature in a query string or connection string: Azure SAS (`sig=`), AWS and Google presigned URLs.
+const QUERY_SIGNATURE = new RegExp(String.raw`(?<=[?&;=])(?:sig|signature|x-amz-signature|x-goog-signature)=(?!${MASKED})(?<value>[^&\s;#"'<>\`]+)`, 'dgi');
+
 // A credential after an auth scheme outside any header: it has a digit or token punctuation, so the
 // prose "Basic authentication required" and "Bearer realm=..." stay.
 const SCHEME_CREDENTIAL = /\b(?:Bearer|Basic|Token)[ \t]+(?<value>(?=[A-Za-z0-9._~+/-]*[0-9._~+/])[A-Za-z0-9._~+/-]{8,}=*)/dg;
@@ -136,10 +322,15 @@ const PEM_MAX = 64 * 1024;
 
 /** Everything between a private key's BEGIN and END lines (to the end of the text if it was cut). */
 const privateKeys: Detector = (text, spans) => {
+  // the END found for one BEGIN serves every later BEGIN before it (searching anew from each rescanned
+  // the text once per BEGIN: quadratic on text made of BEGIN lines)
+  let end: RegExpExecArray | null | undefined;
   for (const m of text.matchAll(PEM_BEGIN)) {
     const start = m.index + m[0].length;
-    PEM_END.lastIndex = start;
-    const end = PEM_END.exec(text);
+    if (end === undefined || (end !== null && end.index < start)) {
+      PEM_END.lastIndex = start;
+      end = PEM_END.exec(text);
+    }
     spans.push({ start, end: end && end.index - start <= PEM_MAX ? end.index : Math.min(text.length, start + PEM_MAX) });
   }
 };
@@ -177,6 +368,11 @@ function wholeMatches(re: RegExp, keep: (match: string) => boolean = () => true)
 const CONTEXT_DETECTORS: readonly Detector[] = [
   keyValues,
   envAssignments,
+  yamlBlocks,
+  flowLists,
+  userFlags,
+  nameValues,
+  groupSpans(QUERY_SIGNATURE),
   urlCredentials,
   groupSpans(SCHEME_CREDENTIAL),
   groupSpans(FLAG_VALUE),
@@ -186,8 +382,8 @@ const CONTEXT_DETECTORS: readonly Detector[] = [
   privateKeys,
 ];
 /** A word at least one context detector needs (a superset of each one's literal part). Most journal
- * fields and progress lines have none, and skip the nine scans. */
-const CONTEXT_TRIGGER = /pwd|pass|secret|token|auth|credential|key|bearer|basic|login|eyJ|AIza|:\/\//i;
+ * fields and progress lines have none, and skip the scans. */
+const CONTEXT_TRIGGER = /pwd|pass|secret|token|auth|credential|key|bearer|basic|login|eyJ|AIza|:\/\/|--(?:proxy-)?user|sig|(?:^|\s)-[A-Za-z]*[uU]/i;
 const base64Auths = wholeMatches(BASE64_TOKEN, looksLikeBasicAuth);
 
 /** Adds the spans of the hand list's secrets in `text` (plain: no ANSI sequences) to `spans`. */

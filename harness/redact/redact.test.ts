@@ -58,6 +58,13 @@ describe('what is kept around a secret', () => {
     ['the second space after an auth scheme', 'retry with Bearer  AbCd1234EfGh', `retry with Bearer  ${MASK}`],
     ['the second space after a secret flag', 'run --password  hunter2 --user x', `run --password  ${MASK} --user x`],
     ['the second space after login -p', 'docker login -u u -p  hunter2 r:5000', `docker login -u u -p  ${MASK} r:5000`],
+    ['the user of curl -u', 'curl -u lab:hunter2 http://r/', `curl -u lab:${MASK} http://r/`],
+    ['a block scalar\'s indicator and indentation, and the next key', 'a:\n  password: |\n    line one\n\n    line two\n  user: lab', `a:\n  password: |\n    ${MASK}\n\n    ${MASK}\n  user: lab`],
+    ['a block scalar indicator with nothing under it is the value', 'password: |\nuser: lab', `password: ${MASK}\nuser: lab`],
+    ['the dashes of a list', 'tokens:\n- one1\n-   two2\n  more\nuser: lab', `tokens:\n- ${MASK}\n-   ${MASK}\n  ${MASK}\nuser: lab`],
+    ['the items of a flow list, quotes and all', 'tokens: [one1, "two2"]', `tokens: [${MASK}, "${MASK}"]`],
+    ['the other values of a connection string', 'AccountName=lab;AccountKey=abc+/==;EndpointSuffix=x', `AccountName=lab;AccountKey=${MASK};EndpointSuffix=x`],
+    ['the other query parameters of a SAS URL', 'https://a.blob/c?sv=1&sig=abc%2B&se=2', `https://a.blob/c?sv=1&sig=${MASK}&se=2`],
   ])('%s', (_name, input, want) => expect(redactSecrets(input)).toBe(want));
 
   it.each([
@@ -113,6 +120,8 @@ describe('isSecretKey', () => {
     '%s is a secret key',
     (k) => expect(isSecretKey(k)).toBe(true),
   );
+  it.each(['PGPASSWORD', 'DB_PASS', 'dbPass', 'AccountKey', 'SharedAccessSignature', 'MYSQLPASSWORD'])('%s is a secret key too', (k) => expect(isSecretKey(k)).toBe(true));
+  it.each(['pass', 'bypass', 'OLDPWD', 'signature', 'compass'])('%s is not either', (k) => expect(isSecretKey(k)).toBe(false));
   it.each(['author', 'auths', 'max_tokens', 'token_type', 'PASSWORD_FILE', 'key', 'digest', 'mediaType', 'aws_access_key_id', 'tokenizer', 'monkey', `${'x'.repeat(120)}_password`])('%s is not', (k) =>
     expect(isSecretKey(k)).toBe(false),
   );
@@ -159,6 +168,27 @@ describe('redactDeep', () => {
   it('masks the value after every secret flag', () => {
     const argv = ['--password', 'a', '--token', 'b', '--identity-token', 'c', '--registry-token', 'd', '--secret-value', 'e', '--user', 'f'];
     expect(redactDeep(argv)).toEqual(['--password', MASK, '--token', MASK, '--identity-token', MASK, '--registry-token', MASK, '--secret-value', MASK, '--user', 'f']);
+  });
+
+  it('masks the password after -u/--user in argv, keeping the user and numeric uid:gid', () => {
+    expect(redactDeep(['curl', '-u', 'lab:hunter2', '--user', 'lab:pw', '-fsSu', 'x:y', '--proxy-user', 'p:q', 'docker', '-u', '1000:1000'])).toEqual([
+      'curl', '-u', `lab:${MASK}`, '--user', `lab:${MASK}`, '-fsSu', `x:${MASK}`, '--proxy-user', `p:${MASK}`, 'docker', '-u', '1000:1000',
+    ]);
+  });
+
+  it('masks a secret build arg or env value in argv', () => {
+    expect(redactDeep(['build', '--build-arg', 'DB_PASS=hunter2', '-e', 'PGPASSWORD=hunter2', '--build-arg', 'VERSION=1'])).toEqual([
+      'build', '--build-arg', `DB_PASS=${MASK}`, '-e', `PGPASSWORD=${MASK}`, '--build-arg', 'VERSION=1',
+    ]);
+  });
+
+  it('keeps the secret specs of a bake target and the names under secrets:', () => {
+    const bake = { target: { app: { secret: ['id=npmrc,src=.npmrc', 'id=TOKEN,env=TOKEN'] } }, secrets: ['npm_token'] };
+    expect(redactDeep(bake)).toEqual(bake);
+  });
+
+  it('masks each string of a list under a secret key, plural or not', () => {
+    expect(redactDeep({ tokens: ['a', 'b', 3], password: ['c'], platforms: ['linux/amd64'] })).toEqual({ tokens: [MASK, MASK, 3], password: [MASK], platforms: ['linux/amd64'] });
   });
 
   it('keeps numbers, booleans and null', () => expect(redactDeep({ a: 1, b: true, c: null, d: [2.5] })).toEqual({ a: 1, b: true, c: null, d: [2.5] }));

@@ -8,7 +8,7 @@
 // recommended preset (vendor token formats, ./secretlint.ts) and a short hand list (secrets recognised
 // by their context: key names, URLs, headers, flags; ./patterns.ts). Both report spans; masking is
 // done once, over the merged spans, so no rule sees another's mask and the order of rules is moot.
-import { SECRET_FLAGS, handSpans, isSecretKey } from './patterns.ts';
+import { SECRET_FLAGS, handSpans, isSecretKey, isSecretListKey, isSecretReference, userFlagSecret } from './patterns.ts';
 import { secretlintSpans } from './secretlint.ts';
 import { MASK, lastAtOrBefore, maskSpans, plainView, toOriginalSpans, type Span } from './spans.ts';
 
@@ -100,8 +100,12 @@ function rebuild(value: unknown, next: () => string): unknown {
     return value.map((v, i) => {
       const out = rebuild(v, next);
       const prev = value[i - 1];
+      if (typeof v !== 'string' || typeof prev !== 'string') return out;
       // argv arrays split "--password s3cr3t" into two strings, which the text rules see one at a time
-      return typeof v === 'string' && typeof prev === 'string' && (SECRET_FLAGS.has(prev) || (isLogin && prev === '-p')) ? MASK : out;
+      if (SECRET_FLAGS.has(prev) || (isLogin && prev === '-p')) return MASK;
+      // and "-u user:pw" (curl) likewise: the user stays
+      const pw = userFlagSecret(prev, out as string);
+      return pw ? maskSpans(out as string, [pw], MASK) : out;
     });
   }
   if (value !== null && typeof value === 'object') {
@@ -110,7 +114,10 @@ function rebuild(value: unknown, next: () => string): unknown {
       Object.entries(value).map(([k, v]) => {
         const key = next();
         const rebuilt = rebuild(v, next);
-        return [key, typeof v === 'string' && v !== '' && isSecretKey(k) ? MASK : rebuilt];
+        if (typeof v === 'string') return [key, v !== '' && isSecretKey(k) ? MASK : rebuilt];
+        // a list under a secret key (`tokens: [...]`): each string of it is a secret
+        if (Array.isArray(rebuilt) && isSecretListKey(k)) return [key, rebuilt.map((x) => (typeof x === 'string' && x !== '' && !isSecretReference(x) ? MASK : x))];
+        return [key, rebuilt];
       }),
     );
   }

@@ -5,7 +5,8 @@ const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const UPPER_NUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const B64 = `${ALNUM}+/`;
 
-let seed = 0x2545f491;
+const SEED = 0x2545f491;
+let seed = SEED;
 /** Deterministic pseudo-random characters (xorshift), so failures reproduce. */
 export function fake(n: number, chars = ALNUM): string {
   let out = '';
@@ -31,6 +32,8 @@ function shape(name: string, secret: string, wrap: (s: string) => string = (s) =
 }
 
 export function secretShapes(): SecretShape[] {
+  // the same tokens on every call, however many shapes come before a test's own
+  seed = SEED;
   const ghp = `ghp_${fake(36)}`;
   const glpat = `glpat-${fake(20)}`;
   const pw = `Pw-${fake(12)}!`;
@@ -101,6 +104,31 @@ export function secretShapes(): SecretShape[] {
     shape('--password=value', pw, (s) => `docker login --password=${s} registry:5000`),
     shape('docker login -p', pw, (s) => `docker login -u labuser -p ${s} registry:5000`),
     shape('secret key after =>', fake(24), (s) => `{:client_secret => "${s}"}`),
+    // shapes a hostile review found unmasked (issue 19)
+    shape('PGPASSWORD= (a secret word glued to a prefix)', pw, (s) => `PGPASSWORD=${s} psql -h db`),
+    shape('DB_PASS=', pw, (s) => `DB_PASS=${s}`),
+    shape('db_pass: (YAML)', pw, (s) => `db_pass: ${s}`),
+    shape('dbPass in JSON', pw, (s) => `{"dbPass":"${s}"}`),
+    shape('any *_KEY env assignment', fake(32), (s) => `export STRIPE_LIVE_KEY=${s}`),
+    shape('curl -u user:pw', pw, (s) => `curl -fsS -u labuser:${s} https://registry:5000/v2/`),
+    shape('curl --user user:pw', pw, (s) => `curl --user labuser:${s} https://registry:5000/v2/`),
+    shape('curl --user=user:pw', pw, (s) => `curl --user=labuser:${s} https://registry:5000/v2/`),
+    shape('curl -u glued to its value', pw, (s) => `curl -ulabuser:${s} https://registry:5000/v2/`),
+    shape('curl -u combined with other short flags', pw, (s) => `curl -fsSu 'labuser:${s}' https://registry:5000/v2/`),
+    shape('--build-arg DB_PASS=', pw, (s) => `docker buildx build --build-arg DB_PASS=${s} .`),
+    shape('--build-arg=DB_PASSWORD=', pw, (s) => `docker buildx build --build-arg=DB_PASSWORD=${s} .`),
+    shape('Azure AccountKey=', `${fake(86, B64)}==`, (s) => `DefaultEndpointsProtocol=https;AccountName=lab;AccountKey=${s};EndpointSuffix=core.windows.net`),
+    shape('Azure SharedAccessSignature sig=', `${fake(43, B64)}%3D`, (s) => `BlobEndpoint=https://lab.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=r&sig=${s}`),
+    shape('SAS URL sig=', `${fake(43, ALNUM)}%3D`, (s) => `GET https://lab.blob.core.windows.net/c/b?sv=2022-11-02&se=2030-01-01&sig=${s}&sp=r 403`),
+    shape('YAML literal block scalar under a secret key', `${fake(20)}\n    ${fake(20)}`, (s) => `registry:\n  password: |\n    ${s}\n  user: lab\n`),
+    shape('YAML folded block scalar under a secret key', fake(24), (s) => `private_key: >-\n  ${s}\n  more\nnext: 1`),
+    shape('YAML plain scalar on the next line', fake(24), (s) => `token:\n  ${s}\nnext: 1`),
+    shape('YAML list under a secret key', fake(24), (s) => `tokens:\n  - ${fake(24)}\n  - ${s}\nnext: 1`),
+    shape('YAML list at the key\'s own indentation', fake(24), (s) => `ci:\n  passwords:\n  - ${s}\n  user: lab`),
+    shape('curl -u with a quoted password holding a space', `${fake(8)} ${fake(8)}`, (s) => `curl --user 'labuser:${s}' https://registry:5000/v2/`),
+    shape('Kubernetes env name/value (YAML)', pw, (s) => `env:\n  - name: DB_PASS\n    value: ${s}\n  - name: MODE\n    value: prod`),
+    shape('env name/value (JSON)', pw, (s) => `{"env":[{"name":"PGPASSWORD","value":"${s}"}]}`),
+    shape('flow list under a secret key', fake(24), (s) => `{"tokens": ["${fake(24)}", "${s}"]}`),
   ];
 }
 
@@ -143,5 +171,15 @@ export function lookAlikes(): [name: string, text: string][] {
     ['base64 of binary with a printable tail', `blob ${Buffer.from('A\u0000bc:defghijk', 'latin1').toString('base64')}`],
     ['base64 of text with a binary tail', `blob ${Buffer.from('lab:pw-1\u0000', 'latin1').toString('base64')}`],
     ['base64 of a digest', `ref ${b64(`sha256:${'ab'.repeat(20)}`)}`],
+    ['docker run -u uid:gid', 'docker run --rm -u 1000:1000 --user=0:0 alpine id'],
+    ['pass as a word of its own or inside one', 'bypass: true\ncompass=north\nCOMPASS=north\nfirst pass done'],
+    ['OLDPWD, a directory', 'OLDPWD=/home/lab'],
+    ['a mapping under a secret key (its own keys decide)', 'credentials:\n  username: lab\n  helper: desktop\nnext: 1'],
+    ['a list under a key that names no secret', 'platforms:\n  - linux/amd64\n  - linux/arm64\ntags: [v1, latest]'],
+    ['a block scalar under a key that names no secret', 'script: |\n  echo hello\n  make\n'],
+    ['Buildx secret specs under a secret key', 'secret:\n  - id=npmrc,src=.npmrc\n  - "id=TOKEN,env=TOKEN"\nsecret = ["id=aws,src=/root/.aws/credentials"]'],
+    ['secret names listed under secrets: (compose)', 'secrets:\n  - npm_token\n  - db_password'],
+    ['an env name/value whose name is no secret', '- name: MODE\n  value: prod'],
+    ['a signature outside a query string', '{"signature":"sigvalue1","keyid":"lab"}'],
   ];
 }

@@ -38,6 +38,12 @@ export function journal(seq: number, over: Partial<JournalEntry> = {}): JournalE
   };
 }
 
+/** Text that would act on a reader's screen: bidi overrides and isolates (Trojan Source), marks, C1
+ * controls (U+009B is a one-character CSI, U+0085 a line break), a bare ESC, CR and NUL. */
+export const HOSTILE_TEXT = 'ok\u202Egnp.exe\u202C \u2066iso\u2069 \u200E\u200F\u061C c1\u0085\u009b2J esc\u001bc\u001b[2J cr\rnul\u0000 end';
+/** Every character of HOSTILE_TEXT that must not reach a terminal, a Markdown summary or an HTML report as it is. */
+export const HOSTILE_CHARS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\u0080-\u009F\u001b\r\u0000]/;
+
 export function makeCell(over: Partial<CellResult> & { axes: Axes; outcome: Outcome }): CellResult {
   const scenario = over.scenario ?? PULL;
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { META, immutableTagCells, journal, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
+import { HOSTILE_CHARS, HOSTILE_TEXT, META, command, immutableTagCells, journal, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
 import { createHash } from 'node:crypto';
 import { CONTENT_SECURITY_POLICY, escapeHtml, toHtml } from './html.ts';
 import { redactDeep } from '../redact/redact.ts';
@@ -65,6 +65,23 @@ describe('toHtml', () => {
     expect(out).not.toMatch(/<(img|svg|b)[ >]/);
     expect(out.match(/<script>/g)).toHaveLength(1);
     expect(out.match(/<\/pre>/g)?.length ?? 0).toBe(out.match(/<pre[ >]/g)?.length ?? 0);
+  });
+});
+
+describe('toHtml shows hostile characters instead of passing them on', () => {
+  it('in names, summaries, errors and command output', () => {
+    const cell = makeCell({
+      scenario: HOSTILE_TEXT,
+      axes: { buildx: HOSTILE_TEXT },
+      outcome: 'error',
+      summary: HOSTILE_TEXT,
+      error: { kind: 'harness', message: HOSTILE_TEXT },
+      evidence: { commands: [command(['docker', HOSTILE_TEXT], 1, `${HOSTILE_TEXT}\nERROR: ${HOSTILE_TEXT}`, HOSTILE_TEXT)], journal: [], manifests: {}, facts: [HOSTILE_TEXT] },
+    });
+    const out = toHtml(redactDeep([cell]), redactDeep(META));
+    // (a CR is whitespace to HTML and stays, as in a <pre> of Windows output)
+    expect(out.replace(/\r/g, '')).not.toMatch(HOSTILE_CHARS);
+    expect(out).toContain('ok\\u202egnp.exe\\u202c');
   });
 });
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { CellResult, JournalEntry } from '../model.ts';
 import { OUTCOMES } from '../model.ts';
 import type { Redacted } from '../redact/redact.ts';
-import { escapeMarkup } from '../text.ts';
+import { escapeMarkup, unshownChars } from '../text.ts';
 import { shellQuote } from './evidence.ts';
 import type { ReportMeta } from './json.ts';
 import { buildMatrix, byScenario, hasFailures, totalsLine, type CellOutcome, type ReportCell } from './matrix.ts';
@@ -15,8 +15,9 @@ import { buildMatrix, byScenario, hasFailures, totalsLine, type CellOutcome, typ
 /** Longest text kept in one <pre>; the full text stays in results.json. */
 const MAX_PRE = 200_000;
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
+// Controls HTML cannot carry, C1 controls and the bidi controls that would reorder evidence on screen
+// are shown as \uXXXX; tab and line breaks stay (evidence is shown in <pre>).
+const CONTROL = unshownChars('\t\n\r');
 
 export function escapeHtml(text: string): string {
   return escapeMarkup(text, CONTROL, '&#39;');

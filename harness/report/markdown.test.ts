@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { META, immutableTagCells, pullStreamCells } from './fixtures.test-helpers.ts';
+import { HOSTILE_CHARS, HOSTILE_TEXT, META, immutableTagCells, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
 import { escapeMarkdown, toMarkdown } from './markdown.ts';
 import { redactDeep } from '../redact/redact.ts';
 
@@ -52,6 +52,14 @@ describe('toMarkdown escapes what a report read from disk could carry', () => {
   it('escapes outcomes like any text', () => {
     expect(md).not.toContain('<img');
     expect(md).toContain('&lt;img src=x onerror=alert\\(1\\)&gt;');
+  });
+
+  it('shows bidi and C1 controls, a bare ESC and CR in names, summaries and error lines', () => {
+    const cell = makeCell({ scenario: HOSTILE_TEXT, axes: { buildx: HOSTILE_TEXT }, outcome: 'error', expected: 'fixed', summary: HOSTILE_TEXT, error: { kind: 'harness', message: HOSTILE_TEXT } });
+    const out = toMarkdown(redactDeep([cell]), redactDeep(META));
+    expect(out).not.toMatch(HOSTILE_CHARS);
+    expect(out).toContain('ok\\u202egnp.exe\\u202c');
+    expect(out).toContain('last error: `harness: ok\\u202egnp.exe');
   });
 
   it('escapes math and pipes, and shows control characters', () => {

@@ -1,15 +1,14 @@
 // GitHub-flavoured summary (e.g. for $GITHUB_STEP_SUMMARY): headline, a matrix per scenario, cells to look at.
 import type { CellResult } from '../model.ts';
 import type { Redacted } from '../redact/redact.ts';
-import { stripAnsi } from '../text.ts';
+import { showAsEscapes, stripAnsi, unshownChars } from '../text.ts';
 import { cellErrorLine } from './evidence.ts';
-import { showAsEscapes } from './visible.ts';
 import type { ReportMeta } from './json.ts';
 import { buildMatrix, byScenario, hasFailures, isFailure, totalsLine, type ReportCell } from './matrix.ts';
 
-// Line breaks would end a table row or a list item; other control characters are shown, not passed on.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
+// Line breaks would end a table row or a list item; other control and bidi characters are shown, not
+// passed on (a bidi override reorders what the reader of a summary sees).
+const CONTROL = unshownChars('\t');
 function oneLine(text: string): string {
   return showAsEscapes(stripAnsi(text).replace(/[\r\n]+/g, ' '), CONTROL);
 }

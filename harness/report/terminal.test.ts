@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stripAnsi } from '../text.ts';
-import { immutableTagCells, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
+import { HOSTILE_CHARS, HOSTILE_TEXT, immutableTagCells, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
 import { buildMatrix } from './matrix.ts';
 import { REPRO_WORDS, renderTerminalTable } from './terminal.ts';
 
@@ -44,5 +44,12 @@ describe('renderTerminalTable', () => {
     ];
     const row = renderTerminalTable(buildMatrix(cells), { color: false, words: REPRO_WORDS }).split('\n')[2]!;
     expect(row.split(/\s+/).slice(-3)).toEqual(['present', 'absent', 'inconclusive*']);
+  });
+
+  it('shows bidi controls in names and versions instead of letting them reorder the row', () => {
+    const evil = makeCell({ scenario: HOSTILE_TEXT, axes: { buildx: `v1${HOSTILE_TEXT}`, store: HOSTILE_TEXT }, outcome: 'fixed' });
+    const text = renderTerminalTable(buildMatrix([evil]), { color: true });
+    expect(stripAnsi(text)).not.toMatch(HOSTILE_CHARS);
+    expect(text).toContain('ok\\u202egnp.exe\\u202c \\u2066iso\\u2069');
   });
 });

@@ -1,5 +1,5 @@
 // The outcome table printed at the end of a run, aligned, optionally coloured.
-import { showAsEscapes } from './visible.ts';
+import { showAsEscapes, unshownChars } from '../text.ts';
 import { matrixCells, totalsLine, type CellOutcome, type Matrix, type MatrixRow, type ReportCell } from './matrix.ts';
 
 const COLORS: Record<CellOutcome, string> = {
@@ -14,9 +14,9 @@ const COLORS: Record<CellOutcome, string> = {
 const RESET = '\u001b[0m';
 
 // Scenario names, configurations and version labels come from results (a merged shard is any file):
-// their control characters are shown, not sent to the terminal, which would obey an escape sequence.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+// their control and bidi characters are shown, not sent to the terminal, which would obey an escape
+// sequence or reorder the row; a line break would break the table.
+const CONTROL = unshownChars();
 const visible = (text: string) => showAsEscapes(text, CONTROL);
 
 /** The words of `repro`: a case's symptom was present, absent, or the lab could not tell. */

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { caseSource } from '../runner/trust.ts';
 import { loadCase, type ReproCase } from './case.ts';
+import { writeConsole } from '../progress.ts';
 
 /** One line about a valid case: what it runs on and what it checks; pure. */
 export function describeCase(c: Pick<ReproCase, 'dir' | 'steps' | 'checks' | 'versions' | 'driver' | 'expect'>, trusted: boolean): string {
@@ -29,7 +30,8 @@ export function checkCommand(): Command {
         try {
           const c = loadCase(dir);
           const trusted = caseSource(c.dir, { trust: false }).trust !== 'untrusted';
-          process.stdout.write(`${describeCase(c, trusted)}\n`);
+          // a case's title and directory are its author's: printed as the lab prints everything
+          writeConsole(process.stdout, `${describeCase(c, trusted)}\n`);
         } catch (e) {
           if (!(e instanceof UsageError)) throw e;
           invalid.push(`${dir}: ${e.message}`);

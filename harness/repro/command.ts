@@ -2,6 +2,7 @@
 // absent symptom is a finding, not a failure: the exit status says whether the lab could tell.
 import { Command } from 'commander';
 import { labConfig } from '../config.ts';
+import { writeConsole } from '../progress.ts';
 import { listCells, runAndReport } from '../runner/command.ts';
 import { planRun } from '../runner/plan.ts';
 import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
@@ -24,11 +25,13 @@ export function reproCommand(): Command {
     const source = caseSource(kase.dir, { trust: values.trust === true });
     if (values.list) {
       const spec = await planRun({ command: 'repro', argv: ['repro', ...c.args], sources: [source], ...runOptions(values), reportDir: '', runId: 'list', dockerHost: config.dockerHost });
-      process.stdout.write(`${listCells(spec)}\n`);
+      // cell names quote the case: printed as the lab prints everything
+      writeConsole(process.stdout, `${listCells(spec)}\n`);
       return;
     }
     const run = await runAndReport(config, 'repro', ['repro', ...c.args], [source], runOptions(values));
-    process.stdout.write(`\n${kase.title}\n${reproLines(run.results).map((l) => `  ${l}`).join('\n')}\n`);
+    // the title and the lines quote the case and its output: printed as the lab prints everything
+    writeConsole(process.stdout, `\n${kase.title}\n${reproLines(run.results).map((l) => `  ${l}`).join('\n')}\n`);
     const words = run.results.map(reproWord);
     const undecided = run.results.length < run.spec.cells.length || words.some((w) => w === 'error' || w === 'skipped' || w === 'inconclusive');
     const declaredMiss = kase.expect.length > 0 && run.results.some((r) => r.outcome === 'unexpected');

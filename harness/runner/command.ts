@@ -17,6 +17,7 @@ import { runVitest } from './vitest-run.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { readRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
 import { caseSource } from './trust.ts';
+import { writeConsole } from '../progress.ts';
 
 export function board(config: LabConfig): ProgressBoard {
   return new ProgressBoard({ live: config.tty });
@@ -74,7 +75,7 @@ export function runCommand(): Command {
     if (values.trust && !values.spec) throw new UsageError('--trust applies to the case directories of a replayed run (--spec FILE); scenarios are the project\'s own. For a case directory, use repro CASE_DIR --trust');
     if (values.list) {
       const spec = await planRun({ command: 'run', argv, sources: scenarioSources(names), ...runOptions(values), reportDir: '', runId: 'list', dockerHost: config.dockerHost });
-      process.stdout.write(`${listCells(spec)}\n`);
+      writeConsole(process.stdout, `${listCells(spec)}\n`);
       return;
     }
     if (values.spec) {

@@ -10,7 +10,7 @@ import { childEnv, type LabConfig } from '../config.ts';
 import { engineIsolation, type EngineIsolation } from '../engine/host.ts';
 import { UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { showAsEscapes } from '../report/visible.ts';
+import { showAsEscapes, unshownChars } from '../text.ts';
 import { ROOT } from './catalog.ts';
 import type { CaseTrust, CellSource, PlannedCell, RunSpec } from './run-spec.ts';
 
@@ -61,7 +61,7 @@ export function untrustedCases(spec: Pick<RunSpec, 'cells'>): string[] {
   return [...new Set(spec.cells.flatMap((c) => (c.source.kind === 'case' && c.source.trust === 'untrusted' ? [c.source.dir] : [])))].sort();
 }
 
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNPRINTABLE = unshownChars();
 
 /**
  * Refuses untrusted cases on an engine without isolation, naming why and the fix (a UsageError: exit 2,
