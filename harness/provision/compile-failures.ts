@@ -189,11 +189,16 @@ export class CompileFailures {
     rmSync(this.fileFor(key), { force: true });
   }
 
+  /** The record files, half-written ones included. */
+  files(): string[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir).filter((f) => /\.json(?:\.tmp-\d+)?$/.test(f)).map((f) => path.join(this.dir, f));
+  }
+
   /** Removes every record (and any half-written one); returns the files removed. */
   clear(): string[] {
-    if (!existsSync(this.dir)) return [];
-    const files = readdirSync(this.dir).filter((f) => /\.json(?:\.tmp-\d+)?$/.test(f));
-    for (const f of files) rmSync(path.join(this.dir, f), { force: true });
-    return files.map((f) => path.join(this.dir, f));
+    const files = this.files();
+    for (const f of files) rmSync(f, { force: true });
+    return files;
   }
 }

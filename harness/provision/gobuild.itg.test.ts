@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { labConfig } from '../config.ts';
 import { RequirementError } from '../errors.ts';
 import { silentProgress } from '../progress.ts';
+import { CLI } from '../runner/cli.test-helpers.ts';
 import { CompileFailures } from './compile-failures.ts';
 import { buildFlagsHash, goModuleBuild, type GoBuildRequest } from './gobuild.ts';
 
@@ -133,6 +134,21 @@ describe.skipIf(!hasGo)('compile failures of real Go builds', () => {
     records().write({ ...planted, key });
     await goModuleBuild(settings({ BUILDX_LAB_REBUILD_FAILED: '1' }), request('v1.0.1'), silentProgress);
     expect(records().lookup(key)).toEqual({ state: 'none' });
+  });
+
+  it("are forgotten by 'buildx-lab clean --failed-builds', which needs no engine", async () => {
+    await failure(goModuleBuild(config, request('v1.0.0'), silentProgress));
+    const before = records().files();
+    expect(before.length).toBeGreaterThan(0);
+    const env = { ...process.env, BUILDX_LAB_CACHE: config.cacheDir, DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
+    const both = await execa('node', [CLI, 'clean', '--failed-builds', '--all'], { env, reject: false });
+    expect(both.exitCode).toBe(2);
+    expect(records().files()).toEqual(before);
+    const r = await execa('node', [CLI, 'clean', '--failed-builds'], { env, reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`removed ${before.length} compile-failure record`);
+    expect(records().files()).toEqual([]);
+    expect(await failure(goModuleBuild(config, request('v1.0.0'), silentProgress))).not.toContain('cached');
   });
 
   async function keyOf(req: GoBuildRequest) {
