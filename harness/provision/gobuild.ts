@@ -185,12 +185,11 @@ export function compileFailureReason(r: CompileFailureRecord, cached?: { file: s
 }
 
 export async function goVersion(config: LabConfig): Promise<string | undefined> {
-  const r = await run(['go', 'env', 'GOVERSION'], { env: childEnv(config, goEnvFor(config)), timeoutMs: 30_000 }).catch(() => undefined);
-  return r && r.exitCode === 0 ? r.stdout.trim() : undefined;
+  return (await goToolchain(childEnv(config, goEnvFor(config))))?.goVersion;
 }
 
-function requireGo(gv: string | undefined, req: GoBuildRequest): string {
-  if (gv) return gv;
+function requireGo<T>(found: T | undefined, req: GoBuildRequest): T {
+  if (found) return found;
   throw new RequirementError(
     `Go is needed to build ${req.module}@${req.version} from the Go module proxy, and 'go' was not found. ` +
       `Fix: install Go (go.dev/dl or your distribution's golang package), or provide what needs no Go: an official ` +
@@ -211,9 +210,9 @@ export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, prog
     ...(req.cgo?.env ?? {}),
     ...(req.goArch ? { GOARCH: req.goArch } : {}),
   });
-  const toolchain = await goToolchain(env);
-  const gv = requireGo(toolchain?.goVersion, req);
-  const key: CompileFailureKey = { module: req.module, version: req.version, flags: buildFlagsHash(req), ...toolchain! };
+  const toolchain = requireGo(await goToolchain(env), req);
+  const gv = toolchain.goVersion;
+  const key: CompileFailureKey = { module: req.module, version: req.version, flags: buildFlagsHash(req), ...toolchain };
   // A cgo build also depends on the host's C compiler and libraries, which the key does not name: not recorded.
   const failures = req.cgo ? undefined : new CompileFailures(config.cacheDir);
   if (failures) checkRecorded(failures, key, config.rebuildFailed, progress);
