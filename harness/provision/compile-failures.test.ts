@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -85,6 +86,19 @@ describe('records on disk', () => {
     expect(found.state).toBe('ignored');
     expect(found.state === 'ignored' && found.why).toMatch(why);
     expect(s.lookup(KEY)).toEqual({ state: 'none' });
+  });
+
+  it.each([
+    ['a FIFO', (file: string) => execFileSync('mkfifo', [file])],
+    ['a link to /dev/zero', (file: string) => symlinkSync('/dev/zero', file)],
+    ['a file too large to be one', (file: string) => writeFileSync(file, ' '.repeat(100_000))],
+  ])('ignores and removes %s in a record\'s place without reading it', (_what, plant) => {
+    const s = store();
+    mkdirSync(s.dir, { recursive: true });
+    plant(s.fileFor(KEY));
+    const found = s.lookup(KEY);
+    expect(found.state === 'ignored' && found.why).toMatch(/not a regular file/);
+    expect(s.files()).toEqual([]);
   });
 
   it('refuses to write what it would not read back', () => {

@@ -13,7 +13,7 @@
 //   skipping a version on it would hide that version for no reason; ignoring it costs one compile, which
 //   is what every run paid before records existed.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
@@ -124,6 +124,7 @@ export type Lookup =
   | { state: 'recorded'; record: CompileFailureRecord; file: string }
   | { state: 'ignored'; file: string; why: string };
 
+const MAX_RECORD_BYTES = 64 * 1024;
 const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 const OUTPUT_LINES = 20;
 
@@ -158,6 +159,9 @@ export class CompileFailures {
     const file = this.fileFor(key);
     if (!existsSync(file)) return { state: 'none' };
     const why = (() => {
+      // not followed: a FIFO would hang the read, a link to a device would never end
+      const st = lstatSync(file);
+      if (!st.isFile() || st.size > MAX_RECORD_BYTES) return `not a regular file of at most ${MAX_RECORD_BYTES} bytes`;
       let data: unknown;
       try {
         data = JSON.parse(readFileSync(file, 'utf8'));
