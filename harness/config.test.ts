@@ -56,6 +56,8 @@ describe('labConfig reads the environment', () => {
 
   it('turns flags on only for their exact value', () => {
     expect(config({ BUILDX_LAB_OFFLINE: 'yes', BUILDX_LAB_ALLOW_UNPINNED: 'true', BUILDX_LAB_GO_NOSUMDB: '1' })).toMatchObject({ offline: false, allowUnpinned: false, goNoSumDb: true });
+    expect(config({ BUILDX_LAB_REBUILD_FAILED: 'yes' }).rebuildFailed).toBe(false);
+    expect(config({ BUILDX_LAB_REBUILD_FAILED: '1' }).rebuildFailed).toBe(true);
   });
 });
 

@@ -39,6 +39,8 @@ export interface LabConfig {
   goEnv: Record<string, string>;
   /** BUILDX_LAB_GO_NOSUMDB=1: build without the Go checksum database (recorded in every binary's meta.json). */
   goNoSumDb: boolean;
+  /** BUILDX_LAB_REBUILD_FAILED=1: compile again what is recorded as not compiling with this Go (provision/compile-failures.ts). */
+  rebuildFailed: boolean;
   ci: boolean;
   /** Keep containers after the run, for debugging. */
   keep: boolean;
@@ -166,6 +168,7 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     home,
     goEnv,
     goNoSumDb: env.BUILDX_LAB_GO_NOSUMDB === '1',
+    rebuildFailed: env.BUILDX_LAB_REBUILD_FAILED === '1',
     ci: env.CI === 'true' || env.CI === '1',
     keep: env.BUILDX_LAB_KEEP === '1',
     tty: process.stderr.isTTY === true && env.CI !== 'true' && env.TERM !== 'dumb',

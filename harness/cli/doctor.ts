@@ -1,11 +1,14 @@
 // `buildx-lab doctor` (what is there and what to fix) and `buildx-lab clean` (remove what killed runs left).
+import path from 'node:path';
 import { Command } from 'commander';
 import { labConfig, withEngine } from '../config.ts';
+import { UsageError } from '../errors.ts';
 import { BuildxProvisioner } from '../buildx/provision.ts';
 import { HostEngine, engineProblem, inspectEngine } from '../engine/host.ts';
 import { describeSweep, surveyRuns, sweepLeftovers, type RunSurvey } from '../engine/sweep.ts';
 import { listLabImages } from '../images/images.ts';
 import { stderrProgress, writeConsole } from '../progress.ts';
+import { CompileFailures } from '../provision/compile-failures.ts';
 import { goVersion } from '../provision/gobuild.ts';
 import { cacheUsers, pruneMarkers } from '../provision/in-use.ts';
 import { judgeTempDirs, sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
@@ -64,6 +67,8 @@ export function doctorCommand(): Command {
     const prov = new BuildxProvisioner(config, stderrProgress);
     say(true, `buildx cache ${prov.root}: ${prov.list().map((m) => `${m.key}(${m.origin})`).join(' ') || 'empty'}`);
     for (const u of cacheUsers(config)) say(true, `buildx cache used by run ${u.marker?.runId ?? u.file}: ${u.verdict.state}, ${u.verdict.reason}`);
+    const failed = new CompileFailures(config.cacheDir).files();
+    if (failed.length) say(true, `compile failures recorded (those versions are skipped until Go changes; 'buildx-lab clean --failed-builds' forgets them): ${failed.map((f) => path.basename(f, '.json')).join(' ')}`);
     const dead = judgeTempDirs(tempRoots(config)).filter((d) => d.remove);
     if (dead.length) say(false, `${dead.length} temporary director${dead.length === 1 ? 'y' : 'ies'} of dead processes: ${dead.map((d) => d.path).join(' ')}`, "'buildx-lab clean' removes them (and so does the next run)");
     process.exitCode = bad ? 1 : 0;
@@ -75,8 +80,16 @@ export function cleanCommand(): Command {
     .summary('remove what abandoned lab runs left behind: containers, networks, volumes, temporary directories')
     .description('Removes the engine resources of runs that are provably abandoned (their process is gone, or their heartbeat is stale), and temporary directories of dead processes. Live runs, in any pid namespace or on any host sharing the engine, are left alone.')
     .option('--all', 'remove the engine resources of every lab run, also of runs still going (stop them first)')
-    .action(async (values: { all?: boolean }) => {
+    .option('--failed-builds', 'instead, forget the compile failures the lab recorded, so the next run compiles those versions again (no engine needed)')
+    .action(async (values: { all?: boolean; failedBuilds?: boolean }) => {
       const config = labConfig();
+      if (values.failedBuilds) {
+        if (values.all) throw new UsageError('--failed-builds forgets recorded compile failures and removes nothing else; run clean --all separately');
+        const removed = new CompileFailures(config.cacheDir).clear();
+        for (const f of removed) writeConsole(process.stdout, `removed compile-failure record ${f}\n`);
+        writeConsole(process.stdout, `removed ${removed.length} compile-failure record${removed.length === 1 ? '' : 's'}\n`);
+        return;
+      }
       const engine = await new HostEngine(config, stderrProgress).ensure();
       const r = await sweepLeftovers(withEngine(config, engine.host), values.all ? { all: true } : { abandoned: true });
       for (const line of describeSweep(r)) writeConsole(process.stdout, `${line}\n`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { firstCompileError, goBuildArgv, goEnvFor, missingLocalReplaces, refusedVersions, standInCandidates } from './gobuild.ts';
+import { SAMPLE_RECORD } from './compile-failures.test-helpers.ts';
+import { buildFlagsHash, compileFailureReason, firstCompileError, goBuildArgv, goEnvFor, missingLocalReplaces, refusedVersions, standInCandidates, type GoBuildRequest } from './gobuild.ts';
 
 describe('go build argv', () => {
   it('stamps the version and revision, stripped, with -mod=mod', () => {
@@ -65,5 +66,48 @@ describe('firstCompileError', () => {
   });
   it('is undefined when go printed no compiler error', () => {
     expect(firstCompileError('go: github.com/x@v1: missing go.sum entry')).toBeUndefined();
+  });
+});
+
+describe('the flags a compile failure is keyed by', () => {
+  const req: GoBuildRequest = {
+    module: 'github.com/docker/docker', version: 'v24.0.9+incompatible', vendorMod: true, workDir: '/w/1',
+    targets: [{ pkg: './cmd/dockerd', out: '/stage-1/dockerd' }],
+    tags: ['netgo', 'osusergo'],
+    ldflagsX: { 'github.com/docker/docker/dockerversion.Version': '24.0.9', 'github.com/docker/docker/dockerversion.GitCommit': '{{revision}}' },
+  };
+  it('ignores paths and the order of tags and -X flags, which change nothing in the compile', () => {
+    const h = buildFlagsHash(req);
+    expect(h).toMatch(/^[0-9a-f]{64}$/);
+    expect(buildFlagsHash({ ...req, targets: [{ pkg: './cmd/dockerd', out: '/stage-2/dockerd' }] })).toBe(h);
+    expect(buildFlagsHash({ ...req, tags: ['osusergo', 'netgo'], ldflagsX: Object.fromEntries(Object.entries(req.ldflagsX).reverse()) })).toBe(h);
+  });
+  it.each<[string, Partial<GoBuildRequest>]>([
+    ['a tag', { tags: ['osusergo'] }],
+    ['a package', { targets: [{ pkg: './cmd/docker-proxy', out: '/o' }] }],
+    ['an -X value', { ldflagsX: { ...req.ldflagsX, 'github.com/docker/docker/dockerversion.Version': '24.0.8' } }],
+    ['vendor.mod', { vendorMod: false }],
+    ['cgo', { cgo: { env: {} } }],
+    ['a preferred stand-in', { preferredReplacements: { 'github.com/docker/docker': 'v24.0.9+incompatible' } }],
+  ])('changes with %s', (_what, change) => {
+    expect(buildFlagsHash({ ...req, ...change })).not.toBe(buildFlagsHash(req));
+  });
+});
+
+describe('the reason a version that does not compile is skipped', () => {
+  const record = SAMPLE_RECORD;
+  it('names the package, the Go, the first error and the stand-ins, then the output', () => {
+    expect(compileFailureReason(record)).toBe(
+      'github.com/docker/docker@v24.0.9+incompatible cannot be built here: ./cmd/dockerd does not compile with go1.26.8 (github.com/moby/buildkit@v0.11.6/util/imageutil/config.go:190:33: undefined: ocispecs.MediaTypeImageLayerNonDistributable); stand-ins: github.com/moby/buildkit@v0.11.7-0.20240124010513-435cb77e369c -> v0.11.6:\n' +
+        record.output,
+    );
+  });
+  it('says when a recorded one failed, and how to try again, on its first line', () => {
+    const cached = compileFailureReason(record, { file: '/c/go-build-failures/x.json' });
+    expect(cached.split('\n')[0]).toMatch(/ \(cached: compile failed with go1\.26\.8 at 2026-12-07T05:30:00\.000Z; delete \/c\/go-build-failures\/x\.json or set BUILDX_LAB_REBUILD_FAILED=1 to try again\):$/);
+    expect(cached.split('\n').slice(1)).toEqual(compileFailureReason(record).split('\n').slice(1));
+  });
+  it('names a toolchain the go command may switch to', () => {
+    expect(compileFailureReason({ ...record, key: { ...record.key, goToolchain: 'auto' } })).toContain('with go1.26.8 (GOTOOLCHAIN=auto)');
   });
 });

@@ -11,6 +11,10 @@
 //   neighbouring versions cheap (8–30 s instead of minutes).
 // - The checksum database stays on whatever the user's environment says (GOSUMDB=off, GONOSUMDB,
 //   GOPRIVATE are dropped); only BUILDX_LAB_GO_NOSUMDB=1 turns it off, and the result records it.
+// - A compile error is recorded per (module version, flags, toolchain) (compile-failures.ts): the next
+//   request fails at once with the recorded reason, until Go changes, the record is deleted (`buildx-lab
+//   clean --failed-builds`), or BUILDX_LAB_REBUILD_FAILED=1 asks to try again.
+import { createHash } from 'node:crypto';
 import { cpSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
@@ -19,6 +23,7 @@ import { ProvisionError, RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
 import type { ProgressSink } from '../progress.ts';
 import { withHeartbeat } from '../progress.ts';
+import { CompileFailures, classifyGoFailure, outputTail, type CompileFailureKey, type CompileFailureRecord } from './compile-failures.ts';
 import { crossProcessLock } from './lock.ts';
 
 export interface GoTarget {
@@ -131,13 +136,60 @@ export function standInCandidates(pseudo: string): string[] {
   return [...up, ...down].map((p) => `v${major}.${minor}.${p}${incompatible}`);
 }
 
-export async function goVersion(config: LabConfig): Promise<string | undefined> {
-  const r = await run(['go', 'env', 'GOVERSION'], { env: childEnv(config, goEnvFor(config)), timeoutMs: 30_000 }).catch(() => undefined);
-  return r && r.exitCode === 0 ? r.stdout.trim() : undefined;
+/** A hash of what a build request asks of the compiler (paths, the signal and the source check aside); pure. */
+export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' | 'tags' | 'vendorMod' | 'cgo' | 'preferredReplacements'>): string {
+  const sorted = (o: Record<string, string> | undefined) => Object.entries(o ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const canonical = {
+    pkgs: req.targets.map((t) => t.pkg),
+    tags: [...(req.tags ?? [])].sort(),
+    ldflagsX: sorted(req.ldflagsX),
+    vendorMod: req.vendorMod === true,
+    cgo: req.cgo ? sorted(req.cgo.env) : null,
+    preferredReplacements: sorted(req.preferredReplacements),
+  };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
-function requireGo(gv: string | undefined, req: GoBuildRequest): string {
-  if (gv) return gv;
+/** The toolchain a build runs with: `go env` under the build's own environment (GOARCH, GOTOOLCHAIN). */
+export interface GoToolchain {
+  goVersion: string;
+  goToolchain: string;
+  goos: string;
+  goarch: string;
+}
+
+async function goToolchain(env: Record<string, string>): Promise<GoToolchain | undefined> {
+  const r = await run(['go', 'env', '-json', 'GOVERSION', 'GOTOOLCHAIN', 'GOOS', 'GOARCH'], { env, timeoutMs: 30_000 }).catch(() => undefined);
+  if (r?.exitCode !== 0) return undefined;
+  try {
+    const v = JSON.parse(r.stdout) as Record<string, unknown>;
+    const s = (k: string) => (typeof v[k] === 'string' && v[k] ? (v[k] as string) : undefined);
+    const goVersion = s('GOVERSION');
+    return goVersion ? { goVersion, goToolchain: s('GOTOOLCHAIN') ?? 'auto', goos: s('GOOS') ?? 'unknown', goarch: s('GOARCH') ?? 'unknown' } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The skip reason of a version that does not compile; a recorded one adds when it failed and how to try
+ * again. Both read the same record, so a cached reason is the fresh one plus that note. Pure.
+ */
+export function compileFailureReason(r: CompileFailureRecord, cached?: { file: string }): string {
+  const toolchain = `${r.key.goVersion}${r.key.goToolchain === 'local' ? '' : ` (GOTOOLCHAIN=${r.key.goToolchain})`}`;
+  const standIns = r.replacements.length ? `; stand-ins: ${r.replacements.map((p) => `${p.module}@${p.from} -> ${p.to}`).join(', ')}` : '';
+  const note = cached
+    ? ` (cached: compile failed with ${r.key.goVersion} at ${r.failedAt}; delete ${cached.file} or set BUILDX_LAB_REBUILD_FAILED=1 to try again)`
+    : '';
+  return `${r.key.module}@${r.key.version} cannot be built here: ${r.target} does not compile with ${toolchain}${r.firstError ? ` (${r.firstError})` : ''}${standIns}${note}:\n${r.output}`;
+}
+
+export async function goVersion(config: LabConfig): Promise<string | undefined> {
+  return (await goToolchain(childEnv(config, goEnvFor(config))))?.goVersion;
+}
+
+function requireGo<T>(found: T | undefined, req: GoBuildRequest): T {
+  if (found) return found;
   throw new RequirementError(
     `Go is needed to build ${req.module}@${req.version} from the Go module proxy, and 'go' was not found. ` +
       `Fix: install Go (go.dev/dl or your distribution's golang package), or provide what needs no Go: an official ` +
@@ -152,13 +204,18 @@ export function lockedSlot(config: LabConfig, progress: ProgressSink, signal?: A
 
 export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, progress: ProgressSink, slot: CompileSlot = lockedSlot(config, progress, req.signal)): Promise<GoBuildResult> {
   const t0 = Date.now();
-  const gv = requireGo(await goVersion(config), req);
   const env = childEnv(config, {
     ...goEnvFor(config),
     CGO_ENABLED: req.cgo ? '1' : '0',
     ...(req.cgo?.env ?? {}),
     ...(req.goArch ? { GOARCH: req.goArch } : {}),
   });
+  const toolchain = requireGo(await goToolchain(env), req);
+  const gv = toolchain.goVersion;
+  const key: CompileFailureKey = { module: req.module, version: req.version, flags: buildFlagsHash(req), ...toolchain };
+  // A cgo build also depends on the host's C compiler and libraries, which the key does not name: not recorded.
+  const failures = req.cgo ? undefined : new CompileFailures(config.cacheDir);
+  if (failures) checkRecorded(failures, key, config.rebuildFailed, progress);
   const opts = { env, signal: req.signal };
   mkdirSync(req.workDir, { recursive: true });
   const src = path.join(req.workDir, 'src');
@@ -195,17 +252,51 @@ export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, prog
         );
         if (req.signal?.aborted) throw new ProvisionError(`building ${req.module}@${req.version} was cancelled`);
         if (r.exitCode !== 0) {
-          // The version's own code does not compile here (with this Go, with the stand-ins the proxy allows):
-          // it cannot be had on this host, so its cells are skipped with this reason, as for a refused version.
+          // Its cells are skipped with the reason, as for a refused version (as before records existed).
+          const kind = classifyGoFailure(r, req.signal?.aborted);
+          const output = outputTail(`${r.stderr}\n${r.stdout}`);
+          if (kind !== 'compile') {
+            throw new RequirementError(`${req.module}@${req.version} cannot be built here: go build ${target.pkg} with ${gv} failed (${kind}, exit ${r.exitCode}; not recorded as a compile failure):\n${output}`);
+          }
+          // The version's own code does not compile here (with this Go, with the stand-ins the proxy allows).
           const first = firstCompileError(r.stderr);
-          throw new RequirementError(`${req.module}@${req.version} cannot be built here: ${target.pkg} does not compile with ${gv}${first ? ` (${first})` : ''}:\n${r.stderr.trim().split('\n').slice(0, 12).join('\n')}`);
+          const record: CompileFailureRecord = {
+            schema: 1, key, failedAt: new Date().toISOString(), target: target.pkg,
+            ...(first ? { firstError: outputTail(first) } : {}),
+            output, replacements,
+          };
+          if (failures) recordFailure(failures, record, progress);
+          throw new RequirementError(compileFailureReason(record));
         }
       }
       compileMs = Date.now() - t1;
     });
+    failures?.remove(key);
     return { revision, goVersion: gv, sumdb: env.GOSUMDB!, replacements, downloadMs, compileMs, durationMs: Date.now() - t0 };
   } finally {
     rmSync(src, { recursive: true, force: true });
+  }
+}
+
+/** Fails at once with the recorded reason when this build is known not to compile (unless asked to try again). */
+function checkRecorded(failures: CompileFailures, key: CompileFailureKey, rebuildFailed: boolean, progress: ProgressSink): void {
+  const found = failures.lookup(key);
+  if (found.state === 'ignored') progress(`${shortModule(key.module)}@${key.version}: ignored and removed the compile-failure record ${found.file}: ${found.why}; building`);
+  if (found.state !== 'recorded') return;
+  if (rebuildFailed) {
+    progress(`${shortModule(key.module)}@${key.version}: failed to compile with ${key.goVersion} at ${found.record.failedAt}; trying again (BUILDX_LAB_REBUILD_FAILED=1)`);
+    return;
+  }
+  throw new RequirementError(compileFailureReason(found.record, { file: found.file }));
+}
+
+/** Writes the record; a record that cannot be written costs a compile next time, never this failure's reason. */
+function recordFailure(failures: CompileFailures, record: CompileFailureRecord, progress: ProgressSink): void {
+  const what = `${shortModule(record.key.module)}@${record.key.version}`;
+  try {
+    progress(`${what}: compile failure recorded in ${failures.write(record)}`);
+  } catch (e) {
+    progress(`${what}: the compile failure could not be recorded (${(e as Error).message.split('\n')[0]}); the next run compiles it again`);
   }
 }
 
