@@ -11,6 +11,7 @@
 //             its full matrix) from nothing, with each part's time and provisioning's share: CI's figure.
 // The user's caches, engine and images are never touched by --cold. Figures go to stdout and to
 // reports/bench-<time>.json.
+import { fileURLToPath } from 'node:url';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +20,7 @@ import type { CellResult } from '../model.ts';
 import { readCellResults } from '../report/cell-file.ts';
 import { readStatus } from '../runner/provision-status.ts';
 
-const root = new URL('../../', import.meta.url).pathname;
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = path.join(root, 'bin', 'buildx-lab.mjs');
 const rows: [string, string][] = [];
 const figures: Record<string, number | string> = {};

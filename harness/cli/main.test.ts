@@ -1,6 +1,7 @@
 // The command line without an engine: what help says of --trust, the refusals that need no engine, and
 // the commands that look at a case without running it (check, repro --list).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -109,4 +110,20 @@ describe('check of a case whose directory name would act on the terminal', () =>
     expect(out).toContain('bxl-\\u202egnp.exe');
     expect(out).not.toMatch(/[\u202E\u001b\u0007]/);
   });
+});
+
+describe('a checkout whose path has a space', () => {
+  it('still runs the CLI (a percent-encoded path once made it exit 0 having run nothing)', () => {
+    const root = new URL('../../', import.meta.url);
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'bxl-space-')), 'a b');
+    try {
+      for (const part of ['bin', 'harness', 'package.json']) cpSync(new URL(part, root), path.join(dir, part), { recursive: true });
+      symlinkSync(new URL('node_modules', root), path.join(dir, 'node_modules'));
+      const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'buildx-lab.mjs'), 'check', '/nonexistent-case-dir'], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/\/nonexistent-case-dir: case directory/);
+    } finally {
+      rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  }, 60_000);
 });

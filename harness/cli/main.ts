@@ -1,5 +1,6 @@
 // buildx-lab: the command line. One commander program; each command is declared beside its domain and
 // only assembled here, so help text, option groups and errors come from one declaration.
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { buildxCommand } from '../buildx/command.ts';
@@ -74,7 +75,7 @@ function exitOnInterrupt(flush: () => Promise<void>): { code(): number | undefin
   return { code: () => code };
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(fileURLToPath(import.meta.url))) {
   // The bin wrapper dying without a signal closes the IPC channel: stop as if interrupted.
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   // process.exit drops what a pipe has not taken yet (a long --list, a table): flush both streams first.

@@ -6,6 +6,7 @@
 // - layer: a catalog image plus files (engine, BuildKit and registry binaries) committed on top.
 // A local build is tagged buildx-lab/<id>:<hash of its recipe>, so a changed recipe is a new tag and an
 // unchanged one is reused. Binaries are identified by their sha256 (from their build's meta.json).
+import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -52,8 +53,8 @@ export interface ImageSpec {
 }
 
 const recipesDir = new URL('./recipes/', import.meta.url);
-export const recipeScriptPath = new URL('debootstrap-image.sh', recipesDir).pathname;
-export const dindEntrypointPath = new URL('lab-dind-entrypoint.sh', recipesDir).pathname;
+export const recipeScriptPath = fileURLToPath(new URL('debootstrap-image.sh', recipesDir));
+export const dindEntrypointPath = fileURLToPath(new URL('lab-dind-entrypoint.sh', recipesDir));
 
 /** Everything a DinD engine, BuildKit or the registry needs at run time; the engines' own binaries come on top. */
 export const ENGINE_BASE: ImageSpec = {

@@ -3,6 +3,7 @@
 // first use and reused across cells (lab/engine-pool.ts decides which cell gets which). Everything it
 // starts is stopped in reverse order on stop(), on SIGINT/SIGTERM, and swept by label after a crash.
 // It provisions nothing: the images it runs come ready from the run's provisioning (runner/provision.ts).
+import { fileURLToPath } from 'node:url';
 import { childEnv, prepareTestcontainersEnv, type LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
 import { OncePerKey } from '../once.ts';
@@ -18,7 +19,7 @@ import { REGISTRY_HOST, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
 import { EnginePool } from './engine-pool.ts';
 
-const fixturesDir = new URL('../../fixtures/', import.meta.url).pathname;
+const fixturesDir = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 
 /** A DinD engine image, as provisioning made it ready. */
 export interface EngineImage {

@@ -1,5 +1,6 @@
 // Where scenario definitions come from: the files under scenarios/ (plain modules exporting a Scenario:
 // importing one has no side effect) and case directories (a case.yaml turned into a Scenario).
+import { fileURLToPath } from 'node:url';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,7 +10,7 @@ import { loadCase } from '../repro/case.ts';
 import type { CellSource } from './run-spec.ts';
 import type { AxesDecl, Scenario } from './scenario.ts';
 
-export const ROOT = new URL('../../', import.meta.url).pathname;
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SUFFIX = '.scenario.ts';
 
 /** scenarios/*.scenario.ts, as paths relative to the project root. */
