@@ -60,12 +60,14 @@ describe('caseSource', () => {
     expect(caseSource(where(l), { trust: false, fixtures: l.fixtures }).trust).toBe('untrusted');
   });
 
-  it('trusts a case of the fixtures reached through a symlink to the fixtures, and the fixtures root given through one', () => {
+  it('trusts a case of the fixtures reached through a symlink to the fixtures, and a checkout reached through a link', () => {
     const l = layout();
     const linkToFixtures = path.join(tmp(), 'f');
     symlinkSync(l.fixtures, linkToFixtures);
     expect(caseSource(path.join(linkToFixtures, 'good'), { trust: false, fixtures: l.fixtures })).toEqual({ kind: 'case', dir: l.good, trust: 'project' });
-    expect(caseSource(l.good, { trust: false, fixtures: linkToFixtures }).trust).toBe('project');
+    const linkToCheckout = path.join(tmp(), 'c');
+    symlinkSync(l.root, linkToCheckout);
+    expect(caseSource(l.good, { trust: false, fixtures: path.join(linkToCheckout, 'fixtures', 'cases') }).trust).toBe('project');
   });
 
   it('refuses a path that is not a directory, naming it', () => {
@@ -195,5 +197,19 @@ describe('the shipped cases (make test, make lab)', () => {
     expect(spec.cells.length).toBeGreaterThan(0);
     expect(new Set(spec.cells.map((c) => JSON.stringify(c.source)))).toEqual(new Set([JSON.stringify({ kind: 'case', dir: realpathSync(path.join(FIXTURE_CASES, SHIPPED)), trust: 'project' })]));
     expect(untrustedCases(spec)).toEqual([]);
+  });
+});
+
+describe('the project\'s case root', () => {
+  it('vouches for nothing when fixtures/cases is itself a link (it could point at a world-writable directory)', () => {
+    const l = layout();
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'bxl-linked-cases-'));
+    mkdirSync(path.join(elsewhere, 'evil'));
+    writeFileSync(path.join(elsewhere, 'evil', 'case.yaml'), 'title: t\n');
+    const linked = path.join(l.root, 'fixtures', 'linked');
+    symlinkSync(elsewhere, linked);
+    expect(caseSource(path.join(linked, 'evil'), { trust: false, fixtures: linked }).trust).toBe('untrusted');
+    expect(caseSource(l.good, { trust: false, fixtures: l.fixtures }).trust).toBe('project');
+    rmSync(elsewhere, { recursive: true, force: true });
   });
 });

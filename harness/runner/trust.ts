@@ -36,13 +36,23 @@ export function isInside(root: string, real: string): boolean {
 }
 
 /**
+ * The real path of the project's fixtures/cases, or undefined when it (or fixtures/) is a link: then it could
+ * point anywhere, a world-writable directory say, and nothing in it is the project's own.
+ */
+export function projectCaseRoot(fixtures: string): string | undefined {
+  const checkout = realDir(path.dirname(path.dirname(fixtures)), "the project's checkout");
+  const real = realDir(fixtures, "the project's case directory");
+  return real === path.join(checkout, path.basename(path.dirname(fixtures)), path.basename(fixtures)) ? real : undefined;
+}
+
+/**
  * A case directory as a cell source: its real path (what the cells will load, so a symlink swapped later
  * changes nothing) and who vouches for it. `fixtures` is the project's case root (a test may give another).
  */
 export function caseSource(dir: string, opts: { trust: boolean; fixtures?: string }): Extract<CellSource, { kind: 'case' }> {
   const real = realDir(dir, 'case directory');
-  const root = realDir(opts.fixtures ?? FIXTURE_CASES, "the project's case directory");
-  const trust: CaseTrust = isInside(root, real) ? 'project' : opts.trust ? 'user' : 'untrusted';
+  const root = projectCaseRoot(opts.fixtures ?? FIXTURE_CASES);
+  const trust: CaseTrust = root && isInside(root, real) ? 'project' : opts.trust ? 'user' : 'untrusted';
   return { kind: 'case', dir: real, trust };
 }
 
