@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { shardSlice } from './plan.ts';
+import { alreadyPlanned, shardSlice } from './plan.ts';
 
 const items = Array.from({ length: 10 }, (_, i) => i);
 
@@ -37,5 +37,20 @@ describe('shardSlice', () => {
   ])('refuses shard %d/%d', (index, total) => {
     expect(() => shardSlice(items, index, total)).toThrow(UsageError);
     expect(() => shardSlice(items, index, total)).toThrow(`shard ${index}/${total}: give i/n with 1 <= i <= n`);
+  });
+});
+
+describe('two sources with one name', () => {
+  const a = { kind: 'case' as const, dir: '/tmp/x/3070-bake-double-push', trust: 'untrusted' as const };
+  const b = { kind: 'case' as const, dir: '/work/main/fixtures/cases/3070-bake-double-push', trust: 'project' as const };
+  it('are refused, naming both (one would run as the other)', () => {
+    const seen = new Map();
+    expect(alreadyPlanned('case-3070-bake-double-push', a, seen)).toBe(false);
+    expect(() => alreadyPlanned('case-3070-bake-double-push', b, seen)).toThrow(/\/tmp\/x\/3070-bake-double-push and \/work\/main\/fixtures\/cases\/3070-bake-double-push are both named case-3070-bake-double-push/);
+  });
+  it('the same source twice is planned once', () => {
+    const seen = new Map();
+    alreadyPlanned('case-x', a, seen);
+    expect(alreadyPlanned('case-x', a, seen)).toBe(true);
   });
 });

@@ -26,12 +26,27 @@ export function shardSlice<T>(items: readonly T[], index: number, total: number)
   return items.slice((index - 1) * size, index * size);
 }
 
+/**
+ * Cells are named by their scenario's id, and a case's id by its directory's name: two sources with one id
+ * would share cell names, and the cells would run whichever loaded first. Refused, naming both; the same
+ * source named twice is planned once (true: already planned).
+ */
+export function alreadyPlanned(id: string, source: CellSource, seen: Map<string, CellSource>): boolean {
+  const other = seen.get(id);
+  const where = (s: CellSource) => (s.kind === 'case' ? s.dir : s.module);
+  if (other && where(other) !== where(source)) throw new UsageError(`${where(other)} and ${where(source)} are both named ${id}: cells are named by it, so one would run as the other. Rename one of the directories.`);
+  seen.set(id, source);
+  return other !== undefined;
+}
+
 // Stryker disable all: planRun loads scenario modules; mutation testing covers the pure parts it calls (shardSlice, expandScenario)
 export async function planRun(req: PlanRequest): Promise<RunSpec> {
   let cells: PlannedCell[] = [];
   const requirements: Record<string, Requirement> = {};
+  const sourceOf = new Map<string, CellSource>();
   for (const source of req.sources) {
     const s = await loadScenario(source);
+    if (alreadyPlanned(s.id, source, sourceOf)) continue;
     const x = expandScenario(s, { matrix: req.matrix, filters: req.filters, repeat: req.repeat, source });
     cells.push(...x.cells);
     Object.assign(requirements, x.requirements);
