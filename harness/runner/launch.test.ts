@@ -1,11 +1,11 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
 import { META, pullStreamCells } from '../report/fixtures.test-helpers.ts';
 import { writeReports } from '../report/write.ts';
-import { REPORT_MARKER, claimReportDir, cleanReportSubdir, newRunId } from './launch.ts';
+import { REPORT_MARKER, claimReportDir, cleanReportSubdir, foreignDirProblem, newRunId } from './launch.ts';
 import { runSpecSchema } from './run-spec.ts';
 
 let root: string;
@@ -86,5 +86,24 @@ describe('newRunId', () => {
     const ids = Array.from({ length: 200 }, () => newRunId());
     expect(new Set(ids).size).toBe(200);
     for (const id of ids) expect(runSpecSchema.shape.runId.safeParse(id).success).toBe(true);
+  });
+});
+
+describe('a report directory of someone else', () => {
+  it.each([
+    ['another owner', { uid: 65534, mode: 0o40755 }, /belongs to uid 65534, not to this user \(0\)/],
+    ['writable by everyone', { uid: 0, mode: 0o40777 }, /writable by everyone \(mode 777\)/],
+  ])('is refused: %s', (_what, st, why) => {
+    expect(foreignDirProblem(st, 0)).toMatch(why);
+  });
+  it('is fine when it is the user\'s own, group-writable too (umask 002)', () => {
+    expect(foreignDirProblem({ uid: 0, mode: 0o40755 }, 0)).toBeUndefined();
+    expect(foreignDirProblem({ uid: 0, mode: 0o40775 }, 0)).toBeUndefined();
+  });
+  it('claimReportDir refuses an empty world-writable directory (its owner could swap the run spec after the gate)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bxl-shared-'));
+    chmodSync(dir, 0o777);
+    expect(() => claimReportDir(dir)).toThrow(/writable by everyone/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -54,12 +54,22 @@ export function claimReportDir(dir: string): string {
   if (existsSync(abs)) {
     if (lstatSync(abs).isSymbolicLink()) throw new UsageError(`--report-dir ${dir} is a symlink (reports/latest points at the newest run); give a directory of its own, e.g. reports/my-run`);
     if (!lstatSync(abs).isDirectory()) throw new UsageError(`--report-dir ${dir} is not a directory`);
+    const foreign = foreignDirProblem(lstatSync(abs), process.geteuid?.());
+    if (foreign) throw new UsageError(`--report-dir ${dir} ${foreign}: the run reads its spec and results back from there, so whoever can write in it could change them; give a directory of your own`);
     const marked = existsSync(path.join(abs, REPORT_MARKER));
     if (!marked && readdirSync(abs).length > 0) throw new UsageError(`--report-dir ${dir} holds files that are not a lab report; give an empty or new directory`);
   }
   mkdirSync(abs, { recursive: true });
   writeFileSync(path.join(abs, REPORT_MARKER), 'buildx-lab report directory\n');
   return abs;
+}
+
+/** Why a directory is not the user's own to keep a run's files in (another owner, or writable by everyone); pure. */
+export function foreignDirProblem(st: { uid: number; mode: number }, euid: number | undefined): string | undefined {
+  if (euid !== undefined && st.uid !== euid) return `belongs to uid ${st.uid}, not to this user (${euid})`;
+  // Group-writable is left alone: under umask 002 (user private groups) every directory is.
+  if (st.mode & 0o002) return `is writable by everyone (mode ${(st.mode & 0o777).toString(8)})`;
+  return undefined;
 }
 
 /** Removes a subdirectory of a report directory, only when the report directory is the lab's. */
