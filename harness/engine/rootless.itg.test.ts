@@ -4,7 +4,7 @@
 // root-only file (even with its directory bind-mounted in, as a lab mount gone wrong would), a listener
 // on the host's loopback, the host's process list, its block devices. The same attack on the rootful
 // engine reads the file: the control that shows the test can fail.
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -125,6 +125,19 @@ describe('the rootless engine', () => {
     expect(out).not.toMatch(/mount: .* ok/);
     expect(out).toContain('mount: done');
     expect(connections).toBe(0);
+  });
+
+  it('stop() signals only its own dockerd, whatever pid the namespace writes into its pid file', async () => {
+    const real = readFileSync(rootless.paths.pidFile, 'utf8');
+    writeFileSync(rootless.paths.pidFile, String(hostProcess.pid));
+    try {
+      expect(await rootless.stop(2_000)).toBe(false);
+      expect(hostProcess.exitCode).toBeNull();
+      expect(hostProcess.signalCode).toBeNull();
+    } finally {
+      writeFileSync(rootless.paths.pidFile, real);
+    }
+    expect((await docker(rootless.host, ['version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0);
   });
 
   it('(control) the same attack on the rootful engine reads the root-only file', async () => {

@@ -14,7 +14,7 @@
 // range (chown, the v1 delegation model) and binds it over the hierarchy's mount point inside the engine's
 // mount namespace, under a cgroup namespace rooted there.
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, linkSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readlinkSync, closeSync, existsSync, linkSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { EngineStartError, RequirementError, UsageError } from '../errors.ts';
@@ -205,7 +205,10 @@ export class RootlessEngine {
 
   /** Stops it: dockerd first (its containers die with its namespaces), then the delegated cgroups go. */
   async stop(timeoutMs = 30_000): Promise<boolean> {
-    const pid = Number(readText(this.paths.pidFile).trim()) || undefined;
+    // The pid file is in a directory the namespace's root can write: signal only a process that is this
+    // engine's dockerd, running as the namespace's root, or root here would kill whatever it names.
+    const named = Number(readText(this.paths.pidFile).trim()) || undefined;
+    const pid = named && isEngineProcess(named, path.join(this.paths.bin, 'dockerd')) ? named : undefined;
     const wasRunning = pidAlive(pid);
     if (pid && wasRunning) {
       process.kill(pid, 'SIGTERM');
@@ -272,6 +275,16 @@ export class RootlessEngine {
 /** Runs a host docker CLI against the rootless engine. */
 export function rootlessDocker(config: LabConfig, engine: RootlessEngine, argv: readonly string[], input?: string | Buffer) {
   return run(['docker', ...argv], { env: childEnv(config, { DOCKER_HOST: engine.host }), timeoutMs: 300_000, ...(input ? { input } : {}) });
+}
+
+/** Whether `pid` runs `exe` as the namespace's root (host uid ROOTLESS_UID_BASE). */
+function isEngineProcess(pid: number, exe: string): boolean {
+  try {
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return readlinkSync(`/proc/${pid}/exe`) === exe && Number(uid) === ROOTLESS_UID_BASE;
+  } catch {
+    return false;
+  }
 }
 
 function chownTree(dir: string, id: number): void {
