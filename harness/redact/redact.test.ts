@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isSecretKey } from './patterns.ts';
-import { MASK, redactDeep, redactSecrets, redactStrings } from './redact.ts';
+import { MASK, TOO_DEEP, redactDeep, redactSecrets, redactStrings } from './redact.ts';
 import { lookAlikes, secretShapes } from './secret-shapes.test-helpers.ts';
 import { secretlintRuleIds, secretlintSpans } from './secretlint.ts';
 
@@ -251,5 +251,15 @@ describe('properties', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('redactDeep on JSON nested thousands deep (a registry answer or a shard from elsewhere)', () => {
+  it('leaves out what lies deeper than MAX_DEPTH instead of overflowing the stack, and keeps masking above it', () => {
+    let deep: unknown = { password: 'hunter2-deep' };
+    for (let i = 0; i < 5000; i++) deep = { n: deep };
+    const out = JSON.stringify(redactDeep({ password: 'hunter2-top', deep }));
+    expect(out).toContain(TOO_DEEP);
+    expect(out).not.toContain('hunter2');
   });
 });

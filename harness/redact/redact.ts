@@ -82,23 +82,32 @@ export function redactSecrets(text: string): string {
 // one batch, once to rebuild it from the redacted strings, masking whole values under secret keys
 // and after secret argv flags.
 
-function gather(value: unknown, out: string[]): void {
+/**
+ * How deep redactDeep goes. Reports carry manifests a registry answered and shards from elsewhere: JSON
+ * nested thousands deep would overflow the stack (Go accepts 10000 levels). Deeper values are left out.
+ */
+export const MAX_DEPTH = 256;
+export const TOO_DEEP = `[nested deeper than ${MAX_DEPTH} levels: left out]`;
+
+function gather(value: unknown, out: string[], depth = 0): void {
+  if (depth > MAX_DEPTH) return;
   if (typeof value === 'string') out.push(value);
-  else if (Array.isArray(value)) for (const v of value) gather(v, out);
+  else if (Array.isArray(value)) for (const v of value) gather(v, out, depth + 1);
   else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       out.push(k);
-      gather(v, out);
+      gather(v, out, depth + 1);
     }
   }
 }
 
-function rebuild(value: unknown, next: () => string): unknown {
+function rebuild(value: unknown, next: () => string, depth = 0): unknown {
+  if (depth > MAX_DEPTH) return TOO_DEEP;
   if (typeof value === 'string') return next();
   if (Array.isArray(value)) {
     const isLogin = value.includes('login');
     return value.map((v, i) => {
-      const out = rebuild(v, next);
+      const out = rebuild(v, next, depth + 1);
       const prev = value[i - 1];
       if (typeof v !== 'string' || typeof prev !== 'string') return out;
       // argv arrays split "--password s3cr3t" into two strings, which the text rules see one at a time
@@ -113,7 +122,7 @@ function rebuild(value: unknown, next: () => string): unknown {
     return Object.fromEntries(
       Object.entries(value).map(([k, v]) => {
         const key = next();
-        const rebuilt = rebuild(v, next);
+        const rebuilt = rebuild(v, next, depth + 1);
         if (typeof v === 'string') return [key, v !== '' && isSecretKey(k) ? MASK : rebuilt];
         // a list under a secret key (`tokens: [...]`): each string of it is a secret
         if (Array.isArray(rebuilt) && isSecretListKey(k)) return [key, rebuilt.map((x) => (typeof x === 'string' && x !== '' && !isSecretReference(x) ? MASK : x))];
