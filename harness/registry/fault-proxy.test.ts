@@ -3,7 +3,7 @@
 import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HarnessError } from '../errors.ts';
-import { FaultProxy, blobGet, blobPath, type StartedFaultProxy } from './fault-proxy.ts';
+import { FaultProxy, blobGet, blobPath, flipBytes, type StartedFaultProxy } from './fault-proxy.ts';
 import { canary, fakeRegistry, listen, liveBufferGrowth, rawExchange, request, sha256 as sha, zeros, type Canary, type FakeRegistry } from './stand-ins.test-helpers.ts';
 
 const REPO = 'lab/app';
@@ -450,5 +450,17 @@ describe('FaultProxy lifecycle', () => {
     expect(performance.now() - t).toBeLessThan(1000);
     agent.destroy();
     await upstream.close();
+  });
+});
+
+describe('flipBytes', () => {
+  it.each([0, 1, 3, 4, 5, 8, 9, 65_537])('flips every byte of %i bytes, from an unaligned source too, leaving the source alone', (n) => {
+    const backing = Buffer.from(Array.from({ length: n + 3 }, (_, i) => (i * 37) & 0xff));
+    const src = backing.subarray(3);
+    const before = Buffer.from(src);
+    const out = flipBytes(src);
+    expect(out.length).toBe(n);
+    expect([...out]).toEqual([...before].map((b) => b ^ 0xff));
+    expect(src.equals(before)).toBe(true);
   });
 });
