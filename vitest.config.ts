@@ -23,7 +23,9 @@ export function cellsAdmitted(value = process.env.BUILDX_LAB_CELLS_ADMITTED): nu
 }
 
 /** Pure logic beside the sources: no Docker. Mutation testing runs this project alone (vitest.mutation.config.ts). */
-export const unitProject: TestProjectInlineConfiguration = { test: { name: 'unit', include: ['harness/**/*.test.ts', 'scenarios/**/*.test.ts'], exclude: ['harness/**/*.itg.test.ts'], environment: 'node' } };
+export const unitProject: TestProjectInlineConfiguration = {
+  test: { name: 'unit', include: ['harness/**/*.test.ts', 'scenarios/**/*.test.ts'], exclude: ['harness/**/*.itg.test.ts'], environment: 'node' },
+};
 
 export default defineConfig({
   test: {
@@ -32,7 +34,15 @@ export default defineConfig({
       // The lab's own machinery against real engines: provisioning, state reset, exposure, cleanup, reports in a browser.
       { test: { name: 'integration', include: ['harness/**/*.itg.test.ts'], fileParallelism: false, ...againstRealEngines } },
       // One test per matrix cell; the run spec comes from the CLI, or from the global setup when run directly.
-      { test: { name: 'scenarios', include: ['harness/runner/cells.vitest.ts'], globalSetup: ['harness/runner/vitest-setup.ts'], maxConcurrency: cellsAdmitted(), ...againstRealEngines } },
+      {
+        test: {
+          name: 'scenarios',
+          include: ['harness/runner/cells.vitest.ts'],
+          globalSetup: ['harness/runner/vitest-setup.ts'],
+          maxConcurrency: cellsAdmitted(),
+          ...againstRealEngines,
+        },
+      },
     ],
   },
 });

@@ -17,7 +17,9 @@ if (major < 22) {
   if (!existsSync(localNode)) {
     // Installed as a package there is no .lab: only the clone's Makefile brings a project-local Node.
     const inClone = existsSync(path.join(root, 'Makefile'));
-    process.stderr.write(`buildx-lab: Node ${process.version} is too old (>= 22 needed). Fix: install Node >= 22 (Node 24 LTS recommended)${inClone ? ", or run 'make setup' here, which installs a project-local Node 24 in .lab/node" : ' and run it again'}.\n`);
+    process.stderr.write(
+      `buildx-lab: Node ${process.version} is too old (>= 22 needed). Fix: install Node >= 22 (Node 24 LTS recommended)${inClone ? ", or run 'make setup' here, which installs a project-local Node 24 in .lab/node" : ' and run it again'}.\n`,
+    );
     process.exit(2);
   }
   node = localNode;
@@ -31,5 +33,5 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => child.kill(sig));
 }
 child.on('exit', (code, signal) => {
-  process.exit(code ?? 128 + (signal ? constants.signals[signal] ?? 1 : 1));
+  process.exit(code ?? 128 + (signal ? (constants.signals[signal] ?? 1) : 1));
 });

@@ -24,7 +24,7 @@ describe('labConfig reads the environment', () => {
   });
 
   it('takes an absolute directory with quotes or spaces as it is (every command gets it as one argv element)', () => {
-    expect(config({ BUILDX_LAB_CACHE: "/tmp/it's a/../cache dir" }).cacheDir).toBe("/tmp/cache dir");
+    expect(config({ BUILDX_LAB_CACHE: "/tmp/it's a/../cache dir" }).cacheDir).toBe('/tmp/cache dir');
   });
 
   it.each([
@@ -55,7 +55,11 @@ describe('labConfig reads the environment', () => {
   });
 
   it('turns flags on only for their exact value', () => {
-    expect(config({ BUILDX_LAB_OFFLINE: 'yes', BUILDX_LAB_ALLOW_UNPINNED: 'true', BUILDX_LAB_GO_NOSUMDB: '1' })).toMatchObject({ offline: false, allowUnpinned: false, goNoSumDb: true });
+    expect(config({ BUILDX_LAB_OFFLINE: 'yes', BUILDX_LAB_ALLOW_UNPINNED: 'true', BUILDX_LAB_GO_NOSUMDB: '1' })).toMatchObject({
+      offline: false,
+      allowUnpinned: false,
+      goNoSumDb: true,
+    });
     expect(config({ BUILDX_LAB_REBUILD_FAILED: 'yes' }).rebuildFailed).toBe(false);
     expect(config({ BUILDX_LAB_REBUILD_FAILED: '1' }).rebuildFailed).toBe(true);
   });
@@ -85,4 +89,3 @@ describe('settings URLs with credentials (recorded and printed without them)', (
     expect(scrubUrl(text, url)).toBe('E: Failed to fetch https://m.example/debian?token=***/dists/x  401; retry with *** or ***; token ***; lab stays');
   });
 });
-

@@ -74,7 +74,8 @@ let cached: LabConfig | undefined;
 function absoluteDir(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const v = env[name];
   if (!v) return fallback;
-  if (!path.isAbsolute(v) || v.includes('\0')) throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not an absolute path; set it to one (e.g. ${fallback}) or unset it`);
+  if (!path.isAbsolute(v) || v.includes('\0'))
+    throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not an absolute path; set it to one (e.g. ${fallback}) or unset it`);
   return path.normalize(v);
 }
 
@@ -83,8 +84,15 @@ function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string
   const v = env[name];
   if (!v) return fallback;
   let u: URL | undefined;
-  try { u = new URL(v); } catch { u = undefined; }
-  if (!u || !['http:', 'https:'].includes(u.protocol) || /\s/.test(v)) throw new UsageError(`${name}=${JSON.stringify(publicUrl(v).slice(0, 200))} is not an http(s) URL; set it to one (e.g. ${fallback || 'http://deb.debian.org/debian'}) or unset it`);
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || !['http:', 'https:'].includes(u.protocol) || /\s/.test(v))
+    throw new UsageError(
+      `${name}=${JSON.stringify(publicUrl(v).slice(0, 200))} is not an http(s) URL; set it to one (e.g. ${fallback || 'http://deb.debian.org/debian'}) or unset it`,
+    );
   return v.replace(/\/+$/, '');
 }
 
@@ -93,7 +101,8 @@ function gigabytes(env: NodeJS.ProcessEnv, name: string, fallbackGb: number): nu
   const v = env[name];
   if (!v) return fallbackGb * 1e9;
   const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !(n > 0)) throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not a positive number of GB; set it to one (e.g. ${fallbackGb}) or unset it`);
+  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !(n > 0))
+    throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))} is not a positive number of GB; set it to one (e.g. ${fallbackGb}) or unset it`);
   return n * 1e9;
 }
 
@@ -123,7 +132,11 @@ function urlSecrets(url: string): string[] {
   }
   for (const m of url.matchAll(/[?&][^=&#]*=([^&#]*)/g)) parts.push(m[1]!);
   const decoded = parts.map((p) => {
-    try { return decodeURIComponent(p); } catch { return p; }
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
   });
   return [...new Set([...parts, ...decoded])].filter((p) => p.length >= 3).sort((a, b) => b.length - a.length);
 }

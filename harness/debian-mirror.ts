@@ -20,10 +20,20 @@ function readSources(): string[] {
   const dir = '/etc/apt/sources.list.d';
   const files = ['/etc/apt/sources.list'];
   try {
-    files.push(...readdirSync(dir).filter((f) => f.endsWith('.sources') || f.endsWith('.list')).map((f) => path.join(dir, f)));
-  } catch { /* no apt here */ }
+    files.push(
+      ...readdirSync(dir)
+        .filter((f) => f.endsWith('.sources') || f.endsWith('.list'))
+        .map((f) => path.join(dir, f)),
+    );
+  } catch {
+    /* no apt here */
+  }
   return files.flatMap((f) => {
-    try { return [readFileSync(f, 'utf8')]; } catch { return []; }
+    try {
+      return [readFileSync(f, 'utf8')];
+    } catch {
+      return [];
+    }
   });
 }
 

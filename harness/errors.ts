@@ -66,4 +66,3 @@ export class VerificationError extends HarnessError {
 export class UsageError extends HarnessError {
   override readonly kind = 'usage';
 }
-

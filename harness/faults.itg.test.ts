@@ -55,7 +55,13 @@ describe('bad input and broken parts', () => {
         .withLabels(labelsFor(runId))
         .withStartupTimeout(15_000)
         .start()
-        .then(async (d) => { await d.stop(); return undefined; }, (e: unknown) => e);
+        .then(
+          async (d) => {
+            await d.stop();
+            return undefined;
+          },
+          (e: unknown) => e,
+        );
       expect(err).toBeInstanceOf(EngineStartError);
       expect((err as Error).message).toMatch(/last log lines/);
       expect((err as Error).message).toMatch(/insecure|registry|invalid/i);
@@ -76,7 +82,11 @@ describe('bad input and broken parts', () => {
   });
 
   it('Go missing when a build is needed: says so and names the other sources', async () => {
-    const err = await goModuleBuild({ ...labConfig(), childPath: '/nonexistent' }, { module: 'github.com/docker/buildx', version: 'v0.22.0', targets: [], ldflagsX: {}, workDir: '/tmp/bxl-nogo' }, silentProgress).catch((e: unknown) => e);
+    const err = await goModuleBuild(
+      { ...labConfig(), childPath: '/nonexistent' },
+      { module: 'github.com/docker/buildx', version: 'v0.22.0', targets: [], ldflagsX: {}, workDir: '/tmp/bxl-nogo' },
+      silentProgress,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RequirementError);
     expect((err as Error).message).toMatch(/'go' was not found/);
     expect((err as Error).message).toMatch(/release download .*offline bundle/);

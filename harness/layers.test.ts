@@ -61,7 +61,9 @@ describe('layers', () => {
 
   it('keeps bisect and qualify apart: what they share lives in the runner', () => {
     const across = files.flatMap((f) =>
-      importsOf(f, readFileSync(path.join(root, f), 'utf8')).filter((to) => SIBLINGS_APART.some(([a, b]) => (a.test(f) && b.test(to)) || (b.test(f) && a.test(to)))).map((to) => `${f} -> ${to}`),
+      importsOf(f, readFileSync(path.join(root, f), 'utf8'))
+        .filter((to) => SIBLINGS_APART.some(([a, b]) => (a.test(f) && b.test(to)) || (b.test(f) && a.test(to))))
+        .map((to) => `${f} -> ${to}`),
     );
     expect(across).toEqual([]);
   });

@@ -14,7 +14,6 @@ export class OncePerKey<V> {
     return p;
   }
 
-
   /** The keys started and not failed (so far). */
   keys(): string[] {
     return [...this.#promises.keys()];

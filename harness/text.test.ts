@@ -52,7 +52,8 @@ describe('text helpers', () => {
 });
 
 describe('describeGoPanic', () => {
-  const log = 'time="x" level=warning msg="reference for unknown type"\npanic: send on closed channel\n\ngoroutine 6355 [running]:\ngithub.com/containerd/containerd/remotes/docker.(*pushWriter).setPipe(...)\n\tpusher.go:364\n';
+  const log =
+    'time="x" level=warning msg="reference for unknown type"\npanic: send on closed channel\n\ngoroutine 6355 [running]:\ngithub.com/containerd/containerd/remotes/docker.(*pushWriter).setPipe(...)\n\tpusher.go:364\n';
   it('names the panic and the function it happened in', () => {
     expect(describeGoPanic(log)).toBe('panic: send on closed channel in github.com/containerd/containerd/remotes/docker.(*pushWriter).setPipe(...)');
   });

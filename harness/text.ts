@@ -14,7 +14,11 @@ export function lastLines(text: string, n: number): string {
 
 const ERRORISH = /error|failed|denied|fatal/i;
 
-const nonEmptyLines = (text: string) => stripAnsi(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+const nonEmptyLines = (text: string) =>
+  stripAnsi(text)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 /** The last line that reports an error, if any. */
 export function findErrorLine(text: string): string | undefined {
@@ -68,12 +72,7 @@ export function forTerminal(text: string): string {
 
 /** Escapes text for HTML or XML; `invalid` characters (which the format cannot carry) are shown as \\uXXXX. */
 export function escapeMarkup(text: string, invalid: RegExp, apostrophe: '&#39;' | '&apos;'): string {
-  return showAsEscapes(stripAnsi(text), invalid)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, apostrophe);
+  return showAsEscapes(stripAnsi(text), invalid).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, apostrophe);
 }
 
 /**

@@ -70,7 +70,12 @@ describe('workflow run: scripts', () => {
     const cli = program();
     const unknown = runSteps()
       .filter(({ step }) => LAB_CALL.test(step.run!))
-      .flatMap(({ where, step }) => step.run!.split('\n').filter((l) => LAB_CALL.test(l)).map((line) => ({ where, line })))
+      .flatMap(({ where, step }) =>
+        step
+          .run!.split('\n')
+          .filter((l) => LAB_CALL.test(l))
+          .map((line) => ({ where, line })),
+      )
       .flatMap(({ where, line }) => {
         const words = line.slice(line.search(LAB_CALL)).replace(LAB_CALL, '').split(/\s+/);
         let cmd: Command | undefined = cli;

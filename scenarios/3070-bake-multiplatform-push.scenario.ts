@@ -58,16 +58,26 @@ export default defineScenario({
   all: { engine: ['all', 'debian-trixie', 'debian-sid'] },
   exclude: (a) =>
     // The classic store refuses before anything is pushed: the registry behaviour cannot matter there.
-    a.driver === 'docker' && a.store === 'classic' && a.registry !== 'plain' ? 'refused before any push'
-    // Across the engine axis, the full matrix keeps the report's own configuration: bake, docker driver, every registry.
-    : !['26.1.5', '28.5.2'].includes(a.engine) && (a.command !== 'bake' || a.driver !== 'docker') ? 'engines besides 26.1 and 28.5 run the reported configuration only'
-    : undefined,
+    a.driver === 'docker' && a.store === 'classic' && a.registry !== 'plain'
+      ? 'refused before any push'
+      : // Across the engine axis, the full matrix keeps the report's own configuration: bake, docker driver, every registry.
+        !['26.1.5', '28.5.2'].includes(a.engine) && (a.command !== 'bake' || a.driver !== 'docker')
+        ? 'engines besides 26.1 and 28.5 run the reported configuration only'
+        : undefined,
   fixture: 'multiplatform-scratch',
   expectations: [
     { when: { driver: 'docker', store: 'classic' }, outcome: 'control', reason: 'the docker driver with the classic store refuses multi-platform output' },
     { when: { driver: 'docker-container' }, outcome: 'control', reason: 'BuildKit pushes once, the engine is not involved' },
-    { when: { buildx: '<0.22.0-rc1', engine: ENGINE_PUTS_AGAIN }, outcome: 'reproduced', reason: 'before #3023 the engine pushes the image a second time, PUTting single-platform and attestation manifests to the tag (7 of 8 PUTs on Docker 25.0 to 27.5)' },
-    { when: { buildx: '<0.22.0-rc1' }, outcome: 'reproduced', reason: 'before #3023 Buildx has the engine push a second time; from Docker 28.5 the engine finds everything present and makes no PUT, so only the progress line shows it' },
+    {
+      when: { buildx: '<0.22.0-rc1', engine: ENGINE_PUTS_AGAIN },
+      outcome: 'reproduced',
+      reason: 'before #3023 the engine pushes the image a second time, PUTting single-platform and attestation manifests to the tag (7 of 8 PUTs on Docker 25.0 to 27.5)',
+    },
+    {
+      when: { buildx: '<0.22.0-rc1' },
+      outcome: 'reproduced',
+      reason: 'before #3023 Buildx has the engine push a second time; from Docker 28.5 the engine finds everything present and makes no PUT, so only the progress line shows it',
+    },
     { when: { buildx: '>=0.22.0-rc1' }, outcome: 'fixed', reason: 'from v0.22.0-rc1 only BuildKit pushes: one PUT of the index to the tag' },
   ],
 
@@ -80,7 +90,10 @@ export default defineScenario({
     const mark = cell.mark();
     const push =
       cell.axes.command === 'bake'
-        ? await cell.buildx(['bake', ...builder.args, '--progress', 'plain', '-f', 'docker-bake.hcl', 'app'], { cwd: dir, env: { TAG: target.ref, PLATFORMS: PLATFORMS.join(',') } })
+        ? await cell.buildx(['bake', ...builder.args, '--progress', 'plain', '-f', 'docker-bake.hcl', 'app'], {
+            cwd: dir,
+            env: { TAG: target.ref, PLATFORMS: PLATFORMS.join(',') },
+          })
         : await cell.buildx(['build', ...builder.args, '--progress', 'plain', '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, dir]);
     cell.fact(`${cell.axes.command} exit ${push.exitCode}: ${errorLine(push.stderr)}`);
     const secondPushInProgress = SECOND_PUSH.test(push.stderr + push.stdout);
@@ -113,7 +126,10 @@ export default defineScenario({
       // Where the engine's part changes, as observed: its push PUTs to the tag up to 27.5, from 28.5 it makes none.
       const engineShouldPut = labelSatisfies(axes.engine, ENGINE_PUTS_AGAIN);
       if (engineShouldPut !== byEngine.length > 0) {
-        return { observed: 'unexpected', summary: `the engine's second push on Docker ${axes.engine} ${byEngine.length ? 'made' : 'made no'} PUT to the tag, unlike what the lab saw on engines ${engineShouldPut ? `${ENGINE_PUTS_AGAIN} (PUTs)` : `outside ${ENGINE_PUTS_AGAIN} (none)`}; ${seen}` };
+        return {
+          observed: 'unexpected',
+          summary: `the engine's second push on Docker ${axes.engine} ${byEngine.length ? 'made' : 'made no'} PUT to the tag, unlike what the lab saw on engines ${engineShouldPut ? `${ENGINE_PUTS_AGAIN} (PUTs)` : `outside ${ENGINE_PUTS_AGAIN} (none)`}; ${seen}`,
+        };
       }
       const how = byEngine.length > 0 ? `the engine pushed again: ${seen}` : `progress shows the engine's second push, but it made no PUT (found everything present); ${seen}`;
       return { observed: 'reproduced', summary: how };

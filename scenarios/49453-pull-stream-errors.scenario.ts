@@ -42,7 +42,7 @@ export default defineScenario({
   expectations: [
     { when: { fault: 'none' }, outcome: 'control', reason: 'no fault: every version boots the builder and builds' },
     { when: { buildx: '<0.21.0-rc2' }, outcome: 'reproduced', reason: 'before #2988 the pull stream\'s error is ignored; the create fails later with "No such image"' },
-    { when: { buildx: '>=0.21.0-rc2' }, outcome: 'fixed', reason: 'from v0.21.0-rc2 the pull\'s own error is reported' },
+    { when: { buildx: '>=0.21.0-rc2' }, outcome: 'fixed', reason: "from v0.21.0-rc2 the pull's own error is reported" },
   ],
 
   async observe(cell): Promise<Observation> {

@@ -65,7 +65,10 @@ function cellSplit(label: string, results: CellResult[], wallMs: number): void {
   const overhead = ran.map((r) => r.timings.totalMs - r.timings.startMs - r.timings.buildxMs - r.timings.verifyMs);
   note(`${label}: cells`, `${results.length} (${ran.length} ran, ${results.length - ran.length} skipped or error)`, results.length);
   note(`${label}: throughput`, `${((ran.length / wallMs) * 60_000).toFixed(1)} cells/min (cells that ran)`, (ran.length / wallMs) * 60_000);
-  note(`${label}: median cell`, `${median(ran.map((r) => r.timings.totalMs))} ms: engine start/reset ${median(ran.map((r) => r.timings.startMs))} ms, Buildx ${median(ran.map((r) => r.timings.buildxMs))} ms, verify ${median(ran.map((r) => r.timings.verifyMs))} ms`);
+  note(
+    `${label}: median cell`,
+    `${median(ran.map((r) => r.timings.totalMs))} ms: engine start/reset ${median(ran.map((r) => r.timings.startMs))} ms, Buildx ${median(ran.map((r) => r.timings.buildxMs))} ms, verify ${median(ran.map((r) => r.timings.verifyMs))} ms`,
+  );
   const total = ran.reduce((n, r) => n + r.timings.totalMs, 0);
   const over = overhead.reduce((n, x) => n + x, 0);
   note(`${label}: harness overhead`, `${((over / Math.max(1, total)) * 100).toFixed(1)}% of cell time (median ${median(overhead)} ms a cell)`, (over / Math.max(1, total)) * 100);
@@ -75,7 +78,9 @@ function cellSplit(label: string, results: CellResult[], wallMs: number): void {
 function phases(label: string, run: Timed): void {
   const status = readStatus(run.reportDir);
   if (!status) return;
-  const entries = Object.entries(status.requirements).map(([id, e]) => [id, e.state === 'pending' ? 0 : e.ms] as const).sort((a, b) => b[1] - a[1]);
+  const entries = Object.entries(status.requirements)
+    .map(([id, e]) => [id, e.state === 'pending' ? 0 : e.ms] as const)
+    .sort((a, b) => b[1] - a[1]);
   const cells = readCellResults(run.reportDir).reduce((n, r) => n + r.timings.totalMs, 0);
   for (const [id, ms] of entries) note(`${label}: provisioning ${id}`, `${s(ms)} (${((ms / run.ms) * 100).toFixed(0)}% of the wall time, overlapping)`, ms);
   note(`${label}: cells' own time`, `${s(cells)} (${((cells / run.ms) * 100).toFixed(0)}%)`, cells);
@@ -133,7 +138,10 @@ async function cold(engines: boolean): Promise<void> {
       const e = await cli_(['setup', 'smoke', '--matrix', 'full'], a.env, 'every engine of the axis, cold');
       note('cold build of every engine of the axis (after make lab)', s(e.ms), e.ms);
       phases('engines', e);
-      const sizes = await execa('docker', ['image', 'ls', '--filter', 'label=buildx-lab.image', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}'], { env: { ...a.env, DOCKER_HOST: `unix://${path.join(a.dir, 'run', 'docker.sock')}` }, reject: false });
+      const sizes = await execa('docker', ['image', 'ls', '--filter', 'label=buildx-lab.image', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}'], {
+        env: { ...a.env, DOCKER_HOST: `unix://${path.join(a.dir, 'run', 'docker.sock')}` },
+        reject: false,
+      });
       for (const line of sizes.stdout.split('\n').filter(Boolean)) note(`image ${line.split(' ')[0]}`, line.split(' ')[1] ?? '');
     }
     const b = nothing('bundle');
@@ -158,7 +166,8 @@ async function coldTest(): Promise<void> {
   try {
     const t = await cli_(['test'], a.env, 'cold make test');
     note('cold make test', `${s(t.ms)}${t.exitCode ? ` (exit ${t.exitCode})` : ''}`, t.ms);
-    for (const line of t.output.split('\n').filter((l) => /^(lint|unit|integration|cells) \d+ s \(|^\d+ passed, \d+ failed/.test(l))) note(`cold make test: ${line.split(' ')[0]}`, line);
+    for (const line of t.output.split('\n').filter((l) => /^(lint|unit|integration|cells) \d+ s \(|^\d+ passed, \d+ failed/.test(l)))
+      note(`cold make test: ${line.split(' ')[0]}`, line);
     phases('cold make test', t);
   } finally {
     await dropNothing(a);

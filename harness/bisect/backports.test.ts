@@ -19,7 +19,11 @@ describe('backportRows', () => {
       { tag: 'v0.21.9', via: 'history', commits: ['b'.repeat(40)] },
     ];
     const rows = backportRows(TAGS, carriers, 'v0.20.0');
-    expect(rows.map((r) => [r.release, r.carrier?.via ?? 'missing'])).toEqual([['v0.20.2', 'cherry-pick'], ['v0.21.10', 'missing'], ['v0.22.0', 'history']]);
+    expect(rows.map((r) => [r.release, r.carrier?.via ?? 'missing'])).toEqual([
+      ['v0.20.2', 'cherry-pick'],
+      ['v0.21.10', 'missing'],
+      ['v0.22.0', 'history'],
+    ]);
     expect(renderBackports(rows)).toBe(`  v0.20.2    carries it as a backport (${'a'.repeat(12)})\n  v0.21.10   lacks it\n  v0.22.0    carries it\n`);
   });
 });

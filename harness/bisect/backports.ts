@@ -36,8 +36,10 @@ export function backportRows(tags: readonly string[], carriers: readonly Carrier
 }
 
 export function renderBackports(rows: readonly BackportRow[]): string {
-  return rows.map((r) => {
-    const how = !r.carrier ? 'lacks it' : r.carrier.via === 'history' ? 'carries it' : `carries it as a backport (${r.carrier.commits.map((s) => s.slice(0, 12)).join(', ')})`;
-    return `  ${r.release.padEnd(10)} ${how}\n`;
-  }).join('');
+  return rows
+    .map((r) => {
+      const how = !r.carrier ? 'lacks it' : r.carrier.via === 'history' ? 'carries it' : `carries it as a backport (${r.carrier.commits.map((s) => s.slice(0, 12)).join(', ')})`;
+      return `  ${r.release.padEnd(10)} ${how}\n`;
+    })
+    .join('');
 }

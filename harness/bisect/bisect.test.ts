@@ -46,7 +46,12 @@ describe('bisect', () => {
     const r = await bisect(VERSIONS, 'v0.23.0', 'v0.19.3', observe);
     expect([r.lastGood, r.firstBad, r.unknown]).toEqual(['v0.21.1', 'v0.20.1', ['v0.21.0-rc1', 'v0.21.0-rc2', 'v0.21.0']]);
     expect(r.message).toBe('the flip lies between v0.20.1 (bad) and v0.21.1 (good); v0.21.0-rc1, v0.21.0-rc2, v0.21.0 could not be built here');
-    expect(r.probes.filter((p) => p.class === 'skip').map((p) => p.version).sort()).toEqual(['v0.21.0', 'v0.21.0-rc1', 'v0.21.0-rc2']);
+    expect(
+      r.probes
+        .filter((p) => p.class === 'skip')
+        .map((p) => p.version)
+        .sort(),
+    ).toEqual(['v0.21.0', 'v0.21.0-rc1', 'v0.21.0-rc2']);
   });
 
   it('treats flaky and third behaviours as unknown, saying why', async () => {
@@ -91,7 +96,12 @@ describe('observationOf', () => {
     expect(observationOf([skipped]).unknown).toBe('could not be built here');
     const withCause = { ...skipped, error: { kind: 'requirement', message: 'no source could provide Buildx v0.21.0. Tried:\n  - go: 403 Forbidden' } };
     expect(observationOf([withCause]).evidence).toEqual(['engine=26.1.5/fault=corrupt: skipped: no source could provide Buildx v0.21.0 | - go: 403 Forbidden']);
-    const error = makeCell({ axes: axes('v0.21.0', 'corrupt'), outcome: 'error', expected: 'fixed', evidence: { commands: [command(['x'], 1)], journal: [], manifests: {}, facts: [] } });
+    const error = makeCell({
+      axes: axes('v0.21.0', 'corrupt'),
+      outcome: 'error',
+      expected: 'fixed',
+      evidence: { commands: [command(['x'], 1)], journal: [], manifests: {}, facts: [] },
+    });
     expect(observationOf([error]).unknown).toBe('hit a lab error');
     expect(observationOf([]).unknown).toContain('ran no cell');
   });

@@ -43,12 +43,21 @@ export interface BisectResult {
 /** Known releases from a to b inclusive (either order), oldest first, prereleases included. */
 export function versionsBetween(releases: readonly Release[], a: string, b: string): string[] {
   const [lo, hi] = semver.lte(a, b) ? [a, b] : [b, a];
-  return releases.map((r) => r.version).filter((v) => semver.gte(v, lo) && semver.lte(v, hi)).sort(semver.compare);
+  return releases
+    .map((r) => r.version)
+    .filter((v) => semver.gte(v, lo) && semver.lte(v, hi))
+    .sort(semver.compare);
 }
 
 /** A cell's axes except the bisected one, keys sorted: the configuration whose behaviour is compared; pure. */
 export function configurationExcept(r: Pick<CellResult, 'axes'>, axis: string): string {
-  return Object.keys(r.axes).filter((k) => k !== axis).sort().map((k) => `${k}=${r.axes[k]}`).join('/') || '(default)';
+  return (
+    Object.keys(r.axes)
+      .filter((k) => k !== axis)
+      .sort()
+      .map((k) => `${k}=${r.axes[k]}`)
+      .join('/') || '(default)'
+  );
 }
 
 function evidenceLine(r: CellResult, axis: string): string {
@@ -69,7 +78,10 @@ export function observationOf(results: readonly CellResult[], axis = 'buildx'): 
   const byConfig = new Map<string, Set<string>>();
   for (const r of cells) byConfig.set(configurationExcept(r, axis), (byConfig.get(configurationExcept(r, axis)) ?? new Set()).add(r.observed!));
   if ([...byConfig.values()].some((s) => s.size > 1)) return { flaky: true, unknown: 'gave disagreeing runs (flaky)', evidence };
-  const behaviour = [...byConfig].map(([c, s]) => `${c}: ${[...s][0]}`).sort().join('; ');
+  const behaviour = [...byConfig]
+    .map(([c, s]) => `${c}: ${[...s][0]}`)
+    .sort()
+    .join('; ');
   return { behaviour, evidence };
 }
 
@@ -126,7 +138,10 @@ export async function bisect(
   // walking order: from the good endpoint to the bad one
   const path = goodIsNewer ? versions.slice(bi, gi + 1).reverse() : versions.slice(gi, bi + 1);
   const probes: Probe[] = [];
-  const record = (p: Probe) => { probes.push(p); onProbe(p); };
+  const record = (p: Probe) => {
+    probes.push(p);
+    onProbe(p);
+  };
 
   const endpoint = async (version: string, cls: 'good' | 'bad'): Promise<string> => {
     const o = await observe(version);

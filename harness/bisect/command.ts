@@ -58,7 +58,9 @@ export interface CommitOracleContext {
 export type CommitOracleFactory = (ctx: CommitOracleContext) => CommitOracle;
 
 const noGitBuilds: CommitOracleFactory = () => {
-  throw new UsageError('bisect --commits needs Buildx built from a Git commit, which the lab cannot do yet (the git source of issue 21); bisect over releases (without --commits) meanwhile');
+  throw new UsageError(
+    'bisect --commits needs Buildx built from a Git commit, which the lab cannot do yet (the git source of issue 21); bisect over releases (without --commits) meanwhile',
+  );
 };
 
 /** --good and --bad as one local repository and two revisions; either may be a bare rev, taking the other's repository. */
@@ -82,9 +84,14 @@ async function bisectCommitsAction(target: string, values: Record<string, unknow
   refusePinnedFilter(options, 'buildx', 'bisect');
   const sources = targetSources([target], { trust: values.trust === true });
   const reportDir = options.reportDir ?? defaultReportDir(newRunId());
-  const log = (line: string) => { writeConsole(process.stdout, `${line}\n`); };
+  const log = (line: string) => {
+    writeConsole(process.stdout, `${line}\n`);
+  };
   const oracle = oracleFor({ target, sources, options, reportDir, repo: range.repo, log });
-  writeConsole(process.stdout, `bisect ${target} over the commits of ${range.repo.repo}: good ${range.good}, bad ${range.bad}${values.firstParent === false ? ', then inside the merged branch' : ''}\n`);
+  writeConsole(
+    process.stdout,
+    `bisect ${target} over the commits of ${range.repo.repo}: good ${range.good}, bad ${range.bad}${values.firstParent === false ? ', then inside the merged branch' : ''}\n`,
+  );
   const result = await bisectCommitRange({ dir: range.repo.repo, env: childEnv(config) }, range.good, range.bad, oracle, {
     firstParent: values.firstParent !== false,
     onProbe: (p, c) => log(`${probeLine({ ...p, version: commitLine(c) }).trimEnd()}`),
@@ -96,7 +103,9 @@ async function bisectCommitsAction(target: string, values: Record<string, unknow
 export function bisectCommand(deps: { commitOracle?: CommitOracleFactory } = {}): Command {
   const cmd = new Command('bisect')
     .summary('find the release where a scenario or case flips')
-    .description('Probes releases between --good and --bad (either may be the newer one) and names the last good and first bad release. Versions that cannot be built here are stepped around and named.')
+    .description(
+      'Probes releases between --good and --bad (either may be the newer one) and names the last good and first bad release. Versions that cannot be built here are stepped around and named.',
+    )
     .argument('<target>', 'a scenario name, or a case directory (holding case.yaml)')
     .requiredOption('--good <version>', 'a release showing the good behaviour (with --commits: git:<repo>@<rev>, or a rev in the repository --bad names)')
     .requiredOption('--bad <version>', 'a release showing the bad behaviour (with --commits: as --good)')
@@ -114,18 +123,37 @@ export function bisectCommand(deps: { commitOracle?: CommitOracleFactory } = {})
     refusePinnedFilter(o, axis, 'bisect');
     if (axis === 'engine' && !o.filters.buildx) throw new UsageError('bisect --axis engine needs the Buildx version fixed: --buildx V');
     const sources = targetSources([target], { trust: values.trust === true });
-    const [good, bad] = axis === 'buildx' ? [oneBuildx(values.good as string), oneBuildx(values.bad as string)] : [oneEngine(values.good as string), oneEngine(values.bad as string)];
-    const versions = axis === 'buildx'
-      ? versionsBetween(loadReleases().releases, good, bad)
-      : loadEngineIndex().releases.map((r) => r.version).filter((v) => semver.gte(v, semver.lte(good, bad) ? good : bad) && semver.lte(v, semver.lte(good, bad) ? bad : good)).sort(semver.compare);
+    const [good, bad] =
+      axis === 'buildx' ? [oneBuildx(values.good as string), oneBuildx(values.bad as string)] : [oneEngine(values.good as string), oneEngine(values.bad as string)];
+    const versions =
+      axis === 'buildx'
+        ? versionsBetween(loadReleases().releases, good, bad)
+        : loadEngineIndex()
+            .releases.map((r) => r.version)
+            .filter((v) => semver.gte(v, semver.lte(good, bad) ? good : bad) && semver.lte(v, semver.lte(good, bad) ? bad : good))
+            .sort(semver.compare);
     const out = o.reportDir ?? defaultReportDir(newRunId());
     writeConsole(process.stdout, `bisect ${target} over ${axis}: good ${good}, bad ${bad}; ${versions.length} known releases from ${versions[0]} to ${versions.at(-1)}\n`);
     const t0 = Date.now();
     const b = board(config);
     try {
       const result = await bisect(
-        versions, good, bad,
-        async (v) => observationOf(await probeRun(config, b, { command: 'bisect', argv: ['bisect', ...c.args, `(probe ${v})`], sources, options: o, axis, values: [axis === 'buildx' ? v : v], reportDir: path.join(out, 'bisect', v) }), axis),
+        versions,
+        good,
+        bad,
+        async (v) =>
+          observationOf(
+            await probeRun(config, b, {
+              command: 'bisect',
+              argv: ['bisect', ...c.args, `(probe ${v})`],
+              sources,
+              options: o,
+              axis,
+              values: [axis === 'buildx' ? v : v],
+              reportDir: path.join(out, 'bisect', v),
+            }),
+            axis,
+          ),
         (p) => b.log(probeLine(p).trim()),
       );
       b.close();

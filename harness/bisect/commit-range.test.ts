@@ -13,7 +13,9 @@ import { shortSha, type CommitOracle } from './commits.ts';
 let repo: SyntheticRepo;
 // Dozens of git processes each: generous bounds, since the 2 cores here are shared with engine work.
 const GIT_TIMEOUT = 60_000;
-beforeAll(async () => { repo = await syntheticRepo(); }, GIT_TIMEOUT);
+beforeAll(async () => {
+  repo = await syntheticRepo();
+}, GIT_TIMEOUT);
 afterAll(() => rmSync(repo.dir, { recursive: true, force: true }));
 
 /** The bug is absent where the tree holds `file` (fix.txt: pull request #103's second commit); `unbuildable` are skipped. */
@@ -64,7 +66,13 @@ describe('bisectCommitRange', { timeout: GIT_TIMEOUT }, () => {
   it('traces a fix found on a release branch, a backport, to the pull request that merged the original', async () => {
     const r = await bisectCommitRange(repo, 'v0.20.2', 'v0.20.1', treeOracle().oracle, { firstParent: true });
     expect(r.main.change.subject).toBe('fix the truncated pull');
-    expect(r.originals).toEqual([{ picked: repo.heads.get(103), merge: expect.objectContaining({ subject: 'Merge pull request #103 from dev/topic-103' }), pullRequest: { number: 103, title: 'title of #103', from: 'dev/topic-103' } }]);
+    expect(r.originals).toEqual([
+      {
+        picked: repo.heads.get(103),
+        merge: expect.objectContaining({ subject: 'Merge pull request #103 from dev/topic-103' }),
+        pullRequest: { number: 103, title: 'title of #103', from: 'dev/topic-103' },
+      },
+    ]);
     expect(renderCommitRange(r)).toContain(`backport of: ${shortSha(repo.heads.get(103)!)}, brought into the main line by pull request #103: title of #103\n`);
     // a main line without the original: said so
     const off = await bisectCommitRange(repo, 'v0.20.2', 'v0.20.1', treeOracle().oracle, { firstParent: true, mainline: 'v0.20.1' });
@@ -75,7 +83,9 @@ describe('bisectCommitRange', { timeout: GIT_TIMEOUT }, () => {
     const r = await bisectCommitRange(repo, 'v0.20.3', 'v0.20.2', treeOracle([], 'part-101.txt').oracle, { firstParent: true });
     expect(r.main.pullRequest).toMatchObject({ number: 106, title: '[v0.20] cherry-picks for v0.20.3' });
     expect([r.originalsOfBranch, r.originals?.map((o) => o.pullRequest?.number)]).toEqual([true, [101]]);
-    expect(renderCommitRange(r)).toContain(`the merge's branch holds backports (one of them made the change; --no-first-parent tells which):\nbackport of: ${shortSha(repo.heads.get(101)!)}, brought into the main line by pull request #101: title of #101\n`);
+    expect(renderCommitRange(r)).toContain(
+      `the merge's branch holds backports (one of them made the change; --no-first-parent tells which):\nbackport of: ${shortSha(repo.heads.get(101)!)}, brought into the main line by pull request #101: title of #101\n`,
+    );
     const exact = await bisectCommitRange(repo, 'v0.20.3', 'v0.20.2', treeOracle([], 'part-101.txt').oracle, { firstParent: false });
     expect([exact.branch?.change.subject, exact.originalsOfBranch, exact.originals?.map((o) => o.pullRequest?.number)]).toEqual(['part 101', undefined, [101]]);
   });
@@ -99,9 +109,14 @@ describe('bisectCommitRange', { timeout: GIT_TIMEOUT }, () => {
 /** Runs `bisect` in this process with the given oracle; returns what it printed. */
 async function bisectWith(oracle: CommitOracle, ...args: string[]): Promise<string> {
   const out: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => { out.push(String(s)); return true; });
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out.push(String(s));
+    return true;
+  });
   try {
-    await bisectCommand({ commitOracle: () => oracle }).exitOverride().parseAsync(args, { from: 'user' });
+    await bisectCommand({ commitOracle: () => oracle })
+      .exitOverride()
+      .parseAsync(args, { from: 'user' });
     return out.join('');
   } finally {
     vi.restoreAllMocks();
@@ -112,7 +127,10 @@ async function bisectWith(oracle: CommitOracle, ...args: string[]): Promise<stri
 async function cli(...argv: string[]): Promise<{ code: number; err: string }> {
   const err: string[] = [];
   vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err.push(String(s));
+    return true;
+  });
   try {
     return { code: await main(argv), err: err.join('') };
   } finally {

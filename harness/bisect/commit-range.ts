@@ -66,7 +66,8 @@ export async function bisectCommitRange(repo: GitRepo, goodRev: string, badRev: 
   const fixed = main.change === main.lastGood;
   // On an exact flip the merge's first parent is the walk's step before it, unless the walk began on another branch.
   const base = walk.commits.find((c) => c.sha === branch.base);
-  if (!base) return done({ branchNote: `the first parent of ${shortSha(main.change.sha)} is not on the walk (the good and bad revisions are on different branches); bisect again from it` });
+  if (!base)
+    return done({ branchNote: `the first parent of ${shortSha(main.change.sha)} is not on the walk (the good and bad revisions are on different branches); bisect again from it` });
   const commits = [base, ...(await history(repo, branch.base, branch.head, { firstParent: true }))];
   const [g, b] = fixed ? [branch.head, branch.base] : [branch.base, branch.head];
   try {
@@ -74,7 +75,9 @@ export async function bisectCommitRange(repo: GitRepo, goodRev: string, badRev: 
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     // The branch head behaves like the main line, or cannot be judged: the merge itself made the change.
-    return done({ branchNote: `the merged branch's head ${shortSha(branch.head)} was not bisected: ${e.message}. The flip comes with the merge itself (its conflict resolution, or the branch together with the main line)` });
+    return done({
+      branchNote: `the merged branch's head ${shortSha(branch.head)} was not bisected: ${e.message}. The flip comes with the merge itself (its conflict resolution, or the branch together with the main line)`,
+    });
   }
 }
 
@@ -99,11 +102,15 @@ function originalLine(o: Original): string {
 
 export function renderCommitRange(r: CommitRangeResult): string {
   const lines = [renderCommitBisect(r.main)];
-  if (r.walk.ancestry === 'diverged') lines.push(`note: ${shortSha(r.walk.older.sha)} is on another branch than ${shortSha(r.walk.newer.sha)}; the walk is ${shortSha(r.walk.newer.sha)}'s history since they forked, so its first step also undoes ${shortSha(r.walk.older.sha)}'s own commits (backports)\n`);
+  if (r.walk.ancestry === 'diverged')
+    lines.push(
+      `note: ${shortSha(r.walk.older.sha)} is on another branch than ${shortSha(r.walk.newer.sha)}; the walk is ${shortSha(r.walk.newer.sha)}'s history since they forked, so its first step also undoes ${shortSha(r.walk.older.sha)}'s own commits (backports)\n`,
+    );
   if (r.branch) lines.push(`inside the merged branch of ${shortSha(r.main.change.sha)}:\n`, renderCommitBisect(r.branch));
   if (r.branchNote) lines.push(`merged branch: ${r.branchNote}\n`);
   const originals = (r.originals ?? []).map((o) => `${originalLine(o)}\n`);
-  if (originals.length) lines.push(`${r.originalsOfBranch ? "the merge's branch holds backports (one of them made the change; --no-first-parent tells which):\n" : ''}${originals.join('')}`);
+  if (originals.length)
+    lines.push(`${r.originalsOfBranch ? "the merge's branch holds backports (one of them made the change; --no-first-parent tells which):\n" : ''}${originals.join('')}`);
   if (r.branch) lines.push(`in all:     ${r.builds} builds, ${duration(r.ms)}\n`);
   return lines.join('\n');
 }

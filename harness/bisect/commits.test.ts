@@ -6,9 +6,17 @@ import { bisectCommits, commitLine, mergedBranch, renderCommitBisect, shortSha, 
 const sha = (i: number) => i.toString(16).padStart(2, '0').repeat(20);
 /** A main line: a root commit, then merges of pull requests #101, #102, ... (oldest first). */
 function mainLine(n: number): Commit[] {
-  return Array.from({ length: n }, (_, i) => i === 0
-    ? { sha: sha(0), parents: [], date: '2025-01-01T00:00:00Z', subject: 'v0.20.1', body: '' }
-    : { sha: sha(i), parents: [sha(i - 1), sha(100 + i)], date: `2025-01-${String(i + 1).padStart(2, '0')}T00:00:00Z`, subject: `Merge pull request #${100 + i} from dev/topic-${i}`, body: `change number ${i}\n\ndetails` });
+  return Array.from({ length: n }, (_, i) =>
+    i === 0
+      ? { sha: sha(0), parents: [], date: '2025-01-01T00:00:00Z', subject: 'v0.20.1', body: '' }
+      : {
+          sha: sha(i),
+          parents: [sha(i - 1), sha(100 + i)],
+          date: `2025-01-${String(i + 1).padStart(2, '0')}T00:00:00Z`,
+          subject: `Merge pull request #${100 + i} from dev/topic-${i}`,
+          body: `change number ${i}\n\ndetails`,
+        },
+  );
 }
 const seen = (behaviour: string): Observation => ({ behaviour, evidence: [`case: ${behaviour}`] });
 
@@ -44,7 +52,10 @@ describe('bisectCommits', () => {
   it('names the merge that broke it when the good revision is the older one', async () => {
     const { oracle } = fakeOracle(commits, 3);
     // here "absent" is good: the bug appears at commit 3
-    const flipped: CommitOracle = async (c) => { const o = await oracle(c); return o.behaviour ? seen(o.behaviour === 'absent' ? 'present' : 'absent') : o; };
+    const flipped: CommitOracle = async (c) => {
+      const o = await oracle(c);
+      return o.behaviour ? seen(o.behaviour === 'absent' ? 'present' : 'absent') : o;
+    };
     const r = await bisectCommits({ commits, good: sha(0), bad: sha(8), firstParent: true }, flipped, { now: tick });
     expect([r.lastGood.sha, r.firstBad.sha, r.change.sha, r.pullRequest?.number]).toEqual([sha(2), sha(3), sha(3), 103]);
     expect(renderCommitBisect(r)).toContain(`broken by:  ${shortSha(sha(3))}, pull request #103: change number 3`);
@@ -54,7 +65,9 @@ describe('bisectCommits', () => {
     const { oracle } = fakeOracle(commits, 5, [4, 5]);
     const r = await bisectCommits({ commits, good: sha(8), bad: sha(0), firstParent: true }, oracle, { now: tick });
     expect([r.firstBad.sha, r.lastGood.sha, r.unknown.map((c) => c.sha)]).toEqual([sha(3), sha(6), [sha(4), sha(5)]]);
-    expect(r.result.message).toBe(`the flip lies between ${shortSha(sha(3))} (bad) and ${shortSha(sha(6))} (good); ${shortSha(sha(4))}, ${shortSha(sha(5))} could not be built here`);
+    expect(r.result.message).toBe(
+      `the flip lies between ${shortSha(sha(3))} (bad) and ${shortSha(sha(6))} (good); ${shortSha(sha(4))}, ${shortSha(sha(5))} could not be built here`,
+    );
     expect(renderCommitBisect(r)).toContain(`between:    ${shortSha(sha(4))} could not be built here; ${shortSha(sha(5))} could not be built here`);
   });
 

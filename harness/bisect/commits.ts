@@ -83,7 +83,17 @@ export async function bisectCommits(walk: CommitWalk, oracle: CommitOracle, opts
   const [lastGood, firstBad] = [commitOf(result.lastGood), commitOf(result.firstBad)];
   const change = walk.commits.indexOf(lastGood) > walk.commits.indexOf(firstBad) ? lastGood : firstBad;
   const pullRequest = pullRequestOf(change);
-  return { result, lastGood, firstBad, change, firstParent: walk.firstParent, ...(pullRequest ? { pullRequest } : {}), unknown: result.unknown.map(commitOf), builds, ms: now() - t0 };
+  return {
+    result,
+    lastGood,
+    firstBad,
+    change,
+    firstParent: walk.firstParent,
+    ...(pullRequest ? { pullRequest } : {}),
+    unknown: result.unknown.map(commitOf),
+    builds,
+    ms: now() - t0,
+  };
 }
 
 /**
@@ -114,9 +124,7 @@ export function pullRequestText(pr: PullRequest): string {
 /** The answer: probes with evidence, then the two commits, the pull request, the skips, builds and time. */
 export function renderCommitBisect(r: CommitBisectResult): string {
   const fixed = r.change === r.lastGood;
-  const pr = r.pullRequest
-    ? pullRequestText(r.pullRequest)
-    : r.firstParent ? 'no pull request named in its message' : 'a commit inside a merged branch';
+  const pr = r.pullRequest ? pullRequestText(r.pullRequest) : r.firstParent ? 'no pull request named in its message' : 'a commit inside a merged branch';
   const skipped = r.unknown.map((c) => `${shortSha(c.sha)} ${r.result.probes.find((p) => p.version === c.sha)?.note ?? 'was not tried'}`);
   return [
     renderBisect(r.result, shortSha).trimEnd(),

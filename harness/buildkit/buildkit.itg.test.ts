@@ -10,7 +10,12 @@ let t: TestLab;
 
 const pushWith = (version: string) =>
   defineScenario({
-    id: `itg-buildkit-${version.replace(/\W/g, '')}`, title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+    id: `itg-buildkit-${version.replace(/\W/g, '')}`,
+    title: '',
+    links: [],
+    symptom: '',
+    axes: { buildx: [] },
+    expectations: [],
     async observe(cell) {
       const builder = await cell.bootBuilder({ driver: 'docker-container', buildkit: version });
       if (builder.failed) return { error: builder.failed.stderr };

@@ -42,7 +42,9 @@ const binDir = (config: LabConfig, version: string) => path.join(config.cacheDir
 function cachedBinaries(config: LabConfig, version: string): BuildkitMeta | undefined {
   const dir = binDir(config, version);
   try {
-    return existsSync(path.join(dir, 'buildkitd')) && existsSync(path.join(dir, 'buildctl')) ? (JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as BuildkitMeta) : undefined;
+    return existsSync(path.join(dir, 'buildkitd')) && existsSync(path.join(dir, 'buildctl'))
+      ? (JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as BuildkitMeta)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -54,50 +56,56 @@ export async function ensureBuildkitBinaries(config: LabConfig, version: string,
   const hit = cachedBinaries(config, version);
   if (hit) return hit;
   const dir = binDir(config, version);
-  return crossProcessLock(path.join(config.cacheDir, 'locks', `buildkit-${version}`), `BuildKit ${version}`, progress, async () => {
-    const again = cachedBinaries(config, version);
-    if (again) return again;
-    const stage = `${dir}.tmp-${process.pid}`;
-    rmSync(stage, { recursive: true, force: true });
-    mkdirSync(stage, { recursive: true });
-    try {
-      const res = await goModuleBuild(
-        config,
-        {
-          module: 'github.com/moby/buildkit',
-          version,
-          targets: [
-            { pkg: './cmd/buildkitd', out: path.join(stage, 'buildkitd') },
-            { pkg: './cmd/buildctl', out: path.join(stage, 'buildctl') },
-          ],
-          ldflagsX: {
-            'github.com/moby/buildkit/version.Version': version,
-            'github.com/moby/buildkit/version.Revision': '{{revision}}',
-            'github.com/moby/buildkit/version.Package': 'github.com/moby/buildkit',
-          },
-          tags: ['osusergo', 'netgo', 'static_build'],
-          workDir: path.join(stage, '.work'),
-          signal: opts.signal,
-        },
-        progress,
-        opts.slot,
-      );
-      rmSync(path.join(stage, '.work'), { recursive: true, force: true });
-      const meta: BuildkitMeta = {
-        version,
-        sha256: { buildkitd: sha256File(path.join(stage, 'buildkitd')), buildctl: sha256File(path.join(stage, 'buildctl')) },
-        goVersion: res.goVersion,
-        sumdb: res.sumdb,
-        builtAt: new Date().toISOString(),
-      };
-      writeFileSync(path.join(stage, 'meta.json'), JSON.stringify(meta, null, 2));
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(stage, dir);
-      return meta;
-    } finally {
+  return crossProcessLock(
+    path.join(config.cacheDir, 'locks', `buildkit-${version}`),
+    `BuildKit ${version}`,
+    progress,
+    async () => {
+      const again = cachedBinaries(config, version);
+      if (again) return again;
+      const stage = `${dir}.tmp-${process.pid}`;
       rmSync(stage, { recursive: true, force: true });
-    }
-  }, opts.signal);
+      mkdirSync(stage, { recursive: true });
+      try {
+        const res = await goModuleBuild(
+          config,
+          {
+            module: 'github.com/moby/buildkit',
+            version,
+            targets: [
+              { pkg: './cmd/buildkitd', out: path.join(stage, 'buildkitd') },
+              { pkg: './cmd/buildctl', out: path.join(stage, 'buildctl') },
+            ],
+            ldflagsX: {
+              'github.com/moby/buildkit/version.Version': version,
+              'github.com/moby/buildkit/version.Revision': '{{revision}}',
+              'github.com/moby/buildkit/version.Package': 'github.com/moby/buildkit',
+            },
+            tags: ['osusergo', 'netgo', 'static_build'],
+            workDir: path.join(stage, '.work'),
+            signal: opts.signal,
+          },
+          progress,
+          opts.slot,
+        );
+        rmSync(path.join(stage, '.work'), { recursive: true, force: true });
+        const meta: BuildkitMeta = {
+          version,
+          sha256: { buildkitd: sha256File(path.join(stage, 'buildkitd')), buildctl: sha256File(path.join(stage, 'buildctl')) },
+          goVersion: res.goVersion,
+          sumdb: res.sumdb,
+          builtAt: new Date().toISOString(),
+        };
+        writeFileSync(path.join(stage, 'meta.json'), JSON.stringify(meta, null, 2));
+        rmSync(dir, { recursive: true, force: true });
+        renameSync(stage, dir);
+        return meta;
+      } finally {
+        rmSync(stage, { recursive: true, force: true });
+      }
+    },
+    opts.signal,
+  );
 }
 
 /** runc of the BuildKit images: the lab's static build at the host engine's pin (the binary its engines use). */

@@ -22,9 +22,17 @@ describe('buildxArch', () => {
   it('defaults to this host', () => {
     // on any host: the default is what this host's arch maps to (or the same refusal)
     let mapped: string;
-    try { mapped = buildxArch(process.arch); } catch (e) { mapped = String(e); }
+    try {
+      mapped = buildxArch(process.arch);
+    } catch (e) {
+      mapped = String(e);
+    }
     let byDefault: string;
-    try { byDefault = buildxArch(); } catch (e) { byDefault = String(e); }
+    try {
+      byDefault = buildxArch();
+    } catch (e) {
+      byDefault = String(e);
+    }
     expect(byDefault).toBe(mapped);
   });
 

@@ -20,9 +20,7 @@ export const BUILDX_ARCHES: readonly BuildxArch[] = Object.values(FROM_NODE);
 export function buildxArch(nodeArch: string = process.arch): BuildxArch {
   const arch = FROM_NODE[nodeArch];
   if (!arch) {
-    throw new UsageError(
-      `Buildx has no linux binary for Node arch "${nodeArch}"; supported: ${Object.keys(FROM_NODE).join(', ')}`,
-    );
+    throw new UsageError(`Buildx has no linux binary for Node arch "${nodeArch}"; supported: ${Object.keys(FROM_NODE).join(', ')}`);
   }
   return arch;
 }

@@ -14,7 +14,13 @@ export type DebianSuite = (typeof DEBIAN_BUILDX_SUITES)[number];
 export const PLUGIN_PATH_IN_DEB = 'usr/libexec/docker/cli-plugins/docker-buildx';
 
 /** Downloads docker-buildx from a Debian suite and unpacks its binary to `dest`; returns the upstream version. */
-export async function fetchDebianBuildx(config: LabConfig, suite: DebianSuite, dest: string, progress: ProgressSink, signal?: AbortSignal): Promise<{ version: string; debVersion: string }> {
+export async function fetchDebianBuildx(
+  config: LabConfig,
+  suite: DebianSuite,
+  dest: string,
+  progress: ProgressSink,
+  signal?: AbortSignal,
+): Promise<{ version: string; debVersion: string }> {
   const work = `${dest}.deb-${process.pid}`;
   try {
     const debVersion = await new PrivateApt(config, progress).unpack('docker-buildx', suite, work, signal);

@@ -31,14 +31,27 @@ describe('buildx provisioning', () => {
   it('says which sources were tried when none can provide a version', async () => {
     // A release mirror that has nothing (404) and a Go module proxy that refuses everything (403), on
     // loopback: the same answer on any host, online or not.
-    const server = createServer((req, res) => { res.statusCode = req.url?.startsWith('/goproxy/') ? 403 : 404; res.end('no'); });
+    const server = createServer((req, res) => {
+      res.statusCode = req.url?.startsWith('/goproxy/') ? 403 : 404;
+      res.end('no');
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // An empty module cache too: otherwise go finds the module an earlier run fetched and never asks the proxy.
     const modCache = mkdtempSync(path.join(os.tmpdir(), 'bxl-gomod-'));
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bxl-cache-'));
     try {
-      const p = new BuildxProvisioner({ ...config, cacheDir, releasesBaseUrl: `${base}/releases`, allowUnpinned: true, goEnv: { ...config.goEnv, GOPROXY: `${base}/goproxy`, GOMODCACHE: modCache }, goNoSumDb: true }, silentProgress);
+      const p = new BuildxProvisioner(
+        {
+          ...config,
+          cacheDir,
+          releasesBaseUrl: `${base}/releases`,
+          allowUnpinned: true,
+          goEnv: { ...config.goEnv, GOPROXY: `${base}/goproxy`, GOMODCACHE: modCache },
+          goNoSumDb: true,
+        },
+        silentProgress,
+      );
       const err = await p.installSpecs(['0.22.0']).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RequirementError);
       expect((err as Error).message).toMatch(/no source could provide Buildx v0\.22\.0.*\n.*release: .*\n.*go: .*403/s);

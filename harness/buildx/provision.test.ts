@@ -11,7 +11,8 @@ import { BuildxProvisioner, planPrune } from './provision.ts';
 const deadPid = () => Number(spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim());
 
 describe('planPrune', () => {
-  const staging = (name: string) => (name.startsWith('.tmp-') ? { remove: name.includes('-dead-'), reason: name.includes('-dead-') ? 'pid 9 is gone' : 'pid 8 is running' } as const : undefined);
+  const staging = (name: string) =>
+    name.startsWith('.tmp-') ? ({ remove: name.includes('-dead-'), reason: name.includes('-dead-') ? 'pid 9 is gone' : 'pid 8 is running' } as const) : undefined;
   it.each([
     ['a version nothing uses', 'v0.20.1', new Set<string>(), 'remove'],
     ['a version a live run uses', 'v0.21.1', new Set(['v0.21.1']), 'in use by a live run'],
@@ -28,7 +29,9 @@ describe('planPrune', () => {
 
 describe('BuildxProvisioner.prune, on a real cache directory', () => {
   let config: LabConfig;
-  beforeEach(() => { config = { ...labConfig(), cacheDir: mkdtempSync(path.join(tmpdir(), 'lab-prune-')) }; });
+  beforeEach(() => {
+    config = { ...labConfig(), cacheDir: mkdtempSync(path.join(tmpdir(), 'lab-prune-')) };
+  });
   afterEach(() => rmSync(config.cacheDir, { recursive: true, force: true }));
 
   it("keeps the versions live runs use and the installs still going; removes the rest and killed installs' staging", () => {

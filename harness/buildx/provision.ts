@@ -117,9 +117,15 @@ export class BuildxProvisioner {
     const hit = this.cached(resolved);
     if (hit) return hit;
     mkdirSync(this.root, { recursive: true });
-    return crossProcessLock(path.join(this.config.cacheDir, 'locks', `buildx-${resolved.version}-${resolved.spec.startsWith('debian-') ? 'debian' : 'upstream'}`), `buildx ${resolved.version}`, this.progress, async () => {
-      return this.cached(resolved) ?? this.installUncached(resolved, opts);
-    }, opts.signal);
+    return crossProcessLock(
+      path.join(this.config.cacheDir, 'locks', `buildx-${resolved.version}-${resolved.spec.startsWith('debian-') ? 'debian' : 'upstream'}`),
+      `buildx ${resolved.version}`,
+      this.progress,
+      async () => {
+        return this.cached(resolved) ?? this.installUncached(resolved, opts);
+      },
+      opts.signal,
+    );
   }
 
   private async installUncached(resolved: ResolvedVersion, opts: InstallOptions): Promise<BuildxBinary> {
@@ -262,11 +268,16 @@ export function planPrune(
   for (const name of names) {
     const st = opts.staging(name);
     const why = st
-      ? st.remove ? undefined : `an install in progress: ${st.reason}`
-      : opts.keep.has(name) ? 'asked to keep'
-      : opts.inUse === 'all' ? 'a run marker cannot be read, so any version may be in use'
-      : opts.inUse.has(name) ? 'in use by a live run'
-      : undefined;
+      ? st.remove
+        ? undefined
+        : `an install in progress: ${st.reason}`
+      : opts.keep.has(name)
+        ? 'asked to keep'
+        : opts.inUse === 'all'
+          ? 'a run marker cannot be read, so any version may be in use'
+          : opts.inUse.has(name)
+            ? 'in use by a live run'
+            : undefined;
     if (why) plan.kept.push({ name, reason: why });
     else plan.remove.push(name);
   }

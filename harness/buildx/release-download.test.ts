@@ -18,9 +18,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 // not match its checksums.txt, v0.21.3 has checksums but no binary, v0.21.5 is good. Anything else is 404.
 const files: Record<string, Buffer> = {
   '/v0.21.1/buildx-v0.21.1.linux-amd64': GOOD,
-  '/v0.21.1/checksums.txt': Buffer.from(
-    `${sha(BAD)} *buildx-v0.21.1.linux-arm64\n${sha(GOOD)} *buildx-v0.21.1.linux-amd64\n`,
-  ),
+  '/v0.21.1/checksums.txt': Buffer.from(`${sha(BAD)} *buildx-v0.21.1.linux-arm64\n${sha(GOOD)} *buildx-v0.21.1.linux-amd64\n`),
   '/v0.21.2/buildx-v0.21.2.linux-amd64': BAD,
   '/v0.21.2/checksums.txt': Buffer.from(`${sha(GOOD)}  buildx-v0.21.2.linux-amd64\n`),
   '/v0.21.3/checksums.txt': Buffer.from(`${sha(GOOD)} *buildx-v0.21.3.linux-amd64\n`),
@@ -101,7 +99,7 @@ describe('downloadRelease against a pin', () => {
     expect(requested).toEqual(['/v0.21.1/buildx-v0.21.1.linux-amd64']);
   });
 
-  it('deletes a binary that differs from its pin, even when the server\'s checksums.txt agrees with it', async () => {
+  it("deletes a binary that differs from its pin, even when the server's checksums.txt agrees with it", async () => {
     const err = await failure(downloadRelease('v0.21.4', 'amd64', { baseUrl, destDir, pins, allowUnpinned: true }));
     expect(err).toBeInstanceOf(ProvisionError);
     expect(err.message).toBe(
@@ -208,7 +206,11 @@ describe('downloadRelease from a mirror with credentials', () => {
   });
 
   it('keeps them out of every error', async () => {
-    for (const [version, want] of [['v0.99.0', /^not found: /], ['v0.21.2', /^checksum mismatch for /], ['v0.21.1', /lists no checksum/]] as const) {
+    for (const [version, want] of [
+      ['v0.99.0', /^not found: /],
+      ['v0.21.2', /^checksum mismatch for /],
+      ['v0.21.1', /lists no checksum/],
+    ] as const) {
       const err = await failure(downloadRelease(version, version === 'v0.21.1' ? 's390x' : 'amd64', { baseUrl: base, destDir, pins: { ...pins, pins: {} }, allowUnpinned: true }));
       expect(err.message).toMatch(want);
       expect(leaks(err.message), err.message).toBe(false);

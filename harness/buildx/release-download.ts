@@ -117,7 +117,9 @@ async function expectedSha256(
   if (!opts.allowUnpinned) {
     const d = disagreementFor(pins, v, arch);
     const why = d
-      ? `its pin sources disagree (${Object.entries(d.values).map(([sha, src]) => `${sha} from ${src.join(', ')}`).join(' vs ')})`
+      ? `its pin sources disagree (${Object.entries(d.values)
+          .map(([sha, src]) => `${sha} from ${src.join(', ')}`)
+          .join(' vs ')})`
       : `no independent source pins it in ${PINS_FILE}`;
     throw new ProvisionError(
       `release download of ${name} not available: ${why}, and checksums.txt from the download server only catches corruption. ` +
@@ -131,11 +133,7 @@ async function expectedSha256(
   return { sha256, pinned: false, from: [publicUrl(sumsUrl)] };
 }
 
-export async function downloadRelease(
-  version: string,
-  arch: BuildxArch,
-  opts: DownloadOptions,
-): Promise<DownloadedRelease> {
+export async function downloadRelease(version: string, arch: BuildxArch, opts: DownloadOptions): Promise<DownloadedRelease> {
   const v = normalizeVersion(version);
   const fetchImpl = opts.fetchImpl ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 300_000;

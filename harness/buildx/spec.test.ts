@@ -1,31 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HarnessError, UsageError } from '../errors.ts';
-import {
-  compareVersions,
-  loadReleases,
-  nearestVersions,
-  normalizeVersion,
-  parseReleases,
-  resolveSpec,
-  resolveSpecs,
-  satisfies,
-  type Release,
-  type ReleaseIndex,
-} from './spec.ts';
+import { compareVersions, loadReleases, nearestVersions, normalizeVersion, parseReleases, resolveSpec, resolveSpecs, satisfies, type Release, type ReleaseIndex } from './spec.ts';
 
-const V = [
-  'v0.19.3',
-  'v0.20.0',
-  'v0.20.1',
-  'v0.21.0-rc1',
-  'v0.21.0-rc2',
-  'v0.21.0',
-  'v0.21.1',
-  'v0.22.0-rc1',
-  'v0.22.0',
-  'v0.23.0',
-  'v0.29.1',
-];
+const V = ['v0.19.3', 'v0.20.0', 'v0.20.1', 'v0.21.0-rc1', 'v0.21.0-rc2', 'v0.21.0', 'v0.21.1', 'v0.22.0-rc1', 'v0.22.0', 'v0.23.0', 'v0.29.1'];
 const releases: Release[] = V.map((version) => ({ version, prerelease: version.includes('-') }));
 const index: ReleaseIndex = {
   generatedAt: '',
@@ -104,12 +81,19 @@ describe('resolveSpec', () => {
   it('names the product and the fix it is given, and an empty list', () => {
     const opts = { product: 'Docker engine', fix: 'add it' };
     expect(() => resolveSpec('1.0.0', [], opts)).toThrow('unknown Docker engine version v1.0.0; nearest known: (none). Fix: add it');
-    expect(() => resolveSpec('>=1', [], opts)).toThrow('range ">=1" matches no known Docker engine release (prereleases excluded; set includePrerelease to allow them); known: (no releases known). Fix: add it');
+    expect(() => resolveSpec('>=1', [], opts)).toThrow(
+      'range ">=1" matches no known Docker engine release (prereleases excluded; set includePrerelease to allow them); known: (no releases known). Fix: add it',
+    );
   });
 
   it('points latest at the newest stable release, and fails when there is none', () => {
     expect(resolveSpec('latest', releases.slice(0, 9))).toEqual([{ version: 'v0.22.0', spec: 'latest', release: releases[8], via: 'alias' }]);
-    expect(() => resolveSpec('latest', releases.filter((r) => r.prerelease))).toThrow(/^"latest" has no stable release to point at; run `npx tsx harness\/buildx\/update-releases.ts`/);
+    expect(() =>
+      resolveSpec(
+        'latest',
+        releases.filter((r) => r.prerelease),
+      ),
+    ).toThrow(/^"latest" has no stable release to point at; run `npx tsx harness\/buildx\/update-releases.ts`/);
   });
 
   it('carries the known release of an alias, and the spec as written', () => {
@@ -186,11 +170,21 @@ describe('versions', () => {
 
 describe('parseReleases', () => {
   it('sorts the releases oldest first and fills what the file leaves out', () => {
-    const text = JSON.stringify({ releases: [{ version: 'v0.21.0', prerelease: false }, { version: 'v0.9.1', prerelease: false }, { version: 'v0.21.0-rc1', prerelease: true }] });
+    const text = JSON.stringify({
+      releases: [
+        { version: 'v0.21.0', prerelease: false },
+        { version: 'v0.9.1', prerelease: false },
+        { version: 'v0.21.0-rc1', prerelease: true },
+      ],
+    });
     expect(parseReleases(text, 'r.json')).toEqual({
       generatedAt: '',
       source: '',
-      releases: [{ version: 'v0.9.1', prerelease: false }, { version: 'v0.21.0-rc1', prerelease: true }, { version: 'v0.21.0', prerelease: false }],
+      releases: [
+        { version: 'v0.9.1', prerelease: false },
+        { version: 'v0.21.0-rc1', prerelease: true },
+        { version: 'v0.21.0', prerelease: false },
+      ],
       aliases: {},
     });
   });

@@ -117,23 +117,20 @@ export function nearestVersions(target: string, list: readonly Release[], n = 5)
   if (!t) return [];
   const distance = (v: string): number[] => {
     const p = semver.parse(v)!;
-    return [
-      Math.abs(p.major - t.major),
-      Math.abs(p.minor - t.minor),
-      Math.abs(p.patch - t.patch),
-      p.prerelease.length === t.prerelease.length ? 0 : 1,
-    ];
+    return [Math.abs(p.major - t.major), Math.abs(p.minor - t.minor), Math.abs(p.patch - t.patch), p.prerelease.length === t.prerelease.length ? 0 : 1];
   };
   const cmp = (a: number[], b: number[]): number => {
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
     return 0;
   };
-  return list
-    .map((r) => ({ v: r.version, d: distance(r.version) }))
-    // ties go to the newer version: more likely what a typo meant, and more likely still supported
-    .sort((a, b) => cmp(a.d, b.d) || semver.rcompare(a.v, b.v))
-    .slice(0, n)
-    .map((x) => x.v);
+  return (
+    list
+      .map((r) => ({ v: r.version, d: distance(r.version) }))
+      // ties go to the newer version: more likely what a typo meant, and more likely still supported
+      .sort((a, b) => cmp(a.d, b.d) || semver.rcompare(a.v, b.v))
+      .slice(0, n)
+      .map((x) => x.v)
+  );
 }
 
 function span(list: readonly Release[]): string {
@@ -142,11 +139,7 @@ function span(list: readonly Release[]): string {
 
 const BUILDX_FIX = 'run `npx tsx harness/buildx/update-releases.ts` if it is newer than the list, or check the spelling';
 
-export function resolveSpec(
-  spec: string,
-  releases: ReleaseIndex | readonly Release[],
-  opts: ResolveOptions = {},
-): ResolvedVersion[] {
+export function resolveSpec(spec: string, releases: ReleaseIndex | readonly Release[], opts: ResolveOptions = {}): ResolvedVersion[] {
   const { list, aliases } = asIndex(releases);
   const product = opts.product ?? 'Buildx';
   const FIX = opts.fix ?? BUILDX_FIX;
@@ -170,9 +163,7 @@ export function resolveSpec(
     const release = byVersion.get(version);
     if (!release) {
       const near = nearestVersions(version, list);
-      throw new UsageError(
-        `unknown ${product} version ${version}; nearest known: ${near.join(', ') || '(none)'}. Fix: ${FIX}`,
-      );
+      throw new UsageError(`unknown ${product} version ${version}; nearest known: ${near.join(', ') || '(none)'}. Fix: ${FIX}`);
     }
     return [{ version, spec, release, via: 'exact' }];
   }
@@ -194,11 +185,7 @@ export function resolveSpec(
 }
 
 /** Resolves every spec; the result holds each version once (first spec wins), oldest first. */
-export function resolveSpecs(
-  specs: readonly string[],
-  releases: ReleaseIndex | readonly Release[],
-  opts: ResolveOptions = {},
-): ResolvedVersion[] {
+export function resolveSpecs(specs: readonly string[], releases: ReleaseIndex | readonly Release[], opts: ResolveOptions = {}): ResolvedVersion[] {
   const seen = new Map<string, ResolvedVersion>();
   for (const spec of specs) {
     for (const r of resolveSpec(spec, releases, opts)) if (!seen.has(r.version)) seen.set(r.version, r);

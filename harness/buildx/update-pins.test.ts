@@ -29,7 +29,7 @@ describe('assetHashes', () => {
       ],
     ],
     [
-      'checksums.txt lines: the hash before the name on the same line, never the next line\'s',
+      "checksums.txt lines: the hash before the name on the same line, never the next line's",
       `${H('1')} *buildx-v0.22.0.linux-amd64\n${H('2')} *buildx-v0.22.0.linux-arm64\n`,
       [
         { version: 'v0.22.0', platform: 'linux-amd64', sha256: H('1') },
@@ -61,7 +61,7 @@ describe('aggregate', () => {
     ...o,
   });
 
-  it('pins an asset all sources agree on, citing each source\'s earliest commit', () => {
+  it("pins an asset all sources agree on, citing each source's earliest commit", () => {
     const { pins, disagreements } = aggregate([
       obs({ repo: 'docker-library/docker', time: 20, sha256: H('a') }),
       obs({ repo: 'docker-library/docker', time: 10, sha256: H('a') }),
@@ -95,10 +95,7 @@ describe('aggregate', () => {
   });
 
   it('treats one source changing its value over time as a disagreement too', () => {
-    const { pins, disagreements } = aggregate([
-      obs({ repo: 'docker-library/docker', time: 10, sha256: H('a') }),
-      obs({ repo: 'docker-library/docker', time: 20, sha256: H('b') }),
-    ]);
+    const { pins, disagreements } = aggregate([obs({ repo: 'docker-library/docker', time: 10, sha256: H('a') }), obs({ repo: 'docker-library/docker', time: 20, sha256: H('b') })]);
     expect(pins).toEqual({});
     expect(disagreements).toHaveLength(1);
   });

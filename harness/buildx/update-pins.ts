@@ -109,8 +109,7 @@ export function aggregate(observations: readonly Observation[]): { pins: Release
   return { pins, disagreements };
 }
 
-const git = (dir: string, args: string[], input?: string): Buffer =>
-  execFileSync('git', ['-C', dir, ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'inherit'] });
+const git = (dir: string, args: string[], input?: string): Buffer => execFileSync('git', ['-C', dir, ...args], { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'inherit'] });
 
 /** Every version of the source's files in every commit of every ref, read in one `git cat-file --batch`. */
 export function observe(repo: string, dir: string, paths: readonly string[]): Observation[] {
@@ -170,7 +169,8 @@ export function updatePins(args: readonly string[]): { index: ReleasePins; obser
   return {
     observations: observations.length,
     index: {
-      about: 'sha256 of Buildx linux release assets from sources independent of the download; source = owner/name@commit:path (earliest commit per source). Regenerate with harness/buildx/update-pins.ts.',
+      about:
+        'sha256 of Buildx linux release assets from sources independent of the download; source = owner/name@commit:path (earliest commit per source). Regenerate with harness/buildx/update-pins.ts.',
       generatedAt: new Date().toISOString(),
       sources,
       pins,
@@ -186,7 +186,11 @@ function main(args: readonly string[]): void {
   const assets = versions.reduce((n, v) => n + Object.keys(index.pins[v]!).length, 0);
   process.stdout.write(`wrote ${PINS_FILE}: ${assets} assets of ${versions.length} versions (${versions[0]} .. ${versions.at(-1)})\n`);
   for (const d of index.disagreements) {
-    process.stdout.write(`DISAGREEMENT ${d.version} ${d.platform}: ${Object.entries(d.values).map(([sha, s]) => `${sha} from ${s.join(', ')}`).join(' vs ')}\n`);
+    process.stdout.write(
+      `DISAGREEMENT ${d.version} ${d.platform}: ${Object.entries(d.values)
+        .map(([sha, s]) => `${sha} from ${s.join(', ')}`)
+        .join(' vs ')}\n`,
+    );
   }
 }
 

@@ -31,7 +31,10 @@ const FILE = new URL('./releases.json', import.meta.url);
 
 export function proxyBase(goproxy = process.env.GOPROXY): string {
   // GOPROXY is a list separated by ',' or '|'; 'direct' and 'off' are not URLs.
-  const first = (goproxy ?? '').split(/[,|]/).map((s) => s.trim()).find((s) => /^https?:\/\//.test(s));
+  const first = (goproxy ?? '')
+    .split(/[,|]/)
+    .map((s) => s.trim())
+    .find((s) => /^https?:\/\//.test(s));
   return (first ?? 'https://proxy.golang.org').replace(/\/+$/, '');
 }
 
@@ -131,9 +134,7 @@ export async function updateReleases(): Promise<ReleaseIndex> {
   if (list.status !== 200) throw new Error(`${base}/${MODULE}/@v/list: HTTP ${list.status}`);
   const latest = await client.get('@latest');
   const latestVersion = latest.status === 200 ? (JSON.parse(latest.body) as { Version?: string }).Version : undefined;
-  const seeds = new Set(
-    [...list.body.split('\n'), ...prevByVersion.keys(), latestVersion ?? ''].map((s) => s.trim()).filter(isTag),
-  );
+  const seeds = new Set([...list.body.split('\n'), ...prevByVersion.keys(), latestVersion ?? ''].map((s) => s.trim()).filter(isTag));
 
   const found = new Map<string, Release>();
   // Seeds exist (or existed); fetch them all so dates and go versions are current.

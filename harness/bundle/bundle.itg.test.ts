@@ -23,7 +23,11 @@ let config: LabConfig;
 
 const docker = (args: string[]) => run(['docker', ...args], { env: childEnv(engine), timeoutMs: 120_000 });
 const exists = async (ref: string) => (await docker(['image', 'inspect', ref])).exitCode === 0;
-const tmp = (name: string) => { const d = mkdtempSync(path.join(tmpdir(), `bundle-itg-${name}-`)); dirs.push(d); return d; };
+const tmp = (name: string) => {
+  const d = mkdtempSync(path.join(tmpdir(), `bundle-itg-${name}-`));
+  dirs.push(d);
+  return d;
+};
 
 beforeAll(async () => {
   const base = labConfig();
@@ -60,7 +64,16 @@ describe('bundle import on a real engine', () => {
     await exportBundle(config, file, { cacheDirs: [], images: [HOSTILE] }, silentProgress);
     await runChecked(['docker', 'image', 'rm', HOSTILE], { env: childEnv(engine), timeoutMs: 60_000 });
     let asked = false;
-    const err = await importBundle(config, file, silentProgress, async () => { asked = true; return engine; }, { trust: true }).catch((e: unknown) => e);
+    const err = await importBundle(
+      config,
+      file,
+      silentProgress,
+      async () => {
+        asked = true;
+        return engine;
+      },
+      { trust: true },
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(new RegExp(`its images.tar: it would put "${HOSTILE.replace(/[/.]/g, '\\$&')}" on the engine, which is not a lab image name`));
     expect(asked).toBe(false);

@@ -14,9 +14,13 @@ import type { ReleasePins } from '../buildx/release-pins.ts';
 import { exportBundle, importBundle, parseMember } from './bundle.ts';
 
 const silent: ProgressSink = () => undefined;
-const noEngine = async (): Promise<LabConfig> => { throw new Error('a bundle without images must not ask for an engine'); };
+const noEngine = async (): Promise<LabConfig> => {
+  throw new Error('a bundle without images must not ask for an engine');
+};
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 function tmp(name: string): string {
   const d = mkdtempSync(path.join(tmpdir(), `bundle-${name}-`));
@@ -38,7 +42,10 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 /** A Buildx cache entry as the provisioner writes it. */
 function buildxEntry(version: string, origin: 'release' | 'go' | 'debian', binary: string, key = origin === 'debian' ? `${version}-debian` : version): Record<string, string> {
   const dir = `buildx/linux-amd64/${key}`;
-  return { [`${dir}/docker-buildx`]: binary, [`${dir}/meta.json`]: JSON.stringify({ version, origin, sha256: sha256(binary), size: binary.length, arch: 'amd64', installedAt: '2026-01-01T00:00:00Z', durationMs: 1 }) };
+  return {
+    [`${dir}/docker-buildx`]: binary,
+    [`${dir}/meta.json`]: JSON.stringify({ version, origin, sha256: sha256(binary), size: binary.length, arch: 'amd64', installedAt: '2026-01-01T00:00:00Z', durationMs: 1 }),
+  };
 }
 const BUILDX = buildxEntry('v0.21.1', 'go', 'binary v0.21.1');
 
@@ -128,12 +135,18 @@ describe('bundle export and import', () => {
     const config = configWithCache();
     const manifest = await importBundle(config, file, silent, noEngine, { trust: true });
     expect(manifest.contents.cache).toEqual(['buildx/linux-amd64/v0.21.1']);
-    expect(manifest.entries.map((e) => e.path).sort()).toEqual(Object.keys(BUILDX).map((k) => `cache/${k}`).sort());
+    expect(manifest.entries.map((e) => e.path).sort()).toEqual(
+      Object.keys(BUILDX)
+        .map((k) => `cache/${k}`)
+        .sort(),
+    );
     for (const [rel, text] of Object.entries(BUILDX)) expect(readFileSync(path.join(config.cacheDir, rel), 'utf8')).toBe(text);
   });
 
   it('refuses an export of what the cache does not hold, naming the fix', async () => {
-    await expect(exportBundle(configWithCache(), path.join(tmp('out'), 'x.tar'), { cacheDirs: ['buildx/linux-amd64/v9.9.9'], images: [] }, silent)).rejects.toThrow(/is not in the cache; run 'buildx-lab setup' first/);
+    await expect(exportBundle(configWithCache(), path.join(tmp('out'), 'x.tar'), { cacheDirs: ['buildx/linux-amd64/v9.9.9'], images: [] }, silent)).rejects.toThrow(
+      /is not in the cache; run 'buildx-lab setup' first/,
+    );
   });
 
   it('refuses a file that does not exist, or is not a tar', async () => {
@@ -160,7 +173,9 @@ describe('bundle export and import', () => {
 
   it('refuses a missing or invalid manifest', async () => {
     expect(await refusal(repack(await goodBundle(), (d) => rmSync(path.join(d, 'bundle.json'))))).toMatch(/bundle.json is missing or invalid/);
-    expect(await refusal(repack(await goodBundle(), (d) => writeFileSync(path.join(d, 'bundle.json'), '{"version": 99}')))).toMatch(/bundle.json is missing or invalid \(version: /);
+    expect(await refusal(repack(await goodBundle(), (d) => writeFileSync(path.join(d, 'bundle.json'), '{"version": 99}')))).toMatch(
+      /bundle.json is missing or invalid \(version: /,
+    );
     const traversal = repack(await goodBundle(), (d) => {
       const m = JSON.parse(readFileSync(path.join(d, 'bundle.json'), 'utf8'));
       m.entries[0].path = 'cache/../../etc/passwd';
@@ -175,14 +190,39 @@ describe('bundle export and import', () => {
   });
 });
 
-describe('a cache entry is confined to its kind\'s directory', () => {
+describe("a cache entry is confined to its kind's directory", () => {
   // '.' used to replace the whole cache and './' to delete it; a kind's directory replaced every version in it.
-  it.each(['.', './', '', '..', 'buildx', 'buildx/linux-amd64', 'engine/parts', 'buildx/../../../etc', 'buildx/linux-amd64/..', 'tools/.hidden', 'tools/a/b', 'tools/debootstrap', 'tools/actionlint-v1.7.12', 'tools/libseccomp-dev-trixie', '/etc', 'other/x'])('refuses %j, leaving the cache as it was', async (entry) => {
-    const file = editManifest(await goodBundle(), (m) => { m.contents.cache = [entry]; });
+  it.each([
+    '.',
+    './',
+    '',
+    '..',
+    'buildx',
+    'buildx/linux-amd64',
+    'engine/parts',
+    'buildx/../../../etc',
+    'buildx/linux-amd64/..',
+    'tools/.hidden',
+    'tools/a/b',
+    'tools/debootstrap',
+    'tools/actionlint-v1.7.12',
+    'tools/libseccomp-dev-trixie',
+    '/etc',
+    'other/x',
+  ])('refuses %j, leaving the cache as it was', async (entry) => {
+    const file = editManifest(await goodBundle(), (m) => {
+      m.contents.cache = [entry];
+    });
     expect(await refusal(file)).toMatch(/^refusing .*: cache entry ".*" is not one of the lab's cache directories \(buildx\/linux-<arch>\/<version>, /);
   });
   it('places one of each shape under its kind, replacing only that entry', async () => {
-    const files = { ...BUILDX, 'engine/parts/dockerd-1/dockerd': 'd', 'engine/26.1.5/installed.json': '{}', 'buildkit/v0.17.1/buildkitd': 'b', 'tools/docker-registry-trixie/registry': 'r' };
+    const files = {
+      ...BUILDX,
+      'engine/parts/dockerd-1/dockerd': 'd',
+      'engine/26.1.5/installed.json': '{}',
+      'buildkit/v0.17.1/buildkitd': 'b',
+      'tools/docker-registry-trixie/registry': 'r',
+    };
     const file = await goodBundle(files, ['buildx/linux-amd64/v0.21.1', 'engine/parts/dockerd-1', 'engine/26.1.5', 'buildkit/v0.17.1', 'tools/docker-registry-trixie']);
     const config = configWithCache(USER_CACHE);
     await importBundle(config, file, silent, noEngine, { trust: true });
@@ -191,12 +231,20 @@ describe('a cache entry is confined to its kind\'s directory', () => {
 });
 
 describe('Buildx binaries go back through the release pins', () => {
-  const pins = (version: string, binary: string): ReleasePins => ({ about: '', generatedAt: '', sources: {}, disagreements: [], pins: { [version]: { 'linux-amd64': { sha256: sha256(binary), sources: ['docker-library/docker@0000000000000000000000000000000000000000:x'] } } } });
+  const pins = (version: string, binary: string): ReleasePins => ({
+    about: '',
+    generatedAt: '',
+    sources: {},
+    disagreements: [],
+    pins: { [version]: { 'linux-amd64': { sha256: sha256(binary), sources: ['docker-library/docker@0000000000000000000000000000000000000000:x'] } } },
+  });
   const bundleOf = (files: Record<string, string>) => goodBundle(files, [path.dirname(Object.keys(files)[0]!)]);
 
-  it('refuses a release binary that is not the pinned one, though the bundle\'s own checksums agree', async () => {
+  it("refuses a release binary that is not the pinned one, though the bundle's own checksums agree", async () => {
     const file = await bundleOf(buildxEntry('v0.21.1', 'release', 'a substituted binary'));
-    expect(await refusal(file)).toMatch(/buildx\/linux-amd64\/v0.21.1: docker-buildx has sha256 \w+, but the release pin of Buildx v0.21.1 linux-amd64 is 7f355525.*not the released binary/);
+    expect(await refusal(file)).toMatch(
+      /buildx\/linux-amd64\/v0.21.1: docker-buildx has sha256 \w+, but the release pin of Buildx v0.21.1 linux-amd64 is 7f355525.*not the released binary/,
+    );
   });
   it('imports a release binary that matches its pin', async () => {
     const config = configWithCache();
@@ -216,7 +264,9 @@ describe('Buildx binaries go back through the release pins', () => {
     expect(await refusal(await bundleOf(buildxEntry('v0.21.1', 'release', 'x', 'v0.21.2')))).toMatch(/belongs in buildx\/linux-amd64\/v0.21.1/);
     const lying = { ...buildxEntry('v0.21.1', 'go', 'the real bytes'), 'buildx/linux-amd64/v0.21.1/docker-buildx': 'other bytes' };
     expect(await refusal(await bundleOf(lying))).toMatch(/docker-buildx has sha256 \w+, its meta.json says/);
-    expect(await refusal(await bundleOf({ 'buildx/linux-amd64/v0.21.1/docker-buildx': 'x', 'buildx/linux-amd64/v0.21.1/meta.json': '{"version":"v0.21.1"}' }))).toMatch(/meta.json or docker-buildx is missing or invalid \(origin: /);
+    expect(await refusal(await bundleOf({ 'buildx/linux-amd64/v0.21.1/docker-buildx': 'x', 'buildx/linux-amd64/v0.21.1/meta.json': '{"version":"v0.21.1"}' }))).toMatch(
+      /meta.json or docker-buildx is missing or invalid \(origin: /,
+    );
   });
 });
 
@@ -242,7 +292,10 @@ function addImages(bundle: string, archive: string, declared: string[]): string 
     const m = JSON.parse(readFileSync(path.join(d, 'bundle.json'), 'utf8'));
     const bytes = readFileSync(archive);
     m.contents.images = declared;
-    m.entries = [...m.entries.filter((e: { path: string }) => e.path !== 'images.tar'), { path: 'images.tar', sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length }];
+    m.entries = [
+      ...m.entries.filter((e: { path: string }) => e.path !== 'images.tar'),
+      { path: 'images.tar', sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length },
+    ];
     writeFileSync(path.join(d, 'bundle.json'), JSON.stringify(m));
   });
 }
@@ -250,20 +303,70 @@ function addImages(bundle: string, archive: string, declared: string[]): string 
 describe('images are loaded only under lab names', () => {
   const LAB = 'buildx-lab/engine-base:0123456789ab';
   const manifestJson = (...tags: string[]) => JSON.stringify([{ Config: 'blobs/sha256/c', RepoTags: tags, Layers: [] }]);
-  const indexJson = (name: string, ref = name.slice(name.lastIndexOf(':') + 1)) => JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:00', size: 1, annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': ref } }] });
+  const indexJson = (name: string, ref = name.slice(name.lastIndexOf(':') + 1)) =>
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: 'sha256:00',
+          size: 1,
+          annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': ref },
+        },
+      ],
+    });
 
   const imagesBundle = async (files: ArchiveFile[], declared: string[]) => addImages(await goodBundle(), archiveOf(files), declared);
 
   it.each([
-    ['a RepoTag of an official image', [['manifest.json', manifestJson('alpine:latest')]], ['alpine:latest'], /would put "alpine:latest" on the engine, which is not a lab image name/],
+    [
+      'a RepoTag of an official image',
+      [['manifest.json', manifestJson('alpine:latest')]],
+      ['alpine:latest'],
+      /would put "alpine:latest" on the engine, which is not a lab image name/,
+    ],
     ['a lab RepoTag beside another', [['manifest.json', manifestJson(LAB, 'node:22')]], [LAB, 'node:22'], /would put "node:22" on the engine/],
     ['an index.json name', [['index.json', indexJson('docker.io/library/node:22')]], ['docker.io/library/node:22'], /would put "docker.io\/library\/node:22" on the engine/],
-    ['an index.json ref.name that is another name', [['index.json', indexJson(`docker.io/${LAB}`, 'docker.io/library/node:22')]], [LAB], /ref.name "docker.io\/library\/node:22", which is not its name/],
-    ['a legacy repositories file', [['manifest.json', manifestJson(LAB)], ['repositories', '{"alpine":{"latest":"abc"}}']], [LAB], /would put "alpine:latest" on the engine/],
+    [
+      'an index.json ref.name that is another name',
+      [['index.json', indexJson(`docker.io/${LAB}`, 'docker.io/library/node:22')]],
+      [LAB],
+      /ref.name "docker.io\/library\/node:22", which is not its name/,
+    ],
+    [
+      'a legacy repositories file',
+      [
+        ['manifest.json', manifestJson(LAB)],
+        ['repositories', '{"alpine":{"latest":"abc"}}'],
+      ],
+      [LAB],
+      /would put "alpine:latest" on the engine/,
+    ],
     ['an unnamed image', [['manifest.json', JSON.stringify([{ Config: 'c', RepoTags: null, Layers: [] }])]], [], /manifest.json image 0 has no name/],
-    ['a lab name bundle.json does not list', [['manifest.json', manifestJson(LAB)]], ['buildx-lab/other:0123456789ab'], /holds buildx-lab\/engine-base:0123456789ab, which its bundle.json does not list/],
-    ['a manifest.json that is a link', [['blobs/m', manifestJson('alpine:latest')], ['manifest.json', { link: 'blobs/m' }]], [LAB], /member manifest.json is a symlink, not a regular file/],
-    ['a link out of the archive', [['manifest.json', manifestJson(LAB)], ['blobs/l', { link: '../../etc/passwd' }]], [LAB], /member blobs\/l links to ..\/..\/etc\/passwd, which leaves the archive/],
+    [
+      'a lab name bundle.json does not list',
+      [['manifest.json', manifestJson(LAB)]],
+      ['buildx-lab/other:0123456789ab'],
+      /holds buildx-lab\/engine-base:0123456789ab, which its bundle.json does not list/,
+    ],
+    [
+      'a manifest.json that is a link',
+      [
+        ['blobs/m', manifestJson('alpine:latest')],
+        ['manifest.json', { link: 'blobs/m' }],
+      ],
+      [LAB],
+      /member manifest.json is a symlink, not a regular file/,
+    ],
+    [
+      'a link out of the archive',
+      [
+        ['manifest.json', manifestJson(LAB)],
+        ['blobs/l', { link: '../../etc/passwd' }],
+      ],
+      [LAB],
+      /member blobs\/l links to ..\/..\/etc\/passwd, which leaves the archive/,
+    ],
     ['no manifest at all', [['blobs/x', 'x']], [LAB], /neither manifest.json nor index.json/],
   ] as [string, ArchiveFile[], string[], RegExp][])('refuses %s before asking for an engine', async (_what, files, declared, want) => {
     const message = await refusal(await imagesBundle(files, declared));
@@ -282,19 +385,52 @@ describe('images are loaded only under lab names', () => {
 
   it('refuses a member written through a link, which could land on a checked one', async () => {
     // `d` -> `.` is refused outright; `d` -> `blobs` is a plain link, and `d/x` is appended after it
-    const archive = archiveOf([['manifest.json', manifestJson(LAB)], ['blobs/x', 'x'], ['d', { link: 'blobs' }]]);
+    const archive = archiveOf([
+      ['manifest.json', manifestJson(LAB)],
+      ['blobs/x', 'x'],
+      ['d', { link: 'blobs' }],
+    ]);
     const other = tmp('other');
     mkdirSync(path.join(other, 'd'));
     writeFileSync(path.join(other, 'd', 'x'), 'y');
     execFileSync('tar', ['-C', other, '-rf', archive, 'd/x']);
     expect(await refusal(addImages(await goodBundle(), archive, [LAB]))).toMatch(/member d\/x is written through the symlink d/);
-    expect(await refusal(await imagesBundle([['manifest.json', manifestJson(LAB)], ['d', { link: '.' }]], [LAB]))).toMatch(/member d links to \., which leaves the archive or is its root/);
+    expect(
+      await refusal(
+        await imagesBundle(
+          [
+            ['manifest.json', manifestJson(LAB)],
+            ['d', { link: '.' }],
+          ],
+          [LAB],
+        ),
+      ),
+    ).toMatch(/member d links to \., which leaves the archive or is its root/);
   });
 
   it('passes an archive of lab names to the engine, after the cache is placed', async () => {
     const config = configWithCache();
     const asked = new Error('the engine was asked');
-    await expect(importBundle(config, await imagesBundle([['manifest.json', manifestJson(LAB)], ['index.json', indexJson(`docker.io/${LAB}`)], ['repositories', '{"buildx-lab/engine-base":{"0123456789ab":"x"}}'], ['blobs/sha256/c', '{}'], ['l/layer.tar', { link: '../blobs/sha256/c' }]], [LAB]), silent, async () => { throw asked; }, { trust: true })).rejects.toBe(asked);
+    await expect(
+      importBundle(
+        config,
+        await imagesBundle(
+          [
+            ['manifest.json', manifestJson(LAB)],
+            ['index.json', indexJson(`docker.io/${LAB}`)],
+            ['repositories', '{"buildx-lab/engine-base":{"0123456789ab":"x"}}'],
+            ['blobs/sha256/c', '{}'],
+            ['l/layer.tar', { link: '../blobs/sha256/c' }],
+          ],
+          [LAB],
+        ),
+        silent,
+        async () => {
+          throw asked;
+        },
+        { trust: true },
+      ),
+    ).rejects.toBe(asked);
     expect(existsSync(path.join(config.cacheDir, 'buildx/linux-amd64/v0.21.1/docker-buildx'))).toBe(true);
   });
 });
@@ -302,22 +438,34 @@ describe('images are loaded only under lab names', () => {
 describe('size bounds, from the listing, before anything is unpacked', () => {
   it('refuses a member above the per-entry bound, naming it and the setting', async () => {
     const config = { ...configWithCache(USER_CACHE), bundleLimits: { entryBytes: 10, totalBytes: 1e9 } };
-    expect(await refusal(await goodBundle(), config)).toMatch(/member \S+ is \d+ bytes, more than the bound of 10 bytes per entry; if you trust this bundle, raise it with BUILDX_LAB_BUNDLE_ENTRY_MAX_GB/);
+    expect(await refusal(await goodBundle(), config)).toMatch(
+      /member \S+ is \d+ bytes, more than the bound of 10 bytes per entry; if you trust this bundle, raise it with BUILDX_LAB_BUNDLE_ENTRY_MAX_GB/,
+    );
   });
   it('refuses a bundle above the total bound, naming the setting', async () => {
     const config = { ...configWithCache(USER_CACHE), bundleLimits: { entryBytes: 1e9, totalBytes: 100 } };
-    expect(await refusal(await goodBundle(), config)).toMatch(/it unpacks to \d+ bytes, more than the bound of 100 bytes in all; if you trust this bundle, raise it with BUILDX_LAB_BUNDLE_MAX_GB/);
+    expect(await refusal(await goodBundle(), config)).toMatch(
+      /it unpacks to \d+ bytes, more than the bound of 100 bytes in all; if you trust this bundle, raise it with BUILDX_LAB_BUNDLE_MAX_GB/,
+    );
   });
 });
 
 describe('a bundle is code: without --trust only what a release pin vouches for goes in', () => {
-  const pins = (version: string, binary: string): ReleasePins => ({ about: '', generatedAt: '', sources: {}, disagreements: [], pins: { [version]: { 'linux-amd64': { sha256: sha256(binary), sources: ['docker-library/docker@0000000000000000000000000000000000000000:x'] } } } });
+  const pins = (version: string, binary: string): ReleasePins => ({
+    about: '',
+    generatedAt: '',
+    sources: {},
+    disagreements: [],
+    pins: { [version]: { 'linux-amd64': { sha256: sha256(binary), sources: ['docker-library/docker@0000000000000000000000000000000000000000:x'] } } },
+  });
   const bundleOf = (files: Record<string, string>, cache = [...new Set(Object.keys(files).map((f) => path.dirname(f)))]) => goodBundle(files, cache);
 
   it('refuses a Go-built Buildx, an engine part or BuildKit, naming them and --trust, and changes nothing', async () => {
     const files = { ...buildxEntry('v0.21.1', 'go', 'built elsewhere'), 'engine/parts/dockerd-1/dockerd': 'd', 'buildkit/v0.17.1/buildkitd': 'b' };
     const why = await refusal(await bundleOf(files), configWithCache(USER_CACHE), { trust: false });
-    expect(why).toMatch(/no release pin vouches for and that the lab would run as root \(buildx\/linux-amd64\/v0.21.1, engine\/parts\/dockerd-1, buildkit\/v0.17.1\).*import it with --trust/);
+    expect(why).toMatch(
+      /no release pin vouches for and that the lab would run as root \(buildx\/linux-amd64\/v0.21.1, engine\/parts\/dockerd-1, buildkit\/v0.17.1\).*import it with --trust/,
+    );
   });
   it('refuses a binary labelled Go-built under the key of a pinned release (the label would dodge the pin)', async () => {
     const file = await bundleOf(buildxEntry('v0.21.1', 'go', 'a trojan'));

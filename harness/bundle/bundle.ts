@@ -26,7 +26,11 @@ const MAX_MEMBERS = 200_000;
 
 const entrySchema = z.object({
   // plain names under cache/ (no "." or ".." segments: an entry is read from the unpacked bundle only)
-  path: z.string().min(1).max(500).regex(/^(cache|images\.tar)(\/(?!\.\.?(\/|$))[A-Za-z0-9._+-]+)*$/, 'is not a bundle path'),
+  path: z
+    .string()
+    .min(1)
+    .max(500)
+    .regex(/^(cache|images\.tar)(\/(?!\.\.?(\/|$))[A-Za-z0-9._+-]+)*$/, 'is not a bundle path'),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().min(0),
 });
@@ -84,7 +88,9 @@ export async function exportBundle(config: LabConfig, file: string, contents: Bu
     const manifest: BundleManifest = { version: BUNDLE_VERSION, createdAt: new Date().toISOString(), contents: { images: contents.images, cache: contents.cacheDirs }, entries };
     writeFileSync(path.join(stage, MANIFEST), JSON.stringify(manifest, null, 1));
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    await withHeartbeat(progress, `writing ${file}`, () => runChecked(['tar', '-C', stage, '-cf', path.resolve(file), MANIFEST, ...readdirSync(stage).filter((f) => f !== MANIFEST)], { env: childEnv(config), timeoutMs: 60 * 60_000 }));
+    await withHeartbeat(progress, `writing ${file}`, () =>
+      runChecked(['tar', '-C', stage, '-cf', path.resolve(file), MANIFEST, ...readdirSync(stage).filter((f) => f !== MANIFEST)], { env: childEnv(config), timeoutMs: 60 * 60_000 }),
+    );
     return manifest;
   } finally {
     rmSync(stage, { recursive: true, force: true });
@@ -115,9 +121,11 @@ export function sizeProblem(members: readonly Member[], limits: BundleLimits): s
   const gb = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${n} bytes`);
   if (members.length > MAX_MEMBERS) return `it has ${members.length} members, more than a bundle can (${MAX_MEMBERS})`;
   const big = members.find((x) => x.size > limits.entryBytes);
-  if (big) return `member ${big.name} is ${gb(big.size)}, more than the bound of ${gb(limits.entryBytes)} per entry; if you trust this bundle, raise it with ${BUNDLE_LIMIT_SETTINGS.entryBytes}`;
+  if (big)
+    return `member ${big.name} is ${gb(big.size)}, more than the bound of ${gb(limits.entryBytes)} per entry; if you trust this bundle, raise it with ${BUNDLE_LIMIT_SETTINGS.entryBytes}`;
   const total = members.reduce((n, x) => n + x.size, 0);
-  if (total > limits.totalBytes) return `it unpacks to ${gb(total)}, more than the bound of ${gb(limits.totalBytes)} in all; if you trust this bundle, raise it with ${BUNDLE_LIMIT_SETTINGS.totalBytes}`;
+  if (total > limits.totalBytes)
+    return `it unpacks to ${gb(total)}, more than the bound of ${gb(limits.totalBytes)} in all; if you trust this bundle, raise it with ${BUNDLE_LIMIT_SETTINGS.totalBytes}`;
   return undefined;
 }
 
@@ -129,7 +137,13 @@ export function sizeProblem(members: readonly Member[], limits: BundleLimits): s
  * directories placed (each replaced atomically) and the checked images loaded into the engine `engine()`
  * returns (called once the cache is in place). A refusal changes nothing.
  */
-export async function importBundle(config: LabConfig, file: string, progress: ProgressSink, engine: () => Promise<LabConfig>, opts: { pins?: ReleasePins; trust?: boolean } = {}): Promise<BundleManifest> {
+export async function importBundle(
+  config: LabConfig,
+  file: string,
+  progress: ProgressSink,
+  engine: () => Promise<LabConfig>,
+  opts: { pins?: ReleasePins; trust?: boolean } = {},
+): Promise<BundleManifest> {
   if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
   const env = childEnv(config);
   const refuse = (why: string) => new UsageError(`refusing ${file}: ${why}`);
@@ -147,7 +161,9 @@ export async function importBundle(config: LabConfig, file: string, progress: Pr
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
   try {
-    await withHeartbeat(progress, `unpacking ${file}`, () => runChecked(['tar', '-C', stage, '--no-same-owner', '--no-same-permissions', '-xf', path.resolve(file)], { env, timeoutMs: 60 * 60_000 }));
+    await withHeartbeat(progress, `unpacking ${file}`, () =>
+      runChecked(['tar', '-C', stage, '--no-same-owner', '--no-same-permissions', '-xf', path.resolve(file)], { env, timeoutMs: 60 * 60_000 }),
+    );
     let manifest: BundleManifest;
     try {
       manifest = manifestSchema.parse(JSON.parse(readFileSync(path.join(stage, MANIFEST), 'utf8')));
@@ -164,7 +180,8 @@ export async function importBundle(config: LabConfig, file: string, progress: Pr
       const p = path.join(stage, e.path);
       if (!existsSync(p)) throw refuse(`entry ${e.path} is missing`);
       const got = await sha256Of(p);
-      if (got !== e.sha256 || statSync(p).size !== e.size) throw refuse(`entry ${e.path} does not match its checksum (manifest ${e.sha256.slice(0, 16)}…, file ${got.slice(0, 16)}…)`);
+      if (got !== e.sha256 || statSync(p).size !== e.size)
+        throw refuse(`entry ${e.path} does not match its checksum (manifest ${e.sha256.slice(0, 16)}…, file ${got.slice(0, 16)}…)`);
     }
     // The checksums above were written by whoever made the bundle: they prove it self-consistent, no more.
     // What the entries may do is checked next, against the lab's own rules and pins.
@@ -211,7 +228,9 @@ export async function importBundle(config: LabConfig, file: string, progress: Pr
     if (existsSync(checkedImages)) {
       // The engine is found (or installed, from the engine build the bundle just placed) only now.
       const withEngine = await engine();
-      await withHeartbeat(progress, `docker load of ${manifest.contents.images.length} image(s)`, () => runChecked(['docker', 'load', '-q', '-i', checkedImages], { env: childEnv(withEngine), timeoutMs: 60 * 60_000 }));
+      await withHeartbeat(progress, `docker load of ${manifest.contents.images.length} image(s)`, () =>
+        runChecked(['docker', 'load', '-q', '-i', checkedImages], { env: childEnv(withEngine), timeoutMs: 60 * 60_000 }),
+      );
     }
     return manifest;
   } finally {

@@ -62,20 +62,34 @@ export function checkBuildxEntry(entry: string, dir: string, opts: { allowUnpinn
     bytes = readFileSync(path.join(dir, 'docker-buildx'));
   } catch (e) {
     const issue = e instanceof z.ZodError ? e.issues[0] : undefined;
-    return { refused: `${entry}: its meta.json or docker-buildx is missing or invalid (${issue ? `${issue.path.join('.')}: ${issue.message}` : (e as Error).message.split('\n')[0]})` };
+    return {
+      refused: `${entry}: its meta.json or docker-buildx is missing or invalid (${issue ? `${issue.path.join('.')}: ${issue.message}` : (e as Error).message.split('\n')[0]})`,
+    };
   }
   const [, archDir, key] = entry.split('/');
   if (archDir !== `linux-${meta.arch}` || key !== cacheKey(meta.version, meta.origin)) {
-    return { refused: `${entry}: its meta.json says Buildx ${meta.version} for ${meta.arch} from ${meta.origin}, which belongs in buildx/linux-${meta.arch}/${cacheKey(meta.version, meta.origin)}` };
+    return {
+      refused: `${entry}: its meta.json says Buildx ${meta.version} for ${meta.arch} from ${meta.origin}, which belongs in buildx/linux-${meta.arch}/${cacheKey(meta.version, meta.origin)}`,
+    };
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== meta.sha256) return { refused: `${entry}: docker-buildx has sha256 ${sha256}, its meta.json says ${meta.sha256}` };
-  if (meta.origin !== 'release') return { ok: `${entry}: built from ${meta.origin === 'go' ? 'the Go module proxy' : "Debian's package"} on the exporting machine; no release pin applies, so it rests on the bundle`, pinned: false };
+  if (meta.origin !== 'release')
+    return {
+      ok: `${entry}: built from ${meta.origin === 'go' ? 'the Go module proxy' : "Debian's package"} on the exporting machine; no release pin applies, so it rests on the bundle`,
+      pinned: false,
+    };
   const pin = pinFor(opts.pins ?? loadPins(), meta.version, meta.arch as (typeof BUILDX_ARCHES)[number]);
   if (pin) {
-    if (pin.sha256 !== sha256) return { refused: `${entry}: docker-buildx has sha256 ${sha256}, but the release pin of Buildx ${meta.version} linux-${meta.arch} is ${pin.sha256} (from ${pin.sources.join(', ')}): not the released binary` };
+    if (pin.sha256 !== sha256)
+      return {
+        refused: `${entry}: docker-buildx has sha256 ${sha256}, but the release pin of Buildx ${meta.version} linux-${meta.arch} is ${pin.sha256} (from ${pin.sources.join(', ')}): not the released binary`,
+      };
     return { ok: `${entry}: matches its release pin`, pinned: true };
   }
-  if (!opts.allowUnpinned) return { refused: `${entry}: a release download of Buildx ${meta.version} linux-${meta.arch}, which no release pin covers; set ${ALLOW_UNPINNED_SETTING} to accept it on the bundle's word, or export the bundle without it` };
+  if (!opts.allowUnpinned)
+    return {
+      refused: `${entry}: a release download of Buildx ${meta.version} linux-${meta.arch}, which no release pin covers; set ${ALLOW_UNPINNED_SETTING} to accept it on the bundle's word, or export the bundle without it`,
+    };
   return { ok: `${entry}: no release pin covers it; accepted on the bundle's word (${ALLOW_UNPINNED_SETTING})`, pinned: false };
 }

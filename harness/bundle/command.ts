@@ -17,7 +17,8 @@ import { isLabImageName } from './image-archive.ts';
 
 export function bundleCommand(): Command {
   const cmd = new Command('bundle').summary('an offline bundle of everything a matrix needs: export on a machine with network, import on one without');
-  const exp = cmd.command('export')
+  const exp = cmd
+    .command('export')
     .description('provision a matrix (as setup does), then write its Buildx binaries, engine and BuildKit builds and images into FILE')
     .argument('<file>', 'the bundle to write (a tar)')
     .argument('[scenario...]', 'scenario names (default: every scenario and shipped case)');
@@ -37,7 +38,10 @@ export function bundleCommand(): Command {
       };
       addRelease(hostDefaultRelease().version); // the host engine, for a machine that has none
       for (const [id, e] of Object.entries(status.requirements)) {
-        if (e.state !== 'ready') { b.log(`${id}: not in the bundle (${e.state === 'failed' ? e.reason.split('\n')[0] : e.state})`); continue; }
+        if (e.state !== 'ready') {
+          b.log(`${id}: not in the bundle (${e.state === 'failed' ? e.reason.split('\n')[0] : e.state})`);
+          continue;
+        }
         const req = spec.requirements[id]!;
         if (req.kind === 'buildx') contents.cacheDirs.push(rel(path.dirname((e.result as unknown as BuildxBinary).path)));
         if (req.kind === 'engine-image') {
@@ -53,7 +57,8 @@ export function bundleCommand(): Command {
       contents.cacheDirs = [...new Set(contents.cacheDirs)].filter((d) => !d.startsWith('..'));
       // Import loads only lab names (image-archive.ts): an official image stays out, and the importing
       // machine pulls it or builds the lab's own.
-      for (const ref of new Set(contents.images)) if (!isLabImageName(ref)) b.log(`${ref}: not in the bundle (an official image; bundle import loads only the lab's own buildx-lab/<id>:<hash> images)`);
+      for (const ref of new Set(contents.images))
+        if (!isLabImageName(ref)) b.log(`${ref}: not in the bundle (an official image; bundle import loads only the lab's own buildx-lab/<id>:<hash> images)`);
       contents.images = [...new Set(contents.images)].filter(isLabImageName);
       const manifest = await exportBundle(engineConfig, file, contents, b.sink);
       const bytes = manifest.entries.reduce((n, x) => n + x.size, 0);
@@ -62,16 +67,24 @@ export function bundleCommand(): Command {
       b.close();
     }
   });
-  cmd.command('import')
-    .description("check FILE as untrusted input (size bounds, every entry against its manifest, cache entries confined to the lab's cache directories, Buildx release binaries against the release pins, images named only buildx-lab/<id>:<hash>), refusing it and naming what failed; then place and load it")
+  cmd
+    .command('import')
+    .description(
+      "check FILE as untrusted input (size bounds, every entry against its manifest, cache entries confined to the lab's cache directories, Buildx release binaries against the release pins, images named only buildx-lab/<id>:<hash>), refusing it and naming what failed; then place and load it",
+    )
     .argument('<file>', 'a bundle written by bundle export')
-    .option('--trust', 'you vouch for where the bundle came from (your own CI cache): accept the code in it that no release pin covers (engine, BuildKit and Go-built Buildx binaries, tools, DinD images), which the lab runs as root')
+    .option(
+      '--trust',
+      'you vouch for where the bundle came from (your own CI cache): accept the code in it that no release pin covers (engine, BuildKit and Go-built Buildx binaries, tools, DinD images), which the lab runs as root',
+    )
     .action(async (file: string, values: { trust?: boolean }) => {
       const config = labConfig();
       const b = board(config);
       try {
         // The bundle holds the host engine's build: a machine with no engine installs it from there.
-        const manifest = await importBundle(config, file, b.sink, async () => withEngine(config, (await new HostEngine(config, b.sink).ensure()).host), { trust: values.trust === true });
+        const manifest = await importBundle(config, file, b.sink, async () => withEngine(config, (await new HostEngine(config, b.sink).ensure()).host), {
+          trust: values.trust === true,
+        });
         b.log(`imported ${file}: ${manifest.contents.cache.length} cache entries, ${manifest.contents.images.length} images`);
       } finally {
         b.close();

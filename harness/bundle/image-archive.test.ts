@@ -8,8 +8,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkImageArchive, isLabImageName, memberName, namesIn } from './image-archive.ts';
 
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
-const tmp = () => { const d = mkdtempSync(path.join(tmpdir(), 'image-archive-')); dirs.push(d); return d; };
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'image-archive-'));
+  dirs.push(d);
+  return d;
+};
 const LAB = 'buildx-lab/engine-base:0123456789ab';
 
 describe('checkImageArchive', () => {
@@ -38,14 +44,25 @@ describe('checkImageArchive', () => {
 });
 
 describe('names', () => {
-  it.each([[LAB, true], [`docker.io/${LAB}`, true], ['alpine:latest', false], ['buildx-lab/x:latest', false], ['evil.io/buildx-lab/x:0123456789ab', false], ['buildx-lab/x:0123456789ab@sha256:00', false]])('isLabImageName(%s) is %s', (ref, want) => {
+  it.each([
+    [LAB, true],
+    [`docker.io/${LAB}`, true],
+    ['alpine:latest', false],
+    ['buildx-lab/x:latest', false],
+    ['evil.io/buildx-lab/x:0123456789ab', false],
+    ['buildx-lab/x:0123456789ab@sha256:00', false],
+  ])('isLabImageName(%s) is %s', (ref, want) => {
     expect(isLabImageName(ref)).toBe(want);
   });
   it('needs the full name beside a bare OCI ref.name', () => {
     const idx = JSON.stringify({ manifests: [{ annotations: { 'org.opencontainers.image.ref.name': '0123456789ab' } }] });
     expect(namesIn({ 'index.json': idx })).toEqual({ refused: 'index.json manifest 0 has no io.containerd.image.name' });
   });
-  it.each([['./manifest.json', 'manifest.json'], ['a//b/', 'a/b'], ['a/../manifest.json', 'manifest.json']])('reads member %s as %s', (raw, want) => {
+  it.each([
+    ['./manifest.json', 'manifest.json'],
+    ['a//b/', 'a/b'],
+    ['a/../manifest.json', 'manifest.json'],
+  ])('reads member %s as %s', (raw, want) => {
     expect(memberName(raw)).toBe(want);
   });
   it.each(['/etc/passwd', '../x', 'a/../../x', '.', ''])('refuses member %j', (raw) => {

@@ -71,7 +71,8 @@ export function namesIn(files: Partial<Record<NamingFile, string>>): string[] | 
         names.push(full);
         if (ref !== undefined) {
           // docker save writes the tag alone here; anything else must be the full name itself
-          if (typeof ref !== 'string' || (ref !== full && ref !== full.slice(full.lastIndexOf(':') + 1))) return { refused: `index.json manifest ${i} has org.opencontainers.image.ref.name ${JSON.stringify(String(ref).slice(0, 200))}, which is not its name ${full}` };
+          if (typeof ref !== 'string' || (ref !== full && ref !== full.slice(full.lastIndexOf(':') + 1)))
+            return { refused: `index.json manifest ${i} has org.opencontainers.image.ref.name ${JSON.stringify(String(ref).slice(0, 200))}, which is not its name ${full}` };
         }
       }
     }
@@ -159,7 +160,8 @@ export async function checkImageArchive(src: string, dest: string, declared: rea
       } else if (h.type === 'symlink' && !(NAMING_FILES as readonly string[]).includes(name)) {
         // docker save links a legacy layer.tar to its blob: a relative target inside the archive
         const target = memberName(path.posix.join(path.posix.dirname(name), h.linkname));
-        if (typeof target !== 'string' || path.posix.isAbsolute(h.linkname)) throw new UsageError(`member ${name} links to ${h.linkname.slice(0, 200)}, which leaves the archive or is its root`);
+        if (typeof target !== 'string' || path.posix.isAbsolute(h.linkname))
+          throw new UsageError(`member ${name} links to ${h.linkname.slice(0, 200)}, which leaves the archive or is its root`);
         pack.entry({ ...header, type: 'symlink', linkname: h.linkname });
         links.add(name);
         entry.resume();

@@ -8,7 +8,11 @@ const runOf = (runId: string, state: Verdict['state'], reason: string) => ({ run
 
 describe('doctor on the runs of an engine', () => {
   it('names every live run and advises no clean while one goes', () => {
-    const lines = runLines('unix:///s', [runOf('ra', 'alive', 'pid 7 on this host is running'), runOf('rb', 'alive', 'heartbeat 2 s ago (another pid namespace)'), runOf('rc', 'abandoned', 'pid 9 on this host is gone')]);
+    const lines = runLines('unix:///s', [
+      runOf('ra', 'alive', 'pid 7 on this host is running'),
+      runOf('rb', 'alive', 'heartbeat 2 s ago (another pid namespace)'),
+      runOf('rc', 'abandoned', 'pid 9 on this host is gone'),
+    ]);
     expect(lines.map((l) => l.what)).toEqual([
       'lab runs on unix:///s: 2 alive or undecided, 1 abandoned',
       'run ra: alive, pid 7 on this host is running (2 containers, 1 networks, 0 volumes)',

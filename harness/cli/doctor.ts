@@ -51,9 +51,20 @@ export function doctorCommand(): Command {
     const userHost = config.requestedDockerHost ?? config.defaultDockerSocket;
     const [user, lab] = await Promise.all([inspectEngine(config, userHost), inspectEngine(config, host.labHost)]);
     const problem = user && engineProblem(user);
-    say(!!user && !problem, `${config.requestedDockerHost ? 'DOCKER_HOST' : 'default socket'} ${userHost}: ${user ? `Docker ${user.serverVersion}` : 'no answer'}${problem ? ` (${problem})` : ''}`, "the lab runs its own engine instead ('buildx-lab engine start'); nothing to fix unless you want it to use yours");
-    say(true, `lab engine: ${host.installedVersion() ? `Docker ${host.installedVersion()} under ${host.paths.home}` : 'not installed'}, ${lab ? `running at ${host.labHost}` : 'not running'}`);
-    say(process.getuid?.() === 0 || !!(user && !problem), `privileges: uid ${process.getuid?.()}`, 'the lab needs root to run its own engine, or a Docker >= 23.0 you run (DOCKER_HOST)');
+    say(
+      !!user && !problem,
+      `${config.requestedDockerHost ? 'DOCKER_HOST' : 'default socket'} ${userHost}: ${user ? `Docker ${user.serverVersion}` : 'no answer'}${problem ? ` (${problem})` : ''}`,
+      "the lab runs its own engine instead ('buildx-lab engine start'); nothing to fix unless you want it to use yours",
+    );
+    say(
+      true,
+      `lab engine: ${host.installedVersion() ? `Docker ${host.installedVersion()} under ${host.paths.home}` : 'not installed'}, ${lab ? `running at ${host.labHost}` : 'not running'}`,
+    );
+    say(
+      process.getuid?.() === 0 || !!(user && !problem),
+      `privileges: uid ${process.getuid?.()}`,
+      'the lab needs root to run its own engine, or a Docker >= 23.0 you run (DOCKER_HOST)',
+    );
     const engine = user && !problem ? user : lab;
     if (engine) {
       const c = withEngine(config, engine.host);
@@ -65,12 +76,29 @@ export function doctorCommand(): Command {
     const gv = await goVersion(config);
     say(!!gv, `Go: ${gv ?? 'not found'}`, 'install Go to build Buildx, BuildKit and Docker versions from the Go module proxy, or import an offline bundle');
     const prov = new BuildxProvisioner(config, stderrProgress);
-    say(true, `buildx cache ${prov.root}: ${prov.list().map((m) => `${m.key}(${m.origin})`).join(' ') || 'empty'}`);
+    say(
+      true,
+      `buildx cache ${prov.root}: ${
+        prov
+          .list()
+          .map((m) => `${m.key}(${m.origin})`)
+          .join(' ') || 'empty'
+      }`,
+    );
     for (const u of cacheUsers(config)) say(true, `buildx cache used by run ${u.marker?.runId ?? u.file}: ${u.verdict.state}, ${u.verdict.reason}`);
     const failed = new CompileFailures(config.cacheDir).files();
-    if (failed.length) say(true, `compile failures recorded (those versions are skipped until Go changes; 'buildx-lab clean --failed-builds' forgets them): ${failed.map((f) => path.basename(f, '.json')).join(' ')}`);
+    if (failed.length)
+      say(
+        true,
+        `compile failures recorded (those versions are skipped until Go changes; 'buildx-lab clean --failed-builds' forgets them): ${failed.map((f) => path.basename(f, '.json')).join(' ')}`,
+      );
     const dead = judgeTempDirs(tempRoots(config)).filter((d) => d.remove);
-    if (dead.length) say(false, `${dead.length} temporary director${dead.length === 1 ? 'y' : 'ies'} of dead processes: ${dead.map((d) => d.path).join(' ')}`, "'buildx-lab clean' removes them (and so does the next run)");
+    if (dead.length)
+      say(
+        false,
+        `${dead.length} temporary director${dead.length === 1 ? 'y' : 'ies'} of dead processes: ${dead.map((d) => d.path).join(' ')}`,
+        "'buildx-lab clean' removes them (and so does the next run)",
+      );
     process.exitCode = bad ? 1 : 0;
   });
 }
@@ -78,7 +106,9 @@ export function doctorCommand(): Command {
 export function cleanCommand(): Command {
   return new Command('clean')
     .summary('remove what abandoned lab runs left behind: containers, networks, volumes, temporary directories')
-    .description('Removes the engine resources of runs that are provably abandoned (their process is gone, or their heartbeat is stale), and temporary directories of dead processes. Live runs, in any pid namespace or on any host sharing the engine, are left alone.')
+    .description(
+      'Removes the engine resources of runs that are provably abandoned (their process is gone, or their heartbeat is stale), and temporary directories of dead processes. Live runs, in any pid namespace or on any host sharing the engine, are left alone.',
+    )
     .option('--all', 'remove the engine resources of every lab run, also of runs still going (stop them first)')
     .option('--failed-builds', 'instead, forget the compile failures the lab recorded, so the next run compiles those versions again (no engine needed)')
     .action(async (values: { all?: boolean; failedBuilds?: boolean }) => {

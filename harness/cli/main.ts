@@ -31,7 +31,10 @@ export function program(): Command {
   p.commandsGroup('Inspect and tidy:');
   for (const c of [checkCommand(), verifyCommand(), mergeReportsCommand(), doctorCommand(), cleanCommand()]) p.addCommand(c);
   // Errors from nested commands go through the same exit path.
-  const override = (c: Command) => { c.exitOverride(); c.commands.forEach(override); };
+  const override = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
   p.commands.forEach(override);
   return p;
 }

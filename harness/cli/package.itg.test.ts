@@ -36,7 +36,16 @@ describe('the packed lab', () => {
   it('holds the CLI, harness, scenarios and fixtures, and no tests, helpers, bench or mutation config', async () => {
     const r = await execa('npm', ['pack', '--dry-run', '--json'], { cwd: root });
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(['bin/buildx-lab.mjs', 'harness/cli/main.ts', 'harness/runner/cells.vitest.ts', 'vitest.config.ts', 'harness/buildx/release-pins.json', 'harness/images/recipes/debootstrap-image.sh']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'bin/buildx-lab.mjs',
+        'harness/cli/main.ts',
+        'harness/runner/cells.vitest.ts',
+        'vitest.config.ts',
+        'harness/buildx/release-pins.json',
+        'harness/images/recipes/debootstrap-image.sh',
+      ]),
+    );
     expect(files.some((f) => f.startsWith('scenarios/') && f.endsWith('.scenario.ts'))).toBe(true);
     expect(files.some((f) => f.startsWith('fixtures/cases/') && f.endsWith('case.yaml'))).toBe(true);
     expect(files.filter((f) => /\.test\.ts$|test-helpers|stryker|mutation|^\.ci\/|^\.github\/|^harness\/bench\//.test(f))).toEqual([]);
@@ -52,7 +61,12 @@ describe('the packed lab', () => {
   });
 
   it('reproduces the case on a real engine, writing its reports in the current directory', async () => {
-    const r = await execa(path.join(user, 'node_modules/.bin/buildx-lab'), ['repro', 'mycase', '--trust', '--buildx', '0.21.1'], { cwd: user, reject: false, all: true, env: await labDockerEnv() });
+    const r = await execa(path.join(user, 'node_modules/.bin/buildx-lab'), ['repro', 'mycase', '--trust', '--buildx', '0.21.1'], {
+      cwd: user,
+      reject: false,
+      all: true,
+      env: await labDockerEnv(),
+    });
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/case-mycase +driver=docker\/engine=26\.1\.5\/registry=plain\/store=containerd +absent/);
     const reports = readdirSync(path.join(user, 'reports')).filter((d) => d !== 'latest');

@@ -71,16 +71,43 @@ export class DindContainer {
     private readonly expectedVersion?: string,
   ) {}
 
-  withStore(store: StoreKind): this { this.store = store; return this; }
-  withInsecureRegistry(hostPort: string): this { this.insecureRegistries.push(hostPort); return this; }
-  withMaxDownloadAttempts(n: number): this { this.maxDownloadAttempts = n; return this; }
-  withSeccomp(available: boolean): this { this.seccomp = available; return this; }
-  withExtraHost(host: string, ipAddress: string): this { this.extraHosts.push({ host, ipAddress }); return this; }
-  withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
-  withNetwork(name: string): this { this.networkName = name; return this; }
+  withStore(store: StoreKind): this {
+    this.store = store;
+    return this;
+  }
+  withInsecureRegistry(hostPort: string): this {
+    this.insecureRegistries.push(hostPort);
+    return this;
+  }
+  withMaxDownloadAttempts(n: number): this {
+    this.maxDownloadAttempts = n;
+    return this;
+  }
+  withSeccomp(available: boolean): this {
+    this.seccomp = available;
+    return this;
+  }
+  withExtraHost(host: string, ipAddress: string): this {
+    this.extraHosts.push({ host, ipAddress });
+    return this;
+  }
+  withLabels(labels: Record<string, string>): this {
+    this.labels = { ...this.labels, ...labels };
+    return this;
+  }
+  withNetwork(name: string): this {
+    this.networkName = name;
+    return this;
+  }
   /** Host directories are always mounted read-only: DinD is root on the host's kernel. */
-  withReadOnlyMount(source: string, target: string): this { this.mounts.push({ source, target }); return this; }
-  withStartupTimeout(ms: number): this { this.startupTimeoutMs = ms; return this; }
+  withReadOnlyMount(source: string, target: string): this {
+    this.mounts.push({ source, target });
+    return this;
+  }
+  withStartupTimeout(ms: number): this {
+    this.startupTimeoutMs = ms;
+    return this;
+  }
 
   async start(): Promise<StartedDindContainer> {
     const t0 = Date.now();
@@ -89,7 +116,12 @@ export class DindContainer {
       .withPrivilegedMode()
       .withCommand(['dockerd', `--host=${DIND_SOCKET}`])
       .withTmpFs({ '/var/lib/docker': 'rw,exec', '/var/lib/containerd': 'rw,exec' })
-      .withCopyContentToContainer([{ content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries, maxDownloadAttempts: this.maxDownloadAttempts, seccomp: this.seccomp }), target: '/etc/docker/daemon.json' }])
+      .withCopyContentToContainer([
+        {
+          content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries, maxDownloadAttempts: this.maxDownloadAttempts, seccomp: this.seccomp }),
+          target: '/etc/docker/daemon.json',
+        },
+      ])
       .withLabels({ ...this.labels, [ROLE_LABEL]: 'dind', 'buildx-lab.store': this.store })
       .withExtraHosts(this.extraHosts)
       .withBindMounts(this.mounts.map((m) => ({ ...m, mode: 'ro' as const })))
@@ -99,7 +131,11 @@ export class DindContainer {
     const logTail: string[] = [];
     container = container.withLogConsumer((stream) => {
       stream.on('data', (chunk: Buffer | string) => {
-        logTail.push(...String(chunk).split('\n').filter((l) => l.trim()));
+        logTail.push(
+          ...String(chunk)
+            .split('\n')
+            .filter((l) => l.trim()),
+        );
         logTail.splice(0, Math.max(0, logTail.length - 30));
       });
     });
@@ -149,8 +185,12 @@ export class StartedDindContainer implements AsyncDisposable {
     readonly image: string,
   ) {}
 
-  get id(): string { return this.container.getId(); }
-  get name(): string { return this.container.getName().replace(/^\//, ''); }
+  get id(): string {
+    return this.container.getId();
+  }
+  get name(): string {
+    return this.container.getName().replace(/^\//, '');
+  }
 
   /** Puts files into the engine's container (one tar stream, like `docker cp`). */
   async copyFiles(files: readonly { content: string | Buffer; target: string; mode?: number }[]): Promise<void> {
@@ -158,16 +198,28 @@ export class StartedDindContainer implements AsyncDisposable {
   }
 
   /** Runs argv inside the engine's container through the host CLI (execa), keeping the real exit code. */
-  exec(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; onLine?: ExecOptions['onLine']; signal?: AbortSignal } = {}): Promise<CommandRecord> {
+  exec(
+    argv: readonly string[],
+    opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; onLine?: ExecOptions['onLine']; signal?: AbortSignal } = {},
+  ): Promise<CommandRecord> {
     const envArgs = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     const wd = opts.workdir ? ['-w', opts.workdir] : [];
-    return run(['docker', 'exec', ...envArgs, ...wd, this.id, ...argv], { env: childEnv(this.config), timeoutMs: opts.timeoutMs ?? 300_000, onLine: opts.onLine, signal: opts.signal });
+    return run(['docker', 'exec', ...envArgs, ...wd, this.id, ...argv], {
+      env: childEnv(this.config),
+      timeoutMs: opts.timeoutMs ?? 300_000,
+      onLine: opts.onLine,
+      signal: opts.signal,
+    });
   }
 
   async info(): Promise<DockerInfo | undefined> {
     const r = await this.exec(['docker', 'info', '--format', '{{json .}}'], { timeoutMs: 10_000 });
     if (r.exitCode !== 0) return undefined;
-    try { return JSON.parse(r.stdout) as DockerInfo; } catch { return undefined; }
+    try {
+      return JSON.parse(r.stdout) as DockerInfo;
+    } catch {
+      return undefined;
+    }
   }
 
   async waitForInfo(timeoutMs: number): Promise<DockerInfo> {

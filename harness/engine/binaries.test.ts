@@ -9,7 +9,13 @@ const r26: EngineRelease = {
   containerd: 'v1.7.18',
   runc: 'v1.1.12',
 };
-const r29: EngineRelease = { ...r26, version: '29.7.1', daemon: { module: 'github.com/moby/moby/v2', version: 'v2.0.0-beta.21', vendorMod: false }, containerd: 'v2.3.3', runc: 'v1.4.3' };
+const r29: EngineRelease = {
+  ...r26,
+  version: '29.7.1',
+  daemon: { module: 'github.com/moby/moby/v2', version: 'v2.0.0-beta.21', vendorMod: false },
+  containerd: 'v2.3.3',
+  runc: 'v1.4.3',
+};
 
 describe('engine parts', () => {
   it('builds each part once per pinned version, so engines pinning the same containerd share it', () => {

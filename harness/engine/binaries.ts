@@ -80,15 +80,24 @@ export function partBuildRequest(release: EngineRelease, part: EnginePart, outDi
     case 'daemon': {
       const pkg = part.module;
       return {
-        module: part.module, version: part.version, vendorMod: release.daemon.vendorMod, workDir,
-        targets: [{ pkg: './cmd/dockerd', out: out('dockerd') }, { pkg: './cmd/docker-proxy', out: out('docker-proxy') }],
+        module: part.module,
+        version: part.version,
+        vendorMod: release.daemon.vendorMod,
+        workDir,
+        targets: [
+          { pkg: './cmd/dockerd', out: out('dockerd') },
+          { pkg: './cmd/docker-proxy', out: out('docker-proxy') },
+        ],
         tags: ['netgo', 'osusergo', 'static_build', 'exclude_graphdriver_btrfs', 'exclude_graphdriver_devicemapper', 'exclude_graphdriver_zfs'],
         ldflagsX: { [`${pkg}/dockerversion.Version`]: release.version, [`${pkg}/dockerversion.GitCommit`]: '{{revision}}' },
         inspectSource: (dir) => {
           const file = path.join(dir, 'Dockerfile');
           if (!existsSync(file)) return;
           const pins = dockerfilePins(readFileSync(file, 'utf8'));
-          for (const [what, want] of [['containerd', release.containerd], ['runc', release.runc]] as const) {
+          for (const [what, want] of [
+            ['containerd', release.containerd],
+            ['runc', release.runc],
+          ] as const) {
             if (pins[what] && pins[what] !== want) {
               throw new ProvisionError(`Docker ${release.version}'s Dockerfile pins ${what} ${pins[what]}, but harness/engine/releases.json says ${want}; fix the list`);
             }
@@ -98,14 +107,21 @@ export function partBuildRequest(release: EngineRelease, part: EnginePart, outDi
     }
     case 'containerd':
       return {
-        module: part.module, version: part.version, workDir,
-        targets: [{ pkg: './cmd/containerd', out: out('containerd') }, { pkg: './cmd/containerd-shim-runc-v2', out: out('containerd-shim-runc-v2') }],
+        module: part.module,
+        version: part.version,
+        workDir,
+        targets: [
+          { pkg: './cmd/containerd', out: out('containerd') },
+          { pkg: './cmd/containerd-shim-runc-v2', out: out('containerd-shim-runc-v2') },
+        ],
         tags: ['no_btrfs', 'no_devmapper', 'no_zfs', 'urfave_cli_no_docs', 'netgo', 'osusergo', 'static_build'],
         ldflagsX: { [`${part.module}/version.Version`]: part.version, [`${part.module}/version.Revision`]: '{{revision}}', [`${part.module}/version.Package`]: part.module },
       };
     case 'runc':
       return {
-        module: part.module, version: part.version, workDir,
+        module: part.module,
+        version: part.version,
+        workDir,
         targets: [{ pkg: '.', out: out('runc') }],
         tags: [...(seccompEnv ? ['seccomp'] : []), 'netgo', 'osusergo'],
         cgo: { env: seccompEnv ?? {} },
@@ -113,7 +129,10 @@ export function partBuildRequest(release: EngineRelease, part: EnginePart, outDi
       };
     case 'cli':
       return {
-        module: part.module, version: part.version, vendorMod: release.cli.vendorMod, workDir,
+        module: part.module,
+        version: part.version,
+        vendorMod: release.cli.vendorMod,
+        workDir,
         targets: [{ pkg: './cmd/docker', out: out('docker') }],
         tags: ['netgo', 'osusergo', 'static_build'],
         ldflagsX: { 'github.com/docker/cli/cli/version.Version': release.version, 'github.com/docker/cli/cli/version.GitCommit': '{{revision}}' },
@@ -181,7 +200,11 @@ export class EngineBuilder {
     for (const part of engineParts(release)) {
       for (const b of part.binaries) {
         const from = path.join(this.partDir(part), b);
-        try { linkSync(from, path.join(stage, b)); } catch { copyFileSync(from, path.join(stage, b)); }
+        try {
+          linkSync(from, path.join(stage, b));
+        } catch {
+          copyFileSync(from, path.join(stage, b));
+        }
       }
     }
     writeFileSync(path.join(stage, '..', 'engine.json'), JSON.stringify({ version: release.version, parts }, null, 2));
@@ -194,11 +217,17 @@ export class EngineBuilder {
   async ensurePart(release: EngineRelease, part: EnginePart, opts: EngineBuildOptions = {}): Promise<PartMeta> {
     const hit = this.cachedPart(part);
     if (hit) return hit;
-    return crossProcessLock(path.join(this.config.cacheDir, 'locks', `engine-part-${part.id}`), `engine part ${part.id}`, this.progress, async () => {
-      const again = this.cachedPart(part);
-      if (again) return again;
-      return this.buildPart(release, part, opts);
-    }, opts.signal);
+    return crossProcessLock(
+      path.join(this.config.cacheDir, 'locks', `engine-part-${part.id}`),
+      `engine part ${part.id}`,
+      this.progress,
+      async () => {
+        const again = this.cachedPart(part);
+        if (again) return again;
+        return this.buildPart(release, part, opts);
+      },
+      opts.signal,
+    );
   }
 
   private async buildPart(release: EngineRelease, part: EnginePart, opts: EngineBuildOptions): Promise<PartMeta> {
@@ -214,20 +243,30 @@ export class EngineBuilder {
       rmSync(path.join(stage, '.work'), { recursive: true, force: true });
       const reports = await this.checkVersions(part, stage, release);
       const meta: PartMeta = {
-        id: part.id, kind: part.kind, module: part.module, version: part.version,
+        id: part.id,
+        kind: part.kind,
+        module: part.module,
+        version: part.version,
         binaries: part.binaries.map((b) => {
           chmodSync(path.join(stage, b), 0o755);
           return { name: b, sha256: sha256File(path.join(stage, b)), size: statSync(path.join(stage, b)).size };
         }),
-        reports, goVersion: res.goVersion, sumdb: res.sumdb, replacements: res.replacements,
+        reports,
+        goVersion: res.goVersion,
+        sumdb: res.sumdb,
+        replacements: res.replacements,
         ...(part.kind === 'runc' ? { seccomp: seccompEnv !== undefined } : {}),
-        builtAt: new Date().toISOString(), durationMs: Date.now() - t0, compileMs: res.compileMs,
+        builtAt: new Date().toISOString(),
+        durationMs: Date.now() - t0,
+        compileMs: res.compileMs,
       };
       writeFileSync(path.join(stage, 'meta.json'), JSON.stringify(meta, null, 2));
       rmSync(dir, { recursive: true, force: true });
       renameSync(stage, dir);
       const size = meta.binaries.reduce((n, b) => n + b.size, 0);
-      this.progress(`engine part ${part.id}: built in ${Math.round(meta.durationMs / 1000)} s (compile ${Math.round(meta.compileMs / 1000)} s), ${(size / 1e6).toFixed(0)} MB${meta.replacements.length ? `, replaced ${meta.replacements.map((r) => `${r.module}@${r.from} -> ${r.to}`).join(', ')}` : ''}`);
+      this.progress(
+        `engine part ${part.id}: built in ${Math.round(meta.durationMs / 1000)} s (compile ${Math.round(meta.compileMs / 1000)} s), ${(size / 1e6).toFixed(0)} MB${meta.replacements.length ? `, replaced ${meta.replacements.map((r) => `${r.module}@${r.from} -> ${r.to}`).join(', ')}` : ''}`,
+      );
       return meta;
     } finally {
       rmSync(stage, { recursive: true, force: true });
@@ -258,9 +297,15 @@ export class EngineBuilder {
     const dir = path.join(this.config.cacheDir, 'tools', `libseccomp-dev-${suite}`);
     const pc = () => findFile(dir, 'libseccomp.pc');
     if (!pc()) {
-      await crossProcessLock(path.join(this.config.cacheDir, 'locks', `libseccomp-${suite}`), 'libseccomp-dev', this.progress, async () => {
-        if (!pc()) await new PrivateApt(this.config, this.progress).unpack('libseccomp-dev', suite, dir, signal);
-      }, signal);
+      await crossProcessLock(
+        path.join(this.config.cacheDir, 'locks', `libseccomp-${suite}`),
+        'libseccomp-dev',
+        this.progress,
+        async () => {
+          if (!pc()) await new PrivateApt(this.config, this.progress).unpack('libseccomp-dev', suite, dir, signal);
+        },
+        signal,
+      );
     }
     const file = pc();
     if (!file) throw new ProvisionError(`libseccomp-dev from Debian ${suite} has no libseccomp.pc`);

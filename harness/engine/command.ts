@@ -8,33 +8,50 @@ import { hostDefaultRelease } from './spec.ts';
 
 export function engineCommand(): Command {
   const cmd = new Command('engine').summary("the lab's own Docker engine: status, install, start, stop, uninstall");
-  cmd.command('status').description('which engine the lab would use, and the state of its own').action(async () => {
-    const config = labConfig();
-    const host = new HostEngine(config, stderrProgress);
-    const lab = await inspectEngine(config, host.labHost);
-    const installed = host.installedVersion();
-    process.stdout.write(`lab engine: ${installed ? `Docker ${installed} installed under ${host.paths.home}` : 'not installed'}; ${lab ? `running (Docker ${lab.serverVersion}, ${host.labHost})` : 'not running'}\n`);
-    const user = config.requestedDockerHost ?? config.defaultDockerSocket;
-    const info = await inspectEngine(config, user);
-    process.stdout.write(`${config.requestedDockerHost ? 'DOCKER_HOST' : 'default socket'} ${user}: ${info ? `Docker ${info.serverVersion}` : 'no answer'}\n`);
-  });
-  cmd.command('install').description(`build Docker ${hostDefaultRelease().version} from the Go module proxy and install it under the lab's prefix (no host package changes)`).action(async () => {
-    await new HostEngine(labConfig(), stderrProgress).install();
-  });
-  cmd.command('start').description("start the lab's engine in the background (installing it first if needed)").action(async () => {
-    const host = new HostEngine(labConfig(), stderrProgress);
-    if (!host.installedVersion()) await host.install();
-    const info = await host.start();
-    process.stdout.write(`Docker ${info.serverVersion} at ${info.host}\n`);
-  });
-  cmd.command('stop').description("stop the lab's engine (its containers stop with it)").action(async () => {
-    const stopped = await new HostEngine(labConfig(), stderrProgress).stop();
-    process.stdout.write(stopped ? "stopped the lab's engine\n" : "the lab's engine was not running\n");
-  });
-  cmd.command('uninstall').description("stop the lab's engine and remove its prefix: binaries, images, containers, volumes, log").action(async () => {
-    const host = new HostEngine(labConfig(), stderrProgress);
-    await host.uninstall();
-    process.stdout.write(`removed ${host.paths.home} and ${host.paths.runDir}\n`);
-  });
+  cmd
+    .command('status')
+    .description('which engine the lab would use, and the state of its own')
+    .action(async () => {
+      const config = labConfig();
+      const host = new HostEngine(config, stderrProgress);
+      const lab = await inspectEngine(config, host.labHost);
+      const installed = host.installedVersion();
+      process.stdout.write(
+        `lab engine: ${installed ? `Docker ${installed} installed under ${host.paths.home}` : 'not installed'}; ${lab ? `running (Docker ${lab.serverVersion}, ${host.labHost})` : 'not running'}\n`,
+      );
+      const user = config.requestedDockerHost ?? config.defaultDockerSocket;
+      const info = await inspectEngine(config, user);
+      process.stdout.write(`${config.requestedDockerHost ? 'DOCKER_HOST' : 'default socket'} ${user}: ${info ? `Docker ${info.serverVersion}` : 'no answer'}\n`);
+    });
+  cmd
+    .command('install')
+    .description(`build Docker ${hostDefaultRelease().version} from the Go module proxy and install it under the lab's prefix (no host package changes)`)
+    .action(async () => {
+      await new HostEngine(labConfig(), stderrProgress).install();
+    });
+  cmd
+    .command('start')
+    .description("start the lab's engine in the background (installing it first if needed)")
+    .action(async () => {
+      const host = new HostEngine(labConfig(), stderrProgress);
+      if (!host.installedVersion()) await host.install();
+      const info = await host.start();
+      process.stdout.write(`Docker ${info.serverVersion} at ${info.host}\n`);
+    });
+  cmd
+    .command('stop')
+    .description("stop the lab's engine (its containers stop with it)")
+    .action(async () => {
+      const stopped = await new HostEngine(labConfig(), stderrProgress).stop();
+      process.stdout.write(stopped ? "stopped the lab's engine\n" : "the lab's engine was not running\n");
+    });
+  cmd
+    .command('uninstall')
+    .description("stop the lab's engine and remove its prefix: binaries, images, containers, volumes, log")
+    .action(async () => {
+      const host = new HostEngine(labConfig(), stderrProgress);
+      await host.uninstall();
+      process.stdout.write(`removed ${host.paths.home} and ${host.paths.runDir}\n`);
+    });
   return cmd;
 }

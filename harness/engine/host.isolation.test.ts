@@ -13,7 +13,7 @@ describe('engineIsolation', () => {
     ['user-namespace remapping', ['name=seccomp,profile=builtin', 'name=userns'], false, /name=userns.*--userns=host/],
     ['an engine before 1.13 (bare names)', ['apparmor', 'seccomp'], false, /rootful engine/],
     ['a name that only starts like rootless', ['name=rootlessish'], false, /rootful engine/],
-    ['rootless only as another key\'s value', ['profile=rootless'], false, /rootful engine/],
+    ["rootless only as another key's value", ['profile=rootless'], false, /rootful engine/],
     ['SecurityOptions missing', undefined, false, /lists no security options/],
     ['SecurityOptions not a list', 'name=rootless', false, /lists no security options/],
     ['a list with a non-string in it', ['name=rootless', 7], false, /lists no security options/],

@@ -16,15 +16,26 @@ import { HostEngine } from './host.ts';
 
 const dpkg = async () => (await execa('dpkg-query', ['-W', '-f', '${Package} ${Version} ${Status}\\n'])).stdout;
 const notes: string[] = [];
-const progress: ProgressSink = (m) => { notes.push(m); };
+const progress: ProgressSink = (m) => {
+  notes.push(m);
+};
 const homes: string[] = [];
-afterAll(() => { for (const h of homes) rmSync(h, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
 
 /** A config whose lab engine lives in a fresh prefix, with its own socket: the lab's real engine is not touched. */
 function freshEngine(over: Partial<LabConfig> = {}): LabConfig {
   const home = mkdtempSync(path.join(tmpdir(), 'bxl-engine-'));
   homes.push(home);
-  return { ...labConfig(), engineHome: path.join(home, 'engine'), engineRunDir: path.join(home, 'run'), defaultDockerSocket: `unix://${path.join(home, 'none.sock')}`, requestedDockerHost: undefined, ...over };
+  return {
+    ...labConfig(),
+    engineHome: path.join(home, 'engine'),
+    engineRunDir: path.join(home, 'run'),
+    defaultDockerSocket: `unix://${path.join(home, 'none.sock')}`,
+    requestedDockerHost: undefined,
+    ...over,
+  };
 }
 
 /**
@@ -37,7 +48,13 @@ async function oldEngine(dir: string): Promise<{ sock: string; stop: () => Promi
   const env = childEnv(config);
   const image = await ensureImage(config, debianDindSpec('bookworm', '20.10'), progress);
   const labels = Object.entries(labelsFor(`itg-old-engine-${process.pid}`)).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-  const id = (await execa('docker', ['run', '-d', '--privileged', ...labels, '-v', `${dir}:/run/old`, image.ref, 'dockerd', '-H', 'unix:///run/old/docker.sock', '--iptables=false', '--bridge=none'], { env })).stdout.trim();
+  const id = (
+    await execa(
+      'docker',
+      ['run', '-d', '--privileged', ...labels, '-v', `${dir}:/run/old`, image.ref, 'dockerd', '-H', 'unix:///run/old/docker.sock', '--iptables=false', '--bridge=none'],
+      { env },
+    )
+  ).stdout.trim();
   const sock = path.join(dir, 'docker.sock');
   const stop = async () => void (await execa('docker', ['rm', '-f', id], { env, reject: false }));
   for (const t0 = Date.now(); Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 500))) {
@@ -65,7 +82,7 @@ describe('the host engine', () => {
     expect(await dpkg()).toBe(before);
   });
 
-  it("uses a usable engine the user runs as it is, and never installs over DOCKER_HOST", async () => {
+  it('uses a usable engine the user runs as it is, and never installs over DOCKER_HOST', async () => {
     const real = await new HostEngine(labConfig(), progress).ensure();
     const config = freshEngine({ requestedDockerHost: real.host, dockerHost: real.host });
     const info = await new HostEngine(config, progress).ensure();

@@ -51,7 +51,16 @@ describe("the lab engine's daemon.json", () => {
   const p = labEnginePaths({ engineHome: '/h/engine', engineRunDir: '/run/bxl' });
   it('keeps everything under its own prefix and leaves the host firewall and sysctls alone', () => {
     const c = labDaemonConfig(p, { seccomp: true });
-    expect(c).toMatchObject({ hosts: ['unix:///run/bxl/docker.sock'], 'data-root': '/h/engine/data', 'exec-root': '/run/bxl/exec', pidfile: '/run/bxl/dockerd.pid', iptables: false, ip6tables: false, 'ip-forward': false, bridge: 'none' });
+    expect(c).toMatchObject({
+      hosts: ['unix:///run/bxl/docker.sock'],
+      'data-root': '/h/engine/data',
+      'exec-root': '/run/bxl/exec',
+      pidfile: '/run/bxl/dockerd.pid',
+      iptables: false,
+      ip6tables: false,
+      'ip-forward': false,
+      bridge: 'none',
+    });
     expect(c).not.toHaveProperty('seccomp-profile');
   });
   it('runs containers unconfined only when runc was built without seccomp', () => {
@@ -61,8 +70,14 @@ describe("the lab engine's daemon.json", () => {
 
 describe("the lab engine's directories are the lab's before anything in them is deleted", () => {
   const dirs: string[] = [];
-  afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
-  const tmp = () => { const d = mkdtempSync(path.join(tmpdir(), 'lab-engine-dirs-')); dirs.push(d); return d; };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const tmp = () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'lab-engine-dirs-'));
+    dirs.push(d);
+    return d;
+  };
   /** A directory holding FILES (relative path -> content). */
   const dirWith = (files: Record<string, string>) => {
     const d = tmp();
@@ -106,14 +121,18 @@ describe("the lab engine's directories are the lab's before anything in them is 
     expect(notes.join()).toMatch(/layout from before ownership markers/);
     const foreign = dirWith(USER_FILES);
     expect(() => claimEngineDir(foreign, 'runDir', () => undefined)).toThrow(UsageError);
-    expect(() => claimEngineDir(foreign, 'runDir', () => undefined)).toThrow(new RegExp(`^${foreign} \\(BUILDX_LAB_ENGINE_RUN_DIR\\) is not a directory of the lab's engine.*no ${ENGINE_DIR_MARKER}.*Fix: set BUILDX_LAB_ENGINE_RUN_DIR to an empty or new directory`));
+    expect(() => claimEngineDir(foreign, 'runDir', () => undefined)).toThrow(
+      new RegExp(
+        `^${foreign} \\(BUILDX_LAB_ENGINE_RUN_DIR\\) is not a directory of the lab's engine.*no ${ENGINE_DIR_MARKER}.*Fix: set BUILDX_LAB_ENGINE_RUN_DIR to an empty or new directory`,
+      ),
+    );
     expect(existsSync(path.join(foreign, ENGINE_DIR_MARKER))).toBe(false);
   });
 
   it.each([
     ['the engine home', () => dirWith({ ...USER_FILES, 'bin/dockerd': 'x' }), () => dirWith(LEGACY_RUN), 'BUILDX_LAB_ENGINE_HOME'],
     ['the run directory', () => dirWith(LEGACY_HOME), () => dirWith(USER_FILES), 'BUILDX_LAB_ENGINE_RUN_DIR'],
-  ])('uninstall refuses when %s is not the lab\'s, and deletes nothing in either', async (_what, home, runDir, setting) => {
+  ])("uninstall refuses when %s is not the lab's, and deletes nothing in either", async (_what, home, runDir, setting) => {
     const [h, r] = [home(), runDir()];
     const before = [readdirSync(h, { recursive: true }), readdirSync(r, { recursive: true })];
     await expect(hostFor(h, r).uninstall()).rejects.toThrow(new RegExp(`\\(${setting}\\) is not a directory of the lab's engine`));
@@ -149,7 +168,7 @@ describe("the lab engine's directories are the lab's before anything in them is 
     }
   });
 
-  it('install refuses a home that is not the lab\'s before building anything', async () => {
+  it("install refuses a home that is not the lab's before building anything", async () => {
     const home = dirWith({ 'bin/dockerd': 'the user dockerd', 'notes.txt': 'mine' });
     await expect(hostFor(home, dirWith({})).install()).rejects.toThrow(/\(BUILDX_LAB_ENGINE_HOME\) is not a directory of the lab's engine/);
     expect(readFileSync(path.join(home, 'bin/dockerd'), 'utf8')).toBe('the user dockerd');

@@ -166,12 +166,17 @@ export interface EngineIsolation {
  */
 export function engineIsolation(info: { SecurityOptions?: unknown }): EngineIsolation {
   const opts = info.SecurityOptions;
-  if (!Array.isArray(opts) || !opts.every((o) => typeof o === 'string')) return { isolated: false, reason: 'docker info lists no security options, so it is taken for a rootful engine' };
+  if (!Array.isArray(opts) || !opts.every((o) => typeof o === 'string'))
+    return { isolated: false, reason: 'docker info lists no security options, so it is taken for a rootful engine' };
   // "name=seccomp,profile=builtin" -> "seccomp"; engines before 1.13 listed bare names.
   const names = new Set(opts.map((o: string) => /(?:^|,)name=([^,]*)/.exec(o)?.[1] ?? (o.includes('=') ? '' : o)));
-  if (names.has('rootless')) return { isolated: true, reason: 'rootless engine (name=rootless): root in its containers, a privileged DinD too, is an unprivileged user on the host' };
+  if (names.has('rootless'))
+    return { isolated: true, reason: 'rootless engine (name=rootless): root in its containers, a privileged DinD too, is an unprivileged user on the host' };
   if (names.has('userns')) {
-    return { isolated: false, reason: 'user-namespace remapping (name=userns) does not cover privileged containers: a privileged DinD must opt out of it with --userns=host and runs as root on the host' };
+    return {
+      isolated: false,
+      reason: 'user-namespace remapping (name=userns) does not cover privileged containers: a privileged DinD must opt out of it with --userns=host and runs as root on the host',
+    };
   }
   return { isolated: false, reason: 'rootful engine (docker info lists no name=rootless): root in a privileged container is root on the host' };
 }
@@ -188,9 +193,7 @@ export async function inspectEngine(config: LabConfig, host: string): Promise<Om
   }
 }
 
-export type EngineChoice =
-  | { use: EngineInfo; notes: string[] }
-  | { start: 'lab'; notes: string[] };
+export type EngineChoice = { use: EngineInfo; notes: string[] } | { start: 'lab'; notes: string[] };
 
 /**
  * Which engine to use, from what answers; pure over the probes' results (unit-tested). `requested` is the
@@ -204,16 +207,24 @@ export function chooseEngine(opts: {
 }): EngineChoice {
   if (opts.requested) {
     const i = opts.requestedInfo;
-    if (!i) throw new RequirementError(`No Docker engine answers at DOCKER_HOST=${opts.requested}. Fix: start that engine (>= ${MIN_ENGINE}), or unset DOCKER_HOST and let the lab start its own.`);
+    if (!i)
+      throw new RequirementError(
+        `No Docker engine answers at DOCKER_HOST=${opts.requested}. Fix: start that engine (>= ${MIN_ENGINE}), or unset DOCKER_HOST and let the lab start its own.`,
+      );
     const problem = engineProblem(i);
-    if (problem) throw new RequirementError(`${problem}. DOCKER_HOST=${opts.requested} names it, so the lab leaves it alone. Fix: point DOCKER_HOST at Docker >= ${MIN_ENGINE}, or unset it and let the lab run its own engine beside this one.`);
+    if (problem)
+      throw new RequirementError(
+        `${problem}. DOCKER_HOST=${opts.requested} names it, so the lab leaves it alone. Fix: point DOCKER_HOST at Docker >= ${MIN_ENGINE}, or unset it and let the lab run its own engine beside this one.`,
+      );
     return { use: { ...i, owner: 'user' }, notes: [] };
   }
   const notes: string[] = [];
   if (opts.defaultInfo) {
     const problem = engineProblem(opts.defaultInfo);
     if (!problem) return { use: { ...opts.defaultInfo, owner: 'user' }, notes };
-    notes.push(`the engine at ${DEFAULT_DOCKER_SOCKET} runs Docker ${opts.defaultInfo.serverVersion}, older than ${MIN_ENGINE}: leaving it installed and running, and using the lab's own engine beside it`);
+    notes.push(
+      `the engine at ${DEFAULT_DOCKER_SOCKET} runs Docker ${opts.defaultInfo.serverVersion}, older than ${MIN_ENGINE}: leaving it installed and running, and using the lab's own engine beside it`,
+    );
   }
   if (opts.labInfo && !engineProblem(opts.labInfo)) return { use: { ...opts.labInfo, owner: 'lab' }, notes };
   return { start: 'lab', notes };
@@ -262,7 +273,9 @@ export class HostEngine {
     // before the (long) build: a refusal should come at once
     assertEngineDirOwned(this.paths.home, 'home');
     if (process.getuid?.() !== 0) {
-      throw new RequirementError(`running a Docker engine needs root, and this is uid ${process.getuid?.()}. Fix: run the lab as root, or start Docker >= ${MIN_ENGINE} yourself and set DOCKER_HOST.`);
+      throw new RequirementError(
+        `running a Docker engine needs root, and this is uid ${process.getuid?.()}. Fix: run the lab as root, or start Docker >= ${MIN_ENGINE} yourself and set DOCKER_HOST.`,
+      );
     }
     const bins = await new EngineBuilder(this.config, this.progress).ensure(release, opts);
     claimEngineDir(this.paths.home, 'home', this.progress);
@@ -273,7 +286,10 @@ export class HostEngine {
     rmSync(this.paths.bin, { recursive: true, force: true });
     renameSync(stage, this.paths.bin);
     writeFileSync(this.paths.configFile, JSON.stringify(labDaemonConfig(this.paths, { seccomp: bins.seccomp }), null, 2));
-    writeFileSync(path.join(this.paths.home, 'installed.json'), JSON.stringify({ version: release.version, parts: bins.parts.map((p) => ({ id: p.id, reports: p.reports })), installedAt: new Date().toISOString() }, null, 2));
+    writeFileSync(
+      path.join(this.paths.home, 'installed.json'),
+      JSON.stringify({ version: release.version, parts: bins.parts.map((p) => ({ id: p.id, reports: p.reports })), installedAt: new Date().toISOString() }, null, 2),
+    );
     this.progress(`installed Docker ${release.version} under ${this.paths.home} (dockerd, containerd, runc, docker CLI built from the Go module proxy; no host package changed)`);
     return bins;
   }
@@ -290,7 +306,8 @@ export class HostEngine {
   /** Starts the installed lab engine in the background and waits until it answers. */
   async start(timeoutMs = 60_000): Promise<EngineInfo> {
     const p = this.paths;
-    if (!existsSync(path.join(p.bin, 'dockerd'))) throw new UsageError(`the lab's engine is not installed under ${p.home}; run 'buildx-lab engine install' (or any run, which installs it)`);
+    if (!existsSync(path.join(p.bin, 'dockerd')))
+      throw new UsageError(`the lab's engine is not installed under ${p.home}; run 'buildx-lab engine install' (or any run, which installs it)`);
     const running = await inspectEngine(this.config, this.labHost);
     if (running) return { ...running, owner: 'lab' };
     // Both are checked before either is changed.
@@ -321,7 +338,10 @@ export class HostEngine {
         return { ...info, owner: 'lab' };
       }
       if (child.exitCode !== null || Date.now() > deadline) {
-        throw new EngineStartError(`the lab's dockerd ${child.exitCode !== null ? `exited (${child.exitCode})` : `did not answer within ${timeoutMs / 1000} s`} on ${p.socket}`, lastLines(readLog(p.log), 25));
+        throw new EngineStartError(
+          `the lab's dockerd ${child.exitCode !== null ? `exited (${child.exitCode})` : `did not answer within ${timeoutMs / 1000} s`} on ${p.socket}`,
+          lastLines(readLog(p.log), 25),
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -352,7 +372,11 @@ export class HostEngine {
     const mounts = await run(['sh', '-c', 'cat /proc/mounts'], { env: childEnv(this.config) });
     const inside = (m: string, root: string) => m === root || m.startsWith(`${root}/`);
     const under = (m: string) => inside(m, this.paths.dataRoot) || inside(m, this.paths.execRoot);
-    const targets = mounts.stdout.split('\n').map((l) => l.split(' ')[1] ?? '').filter(under).sort((a, b) => b.length - a.length);
+    const targets = mounts.stdout
+      .split('\n')
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter(under)
+      .sort((a, b) => b.length - a.length);
     for (const t of targets) await run(['umount', '-l', t], { env: childEnv(this.config) });
     rmSync(this.paths.home, { recursive: true, force: true });
     rmSync(this.paths.runDir, { recursive: true, force: true });

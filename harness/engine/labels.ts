@@ -60,7 +60,12 @@ export function assertEngineAnswered(config: Pick<LabConfig, 'dockerHost'>, r: C
 /** Whether each container runs, in one engine call; a removed container counts as not running. */
 export async function runningContainers(config: LabConfig, ids: readonly string[]): Promise<boolean[]> {
   const r = assertEngineAnswered(config, await run(['docker', 'inspect', '-f', '{{.Id}} {{.State.Running}}', ...ids], { env: childEnv(config), timeoutMs: 10_000 }));
-  const up = new Set(r.stdout.split('\n').filter((l) => l.endsWith(' true')).map((l) => l.split(' ')[0]!));
+  const up = new Set(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.endsWith(' true'))
+      .map((l) => l.split(' ')[0]!),
+  );
   return ids.map((id) => [...up].some((full) => full.startsWith(id)));
 }
 

@@ -56,7 +56,17 @@ describe('judgeOwner', () => {
 
   it('reads the pid only when it is ours to read', () => {
     const asked: number[] = [];
-    judgeOwner({ owner: otherNs(201), me, process: (p) => { asked.push(p); return gone; }, heartbeat: fresh, newestMs: 0, policy });
+    judgeOwner({
+      owner: otherNs(201),
+      me,
+      process: (p) => {
+        asked.push(p);
+        return gone;
+      },
+      heartbeat: fresh,
+      newestMs: 0,
+      policy,
+    });
     expect(asked).toEqual([]);
     expect(isLocalOwner(local(201, '1'), me)).toBe(true);
     expect(isLocalOwner({ ...local(201, '1'), start: undefined }, me)).toBe(false);

@@ -19,7 +19,6 @@ export interface Owner {
   start: string;
 }
 
-
 /** The heartbeat as a sweeper could read it. */
 export type HeartbeatProbe =
   | { kind: 'age'; ms: number }

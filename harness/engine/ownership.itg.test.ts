@@ -35,7 +35,11 @@ function privateCache(real: string): string {
     }
     if (!st.isFile()) return;
     if (st.size < 64 * 1024) return copyFileSync(from, to);
-    try { linkSync(from, to); } catch { copyFileSync(from, to); }
+    try {
+      linkSync(from, to);
+    } catch {
+      copyFileSync(from, to);
+    }
   };
   for (const top of ['buildx', 'engine', 'tools', 'buildkit']) if (existsSync(path.join(real, top))) copy(path.join(real, top), path.join(dest, top));
   return dest;
@@ -76,15 +80,32 @@ describe('ownership of lab resources across pid namespaces', () => {
       new Promise<RegExpExecArray>((resolve, reject) => {
         const check = () => {
           const m = re.exec(out);
-          if (m) { waiters.delete(check); clearTimeout(t); resolve(m); }
+          if (m) {
+            waiters.delete(check);
+            clearTimeout(t);
+            resolve(m);
+          }
         };
-        const t = setTimeout(() => { waiters.delete(check); reject(new Error(`${name}: no ${re} within ${timeoutMs / 1000} s; output:\n${out}`)); }, timeoutMs);
-        void child.finally(() => setTimeout(() => { if (waiters.has(check)) { waiters.delete(check); clearTimeout(t); reject(new Error(`${name} ended without ${re}; output:\n${out}`)); } }, 100));
+        const t = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`${name}: no ${re} within ${timeoutMs / 1000} s; output:\n${out}`));
+        }, timeoutMs);
+        void child.finally(() =>
+          setTimeout(() => {
+            if (waiters.has(check)) {
+              waiters.delete(check);
+              clearTimeout(t);
+              reject(new Error(`${name} ended without ${re}; output:\n${out}`));
+            }
+          }, 100),
+        );
         waiters.add(check);
         check();
       });
     const run: LabRun = {
-      name, child, reportDir,
+      name,
+      child,
+      reportDir,
       output: () => out,
       waitFor,
       runId: async () => {
@@ -92,7 +113,13 @@ describe('ownership of lab resources across pid namespaces', () => {
         if (!runIds.includes(id)) runIds.push(id);
         return id;
       },
-      signal: (sig) => { try { process.kill(-child.pid!, sig); } catch { /* already gone */ } },
+      signal: (sig) => {
+        try {
+          process.kill(-child.pid!, sig);
+        } catch {
+          /* already gone */
+        }
+      },
     };
     runs.push(run);
     return run;
@@ -135,97 +162,113 @@ describe('ownership of lab resources across pid namespaces', () => {
     rmSync(reportRoot, { recursive: true, force: true });
   }, 5 * 60_000);
 
-  it('two runs at once, one in its own pid namespace: both finish with their own tables, neither touches the other', async () => {
-    const t0 = Date.now();
-    // A (this pid namespace) is held still once its lab is up, so that B starts while A's containers exist.
-    const a = startRun('a');
-    const aId = await labReady(a);
-    a.signal('SIGSTOP');
-    const aHeld = await resourcesOf(aId);
-    expect(aHeld.length).toBeGreaterThanOrEqual(2); // network and registry at least
+  it(
+    'two runs at once, one in its own pid namespace: both finish with their own tables, neither touches the other',
+    async () => {
+      const t0 = Date.now();
+      // A (this pid namespace) is held still once its lab is up, so that B starts while A's containers exist.
+      const a = startRun('a');
+      const aId = await labReady(a);
+      a.signal('SIGSTOP');
+      const aHeld = await resourcesOf(aId);
+      expect(aHeld.length).toBeGreaterThanOrEqual(2); // network and registry at least
 
-    // B, in a pid namespace of its own: A's pid means nothing there (the old sweep took A for dead).
-    const b = startRun('b', { unshare: true });
-    const bId = await labReady(b);
-    b.signal('SIGSTOP');
-    expect(await resourcesOf(aId)).toEqual(aHeld);
-    expect(b.output()).toMatch(new RegExp(`sweep: left alone run ${aId}: alive, heartbeat \\d+ s ago \\(another pid namespace\\)`));
-    const bHeld = await resourcesOf(bId);
+      // B, in a pid namespace of its own: A's pid means nothing there (the old sweep took A for dead).
+      const b = startRun('b', { unshare: true });
+      const bId = await labReady(b);
+      b.signal('SIGSTOP');
+      expect(await resourcesOf(aId)).toEqual(aHeld);
+      expect(b.output()).toMatch(new RegExp(`sweep: left alone run ${aId}: alive, heartbeat \\d+ s ago \\(another pid namespace\\)`));
+      const bHeld = await resourcesOf(bId);
 
-    // From this namespace, while both go: doctor names both as alive and advises no clean; clean removes neither.
-    const doctor = await execa(process.execPath, [cli, 'doctor'], { env: env(), extendEnv: false, reject: false, all: true });
-    expect(doctor.all).toMatch(new RegExp(`run ${aId}: alive, pid \\d+ on this host is running`));
-    expect(doctor.all).toMatch(new RegExp(`run ${bId}: alive, heartbeat \\d+ s ago \\(another pid namespace\\)`));
-    expect(doctor.all.split('\n').filter((l) => /\bclean\b/.test(l))).toEqual([]);
-    const clean = await execa(process.execPath, [cli, 'clean'], { env: env(), extendEnv: false, reject: false, all: true });
-    expect(clean.exitCode, clean.all).toBe(0);
-    expect(clean.all).toMatch(new RegExp(`left alone run ${aId}: alive`));
-    expect(clean.all).toMatch(new RegExp(`left alone run ${bId}: alive`));
-    expect(await resourcesOf(aId)).toEqual(aHeld);
-    expect(await resourcesOf(bId)).toEqual(bHeld);
+      // From this namespace, while both go: doctor names both as alive and advises no clean; clean removes neither.
+      const doctor = await execa(process.execPath, [cli, 'doctor'], { env: env(), extendEnv: false, reject: false, all: true });
+      expect(doctor.all).toMatch(new RegExp(`run ${aId}: alive, pid \\d+ on this host is running`));
+      expect(doctor.all).toMatch(new RegExp(`run ${bId}: alive, heartbeat \\d+ s ago \\(another pid namespace\\)`));
+      expect(doctor.all.split('\n').filter((l) => /\bclean\b/.test(l))).toEqual([]);
+      const clean = await execa(process.execPath, [cli, 'clean'], { env: env(), extendEnv: false, reject: false, all: true });
+      expect(clean.exitCode, clean.all).toBe(0);
+      expect(clean.all).toMatch(new RegExp(`left alone run ${aId}: alive`));
+      expect(clean.all).toMatch(new RegExp(`left alone run ${bId}: alive`));
+      expect(await resourcesOf(aId)).toEqual(aHeld);
+      expect(await resourcesOf(bId)).toEqual(bHeld);
 
-    a.signal('SIGCONT');
-    b.signal('SIGCONT');
-    const [ra, rb] = await Promise.all([a.child, b.child]);
-    expectOwnTable(ra, 'a');
-    expectOwnTable(rb, 'b');
-    // What each sweep removed: nothing of the other run (each removes its own at its end).
-    for (const [r, other] of [[a, bId], [b, aId]] as const) expect(r.output()).not.toMatch(new RegExp(`removed run ${other}`));
-    expect(await resourcesOf(aId)).toEqual([]);
-    expect(await resourcesOf(bId)).toEqual([]);
-    console.log(`two runs at once: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  }, 30 * 60_000);
+      a.signal('SIGCONT');
+      b.signal('SIGCONT');
+      const [ra, rb] = await Promise.all([a.child, b.child]);
+      expectOwnTable(ra, 'a');
+      expectOwnTable(rb, 'b');
+      // What each sweep removed: nothing of the other run (each removes its own at its end).
+      for (const [r, other] of [
+        [a, bId],
+        [b, aId],
+      ] as const)
+        expect(r.output()).not.toMatch(new RegExp(`removed run ${other}`));
+      expect(await resourcesOf(aId)).toEqual([]);
+      expect(await resourcesOf(bId)).toEqual([]);
+      console.log(`two runs at once: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    },
+    30 * 60_000,
+  );
 
-  it("a killed run's leftovers are swept by the next start once its heartbeat is stale, and not before", async () => {
-    const t0 = Date.now();
-    // A temporary directory a killed provisioning left in the cache: the next run start removes it.
-    const dead = Number(spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim());
-    const leftDir = path.join(cache, 'tmp', `image-registry-${dead}`);
-    mkdirSync(path.join(leftDir, 'files'), { recursive: true });
+  it(
+    "a killed run's leftovers are swept by the next start once its heartbeat is stale, and not before",
+    async () => {
+      const t0 = Date.now();
+      // A temporary directory a killed provisioning left in the cache: the next run start removes it.
+      const dead = Number(spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim());
+      const leftDir = path.join(cache, 'tmp', `image-registry-${dead}`);
+      mkdirSync(path.join(leftDir, 'files'), { recursive: true });
 
-    // K runs in a pid namespace of its own, so only its heartbeat can tell the others it is gone.
-    const k = startRun('k', { unshare: true });
-    const kId = await k.runId();
-    await k.waitFor(/DinD .* ready in \d+ ms/);
-    const kLeft = await resourcesOf(kId);
-    expect(kLeft.length).toBeGreaterThanOrEqual(3); // network, registry, a DinD engine
-    k.signal('SIGKILL');
-    await k.child;
-    const killedAt = Date.now();
-    expect(await resourcesOf(kId)).toEqual(kLeft);
+      // K runs in a pid namespace of its own, so only its heartbeat can tell the others it is gone.
+      const k = startRun('k', { unshare: true });
+      const kId = await k.runId();
+      await k.waitFor(/DinD .* ready in \d+ ms/);
+      const kLeft = await resourcesOf(kId);
+      expect(kLeft.length).toBeGreaterThanOrEqual(3); // network, registry, a DinD engine
+      k.signal('SIGKILL');
+      await k.child;
+      const killedAt = Date.now();
+      expect(await resourcesOf(kId)).toEqual(kLeft);
 
-    const stale = { BUILDX_LAB_HEARTBEAT_STALE_S: String(STALE_S) };
-    const next = await startRun('next', { env: stale }).child;
-    expectOwnTable(next, 'next');
-    expect(table(next)).toMatch(new RegExp(`sweep: left alone run ${kId}: alive, heartbeat \\d+ s ago \\(another pid namespace\\)`));
-    expect(table(next)).toContain(`removed image build directory ${leftDir} (pid ${dead} is gone)`);
-    expect(existsSync(leftDir)).toBe(false);
-    expect(await resourcesOf(kId)).toEqual(kLeft);
+      const stale = { BUILDX_LAB_HEARTBEAT_STALE_S: String(STALE_S) };
+      const next = await startRun('next', { env: stale }).child;
+      expectOwnTable(next, 'next');
+      expect(table(next)).toMatch(new RegExp(`sweep: left alone run ${kId}: alive, heartbeat \\d+ s ago \\(another pid namespace\\)`));
+      expect(table(next)).toContain(`removed image build directory ${leftDir} (pid ${dead} is gone)`);
+      expect(existsSync(leftDir)).toBe(false);
+      expect(await resourcesOf(kId)).toEqual(kLeft);
 
-    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + (STALE_S + 5) * 1000 - Date.now())));
-    const later = await startRun('later', { env: stale }).child;
-    expectOwnTable(later, 'later');
-    expect(table(later)).toMatch(new RegExp(`sweep: removed run ${kId}: abandoned, heartbeat stale: last \\d+ s ago, more than ${STALE_S} s \\(another pid namespace\\)`));
-    expect(await resourcesOf(kId)).toEqual([]);
-    console.log(`killed run swept once stale: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  }, 30 * 60_000);
+      await new Promise((r) => setTimeout(r, Math.max(0, killedAt + (STALE_S + 5) * 1000 - Date.now())));
+      const later = await startRun('later', { env: stale }).child;
+      expectOwnTable(later, 'later');
+      expect(table(later)).toMatch(new RegExp(`sweep: removed run ${kId}: abandoned, heartbeat stale: last \\d+ s ago, more than ${STALE_S} s \\(another pid namespace\\)`));
+      expect(await resourcesOf(kId)).toEqual([]);
+      console.log(`killed run swept once stale: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    },
+    30 * 60_000,
+  );
 
-  it('a build container of a killed image build is swept once its owner is gone', async () => {
-    const env = childEnvOf(config);
-    const image = (await listLabImages(config))[0]?.split('\t')[0];
-    expect(image, 'a lab image to create a container from').toBeDefined();
-    const dead = spawnSync('true').pid!;
-    const owner = { ...currentOwner(), pid: dead, start: '1' };
-    const labels = buildContainerLabels('itg', owner);
-    const runId = labels.find((l) => l.startsWith(`${RUN_LABEL}=`))!.slice(RUN_LABEL.length + 1);
-    const id = (await execa('docker', ['create', ...labels, image!], { env })).stdout.trim();
-    try {
-      const report = await sweepLeftovers(config);
-      expect(describeSweep(report).join('\n')).toContain(`removed run ${runId}: abandoned`);
-      const left = await execa('docker', ['container', 'ls', '-a', '-q', '--filter', `id=${id}`], { env });
-      expect(left.stdout.trim()).toBe('');
-    } finally {
-      await execa('docker', ['rm', '-f', id], { env, reject: false });
-    }
-  }, 5 * 60_000);
+  it(
+    'a build container of a killed image build is swept once its owner is gone',
+    async () => {
+      const env = childEnvOf(config);
+      const image = (await listLabImages(config))[0]?.split('\t')[0];
+      expect(image, 'a lab image to create a container from').toBeDefined();
+      const dead = spawnSync('true').pid!;
+      const owner = { ...currentOwner(), pid: dead, start: '1' };
+      const labels = buildContainerLabels('itg', owner);
+      const runId = labels.find((l) => l.startsWith(`${RUN_LABEL}=`))!.slice(RUN_LABEL.length + 1);
+      const id = (await execa('docker', ['create', ...labels, image!], { env })).stdout.trim();
+      try {
+        const report = await sweepLeftovers(config);
+        expect(describeSweep(report).join('\n')).toContain(`removed run ${runId}: abandoned`);
+        const left = await execa('docker', ['container', 'ls', '-a', '-q', '--filter', `id=${id}`], { env });
+        expect(left.stdout.trim()).toBe('');
+      } finally {
+        await execa('docker', ['rm', '-f', id], { env, reject: false });
+      }
+    },
+    5 * 60_000,
+  );
 });

@@ -38,31 +38,54 @@ let listenerPort = 0;
 let connections = 0;
 let hostProcess: ChildProcess;
 
-const docker = (host: string, argv: string[], input?: Buffer) => run(['docker', ...argv], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 300_000, ...(input ? { input } : {}) });
+const docker = (host: string, argv: string[], input?: Buffer) =>
+  run(['docker', ...argv], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 300_000, ...(input ? { input } : {}) });
 
 /** What the attacker runs as root in a privileged container inside the privileged DinD. */
-const attack = (port: number) => [
-  'read -r inside outside count < /proc/self/uid_map; echo "uid_map: $inside $outside $count"',
-  'echo "read: $(cat /canary/secret 2>&1)"',
-  'touch /canary/written 2>/dev/null && echo "write: ok" || echo "write: refused"',
-  `timeout 3 bash -c "echo > /dev/tcp/127.0.0.1/${port}" 2>/dev/null && echo "loopback: reached" || echo "loopback: unreachable"`,
-  `ps -eo args | grep -c "[s]leep ${marker}" | sed "s/^/host process seen: /"`,
-  // Every block device the kernel has, made and mounted: root on the host could read the host's disk.
-  'for d in /sys/block/*/dev; do n=$(cat $d); mknod /tmp/blk b ${n%:*} ${n#*:} 2>/dev/null; mkdir -p /mnt/b; mount -o ro /tmp/blk /mnt/b 2>/dev/null && echo "mount: $d ok"; rm -f /tmp/blk; done; echo "mount: done"',
-].join('; ');
+const attack = (port: number) =>
+  [
+    'read -r inside outside count < /proc/self/uid_map; echo "uid_map: $inside $outside $count"',
+    'echo "read: $(cat /canary/secret 2>&1)"',
+    'touch /canary/written 2>/dev/null && echo "write: ok" || echo "write: refused"',
+    `timeout 3 bash -c "echo > /dev/tcp/127.0.0.1/${port}" 2>/dev/null && echo "loopback: reached" || echo "loopback: unreachable"`,
+    `ps -eo args | grep -c "[s]leep ${marker}" | sed "s/^/host process seen: /"`,
+    // Every block device the kernel has, made and mounted: root on the host could read the host's disk.
+    'for d in /sys/block/*/dev; do n=$(cat $d); mknod /tmp/blk b ${n%:*} ${n#*:} 2>/dev/null; mkdir -p /mnt/b; mount -o ro /tmp/blk /mnt/b 2>/dev/null && echo "mount: $d ok"; rm -f /tmp/blk; done; echo "mount: done"',
+  ].join('; ');
 
 /** Starts a privileged DinD on `host` with the canary directory bind-mounted, and runs the attack in a privileged container inside it. */
 async function attackFrom(host: string): Promise<string> {
   const name = `${runId}-${host.includes('rootless') ? 'rootless' : 'rootful'}`;
   await docker(host, ['rm', '-f', name]);
-  const started = await docker(host, ['run', '-d', '--name', name, ...labels, '--privileged', '--network', 'none', '-v', `${canaryDir}:/canary`, '--tmpfs', '/var/lib/docker:exec', '--tmpfs', '/var/lib/containerd:exec', dindImage, 'dockerd', '--host=unix:///var/run/docker.sock']);
+  const started = await docker(host, [
+    'run',
+    '-d',
+    '--name',
+    name,
+    ...labels,
+    '--privileged',
+    '--network',
+    'none',
+    '-v',
+    `${canaryDir}:/canary`,
+    '--tmpfs',
+    '/var/lib/docker:exec',
+    '--tmpfs',
+    '/var/lib/containerd:exec',
+    dindImage,
+    'dockerd',
+    '--host=unix:///var/run/docker.sock',
+  ]);
   expect(started.exitCode, started.stderr).toBe(0);
   try {
     for (let i = 0; i < 120; i++) {
       if ((await docker(host, ['exec', name, 'docker', 'version'])).exitCode === 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    const load = await run(['sh', '-c', `docker -H ${config.dockerHost} save ${baseImage} | docker -H ${host} exec -i ${name} docker load -q`], { env: childEnv(config), timeoutMs: 300_000 });
+    const load = await run(['sh', '-c', `docker -H ${config.dockerHost} save ${baseImage} | docker -H ${host} exec -i ${name} docker load -q`], {
+      env: childEnv(config),
+      timeoutMs: 300_000,
+    });
     expect(load.exitCode, load.stderr).toBe(0);
     const r = await docker(host, ['exec', name, 'docker', 'run', '--rm', '--privileged', '-v', '/canary:/canary', baseImage, 'sh', '-c', attack(listenerPort)]);
     expect(r.exitCode, r.stderr).toBe(0);
@@ -89,7 +112,10 @@ beforeAll(async () => {
   canaryDir = mkdtempSync(path.join(tmpdir(), 'bxl-canary-'));
   chmodSync(canaryDir, 0o700);
   writeFileSync(path.join(canaryDir, 'secret'), secret, { mode: 0o600 });
-  listener = createServer((s) => { connections++; s.destroy(); });
+  listener = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
   listenerPort = (listener.address() as { port: number }).port;
   hostProcess = spawn('sleep', [marker], { stdio: 'ignore' });
@@ -97,7 +123,10 @@ beforeAll(async () => {
   rootlessHome = mkdtempSync('/var/tmp/bxl-rootless-home-');
   rootless = new RootlessEngine(config, stderrProgress, rootlessPaths(rootlessHome));
   await rootless.start();
-  const load = await run(['sh', '-c', `docker -H ${config.dockerHost} save ${dindImage} ${baseImage} | docker -H ${rootless.host} load -q`], { env: childEnv(config), timeoutMs: 600_000 });
+  const load = await run(['sh', '-c', `docker -H ${config.dockerHost} save ${dindImage} ${baseImage} | docker -H ${rootless.host} load -q`], {
+    env: childEnv(config),
+    timeoutMs: 600_000,
+  });
   expect(load.exitCode, load.stderr).toBe(0);
 }, 90 * 60_000);
 

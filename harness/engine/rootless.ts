@@ -14,7 +14,22 @@
 // range (chown, the v1 delegation model) and binds it over the hierarchy's mount point inside the engine's
 // mount namespace, under a cgroup namespace rooted there.
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, readlinkSync, closeSync, existsSync, linkSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  readlinkSync,
+  closeSync,
+  existsSync,
+  linkSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { EngineStartError, RequirementError, UsageError } from '../errors.ts';
@@ -66,26 +81,37 @@ export function rootlessPaths(home = '/var/lib/buildx-lab-rootless'): RootlessPa
 
 /** An id range from /etc/subuid or /etc/subgid ("name:start:count" lines); pure. */
 export function parseSubIds(text: string): { owner: string; start: number; count: number }[] {
-  return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).flatMap((l) => {
-    const [owner = '', start, count] = l.split(':');
-    const s = Number(start);
-    const c = Number(count);
-    return Number.isInteger(s) && Number.isInteger(c) ? [{ owner, start: s, count: c }] : [];
-  });
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .flatMap((l) => {
+      const [owner = '', start, count] = l.split(':');
+      const s = Number(start);
+      const c = Number(count);
+      return Number.isInteger(s) && Number.isInteger(c) ? [{ owner, start: s, count: c }] : [];
+    });
 }
 
 /** Why the namespace's id range cannot be used here (an account or a subordinate range holds part of it); pure. */
 export function idRangeConflict(opts: { passwd: string; group: string; subuid: string; subgid: string }, base = ROOTLESS_UID_BASE, count = ROOTLESS_UID_COUNT): string | undefined {
   const inRange = (n: number) => n >= base && n < base + count;
-  for (const [file, text] of [['/etc/passwd', opts.passwd], ['/etc/group', opts.group]] as const) {
+  for (const [file, text] of [
+    ['/etc/passwd', opts.passwd],
+    ['/etc/group', opts.group],
+  ] as const) {
     for (const line of text.split('\n')) {
       const [name, , id] = line.split(':');
       if (name && inRange(Number(id))) return `${file} has '${name}' with id ${id}, inside the lab's rootless range ${base}-${base + count - 1}`;
     }
   }
-  for (const [file, text] of [['/etc/subuid', opts.subuid], ['/etc/subgid', opts.subgid]] as const) {
+  for (const [file, text] of [
+    ['/etc/subuid', opts.subuid],
+    ['/etc/subgid', opts.subgid],
+  ] as const) {
     for (const r of parseSubIds(text)) {
-      if (r.start < base + count && base < r.start + r.count) return `${file} gives '${r.owner}' ${r.start}-${r.start + r.count - 1}, which overlaps the lab's rootless range ${base}-${base + count - 1}`;
+      if (r.start < base + count && base < r.start + r.count)
+        return `${file} gives '${r.owner}' ${r.start}-${r.start + r.count - 1}, which overlaps the lab's rootless range ${base}-${base + count - 1}`;
     }
   }
   return undefined;
@@ -168,13 +194,23 @@ export class RootlessEngine {
     // Root joins the delegated cgroups, then drops to the range's first uid and makes the namespaces: the
     // user namespace is owned by that uid, so nothing in it has a capability over anything outside it.
     const join = cgroups.map((c) => `echo $$ > '${path.join(c, ROOTLESS_CGROUP, 'cgroup.procs')}'`).join('; ');
-    const child = spawn('sh', ['-c', `${join}; exec setpriv --reuid=${ROOTLESS_UID_BASE} --regid=${ROOTLESS_UID_BASE} --clear-groups unshare --user --mount --net --cgroup --fork sh -c "$0"`, innerScript(p, cgroups)], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', XDG_RUNTIME_DIR: p.runDir, HOME: p.home },
-    });
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        `${join}; exec setpriv --reuid=${ROOTLESS_UID_BASE} --regid=${ROOTLESS_UID_BASE} --clear-groups unshare --user --mount --net --cgroup --fork sh -c "$0"`,
+        innerScript(p, cgroups),
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', XDG_RUNTIME_DIR: p.runDir, HOME: p.home },
+      },
+    );
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const innerPid = await new Promise<number>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (c: Buffer) => {
@@ -197,7 +233,10 @@ export class RootlessEngine {
       const info = await inspectEngine(this.config, this.host);
       if (info) return { ...info, owner: 'lab' };
       if (!pidAlive(innerPid) || Date.now() > deadline) {
-        throw new EngineStartError(`the lab's rootless dockerd ${pidAlive(innerPid) ? `did not answer within ${timeoutMs / 1000} s` : 'exited'} on ${p.socket}`, lastLines(`${stderr}\n${readText(p.log)}`, 25));
+        throw new EngineStartError(
+          `the lab's rootless dockerd ${pidAlive(innerPid) ? `did not answer within ${timeoutMs / 1000} s` : 'exited'} on ${p.socket}`,
+          lastLines(`${stderr}\n${readText(p.log)}`, 25),
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -224,17 +263,23 @@ export class RootlessEngine {
   async uninstall(): Promise<void> {
     await this.stop();
     if (existsSync(this.paths.home) && !existsSync(path.join(this.paths.home, ROOTLESS_MARKER))) {
-      throw new UsageError(`${this.paths.home} has no ${ROOTLESS_MARKER} marker: it is not the lab's rootless engine, so the lab leaves it alone. Remove it yourself if it is yours to remove.`);
+      throw new UsageError(
+        `${this.paths.home} has no ${ROOTLESS_MARKER} marker: it is not the lab's rootless engine, so the lab leaves it alone. Remove it yourself if it is yours to remove.`,
+      );
     }
     // The data root belongs to the namespace's root; overlay mounts died with its mount namespace.
     rmSync(this.paths.home, { recursive: true, force: true });
   }
 
   private checkHost(): void {
-    if (process.getuid?.() !== 0) throw new RequirementError(`the rootless engine is set up by root (it maps a uid range and delegates cgroups), and this is uid ${process.getuid?.()}`);
+    if (process.getuid?.() !== 0)
+      throw new RequirementError(`the rootless engine is set up by root (it maps a uid range and delegates cgroups), and this is uid ${process.getuid?.()}`);
     const conflict = idRangeConflict({ passwd: readText('/etc/passwd'), group: readText('/etc/group'), subuid: readText('/etc/subuid'), subgid: readText('/etc/subgid') });
     if (conflict) throw new RequirementError(`${conflict}. The lab will not share ids with anything else on the host; free that range for the lab.`);
-    if (!existsSync(path.join(labEnginePaths(this.config).bin, 'dockerd'))) throw new RequirementError(`the rootless engine runs the lab engine's binaries, which are not installed under ${labEnginePaths(this.config).bin}: run 'buildx-lab engine install'`);
+    if (!existsSync(path.join(labEnginePaths(this.config).bin, 'dockerd')))
+      throw new RequirementError(
+        `the rootless engine runs the lab engine's binaries, which are not installed under ${labEnginePaths(this.config).bin}: run 'buildx-lab engine install'`,
+      );
   }
 
   private prepareDirs(cgroups: readonly string[]): void {
@@ -244,7 +289,7 @@ export class RootlessEngine {
       throw new UsageError(`${p.home} holds files and no ${ROOTLESS_MARKER} marker: the lab will not set its rootless engine up there. Give an empty or new directory.`);
     }
     mkdirSync(p.bin, { recursive: true });
-    writeFileSync(path.join(p.home, ROOTLESS_MARKER), 'the lab\'s rootless engine: buildx-lab engine uninstall removes this directory\n');
+    writeFileSync(path.join(p.home, ROOTLESS_MARKER), "the lab's rootless engine: buildx-lab engine uninstall removes this directory\n");
     // The namespace's root is "other" here: it must be able to traverse to its binaries and data root.
     chmodSync(p.home, 0o755);
     // Hard links when on one file system (no copy), copies otherwise: the engine's own prefix under the
@@ -253,7 +298,11 @@ export class RootlessEngine {
     for (const f of readdirSync(from)) {
       const dst = path.join(p.bin, f);
       rmSync(dst, { force: true });
-      try { linkSync(path.join(from, f), dst); } catch { copyFileSync(path.join(from, f), dst); }
+      try {
+        linkSync(path.join(from, f), dst);
+      } catch {
+        copyFileSync(path.join(from, f), dst);
+      }
     }
     writeFileSync(p.configFile, JSON.stringify(rootlessDaemonConfig(p), null, 2));
     for (const d of [p.dataRoot, p.runDir]) {
@@ -300,7 +349,11 @@ function chownTree(dir: string, id: number): void {
 function removeCgroupTree(dir: string): void {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(path.join(dir, e.name));
-  try { rmdirSync(dir); } catch { /* busy: a process of a killed engine is still exiting; the next stop removes it */ }
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* busy: a process of a killed engine is still exiting; the next stop removes it */
+  }
 }
 
 function readText(file: string): string {

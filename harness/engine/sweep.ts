@@ -42,9 +42,15 @@ export interface SweepReport {
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: '127.0.0.1', port, timeout: 1000 });
-    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
     sock.once('error', () => resolve(false));
-    sock.once('timeout', () => { sock.destroy(); resolve(false); });
+    sock.once('timeout', () => {
+      sock.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -58,24 +64,46 @@ function parseInspect<T>(stdout: string): T[] {
   }
 }
 
-interface ContainerInspect { Id: string; Created: string; Config: { Labels: Record<string, string> | null }; State: { Status: string; FinishedAt: string } }
-interface NetworkInspect { Id: string; Created: string; Labels: Record<string, string> | null }
-interface VolumeInspect { Name: string; CreatedAt: string; Labels: Record<string, string> | null }
+interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Config: { Labels: Record<string, string> | null };
+  State: { Status: string; FinishedAt: string };
+}
+interface NetworkInspect {
+  Id: string;
+  Created: string;
+  Labels: Record<string, string> | null;
+}
+interface VolumeInspect {
+  Name: string;
+  CreatedAt: string;
+  Labels: Record<string, string> | null;
+}
 
 /** Every resource carrying the run label (of one run, when given), with what the judgement needs. */
 export async function listLabResources(config: LabConfig, runId?: string): Promise<LabResource[]> {
   const env = childEnv(config);
   const filter = ['--filter', runId ? `label=${RUN_LABEL}=${runId}` : `label=${RUN_LABEL}`];
   const ids = async (ls: string[]) => (await run([...ls, ...filter], { env, timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
-  const inspect = async <T>(kind: ResourceKind, list: string[]) => (list.length ? parseInspect<T>((await run(['docker', kind, 'inspect', ...list], { env, timeoutMs: 30_000 })).stdout) : []);
+  const inspect = async <T>(kind: ResourceKind, list: string[]) =>
+    list.length ? parseInspect<T>((await run(['docker', kind, 'inspect', ...list], { env, timeoutMs: 30_000 })).stdout) : [];
   const [c, n, v] = await Promise.all([
     ids(['docker', 'container', 'ls', '-a', '-q', '--no-trunc']),
     ids(['docker', 'network', 'ls', '-q', '--no-trunc']),
     ids(['docker', 'volume', 'ls', '-q']),
   ]);
-  const [containers, networks, volumes] = await Promise.all([inspect<ContainerInspect>('container', c), inspect<NetworkInspect>('network', n), inspect<VolumeInspect>('volume', v)]);
+  const [containers, networks, volumes] = await Promise.all([
+    inspect<ContainerInspect>('container', c),
+    inspect<NetworkInspect>('network', n),
+    inspect<VolumeInspect>('volume', v),
+  ]);
   const resource = (kind: ResourceKind, id: string, labels: Record<string, string> | null, created: string): LabResource => ({
-    kind, id, runId: labels?.[RUN_LABEL] ?? '', labels: labels ?? {}, createdMs: Date.parse(created) || 0,
+    kind,
+    id,
+    runId: labels?.[RUN_LABEL] ?? '',
+    labels: labels ?? {},
+    createdMs: Date.parse(created) || 0,
   });
   return [
     ...containers.map((x) => ({ ...resource('container', x.Id, x.Config.Labels, x.Created), state: { status: x.State.Status, finishedMs: Date.parse(x.State.FinishedAt) || 0 } })),
@@ -99,7 +127,9 @@ async function readHeartbeat(config: LabConfig, registry: LabResource | undefine
   if (!registry?.state || registry.state.status === 'created') return { kind: 'missing' };
   if (registry.state.status !== 'running') {
     // A stopped registry can no longer be touched: its heartbeat is at least as old as its stop.
-    return registry.state.finishedMs > 0 ? { kind: 'age', ms: Math.max(0, nowMs - registry.state.finishedMs) } : { kind: 'unreadable', why: `registry container is ${registry.state.status}` };
+    return registry.state.finishedMs > 0
+      ? { kind: 'age', ms: Math.max(0, nowMs - registry.state.finishedMs) }
+      : { kind: 'unreadable', why: `registry container is ${registry.state.status}` };
   }
   const script = `if m=$(stat -c %Y ${HEARTBEAT_FILE} 2>/dev/null); then echo $(( $(date +%s) - m )); else echo none; fi`;
   const r = await run(['docker', 'exec', registry.id, 'sh', '-c', script], { env: childEnv(config), timeoutMs: 15_000 });
@@ -136,7 +166,11 @@ export async function surveyRuns(config: LabConfig, resources?: LabResource[]): 
 }
 
 function count(rs: readonly LabResource[]): SweepResult {
-  return { containers: rs.filter((r) => r.kind === 'container').length, networks: rs.filter((r) => r.kind === 'network').length, volumes: rs.filter((r) => r.kind === 'volume').length };
+  return {
+    containers: rs.filter((r) => r.kind === 'container').length,
+    networks: rs.filter((r) => r.kind === 'network').length,
+    volumes: rs.filter((r) => r.kind === 'volume').length,
+  };
 }
 
 async function removeResources(config: LabConfig, rs: readonly LabResource[]): Promise<void> {

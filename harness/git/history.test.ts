@@ -10,7 +10,9 @@ import { syntheticRepo, type SyntheticRepo } from './synthetic-repo.test-helpers
 let repo: SyntheticRepo;
 // Dozens of git processes each: generous bounds, since the 2 cores here are shared with engine work.
 const GIT_TIMEOUT = 60_000;
-beforeAll(async () => { repo = await syntheticRepo(); }, GIT_TIMEOUT);
+beforeAll(async () => {
+  repo = await syntheticRepo();
+}, GIT_TIMEOUT);
 afterAll(() => rmSync(repo.dir, { recursive: true, force: true }));
 
 describe('resolveRevision', { timeout: GIT_TIMEOUT }, () => {
@@ -96,8 +98,15 @@ describe('tagsCarrying', { timeout: GIT_TIMEOUT }, () => {
     const fix = repo.heads.get(103)!;
     const carriers = await tagsCarrying(repo, [fix]);
     const pick = await resolveRevision(repo, 'v0.20.2');
-    expect(carriers).toEqual([{ tag: 'v0.20.2', via: 'cherry-pick', commits: [pick] }, { tag: 'v0.20.3', via: 'cherry-pick', commits: [pick] }, { tag: 'v0.21.1', via: 'history', commits: [fix] }]);
-    expect((await tagsCarrying(repo, [repo.heads.get(101)!])).map((c) => [c.tag, c.via])).toEqual([['v0.20.3', 'cherry-pick'], ['v0.21.1', 'history']]);
+    expect(carriers).toEqual([
+      { tag: 'v0.20.2', via: 'cherry-pick', commits: [pick] },
+      { tag: 'v0.20.3', via: 'cherry-pick', commits: [pick] },
+      { tag: 'v0.21.1', via: 'history', commits: [fix] },
+    ]);
+    expect((await tagsCarrying(repo, [repo.heads.get(101)!])).map((c) => [c.tag, c.via])).toEqual([
+      ['v0.20.3', 'cherry-pick'],
+      ['v0.21.1', 'history'],
+    ]);
   });
 });
 

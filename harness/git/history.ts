@@ -40,7 +40,11 @@ async function git(repo: GitRepo, args: readonly string[]) {
   return run(gitArgv(repo.dir, args), { env: { ...repo.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C', GIT_OPTIONAL_LOCKS: '0' }, timeoutMs: 120_000 });
 }
 
-const firstLine = (text: string) => text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+const firstLine = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .find(Boolean) ?? '';
 
 /** The full hash of the commit a tag, branch or (abbreviated) hash names; a UsageError when there is none. */
 export async function resolveRevision(repo: GitRepo, rev: string): Promise<string> {
@@ -52,9 +56,11 @@ export async function resolveRevision(repo: GitRepo, rev: string): Promise<strin
   // with --quiet, an unknown revision exits 1 silently; a broken or foreign repository says why on stderr
   // (for another user's repository git names the fix on its next lines: all of them are shown)
   const why = lastLines(r.stderr, 6).trim();
-  throw new UsageError(why
-    ? `${repo.dir}: git cannot read the repository: ${why}`
-    : `${JSON.stringify(rev)} is no commit, tag or branch in ${repo.dir}; check the name (git tag -l, git branch -a) or fetch it first`);
+  throw new UsageError(
+    why
+      ? `${repo.dir}: git cannot read the repository: ${why}`
+      : `${JSON.stringify(rev)} is no commit, tag or branch in ${repo.dir}; check the name (git tag -l, git branch -a) or fetch it first`,
+  );
 }
 
 /** Whether `a` is an ancestor of (or equal to) `b`; both full hashes. */
@@ -113,7 +119,8 @@ export async function walkBetween(repo: GitRepo, revA: string, revB: string, opt
     // earlier carries only its backports), whatever the dates (a patch release may come after a newer minor).
     ancestry = 'diverged';
     const [onlyA, onlyB] = [await countOnly(repo, a, b), await countOnly(repo, b, a)];
-    if (onlyA === onlyB) throw new UsageError(`${revA} and ${revB} are on different branches with as many commits each since they forked; give revisions where one contains the other`);
+    if (onlyA === onlyB)
+      throw new UsageError(`${revA} and ${revB} are on different branches with as many commits each since they forked; give revisions where one contains the other`);
     older = onlyA < onlyB ? ca : cb;
   }
   const newer = older === ca ? cb : ca;
@@ -131,7 +138,10 @@ export interface Carrier {
 async function tagsContaining(repo: GitRepo, sha: string): Promise<string[]> {
   const r = await git(repo, ['tag', '--list', '--contains', fullSha(sha)]);
   if (r.exitCode !== 0) throw new HarnessError(`git tag --contains failed in ${repo.dir} (exit ${r.exitCode}): ${firstLine(r.stderr)}`);
-  return r.stdout.split('\n').map((t) => t.trim()).filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 /**

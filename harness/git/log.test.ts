@@ -9,10 +9,15 @@ const record = (sha: string, parents: string[], message: string, date = '2025-02
 
 describe('parseLog', () => {
   it('reads hash, parents, date, subject and body of each record', () => {
-    const out = record(C, [A, B], 'Merge pull request #3023 from crazy-max/fix-pull\n\nbuild: retry a truncated layer\n\nmore words\n')
-      + record(A, [], 'initial\n');
+    const out = record(C, [A, B], 'Merge pull request #3023 from crazy-max/fix-pull\n\nbuild: retry a truncated layer\n\nmore words\n') + record(A, [], 'initial\n');
     expect(parseLog(out)).toEqual([
-      { sha: C, parents: [A, B], date: '2025-02-03T10:11:12+01:00', subject: 'Merge pull request #3023 from crazy-max/fix-pull', body: 'build: retry a truncated layer\n\nmore words' },
+      {
+        sha: C,
+        parents: [A, B],
+        date: '2025-02-03T10:11:12+01:00',
+        subject: 'Merge pull request #3023 from crazy-max/fix-pull',
+        body: 'build: retry a truncated layer\n\nmore words',
+      },
       { sha: A, parents: [], date: '2025-02-03T10:11:12+01:00', subject: 'initial', body: '' },
     ]);
   });
@@ -42,10 +47,19 @@ describe('parseLog', () => {
 
 describe('pullRequestOf', () => {
   it.each([
-    [{ subject: 'Merge pull request #3023 from crazy-max/fix-pull', body: 'build: retry a truncated layer\n\ndetails' }, { number: 3023, title: 'build: retry a truncated layer', from: 'crazy-max/fix-pull' }],
-    [{ subject: 'Merge pull request #7 from a/b', body: '' }, { number: 7, title: '', from: 'a/b' }],
-    [{ subject: 'bake: fix the thing (#2950)', body: '' }, { number: 2950, title: 'bake: fix the thing' }],
-    [{ subject: 'Merge branch \'master\' into fix', body: '' }, undefined],
+    [
+      { subject: 'Merge pull request #3023 from crazy-max/fix-pull', body: 'build: retry a truncated layer\n\ndetails' },
+      { number: 3023, title: 'build: retry a truncated layer', from: 'crazy-max/fix-pull' },
+    ],
+    [
+      { subject: 'Merge pull request #7 from a/b', body: '' },
+      { number: 7, title: '', from: 'a/b' },
+    ],
+    [
+      { subject: 'bake: fix the thing (#2950)', body: '' },
+      { number: 2950, title: 'bake: fix the thing' },
+    ],
+    [{ subject: "Merge branch 'master' into fix", body: '' }, undefined],
     [{ subject: 'refers to #3023 in passing', body: '' }, undefined],
     [{ subject: 'Merge pull request #12345678901 from a/b', body: 'x' }, undefined],
   ])('%j', (c, want) => {

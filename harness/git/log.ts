@@ -33,24 +33,36 @@ const ISO_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:Z|[+-]\d\d:\d\d)$/;
 
 /** A raw message split as git does: the first paragraph (lines joined by a space) and the rest. */
 function splitMessage(message: string): { subject: string; body: string } {
-  const lines = message.replace(/\r\n/g, '\n').replace(/^\s*\n/, '').split('\n');
+  const lines = message
+    .replace(/\r\n/g, '\n')
+    .replace(/^\s*\n/, '')
+    .split('\n');
   const blank = lines.findIndex((l) => l.trim() === '');
   const head = blank < 0 ? lines : lines.slice(0, blank);
   const rest = blank < 0 ? [] : lines.slice(blank + 1);
-  return { subject: head.map((l) => l.trim()).join(' ').trim(), body: rest.join('\n').trim() };
+  return {
+    subject: head
+      .map((l) => l.trim())
+      .join(' ')
+      .trim(),
+    body: rest.join('\n').trim(),
+  };
 }
 
 /** Commits from `git log ...LOG_FORMAT_ARGS` output, in the order printed; a malformed record is the lab's error. */
 export function parseLog(output: string): Commit[] {
-  return output.split('\0').filter((r) => r !== '').map((record) => {
-    const fields = record.split('\x1f');
-    const [sha = '', parents = '', date = ''] = fields;
-    const parentList = parents.split(' ').filter(Boolean);
-    if (fields.length < 4 || !SHA.test(sha) || !parentList.every((p) => SHA.test(p)) || !ISO_DATE.test(date)) {
-      throw new HarnessError(`unexpected git log record (is this a git repository?): ${JSON.stringify(record.slice(0, 200))}`);
-    }
-    return { sha, parents: parentList, date, ...splitMessage(fields.slice(3).join('\x1f')) };
-  });
+  return output
+    .split('\0')
+    .filter((r) => r !== '')
+    .map((record) => {
+      const fields = record.split('\x1f');
+      const [sha = '', parents = '', date = ''] = fields;
+      const parentList = parents.split(' ').filter(Boolean);
+      if (fields.length < 4 || !SHA.test(sha) || !parentList.every((p) => SHA.test(p)) || !ISO_DATE.test(date)) {
+        throw new HarnessError(`unexpected git log record (is this a git repository?): ${JSON.stringify(record.slice(0, 200))}`);
+      }
+      return { sha, parents: parentList, date, ...splitMessage(fields.slice(3).join('\x1f')) };
+    });
 }
 
 const MERGE = /^Merge pull request #(\d{1,9}) from (\S+)/;
@@ -62,7 +74,11 @@ export function pullRequestOf(c: Pick<Commit, 'subject' | 'body'>): PullRequest 
   const merge = MERGE.exec(c.subject);
   if (merge) {
     // GitHub writes the pull request's title as the body's first line.
-    const title = c.body.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+    const title =
+      c.body
+        .split('\n')
+        .map((l) => l.trim())
+        .find(Boolean) ?? '';
     return { number: Number(merge[1]), title, from: merge[2]! };
   }
   const squash = SQUASH.exec(c.subject);

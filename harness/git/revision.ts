@@ -34,7 +34,8 @@ export function refProblem(rev: string): string | undefined {
   if (rev.length > 255) return 'is longer than 255 characters';
   if (HEX_COMMIT.test(rev)) return undefined;
   if (!REF_NAME.test(rev)) return 'must start with a letter or digit and hold only letters, digits and . _ + - / (no revision expressions like HEAD~1 or v1^)';
-  if (rev.includes('..') || rev.includes('//') || rev.includes('/.') || rev.endsWith('/') || rev.endsWith('.')) return 'holds "..", "//", "/." or ends with "/" or "." (git refuses such names)';
+  if (rev.includes('..') || rev.includes('//') || rev.includes('/.') || rev.endsWith('/') || rev.endsWith('.'))
+    return 'holds "..", "//", "/." or ends with "/" or "." (git refuses such names)';
   if (rev.split('/').some((c) => c.endsWith('.lock'))) return 'has a component ending in ".lock"';
   return undefined;
 }
@@ -50,13 +51,18 @@ function localRepo(repo: string, spec: string): string {
 
 function urlRepo(repo: string, spec: string): string {
   let u: URL | undefined;
-  try { u = new URL(repo); } catch { u = undefined; }
+  try {
+    u = new URL(repo);
+  } catch {
+    u = undefined;
+  }
   if (!u || !['http:', 'https:'].includes(u.protocol) || !u.hostname) throw new UsageError(`${show(spec)}: ${show(repo)} is not an http(s) URL; write e.g. ${EXAMPLE}`);
   // Credentials would be written into reports and evidence; git's credential helpers keep them out of argv.
   if (u.username || u.password) throw new UsageError(`${show(spec)}: the URL holds credentials; remove them and use a git credential helper`);
   if (u.search || u.hash || repo.includes('?') || repo.includes('#')) throw new UsageError(`${show(spec)}: the URL holds a query or fragment; give the plain repository URL`);
   // The URL parser would resolve them (also written %2e) into another repository's path than the one shown.
-  if (/\/(?:\.|%2e){1,2}(?:\/|$)/i.test(repo.replace(/^https?:\/\/[^/]*/i, ''))) throw new UsageError(`${show(spec)}: the URL path holds "." or ".." segments; give the repository's own URL`);
+  if (/\/(?:\.|%2e){1,2}(?:\/|$)/i.test(repo.replace(/^https?:\/\/[^/]*/i, '')))
+    throw new UsageError(`${show(spec)}: the URL path holds "." or ".." segments; give the repository's own URL`);
   return u.href;
 }
 
@@ -73,7 +79,9 @@ export function parseGitRevision(spec: string): GitRevision {
   if (problem) throw new UsageError(`${show(spec)}: the revision ${show(rev)} ${problem}; give a tag, a branch or a hex commit`);
   if (repo.startsWith('/')) return { repo: localRepo(repo, spec), kind: 'path', rev };
   if (/^https?:\/\//i.test(repo)) return { repo: urlRepo(repo, spec), kind: 'url', rev };
-  throw new UsageError(`${show(spec)}: the repository must be an absolute local path or an http(s) URL (relative paths, ssh, file:// and other transports are refused); write e.g. ${EXAMPLE}`);
+  throw new UsageError(
+    `${show(spec)}: the repository must be an absolute local path or an http(s) URL (relative paths, ssh, file:// and other transports are refused); write e.g. ${EXAMPLE}`,
+  );
 }
 
 /** The spec back as text, for reports and run specs. */

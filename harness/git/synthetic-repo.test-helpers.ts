@@ -22,7 +22,17 @@ export async function syntheticRepo(): Promise<SyntheticRepo> {
     t += 3600;
     const date = `${t} +0000`;
     // HOME is the temp directory: no user or global config takes part
-    return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'Lab', GIT_AUTHOR_EMAIL: 'lab@example.invalid', GIT_COMMITTER_NAME: 'Lab', GIT_COMMITTER_EMAIL: 'lab@example.invalid', GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
+    return {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_AUTHOR_NAME: 'Lab',
+      GIT_AUTHOR_EMAIL: 'lab@example.invalid',
+      GIT_COMMITTER_NAME: 'Lab',
+      GIT_COMMITTER_EMAIL: 'lab@example.invalid',
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_DATE: date,
+    };
   };
   const git = async (...args: string[]) => (await runChecked(['git', '-C', dir, ...args], { env: env() })).stdout.trim();
   const commitFile = async (file: string, message: string) => {

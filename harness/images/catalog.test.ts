@@ -8,8 +8,19 @@ const engine: BuiltEngine = {
   binDir: '/c/engine/26.1.5/bin',
   seccomp: true,
   parts: [
-    { id: 'dockerd-26.1.5', binaries: [{ name: 'dockerd', sha256: 'a'.repeat(64) }, { name: 'docker-proxy', sha256: 'b'.repeat(64) }], replacements: [] },
-    { id: 'docker-cli-v26.1.5', binaries: [{ name: 'docker', sha256: 'c'.repeat(64) }], replacements: [{ module: 'github.com/docker/docker', from: 'v26.1.4-0.x', to: 'v26.1.5+incompatible' }] },
+    {
+      id: 'dockerd-26.1.5',
+      binaries: [
+        { name: 'dockerd', sha256: 'a'.repeat(64) },
+        { name: 'docker-proxy', sha256: 'b'.repeat(64) },
+      ],
+      replacements: [],
+    },
+    {
+      id: 'docker-cli-v26.1.5',
+      binaries: [{ name: 'docker', sha256: 'c'.repeat(64) }],
+      replacements: [{ module: 'github.com/docker/docker', from: 'v26.1.4-0.x', to: 'v26.1.5+incompatible' }],
+    },
   ],
 };
 
@@ -65,8 +76,11 @@ describe('debootstrapFix', () => {
 });
 
 describe('debianDindSpec', () => {
-  it("asks bookworm for docker.io alone (its client is inside) and later suites for docker-cli too", () => {
-    const pk = (suite: 'bookworm' | 'trixie') => { const r = debianDindSpec(suite, 'x').recipe; return r.kind === 'rootfs' ? r.packages : []; };
+  it('asks bookworm for docker.io alone (its client is inside) and later suites for docker-cli too', () => {
+    const pk = (suite: 'bookworm' | 'trixie') => {
+      const r = debianDindSpec(suite, 'x').recipe;
+      return r.kind === 'rootfs' ? r.packages : [];
+    };
     expect(pk('bookworm')).not.toContain('docker-cli');
     expect(pk('trixie')).toContain('docker-cli');
   });

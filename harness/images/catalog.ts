@@ -94,7 +94,19 @@ export function debianDindSpec(suite: 'bookworm' | 'trixie' | 'sid', version: st
       kind: 'rootfs',
       suite,
       // bookworm's docker.io still carries the client; later suites split it into docker-cli
-      packages: ['docker.io', ...(suite === 'bookworm' ? [] : ['docker-cli']), 'containerd', 'runc', 'iptables', 'ca-certificates', 'procps', 'iproute2', 'git', 'xz-utils', 'pigz'],
+      packages: [
+        'docker.io',
+        ...(suite === 'bookworm' ? [] : ['docker-cli']),
+        'containerd',
+        'runc',
+        'iptables',
+        'ca-certificates',
+        'procps',
+        'iproute2',
+        'git',
+        'xz-utils',
+        'pigz',
+      ],
       entrypoint: ['/usr/local/bin/lab-dind-entrypoint'],
       cmd: ['dockerd'],
       files: { '/usr/local/bin/lab-dind-entrypoint': dindEntrypointPath },
@@ -117,7 +129,9 @@ export function sourceDindSpec(engine: BuiltEngine): ImageSpec {
   for (const p of engine.parts) for (const b of p.binaries) files[`/usr/local/bin/${b.name}`] = { source: `${engine.binDir}/${b.name}`, sha256: b.sha256, mode: 0o755 };
   const labels = {
     'buildx-lab.engine.version': version,
-    'buildx-lab.engine.parts': engine.parts.map((p) => `${p.id}${p.replacements.length ? ` (replaced ${p.replacements.map((r) => `${r.module}@${r.from}->${r.to}`).join(', ')})` : ''}`).join('; '),
+    'buildx-lab.engine.parts': engine.parts
+      .map((p) => `${p.id}${p.replacements.length ? ` (replaced ${p.replacements.map((r) => `${r.module}@${r.from}->${r.to}`).join(', ')})` : ''}`)
+      .join('; '),
     'buildx-lab.engine.seccomp': String(engine.seccomp),
   };
   return {
@@ -172,7 +186,11 @@ type ReadFile = (p: string) => Buffer;
  * Tag of a local build: changes whenever the recipe, the build script, any added file or the base image's
  * own tag changes. `baseTag` resolves a layer recipe's base.
  */
-export function recipeHash(spec: Pick<ImageSpec, 'id' | 'recipe'>, baseTag: (id: string) => string = (id) => localTag(BASE_IMAGES[id]!), readFile: ReadFile = readFileSync): string {
+export function recipeHash(
+  spec: Pick<ImageSpec, 'id' | 'recipe'>,
+  baseTag: (id: string) => string = (id) => localTag(BASE_IMAGES[id]!),
+  readFile: ReadFile = readFileSync,
+): string {
   const h = createHash('sha256');
   const r = spec.recipe;
   h.update(JSON.stringify({ id: spec.id, kind: r.kind, entrypoint: r.entrypoint, cmd: r.cmd }));

@@ -22,9 +22,12 @@ beforeEach(() => {
     chmodSync(path.join(dir, 'bin', name), 0o755);
   };
   // debootstrap [opts] SUITE TARGET MIRROR, as the recipe calls it
-  script('debootstrap', `for a; do :; done; eval "target=\\\${$(($#-1))}"; eval "suite=\\\${$(($#-2))}"
+  script(
+    'debootstrap',
+    `for a; do :; done; eval "target=\\\${$(($#-1))}"; eval "suite=\\\${$(($#-2))}"
 mkdir -p "$target/etc/apt"; printf 'deb %s %s main\\n' "$a" "$suite" >"$target/etc/apt/sources.list"
-printf '%s' "$a" >"${dir}/mirror-arg"; echo "I: Retrieving InRelease from $a"; [ -z "$FAIL" ] || { echo "E: Failed getting release file $a/dists/$suite/Release"; exit 1; }`);
+printf '%s' "$a" >"${dir}/mirror-arg"; echo "I: Retrieving InRelease from $a"; [ -z "$FAIL" ] || { echo "E: Failed getting release file $a/dists/$suite/Release"; exit 1; }`,
+  );
   script('docker', `case "$1" in import) cat >"${dir}/image.tar";; image) echo 1000000;; esac`);
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,8 +37,17 @@ function runRecipe(extra: Record<string, string> = {}) {
     encoding: 'utf8',
     env: {
       PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`,
-      TAG: 'lab/test:1', SUITE: 'trixie', PACKAGES: '', ENTRYPOINT: '["/bin/sh"]', CMD: '[]', LABELS: '',
-      MIRROR, MIRROR_SHOWN: publicUrl(MIRROR), DEBOOTSTRAP: path.join(dir, 'bin', 'debootstrap'), DEBOOTSTRAP_DIR: dir, ROOTFS: path.join(dir, 'rootfs'),
+      TAG: 'lab/test:1',
+      SUITE: 'trixie',
+      PACKAGES: '',
+      ENTRYPOINT: '["/bin/sh"]',
+      CMD: '[]',
+      LABELS: '',
+      MIRROR,
+      MIRROR_SHOWN: publicUrl(MIRROR),
+      DEBOOTSTRAP: path.join(dir, 'bin', 'debootstrap'),
+      DEBOOTSTRAP_DIR: dir,
+      ROOTFS: path.join(dir, 'rootfs'),
       ...extra,
     },
   });
@@ -56,7 +68,14 @@ describe('debootstrap-image.sh with a mirror that carries credentials', () => {
     expect(r.status).toBe(4);
     expect(r.stderr).toContain('the Debian mirror https://mirror.example/debian?token=*** must be reachable');
     // (debootstrap's own log tail quotes the URL; images.ts scrubs it with scrubUrl before it reaches an error)
-    expect(leaks(r.stderr.split('\n').filter((l) => !l.startsWith('I: ') && !l.startsWith('E: ')).join('\n'))).toBe(false);
+    expect(
+      leaks(
+        r.stderr
+          .split('\n')
+          .filter((l) => !l.startsWith('I: ') && !l.startsWith('E: '))
+          .join('\n'),
+      ),
+    ).toBe(false);
   });
 
   it('passes the mirror to debootstrap whole: the request needs them', () => {

@@ -79,11 +79,17 @@ async function ensureImageOnce(config: LabConfig, spec: ImageSpec, progress: Pro
   const pulled = await findOfficialImage(config, spec.official, progress);
   if (pulled) return { ...pulled, spec };
   const t0 = Date.now();
-  await crossProcessLock(path.join(config.cacheDir, 'locks', `image-${tag.replace(/[/:]/g, '_')}`), `image ${tag}`, progress, async () => {
-    if (await imageExists(config, tag)) return;
-    if (spec.recipe.kind === 'rootfs') await buildRootfsImage(config, spec, spec.recipe, tag, progress, opts.signal);
-    else await buildLayerImage(config, spec, spec.recipe, tag, progress, opts);
-  }, opts.signal);
+  await crossProcessLock(
+    path.join(config.cacheDir, 'locks', `image-${tag.replace(/[/:]/g, '_')}`),
+    `image ${tag}`,
+    progress,
+    async () => {
+      if (await imageExists(config, tag)) return;
+      if (spec.recipe.kind === 'rootfs') await buildRootfsImage(config, spec, spec.recipe, tag, progress, opts.signal);
+      else await buildLayerImage(config, spec, spec.recipe, tag, progress, opts);
+    },
+    opts.signal,
+  );
   return { spec, ref: tag, source: 'local-built', official: false, buildMs: Date.now() - t0 };
 }
 
@@ -95,9 +101,15 @@ export async function ensureDebootstrap(config: LabConfig, progress: ProgressSin
   const bin = path.join(root, 'usr', 'sbin', 'debootstrap');
   const dir = path.join(root, 'usr', 'share', 'debootstrap');
   if (!existsSync(bin)) {
-    await crossProcessLock(path.join(config.cacheDir, 'locks', 'debootstrap'), 'debootstrap', progress, async () => {
-      if (!existsSync(bin)) await new PrivateApt(config, progress).unpack('debootstrap', hostSuite() ?? 'bookworm', root, signal);
-    }, signal);
+    await crossProcessLock(
+      path.join(config.cacheDir, 'locks', 'debootstrap'),
+      'debootstrap',
+      progress,
+      async () => {
+        if (!existsSync(bin)) await new PrivateApt(config, progress).unpack('debootstrap', hostSuite() ?? 'bookworm', root, signal);
+      },
+      signal,
+    );
   }
   return { bin, dir };
 }
@@ -127,7 +139,9 @@ async function buildRootfsImage(config: LabConfig, spec: ImageSpec, recipe: Root
       CMD: JSON.stringify(recipe.cmd),
       MIRROR: mirror,
       MIRROR_SHOWN: publicUrl(mirror),
-      LABELS: Object.entries(labelsOf(spec, tag)).map(([k, v]) => `${k}=${v}`).join('\n'),
+      LABELS: Object.entries(labelsOf(spec, tag))
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
       DEBOOTSTRAP: debootstrap.bin,
       DEBOOTSTRAP_DIR: debootstrap.dir,
       ROOTFS: path.join(work, 'rootfs'),
@@ -157,7 +171,11 @@ async function buildLayerImage(config: LabConfig, spec: ImageSpec, recipe: Layer
     for (const [target, f] of Object.entries(recipe.files)) {
       const dest = path.join(work, target);
       mkdirSync(path.dirname(dest), { recursive: true });
-      try { linkSync(f.source, dest); } catch { copyFileSync(f.source, dest); }
+      try {
+        linkSync(f.source, dest);
+      } catch {
+        copyFileSync(f.source, dest);
+      }
       if (f.mode !== undefined) chmodSync(dest, f.mode);
     }
     const t0 = Date.now();

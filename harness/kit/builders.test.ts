@@ -15,14 +15,26 @@ describe('buildkitdConfigFlag', () => {
   });
 });
 
-describe('bootBuilder keeps the builder image and network the lab\'s', () => {
+describe("bootBuilder keeps the builder image and network the lab's", () => {
   // Only the refusal before any create runs is under test: a kit that records what would run.
   const ran: string[][] = [];
-  const kit = { id: 'c1', buildkitImage: async () => 'registry:5000/buildkit:v0.17.1', sandbox: { buildkitdConfig: '/tmp/cells/c1/buildkitd.toml', binary: { version: 'v0.21.1' } }, buildx: async (argv: string[]) => { ran.push(argv); return { exitCode: 0 }; } } as unknown as Kit;
+  const kit = {
+    id: 'c1',
+    buildkitImage: async () => 'registry:5000/buildkit:v0.17.1',
+    sandbox: { buildkitdConfig: '/tmp/cells/c1/buildkitd.toml', binary: { version: 'v0.21.1' } },
+    buildx: async (argv: string[]) => {
+      ran.push(argv);
+      return { exitCode: 0 };
+    },
+  } as unknown as Kit;
   it.each<[string, BuilderSpec, RegExp]>([
     ['an image of its own', { driver: 'docker-container', driverOpts: { image: 'evil/buildkit' } }, /^builder b: driver option image is the lab's/],
     ['an image in one node', { driver: 'docker-container', nodes: [{}, { driverOpts: { image: 'evil/buildkit' } }] }, /^builder b: driver option image is the lab's/],
-    ['another container\'s network', { driver: 'docker-container', driverOpts: { network: 'container:registry' } }, /^builder b: driver option network=container:registry is not one the lab allows/],
+    [
+      "another container's network",
+      { driver: 'docker-container', driverOpts: { network: 'container:registry' } },
+      /^builder b: driver option network=container:registry is not one the lab allows/,
+    ],
   ])('refuses %s', async (_what, spec, message) => {
     await expect(bootBuilder(kit, { ...spec, name: 'b' })).rejects.toThrow(message);
     expect(ran.filter((a) => a.includes('evil/buildkit') || a.includes('network=container:registry'))).toEqual([]);

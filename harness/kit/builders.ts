@@ -101,9 +101,17 @@ async function bootContainerBuilder(kit: Kit, spec: BuilderSpec, name: string): 
       endpoint = [`${name}-n${i}`];
     }
     const argv = [
-      'create', ...(i > 0 ? ['--append'] : []), '--name', name, '--node', `${name}${i}`, '--driver', 'docker-container',
+      'create',
+      ...(i > 0 ? ['--append'] : []),
+      '--name',
+      name,
+      '--node',
+      `${name}${i}`,
+      '--driver',
+      'docker-container',
       ...driverOptArgs({ image: bk, network: 'host', ...spec.driverOpts, ...node.driverOpts }),
-      buildkitdConfigFlag(kit.sandbox.binary.version), config,
+      buildkitdConfigFlag(kit.sandbox.binary.version),
+      config,
       ...(node.platforms?.length ? ['--platform', node.platforms.join(',')] : []),
       ...endpoint,
     ];
@@ -140,17 +148,32 @@ async function bootRemoteBuilder(kit: Kit, spec: BuilderSpec, name: string): Pro
     if (mk.exitCode !== 0) throw new HarnessError(`making TLS certificates for the remote builder failed: ${mk.stderr.trim()}`);
   }
   const run = await kit.docker([
-    'run', '-d', '--privileged', '--name', `${name}-buildkitd`, '--network', 'host',
-    '-v', `${dir}/buildkitd.toml:/etc/buildkit/buildkitd.toml:ro`,
+    'run',
+    '-d',
+    '--privileged',
+    '--name',
+    `${name}-buildkitd`,
+    '--network',
+    'host',
+    '-v',
+    `${dir}/buildkitd.toml:/etc/buildkit/buildkitd.toml:ro`,
     ...(transport === 'unix' ? ['-v', `${dir}/buildkitd:/run/buildkit`] : []),
     ...(tls ? ['-v', `${certs}:/certs:ro`] : []),
-    bk, '--addr', listen, '--config', '/etc/buildkit/buildkitd.toml',
+    bk,
+    '--addr',
+    listen,
+    '--config',
+    '/etc/buildkit/buildkitd.toml',
     ...(tls ? ['--tlscacert', '/certs/ca.pem', '--tlscert', '/certs/server.pem', '--tlskey', '/certs/server-key.pem'] : []),
   ]);
   const builder: Builder = { name, driver: 'remote', args: ['--builder', name], image: bk, commands: [run] };
   if (run.exitCode !== 0) return { ...builder, failed: run };
   const create = await kit.buildx([
-    'create', '--name', name, '--driver', 'remote',
+    'create',
+    '--name',
+    name,
+    '--driver',
+    'remote',
     ...(tls ? driverOptArgs({ cacert: `${certs}/ca.pem`, cert: `${certs}/client.pem`, key: `${certs}/client-key.pem`, servername: 'localhost' }) : []),
     addr,
   ]);

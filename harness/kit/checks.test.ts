@@ -2,7 +2,20 @@ import { RE2JS } from 're2js';
 import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
-import { MAX_MATCH_WORK, MAX_PATTERN_INSTRUCTIONS, checkFile, compilePattern, countHolds, describeCheck, evaluateRecorded, firstMatch, validateCheck, type Check, type CheckResult, type RecordedStep } from './checks.ts';
+import {
+  MAX_MATCH_WORK,
+  MAX_PATTERN_INSTRUCTIONS,
+  checkFile,
+  compilePattern,
+  countHolds,
+  describeCheck,
+  evaluateRecorded,
+  firstMatch,
+  validateCheck,
+  type Check,
+  type CheckResult,
+  type RecordedStep,
+} from './checks.ts';
 import type { CellPath } from './sandbox.ts';
 
 const rec = (stdout: string, stderr = '', exitCode = 0): CommandRecord => ({ argv: ['docker', 'buildx'], exitCode, stdout, stderr, durationMs: 1 });
@@ -10,7 +23,20 @@ const steps: RecordedStep[] = [
   { id: 'build', record: rec('', '#5 pushing registry:5000/a:v1 with docker\n', 0) },
   { id: 'inspect', record: rec('', 'Error: No such image: app', 1) },
 ];
-const put = (reference: string, status: number, userAgent = 'docker/26.1.5'): JournalEntry => ({ seq: 1, atMs: 1, method: 'PUT', path: `/v2/a/manifests/${reference}`, kind: 'manifests', repository: 'a', reference, status, userAgent, requestBytes: 1, responseBytes: 1, durationMs: 1 });
+const put = (reference: string, status: number, userAgent = 'docker/26.1.5'): JournalEntry => ({
+  seq: 1,
+  atMs: 1,
+  method: 'PUT',
+  path: `/v2/a/manifests/${reference}`,
+  kind: 'manifests',
+  repository: 'a',
+  reference,
+  status,
+  userAgent,
+  requestBytes: 1,
+  responseBytes: 1,
+  durationMs: 1,
+});
 const blobGet: JournalEntry = { ...put('sha256:y', 200), method: 'GET', path: '/v2/b/blobs/sha256:y', kind: 'blobs', repository: 'b', userAgent: undefined };
 const journal = [put('v1', 201, 'buildkit/v0.17'), put('v1', 201), put('sha256:x', 201), put('v1', 409), blobGet];
 const check = (c: Check) => evaluateRecorded(c, steps, journal);
@@ -25,7 +51,12 @@ describe('recorded checks', () => {
     ['a match in one step', { kind: 'output', pattern: 'No such \\w+', step: 'inspect' }, true, 'step inspect matched "No such image"'],
     ['no match', { kind: 'output', pattern: 'panic' }, false, 'output: no match for /panic/'],
     ['an absent pattern, as required', { kind: 'output', pattern: 'pushing', negate: true, step: 'inspect' }, true, 'step inspect: no /pushing/, as required'],
-    ['a present pattern that must not be', { kind: 'output', pattern: 'No such image', negate: true, step: 'inspect' }, false, 'step inspect has "No such image", which must not appear'],
+    [
+      'a present pattern that must not be',
+      { kind: 'output', pattern: 'No such image', negate: true, step: 'inspect' },
+      false,
+      'step inspect has "No such image", which must not appear',
+    ],
   ])('output: %s', (_name, c, holds, detail) => {
     expect(check(c)).toEqual({ holds, detail });
   });
@@ -34,7 +65,10 @@ describe('recorded checks', () => {
     expect(evaluateRecorded({ kind: 'output', pattern: 'red\\ntwo\\s+lines' }, coloured, [])).toEqual({ holds: true, detail: 'output matched "red two lines"' });
     expect(evaluateRecorded({ kind: 'output', pattern: '\\s+lines' }, coloured, [])?.detail).toBe('output matched "lines"');
     // steps are read one after the other, each on lines of its own
-    const two = [{ id: 'a', record: rec('x') }, { id: 'b', record: rec('y') }];
+    const two = [
+      { id: 'a', record: rec('x') },
+      { id: 'b', record: rec('y') },
+    ];
     expect(evaluateRecorded({ kind: 'output', pattern: 'x\\ny' }, two, [])?.holds).toBe(false);
     expect(evaluateRecorded({ kind: 'output', pattern: 'x\\n\\ny' }, two, [])?.holds).toBe(true);
     const long = (n: number) => [{ id: 'x', record: rec('y'.repeat(n)) }];
@@ -49,12 +83,31 @@ describe('recorded checks', () => {
     expect(evaluateRecorded({ kind: 'panic' }, [{ id: 'x', record: rec('the word panic: in a log line is not at line start? ') }], [])?.holds).toBe(false);
   });
   it.each<[string, CommandRecord, string | undefined, CheckResult]>([
-    ['a panic, clipped to 100 characters', rec('', 'panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:\nmain.main()'), undefined,
-      { holds: true, detail: 'output: Go panic: runtime error: invalid memory address or nil pointer dereference goroutine 1 [running]: ma...' }],
+    [
+      'a panic, clipped to 100 characters',
+      rec('', 'panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:\nmain.main()'),
+      undefined,
+      { holds: true, detail: 'output: Go panic: runtime error: invalid memory address or nil pointer dereference goroutine 1 [running]: ma...' },
+    ],
     ['a panic at the very start of the output', rec('panic: boom'), undefined, { holds: true, detail: 'output: Go panic: boom' }],
-    ['a fatal error after other lines', rec('', 'ok\nfatal error: all goroutines are asleep - deadlock!'), 'x', { holds: true, detail: 'step x: Go fatal error: all goroutines are asleep - deadlock!' }],
-    ['a goroutine dump alone', rec('', 'waiting\ngoroutine 17 [chan receive]:\nmain.wait()'), undefined, { holds: true, detail: 'output: Go goroutine 17 [chan receive]: main.wait()' }],
-    ['a goroutine line that is no dump', rec('', 'waiting\ngoroutine 17 [Chan]:\ngoroutine x [running]:'), undefined, { holds: false, detail: 'output: no Go panic or fatal error' }],
+    [
+      'a fatal error after other lines',
+      rec('', 'ok\nfatal error: all goroutines are asleep - deadlock!'),
+      'x',
+      { holds: true, detail: 'step x: Go fatal error: all goroutines are asleep - deadlock!' },
+    ],
+    [
+      'a goroutine dump alone',
+      rec('', 'waiting\ngoroutine 17 [chan receive]:\nmain.wait()'),
+      undefined,
+      { holds: true, detail: 'output: Go goroutine 17 [chan receive]: main.wait()' },
+    ],
+    [
+      'a goroutine line that is no dump',
+      rec('', 'waiting\ngoroutine 17 [Chan]:\ngoroutine x [running]:'),
+      undefined,
+      { holds: false, detail: 'output: no Go panic or fatal error' },
+    ],
     ['none in the named step', rec('', 'all good'), 'x', { holds: false, detail: 'step x: no Go panic or fatal error' }],
   ])('panic: %s', (_name, record, step, want) => {
     expect(evaluateRecorded(step ? { kind: 'panic', step } : { kind: 'panic' }, [{ id: 'x', record }], [])).toEqual(want);
@@ -81,16 +134,46 @@ describe('recorded checks', () => {
     expect(check({ kind: 'requests', method: 'PUT', status: '4xx', count: '1' })?.holds).toBe(true);
   });
   it.each<[Check & { kind: 'requests' }, CheckResult]>([
-    [{ kind: 'requests', count: '5' }, { holds: true, detail: '5 requests (want 5)' }],
-    [{ kind: 'requests', method: 'get', count: '1' }, { holds: true, detail: '1 GET (want 1)' }],
-    [{ kind: 'requests', on: 'blobs', count: '0' }, { holds: false, detail: '1 blobs (want 0)' }],
-    [{ kind: 'requests', repository: 'b', count: '1' }, { holds: true, detail: '1 requests (want 1)' }],
-    [{ kind: 'requests', reference: 'sha256:x', count: '1' }, { holds: true, detail: '1 to sha256:x (want 1)' }],
-    [{ kind: 'requests', status: '201', count: '3' }, { holds: true, detail: '3 answered 201 (want 3)' }],
-    [{ kind: 'requests', status: '2XX', count: '4' }, { holds: true, detail: '4 answered 2XX (want 4)' }],
-    [{ kind: 'requests', status: '40', count: '1' }, { holds: true, detail: '1 answered 40 (want 1)' }],
-    [{ kind: 'requests', userAgent: '^docker/', count: '3' }, { holds: true, detail: '3 requests (want 3)' }],
-    [{ kind: 'requests', userAgent: '^$', count: '1' }, { holds: true, detail: '1 requests (want 1)' }],
+    [
+      { kind: 'requests', count: '5' },
+      { holds: true, detail: '5 requests (want 5)' },
+    ],
+    [
+      { kind: 'requests', method: 'get', count: '1' },
+      { holds: true, detail: '1 GET (want 1)' },
+    ],
+    [
+      { kind: 'requests', on: 'blobs', count: '0' },
+      { holds: false, detail: '1 blobs (want 0)' },
+    ],
+    [
+      { kind: 'requests', repository: 'b', count: '1' },
+      { holds: true, detail: '1 requests (want 1)' },
+    ],
+    [
+      { kind: 'requests', reference: 'sha256:x', count: '1' },
+      { holds: true, detail: '1 to sha256:x (want 1)' },
+    ],
+    [
+      { kind: 'requests', status: '201', count: '3' },
+      { holds: true, detail: '3 answered 201 (want 3)' },
+    ],
+    [
+      { kind: 'requests', status: '2XX', count: '4' },
+      { holds: true, detail: '4 answered 2XX (want 4)' },
+    ],
+    [
+      { kind: 'requests', status: '40', count: '1' },
+      { holds: true, detail: '1 answered 40 (want 1)' },
+    ],
+    [
+      { kind: 'requests', userAgent: '^docker/', count: '3' },
+      { holds: true, detail: '3 requests (want 3)' },
+    ],
+    [
+      { kind: 'requests', userAgent: '^$', count: '1' },
+      { holds: true, detail: '1 requests (want 1)' },
+    ],
   ])('requests: %j', (c, want) => {
     expect(check(c)).toEqual(want);
   });
@@ -213,12 +296,22 @@ describe('patterns run on RE2', () => {
     expect(firstMatch('No such image', `${'#5 pushing layers\n'.repeat(100_000)}No such image: app`)).toBe('No such image');
   });
   it.each([
-    ['1', 1, true], ['1', 2, false], ['0', 0, true],
-    ['>1', 2, true], ['>1', 1, false],
-    ['>=2', 2, true], ['>=2', 3, true], ['>=2', 1, false],
-    ['<3', 2, true], ['<3', 3, false],
-    ['<=0', 0, true], ['<=1', 0, true], ['<=1', 2, false],
-    ['= 4', 4, true], ['==4', 5, false], [' >= 10 ', 10, true],
+    ['1', 1, true],
+    ['1', 2, false],
+    ['0', 0, true],
+    ['>1', 2, true],
+    ['>1', 1, false],
+    ['>=2', 2, true],
+    ['>=2', 3, true],
+    ['>=2', 1, false],
+    ['<3', 2, true],
+    ['<3', 3, false],
+    ['<=0', 0, true],
+    ['<=1', 0, true],
+    ['<=1', 2, false],
+    ['= 4', 4, true],
+    ['==4', 5, false],
+    [' >= 10 ', 10, true],
   ] as const)('count %s holds for %i: %s', (spec, n, want) => {
     expect(countHolds(spec, n)).toBe(want);
   });
@@ -240,7 +333,10 @@ describe('checkFile reads what the engine resolved, never through a symlink', ()
       looked,
       sb: {
         resolveInContext: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `/tmp/cells/c1/ctx/${p}`, kind })),
-        look: async (script: string) => { looked.push(script); return { argv: [], exitCode: 0, stdout: content, stderr: '', durationMs: 1 }; },
+        look: async (script: string) => {
+          looked.push(script);
+          return { argv: [], exitCode: 0, stdout: content, stderr: '', durationMs: 1 };
+        },
       },
     };
   };

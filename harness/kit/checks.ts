@@ -24,9 +24,29 @@ export type Check =
   /** an image in the cell's engine, by reference or ID, optionally with platforms */
   | { kind: 'image'; ref: string; exists?: boolean; platforms?: string[] }
   /** what the lab registry holds under a reference; `lacks`: at least one of these platforms is missing */
-  | { kind: 'registry'; ref: string; exists?: boolean; platforms?: string[]; exactPlatforms?: boolean; lacks?: string[]; index?: boolean; complete?: boolean; attestations?: boolean; annotations?: Record<string, string> }
+  | {
+      kind: 'registry';
+      ref: string;
+      exists?: boolean;
+      platforms?: string[];
+      exactPlatforms?: boolean;
+      lacks?: string[];
+      index?: boolean;
+      complete?: boolean;
+      attestations?: boolean;
+      annotations?: Record<string, string>;
+    }
   /** requests the registry saw, from the proxy's journal */
-  | { kind: 'requests'; count: string; method?: string; on?: 'manifests' | 'blobs' | 'uploads' | 'tags'; reference?: string; repository?: string; status?: string; userAgent?: string };
+  | {
+      kind: 'requests';
+      count: string;
+      method?: string;
+      on?: 'manifests' | 'blobs' | 'uploads' | 'tags';
+      reference?: string;
+      repository?: string;
+      status?: string;
+      userAgent?: string;
+    };
 
 export interface CheckResult {
   holds: boolean;
@@ -62,8 +82,11 @@ function repeatTotal(pattern: string): number {
 export function compilePattern(pattern: string, field = 'pattern'): RE2JS {
   const what = `${field} ${JSON.stringify(clip(pattern, 100))}`;
   const tooBig = (size: string) =>
-    new UsageError(`${what} ${size}, over the limit of ${MAX_PATTERN_INSTRUCTIONS} RE2 instructions (each costs time for every character of output). Fix: use * or + instead of a large {n,m}, or match a shorter text`);
-  if (pattern.length > MAX_PATTERN_LENGTH) throw new UsageError(`${what} is ${pattern.length} characters long, over the limit of ${MAX_PATTERN_LENGTH}. Fix: match a shorter, distinctive part of the text`);
+    new UsageError(
+      `${what} ${size}, over the limit of ${MAX_PATTERN_INSTRUCTIONS} RE2 instructions (each costs time for every character of output). Fix: use * or + instead of a large {n,m}, or match a shorter text`,
+    );
+  if (pattern.length > MAX_PATTERN_LENGTH)
+    throw new UsageError(`${what} is ${pattern.length} characters long, over the limit of ${MAX_PATTERN_LENGTH}. Fix: match a shorter, distinctive part of the text`);
   // a counted repetition alone can exceed the limit: refuse it before compiling it
   const repeats = repeatTotal(pattern);
   if (repeats > MAX_PATTERN_INSTRUCTIONS) throw tooBig(`has counted repetitions ({n,m}) adding up to ${repeats}`);
@@ -106,11 +129,16 @@ export function countHolds(spec: string, n: number): boolean {
   if (!m) throw new UsageError(`count ${JSON.stringify(spec)} is not a number or a comparison like ">1" or ">=2"`);
   const want = Number(m[2]);
   switch (m[1]) {
-    case '>': return n > want;
-    case '>=': return n >= want;
-    case '<': return n < want;
-    case '<=': return n <= want;
-    default: return n === want;
+    case '>':
+      return n > want;
+    case '>=':
+      return n >= want;
+    case '<':
+      return n < want;
+    case '<=':
+      return n <= want;
+    default:
+      return n === want;
   }
 }
 
@@ -142,26 +170,30 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
     case 'panic': {
       const text = outputOf(stepsFor(steps, check.step));
       const m = GO_PANIC.exec(text);
-      return m ? { holds: true, detail: `${where(check.step)}: Go ${clip(text.slice(m.index).trim(), 100)}` } : { holds: false, detail: `${where(check.step)}: no Go panic or fatal error` };
+      return m
+        ? { holds: true, detail: `${where(check.step)}: Go ${clip(text.slice(m.index).trim(), 100)}` }
+        : { holds: false, detail: `${where(check.step)}: no Go panic or fatal error` };
     }
     case 'exit': {
       const chosen = stepsFor(steps, check.step);
-      const rec = check.step === undefined ? chosen.find((s) => s.record.exitCode !== 0) ?? chosen.at(-1) : chosen[0];
+      const rec = check.step === undefined ? (chosen.find((s) => s.record.exitCode !== 0) ?? chosen.at(-1)) : chosen[0];
       if (!rec) return { holds: false, detail: check.step === undefined ? 'no step ran' : `no step ${check.step} ran` };
       const code = rec.record.exitCode;
       const holds = check.code === 'zero' ? code === 0 : check.code === 'nonzero' ? code !== 0 : code === check.code;
       return { holds, detail: `step ${rec.id} exit ${code}` };
     }
     case 'requests': {
-      const hits = journal.filter((e) =>
-        (check.method === undefined || e.method === check.method.toUpperCase()) &&
-        (check.on === undefined || e.kind === check.on) &&
-        (check.reference === undefined || e.reference === check.reference) &&
-        (check.repository === undefined || e.repository === check.repository) &&
-        (check.status === undefined || String(e.status).startsWith(check.status.replace(/x+$/i, ''))) &&
-        (check.userAgent === undefined || firstMatch(check.userAgent, e.userAgent ?? '') !== undefined),
+      const hits = journal.filter(
+        (e) =>
+          (check.method === undefined || e.method === check.method.toUpperCase()) &&
+          (check.on === undefined || e.kind === check.on) &&
+          (check.reference === undefined || e.reference === check.reference) &&
+          (check.repository === undefined || e.repository === check.repository) &&
+          (check.status === undefined || String(e.status).startsWith(check.status.replace(/x+$/i, ''))) &&
+          (check.userAgent === undefined || firstMatch(check.userAgent, e.userAgent ?? '') !== undefined),
       );
-      const what = [check.method?.toUpperCase(), check.on, check.reference && `to ${check.reference}`, check.status && `answered ${check.status}`].filter(Boolean).join(' ') || 'requests';
+      const what =
+        [check.method?.toUpperCase(), check.on, check.reference && `to ${check.reference}`, check.status && `answered ${check.status}`].filter(Boolean).join(' ') || 'requests';
       return { holds: countHolds(check.count, hits.length), detail: `${hits.length} ${what} (want ${check.count})` };
     }
     default:
@@ -187,9 +219,9 @@ export async function checkFile(sandbox: Pick<CellSandbox, 'resolveInContext' | 
   if (c.directory !== undefined && (found === 'dir') !== c.directory) return { holds: false, detail: `${p}: a ${found === 'dir' ? 'directory' : 'file'}` };
   if (c.contains === undefined && c.notContains === undefined) return { holds: true, detail: `${p}: present (${found})` };
   const real = shellQuote(at!.real);
-  const read = await sandbox.look(found === 'dir'
-    ? `for f in ${real}/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c ${FILE_READ_LIMIT}`
-    : `head -c ${FILE_READ_LIMIT} ${real}`);
+  const read = await sandbox.look(
+    found === 'dir' ? `for f in ${real}/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c ${FILE_READ_LIMIT}` : `head -c ${FILE_READ_LIMIT} ${real}`,
+  );
   const text = c.contains ?? c.notContains!;
   const has = read.stdout.includes(text);
   return { holds: c.contains !== undefined ? has : !has, detail: `${p}: ${has ? 'holds' : 'does not hold'} "${text.slice(0, 60)}"` };
@@ -206,12 +238,24 @@ export function validateCheck(check: Check): void {
 
 export function describeCheck(c: Check): string {
   switch (c.kind) {
-    case 'output': return `${c.step ? `step ${c.step} ` : ''}output ${c.negate ? 'does not match' : 'matches'} /${c.pattern}/`;
-    case 'panic': return `${c.step ? `step ${c.step} ` : ''}a Go panic or fatal error`;
-    case 'exit': return `${c.step ? `step ${c.step} ` : ''}exit code ${c.code}`;
-    case 'file': return `${c.path} ${c.exists === false ? 'is absent' : c.contains ? `contains "${clip(c.contains, 40)}"` : c.notContains ? `lacks "${clip(c.notContains, 40)}"` : 'exists'}`;
-    case 'image': return `engine image ${c.ref} ${c.exists === false ? 'is absent' : `exists${c.platforms ? ` with ${c.platforms.join(', ')}` : ''}`}`;
-    case 'registry': return `registry ${c.ref}: ${Object.entries(c).filter(([k]) => !['kind', 'ref'].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || 'exists'}`;
-    case 'requests': return `${c.count} ${[c.method, c.on, c.reference && `to ${c.reference}`].filter(Boolean).join(' ') || 'requests'}`;
+    case 'output':
+      return `${c.step ? `step ${c.step} ` : ''}output ${c.negate ? 'does not match' : 'matches'} /${c.pattern}/`;
+    case 'panic':
+      return `${c.step ? `step ${c.step} ` : ''}a Go panic or fatal error`;
+    case 'exit':
+      return `${c.step ? `step ${c.step} ` : ''}exit code ${c.code}`;
+    case 'file':
+      return `${c.path} ${c.exists === false ? 'is absent' : c.contains ? `contains "${clip(c.contains, 40)}"` : c.notContains ? `lacks "${clip(c.notContains, 40)}"` : 'exists'}`;
+    case 'image':
+      return `engine image ${c.ref} ${c.exists === false ? 'is absent' : `exists${c.platforms ? ` with ${c.platforms.join(', ')}` : ''}`}`;
+    case 'registry':
+      return `registry ${c.ref}: ${
+        Object.entries(c)
+          .filter(([k]) => !['kind', 'ref'].includes(k))
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(', ') || 'exists'
+      }`;
+    case 'requests':
+      return `${c.count} ${[c.method, c.on, c.reference && `to ${c.reference}`].filter(Boolean).join(' ') || 'requests'}`;
   }
 }

@@ -45,9 +45,15 @@ export class Kit<A = Axes> {
     private readonly services: KitServices,
   ) {}
 
-  get lab(): Lab { return this.services.lab; }
-  get sandbox(): CellSandbox { return this.services.sandbox; }
-  get evidence(): CellEvidence { return this.services.evidence; }
+  get lab(): Lab {
+    return this.services.lab;
+  }
+  get sandbox(): CellSandbox {
+    return this.services.sandbox;
+  }
+  get evidence(): CellEvidence {
+    return this.services.evidence;
+  }
 
   /** Short factual lines for the reader of the report (one per line of `text`). */
   fact(text: string): void {
@@ -179,10 +185,12 @@ export class Kit<A = Axes> {
       if (!missing.length) fails.push(`has every one of ${c.lacks.join(', ')}`);
     }
     if (c.complete !== undefined && report.ok !== c.complete) fails.push(report.ok ? 'is complete' : `is incomplete (${report.problems.map((p) => p.code).join(', ')})`);
-    if (c.attestations !== undefined && (report.attestations > 0) !== c.attestations) fails.push(report.attestations > 0 ? `has ${report.attestations} attestation manifest(s)` : 'has no attestation manifest');
+    if (c.attestations !== undefined && report.attestations > 0 !== c.attestations)
+      fails.push(report.attestations > 0 ? `has ${report.attestations} attestation manifest(s)` : 'has no attestation manifest');
     if (c.annotations) {
       const top = report.topDigest ? (report.manifests[report.topDigest] as { annotations?: Record<string, string> } | undefined) : undefined;
-      for (const [k, v] of Object.entries(c.annotations)) if (top?.annotations?.[k] !== v) fails.push(`annotation ${k}=${JSON.stringify(top?.annotations?.[k] ?? null)}, not ${JSON.stringify(v)}`);
+      for (const [k, v] of Object.entries(c.annotations))
+        if (top?.annotations?.[k] !== v) fails.push(`annotation ${k}=${JSON.stringify(top?.annotations?.[k] ?? null)}, not ${JSON.stringify(v)}`);
     }
     this.fact(describeReport(report).split('\n')[0]!);
     return { holds: fails.length === 0, detail: `registry ${t.repository}:${t.tag}: ${fails.length ? fails.join('; ') : 'as expected'}` };

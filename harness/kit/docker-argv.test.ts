@@ -10,10 +10,31 @@ describe('docker steps: what the allowlist takes, read as the docker CLI reads i
     ['run -itd --name=x alpine', { flags: [{ long: 'interactive' }, { long: 'tty' }, { long: 'detach' }, { long: 'name', value: 'x' }], positionals: ['alpine'] }],
     // after the image, everything is the container's command: --privileged here is an argument to sh
     ['run alpine sh -c --privileged', { flags: [], positionals: ['alpine', 'sh', '-c', '--privileged'] }],
-    ['run -eA=1 -e=B=2 -e C=3 -uroot alpine', { flags: [{ long: 'env', value: 'A=1' }, { long: 'env', value: 'B=2' }, { long: 'env', value: 'C=3' }, { long: 'user', value: 'root' }], positionals: ['alpine'] }],
+    [
+      'run -eA=1 -e=B=2 -e C=3 -uroot alpine',
+      {
+        flags: [
+          { long: 'env', value: 'A=1' },
+          { long: 'env', value: 'B=2' },
+          { long: 'env', value: 'C=3' },
+          { long: 'user', value: 'root' },
+        ],
+        positionals: ['alpine'],
+      },
+    ],
     // -h is run's --hostname: it takes a value, so "-v" here is the hostname, not a volume
     ['run -h -v alpine', { flags: [{ long: 'hostname', value: '-v' }], positionals: ['alpine'] }],
-    ['run --network bridge --net=none -w /x alpine', { flags: [{ long: 'network', value: 'bridge' }, { long: 'net', value: 'none' }, { long: 'workdir', value: '/x' }], positionals: ['alpine'] }],
+    [
+      'run --network bridge --net=none -w /x alpine',
+      {
+        flags: [
+          { long: 'network', value: 'bridge' },
+          { long: 'net', value: 'none' },
+          { long: 'workdir', value: '/x' },
+        ],
+        positionals: ['alpine'],
+      },
+    ],
     ['run -- alpine', { flags: [], positionals: ['alpine'] }],
     // interspersed: flags after the image names are still flags
     ['image inspect a -f {{.Id}} b', { flags: [{ long: 'format', value: '{{.Id}}' }], positionals: ['a', 'b'] }],
@@ -78,7 +99,10 @@ describe('docker steps: what the allowlist refuses, in every spelling', () => {
     ['image inspect x --privileged', 'docker image inspect --privileged is not a flag the lab allows. docker image inspect takes -f/--format, --platform'],
     ['image save -o /usr/local/bin/docker x', "docker image save -o=/usr/local/bin/docker is outside the cell's context"],
     ['image save x --output=../../x.tar', "docker image save --output=../../x.tar leaves the cell's context"],
-    ['context create n --docker host=ssh://me@host', "docker context create --docker=host=ssh://me@host host=ssh://me@host: a context of the cell reaches the cell's own engine only"],
+    [
+      'context create n --docker host=ssh://me@host',
+      "docker context create --docker=host=ssh://me@host host=ssh://me@host: a context of the cell reaches the cell's own engine only",
+    ],
     ['context create n --docker=host=tcp://10.0.0.1:2375', 'a context of the cell reaches the cell'],
     ['context create n --docker host=unix:///var/run/docker.sock,ca=/etc/shadow', 'ca=/etc/shadow: a context of the cell'],
     ['context import n f', 'docker context takes create, use, ls, inspect, rm'],

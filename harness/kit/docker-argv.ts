@@ -32,13 +32,20 @@ const PLATFORM = val('platform');
 
 /** Networks a case container may join: the DinD's own bridge, or none. host and container:<id> would share another namespace. */
 const RUN_NETWORKS = ['bridge', 'none', 'default'];
-const network = (v: string) => (RUN_NETWORKS.includes(v) ? undefined : `would join ${v.startsWith('container:') ? "another container's" : v === 'host' ? "the engine's host" : 'a network other than the engine\'s bridge'} network; --network takes ${RUN_NETWORKS.join(', ')}`);
+const network = (v: string) =>
+  RUN_NETWORKS.includes(v)
+    ? undefined
+    : `would join ${v.startsWith('container:') ? "another container's" : v === 'host' ? "the engine's host" : "a network other than the engine's bridge"} network; --network takes ${RUN_NETWORKS.join(', ')}`;
 
 /** The only endpoint a docker context of the cell may name: the cell's own engine. ssh:// would run ssh; tcp:// would reach other hosts. */
 export const CELL_ENGINE = 'unix:///var/run/docker.sock';
 const contextEndpoint = (v: string) => {
   let fields: string[];
-  try { fields = csvFields(v); } catch (e) { return (e as Error).message; }
+  try {
+    fields = csvFields(v);
+  } catch (e) {
+    return (e as Error).message;
+  }
   for (const f of fields) {
     const [k, x] = [f.slice(0, f.indexOf('=') < 0 ? f.length : f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
     if (k === 'host' && x === CELL_ENGINE) continue;
@@ -52,22 +59,95 @@ const contextEndpoint = (v: string) => {
 const RUN: Command = {
   interspersed: false,
   flags: [
-    bool('detach', 'd'), bool('sig-proxy'), bool('quiet', 'q'), bool('interactive', 'i'), bool('tty', 't'), bool('rm'), bool('read-only'), bool('init'),
-    bool('no-healthcheck'), bool('help'), bool('disable-content-trust'),
-    val('name'), val('detach-keys'), val('pull'), PLATFORM, val('attach', 'a'), val('env', 'e'), val('entrypoint'), val('hostname', 'h'), val('domainname'),
-    val('label', 'l'), val('restart'), val('stop-signal'), val('stop-timeout'), val('user', 'u'), val('workdir', 'w'), val('cap-drop'),
-    val('add-host'), val('dns'), val('dns-option'), val('dns-search'), val('expose'), val('network', undefined, { check: network }), val('net', undefined, { check: network }),
-    val('network-alias'), val('memory', 'm'), val('memory-reservation'), val('memory-swap'), val('cpus'), val('cpu-shares', 'c'), val('pids-limit'),
-    val('shm-size'), val('tmpfs'), val('health-cmd'), val('health-interval'), val('health-retries'), val('health-timeout'), val('health-start-period'),
+    bool('detach', 'd'),
+    bool('sig-proxy'),
+    bool('quiet', 'q'),
+    bool('interactive', 'i'),
+    bool('tty', 't'),
+    bool('rm'),
+    bool('read-only'),
+    bool('init'),
+    bool('no-healthcheck'),
+    bool('help'),
+    bool('disable-content-trust'),
+    val('name'),
+    val('detach-keys'),
+    val('pull'),
+    PLATFORM,
+    val('attach', 'a'),
+    val('env', 'e'),
+    val('entrypoint'),
+    val('hostname', 'h'),
+    val('domainname'),
+    val('label', 'l'),
+    val('restart'),
+    val('stop-signal'),
+    val('stop-timeout'),
+    val('user', 'u'),
+    val('workdir', 'w'),
+    val('cap-drop'),
+    val('add-host'),
+    val('dns'),
+    val('dns-option'),
+    val('dns-search'),
+    val('expose'),
+    val('network', undefined, { check: network }),
+    val('net', undefined, { check: network }),
+    val('network-alias'),
+    val('memory', 'm'),
+    val('memory-reservation'),
+    val('memory-swap'),
+    val('cpus'),
+    val('cpu-shares', 'c'),
+    val('pids-limit'),
+    val('shm-size'),
+    val('tmpfs'),
+    val('health-cmd'),
+    val('health-interval'),
+    val('health-retries'),
+    val('health-timeout'),
+    val('health-start-period'),
     val('health-start-interval'),
   ],
 };
 
 /** Flags of docker run that hand the container the engine's host (its devices, namespaces, files, ports, runtime, cgroups): named in the refusal. */
 const HOST_FLAGS = new Set([
-  'privileged', 'device', 'device-cgroup-rule', 'gpus', 'cap-add', 'security-opt', 'volume', 'v', 'mount', 'volumes-from', 'volume-driver', 'pid', 'ipc',
-  'uts', 'userns', 'cgroupns', 'cgroup-parent', 'runtime', 'isolation', 'publish', 'p', 'publish-all', 'P', 'use-api-socket', 'oom-score-adj',
-  'oom-kill-disable', 'sysctl', 'ulimit', 'storage-opt', 'log-driver', 'log-opt', 'env-file', 'label-file', 'cidfile', 'annotation',
+  'privileged',
+  'device',
+  'device-cgroup-rule',
+  'gpus',
+  'cap-add',
+  'security-opt',
+  'volume',
+  'v',
+  'mount',
+  'volumes-from',
+  'volume-driver',
+  'pid',
+  'ipc',
+  'uts',
+  'userns',
+  'cgroupns',
+  'cgroup-parent',
+  'runtime',
+  'isolation',
+  'publish',
+  'p',
+  'publish-all',
+  'P',
+  'use-api-socket',
+  'oom-score-adj',
+  'oom-kill-disable',
+  'sysctl',
+  'ulimit',
+  'storage-opt',
+  'log-driver',
+  'log-opt',
+  'env-file',
+  'label-file',
+  'cidfile',
+  'annotation',
 ]);
 
 const IMAGES: Command = { interspersed: true, flags: [bool('quiet', 'q'), bool('all', 'a'), bool('no-trunc'), bool('digests'), bool('tree'), val('format'), val('filter', 'f')] };
@@ -143,11 +223,15 @@ export function checkDockerArgv(argv: readonly string[], context: string): Docke
   let name: string;
   let rest: readonly string[];
   if (isCommand(entry)) {
-    cmd = entry; name = `docker ${top}`; rest = argv.slice(1);
+    cmd = entry;
+    name = `docker ${top}`;
+    rest = argv.slice(1);
   } else {
     const c = entry[sub ?? ''];
     if (!c) throw new Error(`docker ${top} takes ${Object.keys(entry).join(', ')}`);
-    cmd = c; name = `docker ${top} ${sub}`; rest = argv.slice(2);
+    cmd = c;
+    name = `docker ${top} ${sub}`;
+    rest = argv.slice(2);
   }
   const flags = flagsOf(cmd);
   const refuse = (spelled: string, why?: string): never => {
@@ -167,10 +251,16 @@ export function checkDockerArgv(argv: readonly string[], context: string): Docke
   let i = 0;
   while (i < rest.length) {
     const a = rest[i++]!;
-    if (a === '--') { out.positionals.push(...rest.slice(i)); break; }
+    if (a === '--') {
+      out.positionals.push(...rest.slice(i));
+      break;
+    }
     if (!a.startsWith('-') || a === '-') {
       out.positionals.push(a);
-      if (!cmd.interspersed) { out.positionals.push(...rest.slice(i)); break; }
+      if (!cmd.interspersed) {
+        out.positionals.push(...rest.slice(i));
+        break;
+      }
       continue;
     }
     if (a.startsWith('--')) {
@@ -190,11 +280,19 @@ export function checkDockerArgv(argv: readonly string[], context: string): Docke
     while (s.length) {
       const c = s[0]!;
       const f = flags.find((x) => x.short === c) ?? refuse(`-${c}`);
-      if (s.length > 2 && s[1] === '=') { use(f, `-${c}`, s.slice(2)); s = ''; }
-      else if (!f.value) { use(f, `-${c}`, undefined); s = s.slice(1); }
-      else if (s.length > 1) { use(f, `-${c}`, s.slice(1)); s = ''; }
-      else if (i < rest.length) { use(f, `-${c}`, rest[i++]); s = ''; }
-      else refuse(`-${c}`, 'needs a value');
+      if (s.length > 2 && s[1] === '=') {
+        use(f, `-${c}`, s.slice(2));
+        s = '';
+      } else if (!f.value) {
+        use(f, `-${c}`, undefined);
+        s = s.slice(1);
+      } else if (s.length > 1) {
+        use(f, `-${c}`, s.slice(1));
+        s = '';
+      } else if (i < rest.length) {
+        use(f, `-${c}`, rest[i++]);
+        s = '';
+      } else refuse(`-${c}`, 'needs a value');
     }
   }
   if (top === 'run' && !out.positionals.length) throw new Error(`${name} needs an image`);

@@ -10,10 +10,14 @@ import type { Kit } from './context.ts';
 /** What the proxy does to the GET of the BuildKit image's layer blob. */
 export function pullFault(name: PullFault, layerSize: number): Fault {
   switch (name) {
-    case 'corrupt': return { kind: 'corrupt' };
-    case '404': return { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' };
-    case 'truncated': return { kind: 'truncate', afterBytes: Math.floor(layerSize / 2) };
-    case '500': return { kind: 'status', status: 500, code: 'UNKNOWN' };
+    case 'corrupt':
+      return { kind: 'corrupt' };
+    case '404':
+      return { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' };
+    case 'truncated':
+      return { kind: 'truncate', afterBytes: Math.floor(layerSize / 2) };
+    case '500':
+      return { kind: 'status', status: 500, code: 'UNKNOWN' };
   }
 }
 

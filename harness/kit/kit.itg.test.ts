@@ -20,7 +20,12 @@ const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 /** Boots `spec`, builds and pushes two platforms with it, and reads the registry back. */
 const boots = (spec: BuilderSpec) =>
   defineScenario({
-    id: `itg-builder-${spec.driver}`, title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+    id: `itg-builder-${spec.driver}`,
+    title: '',
+    links: [],
+    symptom: '',
+    axes: { buildx: [] },
+    expectations: [],
     async observe(cell) {
       const builder = await cell.bootBuilder(spec);
       if (builder.failed) return { failed: `${builder.failed.argv.join(' ')}: ${builder.failed.stderr}` };
@@ -43,7 +48,6 @@ afterAll(async () => {
 });
 
 describe('builders of every kind', () => {
-
   it.each<[string, BuilderSpec]>([
     ['docker-container', { driver: 'docker-container' }],
     ['remote over TCP', { driver: 'remote', remote: { transport: 'tcp' } }],
@@ -121,18 +125,23 @@ symptom:
   });
 
   it('says absent, with what it saw, when a check does not hold', async () => {
-    const r = await runCase(`title: a local output that holds something else
+    const r = await runCase(
+      `title: a local output that holds something else
 steps:
   - buildx: [build, --output, "type=local,dest=out", .]
 symptom:
   - file: {path: out/hello.txt, contains: "not this"}
-`, undefined, 'fixed');
+`,
+      undefined,
+      'fixed',
+    );
     expect(r.outcome).toBe('fixed');
     expect(r.summary).toMatch(/^symptom ABSENT \(out\/hello\.txt: does not hold "not this"\)/);
   });
 
   it('makes the context a Git repository, places env and config files', async () => {
-    const r = await runCase(`title: git context and the client's config
+    const r = await runCase(
+      `title: git context and the client's config
 git: true
 env: {BUILDX_GIT_LABELS: full}
 config: {dockerConfig: config.json}
@@ -142,7 +151,9 @@ steps:
 symptom:
   - output: "org.opencontainers.image.revision"
     step: "2"
-`, { 'config.json': '{"auths":{}}' });
+`,
+      { 'config.json': '{"auths":{}}' },
+    );
     expect(r.summary, r.error?.message).toMatch(/^symptom PRESENT/);
     expect(r.evidence.facts.some((f) => /context is a Git repository at [0-9a-f]{12}/.test(f))).toBe(true);
   });
@@ -196,8 +207,11 @@ describe('a case cannot reach out of its cell through symlinks or lab values', (
     expect(dir.summary, dir.error?.message).toMatch(/^symptom ABSENT \(links: does not hold "root:"\)/);
   });
 
-  it('refuses an output written through a symlink into the engine\'s binaries, before the step runs', async () => {
-    const r = await runCase(`title: write through a link\nsteps:\n${WRITE_LINKS}  - id: over\n    buildx: [build, --output, "type=local,dest=links/bin", .]\nsymptom: {exitCode: zero}\n`, LINKS);
+  it("refuses an output written through a symlink into the engine's binaries, before the step runs", async () => {
+    const r = await runCase(
+      `title: write through a link\nsteps:\n${WRITE_LINKS}  - id: over\n    buildx: [build, --output, "type=local,dest=links/bin", .]\nsymptom: {exitCode: zero}\n`,
+      LINKS,
+    );
     expect(r.outcome).toBe('error');
     expect(r.summary).toMatch(/step over: "links\/bin" resolves to \/usr\/local\/bin, outside the cell's context/);
     expect(r.evidence.commands.filter((c) => c.argv.includes('build'))).toHaveLength(1);

@@ -18,24 +18,54 @@ describe('csvFields reads a value as Go does', () => {
 
 describe('buildx argv: paths stay inside the cell context', () => {
   it.each([
-    [['build', '-f', 'sub/Dockerfile', '--iidfile', 'iid.txt', '--metadata-file=md.json', '.'], ['sub/Dockerfile', 'iid.txt', 'md.json']],
+    [
+      ['build', '-f', 'sub/Dockerfile', '--iidfile', 'iid.txt', '--metadata-file=md.json', '.'],
+      ['sub/Dockerfile', 'iid.txt', 'md.json'],
+    ],
     [['build', '--output', 'type=tar,dest=does/not/exist/result.tar', '.'], ['does/not/exist/result.tar']],
     [['build', '-o', 'out', '.'], ['out']],
     [['build', '-o', '-', '.'], []],
-    [['build', '--output', 'type=image,push=true', '--cache-to', 'type=local,dest=cache', '--cache-from', 'type=local,src=cache', '.'], ['cache', 'cache']],
+    [
+      ['build', '--output', 'type=image,push=true', '--cache-to', 'type=local,dest=cache', '--cache-from', 'type=local,src=cache', '.'],
+      ['cache', 'cache'],
+    ],
     [['build', '--cache-to', 'registry:5000/x:cache', '.'], []],
     [['build', '--output', `type=local,dest=${CTX}/out`, '.'], [`${CTX}/out`]],
-    [['bake', '--set', '*.output=type=local,dest=out', '--set', 'app.args.X=/etc', '-f', 'docker-bake.hcl'], ['docker-bake.hcl', 'out']],
+    [
+      ['bake', '--set', '*.output=type=local,dest=out', '--set', 'app.args.X=/etc', '-f', 'docker-bake.hcl'],
+      ['docker-bake.hcl', 'out'],
+    ],
     [['bake', '--print', '--set', '*.cache-to='], []],
     [['create', '--name', 'x', '--driver', 'docker-container', '--driver-opt', `image=${IMAGE}`, '--driver-opt', 'memory=1g', '--buildkitd-config', 'bk.toml'], ['bk.toml']],
     [['create', '--driver-opt', `network=bridge,memory=1g,image=${IMAGE}`], []],
     [['create', '--name', 'r', '--driver', 'remote', 'tcp://127.0.0.1:1234'], []],
     [['imagetools', 'create', '-t', 'registry:5000/a', 'registry:5000/b'], []],
     [['ls'], []],
-    [['bake', '--allow', 'fs.read=.', '--allow', 'fs=out', '--allow', 'security.insecure'], ['.', 'out']],
+    [
+      ['bake', '--allow', 'fs.read=.', '--allow', 'fs=out', '--allow', 'security.insecure'],
+      ['.', 'out'],
+    ],
     [['prune', '-f', '--all'], ['--all']],
     [['imagetools', 'create', '-t', 'registry:5000/a', '-f', 'descr.json'], ['descr.json']],
-    [['build', '--secret', 'id=a,env=A', '--secret', 'id=b,src=b.txt', '--ssh', 'default', '--build-context', 'base=docker-image://alpine', '--build-context', 't=target:x', '--build-context', 'sub=./sub', '.'], ['b.txt', './sub']],
+    [
+      [
+        'build',
+        '--secret',
+        'id=a,env=A',
+        '--secret',
+        'id=b,src=b.txt',
+        '--ssh',
+        'default',
+        '--build-context',
+        'base=docker-image://alpine',
+        '--build-context',
+        't=target:x',
+        '--build-context',
+        'sub=./sub',
+        '.',
+      ],
+      ['b.txt', './sub'],
+    ],
   ])('%j', (argv, paths) => expect(buildx(...argv).paths).toEqual(paths));
 
   it.each([
@@ -73,15 +103,18 @@ describe('buildx argv: paths stay inside the cell context', () => {
   ])('%j', (argv, message) => expect(() => buildx(...argv)).toThrow(message));
 });
 
-describe('buildx argv: the builder image and network are the lab\'s', () => {
+describe("buildx argv: the builder image and network are the lab's", () => {
   it.each([
-    [['create', '--driver-opt', 'image=moby/buildkit:latest'], 'driver option image=moby/buildkit:latest is not the lab\'s BuildKit image; write image=${buildkitImage}'],
+    [['create', '--driver-opt', 'image=moby/buildkit:latest'], "driver option image=moby/buildkit:latest is not the lab's BuildKit image; write image=${buildkitImage}"],
     [['create', '--driver-opt=memory=1g,image=evil'], 'image=evil is not the lab'],
     [['create', '--driver-opt', 'Image=evil'], 'image=evil is not the lab'],
     [['create', '--driver-opt', '"image=evil"'], 'image=evil is not the lab'],
     [['create', '--driver-opt', 'network=container:x'], 'driver option network=container:x is not one the lab allows; use host, bridge, none'],
     // no image at all: Buildx would run what the engine holds as moby/buildkit:buildx-stable-1, which a step can load
-    [['create', '--name', 'b', '--driver', 'docker-container', '--bootstrap'], "create of a docker-container builder must name the lab's BuildKit image: add --driver-opt image=${buildkitImage}"],
+    [
+      ['create', '--name', 'b', '--driver', 'docker-container', '--bootstrap'],
+      "create of a docker-container builder must name the lab's BuildKit image: add --driver-opt image=${buildkitImage}",
+    ],
     [['--builder', 'x', 'create', '--driver-opt', 'memory=1g'], 'create of a docker-container builder must name'],
     [['create', '--driver=kubernetes'], 'create of a kubernetes builder must name'],
   ])('%j', (argv, message) => expect(() => buildx(...argv)).toThrow(message));
@@ -93,22 +126,66 @@ describe('buildx argv: the builder image and network are the lab\'s', () => {
 
   it('refuses an image in builder.driverOpts, which has no lab value', () => {
     expect(driverOptsProblem([['image', IMAGE]], undefined)).toMatch(/^driver option image is the lab's .*choose the version with buildkit:/);
-    expect(driverOptsProblem([['network', 'bridge'], ['memory', '2g']], undefined)).toBeUndefined();
+    expect(
+      driverOptsProblem(
+        [
+          ['network', 'bridge'],
+          ['memory', '2g'],
+        ],
+        undefined,
+      ),
+    ).toBeUndefined();
   });
 });
 
 describe('cellPathProblem', () => {
-  it.each([['out/x', undefined], ['-', undefined], ['.', undefined], [CTX, undefined], [`${CTX}/a`, undefined], ['${context}/a', undefined]])('%s', (p, want) => {
+  it.each([
+    ['out/x', undefined],
+    ['-', undefined],
+    ['.', undefined],
+    [CTX, undefined],
+    [`${CTX}/a`, undefined],
+    ['${context}/a', undefined],
+  ])('%s', (p, want) => {
     expect(cellPathProblem(p, p.startsWith('${') ? '${context}' : CTX)).toBe(want);
   });
   it.each(['/etc', '../x', 'a/../../x', '', '/tmp/cells/c1', 'a\nb'])('refuses %j', (p) => expect(cellPathProblem(p, CTX)).toBeDefined());
 });
 
 describe('env a case may not set', () => {
-  it.each(['DOCKER_CONFIG', 'BUILDX_CONFIG', 'DOCKER_HOST', 'PATH', 'HOME', 'SSH_AUTH_SOCK', 'BUILDX_BAKE_ENTITLEMENTS_FS', 'GIT_SSH_COMMAND', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_PARAMETERS', 'GIT_EXEC_PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DOCKER_CERT_PATH', 'GCONV_PATH', 'BASH_ENV'])('%s', (name) => {
+  it.each([
+    'DOCKER_CONFIG',
+    'BUILDX_CONFIG',
+    'DOCKER_HOST',
+    'PATH',
+    'HOME',
+    'SSH_AUTH_SOCK',
+    'BUILDX_BAKE_ENTITLEMENTS_FS',
+    'GIT_SSH_COMMAND',
+    'GIT_CONFIG_COUNT',
+    'GIT_CONFIG_KEY_0',
+    'GIT_CONFIG_PARAMETERS',
+    'GIT_EXEC_PATH',
+    'LD_PRELOAD',
+    'LD_LIBRARY_PATH',
+    'LD_AUDIT',
+    'DOCKER_CERT_PATH',
+    'GCONV_PATH',
+    'BASH_ENV',
+  ])('%s', (name) => {
     expect(labOwnedEnv(name)).toMatch(new RegExp(`^${name} `));
   });
-  it.each(['SOURCE_DATE_EPOCH', 'BUILDX_NO_DEFAULT_ATTESTATIONS', 'BUILDX_GIT_LABELS', 'GIT_AUTHOR_NAME', 'BUILDX_BUILDER', 'DOCKER_CONTEXT', 'TAG', 'HTTP_PROXY', 'BUILDKIT_PROGRESS'])('takes %s', (name) => {
+  it.each([
+    'SOURCE_DATE_EPOCH',
+    'BUILDX_NO_DEFAULT_ATTESTATIONS',
+    'BUILDX_GIT_LABELS',
+    'GIT_AUTHOR_NAME',
+    'BUILDX_BUILDER',
+    'DOCKER_CONTEXT',
+    'TAG',
+    'HTTP_PROXY',
+    'BUILDKIT_PROGRESS',
+  ])('takes %s', (name) => {
     expect(labOwnedEnv(name)).toBeUndefined();
   });
 });

@@ -19,10 +19,11 @@ const LAB_OWNED_ENV: Record<string, string> = {
   HOME: "holds the client's fallback config; the lab sets DOCKER_CONFIG and BUILDX_CONFIG for the cell",
   DOCKER_HOST: "is the cell's own engine; a case talks to no other",
   DOCKER_CERT_PATH: "points the client at TLS material outside the cell; the cell's engine needs none",
-  DOCKER_TLS_VERIFY: "applies to a DOCKER_HOST, which the lab owns",
+  DOCKER_TLS_VERIFY: 'applies to a DOCKER_HOST, which the lab owns',
   PATH: 'chooses the programs the lab runs; the cell has the docker CLI and its buildx plugin',
   SSH_AUTH_SOCK: "is the socket `--ssh default` forwards into a build (it could name the engine's own API socket); give --ssh ID=PATH inside the context",
-  BUILDX_BAKE_ENTITLEMENTS_FS: "turns off bake's own check that a bake file reads and writes only under the working directory (Buildx >= 0.19); grant a path inside the context with --allow fs=PATH",
+  BUILDX_BAKE_ENTITLEMENTS_FS:
+    "turns off bake's own check that a bake file reads and writes only under the working directory (Buildx >= 0.19); grant a path inside the context with --allow fs=PATH",
   BAKE_ALLOW_REMOTE_FS_ACCESS: "turns off bake's filesystem check for a remote bake definition",
   GCONV_PATH: 'makes the C library load code from a path',
   ENV: 'makes a shell run a file at start',
@@ -58,7 +59,11 @@ export function csvFields(value: string): string[] {
       for (;;) {
         if (i >= value.length) throw new Error(`${JSON.stringify(value)} has an unclosed quote`);
         if (value[i] === '"') {
-          if (value[i + 1] === '"') { field += '"'; i += 2; continue; }
+          if (value[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
           i++;
           break;
         }
@@ -95,7 +100,7 @@ export function cellPathProblem(p: string, context: string): string | undefined 
   if (p === '') return 'is empty';
   if (/[\0\r\n]/.test(p)) return 'holds a control character';
   const parts = p.split('/');
-  if (parts.includes('..')) return 'leaves the cell\'s context (`..`); give a path inside it';
+  if (parts.includes('..')) return "leaves the cell's context (`..`); give a path inside it";
   if (p.startsWith('/')) {
     const rel = path.posix.relative(context, path.posix.normalize(p));
     if (rel.startsWith('..') || path.posix.isAbsolute(rel)) return `is outside the cell's context; give a relative path or \${context}/...`;
@@ -119,13 +124,17 @@ export function driverOptsProblem(opts: Iterable<[string, string]>, labImage: st
         ? `driver option image is the lab's (its BuildKit image, run privileged); choose the version with buildkit: [v0.17.1, ...]`
         : `driver option image=${v} is not the lab's BuildKit image; write image=\${buildkitImage} (choose the version with buildkit:)`;
     }
-    if (key === 'network' && !(BUILDER_NETWORKS as readonly string[]).includes(v)) return `driver option network=${v} is not one the lab allows; use ${BUILDER_NETWORKS.join(', ')}`;
+    if (key === 'network' && !(BUILDER_NETWORKS as readonly string[]).includes(v))
+      return `driver option network=${v} is not one the lab allows; use ${BUILDER_NETWORKS.join(', ')}`;
   }
   return undefined;
 }
 
 /** A flag read from an argv in any pflag spelling: `--name v`, `--name=v`, `-n v`, `-nv`, `-abn v`. */
-interface FlagUse { flag: string; value: string | undefined }
+interface FlagUse {
+  flag: string;
+  value: string | undefined;
+}
 
 /**
  * Every use of the named flags in `argv`, whatever else the argv holds. Without Buildx's whole flag table
@@ -183,7 +192,11 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
     if (p !== '-') paths.push(p);
   };
   const csv = (flag: string, v: string) => {
-    try { return csvMap(v); } catch (e) { throw new Error(`${flag}: ${(e as Error).message}`); }
+    try {
+      return csvMap(v);
+    } catch (e) {
+      throw new Error(`${flag}: ${(e as Error).message}`);
+    }
   };
   const output = (flag: string, v: string | undefined) => {
     if (v === undefined) return;
@@ -201,7 +214,8 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
   for (const u of flagUses(argv, ['cache-to'], '')) cache(u.flag, u.value, 'dest');
   for (const u of flagUses(argv, ['cache-from'], '')) cache(u.flag, u.value, 'src');
   // Files a build reads from the client's side: the engine holds other cells' directories and the lab's own.
-  for (const u of flagUses(argv, ['secret'], '')) if (u.value !== undefined) for (const [k, x] of csv(u.flag, u.value)) if (k === 'src' || k === 'source') path_(`${u.flag} ${k}=`, x);
+  for (const u of flagUses(argv, ['secret'], ''))
+    if (u.value !== undefined) for (const [k, x] of csv(u.flag, u.value)) if (k === 'src' || k === 'source') path_(`${u.flag} ${k}=`, x);
   for (const u of flagUses(argv, ['ssh'], '')) {
     const eq = u.value?.indexOf('=') ?? -1;
     if (eq >= 0) for (const x of u.value!.slice(eq + 1).split(',')) path_(u.flag, x);
@@ -255,21 +269,44 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
  * can only name a context of the cell's own config, whose endpoints the `context create` rule bounds.
  */
 export const DOCKER_CONFIG_KEYS = [
-  'auths', 'HttpHeaders', 'psFormat', 'imagesFormat', 'networksFormat', 'pluginsFormat', 'volumesFormat', 'statsFormat',
-  'detachKeys', 'serviceInspectFormat', 'servicesFormat', 'tasksFormat', 'secretFormat', 'configFormat', 'nodesFormat',
-  'pruneFilters', 'proxies', 'experimental', 'currentContext', 'plugins', 'aliases', 'features',
+  'auths',
+  'HttpHeaders',
+  'psFormat',
+  'imagesFormat',
+  'networksFormat',
+  'pluginsFormat',
+  'volumesFormat',
+  'statsFormat',
+  'detachKeys',
+  'serviceInspectFormat',
+  'servicesFormat',
+  'tasksFormat',
+  'secretFormat',
+  'configFormat',
+  'nodesFormat',
+  'pruneFilters',
+  'proxies',
+  'experimental',
+  'currentContext',
+  'plugins',
+  'aliases',
+  'features',
 ] as const;
 
 const CONFIG_REFUSED: Record<string, string> = {
   credsStore: 'names a credential helper program the client would run',
   credHelpers: 'names credential helper programs the client would run',
-  cliPluginsExtraDirs: 'makes the client run CLI plugins from other directories before the cell\'s own buildx',
+  cliPluginsExtraDirs: "makes the client run CLI plugins from other directories before the cell's own buildx",
 };
 
 /** Why a docker config.json's text is refused, or undefined. Pure. */
 export function dockerConfigProblem(text: string): string | undefined {
   let json: unknown;
-  try { json = JSON.parse(text); } catch (e) { return `is not JSON (${(e as Error).message})`; }
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return `is not JSON (${(e as Error).message})`;
+  }
   if (!json || typeof json !== 'object' || Array.isArray(json)) return 'is not a JSON object';
   // Go's encoding/json matches keys case-insensitively: CREDSSTORE is credsStore to the client.
   const known = (keys: readonly string[], key: string) => keys.find((k) => k.toLowerCase() === key.toLowerCase());

@@ -6,7 +6,13 @@ import { CellSandbox } from './sandbox.ts';
 describe("the environment of the cell's commands", () => {
   // Only the environment the sandbox hands to the engine is under test: an engine stand-in that records it.
   const envs: Record<string, string>[] = [];
-  const dind = { name: 'd', exec: async (_argv: string[], o: { env?: Record<string, string> }) => { envs.push(o.env ?? {}); return { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 1 }; } } as unknown as StartedDindContainer;
+  const dind = {
+    name: 'd',
+    exec: async (_argv: string[], o: { env?: Record<string, string> }) => {
+      envs.push(o.env ?? {});
+      return { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 1 };
+    },
+  } as unknown as StartedDindContainer;
   const binary = { path: '/cache/buildx/v0.21.1/docker-buildx', version: 'v0.21.1' } as BuildxBinary;
 
   it("keeps the lab's config directories whatever a caller passes, and keeps the case's variables out of the lab's own looks", async () => {

@@ -158,14 +158,20 @@ export class CellSandbox {
     });
     if (!abs.length) return [];
     const r = await this.dind.exec(['sh', '-c', RESOLVE, 'sh', this.contextDir, ...abs], { timeoutMs: 60_000, signal: this.opts.signal });
-    const lines = r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
+    const lines = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
     const ctx = lines.at(-1);
-    if (r.exitCode !== 0 || ctx?.[0] !== 'ctx' || lines.length !== abs.length + 1) throw new HarnessError(`resolving paths of the cell in ${this.dind.name} failed: ${r.stderr.trim()}`);
+    if (r.exitCode !== 0 || ctx?.[0] !== 'ctx' || lines.length !== abs.length + 1)
+      throw new HarnessError(`resolving paths of the cell in ${this.dind.name} failed: ${r.stderr.trim()}`);
     return lines.slice(0, -1).map(([kind, realRaw], i) => {
       const real = path.posix.normalize(realRaw);
       const rel = path.posix.relative(ctx[1], real);
       if (kind === 'unresolved' || rel.startsWith('..') || path.posix.isAbsolute(rel)) {
-        throw new UsageError(`${JSON.stringify(paths[i])} ${kind === 'unresolved' ? 'is a symlink that cannot be resolved' : `resolves to ${real}`}, outside the cell's context: an earlier step left a symlink there; a case's files and outputs stay inside the context`);
+        throw new UsageError(
+          `${JSON.stringify(paths[i])} ${kind === 'unresolved' ? 'is a symlink that cannot be resolved' : `resolves to ${real}`}, outside the cell's context: an earlier step left a symlink there; a case's files and outputs stay inside the context`,
+        );
       }
       return { path: paths[i]!, real, kind: kind as CellPath['kind'] };
     });
@@ -190,11 +196,21 @@ export class CellSandbox {
    * business in its own steps, not in the lab's).
    */
   look(script: string, opts: CommandOptions = {}): Promise<CommandRecord> {
-    return this.dind.exec(['sh', '-c', script], { env: { ...opts.env, ...this.owned }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 60_000, signal: this.opts.signal });
+    return this.dind.exec(['sh', '-c', script], {
+      env: { ...opts.env, ...this.owned },
+      workdir: opts.cwd ?? this.contextDir,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      signal: this.opts.signal,
+    });
   }
 
   private async record(argv: string[], opts: CommandOptions): Promise<CommandRecord> {
-    const r = await this.dind.exec(argv, { env: { ...this.env, ...opts.env, ...this.owned }, workdir: opts.cwd ?? this.contextDir, timeoutMs: opts.timeoutMs ?? 300_000, signal: this.opts.signal });
+    const r = await this.dind.exec(argv, {
+      env: { ...this.env, ...opts.env, ...this.owned },
+      workdir: opts.cwd ?? this.contextDir,
+      timeoutMs: opts.timeoutMs ?? 300_000,
+      signal: this.opts.signal,
+    });
     // Evidence shows the command as run inside DinD, not the `docker exec` wrapper around it.
     const rec: CommandRecord = { ...r, argv };
     this.commands.push(rec);

@@ -52,7 +52,10 @@ export async function interpolate(text: string, values: LabValues, read: (file: 
     else if (name === 'target' && arg) out += values.targetNamed(arg);
     else {
       const v = (values as unknown as Record<string, string | undefined>)[name];
-      if (typeof v !== 'string') throw new UsageError(`\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : 'unknown'})`);
+      if (typeof v !== 'string')
+        throw new UsageError(
+          `\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : 'unknown'})`,
+        );
       out += v;
     }
   }
@@ -117,7 +120,9 @@ async function checkFinal(kit: Kit, step: Step, argv: string[], env: Record<stri
 /** A file in the cell's context, for ${read:FILE}: at most 4 KiB, trimmed; its real path stays inside the context. */
 export async function readContextFile(kit: Kit, file: string): Promise<string> {
   if (file.split('/').includes('..') || file.startsWith('/')) throw new UsageError(`\${read:${file}} must name a file inside the cell's context`);
-  const [at] = await kit.sandbox.resolveInContext([file]).catch((e: Error) => { throw e instanceof UsageError ? new UsageError(`\${read:${file}}: ${e.message}`) : e; });
+  const [at] = await kit.sandbox.resolveInContext([file]).catch((e: Error) => {
+    throw e instanceof UsageError ? new UsageError(`\${read:${file}}: ${e.message}`) : e;
+  });
   if (at!.kind !== 'file') throw new UsageError(`\${read:${file}}: ${at!.kind === 'none' ? 'the file is not there; did an earlier step write it?' : 'is not a regular file'}`);
   const r = await kit.sandbox.look(`head -c ${READ_LIMIT + 1} ${shellQuote(at!.real)}`);
   if (r.exitCode !== 0) throw new UsageError(`\${read:${file}}: the file is not there (${r.stderr.trim()}); did an earlier step write it?`);

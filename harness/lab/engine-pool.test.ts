@@ -99,7 +99,10 @@ describe('EnginePool', () => {
     const pool = new EnginePool<FakeEngine>({ perKey: 1, total: 3 });
     const a = await pool.lease('a', starter('a'));
     const order: string[] = [];
-    const waitsForA = pool.lease('a', starter('a')).then((l) => { order.push('a'); return l; });
+    const waitsForA = pool.lease('a', starter('a')).then((l) => {
+      order.push('a');
+      return l;
+    });
     const b = await pool.lease('b', starter('b'));
     order.push('b');
     a.release();

@@ -176,7 +176,12 @@ export class EnginePool<T extends PooledEngine> {
     if (this.slots.length >= this.limits.total && !this.evictFor(w.key)) return undefined;
     const t0 = Date.now();
     const slot: Slot<T> = { key: w.key, starting: w.start(), startMs: 0, busy: true, charged: false, lastUsed: t0 };
-    slot.starting.then(() => { slot.startMs = Date.now() - t0; }, () => undefined);
+    slot.starting.then(
+      () => {
+        slot.startMs = Date.now() - t0;
+      },
+      () => undefined,
+    );
     this.slots.push(slot);
     return slot;
   }
@@ -200,7 +205,12 @@ export class EnginePool<T extends PooledEngine> {
   }
 
   private stopLater(slot: Slot<T>): void {
-    const p = slot.starting.then((e) => e.stop(), () => undefined).catch(() => undefined);
+    const p = slot.starting
+      .then(
+        (e) => e.stop(),
+        () => undefined,
+      )
+      .catch(() => undefined);
     this.stopping.add(p);
     void p.finally(() => this.stopping.delete(p));
   }

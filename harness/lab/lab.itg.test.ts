@@ -20,7 +20,12 @@ const mine = (kind: 'ps' | 'network') => docker(...(kind === 'ps' ? ['ps', '-aq'
 /** A cell whose body kills a lab component before pushing: the cell must end `error`, naming it. */
 const killing = (what: 'registry' | 'dind') =>
   defineScenario({
-    id: `itg-kill-${what}`, title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+    id: `itg-kill-${what}`,
+    title: '',
+    links: [],
+    symptom: '',
+    axes: { buildx: [] },
+    expectations: [],
     async observe(cell) {
       const dir = await cell.context('multiplatform-scratch');
       await docker('kill', what === 'registry' ? cell.lab.registry.id : cell.sandbox.dind.id);
@@ -32,7 +37,12 @@ const killing = (what: 'registry' | 'dind') =>
 
 /** A cell that needs only its engine (the registry may be gone by then): `buildx version` answers. */
 const engineOnly = defineScenario({
-  id: 'itg-engine-only', title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+  id: 'itg-engine-only',
+  title: '',
+  links: [],
+  symptom: '',
+  axes: { buildx: [] },
+  expectations: [],
   observe: async (cell) => (await cell.buildx(['version'])).exitCode,
   judge: (exitCode) => (exitCode === 0 ? { observed: 'control', summary: 'buildx version answered' } : { observed: 'unexpected', summary: `buildx version exit ${exitCode}` }),
 });
@@ -117,14 +127,18 @@ describe('lab session', () => {
       const registry = JSON.parse((await docker('inspect', t.lab.registry.id)).stdout)[0];
       const lan = JSON.parse((await docker('network', 'inspect', t.lab.network.name)).stdout)[0];
       // Every name and address the registry could be reached by on a network, and every member of the lab network.
-      const candidates = new Set<string>([
-        registry.Name.replace(/^\//, ''),
-        t.lab.registry.id.slice(0, 12),
-        ...Object.values(registry.NetworkSettings.Networks as Record<string, { IPAddress: string }>).map((n) => n.IPAddress),
-        ...Object.values(lan.Containers as Record<string, { IPv4Address: string }>).map((c) => c.IPv4Address.split('/')[0]!),
-      ].filter(Boolean));
+      const candidates = new Set<string>(
+        [
+          registry.Name.replace(/^\//, ''),
+          t.lab.registry.id.slice(0, 12),
+          ...Object.values(registry.NetworkSettings.Networks as Record<string, { IPAddress: string }>).map((n) => n.IPAddress),
+          ...Object.values(lan.Containers as Record<string, { IPv4Address: string }>).map((c) => c.IPv4Address.split('/')[0]!),
+        ].filter(Boolean),
+      );
       const probe = (host: string) =>
-        d.exec(['timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${host}/5000 && printf 'GET /v2/ HTTP/1.0\r\nHost: registry:5000\r\n\r\n' >&3 && head -c 12 <&3`], { timeoutMs: 15_000 });
+        d.exec(['timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${host}/5000 && printf 'GET /v2/ HTTP/1.0\r\nHost: registry:5000\r\n\r\n' >&3 && head -c 12 <&3`], {
+          timeoutMs: 15_000,
+        });
       for (const host of candidates) {
         const r = await probe(host);
         expect(r.stdout, `${host}:5000 answered from inside a DinD`).not.toMatch(/^HTTP\//);
@@ -135,7 +149,11 @@ describe('lab session', () => {
       expect((await probe('registry')).stdout).toMatch(/^HTTP\/1\.[01] 200/);
       const bk = await t.lab.publish((await t.need<ImageResult>('buildkit:v0.17.1')).ref, 'moby/buildkit:v0.17.1');
       const ref = `registry:5000/itg/through-proxy:${t.runId}`;
-      for (const argv of [['docker', 'pull', bk.ref], ['docker', 'tag', bk.ref, ref], ['docker', 'push', ref]]) {
+      for (const argv of [
+        ['docker', 'pull', bk.ref],
+        ['docker', 'tag', bk.ref, ref],
+        ['docker', 'push', ref],
+      ]) {
         const r = await d.exec(argv, { timeoutMs: 300_000 });
         expect(r.exitCode, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
       }
@@ -151,7 +169,12 @@ describe('lab session', () => {
     const secret = 's3cr3t-fake-credential';
     const auth = Buffer.from(`labuser:${secret}`).toString('base64');
     const leaky = defineScenario({
-      id: 'itg-credentials', title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [],
+      id: 'itg-credentials',
+      title: '',
+      links: [],
+      symptom: '',
+      axes: { buildx: [] },
+      expectations: [],
       async observe(cell) {
         const dir = await cell.context('multiplatform-scratch');
         await cell.sandbox.writeFiles([{ rel: 'docker/config.json', content: JSON.stringify({ auths: { 'registry:5000': { auth } } }) }]);

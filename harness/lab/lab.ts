@@ -112,13 +112,20 @@ export class Lab implements AsyncDisposable {
     const timer = setInterval(() => {
       if (busy) return;
       busy = true;
-      this.registry.beat().then(
-        () => { failing = false; },
-        (e: unknown) => {
-          if (!failing) this.progress(`lab ${this.runId}: heartbeat failed (${(e as Error).message}); other runs will take this one for abandoned once it is stale`);
-          failing = true;
-        },
-      ).finally(() => { busy = false; });
+      this.registry
+        .beat()
+        .then(
+          () => {
+            failing = false;
+          },
+          (e: unknown) => {
+            if (!failing) this.progress(`lab ${this.runId}: heartbeat failed (${(e as Error).message}); other runs will take this one for abandoned once it is stale`);
+            failing = true;
+          },
+        )
+        .finally(() => {
+          busy = false;
+        });
     }, HEARTBEAT_EVERY_MS);
     timer.unref();
     return timer;
@@ -148,11 +155,16 @@ export class Lab implements AsyncDisposable {
       await registry.beat();
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines.
       const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
-        .withListen([{ host: '127.0.0.1', port: 0 }, { host: network.gateway, port: 5000 }])
+        .withListen([
+          { host: '127.0.0.1', port: 0 },
+          { host: network.gateway, port: 5000 },
+        ])
         .start();
       const lab = new Lab(config, opts, network, registry, proxy);
       activeLabs.add(lab);
-      opts.progress(`lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms on ${registry.socketPath}, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})`);
+      opts.progress(
+        `lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms on ${registry.socketPath}, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})`,
+      );
       return lab;
     } catch (e) {
       await registry?.stop();

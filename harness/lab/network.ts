@@ -9,7 +9,10 @@ import { run, runChecked } from '../exec.ts';
 
 export class LabNetwork {
   private labels: Record<string, string> = {};
-  constructor(private readonly config: LabConfig, private readonly name = `buildx-lab-${randomBytes(4).toString('hex')}`) {}
+  constructor(
+    private readonly config: LabConfig,
+    private readonly name = `buildx-lab-${randomBytes(4).toString('hex')}`,
+  ) {}
 
   withLabels(labels: Record<string, string>): this {
     this.labels = { ...this.labels, ...labels };

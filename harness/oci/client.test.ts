@@ -66,7 +66,9 @@ describe('RegistryClient', () => {
 
   it('reports a body that does not hash to the requested digest even when the header agrees with it', async () => {
     const body = Buffer.from('{"schemaVersion":2,"manifests":[]}');
-    const c = await client(({ path }) => (path.endsWith(`/manifests/${top}`) ? { body, headers: { 'Content-Type': OCI_INDEX, 'Docker-Content-Digest': digestOf(body) } } : undefined));
+    const c = await client(({ path }) =>
+      path.endsWith(`/manifests/${top}`) ? { body, headers: { 'Content-Type': OCI_INDEX, 'Docker-Content-Digest': digestOf(body) } } : undefined,
+    );
     const m = await c.getManifest('app/x', top);
     expect(m.found && m.problems.map((p) => p.detail)).toEqual([`requested ${top} but body hashes to ${digestOf(body)}`]);
   });
@@ -139,10 +141,15 @@ async function server(handler: RequestListener = (_, res) => void res.end('{}'))
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  return { url, hits, close: () => new Promise<void>((r) => {
+  return {
+    url,
+    hits,
+    close: () =>
+      new Promise<void>((r) => {
         srv.closeAllConnections();
         srv.close(() => r());
-      }) };
+      }),
+  };
 }
 
 describe('RegistryClient stays on the registry', () => {
@@ -172,10 +179,12 @@ describe('RegistryClient stays on the registry', () => {
   });
 
   it('gives up on a redirect loop and on Link pagination that comes back to a page it read', async () => {
-    reg = await startFixtureRegistry({}, ({ path }): FixtureResponse =>
-      path.endsWith('/manifests/loop')
-        ? { status: 302, headers: { Location: '/v2/app/x/manifests/loop' } }
-        : { body: Buffer.from('{"tags":["a"]}'), headers: { Link: '</v2/app/x/tags/list>; rel="next"' } },
+    reg = await startFixtureRegistry(
+      {},
+      ({ path }): FixtureResponse =>
+        path.endsWith('/manifests/loop')
+          ? { status: 302, headers: { Location: '/v2/app/x/manifests/loop' } }
+          : { body: Buffer.from('{"tags":["a"]}'), headers: { Link: '</v2/app/x/tags/list>; rel="next"' } },
     );
     const c = new RegistryClient({ baseUrl: reg.baseUrl, timeoutMs: 2_000 });
     await expect(c.getManifest('app/x', 'loop')).rejects.toThrow(/more than 5 redirects/);

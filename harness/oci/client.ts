@@ -64,13 +64,9 @@ export type ManifestResult =
     }
   | { found: false; status: number; url: string };
 
-export type ManifestHead =
-  | { found: true; status: number; mediaType: string; digest?: string; size?: number }
-  | { found: false; status: number; url: string };
+export type ManifestHead = { found: true; status: number; mediaType: string; digest?: string; size?: number } | { found: false; status: number; url: string };
 
-export type BlobResult =
-  | { found: true; status: number; bytes: Buffer; size: number; digest: string; problems: Problem[] }
-  | { found: false; status: number; url: string };
+export type BlobResult = { found: true; status: number; bytes: Buffer; size: number; digest: string; problems: Problem[] } | { found: false; status: number; url: string };
 
 export interface BlobHead {
   exists: boolean;

@@ -10,7 +10,12 @@ export function verifyCommand(): Command {
   return new Command('verify')
     .summary('check a pushed image in a registry: every platform, manifest and blob')
     .argument('<ref>', 'REGISTRY/REPO:TAG, e.g. 127.0.0.1:5000/app:v1 (plain HTTP)')
-    .requiredOption('--platforms <list>', 'expected platforms, e.g. linux/amd64,linux/arm64', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .requiredOption('--platforms <list>', 'expected platforms, e.g. linux/amd64,linux/arm64', (v: string) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .action(async (refText: string, values: { platforms: string[] }) => {
       if (!values.platforms.length) throw new UsageError('--platforms needs at least one platform');
       const ref = parseImageRef(refText);

@@ -97,11 +97,7 @@ export function isManifestMediaType(mediaType: string | undefined): boolean {
 
 /** BuildKit's attestation manifests: unknown/unknown platform tagged as attestation-manifest. */
 export function isAttestationManifest(desc: Descriptor): boolean {
-  return (
-    desc.platform?.os === 'unknown' &&
-    desc.platform.architecture === 'unknown' &&
-    desc.annotations?.[ANNOTATION_REFERENCE_TYPE] === ATTESTATION_MANIFEST
-  );
+  return desc.platform?.os === 'unknown' && desc.platform.architecture === 'unknown' && desc.annotations?.[ANNOTATION_REFERENCE_TYPE] === ATTESTATION_MANIFEST;
 }
 
 export function formatPlatform(p: Platform): string {

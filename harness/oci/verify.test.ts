@@ -1,7 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from './client.ts';
 import { loadFixture, fixtureJson, startFixtureRegistry, type FixtureRegistry, type FixtureResponse, type FixtureStore } from './fixture-registry.test-helpers.ts';
-import { DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, digestOf, type Descriptor, type ImageIndex, type ImageManifest, type Problem } from './types.ts';
+import {
+  DOCKER_MANIFEST_LIST,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+  digestOf,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  type Problem,
+} from './types.ts';
 import {
   SMALL_LAYER_BYTES,
   asIndex,
@@ -27,7 +38,12 @@ const codes = (ps: Problem[]) => ps.map((p) => p.code).sort();
 type Part = object | Buffer;
 const bytesOf = (x: Part) => (Buffer.isBuffer(x) ? x : Buffer.from(JSON.stringify(x)));
 const desc = (mediaType: string, x: Part, extra: Partial<Descriptor> = {}): Descriptor => ({ mediaType, digest: digestOf(bytesOf(x)), size: bytesOf(x).length, ...extra });
-const manifestOf = (config: Part, ...layers: Part[]) => ({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc(OCI_CONFIG, config), layers: layers.map((l) => desc(OCI_LAYER_GZIP, l)) });
+const manifestOf = (config: Part, ...layers: Part[]) => ({
+  schemaVersion: 2,
+  mediaType: OCI_MANIFEST,
+  config: desc(OCI_CONFIG, config),
+  layers: layers.map((l) => desc(OCI_LAYER_GZIP, l)),
+});
 const indexOf = (...manifests: Descriptor[]) => ({ schemaVersion: 2, mediaType: OCI_INDEX, manifests });
 /** A store whose tag `latest` is `top`; `missing` parts are referenced but not stored. */
 function storeOf(top: Part, parts: Part[], missing: Part[] = []): FixtureStore {
@@ -50,19 +66,9 @@ describe('checkIndexShape (pure)', () => {
     ['one platform missing (its attestation dangles)', (i) => i.manifests.splice(1, 1), THREE, ['dangling-attestation', 'missing-platform']],
     ['platform not asked for', () => {}, ['linux/amd64', 'linux/arm64'], ['extra-platform']],
     ['duplicate platform', (i) => i.manifests.push({ ...i.manifests[0]!, digest: `sha256:${'d'.repeat(64)}` }), THREE, ['duplicate-platform']],
-    [
-      'attestation pointing outside the index',
-      (i) => (i.manifests[3]!.annotations!['vnd.docker.reference.digest'] = `sha256:${'e'.repeat(64)}`),
-      THREE,
-      ['dangling-attestation'],
-    ],
+    ['attestation pointing outside the index', (i) => (i.manifests[3]!.annotations!['vnd.docker.reference.digest'] = `sha256:${'e'.repeat(64)}`), THREE, ['dangling-attestation']],
     ['attestation without reference digest', (i) => delete i.manifests[4]!.annotations!['vnd.docker.reference.digest'], THREE, ['dangling-attestation']],
-    [
-      'unknown/unknown child without the attestation annotation counts as a platform',
-      (i) => delete i.manifests[5]!.annotations,
-      THREE,
-      ['extra-platform'],
-    ],
+    ['unknown/unknown child without the attestation annotation counts as a platform', (i) => delete i.manifests[5]!.annotations, THREE, ['extra-platform']],
     ['child is a nested index', (i) => (i.manifests[2]!.mediaType = OCI_INDEX), THREE, ['bad-media-type']],
     ['empty index', (i) => (i.manifests = []), THREE, ['missing-platform', 'missing-platform', 'missing-platform']],
   ];
@@ -97,17 +103,27 @@ describe('checkIndexShape: what each problem says', () => {
     const index = indexOf(amd64, nested, good, outside, unnamed, onAttestation) as ImageIndex;
     expect(checkIndexShape(index, ['linux/amd64', 'linux/arm64'])).toEqual([
       { code: 'bad-media-type', where: 'index manifests[1] linux/arm64', detail: `child ${nested.digest.slice(0, 19)} has media type ${OCI_INDEX}, expected an image manifest` },
-      { code: 'dangling-attestation', where: 'index manifests[3] attestation', detail: `attestation ${outside.digest} refers to sha256:${'e'.repeat(64)}, which is no platform manifest of this index` },
+      {
+        code: 'dangling-attestation',
+        where: 'index manifests[3] attestation',
+        detail: `attestation ${outside.digest} refers to sha256:${'e'.repeat(64)}, which is no platform manifest of this index`,
+      },
       { code: 'dangling-attestation', where: 'index manifests[4] attestation', detail: `attestation ${unnamed.digest} has no vnd.docker.reference.digest annotation` },
       // an attestation of an attestation refers to no platform manifest
-      { code: 'dangling-attestation', where: 'index manifests[5] attestation', detail: `attestation ${onAttestation.digest} refers to ${good.digest}, which is no platform manifest of this index` },
+      {
+        code: 'dangling-attestation',
+        where: 'index manifests[5] attestation',
+        detail: `attestation ${onAttestation.digest} refers to ${good.digest}, which is no platform manifest of this index`,
+      },
     ]);
   });
 
   it('lists a child without a platform as (no platform)', () => {
     const bare = desc(OCI_MANIFEST, { n: 7 });
     expect(indexPlatforms(indexOf(amd64, bare) as ImageIndex)).toEqual(['linux/amd64', '(no platform)']);
-    expect(checkIndexShape(indexOf(bare) as ImageIndex, [], 'app:v1')).toEqual([{ code: 'extra-platform', where: 'app:v1', detail: '(no platform) is present but was not expected' }]);
+    expect(checkIndexShape(indexOf(bare) as ImageIndex, [], 'app:v1')).toEqual([
+      { code: 'extra-platform', where: 'app:v1', detail: '(no platform) is present but was not expected' },
+    ]);
   });
 });
 
@@ -205,10 +221,17 @@ describe('describeReport / summarizeProblems', () => {
   const complete = { ...report, ok: true, problems: [] };
   const topLine = `  top: ${OCI_INDEX} sha256:${'a'.repeat(64)}`;
   it.each<[string, VerificationReport, string[]]>([
-    ['a tag it did not find: no top or platform line', { ...report, topMediaType: undefined, topDigest: undefined, platforms: [], attestations: 0, problems: [report.problems[0]!] },
-      ['127.0.0.1:5000/app:latest: INCOMPLETE (1 missing-platform)', '  - [missing-platform] app:latest: expected linux/arm64, not in the image']],
+    [
+      'a tag it did not find: no top or platform line',
+      { ...report, topMediaType: undefined, topDigest: undefined, platforms: [], attestations: 0, problems: [report.problems[0]!] },
+      ['127.0.0.1:5000/app:latest: INCOMPLETE (1 missing-platform)', '  - [missing-platform] app:latest: expected linux/arm64, not in the image'],
+    ],
     ['several attestation manifests', { ...complete, attestations: 2 }, ['127.0.0.1:5000/app:latest: complete', topLine, '  platforms: linux/amd64 (+2 attestation manifests)']],
-    ['no attestation manifest', { ...complete, platforms: ['linux/amd64', 'linux/arm64'], attestations: 0 }, ['127.0.0.1:5000/app:latest: complete', topLine, '  platforms: linux/amd64, linux/arm64']],
+    [
+      'no attestation manifest',
+      { ...complete, platforms: ['linux/amd64', 'linux/arm64'], attestations: 0 },
+      ['127.0.0.1:5000/app:latest: complete', topLine, '  platforms: linux/amd64, linux/arm64'],
+    ],
     ['no platform', { ...complete, platforms: [], attestations: 0 }, ['127.0.0.1:5000/app:latest: complete', topLine, '  platforms: (none)']],
   ])('describes %s', (_name, r, lines) => {
     expect(describeReport(r)).toBe(lines.join('\n'));
@@ -321,19 +344,33 @@ describe('verifyImage against a fixture registry', () => {
   });
 
   it("reports the client's problems with the tag's own place", async () => {
-    const r = await run(buildkit, THREE, ({ path }) => (path.endsWith('/manifests/latest') ? { body: buildkit.blobs.get(buildkit.tags.latest!)!, headers: { 'Content-Type': OCI_INDEX, 'Docker-Content-Digest': arm64 } } : undefined));
+    const r = await run(buildkit, THREE, ({ path }) =>
+      path.endsWith('/manifests/latest') ? { body: buildkit.blobs.get(buildkit.tags.latest!)!, headers: { 'Content-Type': OCI_INDEX, 'Docker-Content-Digest': arm64 } } : undefined,
+    );
     expect(r.problems).toEqual([{ code: 'digest-mismatch', where: 'lab/app:latest', detail: expect.stringMatching(/^Docker-Content-Digest says /) as string }]);
   });
 
   it.each<[string, FixtureResponse, Problem]>([
-    ['an index without manifests', { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX })) },
-      { code: 'invalid-manifest', where: 'lab/app:latest', detail: `${OCI_INDEX} body has no valid manifests[] list` }],
-    ['a manifest without config and layers', { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST })) },
-      { code: 'invalid-manifest', where: 'lab/app:latest', detail: `${OCI_MANIFEST} body has no valid config and layers` }],
-    ['plain JSON', { body: Buffer.from('{}'), headers: { 'Content-Type': 'application/json' } },
-      { code: 'bad-media-type', where: 'lab/app:latest', detail: 'tag resolves to application/json, neither an index nor a manifest' }],
-    ['a body without any media type', { body: Buffer.from('{}') },
-      { code: 'bad-media-type', where: 'lab/app:latest', detail: 'tag resolves to (no media type), neither an index nor a manifest' }],
+    [
+      'an index without manifests',
+      { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX })) },
+      { code: 'invalid-manifest', where: 'lab/app:latest', detail: `${OCI_INDEX} body has no valid manifests[] list` },
+    ],
+    [
+      'a manifest without config and layers',
+      { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST })) },
+      { code: 'invalid-manifest', where: 'lab/app:latest', detail: `${OCI_MANIFEST} body has no valid config and layers` },
+    ],
+    [
+      'plain JSON',
+      { body: Buffer.from('{}'), headers: { 'Content-Type': 'application/json' } },
+      { code: 'bad-media-type', where: 'lab/app:latest', detail: 'tag resolves to application/json, neither an index nor a manifest' },
+    ],
+    [
+      'a body without any media type',
+      { body: Buffer.from('{}') },
+      { code: 'bad-media-type', where: 'lab/app:latest', detail: 'tag resolves to (no media type), neither an index nor a manifest' },
+    ],
   ])('a tag whose body is %s: one problem, nothing more read', async (_name, answer, problem) => {
     const r = await run(buildkit, THREE, ({ path }) => (path.endsWith('/manifests/latest') ? answer : undefined));
     expect(r).toMatchObject({ ok: false, platforms: [], attestations: 0, problems: [problem] });
@@ -347,7 +384,15 @@ describe('verifyImage against a fixture registry', () => {
     const arm64 = manifestOf(linux('arm64'), small, big);
     const index = indexOf(desc(OCI_MANIFEST, amd64, { platform: linux('amd64') }), desc(OCI_MANIFEST, arm64, { platform: linux('arm64') }));
     const shared = storeOf(index, [amd64, arm64, linux('amd64'), linux('arm64'), small, big]);
-    const blobRequests = () => reg!.log.filter((l) => l.includes('/blobs/')).map((l) => l.replace(digestOf(small), 'small').replace(digestOf(big), 'big').replace(/sha256:\w+/, 'config'));
+    const blobRequests = () =>
+      reg!.log
+        .filter((l) => l.includes('/blobs/'))
+        .map((l) =>
+          l
+            .replace(digestOf(small), 'small')
+            .replace(digestOf(big), 'big')
+            .replace(/sha256:\w+/, 'config'),
+        );
 
     it('reads a blob two platforms share once, fetches small layers whole and big ones with HEAD', async () => {
       expect((await run(shared, ['linux/amd64', 'linux/arm64'])).problems).toEqual([]);
@@ -359,7 +404,11 @@ describe('verifyImage against a fixture registry', () => {
       ['head', ['HEAD /v2/lab/app/blobs/big', 'HEAD /v2/lab/app/blobs/small']],
     ] as const)('reads every layer with %s when asked', async (fetchLayers, want) => {
       expect((await run(shared, ['linux/amd64', 'linux/arm64'], undefined, { fetchLayers })).ok).toBe(true);
-      expect(blobRequests().filter((l) => !l.endsWith('config')).sort()).toEqual(want);
+      expect(
+        blobRequests()
+          .filter((l) => !l.endsWith('config'))
+          .sort(),
+      ).toEqual(want);
     });
 
     it('checks what a HEAD says: the size, and the digest header', async () => {
@@ -434,7 +483,11 @@ describe('verifyImage against a fixture registry', () => {
       const r = await run(storeOf(top, [single, linux('amd64'), small]), ['linux/amd64']);
       expect(r.attestations).toBe(1);
       expect(r.problems).toEqual([
-        { code: 'dangling-attestation', where: 'lab/app:latest manifests[1] attestation', detail: expect.stringContaining('has no vnd.docker.reference.digest annotation') as string },
+        {
+          code: 'dangling-attestation',
+          where: 'lab/app:latest manifests[1] attestation',
+          detail: expect.stringContaining('has no vnd.docker.reference.digest annotation') as string,
+        },
         { code: 'missing-manifest', where: 'attestation for ? (manifests[1])', detail: `${att.digest}: registry answered 404` },
       ]);
     });

@@ -127,9 +127,7 @@ export function asIndex(json: unknown): ImageIndex | undefined {
 }
 
 export function asManifest(json: unknown): ImageManifest | undefined {
-  return isRecord(json) && isDescriptor(json.config) && Array.isArray(json.layers) && json.layers.every(isDescriptor)
-    ? (json as unknown as ImageManifest)
-    : undefined;
+  return isRecord(json) && isDescriptor(json.config) && Array.isArray(json.layers) && json.layers.every(isDescriptor) ? (json as unknown as ImageManifest) : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,9 +205,7 @@ async function checkManifestBlobs(
   fetchLayers: LayerMode | undefined,
 ): Promise<{ problems: Problem[]; config?: ImageConfig }> {
   const cfg = await checkBlob(blobs, manifest.config, 'get', `${label} config`);
-  const layers = await Promise.all(
-    manifest.layers.map((l, i) => checkBlob(blobs, l, fetchLayers ?? (l.size < SMALL_LAYER_BYTES ? 'get' : 'head'), `${label} layers[${i}]`)),
-  );
+  const layers = await Promise.all(manifest.layers.map((l, i) => checkBlob(blobs, l, fetchLayers ?? (l.size < SMALL_LAYER_BYTES ? 'get' : 'head'), `${label} layers[${i}]`)));
   const problems = [...cfg.problems, ...layers.flatMap((l) => l.problems)];
   let config: ImageConfig | undefined;
   if (cfg.bytes) {

@@ -9,7 +9,10 @@ import { SAMPLE_KEY as KEY, SAMPLE_RECORD as RECORD } from './compile-failures.t
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/go-build-failures');
 const captured = readdirSync(FIXTURES)
   .filter((f) => f.endsWith('.json'))
-  .map((f) => ({ name: f.replace(/\.json$/, ''), ...(JSON.parse(readFileSync(path.join(FIXTURES, f), 'utf8')) as { kind: GoFailureKind; exitCode: number; stdout: string; stderr: string }) }));
+  .map((f) => ({
+    name: f.replace(/\.json$/, ''),
+    ...(JSON.parse(readFileSync(path.join(FIXTURES, f), 'utf8')) as { kind: GoFailureKind; exitCode: number; stdout: string; stderr: string }),
+  }));
 
 describe('how a go build failed, from its exit status and output', () => {
   it.each(captured)('$name is $kind', ({ kind, exitCode, stdout, stderr }) => {
@@ -39,7 +42,15 @@ describe('the key', () => {
     const name = recordFileName(KEY);
     expect(name).toMatch(/^docker_docker@v24\.0\.9\+incompatible-[0-9a-f]{16}\.json$/);
     expect(recordFileName({ ...KEY })).toBe(name);
-    for (const [field, value] of Object.entries({ module: 'github.com/docker/cli', version: 'v24.0.8+incompatible', flags: 'b'.repeat(64), goVersion: 'go1.27.0', goToolchain: 'auto', goos: 'darwin', goarch: 'arm64' })) {
+    for (const [field, value] of Object.entries({
+      module: 'github.com/docker/cli',
+      version: 'v24.0.8+incompatible',
+      flags: 'b'.repeat(64),
+      goVersion: 'go1.27.0',
+      goToolchain: 'auto',
+      goos: 'darwin',
+      goarch: 'arm64',
+    })) {
       expect(recordFileName({ ...KEY, [field]: value }), field).not.toBe(name);
     }
   });
@@ -92,7 +103,7 @@ describe('records on disk', () => {
     ['a FIFO', (file: string) => execFileSync('mkfifo', [file])],
     ['a link to /dev/zero', (file: string) => symlinkSync('/dev/zero', file)],
     ['a file too large to be one', (file: string) => writeFileSync(file, ' '.repeat(100_000))],
-  ])('ignores and removes %s in a record\'s place without reading it', (_what, plant) => {
+  ])("ignores and removes %s in a record's place without reading it", (_what, plant) => {
     const s = store();
     mkdirSync(s.dir, { recursive: true });
     plant(s.fileFor(KEY));

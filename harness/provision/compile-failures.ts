@@ -93,7 +93,11 @@ export interface CompileFailureKey {
 
 const SHORT = z.string().min(1).max(300);
 // Text read back goes to the terminal and into reports: no control characters but line breaks and tabs.
-const TEXT = (max: number) => z.string().max(max).regex(/^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/, 'control characters');
+const TEXT = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/, 'control characters');
 
 const keySchema = z.strictObject({
   module: SHORT,
@@ -119,10 +123,7 @@ const recordSchema = z.strictObject({
 });
 export type CompileFailureRecord = z.infer<typeof recordSchema>;
 
-export type Lookup =
-  | { state: 'none' }
-  | { state: 'recorded'; record: CompileFailureRecord; file: string }
-  | { state: 'ignored'; file: string; why: string };
+export type Lookup = { state: 'none' } | { state: 'recorded'; record: CompileFailureRecord; file: string } | { state: 'ignored'; file: string; why: string };
 
 const MAX_RECORD_BYTES = 64 * 1024;
 const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
@@ -137,7 +138,11 @@ export function outputTail(text: string): string {
 
 /** The record's file name: readable (module and version) and unique per key (its hash); pure. */
 export function recordFileName(key: CompileFailureKey): string {
-  const canonical = JSON.stringify(Object.keys(key).sort().map((k) => [k, key[k as keyof CompileFailureKey]]));
+  const canonical = JSON.stringify(
+    Object.keys(key)
+      .sort()
+      .map((k) => [k, key[k as keyof CompileFailureKey]]),
+  );
   const hash = createHash('sha256').update(canonical).digest('hex').slice(0, 16);
   const slug = `${key.module.replace(/^github\.com\//, '')}@${key.version}`.replace(/[^A-Za-z0-9.+@-]+/g, '_').slice(0, 120);
   return `${slug}-${hash}.json`;
@@ -169,7 +174,11 @@ export class CompileFailures {
         return `not JSON (${(e as Error).message.slice(0, 100)})`;
       }
       const parsed = recordSchema.safeParse(data);
-      if (!parsed.success) return `not a record (${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`;
+      if (!parsed.success)
+        return `not a record (${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ')})`;
       if (!isDeepStrictEqual(parsed.data.key, key)) return 'it names another build';
       return parsed.data;
     })();
@@ -196,7 +205,9 @@ export class CompileFailures {
   /** The record files, half-written ones included. */
   files(): string[] {
     if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir).filter((f) => /\.json(?:\.tmp-\d+)?$/.test(f)).map((f) => path.join(this.dir, f));
+    return readdirSync(this.dir)
+      .filter((f) => /\.json(?:\.tmp-\d+)?$/.test(f))
+      .map((f) => path.join(this.dir, f));
   }
 
   /** Removes every record (and any half-written one); returns the files removed. */

@@ -38,14 +38,22 @@ export function upstreamVersion(debVersion: string): string {
 
 export function aptStateArgs(stateDir: string): string[] {
   return [
-    '-o', `Dir::Etc::SourceList=${path.join(stateDir, 'sources.list')}`,
-    '-o', 'Dir::Etc::SourceParts=/nonexistent',
-    '-o', `Dir::State::Lists=${path.join(stateDir, 'lists')}`,
-    '-o', `Dir::State::Status=${path.join(stateDir, 'status')}`,
-    '-o', `Dir::Cache=${path.join(stateDir, 'cache')}`,
-    '-o', 'Debug::NoLocking=1',
-    '-o', 'APT::Get::List-Cleanup=0',
-    '-o', 'APT::Sandbox::User=root',
+    '-o',
+    `Dir::Etc::SourceList=${path.join(stateDir, 'sources.list')}`,
+    '-o',
+    'Dir::Etc::SourceParts=/nonexistent',
+    '-o',
+    `Dir::State::Lists=${path.join(stateDir, 'lists')}`,
+    '-o',
+    `Dir::State::Status=${path.join(stateDir, 'status')}`,
+    '-o',
+    `Dir::Cache=${path.join(stateDir, 'cache')}`,
+    '-o',
+    'Debug::NoLocking=1',
+    '-o',
+    'APT::Get::List-Cleanup=0',
+    '-o',
+    'APT::Sandbox::User=root',
   ];
 }
 
@@ -72,7 +80,9 @@ export class PrivateApt {
     for (const tool of ['apt-get', 'dpkg-deb', 'flock']) {
       const r = await run(['which', tool], { env: this.env });
       if (r.exitCode !== 0) {
-        throw new RequirementError(`${tool} is needed to fetch Debian packages (no install: they are only unpacked); on a non-Debian host use official images, release downloads or an offline bundle`);
+        throw new RequirementError(
+          `${tool} is needed to fetch Debian packages (no install: they are only unpacked); on a non-Debian host use official images, release downloads or an offline bundle`,
+        );
       }
     }
   }
@@ -97,7 +107,9 @@ export class PrivateApt {
       this.progress(`apt-get update (private state ${this.stateDir}, mirror ${shown})`);
       const u = await run([...apt, 'update', '-qq'], { env: this.env, timeoutMs: 10 * 60_000, signal });
       if (u.exitCode !== 0) {
-        throw new ProvisionError(`apt-get update from ${shown} failed: ${scrubUrl(u.stderr.trim().split("\n").slice(-3).join(" "), mirror)}. Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle.`);
+        throw new ProvisionError(
+          `apt-get update from ${shown} failed: ${scrubUrl(u.stderr.trim().split('\n').slice(-3).join(' '), mirror)}. Fix: make sure a Debian mirror is reachable (BUILDX_LAB_DEBIAN_MIRROR), or import an offline bundle.`,
+        );
       }
       writeFileSync(listsFile, sources);
     }

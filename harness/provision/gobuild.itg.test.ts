@@ -15,7 +15,10 @@ import { CompileFailures } from './compile-failures.ts';
 import { buildFlagsHash, goModuleBuild, type GoBuildRequest } from './gobuild.ts';
 
 const MODULE = 'example.com/gofail/fixture';
-const hasGo = await execa('go', ['version'], { reject: false }).then((r) => r.exitCode === 0, () => false);
+const hasGo = await execa('go', ['version'], { reject: false }).then(
+  (r) => r.exitCode === 0,
+  () => false,
+);
 
 /**
  * A module zip as the proxy protocol wants it (entries under module@version/), stored uncompressed.
@@ -30,11 +33,21 @@ function storedZip(entries: Record<string, string>): Buffer {
     const fileName = Buffer.from(name);
     const crc = crc32(data);
     const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(fileName.length, 26);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(fileName.length, 26);
     const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(fileName.length, 28); central.writeUInt32LE(offset, 42);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(fileName.length, 28);
+    central.writeUInt32LE(offset, 42);
     locals.push(local, fileName, data);
     centrals.push(central, fileName);
     offset += 30 + fileName.length + data.length;
@@ -42,7 +55,11 @@ function storedZip(entries: Record<string, string>): Buffer {
   const dir = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
   const n = Object.keys(entries).length;
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(n, 8); end.writeUInt16LE(n, 10); end.writeUInt32LE(dir.length, 12); end.writeUInt32LE(offset, 16);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(n, 8);
+  end.writeUInt16LE(n, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, dir, end]);
 }
 
@@ -69,9 +86,13 @@ describe.skipIf(!hasGo)('compile failures of real Go builds', () => {
   writeProxy(proxy);
   const settings = (extra: Record<string, string> = {}) =>
     labConfig({
-      HOME: process.env.HOME, PATH: process.env.PATH,
-      BUILDX_LAB_CACHE: path.join(root, 'cache'), BUILDX_LAB_GO_NOSUMDB: '1',
-      GOPROXY: `file://${proxy}`, GOMODCACHE: path.join(root, 'mod'), GOTOOLCHAIN: 'local',
+      HOME: process.env.HOME,
+      PATH: process.env.PATH,
+      BUILDX_LAB_CACHE: path.join(root, 'cache'),
+      BUILDX_LAB_GO_NOSUMDB: '1',
+      GOPROXY: `file://${proxy}`,
+      GOMODCACHE: path.join(root, 'mod'),
+      GOTOOLCHAIN: 'local',
       ...extra,
     });
   const config = settings();
@@ -80,10 +101,14 @@ describe.skipIf(!hasGo)('compile failures of real Go builds', () => {
     const work = path.join(root, `work-${++n}`);
     return { module: MODULE, version, targets: [{ pkg: '.', out: path.join(work, 'out', 'fixture') }], ldflagsX: {}, workDir: work, ...(tags ? { tags } : {}) };
   };
-  const failure = (p: Promise<unknown>) => p.then(() => expect.fail('the build succeeded'), (e: unknown) => {
-    expect(e).toBeInstanceOf(RequirementError);
-    return (e as Error).message;
-  });
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => expect.fail('the build succeeded'),
+      (e: unknown) => {
+        expect(e).toBeInstanceOf(RequirementError);
+        return (e as Error).message;
+      },
+    );
   const records = () => new CompileFailures(config.cacheDir);
 
   afterAll(async () => {
@@ -95,7 +120,9 @@ describe.skipIf(!hasGo)('compile failures of real Go builds', () => {
     const t0 = performance.now();
     const first = await failure(goModuleBuild(config, request('v1.0.0'), silentProgress));
     const freshMs = performance.now() - t0;
-    expect(first).toMatch(/^example\.com\/gofail\/fixture@v1\.0\.0 cannot be built here: \. does not compile with go\S+ \(\.\/main\.go:3:15: undefined: undefinedName\):\n# example\.com\/gofail\/fixture\n/);
+    expect(first).toMatch(
+      /^example\.com\/gofail\/fixture@v1\.0\.0 cannot be built here: \. does not compile with go\S+ \(\.\/main\.go:3:15: undefined: undefinedName\):\n# example\.com\/gofail\/fixture\n/,
+    );
     expect(first).not.toContain('cached');
     const [file] = readdirSync(records().dir);
     expect(file).toMatch(/^example\.com_gofail_fixture@v1\.0\.0-[0-9a-f]{16}\.json$/);
@@ -107,7 +134,9 @@ describe.skipIf(!hasGo)('compile failures of real Go builds', () => {
     const [head, ...rest] = first.split('\n');
     const note = `(cached: compile failed with ${/with (go\S+)/.exec(first)![1]} at `;
     expect(second.split('\n')[0]).toContain(`${head!.replace(/:$/, '')} ${note}`);
-    expect(second).toMatch(new RegExp(`at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; delete ${path.join(records().dir, file!).replace(/[.+]/g, '\\$&')} or set BUILDX_LAB_REBUILD_FAILED=1 to try again\\):$`, 'm'));
+    expect(second).toMatch(
+      new RegExp(`at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; delete ${path.join(records().dir, file!).replace(/[.+]/g, '\\$&')} or set BUILDX_LAB_REBUILD_FAILED=1 to try again\\):$`, 'm'),
+    );
     expect(second.split('\n').slice(1)).toEqual(rest);
     expect(existsSync(again.workDir)).toBe(false); // nothing was downloaded or compiled
     process.stderr.write(`[gofail] fresh compile failure ${Math.round(freshMs)} ms, recorded ${Math.round(cachedMs)} ms\n`);

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_RECORD } from './compile-failures.test-helpers.ts';
-import { buildFlagsHash, compileFailureReason, firstCompileError, goBuildArgv, goEnvFor, missingLocalReplaces, refusedVersions, standInCandidates, type GoBuildRequest } from './gobuild.ts';
+import {
+  buildFlagsHash,
+  compileFailureReason,
+  firstCompileError,
+  goBuildArgv,
+  goEnvFor,
+  missingLocalReplaces,
+  refusedVersions,
+  standInCandidates,
+  type GoBuildRequest,
+} from './gobuild.ts';
 
 describe('go build argv', () => {
   it('stamps the version and revision, stripped, with -mod=mod', () => {
@@ -42,14 +52,26 @@ go: github.com/moby/buildkit@v0.11.7-0.20240124010513-435cb77e369c: reading http
     expect(refusedVersions('go: downloading x v1\nbuild failed: undefined: foo')).toEqual([]);
   });
   it('stands in the same branch, from the version the pseudo-version precedes', () => {
-    expect(standInCandidates('v0.11.7-0.20240124010513-435cb77e369c')).toEqual(['v0.11.7', 'v0.11.8', 'v0.11.9', 'v0.11.6', 'v0.11.5', 'v0.11.4', 'v0.11.3', 'v0.11.2', 'v0.11.1', 'v0.11.0']);
+    expect(standInCandidates('v0.11.7-0.20240124010513-435cb77e369c')).toEqual([
+      'v0.11.7',
+      'v0.11.8',
+      'v0.11.9',
+      'v0.11.6',
+      'v0.11.5',
+      'v0.11.4',
+      'v0.11.3',
+      'v0.11.2',
+      'v0.11.1',
+      'v0.11.0',
+    ]);
     expect(standInCandidates('v26.1.4-0.2024-x+incompatible').slice(0, 2)).toEqual(['v26.1.4+incompatible', 'v26.1.5+incompatible']);
   });
 });
 
 describe('local replaces the module zip does not carry', () => {
   it('finds them, so the released module can stand in', () => {
-    const out = 'go: github.com/opencontainers/selinux@v1.12.0 (replaced by ./internal/third_party/selinux): reading internal/third_party/selinux/go.mod: open /c/engine/parts/runc-v1.3.3.tmp-1/.work/src/internal/third_party/selinux/go.mod: no such file or directory';
+    const out =
+      'go: github.com/opencontainers/selinux@v1.12.0 (replaced by ./internal/third_party/selinux): reading internal/third_party/selinux/go.mod: open /c/engine/parts/runc-v1.3.3.tmp-1/.work/src/internal/third_party/selinux/go.mod: no such file or directory';
     expect(missingLocalReplaces(out)).toEqual([{ module: 'github.com/opencontainers/selinux', version: 'v1.12.0', path: './internal/third_party/selinux' }]);
     expect(missingLocalReplaces('go: downloading github.com/x/y v1.0.0')).toEqual([]);
   });
@@ -71,7 +93,10 @@ describe('firstCompileError', () => {
 
 describe('the flags a compile failure is keyed by', () => {
   const req: GoBuildRequest = {
-    module: 'github.com/docker/docker', version: 'v24.0.9+incompatible', vendorMod: true, workDir: '/w/1',
+    module: 'github.com/docker/docker',
+    version: 'v24.0.9+incompatible',
+    vendorMod: true,
+    workDir: '/w/1',
     targets: [{ pkg: './cmd/dockerd', out: '/stage-1/dockerd' }],
     tags: ['netgo', 'osusergo'],
     ldflagsX: { 'github.com/docker/docker/dockerversion.Version': '24.0.9', 'github.com/docker/docker/dockerversion.GitCommit': '{{revision}}' },
@@ -104,7 +129,9 @@ describe('the reason a version that does not compile is skipped', () => {
   });
   it('says when a recorded one failed, and how to try again, on its first line', () => {
     const cached = compileFailureReason(record, { file: '/c/go-build-failures/x.json' });
-    expect(cached.split('\n')[0]).toMatch(/ \(cached: compile failed with go1\.26\.8 at 2026-12-07T05:30:00\.000Z; delete \/c\/go-build-failures\/x\.json or set BUILDX_LAB_REBUILD_FAILED=1 to try again\):$/);
+    expect(cached.split('\n')[0]).toMatch(
+      / \(cached: compile failed with go1\.26\.8 at 2026-12-07T05:30:00\.000Z; delete \/c\/go-build-failures\/x\.json or set BUILDX_LAB_REBUILD_FAILED=1 to try again\):$/,
+    );
     expect(cached.split('\n').slice(1)).toEqual(compileFailureReason(record).split('\n').slice(1));
   });
   it('names a toolchain the go command may switch to', () => {

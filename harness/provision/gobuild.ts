@@ -178,9 +178,7 @@ async function goToolchain(env: Record<string, string>): Promise<GoToolchain | u
 export function compileFailureReason(r: CompileFailureRecord, cached?: { file: string }): string {
   const toolchain = `${r.key.goVersion}${r.key.goToolchain === 'local' ? '' : ` (GOTOOLCHAIN=${r.key.goToolchain})`}`;
   const standIns = r.replacements.length ? `; stand-ins: ${r.replacements.map((p) => `${p.module}@${p.from} -> ${p.to}`).join(', ')}` : '';
-  const note = cached
-    ? ` (cached: compile failed with ${r.key.goVersion} at ${r.failedAt}; delete ${cached.file} or set BUILDX_LAB_REBUILD_FAILED=1 to try again)`
-    : '';
+  const note = cached ? ` (cached: compile failed with ${r.key.goVersion} at ${r.failedAt}; delete ${cached.file} or set BUILDX_LAB_REBUILD_FAILED=1 to try again)` : '';
   return `${r.key.module}@${r.key.version} cannot be built here: ${r.target} does not compile with ${toolchain}${r.firstError ? ` (${r.firstError})` : ''}${standIns}${note}:\n${r.output}`;
 }
 
@@ -202,7 +200,12 @@ export function lockedSlot(config: LabConfig, progress: ProgressSink, signal?: A
   return (what, work) => crossProcessLock(path.join(config.cacheDir, 'locks', 'go-compile'), what, progress, work, signal);
 }
 
-export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, progress: ProgressSink, slot: CompileSlot = lockedSlot(config, progress, req.signal)): Promise<GoBuildResult> {
+export async function goModuleBuild(
+  config: LabConfig,
+  req: GoBuildRequest,
+  progress: ProgressSink,
+  slot: CompileSlot = lockedSlot(config, progress, req.signal),
+): Promise<GoBuildResult> {
   const t0 = Date.now();
   const env = childEnv(config, {
     ...goEnvFor(config),
@@ -223,7 +226,11 @@ export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, prog
     // 1. The module's source, writable (the module cache is read-only; -mod=mod rewrites go.sum).
     const dl = await run(['go', 'mod', 'download', '-json', `${req.module}@${req.version}`], { ...opts, cwd: req.workDir, timeoutMs: 10 * 60_000 });
     let info: { Dir?: string; Info?: string; Error?: string } = {};
-    try { info = JSON.parse(dl.stdout) as typeof info; } catch { /* reported below */ }
+    try {
+      info = JSON.parse(dl.stdout) as typeof info;
+    } catch {
+      /* reported below */
+    }
     if (dl.exitCode !== 0 || !info.Dir) {
       throw new ProvisionError(`the Go module proxy could not provide ${req.module}@${req.version}: ${info.Error ?? dl.stderr.trim()}`);
     }
@@ -247,23 +254,27 @@ export async function goModuleBuild(config: LabConfig, req: GoBuildRequest, prog
       for (const target of req.targets) {
         mkdirSync(path.dirname(target.out), { recursive: true });
         const argv = goBuildArgv(req, target, revision);
-        const r = await withHeartbeat(progress, `go build ${shortModule(req.module)}@${req.version} ${target.pkg}`, () =>
-          run(argv, { ...opts, cwd: src, timeoutMs: 40 * 60_000 }),
-        );
+        const r = await withHeartbeat(progress, `go build ${shortModule(req.module)}@${req.version} ${target.pkg}`, () => run(argv, { ...opts, cwd: src, timeoutMs: 40 * 60_000 }));
         if (req.signal?.aborted) throw new ProvisionError(`building ${req.module}@${req.version} was cancelled`);
         if (r.exitCode !== 0) {
           // Its cells are skipped with the reason, as for a refused version (as before records existed).
           const kind = classifyGoFailure(r, req.signal?.aborted);
           const output = outputTail(`${r.stderr}\n${r.stdout}`);
           if (kind !== 'compile') {
-            throw new RequirementError(`${req.module}@${req.version} cannot be built here: go build ${target.pkg} with ${gv} failed (${kind}, exit ${r.exitCode}; not recorded as a compile failure):\n${output}`);
+            throw new RequirementError(
+              `${req.module}@${req.version} cannot be built here: go build ${target.pkg} with ${gv} failed (${kind}, exit ${r.exitCode}; not recorded as a compile failure):\n${output}`,
+            );
           }
           // The version's own code does not compile here (with this Go, with the stand-ins the proxy allows).
           const first = firstCompileError(r.stderr);
           const record: CompileFailureRecord = {
-            schema: 1, key, failedAt: new Date().toISOString(), target: target.pkg,
+            schema: 1,
+            key,
+            failedAt: new Date().toISOString(),
+            target: target.pkg,
             ...(first ? { firstError: outputTail(first) } : {}),
-            output, replacements,
+            output,
+            replacements,
           };
           if (failures) recordFailure(failures, record, progress);
           throw new RequirementError(compileFailureReason(record));

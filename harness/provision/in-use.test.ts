@@ -7,7 +7,9 @@ import { buildxInUse, cacheUsers, inUseDir, markInUse, type InUseMarker } from '
 
 const policy = { staleMs: 120_000, graceMs: 600_000 };
 let config: { cacheDir: string; ownerPolicy: typeof policy };
-beforeEach(() => { config = { cacheDir: mkdtempSync(path.join(tmpdir(), 'lab-in-use-')), ownerPolicy: policy }; });
+beforeEach(() => {
+  config = { cacheDir: mkdtempSync(path.join(tmpdir(), 'lab-in-use-')), ownerPolicy: policy };
+});
 afterEach(() => rmSync(config.cacheDir, { recursive: true, force: true }));
 
 /** A marker as another process wrote it, last touched `ageMs` ago. */

@@ -55,7 +55,16 @@ function parseMarker(text: string): InUseMarker | undefined {
   try {
     const m = JSON.parse(text) as Partial<InUseMarker>;
     const o = m.owner;
-    const ok = typeof m.runId === 'string' && Array.isArray(m.buildx) && m.buildx.every((k) => typeof k === 'string') && !!o && typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.boot === 'string' && typeof o.pidNs === 'string' && typeof o.start === 'string';
+    const ok =
+      typeof m.runId === 'string' &&
+      Array.isArray(m.buildx) &&
+      m.buildx.every((k) => typeof k === 'string') &&
+      !!o &&
+      typeof o.pid === 'number' &&
+      typeof o.host === 'string' &&
+      typeof o.boot === 'string' &&
+      typeof o.pidNs === 'string' &&
+      typeof o.start === 'string';
     return ok ? (m as InUseMarker) : undefined;
   } catch {
     return undefined;
@@ -90,7 +99,14 @@ export function cacheUsers(config: Pick<LabConfig, 'cacheDir' | 'ownerPolicy'>, 
     }
     const marker = parseMarker(text);
     if (!marker) return [{ file, verdict: { state: 'unknown', reason: `${n} is not a marker the lab can read` } }];
-    const verdict = judgeOwner({ owner: marker.owner, me: currentOwner(), process: probeProcess, heartbeat: { kind: 'age', ms: Math.max(0, now - mtimeMs) }, newestMs: 0, policy: config.ownerPolicy });
+    const verdict = judgeOwner({
+      owner: marker.owner,
+      me: currentOwner(),
+      process: probeProcess,
+      heartbeat: { kind: 'age', ms: Math.max(0, now - mtimeMs) },
+      newestMs: 0,
+      policy: config.ownerPolicy,
+    });
     return [{ file, marker, verdict }];
   });
 }

@@ -21,14 +21,27 @@ describe('crossProcessLock', () => {
     const lock = lockPath();
     const order: string[] = [];
     let releaseFirst!: () => void;
-    const first = crossProcessLock(lock, 'a1', silentProgress, () => new Promise<void>((r) => { order.push('a1'); releaseFirst = r; }));
+    const first = crossProcessLock(
+      lock,
+      'a1',
+      silentProgress,
+      () =>
+        new Promise<void>((r) => {
+          order.push('a1');
+          releaseFirst = r;
+        }),
+    );
     await sleep(100);
-    const waiter = crossProcessLock(lock, 'b', silentProgress, async () => { order.push('b'); });
+    const waiter = crossProcessLock(lock, 'b', silentProgress, async () => {
+      order.push('b');
+    });
     await sleep(300);
     // a1 ends and its owner wants the lock again at once, as a setup going on to its next compile does
     releaseFirst();
     await first;
-    const again = crossProcessLock(lock, 'a2', silentProgress, async () => { order.push('a2'); });
+    const again = crossProcessLock(lock, 'a2', silentProgress, async () => {
+      order.push('a2');
+    });
     await Promise.all([waiter, again]);
     expect(order).toEqual(['a1', 'b', 'a2']);
     expect(readdirSync(`${lock}.queue`)).toEqual([]);
@@ -48,7 +61,15 @@ describe('crossProcessLock', () => {
   it('stops waiting when cancelled, and leaves no ticket', async () => {
     const lock = lockPath();
     let releaseFirst!: () => void;
-    const first = crossProcessLock(lock, 'holder', silentProgress, () => new Promise<void>((r) => { releaseFirst = r; }));
+    const first = crossProcessLock(
+      lock,
+      'holder',
+      silentProgress,
+      () =>
+        new Promise<void>((r) => {
+          releaseFirst = r;
+        }),
+    );
     await sleep(100);
     const ac = new AbortController();
     const waiting = crossProcessLock(lock, 'waiter', silentProgress, async () => 'ran', ac.signal);

@@ -119,9 +119,18 @@ describe('sweepTempDirs, on real directories', () => {
     const oldStale = [make('cacheDir', 'image-files-Ab12'), make('varTmp', 'buildx-lab-rootfs.Xy12')];
     const past = (Date.now() - OLD_UNTOUCHED_MS - 60_000) / 1000;
     for (const d of oldStale) utimesSync(d, past, past);
-    const notTemp = [make('cacheDir', 'buildx/linux-amd64/v0.21.1'), make('cacheDir', 'engine/parts/dockerd-26.1.5'), make('cacheDir', 'tools/debootstrap'), make('engineHome', 'bin')];
+    const notTemp = [
+      make('cacheDir', 'buildx/linux-amd64/v0.21.1'),
+      make('cacheDir', 'engine/parts/dockerd-26.1.5'),
+      make('cacheDir', 'tools/debootstrap'),
+      make('engineHome', 'bin'),
+    ];
 
-    expect(findTempDirs(roots).map((d) => d.path).sort()).toEqual([...gone, ...live, oldRecent, ...oldStale].sort());
+    expect(
+      findTempDirs(roots)
+        .map((d) => d.path)
+        .sort(),
+    ).toEqual([...gone, ...live, oldRecent, ...oldStale].sort());
     const r = await sweepTempDirs(labConfig(), roots);
     expect(r.removed.map((d) => d.path).sort()).toEqual([...gone, ...oldStale].sort());
     for (const d of [...gone, ...oldStale]) expect(existsSync(d), d).toBe(false);

@@ -133,7 +133,11 @@ export interface TempSweep {
 }
 
 /** Removes the abandoned temporary directories under `roots`. */
-export async function sweepTempDirs(config: Pick<LabConfig, 'childPath' | 'home' | 'dockerHost'>, roots: TempRoots, livePids?: () => ReadonlySet<number> | undefined): Promise<TempSweep> {
+export async function sweepTempDirs(
+  config: Pick<LabConfig, 'childPath' | 'home' | 'dockerHost'>,
+  roots: TempRoots,
+  livePids?: () => ReadonlySet<number> | undefined,
+): Promise<TempSweep> {
   const result: TempSweep = { removed: [], kept: [] };
   for (const d of judgeTempDirs(roots, livePids)) {
     if (!d.remove) {

@@ -24,8 +24,10 @@ function oneLabel(spec: string): string {
 export function qualifyCommand(): Command {
   const cmd = new Command('qualify')
     .summary('go / no-go for a Buildx upgrade: every scenario and case, baseline vs candidate')
-    .description('Runs the targets (default: every scenario) with both versions and lists every configuration whose behaviour changed. Exit 0 = go, 1 = no-go (a regression, or nothing comparable).')
-    .argument('[target...]', 'scenario names and case directories (a team\'s own past bugs)')
+    .description(
+      'Runs the targets (default: every scenario) with both versions and lists every configuration whose behaviour changed. Exit 0 = go, 1 = no-go (a regression, or nothing comparable).',
+    )
+    .argument('[target...]', "scenario names and case directories (a team's own past bugs)")
     .requiredOption('--baseline <version>', 'the Buildx in use today')
     .requiredOption('--candidate <version>', 'the Buildx to upgrade to');
   addRunOptions(cmd, { matrix: 'quick' });
@@ -41,7 +43,15 @@ export function qualifyCommand(): Command {
     const b = board(config);
     let results: CellResult[];
     try {
-      results = await probeRun(config, b, { command: 'qualify', argv: ['qualify', ...c.args], sources, options: o, axis: 'buildx', values: [values.baseline as string, values.candidate as string], reportDir });
+      results = await probeRun(config, b, {
+        command: 'qualify',
+        argv: ['qualify', ...c.args],
+        sources,
+        options: o,
+        axis: 'buildx',
+        values: [values.baseline as string, values.candidate as string],
+        reportDir,
+      });
     } finally {
       b.close();
     }

@@ -33,15 +33,28 @@ describe('behaviourOf', () => {
 
 describe('qualify', () => {
   it('pairs cells by configuration and says go when only improvements appear', () => {
-    const q = qualify([
-      cell('v0.21.1', 'plain', 'reproduced', 'reproduced'), cell('v0.22.0', 'plain', 'fixed', 'fixed'),
-      cell('v0.21.1', 'immutable-tags', 'control', 'control'), cell('v0.22.0', 'immutable-tags', 'control', 'control'),
-    ], 'v0.21.1', 'v0.22.0');
-    expect(q).toMatchObject({ compared: 2, verdict: 'go', diffs: [{ configuration: 'engine=26.1.5/registry=plain', baseline: 'reproduced', candidate: 'fixed', change: 'improvement' }] });
+    const q = qualify(
+      [
+        cell('v0.21.1', 'plain', 'reproduced', 'reproduced'),
+        cell('v0.22.0', 'plain', 'fixed', 'fixed'),
+        cell('v0.21.1', 'immutable-tags', 'control', 'control'),
+        cell('v0.22.0', 'immutable-tags', 'control', 'control'),
+      ],
+      'v0.21.1',
+      'v0.22.0',
+    );
+    expect(q).toMatchObject({
+      compared: 2,
+      verdict: 'go',
+      diffs: [{ configuration: 'engine=26.1.5/registry=plain', baseline: 'reproduced', candidate: 'fixed', change: 'improvement' }],
+    });
   });
 
-  it('says no-go on a regression, with both sides\' evidence and the last error line', () => {
-    const failed = { summary: 'bake failed', evidence: { commands: [command(['docker', 'buildx', 'bake'], 1, 'ERROR: failed to push: 500 Internal Server Error')], journal: [], manifests: {}, facts: [] } };
+  it("says no-go on a regression, with both sides' evidence and the last error line", () => {
+    const failed = {
+      summary: 'bake failed',
+      evidence: { commands: [command(['docker', 'buildx', 'bake'], 1, 'ERROR: failed to push: 500 Internal Server Error')], journal: [], manifests: {}, facts: [] },
+    };
     const q = qualify([cell('v1.0.0', 'plain', 'control', 'control', { summary: 'pushed once' }), cell('v1.1.0', 'plain', 'unexpected', 'unexpected', failed)], 'v1.0.0', 'v1.1.0');
     expect(q.verdict).toBe('no-go');
     expect(q.diffs[0]!.evidence).toEqual(['baseline: pushed once', 'candidate: bake failed | last error: ERROR: failed to push: 500 Internal Server Error']);

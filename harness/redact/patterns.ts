@@ -13,14 +13,37 @@ const MASKED = MASK.replace(/[[\]]/g, '\\$&');
 export type Detector = (text: string, out: Span[]) => void;
 
 const LAST_WORDS = new Set([
-  'password', 'passwd', 'pwd', 'passphrase', 'secret', 'token', 'auth', 'authorization', 'credential', 'credentials',
-  'apikey', 'identitytoken', 'registrytoken', 'accesstoken', 'refreshtoken', 'authtoken', 'secretkey', 'privatekey',
+  'password',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'secret',
+  'token',
+  'auth',
+  'authorization',
+  'credential',
+  'credentials',
+  'apikey',
+  'identitytoken',
+  'registrytoken',
+  'accesstoken',
+  'refreshtoken',
+  'authtoken',
+  'secretkey',
+  'privatekey',
 ]);
 const SECRET_STEM = /pwd|pass|secret|token|auth|credential|key|signature/i;
 const LAST_TWO_WORDS = new Set([
-  'apikey', 'accesskey', 'secretkey', 'privatekey', 'signingkey', 'clientsecret', 'sessionkey',
+  'apikey',
+  'accesskey',
+  'secretkey',
+  'privatekey',
+  'signingkey',
+  'clientsecret',
+  'sessionkey',
   // Azure connection strings: AccountKey=…;SharedAccessSignature=…
-  'accountkey', 'accesssignature',
+  'accountkey',
+  'accesssignature',
 ]);
 /** Secret words a name may glue a prefix to (PGPASSWORD, MYSQLPASSWORD); short ones (pwd: OLDPWD is a directory) may not. */
 const GLUED = /(?:password|passwd|passphrase|secret|token)$/;

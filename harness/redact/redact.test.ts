@@ -42,10 +42,21 @@ describe('what is kept around a secret', () => {
     ['escaped JSON quotes', '{\\"auth\\":\\"bGFiOnB3LTEyMzQ1Ng==\\"}', `{\\"auth\\":\\"${MASK}\\"}`],
     ['ANSI colours outside the secret', '\u001b[31mERROR\u001b[0m token=abc123def', `\u001b[31mERROR\u001b[0m token=${MASK}`],
     ['the next field of a Go map', 'map[Authorization:[Bearer abc123def456] X:[1]]', `map[Authorization:[Bearer ${MASK}] X:[1]]`],
-    ['a private key\'s BEGIN and END lines', '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----', `-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----`],
-    ['what follows a typed private key', '-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END RSA PRIVATE KEY-----\nafter', `-----BEGIN RSA PRIVATE KEY-----${MASK}-----END RSA PRIVATE KEY-----\nafter`],
-    ['what follows a private key deep in a long log', `${'x'.repeat(70_000)}\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\nafter`,
-      `${'x'.repeat(70_000)}\n-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----\nafter`],
+    [
+      "a private key's BEGIN and END lines",
+      '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----',
+      `-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----`,
+    ],
+    [
+      'what follows a typed private key',
+      '-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END RSA PRIVATE KEY-----\nafter',
+      `-----BEGIN RSA PRIVATE KEY-----${MASK}-----END RSA PRIVATE KEY-----\nafter`,
+    ],
+    [
+      'what follows a private key deep in a long log',
+      `${'x'.repeat(70_000)}\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\nafter`,
+      `${'x'.repeat(70_000)}\n-----BEGIN PRIVATE KEY-----${MASK}-----END PRIVATE KEY-----\nafter`,
+    ],
     ['a JSON password ending in a backslash', JSON.stringify({ password: 'p\\' }), `{"password":"${MASK}"}`],
     ['the rest of a line when the key does not start it', 'x password: two words', `x password: ${MASK} words`],
     ['the spaces after a value that ends its line', 'password: two words \r\nnext: 1', `password: ${MASK} \r\nnext: 1`],
@@ -59,7 +70,11 @@ describe('what is kept around a secret', () => {
     ['the second space after a secret flag', 'run --password  hunter2 --user x', `run --password  ${MASK} --user x`],
     ['the second space after login -p', 'docker login -u u -p  hunter2 r:5000', `docker login -u u -p  ${MASK} r:5000`],
     ['the user of curl -u', 'curl -u lab:hunter2 http://r/', `curl -u lab:${MASK} http://r/`],
-    ['a block scalar\'s indicator and indentation, and the next key', 'a:\n  password: |\n    line one\n\n    line two\n  user: lab', `a:\n  password: |\n    ${MASK}\n\n    ${MASK}\n  user: lab`],
+    [
+      "a block scalar's indicator and indentation, and the next key",
+      'a:\n  password: |\n    line one\n\n    line two\n  user: lab',
+      `a:\n  password: |\n    ${MASK}\n\n    ${MASK}\n  user: lab`,
+    ],
     ['a block scalar indicator with nothing under it is the value', 'password: |\nuser: lab', `password: ${MASK}\nuser: lab`],
     ['the dashes of a list', 'tokens:\n- one1\n-   two2\n  more\nuser: lab', `tokens:\n- ${MASK}\n-   ${MASK}\n  ${MASK}\nuser: lab`],
     ['the items of a flow list, quotes and all', 'tokens: [one1, "two2"]', `tokens: [${MASK}, "${MASK}"]`],
@@ -92,7 +107,13 @@ describe('secretlint host', () => {
     expect(ids).not.toContain('@secretlint/secretlint-rule-filter-comments');
     expect(ids).not.toContain('@secretlint/secretlint-rule-basicauth');
     // every scanner answers synchronously (secretlintSpans throws on a Promise)
-    expect(() => secretlintSpans(secretShapes().map(([, t]) => t).join('\n'))).not.toThrow();
+    expect(() =>
+      secretlintSpans(
+        secretShapes()
+          .map(([, t]) => t)
+          .join('\n'),
+      ),
+    ).not.toThrow();
   });
 
   it('finds the vendor formats by itself (the hand list does not carry them)', () => {
@@ -111,20 +132,55 @@ describe('secretlint host', () => {
 
 describe('isSecretKey', () => {
   it.each([
-    'password', 'DOCKER_PASSWORD', 'accessToken', 'api_key', 'apiKey', 'x-api-key', 'GITHUB_TOKEN', 'identitytoken', 'registrytoken', 'auth', 'X-Registry-Auth',
-    'AWS_SECRET_ACCESS_KEY', 'client_secret', '_authToken', 'private_key',
+    'password',
+    'DOCKER_PASSWORD',
+    'accessToken',
+    'api_key',
+    'apiKey',
+    'x-api-key',
+    'GITHUB_TOKEN',
+    'identitytoken',
+    'registrytoken',
+    'auth',
+    'X-Registry-Auth',
+    'AWS_SECRET_ACCESS_KEY',
+    'client_secret',
+    '_authToken',
+    'private_key',
     // every last word, and every last two
-    'passwd', 'DB_PWD', 'passphrase', 'secret', 'Authorization', 'credential', 'AWS_CREDENTIALS', 'apikey', 'accesstoken', 'refreshtoken', 'authtoken',
-    'secret_key', 'signing_key', 'session_key', 'GITHUB_TOKEN_', `${'x'.repeat(119)}_password`,
-  ])(
-    '%s is a secret key',
-    (k) => expect(isSecretKey(k)).toBe(true),
-  );
+    'passwd',
+    'DB_PWD',
+    'passphrase',
+    'secret',
+    'Authorization',
+    'credential',
+    'AWS_CREDENTIALS',
+    'apikey',
+    'accesstoken',
+    'refreshtoken',
+    'authtoken',
+    'secret_key',
+    'signing_key',
+    'session_key',
+    'GITHUB_TOKEN_',
+    `${'x'.repeat(119)}_password`,
+  ])('%s is a secret key', (k) => expect(isSecretKey(k)).toBe(true));
   it.each(['PGPASSWORD', 'DB_PASS', 'dbPass', 'AccountKey', 'SharedAccessSignature', 'MYSQLPASSWORD'])('%s is a secret key too', (k) => expect(isSecretKey(k)).toBe(true));
   it.each(['pass', 'bypass', 'OLDPWD', 'signature', 'compass'])('%s is not either', (k) => expect(isSecretKey(k)).toBe(false));
-  it.each(['author', 'auths', 'max_tokens', 'token_type', 'PASSWORD_FILE', 'key', 'digest', 'mediaType', 'aws_access_key_id', 'tokenizer', 'monkey', `${'x'.repeat(120)}_password`])('%s is not', (k) =>
-    expect(isSecretKey(k)).toBe(false),
-  );
+  it.each([
+    'author',
+    'auths',
+    'max_tokens',
+    'token_type',
+    'PASSWORD_FILE',
+    'key',
+    'digest',
+    'mediaType',
+    'aws_access_key_id',
+    'tokenizer',
+    'monkey',
+    `${'x'.repeat(120)}_password`,
+  ])('%s is not', (k) => expect(isSecretKey(k)).toBe(false));
 });
 
 describe('redactDeep', () => {
@@ -145,7 +201,12 @@ describe('redactDeep', () => {
 
   it('masks a private key split over two strings of one batch, each string up to its own end', () => {
     const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7'.repeat(3);
-    expect(redactStrings(['before', `key: -----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----\nafter`, 'next'])).toEqual(['before', `key: ${MASK}`, `${MASK}\nafter`, 'next']);
+    expect(redactStrings(['before', `key: -----BEGIN PRIVATE KEY-----\n${body}`, `${body}\n-----END PRIVATE KEY-----\nafter`, 'next'])).toEqual([
+      'before',
+      `key: ${MASK}`,
+      `${MASK}\nafter`,
+      'next',
+    ]);
   });
 
   it('judges the strings of a batch apart: a token is not made of two', () => {
@@ -172,13 +233,30 @@ describe('redactDeep', () => {
 
   it('masks the password after -u/--user in argv, keeping the user and numeric uid:gid', () => {
     expect(redactDeep(['curl', '-u', 'lab:hunter2', '--user', 'lab:pw', '-fsSu', 'x:y', '--proxy-user', 'p:q', 'docker', '-u', '1000:1000'])).toEqual([
-      'curl', '-u', `lab:${MASK}`, '--user', `lab:${MASK}`, '-fsSu', `x:${MASK}`, '--proxy-user', `p:${MASK}`, 'docker', '-u', '1000:1000',
+      'curl',
+      '-u',
+      `lab:${MASK}`,
+      '--user',
+      `lab:${MASK}`,
+      '-fsSu',
+      `x:${MASK}`,
+      '--proxy-user',
+      `p:${MASK}`,
+      'docker',
+      '-u',
+      '1000:1000',
     ]);
   });
 
   it('masks a secret build arg or env value in argv', () => {
     expect(redactDeep(['build', '--build-arg', 'DB_PASS=hunter2', '-e', 'PGPASSWORD=hunter2', '--build-arg', 'VERSION=1'])).toEqual([
-      'build', '--build-arg', `DB_PASS=${MASK}`, '-e', `PGPASSWORD=${MASK}`, '--build-arg', 'VERSION=1',
+      'build',
+      '--build-arg',
+      `DB_PASS=${MASK}`,
+      '-e',
+      `PGPASSWORD=${MASK}`,
+      '--build-arg',
+      'VERSION=1',
     ]);
   });
 

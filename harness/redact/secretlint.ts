@@ -26,11 +26,7 @@ import type {
 } from '@secretlint/types';
 import { lastAtOrBefore, type Span } from './spans.ts';
 
-const DISABLED = new Set([
-  '@secretlint/secretlint-rule-filter-comments',
-  '@secretlint/secretlint-rule-basicauth',
-  '@secretlint/secretlint-rule-database-connection-string',
-]);
+const DISABLED = new Set(['@secretlint/secretlint-rule-filter-comments', '@secretlint/secretlint-rule-basicauth', '@secretlint/secretlint-rule-database-connection-string']);
 
 /** Keys of a report's data that hold the secret itself (the rest name files or token types). */
 const SECRET_DATA_KEYS = ['TOKEN', 'KEY', 'ID', 'CREDENTIAL', 'URI', 'URL'];

@@ -111,7 +111,9 @@ describe('FaultProxy request framing', () => {
   });
 
   it('a request pipelined behind a refused one on the same connection is never forwarded', async () => {
-    const { reply, forwarded } = await exchange(`GET /v2/ HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n${chunked('x')}GET /v2/${REPO}/manifests/next HTTP/1.1\r\n${HOST}\r\n`);
+    const { reply, forwarded } = await exchange(
+      `GET /v2/ HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n${chunked('x')}GET /v2/${REPO}/manifests/next HTTP/1.1\r\n${HOST}\r\n`,
+    );
     expect(reply.status).toBe(400);
     expect(reply.text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 400']);
     expect(forwarded).toEqual([]);
@@ -156,7 +158,11 @@ describe('FaultProxy upstream connections', () => {
     return {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       connections,
-      close: () => new Promise<void>((r) => { for (const s of connections) s.destroy(); server.close(() => r()); }),
+      close: () =>
+        new Promise<void>((r) => {
+          for (const s of connections) s.destroy();
+          server.close(() => r());
+        }),
     };
   }
 

@@ -75,19 +75,24 @@ const SMUGGLED = `PUT /v2/${REPO}/smuggled/manifests/v1 HTTP/1.1\r\nHost: regist
 /** Request-targets: good ones, every form that names another host, and the tricks of request-target.test.ts. */
 const target = fc.oneof(
   fc.constantFrom('/v2/', `/v2/${REPO}/manifests/v1`, blobPath(REPO, BLOB_DIGEST), `/v2/${REPO}/blobs/uploads/`, `/v2/${REPO}/tags/list?n=1`),
-  fc.constantFrom('abs', 'abs-https', 'scheme-relative', 'backslash', 'authority', 'asterisk', 'userinfo').map((k) => ({
-    abs: () => `http://${canaryHost()}/v2/`,
-    'abs-https': () => `https://${canaryHost()}/v2/`,
-    'scheme-relative': () => `//${canaryHost()}/v2/`,
-    backslash: () => `/\\${canaryHost()}/v2/`,
-    authority: () => canaryHost(),
-    asterisk: () => '*',
-    userinfo: () => `http://registry:5000@${canaryHost()}/v2/`,
-  })[k]),
+  fc.constantFrom('abs', 'abs-https', 'scheme-relative', 'backslash', 'authority', 'asterisk', 'userinfo').map(
+    (k) =>
+      ({
+        abs: () => `http://${canaryHost()}/v2/`,
+        'abs-https': () => `https://${canaryHost()}/v2/`,
+        'scheme-relative': () => `//${canaryHost()}/v2/`,
+        backslash: () => `/\\${canaryHost()}/v2/`,
+        authority: () => canaryHost(),
+        asterisk: () => '*',
+        userinfo: () => `http://registry:5000@${canaryHost()}/v2/`,
+      })[k],
+  ),
   fc
     .tuple(
       fc.constantFrom('', '/', '/v2/', '/v2', '//', '*'),
-      fc.array(fc.constantFrom('/', '//', '\\', '.', '..', '%2e', '%2E%2e', '%2f', '%5c', '%25', '%00', '%', '?', '#', '@', ':', 'v2', 'lab', 'app', 'manifests', 'blobs', '~'), { maxLength: 10 }),
+      fc.array(fc.constantFrom('/', '//', '\\', '.', '..', '%2e', '%2E%2e', '%2f', '%5c', '%25', '%00', '%', '?', '#', '@', ':', 'v2', 'lab', 'app', 'manifests', 'blobs', '~'), {
+        maxLength: 10,
+      }),
     )
     .map(([a, b]) => a + b.join('')),
   fc.string({ unit: 'binary-ascii', maxLength: 60 }),
@@ -255,7 +260,10 @@ describe('fault proxy under adversarial input', { timeout: 120_000 }, () => {
     expect(s.journalBytes).toBeLessThanOrEqual(JOURNAL.maxBytes);
     expect(s.journalDropped).toBeGreaterThan(0); // the fuzzers sent more than the journal keeps
     // A second pass of the first fuzzer must leave no live memory behind.
-    const growth = await liveBufferGrowth(() => fuzz('request lines and headers (memory pass)', rawRequest, 200, async ({ raw, ending: how }) => void (await exchange(raw, how))), 200);
+    const growth = await liveBufferGrowth(
+      () => fuzz('request lines and headers (memory pass)', rawRequest, 200, async ({ raw, ending: how }) => void (await exchange(raw, how))),
+      200,
+    );
     expect(growth).toBeLessThan(16 * MiB);
   });
 });

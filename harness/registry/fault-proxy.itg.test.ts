@@ -62,7 +62,7 @@ describe('fault proxy in front of the real registry', { timeout: 120_000 }, () =
 
   const put = (ref: string, body: string | Buffer) => request(base, 'PUT', `/v2/${REPO}/manifests/${ref}`, { body, headers: { 'content-type': OCI_MANIFEST } });
 
-  it('forwards a real push and read, and the registry\'s upload Location points back at the proxy', async () => {
+  it("forwards a real push and read, and the registry's upload Location points back at the proxy", async () => {
     const { location } = await pushBlob(REPO, Buffer.from('hello'));
     expect(new URL(location, base).origin).toBe(new URL(base).origin);
     const m = await image(1);
@@ -109,7 +109,7 @@ describe('fault proxy in front of the real registry', { timeout: 120_000 }, () =
     expect((await put(sha256(attestation(subject)), attestation(subject))).status).toBe(201);
   });
 
-  it('late-blob-visibility: a HEAD right after the upload says 404, then the real registry\'s 200 shows', async () => {
+  it("late-blob-visibility: a HEAD right after the upload says 404, then the real registry's 200 shows", async () => {
     lab.proxy.setBehaviour(REPO, { name: 'late-blob-visibility', hideForRequests: 1 });
     const { digest } = await pushBlob(REPO, Buffer.from(`late ${Date.now()}`));
     expect((await request(base, 'HEAD', blobPath(REPO, digest))).status).toBe(404);
@@ -128,7 +128,7 @@ describe('fault proxy in front of the real registry', { timeout: 120_000 }, () =
     expect((await request(base, 'GET', '/v2/')).status).toBe(200);
   });
 
-  it('the lab client follows the real registry\'s Link pagination, which stays on its origin', async () => {
+  it("the lab client follows the real registry's Link pagination, which stays on its origin", async () => {
     const m = await image(6);
     for (const t of ['p1', 'p2', 'p3']) expect((await put(t, m)).status).toBe(201);
     const tags = await lab.client().listTags(REPO, { pageSize: 1 });

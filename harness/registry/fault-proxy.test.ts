@@ -96,7 +96,10 @@ describe('FaultProxy', () => {
     const mine = await request(base, 'GET', blobPath(REPO, BLOB_DIGEST));
     expect(mine.body.equals(BLOB)).toBe(false);
     await expect.poll(() => proxy.journal.since(mark).length).toBe(2);
-    expect(proxy.journal.since(mark).map((e) => [e.client, e.intervention])).toEqual([['127.0.0.1', undefined], ['127.0.0.1', 'corrupt']]);
+    expect(proxy.journal.since(mark).map((e) => [e.client, e.intervention])).toEqual([
+      ['127.0.0.1', undefined],
+      ['127.0.0.1', 'corrupt'],
+    ]);
   });
 
   it('status fault answers a registry error without forwarding', async () => {
@@ -230,7 +233,13 @@ describe('FaultProxy', () => {
     expect(upstream.manifests.has(`${REPO}:${sha(attestation)}`)).toBe(false);
     expect((await putManifest(base, sha(image), image, OCI_MANIFEST)).status).toBe(201);
     expect((await putManifest(base, sha(attestation), attestation, OCI_MANIFEST)).status).toBe(201);
-    await expect.poll(() => proxy.journal.since(mark).map((e) => [e.status, e.intervention])).toEqual([[400, 'subject-must-exist'], [201, undefined], [201, undefined]]);
+    await expect
+      .poll(() => proxy.journal.since(mark).map((e) => [e.status, e.intervention]))
+      .toEqual([
+        [400, 'subject-must-exist'],
+        [201, undefined],
+        [201, undefined],
+      ]);
   });
 
   it('late-blob-visibility answers 404 to a HEAD right after the upload, then the blob shows', async () => {
@@ -414,7 +423,10 @@ describe('FaultProxy listen addresses', () => {
     async (host) => {
       const p = start(host);
       await expect(p).rejects.toThrow(/every interface/);
-      await p.then((x) => x.stop(), () => undefined);
+      await p.then(
+        (x) => x.stop(),
+        () => undefined,
+      );
     },
   );
 

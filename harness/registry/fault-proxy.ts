@@ -147,7 +147,9 @@ function parseUpstream(spec: string): URL {
     u = undefined;
   }
   const ok =
-    u?.protocol === 'http:' ? u.pathname === '/' && !u.search && !u.username : u?.protocol === 'unix:' && !u.host && u.pathname.startsWith('/') && u.pathname.length > 1 && !u.search && !u.hash;
+    u?.protocol === 'http:'
+      ? u.pathname === '/' && !u.search && !u.username
+      : u?.protocol === 'unix:' && !u.host && u.pathname.startsWith('/') && u.pathname.length > 1 && !u.search && !u.hash;
   if (!u || !ok) throw new UsageError(`fault proxy upstream must be http://host[:port] or unix:///path/to/socket, got ${JSON.stringify(spec)}`);
   return u;
 }

@@ -25,10 +25,16 @@ export async function ensureRegistryImage(config: LabConfig, progress: ProgressS
   const official = await findOfficialImage(config, ['registry:3'], progress);
   if (official) return official;
   const dir = toolDir(config);
-  await crossProcessLock(path.join(config.cacheDir, 'locks', 'docker-registry'), 'docker-registry', progress, async () => {
-    if (registryImageSpec(config)) return;
-    const version = await new PrivateApt(config, progress).unpack('docker-registry', 'trixie', dir, signal);
-    writeFileSync(path.join(dir, 'version'), version);
-  }, signal);
+  await crossProcessLock(
+    path.join(config.cacheDir, 'locks', 'docker-registry'),
+    'docker-registry',
+    progress,
+    async () => {
+      if (registryImageSpec(config)) return;
+      const version = await new PrivateApt(config, progress).unpack('docker-registry', 'trixie', dir, signal);
+      writeFileSync(path.join(dir, 'version'), version);
+    },
+    signal,
+  );
   return ensureImage(config, registryImageSpec(config)!, progress, { signal });
 }

@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../model.ts';
-import { Journal, JournalOverflowError, MAX_JOURNAL_FIELD, analyzePush, clientOf, describePush, isDigestReference, movedTag, parseRegistryPath, tagPuts, type ParsedRegistryPath, type TagPut } from './journal.ts';
+import {
+  Journal,
+  JournalOverflowError,
+  MAX_JOURNAL_FIELD,
+  analyzePush,
+  clientOf,
+  describePush,
+  isDigestReference,
+  movedTag,
+  parseRegistryPath,
+  tagPuts,
+  type ParsedRegistryPath,
+  type TagPut,
+} from './journal.ts';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -53,7 +66,10 @@ describe('parseRegistryPath', () => {
     ['/v2/lab/app/manifests/', { kind: 'other' }],
     ['/v2/lab/app/manifests/a/b', { kind: 'other' }],
     ['/v2/lab/app/tags/list?n=10', { kind: 'tags', repository: 'lab/app' }],
-    ...['manifests/latest', 'blobs/sha256:abc', 'blobs/uploads/u', 'tags/list', 'referrers/sha256:abc'].map((route): [string, ParsedRegistryPath] => [`/proxy/v2/lab/app/${route}`, { kind: 'other' }]),
+    ...['manifests/latest', 'blobs/sha256:abc', 'blobs/uploads/u', 'tags/list', 'referrers/sha256:abc'].map((route): [string, ParsedRegistryPath] => [
+      `/proxy/v2/lab/app/${route}`,
+      { kind: 'other' },
+    ]),
     ['/v2/lab/app/blobs/uploads/uuid/x', { kind: 'other' }],
     ['/v2/lab/app/blobs/sha256:abc/x', { kind: 'other' }],
     ['/v2/lab/app/tags/list/x', { kind: 'other' }],
@@ -177,11 +193,7 @@ describe('Journal', () => {
 describe('tagPuts / analyzePush', () => {
   it('lists the PUTs to the tag in order with their clients', () => {
     const puts = tagPuts(doublePush(), REPO, TAG);
-    expect(puts.map((p) => [p.client, p.isIndex])).toEqual([
-      ['buildkit', true],
-      ...Array(6).fill(['docker', false]),
-      ['docker', true],
-    ]);
+    expect(puts.map((p) => [p.client, p.isIndex])).toEqual([['buildkit', true], ...Array(6).fill(['docker', false]), ['docker', true]]);
     expect(puts[0]).toMatchObject({ seq: 5, mediaType: OCI_INDEX, digest: dg(1), userAgent: BUILDKIT, status: 201 });
     // in arrival order, however the entries are listed
     expect(tagPuts(doublePush().reverse(), REPO, TAG).map((p) => p.seq)).toEqual(puts.map((p) => p.seq));
@@ -202,8 +214,7 @@ describe('tagPuts / analyzePush', () => {
     },
     {
       name: 'manifest PUTs refused by immutable tags do not count',
-      entries: () =>
-        doublePush().map((e) => (e.seq > 5 && e.repository === REPO ? { ...e, status: 409, intervention: 'immutable-tags' } : e)),
+      entries: () => doublePush().map((e) => (e.seq > 5 && e.repository === REPO ? { ...e, status: 409, intervention: 'immutable-tags' } : e)),
       expected: { tagPutCount: 8, everSingleManifest: false },
       final: 5,
     },

@@ -163,7 +163,6 @@ export function isDigestReference(ref: string): boolean {
   return ref.includes(':');
 }
 
-
 export type PushClient = 'buildkit' | 'docker' | 'other';
 
 /** buildkit sends "buildkit/v0.20.1", the docker engine "docker/26.1.5 go/go1.22.5 ...". */
@@ -293,11 +292,7 @@ export function describePush(a: PushAnalysis): string[] {
   if (swallowed.length) facts.push(`${plural(swallowed.length, 'tag PUT')} answered 201 by ${NOT_RETAGGED} without moving the tag`);
   if (a.everSingleManifest) facts.push('a single-platform manifest was written to the tag at least once');
   const f = a.finalTagWrite;
-  facts.push(
-    f
-      ? `final tag write: #${f.seq} ${f.isIndex ? 'index' : 'manifest'} ${shortDigest(f.digest)} by ${f.client}`
-      : 'no PUT moved the tag',
-  );
+  facts.push(f ? `final tag write: #${f.seq} ${f.isIndex ? 'index' : 'manifest'} ${shortDigest(f.digest)} by ${f.client}` : 'no PUT moved the tag');
   facts.push(`${plural(a.totalRequests, 'request')}, ${a.totalBytes} bytes for ${a.repo}`);
   return facts;
 }

@@ -2,10 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { checkResolvedHost, isUnspecifiedAddress } from './listen-address.ts';
 
 describe('isUnspecifiedAddress', () => {
-  it.each(['', '0.0.0.0', '0', '0.0', '0.0.0', '00', '0x0', '0x00000000', '0.0.0.0.', '::', '[::]', '0::', '::0', '0:0:0:0:0:0:0:0', '::0.0.0.0', '::ffff:0:0', '::ffff:0.0.0.0', '[::ffff:0:0]'])(
-    '%j is the unspecified address',
-    (h) => expect(isUnspecifiedAddress(h)).toBe(true),
-  );
+  it.each([
+    '',
+    '0.0.0.0',
+    '0',
+    '0.0',
+    '0.0.0',
+    '00',
+    '0x0',
+    '0x00000000',
+    '0.0.0.0.',
+    '::',
+    '[::]',
+    '0::',
+    '::0',
+    '0:0:0:0:0:0:0:0',
+    '::0.0.0.0',
+    '::ffff:0:0',
+    '::ffff:0.0.0.0',
+    '[::ffff:0:0]',
+  ])('%j is the unspecified address', (h) => expect(isUnspecifiedAddress(h)).toBe(true));
   it.each(['127.0.0.1', '172.18.0.1', '0.0.0.1', '1', '::1', '[::1]', '::ffff:127.0.0.1', 'localhost', 'registry', 'fe80::1%eth0'])('%j is not', (h) =>
     expect(isUnspecifiedAddress(h)).toBe(false),
   );

@@ -64,7 +64,10 @@ export class RegistryContainer {
     private readonly image: { ref: string; official: boolean },
   ) {}
 
-  withLabels(labels: Record<string, string>): this { this.labels = { ...this.labels, ...labels }; return this; }
+  withLabels(labels: Record<string, string>): this {
+    this.labels = { ...this.labels, ...labels };
+    return this;
+  }
 
   async start(): Promise<StartedRegistryContainer> {
     const t0 = Date.now();
@@ -103,7 +106,9 @@ export class StartedRegistryContainer implements AsyncDisposable {
     readonly readyMs: number,
   ) {}
 
-  get id(): string { return this.container.getId(); }
+  get id(): string {
+    return this.container.getId();
+  }
 
   /** The registry's socket on the host: the proxy's upstream, and the only way in. */
   get socketPath(): string {

@@ -23,9 +23,30 @@ describe('checkFraming', () => {
     ['a chunked GET', req('GET', [['Transfer-Encoding', 'chunked']]), /GET request has no body/],
     ['a HEAD with a length', req('HEAD', [['Content-Length', '3']]), /HEAD request has no body, but this one declares 3 bytes/],
     ['a chunked TRACE', req('TRACE', [['Transfer-Encoding', 'chunked']]), /TRACE request has no body/],
-    ['Content-Length with Transfer-Encoding', req('PUT', [['Content-Length', '3'], ['Transfer-Encoding', 'chunked']]), /together/],
-    ['Content-Length twice, even equal', req('PUT', [['Content-Length', '3'], ['content-length', '3']]), /Content-Length more than once/],
-    ['Transfer-Encoding twice', req('PUT', [['Transfer-Encoding', 'chunked'], ['Transfer-Encoding', 'chunked']]), /Transfer-Encoding more than once/],
+    [
+      'Content-Length with Transfer-Encoding',
+      req('PUT', [
+        ['Content-Length', '3'],
+        ['Transfer-Encoding', 'chunked'],
+      ]),
+      /together/,
+    ],
+    [
+      'Content-Length twice, even equal',
+      req('PUT', [
+        ['Content-Length', '3'],
+        ['content-length', '3'],
+      ]),
+      /Content-Length more than once/,
+    ],
+    [
+      'Transfer-Encoding twice',
+      req('PUT', [
+        ['Transfer-Encoding', 'chunked'],
+        ['Transfer-Encoding', 'chunked'],
+      ]),
+      /Transfer-Encoding more than once/,
+    ],
     ['a coding before chunked', req('PUT', [['Transfer-Encoding', 'gzip, chunked']]), /only chunked alone/],
     ['identity', req('PUT', [['Transfer-Encoding', 'identity']]), /only chunked alone/],
     ['chunked on HTTP/1.0', req('PUT', [['Transfer-Encoding', 'chunked']], '1.0'), /HTTP\/1\.0 request/],

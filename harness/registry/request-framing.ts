@@ -12,11 +12,7 @@ import type http from 'node:http';
 /** Methods whose requests carry no body (RFC 9110 §9.3): a body on one is refused, not forwarded. */
 const NO_BODY = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
 
-export type Framing =
-  | { ok: true; body: 'none' }
-  | { ok: true; body: 'length'; length: number }
-  | { ok: true; body: 'chunked' }
-  | { ok: false; reason: string };
+export type Framing = { ok: true; body: 'none' } | { ok: true; body: 'length'; length: number } | { ok: true; body: 'chunked' } | { ok: false; reason: string };
 
 /** How many times a header field occurs, from Node's raw [name, value, ...] list (joined values hide this). */
 function occurrences(rawHeaders: readonly string[], name: string): number {

@@ -233,11 +233,7 @@ export interface RawReply {
  * bytes (the server answers what it can, then closes); `closeAfterMs` destroys the connection from our side
  * (a client that leaves); otherwise the reply is read until the server closes or falls silent for `idleMs`.
  */
-export function rawExchange(
-  port: number,
-  data: string | Buffer,
-  opts: { idleMs?: number; closeAfterMs?: number; host?: string; halfClose?: boolean } = {},
-): Promise<RawReply> {
+export function rawExchange(port: number, data: string | Buffer, opts: { idleMs?: number; closeAfterMs?: number; host?: string; halfClose?: boolean } = {}): Promise<RawReply> {
   return new Promise((resolve) => {
     const sock = net.connect(port, opts.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];

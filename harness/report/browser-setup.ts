@@ -41,7 +41,8 @@ export function refusal(plan: AptPlan, pkg: string): string {
   return [
     `[setup] not installing ${pkg}: it would change ${plan.changes.length} package(s) already installed:`,
     ...lines,
-    'Fix: bring those packages up to date first' + (upgradable.length ? ` (apt-get install --only-upgrade ${upgradable.join(' ')})` : '') +
+    'Fix: bring those packages up to date first' +
+      (upgradable.length ? ` (apt-get install --only-upgrade ${upgradable.join(' ')})` : '') +
       `, then run 'make browser' again; or install ${pkg} yourself if those changes are fine on this machine.`,
   ].join('\n');
 }

@@ -9,7 +9,9 @@ import { cellResultJson, readCellResults } from './cell-file.ts';
 import { pullStreamCells } from './fixtures.test-helpers.ts';
 
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 function reportDir(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'lab-cells-'));
@@ -19,7 +21,14 @@ function reportDir(): string {
   return d;
 }
 
-const thrown = (f: () => unknown): unknown => { try { f(); } catch (e) { return e; } throw new Error('nothing thrown'); };
+const thrown = (f: () => unknown): unknown => {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('nothing thrown');
+};
 
 describe('readCellResults', () => {
   it('refuses a cell file off the schema as bad input, naming the file and the field', () => {

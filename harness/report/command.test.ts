@@ -15,7 +15,10 @@ afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force:
 /** Runs the CLI; returns its exit code and what it printed on stderr. */
 async function cli(argv: string[]): Promise<{ code: number; stderr: string }> {
   let stderr = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => { stderr += String(chunk); return true; });
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   try {
     return { code: await main(argv), stderr };
@@ -46,8 +49,20 @@ describe('merge-reports', () => {
   });
 
   it.each([
-    ['a field off the schema', (r: { results: { outcome: string }[] }) => { r.results[1]!.outcome = 'pwned'; }, /s2\/results\.json: not a valid buildx-lab\/report@1 file:\n {2}results\[1\]\.outcome: /],
-    ['a missing field', (r: { counts?: unknown }) => { delete r.counts; }, /s2\/results\.json: not a valid buildx-lab\/report@1 file:\n {2}counts: /],
+    [
+      'a field off the schema',
+      (r: { results: { outcome: string }[] }) => {
+        r.results[1]!.outcome = 'pwned';
+      },
+      /s2\/results\.json: not a valid buildx-lab\/report@1 file:\n {2}results\[1\]\.outcome: /,
+    ],
+    [
+      'a missing field',
+      (r: { counts?: unknown }) => {
+        delete r.counts;
+      },
+      /s2\/results\.json: not a valid buildx-lab\/report@1 file:\n {2}counts: /,
+    ],
   ])('refuses a shard with %s: exit 2, the file and the field, no stack', async (_what, change, want) => {
     const { root, good, bad } = await shards();
     const file = join(bad, 'results.json');
@@ -70,7 +85,10 @@ describe('merge-reports', () => {
     const empty = join(root, 'empty');
     await mkdir(empty);
     const missing = await cli(['merge-reports', good, empty, '--out', join(root, 'all')]);
-    expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/^buildx-lab: usage error: .*empty\/results\.json: does not exist; give the report directory of a run or shard/)]);
+    expect([missing.code, missing.stderr]).toEqual([
+      2,
+      expect.stringMatching(/^buildx-lab: usage error: .*empty\/results\.json: does not exist; give the report directory of a run or shard/),
+    ]);
     await mkdir(join(empty, 'results.json'));
     expect((await cli(['merge-reports', empty, '--out', join(root, 'all')])).stderr).toMatch(/results\.json: is not a file; give the report directory/);
   });

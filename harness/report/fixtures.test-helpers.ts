@@ -112,7 +112,12 @@ export function pullStreamCells(): CellResult[] {
     outcome: 'error',
     summary: 'the DinD engine died before the build',
     error: { kind: 'engine-start', message: 'dockerd exited with code 1\n--- last log lines ---\nfailed to start containerd' },
-    evidence: { commands: [command(['dockerd', '--host', 'tcp://0.0.0.0:2375'], 1, 'failed to start containerd: timeout & <odd> "chars" \u0007\n')], journal: [], manifests: {}, facts: [] },
+    evidence: {
+      commands: [command(['dockerd', '--host', 'tcp://0.0.0.0:2375'], 1, 'failed to start containerd: timeout & <odd> "chars" \u0007\n')],
+      journal: [],
+      manifests: {},
+      facts: [],
+    },
   });
   const control = makeCell({
     axes: { ...BASE_AXES, fault: 'none', buildx: 'v0.20.1' },

@@ -14,7 +14,16 @@ import { readJsonReport, writeReports } from './write.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Keep Chromium off the network and out of first-run work; the profile is a fresh empty directory.
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 // The report is served from an origin that cannot resolve: every request is answered by the route
 // below, which serves the report itself and refuses (and records) anything else.
 const ORIGIN = 'http://report.buildx-lab.invalid';
@@ -95,32 +104,34 @@ describe('HTML report in Chromium', () => {
 
   it('renders every cell with its outcome, opens its evidence on a click, and requests nothing but itself', async () => {
     const results = [...pullStreamCells(), ...immutableTagCells()];
-    await withReports(results, META, (html) => withPage('report.html', html, async (v) => {
-      const cells = await v.page.$$eval('td.cell[data-cell-name]', (tds) => tds.map((td) => [td.getAttribute('data-cell-name'), td.getAttribute('data-outcome')]));
-      for (const r of pullStreamCells()) expect(cells, r.name).toContainEqual([r.name, r.outcome]);
+    await withReports(results, META, (html) =>
+      withPage('report.html', html, async (v) => {
+        const cells = await v.page.$$eval('td.cell[data-cell-name]', (tds) => tds.map((td) => [td.getAttribute('data-cell-name'), td.getAttribute('data-outcome')]));
+        for (const r of pullStreamCells()) expect(cells, r.name).toContainEqual([r.name, r.outcome]);
 
-      // the reproduced cell's evidence: hidden until its cell is clicked
-      const cell = v.page.locator(`td.cell[data-outcome="reproduced"][data-cell-name="${results[0]!.name}"]`);
-      const evidenceId = (await cell.getAttribute('data-targets'))!;
-      const evidence = v.page.locator(`#${evidenceId}`);
-      const stderr = evidence.getByText('No such image: registry:5000/moby/buildkit:v0.17.1');
-      expect(await evidence.getAttribute('open')).toBeNull();
-      expect(await stderr.isVisible()).toBe(false);
-      await cell.click();
-      await stderr.waitFor({ state: 'visible', timeout: 5_000 });
-      expect(await evidence.getAttribute('open')).not.toBeNull();
-      expect(await evidence.getAttribute('class')).toContain('highlight');
+        // the reproduced cell's evidence: hidden until its cell is clicked
+        const cell = v.page.locator(`td.cell[data-outcome="reproduced"][data-cell-name="${results[0]!.name}"]`);
+        const evidenceId = (await cell.getAttribute('data-targets'))!;
+        const evidence = v.page.locator(`#${evidenceId}`);
+        const stderr = evidence.getByText('No such image: registry:5000/moby/buildkit:v0.17.1');
+        expect(await evidence.getAttribute('open')).toBeNull();
+        expect(await stderr.isVisible()).toBe(false);
+        await cell.click();
+        await stderr.waitFor({ state: 'visible', timeout: 5_000 });
+        expect(await evidence.getAttribute('open')).not.toBeNull();
+        expect(await evidence.getAttribute('class')).toContain('highlight');
 
-      // a repeated cell opens every repeat
-      const flaky = v.page.locator('td.cell.outcome-flaky');
-      const ids = (await flaky.getAttribute('data-targets'))!.split(' ');
-      expect(ids).toHaveLength(2);
-      await flaky.click();
-      for (const id of ids) await v.page.locator(`#${id} > p`).first().waitFor({ state: 'visible', timeout: 5_000 });
+        // a repeated cell opens every repeat
+        const flaky = v.page.locator('td.cell.outcome-flaky');
+        const ids = (await flaky.getAttribute('data-targets'))!.split(' ');
+        expect(ids).toHaveLength(2);
+        await flaky.click();
+        for (const id of ids) await v.page.locator(`#${id} > p`).first().waitFor({ state: 'visible', timeout: 5_000 });
 
-      expect(v.outside).toEqual([]);
-      expect(v.violations).toEqual([]);
-    }));
+        expect(v.outside).toEqual([]);
+        expect(v.violations).toEqual([]);
+      }),
+    );
   });
 
   describe('a report of hostile evidence', () => {
@@ -166,9 +177,7 @@ describe('HTML report in Chromium', () => {
               `${MARKUP}\n{"auths":{"registry:5000":{"auth":"${FAKE_AUTH}"}}}`,
             ),
           ],
-          journal: [
-            journal(1, { path: `/v2/${MARKUP}/manifests/latest?token=${ghToken}`, userAgent: MARKUP, requestMediaType: MARKUP, intervention: MARKUP, status: 400 }),
-          ],
+          journal: [journal(1, { path: `/v2/${MARKUP}/manifests/latest?token=${ghToken}`, userAgent: MARKUP, requestMediaType: MARKUP, intervention: MARKUP, status: 400 })],
           manifests: {
             [`lab/app:${MARKUP}`]: {
               schemaVersion: 2,

@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { CONTENT_SECURITY_POLICY, escapeHtml, toHtml } from './html.ts';
 import { redactDeep } from '../redact/redact.ts';
 
-
 describe('toHtml', () => {
   const results = [...pullStreamCells(), ...immutableTagCells()];
   const html = toHtml(redactDeep(results), redactDeep(META));

@@ -103,13 +103,7 @@ document.addEventListener('keydown', function (ev) { if (ev.key === 'Enter' || e
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 
 /** Nothing from outside: no fetch, image, font, frame, form target or base URL; only this file's style and script. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  `style-src ${sha256(CSS)}`,
-  `script-src ${sha256(JS)}`,
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
+export const CONTENT_SECURITY_POLICY = ["default-src 'none'", `style-src ${sha256(CSS)}`, `script-src ${sha256(JS)}`, "base-uri 'none'", "form-action 'none'"].join('; ');
 
 function heatmapCell(cell: ReportCell | undefined, ids: Map<CellResult, string>): SafeHtml {
   if (!cell) return html`<td class="cell empty">-</td>`;

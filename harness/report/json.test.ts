@@ -56,7 +56,11 @@ describe('parseJsonReport validates every field', () => {
   const parse = (data: unknown) => () => parseJsonReport(JSON.stringify(data), 'shard-2/results.json');
 
   it.each([
-    ['an exit code that is markup', (d: Spoilable) => (d.results[0].evidence.commands[0].exitCode = '<img src=x onerror=alert(1)>'), /results\[0\]\.evidence\.commands\[0\]\.exitCode/],
+    [
+      'an exit code that is markup',
+      (d: Spoilable) => (d.results[0].evidence.commands[0].exitCode = '<img src=x onerror=alert(1)>'),
+      /results\[0\]\.evidence\.commands\[0\]\.exitCode/,
+    ],
     ['a duration that is a string', (d: Spoilable) => (d.results[1].timings.totalMs = '1</td><script>x()</script>'), /results\[1\]\.timings\.totalMs/],
     ['a journal status that is markup', (d: Spoilable) => (d.results[0].evidence.journal[0].status = '<b>'), /results\[0\]\.evidence\.journal\[0\]\.status/],
     ['an unknown outcome', (d: Spoilable) => (d.results[2].outcome = 'pwned" onclick="x()'), /results\[2\]\.outcome/],
@@ -67,7 +71,11 @@ describe('parseJsonReport validates every field', () => {
     ['a start time that is not a time', (d: Spoilable) => (d.results[0].startedAt = '<i>now</i>'), /results\[0\]\.startedAt/],
     ['a negative count', (d: Spoilable) => (d.counts.fixed = -1), /counts\.fixed/],
     ['meta argv that is not strings', (d: Spoilable) => (d.meta.argv = [1, 2]), /meta\.argv\[0\]/],
-    ['too many commands', (d: Spoilable) => (d.results[0].evidence.commands = Array.from({ length: 1001 }, () => d.results[0].evidence.commands[0])), /results\[0\]\.evidence\.commands/],
+    [
+      'too many commands',
+      (d: Spoilable) => (d.results[0].evidence.commands = Array.from({ length: 1001 }, () => d.results[0].evidence.commands[0])),
+      /results\[0\]\.evidence\.commands/,
+    ],
   ])('refuses %s, naming the file and the field', (_name, spoil, field) => {
     const data = good();
     spoil(data);
@@ -82,7 +90,14 @@ describe('parseJsonReport validates every field', () => {
   it('keeps the message short when everything is wrong', () => {
     const data = good();
     for (const r of data.results) r.outcome = r.expected = 'nope';
-    const message = (() => { try { parse(data)(); } catch (e) { return (e as Error).message; } return ''; })();
+    const message = (() => {
+      try {
+        parse(data)();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    })();
     expect(message.split('\n').length).toBeLessThanOrEqual(7);
     expect(message).toContain('... and');
   });

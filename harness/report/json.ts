@@ -36,15 +36,16 @@ export function mergeReports(reports: readonly JsonReport[]): Redacted<JsonRepor
       if (!seen.has(key)) seen.set(key, r);
     }
   }
-  const results = [...seen.values()].sort(
-    (a, b) => a.scenario.localeCompare(b.scenario) || a.name.localeCompare(b.name) || a.startedAt.localeCompare(b.startedAt),
-  );
+  const results = [...seen.values()].sort((a, b) => a.scenario.localeCompare(b.scenario) || a.name.localeCompare(b.name) || a.startedAt.localeCompare(b.startedAt));
   const runIds = [...new Set(reports.map((r) => r.meta.runId))];
   const meta: ReportMeta = {
     runId: runIds.join('+'),
     // ISO timestamps sort lexically
     startedAt: reports.map((r) => r.meta.startedAt).sort()[0]!,
-    finishedAt: reports.map((r) => r.meta.finishedAt).sort().at(-1)!,
+    finishedAt: reports
+      .map((r) => r.meta.finishedAt)
+      .sort()
+      .at(-1)!,
     host: first.meta.host,
     argv: first.meta.argv,
   };

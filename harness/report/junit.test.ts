@@ -3,7 +3,6 @@ import { command, immutableTagCells, makeCell, pullStreamCells } from './fixture
 import { escapeXml, toJUnitXml } from './junit.ts';
 import { redactDeep } from '../redact/redact.ts';
 
-
 interface XmlNode {
   name: string;
   attrs: Record<string, string>;
@@ -52,7 +51,13 @@ function parseXml(xml: string): XmlNode {
   return root.children[0]!;
 }
 
-const unescapeXml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+const unescapeXml = (s: string) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 
 describe('toJUnitXml', () => {
   const results = [...pullStreamCells(), ...immutableTagCells()];
@@ -104,7 +109,12 @@ describe('toJUnitXml', () => {
 
   it('keeps only the last 30 stderr lines', () => {
     const stderr = Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n');
-    const r = makeCell({ axes: { buildx: 'v0.1.0' }, outcome: 'unexpected', expected: 'fixed', evidence: { commands: [command(['x'], 1, stderr)], journal: [], manifests: {}, facts: [] } });
+    const r = makeCell({
+      axes: { buildx: 'v0.1.0' },
+      outcome: 'unexpected',
+      expected: 'fixed',
+      evidence: { commands: [command(['x'], 1, stderr)], journal: [], manifests: {}, facts: [] },
+    });
     const text = toJUnitXml(redactDeep([r]), { suiteName: 's' });
     expect(text).toContain('line 99');
     expect(text).toContain('line 70\n');

@@ -3,7 +3,6 @@ import { HOSTILE_CHARS, HOSTILE_TEXT, META, immutableTagCells, makeCell, pullStr
 import { escapeMarkdown, toMarkdown } from './markdown.ts';
 import { redactDeep } from '../redact/redact.ts';
 
-
 describe('toMarkdown', () => {
   const md = toMarkdown(redactDeep([...pullStreamCells(), ...immutableTagCells()]), redactDeep(META));
 
@@ -55,7 +54,14 @@ describe('toMarkdown escapes what a report read from disk could carry', () => {
   });
 
   it('shows bidi and C1 controls, a bare ESC and CR in names, summaries and error lines', () => {
-    const cell = makeCell({ scenario: HOSTILE_TEXT, axes: { buildx: HOSTILE_TEXT }, outcome: 'error', expected: 'fixed', summary: HOSTILE_TEXT, error: { kind: 'harness', message: HOSTILE_TEXT } });
+    const cell = makeCell({
+      scenario: HOSTILE_TEXT,
+      axes: { buildx: HOSTILE_TEXT },
+      outcome: 'error',
+      expected: 'fixed',
+      summary: HOSTILE_TEXT,
+      error: { kind: 'harness', message: HOSTILE_TEXT },
+    });
     const out = toMarkdown(redactDeep([cell]), redactDeep(META));
     expect(out).not.toMatch(HOSTILE_CHARS);
     expect(out).toContain('ok\\u202egnp.exe\\u202c');

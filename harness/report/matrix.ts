@@ -113,9 +113,7 @@ export function buildMatrix(results: readonly CellResult[]): Matrix {
       cell.pass = !cell.results.some(isFailure);
     }
   }
-  const sortedRows = [...rows.values()].sort(
-    (a, b) => a.scenario.localeCompare(b.scenario) || a.configuration.localeCompare(b.configuration),
-  );
+  const sortedRows = [...rows.values()].sort((a, b) => a.scenario.localeCompare(b.scenario) || a.configuration.localeCompare(b.configuration));
   return { versions: [...versions].sort(compareVersionLabels), rows: sortedRows };
 }
 

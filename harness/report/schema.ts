@@ -39,7 +39,11 @@ const outcome = z.enum(OUTCOMES as [CellResult['outcome'], ...CellResult['outcom
 
 const command = z.strictObject({
   argv: z.array(line).max(LIMITS.argv),
-  exitCode: z.number().int().min(-(2 ** 31)).max(2 ** 32),
+  exitCode: z
+    .number()
+    .int()
+    .min(-(2 ** 31))
+    .max(2 ** 32),
   stdout: text(LIMITS.output),
   stderr: text(LIMITS.output),
   durationMs: ms,

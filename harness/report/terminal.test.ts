@@ -26,7 +26,11 @@ describe('renderTerminalTable', () => {
     const plain = renderTerminalTable(m, { color: false });
     const colored = renderTerminalTable(m, { color: true });
     expect(colored).toContain('\u001b[33m');
-    expect(stripAnsi(colored).split('\n').map((l) => l.trimEnd())).toEqual(plain.split('\n').map((l) => l.trimEnd()));
+    expect(
+      stripAnsi(colored)
+        .split('\n')
+        .map((l) => l.trimEnd()),
+    ).toEqual(plain.split('\n').map((l) => l.trimEnd()));
   });
 
   it('shows control characters from results instead of sending them to the terminal', () => {

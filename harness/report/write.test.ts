@@ -14,7 +14,11 @@ describe('writeReports', () => {
     dirs.push(root);
     const dir = join(root, 'nested', 'run');
     const paths = await writeReports(dir, pullStreamCells(), META);
-    expect(Object.values(paths).map((p) => basename(p)).sort()).toEqual(['junit.xml', 'report.html', 'results.json', 'summary.md']);
+    expect(
+      Object.values(paths)
+        .map((p) => basename(p))
+        .sort(),
+    ).toEqual(['junit.xml', 'report.html', 'results.json', 'summary.md']);
     const report = await readJsonReport(paths.json);
     expect(report.results).toEqual(pullStreamCells());
     expect(report.meta.runId).toBe(META.runId);
@@ -30,11 +34,15 @@ describe('writeReports', () => {
     await expect(readJsonReport(paths.junit)).rejects.toThrow();
   });
 
-  it('reads back whatever it writes, such as a client\'s long Accept list in the journal', async () => {
+  it("reads back whatever it writes, such as a client's long Accept list in the journal", async () => {
     const root = await mkdtemp(join(tmpdir(), 'lab-report-'));
     dirs.push(root);
     const accept = Array.from({ length: 8 }, (_, i) => `application/vnd.example.type-${i}.v1+json; q=0.${i}`).join(', ');
-    const cell = makeCell({ axes: { buildx: 'v0.21.1' }, outcome: 'fixed', evidence: { commands: [], journal: [journal(1, { requestMediaType: accept, intervention: accept })], manifests: {}, facts: [] } });
+    const cell = makeCell({
+      axes: { buildx: 'v0.21.1' },
+      outcome: 'fixed',
+      evidence: { commands: [], journal: [journal(1, { requestMediaType: accept, intervention: accept })], manifests: {}, facts: [] },
+    });
     const paths = await writeReports(root, [cell, secretCell()], META);
     const back = await readJsonReport(paths.json);
     expect(back.results[0]!.evidence.journal[0]!.requestMediaType).toBe(accept);

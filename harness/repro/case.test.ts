@@ -8,7 +8,9 @@ import { caseFilePath, caseFiles, fieldName, isPlatform, labValuesIn, loadCase, 
 
 const fixtures = new URL('../../fixtures/cases/', import.meta.url).pathname;
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 const BAKE = `title: t
 command: bake
@@ -56,16 +58,33 @@ function usageError(dir: string): string {
 describe('loadCase: the one-command form keeps its meaning', () => {
   it('loads the 3070 seed case as one bake step with TAG and PLATFORMS, and its two checks', () => {
     const c = loadCase(path.join(fixtures, '3070-bake-double-push'));
-    expect(c.steps).toEqual([{ id: 'bake', tool: 'buildx', argv: ['bake', '--progress', 'plain', '-f', 'docker-bake.hcl', 'app'], env: { TAG: '${target}', PLATFORMS: 'linux/amd64,linux/arm64,linux/s390x' }, checks: [] }]);
-    expect(c.checks).toEqual([{ kind: 'output', pattern: 'pushing \\S+ with docker' }, { kind: 'registry', ref: '${target}', index: false }]);
-    expect(c.expect).toEqual([{ range: '<0.22.0-rc1', present: true }, { range: '>=0.22.0-rc1', present: false }]);
+    expect(c.steps).toEqual([
+      {
+        id: 'bake',
+        tool: 'buildx',
+        argv: ['bake', '--progress', 'plain', '-f', 'docker-bake.hcl', 'app'],
+        env: { TAG: '${target}', PLATFORMS: 'linux/amd64,linux/arm64,linux/s390x' },
+        checks: [],
+      },
+    ]);
+    expect(c.checks).toEqual([
+      { kind: 'output', pattern: 'pushing \\S+ with docker' },
+      { kind: 'registry', ref: '${target}', index: false },
+    ]);
+    expect(c.expect).toEqual([
+      { range: '<0.22.0-rc1', present: true },
+      { range: '>=0.22.0-rc1', present: false },
+    ]);
     expect(c.files.map((f) => f.rel)).toEqual(['Dockerfile', 'case.yaml', 'docker-bake.hcl', 'hello.txt']);
   });
 
   it('loads the 49453 seed case: the builder boot is the step, with a pull fault', () => {
     const c = loadCase(path.join(fixtures, '49453-pull-stream'));
     expect(c).toMatchObject({ bootIsTheStep: true, fault: 'corrupt', driver: ['docker-container'], steps: [] });
-    expect(c.checks).toEqual([{ kind: 'output', pattern: 'No such image' }, { kind: 'exit', code: 'nonzero' }]);
+    expect(c.checks).toEqual([
+      { kind: 'output', pattern: 'No such image' },
+      { kind: 'exit', code: 'nonzero' },
+    ]);
   });
 
   it('fills the defaults and takes single values for list fields', () => {
@@ -96,10 +115,15 @@ describe('loadCase: the one-command form keeps its meaning', () => {
 describe('loadCase: what the one-command form builds', () => {
   it('a build: its platforms, the push to the target, the arguments, the context last', () => {
     const c = loadCase(caseDir('title: t\ncommand: build\nplatforms: [linux/amd64, linux/arm64]\nargs: [--sbom=true]\nsymptom: {registry: incomplete}\n'));
-    expect(c.steps).toEqual([{
-      id: 'build', tool: 'buildx', env: {}, checks: [],
-      argv: ['build', '--progress', 'plain', '--platform', 'linux/amd64,linux/arm64', '--push', '-t', '${target}', '--sbom=true', '${context}/.'],
-    }]);
+    expect(c.steps).toEqual([
+      {
+        id: 'build',
+        tool: 'buildx',
+        env: {},
+        checks: [],
+        argv: ['build', '--progress', 'plain', '--platform', 'linux/amd64,linux/arm64', '--push', '-t', '${target}', '--sbom=true', '${context}/.'],
+      },
+    ]);
   });
 
   it('a bake reads docker-bake.hcl unless it names another file', () => {
@@ -117,15 +141,31 @@ describe('loadCase: steps, checks and the cell around them', () => {
   it('fills every default of a case with steps', () => {
     const c = loadCase(caseDir(STEP));
     expect(c).toMatchObject({
-      title: 't', links: [], versions: ['latest'], engine: ['26.1'], store: ['containerd'], driver: ['docker'], buildkit: [], registry: ['plain'],
-      builder: {}, env: {}, config: {}, git: false, repeat: 1, verdict: 'any', platforms: [], bootIsTheStep: false, expect: [],
+      title: 't',
+      links: [],
+      versions: ['latest'],
+      engine: ['26.1'],
+      store: ['containerd'],
+      driver: ['docker'],
+      buildkit: [],
+      registry: ['plain'],
+      builder: {},
+      env: {},
+      config: {},
+      git: false,
+      repeat: 1,
+      verdict: 'any',
+      platforms: [],
+      bootIsTheStep: false,
+      expect: [],
     });
     expect('fault' in c).toBe(false);
     expect(c.config).toStrictEqual({});
   });
 
   it('takes the fields of a step, its own checks, and what the expect words mean', () => {
-    const c = loadCase(caseDir(`title: t
+    const c = loadCase(
+      caseDir(`title: t
 links: [http://example.com/1, "https://github.com/docker/buildx/issues/1"]
 verdict: any
 steps:
@@ -139,10 +179,22 @@ steps:
     symptom: {requests: {count: 2, method: HEAD, on: blobs, status: "404", reference: "\${tag}"}}
 symptom: {registry: {index: false}}
 expect: {"<0.22": present, "<0.23": fixed, "<0.24": reproduced, ">=0.24": absent}
-`));
+`),
+    );
     expect(c.links).toEqual(['http://example.com/1', 'https://github.com/docker/buildx/issues/1']);
     expect(c.steps).toStrictEqual([
-      { id: 'build', tool: 'buildx', argv: ['build', '.'], env: { REGISTRY: '${registry}' }, cwd: 'app', timeoutMs: 30_000, checks: [{ kind: 'exit', code: 3, step: 'build' }, { kind: 'output', pattern: 'pushed', step: 'build' }] },
+      {
+        id: 'build',
+        tool: 'buildx',
+        argv: ['build', '.'],
+        env: { REGISTRY: '${registry}' },
+        cwd: 'app',
+        timeoutMs: 30_000,
+        checks: [
+          { kind: 'exit', code: 3, step: 'build' },
+          { kind: 'output', pattern: 'pushed', step: 'build' },
+        ],
+      },
       { id: '2', tool: 'docker', argv: ['image', 'ls'], env: {}, checks: [{ kind: 'requests', count: '2', method: 'HEAD', on: 'blobs', status: '404', reference: '${tag}' }] },
     ]);
     expect(c.checks).toStrictEqual([{ kind: 'registry', ref: '${target}', index: false }]);
@@ -162,16 +214,34 @@ expect: {"<0.22": present, "<0.23": fixed, "<0.24": reproduced, ">=0.24": absent
 
   it('runs every docker step it knows', () => {
     const known = [
-      'image inspect x', 'image ls', 'image rm x', 'image tag a b', 'image save x', 'image history x', 'manifest inspect x',
-      'context create c', 'context use c', 'context ls', 'context inspect c', 'context rm c',
-      'run --name=no--privileged alpine', 'pull alpine', 'push app', 'tag a b', 'inspect x', 'version', 'info', 'images',
+      'image inspect x',
+      'image ls',
+      'image rm x',
+      'image tag a b',
+      'image save x',
+      'image history x',
+      'manifest inspect x',
+      'context create c',
+      'context use c',
+      'context ls',
+      'context inspect c',
+      'context rm c',
+      'run --name=no--privileged alpine',
+      'pull alpine',
+      'push app',
+      'tag a b',
+      'inspect x',
+      'version',
+      'info',
+      'images',
     ];
     const yaml = `title: t\nsteps:\n${known.map((argv) => `  - docker: [${argv.split(' ').join(', ')}]`).join('\n')}\nsymptom: {exitCode: zero}\n`;
     expect(loadCase(caseDir(yaml)).steps.map((step) => step.argv.join(' '))).toEqual(known);
   });
 
   it('takes the numbers, lists and maps the schema bounds', () => {
-    const c = loadCase(caseDir(`title: t
+    const c = loadCase(
+      caseDir(`title: t
 driver: docker-container
 env: {${Array.from({ length: 50 }, (_, i) => `V${i}: x`).join(', ')}}
 builder:
@@ -186,7 +256,8 @@ symptom:
   - requests: {count: 1, method: POST}
   - requests: {count: 1, method: GET, on: manifests}
   - exitCode: 255
-`));
+`),
+    );
     expect(Object.keys(c.env)).toHaveLength(50);
     expect(c.steps[0]!.timeoutMs).toBe(3_600_000);
     expect(c.checks.map((x) => x.kind)).toEqual(['image', 'registry', 'requests', 'requests', 'requests', 'requests', 'exit']);
@@ -199,13 +270,17 @@ symptom:
 
   it('loads steps with ids, per-step checks and lab values', () => {
     const c = loadCase(caseDir(STEPS));
-    expect(c.steps.map((s) => [s.id, s.tool, s.argv[0]])).toEqual([['build', 'buildx', 'build'], ['2', 'docker', 'image']]);
+    expect(c.steps.map((s) => [s.id, s.tool, s.argv[0]])).toEqual([
+      ['build', 'buildx', 'build'],
+      ['2', 'docker', 'image'],
+    ]);
     expect(c.checks).toEqual([{ kind: 'exit', code: 'nonzero', step: '2' }]);
     expect([...c.uses]).toEqual(['read']);
   });
 
   it('takes every kind of check, as a list', () => {
-    const c = loadCase(caseDir(`title: t
+    const c = loadCase(
+      caseDir(`title: t
 steps:
   - buildx: [build, --output, type=local,dest=out, .]
 symptom:
@@ -215,13 +290,16 @@ symptom:
   - image: {ref: app, exists: false}
   - registry: {ref: "\${target}", platforms: [linux/amd64], attestations: true, annotations: {org.opencontainers.image.title: x}}
   - requests: {method: PUT, on: manifests, reference: "\${tag}", count: ">1"}
-`));
+`),
+    );
     expect(c.checks.map((x) => x.kind)).toEqual(['panic', 'output', 'file', 'image', 'registry', 'requests']);
     expect(c.checks[1]).toStrictEqual({ kind: 'output', pattern: 'ERROR', negate: true });
   });
 
   it('takes the cell around the steps: env, config files, git, builder, repeat', () => {
-    const c = loadCase(caseDir(`title: t
+    const c = loadCase(
+      caseDir(
+        `title: t
 driver: docker-container
 buildkit: [v0.17.1, v0.20.2]
 env: {SOURCE_DATE_EPOCH: 0, BUILDX_NO_DEFAULT_ATTESTATIONS: "1"}
@@ -235,7 +313,10 @@ verdict: majority
 steps:
   - buildx: [build, .]
 symptom: {exitCode: nonzero}
-`, { 'bk.toml': 'debug = true\n', 'config.json': '{}' }));
+`,
+        { 'bk.toml': 'debug = true\n', 'config.json': '{}' },
+      ),
+    );
     expect(c).toMatchObject({ env: { SOURCE_DATE_EPOCH: '0', BUILDX_NO_DEFAULT_ATTESTATIONS: '1' }, git: true, repeat: 5, verdict: 'majority', buildkit: ['v0.17.1', 'v0.20.2'] });
     expect(c.config).toEqual({ buildkitdDefault: 'bk.toml', dockerConfig: 'config.json' });
     expect(c.builder.nodes).toHaveLength(2);
@@ -246,10 +327,22 @@ describe('loadCase: errors name the line and the field', () => {
   const cases: [string, string, RegExp][] = [
     ['a platform typo', BAKE.replace('linux/arm64', 'linux/amd65'), /^case\.yaml:3: platforms\[1\]: is not a platform \(expected os\/arch\[\/variant\], e\.g\. linux\/arm64\)/],
     ['an unknown key', `${BAKE}platfroms: [linux/amd64]\n`, /^case\.yaml:7: platfroms: unknown key; see fixtures\/cases\/README\.md for the keys$/],
-    ['an unknown key in a step', 'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n', /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, env, cwd, timeout, symptom$/],
-    ["an unknown key in a step's symptom", 'title: t\nsteps: [{buildx: [ls], symptom: {bogus: 1}}]\n', /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, image, registry, requests$/],
+    [
+      'an unknown key in a step',
+      'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, env, cwd, timeout, symptom$/,
+    ],
+    [
+      "an unknown key in a step's symptom",
+      'title: t\nsteps: [{buildx: [ls], symptom: {bogus: 1}}]\n',
+      /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, image, registry, requests$/,
+    ],
     ['an unknown key in the builder', `${STEP}builder: {bogus: 1}\n`, /^case\.yaml:4: builder\.bogus: unknown key; builder takes the keys in fixtures\/cases\/README\.md$/],
-    ['an unknown symptom key', BAKE.replace('registry: not-an-index', 'registry: not-an-index\n  stdout: x'), /^case\.yaml:7: symptom\.stdout: unknown key; symptom takes output, notOutput, panic/],
+    [
+      'an unknown symptom key',
+      BAKE.replace('registry: not-an-index', 'registry: not-an-index\n  stdout: x'),
+      /^case\.yaml:7: symptom\.stdout: unknown key; symptom takes output, notOutput, panic/,
+    ],
     ['a missing title', BAKE.replace('title: t\n', ''), /^case\.yaml:1: title: is required/],
     ['a missing title after comment lines', `# a bug\n\n${STEP.replace('title: t\n', '')}`, /^case\.yaml:3: title: is required$/],
     ['a title that is a number', STEP.replace('title: t', 'title: 3'), /^case\.yaml:1: title: 3 is a number: quote it \("0\.20"\)$/],
@@ -259,7 +352,11 @@ describe('loadCase: errors name the line and the field', () => {
     ['an empty list', `${STEP}versions: []\n`, /^case\.yaml:4: versions: is empty; leave it out for the default$/],
     ['neither steps nor a command', 'title: t\nsymptom: {exitCode: zero}\n', /^case\.yaml:1: steps: is required \(or the one-command form: command: build \| bake \| create\)$/],
     ['a step without its subcommand', STEP.replace('[{buildx: [ls]}]', '[{buildx: []}]'), /^case\.yaml:2: steps\[0\]\.buildx: needs at least the subcommand$/],
-    ['a step id in capitals', STEP.replace('[{buildx: [ls]}]', '[{id: Build, buildx: [ls]}]'), /^case\.yaml:2: steps\[0\]\.id: is not a step id \(lower-case letters, digits, -\)$/],
+    [
+      'a step id in capitals',
+      STEP.replace('[{buildx: [ls]}]', '[{id: Build, buildx: [ls]}]'),
+      /^case\.yaml:2: steps\[0\]\.id: is not a step id \(lower-case letters, digits, -\)$/,
+    ],
     ['a step id with a stray character', STEP.replace('[{buildx: [ls]}]', '[{id: "build!", buildx: [ls]}]'), /steps\[0\]\.id: is not a step id/],
     ['more than 50 environment variables', `${STEP}env: {${Array.from({ length: 51 }, (_, i) => `V${i}: x`).join(', ')}}\n`, /^case\.yaml:4: env: has more than 50 variables$/],
     ['a link that is not http(s)', `${STEP}links: ftp://example.com/x\n`, /^case\.yaml:4: links: is not an http\(s\) URL$/],
@@ -280,55 +377,171 @@ describe('loadCase: errors name the line and the field', () => {
     ['an empty symptom', BAKE.replace('symptom:\n  registry: not-an-index\n', 'symptom: {}\n'), /^case\.yaml:5: symptom: needs a check/],
     ['a bad regex', BAKE.replace('registry: not-an-index', 'output: "pushing ("'), /^case\.yaml:6: symptom\.output: "pushing \(" is not an RE2 regular expression/],
     ['a lookbehind (not RE2)', BAKE.replace('registry: not-an-index', 'output: "(?<=a)b"'), /symptom\.output: .*not an RE2 regular expression/],
-    ['an unknown registry symptom', BAKE.replace('not-an-index', 'lost'), /^case\.yaml:6: symptom\.registry: "lost" is not one of missing-platforms, not-an-index, push-refused, incomplete/],
+    [
+      'an unknown registry symptom',
+      BAKE.replace('not-an-index', 'lost'),
+      /^case\.yaml:6: symptom\.registry: "lost" is not one of missing-platforms, not-an-index, push-refused, incomplete/,
+    ],
     ['a registry symptom without a push', `${BAKE}push: false\n`, /^case\.yaml:6: symptom\.registry: needs push: true/],
     ['a push without platforms', BAKE.replace('platforms: [linux/amd64, linux/arm64]\n', ''), /^case\.yaml:1: platforms: is required when pushing/],
     ['a fault on a bake', `${BAKE}fault: {kind: corrupt}\n`, /^case\.yaml:7: fault: applies to command: create only/],
-    ['an unknown fault', 'title: t\ncommand: create\nfault:\n  kind: slow\nsymptom: {output: x}\n', /^case\.yaml:4: fault\.kind: "slow" is not one of corrupt, 404, truncated, 500/],
-    ['platforms on a create', 'title: t\ncommand: create\nplatforms: [linux/amd64]\nsymptom: {output: x}\n', /^case\.yaml:3: platforms: applies to build and bake, not to command: create/],
-    ['the docker driver on a create', 'title: t\ncommand: create\ndriver: docker\nsymptom: {output: x}\n', /^case\.yaml:3: driver: command: create boots a docker-container builder/],
-    ['the kubernetes driver', 'title: t\ndriver: kubernetes\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: driver: kubernetes is not supported: .*Kubernetes cluster/],
+    [
+      'an unknown fault',
+      'title: t\ncommand: create\nfault:\n  kind: slow\nsymptom: {output: x}\n',
+      /^case\.yaml:4: fault\.kind: "slow" is not one of corrupt, 404, truncated, 500/,
+    ],
+    [
+      'platforms on a create',
+      'title: t\ncommand: create\nplatforms: [linux/amd64]\nsymptom: {output: x}\n',
+      /^case\.yaml:3: platforms: applies to build and bake, not to command: create/,
+    ],
+    [
+      'the docker driver on a create',
+      'title: t\ncommand: create\ndriver: docker\nsymptom: {output: x}\n',
+      /^case\.yaml:3: driver: command: create boots a docker-container builder/,
+    ],
+    [
+      'the kubernetes driver',
+      'title: t\ndriver: kubernetes\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: driver: kubernetes is not supported: .*Kubernetes cluster/,
+    ],
     ['the kubernetes driver in a list', `${STEP}driver: [docker, kubernetes]\n`, /^case\.yaml:4: driver\[1\]: kubernetes is not supported: /],
-    ['another driver beside docker-container on a create', 'title: t\ncommand: create\ndriver: [docker-container, docker]\nsymptom: {output: x}\n', /^case\.yaml:3: driver: command: create boots a docker-container builder; other drivers do not apply$/],
-    ['builder nodes without docker-container', `${STEP}builder: {nodes: [{platforms: [linux/amd64]}]}\n`, /^case\.yaml:4: builder\.nodes: a multi-node builder is a docker-container builder: set driver: docker-container$/],
-    ['one-command keys beside steps', `${STEP}platforms: [linux/amd64]\n`, /^case\.yaml:4: platforms: belongs to the one-command form \(command:\); with steps, write the command in a step$/],
-    ['a bake file on a build', 'title: t\ncommand: build\npush: false\nbakeFile: docker-bake.hcl\nsymptom: {exitCode: zero}\n', /^case\.yaml:4: bakeFile: applies to command: bake only$/],
+    [
+      'another driver beside docker-container on a create',
+      'title: t\ncommand: create\ndriver: [docker-container, docker]\nsymptom: {output: x}\n',
+      /^case\.yaml:3: driver: command: create boots a docker-container builder; other drivers do not apply$/,
+    ],
+    [
+      'builder nodes without docker-container',
+      `${STEP}builder: {nodes: [{platforms: [linux/amd64]}]}\n`,
+      /^case\.yaml:4: builder\.nodes: a multi-node builder is a docker-container builder: set driver: docker-container$/,
+    ],
+    [
+      'one-command keys beside steps',
+      `${STEP}platforms: [linux/amd64]\n`,
+      /^case\.yaml:4: platforms: belongs to the one-command form \(command:\); with steps, write the command in a step$/,
+    ],
+    [
+      'a bake file on a build',
+      'title: t\ncommand: build\npush: false\nbakeFile: docker-bake.hcl\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:4: bakeFile: applies to command: bake only$/,
+    ],
     ['a context on a bake', `${BAKE}context: .\n`, /^case\.yaml:7: context: applies to command: build only \(a bake file names its own context\)$/],
-    ['a registry word in a symptom list, without a push', STEP.replace('symptom: {exitCode: zero}', 'symptom: [{exitCode: zero}, {registry: not-an-index}]'), /^case\.yaml:3: symptom\[1\]\.registry: needs push: true/],
-    ["a registry word in a step's symptom", STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: {registry: incomplete}}]'), /^case\.yaml:2: steps\[0\]\.symptom\.registry: needs push: true/],
-    ["a registry word in a step's symptom list", STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: [{exitCode: zero}, {registry: incomplete}]}]'), /^case\.yaml:2: steps\[0\]\.symptom\[1\]\.registry: needs push: true/],
+    [
+      'a registry word in a symptom list, without a push',
+      STEP.replace('symptom: {exitCode: zero}', 'symptom: [{exitCode: zero}, {registry: not-an-index}]'),
+      /^case\.yaml:3: symptom\[1\]\.registry: needs push: true/,
+    ],
+    [
+      "a registry word in a step's symptom",
+      STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: {registry: incomplete}}]'),
+      /^case\.yaml:2: steps\[0\]\.symptom\.registry: needs push: true/,
+    ],
+    [
+      "a registry word in a step's symptom list",
+      STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: [{exitCode: zero}, {registry: incomplete}]}]'),
+      /^case\.yaml:2: steps\[0\]\.symptom\[1\]\.registry: needs push: true/,
+    ],
     ['a symptom that only names a step', STEP.replace('{exitCode: zero}', '{step: "1"}'), /^case\.yaml:3: symptom: needs a check/],
     ['registry options with a bad value', BAKE.replace('registry: not-an-index', 'registry: {platforms: 5}'), /^case\.yaml:6: symptom\.registry\.platforms: /],
     ['an empty request count', STEP.replace('{exitCode: zero}', '{requests: {count: ""}}'), /^case\.yaml:3: symptom\.requests\.count: is empty$/],
-    ...['600', '4xxx', 'a404', '4045'].map((status): [string, string, RegExp] => [`the request status ${status}`, STEP.replace('{exitCode: zero}', `{requests: {count: 1, status: "${status}"}}`), /^case\.yaml:3: symptom\.requests\.status: /]),
-    ['a docker image subcommand the lab does not run', 'title: t\nsteps:\n  - docker: [image, prune]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]\.docker: docker image takes inspect, ls, rm, tag, save, history$/],
-    ['a docker image step without its subcommand', 'title: t\nsteps:\n  - docker: [image]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker image takes inspect, ls, rm, tag, save, history$/],
-    ['a docker run with a short host flag', 'title: t\nsteps:\n  - docker: [run, -v, /:/host, alpine]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker run -v would reach the engine's host; case containers run without it\. docker run takes -d\/--detach, /],
+    ...['600', '4xxx', 'a404', '4045'].map((status): [string, string, RegExp] => [
+      `the request status ${status}`,
+      STEP.replace('{exitCode: zero}', `{requests: {count: 1, status: "${status}"}}`),
+      /^case\.yaml:3: symptom\.requests\.status: /,
+    ]),
+    [
+      'a docker image subcommand the lab does not run',
+      'title: t\nsteps:\n  - docker: [image, prune]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:3: steps\[0\]\.docker: docker image takes inspect, ls, rm, tag, save, history$/,
+    ],
+    [
+      'a docker image step without its subcommand',
+      'title: t\nsteps:\n  - docker: [image]\nsymptom: {exitCode: zero}\n',
+      /steps\[0\]\.docker: docker image takes inspect, ls, rm, tag, save, history$/,
+    ],
+    [
+      'a docker run with a short host flag',
+      'title: t\nsteps:\n  - docker: [run, -v, /:/host, alpine]\nsymptom: {exitCode: zero}\n',
+      /steps\[0\]\.docker: docker run -v would reach the engine's host; case containers run without it\. docker run takes -d\/--detach, /,
+    ],
     ['a directory as the bake file', `${BAKE}bakeFile: sub\n`, /^case\.yaml:7: bakeFile: "sub" is not a regular file$/],
-    ['a file as the build context', 'title: t\ncommand: build\ncontext: Dockerfile\npush: false\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: context: "Dockerfile" is not a directory$/],
+    [
+      'a file as the build context',
+      'title: t\ncommand: build\ncontext: Dockerfile\npush: false\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:3: context: "Dockerfile" is not a directory$/,
+    ],
     ['a bad expect range', `${BAKE}expect:\n  "<0.22.0": present\n  "soon": absent\n`, /^case\.yaml:9: expect\.soon: "soon" is not a semver range/],
     ['a bad expect word', `${BAKE}expect:\n  "<0.22.0": broken\n`, /^case\.yaml:8: expect\."<0\.22\.0": "broken" is not one of present, absent, reproduced, fixed/],
     ['invalid YAML', `${BAKE}args: [app\n`, /^case\.yaml:8: invalid YAML: Flow sequence/],
     ['a duplicate key', `${BAKE}title: again\n`, /^case\.yaml:7: invalid YAML: Map keys must be unique$/],
-    ['a path that leaves by backslashes', 'title: t\nsteps: [{buildx: [ls], cwd: "sub\\\\..\\\\..\\\\x"}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: steps\[0\]\.cwd: must be a path inside the case directory$/],
-    ['builder nodes with another driver beside docker-container', `${STEP}driver: [docker-container, docker]\nbuilder: {nodes: [{platforms: [linux/amd64]}]}\n`, /^case\.yaml:5: builder\.nodes: a multi-node builder is a docker-container builder/],
+    [
+      'a path that leaves by backslashes',
+      'title: t\nsteps: [{buildx: [ls], cwd: "sub\\\\..\\\\..\\\\x"}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: steps\[0\]\.cwd: must be a path inside the case directory$/,
+    ],
+    [
+      'builder nodes with another driver beside docker-container',
+      `${STEP}driver: [docker-container, docker]\nbuilder: {nodes: [{platforms: [linux/amd64]}]}\n`,
+      /^case\.yaml:5: builder\.nodes: a multi-node builder is a docker-container builder/,
+    ],
     ['a non-mapping document', '- a\n- b\n', /^case\.yaml:1: the document must be a mapping/],
     ['a missing bake file', `${BAKE}bakeFile: ci/bake.hcl\n`, /^case\.yaml:7: bakeFile: "ci\/bake\.hcl" does not exist in the case directory/],
     ['both steps and command', `${BAKE}steps: [{buildx: [ls]}]\n`, /^case\.yaml:7: steps: give either steps: or the one-command form/],
-    ['a step of two tools', 'title: t\nsteps:\n  - buildx: [ls]\n    docker: [version]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]: a step is one of buildx: \[\.\.\.\] or docker: \[\.\.\.\]/],
-    ['a docker command the lab does not run', 'title: t\nsteps:\n  - docker: [system, prune, -af]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]\.docker: docker system is not a step the lab runs; it takes image, manifest, context, run, pull, push, tag, inspect, version, info, images$/],
-    ['a privileged docker run', 'title: t\nsteps:\n  - docker: [run, --privileged, -v, /:/host, x]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker: docker run --privileged would reach the engine's host/],
-    ['an unknown lab value', 'title: t\nsteps:\n  - buildx: [build, -t, "${tagret}", .]\nsymptom: {exitCode: zero}\n', /^case\.yaml:3: steps\[0\]\.buildx\[2\]: \$\{tagret\} is not a lab value/],
-    ['a read that leaves the context', 'title: t\nsteps:\n  - docker: [image, inspect, "${read:../../etc/passwd}"]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.docker\[2\]: \$\{read:\.\.\/\.\.\/etc\/passwd\} is not a lab value/],
-    ['a check naming no step', 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero, step: build}\n', /check 1 names step build, which the case does not have \(steps: 1\)/],
-    ['a check naming neither step', 'title: t\nsteps: [{id: a, buildx: [ls]}, {id: b, buildx: [du]}]\nsymptom: {exitCode: zero, step: c}\n', /^case\.yaml:3: symptom: check 1 names step c, which the case does not have \(steps: a, b\)$/],
-    ['a duplicate step id', 'title: t\nsteps: [{id: a, buildx: [ls]}, {id: a, buildx: [du]}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: steps\[1\]\.id: step id a is used twice/],
+    [
+      'a step of two tools',
+      'title: t\nsteps:\n  - buildx: [ls]\n    docker: [version]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:3: steps\[0\]: a step is one of buildx: \[\.\.\.\] or docker: \[\.\.\.\]/,
+    ],
+    [
+      'a docker command the lab does not run',
+      'title: t\nsteps:\n  - docker: [system, prune, -af]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:3: steps\[0\]\.docker: docker system is not a step the lab runs; it takes image, manifest, context, run, pull, push, tag, inspect, version, info, images$/,
+    ],
+    [
+      'a privileged docker run',
+      'title: t\nsteps:\n  - docker: [run, --privileged, -v, /:/host, x]\nsymptom: {exitCode: zero}\n',
+      /steps\[0\]\.docker: docker run --privileged would reach the engine's host/,
+    ],
+    [
+      'an unknown lab value',
+      'title: t\nsteps:\n  - buildx: [build, -t, "${tagret}", .]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:3: steps\[0\]\.buildx\[2\]: \$\{tagret\} is not a lab value/,
+    ],
+    [
+      'a read that leaves the context',
+      'title: t\nsteps:\n  - docker: [image, inspect, "${read:../../etc/passwd}"]\nsymptom: {exitCode: zero}\n',
+      /steps\[0\]\.docker\[2\]: \$\{read:\.\.\/\.\.\/etc\/passwd\} is not a lab value/,
+    ],
+    [
+      'a check naming no step',
+      'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero, step: build}\n',
+      /check 1 names step build, which the case does not have \(steps: 1\)/,
+    ],
+    [
+      'a check naming neither step',
+      'title: t\nsteps: [{id: a, buildx: [ls]}, {id: b, buildx: [du]}]\nsymptom: {exitCode: zero, step: c}\n',
+      /^case\.yaml:3: symptom: check 1 names step c, which the case does not have \(steps: a, b\)$/,
+    ],
+    [
+      'a duplicate step id',
+      'title: t\nsteps: [{id: a, buildx: [ls]}, {id: a, buildx: [du]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: steps\[1\]\.id: step id a is used twice/,
+    ],
     ['a bad request count', 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {requests: {count: "lots"}}\n', /symptom: count "lots" is not a number or a comparison/],
     ['a repeat out of range', 'title: t\nrepeat: 500\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: repeat: /],
-    ['remote options without the remote driver', 'title: t\nbuilder: {remote: {transport: tcp}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: builder\.remote: applies to driver: remote/],
+    [
+      'remote options without the remote driver',
+      'title: t\nbuilder: {remote: {transport: tcp}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: builder\.remote: applies to driver: remote/,
+    ],
     ['a bad env name', 'title: t\nenv: {"A B": x}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /env\."A B": .*not an environment variable name/],
     ['a step file outside the case', 'title: t\nsteps: [{buildx: [ls], cwd: ../x}]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.cwd: must be a path inside the case directory/],
-    ['a missing config file', 'title: t\nconfig: {dockerConfig: nope.json}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /config\.dockerConfig: "nope\.json" does not exist in the case directory/],
+    [
+      'a missing config file',
+      'title: t\nconfig: {dockerConfig: nope.json}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /config\.dockerConfig: "nope\.json" does not exist in the case directory/,
+    ],
   ];
   it.each(cases)('%s', (_what, yaml, message) => {
     expect(usageError(caseDir(yaml, { 'sub/readme.txt': 'x' }))).toMatch(message);
@@ -346,48 +559,147 @@ describe('loadCase: errors name the line and the field', () => {
     const padded = (size: number) => `${STEP}#${'x'.repeat(size - STEP.length - 2)}\n`;
     expect(loadCase(caseDir(padded(1 << 20))).title).toBe('t');
     expect(usageError(caseDir(padded((1 << 20) + 1)))).toMatch(/^case\.yaml is larger than 1 MiB; a case file describes a bug, it does not carry it$/);
-    const bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+    const bomb = [
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      ...Array.from(
+        { length: 8 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      ),
+    ].join('\n');
     expect(usageError(caseDir(`title: t\n${bomb}\n`))).toMatch(/^case\.yaml:\d+: /);
   });
 });
 
-describe('loadCase: a stranger\'s case cannot take what the lab owns', () => {
+describe("loadCase: a stranger's case cannot take what the lab owns", () => {
   const step = (tool: string, argv: string) => `title: t\nsteps:\n  - ${tool}: [${argv}]\nsymptom: {exitCode: zero}\n`;
   const cases: [string, string, Record<string, string>, RegExp][] = [
     ['a volume with its value attached', step('docker', 'run, "-v/:/host", alpine'), {}, /^case\.yaml:3: steps\[0\]\.docker: docker run -v would reach the engine's host/],
     ['combined short flags hiding a volume', step('docker', 'run, "-itv/:/host", alpine'), {}, /steps\[0\]\.docker: docker run -v would reach the engine's host/],
     ['a host flag with a value attached', step('docker', 'run, "--privileged=true", alpine'), {}, /steps\[0\]\.docker: docker run --privileged would reach the engine's host/],
-    ['a host option the old list did not name', step('docker', 'run, --use-api-socket, alpine'), {}, /steps\[0\]\.docker: docker run --use-api-socket would reach the engine's host/],
-    ['a flag not on the list', step('docker', 'run, --oom-score-adj=-1000, alpine'), {}, /docker run --oom-score-adj would reach the engine's host; .* docker run takes -d\/--detach, /],
-    ['the host network', step('docker', 'run, --network=host, alpine'), {}, /steps\[0\]\.docker: docker run --network=host would join the engine's host network; --network takes bridge, none, default/],
+    [
+      'a host option the old list did not name',
+      step('docker', 'run, --use-api-socket, alpine'),
+      {},
+      /steps\[0\]\.docker: docker run --use-api-socket would reach the engine's host/,
+    ],
+    [
+      'a flag not on the list',
+      step('docker', 'run, --oom-score-adj=-1000, alpine'),
+      {},
+      /docker run --oom-score-adj would reach the engine's host; .* docker run takes -d\/--detach, /,
+    ],
+    [
+      'the host network',
+      step('docker', 'run, --network=host, alpine'),
+      {},
+      /steps\[0\]\.docker: docker run --network=host would join the engine's host network; --network takes bridge, none, default/,
+    ],
     ['an interspersed flag after the image name', step('docker', 'image, inspect, x, --kubeconfig, y'), {}, /docker image inspect --kubeconfig is not a flag the lab allows/],
-    ['a context reaching another engine', step('docker', 'context, create, n, --docker, "host=ssh://me@host"'), {}, /docker context create --docker=host=ssh:\/\/me@host .*reaches the cell's own engine only/],
-    ['a builder image of the case', step('buildx', 'create, --driver, docker-container, --driver-opt, "image=evil/buildkit"'), {}, /^case\.yaml:3: steps\[0\]\.buildx: --driver-opt image=evil\/buildkit: driver option image=evil\/buildkit is not the lab's BuildKit image; write image=\$\{buildkitImage\}/],
-    ['a builder create naming no image (Buildx would run what the engine holds as moby/buildkit)', step('buildx', 'create, --driver, docker-container, --bootstrap'), {}, /steps\[0\]\.buildx: create of a docker-container builder must name the lab's BuildKit image: add --driver-opt image=\$\{buildkitImage\}/],
-    ['an agent socket forwarded into builds', `${STEP}env: {SSH_AUTH_SOCK: /var/run/docker.sock}\n`, {}, /env\.SSH_AUTH_SOCK: SSH_AUTH_SOCK is the socket `--ssh default` forwards into a build/],
+    [
+      'a context reaching another engine',
+      step('docker', 'context, create, n, --docker, "host=ssh://me@host"'),
+      {},
+      /docker context create --docker=host=ssh:\/\/me@host .*reaches the cell's own engine only/,
+    ],
+    [
+      'a builder image of the case',
+      step('buildx', 'create, --driver, docker-container, --driver-opt, "image=evil/buildkit"'),
+      {},
+      /^case\.yaml:3: steps\[0\]\.buildx: --driver-opt image=evil\/buildkit: driver option image=evil\/buildkit is not the lab's BuildKit image; write image=\$\{buildkitImage\}/,
+    ],
+    [
+      'a builder create naming no image (Buildx would run what the engine holds as moby/buildkit)',
+      step('buildx', 'create, --driver, docker-container, --bootstrap'),
+      {},
+      /steps\[0\]\.buildx: create of a docker-container builder must name the lab's BuildKit image: add --driver-opt image=\$\{buildkitImage\}/,
+    ],
+    [
+      'an agent socket forwarded into builds',
+      `${STEP}env: {SSH_AUTH_SOCK: /var/run/docker.sock}\n`,
+      {},
+      /env\.SSH_AUTH_SOCK: SSH_AUTH_SOCK is the socket `--ssh default` forwards into a build/,
+    ],
     ['a builder image smuggled in one driver-opt', step('buildx', 'create, "--driver-opt=memory=1g,image=evil"'), {}, /image=evil is not the lab's BuildKit image/],
-    ['a local output over the engine\'s binaries', step('buildx', 'build, --output, "type=local,dest=/usr/local/bin", .'), {}, /steps\[0\]\.buildx: --output dest= \/usr\/local\/bin is outside the cell's context/],
+    [
+      "a local output over the engine's binaries",
+      step('buildx', 'build, --output, "type=local,dest=/usr/local/bin", .'),
+      {},
+      /steps\[0\]\.buildx: --output dest= \/usr\/local\/bin is outside the cell's context/,
+    ],
     ['a metadata file outside the context', step('buildx', 'build, "--metadata-file=../../buildx/x", .'), {}, /--metadata-file \.\.\/\.\.\/buildx\/x leaves the cell's context/],
-    ['a buildkitd config from outside', step('buildx', 'create, --buildkitd-config, /etc/buildkit/buildkitd.toml'), {}, /--buildkitd-config \/etc\/buildkit\/buildkitd\.toml is outside the cell's context/],
+    [
+      'a buildkitd config from outside',
+      step('buildx', 'create, --buildkitd-config, /etc/buildkit/buildkitd.toml'),
+      {},
+      /--buildkitd-config \/etc\/buildkit\/buildkitd\.toml is outside the cell's context/,
+    ],
     ['a bake output set outside', step('buildx', 'bake, --set, "*.output=type=local,dest=/usr/local/bin"'), {}, /--set output dest= \/usr\/local\/bin is outside/],
-    ['an output in the one-command form\'s args', 'title: t\ncommand: build\npush: false\nargs: ["--output=type=local,dest=/usr/local/bin"]\nsymptom: {exitCode: zero}\n', {}, /^case\.yaml:4: args: --output dest= \/usr\/local\/bin is outside/],
-    ['the client config moved', `${STEP}env: {DOCKER_CONFIG: /tmp/evil}\n`, {}, /^case\.yaml:4: env\.DOCKER_CONFIG: DOCKER_CONFIG is the cell's own client config .*; the lab sets it for the cell$/],
-    ['PATH in a step', 'title: t\nsteps: [{buildx: [ls], env: {PATH: /tmp/cells}}]\nsymptom: {exitCode: zero}\n', {}, /^case\.yaml:2: steps\[0\]\.env\.PATH: PATH chooses the programs the lab runs/],
+    [
+      "an output in the one-command form's args",
+      'title: t\ncommand: build\npush: false\nargs: ["--output=type=local,dest=/usr/local/bin"]\nsymptom: {exitCode: zero}\n',
+      {},
+      /^case\.yaml:4: args: --output dest= \/usr\/local\/bin is outside/,
+    ],
+    [
+      'the client config moved',
+      `${STEP}env: {DOCKER_CONFIG: /tmp/evil}\n`,
+      {},
+      /^case\.yaml:4: env\.DOCKER_CONFIG: DOCKER_CONFIG is the cell's own client config .*; the lab sets it for the cell$/,
+    ],
+    [
+      'PATH in a step',
+      'title: t\nsteps: [{buildx: [ls], env: {PATH: /tmp/cells}}]\nsymptom: {exitCode: zero}\n',
+      {},
+      /^case\.yaml:2: steps\[0\]\.env\.PATH: PATH chooses the programs the lab runs/,
+    ],
     ['a preloaded library', `${STEP}env: {LD_PRELOAD: ./evil.so}\n`, {}, /env\.LD_PRELOAD: LD_PRELOAD is the dynamic loader's/],
     ['another engine', `${STEP}env: {DOCKER_HOST: "tcp://10.0.0.1:2375"}\n`, {}, /env\.DOCKER_HOST: DOCKER_HOST is the cell's own engine/],
-    ['a builder image in builder.driverOpts', `${STEP}driver: docker-container\nbuilder: {driverOpts: {image: "evil/buildkit"}}\n`, {}, /^case\.yaml:5: builder\.driverOpts: driver option image is the lab's .*choose the version with buildkit:/],
-    ['a builder image in a node', `${STEP}driver: docker-container\nbuilder: {nodes: [{driverOpts: {image: x}}]}\n`, {}, /builder\.nodes\[0\]\.driverOpts: driver option image is the lab's/],
-    ['a builder network of another container', `${STEP}driver: docker-container\nbuilder: {driverOpts: {network: "container:x"}}\n`, {}, /builder\.driverOpts: driver option network=container:x is not one the lab allows; use host, bridge, none/],
-    ['a credential helper', `${STEP}config: {dockerConfig: config.json}\n`, { 'config.json': '{"credsStore": "evil"}' }, /^case\.yaml:4: config\.dockerConfig: "config\.json": credsStore names a credential helper program the client would run; put credentials in auths$/],
-    ['per-registry credential helpers', `${STEP}config: {dockerConfig: config.json}\n`, { 'config.json': '{"auths": {}, "credHelpers": {"registry:5000": "evil"}}' }, /config\.dockerConfig: "config\.json": credHelpers names credential helper programs/],
-    ['a plugin directory of the case', `${STEP}config: {dockerConfig: config.json}\n`, { 'config.json': '{"cliPluginsExtraDirs": ["/tmp/cells"]}' }, /config\.dockerConfig: "config\.json": cliPluginsExtraDirs makes the client run CLI plugins/],
+    [
+      'a builder image in builder.driverOpts',
+      `${STEP}driver: docker-container\nbuilder: {driverOpts: {image: "evil/buildkit"}}\n`,
+      {},
+      /^case\.yaml:5: builder\.driverOpts: driver option image is the lab's .*choose the version with buildkit:/,
+    ],
+    [
+      'a builder image in a node',
+      `${STEP}driver: docker-container\nbuilder: {nodes: [{driverOpts: {image: x}}]}\n`,
+      {},
+      /builder\.nodes\[0\]\.driverOpts: driver option image is the lab's/,
+    ],
+    [
+      'a builder network of another container',
+      `${STEP}driver: docker-container\nbuilder: {driverOpts: {network: "container:x"}}\n`,
+      {},
+      /builder\.driverOpts: driver option network=container:x is not one the lab allows; use host, bridge, none/,
+    ],
+    [
+      'a credential helper',
+      `${STEP}config: {dockerConfig: config.json}\n`,
+      { 'config.json': '{"credsStore": "evil"}' },
+      /^case\.yaml:4: config\.dockerConfig: "config\.json": credsStore names a credential helper program the client would run; put credentials in auths$/,
+    ],
+    [
+      'per-registry credential helpers',
+      `${STEP}config: {dockerConfig: config.json}\n`,
+      { 'config.json': '{"auths": {}, "credHelpers": {"registry:5000": "evil"}}' },
+      /config\.dockerConfig: "config\.json": credHelpers names credential helper programs/,
+    ],
+    [
+      'a plugin directory of the case',
+      `${STEP}config: {dockerConfig: config.json}\n`,
+      { 'config.json': '{"cliPluginsExtraDirs": ["/tmp/cells"]}' },
+      /config\.dockerConfig: "config\.json": cliPluginsExtraDirs makes the client run CLI plugins/,
+    ],
   ];
   it.each(cases)('refuses %s', (_what, yaml, files, message) => {
     expect(usageError(caseDir(yaml, files))).toMatch(message);
   });
 
   it('loads every shipped case, with the lab-owned settings it uses unchanged', () => {
-    const dirs = readdirSync(fixtures, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    const dirs = readdirSync(fixtures, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
     expect(dirs.length).toBeGreaterThanOrEqual(17);
     const loaded = Object.fromEntries(dirs.map((d) => [d, loadCase(path.join(fixtures, d))]));
     expect(loaded['2683-buildkitd-insecure-entitlements']!.builder.driverOpts).toEqual({ network: 'bridge' });
@@ -449,7 +761,10 @@ describe('the files of a case', () => {
     const d = dir({ '.git/config': '[core]', 'sub/run.sh': '#!/bin/sh\n' });
     chmodSync(path.join(d, 'sub/run.sh'), 0o700);
     expect(caseFiles(d).map((f) => [f.rel, f.mode.toString(8)])).toEqual([
-      ['Dockerfile', '644'], ['case.yaml', '644'], ['docker-bake.hcl', '644'], ['sub/run.sh', '755'],
+      ['Dockerfile', '644'],
+      ['case.yaml', '644'],
+      ['docker-bake.hcl', '644'],
+      ['sub/run.sh', '755'],
     ]);
     expect(readCaseFile(d, { rel: 'sub/run.sh' }).toString()).toBe('#!/bin/sh\n');
   });
@@ -495,10 +810,34 @@ describe('the files of a case', () => {
 describe('isPlatform', () => {
   it('takes the platforms Go and Buildx name', () => {
     const platforms = [
-      'linux/amd64', 'linux/386', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm64', 'linux/arm64/v8', 'linux/ppc64le', 'linux/ppc64', 'linux/s390x',
-      'linux/riscv64', 'linux/mips', 'linux/mipsle', 'linux/mips64', 'linux/mips64le', 'linux/loong64', 'windows/amd64', 'windows/arm64',
-      'darwin/arm64', 'freebsd/amd64', 'netbsd/arm64', 'openbsd/amd64', 'solaris/amd64', 'illumos/amd64', 'aix/ppc64', 'plan9/386',
-      'wasip1/wasm', 'js/wasm', 'linux/amd64/v3',
+      'linux/amd64',
+      'linux/386',
+      'linux/arm/v6',
+      'linux/arm/v7',
+      'linux/arm64',
+      'linux/arm64/v8',
+      'linux/ppc64le',
+      'linux/ppc64',
+      'linux/s390x',
+      'linux/riscv64',
+      'linux/mips',
+      'linux/mipsle',
+      'linux/mips64',
+      'linux/mips64le',
+      'linux/loong64',
+      'windows/amd64',
+      'windows/arm64',
+      'darwin/arm64',
+      'freebsd/amd64',
+      'netbsd/arm64',
+      'openbsd/amd64',
+      'solaris/amd64',
+      'illumos/amd64',
+      'aix/ppc64',
+      'plan9/386',
+      'wasip1/wasm',
+      'js/wasm',
+      'linux/amd64/v3',
     ];
     expect(platforms.filter((p) => !isPlatform(p))).toEqual([]);
   });

@@ -52,23 +52,42 @@ export function labValuesIn(text: string): string[] {
 const choice = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: (i) => (i.input === undefined ? 'is required' : `${JSON.stringify(i.input)} is not one of ${values.join(', ')}`) });
 
-const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1, 'is empty; leave it out for the default').max(50)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.infer<T>[]);
+const oneOrMany = <T extends z.ZodType>(item: T) =>
+  z.union([item, z.array(item).min(1, 'is empty; leave it out for the default').max(50)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.infer<T>[]);
 const nonEmpty = (max = 4096) =>
-  z.string({ error: (i) => (i.input === undefined ? 'is required' : typeof i.input === 'number' ? `${i.input} is a number: quote it ("0.20")` : `${JSON.stringify(i.input)} is not a string`) })
+  z
+    .string({
+      error: (i) =>
+        i.input === undefined ? 'is required' : typeof i.input === 'number' ? `${i.input} is a number: quote it ("0.20")` : `${JSON.stringify(i.input)} is not a string`,
+    })
     .min(1, 'is empty')
     .max(max, `is longer than ${max} characters`);
-const labText = (max = 4096) => nonEmpty(max).superRefine((v, ctx) => {
-  try { labValuesIn(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
-});
+const labText = (max = 4096) =>
+  nonEmpty(max).superRefine((v, ctx) => {
+    try {
+      labValuesIn(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
 const argv = z.array(labText()).min(1, 'needs at least the subcommand').max(200);
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,100}$/, 'is not an environment variable name').superRefine((n, ctx) => {
-  const why = labOwnedEnv(n);
-  if (why) ctx.addIssue({ code: 'custom', message: `${why}; the lab sets it for the cell` });
-});
-const envMap = z.record(envName, labText().or(z.number().transform(String)).or(z.boolean().transform(String))).refine((m) => Object.keys(m).length <= 50, 'has more than 50 variables');
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,100}$/, 'is not an environment variable name')
+  .superRefine((n, ctx) => {
+    const why = labOwnedEnv(n);
+    if (why) ctx.addIssue({ code: 'custom', message: `${why}; the lab sets it for the cell` });
+  });
+const envMap = z
+  .record(envName, labText().or(z.number().transform(String)).or(z.boolean().transform(String)))
+  .refine((m) => Object.keys(m).length <= 50, 'has more than 50 variables');
 const relPath = nonEmpty(500).refine((p) => !path.isAbsolute(p) && !p.replace(/\\/g, '/').split('/').includes('..'), 'must be a path inside the case directory');
 const regex = nonEmpty(2000).superRefine((v, ctx) => {
-  try { validateCheck({ kind: 'output', pattern: v }); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+  try {
+    validateCheck({ kind: 'output', pattern: v });
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
 });
 /** builder.driverOpts: the builder's image is the lab's, its network one the lab allows. */
 const driverOpts = z.record(z.string().max(100), z.string().max(1000)).superRefine((m, ctx) => {
@@ -79,38 +98,49 @@ const platform = nonEmpty(100).refine(isPlatform, 'is not a platform (expected o
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'is not a step id (lower-case letters, digits, -)');
 
 /** The symptom checks a case (or a step) may declare, as YAML writes them. */
-const checkShape = z.strictObject({
-  output: regex.optional(),
-  notOutput: regex.optional(),
-  panic: z.literal(true).optional(),
-  exitCode: z.union([choice(['zero', 'nonzero']), z.number().int().min(0).max(255)]).optional(),
-  step: stepId.optional(),
-  file: z.strictObject({ path: relPath, exists: z.boolean().optional(), contains: nonEmpty().optional(), notContains: nonEmpty().optional(), directory: z.boolean().optional() }).optional(),
-  image: z.strictObject({ ref: labText(500), exists: z.boolean().optional(), platforms: z.array(platform).max(20).optional() }).optional(),
-  registry: z.union([
-    choice(['missing-platforms', 'not-an-index', 'push-refused', 'incomplete']),
-    z.strictObject({
-      ref: labText(500).optional(),
-      exists: z.boolean().optional(),
-      platforms: z.array(platform).max(20).optional(),
-      exactPlatforms: z.boolean().optional(),
-      lacks: z.array(platform).min(1).max(20).optional(),
-      index: z.boolean().optional(),
-      complete: z.boolean().optional(),
-      attestations: z.boolean().optional(),
-      annotations: z.record(z.string().max(200), z.string().max(2000)).optional(),
-    }),
-  ]).optional(),
-  requests: z.strictObject({
-    count: z.union([z.number().int().min(0).transform(String), nonEmpty(20)]),
-    method: choice(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']).optional(),
-    on: choice(['manifests', 'blobs', 'uploads', 'tags']).optional(),
-    reference: labText(200).optional(),
-    repository: labText(300).optional(),
-    status: z.string().regex(/^[1-5][0-9x]{0,2}$/i).optional(),
-    userAgent: regex.optional(),
-  }).optional(),
-}).refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, image, registry or requests');
+const checkShape = z
+  .strictObject({
+    output: regex.optional(),
+    notOutput: regex.optional(),
+    panic: z.literal(true).optional(),
+    exitCode: z.union([choice(['zero', 'nonzero']), z.number().int().min(0).max(255)]).optional(),
+    step: stepId.optional(),
+    file: z
+      .strictObject({ path: relPath, exists: z.boolean().optional(), contains: nonEmpty().optional(), notContains: nonEmpty().optional(), directory: z.boolean().optional() })
+      .optional(),
+    image: z.strictObject({ ref: labText(500), exists: z.boolean().optional(), platforms: z.array(platform).max(20).optional() }).optional(),
+    registry: z
+      .union([
+        choice(['missing-platforms', 'not-an-index', 'push-refused', 'incomplete']),
+        z.strictObject({
+          ref: labText(500).optional(),
+          exists: z.boolean().optional(),
+          platforms: z.array(platform).max(20).optional(),
+          exactPlatforms: z.boolean().optional(),
+          lacks: z.array(platform).min(1).max(20).optional(),
+          index: z.boolean().optional(),
+          complete: z.boolean().optional(),
+          attestations: z.boolean().optional(),
+          annotations: z.record(z.string().max(200), z.string().max(2000)).optional(),
+        }),
+      ])
+      .optional(),
+    requests: z
+      .strictObject({
+        count: z.union([z.number().int().min(0).transform(String), nonEmpty(20)]),
+        method: choice(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']).optional(),
+        on: choice(['manifests', 'blobs', 'uploads', 'tags']).optional(),
+        reference: labText(200).optional(),
+        repository: labText(300).optional(),
+        status: z
+          .string()
+          .regex(/^[1-5][0-9x]{0,2}$/i)
+          .optional(),
+        userAgent: regex.optional(),
+      })
+      .optional(),
+  })
+  .refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, image, registry or requests');
 type CheckShape = z.infer<typeof checkShape>;
 
 const symptomSchema = z.union([checkShape, z.array(checkShape).min(1).max(50)]);
@@ -120,35 +150,52 @@ const AT_LOAD = { buildkitImage: '${buildkitImage}', context: '${context}' };
 
 /** An argv rule as a schema refinement: its message on the argv's field. */
 const argvRule = (rule: (a: string[]) => unknown) => (a: string[], ctx: z.core.$RefinementCtx<string[]>) => {
-  try { rule(a); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+  try {
+    rule(a);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
 };
 
-const stepSchema = z.strictObject({
-  id: stepId.optional(),
-  buildx: argv.superRefine(argvRule((a) => checkBuildxArgv(a, AT_LOAD.buildkitImage, AT_LOAD.context))).optional(),
-  docker: argv.superRefine(argvRule((a) => checkDockerArgv(a, AT_LOAD.context))).optional(),
-  env: envMap.optional(),
-  cwd: relPath.optional(),
-  timeout: z.number().int().min(1).max(3600).optional(),
-  symptom: symptomSchema.optional(),
-}).refine((s) => (s.buildx ? 1 : 0) + (s.docker ? 1 : 0) === 1, 'a step is one of buildx: [...] or docker: [...]');
+const stepSchema = z
+  .strictObject({
+    id: stepId.optional(),
+    buildx: argv.superRefine(argvRule((a) => checkBuildxArgv(a, AT_LOAD.buildkitImage, AT_LOAD.context))).optional(),
+    docker: argv.superRefine(argvRule((a) => checkDockerArgv(a, AT_LOAD.context))).optional(),
+    env: envMap.optional(),
+    cwd: relPath.optional(),
+    timeout: z.number().int().min(1).max(3600).optional(),
+    symptom: symptomSchema.optional(),
+  })
+  .refine((s) => (s.buildx ? 1 : 0) + (s.docker ? 1 : 0) === 1, 'a step is one of buildx: [...] or docker: [...]');
 
 const caseSchema = z.strictObject({
   title: nonEmpty(300),
-  links: oneOrMany(z.string().regex(/^https?:\/\/\S+$/, 'is not an http(s) URL').max(2000)).optional(),
+  links: oneOrMany(
+    z
+      .string()
+      .regex(/^https?:\/\/\S+$/, 'is not an http(s) URL')
+      .max(2000),
+  ).optional(),
   versions: oneOrMany(nonEmpty(200)).optional(),
   engine: oneOrMany(nonEmpty(100)).optional(),
   store: oneOrMany(choice(STORES)).optional(),
   driver: oneOrMany(z.string().refine((d) => (DRIVERS as readonly string[]).includes(d) || d in UNSUPPORTED_DRIVERS, `is not one of ${DRIVERS.join(', ')}`)).optional(),
   buildkit: oneOrMany(nonEmpty(50)).optional(),
   registry: oneOrMany(choice(REGISTRY_BEHAVIOURS)).optional(),
-  builder: z.strictObject({
-    nodes: z.array(z.strictObject({ platforms: z.array(platform).min(1).max(10).optional(), driverOpts: driverOpts.optional() })).min(1).max(8).optional(),
-    driverOpts: driverOpts.optional(),
-    buildkitdConfig: relPath.optional(),
-    remote: z.strictObject({ transport: choice(['tcp', 'unix']), tls: z.boolean().optional() }).optional(),
-    bootstrap: z.boolean().optional(),
-  }).optional(),
+  builder: z
+    .strictObject({
+      nodes: z
+        .array(z.strictObject({ platforms: z.array(platform).min(1).max(10).optional(), driverOpts: driverOpts.optional() }))
+        .min(1)
+        .max(8)
+        .optional(),
+      driverOpts: driverOpts.optional(),
+      buildkitdConfig: relPath.optional(),
+      remote: z.strictObject({ transport: choice(['tcp', 'unix']), tls: z.boolean().optional() }).optional(),
+      bootstrap: z.boolean().optional(),
+    })
+    .optional(),
   env: envMap.optional(),
   config: z.strictObject({ buildkitdDefault: relPath.optional(), dockerConfig: relPath.optional() }).optional(),
   git: z.boolean().optional(),
@@ -287,9 +334,11 @@ export function parseCase(text: string, root: string): ReproCase {
   if (err) throw new UsageError(`${CASE_FILE}:${src.lineOf(err.pos[0])}: invalid YAML: ${err.message.split('\n')[0]}`);
   if (!isMap(src.doc.contents)) throw new UsageError(`${CASE_FILE}:1: the document must be a mapping (title, steps or command, symptom, ...)`);
   // A list or mapping as a key: refused here, before toJS would stringify it (with a process warning).
-  visit(src.doc, { Pair(_, pair) {
-    if (isCollection(pair.key)) throw new UsageError(`${CASE_FILE}:${src.lineOf(pair.key.range?.[0])}: a key must be a word, not a list or mapping`);
-  } });
+  visit(src.doc, {
+    Pair(_, pair) {
+      if (isCollection(pair.key)) throw new UsageError(`${CASE_FILE}:${src.lineOf(pair.key.range?.[0])}: a key must be a word, not a list or mapping`);
+    },
+  });
   let raw: unknown;
   try {
     raw = src.doc.toJS({ maxAliasCount: 50 });
@@ -300,7 +349,12 @@ export function parseCase(text: string, root: string): ReproCase {
   if (!parsed.success) {
     const issue = mostSpecific(parsed.error.issues[0]!);
     const at = issue.path as Key[];
-    if (issue.code === 'unrecognized_keys') src.fail([...at, issue.keys[0]!], `unknown key; ${fieldName(at) === '(document)' ? 'see fixtures/cases/README.md for the keys' : `${fieldName(at)} takes ${knownKeys(at)}`}`, src.lineAt(at, issue.keys[0]));
+    if (issue.code === 'unrecognized_keys')
+      src.fail(
+        [...at, issue.keys[0]!],
+        `unknown key; ${fieldName(at) === '(document)' ? 'see fixtures/cases/README.md for the keys' : `${fieldName(at)} takes ${knownKeys(at)}`}`,
+        src.lineAt(at, issue.keys[0]),
+      );
     src.fail(at, issue.message);
   }
   return buildCase(src, parsed.data!, root);
@@ -330,15 +384,27 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   const releases = loadReleases();
   const versions = c.versions ?? ['latest'];
   versions.forEach((v, i) => {
-    try { resolveSpec(v, releases, { includePrerelease: /-rc/.test(v) }); } catch (e) { src.fail(Array.isArray(src.doc.toJS().versions) ? ['versions', i] : ['versions'], (e as Error).message); }
+    try {
+      resolveSpec(v, releases, { includePrerelease: /-rc/.test(v) });
+    } catch (e) {
+      src.fail(Array.isArray(src.doc.toJS().versions) ? ['versions', i] : ['versions'], (e as Error).message);
+    }
   });
   const engine = c.engine ?? ['26.1'];
   engine.forEach((e, i) => {
-    try { resolveEngineSpec(e); } catch (x) { src.fail(Array.isArray(src.doc.toJS().engine) ? ['engine', i] : ['engine'], (x as Error).message); }
+    try {
+      resolveEngineSpec(e);
+    } catch (x) {
+      src.fail(Array.isArray(src.doc.toJS().engine) ? ['engine', i] : ['engine'], (x as Error).message);
+    }
   });
   const buildkit = c.buildkit ?? [];
   buildkit.forEach((b, i) => {
-    try { checkBuildkitVersion(b); } catch (x) { src.fail(['buildkit', i], (x as Error).message); }
+    try {
+      checkBuildkitVersion(b);
+    } catch (x) {
+      src.fail(['buildkit', i], (x as Error).message);
+    }
   });
   const legacy = c.command !== undefined;
   if (legacy && c.steps) src.fail(['steps'], 'give either steps: or the one-command form (command:), not both');
@@ -351,32 +417,38 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   if (c.command === 'create' && driver.some((d) => d !== 'docker-container')) src.fail(['driver'], 'command: create boots a docker-container builder; other drivers do not apply');
   if (c.fault && c.command !== 'create') src.fail(['fault'], 'applies to command: create only (it faults the BuildKit image pull)');
   if (c.builder?.remote && !driver.includes('remote')) src.fail(['builder', 'remote'], 'applies to driver: remote');
-  if (c.builder?.nodes && driver.some((d) => d !== 'docker-container')) src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');
-  for (const k of ['bakeFile', 'context', 'platforms', 'push', 'args'] as const) if (c[k] !== undefined && !legacy) src.fail([k], 'belongs to the one-command form (command:); with steps, write the command in a step');
+  if (c.builder?.nodes && driver.some((d) => d !== 'docker-container'))
+    src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');
+  for (const k of ['bakeFile', 'context', 'platforms', 'push', 'args'] as const)
+    if (c[k] !== undefined && !legacy) src.fail([k], 'belongs to the one-command form (command:); with steps, write the command in a step');
   if (c.bakeFile !== undefined && c.command !== 'bake') src.fail(['bakeFile'], 'applies to command: bake only');
   if (c.context !== undefined && c.command !== 'build') src.fail(['context'], 'applies to command: build only (a bake file names its own context)');
-  if (c.command === 'create') for (const k of ['args', 'platforms', 'push', 'registry'] as const) if (c[k] !== undefined) src.fail([k], 'applies to build and bake, not to command: create');
+  if (c.command === 'create')
+    for (const k of ['args', 'platforms', 'push', 'registry'] as const) if (c[k] !== undefined) src.fail([k], 'applies to build and bake, not to command: create');
   const platforms = c.platforms ?? [];
   const push = c.push ?? (legacy && c.command !== 'create');
   if (legacy && push && platforms.length === 0) src.fail(['platforms'], 'is required when pushing: the lab verifies each platform in the registry');
 
   const symptoms = c.symptom === undefined ? [] : Array.isArray(c.symptom) ? c.symptom : [c.symptom];
-  if (!symptoms.length && !(c.steps ?? []).some((s) => s.symptom)) src.fail(['symptom'], 'is required: what shows the bug (output, notOutput, panic, exitCode, file, image, registry, requests)');
+  if (!symptoms.length && !(c.steps ?? []).some((s) => s.symptom))
+    src.fail(['symptom'], 'is required: what shows the bug (output, notOutput, panic, exitCode, file, image, registry, requests)');
   const checks = symptoms.flatMap((s, i) => toChecks(src, s, Array.isArray(c.symptom) ? ['symptom', i] : ['symptom'], undefined, platforms, push));
 
-  const steps: CaseStep[] = legacy ? legacySteps(c, platforms, push) : (c.steps ?? []).map((s, i) => {
-    const id = s.id ?? `${i + 1}`;
-    const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
-    return {
-      id,
-      tool: s.buildx ? 'buildx' : 'docker',
-      argv: (s.buildx ?? s.docker)!,
-      env: s.env ?? {},
-      ...(s.cwd ? { cwd: s.cwd } : {}),
-      ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
-      checks: own.flatMap((x, j) => toChecks(src, { step: id, ...x }, Array.isArray(s.symptom) ? ['steps', i, 'symptom', j] : ['steps', i, 'symptom'], id, platforms, push)),
-    };
-  });
+  const steps: CaseStep[] = legacy
+    ? legacySteps(c, platforms, push)
+    : (c.steps ?? []).map((s, i) => {
+        const id = s.id ?? `${i + 1}`;
+        const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
+        return {
+          id,
+          tool: s.buildx ? 'buildx' : 'docker',
+          argv: (s.buildx ?? s.docker)!,
+          env: s.env ?? {},
+          ...(s.cwd ? { cwd: s.cwd } : {}),
+          ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
+          checks: own.flatMap((x, j) => toChecks(src, { step: id, ...x }, Array.isArray(s.symptom) ? ['steps', i, 'symptom', j] : ['steps', i, 'symptom'], id, platforms, push)),
+        };
+      });
   const ids = new Set<string>();
   steps.forEach((s, i) => {
     if (ids.has(s.id)) src.fail(['steps', i, 'id'], `step id ${s.id} is used twice`);
@@ -393,30 +465,77 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     expect.push({ range, present: word === 'present' || word === 'reproduced' });
   }
   const uses = new Set<string>();
-  const scan = (t: string) => { for (const n of labValuesIn(t)) uses.add(n); };
-  for (const s of steps) { s.argv.forEach(scan); Object.values(s.env).forEach(scan); }
+  const scan = (t: string) => {
+    for (const n of labValuesIn(t)) uses.add(n);
+  };
+  for (const s of steps) {
+    s.argv.forEach(scan);
+    Object.values(s.env).forEach(scan);
+  }
   Object.values(c.env ?? {}).forEach(scan);
   for (const ch of [...checks, ...steps.flatMap((s) => s.checks)]) for (const m of JSON.stringify(ch).matchAll(/\$\{[^}]*\}/g)) scan(m[0]);
 
-  for (const [k, v] of [['bakeFile', c.bakeFile], ['context', c.context], ['builder.buildkitdConfig', c.builder?.buildkitdConfig], ['config.buildkitdDefault', c.config?.buildkitdDefault], ['config.dockerConfig', c.config?.dockerConfig]] as const) {
+  for (const [k, v] of [
+    ['bakeFile', c.bakeFile],
+    ['context', c.context],
+    ['builder.buildkitdConfig', c.builder?.buildkitdConfig],
+    ['config.buildkitdDefault', c.config?.buildkitdDefault],
+    ['config.dockerConfig', c.config?.dockerConfig],
+  ] as const) {
     if (v === undefined) continue;
-    try { caseFilePath(root, v, k === 'context' ? 'dir' : 'file'); } catch (e) { src.fail(k.split('.'), (e as Error).message); }
+    try {
+      caseFilePath(root, v, k === 'context' ? 'dir' : 'file');
+    } catch (e) {
+      src.fail(k.split('.'), (e as Error).message);
+    }
   }
   if (c.config?.dockerConfig !== undefined) {
-    try { readDockerConfig(root, c.config.dockerConfig); } catch (e) { src.fail(['config', 'dockerConfig'], (e as Error).message); }
+    try {
+      readDockerConfig(root, c.config.dockerConfig);
+    } catch (e) {
+      src.fail(['config', 'dockerConfig'], (e as Error).message);
+    }
   }
   // The one-command form's args join the lab's argv: the same rules as a step's.
-  if (legacy) for (const s of steps) {
-    try { checkBuildxArgv(s.argv, AT_LOAD.buildkitImage, AT_LOAD.context); } catch (e) { src.fail(['args'], (e as Error).message); }
-  }
+  if (legacy)
+    for (const s of steps) {
+      try {
+        checkBuildxArgv(s.argv, AT_LOAD.buildkitImage, AT_LOAD.context);
+      } catch (e) {
+        src.fail(['args'], (e as Error).message);
+      }
+    }
   if (c.command === 'bake' && c.bakeFile === undefined) {
-    try { caseFilePath(root, 'docker-bake.hcl'); } catch (e) { src.fail(['bakeFile'], `default docker-bake.hcl: ${(e as Error).message}`); }
+    try {
+      caseFilePath(root, 'docker-bake.hcl');
+    } catch (e) {
+      src.fail(['bakeFile'], `default docker-bake.hcl: ${(e as Error).message}`);
+    }
   }
   return {
-    dir: root, title: c.title, links: c.links ?? [], versions, engine, store: c.store ?? ['containerd'], driver, buildkit,
-    registry: c.registry ?? ['plain'], builder: c.builder ?? {}, env: c.env ?? {}, config: c.config ?? {}, git: c.git ?? false,
-    repeat: c.repeat ?? 1, verdict: c.verdict ?? 'any', platforms, ...(c.fault ? { fault: c.fault.kind } : {}),
-    bootIsTheStep: c.command === 'create', steps, checks, expect, uses, files: caseFiles(root),
+    dir: root,
+    title: c.title,
+    links: c.links ?? [],
+    versions,
+    engine,
+    store: c.store ?? ['containerd'],
+    driver,
+    buildkit,
+    registry: c.registry ?? ['plain'],
+    builder: c.builder ?? {},
+    env: c.env ?? {},
+    config: c.config ?? {},
+    git: c.git ?? false,
+    repeat: c.repeat ?? 1,
+    verdict: c.verdict ?? 'any',
+    platforms,
+    ...(c.fault ? { fault: c.fault.kind } : {}),
+    bootIsTheStep: c.command === 'create',
+    steps,
+    checks,
+    expect,
+    uses,
+    files: caseFiles(root),
   };
 }
 
@@ -426,12 +545,33 @@ function legacySteps(c: CaseInput, platforms: string[], push: boolean): CaseStep
   switch (c.command) {
     case 'bake':
       // The bake file reads the push target from TAG (and may read PLATFORMS); see fixtures/cases/README.md.
-      return [{ id: 'bake', tool: 'buildx', argv: ['bake', '--progress', 'plain', '-f', c.bakeFile ?? 'docker-bake.hcl', ...args], env: { TAG: '${target}', ...(platforms.length ? { PLATFORMS: platforms.join(',') } : {}) }, checks: [] }];
+      return [
+        {
+          id: 'bake',
+          tool: 'buildx',
+          argv: ['bake', '--progress', 'plain', '-f', c.bakeFile ?? 'docker-bake.hcl', ...args],
+          env: { TAG: '${target}', ...(platforms.length ? { PLATFORMS: platforms.join(',') } : {}) },
+          checks: [],
+        },
+      ];
     case 'build':
-      return [{
-        id: 'build', tool: 'buildx', env: {}, checks: [],
-        argv: ['build', '--progress', 'plain', ...(platforms.length ? ['--platform', platforms.join(',')] : []), ...(push ? ['--push', '-t', '${target}'] : []), ...args, `\${context}/${c.context ?? '.'}`],
-      }];
+      return [
+        {
+          id: 'build',
+          tool: 'buildx',
+          env: {},
+          checks: [],
+          argv: [
+            'build',
+            '--progress',
+            'plain',
+            ...(platforms.length ? ['--platform', platforms.join(',')] : []),
+            ...(push ? ['--push', '-t', '${target}'] : []),
+            ...args,
+            `\${context}/${c.context ?? '.'}`,
+          ],
+        },
+      ];
     default:
       return [];
   }
@@ -458,7 +598,11 @@ function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefine
     }
   }
   for (const c of out) {
-    try { validateCheck(c); } catch (e) { src.fail(at, (e as Error).message); }
+    try {
+      validateCheck(c);
+    } catch (e) {
+      src.fail(at, (e as Error).message);
+    }
   }
   return out;
 }
@@ -466,10 +610,14 @@ function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefine
 /** The registry symptoms of the one-command form, as checks of the same meaning. */
 function legacyRegistryCheck(word: 'missing-platforms' | 'not-an-index' | 'push-refused' | 'incomplete', platforms: string[]): Check[] {
   switch (word) {
-    case 'not-an-index': return [{ kind: 'registry', ref: '${target}', index: false }];
-    case 'missing-platforms': return [{ kind: 'registry', ref: '${target}', lacks: platforms }];
-    case 'push-refused': return [{ kind: 'requests', method: 'PUT', on: 'manifests', reference: '${tag}', status: '4', count: '>=1' }];
-    case 'incomplete': return [{ kind: 'registry', ref: '${target}', platforms, complete: false }];
+    case 'not-an-index':
+      return [{ kind: 'registry', ref: '${target}', index: false }];
+    case 'missing-platforms':
+      return [{ kind: 'registry', ref: '${target}', lacks: platforms }];
+    case 'push-refused':
+      return [{ kind: 'requests', method: 'PUT', on: 'manifests', reference: '${tag}', status: '4', count: '>=1' }];
+    case 'incomplete':
+      return [{ kind: 'registry', ref: '${target}', platforms, complete: false }];
   }
 }
 
@@ -504,18 +652,25 @@ export function caseFiles(root: string): CaseFile[] {
       if (name === '.git') continue;
       const rel = relDir ? `${relDir}/${name}` : name;
       const lst = lstatSync(path.join(root, rel));
-      if (lst.isDirectory()) { walk(rel); continue; }
+      if (lst.isDirectory()) {
+        walk(rel);
+        continue;
+      }
       if (!lst.isFile() && !lst.isSymbolicLink()) throw new UsageError(`case file ${rel}: only regular files, directories and symlinks inside the case are allowed`);
       let real: string;
-      try { real = caseFilePath(root, rel); } catch (e) {
+      try {
+        real = caseFilePath(root, rel);
+      } catch (e) {
         // a link to a directory inside: the lab copies files, and a directory link could loop
-        if (lst.isSymbolicLink() && /is not a regular file/.test((e as Error).message)) throw new UsageError(`case file ${JSON.stringify(rel)} is a symlink to a directory; the lab copies the case's files, not directory links: replace it with the directory`);
+        if (lst.isSymbolicLink() && /is not a regular file/.test((e as Error).message))
+          throw new UsageError(`case file ${JSON.stringify(rel)} is a symlink to a directory; the lab copies the case's files, not directory links: replace it with the directory`);
         throw new UsageError(`case file ${(e as Error).message}`);
       }
       const st = statSync(real);
       bytes += st.size;
       out.push({ rel, real, mode: st.mode & 0o111 ? 0o755 : 0o644 });
-      if (out.length > MAX_FILES || bytes > MAX_BYTES) throw new UsageError(`case directory ${root} holds more than ${MAX_FILES} files or ${MAX_BYTES >> 20} MiB; a case should hold only what the build needs`);
+      if (out.length > MAX_FILES || bytes > MAX_BYTES)
+        throw new UsageError(`case directory ${root} holds more than ${MAX_FILES} files or ${MAX_BYTES >> 20} MiB; a case should hold only what the build needs`);
     }
   };
   walk('');
@@ -534,4 +689,3 @@ export function readDockerConfig(root: string, rel: string): Buffer {
 export function readCaseFile(root: string, f: Pick<CaseFile, 'rel'>): Buffer {
   return readFileSync(caseFilePath(root, f.rel));
 }
-

@@ -13,7 +13,9 @@ import { reproLines, reproWord } from './scenario.ts';
 export function reproCommand(): Command {
   const cmd = new Command('repro')
     .summary('reproduce a bug report given as data (CASE_DIR/case.yaml): symptom present / absent / inconclusive per cell')
-    .description('Exit 0 when every cell could be judged (and, for a case with `expect`, as declared); 1 when a cell errored, was skipped or was inconclusive, or differs from `expect`; 2 for an invalid case, or an untrusted one (outside fixtures/cases, no --trust) on an engine that is not rootless.')
+    .description(
+      'Exit 0 when every cell could be judged (and, for a case with `expect`, as declared); 1 when a cell errored, was skipped or was inconclusive, or differs from `expect`; 2 for an invalid case, or an untrusted one (outside fixtures/cases, no --trust) on an engine that is not rootless.',
+    )
     .argument('<case-dir>', 'a directory holding case.yaml and the files it builds (see fixtures/cases/README.md)')
     .option('--list', 'print the cells the case holds on this matrix, with what each is expected to show and what it needs; run nothing');
   addRunOptions(cmd, { matrix: 'full' });
@@ -24,14 +26,27 @@ export function reproCommand(): Command {
     // Outside this checkout's fixtures/cases, and without --trust: only an isolated engine runs it (runner/trust.ts).
     const source = caseSource(kase.dir, { trust: values.trust === true });
     if (values.list) {
-      const spec = await planRun({ command: 'repro', argv: ['repro', ...c.args], sources: [source], ...runOptions(values), reportDir: '', runId: 'list', dockerHost: config.dockerHost });
+      const spec = await planRun({
+        command: 'repro',
+        argv: ['repro', ...c.args],
+        sources: [source],
+        ...runOptions(values),
+        reportDir: '',
+        runId: 'list',
+        dockerHost: config.dockerHost,
+      });
       // cell names quote the case: printed as the lab prints everything
       writeConsole(process.stdout, `${listCells(spec)}\n`);
       return;
     }
     const run = await runAndReport(config, 'repro', ['repro', ...c.args], [source], runOptions(values));
     // the title and the lines quote the case and its output: printed as the lab prints everything
-    writeConsole(process.stdout, `\n${kase.title}\n${reproLines(run.results).map((l) => `  ${l}`).join('\n')}\n`);
+    writeConsole(
+      process.stdout,
+      `\n${kase.title}\n${reproLines(run.results)
+        .map((l) => `  ${l}`)
+        .join('\n')}\n`,
+    );
     const words = run.results.map(reproWord);
     const undecided = run.results.length < run.spec.cells.length || words.some((w) => w === 'error' || w === 'skipped' || w === 'inconclusive');
     const declaredMiss = kase.expect.length > 0 && run.results.some((r) => r.outcome === 'unexpected');

@@ -8,7 +8,8 @@ import { caseScenario, caseVerdict, NO_EXPECTATION, reproLines, reproWord, type 
 const fixtures = new URL('../../fixtures/cases/', import.meta.url).pathname;
 const bake = loadCase(path.join(fixtures, '3070-bake-double-push'));
 const create = loadCase(path.join(fixtures, '49453-pull-stream'));
-const expand = (c: ReturnType<typeof loadCase>) => expandScenario(caseScenario(c), { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir: c.dir, trust: 'project' } });
+const expand = (c: ReturnType<typeof loadCase>) =>
+  expandScenario(caseScenario(c), { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir: c.dir, trust: 'project' } });
 
 describe('caseScenario', () => {
   it('states the symptom in words, one clause a check', () => {
@@ -55,21 +56,26 @@ describe('caseVerdict', () => {
 
 describe('reproLines and reproWord', () => {
   const result = (buildx: string, over: Partial<CellResult>): CellResult => ({
-    scenario: 's', name: `s > buildx=${buildx}`, axes: { buildx, engine: '26.1.5' }, expected: 'reproduced', expectedReason: NO_EXPECTATION,
-    outcome: 'reproduced', summary: '', evidence: { commands: [], journal: [], manifests: {}, facts: [] },
-    timings: { startMs: 0, buildxMs: 0, verifyMs: 0, totalMs: 0 }, startedAt: '',
+    scenario: 's',
+    name: `s > buildx=${buildx}`,
+    axes: { buildx, engine: '26.1.5' },
+    expected: 'reproduced',
+    expectedReason: NO_EXPECTATION,
+    outcome: 'reproduced',
+    summary: '',
+    evidence: { commands: [], journal: [], manifests: {}, facts: [] },
+    timings: { startMs: 0, buildxMs: 0, verifyMs: 0, totalMs: 0 },
+    startedAt: '',
     ...over,
   });
   it('prints the verdict per version, also when the cell did not match an undeclared expectation', () => {
-    expect(reproLines([
-      result('v0.21.1', { summary: 'symptom PRESENT (output matched "x")' }),
-      result('v0.22.0', { outcome: 'unexpected', summary: 'expected reproduced (case has no declared expectation), observed fixed: symptom ABSENT (output: no match for /x/)' }),
-      result('v0.9.0', { outcome: 'error', summary: 'the DinD engine died' }),
-    ])).toEqual([
-      'v0.21.1  symptom PRESENT (output matched "x")',
-      'v0.22.0  symptom ABSENT (output: no match for /x/)',
-      'v0.9.0   error: the DinD engine died',
-    ]);
+    expect(
+      reproLines([
+        result('v0.21.1', { summary: 'symptom PRESENT (output matched "x")' }),
+        result('v0.22.0', { outcome: 'unexpected', summary: 'expected reproduced (case has no declared expectation), observed fixed: symptom ABSENT (output: no match for /x/)' }),
+        result('v0.9.0', { outcome: 'error', summary: 'the DinD engine died' }),
+      ]),
+    ).toEqual(['v0.21.1  symptom PRESENT (output matched "x")', 'v0.22.0  symptom ABSENT (output: no match for /x/)', 'v0.9.0   error: the DinD engine died']);
   });
   it('has its own words: present, absent, inconclusive', () => {
     expect(reproWord({ outcome: 'reproduced', observed: 'reproduced' })).toBe('present');

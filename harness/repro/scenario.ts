@@ -31,12 +31,22 @@ export interface CaseObservation {
 }
 
 export function caseScenarioId(c: Pick<ReproCase, 'dir'>): string {
-  return `case-${path.basename(c.dir).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'case'}`;
+  return `case-${
+    path
+      .basename(c.dir)
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'case'
+  }`;
 }
 
 export function caseExpectations(c: Pick<ReproCase, 'expect'>): Expectation[] {
   if (!c.expect.length) return [{ when: {}, outcome: 'reproduced', reason: NO_EXPECTATION, undeclared: true }];
-  return c.expect.map((e) => ({ when: { buildx: e.range }, outcome: e.present ? 'reproduced' : 'fixed', reason: `case.yaml expects the symptom ${e.present ? 'present' : 'absent'} for buildx ${e.range}` }));
+  return c.expect.map((e) => ({
+    when: { buildx: e.range },
+    outcome: e.present ? 'reproduced' : 'fixed',
+    reason: `case.yaml expects the symptom ${e.present ? 'present' : 'absent'} for buildx ${e.range}`,
+  }));
 }
 
 /** The verdict of N runs under the case's rule; pure. */
@@ -163,12 +173,20 @@ export function reproLines(results: readonly CellResult[]): string[] {
   const versions = new Set(results.map((r) => r.axes.buildx));
   const width = Math.max(0, ...[...versions].map((v) => (v ?? '').length));
   return results.map((r) => {
-    const others = Object.entries(r.axes).filter(([k]) => k !== 'buildx').map(([k, v]) => `${k}=${v}`).join('/');
+    const others = Object.entries(r.axes)
+      .filter(([k]) => k !== 'buildx')
+      .map(([k, v]) => `${k}=${v}`)
+      .join('/');
     const where = versions.size < results.length ? `  [${others}]` : '';
     const head = (r.axes.buildx ?? '?').padEnd(width);
     const verdict = /symptom (PRESENT|ABSENT|INCONCLUSIVE).*$/s.exec(r.summary)?.[0];
     if (r.outcome === 'error' || r.outcome === 'skipped' || !verdict) return `${head}  ${r.outcome}: ${r.summary}${where}`;
-    const declared = r.expectedReason === NO_EXPECTATION ? '' : r.outcome === r.expected ? '  (as declared)' : `  (NOT as declared: expected ${r.expected === 'reproduced' ? 'present' : 'absent'})`;
+    const declared =
+      r.expectedReason === NO_EXPECTATION
+        ? ''
+        : r.outcome === r.expected
+          ? '  (as declared)'
+          : `  (NOT as declared: expected ${r.expected === 'reproduced' ? 'present' : 'absent'})`;
     return `${head}  ${verdict}${declared}${where}`;
   });
 }

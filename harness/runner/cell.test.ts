@@ -8,13 +8,33 @@ import type { PlannedCell } from './run-spec.ts';
 import type { Scenario } from './scenario.ts';
 
 const scenario = { id: 'case-x', observe: async () => ({}), judge: () => ({ observed: 'reproduced', summary: '' }) } as unknown as Scenario;
-const cell = (source: PlannedCell['source']): PlannedCell => ({ key: 'case-x > buildx=v0.21.1', scenario: 'case-x', source, name: 'buildx=v0.21.1', axes: { buildx: 'v0.21.1', engine: '26.1.5', store: 'containerd' }, expected: { outcome: 'reproduced', reason: 'r' }, attempt: 0, requires: [] });
+const cell = (source: PlannedCell['source']): PlannedCell => ({
+  key: 'case-x > buildx=v0.21.1',
+  scenario: 'case-x',
+  source,
+  name: 'buildx=v0.21.1',
+  axes: { buildx: 'v0.21.1', engine: '26.1.5', store: 'containerd' },
+  expected: { outcome: 'reproduced', reason: 'r' },
+  attempt: 0,
+  requires: [],
+});
 
 /** An environment whose lab and requirements must not be touched. */
 function untouched(isolation?: CellEnvironment['isolation']): { env: CellEnvironment; touched: string[] } {
   const touched: string[] = [];
-  const lab = new Proxy({}, { get: (_t, p) => { touched.push(`lab.${String(p)}`); throw new Error('the lab was touched'); } }) as Lab;
-  const need = async <T,>(id: string): Promise<T> => { touched.push(id); throw new Error('a requirement was awaited'); };
+  const lab = new Proxy(
+    {},
+    {
+      get: (_t, p) => {
+        touched.push(`lab.${String(p)}`);
+        throw new Error('the lab was touched');
+      },
+    },
+  ) as Lab;
+  const need = async <T>(id: string): Promise<T> => {
+    touched.push(id);
+    throw new Error('a requirement was awaited');
+  };
   return { env: { config: labConfig(), lab, buildxCacheRoot: '/nonexistent', need, ...(isolation ? { isolation } : {}) }, touched };
 }
 

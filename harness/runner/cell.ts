@@ -52,12 +52,12 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
   if (fact) evidence.facts.push(fact);
   try {
     // The CLI refuses such a run before it starts (runner/trust.ts); a spec that got here anyway is refused too.
-    if (untrusted && !env.isolation?.isolated) throw new HarnessError(`refused: an untrusted case runs only on an engine with an isolation boundary, and this one has none (${env.isolation?.reason ?? 'not checked'}); read the case and pass --trust, or use a rootless engine`);
+    if (untrusted && !env.isolation?.isolated)
+      throw new HarnessError(
+        `refused: an untrusted case runs only on an engine with an isolation boundary, and this one has none (${env.isolation?.reason ?? 'not checked'}); read the case and pass --trust, or use a rootless engine`,
+      );
     const tp = performance.now();
-    const [binary, engine] = await Promise.all([
-      env.need<BuildxBinary>(`buildx:${cell.axes.buildx}`),
-      env.need<EngineImageResult>(`engine:${cell.axes.engine}`),
-    ]);
+    const [binary, engine] = await Promise.all([env.need<BuildxBinary>(`buildx:${cell.axes.buildx}`), env.need<EngineImageResult>(`engine:${cell.axes.engine}`)]);
     // The images it will pull from the lab registry (BuildKit) are pushed before it holds an engine, so
     // other cells use the engine meanwhile; a failed push is the scenario's to report when it asks.
     await Promise.all(cell.requires.filter(publishedTag).map((id) => publishRequirement(env, id).catch(() => undefined)));
@@ -75,7 +75,9 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     await dind.resetState({ keepImages: lab.publishedRefs() });
     const sandbox = await CellSandbox.create(dind, binary, env.buildxCacheRoot, id, REGISTRY_HOST, { signal: watchdog.signal, fixture: s.fixture });
     timings.startMs += Math.round(performance.now() - ts);
-    evidence.facts.push(`buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`);
+    evidence.facts.push(
+      `buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`,
+    );
     watchdog.watch(env.config, dind, lab);
     logSince = new Date(Date.now() - 1000).toISOString();
     const kit = new Kit(s.id, id, cell.axes, {
@@ -86,7 +88,11 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
       baseImage: async () => (await publishRequirement(env, 'image:case-base')).ref,
       phase: async (name, work) => {
         const p0 = performance.now();
-        try { return await work(); } finally { timings[`${name}Ms`] += Math.round(performance.now() - p0); }
+        try {
+          return await work();
+        } finally {
+          timings[`${name}Ms`] += Math.round(performance.now() - p0);
+        }
       },
       requestsSince: (m) => requestsOf(lab.proxy.journal.since(m), dind),
       restart: async () => {
@@ -207,7 +213,13 @@ export function writeCellResult(reportDir: string, result: CellResult): string {
   const dir = path.join(reportDir, 'cells');
   mkdirSync(dir, { recursive: true });
   // Repeats of one cell can start in the same millisecond: a random part keeps each.
-  const file = path.join(dir, `${result.scenario}--${createHash('sha256').update(result.name + result.startedAt).digest('hex').slice(0, 12)}-${randomBytes(4).toString('hex')}.json`);
+  const file = path.join(
+    dir,
+    `${result.scenario}--${createHash('sha256')
+      .update(result.name + result.startedAt)
+      .digest('hex')
+      .slice(0, 12)}-${randomBytes(4).toString('hex')}.json`,
+  );
   writeFileSync(file, cellResultJson(result));
   return file;
 }
@@ -217,7 +229,8 @@ export function writeCellResult(reportDir: string, result: CellResult): string {
  * `expect`), whatever the cell showed is its finding and counts as declared; only "could not tell" misses.
  */
 export function judgedOutcome(expected: PlannedCell['expected'], verdict: Verdict): Pick<CellResult, 'outcome' | 'summary' | 'observed'> & { expected?: CellResult['expected'] } {
-  if (expected.undeclared && verdict.observed !== 'unexpected') return { outcome: verdict.observed, expected: verdict.observed, observed: verdict.observed, summary: verdict.summary };
+  if (expected.undeclared && verdict.observed !== 'unexpected')
+    return { outcome: verdict.observed, expected: verdict.observed, observed: verdict.observed, summary: verdict.summary };
   const matches = verdict.observed === expected.outcome;
   return {
     outcome: matches ? expected.outcome : 'unexpected',

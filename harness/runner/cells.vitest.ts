@@ -41,7 +41,13 @@ beforeAll(async () => {
   await waitForProbes(spec.reportDir);
   try {
     const registry = await need<ImageResult>('image:registry');
-    lab = await Lab.start(config, { runId: spec.runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress, jobs: spec.jobs });
+    lab = await Lab.start(config, {
+      runId: spec.runId,
+      registryImage: { ref: registry.ref, official: registry.source.startsWith('official') },
+      buildxCacheRoot: buildxCacheRoot(config),
+      progress,
+      jobs: spec.jobs,
+    });
     // Images cells pull from the lab registry are pushed now, beside the first cells; a failure is the
     // cell's to report when it needs the image.
     for (const id of order.filter(publishedTag)) publishRequirement({ lab, need }, id).catch(() => undefined);
@@ -58,19 +64,23 @@ for (const [id, s] of scenarios) {
   const cells = spec.cells.filter((c) => c.scenario === id).sort((a, b) => readiness(a) - readiness(b));
   describe(id, { concurrent: spec.jobs > 1 }, () => {
     for (const cell of cells) {
-      test(cell.attempt > 0 || cells.some((c) => c.name === cell.name && c.attempt > 0) ? `${cell.name} #${cell.attempt + 1}` : cell.name, async (t) => {
-        if (!lab) throw labError ?? new Error('the lab did not start (see above)');
-        const result = await runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need, ...(spec.isolation ? { isolation: spec.isolation } : {}) });
-        writeCellResult(spec.reportDir, result);
-        t.task.meta.outcome = result.outcome;
-        t.task.meta.summary = result.summary;
-        if (result.outcome === 'skipped') t.skip(result.summary);
-        if (result.outcome !== result.expected) {
-          const err = new Error(`${result.outcome}: ${result.summary}${result.error ? `\n${result.error.message}` : ''}\nlast error line: ${cellErrorLine(result) ?? '(none)'}`);
-          err.stack = err.message;
-          throw err;
-        }
-      }, 60 * 60_000);
+      test(
+        cell.attempt > 0 || cells.some((c) => c.name === cell.name && c.attempt > 0) ? `${cell.name} #${cell.attempt + 1}` : cell.name,
+        async (t) => {
+          if (!lab) throw labError ?? new Error('the lab did not start (see above)');
+          const result = await runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need, ...(spec.isolation ? { isolation: spec.isolation } : {}) });
+          writeCellResult(spec.reportDir, result);
+          t.task.meta.outcome = result.outcome;
+          t.task.meta.summary = result.summary;
+          if (result.outcome === 'skipped') t.skip(result.summary);
+          if (result.outcome !== result.expected) {
+            const err = new Error(`${result.outcome}: ${result.summary}${result.error ? `\n${result.error.message}` : ''}\nlast error line: ${cellErrorLine(result) ?? '(none)'}`);
+            err.stack = err.message;
+            throw err;
+          }
+        },
+        60 * 60_000,
+      );
     }
   });
 }

@@ -18,8 +18,18 @@ export async function labDockerEnv(): Promise<NodeJS.ProcessEnv> {
 export async function labResources(runId: string): Promise<number> {
   const env = await labDockerEnv();
   const f = ['--filter', `label=${RUN_LABEL}=${runId}`, '-q'];
-  const out = await Promise.all([['ps', '-a', ...f], ['network', 'ls', ...f], ['volume', 'ls', ...f]].map((a) => execa('docker', a, { env })));
-  return out.map((r) => r.stdout).join('\n').split('\n').filter(Boolean).length;
+  const out = await Promise.all(
+    [
+      ['ps', '-a', ...f],
+      ['network', 'ls', ...f],
+      ['volume', 'ls', ...f],
+    ].map((a) => execa('docker', a, { env })),
+  );
+  return out
+    .map((r) => r.stdout)
+    .join('\n')
+    .split('\n')
+    .filter(Boolean).length;
 }
 
 export interface StartedRun {
@@ -42,7 +52,13 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): 
     new Promise<void>((resolve, reject) => {
       if (re.test(seen)) return resolve();
       const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs / 1000} s; output:\n${seen.slice(-3000)}`)), timeoutMs);
-      waiters.push({ re, resolve: () => { clearTimeout(t); resolve(); } });
+      waiters.push({
+        re,
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+      });
     });
   const runId = saw(/\brun (r[0-9a-z]+): \d+ cells/).then(() => /\brun (r[0-9a-z]+): \d+ cells/.exec(seen)![1]!);
   return { child, runId, saw };

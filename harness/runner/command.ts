@@ -63,7 +63,9 @@ async function finishRun(config: LabConfig, spec: RunSpec, b: ProgressBoard): Pr
 export function runCommand(): Command {
   const cmd = new Command('run')
     .summary('run scenario matrices; exit 1 on unexpected or error cells')
-    .description('Runs the scenarios (all, or those named) on a matrix, then writes the reports. Cells are named by their axes, e.g. "bake-multiplatform-push > buildx=v0.21.1/driver=docker/engine=26.1.5/...".')
+    .description(
+      'Runs the scenarios (all, or those named) on a matrix, then writes the reports. Cells are named by their axes, e.g. "bake-multiplatform-push > buildx=v0.21.1/driver=docker/engine=26.1.5/...".',
+    )
     .argument('[scenario...]', 'scenario names or parts of them (pull-stream, bake, smoke)')
     .option('--spec <file>', 'replay the run spec of an earlier run (its report directory holds run-spec.json)')
     .option('--list', 'print the cells the matrix holds, with their declared outcome, and what they need; run nothing');
@@ -72,7 +74,10 @@ export function runCommand(): Command {
   return cmd.action(async (names: string[], values: Record<string, unknown>, c: Command) => {
     const config = labConfig();
     const argv = ['run', ...c.args];
-    if (values.trust && !values.spec) throw new UsageError('--trust applies to the case directories of a replayed run (--spec FILE); scenarios are the project\'s own. For a case directory, use repro CASE_DIR --trust');
+    if (values.trust && !values.spec)
+      throw new UsageError(
+        "--trust applies to the case directories of a replayed run (--spec FILE); scenarios are the project's own. For a case directory, use repro CASE_DIR --trust",
+      );
     if (values.list) {
       const spec = await planRun({ command: 'run', argv, sources: scenarioSources(names), ...runOptions(values), reportDir: '', runId: 'list', dockerHost: config.dockerHost });
       writeConsole(process.stdout, `${listCells(spec)}\n`);
@@ -82,7 +87,22 @@ export function runCommand(): Command {
       const b = board(config);
       try {
         const old = readRunSpec(values.spec as string);
-        const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv, sources: [], matrix: 'quick', filters: {}, repeat: 1, jobs: old.jobs, ...(values.reportDir ? { reportDir: path.resolve(values.reportDir as string) } : {}), replay: old, trust: values.trust === true }, b);
+        const { config: engineConfig, spec } = await prepareRun(
+          config,
+          {
+            command: 'run',
+            argv,
+            sources: [],
+            matrix: 'quick',
+            filters: {},
+            repeat: 1,
+            jobs: old.jobs,
+            ...(values.reportDir ? { reportDir: path.resolve(values.reportDir as string) } : {}),
+            replay: old,
+            trust: values.trust === true,
+          },
+          b,
+        );
         process.exitCode = (await finishRun(engineConfig, spec, b)).exitCode;
       } finally {
         b.close();
@@ -101,7 +121,13 @@ export function listCells(spec: Pick<RunSpec, 'cells' | 'requirements'>): string
 }
 
 /** Plans a matrix of the named scenarios (default: every scenario and shipped case) and provisions it, running nothing. */
-export async function provisionMatrix(config: LabConfig, b: ProgressBoard, names: string[], values: Record<string, unknown>, argv: string[]): Promise<{ engineConfig: LabConfig; spec: RunSpec; status: ProvisionStatus }> {
+export async function provisionMatrix(
+  config: LabConfig,
+  b: ProgressBoard,
+  names: string[],
+  values: Record<string, unknown>,
+  argv: string[],
+): Promise<{ engineConfig: LabConfig; spec: RunSpec; status: ProvisionStatus }> {
   const sources = names.length ? scenarioSources(names) : [...scenarioSources([]), ...shippedCases()];
   const { config: engineConfig, spec } = await prepareRun(config, { command: 'run', argv, sources, ...runOptions(values) }, b);
   const status = await new Provisioner(engineConfig, spec, b.sink).start().done;
@@ -138,11 +164,11 @@ async function runTestProject(project: 'unit' | 'integration'): Promise<{ passed
   return { passed: count('pass'), failed: count('fail') + errors, skipped: count('skip') };
 }
 
-/** The linter (Biome) and the type checker over the whole project; each counts as one test. */
+/** Biome (lint and format, as `biome check`) and the type checker over the whole project; each counts as one test. */
 async function runLint(): Promise<{ passed: number; failed: number; skipped: number }> {
   let failed = 0;
   for (const [name, file, args] of [
-    ['biome lint', 'biome', ['lint', '--max-diagnostics=50', '.']],
+    ['biome check', 'biome', ['check', '--max-diagnostics=50', '.']],
     ['tsc --noEmit', 'tsc', ['--noEmit', '-p', '.']],
   ] as const) {
     const r = await execa(file, [...args], { cwd: ROOT, preferLocal: true, reject: false, all: true });
@@ -172,7 +198,11 @@ export function testCommand(): Command {
     const t0 = Date.now();
     const totals = { passed: 0, failed: 0, skipped: 0 };
     const times: string[] = [];
-    const add = (r: { passed: number; failed: number; skipped: number }) => { totals.passed += r.passed; totals.failed += r.failed; totals.skipped += r.skipped; };
+    const add = (r: { passed: number; failed: number; skipped: number }) => {
+      totals.passed += r.passed;
+      totals.failed += r.failed;
+      totals.skipped += r.skipped;
+    };
     if (parts.includes('lint')) {
       const t = Date.now();
       process.stderr.write('\n== lint and types\n');
@@ -204,4 +234,3 @@ export function testCommand(): Command {
     process.exitCode = totals.failed > 0 ? 1 : 0;
   });
 }
-

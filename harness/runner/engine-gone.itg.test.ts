@@ -26,7 +26,10 @@ function forwarder(path: string): { close(): void; connections: () => number } {
     const upstream = net.connect({ path: engineSocket, allowHalfOpen: true });
     sockets.add(client).add(upstream);
     client.pipe(upstream).pipe(client);
-    const drop = () => { client.destroy(); upstream.destroy(); };
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
     client.on('error', drop);
     upstream.on('error', drop);
   });
@@ -99,7 +102,12 @@ describe('host engine gone', () => {
       // v0.11.2 is not among the lab's versions; with the sources hanging it cannot arrive.
       // An empty module cache of its own, so go has to ask the hanging proxy whatever earlier runs fetched.
       const run = startCli(['run', 'smoke', '--matrix', 'quick', '--buildx', '0.11.2', '--report-dir', `/tmp/bxl-gone-prov-${Date.now()}`], {
-        ...process.env, DOCKER_HOST: `unix://${sock}`, GOPROXY: `${base}/`, GOMODCACHE: modCache, BUILDX_LAB_RELEASES_URL: base, BUILDX_LAB_GO_NOSUMDB: '1',
+        ...process.env,
+        DOCKER_HOST: `unix://${sock}`,
+        GOPROXY: `${base}/`,
+        GOMODCACHE: modCache,
+        BUILDX_LAB_RELEASES_URL: base,
+        BUILDX_LAB_GO_NOSUMDB: '1',
       });
       let runId: string | undefined;
       try {

@@ -48,11 +48,17 @@ export async function startTestLab(
   const status = await new Provisioner(config, { reportDir, requirements: Object.fromEntries(reqs.map((r) => [requirementId(r), r])) }, stderrProgress).start().done;
   const need = async <T>(id: string): Promise<T> => {
     const e = readStatus(reportDir)?.requirements[id] ?? status.requirements[id];
-    if (e?.state !== 'ready') throw new Error(`${id} is not ready: ${e?.state === 'failed' ? e.reason : e?.state ?? 'not requested'}`);
+    if (e?.state !== 'ready') throw new Error(`${id} is not ready: ${e?.state === 'failed' ? e.reason : (e?.state ?? 'not requested')}`);
     return e.result as T;
   };
   const registry = await need<ImageResult>('image:registry');
-  const lab = await Lab.start(config, { runId, registryImage: { ref: registry.ref, official: registry.source.startsWith('official') }, buildxCacheRoot: buildxCacheRoot(config), progress: stderrProgress, ...pool });
+  const lab = await Lab.start(config, {
+    runId,
+    registryImage: { ref: registry.ref, official: registry.source.startsWith('official') },
+    buildxCacheRoot: buildxCacheRoot(config),
+    progress: stderrProgress,
+    ...pool,
+  });
   let attempt = 0;
   return {
     config,
@@ -63,8 +69,14 @@ export async function startTestLab(
     cell: (s, axes, expected = 'control') => {
       const name = cellName(axes);
       const cell: PlannedCell = {
-        key: `${s.id} > ${name}`, scenario: s.id, source: { kind: 'scenario', module: 'test' }, name, axes,
-        expected: { outcome: expected, reason: 'integration test' }, attempt: attempt++, requires: [],
+        key: `${s.id} > ${name}`,
+        scenario: s.id,
+        source: { kind: 'scenario', module: 'test' },
+        name,
+        axes,
+        expected: { outcome: expected, reason: 'integration test' },
+        attempt: attempt++,
+        requires: [],
       };
       return runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need });
     },

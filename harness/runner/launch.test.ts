@@ -9,7 +9,9 @@ import { REPORT_MARKER, claimReportDir, cleanReportSubdir, foreignDirProblem, ne
 import { runSpecSchema } from './run-spec.ts';
 
 let root: string;
-beforeEach(() => { root = mkdtempSync(path.join(tmpdir(), 'lab-launch-')); });
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'lab-launch-'));
+});
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 const at = (...p: string[]) => path.join(root, ...p);
@@ -96,7 +98,7 @@ describe('a report directory of someone else', () => {
   ])('is refused: %s', (_what, st, why) => {
     expect(foreignDirProblem(st, 0)).toMatch(why);
   });
-  it('is fine when it is the user\'s own, group-writable too (umask 002)', () => {
+  it("is fine when it is the user's own, group-writable too (umask 002)", () => {
     expect(foreignDirProblem({ uid: 0, mode: 0o40755 }, 0)).toBeUndefined();
     expect(foreignDirProblem({ uid: 0, mode: 0o40775 }, 0)).toBeUndefined();
   });

@@ -35,7 +35,11 @@ export function newRunId(): string {
 /** Marks the Buildx versions of `spec` as in use, so that `buildx prune` keeps them while the run goes. */
 export function holdBuildxCache(config: LabConfig, spec: RunSpec): InUseHold {
   const versions = Object.values(spec.requirements).flatMap((r) => (r.kind === 'buildx' ? [r.version] : []));
-  return markInUse(config, spec.runId, versions.flatMap((v) => [cacheKey(v, 'release'), cacheKey(v, 'debian')]));
+  return markInUse(
+    config,
+    spec.runId,
+    versions.flatMap((v) => [cacheKey(v, 'release'), cacheKey(v, 'debian')]),
+  );
 }
 
 export function defaultReportDir(runId: string): string {
@@ -52,10 +56,14 @@ export function claimReportDir(dir: string): string {
   // Even while it does not exist: a directory there would stop the link from following later runs.
   if (isLatestLink(abs)) throw new UsageError(`--report-dir ${dir} is where the link to the newest run goes; give a directory of its own, e.g. reports/my-run`);
   if (existsSync(abs)) {
-    if (lstatSync(abs).isSymbolicLink()) throw new UsageError(`--report-dir ${dir} is a symlink (reports/latest points at the newest run); give a directory of its own, e.g. reports/my-run`);
+    if (lstatSync(abs).isSymbolicLink())
+      throw new UsageError(`--report-dir ${dir} is a symlink (reports/latest points at the newest run); give a directory of its own, e.g. reports/my-run`);
     if (!lstatSync(abs).isDirectory()) throw new UsageError(`--report-dir ${dir} is not a directory`);
     const foreign = foreignDirProblem(lstatSync(abs), process.geteuid?.());
-    if (foreign) throw new UsageError(`--report-dir ${dir} ${foreign}: the run reads its spec and results back from there, so whoever can write in it could change them; give a directory of your own`);
+    if (foreign)
+      throw new UsageError(
+        `--report-dir ${dir} ${foreign}: the run reads its spec and results back from there, so whoever can write in it could change them; give a directory of your own`,
+      );
     const marked = existsSync(path.join(abs, REPORT_MARKER));
     if (!marked && readdirSync(abs).length > 0) throw new UsageError(`--report-dir ${dir} holds files that are not a lab report; give an empty or new directory`);
   }
@@ -160,7 +168,11 @@ async function executeHeldRun(config: LabConfig, spec: RunSpec, board: ProgressB
   const results = readCellResults(spec.reportDir);
   const engine = await inspectEngine(config, config.dockerHost);
   const paths = await writeReports(spec.reportDir, results, {
-    runId: spec.runId, startedAt, finishedAt: new Date().toISOString(), host: { node: process.version, engineVersion: engine?.serverVersion }, argv: spec.argv,
+    runId: spec.runId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    host: { node: process.version, engineVersion: engine?.serverVersion },
+    argv: spec.argv,
   });
   const missing = spec.cells.length - results.length;
   if (missing > 0) board.log(`${missing} of ${spec.cells.length} cells wrote no result (${wasInterrupted ? 'interrupted' : 'see the failures above'})`);

@@ -13,7 +13,13 @@ describe('matrix', () => {
   });
 
   it('accepts declared values, and any version spec', () => {
-    expect(() => validateAxes('s', { buildx: ['>=0.20', 'latest'], engine: ['26.1'], store: ['classic'], driver: ['remote'], command: ['bake'], registry: ['immutable-tags'], fault: ['corrupt'] }, ['corrupt'])).not.toThrow();
+    expect(() =>
+      validateAxes(
+        's',
+        { buildx: ['>=0.20', 'latest'], engine: ['26.1'], store: ['classic'], driver: ['remote'], command: ['bake'], registry: ['immutable-tags'], fault: ['corrupt'] },
+        ['corrupt'],
+      ),
+    ).not.toThrow();
     expect(() => validateAxes('s', { store: undefined })).not.toThrow();
   });
 

@@ -56,9 +56,15 @@ export function applyFilters(scenarioId: string, axes: MatrixAxes, filters: Reco
   for (const [k, values] of Object.entries(filters)) {
     if (!(AXES as readonly string[]).includes(k)) throw new UsageError(`unknown axis filter '${k}'; axes are ${AXES.join(', ')}`);
     // versions take any spec; the scenario's expectations say what each shows
-    if (k === 'buildx' || k === 'engine' || k === 'buildkit') { out[k] = values; continue; }
+    if (k === 'buildx' || k === 'engine' || k === 'buildkit') {
+      out[k] = values;
+      continue;
+    }
     const known = declared[k as AxisName];
-    if (!known) { selected = false; continue; }
+    if (!known) {
+      selected = false;
+      continue;
+    }
     const unknown = values.filter((v) => !known.includes(v));
     if (unknown.length) throw new UsageError(`scenario ${scenarioId}: ${k}=${unknown.join(',')} is not in its matrix; it declares ${k} = ${known.join(', ')}`);
     out[k] = values;

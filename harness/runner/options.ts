@@ -31,7 +31,11 @@ const AXIS_HELP: Record<string, string> = {
   buildkit: 'BuildKit version of docker-container and remote builders, e.g. v0.17.1',
 };
 
-export const list = (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean);
+export const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -53,21 +57,33 @@ export function addAxisOptions(cmd: Command, except: readonly string[] = []): Co
 /** Adds the run options: matrix, filters, repeat, jobs, shard, -t, report dir. */
 export function addRunOptions(cmd: Command, defaults: { matrix: Matrix }, except: readonly string[] = []): Command {
   cmd
-    .addOption(new Option('--matrix <matrix>', 'quick = the main job, full = the test suite, all = the full cross product').choices(['quick', 'full', 'all']).default(defaults.matrix).helpGroup('Run'))
+    .addOption(
+      new Option('--matrix <matrix>', 'quick = the main job, full = the test suite, all = the full cross product')
+        .choices(['quick', 'full', 'all'])
+        .default(defaults.matrix)
+        .helpGroup('Run'),
+    )
     .addOption(new Option('--repeat <n>', 'run every cell n times (flaky cells show as "flaky")').argParser(positiveInt('repeat')).default(1).helpGroup('Run'))
-    .addOption(new Option('--jobs <n>', 'cells in flight at once, each on its own engine (default: twice the cores, at most four times)').argParser(positiveInt('jobs')).helpGroup('Run'))
-    .addOption(new Option('--shard <i/n>', 'run the i-th of n slices of the cells').argParser((v) => {
-      const m = /^(\d+)\/(\d+)$/.exec(v);
-      if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new UsageError(`--shard takes i/n with 1 <= i <= n, e.g. 1/3, not '${v}'`);
-      return { index: Number(m[1]), total: Number(m[2]) };
-    }).helpGroup('Run'))
+    .addOption(
+      new Option('--jobs <n>', 'cells in flight at once, each on its own engine (default: twice the cores, at most four times)').argParser(positiveInt('jobs')).helpGroup('Run'),
+    )
+    .addOption(
+      new Option('--shard <i/n>', 'run the i-th of n slices of the cells')
+        .argParser((v) => {
+          const m = /^(\d+)\/(\d+)$/.exec(v);
+          if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new UsageError(`--shard takes i/n with 1 <= i <= n, e.g. 1/3, not '${v}'`);
+          return { index: Number(m[1]), total: Number(m[2]) };
+        })
+        .helpGroup('Run'),
+    )
     .addOption(new Option('-t, --pattern <re2>', 'only cells whose name matches (names carry the matrix: "buildx=v0.21.1")').helpGroup('Run'))
     .addOption(new Option('--report-dir <dir>', 'where reports go (default reports/<run id>, linked as reports/latest)').helpGroup('Run'));
   return addAxisOptions(cmd, except);
 }
 
 /** What `--trust` says in every command's help: what it gives up, in one line. */
-export const TRUST_HELP = 'run the case directories given as trusted (you read them): on a rootful engine a case can then get root on this host (its privileged containers run in a privileged DinD)';
+export const TRUST_HELP =
+  'run the case directories given as trusted (you read them): on a rootful engine a case can then get root on this host (its privileged containers run in a privileged DinD)';
 
 /** Adds --trust (runner/trust.ts): cases outside this checkout's fixtures/cases are untrusted without it. */
 export function addTrustOption(cmd: Command, help = TRUST_HELP): Command {

@@ -46,7 +46,9 @@ describe('two sources with one name', () => {
   it('are refused, naming both (one would run as the other)', () => {
     const seen = new Map();
     expect(alreadyPlanned('case-3070-bake-double-push', a, seen)).toBe(false);
-    expect(() => alreadyPlanned('case-3070-bake-double-push', b, seen)).toThrow(/\/tmp\/x\/3070-bake-double-push and \/work\/main\/fixtures\/cases\/3070-bake-double-push are both named case-3070-bake-double-push/);
+    expect(() => alreadyPlanned('case-3070-bake-double-push', b, seen)).toThrow(
+      /\/tmp\/x\/3070-bake-double-push and \/work\/main\/fixtures\/cases\/3070-bake-double-push are both named case-3070-bake-double-push/,
+    );
   });
   it('the same source twice is planned once', () => {
     const seen = new Map();

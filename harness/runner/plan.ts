@@ -34,7 +34,8 @@ export function shardSlice<T>(items: readonly T[], index: number, total: number)
 export function alreadyPlanned(id: string, source: CellSource, seen: Map<string, CellSource>): boolean {
   const other = seen.get(id);
   const where = (s: CellSource) => (s.kind === 'case' ? s.dir : s.module);
-  if (other && where(other) !== where(source)) throw new UsageError(`${where(other)} and ${where(source)} are both named ${id}: cells are named by it, so one would run as the other. Rename one of the directories.`);
+  if (other && where(other) !== where(source))
+    throw new UsageError(`${where(other)} and ${where(source)} are both named ${id}: cells are named by it, so one would run as the other. Rename one of the directories.`);
   seen.set(id, source);
   return other !== undefined;
 }
@@ -54,7 +55,9 @@ export async function planRun(req: PlanRequest): Promise<RunSpec> {
   if (req.pattern !== undefined) cells = cells.filter((c) => firstMatch(req.pattern!, c.key) !== undefined);
   if (req.shard) cells = shardSlice(cells, req.shard.index, req.shard.total);
   if (cells.length === 0) {
-    const f = Object.entries(req.filters).map(([k, v]) => `--${k} ${v.join(',')}`).join(' ');
+    const f = Object.entries(req.filters)
+      .map(([k, v]) => `--${k} ${v.join(',')}`)
+      .join(' ');
     throw new UsageError(
       `no cell to run: ${[f && `the filters (${f})`, req.pattern && `-t ${req.pattern}`, req.shard && `shard ${req.shard.index}/${req.shard.total}`].filter(Boolean).join(', ') || 'the selection'} select nothing. ` +
         'A scenario without a filtered axis is left out (e.g. --fault selects pull-stream only).',

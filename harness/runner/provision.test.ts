@@ -28,7 +28,11 @@ describe('OrderedSlot', () => {
 
   it('frees the slot when a compile fails', async () => {
     const slot = new OrderedSlot(async (_what, work) => work());
-    await expect(slot.forOrder(0)('x', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      slot.forOrder(0)('x', async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     await expect(slot.forOrder(1)('y', async () => 'ok')).resolves.toBe('ok');
   });
 });
@@ -36,7 +40,13 @@ describe('OrderedSlot', () => {
 describe('compileOrder', () => {
   it('puts images first, then engines, Buildx and BuildKit, each by version so neighbours share the Go build cache', () => {
     expect(compileOrder(['buildx:v0.22.0', 'buildkit:v0.17.1', 'engine:28.5.2', 'buildx:v0.20.1', 'image:registry', 'engine:26.1.5', 'buildx:v0.29.1-debian'])).toEqual([
-      'image:registry', 'engine:26.1.5', 'engine:28.5.2', 'buildx:v0.20.1', 'buildx:v0.22.0', 'buildx:v0.29.1-debian', 'buildkit:v0.17.1',
+      'image:registry',
+      'engine:26.1.5',
+      'engine:28.5.2',
+      'buildx:v0.20.1',
+      'buildx:v0.22.0',
+      'buildx:v0.29.1-debian',
+      'buildkit:v0.17.1',
     ]);
   });
 });

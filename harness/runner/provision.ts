@@ -212,11 +212,20 @@ export class Provisioner {
     // The source is downloaded here, once (the build finds it in the module cache); a slow or hung proxy
     // shows as a task that keeps saying it waits, never as silence.
     const r = await withHeartbeat(this.progress, `module ${module}@${version}: asking the Go module proxy`, () =>
-      run(['go', 'mod', 'download', '-json', `${module}@${version}`], { env: childEnv(this.config, { ...goEnvFor(this.config), GO111MODULE: 'on' }), cwd: this.config.cacheDir, timeoutMs: 10 * 60_000, signal }),
+      run(['go', 'mod', 'download', '-json', `${module}@${version}`], {
+        env: childEnv(this.config, { ...goEnvFor(this.config), GO111MODULE: 'on' }),
+        cwd: this.config.cacheDir,
+        timeoutMs: 10 * 60_000,
+        signal,
+      }),
     );
     if (r.exitCode === 0) return undefined;
     let err = '';
-    try { err = (JSON.parse(r.stdout) as { Error?: string }).Error ?? ''; } catch { err = r.stderr.trim(); }
+    try {
+      err = (JSON.parse(r.stdout) as { Error?: string }).Error ?? '';
+    } catch {
+      err = r.stderr.trim();
+    }
     if (/403|404|410|not available|not found|unknown revision|invalid version/i.test(err)) return `the Go module proxy does not serve ${module}@${version} (${err.split('\n')[0]})`;
     if (/executable file not found|no such file or directory.*go\b/i.test(err)) return `Go is not installed, and ${module}@${version} has to be built`;
     return undefined; // a passing network error: the build itself reports it
@@ -248,10 +257,27 @@ export class Provisioner {
   private async engineImage(engine: ResolvedEngine, opts: { slot: CompileSlot; signal: AbortSignal }): Promise<EngineImageResult> {
     if (engine.kind === 'debian') {
       const img = await this.net.run(() => ensureImage(this.config, debianDindSpec(engine.debian.suite, engine.version), this.progress, { signal: opts.signal }));
-      return { ref: img.ref, label: engine.label, version: engine.version, kind: 'debian', seccomp: true, parts: [engine.debian.note ?? `Debian ${engine.debian.suite}`], source: img.source };
+      return {
+        ref: img.ref,
+        label: engine.label,
+        version: engine.version,
+        kind: 'debian',
+        seccomp: true,
+        parts: [engine.debian.note ?? `Debian ${engine.debian.suite}`],
+        source: img.source,
+      };
     }
     const official = await findOfficialImage(this.config, [`docker:${engine.version}-dind`], this.progress);
-    if (official) return { ref: official.ref, label: engine.label, version: engine.version, kind: 'source', seccomp: true, parts: [`official docker:${engine.version}-dind`], source: official.source };
+    if (official)
+      return {
+        ref: official.ref,
+        label: engine.label,
+        version: engine.version,
+        kind: 'source',
+        seccomp: true,
+        parts: [`official docker:${engine.version}-dind`],
+        source: official.source,
+      };
     const bins = await new EngineBuilder(this.config, this.progress).ensure(engine.release, opts);
     const img = await ensureImage(this.config, sourceDindSpec(bins), this.progress, { signal: opts.signal });
     return { ref: img.ref, label: engine.label, version: engine.version, kind: 'source', seccomp: bins.seccomp, parts: bins.parts.map((p) => p.reports), source: img.source };
@@ -264,10 +290,14 @@ function toResolved(req: Extract<Requirement, { kind: 'buildx' }>): ResolvedVers
 
 export function requirementLabel(req: Requirement): string {
   switch (req.kind) {
-    case 'buildx': return `buildx ${req.label}`;
-    case 'buildkit': return `BuildKit ${req.version} image`;
-    case 'engine-image': return `engine ${req.label} image`;
-    case 'image': return `${req.id} image`;
+    case 'buildx':
+      return `buildx ${req.label}`;
+    case 'buildkit':
+      return `BuildKit ${req.version} image`;
+    case 'engine-image':
+      return `engine ${req.label} image`;
+    case 'image':
+      return `${req.id} image`;
   }
 }
 

@@ -6,12 +6,36 @@ import { readRunSpec, writeRunSpec, type RunSpec } from './run-spec.ts';
 import { shardSlice } from './plan.ts';
 
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
-const tmp = () => { const d = mkdtempSync(path.join(tmpdir(), 'spec-')); dirs.push(d); return d; };
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'spec-'));
+  dirs.push(d);
+  return d;
+};
 
 const spec = (dir: string): RunSpec => ({
-  version: 2, runId: 'r1', createdAt: '2026-11-27T00:00:00Z', command: 'run', argv: ['run'], reportDir: dir, dockerHost: 'unix:///run/buildx-lab/docker.sock', jobs: 2,
-  cells: [{ key: 'smoke > buildx=v0.29.1-debian/engine=26.1.5/store=classic', scenario: 'smoke', source: { kind: 'scenario', module: 'scenarios/smoke-multiplatform-push.scenario.ts' }, name: 'buildx=v0.29.1-debian/engine=26.1.5/store=classic', axes: { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'classic' }, expected: { outcome: 'control', reason: 'r' }, attempt: 0, requires: ['buildx:v0.29.1-debian'] }],
+  version: 2,
+  runId: 'r1',
+  createdAt: '2026-11-27T00:00:00Z',
+  command: 'run',
+  argv: ['run'],
+  reportDir: dir,
+  dockerHost: 'unix:///run/buildx-lab/docker.sock',
+  jobs: 2,
+  cells: [
+    {
+      key: 'smoke > buildx=v0.29.1-debian/engine=26.1.5/store=classic',
+      scenario: 'smoke',
+      source: { kind: 'scenario', module: 'scenarios/smoke-multiplatform-push.scenario.ts' },
+      name: 'buildx=v0.29.1-debian/engine=26.1.5/store=classic',
+      axes: { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'classic' },
+      expected: { outcome: 'control', reason: 'r' },
+      attempt: 0,
+      requires: ['buildx:v0.29.1-debian'],
+    },
+  ],
   requirements: { 'buildx:v0.29.1-debian': { kind: 'buildx', label: 'v0.29.1-debian', spec: 'debian-sid', version: 'v0.29.1', via: 'alias' } },
 });
 
@@ -21,10 +45,22 @@ describe('run spec', () => {
     expect(readRunSpec(writeRunSpec(spec(dir)))).toEqual(spec(dir));
   });
   it.each([
-    ['another version', (s: Record<string, unknown>) => ({ ...s, version: 3 }), /run spec version 3 is not one this lab reads \(1 or 2\); it was written by another version of the lab/],
-    ['a case whose trust is not a known word', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, source: { kind: 'case', dir: '/tmp/c', trust: 'yes' } }] }), /cells\.0\.source\.trust/],
+    [
+      'another version',
+      (s: Record<string, unknown>) => ({ ...s, version: 3 }),
+      /run spec version 3 is not one this lab reads \(1 or 2\); it was written by another version of the lab/,
+    ],
+    [
+      'a case whose trust is not a known word',
+      (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, source: { kind: 'case', dir: '/tmp/c', trust: 'yes' } }] }),
+      /cells\.0\.source\.trust/,
+    ],
     ['a case without its trust', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, source: { kind: 'case', dir: '/tmp/c' } }] }), /cells\.0\.source\.trust/],
-    ['a hostile outcome', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, expected: { outcome: '<img src=x onerror=alert(1)>', reason: '' } }] }), /cells\.0\.expected\.outcome/],
+    [
+      'a hostile outcome',
+      (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, expected: { outcome: '<img src=x onerror=alert(1)>', reason: '' } }] }),
+      /cells\.0\.expected\.outcome/,
+    ],
     ['a run id that is a path', (s: RunSpec) => ({ ...s, runId: '../../etc' }), /runId/],
     ['an axis value with a shell metacharacter', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, axes: { buildx: '$(id)' } }] }), /axis values are versions, names or ranges/],
     ['an unknown requirement', (s: RunSpec) => ({ ...s, cells: [{ ...s.cells[0]!, requires: ['buildx:v9'] }] }), /requires unknown buildx:v9/],
@@ -37,7 +73,11 @@ describe('run spec', () => {
   });
   it('round-trips a case with its trust and the engine isolation', () => {
     const dir = tmp();
-    const s: RunSpec = { ...spec(dir), isolation: { isolated: true, reason: 'rootless' }, cells: [{ ...spec(dir).cells[0]!, source: { kind: 'case', dir: '/tmp/c', trust: 'user' } }] };
+    const s: RunSpec = {
+      ...spec(dir),
+      isolation: { isolated: true, reason: 'rootless' },
+      cells: [{ ...spec(dir).cells[0]!, source: { kind: 'case', dir: '/tmp/c', trust: 'user' } }],
+    };
     expect(readRunSpec(writeRunSpec(s))).toEqual(s);
   });
   it('reads a version 1 spec, its cases untrusted whatever it claims (a replay decides their trust again)', () => {
@@ -60,7 +100,11 @@ describe('shards', () => {
   it('splits cells into contiguous slices that cover every cell once', () => {
     const cells = Array.from({ length: 10 }, (_, i) => i);
     const slices = [1, 2, 3].map((i) => shardSlice(cells, i, 3));
-    expect(slices).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(slices).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
     expect(() => shardSlice(cells, 4, 3)).toThrow(/1 <= i <= n/);
   });
 });

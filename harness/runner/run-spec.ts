@@ -12,7 +12,11 @@ export const RUN_SPEC_VERSION = 2;
 export const RUN_SPEC_FILE = 'run-spec.json';
 
 const text = (max = 4096) => z.string().max(max);
-const axisValue = z.string().min(1).max(200).regex(/^[A-Za-z0-9._+:/<>=^~ -]+$/, 'axis values are versions, names or ranges');
+const axisValue = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._+:/<>=^~ -]+$/, 'axis values are versions, names or ranges');
 
 export const requirementSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('buildx'), label: text(100), spec: text(200), version: text(100), via: z.enum(['exact', 'range', 'alias']) }),
@@ -24,10 +28,14 @@ export type Requirement = z.infer<typeof requirementSchema>;
 
 export function requirementId(r: Requirement): string {
   switch (r.kind) {
-    case 'buildx': return `buildx:${r.label}`;
-    case 'engine-image': return `engine:${r.label}`;
-    case 'buildkit': return `buildkit:${r.version}`;
-    case 'image': return `image:${r.id}`;
+    case 'buildx':
+      return `buildx:${r.label}`;
+    case 'engine-image':
+      return `engine:${r.label}`;
+    case 'buildkit':
+      return `buildkit:${r.version}`;
+    case 'image':
+      return `image:${r.id}`;
   }
 }
 
@@ -52,7 +60,13 @@ export const plannedCellSchema = z.object({
   source: cellSourceSchema,
   /** axes as name, keys sorted: "buildx=v0.21.1/engine=26.1.5/store=containerd" */
   name: text(1000),
-  axes: z.record(z.string().max(50).regex(/^[a-z][a-z-]*$/), axisValue),
+  axes: z.record(
+    z
+      .string()
+      .max(50)
+      .regex(/^[a-z][a-z-]*$/),
+    axisValue,
+  ),
   expected: z.object({ outcome: z.enum(DECLARED_OUTCOMES), reason: text(2000), undeclared: z.literal(true).optional() }),
   attempt: z.number().int().min(0).max(1000),
   requires: z.array(text(300)).max(20),

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { buildxLabel, cellId, cellRequirements, defineScenario, expandScenario, expectationFor, labelSatisfies, labelVersion, type AxesDecl, type Expectation } from './scenario.ts';
+import {
+  buildxLabel,
+  cellId,
+  cellRequirements,
+  defineScenario,
+  expandScenario,
+  expectationFor,
+  labelSatisfies,
+  labelVersion,
+  type AxesDecl,
+  type Expectation,
+} from './scenario.ts';
 
 const expectations: Expectation[] = [
   { when: { fault: 'none' }, outcome: 'control', reason: 'no fault: every version boots' },
@@ -22,17 +33,27 @@ const scenario = defineScenario({
     { when: { buildx: '<0.21.0' }, outcome: 'reproduced', reason: 'bad' },
     { when: { buildx: '>=0.21.0' }, outcome: 'fixed', reason: 'good' },
   ],
-  async observe() { return {}; },
+  async observe() {
+    return {};
+  },
   judge: () => ({ observed: 'fixed', summary: '' }),
 });
 
 /** A scenario with only a matrix, whose every cell is expected fixed. */
 const bare = <const D extends AxesDecl>(axes: D) =>
-  defineScenario({ id: 'bare', title: 't', links: [], symptom: 's', axes, expectations: [{ when: { buildx: '*' } as Expectation<D>['when'], outcome: 'fixed', reason: 'r' }], observe: async () => ({}), judge: () => ({ observed: 'fixed', summary: '' }) });
+  defineScenario({
+    id: 'bare',
+    title: 't',
+    links: [],
+    symptom: 's',
+    axes,
+    expectations: [{ when: { buildx: '*' } as Expectation<D>['when'], outcome: 'fixed', reason: 'r' }],
+    observe: async () => ({}),
+    judge: () => ({ observed: 'fixed', summary: '' }),
+  });
 
 const source = { kind: 'scenario', module: 'scenarios/demo.scenario.ts' } as const;
-const expand = (matrix: 'quick' | 'full' | 'all', filters: Record<string, string[]> = {}, repeat = 1) =>
-  expandScenario(scenario, { matrix, filters, repeat, source });
+const expand = (matrix: 'quick' | 'full' | 'all', filters: Record<string, string[]> = {}, repeat = 1) => expandScenario(scenario, { matrix, filters, repeat, source });
 
 describe('defineScenario', () => {
   it.each(['Demo', '-demo', 'demo_1', 'demo id', ''])('refuses the id %j', (id) => {
@@ -124,7 +145,9 @@ describe('expandScenario', () => {
     expect(cells.map((c) => [c.name, c.expected.outcome])).toEqual([...perBuildx('v0.20.1', 'reproduced'), ...perBuildx('v0.21.1', 'fixed')]);
   });
   it('takes the `all` matrix, and keeps the containerd store of a scenario without engines', () => {
-    expect(new Set(expand('all', { buildx: ['0.21.1'], store: ['classic'], driver: ['docker'] }).cells.map((c) => c.axes.engine))).toEqual(new Set(['23.0.6', '24.0.9', '25.0.8', '26.1.5', '27.5.1', '28.5.2', '29.7.1']));
+    expect(new Set(expand('all', { buildx: ['0.21.1'], store: ['classic'], driver: ['docker'] }).cells.map((c) => c.axes.engine))).toEqual(
+      new Set(['23.0.6', '24.0.9', '25.0.8', '26.1.5', '27.5.1', '28.5.2', '29.7.1']),
+    );
     const engineless = bare({ buildx: ['0.21.1'], store: ['containerd'] });
     expect(expandScenario(engineless, { matrix: 'full', filters: {}, repeat: 1, source }).cells.map((c) => c.name)).toEqual(['buildx=v0.21.1/store=containerd']);
   });
@@ -146,7 +169,13 @@ describe('expandScenario', () => {
   });
   it('resolves release candidates when a filter names one, in its ranges too', () => {
     expect(expand('quick', { buildx: ['0.21.0-rc2'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.21.0-rc2']);
-    expect(expand('quick', { buildx: ['0.21.0-rc2', '>=0.20.1 <0.21.1'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.20.1', 'v0.21.0-rc1', 'v0.21.0-rc2', 'v0.21.0-rc3', 'v0.21.0']);
+    expect(expand('quick', { buildx: ['0.21.0-rc2', '>=0.20.1 <0.21.1'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual([
+      'v0.20.1',
+      'v0.21.0-rc1',
+      'v0.21.0-rc2',
+      'v0.21.0-rc3',
+      'v0.21.0',
+    ]);
     expect(expand('quick', { buildx: ['>=0.20.1 <0.21.1'], driver: ['docker'] }).cells.map((c) => c.axes.buildx)).toEqual(['v0.20.1', 'v0.21.0']);
   });
   it('checks the values a quick matrix overrides', () => {
@@ -154,7 +183,10 @@ describe('expandScenario', () => {
     expect(() => expandScenario(typo, { matrix: 'quick', filters: {}, repeat: 1, source })).toThrow(/demo: store=zfs is not known/);
   });
   it('keeps a quick matrix and filters reaching beyond it', () => {
-    expect(expand('quick').cells.map((c) => c.name)).toEqual(['buildx=v0.21.1/driver=docker/engine=26.1.5/store=containerd', 'buildx=v0.21.1/driver=docker-container/engine=26.1.5/store=containerd']);
+    expect(expand('quick').cells.map((c) => c.name)).toEqual([
+      'buildx=v0.21.1/driver=docker/engine=26.1.5/store=containerd',
+      'buildx=v0.21.1/driver=docker-container/engine=26.1.5/store=containerd',
+    ]);
     expect(expand('quick', { engine: ['latest'], driver: ['docker'] }).cells.map((c) => c.axes.engine)).toEqual([expect.stringMatching(/^29\./)]);
   });
   it('names every cell once per attempt, and lists what each needs', () => {
@@ -171,7 +203,9 @@ describe('expandScenario', () => {
   });
   it('fails a matrix value no expectation covers, naming the cell', () => {
     const s = { ...scenario, expectations: [{ when: { buildx: '>=0.21.0' }, outcome: 'fixed' as const, reason: 'r' }] };
-    expect(() => expandScenario(s, { matrix: 'full', filters: { buildx: ['0.20.1'] }, repeat: 1, source: { kind: 'scenario', module: 'x' } })).toThrow(/no expectation covers buildx=v0\.20\.1/);
+    expect(() => expandScenario(s, { matrix: 'full', filters: { buildx: ['0.20.1'] }, repeat: 1, source: { kind: 'scenario', module: 'x' } })).toThrow(
+      /no expectation covers buildx=v0\.20\.1/,
+    );
   });
   it('gives stable, distinct cell ids', () => {
     // the first 8 hex digits of sha256("s>a#0"): the same id in every run and on every machine

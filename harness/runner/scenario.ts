@@ -173,7 +173,12 @@ export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, 
 }
 
 /** What one cell needs provisioned before it runs; pure. */
-export function cellRequirements(s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit'>, axes: Readonly<Record<string, string>>, buildx: ResolvedVersion, engine: ResolvedEngine | undefined): Requirement[] {
+export function cellRequirements(
+  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit'>,
+  axes: Readonly<Record<string, string>>,
+  buildx: ResolvedVersion,
+  engine: ResolvedEngine | undefined,
+): Requirement[] {
   const reqs: Requirement[] = [
     { kind: 'image', id: 'registry' },
     { kind: 'buildx', label: buildxLabel(buildx), spec: buildx.spec, version: buildx.version, via: buildx.via },

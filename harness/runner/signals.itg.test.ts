@@ -19,16 +19,19 @@ describe('runner under signals', () => {
     expect(await labResources(runId)).toBe(0);
   });
 
-  it.each(['SIGTERM', 'SIGHUP'] as const)('%s to the bin wrapper alone (kill PID, a CI timeout, a closed terminal): the run stops, exit 128+signal, everything removed', async (signal) => {
-    const run = startCli(['run', 'bake', '--matrix', 'quick', '--report-dir', `/tmp/bxl-${signal.toLowerCase()}-${Date.now()}`]);
-    await run.saw(CELL_STARTED);
-    const runId = await run.runId;
-    await run.saw(/DinD .* ready in/);
-    process.kill(run.child.pid!, signal); // the wrapper's pid only, not its process group
-    const r = await run.child;
-    expect(r.exitCode, r.all).toBe(signal === 'SIGTERM' ? 143 : 129);
-    expect(await labResources(runId)).toBe(0);
-  });
+  it.each(['SIGTERM', 'SIGHUP'] as const)(
+    '%s to the bin wrapper alone (kill PID, a CI timeout, a closed terminal): the run stops, exit 128+signal, everything removed',
+    async (signal) => {
+      const run = startCli(['run', 'bake', '--matrix', 'quick', '--report-dir', `/tmp/bxl-${signal.toLowerCase()}-${Date.now()}`]);
+      await run.saw(CELL_STARTED);
+      const runId = await run.runId;
+      await run.saw(/DinD .* ready in/);
+      process.kill(run.child.pid!, signal); // the wrapper's pid only, not its process group
+      const r = await run.child;
+      expect(r.exitCode, r.all).toBe(signal === 'SIGTERM' ? 143 : 129);
+      expect(await labResources(runId)).toBe(0);
+    },
+  );
 
   it('a killed runner leaves labelled leftovers, which the next run sweeps before it starts', async () => {
     const run = startCli(['run', 'bake', '--matrix', 'quick', '--report-dir', `/tmp/bxl-sigkill-${Date.now()}`]);
@@ -39,7 +42,11 @@ describe('runner under signals', () => {
     // Nothing of the run keeps running, but its containers and network are still there.
     expect(await labResources(runId)).toBeGreaterThan(0);
     // The next run sweeps them before it starts, and works.
-    const next = await execa('node', [CLI, 'run', 'smoke', '--matrix', 'quick', '--report-dir', `/tmp/bxl-sig-next-${Date.now()}`], { reject: false, all: true, env: await labDockerEnv() });
+    const next = await execa('node', [CLI, 'run', 'smoke', '--matrix', 'quick', '--report-dir', `/tmp/bxl-sig-next-${Date.now()}`], {
+      reject: false,
+      all: true,
+      env: await labDockerEnv(),
+    });
     expect(next.exitCode, next.all).toBe(0);
     expect(next.all).toMatch(new RegExp(`sweep: removed run ${runId}: abandoned`));
     expect(await labResources(runId)).toBe(0);

@@ -13,9 +13,15 @@ import { FIXTURE_CASES, caseSource, checkTrust, gateUntrusted, isInside, retrust
 
 const SHIPPED = '2969-ls-json-duplicates';
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 /** A real temporary directory (realpath: the temp dir may itself be reached through a symlink). */
-const tmp = () => { const d = realpathSync(mkdtempSync(path.join(tmpdir(), 'trust-'))); dirs.push(d); return d; };
+const tmp = () => {
+  const d = realpathSync(mkdtempSync(path.join(tmpdir(), 'trust-')));
+  dirs.push(d);
+  return d;
+};
 
 /** A stand-in project: <tmp>/fixtures/cases/good holding a case.yaml, and <tmp>/outside/evil. */
 function layout() {
@@ -29,7 +35,7 @@ function layout() {
 }
 
 describe('caseSource', () => {
-  it("trusts a shipped case of this checkout, by its real path", () => {
+  it('trusts a shipped case of this checkout, by its real path', () => {
     expect(caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })).toEqual({ kind: 'case', dir: realpathSync(path.join(FIXTURE_CASES, SHIPPED)), trust: 'project' });
   });
 
@@ -50,11 +56,23 @@ describe('caseSource', () => {
   });
 
   it.each([
-    ['a symlink inside the fixtures pointing outside', (l: ReturnType<typeof layout>) => { symlinkSync(l.evil, path.join(l.fixtures, 'sneaky')); return path.join(l.fixtures, 'sneaky'); }],
+    [
+      'a symlink inside the fixtures pointing outside',
+      (l: ReturnType<typeof layout>) => {
+        symlinkSync(l.evil, path.join(l.fixtures, 'sneaky'));
+        return path.join(l.fixtures, 'sneaky');
+      },
+    ],
     ['a `..` path that starts in the fixtures and leaves them', (l: ReturnType<typeof layout>) => path.join(l.fixtures, 'good', '..', '..', '..', 'outside', 'evil')],
     ['a sibling whose name starts like the fixtures', (l: ReturnType<typeof layout>) => path.join(l.root, 'fixtures', 'cases-evil', 'x')],
     ['the fixtures directory itself', (l: ReturnType<typeof layout>) => l.fixtures],
-    ['a directory linked to from inside the fixtures, by its own path', (l: ReturnType<typeof layout>) => { symlinkSync(l.evil, path.join(l.fixtures, 'sneaky')); return l.evil; }],
+    [
+      'a directory linked to from inside the fixtures, by its own path',
+      (l: ReturnType<typeof layout>) => {
+        symlinkSync(l.evil, path.join(l.fixtures, 'sneaky'));
+        return l.evil;
+      },
+    ],
   ])('does not trust %s', (_what, where) => {
     const l = layout();
     expect(caseSource(where(l), { trust: false, fixtures: l.fixtures }).trust).toBe('untrusted');
@@ -92,12 +110,27 @@ describe('isInside', () => {
   });
 });
 
-const planned = (source: PlannedCell['source'], key = 'k'): PlannedCell => ({ key, scenario: 's', source, name: 'buildx=v0.21.1', axes: { buildx: 'v0.21.1' }, expected: { outcome: 'reproduced', reason: 'r' }, attempt: 0, requires: [] });
+const planned = (source: PlannedCell['source'], key = 'k'): PlannedCell => ({
+  key,
+  scenario: 's',
+  source,
+  name: 'buildx=v0.21.1',
+  axes: { buildx: 'v0.21.1' },
+  expected: { outcome: 'reproduced', reason: 'r' },
+  attempt: 0,
+  requires: [],
+});
 
 describe('retrust', () => {
   it("decides a replayed spec's trust again, whatever the spec claims", () => {
     const l = layout();
-    const spec = { cells: [planned({ kind: 'case', dir: l.evil, trust: 'project' }), planned({ kind: 'case', dir: l.good, trust: 'untrusted' }), planned({ kind: 'scenario', module: 'scenarios/x.scenario.ts' })] } as RunSpec;
+    const spec = {
+      cells: [
+        planned({ kind: 'case', dir: l.evil, trust: 'project' }),
+        planned({ kind: 'case', dir: l.good, trust: 'untrusted' }),
+        planned({ kind: 'scenario', module: 'scenarios/x.scenario.ts' }),
+      ],
+    } as RunSpec;
     expect(retrust(spec, { trust: false, fixtures: l.fixtures }).cells.map((c) => c.source)).toEqual([
       { kind: 'case', dir: l.evil, trust: 'untrusted' },
       { kind: 'case', dir: l.good, trust: 'project' },
@@ -146,7 +179,14 @@ describe('gateUntrusted', () => {
 
 describe('untrustedCases and trustFact', () => {
   it('lists each untrusted case directory once, sorted', () => {
-    const cells = [planned({ kind: 'case', dir: '/b', trust: 'untrusted' }), planned({ kind: 'case', dir: '/a', trust: 'untrusted' }), planned({ kind: 'case', dir: '/b', trust: 'untrusted' }, 'k2'), planned({ kind: 'case', dir: '/c', trust: 'user' }), planned({ kind: 'case', dir: '/d', trust: 'project' }), planned({ kind: 'scenario', module: 'm' })];
+    const cells = [
+      planned({ kind: 'case', dir: '/b', trust: 'untrusted' }),
+      planned({ kind: 'case', dir: '/a', trust: 'untrusted' }),
+      planned({ kind: 'case', dir: '/b', trust: 'untrusted' }, 'k2'),
+      planned({ kind: 'case', dir: '/c', trust: 'user' }),
+      planned({ kind: 'case', dir: '/d', trust: 'project' }),
+      planned({ kind: 'scenario', module: 'm' }),
+    ];
     expect(untrustedCases({ cells })).toEqual(['/a', '/b']);
   });
 
@@ -193,14 +233,27 @@ describe('the shipped cases (make test, make lab)', () => {
   });
 
   it('plan into cells that carry the trust, with no untrusted case to check', async () => {
-    const spec = await planRun({ command: 'repro', argv: ['repro'], sources: [caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })], matrix: 'full', filters: {}, repeat: 1, jobs: 1, reportDir: '/nonexistent', runId: 'r1', dockerHost: 'unix:///nowhere' });
+    const spec = await planRun({
+      command: 'repro',
+      argv: ['repro'],
+      sources: [caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })],
+      matrix: 'full',
+      filters: {},
+      repeat: 1,
+      jobs: 1,
+      reportDir: '/nonexistent',
+      runId: 'r1',
+      dockerHost: 'unix:///nowhere',
+    });
     expect(spec.cells.length).toBeGreaterThan(0);
-    expect(new Set(spec.cells.map((c) => JSON.stringify(c.source)))).toEqual(new Set([JSON.stringify({ kind: 'case', dir: realpathSync(path.join(FIXTURE_CASES, SHIPPED)), trust: 'project' })]));
+    expect(new Set(spec.cells.map((c) => JSON.stringify(c.source)))).toEqual(
+      new Set([JSON.stringify({ kind: 'case', dir: realpathSync(path.join(FIXTURE_CASES, SHIPPED)), trust: 'project' })]),
+    );
     expect(untrustedCases(spec)).toEqual([]);
   });
 });
 
-describe('the project\'s case root', () => {
+describe("the project's case root", () => {
   it('vouches for nothing when fixtures/cases is itself a link (it could point at a world-writable directory)', () => {
     const l = layout();
     const elsewhere = mkdtempSync(path.join(tmpdir(), 'bxl-linked-cases-'));

@@ -23,7 +23,9 @@ function realDir(dir: string, what: string): string {
   try {
     real = realpathSync(dir);
   } catch (e) {
-    throw new UsageError(`${what} ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}; give a case directory (it holds case.yaml)`);
+    throw new UsageError(
+      `${what} ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}; give a case directory (it holds case.yaml)`,
+    );
   }
   if (!statSync(real).isDirectory()) throw new UsageError(`${what} ${dir} is not a directory; give a case directory (it holds case.yaml)`);
   return real;

@@ -15,7 +15,15 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const board = new ProgressBoard({ live: false });
   const { config, spec } = await prepareRun(
     labConfig(),
-    { command: 'vitest', argv: ['vitest', 'run', '--project', 'scenarios'], sources: scenarioModules().map((module) => ({ kind: 'scenario' as const, module })), matrix: 'quick', filters: {}, repeat: 1, jobs: 2 },
+    {
+      command: 'vitest',
+      argv: ['vitest', 'run', '--project', 'scenarios'],
+      sources: scenarioModules().map((module) => ({ kind: 'scenario' as const, module })),
+      matrix: 'quick',
+      filters: {},
+      repeat: 1,
+      jobs: 2,
+    },
     board,
   );
   cleanReportSubdir(spec.reportDir, 'cells');
