@@ -46,7 +46,7 @@ async function invariants(): Promise<void> {
   expect(outside.connections).toBe(0);
   for (const s of upstream.seen) expect(parseRequestTarget(s.method, s.url)).toMatchObject({ ok: true });
   upstream.seen.length = 0; // keep the stand-in's own memory flat across thousands of inputs
-  // Eventually, not at once: on a loaded 2-core machine a closing socket can take seconds to be seen (3 s failed once under load 20).
+  // Eventually, not at once: on a loaded 2-core machine a closing socket can take seconds to be seen (the body fuzzer failed once at load 20; this wait is the likeliest cause).
   await expect.poll(() => proxy.stats(), { timeout: 15_000, interval: 5 }).toMatchObject({ active: 0, bufferedBytes: 0 });
   expect(proxy.upstreamFailures).toBe(0);
   const good = await request(proxy.urlFor(), 'GET', '/v2/', { headers: { host: 'registry:5000' } });
