@@ -24,6 +24,7 @@ describe('matchTempDir', () => {
     ['cacheDir', 'tmp/bundle-export-79', 'bundle', 79],
     ['cacheDir', 'tmp/bundle-import-80', 'bundle', 80],
     ['cacheDir', 'tools/debootstrap.dl-81', 'apt download', 81],
+    ['cacheDir', 'run/registry-4243-aB3xYz', 'registry socket', 4243],
     ['cacheDir', 'apt/dl-82-1795775487326', 'apt download (older lab)', 82],
     ['cacheDir', 'tools/actionlint-1.7.7.tmp-83-1795775487326', 'tool build', 83],
     ['cacheDir', 'image-files-AbC123', 'image files (older lab)', undefined],

@@ -37,6 +37,8 @@ const PATTERNS: readonly { root: Root; kind: string; re: RegExp }[] = [
   { root: 'cacheDir', kind: 'apt download', re: /^tools\/[^/]+\.dl-(\d+)$/ },
   { root: 'cacheDir', kind: 'apt download (older lab)', re: /^apt\/dl-(\d+)-\d+$/ },
   { root: 'cacheDir', kind: 'tool build', re: /^tools\/[^/]+\.tmp-(\d+)-\d+$/ },
+  // a run killed, or whose registry was killed under it, leaves its socket directory
+  { root: 'cacheDir', kind: 'registry socket', re: /^run\/registry-(\d+)-[^/]+$/ },
   { root: 'cacheDir', kind: 'image files (older lab)', re: /^image-files-[^/]+$/ },
   { root: 'engineHome', kind: 'engine install', re: /^bin\.tmp-(\d+)$/ },
   { root: 'varTmp', kind: 'debootstrap tree (older lab)', re: /^buildx-lab-rootfs\.[^/]+$/ },

@@ -44,7 +44,8 @@ export function registryConfig(): string {
 export function makeSocketDir(config: Pick<LabConfig, 'cacheDir'>): string {
   const parent = path.join(config.cacheDir, 'run');
   mkdirSync(parent, { recursive: true, mode: 0o700 });
-  const dir = mkdtempSync(path.join(parent, 'registry-'));
+  // the pid in its name lets every run start and `clean` remove it once its run is gone (provision/temp-dirs.ts)
+  const dir = mkdtempSync(path.join(parent, `registry-${process.pid}-`));
   const socket = path.join(dir, SOCKET_NAME);
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
     rmSync(dir, { recursive: true, force: true });
