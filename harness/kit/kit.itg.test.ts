@@ -171,7 +171,12 @@ symptom: {output: "github.com/docker/buildx"}
   });
 
   it('refuses a hostile case before anything runs', () => {
-    expect(() => loadCase(caseDir('title: t\nsteps: [{docker: [run, --privileged, x]}]\nsymptom: {exitCode: zero}\n'))).toThrow(UsageError);
+    const dir = caseDir('title: t\nsteps: [{docker: [run, --privileged, x]}]\nsymptom: {exitCode: zero}\n');
+    try {
+      expect(() => loadCase(dir)).toThrow(UsageError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
