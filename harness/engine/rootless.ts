@@ -31,9 +31,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { childEnv, type LabConfig } from '../config.ts';
+import type { LabConfig } from '../config.ts';
 import { EngineStartError, RequirementError, UsageError } from '../errors.ts';
-import { run } from '../exec.ts';
 import type { ProgressSink } from '../progress.ts';
 import { lastLines } from '../text.ts';
 import { inspectEngine, labEnginePaths, pidAlive, type EngineInfo } from './host.ts';
@@ -319,11 +318,6 @@ export class RootlessEngine {
       chownTree(dir, range);
     }
   }
-}
-
-/** Runs a host docker CLI against the rootless engine. */
-export function rootlessDocker(config: LabConfig, engine: RootlessEngine, argv: readonly string[], input?: string | Buffer) {
-  return run(['docker', ...argv], { env: childEnv(config, { DOCKER_HOST: engine.host }), timeoutMs: 300_000, ...(input ? { input } : {}) });
 }
 
 /** Whether `pid` runs `exe` as the namespace's root (host uid ROOTLESS_UID_BASE). */
