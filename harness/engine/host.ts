@@ -340,7 +340,7 @@ export class HostEngine {
       if (child.exitCode !== null || Date.now() > deadline) {
         throw new EngineStartError(
           `the lab's dockerd ${child.exitCode !== null ? `exited (${child.exitCode})` : `did not answer within ${timeoutMs / 1000} s`} on ${p.socket}`,
-          lastLines(readLog(p.log), 25),
+          lastLines(readText(p.log), 25),
         );
       }
       await new Promise((r) => setTimeout(r, 250));
@@ -402,7 +402,8 @@ export function pidAlive(pid: number | undefined): boolean {
   }
 }
 
-function readLog(file: string): string {
+/** A file's text, or '' when it cannot be read (a log or pid file not written yet, or gone). */
+export function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch {

@@ -35,7 +35,7 @@ import type { LabConfig } from '../config.ts';
 import { EngineStartError, RequirementError, UsageError } from '../errors.ts';
 import type { ProgressSink } from '../progress.ts';
 import { lastLines } from '../text.ts';
-import { inspectEngine, labEnginePaths, pidAlive, type EngineInfo } from './host.ts';
+import { inspectEngine, labEnginePaths, pidAlive, readText, type EngineInfo } from './host.ts';
 
 /** First host uid (and gid) of the namespace: 0x70000000, far above account ranges and the usual subuid ranges. */
 export const ROOTLESS_UID_BASE = 0x7000_0000;
@@ -347,13 +347,5 @@ function removeCgroupTree(dir: string): void {
     rmdirSync(dir);
   } catch {
     /* busy: a process of a killed engine is still exiting; the next stop removes it */
-  }
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
   }
 }
