@@ -1,22 +1,18 @@
 // bisect --commits over a real repository made in a temp directory (git on the host; no engine): the
 // oracle reads each commit's tree, so the walk, the skips and the named pull request come from git itself.
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../cli/main.ts';
 import { run } from '../exec.ts';
-import { syntheticRepo, type SyntheticRepo } from '../git/synthetic-repo.test-helpers.ts';
+import { GIT_TIMEOUT, type SyntheticRepo, useSyntheticRepo } from '../git/synthetic-repo.test-helpers.ts';
 import type { Observation } from './bisect.ts';
 import { bisectCommand } from './command.ts';
 import { bisectCommitRange, renderCommitRange } from './commit-range.ts';
 import { shortSha, type CommitOracle } from './commits.ts';
 
 let repo: SyntheticRepo;
-// Dozens of git processes each: generous bounds, since the 2 cores here are shared with engine work.
-const GIT_TIMEOUT = 60_000;
-beforeAll(async () => {
-  repo = await syntheticRepo();
-}, GIT_TIMEOUT);
-afterAll(() => rmSync(repo.dir, { recursive: true, force: true }));
+useSyntheticRepo((r) => {
+  repo = r;
+});
 
 /** The bug is absent where the tree holds `file` (fix.txt: pull request #103's second commit); `unbuildable` are skipped. */
 function treeOracle(unbuildable: string[] = [], file = 'fix.txt') {

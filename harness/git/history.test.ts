@@ -1,19 +1,15 @@
 // Against a real repository made in a temp directory (git on the host; no engine, no network).
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HarnessError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { history, isAncestor, mergeBringing, resolveRevision, tagsCarrying, walkBetween } from './history.ts';
 import { cherryPicksOf, pullRequestOf } from './log.ts';
-import { syntheticRepo, type SyntheticRepo } from './synthetic-repo.test-helpers.ts';
+import { GIT_TIMEOUT, type SyntheticRepo, useSyntheticRepo } from './synthetic-repo.test-helpers.ts';
 
 let repo: SyntheticRepo;
-// Dozens of git processes each: generous bounds, since the 2 cores here are shared with engine work.
-const GIT_TIMEOUT = 60_000;
-beforeAll(async () => {
-  repo = await syntheticRepo();
-}, GIT_TIMEOUT);
-afterAll(() => rmSync(repo.dir, { recursive: true, force: true }));
+useSyntheticRepo((r) => {
+  repo = r;
+});
 
 describe('resolveRevision', { timeout: GIT_TIMEOUT }, () => {
   it('resolves tags, branches and abbreviated hashes to the full hash', async () => {

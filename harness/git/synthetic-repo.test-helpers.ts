@@ -2,9 +2,10 @@
 // into main as GitHub merges them ("Merge pull request #N from ..." with the title on the body's first
 // line), a later release, and a release branch carrying a cherry-picked backport (v0.20.2) and a merged
 // pull request of picks (v0.20.3).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { runChecked } from '../exec.ts';
 import type { GitRepo } from './history.ts';
 
@@ -13,6 +14,21 @@ export interface SyntheticRepo extends GitRepo {
   heads: Map<number, string>;
   /** the pull requests merged, in order; #103's branch holds two commits, the second adds fix.txt */
   merged: number[];
+}
+
+/** Dozens of git processes a test file: generous bounds, since the 2 cores here are shared with engine work. */
+export const GIT_TIMEOUT = 60_000;
+
+/** One synthetic repository for a test file, handed to `use` before its tests and removed after them. */
+export function useSyntheticRepo(use: (repo: SyntheticRepo) => void): void {
+  let made: SyntheticRepo | undefined;
+  beforeAll(async () => {
+    made = await syntheticRepo();
+    use(made);
+  }, GIT_TIMEOUT);
+  afterAll(() => {
+    if (made) rmSync(made.dir, { recursive: true, force: true });
+  });
 }
 
 export async function syntheticRepo(): Promise<SyntheticRepo> {
