@@ -3,8 +3,7 @@
 import { Command } from 'commander';
 import { labConfig } from '../config.ts';
 import { writeConsole } from '../progress.ts';
-import { listCells, runAndReport } from '../runner/command.ts';
-import { planRun } from '../runner/plan.ts';
+import { printCells, runAndReport } from '../runner/command.ts';
 import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
 import { caseSource } from '../runner/trust.ts';
 import { loadCase } from './case.ts';
@@ -26,17 +25,7 @@ export function reproCommand(): Command {
     // Outside this checkout's fixtures/cases, and without --trust: only an isolated engine runs it (runner/trust.ts).
     const source = caseSource(kase.dir, { trust: values.trust === true });
     if (values.list) {
-      const spec = await planRun({
-        command: 'repro',
-        argv: ['repro', ...c.args],
-        sources: [source],
-        ...runOptions(values),
-        reportDir: '',
-        runId: 'list',
-        dockerHost: config.dockerHost,
-      });
-      // cell names quote the case: printed as the lab prints everything
-      writeConsole(process.stdout, `${listCells(spec)}\n`);
+      await printCells(config, 'repro', ['repro', ...c.args], [source], runOptions(values));
       return;
     }
     const run = await runAndReport(config, 'repro', ['repro', ...c.args], [source], runOptions(values));

@@ -79,8 +79,7 @@ export function runCommand(): Command {
         "--trust applies to the case directories of a replayed run (--spec FILE); scenarios are the project's own. For a case directory, use repro CASE_DIR --trust",
       );
     if (values.list) {
-      const spec = await planRun({ command: 'run', argv, sources: scenarioSources(names), ...runOptions(values), reportDir: '', runId: 'list', dockerHost: config.dockerHost });
-      writeConsole(process.stdout, `${listCells(spec)}\n`);
+      await printCells(config, 'run', argv, scenarioSources(names), runOptions(values));
       return;
     }
     if (values.spec) {
@@ -111,6 +110,12 @@ export function runCommand(): Command {
     }
     process.exitCode = (await runAndReport(config, 'run', argv, scenarioSources(names), runOptions(values))).exitCode;
   });
+}
+
+/** --list: plans the cells and prints them with what they need, running nothing (cell names quote cases: printed as the lab prints everything). */
+export async function printCells(config: LabConfig, command: RunSpec['command'], argv: string[], sources: CellSource[], o: RunOptions): Promise<void> {
+  const spec = await planRun({ command, argv, sources, ...o, reportDir: '', runId: 'list', dockerHost: config.dockerHost });
+  writeConsole(process.stdout, `${listCells(spec)}\n`);
 }
 
 /** The cells of a planned run, one per line, then what they need; pure. */
