@@ -13,7 +13,7 @@
 
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
+import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HarnessError, UsageError } from '../errors.ts';
@@ -22,6 +22,7 @@ import { createBehaviour, errorAnswer, type BehaviourSpec, type RegistryEmulatio
 import { Journal, type JournalLimits } from './journal.ts';
 import { checkListenHost, checkResolvedHost, isUnspecifiedAddress, refuseWildcard } from './listen-address.ts';
 import { ProxiedRequest, clientAddress, header } from './proxied-request.ts';
+import { listenRelayed, peerAddress } from './proxy-protocol.ts';
 import { parseRequestTarget } from './request-target.ts';
 
 export { clientAddress } from './proxied-request.ts';
@@ -209,6 +210,8 @@ class ClientGone extends Error {}
 export class StartedFaultProxy {
   readonly journal: Journal;
   #servers: http.Server[] = [];
+  /** the unix-socket listeners of listenRelayed, which hand their connections to servers that listen on nothing */
+  #relayListeners: NetServer[] = [];
   #addresses: ListenAddress[] = [];
   #rules: ActiveRule[] = [];
   #behaviours: { pattern: string | RegExp; emulation: RegistryEmulation }[] = [];
@@ -244,18 +247,7 @@ export class StartedFaultProxy {
     for (const a of addrs) {
       // The name as the resolver sees it, then the address actually bound: both must be specific.
       await checkResolvedHost(a.host);
-
-      // insecureHTTPParser: false whatever NODE_OPTIONS says: the lenient parser accepts ambiguous framing.
-      const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024, insecureHTTPParser: false }, (req, res) => void this.#handle(req, res));
-      server.requestTimeout = 0; // Node's 300 s default would cut long blob uploads
-      server.on('connection', (socket: Socket) =>
-        socket.once('close', () => {
-          for (const x of this.#inFlight.get(socket) ?? []) x.finish();
-        }),
-      );
-      server.on('connect', (req: http.IncomingMessage, socket: Duplex) => this.#refuseConnect(req, socket));
-      server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => this.#clientError(err, socket));
-      this.#servers.push(server);
+      const server = this.#newServer();
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err) => reject(new HarnessError(`fault proxy cannot listen on ${a.host}:${a.port}: ${err.message}`, { cause: err })));
         server.listen(a.port, a.host, () => resolve());
@@ -264,6 +256,31 @@ export class StartedFaultProxy {
       if (isUnspecifiedAddress(bound.address)) refuseWildcard(a.host, bound.address);
       this.#addresses.push({ host: a.host, port: bound.port });
     }
+  }
+
+  #newServer(): http.Server {
+    // insecureHTTPParser: false whatever NODE_OPTIONS says: the lenient parser accepts ambiguous framing.
+    const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024, insecureHTTPParser: false }, (req, res) => void this.#handle(req, res));
+    server.requestTimeout = 0; // Node's 300 s default would cut long blob uploads
+    server.on('connection', (socket: Socket) =>
+      socket.once('close', () => {
+        for (const x of this.#inFlight.get(socket) ?? []) x.finish();
+      }),
+    );
+    server.on('connect', (req: http.IncomingMessage, socket: Duplex) => this.#refuseConnect(req, socket));
+    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => this.#clientError(err, socket));
+    this.#servers.push(server);
+    return server;
+  }
+
+  /**
+   * Also serves a unix socket whose connections open with a PROXY v1 header (registry/proxy-protocol.ts):
+   * the lab's relay from a rootless engine's network namespace, which says which DinD engine connected.
+   */
+  async listenRelayed(socketPath: string): Promise<void> {
+    const server = this.#newServer();
+    const listener = await listenRelayed(server, socketPath);
+    this.#relayListeners.push(listener);
   }
 
   addresses(): ListenAddress[] {
@@ -328,6 +345,9 @@ export class StartedFaultProxy {
 
   async stop(): Promise<void> {
     this.#stopped.abort();
+    for (const l of this.#relayListeners) l.close();
+    this.#relayListeners = [];
+    for (const s of this.#servers) if (!s.listening) s.closeAllConnections();
     await Promise.all(
       this.#servers.map(
         (s) =>
@@ -623,7 +643,7 @@ export class StartedFaultProxy {
   #refuseConnect(req: http.IncomingMessage, socket: Duplex): void {
     this.#refused++;
     const inOrder = !this.#inFlight.get(socket)?.size;
-    this.#journalBare({ method: 'CONNECT', path: req.url ?? '', client: (socket as Socket).remoteAddress, status: inOrder ? 400 : 0, intervention: 'bad-target' });
+    this.#journalBare({ method: 'CONNECT', path: req.url ?? '', client: peerAddress(socket as Socket), status: inOrder ? 400 : 0, intervention: 'bad-target' });
     if (inOrder) this.#rawAnswer(socket, 400, 'Bad Request', 'fault proxy: authority form (CONNECT) is not forwarded');
     else socket.destroy();
   }
@@ -639,7 +659,7 @@ export class StartedFaultProxy {
     this.#journalBare({
       method: line?.[1]?.toUpperCase() ?? '-',
       path: line?.[2]?.split('?')[0] ?? '-',
-      client: (socket as Socket).remoteAddress,
+      client: peerAddress(socket as Socket),
       status,
       intervention: `malformed-${(err.code ?? 'request').toLowerCase()}`,
     });

@@ -4,6 +4,7 @@ import type http from 'node:http';
 import type { JournalEntry } from '../model.ts';
 import type { Answer, RegistryRequest } from './behaviours.ts';
 import { parseRegistryPath, type ParsedRegistryPath } from './journal.ts';
+import { peerAddress } from './proxy-protocol.ts';
 import { checkFraming, type Framing } from './request-framing.ts';
 import { parseRequestTarget, type TargetVerdict } from './request-target.ts';
 
@@ -45,7 +46,7 @@ export class ProxiedRequest implements RegistryRequest {
     readonly startedAt: number,
   ) {
     this.method = (req.method ?? 'GET').toUpperCase();
-    this.client = clientAddress(req.socket.remoteAddress);
+    this.client = clientAddress(peerAddress(req.socket));
     this.headers = req.headers;
     const raw = req.url ?? '';
     this.target = parseRequestTarget(this.method, raw);
