@@ -119,3 +119,21 @@ export interface CellResult {
 export function emptyEvidence(): CellEvidence {
   return { commands: [], journal: [], manifests: {}, facts: [] };
 }
+
+/**
+ * Another engine for the cells than the one provisioning built on: the lab's rootless engine, for untrusted
+ * cases. The network, registry and DinD engines are made there; images are copied to it; the fault proxy,
+ * on the host, is reached through a relay in its network namespace.
+ */
+export interface CellEngine {
+  /** its API socket */
+  host: string;
+  /** its dockerd's network namespace (/proc/PID/ns/net), where the relay listens */
+  netns: string;
+  /** a directory of the lab's that the engine can traverse: this run's mirrors and the registry's socket */
+  shareDir: string;
+  /** host uid of the namespace's root, which must be able to write the registry's socket directory */
+  rootUid: number;
+  /** its `docker info` ID when the run chose it: untrusted leases check it again, so a swapped socket is noticed */
+  engineId: string;
+}

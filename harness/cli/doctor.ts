@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { labConfig, withEngine } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { BuildxProvisioner } from '../buildx/provision.ts';
-import { HostEngine, engineProblem, inspectEngine } from '../engine/host.ts';
+import { HostEngine, engineProblem, inspectEngine, probeEngine } from '../engine/host.ts';
 import { describeSweep, surveyRuns, sweepLeftovers, type RunSurvey } from '../engine/sweep.ts';
 import { listLabImages } from '../images/images.ts';
 import { stderrProgress, writeConsole } from '../progress.ts';
@@ -12,7 +12,6 @@ import { CompileFailures } from '../provision/compile-failures.ts';
 import { goVersion } from '../provision/gobuild.ts';
 import { cacheUsers, pruneMarkers } from '../provision/in-use.ts';
 import { judgeTempDirs, sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
-import { probeIsolation } from '../runner/trust.ts';
 
 export interface DoctorLine {
   ok: boolean;
@@ -68,7 +67,7 @@ export function doctorCommand(): Command {
     const engine = user && !problem ? user : lab;
     if (engine) {
       const c = withEngine(config, engine.host);
-      const iso = await probeIsolation(c, engine.host);
+      const iso = await probeEngine(c, engine.host);
       say(true, `untrusted cases (outside fixtures/cases, no --trust): ${iso.isolated ? 'run here' : 'refused here'}: ${iso.reason}`);
       for (const l of runLines(engine.host, await surveyRuns(c))) say(l.ok, l.what, l.fix);
       for (const line of await listLabImages(c)) say(true, `image ${line.replace(/\t/g, '  ')}`);

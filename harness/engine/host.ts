@@ -181,6 +181,19 @@ export function engineIsolation(info: { SecurityOptions?: unknown }): EngineIsol
   return { isolated: false, reason: 'rootful engine (docker info lists no name=rootless): root in a privileged container is root on the host' };
 }
 
+/** An engine's isolation and ID, from its `docker info`; not isolated (and no ID) when it cannot be read. */
+export async function probeEngine(config: LabConfig, host: string): Promise<EngineIsolation & { engineId: string }> {
+  const r = await run(['docker', 'info', '--format', '{{json .}}'], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 30_000 });
+  if (r.exitCode !== 0) return { isolated: false, reason: `docker info failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`, engineId: '' };
+  let info: { SecurityOptions?: unknown; ID?: unknown } = {};
+  try {
+    info = (JSON.parse(r.stdout) as typeof info | null) ?? {};
+  } catch {
+    // an engine that answers with something else is taken for one that says nothing
+  }
+  return { ...engineIsolation(info), engineId: typeof info.ID === 'string' ? info.ID : '' };
+}
+
 export async function inspectEngine(config: LabConfig, host: string): Promise<Omit<EngineInfo, 'owner'> | undefined> {
   const r = await run(['docker', 'version', '--format', '{{json .Server}}'], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 15_000 });
   if (r.exitCode !== 0) return undefined;

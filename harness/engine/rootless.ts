@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  lstatSync,
   readlinkSync,
   closeSync,
   existsSync,
@@ -35,7 +36,8 @@ import type { LabConfig } from '../config.ts';
 import { EngineStartError, RequirementError, UsageError } from '../errors.ts';
 import type { ProgressSink } from '../progress.ts';
 import { lastLines } from '../text.ts';
-import { inspectEngine, labEnginePaths, pidAlive, readText, type EngineInfo } from './host.ts';
+import type { CellEngine } from '../model.ts';
+import { inspectEngine, labEnginePaths, pidAlive, probeEngine, readText, type EngineInfo } from './host.ts';
 
 /** First host uid (and gid) of the namespace: 0x70000000, far above account ranges and the usual subuid ranges. */
 export const ROOTLESS_UID_BASE = 0x7000_0000;
@@ -54,6 +56,8 @@ export interface RootlessPaths {
   pidFile: string;
   log: string;
   configFile: string;
+  /** root's, traversable: per-run mirrors of host directories and the registry's socket (lab/lab.ts) */
+  share: string;
 }
 
 /** The marker that says a directory is the rootless engine's, so that uninstall removes nothing else. */
@@ -75,6 +79,7 @@ export function rootlessPaths(home = '/var/lib/buildx-lab-rootless'): RootlessPa
     pidFile: path.join(runDir, 'dockerd.pid'),
     log: path.join(home, 'dockerd.log'),
     configFile: path.join(home, 'daemon.json'),
+    share: path.join(home, 'share'),
   };
 }
 
@@ -239,6 +244,22 @@ export class RootlessEngine {
       }
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  /**
+   * Starts it if needed and describes it as a place for cells: the network namespace of its dockerd (checked
+   * to be this engine's, run as the namespace's root), its share directory and its ID, which must say rootless.
+   */
+  async cellEngine(): Promise<CellEngine> {
+    await this.start();
+    if (lstatSync(this.paths.socket).isSymbolicLink())
+      throw new RequirementError(`the rootless engine's socket ${this.paths.socket} is a symlink: stop it ('buildx-lab engine stop --rootless') and start again`);
+    const pid = Number(readText(this.paths.pidFile).trim());
+    if (!pid || !isEngineProcess(pid, path.join(this.paths.bin, 'dockerd')))
+      throw new RequirementError(`the rootless engine's pid file ${this.paths.pidFile} does not name its dockerd (got '${pid || ''}')`);
+    const probe = await probeEngine(this.config, this.host);
+    if (!probe.isolated || !probe.engineId) throw new RequirementError(`the engine at ${this.host} is not rootless: ${probe.reason}`);
+    return { host: this.host, netns: `/proc/${pid}/ns/net`, shareDir: this.paths.share, rootUid: ROOTLESS_UID_BASE, engineId: probe.engineId };
   }
 
   /** Stops it: dockerd first (its containers die with its namespaces), then the delegated cgroups go. */

@@ -3,8 +3,10 @@
 // first use and reused across cells (lab/engine-pool.ts decides which cell gets which). Everything it
 // starts is stopped in reverse order on stop(), on SIGINT/SIGTERM, and swept by label after a crash.
 // It provisions nothing: the images it runs come ready from the run's provisioning (runner/provision.ts).
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { childEnv, prepareTestcontainersEnv, type LabConfig } from '../config.ts';
+import { childEnv, prepareTestcontainersEnv, withEngine, type LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
 import { OncePerKey } from '../once.ts';
 import { runChecked, run } from '../exec.ts';
@@ -12,12 +14,16 @@ import { HEARTBEAT_EVERY_MS, labelsFor } from '../engine/labels.ts';
 import { describeSweep, sweepLeftovers } from '../engine/sweep.ts';
 import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
-import { RegistryContainer, type StartedRegistryContainer } from '../registry/registry.ts';
+import { RegistryContainer, makeSocketDir, type StartedRegistryContainer } from '../registry/registry.ts';
 import { FaultProxy, type StartedFaultProxy } from '../registry/fault-proxy.ts';
 import { RegistryClient } from '../oci/client.ts';
-import { REGISTRY_HOST, type StoreKind } from '../model.ts';
+import { REGISTRY_HOST, type CellEngine, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
 import { EnginePool } from './engine-pool.ts';
+import { copyImage } from '../images/transfer.ts';
+import { mirrorTree } from './mirror.ts';
+import { NetnsRelay } from './netns-relay.ts';
+import { pidAlive, probeEngine } from '../engine/host.ts';
 
 const fixturesDir = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 
@@ -39,6 +45,14 @@ export interface DindLease {
   release(): void;
 }
 
+/** What a lab keeps for its cell engine: the relay, and this run's share with the mirrors the DinD engines mount. */
+interface CellSide {
+  relay: NetnsRelay;
+  runShare: string;
+  buildx: string;
+  fixtures: string;
+}
+
 export interface LabOptions {
   runId: string;
   registryImage: { ref: string; official: boolean };
@@ -52,6 +66,8 @@ export interface LabOptions {
   jobs?: number;
   /** DinD engines alive at once, idle ones included (default: jobs + DEFAULT_SPARE_ENGINES) */
   maxEngines?: number;
+  /** run the cells on this engine instead of the one in `config` (which still pushes the lab's images) */
+  cellEngine?: CellEngine;
 }
 
 export const DEFAULT_SPARE_ENGINES = 12;
@@ -80,12 +96,18 @@ export class Lab implements AsyncDisposable {
   private readonly heartbeat: NodeJS.Timeout;
   readonly labels: Record<string, string>;
 
+  private readonly copied = new OncePerKey<void>();
+
   private constructor(
+    /** the engine the cells run on */
     readonly config: LabConfig,
+    /** the engine provisioning built the images on: the same one, unless the cells run on the rootless engine */
+    private readonly imageConfig: LabConfig,
     readonly opts: LabOptions,
     readonly network: StartedLabNetwork,
     readonly registry: StartedRegistryContainer,
     readonly proxy: StartedFaultProxy,
+    private readonly cellSide?: CellSide,
   ) {
     this.labels = labelsFor(opts.runId);
     const perKey = opts.jobs ?? 1;
@@ -139,36 +161,58 @@ export class Lab implements AsyncDisposable {
     return this.opts.progress;
   }
 
-  /** Starts network, registry and proxy. */
-  static async start(config: LabConfig, opts: LabOptions): Promise<Lab> {
+  /** Starts network, registry and proxy (and, for a cell engine, the relay and the mirrors). */
+  static async start(imageConfig: LabConfig, opts: LabOptions): Promise<Lab> {
     hookSignals();
+    const cellEngine = opts.cellEngine;
+    const config = cellEngine ? withEngine(imageConfig, cellEngine.host) : imageConfig;
     prepareTestcontainersEnv(config);
     // Only runs that are provably abandoned: another run may be going in another pid namespace or host.
     const swept = await sweepLeftovers(config);
     for (const line of describeSweep(swept)) opts.progress(`sweep: ${line}`);
     const labels = labelsFor(opts.runId);
-    const network = await new LabNetwork(config).withLabels(labels).start();
-    let registry: StartedRegistryContainer | undefined;
+    const undo: (() => Promise<unknown> | unknown)[] = [];
     try {
+      const runShare = cellEngine ? makeRunShare(cellEngine) : undefined;
+      if (runShare) undo.push(() => rmSync(runShare, { recursive: true, force: true }));
+      if (cellEngine) await copyImage(imageConfig, config, opts.registryImage.ref);
+      const network = await new LabNetwork(config).withLabels(labels).start();
+      undo.push(() => network.stop());
       // No network for the registry: the proxy reaches it over its unix socket, and nothing else can.
-      registry = await new RegistryContainer(config, opts.registryImage).withLabels(labels).start();
+      let registryContainer = new RegistryContainer(config, opts.registryImage).withLabels(labels);
+      if (runShare && cellEngine) registryContainer = registryContainer.withSocketParent(runShare, cellEngine.rootUid);
+      const registry = await registryContainer.start();
+      undo.push(() => registry.stop());
       await registry.beat();
-      // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines.
+      // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines, or,
+      // on a cell engine, a unix socket its relay forwards that gateway to.
       const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
-        .withListen([
-          { host: '127.0.0.1', port: 0 },
-          { host: network.gateway, port: 5000 },
-        ])
+        .withListen([{ host: '127.0.0.1', port: 0 }, ...(cellEngine ? [] : [{ host: network.gateway, port: 5000 }])])
         .start();
-      const lab = new Lab(config, opts, network, registry, proxy);
+      undo.push(() => proxy.stop());
+      let cellSide: CellSide | undefined;
+      if (cellEngine && runShare) {
+        const socket = path.join(makeSocketDir(imageConfig, { kind: 'proxy' }), 'proxy.sock');
+        undo.push(() => rmSync(path.dirname(socket), { recursive: true, force: true }));
+        await proxy.listenRelayed(socket);
+        const relay = await NetnsRelay.start(cellEngine.netns, [{ host: network.gateway, port: 5000, socket }]);
+        undo.push(() => relay.stop());
+        cellSide = { relay, runShare, buildx: path.join(runShare, 'buildx'), fixtures: path.join(runShare, 'fixtures') };
+        mirrorTree(opts.buildxCacheRoot, cellSide.buildx);
+        mirrorTree(fixturesDir, cellSide.fixtures);
+      }
+      const lab = new Lab(config, imageConfig, opts, network, registry, proxy, cellSide);
       activeLabs.add(lab);
       opts.progress(
-        `lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms on ${registry.socketPath}, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})`,
+        `lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms on ${registry.socketPath}, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})` +
+          (cellEngine ? `; cells on the rootless engine ${cellEngine.host}, relayed from its network namespace` : ''),
       );
       return lab;
     } catch (e) {
-      await registry?.stop();
-      await network.stop();
+      for (const step of undo.reverse())
+        await Promise.resolve()
+          .then(step)
+          .catch(() => undefined);
       throw e;
     }
   }
@@ -188,6 +232,11 @@ export class Lab implements AsyncDisposable {
    */
   async lease(engine: EngineImage, store: StoreKind, opts: { untrusted?: boolean } = {}): Promise<DindLease> {
     if (this.stopped) throw new HarnessError('lab is stopped');
+    if (this.cellSide) {
+      // A Buildx that provisioning finished after the last cell started appears in the view now.
+      mirrorTree(this.opts.buildxCacheRoot, this.cellSide.buildx);
+      if (opts.untrusted) await this.checkCellEngine();
+    }
     const { engine: dind, startMs, release } = await this.pool.lease(`${engine.label}/${store}`, () => this.startDind(engine, store), { singleUse: opts.untrusted === true });
     return { dind, startMs, release };
   }
@@ -197,7 +246,22 @@ export class Lab implements AsyncDisposable {
     return this.pool.size(engine && store ? `${engine.label}/${store}` : undefined);
   }
 
+  /**
+   * The cell engine is still the one the run chose: its socket is in a directory the namespace's root can
+   * write, so it could have been swapped for a link to a rootful engine's. Throws when it is not.
+   */
+  private async checkCellEngine(): Promise<void> {
+    const want = this.opts.cellEngine!;
+    const now = await probeEngine(this.config, want.host);
+    const socket = want.host.replace(/^unix:\/\//, '');
+    if (lstatSync(socket).isSymbolicLink() || !now.isolated || now.engineId !== want.engineId)
+      throw new HarnessError(
+        `the rootless engine at ${want.host} is no longer the one this run checked (${now.isolated ? 'isolated' : 'NOT isolated'}, ID ${now.engineId || '?'}, socket ${lstatSync(socket).isSymbolicLink() ? 'is a symlink' : 'in place'}): refusing to run an untrusted case on it`,
+      );
+  }
+
   private async startDind(engine: EngineImage, store: StoreKind): Promise<StartedDindContainer> {
+    if (this.cellSide) await this.copied.get(engine.ref, async () => void (await copyImage(this.imageConfig, this.config, engine.ref)));
     const dind = await new DindContainer(this.config, engine.ref, engine.version)
       .withStore(store)
       .withSeccomp(engine.seccomp)
@@ -206,8 +270,8 @@ export class Lab implements AsyncDisposable {
       .withExtraHost('registry', this.network.gateway)
       .withLabels(this.labels)
       .withNetwork(this.network.name)
-      .withReadOnlyMount(this.opts.buildxCacheRoot, BUILDX_MOUNT)
-      .withReadOnlyMount(fixturesDir, FIXTURES_MOUNT)
+      .withReadOnlyMount(this.cellSide?.buildx ?? this.opts.buildxCacheRoot, BUILDX_MOUNT)
+      .withReadOnlyMount(this.cellSide?.fixtures ?? fixturesDir, FIXTURES_MOUNT)
       .start();
     this.progress(`DinD ${dind.serverVersion} (${engine.label}), store=${store}: ready in ${dind.readyMs} ms`);
     return dind;
@@ -231,7 +295,8 @@ export class Lab implements AsyncDisposable {
   }
 
   private async pushFromHost(localRef: string, repoTag: string): Promise<PublishedImage> {
-    const env = childEnv(this.config);
+    // From the engine that built it, to the proxy's loopback listener: both on this host.
+    const env = childEnv(this.imageConfig);
     // 127.0.0.0/8 registries are insecure by default for the host engine, so no host config changes.
     const hostTag = `${this.hostRegistryUrl.replace(/^http:\/\//, '')}/${repoTag}`;
     await runChecked(['docker', 'tag', localRef, hostTag], { env });
@@ -266,9 +331,11 @@ export class Lab implements AsyncDisposable {
     }
     const t0 = Date.now();
     await this.pool.close();
+    await this.cellSide?.relay.stop();
     await this.proxy.stop().catch(() => undefined);
     await this.registry.stop();
     await this.network.stop();
+    if (this.cellSide) rmSync(this.cellSide.runShare, { recursive: true, force: true });
     // Backstop: anything of this run and process that a failed start left behind.
     await sweepLeftovers(this.config, { runId: this.runId, pid: process.pid });
     this.progress(`lab ${this.runId}: stopped (engines, registry, network) in ${Date.now() - t0} ms`);
@@ -286,4 +353,18 @@ export interface PublishedImage {
   tag: string;
   manifestDigest: string;
   layers: { digest: string; size: number }[];
+}
+
+/** This run's directory in the cell engine's share, root's and traversable: mirrors, the registry's socket. */
+function makeRunShare(cell: CellEngine): string {
+  mkdirSync(cell.shareDir, { recursive: true, mode: 0o755 });
+  // What killed runs left: the pid in the name says whose (the rootless engine is this host's alone).
+  for (const name of readdirSync(cell.shareDir)) {
+    const pid = Number(/^run-(\d+)-/.exec(name)?.[1]);
+    if (pid && !pidAlive(pid)) rmSync(path.join(cell.shareDir, name), { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(path.join(cell.shareDir, `run-${process.pid}-`));
+  // root's, and traversable by the namespace's root, which mounts the mirrors in it
+  chmodSync(dir, 0o755);
+  return dir;
 }

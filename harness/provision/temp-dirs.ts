@@ -39,6 +39,7 @@ const PATTERNS: readonly { root: Root; kind: string; re: RegExp }[] = [
   { root: 'cacheDir', kind: 'tool build', re: /^tools\/[^/]+\.tmp-(\d+)-\d+$/ },
   // a run killed, or whose registry was killed under it, leaves its socket directory
   { root: 'cacheDir', kind: 'registry socket', re: /^run\/registry-(\d+)-[^/]+$/ },
+  { root: 'cacheDir', kind: 'proxy socket', re: /^run\/proxy-(\d+)-[^/]+$/ },
   { root: 'cacheDir', kind: 'image files (older lab)', re: /^image-files-[^/]+$/ },
   { root: 'engineHome', kind: 'engine install', re: /^bin\.tmp-(\d+)$/ },
   { root: 'varTmp', kind: 'debootstrap tree (older lab)', re: /^buildx-lab-rootfs\.[^/]+$/ },

@@ -2,7 +2,7 @@
 // it listens on a unix socket in a host directory of the lab's, which only the fault proxy dials, so every
 // request to it goes through the proxy (journal, faults, emulations). Nothing on the lab network, a build
 // step included, can reach it any other way.
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { OFFICIAL_REGISTRY_CONFIG_PATH, REGISTRY_CONFIG_PATH } from '../images/catalog.ts';
@@ -40,12 +40,17 @@ export function registryConfig(): string {
   ].join('\n');
 }
 
-/** A fresh directory for one registry's socket, under the lab's cache (which the engine sees, as it does the Buildx cache), mode 0700. */
-export function makeSocketDir(config: Pick<LabConfig, 'cacheDir'>): string {
-  const parent = path.join(config.cacheDir, 'run');
+/**
+ * A fresh directory for one socket of the lab's (the registry's, or the proxy's relayed one), mode 0700: by
+ * default under the lab's cache, which the engine sees as it does the Buildx cache; `parent` elsewhere (a
+ * rootless engine's share), `owner` when another uid (that engine's root) makes the socket in it.
+ */
+export function makeSocketDir(config: Pick<LabConfig, 'cacheDir'>, opts: { kind?: 'registry' | 'proxy'; parent?: string; owner?: number } = {}): string {
+  const parent = opts.parent ?? path.join(config.cacheDir, 'run');
   mkdirSync(parent, { recursive: true, mode: 0o700 });
   // the pid in its name lets every run start and `clean` remove it once its run is gone (provision/temp-dirs.ts)
-  const dir = mkdtempSync(path.join(parent, `registry-${process.pid}-`));
+  const dir = mkdtempSync(path.join(parent, `${opts.kind ?? 'registry'}-${process.pid}-`));
+  if (opts.owner !== undefined) chownSync(dir, opts.owner, opts.owner);
   const socket = path.join(dir, SOCKET_NAME);
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
     rmSync(dir, { recursive: true, force: true });
@@ -58,6 +63,7 @@ export function makeSocketDir(config: Pick<LabConfig, 'cacheDir'>): string {
 
 export class RegistryContainer {
   private labels: Record<string, string> = {};
+  private socketParent?: { parent: string; owner: number };
 
   constructor(
     private readonly config: LabConfig,
@@ -70,9 +76,15 @@ export class RegistryContainer {
     return this;
   }
 
+  /** Its socket directory under `parent`, owned by `owner` (a rootless engine's root, who makes the socket). */
+  withSocketParent(parent: string, owner: number): this {
+    this.socketParent = { parent, owner };
+    return this;
+  }
+
   async start(): Promise<StartedRegistryContainer> {
     const t0 = Date.now();
-    const dir = makeSocketDir(this.config); // removed again on stop
+    const dir = makeSocketDir(this.config, this.socketParent ?? {}); // removed again on stop
     const c = new GenericContainer(this.image.ref)
       .withNetworkMode('none')
       .withCopyContentToContainer([{ content: registryConfig(), target: this.image.official ? OFFICIAL_REGISTRY_CONFIG_PATH : REGISTRY_CONFIG_PATH }])

@@ -78,7 +78,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     evidence.facts.push(
       `buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`,
     );
-    watchdog.watch(env.config, dind, lab);
+    watchdog.watch(lab.config, dind, lab);
     logSince = new Date(Date.now() - 1000).toISOString();
     const kit = new Kit(s.id, id, cell.axes, {
       lab,
@@ -108,7 +108,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
       evidence.journal = requestsOf(lab.proxy.journal.since(mark), dind);
     }
     // A dead component says nothing about Buildx: report it as the lab's error, naming what died.
-    const [log, dead] = await Promise.all([dind.logSince(logSince).catch(() => undefined), deadComponent(env.config, dind, lab)]);
+    const [log, dead] = await Promise.all([dind.logSince(logSince).catch(() => undefined), deadComponent(lab.config, dind, lab)]);
     evidence.engineLog = log;
     const died = watchdog.died ?? dead;
     if (died) throw new HarnessError(died);

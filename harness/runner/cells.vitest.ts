@@ -47,6 +47,7 @@ beforeAll(async () => {
       buildxCacheRoot: buildxCacheRoot(config),
       progress,
       jobs: spec.jobs,
+      ...(spec.cellEngine ? { cellEngine: spec.cellEngine } : {}),
     });
     // Images cells pull from the lab registry are pushed now, beside the first cells; a failure is the
     // cell's to report when it needs the image.

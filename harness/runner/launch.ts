@@ -7,6 +7,7 @@ import path from 'node:path';
 import { withEngine, type LabConfig } from '../config.ts';
 import { EngineUnreachableError, UsageError } from '../errors.ts';
 import { HostEngine, inspectEngine } from '../engine/host.ts';
+import { RootlessEngine } from '../engine/rootless.ts';
 import { sweepLeftovers } from '../engine/sweep.ts';
 import type { CellResult } from '../model.ts';
 import { cacheKey } from '../buildx/provision.ts';
@@ -115,14 +116,14 @@ export async function prepareRun(config: LabConfig, req: RunRequest, board: Prog
   // Planning first: a bad filter fails before any engine is touched.
   let draft: RunSpec;
   if (req.replay) {
-    const { isolation: _old, ...replayed } = retrust(req.replay, { trust: req.trust === true });
+    const { isolation: _old, cellEngine: _oldCells, ...replayed } = retrust(req.replay, { trust: req.trust === true });
     draft = { ...replayed, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv };
   } else {
     draft = await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost });
   }
   const engine = await new HostEngine(config, board.sink).ensure();
-  const isolation = await checkTrust(config, draft, engine.host);
-  return { config: withEngine(config, engine.host), spec: { ...draft, dockerHost: engine.host, ...(isolation ? { isolation } : {}) } };
+  const placed = await checkTrust(config, draft, engine.host, () => new RootlessEngine(withEngine(config, engine.host), board.sink).cellEngine());
+  return { config: withEngine(config, engine.host), spec: { ...draft, dockerHost: engine.host, ...placed } };
 }
 
 export async function executeRun(config: LabConfig, spec: RunSpec, board: ProgressBoard): Promise<RunOutcome> {
@@ -163,6 +164,7 @@ async function executeHeldRun(config: LabConfig, spec: RunSpec, board: ProgressB
     stopWatch();
     provisioning.abort('the run is over');
     await sweepLeftovers(config, { runId: spec.runId });
+    if (spec.cellEngine) await sweepLeftovers(withEngine(config, spec.cellEngine.host), { runId: spec.runId });
   }
   const provision = await provisioning.done;
   const results = readCellResults(spec.reportDir);

@@ -85,6 +85,16 @@ export const runSpecSchema = z.object({
   jobs: z.number().int().min(1).max(64),
   /** what `docker info` said of the engine's isolation, when the run holds an untrusted case */
   isolation: z.object({ isolated: z.boolean(), reason: text(2000) }).optional(),
+  /** where the cells run when not on dockerHost: the lab's rootless engine, for untrusted cases (model.ts CellEngine) */
+  cellEngine: z
+    .object({
+      host: text(4096).regex(/^unix:\/\/\//),
+      netns: text(100).regex(/^\/proc\/\d+\/ns\/net$/),
+      shareDir: text(4096).regex(/^\//),
+      rootUid: z.number().int().min(1),
+      engineId: text(200).min(1),
+    })
+    .optional(),
   cells: z.array(plannedCellSchema).max(100_000),
   requirements: z.record(text(300), requirementSchema),
 });

@@ -8,7 +8,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig } from '../config.ts';
 import { CLI, labDockerEnv } from './cli.test-helpers.ts';
-import { FIXTURE_CASES, probeIsolation } from './trust.ts';
+import { probeEngine } from '../engine/host.ts';
+import { FIXTURE_CASES } from './trust.ts';
 
 const SHIPPED = '2969-ls-json-duplicates';
 let dir: string;
@@ -22,7 +23,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('an untrusted case on a rootful engine', () => {
   it('is refused with exit 2 before provisioning, naming why and the fix', async (t) => {
-    const isolation = await probeIsolation(labConfig(), env.DOCKER_HOST!);
+    const isolation = await probeEngine(labConfig(), env.DOCKER_HOST!);
     if (isolation.isolated) t.skip(`the engine at ${env.DOCKER_HOST} is isolated (${isolation.reason}): nothing to refuse`);
     const reportDir = path.join(dir, 'report');
     const t0 = Date.now();

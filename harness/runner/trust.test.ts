@@ -206,7 +206,7 @@ describe('checkTrust', () => {
 
   it('asks no engine anything for a run of shipped cases and scenarios (make test and make lab are unchanged)', async () => {
     const cells = [planned(caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })), planned({ kind: 'scenario', module: 'm' })];
-    await expect(checkTrust(labConfig(), { cells }, nowhere())).resolves.toBeUndefined();
+    await expect(checkTrust(labConfig(), { cells }, nowhere())).resolves.toEqual({});
   });
 
   it('refuses an untrusted case, exit 2, when the engine cannot say it is isolated', async () => {
@@ -218,10 +218,29 @@ describe('checkTrust', () => {
     await expect(run).rejects.toThrow(new RegExp(`refusing to run the untrusted case ${copy}: .*${host}.*docker info failed`));
   });
 
+  it('places an untrusted case on the lab rootless engine when the engine is not isolated', async () => {
+    const copy = path.join(tmp(), SHIPPED);
+    cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
+    const cellEngine = { host: 'unix:///x/docker.sock', netns: '/proc/1/ns/net', shareDir: '/x/share', rootUid: 1879048192, engineId: 'ID' };
+    const placed = await checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: false }))] }, nowhere(), async () => cellEngine);
+    expect(placed.cellEngine).toEqual(cellEngine);
+    expect(placed.isolation).toEqual({ isolated: true, reason: expect.stringMatching(/the lab's rootless engine \(unix:\/\/\/x\/docker.sock\).*uid 1879048192/) });
+  });
+
+  it('refuses, naming both reasons, when the lab rootless engine cannot be had either', async () => {
+    const copy = path.join(tmp(), SHIPPED);
+    cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
+    const run = checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: false }))] }, nowhere(), async () => {
+      throw new Error('this is uid 1000');
+    });
+    await expect(run).rejects.toThrow(UsageError);
+    await expect(run).rejects.toThrow(/docker info failed.*; and the lab's rootless engine could not be had: this is uid 1000/s);
+  });
+
   it('lets a case the user trusts through without asking the engine', async () => {
     const copy = path.join(tmp(), SHIPPED);
     cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
-    await expect(checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: true }))] }, nowhere())).resolves.toBeUndefined();
+    await expect(checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: true }))] }, nowhere())).resolves.toEqual({});
   });
 });
 

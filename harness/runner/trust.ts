@@ -6,10 +6,10 @@
 // engineIsolation), and the engine it ran on is discarded after its cell (lab/engine-pool.ts).
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { childEnv, type LabConfig } from '../config.ts';
-import { engineIsolation, type EngineIsolation } from '../engine/host.ts';
+import type { LabConfig } from '../config.ts';
+import type { CellEngine } from '../model.ts';
+import { probeEngine, type EngineIsolation } from '../engine/host.ts';
 import { UsageError } from '../errors.ts';
-import { run } from '../exec.ts';
 import { showAsEscapes, unshownChars } from '../text.ts';
 import { ROOT } from './catalog.ts';
 import type { CaseTrust, CellSource, PlannedCell, RunSpec } from './run-spec.ts';
@@ -93,29 +93,38 @@ export function gateUntrusted(untrusted: readonly string[], isolation: EngineIso
   );
 }
 
-/** The isolation of the engine at `host`, from its `docker info`; not isolated when the engine does not say. */
-export async function probeIsolation(config: LabConfig, host: string): Promise<EngineIsolation> {
-  const r = await run(['docker', 'info', '--format', '{{json .SecurityOptions}}'], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 30_000 });
-  if (r.exitCode !== 0) return { isolated: false, reason: `docker info failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}` };
-  let securityOptions: unknown;
-  try {
-    securityOptions = JSON.parse(r.stdout);
-  } catch {
-    securityOptions = undefined;
-  }
-  return engineIsolation({ SecurityOptions: securityOptions });
-}
-
 /**
- * A planned run against the engine it is about to use: nothing to check when every case is trusted;
- * otherwise the engine's isolation, or the refusal (before anything is provisioned).
+ * Where a planned run's untrusted cases may run: nowhere to decide when every case is trusted; the engine
+ * itself when it is isolated; otherwise the lab's rootless engine (`rootless`, started on demand), or the
+ * refusal naming both reasons (before anything is provisioned).
  */
-export async function checkTrust(config: LabConfig, spec: Pick<RunSpec, 'cells'>, host: string): Promise<EngineIsolation | undefined> {
+export async function checkTrust(
+  config: LabConfig,
+  spec: Pick<RunSpec, 'cells'>,
+  host: string,
+  rootless?: () => Promise<CellEngine>,
+): Promise<{ isolation?: EngineIsolation; cellEngine?: CellEngine }> {
   const untrusted = untrustedCases(spec);
-  if (untrusted.length === 0) return undefined;
-  const isolation = await probeIsolation(config, host);
-  gateUntrusted(untrusted, isolation, host);
-  return isolation;
+  if (untrusted.length === 0) return {};
+  const { engineId: _id, ...isolation } = await probeEngine(config, host);
+  if (isolation.isolated) return { isolation };
+  let why = 'this lab cannot start its rootless engine here';
+  if (rootless) {
+    try {
+      const cellEngine = await rootless();
+      return {
+        isolation: {
+          isolated: true,
+          reason: `the lab's rootless engine (${cellEngine.host}): root in a cell's DinD, a privileged container in it too, is uid ${cellEngine.rootUid} on the host`,
+        },
+        cellEngine,
+      };
+    } catch (e) {
+      why = `the lab's rootless engine could not be had: ${(e as Error).message}`;
+    }
+  }
+  gateUntrusted(untrusted, { isolated: false, reason: `${isolation.reason}; and ${why}` }, host);
+  return { isolation };
 }
 
 /** The line each cell's evidence gets about its source's trust; pure. */
