@@ -44,6 +44,8 @@ export interface LabConfig {
   ci: boolean;
   /** Keep containers after the run, for debugging. */
   keep: boolean;
+  /** BUILDX_LAB_ROOTLESS=0: never start the lab's rootless engine; untrusted cases are then refused on a rootful engine. */
+  rootless: boolean;
   /** An interactive terminal on stderr: live progress lines instead of plain ones. */
   tty: boolean;
   /** When a run whose pid proves nothing here (another host or pid namespace) counts as abandoned. */
@@ -184,6 +186,7 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     rebuildFailed: env.BUILDX_LAB_REBUILD_FAILED === '1',
     ci: env.CI === 'true' || env.CI === '1',
     keep: env.BUILDX_LAB_KEEP === '1',
+    rootless: env.BUILDX_LAB_ROOTLESS !== '0',
     tty: process.stderr.isTTY === true && env.CI !== 'true' && env.TERM !== 'dumb',
     // Heartbeats come every 5 s; generous bounds, since a wrong "abandoned" removes a live run's engines.
     ownerPolicy: { staleMs: seconds(env.BUILDX_LAB_HEARTBEAT_STALE_S, 120, 15), graceMs: seconds(env.BUILDX_LAB_START_GRACE_S, 600, 60) },

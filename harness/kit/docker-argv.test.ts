@@ -59,8 +59,8 @@ describe('docker steps: what the allowlist takes, read as the docker CLI reads i
 describe('docker steps: what the allowlist refuses, in every spelling', () => {
   const HOST = "would reach the engine's host; case containers run without it. docker run takes -d/--detach";
   it.each([
-    ['run --privileged alpine', `docker run --privileged ${HOST}`],
-    ['run --privileged=true alpine', `docker run --privileged ${HOST}`],
+    ['run --pid=host alpine', `docker run --pid ${HOST}`],
+    ['run --cap-add=ALL alpine', `docker run --cap-add ${HOST}`],
     ['run -v /:/host alpine', `docker run -v ${HOST}`],
     ['run -v/:/host alpine', `docker run -v ${HOST}`],
     ['run -itv/:/host alpine', `docker run -v ${HOST}`],

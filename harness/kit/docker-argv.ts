@@ -67,6 +67,10 @@ const RUN: Command = {
     bool('rm'),
     bool('read-only'),
     bool('init'),
+    // Root over the cell's own DinD engine, which real bugs need (entitlement and device bugs). The
+    // boundary, not this list, keeps that from the host: an untrusted case's DinD runs on the lab's
+    // rootless engine (engine/rootless.ts), where its root is an unprivileged host uid.
+    bool('privileged'),
     bool('no-healthcheck'),
     bool('help'),
     bool('disable-content-trust'),
@@ -113,7 +117,6 @@ const RUN: Command = {
 
 /** Flags of docker run that hand the container the engine's host (its devices, namespaces, files, ports, runtime, cgroups): named in the refusal. */
 const HOST_FLAGS = new Set([
-  'privileged',
   'device',
   'device-cgroup-rule',
   'gpus',

@@ -171,7 +171,7 @@ symptom: {output: "github.com/docker/buildx"}
   });
 
   it('refuses a hostile case before anything runs', () => {
-    const dir = caseDir('title: t\nsteps: [{docker: [run, --privileged, x]}]\nsymptom: {exitCode: zero}\n');
+    const dir = caseDir('title: t\nsteps: [{docker: [run, --pid=host, x]}]\nsymptom: {exitCode: zero}\n');
     try {
       expect(() => loadCase(dir)).toThrow(UsageError);
     } finally {
@@ -223,9 +223,9 @@ describe('a case cannot reach out of its cell through symlinks or lab values', (
   });
 
   it('refuses a flag that a ${read:FILE} brings into docker run, before it runs', async () => {
-    const r = await runCase('title: smuggle\nsteps:\n  - id: run\n    docker: [run, "${read:flags.txt}", alpine]\nsymptom: {exitCode: zero}\n', { 'flags.txt': '--privileged\n' });
+    const r = await runCase('title: smuggle\nsteps:\n  - id: run\n    docker: [run, "${read:flags.txt}", alpine]\nsymptom: {exitCode: zero}\n', { 'flags.txt': '--pid=host\n' });
     expect(r.outcome).toBe('error');
-    expect(r.summary).toMatch(/step run: docker run --privileged would reach the engine's host/);
+    expect(r.summary).toMatch(/step run: docker run --pid would reach the engine's host/);
     expect(r.evidence.commands.some((c) => c.argv.includes('run'))).toBe(false);
   });
 });

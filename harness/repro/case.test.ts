@@ -499,9 +499,9 @@ describe('loadCase: errors name the line and the field', () => {
       /^case\.yaml:3: steps\[0\]\.docker: docker system is not a step the lab runs; it takes image, manifest, context, run, pull, push, tag, inspect, version, info, images$/,
     ],
     [
-      'a privileged docker run',
+      'a privileged docker run that mounts the engine host root',
       'title: t\nsteps:\n  - docker: [run, --privileged, -v, /:/host, x]\nsymptom: {exitCode: zero}\n',
-      /steps\[0\]\.docker: docker run --privileged would reach the engine's host/,
+      /steps\[0\]\.docker: docker run -v would reach the engine's host/,
     ],
     [
       'an unknown lab value',
@@ -576,7 +576,7 @@ describe("loadCase: a stranger's case cannot take what the lab owns", () => {
   const cases: [string, string, Record<string, string>, RegExp][] = [
     ['a volume with its value attached', step('docker', 'run, "-v/:/host", alpine'), {}, /^case\.yaml:3: steps\[0\]\.docker: docker run -v would reach the engine's host/],
     ['combined short flags hiding a volume', step('docker', 'run, "-itv/:/host", alpine'), {}, /steps\[0\]\.docker: docker run -v would reach the engine's host/],
-    ['a host flag with a value attached', step('docker', 'run, "--privileged=true", alpine'), {}, /steps\[0\]\.docker: docker run --privileged would reach the engine's host/],
+    ['a host flag with a value attached', step('docker', 'run, "--pid=host", alpine'), {}, /steps\[0\]\.docker: docker run --pid would reach the engine's host/],
     [
       'a host option the old list did not name',
       step('docker', 'run, --use-api-socket, alpine'),

@@ -122,7 +122,10 @@ export async function prepareRun(config: LabConfig, req: RunRequest, board: Prog
     draft = await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost });
   }
   const engine = await new HostEngine(config, board.sink).ensure();
-  const placed = await checkTrust(config, draft, engine.host, () => new RootlessEngine(withEngine(config, engine.host), board.sink).cellEngine());
+  const rootless = config.rootless
+    ? () => new RootlessEngine(withEngine(config, engine.host), board.sink).cellEngine()
+    : () => Promise.reject(new Error('BUILDX_LAB_ROOTLESS=0 says not to start it'));
+  const placed = await checkTrust(config, draft, engine.host, rootless);
   return { config: withEngine(config, engine.host), spec: { ...draft, dockerHost: engine.host, ...placed } };
 }
 

@@ -1,38 +1,162 @@
-// The trust gate through the real CLI on the real engine: a copy of a shipped case outside the checkout's
-// fixtures is untrusted, and on a rootful engine (what the lab's own engine is) it is refused with exit 2,
-// saying why and the fix, before anything is provisioned: no run spec, no provisioning status, no cell.
-import { cpSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+// The trust model through the real CLI on the real engines. A case outside the checkout's fixtures is
+// untrusted: on the lab's rootful engine it runs on the lab's rootless engine instead, with the verdict the
+// shipped case gives; a hostile one, root in a privileged BuildKit with security.insecure, leaves the host's
+// canaries (a root-only file, a loopback listener, a marked process, the disks) untouched; and with the
+// rootless engine ruled out (BUILDX_LAB_ROOTLESS=0) it is refused, exit 2, before anything is provisioned.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig } from '../config.ts';
-import { CLI, labDockerEnv } from './cli.test-helpers.ts';
 import { probeEngine } from '../engine/host.ts';
+import { ROOTLESS_UID_BASE } from '../engine/rootless.ts';
+import { CLI, labDockerEnv, labResources } from './cli.test-helpers.ts';
 import { FIXTURE_CASES } from './trust.ts';
 
 const SHIPPED = '2969-ls-json-duplicates';
+const secret = randomBytes(12).toString('hex');
+const marker = String(8_000_000 + Math.floor(Math.random() * 999_999));
 let dir: string;
+let canaryDir: string;
 let env: NodeJS.ProcessEnv;
+let rootful = true;
+let listener: Server;
+let listenerPort = 0;
+let connections = 0;
+let hostProcess: ChildProcess;
+
 beforeAll(async () => {
   dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'trust-itg-')));
   cpSync(path.join(FIXTURE_CASES, SHIPPED), path.join(dir, SHIPPED), { recursive: true });
   env = await labDockerEnv();
+  rootful = !(await probeEngine(labConfig(), env.DOCKER_HOST!)).isolated;
+  canaryDir = mkdtempSync(path.join(tmpdir(), 'bxl-canary-'));
+  chmodSync(canaryDir, 0o700);
+  writeFileSync(path.join(canaryDir, 'secret'), secret, { mode: 0o600 });
+  listener = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  listenerPort = (listener.address() as { port: number }).port;
+  hostProcess = spawn('sleep', [marker], { stdio: 'ignore' });
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  listener?.close();
+  hostProcess?.kill();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(canaryDir, { recursive: true, force: true });
+});
 
-describe('an untrusted case on a rootful engine', () => {
-  it('is refused with exit 2 before provisioning, naming why and the fix', async (t) => {
-    const isolation = await probeEngine(labConfig(), env.DOCKER_HOST!);
-    if (isolation.isolated) t.skip(`the engine at ${env.DOCKER_HOST} is isolated (${isolation.reason}): nothing to refuse`);
-    const reportDir = path.join(dir, 'report');
+const repro = (caseDir: string, reportDir: string, extraEnv: NodeJS.ProcessEnv = {}) =>
+  execa('node', [CLI, 'repro', caseDir, '--report-dir', reportDir], { env: { ...env, ...extraEnv }, reject: false, all: true, timeout: 30 * 60_000 });
+
+/** The run id a report directory's run spec names. */
+const runIdOf = (reportDir: string) => (JSON.parse(readFileSync(path.join(reportDir, 'run-spec.json'), 'utf8')) as { runId: string }).runId;
+
+describe('an untrusted case, the user engine being rootful', () => {
+  it(
+    'runs on the lab rootless engine and gives the shipped case verdicts',
+    async (t) => {
+      if (!rootful) t.skip(`the engine at ${env.DOCKER_HOST} is isolated: the lab uses it as it is`);
+      const reportDir = path.join(dir, 'report-run');
+      const r = await repro(path.join(dir, SHIPPED), reportDir);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.all).toMatch(/cells on the rootless engine unix:\/\/\S+, relayed from its network namespace/);
+      expect(r.all).toMatch(/v0\.20\.1 +symptom PRESENT .*\(as declared\)/);
+      expect(r.all).toMatch(/v0\.21\.1 +symptom ABSENT .*\(as declared\)/);
+      const results = readFileSync(path.join(reportDir, 'results.json'), 'utf8');
+      expect(results).toContain(`isolated (the lab's rootless engine`);
+      expect(results).toContain(`is uid ${ROOTLESS_UID_BASE} on the host`);
+      expect(await labResources(runIdOf(reportDir))).toBe(0);
+    },
+    30 * 60_000,
+  );
+
+  it(
+    'contains root in a privileged container, beside a builder granted security.insecure: no host file, loopback, process or disk',
+    async (t) => {
+      if (!rootful) t.skip(`the engine at ${env.DOCKER_HOST} is isolated: the lab uses it as it is`);
+      const caseDir = path.join(dir, 'hostile');
+      mkdirSync(caseDir);
+      // Each line is tagged with $T, so the checks tell what the attack printed from an echo of its script.
+      const attack = [
+        'T=@@',
+        'echo "$T-caps $(grep CapEff /proc/self/status)"',
+        `echo "$T-read $(cat ${canaryDir}/secret 2>&1)"`,
+        `(timeout 3 bash -c "echo > /dev/tcp/127.0.0.1/${listenerPort}" 2>/dev/null && echo "$T-loopback reached") || echo "$T-loopback unreachable"`,
+        `echo "$T-host-process-seen $(grep -l "[${marker[0]}]${marker.slice(1)}" /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"`,
+        'for d in /sys/block/*/dev; do n=$(cat $d); mknod /tmp/blk b ${n%:*} ${n#*:} 2>/dev/null; mkdir -p /mnt/b; mount -o ro /tmp/blk /mnt/b 2>/dev/null && echo "$T-mounted $d" && ls /mnt/b; umount /mnt/b 2>/dev/null; rm -f /tmp/blk; done; echo "$T-mounts-tried"',
+      ].join('; ');
+      writeFileSync(path.join(caseDir, 'attack.sh'), `${attack}\n`);
+      // The image to run it in: the lab's base, loaded into the DinD by a build (a step cannot pull by itself).
+      writeFileSync(path.join(caseDir, 'Dockerfile'), 'ARG BASE\nFROM ${BASE}\nCOPY attack.sh /attack.sh\n');
+      // A builder of its own with security.insecure granted, as entitlement bugs need (docker/buildx#2683: with
+      // network=host, Buildx's own flag replaces a config's list, so the grant goes by flag).
+      writeFileSync(path.join(caseDir, 'buildkitd.toml'), '[registry."registry:5000"]\n  http = true\n  insecure = true\n');
+      writeFileSync(
+        path.join(caseDir, 'case.yaml'),
+        [
+          'title: "hostile: root in a privileged container reaches for the host"',
+          'versions: ["0.22.0"]',
+          'driver: docker-container',
+          'buildkit: [v0.17.1]',
+          'steps:',
+          '  - id: create',
+          '    buildx: [create, --name, "hostile-${cell}", --driver, docker-container, --driver-opt, "image=${buildkitImage}", --driver-opt, network=host, --buildkitd-config, buildkitd.toml, --buildkitd-flags, "--allow-insecure-entitlement=security.insecure --allow-insecure-entitlement=network.host", --bootstrap]',
+          '  - id: build',
+          '    buildx: [build, --builder, "hostile-${cell}", --allow, security.insecure, --load, -t, "hostile:${cell}", --build-arg, "BASE=${base}", .]',
+          '  - id: attack',
+          '    docker: [run, --rm, --privileged, "hostile:${cell}", bash, /attack.sh]',
+          'symptom:',
+          '  - exitCode: zero',
+          '    step: build',
+          '  - exitCode: zero',
+          '    step: attack',
+          // present only when the container really was privileged and every attack was contained
+          '  - output: "@@-caps CapEff:.000001ffffffffff"',
+          '    step: attack',
+          '  - output: "@@-loopback unreachable"',
+          '    step: attack',
+          '  - output: "@@-host-process-seen 0"',
+          '    step: attack',
+          '  - output: "@@-mounts-tried"',
+          '    step: attack',
+          '  - notOutput: "@@-mounted "',
+          '  - notOutput: "@@-read [0-9a-f]{24}"',
+          'expect: {"*": present}',
+          '',
+        ].join('\n'),
+      );
+      const reportDir = path.join(dir, 'report-hostile');
+      const r = await repro(caseDir, reportDir);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.all).toMatch(/symptom PRESENT .*\(as declared\)/);
+      expect(r.all).not.toContain(secret);
+      expect(readFileSync(path.join(reportDir, 'results.json'), 'utf8')).not.toContain(secret);
+      expect(connections).toBe(0);
+      expect(hostProcess.exitCode).toBeNull();
+      expect(readFileSync(path.join(canaryDir, 'secret'), 'utf8')).toBe(secret);
+      expect(readdirSync(canaryDir)).toEqual(['secret']);
+      expect(await labResources(runIdOf(reportDir))).toBe(0);
+    },
+    30 * 60_000,
+  );
+
+  it('is refused with exit 2 before provisioning when the rootless engine is ruled out, naming why and the fix', async (t) => {
+    if (!rootful) t.skip(`the engine at ${env.DOCKER_HOST} is isolated (nothing to refuse)`);
+    const reportDir = path.join(dir, 'report-refused');
     const t0 = Date.now();
-    const r = await execa('node', [CLI, 'repro', path.join(dir, SHIPPED), '--report-dir', reportDir], { env, reject: false, all: true, timeout: 120_000 });
+    const r = await repro(path.join(dir, SHIPPED), reportDir, { BUILDX_LAB_ROOTLESS: '0' });
     expect(r.exitCode, r.all).toBe(2);
     expect(r.all).toMatch(new RegExp(`refusing to run the untrusted case ${path.join(dir, SHIPPED)}: it is not in this checkout's fixtures/cases`));
-    expect(r.all).toMatch(/rootful engine \(docker info lists no name=rootless\)/);
+    expect(r.all).toMatch(/rootful engine \(docker info lists no name=rootless\).*; and the lab's rootless engine could not be had: BUILDX_LAB_ROOTLESS=0 says not to start it/);
     expect(r.all).toMatch(/root in the case would be root on this host/);
-    expect(r.all).toMatch(/Fix: read the case .* and pass --trust, or run it on a rootless engine/);
+    expect(r.all).toMatch(/Fix: let the lab run it on its own rootless engine .* or read the case .* and pass --trust/);
     // Nothing was provisioned or started: no spec, no status, no cell, no run.
     expect(r.all).not.toMatch(/\brun r[0-9a-z]+: \d+ cells/);
     const left = existsSync(reportDir) ? readdirSync(reportDir) : [];

@@ -165,7 +165,7 @@ describe('gateUntrusted', () => {
     expect(m).toContain('unix:///run/buildx-lab/docker.sock');
     expect(m).toContain(rootful.reason);
     expect(m).toMatch(/privileged container inside its DinD engine, and the DinD engine runs privileged on this engine, so root in the case would be root on this host/);
-    expect(m).toMatch(/Fix: read the case .* and pass --trust, or run it on a rootless engine \(DOCKER_HOST pointing at a rootless dockerd/);
+    expect(m).toMatch(/Fix: let the lab run it on its own rootless engine \(it starts one when run as root, unless BUILDX_LAB_ROOTLESS=0\), or read the case .* and pass --trust/);
   });
 
   it("shows the control and bidi characters of a case directory's name instead of passing them to the terminal", () => {

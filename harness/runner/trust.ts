@@ -88,8 +88,8 @@ export function gateUntrusted(untrusted: readonly string[], isolation: EngineIso
     `refusing to run the untrusted ${list}: it is not in this checkout's fixtures/cases, and the Docker engine at ${dockerHost} ` +
       `has no isolation boundary (${isolation?.reason ?? 'its docker info could not be read'}). A case can run a privileged container inside its DinD engine, ` +
       'and the DinD engine runs privileged on this engine, so root in the case would be root on this host. ' +
-      'Fix: read the case (case.yaml and every file it ships) and pass --trust, or run it on a rootless engine ' +
-      '(DOCKER_HOST pointing at a rootless dockerd, e.g. unix:///run/user/$UID/docker.sock; see https://docs.docker.com/engine/security/rootless/).',
+      'Fix: let the lab run it on its own rootless engine (it starts one when run as root, unless BUILDX_LAB_ROOTLESS=0), ' +
+      'or read the case (case.yaml and every file it ships) and pass --trust.',
   );
 }
 
