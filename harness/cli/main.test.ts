@@ -60,7 +60,7 @@ describe('check', () => {
   let bad: string;
   beforeAll(() => {
     bad = mkdtempSync(path.join(tmpdir(), 'bxl-check-'));
-    writeFileSync(path.join(bad, 'case.yaml'), 'title: t\nsteps:\n  - docker: [run, --privileged, alpine]\n');
+    writeFileSync(path.join(bad, 'case.yaml'), 'title: t\nsteps:\n  - docker: [run, --pid=host, alpine]\n');
   });
   afterAll(() => rmSync(bad, { recursive: true, force: true }));
 
