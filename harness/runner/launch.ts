@@ -23,7 +23,7 @@ import { Provisioner } from './provision.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { LabReporter } from './reporter.ts';
 import { writeRunSpec, type RunSpec } from './run-spec.ts';
-import { checkTrust, retrust } from './trust.ts';
+import { checkTrust, retrust, rootlessBlocker } from './trust.ts';
 
 /** A file that marks a directory as the lab's report directory: only such directories are ever cleaned. */
 export const REPORT_MARKER = '.buildx-lab-report';
@@ -121,11 +121,11 @@ export async function prepareRun(config: LabConfig, req: RunRequest, board: Prog
   } else {
     draft = await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost });
   }
+  // Refused before any engine is installed or started when the rootless engine cannot be had anyway.
+  const blocker = rootlessBlocker(config);
+  if (blocker) await checkTrust(config, draft, config.dockerHost, () => Promise.reject(new Error(blocker)));
   const engine = await new HostEngine(config, board.sink).ensure();
-  const rootless = config.rootless
-    ? () => new RootlessEngine(withEngine(config, engine.host), board.sink).cellEngine()
-    : () => Promise.reject(new Error('BUILDX_LAB_ROOTLESS=0 says not to start it'));
-  const placed = await checkTrust(config, draft, engine.host, rootless);
+  const placed = await checkTrust(config, draft, engine.host, () => new RootlessEngine(withEngine(config, engine.host), board.sink).cellEngine());
   return { config: withEngine(config, engine.host), spec: { ...draft, dockerHost: engine.host, ...placed } };
 }
 

@@ -9,7 +9,7 @@ import { UsageError } from '../errors.ts';
 import { shippedCases } from './command.ts';
 import { planRun } from './plan.ts';
 import type { PlannedCell, RunSpec } from './run-spec.ts';
-import { FIXTURE_CASES, caseSource, checkTrust, gateUntrusted, isInside, retrust, trustFact, untrustedCases } from './trust.ts';
+import { FIXTURE_CASES, caseSource, checkTrust, rootlessBlocker, gateUntrusted, isInside, retrust, trustFact, untrustedCases } from './trust.ts';
 
 const SHIPPED = '2969-ls-json-duplicates';
 const dirs: string[] = [];
@@ -203,19 +203,26 @@ describe('untrustedCases and trustFact', () => {
 describe('checkTrust', () => {
   // A socket where no engine answers: the real docker CLI fails to reach it.
   const nowhere = () => `unix://${path.join(tmp(), 'no-engine.sock')}`;
+  const noRootless = () => Promise.reject(new Error('not here'));
 
   it('asks no engine anything for a run of shipped cases and scenarios (make test and make lab are unchanged)', async () => {
     const cells = [planned(caseSource(path.join(FIXTURE_CASES, SHIPPED), { trust: false })), planned({ kind: 'scenario', module: 'm' })];
-    await expect(checkTrust(labConfig(), { cells }, nowhere())).resolves.toEqual({});
+    await expect(checkTrust(labConfig(), { cells }, nowhere(), noRootless)).resolves.toEqual({});
   });
 
   it('refuses an untrusted case, exit 2, when the engine cannot say it is isolated', async () => {
     const copy = path.join(tmp(), SHIPPED);
     cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
     const host = nowhere();
-    const run = checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: false }))] }, host);
+    const run = checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: false }))] }, host, noRootless);
     await expect(run).rejects.toThrow(UsageError);
-    await expect(run).rejects.toThrow(new RegExp(`refusing to run the untrusted case ${copy}: .*${host}.*docker info failed`));
+    await expect(run).rejects.toThrow(new RegExp(`refusing to run the untrusted case ${copy}: .*${host}.*docker info failed.*the lab's rootless engine could not be had: not here`));
+  });
+
+  it('says why this process cannot start the rootless engine, before anything is installed', () => {
+    expect(rootlessBlocker({ rootless: true }, 0)).toBeUndefined();
+    expect(rootlessBlocker({ rootless: false }, 0)).toBe('BUILDX_LAB_ROOTLESS=0 says not to start it');
+    expect(rootlessBlocker({ rootless: true }, 1000)).toMatch(/set up by root .* this is uid 1000/);
   });
 
   it('places an untrusted case on the lab rootless engine when the engine is not isolated', async () => {
@@ -240,7 +247,7 @@ describe('checkTrust', () => {
   it('lets a case the user trusts through without asking the engine', async () => {
     const copy = path.join(tmp(), SHIPPED);
     cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
-    await expect(checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: true }))] }, nowhere())).resolves.toEqual({});
+    await expect(checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: true }))] }, nowhere(), noRootless)).resolves.toEqual({});
   });
 });
 

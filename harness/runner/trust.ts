@@ -94,37 +94,44 @@ export function gateUntrusted(untrusted: readonly string[], isolation: EngineIso
 }
 
 /**
- * Where a planned run's untrusted cases may run: nowhere to decide when every case is trusted; the engine
- * itself when it is isolated; otherwise the lab's rootless engine (`rootless`, started on demand), or the
- * refusal naming both reasons (before anything is provisioned).
+ * Where a planned run's untrusted cases may run: nowhere to decide when every case is trusted; otherwise on
+ * the lab's own rootless engine (`rootless`, started on demand), or nowhere: the refusal, naming why (before
+ * anything is provisioned). The engine at `host` is asked only for the refusal's words: `name=rootless` in
+ * its `docker info` is a label any dockerd can be configured to show, so the lab relies only on its own
+ * rootless engine, whose process and namespace it checks (engine/rootless.ts).
  */
 export async function checkTrust(
   config: LabConfig,
   spec: Pick<RunSpec, 'cells'>,
   host: string,
-  rootless?: () => Promise<CellEngine>,
+  rootless: () => Promise<CellEngine>,
 ): Promise<{ isolation?: EngineIsolation; cellEngine?: CellEngine }> {
   const untrusted = untrustedCases(spec);
   if (untrusted.length === 0) return {};
-  const { engineId: _id, ...isolation } = await probeEngine(config, host);
-  if (isolation.isolated) return { isolation };
-  let why = 'this lab cannot start its rootless engine here';
-  if (rootless) {
-    try {
-      const cellEngine = await rootless();
-      return {
-        isolation: {
-          isolated: true,
-          reason: `the lab's rootless engine (${cellEngine.host}): root in a cell's DinD, a privileged container in it too, is uid ${cellEngine.rootUid} on the host`,
-        },
-        cellEngine,
-      };
-    } catch (e) {
-      why = `the lab's rootless engine could not be had: ${(e as Error).message}`;
-    }
+  let why: string;
+  try {
+    const cellEngine = await rootless();
+    return {
+      isolation: {
+        isolated: true,
+        reason: `the lab's rootless engine (${cellEngine.host}): root in a cell's DinD, a privileged container in it too, is uid ${cellEngine.rootUid} on the host`,
+      },
+      cellEngine,
+    };
+  } catch (e) {
+    why = `the lab's rootless engine could not be had: ${(e as Error).message}`;
   }
-  gateUntrusted(untrusted, { isolated: false, reason: `${isolation.reason}; and ${why}` }, host);
-  return { isolation };
+  const claimed = await probeEngine(config, host);
+  const engine = claimed.isolated ? 'it says it is rootless, but that is a label the lab cannot check; it relies only on its own rootless engine' : claimed.reason;
+  gateUntrusted(untrusted, { isolated: false, reason: `${engine}; and ${why}` }, host);
+  throw new Error('unreachable: gateUntrusted refuses a boundary that is not isolated');
+}
+
+/** Why this process cannot start the lab's rootless engine, before anything is installed; undefined when it may try. */
+export function rootlessBlocker(config: Pick<LabConfig, 'rootless'>, uid = process.getuid?.()): string | undefined {
+  if (!config.rootless) return 'BUILDX_LAB_ROOTLESS=0 says not to start it';
+  if (uid !== 0) return `it is set up by root (it maps a uid range and delegates cgroups), and this is uid ${uid ?? 'unknown (not Linux)'}`;
+  return undefined;
 }
 
 /** The line each cell's evidence gets about its source's trust; pure. */
