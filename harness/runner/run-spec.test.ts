@@ -89,6 +89,31 @@ describe('run spec', () => {
     expect(read.version).toBe(2);
     expect(read.cells.map((c) => c.source)).toEqual([spec(dir).cells[0]!.source, { kind: 'case', dir: '/tmp/c', trust: 'untrusted' }]);
   });
+  it.each(['../../../../etc', 'v0.21.1/../../x', '/tmp/x', 'v0.21.1\n', 'latest'])(
+    'refuses a Buildx version %j that is not a release tag (it names a cache directory)',
+    (version) => {
+      const dir = tmp();
+      const file = path.join(dir, 'run-spec.json');
+      const bad = { ...spec(dir), requirements: { 'buildx:x': { kind: 'buildx', label: 'x', spec: 'x', version, via: 'exact' } } };
+      writeFileSync(file, JSON.stringify(bad));
+      expect(() => readRunSpec(file)).toThrow(/a Buildx release tag such as v0\.21\.1/);
+    },
+  );
+  it('round-trips the rootless cell engine, and refuses one whose namespace is not a /proc path', () => {
+    const dir = tmp();
+    const cellEngine = {
+      host: 'unix:///var/lib/buildx-lab-rootless/run/docker.sock',
+      netns: '/proc/42/ns/net',
+      shareDir: '/var/lib/buildx-lab-rootless/share',
+      rootUid: 1879048192,
+      engineId: 'ID',
+    };
+    const s: RunSpec = { ...spec(dir), cellEngine };
+    expect(readRunSpec(writeRunSpec(s))).toEqual(s);
+    const file = path.join(dir, 'run-spec.json');
+    writeFileSync(file, JSON.stringify({ ...s, cellEngine: { ...cellEngine, netns: '/etc/passwd' } }));
+    expect(() => readRunSpec(file)).toThrow(/netns/);
+  });
   it('refuses a file that is not JSON', () => {
     const file = path.join(tmp(), 'run-spec.json');
     writeFileSync(file, '{"version": 1,');

@@ -18,9 +18,19 @@ const axisValue = z
   .max(200)
   .regex(/^[A-Za-z0-9._+:/<>=^~ -]+$/, 'axis values are versions, names or ranges');
 
+/** An axis value as requirements carry it (v0.29.1-debian, 26.1.5): it ends up in image tags and report names. */
+const axisLabel = text(100).regex(/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/, 'an axis label such as v0.21.1 or 26.1.5');
+
 export const requirementSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('buildx'), label: text(100), spec: text(200), version: text(100), via: z.enum(['exact', 'range', 'alias']) }),
-  z.object({ kind: z.literal('engine-image'), label: text(100), spec: text(200) }),
+  z.object({
+    kind: z.literal('buildx'),
+    label: axisLabel,
+    spec: text(200),
+    // a release tag: it names a directory of the Buildx cache, so nothing path-like gets through a replayed spec
+    version: text(100).regex(/^v\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$/, 'a Buildx release tag such as v0.21.1 or v0.21.0-rc2'),
+    via: z.enum(['exact', 'range', 'alias']),
+  }),
+  z.object({ kind: z.literal('engine-image'), label: axisLabel, spec: text(200) }),
   z.object({ kind: z.literal('buildkit'), version: text(50).regex(/^v\d+\.\d+\.\d+(-rc\d+)?$/) }),
   z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base']) }),
 ]);

@@ -216,7 +216,9 @@ describe('checkTrust', () => {
     const host = nowhere();
     const run = checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: false }))] }, host, noRootless);
     await expect(run).rejects.toThrow(UsageError);
-    await expect(run).rejects.toThrow(new RegExp(`refusing to run the untrusted case ${copy}: .*${host}.*docker info failed.*the lab's rootless engine could not be had: not here`));
+    await expect(run).rejects.toThrow(
+      new RegExp(`refusing to run the untrusted case ${copy}: .*${host}.*docker info failed.*the lab's rootless engine could not be had: not here`),
+    );
   });
 
   it('says why this process cannot start the rootless engine, before anything is installed', () => {
