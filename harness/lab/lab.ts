@@ -312,6 +312,7 @@ export class Lab implements AsyncDisposable {
       await run(['docker', 'image', 'rm', hostTag], { env });
     }
     const [repo, tag] = repoTag.split(':') as [string, string];
+    this.proxy.protectRepository(repo);
     const m = await this.client().getManifest(repo, tag);
     if (!m.found) throw new HarnessError(`pushed ${hostTag} but the registry does not have ${repoTag}`);
     const json = m.json as { layers?: { digest: string; size: number }[] };

@@ -1,6 +1,10 @@
 // Unit tests of the proxy's own mechanics against a tiny in-test upstream; the real registry is exercised by
 // fault-proxy.itg.test.ts and the scenarios.
 import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HarnessError } from '../errors.ts';
 import { FaultProxy, blobGet, blobPath, flipBytes, type StartedFaultProxy } from './fault-proxy.ts';
@@ -100,6 +104,58 @@ describe('FaultProxy', () => {
       ['127.0.0.1', undefined],
       ['127.0.0.1', 'corrupt'],
     ]);
+  });
+
+  describe('through the relay from a rootless engine (PROXY v1 on a unix socket)', () => {
+    let dir: string;
+    let socket: string;
+    beforeAll(async () => {
+      dir = mkdtempSync(path.join(tmpdir(), 'proxy-relay-'));
+      socket = path.join(dir, 'proxy.sock');
+      await proxy.listenRelayed(socket);
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** One request as the relay forwards it for the DinD at `client`; the answer's status. */
+    const relayed = (client: string, method: string, target: string, body = '') =>
+      new Promise<number>((resolve, reject) => {
+        const c = net.connect(socket);
+        let out = '';
+        c.on('data', (d) => (out += d));
+        c.on('error', reject);
+        c.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1] ?? 0)));
+        c.write(
+          `PROXY TCP4 ${client} 172.30.0.1 40000 5000\r\n${method} ${target} HTTP/1.1\r\nHost: registry:5000\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        );
+      });
+
+    it('journals the DinD engine the relay names, and scopes faults to it', async () => {
+      proxy.addFault(blobGet(REPO, BLOB_DIGEST, { kind: 'status', status: 404 }, { client: '10.99.0.2' }));
+      const mark = proxy.journal.mark();
+      expect(await relayed('10.99.0.2', 'GET', blobPath(REPO, BLOB_DIGEST))).toBe(404);
+      expect(await relayed('10.99.0.3', 'GET', blobPath(REPO, BLOB_DIGEST))).toBe(200);
+      await expect.poll(() => proxy.journal.since(mark).length).toBe(2);
+      expect(proxy.journal.since(mark).map((e) => e.client)).toEqual(['10.99.0.2', '10.99.0.3']);
+    });
+
+    it("keeps the lab's own repositories read-only to the DinD engines, not to the lab's own pushes over loopback", async () => {
+      proxy.protectRepository('moby/buildkit');
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] });
+      expect(await relayed('10.99.0.2', 'GET', blobPath(REPO, BLOB_DIGEST))).toBe(200);
+      const mark = proxy.journal.mark();
+      expect(await relayed('10.99.0.2', 'PUT', '/v2/moby/buildkit/manifests/v0.17.1', manifest)).toBe(403);
+      expect(await relayed('10.99.0.2', 'POST', '/v2/moby/buildkit/blobs/uploads/')).toBe(403);
+      expect(await relayed('10.99.0.2', 'DELETE', '/v2/moby/buildkit/manifests/v0.17.1')).toBe(403);
+      expect(upstream.manifests.size).toBe(0);
+      await expect.poll(() => proxy.journal.since(mark).length).toBe(3);
+      expect(proxy.journal.since(mark).every((e) => e.intervention === 'lab-owned')).toBe(true);
+      const own = await request(base, 'PUT', '/v2/moby/buildkit/manifests/v0.17.1', {
+        body: Buffer.from(manifest),
+        headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      });
+      expect(own.status).toBe(201);
+      expect(await relayed('10.99.0.2', 'PUT', '/v2/lab/app/manifests/mine', manifest)).not.toBe(403);
+    });
   });
 
   it('status fault answers a registry error without forwarding', async () => {

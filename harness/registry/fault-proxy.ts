@@ -204,6 +204,13 @@ interface ActiveRule {
   remaining: number;
 }
 
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The host itself: the lab's own client and pushes come over loopback, the DinD engines from the lab network. */
+function isLoopbackClient(client: string | undefined): boolean {
+  return client === '127.0.0.1' || client === '::1';
+}
+
 /** The client went away while we read its body: nothing to answer, nothing to blame on the registry. */
 class ClientGone extends Error {}
 
@@ -214,6 +221,8 @@ export class StartedFaultProxy {
   #relayListeners: NetServer[] = [];
   #addresses: ListenAddress[] = [];
   #rules: ActiveRule[] = [];
+  /** repositories only the lab writes (protectRepository) */
+  readonly #labOwned = new Set<string>();
   #behaviours: { pattern: string | RegExp; emulation: RegistryEmulation }[] = [];
   #nextRule = 1;
   #upstreamFailures = 0;
@@ -312,6 +321,15 @@ export class StartedFaultProxy {
     };
   }
 
+  /**
+   * Makes `repository` read-only to every client but the host's loopback (the lab's own pushes): what the
+   * lab published there (its BuildKit, its base image) is pulled by tag by later cells, which a case could
+   * otherwise overwrite with an image of its own.
+   */
+  protectRepository(repository: string): void {
+    this.#labOwned.add(repository);
+  }
+
   addFault(rule: FaultRule): string {
     const id = `fault-${this.#nextRule++}`;
     this.#rules.push({ id, rule, remaining: rule.times ?? Infinity });
@@ -406,6 +424,9 @@ export class StartedFaultProxy {
       if (!x.framing.ok) return this.#refuseFraming(x, x.framing.reason);
       if (!x.target.ok) return this.#refuse(x, 400, 'bad-target', x.target.reason);
       if (req.httpVersion === '1.1' && !req.headers.host) return this.#refuse(x, 400, 'bad-target', 'an HTTP/1.1 request needs a Host header');
+      const repo = x.route.repository;
+      if (repo && this.#labOwned.has(repo) && !READ_METHODS.has(x.method) && !isLoopbackClient(x.client))
+        return this.#refuse(x, 403, 'lab-owned', `${repo} holds the lab's own images, which every cell pulls; a cell pushes to its own repositories`);
 
       const rule = this.#matchFault(x);
       if (rule) x.interventions.push(faultName(rule));
@@ -444,7 +465,7 @@ export class StartedFaultProxy {
   #refuse(x: ProxiedRequest, status: number, intervention: string, message: string): void {
     this.#refused++;
     x.interventions.push(intervention);
-    const a = errorAnswer(status, status === 413 ? 'SIZE_INVALID' : 'BAD_REQUEST', `fault proxy: ${message}`);
+    const a = errorAnswer(status, status === 413 ? 'SIZE_INVALID' : status === 403 ? 'DENIED' : 'BAD_REQUEST', `fault proxy: ${message}`);
     const bodyComing = !x.req.complete && (Number(x.headers['content-length']) > 0 || x.headers['transfer-encoding'] !== undefined);
     if (!bodyComing) {
       x.answer({ ...a, headers: { ...a.headers, connection: 'close' } });
