@@ -4,7 +4,7 @@
 // root-only file (even with its directory bind-mounted in, as a lab mount gone wrong would), a listener
 // on the host's loopback, the host's process list, its block devices. The same attack on the rootful
 // engine reads the file: the control that shows the test can fail.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { Provisioner, type ImageResult } from '../runner/provision.ts';
 import { requirementId, type Requirement } from '../runner/run-spec.ts';
 import { HostEngine } from './host.ts';
 import { labelsFor } from './labels.ts';
-import { RootlessEngine, ROOTLESS_UID_BASE, rootlessPaths } from './rootless.ts';
+import { cgroupMounts, RootlessEngine, ROOTLESS_PIDS_MAX, ROOTLESS_UID_BASE, rootlessPaths } from './rootless.ts';
 
 const ENGINE_26: Requirement = { kind: 'engine-image', label: '26.1.5', spec: '26.1.5' };
 const BASE: Requirement = { kind: 'image', id: 'engine-base' };
@@ -154,6 +154,16 @@ describe('the rootless engine', () => {
     expect(out).not.toMatch(/mount: .* ok/);
     expect(out).toContain('mount: done');
     expect(connections).toBe(0);
+  });
+
+  it('holds the namespace to its delegated cgroups: tasks it may move, limits it may not raise', () => {
+    const pids = cgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')).find((c) => existsSync(path.join(c, rootless.paths.cgroup, 'pids.max')));
+    if (!pids) return;
+    const dir = path.join(pids, rootless.paths.cgroup);
+    expect(readFileSync(path.join(dir, 'pids.max'), 'utf8').trim()).toBe(String(ROOTLESS_PIDS_MAX));
+    expect(statSync(path.join(dir, 'pids.max')).uid).toBe(0);
+    expect(statSync(path.join(dir, 'cgroup.procs')).uid).toBe(ROOTLESS_UID_BASE);
+    expect(statSync(dir).uid).toBe(ROOTLESS_UID_BASE);
   });
 
   it('stop() signals only its own dockerd, whatever pid the namespace writes into its pid file', async () => {

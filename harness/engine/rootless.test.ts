@@ -45,6 +45,11 @@ describe('the engine inside the namespace', () => {
     expect(p.socket.startsWith('/var/lib/x/')).toBe(true);
     expect(p.pidFile.startsWith('/var/lib/x/')).toBe(true);
   });
+  it('names its cgroup by its home, so that two engines (the default and a test one) never share one', () => {
+    expect(rootlessPaths().cgroup).toBe('buildx-lab-rootless');
+    expect(p.cgroup).toMatch(/^buildx-lab-rootless-[0-9a-f]{8}$/);
+    expect(rootlessPaths('/var/lib/y').cgroup).not.toBe(p.cgroup);
+  });
   it('runs dockerd in rootless mode with no NAT and no default bridge', () => {
     expect(rootlessDaemonConfig(p)).toMatchObject({ rootless: true, iptables: false, bridge: 'none', hosts: ['unix:///var/lib/x/run/docker.sock'] });
   });
@@ -53,7 +58,7 @@ describe('the engine inside the namespace', () => {
     const wait = s.findIndex((l) => l.includes('uid_map'));
     expect(wait).toBeGreaterThan(s.indexOf('echo "$$"'));
     expect(s.findIndex((l) => l.startsWith('mount'))).toBeGreaterThan(wait);
-    expect(s).toContain(`mount --bind '/sys/fs/cgroup/it'\\''s/buildx-lab-rootless' '/sys/fs/cgroup/it'\\''s'`);
+    expect(s).toContain(`mount --bind '/sys/fs/cgroup/it'\\''s/${p.cgroup}' '/sys/fs/cgroup/it'\\''s'`);
     expect(s.at(-1)).toBe(`exec '/var/lib/x/bin/dockerd' --config-file '/var/lib/x/daemon.json'`);
   });
 });

@@ -14,6 +14,7 @@
 // range (chown, the v1 delegation model) and binds it over the hierarchy's mount point inside the engine's
 // mount namespace, under a cgroup namespace rooted there.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
@@ -44,6 +45,10 @@ export const ROOTLESS_UID_BASE = 0x7000_0000;
 export const ROOTLESS_UID_COUNT = 65_536;
 /** The cgroup each hierarchy delegates to the namespace. */
 export const ROOTLESS_CGROUP = 'buildx-lab-rootless';
+/** The files of a delegated cgroup that its delegatee owns (v1 and v2): moving tasks, enabling controllers. */
+const DELEGATED_FILES = ['cgroup.procs', 'tasks', 'cgroup.threads', 'cgroup.subtree_control'];
+/** Processes the whole rootless engine may hold at once, every cell and DinD in it included. */
+export const ROOTLESS_PIDS_MAX = 32_768;
 
 export interface RootlessPaths {
   /** binaries (hard links to the lab engine's), daemon.json, data root, log: traversable by the namespace's root */
@@ -58,7 +63,11 @@ export interface RootlessPaths {
   configFile: string;
   /** root's, traversable: per-run mirrors of host directories and the registry's socket (lab/lab.ts) */
   share: string;
+  /** its cgroup's name under each hierarchy: one per home, so two engines never share or remove each other's */
+  cgroup: string;
 }
+
+export const DEFAULT_ROOTLESS_HOME = '/var/lib/buildx-lab-rootless';
 
 /** The marker that says a directory is the rootless engine's, so that uninstall removes nothing else. */
 export const ROOTLESS_MARKER = '.buildx-lab-rootless';
@@ -67,7 +76,7 @@ export const ROOTLESS_MARKER = '.buildx-lab-rootless';
  * Everything under one prefix the namespace's root can traverse (the user's home, where the rootful engine
  * lives, is not): its runtime directory too, since the engine's mount namespace has a /run of its own.
  */
-export function rootlessPaths(home = '/var/lib/buildx-lab-rootless'): RootlessPaths {
+export function rootlessPaths(home = DEFAULT_ROOTLESS_HOME): RootlessPaths {
   const runDir = path.join(home, 'run');
   return {
     home,
@@ -80,6 +89,7 @@ export function rootlessPaths(home = '/var/lib/buildx-lab-rootless'): RootlessPa
     log: path.join(home, 'dockerd.log'),
     configFile: path.join(home, 'daemon.json'),
     share: path.join(home, 'share'),
+    cgroup: home === DEFAULT_ROOTLESS_HOME ? ROOTLESS_CGROUP : `${ROOTLESS_CGROUP}-${createHash('sha256').update(home).digest('hex').slice(0, 8)}`,
   };
 }
 
@@ -167,7 +177,7 @@ export function innerScript(p: RootlessPaths, cgroups: readonly string[]): strin
     'ip link set lo up',
     'mount --make-rslave /',
     'mount -t tmpfs -o mode=755 tmpfs /run',
-    ...cgroups.map((c) => `mount --bind ${q(path.join(c, ROOTLESS_CGROUP))} ${q(c)}`),
+    ...cgroups.map((c) => `mount --bind ${q(path.join(c, p.cgroup))} ${q(c)}`),
     // containerd, its shim and runc come from the same prefix
     `export PATH=${q(p.bin)}:"$PATH"`,
     `exec ${q(path.join(p.bin, 'dockerd'))} --config-file ${q(p.configFile)}`,
@@ -197,7 +207,7 @@ export class RootlessEngine {
     closeSync(log);
     // Root joins the delegated cgroups, then drops to the range's first uid and makes the namespaces: the
     // user namespace is owned by that uid, so nothing in it has a capability over anything outside it.
-    const join = cgroups.map((c) => `echo $$ > '${path.join(c, ROOTLESS_CGROUP, 'cgroup.procs')}'`).join('; ');
+    const join = cgroups.map((c) => `echo $$ > '${path.join(c, p.cgroup, 'cgroup.procs')}'`).join('; ');
     const child = spawn(
       'sh',
       [
@@ -227,6 +237,13 @@ export class RootlessEngine {
     // The kernel lets a process with CAP_SETUID over the parent namespace map any ids: the lab writes what
     // setuid newuidmap would, for the lab's own range only.
     const map = `0 ${ROOTLESS_UID_BASE} ${ROOTLESS_UID_COUNT}\n`;
+    // The pid came from the namespace's first process; it must still be our child's child, running as the
+    // range's uid, or the maps would go to whatever process now holds that pid.
+    const status = readText(`/proc/${innerPid}/status`);
+    if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== child.pid || Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) !== ROOTLESS_UID_BASE) {
+      child.kill('SIGKILL');
+      throw new EngineStartError(`the rootless engine's namespace process ${innerPid} is gone or not ours: not writing its id maps`, stderr);
+    }
     writeFileSync(`/proc/${innerPid}/uid_map`, map);
     writeFileSync(`/proc/${innerPid}/gid_map`, map);
     child.unref();
@@ -275,7 +292,7 @@ export class RootlessEngine {
       while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
     }
-    for (const c of cgroupMounts(readText('/proc/self/mountinfo'))) removeCgroupTree(path.join(c, ROOTLESS_CGROUP));
+    for (const c of cgroupMounts(readText('/proc/self/mountinfo'))) removeCgroupTree(path.join(c, this.paths.cgroup));
     return wasRunning;
   }
 
@@ -332,11 +349,16 @@ export class RootlessEngine {
     if (!existsSync(p.log)) writeFileSync(p.log, '');
     chownSync(p.log, range, range);
     for (const c of cgroups) {
-      const dir = path.join(c, ROOTLESS_CGROUP);
+      const dir = path.join(c, p.cgroup);
       mkdirSync(dir, { recursive: true });
       // cpuset children start empty, and a task cannot join a cpuset without cpus and mems.
       for (const f of ['cpuset.cpus', 'cpuset.mems']) if (existsSync(path.join(c, f))) writeFileSync(path.join(dir, f), readFileSync(path.join(c, f)));
-      chownTree(dir, range);
+      // Delegated as the kernel's docs say: the directory (to make children in) and the files that move
+      // tasks; its own limits stay root's, so the namespace cannot raise them.
+      chownSync(dir, range, range);
+      for (const f of DELEGATED_FILES) if (existsSync(path.join(dir, f))) chownSync(path.join(dir, f), range, range);
+      // A fork bomb in a case stops here, not at the host's limit.
+      if (existsSync(path.join(dir, 'pids.max'))) writeFileSync(path.join(dir, 'pids.max'), String(ROOTLESS_PIDS_MAX));
     }
   }
 }
@@ -348,15 +370,6 @@ function isEngineProcess(pid: number, exe: string): boolean {
     return readlinkSync(`/proc/${pid}/exe`) === exe && Number(uid) === ROOTLESS_UID_BASE;
   } catch {
     return false;
-  }
-}
-
-function chownTree(dir: string, id: number): void {
-  chownSync(dir, id, id);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) chownTree(p, id);
-    else chownSync(p, id, id);
   }
 }
 
