@@ -79,6 +79,7 @@ export function caseScenario(c: ReproCase): Scenario {
     },
     needsBaseImage: c.uses.has('base'),
     needsBuildkit: c.uses.has('buildkitImage'),
+    buildkitOfItsDay: true,
     expectations: caseExpectations(c),
     observe: (kit) => observeCase(c, kit as unknown as Kit),
     judge: (o: CaseObservation) => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { DECLARED_OUTCOMES } from '../model.ts';
+import type { BuildkitVia } from '../buildkit/of-its-day.ts';
 
 export const RUN_SPEC_VERSION = 2;
 export const RUN_SPEC_FILE = 'run-spec.json';
@@ -18,10 +19,13 @@ const axisValue = z
   .max(200)
   .regex(/^[A-Za-z0-9._+:/<>=^~ -]+$/, 'axis values are versions, names or ranges');
 
+const buildkitVersion = text(50).regex(/^v\d+\.\d+\.\d+(-rc\d+)?$/);
+const BUILDKIT_VIA = ['named', 'of-its-day', 'lab-default'] as const satisfies readonly BuildkitVia[];
+
 export const requirementSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('buildx'), label: text(100), spec: text(200), version: text(100), via: z.enum(['exact', 'range', 'alias']) }),
   z.object({ kind: z.literal('engine-image'), label: text(100), spec: text(200) }),
-  z.object({ kind: z.literal('buildkit'), version: text(50).regex(/^v\d+\.\d+\.\d+(-rc\d+)?$/) }),
+  z.object({ kind: z.literal('buildkit'), version: buildkitVersion }),
   z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base']) }),
 ]);
 export type Requirement = z.infer<typeof requirementSchema>;
@@ -70,6 +74,8 @@ export const plannedCellSchema = z.object({
   expected: z.object({ outcome: z.enum(DECLARED_OUTCOMES), reason: text(2000), undeclared: z.literal(true).optional() }),
   attempt: z.number().int().min(0).max(1000),
   requires: z.array(text(300)).max(20),
+  /** the BuildKit of its builder, when it runs one, and why that one (named, of its Buildx's day, the lab's default) */
+  buildkit: z.object({ version: buildkitVersion, via: z.enum(BUILDKIT_VIA), reason: text(2000) }).optional(),
 });
 export type PlannedCell = z.infer<typeof plannedCellSchema>;
 
