@@ -148,9 +148,21 @@ export async function ensureBuildkitImage(config: LabConfig, version: string, pr
   return ensureImage(config, specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc')), progress, opts);
 }
 
-/** BuildKit versions whose binaries are cached here. */
+/** BuildKit versions whose binaries are cached here (not the staging directory of a build under way). */
 export function cachedBuildkitVersions(config: LabConfig): string[] {
+  return [...cachedBuildkitGo(config).keys()];
+}
+
+/** Each BuildKit version cached here, with the Go that built it. */
+export function cachedBuildkitGo(config: LabConfig): Map<string, string> {
   const root = path.join(config.cacheDir, 'buildkit');
-  if (!existsSync(root)) return [];
-  return readdirSync(root).filter((v) => /^v\d/.test(v) && cachedBinaries(config, v));
+  if (!existsSync(root)) return new Map();
+  return new Map(
+    readdirSync(root)
+      .filter((v) => /^v\d+\.\d+\.\d+(-rc\d+)?$/.test(v))
+      .flatMap((v) => {
+        const meta = cachedBinaries(config, v);
+        return meta ? [[v, meta.goVersion] as const] : [];
+      }),
+  );
 }
