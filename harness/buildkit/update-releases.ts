@@ -6,24 +6,17 @@
 //
 // Run it after harness/buildx/update-releases.ts. Honours the first URL of $GOPROXY; release candidates are
 // left out (buildx-stable-1 never pointed at one). Then write docs/buildkit-versions.md (versions-doc.ts).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadReleases } from '../buildx/spec.ts';
-import { proxyVersions } from '../provision/proxy-versions.ts';
+import { proxyVersions, readPrevious } from '../provision/proxy-versions.ts';
 import { ofItsDayTable, type BuildkitIndex } from './of-its-day.ts';
 
 const FILE = new URL('./releases.json', import.meta.url);
 
-function readPrevious(): BuildkitIndex | undefined {
-  try {
-    return JSON.parse(readFileSync(FILE, 'utf8')) as BuildkitIndex;
-  } catch {
-    return undefined;
-  }
-}
 
 export async function updateBuildkitReleases(fetchAgain: boolean): Promise<BuildkitIndex> {
-  const previous = readPrevious();
+  const previous = readPrevious<BuildkitIndex>(FILE);
   let { source, releases, generatedAt } = previous ?? { source: '', releases: [], generatedAt: '' };
   if (fetchAgain || !previous) {
     const found = await proxyVersions({ module: 'github.com/moby/buildkit', firstMinor: 10, maxPatch: 9, rcs: 0, previous: previous?.releases.map((r) => ({ ...r, prerelease: false })) ?? [] });

@@ -8,9 +8,9 @@
 // release-pins.json does not pin: their downloads are refused unless BUILDX_LAB_ALLOW_UNPINNED=1, so
 // refresh the pins too (update-pins.ts). The BuildKit of each release's day is harness/buildkit's list:
 // refresh it after this one (npx tsx harness/buildkit/update-releases.ts).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { proxyVersions } from '../provision/proxy-versions.ts';
+import { proxyVersions, readPrevious } from '../provision/proxy-versions.ts';
 import { BUILDX_ARCHES } from './arch.ts';
 import { loadPins, pinFor } from './release-pins.ts';
 import type { ReleaseIndex } from './spec.ts';
@@ -20,16 +20,9 @@ export const DEBIAN_ALIASES: Readonly<Record<string, string>> = { 'debian-trixie
 
 const FILE = new URL('./releases.json', import.meta.url);
 
-function readPrevious(): ReleaseIndex | undefined {
-  try {
-    return JSON.parse(readFileSync(FILE, 'utf8')) as ReleaseIndex;
-  } catch {
-    return undefined;
-  }
-}
 
 export async function updateReleases(): Promise<ReleaseIndex> {
-  const previous = readPrevious();
+  const previous = readPrevious<ReleaseIndex>(FILE);
   const found = await proxyVersions({ module: 'github.com/docker/buildx', firstMinor: 10, maxPatch: 5, rcs: 3, previous: previous?.releases ?? [] });
   process.stderr.write(`${found.requests} requests to ${found.source}\n`);
   return {

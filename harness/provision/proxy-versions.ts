@@ -5,6 +5,7 @@
 // answers) the patches .0..maxPatch and v0.N.0-rc1..rcN, each series probed in order and stopped at the
 // first version the proxy lacks. Each version's .mod (existence + `go` directive) and .info (tag time,
 // sometimes tag commit) are fetched, 4 requests at a time, at most MAX_REQUESTS in all.
+import { readFileSync } from 'node:fs';
 import semver from 'semver';
 
 const CONCURRENCY = 4;
@@ -31,6 +32,15 @@ export interface SeriesOptions {
   rcs: number;
   /** versions known before (the previous file): probed again, and kept when the proxy no longer answers */
   previous: readonly ProxyVersion[];
+}
+
+/** The list a generator wrote last time, to start from (undefined when there is none, or it is unreadable). */
+export function readPrevious<T>(file: URL): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 export function proxyBase(goproxy = process.env.GOPROXY): string {
