@@ -57,9 +57,9 @@ export function goDirective(mod: string): string | undefined {
   return /^go\s+(\d+\.\d+(?:\.\d+)?)\s*$/m.exec(mod)?.[1];
 }
 
-/** Keeps module versions of major 0 that are real tags (no +incompatible, no pseudo-versions). */
+/** Keeps module versions of major 0 that are real tags (no +incompatible, no pseudo-versions of either form). */
 export function isTag(v: string): boolean {
-  return semver.valid(v) !== null && semver.major(v) === 0 && !v.includes('+') && !/-0\.\d{14}-/.test(v);
+  return semver.valid(v) !== null && semver.major(v) === 0 && !v.includes('+') && !/[-.](?:0\.)?\d{14}-[0-9a-f]{12}$/.test(v);
 }
 
 type Fetched = { status: number; body: string };
