@@ -45,6 +45,11 @@ Others are "not tried": each build takes minutes of both cores, so versions are 
 (\`npx tsx harness/buildkit/try-builds.ts vX.Y.Z\`, one at a time), and \`buildx-lab buildkit list\` shows
 this table with what this machine's cache holds.
 
+A case's \`builder: {rootless: true}\` (docker-container driver) runs the rootless variant of the same
+version, \`moby/buildkit:<version>-rootless\` as upstream lays it out: rootlesskit (Go module proxy) starts
+buildkitd as uid 1000 in a user namespace of its own, with Debian's setuid newuidmap/newgidmap. It builds
+wherever the version builds.
+
 ## Releases
 
 ${markdownTable(rows)}

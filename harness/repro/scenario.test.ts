@@ -37,6 +37,13 @@ describe('caseScenario', () => {
     expect(cells[0]!.buildkit?.via).toBe('named');
   });
 
+  it('asks for the rootless BuildKit image for a rootless builder', () => {
+    const { cells, requirements } = expand({ ...create, builder: { rootless: true } });
+    expect(cells[0]!.requires).toContain('buildkit:v0.17.1-rootless');
+    expect(requirements['buildkit:v0.17.1-rootless']).toEqual({ kind: 'buildkit', version: 'v0.17.1', rootless: true });
+    expect(Object.keys(requirements)).not.toContain('buildkit:v0.17.1');
+  });
+
   it("gives a case that names no BuildKit the one of each Buildx's day", () => {
     const { cells, requirements } = expand({ ...create, buildkit: [] });
     expect(cells.map((c) => [c.name, c.buildkit?.version, c.buildkit?.via])).toEqual([

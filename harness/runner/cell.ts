@@ -85,7 +85,8 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
       lab,
       sandbox,
       evidence,
-      buildkitImage: async (version) => (await publishRequirement(env, `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}`)).ref,
+      buildkitImage: async (version, rootless) =>
+        (await publishRequirement(env, `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`)).ref,
       baseImage: async () => (await publishRequirement(env, 'image:case-base')).ref,
       phase: async (name, work) => {
         const p0 = performance.now();

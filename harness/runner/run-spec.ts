@@ -25,7 +25,7 @@ const BUILDKIT_VIA = ['named', 'of-its-day', 'lab-default'] as const satisfies r
 export const requirementSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('buildx'), label: text(100), spec: text(200), version: text(100), via: z.enum(['exact', 'range', 'alias']) }),
   z.object({ kind: z.literal('engine-image'), label: text(100), spec: text(200) }),
-  z.object({ kind: z.literal('buildkit'), version: buildkitVersion }),
+  z.object({ kind: z.literal('buildkit'), version: buildkitVersion, rootless: z.literal(true).optional() }),
   z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base']) }),
 ]);
 export type Requirement = z.infer<typeof requirementSchema>;
@@ -37,7 +37,7 @@ export function requirementId(r: Requirement): string {
     case 'engine-image':
       return `engine:${r.label}`;
     case 'buildkit':
-      return `buildkit:${r.version}`;
+      return `buildkit:${r.version}${r.rootless ? '-rootless' : ''}`;
     case 'image':
       return `image:${r.id}`;
   }

@@ -78,6 +78,8 @@ export interface Scenario<D extends AxesDecl = AxesDecl, O = unknown> {
    * buildx create` pulled then) instead of the lab's default. Cases do; scenarios keep the default.
    */
   buildkitOfItsDay?: boolean;
+  /** its docker-container builders run the rootless BuildKit image (moby/buildkit:<v>-rootless) */
+  rootlessBuildkit?: boolean;
   observe(kit: Kit<CellAxes<D>>): Promise<O>;
   judge(observation: O, axes: CellAxes<D>): Verdict;
 }
@@ -201,7 +203,7 @@ export function cellBuildkit(
 
 /** What one cell needs provisioned before it runs; pure. */
 export function cellRequirements(
-  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit' | 'buildkitOfItsDay'>,
+  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
   axes: Readonly<Record<string, string>>,
   buildx: ResolvedVersion,
   engine: ResolvedEngine | undefined,
@@ -212,7 +214,7 @@ export function cellRequirements(
     { kind: 'buildx', label: buildxLabel(buildx), spec: buildx.spec, version: buildx.version, via: buildx.via },
   ];
   if (engine) reqs.push({ kind: 'engine-image', label: engine.label, spec: engine.kind === 'debian' ? engine.alias : engine.version });
-  if (buildkit) reqs.push({ kind: 'buildkit', version: buildkit.version });
+  if (buildkit) reqs.push({ kind: 'buildkit', version: buildkit.version, ...(s.rootlessBuildkit ? { rootless: true as const } : {}) });
   if (s.needsBaseImage) reqs.push({ kind: 'image', id: 'case-base' });
   return reqs;
 }
