@@ -186,7 +186,14 @@ async function ensureRootlesskit(config: LabConfig, progress: ProgressSink, opts
         try {
           await goModuleBuild(
             config,
-            { ...ROOTLESSKIT, targets: [{ pkg: './cmd/rootlesskit', out: path.join(stage, 'rootlesskit') }], ldflagsX: {}, tags: ['osusergo', 'netgo'], workDir: path.join(stage, '.work'), signal: opts.signal },
+            {
+              ...ROOTLESSKIT,
+              targets: [{ pkg: './cmd/rootlesskit', out: path.join(stage, 'rootlesskit') }],
+              ldflagsX: {},
+              tags: ['osusergo', 'netgo'],
+              workDir: path.join(stage, '.work'),
+              signal: opts.signal,
+            },
             progress,
             opts.slot,
           );

@@ -45,7 +45,9 @@ describe('the BuildKit of its day', () => {
     expect(Object.keys(requirements)).toContain('buildkit:v0.34.2');
     const r = await t.run(s, cells[0]!);
     expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}`).toBe('reproduced');
-    expect(r.evidence.facts).toContainEqual(expect.stringMatching(/^BuildKit v0\.34\.2 \(of-its-day\): of its day: the newest stable BuildKit on 2026-11-03 \(Buildx v0\.38\.2 tagged/));
+    expect(r.evidence.facts).toContainEqual(
+      expect.stringMatching(/^BuildKit v0\.34\.2 \(of-its-day\): of its day: the newest stable BuildKit on 2026-11-03 \(Buildx v0\.38\.2 tagged/),
+    );
     // what Buildx saw: the builder's own BuildKit, pulled from the lab registry
     const inspect = r.evidence.commands.find((c) => c.argv.includes('inspect'));
     expect(inspect?.stdout).toMatch(/BuildKit version:\s+v0\.34\.2/);

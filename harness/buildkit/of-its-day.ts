@@ -68,7 +68,9 @@ export function ofItsDayTable(buildx: readonly Dated[], buildkit: readonly Dated
     if (!day) return;
     const bk = buildkitOn(day, buildkit);
     if (!bk) return;
-    const basis = own ? `Buildx ${r.version} tagged ${day.slice(0, 10)}` : `no date for Buildx ${r.version} at the module proxy; bounded by the next dated release, ${next!.version} (${day.slice(0, 10)})`;
+    const basis = own
+      ? `Buildx ${r.version} tagged ${day.slice(0, 10)}`
+      : `no date for Buildx ${r.version} at the module proxy; bounded by the next dated release, ${next!.version} (${day.slice(0, 10)})`;
     out[r.version] = { buildkit: bk.version, day, basis };
   });
   return out;

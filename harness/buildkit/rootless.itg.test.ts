@@ -51,7 +51,13 @@ describe('rootless BuildKit', () => {
     const { s, cells, requirements } = planned(dirs.rootless);
     expect(Object.keys(requirements)).toContain('buildkit:v0.34.2-rootless');
     const r = await t.run(s, cells[0]!);
-    expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}\n${r.evidence.commands.map((c) => c.stderr).join('\n').slice(-3000)}`).toBe('reproduced');
+    expect(
+      r.outcome,
+      `${r.summary}\n${r.error?.message ?? ''}\n${r.evidence.commands
+        .map((c) => c.stderr)
+        .join('\n')
+        .slice(-3000)}`,
+    ).toBe('reproduced');
     // root in the RUN step is uid 1000 (rootlesskit's user) outside it, not the whole range
     expect(r.summary).toMatch(/out\/uid_map: does not hold "4294967295".*out\/uid_map: holds "1000"/);
     const create = r.evidence.commands.find((c) => c.argv.includes('create'));

@@ -14,12 +14,17 @@ import { ofItsDayTable, type BuildkitIndex } from './of-its-day.ts';
 
 const FILE = new URL('./releases.json', import.meta.url);
 
-
 export async function updateBuildkitReleases(fetchAgain: boolean): Promise<BuildkitIndex> {
   const previous = readPrevious<BuildkitIndex>(FILE);
   let { source, releases, generatedAt } = previous ?? { source: '', releases: [], generatedAt: '' };
   if (fetchAgain || !previous) {
-    const found = await proxyVersions({ module: 'github.com/moby/buildkit', firstMinor: 10, maxPatch: 9, rcs: 0, previous: previous?.releases.map((r) => ({ ...r, prerelease: false })) ?? [] });
+    const found = await proxyVersions({
+      module: 'github.com/moby/buildkit',
+      firstMinor: 10,
+      maxPatch: 9,
+      rcs: 0,
+      previous: previous?.releases.map((r) => ({ ...r, prerelease: false })) ?? [],
+    });
     process.stderr.write(`${found.requests} requests to ${found.source}\n`);
     source = found.source;
     releases = found.versions.filter((v) => !v.prerelease).map(({ version, date, goVersion }) => ({ version, ...(date ? { date } : {}), ...(goVersion ? { goVersion } : {}) }));

@@ -7,11 +7,7 @@ import { versionsDoc } from './try-builds.ts';
 import { classifyBuildError, loadBuildResults, markdownTable, textTable, versionRows } from './versions.ts';
 
 const index = {
-  releases: [
-    { version: 'v0.12.5', date: '2024-01-31T10:00:00Z' },
-    { version: 'v0.13.0', date: '2024-03-05T10:00:00Z' },
-    { version: 'v0.13.1' },
-  ],
+  releases: [{ version: 'v0.12.5', date: '2024-01-31T10:00:00Z' }, { version: 'v0.13.0', date: '2024-03-05T10:00:00Z' }, { version: 'v0.13.1' }],
   ofItsDay: {
     'v0.13.0-rc1': { buildkit: 'v0.12.5', day: '2024-03-05T00:00:00Z', basis: 'b' },
     'v0.13.0': { buildkit: 'v0.13.0', day: '2024-03-05T18:02:26Z', basis: 'b' },

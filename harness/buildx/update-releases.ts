@@ -20,7 +20,6 @@ export const DEBIAN_ALIASES: Readonly<Record<string, string>> = { 'debian-trixie
 
 const FILE = new URL('./releases.json', import.meta.url);
 
-
 export async function updateReleases(): Promise<ReleaseIndex> {
   const previous = readPrevious<ReleaseIndex>(FILE);
   const found = await proxyVersions({ module: 'github.com/docker/buildx', firstMinor: 10, maxPatch: 5, rcs: 3, previous: previous?.releases ?? [] });

@@ -13,6 +13,8 @@ describe('proxy-versions', () => {
     expect(goDirective('module x\n')).toBeUndefined();
   });
   it('keeps real v0 tags only', () => {
-    expect(['v0.17.1', 'v0.21.0-rc2', 'v1.0.0', 'v0.0.0-20250219102945-1a5174abd055', 'v0.17.2-0.20241107230335-8b1b83ef4947', 'v0.9.0+incompatible', 'latest'].filter(isTag)).toEqual(['v0.17.1', 'v0.21.0-rc2']);
+    expect(
+      ['v0.17.1', 'v0.21.0-rc2', 'v1.0.0', 'v0.0.0-20250219102945-1a5174abd055', 'v0.17.2-0.20241107230335-8b1b83ef4947', 'v0.9.0+incompatible', 'latest'].filter(isTag),
+    ).toEqual(['v0.17.1', 'v0.21.0-rc2']);
   });
 });

@@ -545,7 +545,11 @@ describe('loadCase: errors name the line and the field', () => {
       'title: t\nbuilder: {rootless: true}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
       /^case\.yaml:2: builder\.rootless: applies to driver: docker-container/,
     ],
-    ['a rootless builder that is not a boolean', 'title: t\ndriver: docker-container\nbuilder: {rootless: "yes"}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /builder\.rootless: /],
+    [
+      'a rootless builder that is not a boolean',
+      'title: t\ndriver: docker-container\nbuilder: {rootless: "yes"}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /builder\.rootless: /,
+    ],
     ['a bad env name', 'title: t\nenv: {"A B": x}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /env\."A B": .*not an environment variable name/],
     ['a step file outside the case', 'title: t\nsteps: [{buildx: [ls], cwd: ../x}]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.cwd: must be a path inside the case directory/],
     [

@@ -50,7 +50,11 @@ describe('caseScenario', () => {
       ['buildx=v0.20.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'v0.19.0', 'of-its-day'],
       ['buildx=v0.21.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'v0.20.0', 'of-its-day'],
     ]);
-    expect(Object.keys(requirements).filter((r) => r.startsWith('buildkit:')).sort()).toEqual(['buildkit:v0.19.0', 'buildkit:v0.20.0']);
+    expect(
+      Object.keys(requirements)
+        .filter((r) => r.startsWith('buildkit:'))
+        .sort(),
+    ).toEqual(['buildkit:v0.19.0', 'buildkit:v0.20.0']);
   });
 });
 

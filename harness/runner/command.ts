@@ -121,7 +121,8 @@ export async function printCells(config: LabConfig, command: RunSpec['command'],
 /** The cells of a planned run, one per line, then what they need; pure. */
 export function listCells(spec: Pick<RunSpec, 'cells' | 'requirements'>): string {
   // A named BuildKit is in the cell's name; one the lab chose is said beside it.
-  const chosen = (c: PlannedCell) => (c.buildkit && c.buildkit.via !== 'named' ? `; BuildKit ${c.buildkit.version}, ${c.buildkit.via === 'of-its-day' ? 'of its day' : "the lab's default"}` : '');
+  const chosen = (c: PlannedCell) =>
+    c.buildkit && c.buildkit.via !== 'named' ? `; BuildKit ${c.buildkit.version}, ${c.buildkit.via === 'of-its-day' ? 'of its day' : "the lab's default"}` : '';
   const lines = spec.cells.map((c) => `${c.scenario} > ${c.name}${c.attempt ? ` #${c.attempt + 1}` : ''}  (expected ${c.expected.outcome}${chosen(c)})`);
   const needs = Object.keys(spec.requirements).sort();
   return [...lines, '', `${spec.cells.length} cells; ${needs.length} requirements: ${needs.join(', ')}`].join('\n');
