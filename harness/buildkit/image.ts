@@ -8,10 +8,11 @@ import type { LabConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { EngineBuilder, engineParts, type PartMeta } from '../engine/binaries.ts';
 import { hostDefaultRelease } from '../engine/spec.ts';
-import { buildkitSpec, type ImageSpec } from '../images/catalog.ts';
+import { buildkitRootlessSpec, buildkitSpec, type ImageSpec } from '../images/catalog.ts';
 import { ensureImage, findOfficialImage, type ResolvedImage } from '../images/images.ts';
 import type { ProgressSink } from '../progress.ts';
 import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
+import { PrivateApt } from '../provision/debian.ts';
 import { crossProcessLock } from '../provision/lock.ts';
 
 /** The version in the first bug report (moby/moby#49453), and a current release. */
@@ -136,21 +137,124 @@ export function buildkitImageSpec(config: LabConfig, version: string, progress: 
   return meta && runc ? specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc')) : undefined;
 }
 
-export async function ensureBuildkitImage(config: LabConfig, version: string, progress: ProgressSink, opts: BuildOptions = {}): Promise<ResolvedImage> {
+export async function ensureBuildkitImage(config: LabConfig, version: string, progress: ProgressSink, opts: BuildOptions & { rootless?: boolean } = {}): Promise<ResolvedImage> {
   checkBuildkitVersion(version);
   // An official image that is present (or pullable) needs no build at all.
-  const official = await findOfficialImage(config, [`moby/buildkit:${version}`], progress);
+  const official = await findOfficialImage(config, [`moby/buildkit:${version}${opts.rootless ? '-rootless' : ''}`], progress);
   if (official) return official;
   const meta = await ensureBuildkitBinaries(config, version, progress, opts);
   const { release, part } = runcPart();
   const builder = new EngineBuilder(config, progress);
   const runc = await builder.ensurePart(release, part, opts);
-  return ensureImage(config, specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc')), progress, opts);
+  const spec = specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc'));
+  if (!opts.rootless || spec.recipe.kind !== 'layer') return ensureImage(config, spec, progress, opts);
+  const [rootlesskit, uidmap] = await Promise.all([ensureRootlesskit(config, progress, opts), ensureUidmap(config, progress, opts.signal)]);
+  const rootless = buildkitRootlessSpec(
+    version,
+    {
+      ...fileOf(spec, 'buildkitd'),
+      ...fileOf(spec, 'buildctl'),
+      ...fileOf(spec, 'runc'),
+      rootlesskit: { path: rootlesskit.path, sha256: rootlesskit.sha256 },
+      newuidmap: { path: path.join(uidmap.dir, 'usr/bin/newuidmap'), sha256: sha256File(path.join(uidmap.dir, 'usr/bin/newuidmap')) },
+      newgidmap: { path: path.join(uidmap.dir, 'usr/bin/newgidmap'), sha256: sha256File(path.join(uidmap.dir, 'usr/bin/newgidmap')) },
+    },
+    { ...spec.recipe.labels, 'buildx-lab.rootlesskit.version': ROOTLESSKIT.version, 'buildx-lab.uidmap.version': uidmap.version },
+  );
+  return ensureImage(config, rootless, progress, opts);
 }
 
-/** BuildKit versions whose binaries are cached here. */
+/** rootlesskit of the rootless images: pure Go, from the Go module proxy (the release upstream's Dockerfile pinned last). */
+const ROOTLESSKIT = { module: 'github.com/rootless-containers/rootlesskit/v2', version: 'v2.3.6' } as const;
+
+async function ensureRootlesskit(config: LabConfig, progress: ProgressSink, opts: BuildOptions): Promise<{ path: string; sha256: string }> {
+  const dir = path.join(config.cacheDir, 'buildkit', `rootlesskit-${ROOTLESSKIT.version}`);
+  const bin = path.join(dir, 'rootlesskit');
+  const hit = () => (existsSync(bin) ? { path: bin, sha256: sha256File(bin) } : undefined);
+  return (
+    hit() ??
+    crossProcessLock(
+      path.join(config.cacheDir, 'locks', `rootlesskit-${ROOTLESSKIT.version}`),
+      `rootlesskit ${ROOTLESSKIT.version}`,
+      progress,
+      async () => {
+        const again = hit();
+        if (again) return again;
+        const stage = `${dir}.tmp-${process.pid}`;
+        rmSync(stage, { recursive: true, force: true });
+        mkdirSync(stage, { recursive: true });
+        try {
+          await goModuleBuild(
+            config,
+            {
+              ...ROOTLESSKIT,
+              targets: [{ pkg: './cmd/rootlesskit', out: path.join(stage, 'rootlesskit') }],
+              ldflagsX: {},
+              tags: ['osusergo', 'netgo'],
+              workDir: path.join(stage, '.work'),
+              signal: opts.signal,
+            },
+            progress,
+            opts.slot,
+          );
+          rmSync(path.join(stage, '.work'), { recursive: true, force: true });
+          rmSync(dir, { recursive: true, force: true });
+          renameSync(stage, dir);
+          return hit()!;
+        } finally {
+          rmSync(stage, { recursive: true, force: true });
+        }
+      },
+      opts.signal,
+    )
+  );
+}
+
+/** Debian trixie's uidmap (setuid newuidmap/newgidmap, as the engine-base image's libc wants), unpacked, not installed. */
+async function ensureUidmap(config: LabConfig, progress: ProgressSink, signal?: AbortSignal): Promise<{ dir: string; version: string }> {
+  const dir = path.join(config.cacheDir, 'tools', 'uidmap-trixie');
+  const versionFile = path.join(dir, '.deb-version');
+  const hit = () => (existsSync(path.join(dir, 'usr/bin/newuidmap')) && existsSync(versionFile) ? { dir, version: readFileSync(versionFile, 'utf8').trim() } : undefined);
+  return (
+    hit() ??
+    crossProcessLock(
+      path.join(config.cacheDir, 'locks', 'uidmap-trixie'),
+      'uidmap',
+      progress,
+      async () => {
+        const again = hit();
+        if (again) return again;
+        const version = await new PrivateApt(config, progress).unpack('uidmap', 'trixie', dir, signal);
+        writeFileSync(versionFile, `${version}\n`);
+        return { dir, version };
+      },
+      signal,
+    )
+  );
+}
+
+/** A binary of the BuildKit image's recipe, as the rootless recipe takes it. */
+function fileOf(spec: ImageSpec, name: 'buildkitd' | 'buildctl' | 'runc'): Record<typeof name, { path: string; sha256: string }> {
+  const f = spec.recipe.kind === 'layer' ? spec.recipe.files[`/usr/bin/${name}`] : undefined;
+  if (!f?.sha256) throw new Error(`BuildKit image spec lacks ${name}`);
+  return { [name]: { path: f.source, sha256: f.sha256 } } as Record<typeof name, { path: string; sha256: string }>;
+}
+
+/** BuildKit versions whose binaries are cached here (not the staging directory of a build under way). */
 export function cachedBuildkitVersions(config: LabConfig): string[] {
+  return [...cachedBuildkitGo(config).keys()];
+}
+
+/** Each BuildKit version cached here, with the Go that built it. */
+export function cachedBuildkitGo(config: LabConfig): Map<string, string> {
   const root = path.join(config.cacheDir, 'buildkit');
-  if (!existsSync(root)) return [];
-  return readdirSync(root).filter((v) => /^v\d/.test(v) && cachedBinaries(config, v));
+  if (!existsSync(root)) return new Map();
+  return new Map(
+    readdirSync(root)
+      .filter((v) => /^v\d+\.\d+\.\d+(-rc\d+)?$/.test(v))
+      .flatMap((v) => {
+        const meta = cachedBinaries(config, v);
+        return meta ? [[v, meta.goVersion] as const] : [];
+      }),
+  );
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { buildxCommand } from '../buildx/command.ts';
+import { buildkitCommand } from '../buildkit/command.ts';
 import { bisectCommand } from '../bisect/command.ts';
 import { bundleCommand } from '../bundle/command.ts';
 import { engineCommand } from '../engine/command.ts';
@@ -27,7 +28,7 @@ export function program(): Command {
   p.commandsGroup('Run cells:');
   for (const c of [runCommand(), reproCommand(), bisectCommand(), qualifyCommand(), testCommand()]) p.addCommand(c);
   p.commandsGroup('Set up:');
-  for (const c of [setupCommand(), engineCommand(), imagesCommand(), buildxCommand(), bundleCommand()]) p.addCommand(c);
+  for (const c of [setupCommand(), engineCommand(), imagesCommand(), buildxCommand(), buildkitCommand(), bundleCommand()]) p.addCommand(c);
   p.commandsGroup('Inspect and tidy:');
   for (const c of [checkCommand(), verifyCommand(), mergeReportsCommand(), doctorCommand(), cleanCommand()]) p.addCommand(c);
   // Errors from nested commands go through the same exit path.

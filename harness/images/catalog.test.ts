@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CASE_BASE, ENGINE_BASE, buildkitSpec, debianDindSpec, localTag, recipeHash, registrySpec, sourceDindSpec, type BuiltEngine } from './catalog.ts';
+import { CASE_BASE, ENGINE_BASE, buildkitRootlessSpec, buildkitSpec, debianDindSpec, localTag, recipeHash, registrySpec, sourceDindSpec, type BuiltEngine } from './catalog.ts';
 import { debootstrapFix } from './images.ts';
 
 const engine: BuiltEngine = {
@@ -59,6 +59,35 @@ describe('image catalog', () => {
     expect(bk.official).toEqual(['moby/buildkit:v0.17.1']);
     expect(ENGINE_BASE.recipe).toMatchObject({ kind: 'rootfs', suite: 'trixie' });
     expect(CASE_BASE.recipe).toMatchObject({ kind: 'rootfs', suite: 'bookworm', packages: [] });
+  });
+
+  it('lays the rootless BuildKit image out as upstream does: rootlesskit runs buildkitd as uid 1000, newuidmap setuid', () => {
+    const bin = (p: string) => ({ path: p, sha256: p });
+    const files = { buildkitd: bin('/a'), buildctl: bin('/b'), runc: bin('/c'), rootlesskit: bin('/d'), newuidmap: bin('/e'), newgidmap: bin('/f') };
+    const spec = buildkitRootlessSpec('v0.17.1', files, {});
+    expect(spec.official).toEqual(['moby/buildkit:v0.17.1-rootless']);
+    expect(spec.recipe).toMatchObject({
+      kind: 'layer',
+      base: 'engine-base',
+      entrypoint: ['rootlesskit', 'buildkitd'],
+      user: '1000:1000',
+      env: { XDG_RUNTIME_DIR: '/run/user/1000', BUILDKIT_HOST: 'unix:///run/user/1000/buildkit/buildkitd.sock' },
+      volumes: ['/home/user/.local/share/buildkit'],
+    });
+    if (spec.recipe.kind !== 'layer') throw new Error('a layer recipe');
+    expect(spec.recipe.files['/usr/bin/newuidmap']?.mode).toBe(0o4755);
+    expect(spec.recipe.run).toContain('echo user:100000:65536 > /etc/subuid');
+    // its own tag; the run script is part of the recipe
+    const rootful = buildkitSpec('v0.17.1', { buildkitd: files.buildkitd, buildctl: files.buildctl, runc: files.runc }, {});
+    const hash = (s: typeof spec) => recipeHash(s, () => 'base:1');
+    expect(hash(spec)).not.toBe(hash(rootful));
+    expect(hash({ ...spec, recipe: { ...spec.recipe, run: 'true' } })).not.toBe(hash(spec));
+  });
+
+  it('keeps the tags of layer recipes that set no script, user, env or volume (no rebuild of what exists)', () => {
+    const bk = buildkitSpec('v0.17.1', { buildkitd: { path: '/a', sha256: '1' }, buildctl: { path: '/b', sha256: '2' }, runc: { path: '/c', sha256: '3' } }, {});
+    // the hash the recipe had before recipes could carry these
+    expect(recipeHash(bk, () => 'base:1')).toBe('c280e5c28f20');
   });
 });
 

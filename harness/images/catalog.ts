@@ -39,6 +39,12 @@ export interface LayerRecipe {
   cmd: string[];
   /** recorded in the image (versions of what it carries) and hashed */
   labels: Record<string, string>;
+  /** a shell script run as root on the base with the files in place, before the commit (offline: no network) */
+  run?: string;
+  /** the image's USER, ENV and VOLUMEs */
+  user?: string;
+  env?: Record<string, string>;
+  volumes?: string[];
 }
 
 export interface ImageSpec {
@@ -178,6 +184,57 @@ export function buildkitSpec(version: string, binaries: Record<'buildkitd' | 'bu
   };
 }
 
+/** The unprivileged user of a rootless BuildKit image, as in moby/buildkit:rootless. */
+const ROOTLESS_UID = 1000;
+
+/**
+ * moby/buildkit:<v>-rootless, built here: the BuildKit image plus rootlesskit (Go module proxy) and Debian's
+ * setuid newuidmap/newgidmap, buildkitd run by rootlesskit as uid 1000 in a user namespace of its own (the
+ * subordinate ids of /etc/subuid), its state in that user's home, as upstream's Dockerfile lays it out.
+ */
+export function buildkitRootlessSpec(
+  version: string,
+  binaries: Record<'buildkitd' | 'buildctl' | 'runc' | 'rootlesskit' | 'newuidmap' | 'newgidmap', { path: string; sha256: string }>,
+  labels: Record<string, string>,
+): ImageSpec {
+  const files: Record<string, LayerFile> = {};
+  for (const [name, b] of Object.entries(binaries)) files[`/usr/bin/${name}`] = { source: b.path, sha256: b.sha256, mode: name.startsWith('new') ? 0o4755 : 0o755 };
+  const home = '/home/user';
+  const run = [
+    `useradd -u ${ROOTLESS_UID} -m -d ${home} user`,
+    `mkdir -p /run/user/${ROOTLESS_UID} ${home}/.local/tmp ${home}/.local/share/buildkit`,
+    `chown -R ${ROOTLESS_UID}:${ROOTLESS_UID} /run/user/${ROOTLESS_UID} ${home}`,
+    'echo user:100000:65536 > /etc/subuid',
+    'echo user:100000:65536 > /etc/subgid',
+    // docker cp gives the files its own modes; the setuid bit of newuidmap is what rootlesskit needs
+    'chmod 4755 /usr/bin/newuidmap /usr/bin/newgidmap',
+  ].join(' && ');
+  return {
+    id: `buildkit-${version}-rootless`,
+    role: 'buildkit',
+    description: `BuildKit ${version}, rootless (rootlesskit, buildkitd as uid ${ROOTLESS_UID}) built from the Go module proxy and Debian's uidmap`,
+    official: [`moby/buildkit:${version}-rootless`],
+    recipe: {
+      kind: 'layer',
+      base: ENGINE_BASE.id,
+      files,
+      entrypoint: ['rootlesskit', 'buildkitd'],
+      cmd: [],
+      labels,
+      run,
+      user: `${ROOTLESS_UID}:${ROOTLESS_UID}`,
+      env: {
+        HOME: home,
+        USER: 'user',
+        XDG_RUNTIME_DIR: `/run/user/${ROOTLESS_UID}`,
+        TMPDIR: `${home}/.local/tmp`,
+        BUILDKIT_HOST: `unix:///run/user/${ROOTLESS_UID}/buildkit/buildkitd.sock`,
+      },
+      volumes: [`${home}/.local/share/buildkit`],
+    },
+  };
+}
+
 export const BASE_IMAGES: Readonly<Record<string, ImageSpec>> = { [ENGINE_BASE.id]: ENGINE_BASE, [CASE_BASE.id]: CASE_BASE };
 
 type ReadFile = (p: string) => Buffer;
@@ -201,6 +258,9 @@ export function recipeHash(
   } else {
     h.update(baseTag(r.base));
     h.update(JSON.stringify(Object.entries(r.labels).sort()));
+    // only when set, so the tags of the recipes that set none stay as they were
+    if (r.run !== undefined || r.user !== undefined || r.env !== undefined || r.volumes !== undefined)
+      h.update(JSON.stringify({ run: r.run, user: r.user, env: Object.entries(r.env ?? {}).sort(), volumes: r.volumes }));
     for (const target of Object.keys(r.files).sort()) {
       const f = r.files[target]!;
       h.update(`${target}:${f.mode ?? 0o644}:`).update(f.sha256 ?? createHash('sha256').update(readFile(f.source)).digest('hex'));

@@ -179,14 +179,20 @@ async function buildLayerImage(config: LabConfig, spec: ImageSpec, recipe: Layer
       if (f.mode !== undefined) chmodSync(dest, f.mode);
     }
     const t0 = Date.now();
-    const created = await runChecked(['docker', 'create', ...buildContainerLabels(tag), base.ref], { env, timeoutMs: 60_000 });
+    // A recipe's script runs in the scratch container itself (no network: the lab's build network is none).
+    const script = recipe.run === undefined ? [] : ['--network', 'none', '--entrypoint', '/bin/sh', base.ref, '-ec', recipe.run];
+    const created = await runChecked(['docker', 'create', ...buildContainerLabels(tag), ...(script.length ? script : [base.ref])], { env, timeoutMs: 60_000 });
     const id = created.stdout.trim();
     try {
       await runChecked(['docker', 'cp', `${work}/.`, `${id}:/`], { env, timeoutMs: 10 * 60_000, signal: opts.signal });
+      if (script.length) await runChecked(['docker', 'start', '-a', id], { env, timeoutMs: 10 * 60_000, signal: opts.signal });
       const labels = { ...recipe.labels, ...labelsOf(spec, tag) };
       const changes = [
         `ENTRYPOINT ${JSON.stringify(recipe.entrypoint)}`,
         `CMD ${JSON.stringify(recipe.cmd)}`,
+        ...(recipe.user ? [`USER ${recipe.user}`] : []),
+        ...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${JSON.stringify(v)}`),
+        ...(recipe.volumes?.length ? [`VOLUME ${JSON.stringify(recipe.volumes)}`] : []),
         ...Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
       ].flatMap((c) => ['--change', c]);
       await runChecked(['docker', 'commit', ...changes, id, tag], { env, timeoutMs: 10 * 60_000 });

@@ -24,6 +24,8 @@ export interface BuilderSpec {
   driver: DriverKind | 'kubernetes';
   /** BuildKit version of docker-container and remote builders (the lab's image of it) */
   buildkit?: string;
+  /** docker-container: the rootless image (buildkitd as an unprivileged user under rootlesskit) */
+  rootless?: boolean;
   /** extra --driver-opt of a docker-container builder (no image: the lab's; network: one of BUILDER_NETWORKS) */
   driverOpts?: Record<string, string>;
   /** extra buildkitd.toml text (the lab's registry section is always there) */
@@ -80,7 +82,7 @@ async function writeBuildkitdConfig(kit: Kit, spec: BuilderSpec): Promise<string
 }
 
 async function bootContainerBuilder(kit: Kit, spec: BuilderSpec, name: string): Promise<Builder> {
-  const bk = await kit.buildkitImage(spec.buildkit);
+  const bk = await kit.buildkitImage(spec.buildkit, spec.rootless);
   const config = await writeBuildkitdConfig(kit, spec);
   const nodes = spec.nodes?.length ? spec.nodes : [{}];
   const builder: Builder = { name, driver: 'docker-container', args: ['--builder', name], image: bk, commands: [] };

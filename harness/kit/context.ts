@@ -24,8 +24,8 @@ export interface KitServices {
   lab: Lab;
   sandbox: CellSandbox;
   evidence: CellEvidence;
-  /** the lab's BuildKit image of `version` (default: the cell's buildkit axis, else the lab default), as the engine pulls it */
-  buildkitImage(version?: string): Promise<string>;
+  /** the lab's BuildKit image of `version` (default: the cell's BuildKit), rootless or not, as the engine pulls it */
+  buildkitImage(version?: string, rootless?: boolean): Promise<string>;
   /** the base image cases may build FROM, as the engine pulls it */
   baseImage(): Promise<string>;
   /** times a phase of the cell */
@@ -65,8 +65,8 @@ export class Kit<A = Axes> {
     return this.services.restart();
   }
 
-  buildkitImage(version?: string): Promise<string> {
-    return this.services.buildkitImage(version);
+  buildkitImage(version?: string, rootless?: boolean): Promise<string> {
+    return this.services.buildkitImage(version, rootless);
   }
 
   baseImage(): Promise<string> {

@@ -263,6 +263,11 @@ symptom:
     expect(c.checks.map((x) => x.kind)).toEqual(['image', 'registry', 'requests', 'requests', 'requests', 'requests', 'exit']);
   });
 
+  it('takes a rootless docker-container builder', () => {
+    const c = loadCase(caseDir(`${STEP}driver: docker-container\nbuildkit: v0.17.1\nbuilder: {rootless: true}\n`));
+    expect(c.builder.rootless).toBe(true);
+  });
+
   it('takes a remote builder over a unix socket', () => {
     const c = loadCase(caseDir(`${STEP}driver: remote\nbuilder: {remote: {transport: unix, tls: true}}\n`));
     expect(c.builder.remote).toEqual({ transport: 'unix', tls: true });
@@ -534,6 +539,16 @@ describe('loadCase: errors name the line and the field', () => {
       'remote options without the remote driver',
       'title: t\nbuilder: {remote: {transport: tcp}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
       /^case\.yaml:2: builder\.remote: applies to driver: remote/,
+    ],
+    [
+      'a rootless builder on another driver',
+      'title: t\nbuilder: {rootless: true}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: builder\.rootless: applies to driver: docker-container/,
+    ],
+    [
+      'a rootless builder that is not a boolean',
+      'title: t\ndriver: docker-container\nbuilder: {rootless: "yes"}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /builder\.rootless: /,
     ],
     ['a bad env name', 'title: t\nenv: {"A B": x}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /env\."A B": .*not an environment variable name/],
     ['a step file outside the case', 'title: t\nsteps: [{buildx: [ls], cwd: ../x}]\nsymptom: {exitCode: zero}\n', /steps\[0\]\.cwd: must be a path inside the case directory/],

@@ -194,6 +194,7 @@ const caseSchema = z.strictObject({
       buildkitdConfig: relPath.optional(),
       remote: z.strictObject({ transport: choice(['tcp', 'unix']), tls: z.boolean().optional() }).optional(),
       bootstrap: z.boolean().optional(),
+      rootless: z.boolean().optional(),
     })
     .optional(),
   env: envMap.optional(),
@@ -417,6 +418,8 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   if (c.command === 'create' && driver.some((d) => d !== 'docker-container')) src.fail(['driver'], 'command: create boots a docker-container builder; other drivers do not apply');
   if (c.fault && c.command !== 'create') src.fail(['fault'], 'applies to command: create only (it faults the BuildKit image pull)');
   if (c.builder?.remote && !driver.includes('remote')) src.fail(['builder', 'remote'], 'applies to driver: remote');
+  if (c.builder?.rootless && (driver.some((d) => d !== 'docker-container') || c.command === 'create'))
+    src.fail(['builder', 'rootless'], 'applies to driver: docker-container (the rootless BuildKit image), with steps');
   if (c.builder?.nodes && driver.some((d) => d !== 'docker-container'))
     src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');
   for (const k of ['bakeFile', 'context', 'platforms', 'push', 'args'] as const)

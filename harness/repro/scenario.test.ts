@@ -29,10 +29,32 @@ describe('caseScenario', () => {
   it('uses the declared expectations; a create case gets its fault axis and a BuildKit requirement', () => {
     const { cells } = expand(create);
     expect(cells.map((c) => [c.name, c.expected.outcome])).toEqual([
-      ['buildx=v0.20.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'reproduced'],
-      ['buildx=v0.21.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'fixed'],
+      ['buildkit=v0.17.1/buildx=v0.20.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'reproduced'],
+      ['buildkit=v0.17.1/buildx=v0.21.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'fixed'],
     ]);
+    // verified with v0.17.1, which the case names
     expect(cells[0]!.requires).toContain('buildkit:v0.17.1');
+    expect(cells[0]!.buildkit?.via).toBe('named');
+  });
+
+  it('asks for the rootless BuildKit image for a rootless builder', () => {
+    const { cells, requirements } = expand({ ...create, builder: { rootless: true } });
+    expect(cells[0]!.requires).toContain('buildkit:v0.17.1-rootless');
+    expect(requirements['buildkit:v0.17.1-rootless']).toEqual({ kind: 'buildkit', version: 'v0.17.1', rootless: true });
+    expect(Object.keys(requirements)).not.toContain('buildkit:v0.17.1');
+  });
+
+  it("gives a case that names no BuildKit the one of each Buildx's day", () => {
+    const { cells, requirements } = expand({ ...create, buildkit: [] });
+    expect(cells.map((c) => [c.name, c.buildkit?.version, c.buildkit?.via])).toEqual([
+      ['buildx=v0.20.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'v0.19.0', 'of-its-day'],
+      ['buildx=v0.21.1/driver=docker-container/engine=26.1.5/fault=corrupt/registry=plain/store=containerd', 'v0.20.0', 'of-its-day'],
+    ]);
+    expect(
+      Object.keys(requirements)
+        .filter((r) => r.startsWith('buildkit:'))
+        .sort(),
+    ).toEqual(['buildkit:v0.19.0', 'buildkit:v0.20.0']);
   });
 });
 

@@ -79,6 +79,8 @@ export function caseScenario(c: ReproCase): Scenario {
     },
     needsBaseImage: c.uses.has('base'),
     needsBuildkit: c.uses.has('buildkitImage'),
+    buildkitOfItsDay: true,
+    rootlessBuildkit: c.builder.rootless === true,
     expectations: caseExpectations(c),
     observe: (kit) => observeCase(c, kit as unknown as Kit),
     judge: (o: CaseObservation) => {
@@ -145,6 +147,7 @@ function builderSpec(c: ReproCase, kit: Kit): BuilderSpec {
     ...(c.builder.nodes ? { nodes: c.builder.nodes } : {}),
     ...(c.builder.remote ? { remote: c.builder.remote } : {}),
     ...(c.builder.bootstrap !== undefined ? { bootstrap: c.builder.bootstrap } : {}),
+    ...(c.builder.rootless ? { rootless: true } : {}),
     ...(c.builder.buildkitdConfig ? { buildkitdConfig: readCaseFile(c.dir, { rel: c.builder.buildkitdConfig }).toString('utf8') } : {}),
   };
 }

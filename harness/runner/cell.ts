@@ -50,6 +50,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
   const untrusted = isUntrusted(cell.source);
   const fact = trustFact(cell, env.isolation);
   if (fact) evidence.facts.push(fact);
+  if (cell.buildkit) evidence.facts.push(buildkitFact(cell.buildkit));
   try {
     // The CLI refuses such a run before it starts (runner/trust.ts); a spec that got here anyway is refused too.
     if (untrusted && !env.isolation?.isolated)
@@ -84,7 +85,8 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
       lab,
       sandbox,
       evidence,
-      buildkitImage: async (version) => (await publishRequirement(env, `buildkit:${version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}`)).ref,
+      buildkitImage: async (version, rootless) =>
+        (await publishRequirement(env, `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`)).ref,
       baseImage: async () => (await publishRequirement(env, 'image:case-base')).ref,
       phase: async (name, work) => {
         const p0 = performance.now();
@@ -132,6 +134,11 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     watchdog.stop();
     leaseRelease?.();
   }
+}
+
+/** The evidence's line on the cell's BuildKit: which one, and why; pure. */
+export function buildkitFact(b: NonNullable<PlannedCell['buildkit']>): string {
+  return `BuildKit ${b.version} (${b.via}): ${b.reason}`;
 }
 
 /** Where a requirement's image goes in the lab registry, for the images cells pull from it; pure. */

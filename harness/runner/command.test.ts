@@ -27,4 +27,16 @@ describe('listCells', () => {
       '3 cells; 2 requirements: buildx:v0.21.1, engine:26.1.5',
     ]);
   });
+  it('says which BuildKit the lab chose for a cell, and why; a named one is in the name already', () => {
+    const bk = (via: NonNullable<PlannedCell['buildkit']>['via']) => ({ ...cell('buildx=v0.20.1', 'fixed'), buildkit: { version: 'v0.19.0', via, reason: 'r' } });
+    expect(
+      listCells({ cells: [bk('of-its-day'), bk('lab-default'), bk('named')], requirements: {} })
+        .split('\n')
+        .slice(0, 3),
+    ).toEqual([
+      'bake-multiplatform-push > buildx=v0.20.1  (expected fixed; BuildKit v0.19.0, of its day)',
+      "bake-multiplatform-push > buildx=v0.20.1  (expected fixed; BuildKit v0.19.0, the lab's default)",
+      'bake-multiplatform-push > buildx=v0.20.1  (expected fixed)',
+    ]);
+  });
 });

@@ -15,7 +15,7 @@ import { planRun } from './plan.ts';
 import { Provisioner } from './provision.ts';
 import { runVitest } from './vitest-run.ts';
 import type { ProvisionStatus } from './provision-status.ts';
-import { readRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
+import { readRunSpec, type CellSource, type PlannedCell, type RunSpec } from './run-spec.ts';
 import { caseSource } from './trust.ts';
 import { writeConsole } from '../progress.ts';
 
@@ -120,7 +120,10 @@ export async function printCells(config: LabConfig, command: RunSpec['command'],
 
 /** The cells of a planned run, one per line, then what they need; pure. */
 export function listCells(spec: Pick<RunSpec, 'cells' | 'requirements'>): string {
-  const lines = spec.cells.map((c) => `${c.scenario} > ${c.name}${c.attempt ? ` #${c.attempt + 1}` : ''}  (expected ${c.expected.outcome})`);
+  // A named BuildKit is in the cell's name; one the lab chose is said beside it.
+  const chosen = (c: PlannedCell) =>
+    c.buildkit && c.buildkit.via !== 'named' ? `; BuildKit ${c.buildkit.version}, ${c.buildkit.via === 'of-its-day' ? 'of its day' : "the lab's default"}` : '';
+  const lines = spec.cells.map((c) => `${c.scenario} > ${c.name}${c.attempt ? ` #${c.attempt + 1}` : ''}  (expected ${c.expected.outcome}${chosen(c)})`);
   const needs = Object.keys(spec.requirements).sort();
   return [...lines, '', `${spec.cells.length} cells; ${needs.length} requirements: ${needs.join(', ')}`].join('\n');
 }

@@ -32,6 +32,8 @@ export interface TestLab {
    * declared to end as `expected` (a case's present is `reproduced`, absent is `fixed`).
    */
   cell(s: Scenario<AxesDecl, unknown>, axes: Record<string, string>, expected?: DeclaredOutcome): Promise<CellResult>;
+  /** Runs a cell as planning made it (expandScenario), its requirements among the provisioned ones. */
+  run(s: Scenario<AxesDecl, unknown>, cell: PlannedCell): Promise<CellResult>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startTestLab(
     ...pool,
   });
   let attempt = 0;
+  const run = (s: Scenario<AxesDecl, unknown>, cell: PlannedCell) => runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need });
   return {
     config,
     lab,
@@ -78,8 +81,9 @@ export async function startTestLab(
         attempt: attempt++,
         requires: [],
       };
-      return runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need });
+      return run(s, cell);
     },
+    run,
     close: async () => {
       await lab.stop();
       rmSync(reportDir, { recursive: true, force: true });

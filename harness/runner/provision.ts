@@ -239,7 +239,7 @@ export class Provisioner {
       case 'buildx':
         return task(() => new BuildxProvisioner(this.config, this.progress).install(toResolved(req), opts));
       case 'buildkit': {
-        const img = await task(() => ensureBuildkitImage(this.config, req.version, this.progress, opts));
+        const img = await task(() => ensureBuildkitImage(this.config, req.version, this.progress, { ...opts, rootless: req.rootless }));
         return { ref: img.ref, source: img.source } satisfies ImageResult;
       }
       case 'image': {
@@ -293,7 +293,7 @@ export function requirementLabel(req: Requirement): string {
     case 'buildx':
       return `buildx ${req.label}`;
     case 'buildkit':
-      return `BuildKit ${req.version} image`;
+      return `BuildKit ${req.version}${req.rootless ? ' rootless' : ''} image`;
     case 'engine-image':
       return `engine ${req.label} image`;
     case 'image':

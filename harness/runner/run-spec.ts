@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { DECLARED_OUTCOMES } from '../model.ts';
+import type { BuildkitVia } from '../buildkit/of-its-day.ts';
 
 export const RUN_SPEC_VERSION = 2;
 export const RUN_SPEC_FILE = 'run-spec.json';
@@ -20,6 +21,8 @@ const axisValue = z
 
 /** An axis value as requirements carry it (v0.29.1-debian, 26.1.5): it ends up in image tags and report names. */
 const axisLabel = text(100).regex(/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/, 'an axis label such as v0.21.1 or 26.1.5');
+const buildkitVersion = text(50).regex(/^v\d+\.\d+\.\d+(-rc\d+)?$/);
+const BUILDKIT_VIA = ['named', 'of-its-day', 'lab-default'] as const satisfies readonly BuildkitVia[];
 
 export const requirementSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -31,7 +34,7 @@ export const requirementSchema = z.discriminatedUnion('kind', [
     via: z.enum(['exact', 'range', 'alias']),
   }),
   z.object({ kind: z.literal('engine-image'), label: axisLabel, spec: text(200) }),
-  z.object({ kind: z.literal('buildkit'), version: text(50).regex(/^v\d+\.\d+\.\d+(-rc\d+)?$/) }),
+  z.object({ kind: z.literal('buildkit'), version: buildkitVersion, rootless: z.literal(true).optional() }),
   z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base']) }),
 ]);
 export type Requirement = z.infer<typeof requirementSchema>;
@@ -43,7 +46,7 @@ export function requirementId(r: Requirement): string {
     case 'engine-image':
       return `engine:${r.label}`;
     case 'buildkit':
-      return `buildkit:${r.version}`;
+      return `buildkit:${r.version}${r.rootless ? '-rootless' : ''}`;
     case 'image':
       return `image:${r.id}`;
   }
@@ -80,6 +83,8 @@ export const plannedCellSchema = z.object({
   expected: z.object({ outcome: z.enum(DECLARED_OUTCOMES), reason: text(2000), undeclared: z.literal(true).optional() }),
   attempt: z.number().int().min(0).max(1000),
   requires: z.array(text(300)).max(20),
+  /** the BuildKit of its builder, when it runs one, and why that one (named, of its Buildx's day, the lab's default) */
+  buildkit: z.object({ version: buildkitVersion, via: z.enum(BUILDKIT_VIA), reason: text(2000) }).optional(),
 });
 export type PlannedCell = z.infer<typeof plannedCellSchema>;
 

@@ -233,6 +233,37 @@ describe('expandScenario', () => {
       ...extra,
     ]);
   });
+  describe('the BuildKit of a cell', () => {
+    const ofItsDay = { ...scenario, buildkitOfItsDay: true };
+    const cellsOf = (s: typeof scenario, filters: Record<string, string[]> = {}) =>
+      expandScenario(s, { matrix: 'full', filters: { engine: ['26.1'], store: ['containerd'], ...filters }, repeat: 1, source }).cells;
+    it("gives a case's docker-container cells the BuildKit of their Buildx's day, recorded on the cell with why", () => {
+      const cells = cellsOf(ofItsDay, { buildx: ['0.20.1', '0.21.1'], driver: ['docker-container'] });
+      expect(cells.map((c) => [c.axes.buildx, c.buildkit?.version, c.buildkit?.via])).toEqual([
+        ['v0.20.1', 'v0.19.0', 'of-its-day'],
+        ['v0.21.1', 'v0.20.0', 'of-its-day'],
+      ]);
+      expect(cells[0]!.requires).toContain('buildkit:v0.19.0');
+      expect(cells[0]!.buildkit!.reason).toMatch(/^of its day: the newest stable BuildKit on 2025-01-22 \(Buildx v0\.20\.1 tagged 2025-01-22\)/);
+      // the cell's name is its matrix: a BuildKit derived from the Buildx version is not an axis
+      expect(cells[0]!.name).toBe('buildx=v0.20.1/driver=docker-container/engine=26.1.5/store=containerd');
+    });
+    it('takes a Debian build by its upstream version', () => {
+      expect(cellsOf(ofItsDay, { buildx: ['debian-sid'], driver: ['docker-container'] })[0]!.buildkit).toMatchObject({ version: 'v0.25.0', via: 'of-its-day' });
+    });
+    it('keeps a named BuildKit (the case, or --buildkit) over the day', () => {
+      const cells = cellsOf(ofItsDay, { buildx: ['0.20.1'], driver: ['docker-container'], buildkit: ['v0.17.1'] });
+      expect(cells.map((c) => c.buildkit)).toEqual([{ version: 'v0.17.1', via: 'named', reason: expect.stringContaining('named') }]);
+      expect(cells[0]!.requires).toContain('buildkit:v0.17.1');
+    });
+    it("keeps a scenario on the lab's default, and gives a docker-driver cell none", () => {
+      const cells = cellsOf(scenario, { buildx: ['0.20.1'] });
+      expect(cells.map((c) => [c.axes.driver, c.buildkit?.version, c.buildkit?.via])).toEqual([
+        ['docker', undefined, undefined],
+        ['docker-container', 'v0.17.1', 'lab-default'],
+      ]);
+    });
+  });
   it('builds a source engine by version and installs a Debian engine by its alias', () => {
     const engines = (spec: string) => expand('full', { engine: [spec], driver: ['docker'], store: ['classic'], buildx: ['0.21.1'] }).requirements;
     expect(engines('26.1')['engine:26.1.5']).toEqual({ kind: 'engine-image', label: '26.1.5', spec: '26.1.5' });

@@ -9,6 +9,7 @@ import { UsageError } from '../errors.ts';
 import type { DeclaredOutcome, DriverKind, Outcome, RegistryBehaviour, StoreKind } from '../model.ts';
 import type { Kit } from '../kit/context.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
+import { chooseBuildkit, loadBuildkitIndex, type BuildkitChoice, type OfItsDay } from '../buildkit/of-its-day.ts';
 import { applyFilters, cellName, crossProduct, validateAxes, type AxisName } from './matrix.ts';
 import { requirementId, type PlannedCell, type Requirement } from './run-spec.ts';
 
@@ -72,6 +73,13 @@ export interface Scenario<D extends AxesDecl = AxesDecl, O = unknown> {
   needsBaseImage?: boolean;
   /** a BuildKit image is needed whatever the driver (a step names ${buildkitImage}) */
   needsBuildkit?: boolean;
+  /**
+   * Without a buildkit axis, a cell that runs BuildKit gets the BuildKit of its Buildx's day (what `docker
+   * buildx create` pulled then) instead of the lab's default. Cases do; scenarios keep the default.
+   */
+  buildkitOfItsDay?: boolean;
+  /** its docker-container builders run the rootless BuildKit image (moby/buildkit:<v>-rootless) */
+  rootlessBuildkit?: boolean;
   observe(kit: Kit<CellAxes<D>>): Promise<O>;
   judge(observation: O, axes: CellAxes<D>): Verdict;
 }
@@ -153,7 +161,8 @@ export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, 
     if (s.exclude?.(combo as never)) continue;
     const expected = expectationFor(combo, s.expectations as readonly Expectation[]);
     if (!expected) throw new UsageError(`scenario ${s.id}: no expectation covers ${cellName(combo)}; add one to its expectations`);
-    const requires = cellRequirements(s, combo, byBuildx.get(combo.buildx!)!, combo.engine ? byEngine.get(combo.engine) : undefined);
+    const buildkit = cellBuildkit(s, combo, byBuildx.get(combo.buildx!)!);
+    const requires = cellRequirements(s, combo, byBuildx.get(combo.buildx!)!, combo.engine ? byEngine.get(combo.engine) : undefined, buildkit);
     for (const r of requires) out.requirements[requirementId(r)] = r;
     const name = cellName(combo);
     for (let attempt = 0; attempt < o.repeat; attempt++) {
@@ -166,26 +175,46 @@ export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, 
         expected: { outcome: expected.outcome, reason: expected.reason, ...(expected.undeclared ? { undeclared: true } : {}) },
         attempt,
         requires: requires.map(requirementId),
+        ...(buildkit ? { buildkit } : {}),
       });
     }
   }
   return out;
 }
 
+let ofItsDay: Readonly<Record<string, OfItsDay>> | undefined;
+/** The checked-in table of the BuildKit of each Buildx release's day, read once. */
+const ofItsDayTable = () => (ofItsDay ??= loadBuildkitIndex().ofItsDay);
+
+/**
+ * The BuildKit a cell runs, when it runs one (a docker-container or remote builder, a buildkit axis, or a
+ * step naming ${buildkitImage}), and why that one; pure apart from reading the checked-in table once.
+ */
+export function cellBuildkit(
+  s: Pick<Scenario, 'needsBuildkit' | 'buildkitOfItsDay'>,
+  axes: Readonly<Record<string, string>>,
+  buildx: Pick<ResolvedVersion, 'version'>,
+  table: Readonly<Record<string, OfItsDay>> = ofItsDayTable(),
+): BuildkitChoice | undefined {
+  const needs = s.needsBuildkit === true || axes.driver === 'docker-container' || axes.driver === 'remote' || axes.buildkit !== undefined;
+  if (!needs) return undefined;
+  return chooseBuildkit({ named: axes.buildkit, ofItsDay: s.buildkitOfItsDay === true, buildx: buildx.version, labDefault: DEFAULT_BUILDKIT }, table);
+}
+
 /** What one cell needs provisioned before it runs; pure. */
 export function cellRequirements(
-  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit'>,
+  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
   axes: Readonly<Record<string, string>>,
   buildx: ResolvedVersion,
   engine: ResolvedEngine | undefined,
+  buildkit: BuildkitChoice | undefined = cellBuildkit(s, axes, buildx),
 ): Requirement[] {
   const reqs: Requirement[] = [
     { kind: 'image', id: 'registry' },
     { kind: 'buildx', label: buildxLabel(buildx), spec: buildx.spec, version: buildx.version, via: buildx.via },
   ];
   if (engine) reqs.push({ kind: 'engine-image', label: engine.label, spec: engine.kind === 'debian' ? engine.alias : engine.version });
-  const needsBuildkit = s.needsBuildkit === true || axes.driver === 'docker-container' || axes.driver === 'remote' || axes.buildkit !== undefined;
-  if (needsBuildkit) reqs.push({ kind: 'buildkit', version: axes.buildkit ?? DEFAULT_BUILDKIT });
+  if (buildkit) reqs.push({ kind: 'buildkit', version: buildkit.version, ...(s.rootlessBuildkit ? { rootless: true as const } : {}) });
   if (s.needsBaseImage) reqs.push({ kind: 'image', id: 'case-base' });
   return reqs;
 }
