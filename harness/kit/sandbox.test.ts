@@ -16,11 +16,13 @@ describe("the environment of the cell's commands", () => {
   const binary = { path: '/cache/buildx/v0.21.1/docker-buildx', version: 'v0.21.1' } as BuildxBinary;
 
   it("keeps the lab's config directories whatever a caller passes, and keeps the case's variables out of the lab's own looks", async () => {
-    const sb = await CellSandbox.create(dind, binary, '/cache', 'c1', 'registry:5000', { env: { DOCKER_CONFIG: '/evil', GIT_SSH_COMMAND: 'evil', TAG: 'x' } });
+    const sb = await CellSandbox.create(dind, binary, '/cache', 'c1', 'registry:5000', {
+      env: { DOCKER_CONFIG: '/evil', GIT_SSH_COMMAND: 'evil', TAG: 'x', BUILDX_BAKE_ENTITLEMENTS_FS: '0' },
+    });
     envs.length = 0;
     await sb.docker(['version'], { env: { BUILDX_CONFIG: '/evil' } });
     await sb.look('true');
-    expect(envs[0]).toMatchObject({ DOCKER_CONFIG: '/tmp/cells/c1/docker', BUILDX_CONFIG: '/tmp/cells/c1/buildx', TAG: 'x' });
+    expect(envs[0]).toMatchObject({ DOCKER_CONFIG: '/tmp/cells/c1/docker', BUILDX_CONFIG: '/tmp/cells/c1/buildx', TAG: 'x', BUILDX_BAKE_ENTITLEMENTS_FS: '1' });
     expect(envs[1]).toEqual({ DOCKER_CONFIG: '/tmp/cells/c1/docker', BUILDX_CONFIG: '/tmp/cells/c1/buildx' });
   });
 });

@@ -124,7 +124,9 @@ export class CellSandbox {
   }
 
   get env(): Record<string, string> {
-    return { BUILDKIT_PROGRESS: 'plain', DOCKER_CLI_HINTS: 'false', ...this.opts.env, ...this.owned };
+    // Bake's own check that a bake file writes only under its directory: v0.19.x only warns unless this is
+    // set (v0.20+ enforces it by default); a case may not unset it (kit/lab-owned.ts).
+    return { BUILDKIT_PROGRESS: 'plain', DOCKER_CLI_HINTS: 'false', ...this.opts.env, BUILDX_BAKE_ENTITLEMENTS_FS: '1', ...this.owned };
   }
 
   get buildkitdConfig(): string {
