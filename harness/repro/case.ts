@@ -21,8 +21,8 @@ import { checkBuildkitVersion } from '../buildkit/image.ts';
 
 export const CASE_FILE = 'case.yaml';
 /** A case is a bug report, not a repository: bound what gets copied into the engine. */
-const MAX_FILES = 1000;
-const MAX_BYTES = 64 << 20;
+export const MAX_FILES = 1000;
+export const MAX_BYTES = 64 << 20;
 
 /** GOOS/GOARCH values an OCI platform may name; a typo (linux/amd65) must not become a silent cell. */
 const OSES = ['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'plan9', 'wasip1', 'js'];

@@ -22,7 +22,8 @@ import { planRun, type PlanRequest } from './plan.ts';
 import { Provisioner } from './provision.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { LabReporter } from './reporter.ts';
-import { writeRunSpec, type RunSpec } from './run-spec.ts';
+import { writeRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
+import { snapshotCase } from '../repro/snapshot.ts';
 import { checkTrust, retrust, rootlessBlocker } from './trust.ts';
 
 /** A file that marks a directory as the lab's report directory: only such directories are ever cleaned. */
@@ -87,6 +88,28 @@ export function cleanReportSubdir(reportDir: string, sub: string): void {
   rmSync(path.join(reportDir, sub), { recursive: true, force: true });
 }
 
+const sourceKey = (s: CellSource) => (s.kind === 'case' ? `case:${s.dir}` : `scenario:${s.module}`);
+function remember(map: Map<string, CellSource>, from: CellSource, to: CellSource): CellSource {
+  map.set(sourceKey(from), to);
+  return to;
+}
+
+/**
+ * Cases from outside the checkout as the run will read them: copied once into the report directory
+ * (`cases/N/<name>`, the name kept: it is the case's id), so nothing their owner changes later is read, and
+ * the report keeps the case exactly as it ran. The project's own cases are read in place.
+ */
+export function snapshotCases(sources: readonly CellSource[], reportDir: string, first = 0): CellSource[] {
+  return sources.map((s, i) => {
+    if (s.kind !== 'case' || s.trust === 'project') return s;
+    const dest = path.join(reportDir, 'cases', String(first + i), path.basename(s.dir));
+    rmSync(path.dirname(dest), { recursive: true, force: true });
+    mkdirSync(path.dirname(dest), { recursive: true });
+    snapshotCase(s.dir, dest);
+    return { ...s, dir: dest };
+  });
+}
+
 export interface RunOutcome {
   exitCode: number;
   results: CellResult[];
@@ -113,19 +136,31 @@ export type RunRequest = Omit<PlanRequest, 'dockerHost' | 'runId' | 'reportDir'>
 export async function prepareRun(config: LabConfig, req: RunRequest, board: ProgressBoard): Promise<{ config: LabConfig; spec: RunSpec }> {
   const runId = req.runId ?? newRunId();
   const reportDir = claimReportDir(req.reportDir ?? defaultReportDir(runId));
-  // Planning first: a bad filter fails before any engine is touched.
-  let draft: RunSpec;
+  let replayed: Omit<RunSpec, 'isolation' | 'cellEngine'> | undefined;
   if (req.replay) {
-    const { isolation: _old, cellEngine: _oldCells, ...replayed } = retrust(req.replay, { trust: req.trust === true });
-    draft = { ...replayed, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv };
-  } else {
-    draft = await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost });
+    // a replayed spec's word on trust and on where cells ran is not taken: both are decided again
+    const { isolation: _isolation, cellEngine: _cellEngine, ...rest } = retrust(req.replay, { trust: req.trust === true });
+    replayed = rest;
   }
-  // Refused before any engine is installed or started when the rootless engine cannot be had anyway.
+  const asGiven = replayed ? replayed.cells : req.sources.map((source) => ({ source }));
+  // Refused before anything is copied, installed or started when the rootless engine cannot be had anyway;
+  // the refusal names the case directories as given.
   const blocker = rootlessBlocker(config);
-  if (blocker) await checkTrust(config, draft, config.dockerHost, () => Promise.reject(new Error(blocker)));
+  if (blocker) await checkTrust(config, { cells: asGiven }, config.dockerHost, () => Promise.reject(new Error(blocker)));
+  // Planning next, on the copies: a bad filter fails before any engine is touched.
+  let draft: RunSpec;
+  if (replayed) {
+    const snapshots = new Map<string, CellSource>();
+    const cells = replayed.cells.map((c) => ({
+      ...c,
+      source: snapshots.get(sourceKey(c.source)) ?? remember(snapshots, c.source, snapshotCases([c.source], reportDir, snapshots.size)[0]!),
+    }));
+    draft = { ...replayed, cells, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv };
+  } else {
+    draft = await planRun({ ...req, sources: snapshotCases(req.sources, reportDir), runId, reportDir, dockerHost: config.dockerHost });
+  }
   const engine = await new HostEngine(config, board.sink).ensure();
-  const placed = await checkTrust(config, draft, engine.host, () => new RootlessEngine(withEngine(config, engine.host), board.sink).cellEngine());
+  const placed = await checkTrust(config, { cells: asGiven }, engine.host, () => new RootlessEngine(withEngine(config, engine.host), board.sink).cellEngine());
   return { config: withEngine(config, engine.host), spec: { ...draft, dockerHost: engine.host, ...placed } };
 }
 

@@ -69,7 +69,7 @@ export function isUntrusted(source: CellSource): boolean {
 }
 
 /** The distinct untrusted case directories of a spec, sorted; pure. */
-export function untrustedCases(spec: Pick<RunSpec, 'cells'>): string[] {
+export function untrustedCases(spec: { cells: readonly { source: CellSource }[] }): string[] {
   return [...new Set(spec.cells.flatMap((c) => (c.source.kind === 'case' && c.source.trust === 'untrusted' ? [c.source.dir] : [])))].sort();
 }
 
@@ -102,7 +102,7 @@ export function gateUntrusted(untrusted: readonly string[], isolation: EngineIso
  */
 export async function checkTrust(
   config: LabConfig,
-  spec: Pick<RunSpec, 'cells'>,
+  spec: { cells: readonly { source: CellSource }[] },
   host: string,
   rootless: () => Promise<CellEngine>,
 ): Promise<{ isolation?: EngineIsolation; cellEngine?: CellEngine }> {
