@@ -170,6 +170,12 @@ describe('stdout: and stdin: carry bytes between steps without a shell', () => {
     await expect(runSteps(kit, steps, values)).rejects.toThrow(message);
   });
 
+  it('refuses a stdout onto a directory before the step runs', async () => {
+    const { kit, stdins } = kitFor(new Map(), {}, { out: 'dir' });
+    await expect(runSteps(kit, [{ ...inspect, stdout: 'out' }], values)).rejects.toThrow(/is a directory/);
+    expect(stdins).toEqual([]);
+  });
+
   it('refuses a stdout past the bound, naming the step, and writes nothing', async () => {
     const files = new Map<string, Buffer>();
     const { kit } = kitFor(files, { 'imagetools inspect --raw x': Buffer.alloc(STDIO_LIMIT + 1) });

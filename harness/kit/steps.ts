@@ -109,6 +109,8 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...commonEnv, ...step.env })) env[k] = await interpolate(v, values, read);
     await checkFinal(kit, step, argv, env, values);
+    // where its stdout will land, before it runs (and again after: the step itself may have left a symlink)
+    if (step.stdout !== undefined) await stdoutTarget(kit, step.stdout, `step ${step.id}: stdout: ${step.stdout}`);
     const input = step.stdin ? await stdinOf(kit, step, piped) : undefined;
     const keep = step.stdout !== undefined || pipedFrom.has(step.id);
     const cwd = step.cwd ? `${values.context}/${step.cwd}` : values.context;
@@ -152,14 +154,20 @@ async function contextPath(kit: Kit, file: string, where: string): Promise<CellP
   return at!;
 }
 
+/** Where a step's stdout may land: a new or regular file of the context, its real path inside the context. */
+async function stdoutTarget(kit: Kit, file: string, where: string): Promise<CellPath> {
+  const at = await contextPath(kit, file, where);
+  if (at.kind === 'dir' || at.kind === 'other') throw new UsageError(`${where}: is ${at.kind === 'dir' ? 'a directory' : 'not a regular file'}; name a new file`);
+  return at;
+}
+
 /**
  * Writes `bytes` to `file` in the cell's context (a step's `stdout:`). The path was resolved in the engine
  * first: a symlink an earlier step left there is refused, never written through; an existing file is
  * replaced (removed, then written), and missing directories are made inside the context.
  */
 export async function writeContextFile(kit: Kit, file: string, bytes: Buffer, where: string): Promise<void> {
-  const at = await contextPath(kit, file, where);
-  if (at.kind === 'dir' || at.kind === 'other') throw new UsageError(`${where}: is ${at.kind === 'dir' ? 'a directory' : 'not a regular file'}; name a new file`);
+  const at = await stdoutTarget(kit, file, where);
   const r = await kit.sandbox.look('mkdir -p "${1%/*}" && rm -f "$1" && cat > "$1"', { input: bytes }, [at.real]);
   if (r.exitCode !== 0) throw new UsageError(`${where}: cannot be written (${r.stderr.trim()})`);
 }

@@ -107,7 +107,11 @@ const jsonExpectation = z.strictObject({
 });
 /** A `file` (in the context) or `state` (under BUILDX_CONFIG) check; validateCheck refuses what the shape cannot. */
 const pathExpectation = z.strictObject({
-  path: relPath,
+  // lab values allowed: a builder's state is named after it (instances/${builder})
+  path: labText(500).refine(
+    (p) => !path.isAbsolute(p) && !p.replace(/\\/g, '/').split('/').includes('..'),
+    "must be a path inside the cell's context (file) or its Buildx state (state): relative, without ..",
+  ),
   exists: z.boolean().optional(),
   directory: z.boolean().optional(),
   contains: nonEmpty().optional(),
