@@ -112,6 +112,7 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
     // where its stdout will land, before it runs (and again after: the step itself may have left a symlink)
     if (step.stdout !== undefined) await stdoutTarget(kit, step.stdout, `step ${step.id}: stdout: ${step.stdout}`);
     const input = step.stdin ? await stdinOf(kit, step, piped) : undefined;
+    if (input) kit.fact(`step ${step.id}: stdin (${input.length} bytes) from ${'step' in step.stdin! ? `step ${step.stdin.step}` : step.stdin!.file}`);
     const keep = step.stdout !== undefined || pipedFrom.has(step.id);
     const cwd = step.cwd ? `${values.context}/${step.cwd}` : values.context;
     const opts = { env, cwd, ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}), ...(input ? { input } : {}), ...(keep ? { stdoutBytes: STDIO_LIMIT } : {}) };
@@ -122,7 +123,10 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       throw new UsageError(
         `step ${step.id}: its stdout passed ${STDIO_LIMIT >> 20} MiB, the most the lab keeps for stdout: or stdin:; write large outputs with the command's own -o/--output`,
       );
-    if (bytes && step.stdout !== undefined) await writeContextFile(kit, step.stdout, bytes.stdout, `step ${step.id}: stdout: ${step.stdout}`);
+    if (bytes && step.stdout !== undefined) {
+      await writeContextFile(kit, step.stdout, bytes.stdout, `step ${step.id}: stdout: ${step.stdout}`);
+      kit.fact(`step ${step.id}: stdout (${bytes.stdout.length} bytes) written to ${step.stdout}`);
+    }
     if (bytes && pipedFrom.has(step.id)) piped.set(step.id, bytes.stdout);
   }
   return recorded;
