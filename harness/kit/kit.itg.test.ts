@@ -182,7 +182,7 @@ symptom: {output: "github.com/docker/buildx"}
 });
 
 describe('stdout:, stdin: and state checks with real Buildx', () => {
-  it('pipes imagetools, bake and build through files and steps, and reads history and BUILDX_CONFIG', async () => {
+  it('pipes imagetools, bake and build through files and steps, reads history and BUILDX_CONFIG, and counts PUTs by digest and to the tag apart', async () => {
     const r = await runCase(
       `title: pipes and state
 driver: docker-container
@@ -233,6 +233,9 @@ symptom:
   - state: {path: "instances/extra-\${cell}", exists: false}
   - state: {path: refs, directory: true}
   - state: {path: "refs/\${builder}", exists: true}
+  # the one push: its image and attestation manifests by digest, then the index to the tag
+  - requests: {method: PUT, on: manifests, reference: "sha256:[0-9a-f]{64}", count: 2}
+  - requests: {method: PUT, on: manifests, reference: "\${tag}", count: 1}
 `,
       {
         'docker-bake.hcl': 'target "app" {\n  context = "."\n}\n',
