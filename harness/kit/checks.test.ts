@@ -384,10 +384,10 @@ describe('checkPath reads what the engine resolved, never through a symlink', ()
   it('reads the resolved path, and a directory without following the links in it', async () => {
     const f = sandbox('file', 'x');
     await checkPath(f.sb, file({ path: 'md.json', contains: 'x' }));
-    expect(f.looked).toEqual(['head -c "$2" "$1" | /tmp/cells/c1/ctx/md.json | 1048576']);
+    expect(f.looked).toEqual(['head -c "$2" "$1" | /tmp/cells/c1/ctx/md.json | 1048577']);
     const d = sandbox('dir', 'x');
     await checkPath(d.sb, file({ path: 'out', contains: 'x' }));
-    expect(d.looked).toEqual(['for f in "$1"/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c "$2" | /tmp/cells/c1/ctx/out | 1048576']);
+    expect(d.looked).toEqual(['for f in "$1"/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c "$2" | /tmp/cells/c1/ctx/out | 1048577']);
   });
 
   it.each(['../x', '/etc/passwd', 'a/../../x'])('refuses %s before asking the engine', async (p) => {
@@ -451,7 +451,15 @@ describe('state checks read under BUILDX_CONFIG', () => {
   it('reads the resolved path under BUILDX_CONFIG, bounded', async () => {
     looked.length = 0;
     await checkPath(sb('file', instance), { kind: 'state', path: 'instances/lab', contains: 'lab0' });
-    expect(looked).toEqual(['head -c "$2" "$1" | /tmp/cells/c1/buildx/instances/lab | 1048576']);
+    expect(looked).toEqual(['head -c "$2" "$1" | /tmp/cells/c1/buildx/instances/lab | 1048577']);
+  });
+
+  it('says so when a JSON file is larger than it reads, instead of calling it not JSON', async () => {
+    const big = `{"a":"${'x'.repeat(1 << 20)}"}`;
+    expect(await checkPath(sb('file', big), { kind: 'state', path: 'current', json: { pointer: '/a' } })).toEqual({
+      holds: false,
+      detail: 'state current: is larger than 1 MiB, more than json: reads; check it with contains or matches',
+    });
   });
 
   it.each(['../ctx/x', '/etc/passwd', 'refs/../../x'])('refuses %s before asking the engine', async (p) => {

@@ -266,9 +266,11 @@ export async function checkPath(sandbox: Pick<CellSandbox, 'resolveInContext' | 
   if (c.json && found === 'dir') return { holds: false, detail: `${name}: a directory; json: reads a file` };
   const read = await sandbox.look(found === 'dir' ? `for f in "$1"/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c "$2"` : 'head -c "$2" "$1"', {}, [
     at!.real,
-    String(FILE_READ_LIMIT),
+    String(FILE_READ_LIMIT + 1),
   ]);
-  const text = read.stdout;
+  // one byte past the limit says whether the text was read whole (read as UTF-8: a character count, close enough)
+  const whole = read.stdout.length <= FILE_READ_LIMIT;
+  const text = whole ? read.stdout : read.stdout.slice(0, FILE_READ_LIMIT);
   const fails: string[] = [];
   const passes: string[] = [];
   for (const [want, needle] of [
@@ -283,7 +285,8 @@ export async function checkPath(sandbox: Pick<CellSandbox, 'resolveInContext' | 
     const hit = firstMatch(c.matches, text);
     (hit !== undefined ? passes : fails).push(hit !== undefined ? `matched "${clip(hit)}"` : `no match for /${c.matches}/`);
   }
-  if (c.json) {
+  if (c.json && !whole) fails.push(`is larger than ${FILE_READ_LIMIT >> 20} MiB, more than json: reads; check it with contains or matches`);
+  else if (c.json) {
     const r = evaluateJson(c.json, text);
     (r.holds ? passes : fails).push(r.detail);
   }
