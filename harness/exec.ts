@@ -12,9 +12,14 @@ export interface ExecOptions {
   /** Called with each output line as it arrives (progress for long work). */
   onLine?: (line: string) => void;
   signal?: AbortSignal;
+  /** keep stdout as bytes too (binary-safe, for a step's `stdout:` or a later step's stdin), at most this many: past it the process is killed */
+  stdoutBytes?: number;
 }
 
-export async function run(argv: readonly string[], options: ExecOptions): Promise<CommandRecord> {
+/** A record plus, when asked for, stdout's exact bytes (`overflow`: the process was killed for writing more than the bound). */
+export type RunResult = CommandRecord & { bytes?: { stdout: Buffer; overflow: boolean } };
+
+export async function run(argv: readonly string[], options: ExecOptions): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
   const started = performance.now();
@@ -29,6 +34,7 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
     stripFinalNewline: false,
     lines: false,
     all: false,
+    ...(options.stdoutBytes !== undefined ? { encoding: 'buffer' as const, maxBuffer: { stdout: options.stdoutBytes } } : {}),
   });
   if (options.onLine) {
     const onLine = options.onLine;
@@ -44,13 +50,17 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
   }
   const result = await child;
   const timedOut = result.timedOut ? `\n[buildx-lab] killed after ${options.timeoutMs} ms timeout` : '';
-  return {
+  const text = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v ?? ''));
+  const overflow = result.isMaxBuffer === true;
+  const record: RunResult = {
     argv: [...argv],
     exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : 1),
-    stdout: String(result.stdout ?? ''),
-    stderr: String(result.stderr ?? '') + timedOut,
+    stdout: text(result.stdout),
+    stderr: text(result.stderr) + timedOut + (overflow ? `\n[buildx-lab] killed: stdout passed the ${options.stdoutBytes} bytes the lab keeps` : ''),
     durationMs: Math.round(performance.now() - started),
   };
+  if (options.stdoutBytes !== undefined) record.bytes = { stdout: Buffer.from((result.stdout as Uint8Array | undefined) ?? new Uint8Array()), overflow };
+  return record;
 }
 
 /** run() that requires exit 0. Any non-zero exit fails, whatever stderr says. */

@@ -4,8 +4,8 @@ import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainer
 import { childEnv, type LabConfig } from '../config.ts';
 import { EngineStartError, HarnessError } from '../errors.ts';
 import { lastLines } from '../text.ts';
-import { run, type ExecOptions } from '../exec.ts';
-import type { CommandRecord, StoreKind } from '../model.ts';
+import { run, type ExecOptions, type RunResult } from '../exec.ts';
+import type { StoreKind } from '../model.ts';
 import { ROLE_LABEL, isContainerRunning } from '../engine/labels.ts';
 
 export const DIND_SOCKET = 'unix:///var/run/docker.sock';
@@ -200,15 +200,26 @@ export class StartedDindContainer implements AsyncDisposable {
   /** Runs argv inside the engine's container through the host CLI (execa), keeping the real exit code. */
   exec(
     argv: readonly string[],
-    opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; onLine?: ExecOptions['onLine']; signal?: AbortSignal } = {},
-  ): Promise<CommandRecord> {
+    opts: {
+      env?: Record<string, string>;
+      workdir?: string;
+      timeoutMs?: number;
+      onLine?: ExecOptions['onLine'];
+      signal?: AbortSignal;
+      /** the command's stdin (docker exec -i) */
+      input?: Buffer;
+      stdoutBytes?: number;
+    } = {},
+  ): Promise<RunResult> {
     const envArgs = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     const wd = opts.workdir ? ['-w', opts.workdir] : [];
-    return run(['docker', 'exec', ...envArgs, ...wd, this.id, ...argv], {
+    return run(['docker', 'exec', ...(opts.input ? ['-i'] : []), ...envArgs, ...wd, this.id, ...argv], {
       env: childEnv(this.config),
       timeoutMs: opts.timeoutMs ?? 300_000,
       onLine: opts.onLine,
       signal: opts.signal,
+      ...(opts.input ? { input: opts.input } : {}),
+      ...(opts.stdoutBytes !== undefined ? { stdoutBytes: opts.stdoutBytes } : {}),
     });
   }
 

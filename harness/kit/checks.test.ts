@@ -5,12 +5,18 @@ import type { CommandRecord, JournalEntry } from '../model.ts';
 import {
   MAX_MATCH_WORK,
   MAX_PATTERN_INSTRUCTIONS,
-  checkFile,
+  annotationProblems,
+  atJsonPointer,
+  checkJsonPointer,
+  checkPath,
   compilePattern,
   countHolds,
   describeCheck,
+  evaluateJson,
   evaluateRecorded,
   firstMatch,
+  fullMatch,
+  parseJsonText,
   validateCheck,
   type Check,
   type CheckResult,
@@ -177,6 +183,21 @@ describe('recorded checks', () => {
   ])('requests: %j', (c, want) => {
     expect(check(c)).toEqual(want);
   });
+  it.each<[string, string, number]>([
+    ['a digest, as a pattern', 'sha256:[a-z0-9]+', 1],
+    ['the tag, not tags that start with it', 'v1', 3],
+    ['the tag or a digest', 'v1|sha256:.*', 4],
+    ['no tag at all', 'v', 0],
+  ])('requests.reference: %s (the whole reference matches)', (_what, reference, n) => {
+    expect(check({ kind: 'requests', method: 'PUT', on: 'manifests', reference, count: String(n) })?.holds).toBe(true);
+  });
+  it('counts a PUT by digest and a PUT to the tag apart', () => {
+    const j = [put('v1', 201), put('sha256:aa', 201), put('sha256:bb', 201), put('v10', 201)];
+    const n = (reference: string) => evaluateRecorded({ kind: 'requests', method: 'PUT', reference, count: '>=0' }, [], j)?.detail;
+    expect(n('sha256:.+')).toBe('2 PUT to sha256:.+ (want >=0)');
+    expect(n('v1')).toBe('1 PUT to v1 (want >=0)');
+    expect(fullMatch('v1', 'v10')).toBe(false);
+  });
   it('leaves state checks to the kit', () => {
     expect(check({ kind: 'file', path: 'out' })).toBeUndefined();
     expect(check({ kind: 'image', ref: 'app' })).toBeUndefined();
@@ -325,7 +346,7 @@ describe('patterns run on RE2', () => {
   });
 });
 
-describe('checkFile reads what the engine resolved, never through a symlink', () => {
+describe('checkPath reads what the engine resolved, never through a symlink', () => {
   // Only the decisions over the engine's answers are under test (kit.itg.test.ts runs it in a real engine).
   const sandbox = (kind: CellPath['kind'], content = '') => {
     const looked: string[] = [];
@@ -333,8 +354,9 @@ describe('checkFile reads what the engine resolved, never through a symlink', ()
       looked,
       sb: {
         resolveInContext: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `/tmp/cells/c1/ctx/${p}`, kind })),
-        look: async (script: string) => {
-          looked.push(script);
+        resolveInState: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `/tmp/cells/c1/buildx/${p}`, kind })),
+        look: async (script: string, _o: unknown, args: readonly string[] = []) => {
+          looked.push([script, ...args].join(' | '));
           return { argv: [], exitCode: 0, stdout: content, stderr: '', durationMs: 1 };
         },
       },
@@ -356,20 +378,176 @@ describe('checkFile reads what the engine resolved, never through a symlink', ()
     ['lacking a text it must lack', 'file', { path: 'md.json', notContains: 'provenance' }, '{}', { holds: true, detail: 'md.json: does not hold "provenance"' }],
     ['holding a text it must lack', 'file', { path: 'md.json', notContains: 'provenance' }, 'provenance', { holds: false, detail: 'md.json: holds "provenance"' }],
   ])('%s', async (_what, kind, c, content, want) => {
-    expect(await checkFile(sandbox(kind, content).sb, file(c))).toEqual(want);
+    expect(await checkPath(sandbox(kind, content).sb, file(c))).toEqual(want);
   });
 
   it('reads the resolved path, and a directory without following the links in it', async () => {
     const f = sandbox('file', 'x');
-    await checkFile(f.sb, file({ path: 'md.json', contains: 'x' }));
-    expect(f.looked).toEqual(['head -c 1048576 /tmp/cells/c1/ctx/md.json']);
+    await checkPath(f.sb, file({ path: 'md.json', contains: 'x' }));
+    expect(f.looked).toEqual(['head -c "$2" "$1" | /tmp/cells/c1/ctx/md.json | 1048577']);
     const d = sandbox('dir', 'x');
-    await checkFile(d.sb, file({ path: 'out', contains: 'x' }));
-    expect(d.looked).toEqual(['for f in /tmp/cells/c1/ctx/out/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c 1048576']);
+    await checkPath(d.sb, file({ path: 'out', contains: 'x' }));
+    expect(d.looked).toEqual(['for f in "$1"/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c "$2" | /tmp/cells/c1/ctx/out | 1048577']);
   });
 
   it.each(['../x', '/etc/passwd', 'a/../../x'])('refuses %s before asking the engine', async (p) => {
     const s = sandbox('file');
-    await expect(checkFile(s.sb, file({ path: p }))).rejects.toThrow(UsageError);
+    await expect(checkPath(s.sb, file({ path: p }))).rejects.toThrow(UsageError);
+  });
+});
+
+describe('state checks read under BUILDX_CONFIG', () => {
+  const looked: string[] = [];
+  const sb = (kind: CellPath['kind'], content: string) => ({
+    resolveInContext: async () => {
+      throw new Error('a state check must not resolve in the context');
+    },
+    resolveInState: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `/tmp/cells/c1/buildx/${p}`, kind })),
+    look: async (script: string, _o: unknown, args: readonly string[] = []) => {
+      looked.push([script, ...args].join(' | '));
+      return { argv: [], exitCode: 0, stdout: content, stderr: '', durationMs: 1 };
+    },
+  });
+  const instance = JSON.stringify({ Name: 'lab', Driver: 'docker-container', Nodes: [{ Name: 'lab0', Endpoint: 'unix:///var/run/docker.sock' }], Dynamic: false });
+
+  it.each<[string, CellPath['kind'], Omit<Extract<Check, { kind: 'state' }>, 'kind'>, string, CheckResult]>([
+    ['an instance, present', 'file', { path: 'instances/lab', exists: true }, instance, { holds: true, detail: 'state instances/lab: present (file)' }],
+    ['a removed instance, absent', 'none', { path: 'instances/lab', exists: false }, '', { holds: true, detail: 'state instances/lab: absent' }],
+    ['a removed instance still there', 'file', { path: 'instances/lab', exists: false }, '', { holds: false, detail: 'state instances/lab: present (file)' }],
+    [
+      'a JSON value',
+      'file',
+      { path: 'instances/lab', json: { pointer: '/Nodes/0/Name', equals: 'lab0' } },
+      instance,
+      { holds: true, detail: 'state instances/lab: at "/Nodes/0/Name": "lab0"' },
+    ],
+    [
+      'a JSON value that differs',
+      'file',
+      { path: 'instances/lab', json: { pointer: '/Driver', equals: 'docker' } },
+      instance,
+      { holds: false, detail: 'state instances/lab: at "/Driver": "docker-container", not "docker"' },
+    ],
+    [
+      'a count of nodes',
+      'file',
+      { path: 'instances/lab', json: { pointer: '/Nodes', count: '>1' } },
+      instance,
+      { holds: false, detail: 'state instances/lab: at "/Nodes": 1 entries (want >1)' },
+    ],
+    [
+      'a pattern over a directory, with a text it must lack',
+      'dir',
+      { path: 'refs/default/default', matches: '"DockerfilePath":"/[^"]*/-"', notContains: '"LocalPath":"-"' },
+      '{"Target":"default","LocalPath":"/ctx","DockerfilePath":"/ctx/-"}',
+      { holds: true, detail: 'state refs/default/default: does not hold ""LocalPath":"-""; matched ""DockerfilePath":"/ctx/-""' },
+    ],
+    ['json on a directory', 'dir', { path: 'refs', json: { pointer: '' } }, '', { holds: false, detail: 'state refs: a directory; json: reads a file' }],
+    ['text that is not JSON', 'file', { path: 'current', json: { pointer: '/Key' } }, 'nope', { holds: false, detail: expect.stringMatching(/^state current: is not JSON/) }],
+  ])('%s', async (_what, kind, c, content, want) => {
+    expect(await checkPath(sb(kind, content), { kind: 'state', ...c })).toEqual(want);
+  });
+
+  it('reads the resolved path under BUILDX_CONFIG, bounded', async () => {
+    looked.length = 0;
+    await checkPath(sb('file', instance), { kind: 'state', path: 'instances/lab', contains: 'lab0' });
+    expect(looked).toEqual(['head -c "$2" "$1" | /tmp/cells/c1/buildx/instances/lab | 1048577']);
+  });
+
+  it('says so when a JSON file is larger than it reads, instead of calling it not JSON', async () => {
+    const big = `{"a":"${'x'.repeat(1 << 20)}"}`;
+    expect(await checkPath(sb('file', big), { kind: 'state', path: 'current', json: { pointer: '/a' } })).toEqual({
+      holds: false,
+      detail: 'state current: is larger than 1 MiB, more than json: reads; check it with contains or matches',
+    });
+  });
+
+  it.each(['../ctx/x', '/etc/passwd', 'refs/../../x'])('refuses %s before asking the engine', async (p) => {
+    await expect(checkPath(sb('file', ''), { kind: 'state', path: p })).rejects.toThrow(/state check path .* must stay inside the cell's Buildx state \(BUILDX_CONFIG\)/);
+  });
+});
+
+describe('JSON pointers (RFC 6901)', () => {
+  const doc = { a: { 'b/c': [10, { 'd~e': true }] }, '': 'empty key', n: null };
+  it.each<[string, { found: boolean; value?: unknown }]>([
+    ['', { found: true, value: doc }],
+    ['/a/b~1c/0', { found: true, value: 10 }],
+    ['/a/b~1c/1/d~0e', { found: true, value: true }],
+    ['/', { found: true, value: 'empty key' }],
+    ['/n', { found: true, value: null }],
+    ['/a/b~1c/2', { found: false }],
+    ['/a/b~1c/01', { found: false }],
+    ['/a/b~1c/-1', { found: false }],
+    ['/a/x', { found: false }],
+    ['/n/x', { found: false }],
+    ['/constructor', { found: false }],
+  ])('%j', (pointer, want) => {
+    expect(atJsonPointer(doc, pointer)).toEqual(want);
+  });
+  it.each([
+    ['Nodes/0', /start it with \//],
+    ['/a~2b', /~ is written ~0/],
+    ['/a~', /~ is written ~0/],
+  ])('refuses %j', (pointer, message) => {
+    expect(() => checkJsonPointer(pointer)).toThrow(UsageError);
+    expect(() => checkJsonPointer(pointer)).toThrow(message);
+  });
+});
+
+describe('json expectations over a text', () => {
+  it('reads JSON lines (ls --format json) as an array', () => {
+    expect(parseJsonText('{"Name":"a"}\n{"Name":"a"}\n')).toEqual({ ok: true, value: [{ Name: 'a' }, { Name: 'a' }] });
+    expect(evaluateJson({ pointer: '', count: 2 as unknown as string }, '{"Name":"a"}\n{"Name":"b"}\n').holds).toBe(true);
+    expect(evaluateJson({ pointer: '/1/Name', equals: 'b' }, '{"Name":"a"}\n{"Name":"b"}\n').holds).toBe(true);
+  });
+  it.each<[string, Parameters<typeof evaluateJson>[0], string, CheckResult]>([
+    ['absent, as required', { pointer: '/Error', exists: false }, '{"Status":"Completed"}', { holds: true, detail: 'at "/Error": absent' }],
+    ['present, required absent', { pointer: '/Status', exists: false }, '{"Status":"Completed"}', { holds: false, detail: 'at "/Status": present ("Completed")' }],
+    [
+      'a pattern on a string',
+      { pointer: '/Ref', matches: '^[a-z0-9]{25}$' },
+      '{"Ref":"abcdefghijklmnopqrstuvwxy"}',
+      { holds: true, detail: 'at "/Ref": "abcdefghijklmnopqrstuvwxy"' },
+    ],
+    ['a pattern on a number', { pointer: '/n', matches: '^4' }, '{"n":42}', { holds: true, detail: 'at "/n": 42' }],
+    ['equals compares as JSON', { pointer: '/n', equals: '42' }, '{"n":42}', { holds: false, detail: 'at "/n": 42, not "42"' }],
+    ['nothing to count', { pointer: '/n', count: '1' }, '{"n":42}', { holds: false, detail: 'at "/n": 42 is not an array or object to count' }],
+    ['not JSON', { pointer: '' }, '{', { holds: false, detail: expect.stringMatching(/^is not JSON/) }],
+  ])('%s', (_what, j, text, want) => {
+    expect(evaluateJson(j, text)).toEqual(want);
+  });
+});
+
+describe('registry annotations: present, and absent', () => {
+  it.each<[string, unknown, Parameters<typeof annotationProblems>[1], string[]]>([
+    ['a value, as required', { 'org.opencontainers.image.title': 'app' }, { annotations: { 'org.opencontainers.image.title': 'app' } }, []],
+    ['a missing key, required present', {}, { annotations: { a: 'x' } }, ['annotation a=null, not "x"']],
+    ['a missing key, required missing', { b: '1' }, { lacksAnnotations: ['a'] }, []],
+    ['one of two missing', { a: '1' }, { lacksAnnotations: ['a', 'b'] }, []],
+    ['every key there', { a: '1', b: '2' }, { lacksAnnotations: ['a', 'b'] }, ['has every annotation of a, b (a="1", b="2")']],
+    ['no annotations at all', undefined, { lacksAnnotations: ['a'] }, []],
+    ['annotations that are not a map', ['a'], { lacksAnnotations: ['0'] }, []],
+    ['an inherited name is no annotation', {}, { lacksAnnotations: ['constructor'] }, []],
+  ])('%s', (_what, have, c, want) => {
+    expect(annotationProblems(have, c)).toEqual(want);
+  });
+});
+
+describe('validateCheck refuses the new keys bad', () => {
+  it.each<[string, Check, RegExp]>([
+    ['a reference that is no RE2', { kind: 'requests', count: '1', reference: '(?=x)' }, /not an RE2 regular expression/],
+    ['an unbalanced reference', { kind: 'requests', count: '1', reference: 'a)|(b' }, /not an RE2 regular expression/],
+    ['a costly reference', { kind: 'requests', count: '1', reference: 'a{600}' }, /requests\.reference .* over the limit of 500/],
+    ['a state path that leaves', { kind: 'state', path: '../ctx' }, /must stay inside the cell's Buildx state/],
+    ['a file pattern that costs too much', { kind: 'file', path: 'x', matches: '[a-z]{400}[0-9]{200}' }, /file\.matches .* over the limit of 500/],
+    ['a json pointer without /', { kind: 'state', path: 'x', json: { pointer: 'Name' } }, /not a JSON Pointer/],
+    ['a json pattern that is no RE2', { kind: 'file', path: 'x', json: { pointer: '', matches: '(a' } }, /not an RE2 regular expression/],
+    ['a json count that is no comparison', { kind: 'file', path: 'x', json: { pointer: '', count: 'many' } }, /count "many" is not a number/],
+  ])('%s', (_what, c, message) => {
+    expect(() => validateCheck(c)).toThrow(UsageError);
+    expect(() => validateCheck(c)).toThrow(message);
+  });
+  it('takes lab values in a reference as literals at load time', () => {
+    expect(() => validateCheck({ kind: 'requests', count: '1', reference: '${tag}|sha256:.*' })).not.toThrow();
   });
 });

@@ -1,14 +1,14 @@
 // Checks: what a bug report says happened, as data, written once for scenarios and cases. Each check
 // answers "does this criterion hold?" with a one-line reason. Pure checks (output, panic, exit code,
-// requests the registry saw) read recorded evidence; the others (local files, the engine's images, the
-// registry's content) read the cell's state through the kit.
+// requests the registry saw) read recorded evidence; the others (local files, Buildx's own state under
+// BUILDX_CONFIG, the engine's images, the registry's content) read the cell's state through the kit.
 //
 // User-written patterns run on RE2 (re2js): linear time whatever the pattern, so a case cannot hang a run
 // with a pathological regex. RE2 has no lookaround or backreferences; the error says so at load time.
 import { RE2JS } from 're2js';
 import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
-import { clip, shellQuote, stripAnsi } from '../text.ts';
+import { clip, stripAnsi } from '../text.ts';
 import type { CellSandbox } from './sandbox.ts';
 
 export type ExitExpectation = 'zero' | 'nonzero' | number;
@@ -19,8 +19,10 @@ export type Check =
   /** a Go panic or fatal error in the output ("it panics" needs no regex) */
   | { kind: 'panic'; step?: string }
   | { kind: 'exit'; code: ExitExpectation; step?: string }
-  /** a local output in the cell's context: a file or directory exists (or not), or holds a text */
-  | { kind: 'file'; path: string; exists?: boolean; contains?: string; notContains?: string; directory?: boolean }
+  /** a local output in the cell's context: a file or directory exists (or not), holds a text, matches, answers at a JSON pointer */
+  | ({ kind: 'file' } & PathExpectation)
+  /** Buildx's own state, a path under the cell's BUILDX_CONFIG (instances/NAME, defaults/, activity/, refs/, current) */
+  | ({ kind: 'state' } & PathExpectation)
   /** an image in the cell's engine, by reference or ID, optionally with platforms */
   | { kind: 'image'; ref: string; exists?: boolean; platforms?: string[] }
   /** what the lab registry holds under a reference; `lacks`: at least one of these platforms is missing */
@@ -35,6 +37,8 @@ export type Check =
       complete?: boolean;
       attestations?: boolean;
       annotations?: Record<string, string>;
+      /** at least one of these annotation keys is missing from the top manifest or index */
+      lacksAnnotations?: string[];
     }
   /** requests the registry saw, from the proxy's journal */
   | {
@@ -42,11 +46,36 @@ export type Check =
       count: string;
       method?: string;
       on?: 'manifests' | 'blobs' | 'uploads' | 'tags';
+      /** an RE2 pattern the whole reference (a tag, or a digest) matches; lab values in it are literal */
       reference?: string;
       repository?: string;
       status?: string;
       userAgent?: string;
     };
+
+/** What a `file` or `state` check says of one path. */
+export interface PathExpectation {
+  path: string;
+  exists?: boolean;
+  directory?: boolean;
+  contains?: string;
+  notContains?: string;
+  /** an RE2 pattern the text (a directory: its files) matches */
+  matches?: string;
+  json?: JsonExpectation;
+}
+
+/** How a JSON file answers at a JSON Pointer (RFC 6901: `/Nodes/0/Endpoint`; `~1` is `/`, `~0` is `~`; `""` the whole). */
+export interface JsonExpectation {
+  pointer: string;
+  exists?: boolean;
+  /** the value there, compared as JSON */
+  equals?: string | number | boolean | null;
+  /** an RE2 pattern the value there matches (a string as it is, anything else as JSON text) */
+  matches?: string;
+  /** an array's length or an object's key count: a number, `>N`, `>=N`, `<N`, `<=N` */
+  count?: string;
+}
 
 export interface CheckResult {
   holds: boolean;
@@ -123,6 +152,11 @@ export function firstMatch(pattern: string, text: string): string | undefined {
   return m.find() ? (m.group(0) ?? '') : undefined;
 }
 
+/** Whether `pattern` matches the whole of `text` (a registry reference), within the same bounds as firstMatch. */
+export function fullMatch(pattern: string, text: string): boolean {
+  return firstMatch(`^(?:${pattern})$`, text) !== undefined;
+}
+
 /** "1", ">1", ">=2", "<3", "0": how many requests may match; pure. */
 export function countHolds(spec: string, n: number): boolean {
   const m = /^\s*(>=|<=|>|<|==|=)?\s*(\d+)\s*$/.exec(spec);
@@ -187,7 +221,7 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
         (e) =>
           (check.method === undefined || e.method === check.method.toUpperCase()) &&
           (check.on === undefined || e.kind === check.on) &&
-          (check.reference === undefined || e.reference === check.reference) &&
+          (check.reference === undefined || fullMatch(check.reference, e.reference ?? '')) &&
           (check.repository === undefined || e.repository === check.repository) &&
           (check.status === undefined || String(e.status).startsWith(check.status.replace(/x+$/i, ''))) &&
           (check.userAgent === undefined || firstMatch(check.userAgent, e.userAgent ?? '') !== undefined),
@@ -201,30 +235,145 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
   }
 }
 
-/** Largest part of a local output a `contains` check reads. */
+/** Largest part of a local output (or a state file) a `contains`, `matches` or `json` check reads. */
 const FILE_READ_LIMIT = 1 << 20;
 
+/** Where a path check reads: the cell's context, or Buildx's state under BUILDX_CONFIG. */
+const PATH_ROOTS = { file: "the cell's context", state: "the cell's Buildx state (BUILDX_CONFIG)" } as const;
+
+/** A path a `file` or `state` check may name: relative, without `..`. Throws UsageError naming the fix. Pure. */
+export function checkPathName(kind: 'file' | 'state', p: string): void {
+  if (p.split('/').includes('..') || p.startsWith('/'))
+    throw new UsageError(`${kind} check path ${JSON.stringify(p)} must stay inside ${PATH_ROOTS[kind]}: give a relative path without ..`);
+}
+
 /**
- * A local output in the cell's context: exists (or not), is a directory, holds a text. Its real path must
- * stay inside the context (resolved in the engine: a symlink an earlier step wrote is refused, never read
- * through), and a directory's files are read without following the symlinks among them.
+ * A path in the cell's context (`file`) or in Buildx's state (`state`): exists (or not), is a directory,
+ * holds or matches a text, answers at a JSON pointer. Its real path must stay inside its root (resolved in
+ * the engine: a symlink an earlier step wrote is refused, never read through), a directory's files are read
+ * without following the symlinks among them, and at most FILE_READ_LIMIT bytes are read.
  */
-export async function checkFile(sandbox: Pick<CellSandbox, 'resolveInContext' | 'look'>, c: Extract<Check, { kind: 'file' }>): Promise<CheckResult> {
+export async function checkPath(sandbox: Pick<CellSandbox, 'resolveInContext' | 'resolveInState' | 'look'>, c: Extract<Check, { kind: 'file' | 'state' }>): Promise<CheckResult> {
   const p = c.path;
-  if (p.split('/').includes('..') || p.startsWith('/')) throw new UsageError(`file check path ${JSON.stringify(p)} must stay inside the cell's context`);
-  const [at] = await sandbox.resolveInContext([p]);
+  checkPathName(c.kind, p);
+  const [at] = await (c.kind === 'state' ? sandbox.resolveInState([p]) : sandbox.resolveInContext([p]));
   const found = at!.kind === 'dir' ? 'dir' : at!.kind === 'none' ? 'none' : 'file';
-  if (c.exists === false) return { holds: found === 'none', detail: `${p}: ${found === 'none' ? 'absent' : `present (${found})`}` };
-  if (found === 'none') return { holds: false, detail: `${p}: absent` };
-  if (c.directory !== undefined && (found === 'dir') !== c.directory) return { holds: false, detail: `${p}: a ${found === 'dir' ? 'directory' : 'file'}` };
-  if (c.contains === undefined && c.notContains === undefined) return { holds: true, detail: `${p}: present (${found})` };
-  const real = shellQuote(at!.real);
-  const read = await sandbox.look(
-    found === 'dir' ? `for f in ${real}/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c ${FILE_READ_LIMIT}` : `head -c ${FILE_READ_LIMIT} ${real}`,
-  );
-  const text = c.contains ?? c.notContains!;
-  const has = read.stdout.includes(text);
-  return { holds: c.contains !== undefined ? has : !has, detail: `${p}: ${has ? 'holds' : 'does not hold'} "${text.slice(0, 60)}"` };
+  const name = c.kind === 'state' ? `state ${p}` : p;
+  if (c.exists === false) return { holds: found === 'none', detail: `${name}: ${found === 'none' ? 'absent' : `present (${found})`}` };
+  if (found === 'none') return { holds: false, detail: `${name}: absent` };
+  if (c.directory !== undefined && (found === 'dir') !== c.directory) return { holds: false, detail: `${name}: a ${found === 'dir' ? 'directory' : 'file'}` };
+  if (c.contains === undefined && c.notContains === undefined && c.matches === undefined && c.json === undefined) return { holds: true, detail: `${name}: present (${found})` };
+  if (c.json && found === 'dir') return { holds: false, detail: `${name}: a directory; json: reads a file` };
+  const read = await sandbox.look(found === 'dir' ? `for f in "$1"/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c "$2"` : 'head -c "$2" "$1"', {}, [
+    at!.real,
+    String(FILE_READ_LIMIT + 1),
+  ]);
+  // one byte past the limit says whether the text was read whole (read as UTF-8: a character count, close enough)
+  const whole = read.stdout.length <= FILE_READ_LIMIT;
+  const text = whole ? read.stdout : read.stdout.slice(0, FILE_READ_LIMIT);
+  const fails: string[] = [];
+  const passes: string[] = [];
+  for (const [want, needle] of [
+    [true, c.contains],
+    [false, c.notContains],
+  ] as const) {
+    if (needle === undefined) continue;
+    const has = text.includes(needle);
+    (has === want ? passes : fails).push(`${has ? 'holds' : 'does not hold'} "${clip(needle, 60)}"`);
+  }
+  if (c.matches !== undefined) {
+    const hit = firstMatch(c.matches, text);
+    (hit !== undefined ? passes : fails).push(hit !== undefined ? `matched "${clip(hit)}"` : `no match for /${c.matches}/`);
+  }
+  if (c.json && !whole) fails.push(`is larger than ${FILE_READ_LIMIT >> 20} MiB, more than json: reads; check it with contains or matches`);
+  else if (c.json) {
+    const r = evaluateJson(c.json, text);
+    (r.holds ? passes : fails).push(r.detail);
+  }
+  return { holds: fails.length === 0, detail: `${name}: ${(fails.length ? fails : passes).join('; ')}` };
+}
+
+/** A document as a `json` check reads it: one JSON value, or JSON lines (`ls --format json`) as an array of them. Pure. */
+export function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false; why: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    const lines = text.split('\n').filter((l) => l.trim());
+    if (lines.length > 1) {
+      try {
+        return { ok: true, value: lines.map((l) => JSON.parse(l) as unknown) };
+      } catch {
+        // neither one document nor JSON lines: say what the whole-text parse said
+      }
+    }
+    return { ok: false, why: `is not JSON (${clip((e as Error).message, 80)})` };
+  }
+}
+
+/** A JSON Pointer (RFC 6901) that a check may hold: `""` or `/`-separated tokens, `~` only as `~0` or `~1`. Throws UsageError. Pure. */
+export function checkJsonPointer(pointer: string): void {
+  if (pointer !== '' && !pointer.startsWith('/'))
+    throw new UsageError(`json.pointer ${JSON.stringify(clip(pointer, 100))} is not a JSON Pointer: start it with / (e.g. /Nodes/0/Endpoint; "" is the whole document)`);
+  if (/~(?![01])/.test(pointer)) throw new UsageError(`json.pointer ${JSON.stringify(clip(pointer, 100))}: ~ is written ~0 and / inside a key ~1 (RFC 6901)`);
+}
+
+/**
+ * The value at a JSON Pointer (RFC 6901). Hand-written: the whole of the standard is these lines, and the
+ * JSONPath libraries evaluate script expressions (jsonpath-plus had code execution through them), which a
+ * case must not reach. Pure.
+ */
+export function atJsonPointer(doc: unknown, pointer: string): { found: boolean; value?: unknown } {
+  checkJsonPointer(pointer);
+  let v = doc;
+  if (pointer === '') return { found: true, value: v };
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(v)) {
+      if (!/^(0|[1-9]\d{0,8})$/.test(key) || Number(key) >= v.length) return { found: false };
+      v = v[Number(key)];
+    } else if (v !== null && typeof v === 'object' && Object.hasOwn(v, key)) v = (v as Record<string, unknown>)[key];
+    else return { found: false };
+  }
+  return { found: true, value: v };
+}
+
+/** A `json` expectation against a document's text; pure. */
+export function evaluateJson(j: JsonExpectation, text: string): CheckResult {
+  const doc = parseJsonText(text);
+  if (!doc.ok) return { holds: false, detail: doc.why };
+  const at = atJsonPointer(doc.value, j.pointer);
+  const where = `at ${JSON.stringify(j.pointer)}`;
+  if (j.exists === false) return { holds: !at.found, detail: `${where}: ${at.found ? `present (${clip(JSON.stringify(at.value), 80)})` : 'absent'}` };
+  if (!at.found) return { holds: false, detail: `${where}: absent` };
+  const shown = clip(JSON.stringify(at.value) ?? 'undefined', 80);
+  if (j.equals !== undefined && JSON.stringify(at.value) !== JSON.stringify(j.equals)) return { holds: false, detail: `${where}: ${shown}, not ${JSON.stringify(j.equals)}` };
+  if (j.matches !== undefined) {
+    const s = typeof at.value === 'string' ? at.value : (JSON.stringify(at.value) ?? '');
+    if (firstMatch(j.matches, s) === undefined) return { holds: false, detail: `${where}: ${shown}, no match for /${j.matches}/` };
+  }
+  if (j.count !== undefined) {
+    const v = at.value;
+    const n = Array.isArray(v) ? v.length : v !== null && typeof v === 'object' ? Object.keys(v).length : undefined;
+    if (n === undefined) return { holds: false, detail: `${where}: ${shown} is not an array or object to count` };
+    if (!countHolds(j.count, n)) return { holds: false, detail: `${where}: ${n} entries (want ${j.count})` };
+    return { holds: true, detail: `${where}: ${n} entries` };
+  }
+  return { holds: true, detail: `${where}: ${shown}` };
+}
+
+/**
+ * What a registry check's `annotations` (each key with this value) and `lacksAnnotations` (at least one
+ * of these keys missing) find wrong with the annotations of the top manifest or index; empty when both
+ * hold. `have` is whatever the registry returned. Pure.
+ */
+export function annotationProblems(have: unknown, c: { annotations?: Record<string, string>; lacksAnnotations?: readonly string[] }): string[] {
+  const a = have !== null && typeof have === 'object' && !Array.isArray(have) ? (have as Record<string, unknown>) : {};
+  const value = (k: string) => (Object.hasOwn(a, k) ? a[k] : undefined);
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(c.annotations ?? {})) if (value(k) !== v) out.push(`annotation ${k}=${clip(JSON.stringify(value(k) ?? null), 80)}, not ${JSON.stringify(v)}`);
+  if (c.lacksAnnotations?.length && c.lacksAnnotations.every((k) => value(k) !== undefined))
+    out.push(`has every annotation of ${c.lacksAnnotations.join(', ')} (${c.lacksAnnotations.map((k) => `${k}=${clip(JSON.stringify(value(k)), 40)}`).join(', ')})`);
+  return out;
 }
 
 /** Checks a case file can hold, validated once at load time (patterns compile, counts parse). */
@@ -233,6 +382,17 @@ export function validateCheck(check: Check): void {
   if (check.kind === 'requests') {
     countHolds(check.count, 0);
     if (check.userAgent) compilePattern(check.userAgent, 'requests.userAgent');
+    // lab values are filled in quoted (literal) before the check runs: stand one in for each
+    if (check.reference) compilePattern(check.reference.replace(/\$\{[^}]*\}/g, 'x'), 'requests.reference');
+  }
+  if (check.kind === 'file' || check.kind === 'state') {
+    checkPathName(check.kind, check.path);
+    if (check.matches !== undefined) compilePattern(check.matches, `${check.kind}.matches`);
+    if (check.json) {
+      checkJsonPointer(check.json.pointer);
+      if (check.json.matches !== undefined) compilePattern(check.json.matches, `${check.kind}.json.matches`);
+      if (check.json.count !== undefined) countHolds(check.json.count, 0);
+    }
   }
 }
 
@@ -245,7 +405,20 @@ export function describeCheck(c: Check): string {
     case 'exit':
       return `${c.step ? `step ${c.step} ` : ''}exit code ${c.code}`;
     case 'file':
-      return `${c.path} ${c.exists === false ? 'is absent' : c.contains ? `contains "${clip(c.contains, 40)}"` : c.notContains ? `lacks "${clip(c.notContains, 40)}"` : 'exists'}`;
+    case 'state':
+      return `${c.kind === 'state' ? 'state ' : ''}${c.path} ${
+        c.exists === false
+          ? 'is absent'
+          : c.contains
+            ? `contains "${clip(c.contains, 40)}"`
+            : c.notContains
+              ? `lacks "${clip(c.notContains, 40)}"`
+              : c.matches
+                ? `matches /${clip(c.matches, 40)}/`
+                : c.json
+                  ? `has JSON at ${JSON.stringify(c.json.pointer)}`
+                  : 'exists'
+      }`;
     case 'image':
       return `engine image ${c.ref} ${c.exists === false ? 'is absent' : `exists${c.platforms ? ` with ${c.platforms.join(', ')}` : ''}`}`;
     case 'registry':

@@ -2,15 +2,16 @@
 // and docker commands in the cell's sandbox, pushes to and verifies the lab registry, reads the registry's
 // journal, and evaluates checks — and it records everything as evidence, so a body never pushes evidence
 // by hand. A new step or check is added here once and serves both.
+import type { RunResult } from '../exec.ts';
 import type { Lab } from '../lab/lab.ts';
 import { HarnessError, UsageError } from '../errors.ts';
-import { REGISTRY_HOST, type Axes, type CellEvidence, type CommandRecord, type JournalEntry, type RegistryBehaviour } from '../model.ts';
+import { REGISTRY_HOST, type Axes, type CellEvidence, type JournalEntry, type RegistryBehaviour } from '../model.ts';
 import { describeReport, verifyImage, type VerificationReport } from '../oci/verify.ts';
 import { parseImageRef } from '../oci/reference.ts';
 import { isIndexMediaType } from '../oci/types.ts';
 import { shellQuote } from '../text.ts';
 import { bootBuilder, type Builder, type BuilderSpec } from './builders.ts';
-import { checkFile, evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
+import { annotationProblems, checkPath, evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
 import type { CellSandbox, CommandOptions } from './sandbox.ts';
 
 export interface PushTarget {
@@ -101,12 +102,12 @@ export class Kit<A = Axes> {
   }
 
   /** `docker buildx <args>`, timed as Buildx's work. */
-  buildx(args: readonly string[], opts: CommandOptions = {}): Promise<CommandRecord> {
+  buildx(args: readonly string[], opts: CommandOptions = {}): Promise<RunResult> {
     return this.services.phase('buildx', () => this.sandbox.buildx(args, opts));
   }
 
   /** A docker client command around Buildx (image inspect, run, tag, push, ...). */
-  docker(args: readonly string[], opts: CommandOptions = {}): Promise<CommandRecord> {
+  docker(args: readonly string[], opts: CommandOptions = {}): Promise<RunResult> {
     return this.services.phase('buildx', () => this.sandbox.docker(args, opts));
   }
 
@@ -139,7 +140,8 @@ export class Kit<A = Axes> {
   private async checkState(c: Check): Promise<CheckResult> {
     switch (c.kind) {
       case 'file':
-        return checkFile(this.sandbox, c);
+      case 'state':
+        return checkPath(this.sandbox, c);
       case 'image':
         return this.checkEngineImage(c);
       case 'registry':
@@ -187,10 +189,9 @@ export class Kit<A = Axes> {
     if (c.complete !== undefined && report.ok !== c.complete) fails.push(report.ok ? 'is complete' : `is incomplete (${report.problems.map((p) => p.code).join(', ')})`);
     if (c.attestations !== undefined && report.attestations > 0 !== c.attestations)
       fails.push(report.attestations > 0 ? `has ${report.attestations} attestation manifest(s)` : 'has no attestation manifest');
-    if (c.annotations) {
-      const top = report.topDigest ? (report.manifests[report.topDigest] as { annotations?: Record<string, string> } | undefined) : undefined;
-      for (const [k, v] of Object.entries(c.annotations))
-        if (top?.annotations?.[k] !== v) fails.push(`annotation ${k}=${JSON.stringify(top?.annotations?.[k] ?? null)}, not ${JSON.stringify(v)}`);
+    if (c.annotations || c.lacksAnnotations) {
+      const top = report.topDigest ? (report.manifests[report.topDigest] as { annotations?: unknown } | undefined) : undefined;
+      fails.push(...annotationProblems(top?.annotations, c));
     }
     this.fact(describeReport(report).split('\n')[0]!);
     return { holds: fails.length === 0, detail: `registry ${t.repository}:${t.tag}: ${fails.length ? fails.join('; ') : 'as expected'}` };

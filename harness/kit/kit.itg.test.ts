@@ -1,5 +1,6 @@
 // The kit against real parts: builders of every kind booted by real Buildx in a real DinD engine, pushing
-// to the real registry; steps with lab values; every kind of check; a Git context; repeat.
+// to the real registry; steps with lab values; every kind of check; a Git context; repeat; pipes between
+// steps (stdout:, stdin:) and checks on Buildx's own state.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -180,6 +181,92 @@ symptom: {output: "github.com/docker/buildx"}
   });
 });
 
+describe('stdout:, stdin: and state checks with real Buildx', () => {
+  it('pipes imagetools, bake and build through files and steps, reads history and BUILDX_CONFIG, and counts PUTs by digest and to the tag apart', async () => {
+    const r = await runCase(
+      `title: pipes and state
+driver: docker-container
+steps:
+  - id: push
+    buildx: [build, --platform, linux/amd64, --push, -t, "\${target:src}", .]
+  - id: raw
+    buildx: [imagetools, inspect, --raw, "\${target:src}"]
+    stdout: raw/index.json
+  - id: print
+    buildx: [bake, --print, app]
+  - id: reprint
+    buildx: [bake, -f, "-", --print, app]
+    stdin: {step: print}
+  - id: fromfile
+    buildx: [build, -f, "-", --output, "type=local,dest=alt", .]
+    stdin: Dockerfile.alt
+  - id: tar
+    buildx: [build, -f, Dockerfile.all, --output, "type=tar,dest=-", .]
+  - id: untar
+    buildx: [build, --output, "type=local,dest=round", "-"]
+    stdin: {step: tar}
+  - id: inspect
+    buildx: [history, inspect, --format, json]
+    stdout: history.json
+  - id: export
+    buildx: [history, export]
+    stdout: record.dockerbuild
+  - id: extra
+    buildx: [create, --name, "extra-\${cell}", --driver, docker-container, --driver-opt, "image=\${buildkitImage}"]
+  - id: rm
+    buildx: [rm, "extra-\${cell}"]
+symptom:
+  - file: {path: raw/index.json, json: {pointer: /mediaType, equals: application/vnd.oci.image.index.v1+json}}
+  - file: {path: raw/index.json, json: {pointer: /manifests, count: 2}}
+  - exitCode: zero
+    step: reprint
+  - output: '"app": \\{'
+    step: reprint
+  - file: {path: alt/alt.txt, contains: "hi"}
+  - file: {path: history.json, json: {pointer: /Status, equals: completed}}
+  - exitCode: zero
+    step: untar
+  - file: {path: round/hello.txt, contains: "hi"}
+  - file: {path: record.dockerbuild, matches: "^\\x1f"}
+  - state: {path: "instances/\${builder}", json: {pointer: /Driver, equals: docker-container}}
+  - state: {path: "instances/\${builder}", json: {pointer: /Nodes, count: 1}}
+  - state: {path: "instances/extra-\${cell}", exists: false}
+  - state: {path: refs, directory: true}
+  - state: {path: "refs/\${builder}", exists: true}
+  # the one push: its image and attestation manifests by digest, then the index to the tag
+  - requests: {method: PUT, on: manifests, reference: "sha256:[0-9a-f]{64}", count: 2}
+  - requests: {method: PUT, on: manifests, reference: "\${tag}", count: 1}
+`,
+      {
+        'docker-bake.hcl': 'target "app" {\n  context = "."\n}\n',
+        'Dockerfile.alt': 'FROM scratch\nCOPY hello.txt /alt.txt\n',
+        // the whole context as a tar on stdout, then that tar as the next build's context on stdin (its
+        // Dockerfile copies hello.txt, which the tar holds after bin.dat): bytes
+        // that are not UTF-8 would shift every tar header after them if the pipe read them as text
+        'Dockerfile.all': 'FROM scratch\nCOPY . /\n',
+        'bin.dat': Buffer.from([0xff, 0xfe, 0x00, 0x8b, 0xc3]),
+      },
+    );
+    expect(r.summary, `${r.summary}\n${r.error?.message ?? ''}`).toMatch(/^symptom PRESENT/);
+  });
+
+  it('says absent when the state does not hold, naming what it found', async () => {
+    const r = await runCase(
+      `title: a builder that is there
+driver: docker-container
+steps:
+  - buildx: [ls]
+symptom:
+  - state: {path: "instances/\${builder}", exists: false}
+`,
+      {},
+      'fixed',
+    );
+    expect(r.outcome, r.error?.message).toBe('fixed');
+    expect(r.summary).toMatch(/^symptom ABSENT \(state instances\/c[0-9a-z]+: present \(file\)\)/);
+  });
+});
+
 /** A tar holding symlinks out of any directory it lands in: `ADD links.tar /` puts them in a local output. */
 function linksTar(): Buffer {
   const dir = mkdtempSync(path.join(tmpdir(), 'bxl-links-'));
@@ -220,6 +307,16 @@ describe('a case cannot reach out of its cell through symlinks or lab values', (
     expect(r.outcome).toBe('error');
     expect(r.summary).toMatch(/step over: "links\/bin" resolves to \/usr\/local\/bin, outside the cell's context/);
     expect(r.evidence.commands.filter((c) => c.argv.includes('build'))).toHaveLength(1);
+  });
+
+  it("refuses a stdout: that an earlier step's symlink would send into the engine's binaries, before the step runs", async () => {
+    const r = await runCase(
+      `title: write stdout through a link\nsteps:\n${WRITE_LINKS}  - id: over\n    buildx: [version]\n    stdout: links/bin/docker\nsymptom: {exitCode: zero}\n`,
+      LINKS,
+    );
+    expect(r.outcome).toBe('error');
+    expect(r.summary).toMatch(/step over: stdout: links\/bin\/docker: "links\/bin\/docker" resolves to \/usr\/local\/bin\/docker, outside the cell's context/);
+    expect(r.evidence.commands.some((c) => c.argv.includes('version'))).toBe(false);
   });
 
   it('refuses a flag that a ${read:FILE} brings into docker run, before it runs', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { BuildxBinary } from '../buildx/buildx.ts';
 import { BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { HarnessError, UsageError } from '../errors.ts';
+import type { RunResult } from '../exec.ts';
 import type { CommandRecord } from '../model.ts';
 import { shellQuote } from '../text.ts';
 
@@ -50,6 +51,10 @@ export interface CommandOptions {
   /** working directory inside the engine's container; default: the cell's build context */
   cwd?: string;
   timeoutMs?: number;
+  /** the command's stdin */
+  input?: Buffer;
+  /** keep stdout's bytes too, at most this many (the command is killed past it) */
+  stdoutBytes?: number;
 }
 
 export interface SandboxOptions {
@@ -153,26 +158,39 @@ export class CellSandbox {
    * earlier step wrote (`out -> /usr/local/bin`) is never read through or written through. Run with the
    * lab's environment, not the case's.
    */
-  async resolveInContext(paths: readonly string[], cwd = '.'): Promise<CellPath[]> {
+  resolveInContext(paths: readonly string[], cwd = '.'): Promise<CellPath[]> {
+    return this.resolveWithin(this.contextDir, "the cell's context", paths, cwd);
+  }
+
+  /**
+   * The same for Buildx's own state (`BUILDX_CONFIG`: instances, defaults, activity, refs): a `state`
+   * check reads there, and a symlink in it (a case's step could write one through Buildx) must not take
+   * the read elsewhere in the engine.
+   */
+  resolveInState(paths: readonly string[]): Promise<CellPath[]> {
+    return this.resolveWithin(this.buildxConfigDir, "the cell's Buildx state (BUILDX_CONFIG)", paths, '.');
+  }
+
+  private async resolveWithin(root: string, what: string, paths: readonly string[], cwd: string): Promise<CellPath[]> {
     const abs = paths.map((p) => {
-      if (/[\0\r\n]/.test(p)) throw new UsageError(`${JSON.stringify(p)} holds a control character; give a plain path inside the cell's context`);
-      return path.posix.normalize(p.startsWith('/') ? p : `${this.contextDir}/${cwd}/${p}`).replace(/(.)\/$/, '$1');
+      if (/[\0\r\n]/.test(p)) throw new UsageError(`${JSON.stringify(p)} holds a control character; give a plain path inside ${what}`);
+      return path.posix.normalize(p.startsWith('/') ? p : `${root}/${cwd}/${p}`).replace(/(.)\/$/, '$1');
     });
     if (!abs.length) return [];
-    const r = await this.dind.exec(['sh', '-c', RESOLVE, 'sh', this.contextDir, ...abs], { timeoutMs: 60_000, signal: this.opts.signal });
+    const r = await this.dind.exec(['sh', '-c', RESOLVE, 'sh', root, ...abs], { timeoutMs: 60_000, signal: this.opts.signal });
     const lines = r.stdout
       .split('\n')
       .filter(Boolean)
       .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
-    const ctx = lines.at(-1);
-    if (r.exitCode !== 0 || ctx?.[0] !== 'ctx' || lines.length !== abs.length + 1)
+    const top = lines.at(-1);
+    if (r.exitCode !== 0 || top?.[0] !== 'ctx' || lines.length !== abs.length + 1)
       throw new HarnessError(`resolving paths of the cell in ${this.dind.name} failed: ${r.stderr.trim()}`);
     return lines.slice(0, -1).map(([kind, realRaw], i) => {
       const real = path.posix.normalize(realRaw);
-      const rel = path.posix.relative(ctx[1], real);
+      const rel = path.posix.relative(top[1], real);
       if (kind === 'unresolved' || rel.startsWith('..') || path.posix.isAbsolute(rel)) {
         throw new UsageError(
-          `${JSON.stringify(paths[i])} ${kind === 'unresolved' ? 'is a symlink that cannot be resolved' : `resolves to ${real}`}, outside the cell's context: an earlier step left a symlink there; a case's files and outputs stay inside the context`,
+          `${JSON.stringify(paths[i])} ${kind === 'unresolved' ? 'is a symlink that cannot be resolved' : `resolves to ${real}`}, outside ${what}: an earlier step left a symlink there; a case's files and outputs stay inside ${what}`,
         );
       }
       return { path: paths[i]!, real, kind: kind as CellPath['kind'] };
@@ -180,11 +198,11 @@ export class CellSandbox {
   }
 
   /** `docker buildx <args>` through the docker CLI of the engine under test. */
-  buildx(args: readonly string[], opts: CommandOptions = {}): Promise<CommandRecord> {
+  buildx(args: readonly string[], opts: CommandOptions = {}): Promise<RunResult> {
     return this.record(['docker', 'buildx', ...args], opts);
   }
 
-  docker(args: readonly string[], opts: CommandOptions = {}): Promise<CommandRecord> {
+  docker(args: readonly string[], opts: CommandOptions = {}): Promise<RunResult> {
     return this.record(['docker', ...args], opts);
   }
 
@@ -197,25 +215,30 @@ export class CellSandbox {
    * as the cell's command, and without the case's environment (a GIT_* or loader variable is the case's
    * business in its own steps, not in the lab's).
    */
-  look(script: string, opts: CommandOptions = {}): Promise<CommandRecord> {
-    return this.dind.exec(['sh', '-c', script], {
+  look(script: string, opts: CommandOptions = {}, args: readonly string[] = []): Promise<RunResult> {
+    // args reach the script as $1...: paths travel as arguments, never through the script's text
+    return this.dind.exec(['sh', '-c', script, ...(args.length ? ['sh', ...args] : [])], {
       env: { ...opts.env, ...this.owned },
       workdir: opts.cwd ?? this.contextDir,
       timeoutMs: opts.timeoutMs ?? 60_000,
       signal: this.opts.signal,
+      ...(opts.input ? { input: opts.input } : {}),
+      ...(opts.stdoutBytes !== undefined ? { stdoutBytes: opts.stdoutBytes } : {}),
     });
   }
 
-  private async record(argv: string[], opts: CommandOptions): Promise<CommandRecord> {
-    const r = await this.dind.exec(argv, {
+  private async record(argv: string[], opts: CommandOptions): Promise<RunResult> {
+    const { bytes, ...r } = await this.dind.exec(argv, {
       env: { ...this.env, ...opts.env, ...this.owned },
       workdir: opts.cwd ?? this.contextDir,
       timeoutMs: opts.timeoutMs ?? 300_000,
       signal: this.opts.signal,
+      ...(opts.input ? { input: opts.input } : {}),
+      ...(opts.stdoutBytes !== undefined ? { stdoutBytes: opts.stdoutBytes } : {}),
     });
-    // Evidence shows the command as run inside DinD, not the `docker exec` wrapper around it.
+    // Evidence shows the command as run inside DinD, not the `docker exec` wrapper around it (and its text, not its bytes).
     const rec: CommandRecord = { ...r, argv };
     this.commands.push(rec);
-    return rec;
+    return bytes ? { ...rec, bytes } : rec;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Kit } from './context.ts';
-import { interpolate, interpolateCheck, runSteps, type LabValues, type Step } from './steps.ts';
+import { STDIO_LIMIT, interpolate, interpolateCheck, runSteps, type LabValues, type Step } from './steps.ts';
 
 const values: LabValues = {
   target: 'registry:5000/lab/s/c1/app:v1',
@@ -51,7 +51,11 @@ describe('runSteps checks the argv again once lab values are filled in', () => {
     const sandbox = {
       contextDir: values.context,
       resolveInContext: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `${values.context}/${p}`, kind: p in contents ? 'file' : 'none' })),
-      look: async (script: string) => ({ exitCode: 0, stdout: contents[Object.keys(contents).find((f) => script.includes(`/${f}`)) ?? ''] ?? '', stderr: '' }),
+      look: async (_script: string, _o: unknown, args: string[] = []) => ({
+        exitCode: 0,
+        stdout: contents[Object.keys(contents).find((f) => args[0]?.endsWith(`/${f}`)) ?? ''] ?? '',
+        stderr: '',
+      }),
     };
     return { ran, kit: { sandbox, buildx: record, docker: record, fact: () => {} } as unknown as Kit };
   };
@@ -91,5 +95,101 @@ describe('runSteps checks the argv again once lab values are filled in', () => {
       ['create', '--driver-opt', 'image=registry:5000/moby/buildkit:v0.17.1'],
       ['image', 'inspect', 'sha256:abc'],
     ]);
+  });
+});
+
+describe('stdout: and stdin: carry bytes between steps without a shell', () => {
+  /**
+   * A kit whose engine is a map of context files: a step's stdout is what `outputs` says, what it read on
+   * stdin is kept; the lab's own looks (read with head, write with cat) work on the map. The real engine
+   * is in kit.itg.test.ts; the decisions over its answers are under test here.
+   */
+  const kitFor = (files: Map<string, Buffer>, outputs: Record<string, Buffer>, kinds: Record<string, 'dir' | 'other'> = {}) => {
+    const stdins: (Buffer | undefined)[] = [];
+    const asked: (number | undefined)[] = [];
+    const record = async (argv: readonly string[], o: { input?: Buffer; stdoutBytes?: number }) => {
+      stdins.push(o.input);
+      asked.push(o.stdoutBytes);
+      const out = outputs[argv.join(' ')] ?? Buffer.alloc(0);
+      const overflow = o.stdoutBytes !== undefined && out.length > o.stdoutBytes;
+      return {
+        argv: [...argv],
+        exitCode: overflow ? 1 : 0,
+        stdout: out.toString('utf8'),
+        stderr: '',
+        durationMs: 0,
+        ...(o.stdoutBytes !== undefined ? { bytes: { stdout: out.subarray(0, o.stdoutBytes), overflow } } : {}),
+      };
+    };
+    const rel = (real: string) => real.slice(values.context.length + 1);
+    const sandbox = {
+      contextDir: values.context,
+      resolveInContext: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `${values.context}/${p}`, kind: kinds[p] ?? (files.has(p) ? 'file' : 'none') })),
+      look: async (script: string, o: { input?: Buffer }, args: string[]) => {
+        if (script.includes('cat > "$1"')) {
+          files.set(rel(args[0]!), Buffer.from(o.input!));
+          return { exitCode: 0, stdout: '', stderr: '' };
+        }
+        const b = files.get(rel(args[0]!)) ?? Buffer.alloc(0);
+        return { exitCode: 0, stdout: b.toString('utf8'), stderr: '', bytes: { stdout: b.subarray(0, Number(args[1])), overflow: false } };
+      },
+    };
+    return { stdins, asked, kit: { sandbox, buildx: record, docker: record, fact: () => {} } as unknown as Kit };
+  };
+  const raw = Buffer.from([0x7b, 0x00, 0xff, 0xfe, 0x7d]); // not UTF-8: must arrive as it left
+  const inspect: Step = { id: 'inspect', tool: 'buildx', argv: ['imagetools', 'inspect', '--raw', 'x'], env: {}, stdout: 'raw.json' };
+
+  it("writes a step's stdout to a context file byte for byte, and feeds it to a later step by file and by step", async () => {
+    const files = new Map<string, Buffer>();
+    const { kit, stdins, asked } = kitFor(files, { 'imagetools inspect --raw x': raw });
+    await runSteps(
+      kit,
+      [inspect, { id: 'a', tool: 'buildx', argv: ['ls'], env: {}, stdin: { file: 'raw.json' } }, { id: 'b', tool: 'buildx', argv: ['ls'], env: {}, stdin: { step: 'inspect' } }],
+      values,
+    );
+    expect(files.get('raw.json')).toEqual(raw);
+    expect(stdins).toEqual([undefined, raw, raw]);
+    // only the steps whose stdout is kept are bounded and read as bytes
+    expect(asked).toEqual([STDIO_LIMIT, undefined, undefined]);
+  });
+
+  it.each<[string, Step[], Record<string, 'dir' | 'other'>, RegExp]>([
+    ['stdin from a step that has not run', [{ id: 'a', tool: 'buildx', argv: ['ls'], env: {}, stdin: { step: 'later' } }], {}, /^step a: stdin: step later has not run before it/],
+    ['stdin from a missing file', [{ id: 'a', tool: 'buildx', argv: ['ls'], env: {}, stdin: { file: 'nope.json' } }], {}, /^step a: stdin: nope\.json: the file is not there/],
+    ['stdin from a directory', [{ id: 'a', tool: 'buildx', argv: ['ls'], env: {}, stdin: { file: 'out' } }], { out: 'dir' }, /^step a: stdin: out: is not a regular file/],
+    ['stdin from outside the context', [{ id: 'a', tool: 'buildx', argv: ['ls'], env: {}, stdin: { file: '../x' } }], {}, /must name a file inside the cell's context/],
+    ['stdout onto a directory', [{ ...inspect, stdout: 'out' }], { out: 'dir' }, /^step inspect: stdout: out: is a directory; name a new file/],
+    ['stdout to an absolute path', [{ ...inspect, stdout: '/etc/passwd' }], {}, /must name a file inside the cell's context/],
+  ])('refuses %s', async (_what, steps, kinds, message) => {
+    const { kit } = kitFor(new Map(), { 'imagetools inspect --raw x': raw }, kinds);
+    await expect(runSteps(kit, steps, values)).rejects.toThrow(message);
+  });
+
+  it('refuses a stdout onto a directory before the step runs', async () => {
+    const { kit, stdins } = kitFor(new Map(), {}, { out: 'dir' });
+    await expect(runSteps(kit, [{ ...inspect, stdout: 'out' }], values)).rejects.toThrow(/is a directory/);
+    expect(stdins).toEqual([]);
+  });
+
+  it('refuses a stdout past the bound, naming the step, and writes nothing', async () => {
+    const files = new Map<string, Buffer>();
+    const { kit } = kitFor(files, { 'imagetools inspect --raw x': Buffer.alloc(STDIO_LIMIT + 1) });
+    await expect(runSteps(kit, [inspect], values)).rejects.toThrow(/^step inspect: its stdout passed 16 MiB/);
+    expect(files.size).toBe(0);
+  });
+
+  it('refuses a stdin file past the bound', async () => {
+    const { kit } = kitFor(new Map([['big', Buffer.alloc(STDIO_LIMIT + 1)]]), {});
+    await expect(runSteps(kit, [{ id: 'a', tool: 'buildx', argv: ['ls'], env: {}, stdin: { file: 'big' } }], values)).rejects.toThrow(/^step a: stdin: big is larger than 16 MiB/);
+  });
+
+  it('fills lab values into requests.reference as literals, and elsewhere as they are', async () => {
+    const dotted = { ...values, tag: 'v1.0' };
+    expect(await interpolateCheck({ kind: 'requests', count: '1', reference: '${tag}|sha256:.*', repository: '${repository}' }, dotted, read)).toEqual({
+      kind: 'requests',
+      count: '1',
+      reference: 'v1\\.0|sha256:.*',
+      repository: 'lab/s/c1/app',
+    });
   });
 });

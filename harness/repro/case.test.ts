@@ -301,6 +301,44 @@ symptom:
     expect(c.checks[1]).toStrictEqual({ kind: 'output', pattern: 'ERROR', negate: true });
   });
 
+  it('takes stdout: and stdin: on steps, and state, json, matches, lacksAnnotations and a reference pattern in checks', () => {
+    const c = loadCase(
+      caseDir(`title: t
+driver: docker-container
+steps:
+  - id: inspect
+    buildx: [imagetools, inspect, --raw, "\${target:src}"]
+    stdout: raw/index.json
+  - id: create
+    buildx: [imagetools, create, -f, raw/index.json, -t, "\${target}"]
+    stdin: raw/index.json
+  - id: again
+    buildx: [imagetools, create, -f, "-", -t, "\${target}"]
+    stdin: {step: inspect}
+  - buildx: [ls]
+    stdin: {file: raw/index.json}
+symptom:
+  - state: {path: "instances/\${cell}", exists: true}
+  - state: {path: refs/default/default, matches: '"DockerfilePath":"/[^"]*/-"'}
+  - state: {path: activity, directory: true}
+  - file: {path: raw/index.json, json: {pointer: /manifests, count: ">=1"}}
+  - file: {path: raw/index.json, json: {pointer: /mediaType, equals: application/vnd.oci.image.index.v1+json}}
+  - registry: {lacksAnnotations: [org.opencontainers.image.title]}
+  - requests: {method: PUT, on: manifests, reference: "sha256:[0-9a-f]{64}", count: 2}
+`),
+    );
+    expect(c.steps.map((s) => [s.id, s.stdout, s.stdin])).toEqual([
+      ['inspect', 'raw/index.json', undefined],
+      ['create', undefined, { file: 'raw/index.json' }],
+      ['again', undefined, { step: 'inspect' }],
+      ['4', undefined, { file: 'raw/index.json' }],
+    ]);
+    expect(c.checks.map((x) => x.kind)).toEqual(['state', 'state', 'state', 'file', 'file', 'registry', 'requests']);
+    expect(c.checks[3]).toStrictEqual({ kind: 'file', path: 'raw/index.json', json: { pointer: '/manifests', count: '>=1' } });
+    expect(c.checks[5]).toStrictEqual({ kind: 'registry', ref: '${target}', lacksAnnotations: ['org.opencontainers.image.title'] });
+    expect(c.checks[6]).toMatchObject({ kind: 'requests', reference: 'sha256:[0-9a-f]{64}', count: '2' });
+  });
+
   it('takes the cell around the steps: env, config files, git, builder, repeat', () => {
     const c = loadCase(
       caseDir(
@@ -335,12 +373,51 @@ describe('loadCase: errors name the line and the field', () => {
     [
       'an unknown key in a step',
       'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, env, cwd, timeout, symptom$/,
+      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, env, cwd, timeout, stdout, stdin, symptom$/,
     ],
     [
       "an unknown key in a step's symptom",
       'title: t\nsteps: [{buildx: [ls], symptom: {bogus: 1}}]\n',
-      /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, image, registry, requests$/,
+      /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, state, image, registry, requests$/,
+    ],
+    [
+      'stdin from a step that runs later',
+      'title: t\nsteps:\n  - {id: a, buildx: [ls], stdin: {step: b}}\n  - {id: b, buildx: [ls]}\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:3: steps\[0\]\.stdin\.step: names step b, which does not run before this one$/,
+    ],
+    [
+      'stdin from the step itself',
+      'title: t\nsteps:\n  - {id: a, buildx: [ls]}\n  - {id: b, buildx: [ls], stdin: {step: b}}\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:4: steps\[1\]\.stdin\.step: names step b, which does not run before this one \(earlier steps: a\)$/,
+    ],
+    ['stdin from above the context', 'title: t\nsteps: [{buildx: [ls], stdin: ../x}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: steps\[0\]\.stdin: must be a path inside/],
+    ['stdin with another key', 'title: t\nsteps: [{buildx: [ls], stdin: {path: x}}]\nsymptom: {exitCode: zero}\n', /^case\.yaml:2: steps\[0\]\.stdin/],
+    [
+      'stdout to an absolute path',
+      'title: t\nsteps: [{buildx: [ls], stdout: /etc/passwd}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: steps\[0\]\.stdout: must be a path inside/,
+    ],
+    [
+      'a state path that leaves BUILDX_CONFIG',
+      `${STEP}  state: {path: ../ctx/x}\n`.replace('symptom: {exitCode: zero}\n  ', 'symptom:\n  '),
+      /^case\.yaml:\d+: symptom\.state\.path: must be a path inside/,
+    ],
+    ['a state check without a path', 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {state: {exists: true}}\n', /^case\.yaml:3: symptom\.state\.path: is required$/],
+    [
+      'a json pointer without /',
+      'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {state: {path: current, json: {pointer: Key}}}\n',
+      /^case\.yaml:3: symptom: json\.pointer "Key" is not a JSON Pointer/,
+    ],
+    [
+      'a json pattern that is no RE2',
+      'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {file: {path: x, json: {pointer: "", matches: "(?=a)"}}}\n',
+      /^case\.yaml:3: symptom\.file\.json\.matches: .*not an RE2/,
+    ],
+    ['an empty lacksAnnotations', 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {registry: {lacksAnnotations: []}}\n', /^case\.yaml:3: symptom\.registry\.lacksAnnotations: /],
+    [
+      'a reference that is no RE2',
+      'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {requests: {reference: "v1(", count: 1}}\n',
+      /^case\.yaml:3: symptom: .*not an RE2 regular expression/,
     ],
     ['an unknown key in the builder', `${STEP}builder: {bogus: 1}\n`, /^case\.yaml:4: builder\.bogus: unknown key; builder takes the keys in fixtures\/cases\/README\.md$/],
     [

@@ -97,6 +97,29 @@ const driverOpts = z.record(z.string().max(100), z.string().max(1000)).superRefi
 const platform = nonEmpty(100).refine(isPlatform, 'is not a platform (expected os/arch[/variant], e.g. linux/arm64)');
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'is not a step id (lower-case letters, digits, -)');
 
+/** How a JSON document answers at a JSON Pointer (kit/checks.ts validates the pointer and the pattern). */
+const jsonExpectation = z.strictObject({
+  pointer: z.string().max(500, 'is longer than 500 characters'),
+  exists: z.boolean().optional(),
+  equals: z.union([z.string().max(4096), z.number(), z.boolean(), z.null()]).optional(),
+  matches: regex.optional(),
+  count: z.union([z.number().int().min(0).transform(String), nonEmpty(20)]).optional(),
+});
+/** A `file` (in the context) or `state` (under BUILDX_CONFIG) check; validateCheck refuses what the shape cannot. */
+const pathExpectation = z.strictObject({
+  // lab values allowed: a builder's state is named after it (instances/${builder})
+  path: labText(500).refine(
+    (p) => !path.isAbsolute(p) && !p.replace(/\\/g, '/').split('/').includes('..'),
+    "must be a path inside the cell's context (file) or its Buildx state (state): relative, without ..",
+  ),
+  exists: z.boolean().optional(),
+  directory: z.boolean().optional(),
+  contains: nonEmpty().optional(),
+  notContains: nonEmpty().optional(),
+  matches: regex.optional(),
+  json: jsonExpectation.optional(),
+});
+
 /** The symptom checks a case (or a step) may declare, as YAML writes them. */
 const checkShape = z
   .strictObject({
@@ -105,9 +128,8 @@ const checkShape = z
     panic: z.literal(true).optional(),
     exitCode: z.union([choice(['zero', 'nonzero']), z.number().int().min(0).max(255)]).optional(),
     step: stepId.optional(),
-    file: z
-      .strictObject({ path: relPath, exists: z.boolean().optional(), contains: nonEmpty().optional(), notContains: nonEmpty().optional(), directory: z.boolean().optional() })
-      .optional(),
+    file: pathExpectation.optional(),
+    state: pathExpectation.optional(),
     image: z.strictObject({ ref: labText(500), exists: z.boolean().optional(), platforms: z.array(platform).max(20).optional() }).optional(),
     registry: z
       .union([
@@ -122,6 +144,7 @@ const checkShape = z
           complete: z.boolean().optional(),
           attestations: z.boolean().optional(),
           annotations: z.record(z.string().max(200), z.string().max(2000)).optional(),
+          lacksAnnotations: z.array(nonEmpty(200)).min(1).max(50).optional(),
         }),
       ])
       .optional(),
@@ -140,7 +163,7 @@ const checkShape = z
       })
       .optional(),
   })
-  .refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, image, registry or requests');
+  .refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, state, image, registry or requests');
 type CheckShape = z.infer<typeof checkShape>;
 
 const symptomSchema = z.union([checkShape, z.array(checkShape).min(1).max(50)]);
@@ -165,6 +188,10 @@ const stepSchema = z
     env: envMap.optional(),
     cwd: relPath.optional(),
     timeout: z.number().int().min(1).max(3600).optional(),
+    // a file of the context: the step's stdout goes there, byte for byte (kit/steps.ts bounds it)
+    stdout: relPath.optional(),
+    // a file of the context, or an earlier step's stdout
+    stdin: z.union([relPath.transform((file) => ({ file })), z.strictObject({ file: relPath }), z.strictObject({ step: stepId })]).optional(),
     symptom: symptomSchema.optional(),
   })
   .refine((s) => (s.buildx ? 1 : 0) + (s.docker ? 1 : 0) === 1, 'a step is one of buildx: [...] or docker: [...]');
@@ -376,8 +403,8 @@ function mostSpecific(issue: Issue): Issue {
 
 function knownKeys(at: readonly Key[]): string {
   const top = at[0];
-  if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, image, registry, requests';
-  if (top === 'steps') return 'id, buildx, docker, env, cwd, timeout, symptom';
+  if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests';
+  if (top === 'steps') return 'id, buildx, docker, env, cwd, timeout, stdout, stdin, symptom';
   return 'the keys in fixtures/cases/README.md';
 }
 
@@ -434,7 +461,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
 
   const symptoms = c.symptom === undefined ? [] : Array.isArray(c.symptom) ? c.symptom : [c.symptom];
   if (!symptoms.length && !(c.steps ?? []).some((s) => s.symptom))
-    src.fail(['symptom'], 'is required: what shows the bug (output, notOutput, panic, exitCode, file, image, registry, requests)');
+    src.fail(['symptom'], 'is required: what shows the bug (output, notOutput, panic, exitCode, file, state, image, registry, requests)');
   const checks = symptoms.flatMap((s, i) => toChecks(src, s, Array.isArray(c.symptom) ? ['symptom', i] : ['symptom'], undefined, platforms, push));
 
   const steps: CaseStep[] = legacy
@@ -449,12 +476,16 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
           env: s.env ?? {},
           ...(s.cwd ? { cwd: s.cwd } : {}),
           ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
+          ...(s.stdout ? { stdout: s.stdout } : {}),
+          ...(s.stdin ? { stdin: s.stdin } : {}),
           checks: own.flatMap((x, j) => toChecks(src, { step: id, ...x }, Array.isArray(s.symptom) ? ['steps', i, 'symptom', j] : ['steps', i, 'symptom'], id, platforms, push)),
         };
       });
   const ids = new Set<string>();
   steps.forEach((s, i) => {
     if (ids.has(s.id)) src.fail(['steps', i, 'id'], `step id ${s.id} is used twice`);
+    if (s.stdin && 'step' in s.stdin && !ids.has(s.stdin.step))
+      src.fail(['steps', i, 'stdin', 'step'], `names step ${s.stdin.step}, which does not run before this one${ids.size ? ` (earlier steps: ${[...ids].join(', ')})` : ''}`);
     ids.add(s.id);
   });
   for (const [i, ch] of [...checks, ...steps.flatMap((s) => s.checks)].entries()) {
@@ -590,6 +621,7 @@ function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefine
   if (s.panic) out.push({ kind: 'panic', ...on });
   if (s.exitCode !== undefined) out.push({ kind: 'exit', code: s.exitCode, ...on });
   if (s.file) out.push({ kind: 'file', ...s.file });
+  if (s.state) out.push({ kind: 'state', ...s.state });
   if (s.image) out.push({ kind: 'image', ...s.image });
   if (s.requests) out.push({ kind: 'requests', ...s.requests, count: String(s.requests.count) });
   if (s.registry !== undefined) {
