@@ -36,10 +36,13 @@ export type Check =
       attestations?: boolean;
       annotations?: Record<string, string>;
     }
-  /** requests the registry saw, from the proxy's journal */
+  /** requests the registry (or with `server`, the case's ${http} or ${git} server) saw, from the lab's journal */
   | {
       kind: 'requests';
       count: string;
+      server?: 'registry' | 'http' | 'git';
+      /** an RE2 pattern on the URL path (no query) */
+      path?: string;
       method?: string;
       on?: 'manifests' | 'blobs' | 'uploads' | 'tags';
       reference?: string;
@@ -142,6 +145,9 @@ export function countHolds(spec: string, n: number): boolean {
   }
 }
 
+/** Journal kinds of the lab's source servers (serve/host-server.ts): not the registry's requests. */
+const SOURCE_KINDS = ['http', 'git'];
+
 const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 
 export interface RecordedStep {
@@ -183,8 +189,11 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
       return { holds, detail: `step ${rec.id} exit ${code}` };
     }
     case 'requests': {
+      const server = check.server ?? 'registry';
       const hits = journal.filter(
         (e) =>
+          (server === 'registry' ? !SOURCE_KINDS.includes(e.kind) : e.kind === server) &&
+          (check.path === undefined || firstMatch(check.path, e.path) !== undefined) &&
           (check.method === undefined || e.method === check.method.toUpperCase()) &&
           (check.on === undefined || e.kind === check.on) &&
           (check.reference === undefined || e.reference === check.reference) &&
@@ -193,7 +202,7 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
           (check.userAgent === undefined || firstMatch(check.userAgent, e.userAgent ?? '') !== undefined),
       );
       const what =
-        [check.method?.toUpperCase(), check.on, check.reference && `to ${check.reference}`, check.status && `answered ${check.status}`].filter(Boolean).join(' ') || 'requests';
+        [server !== 'registry' && `${server} server`, check.method?.toUpperCase(), check.on, check.path && `on /${check.path}/`, check.reference && `to ${check.reference}`, check.status && `answered ${check.status}`].filter(Boolean).join(' ') || 'requests';
       return { holds: countHolds(check.count, hits.length), detail: `${hits.length} ${what} (want ${check.count})` };
     }
     default:
@@ -233,6 +242,7 @@ export function validateCheck(check: Check): void {
   if (check.kind === 'requests') {
     countHolds(check.count, 0);
     if (check.userAgent) compilePattern(check.userAgent, 'requests.userAgent');
+    if (check.path) compilePattern(check.path, 'requests.path');
   }
 }
 

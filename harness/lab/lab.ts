@@ -13,7 +13,10 @@ import { describeSweep, sweepLeftovers } from '../engine/sweep.ts';
 import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
 import { RegistryContainer, type StartedRegistryContainer } from '../registry/registry.ts';
-import { FaultProxy, type StartedFaultProxy } from '../registry/fault-proxy.ts';
+import { FaultProxy, type ListenAddress, type StartedFaultProxy } from '../registry/fault-proxy.ts';
+import type { CaseSource } from '../serve/http-files.ts';
+import type { ServeSpec } from '../serve/spec.ts';
+import { startSources, type StartedSources } from '../serve/sources.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { REGISTRY_HOST, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
@@ -56,6 +59,15 @@ export interface LabOptions {
 
 export const DEFAULT_SPARE_ENGINES = 12;
 
+/**
+ * Where the lab's host-side servers (the registry proxy, ${http}, ${git}) listen for the DinD engines: the
+ * lab network's gateway, in the host's network namespace. The one place to add a relay when the engines'
+ * namespace is not the host's (a rootless engine). Port 0: a free port.
+ */
+export function hostSideListen(network: Pick<StartedLabNetwork, 'gateway'>, port = 0): ListenAddress[] {
+  return [{ host: network.gateway, port }];
+}
+
 const activeLabs = new Set<Lab>();
 let signalsHooked = false;
 
@@ -76,6 +88,8 @@ export class Lab implements AsyncDisposable {
   private readonly pool: EnginePool<StartedDindContainer>;
   private readonly published = new OncePerKey<PublishedImage>();
   private readonly publishedByRef = new Map<string, PublishedImage>();
+  private readonly sources = new OncePerKey<StartedSources>();
+  private readonly startedSources: StartedSources[] = [];
   private stopped = false;
   private readonly heartbeat: NodeJS.Timeout;
   readonly labels: Record<string, string>;
@@ -157,7 +171,7 @@ export class Lab implements AsyncDisposable {
       const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
         .withListen([
           { host: '127.0.0.1', port: 0 },
-          { host: network.gateway, port: 5000 },
+          ...hostSideListen(network, 5000),
         ])
         .start();
       const lab = new Lab(config, opts, network, registry, proxy);
@@ -213,6 +227,23 @@ export class Lab implements AsyncDisposable {
     return dind;
   }
 
+  /**
+   * The sources a case serves (${http}, ${git}), started on its first cell and kept for the session, on
+   * the gateway beside the proxy; their requests go into the proxy's journal (kind http or git), so each
+   * cell's evidence and checks see its own engine's requests.
+   */
+  serve(key: string, spec: ServeSpec, source: CaseSource): Promise<StartedSources> {
+    if (this.stopped) throw new HarnessError('lab is stopped');
+    return this.sources.get(key, async () => {
+      const s = await startSources(spec, source, this.proxy.journal, hostSideListen(this.network));
+      this.startedSources.push(s);
+      // a lab stopped while they started: stop them too
+      if (this.stopped) await s.stop();
+      this.progress(`lab ${this.runId}: serving ${key}: ${s.describe()}`);
+      return s;
+    });
+  }
+
   /** Pushes a host image into the lab registry once per session, e.g. BuildKit for the docker-container driver. */
   publish(localRef: string, repoTag: string): Promise<PublishedImage> {
     return this.published.get(repoTag, () => this.pushFromHost(localRef, repoTag));
@@ -266,6 +297,7 @@ export class Lab implements AsyncDisposable {
     }
     const t0 = Date.now();
     await this.pool.close();
+    await Promise.allSettled(this.startedSources.map((s) => s.stop()));
     await this.proxy.stop().catch(() => undefined);
     await this.registry.stop();
     await this.network.stop();

@@ -14,7 +14,7 @@ import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../
 import type { Builder, BuilderSpec } from '../kit/builders.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
-import { readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
+import { caseSource, readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 
@@ -114,7 +114,11 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
     builder = await kit.bootBuilder(spec);
     if (builder.failed) return { results: [], inconclusive: `the ${spec.driver} builder did not boot: ${builder.failed.stderr.trim().split('\n').pop()}` };
   }
+  // The case's own servers, started by its first cell and shared by the rest (each cell's requests are its own).
+  const sources = c.serve ? await kit.lab.serve(c.dir, c.serve, caseSource(c)) : undefined;
+  if (sources) kit.fact(`serving ${sources.describe()}`);
   const values: LabValues = {
+    ...sources?.values,
     target: target.ref,
     repository: target.repository,
     tag: target.tag,
@@ -127,7 +131,7 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
     platforms: c.platforms.join(','),
     targetNamed: (name) => kit.target(name).ref,
   };
-  const env = { ...c.env, ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}) };
+  const env = { ...sources?.env, ...c.env, ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}) };
   const steps = await runSteps(kit, c.steps, values, env);
   const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
   if (faultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
