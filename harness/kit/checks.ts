@@ -202,7 +202,16 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
           (check.userAgent === undefined || firstMatch(check.userAgent, e.userAgent ?? '') !== undefined),
       );
       const what =
-        [server !== 'registry' && `${server} server`, check.method?.toUpperCase(), check.on, check.path && `on /${check.path}/`, check.reference && `to ${check.reference}`, check.status && `answered ${check.status}`].filter(Boolean).join(' ') || 'requests';
+        [
+          server !== 'registry' && `${server} server`,
+          check.method?.toUpperCase(),
+          check.on,
+          check.path && `on /${check.path}/`,
+          check.reference && `to ${check.reference}`,
+          check.status && `answered ${check.status}`,
+        ]
+          .filter(Boolean)
+          .join(' ') || 'requests';
       return { holds: countHolds(check.count, hits.length), detail: `${hits.length} ${what} (want ${check.count})` };
     }
     default:

@@ -168,12 +168,7 @@ export class Lab implements AsyncDisposable {
       registry = await new RegistryContainer(config, opts.registryImage).withLabels(labels).start();
       await registry.beat();
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines.
-      const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
-        .withListen([
-          { host: '127.0.0.1', port: 0 },
-          ...hostSideListen(network, 5000),
-        ])
-        .start();
+      const proxy = await new FaultProxy({ upstream: registry.upstreamUrl }).withListen([{ host: '127.0.0.1', port: 0 }, ...hostSideListen(network, 5000)]).start();
       const lab = new Lab(config, opts, network, registry, proxy);
       activeLabs.add(lab);
       opts.progress(

@@ -19,16 +19,7 @@ import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, labOwnedEnv } 
 import type { Step } from '../kit/steps.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import type { CaseSource } from '../serve/http-files.ts';
-import {
-  SERVE_LIMITS,
-  credentialProblem,
-  refNameProblem,
-  repoBuildOrder,
-  repoNameProblem,
-  servedPathProblem,
-  submodulePathProblem,
-  type ServeSpec,
-} from '../serve/spec.ts';
+import { SERVE_LIMITS, credentialProblem, refNameProblem, repoBuildOrder, repoNameProblem, servedPathProblem, submodulePathProblem, type ServeSpec } from '../serve/spec.ts';
 
 export const CASE_FILE = 'case.yaml';
 /** A case is a bug report, not a repository: bound what gets copied into the engine. */
@@ -114,7 +105,7 @@ const ruled = (max: number, problem: (v: string) => string | undefined) =>
   });
 const refName = ruled(100, refNameProblem);
 const repoName = ruled(63, repoNameProblem);
-const count = (n: number, what: string) => (m: Record<string, unknown>) => Object.keys(m).length >= 1 && Object.keys(m).length <= n ? true : `needs 1 to ${n} ${what}`;
+const count = (n: number, what: string) => (m: Record<string, unknown>) => (Object.keys(m).length >= 1 && Object.keys(m).length <= n ? true : `needs 1 to ${n} ${what}`);
 const atMost = <T extends z.ZodType>(n: number, what: string, schema: T) =>
   schema.superRefine((m, ctx) => {
     const ok = count(n, what)(m as Record<string, unknown>);
@@ -125,11 +116,7 @@ const serveSchema = z
   .strictObject({
     http: z
       .strictObject({
-        files: atMost(
-          SERVE_LIMITS.files,
-          'files',
-          z.record(ruled(1200, servedPathProblem), z.union([relPath, z.strictObject({ tar: relPath, gzip: z.boolean().optional() })])),
-        ),
+        files: atMost(SERVE_LIMITS.files, 'files', z.record(ruled(1200, servedPathProblem), z.union([relPath, z.strictObject({ tar: relPath, gzip: z.boolean().optional() })]))),
         faults: z
           .array(
             z.strictObject({
@@ -669,7 +656,12 @@ function serveSpec(src: Source, s: ServeInput, root: string, uses: Set<string>):
     faults.forEach((f, i) => {
       if (!(f.path in files)) src.fail(at('http', 'faults', i, 'path'), `${f.path} is not served (serve.http.files: ${Object.keys(files).join(', ')})`);
       const own = { slow: 'ms', truncate: 'afterBytes', 'wrong-length': 'by' }[f.kind];
-      for (const k of ['ms', 'afterBytes', 'by'] as const) if (f[k] !== undefined && k !== own) src.fail(at('http', 'faults', i, k), `applies to kind ${Object.entries({ slow: 'ms', truncate: 'afterBytes', 'wrong-length': 'by' }).find(([, v]) => v === k)![0]}, not ${f.kind}`);
+      for (const k of ['ms', 'afterBytes', 'by'] as const)
+        if (f[k] !== undefined && k !== own)
+          src.fail(
+            at('http', 'faults', i, k),
+            `applies to kind ${Object.entries({ slow: 'ms', truncate: 'afterBytes', 'wrong-length': 'by' }).find(([, v]) => v === k)![0]}, not ${f.kind}`,
+          );
     });
     if (!uses.has('http')) src.fail(at('http'), 'is served but no step names ${http}; use it (e.g. [build, "${http}/ctx.tar"]) or leave it out');
     out.http = {
@@ -686,7 +678,8 @@ function serveSpec(src: Source, s: ServeInput, root: string, uses: Set<string>):
         const tags = (c.tags ?? []).map((t) => (typeof t === 'string' ? { name: t } : t));
         const branches = c.branches ?? [];
         for (const [kind, n] of [...tags.map((t) => ['tag', t.name] as const), ...branches.map((b) => ['branch', b] as const)]) {
-          if (kind === 'branch' && n === 'main') src.fail(at('git', 'repos', name, 'commits', i, 'branches'), 'main is the branch the commits are on (it points at the last one); name another');
+          if (kind === 'branch' && n === 'main')
+            src.fail(at('git', 'repos', name, 'commits', i, 'branches'), 'main is the branch the commits are on (it points at the last one); name another');
           if (seen.has(`${kind}:${n}`)) src.fail(at('git', 'repos', name, 'commits', i), `${kind} ${n} is named twice in repository ${name}`);
           seen.add(`${kind}:${n}`);
         }

@@ -55,7 +55,12 @@ describe('cgiEnv', () => {
     });
   });
   it('drops a hostile Git-Protocol, a length that is not a number and an unknown encoding', () => {
-    const env = cgiEnv({ method: 'GET', headers: { 'git-protocol': 'version=2\nX=1', 'content-length': '-1', 'content-encoding': 'br' } }, '/a.git/info/refs', 'service=git-upload-pack', undefined);
+    const env = cgiEnv(
+      { method: 'GET', headers: { 'git-protocol': 'version=2\nX=1', 'content-length': '-1', 'content-encoding': 'br' } },
+      '/a.git/info/refs',
+      'service=git-upload-pack',
+      undefined,
+    );
     expect(env.GIT_PROTOCOL).toBeUndefined();
     expect(env.CONTENT_LENGTH).toBeUndefined();
     expect(env.HTTP_CONTENT_ENCODING).toBeUndefined();

@@ -105,7 +105,8 @@ export async function makeRepos(root: string, repos: Record<string, RepoSpec>, s
       ['uploadpack.allowReachableSHA1InWant', 'true'],
       ['uploadpack.allowFilter', 'true'],
       ['http.receivepack', 'false'],
-    ] as const) await git(['config', k, v]);
+    ] as const)
+      await git(['config', k, v]);
     if (!spec.commits.length) {
       heads[name] = '';
       continue;

@@ -138,7 +138,10 @@ export class HostServer {
       this.journal.append(entry);
     });
     // Origin form only: the path is looked up, never resolved, but a target naming a host is refused plainly.
-    if (!x.path.startsWith('/') || x.path.startsWith('//')) return x.answer(400, 'only paths on this server are served');
+    if (!x.path.startsWith('/') || x.path.startsWith('//')) {
+      x.answer(400, 'only paths on this server are served');
+      return;
+    }
     Promise.resolve(this.handler(x)).catch((e: unknown) => {
       x.interventions.push('server-error');
       if (res.headersSent) res.destroy();

@@ -43,7 +43,10 @@ export async function startSources(spec: ServeSpec, source: CaseSource, journal:
     describe: () =>
       [
         http && `http ${http.url} (${Object.keys(spec.http!.files).length} file(s))`,
-        git && `git ${git.url} (${Object.entries(git.heads).map(([n, h]) => `${n}.git${h ? `@${h.slice(0, 12)}` : ' empty'}`).join(', ')}; http-backend as ${git.backend.as})`,
+        git &&
+          `git ${git.url} (${Object.entries(git.heads)
+            .map(([n, h]) => `${n}.git${h ? `@${h.slice(0, 12)}` : ' empty'}`)
+            .join(', ')}; http-backend as ${git.backend.as})`,
       ]
         .filter(Boolean)
         .join(', '),

@@ -22,7 +22,9 @@ describe('names a case may give what the lab serves', () => {
   );
 
   it.each(['lib', 'vendor/lib', 'a.b'])('takes the submodule path %s', (p) => expect(submodulePathProblem(p)).toBeUndefined());
-  it.each(['.git', 'a/.git', '../x', '/abs', 'a//b', 'a b', '"x"', 'a\nb', ''])('refuses the submodule path %j', (p) => expect(submodulePathProblem(p)).toMatch(/not a submodule path/));
+  it.each(['.git', 'a/.git', '../x', '/abs', 'a//b', 'a b', '"x"', 'a\nb', ''])('refuses the submodule path %j', (p) =>
+    expect(submodulePathProblem(p)).toMatch(/not a submodule path/),
+  );
 
   it('holds credentials to printable ASCII; a user name or token has no colon', () => {
     expect(credentialProblem('tok-1', 'token')).toBeUndefined();

@@ -78,7 +78,8 @@ export const SERVE_LIMITS = {
 
 /** A URL path the HTTP server may serve: absolute, plain segments, no dot segments; pure. */
 export function servedPathProblem(p: string): string | undefined {
-  if (!/^(\/[A-Za-z0-9][A-Za-z0-9._~-]{0,99}){1,10}$/.test(p)) return 'is not a URL path of plain segments (e.g. /Dockerfile, /ctx/app.tar.gz: letters, digits, . _ ~ -, each segment starting with a letter or digit)';
+  if (!/^(\/[A-Za-z0-9][A-Za-z0-9._~-]{0,99}){1,10}$/.test(p))
+    return 'is not a URL path of plain segments (e.g. /Dockerfile, /ctx/app.tar.gz: letters, digits, . _ ~ -, each segment starting with a letter or digit)';
   return undefined;
 }
 
@@ -103,14 +104,16 @@ export function refNameProblem(n: string): string | undefined {
 
 /** A submodule path inside a commit: relative plain segments, never .git or a dot segment; pure. */
 export function submodulePathProblem(p: string): string | undefined {
-  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}(\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}){0,9}$/.test(p)) return 'is not a submodule path (relative, plain segments: letters, digits, . _ -, none starting with .)';
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}(\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}){0,9}$/.test(p))
+    return 'is not a submodule path (relative, plain segments: letters, digits, . _ -, none starting with .)';
   return undefined;
 }
 
 /** A credential: printable ASCII without spaces or colons (it goes into a Basic header and an env var); pure. */
 export function credentialProblem(v: string, what: 'token' | 'username' | 'password'): string | undefined {
   const chars = what === 'password' ? /^[\x21-\x7e]+$/ : /^[\x21-\x39\x3b-\x7e]+$/;
-  if (!chars.test(v) || v.length > SERVE_LIMITS.credential) return `is not a ${what} (printable ASCII, no spaces${what === 'password' ? '' : ' or colons'}, at most ${SERVE_LIMITS.credential})`;
+  if (!chars.test(v) || v.length > SERVE_LIMITS.credential)
+    return `is not a ${what} (printable ASCII, no spaces${what === 'password' ? '' : ' or colons'}, at most ${SERVE_LIMITS.credential})`;
   return undefined;
 }
 
