@@ -13,14 +13,14 @@
 
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HarnessError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { MANIFEST_MEDIA_TYPES } from '../oci/types.ts';
 import { createBehaviour, errorAnswer, type BehaviourSpec, type RegistryEmulation, type Upstream } from './behaviours.ts';
 import { Journal, type JournalLimits } from './journal.ts';
-import { checkListenHost, checkResolvedHost, isUnspecifiedAddress, refuseWildcard } from './listen-address.ts';
+import { bindExactly, checkListenHost, closeServers, listenerUrl, type ListenAddress } from './listen-address.ts';
 import { ProxiedRequest, clientAddress, header } from './proxied-request.ts';
 import { parseRequestTarget } from './request-target.ts';
 
@@ -54,10 +54,7 @@ export interface FaultRule {
   fault: Fault;
 }
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
+export type { ListenAddress } from './listen-address.ts';
 
 export interface ProxyLimits {
   /** manifest PUT bodies are buffered up to this; larger ones get 413 (distribution refuses them too) */
@@ -242,9 +239,6 @@ export class StartedFaultProxy {
   /** @internal used by FaultProxy.start */
   async _listen(addrs: readonly ListenAddress[]): Promise<void> {
     for (const a of addrs) {
-      // The name as the resolver sees it, then the address actually bound: both must be specific.
-      await checkResolvedHost(a.host);
-
       // insecureHTTPParser: false whatever NODE_OPTIONS says: the lenient parser accepts ambiguous framing.
       const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024, insecureHTTPParser: false }, (req, res) => void this.#handle(req, res));
       server.requestTimeout = 0; // Node's 300 s default would cut long blob uploads
@@ -256,13 +250,7 @@ export class StartedFaultProxy {
       server.on('connect', (req: http.IncomingMessage, socket: Duplex) => this.#refuseConnect(req, socket));
       server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => this.#clientError(err, socket));
       this.#servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err) => reject(new HarnessError(`fault proxy cannot listen on ${a.host}:${a.port}: ${err.message}`, { cause: err })));
-        server.listen(a.port, a.host, () => resolve());
-      });
-      const bound = server.address() as AddressInfo;
-      if (isUnspecifiedAddress(bound.address)) refuseWildcard(a.host, bound.address);
-      this.#addresses.push({ host: a.host, port: bound.port });
+      this.#addresses.push(await bindExactly(server, a, 'fault proxy'));
     }
   }
 
@@ -271,10 +259,8 @@ export class StartedFaultProxy {
   }
 
   /** Base URL of the listener bound to `host` (default: the first one). */
-  urlFor(host: string = this.#addresses[0]?.host ?? ''): string {
-    const a = this.#addresses.find((x) => x.host === host);
-    if (!a) throw new HarnessError(`fault proxy is not listening on ${host} (listening on ${this.#addresses.map((x) => x.host).join(', ')})`);
-    return `http://${isIP(host) === 6 ? `[${host}]` : host}:${a.port}`;
+  urlFor(host?: string): string {
+    return listenerUrl(this.#addresses, host, 'fault proxy');
   }
 
   /** Requests that found the registry unreachable or lost it mid-response: the registry died, not Buildx. */
@@ -328,16 +314,7 @@ export class StartedFaultProxy {
 
   async stop(): Promise<void> {
     this.#stopped.abort();
-    await Promise.all(
-      this.#servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            if (!s.listening) return resolve();
-            s.close(() => resolve());
-            s.closeAllConnections(); // keep-alive sockets from engines would otherwise hold close() open
-          }),
-      ),
-    );
+    await closeServers(this.#servers);
     this.#servers = [];
     this.#agent.destroy();
   }

@@ -3,15 +3,13 @@
 // journal entry per request in the journal the lab hands over (the fault proxy's: one order, one mark per
 // cell, attributed by client address like the registry's requests). The handlers decide the answers.
 import http from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
 import { HarnessError } from '../errors.ts';
 import type { JournalEntry } from '../model.ts';
 import type { Journal } from '../registry/journal.ts';
-import { checkListenHost, checkResolvedHost, isUnspecifiedAddress, refuseWildcard } from '../registry/listen-address.ts';
-import type { ListenAddress } from '../registry/fault-proxy.ts';
+import { bindExactly, checkListenHost, closeServers, listenerUrl, type ListenAddress } from '../registry/listen-address.ts';
 import { clientAddress, header } from '../registry/proxied-request.ts';
 
-export type { ListenAddress } from '../registry/fault-proxy.ts';
+export type { ListenAddress } from '../registry/listen-address.ts';
 
 /** Journal `kind` of a source server's requests; the registry's are manifests, blobs, uploads, tags, base, other. */
 export type SourceKind = 'http' | 'git';
@@ -89,19 +87,12 @@ export class HostServer {
   }
 
   async #listen(a: ListenAddress): Promise<void> {
-    await checkResolvedHost(a.host);
     const server = http.createServer({ requireHostHeader: false, maxHeaderSize: 16 * 1024, insecureHTTPParser: false }, (req, res) => this.#handle(req, res));
     server.maxConnections = this.limits.maxConnections;
     server.headersTimeout = this.limits.headersTimeoutMs;
     server.requestTimeout = this.limits.requestTimeoutMs;
     this.#servers.push(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new HarnessError(`the ${this.kind} server cannot listen on ${a.host}:${a.port}: ${err.message}`, { cause: err })));
-      server.listen(a.port, a.host, () => resolve());
-    });
-    const bound = server.address() as AddressInfo;
-    if (isUnspecifiedAddress(bound.address)) refuseWildcard(a.host, bound.address);
-    this.#addresses.push({ host: a.host, port: bound.port });
+    this.#addresses.push(await bindExactly(server, a, `the ${this.kind} server`));
   }
 
   addresses(): ListenAddress[] {
@@ -109,10 +100,8 @@ export class HostServer {
   }
 
   /** Base URL of the listener on `host` (default: the first). */
-  urlFor(host: string = this.#addresses[0]?.host ?? ''): string {
-    const a = this.#addresses.find((x) => x.host === host);
-    if (!a) throw new HarnessError(`the ${this.kind} server is not listening on ${host}`);
-    return `http://${isIP(host) === 6 ? `[${host}]` : host}:${a.port}`;
+  urlFor(host?: string): string {
+    return listenerUrl(this.#addresses, host, `the ${this.kind} server`);
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -150,16 +139,7 @@ export class HostServer {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.#servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            if (!s.listening) return resolve();
-            s.close(() => resolve());
-            s.closeAllConnections();
-          }),
-      ),
-    );
+    await closeServers(this.#servers);
     this.#servers.length = 0;
   }
 }
