@@ -999,6 +999,17 @@ symptom: {requests: {server: git, path: "^/app\\\\.git/", status: "401", count: 
       /requests\.server: "ftp" is not one of registry, http, git/,
     ],
   ];
+  it('takes git: {uncommitted: [...]}, files of the case left out of the commit', () => {
+    const c = loadCase(caseDir(`title: t\ngit: {uncommitted: [v1/Dockerfile]}\n${STEP.replace('title: t\n', '')}`, FILES));
+    expect([c.git, c.gitUncommitted]).toEqual([true, ['v1/Dockerfile']]);
+    expect(loadCase(caseDir(STEP)).gitUncommitted).toEqual([]);
+    expect(usageError(caseDir(`title: t\ngit: {uncommitted: [nope.txt]}\n${STEP.replace('title: t\n', '')}`))).toMatch(
+      /^case\.yaml:2: git\.uncommitted\[0\]: "nope\.txt" does not exist/,
+    );
+    expect(usageError(caseDir(`title: t\ngit: {uncommitted: [../x]}\n${STEP.replace('title: t\n', '')}`))).toMatch(
+      /git\.uncommitted\[0\]: must be a path inside the case directory/,
+    );
+  });
   it.each(bad)('refuses %s, naming the line and field', (_what, yaml, message) => {
     expect(usageError(caseDir(yaml, FILES))).toMatch(message);
   });

@@ -287,7 +287,8 @@ const caseSchema = z.strictObject({
     .optional(),
   env: envMap.optional(),
   config: z.strictObject({ buildkitdDefault: relPath.optional(), dockerConfig: relPath.optional() }).optional(),
-  git: z.boolean().optional(),
+  // true, or the files to leave out of the commit: a dirty working tree
+  git: z.union([z.boolean(), z.strictObject({ uncommitted: z.array(relPath).min(1).max(50) })]).optional(),
   serve: serveSchema.optional(),
   repeat: z.number().int().min(1).max(20).optional(),
   verdict: choice(['any', 'majority']).optional(),
@@ -333,6 +334,8 @@ export interface ReproCase {
   env: Record<string, string>;
   config: NonNullable<CaseInput['config']>;
   git: boolean;
+  /** with git: case files left out of the commit (untracked), so the working tree is dirty */
+  gitUncommitted: string[];
   /** what the lab serves to the builds (${http}, ${git}); absent: no server starts */
   serve?: ServeSpec;
   repeat: number;
@@ -598,6 +601,14 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
         src.fail(['args'], (e as Error).message);
       }
     }
+  if (typeof c.git === 'object')
+    c.git.uncommitted.forEach((rel, i) => {
+      try {
+        caseFilePath(root, rel);
+      } catch (e) {
+        src.fail(['git', 'uncommitted', i], (e as Error).message);
+      }
+    });
   for (const v of ['http', 'git'] as const)
     if (uses.has(v) && !c.serve?.[v]) src.fail(['serve'], `the case names \${${v}} but serves nothing there: add serve.${v} (see fixtures/cases/README.md)`);
   if (c.command === 'bake' && c.bakeFile === undefined) {
@@ -620,7 +631,8 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     builder: c.builder ?? {},
     env: c.env ?? {},
     config: c.config ?? {},
-    git: c.git ?? false,
+    git: c.git !== undefined && c.git !== false,
+    gitUncommitted: typeof c.git === 'object' ? c.git.uncommitted : [],
     ...(c.serve ? { serve: serveSpec(src, c.serve, root, uses) } : {}),
     repeat: c.repeat ?? 1,
     verdict: c.verdict ?? 'any',

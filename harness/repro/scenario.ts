@@ -7,6 +7,7 @@
 // `unexpected`: the lab could not tell, e.g. a pull fault that was never hit or a builder that did not boot).
 import path from 'node:path';
 import { HarnessError } from '../errors.ts';
+import { shellQuote } from '../text.ts';
 import { describeCheck, type CheckResult } from '../kit/checks.ts';
 import type { Kit } from '../kit/context.ts';
 import { bootWithPullFault } from '../kit/faults.ts';
@@ -166,9 +167,13 @@ async function copyCase(c: ReproCase, kit: Kit): Promise<void> {
   await kit.sandbox.writeFiles(files);
   kit.fact(`case ${path.basename(c.dir)}: ${c.files.length} file(s) copied into ${kit.sandbox.contextDir}`);
   if (c.git) {
-    const g = await kit.sandbox.look('git init -q && git add -A && git -c user.email=lab@buildx-lab.invalid -c user.name=buildx-lab commit -qm "case" && git rev-parse HEAD');
+    // `git: {uncommitted: [...]}`: those files stay out of the commit, untracked, so the tree is dirty
+    const leaveOut = c.gitUncommitted.length ? ` && git reset -q -- ${c.gitUncommitted.map(shellQuote).join(' ')}` : '';
+    const g = await kit.sandbox.look(
+      `git init -q && git add -A${leaveOut} && git -c user.email=lab@buildx-lab.invalid -c user.name=buildx-lab commit -qm "case" && git rev-parse HEAD`,
+    );
     if (g.exitCode !== 0) throw new HarnessError(`making the case's context a Git repository failed: ${g.stderr.trim()}`);
-    kit.fact(`context is a Git repository at ${g.stdout.trim().slice(0, 12)}`);
+    kit.fact(`context is a Git repository at ${g.stdout.trim().slice(0, 12)}${c.gitUncommitted.length ? `, ${c.gitUncommitted.length} file(s) left uncommitted (dirty)` : ''}`);
   }
 }
 

@@ -30,7 +30,10 @@ async function present(files: Record<string, string>) {
     writeFileSync(path.join(dir, rel), text);
   }
   const r = await t.cell(caseScenario(loadCase(dir)), CELL, 'reproduced');
-  expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}\n${r.evidence.commands.map((c) => `${c.argv.join(' ')}\n${c.stderr.slice(-1500)}`).join('\n')}`).toBe('reproduced');
+  expect(
+    r.outcome,
+    `${r.summary}\n${r.error?.message ?? ''}\n${r.evidence.commands.map((c) => `${c.argv.join(' ')}\n${c.stdout.slice(-800)}\n${c.stderr.slice(-1500)}`).join('\n')}`,
+  ).toBe('reproduced');
   return r;
 }
 
@@ -132,5 +135,23 @@ symptom:
     });
     const truncated = r.evidence.journal.filter((e) => e.kind === 'http' && e.path === '/broken.tar');
     expect(truncated.every((e) => e.intervention === 'truncate')).toBe(true);
+  });
+
+  it('git: {uncommitted: [...]}: the local Git context is dirty, and Buildx says so in its revision label', async () => {
+    const r = await present({
+      'case.yaml': `title: a dirty local git context
+git: {uncommitted: [notes.txt]}
+env: {BUILDX_GIT_LABELS: full, BUILDX_GIT_CHECK_DIRTY: "1"}
+steps:
+  - buildx: [build, --load, -t, "dirty-\${cell}", .]
+  - id: labels
+    docker: [image, inspect, --format, "{{json .Config.Labels}}", "dirty-\${cell}"]
+symptom:
+  - {output: '"org.opencontainers.image.revision":"[0-9a-f]{40}-dirty"', step: labels}
+`,
+      Dockerfile: 'FROM scratch\nCOPY Dockerfile /\n',
+      'notes.txt': 'not committed\n',
+    });
+    expect(r.evidence.facts.join('\n')).toMatch(/context is a Git repository at [0-9a-f]{12}, 1 file\(s\) left uncommitted \(dirty\)/);
   });
 });
