@@ -100,7 +100,8 @@ export class GitServer {
   ) {}
 
   static async start(spec: GitServeSpec, source: CaseSource, journal: Journal, listen: readonly ListenAddress[], limits: Partial<GitServerLimits> = {}): Promise<GitServer> {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'buildx-lab-git-'));
+    // in /tmp, not the lab's cache under /root (0700): nobody must reach it; the pid names the run that made it
+    const root = mkdtempSync(path.join(os.tmpdir(), `buildx-lab-git-${process.pid}-`));
     chmodSync(root, 0o755); // http-backend runs as nobody and must reach the repositories
     const self = new GitServer(root, spec, { ...DEFAULT_GIT_LIMITS, ...limits });
     try {
