@@ -15,7 +15,7 @@ export type { ListenAddress } from '../registry/listen-address.ts';
 export type SourceKind = 'http' | 'git';
 
 export interface HostServerLimits {
-  /** connections open at once; more wait in the kernel's backlog */
+  /** connections open at once; Node closes any beyond (so the bound is generous: one per fetch of every cell) */
   maxConnections: number;
   /** a request's headers must arrive within this */
   headersTimeoutMs: number;
@@ -23,7 +23,7 @@ export interface HostServerLimits {
   requestTimeoutMs: number;
 }
 
-export const DEFAULT_HOST_SERVER_LIMITS: HostServerLimits = { maxConnections: 64, headersTimeoutMs: 15_000, requestTimeoutMs: 120_000 };
+export const DEFAULT_HOST_SERVER_LIMITS: HostServerLimits = { maxConnections: 256, headersTimeoutMs: 15_000, requestTimeoutMs: 120_000 };
 
 /** One request to a source server, and what its journal entry will say. */
 export class SourceRequest {
