@@ -13,7 +13,7 @@ const LAYERS: [string, RegExp][] = [
   ['runner', /^(harness\/(runner|repro|bisect|qualify|bundle)\/|scenarios\/)/],
   ['kit', /^harness\/kit\//],
   ['lab', /^harness\/lab\//],
-  ['containers', /^harness\/(dind|registry|images|engine|buildkit|buildx|provision|tools|report)\//],
+  ['containers', /^harness\/(dind|registry|serve|images|engine|buildkit|buildx|provision|tools|report)\//],
   ['oci', /^harness\/oci\//],
   ['model', /^harness\/(redact\/|git\/|[^/]+\.ts$)/],
 ];

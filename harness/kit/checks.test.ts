@@ -134,6 +134,33 @@ describe('recorded checks', () => {
   ])('exit: %s', (_name, c, recorded, want) => {
     expect(evaluateRecorded(c, recorded, [])).toEqual(want);
   });
+  it("keeps the lab's source servers apart from the registry: server and path choose them", () => {
+    const entry = (kind: string, path: string, status: number, seq: number) => ({
+      seq,
+      atMs: 0,
+      method: 'GET',
+      path,
+      kind,
+      status,
+      requestBytes: 0,
+      responseBytes: 0,
+      durationMs: 0,
+    });
+    const mixed = [
+      entry('manifests', '/v2/a/manifests/v1', 200, 1),
+      entry('git', '/app.git/info/refs', 401, 2),
+      entry('git', '/app.git/info/refs', 200, 3),
+      entry('http', '/ctx.tar', 200, 4),
+    ];
+    const run = (c: Check) => evaluateRecorded(c, [], mixed);
+    expect(run({ kind: 'requests', count: '1' })).toEqual({ holds: true, detail: '1 requests (want 1)' });
+    expect(run({ kind: 'requests', server: 'git', status: '401', count: '1' })).toEqual({ holds: true, detail: '1 git server answered 401 (want 1)' });
+    expect(run({ kind: 'requests', server: 'git', path: '^/app\\.git/', count: '2' })?.holds).toBe(true);
+    expect(run({ kind: 'requests', server: 'http', path: '^/nope$', count: '0' })).toEqual({ holds: true, detail: '0 http server on /^/nope$/ (want 0)' });
+  });
+  it('refuses a requests path that is not RE2', () => {
+    expect(() => validateCheck({ kind: 'requests', count: '1', path: '(?=x)' })).toThrow(/not an RE2 regular expression/);
+  });
   it('counts the requests the registry saw', () => {
     expect(check({ kind: 'requests', method: 'put', on: 'manifests', reference: 'v1', count: '>1' })).toEqual({ holds: true, detail: '3 PUT manifests to v1 (want >1)' });
     expect(check({ kind: 'requests', method: 'PUT', reference: 'v1', userAgent: '^buildkit/', count: '1' })?.holds).toBe(true);

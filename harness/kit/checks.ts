@@ -40,10 +40,13 @@ export type Check =
       /** at least one of these annotation keys is missing from the top manifest or index */
       lacksAnnotations?: string[];
     }
-  /** requests the registry saw, from the proxy's journal */
+  /** requests the registry (or with `server`, the case's ${http} or ${git} server) saw, from the lab's journal */
   | {
       kind: 'requests';
       count: string;
+      server?: 'registry' | 'http' | 'git';
+      /** an RE2 pattern on the URL path (no query) */
+      path?: string;
       method?: string;
       on?: 'manifests' | 'blobs' | 'uploads' | 'tags';
       /** an RE2 pattern the whole reference (a tag, or a digest) matches; lab values in it are literal */
@@ -176,6 +179,9 @@ export function countHolds(spec: string, n: number): boolean {
   }
 }
 
+/** Journal kinds of the lab's source servers (serve/host-server.ts): not the registry's requests. */
+const SOURCE_KINDS = ['http', 'git'];
+
 const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 
 export interface RecordedStep {
@@ -217,8 +223,11 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
       return { holds, detail: `step ${rec.id} exit ${code}` };
     }
     case 'requests': {
+      const server = check.server ?? 'registry';
       const hits = journal.filter(
         (e) =>
+          (server === 'registry' ? !SOURCE_KINDS.includes(e.kind) : e.kind === server) &&
+          (check.path === undefined || firstMatch(check.path, e.path) !== undefined) &&
           (check.method === undefined || e.method === check.method.toUpperCase()) &&
           (check.on === undefined || e.kind === check.on) &&
           (check.reference === undefined || fullMatch(check.reference, e.reference ?? '')) &&
@@ -227,7 +236,16 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
           (check.userAgent === undefined || firstMatch(check.userAgent, e.userAgent ?? '') !== undefined),
       );
       const what =
-        [check.method?.toUpperCase(), check.on, check.reference && `to ${check.reference}`, check.status && `answered ${check.status}`].filter(Boolean).join(' ') || 'requests';
+        [
+          server !== 'registry' && `${server} server`,
+          check.method?.toUpperCase(),
+          check.on,
+          check.path && `on /${check.path}/`,
+          check.reference && `to ${check.reference}`,
+          check.status && `answered ${check.status}`,
+        ]
+          .filter(Boolean)
+          .join(' ') || 'requests';
       return { holds: countHolds(check.count, hits.length), detail: `${hits.length} ${what} (want ${check.count})` };
     }
     default:
@@ -384,6 +402,7 @@ export function validateCheck(check: Check): void {
     if (check.userAgent) compilePattern(check.userAgent, 'requests.userAgent');
     // lab values are filled in quoted (literal) before the check runs: stand one in for each
     if (check.reference) compilePattern(check.reference.replace(/\$\{[^}]*\}/g, 'x'), 'requests.reference');
+    if (check.path) compilePattern(check.path, 'requests.path');
   }
   if (check.kind === 'file' || check.kind === 'state') {
     checkPathName(check.kind, check.path);

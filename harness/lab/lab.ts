@@ -15,7 +15,10 @@ import { describeSweep, sweepLeftovers } from '../engine/sweep.ts';
 import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
 import { RegistryContainer, makeSocketDir, type StartedRegistryContainer } from '../registry/registry.ts';
-import { FaultProxy, type StartedFaultProxy } from '../registry/fault-proxy.ts';
+import { FaultProxy, type ListenAddress, type StartedFaultProxy } from '../registry/fault-proxy.ts';
+import type { CaseSource } from '../serve/http-files.ts';
+import type { ServeSpec } from '../serve/spec.ts';
+import { startSources, type StartedSources } from '../serve/sources.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { REGISTRY_HOST, type CellEngine, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
@@ -47,7 +50,10 @@ export interface DindLease {
 
 /** What a lab keeps for its cell engine: the relay, and this run's share with the mirrors the DinD engines mount. */
 interface CellSide {
-  relay: NetnsRelay;
+  /** the proxy's relay, then one per served source */
+  relays: NetnsRelay[];
+  /** root's 0700 directory of the host-side servers' relayed sockets */
+  socketDir: string;
   runShare: string;
   buildx: string;
   fixtures: string;
@@ -72,6 +78,15 @@ export interface LabOptions {
 
 export const DEFAULT_SPARE_ENGINES = 12;
 
+/**
+ * Where the lab's host-side servers (the registry proxy, ${http}, ${git}) listen for the DinD engines: the
+ * lab network's gateway, in the host's network namespace. The one place to add a relay when the engines'
+ * namespace is not the host's (a rootless engine). Port 0: a free port.
+ */
+export function hostSideListen(network: Pick<StartedLabNetwork, 'gateway'>, port = 0): ListenAddress[] {
+  return [{ host: network.gateway, port }];
+}
+
 const activeLabs = new Set<Lab>();
 let signalsHooked = false;
 
@@ -92,6 +107,8 @@ export class Lab implements AsyncDisposable {
   private readonly pool: EnginePool<StartedDindContainer>;
   private readonly published = new OncePerKey<PublishedImage>();
   private readonly publishedByRef = new Map<string, PublishedImage>();
+  private readonly sources = new OncePerKey<StartedSources>();
+  private readonly startedSources: StartedSources[] = [];
   private stopped = false;
   private readonly heartbeat: NodeJS.Timeout;
   readonly labels: Record<string, string>;
@@ -187,17 +204,18 @@ export class Lab implements AsyncDisposable {
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines, or,
       // on a cell engine, a unix socket its relay forwards that gateway to.
       const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
-        .withListen([{ host: '127.0.0.1', port: 0 }, ...(cellEngine ? [] : [{ host: network.gateway, port: 5000 }])])
+        .withListen([{ host: '127.0.0.1', port: 0 }, ...(cellEngine ? [] : hostSideListen(network, 5000))])
         .start();
       undo.push(() => proxy.stop());
       let cellSide: CellSide | undefined;
       if (cellEngine && runShare) {
-        const socket = path.join(makeSocketDir(imageConfig, { kind: 'proxy' }), 'proxy.sock');
-        undo.push(() => rmSync(path.dirname(socket), { recursive: true, force: true }));
+        const socketDir = makeSocketDir(imageConfig, { kind: 'proxy' });
+        undo.push(() => rmSync(socketDir, { recursive: true, force: true }));
+        const socket = path.join(socketDir, 'proxy.sock');
         await proxy.listenRelayed(socket);
         const relay = await NetnsRelay.start(cellEngine.netns, [{ host: network.gateway, port: 5000, socket }]);
         undo.push(() => relay.stop());
-        cellSide = { relay, runShare, buildx: path.join(runShare, 'buildx'), fixtures: path.join(runShare, 'fixtures') };
+        cellSide = { relays: [relay], socketDir, runShare, buildx: path.join(runShare, 'buildx'), fixtures: path.join(runShare, 'fixtures') };
         mirrorTree(opts.buildxCacheRoot, cellSide.buildx);
         mirrorTree(fixturesDir, cellSide.fixtures);
       }
@@ -277,6 +295,39 @@ export class Lab implements AsyncDisposable {
     return dind;
   }
 
+  /**
+   * The sources a case serves (${http}, ${git}), started on its first cell and kept for the session, on
+   * the gateway beside the proxy; their requests go into the proxy's journal (kind http or git), so each
+   * cell's evidence and checks see its own engine's requests.
+   */
+  serve(key: string, spec: ServeSpec, source: CaseSource): Promise<StartedSources> {
+    if (this.stopped) throw new HarnessError('lab is stopped');
+    return this.sources.get(key, async () => {
+      const s = await startSources(spec, source, this.proxy.journal, (kind) => this.sourceListen(key, kind));
+      this.startedSources.push(s);
+      // a lab stopped while they started: stop them too
+      if (this.stopped) await s.stop();
+      this.progress(`lab ${this.runId}: serving ${key}: ${s.describe()}`);
+      return s;
+    });
+  }
+
+  #nextRelayPort = 5001;
+
+  /**
+   * Where a served source listens: the lab network's gateway on a free port or, on a cell engine, a unix
+   * socket of the lab's with a relay in the engine's network namespace listening on the gateway for it.
+   */
+  private async sourceListen(key: string, kind: 'http' | 'git'): Promise<ListenAddress[]> {
+    const side = this.cellSide;
+    if (!side || !this.opts.cellEngine) return hostSideListen(this.network);
+    const port = this.#nextRelayPort++;
+    const socket = path.join(side.socketDir, `${kind}-${port}.sock`);
+    side.relays.push(await NetnsRelay.start(this.opts.cellEngine.netns, [{ host: this.network.gateway, port, socket }]));
+    this.progress(`lab ${this.runId}: ${kind} source of ${key} relayed from the rootless engine's ${this.network.gateway}:${port}`);
+    return [{ host: this.network.gateway, port, relayedVia: socket }];
+  }
+
   /** Pushes a host image into the lab registry once per session, e.g. BuildKit for the docker-container driver. */
   publish(localRef: string, repoTag: string): Promise<PublishedImage> {
     return this.published.get(repoTag, () => this.pushFromHost(localRef, repoTag));
@@ -332,11 +383,12 @@ export class Lab implements AsyncDisposable {
     }
     const t0 = Date.now();
     await this.pool.close();
-    await this.cellSide?.relay.stop();
+    await Promise.allSettled(this.startedSources.map((s) => s.stop()));
+    await Promise.allSettled((this.cellSide?.relays ?? []).map((r) => r.stop()));
     await this.proxy.stop().catch(() => undefined);
     await this.registry.stop();
     await this.network.stop();
-    if (this.cellSide) rmSync(this.cellSide.runShare, { recursive: true, force: true });
+    if (this.cellSide) for (const d of [this.cellSide.runShare, this.cellSide.socketDir]) rmSync(d, { recursive: true, force: true });
     // Backstop: anything of this run and process that a failed start left behind.
     await sweepLeftovers(this.config, { runId: this.runId, pid: process.pid });
     this.progress(`lab ${this.runId}: stopped (engines, registry, network) in ${Date.now() - t0} ms`);

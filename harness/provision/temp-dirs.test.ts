@@ -30,6 +30,7 @@ describe('matchTempDir', () => {
     ['cacheDir', 'image-files-AbC123', 'image files (older lab)', undefined],
     ['engineHome', 'bin.tmp-84', 'engine install', 84],
     ['varTmp', 'buildx-lab-rootfs.Xy12Ab', 'debootstrap tree (older lab)', undefined],
+    ['tmp', 'buildx-lab-git-4244-aB3xYz', 'Git server repositories', 4244],
   ] as const)('%s %s', (root, rel, kind, pid) => {
     expect(matchTempDir(root, rel)).toEqual(pid === undefined ? { kind } : { kind, pid });
   });
@@ -43,6 +44,7 @@ describe('matchTempDir', () => {
     ['engineHome', 'bin'],
     ['varTmp', 'systemd-private-1234'],
     ['varTmp', 'bin.tmp-84'],
+    ['tmp', 'buildx-lab-git-aB3xYz'],
   ] as const)('leaves %s %s alone', (root, rel) => {
     expect(matchTempDir(root, rel)).toBeUndefined();
   });
@@ -85,7 +87,7 @@ describe('sweepTempDirs, on real directories', () => {
 
   function layout(): { roots: TempRoots; make: (root: keyof TempRoots, rel: string) => string } {
     base = mkdtempSync(path.join(tmpdir(), 'lab-temp-dirs-'));
-    const roots: TempRoots = { cacheDir: path.join(base, 'cache'), engineHome: path.join(base, 'engine'), varTmp: path.join(base, 'var-tmp') };
+    const roots: TempRoots = { cacheDir: path.join(base, 'cache'), engineHome: path.join(base, 'engine'), varTmp: path.join(base, 'var-tmp'), tmp: path.join(base, 'tmp') };
     const make = (root: keyof TempRoots, rel: string) => {
       const d = path.join(roots[root], rel);
       mkdirSync(path.join(d, 'work', 'deep'), { recursive: true });

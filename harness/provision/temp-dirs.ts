@@ -5,6 +5,7 @@
 // cannot see every process, so it removes none. Names of older lab versions carry no pid: those are
 // removed once nothing touched them for OLD_UNTOUCHED_MS (no current code creates them).
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { pidsInAnyNamespace } from '../engine/owner.ts';
@@ -18,10 +19,12 @@ export interface TempRoots {
   engineHome: string;
   /** where the oldest lab versions staged debootstrap trees (buildx-lab-rootfs.XXXXXX) */
   varTmp: string;
+  /** the system's temporary directory: the Git server's repositories (serve/git-server.ts) */
+  tmp: string;
 }
 
 export function tempRoots(config: Pick<LabConfig, 'cacheDir' | 'engineHome'>): TempRoots {
-  return { cacheDir: config.cacheDir, engineHome: config.engineHome, varTmp: '/var/tmp' };
+  return { cacheDir: config.cacheDir, engineHome: config.engineHome, varTmp: '/var/tmp', tmp: os.tmpdir() };
 }
 
 type Root = keyof TempRoots;
@@ -43,6 +46,8 @@ const PATTERNS: readonly { root: Root; kind: string; re: RegExp }[] = [
   { root: 'cacheDir', kind: 'image files (older lab)', re: /^image-files-[^/]+$/ },
   { root: 'engineHome', kind: 'engine install', re: /^bin\.tmp-(\d+)$/ },
   { root: 'varTmp', kind: 'debootstrap tree (older lab)', re: /^buildx-lab-rootfs\.[^/]+$/ },
+  // outside the cache: the Git server's unprivileged backend cannot reach into /root
+  { root: 'tmp', kind: 'Git server repositories', re: /^buildx-lab-git-(\d+)-[^/]+$/ },
 ];
 
 /** Deepest path a pattern above names, in components. */

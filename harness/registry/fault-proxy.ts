@@ -13,14 +13,14 @@
 
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HarnessError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { MANIFEST_MEDIA_TYPES } from '../oci/types.ts';
 import { createBehaviour, errorAnswer, type BehaviourSpec, type RegistryEmulation, type Upstream } from './behaviours.ts';
 import { Journal, type JournalLimits } from './journal.ts';
-import { checkListenHost, checkResolvedHost, isUnspecifiedAddress, refuseWildcard } from './listen-address.ts';
+import { bindExactly, checkListenHost, closeServers, listenerUrl, type ListenAddress } from './listen-address.ts';
 import { ProxiedRequest, clientAddress, header } from './proxied-request.ts';
 import { listenRelayed, peerAddress } from './proxy-protocol.ts';
 import { parseRequestTarget } from './request-target.ts';
@@ -55,10 +55,7 @@ export interface FaultRule {
   fault: Fault;
 }
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
+export type { ListenAddress } from './listen-address.ts';
 
 export interface ProxyLimits {
   /** manifest PUT bodies are buffered up to this; larger ones get 413 (distribution refuses them too) */
@@ -254,16 +251,7 @@ export class StartedFaultProxy {
   /** @internal used by FaultProxy.start */
   async _listen(addrs: readonly ListenAddress[]): Promise<void> {
     for (const a of addrs) {
-      // The name as the resolver sees it, then the address actually bound: both must be specific.
-      await checkResolvedHost(a.host);
-      const server = this.#newServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err) => reject(new HarnessError(`fault proxy cannot listen on ${a.host}:${a.port}: ${err.message}`, { cause: err })));
-        server.listen(a.port, a.host, () => resolve());
-      });
-      const bound = server.address() as AddressInfo;
-      if (isUnspecifiedAddress(bound.address)) refuseWildcard(a.host, bound.address);
-      this.#addresses.push({ host: a.host, port: bound.port });
+      this.#addresses.push(await bindExactly(this.#newServer(), a, 'fault proxy'));
     }
   }
 
@@ -297,10 +285,8 @@ export class StartedFaultProxy {
   }
 
   /** Base URL of the listener bound to `host` (default: the first one). */
-  urlFor(host: string = this.#addresses[0]?.host ?? ''): string {
-    const a = this.#addresses.find((x) => x.host === host);
-    if (!a) throw new HarnessError(`fault proxy is not listening on ${host} (listening on ${this.#addresses.map((x) => x.host).join(', ')})`);
-    return `http://${isIP(host) === 6 ? `[${host}]` : host}:${a.port}`;
+  urlFor(host?: string): string {
+    return listenerUrl(this.#addresses, host, 'fault proxy');
   }
 
   /** Requests that found the registry unreachable or lost it mid-response: the registry died, not Buildx. */
@@ -365,17 +351,7 @@ export class StartedFaultProxy {
     this.#stopped.abort();
     for (const l of this.#relayListeners) l.close();
     this.#relayListeners = [];
-    for (const s of this.#servers) if (!s.listening) s.closeAllConnections();
-    await Promise.all(
-      this.#servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            if (!s.listening) return resolve();
-            s.close(() => resolve());
-            s.closeAllConnections(); // keep-alive sockets from engines would otherwise hold close() open
-          }),
-      ),
-    );
+    await closeServers(this.#servers);
     this.#servers = [];
     this.#agent.destroy();
   }

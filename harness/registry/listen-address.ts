@@ -1,7 +1,20 @@
 // Where the fault proxy may listen: never on the unspecified address, which would expose the registry (and
 // its faults) on every interface of the host. A spelling is checked as given, after DNS, and as bound.
 import { lookup } from 'node:dns/promises';
-import { UsageError } from '../errors.ts';
+import type http from 'node:http';
+import { isIP, type AddressInfo } from 'node:net';
+import { HarnessError, UsageError } from '../errors.ts';
+import { listenRelayed } from './proxy-protocol.ts';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  /**
+   * Listen on this unix socket instead, for a relay that listens at host:port in another network namespace
+   * (a rootless engine's) and opens each connection with a PROXY v1 line (registry/proxy-protocol.ts).
+   */
+  relayedVia?: string;
+}
 
 /**
  * Whether a listen host is (or a URL parser turns it into) the unspecified address: '0', '0x0', '0.0',
@@ -37,4 +50,49 @@ export async function checkResolvedHost(host: string): Promise<void> {
   const resolved = await lookup(host.replace(/^\[(.*)\]$/, '$1'), { all: true, verbatim: true }).catch(() => []);
   const wildcard = resolved.find((r) => isUnspecifiedAddress(r.address));
   if (wildcard) refuseWildcard(host, wildcard.address);
+}
+
+/**
+ * Binds `server` to `a` exactly as given, after checking the name as the resolver sees it, then the address
+ * actually bound: both must be specific. `what` names the server in errors. Returns the bound address.
+ */
+export async function bindExactly(server: http.Server, a: ListenAddress, what: string): Promise<ListenAddress> {
+  if (a.relayedVia) {
+    await listenRelayed(server, a.relayedVia);
+    return { host: a.host, port: a.port };
+  }
+  await checkResolvedHost(a.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new HarnessError(`${what} cannot listen on ${a.host}:${a.port}: ${err.message}`, { cause: err })));
+    server.listen(a.port, a.host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  if (isUnspecifiedAddress(bound.address)) refuseWildcard(a.host, bound.address);
+  return { host: a.host, port: bound.port };
+}
+
+/** Base URL of the listener bound to `host` among `addresses` (default: the first one). */
+export function listenerUrl(addresses: readonly ListenAddress[], host: string | undefined, what: string): string {
+  const h = host ?? addresses[0]?.host ?? '';
+  const a = addresses.find((x) => x.host === h);
+  if (!a) throw new HarnessError(`${what} is not listening on ${h} (listening on ${addresses.map((x) => x.host).join(', ')})`);
+  return `http://${isIP(h) === 6 ? `[${h}]` : h}:${a.port}`;
+}
+
+/** Closes every server, dropping the keep-alive connections engines hold (they would keep close() open), relayed ones too. */
+export async function closeServers(servers: readonly http.Server[]): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          // one fed by a relay's unix listener listens on nothing itself, but holds its connections
+          if (!s.listening) {
+            s.closeAllConnections();
+            return resolve();
+          }
+          s.close(() => resolve());
+          s.closeAllConnections();
+        }),
+    ),
+  );
 }

@@ -951,7 +951,7 @@ describe('lab values', () => {
   });
   it('lists the lab values when it refuses one', () => {
     expect(() => labValuesIn('${nope}')).toThrow(
-      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${target:NAME} or ${read:FILE}',
+      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${http}, ${git}, ${target:NAME} or ${read:FILE}',
     );
   });
 });
@@ -969,5 +969,140 @@ describe('fieldName', () => {
 describe('YAML shapes a case file cannot use', () => {
   it('refuses a list or mapping as a key, with its line', () => {
     expect(() => parseCase('title: t\n? [a, b]\n: c\n', '/nonexistent')).toThrow(/^case\.yaml:2: a key must be a word, not a list or mapping/);
+  });
+});
+
+describe('loadCase: serve (the sources the lab serves)', () => {
+  const GIT_STEP = 'steps: [{buildx: [build, "${git}/app.git#v1"]}]\nsymptom: {exitCode: zero}\n';
+  const HTTP_STEP = 'steps: [{buildx: [build, "${http}/ctx.tar"]}]\nsymptom: {exitCode: zero}\n';
+  const FILES = { 'v1/Dockerfile': 'FROM scratch\n', 'remote/Dockerfile': 'FROM scratch\n' };
+
+  it('loads http files, tarballs and faults, and git repositories with tags, branches, submodules, auth', () => {
+    const c = loadCase(
+      caseDir(
+        `title: t
+serve:
+  http:
+    files: {/Dockerfile: remote/Dockerfile, /ctx.tar: {tar: remote}, /ctx.tgz: {tar: remote, gzip: true}}
+    faults: [{path: /ctx.tar, kind: truncate, afterBytes: 10, times: 1}, {path: /Dockerfile, kind: wrong-length, by: -3}]
+  git:
+    auth: {token: tok-1}
+    repos:
+      app:
+        commits: [{tree: v1, tags: [v1, {name: v1-note, message: annotated}]}, {tree: remote, branches: [dev, feature/x], message: second}]
+        submodules: {vendor/lib: lib}
+      lib: {commits: [{tree: remote}]}
+      empty: {}
+steps:
+  - buildx: [build, "\${git}/app.git#v1"]
+  - buildx: [build, "\${http}/ctx.tar"]
+symptom: {requests: {server: git, path: "^/app\\\\.git/", status: "401", count: 0}}
+`,
+        FILES,
+      ),
+    );
+    expect(c.serve?.http?.files).toEqual({ '/Dockerfile': { file: 'remote/Dockerfile' }, '/ctx.tar': { tar: 'remote' }, '/ctx.tgz': { tar: 'remote', gzip: true } });
+    expect(c.serve?.http?.faults).toEqual([
+      { path: '/ctx.tar', kind: 'truncate', afterBytes: 10, times: 1 },
+      { path: '/Dockerfile', kind: 'wrong-length', by: -3 },
+    ]);
+    expect(c.serve?.git?.repos.app).toEqual({
+      commits: [
+        { tree: 'v1', tags: [{ name: 'v1' }, { name: 'v1-note', message: 'annotated' }], branches: [] },
+        { tree: 'remote', message: 'second', tags: [], branches: ['dev', 'feature/x'] },
+      ],
+      submodules: { 'vendor/lib': 'lib' },
+    });
+    expect(c.serve?.git?.repos.empty).toEqual({ commits: [], submodules: {} });
+    expect(c.serve?.git?.auth).toEqual({ token: 'tok-1' });
+    expect([...c.uses]).toEqual(expect.arrayContaining(['git', 'http']));
+    expect(c.checks[0]).toEqual({ kind: 'requests', server: 'git', path: '^/app\\.git/', status: '401', count: '0' });
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['${git} without serve.git', `title: t\n${GIT_STEP}`, /^case\.yaml:1: serve: the case names \$\{git\} but serves nothing there: add serve\.git/],
+    [
+      'serve.http that no step uses',
+      `title: t\nserve: {http: {files: {/a: v1/Dockerfile}}, git: {repos: {app: {}}}}\n${GIT_STEP}`,
+      /^case\.yaml:2: serve\.http: is served but no step names \$\{http\}/,
+    ],
+    ['an empty serve', `title: t\nserve: {}\n${GIT_STEP}`, /^case\.yaml:2: serve: needs http: or git:/],
+    ['an unknown key under serve', `title: t\nserve: {ftp: {}}\n${GIT_STEP}`, /^case\.yaml:2: serve\.ftp: unknown key; serve takes http \(files, faults\), git/],
+    [
+      'a served path with a dot segment',
+      `title: t\nserve: {http: {files: {/a/../b: v1/Dockerfile}}}\n${HTTP_STEP}`,
+      /^case\.yaml:2: serve\.http\.files\."\/a\/\.\.\/b": is not a URL path of plain segments/,
+    ],
+    [
+      'a served file outside the case',
+      `title: t\nserve: {http: {files: {/a: ../etc/passwd}}}\n${HTTP_STEP}`,
+      /serve\.http\.files\."\/a": must be a path inside the case directory/,
+    ],
+    ['a served file that is missing', `title: t\nserve: {http: {files: {/ctx.tar: nope.txt}}}\n${HTTP_STEP}`, /serve\.http\.files\."\/ctx\.tar": "nope\.txt" does not exist/],
+    ['a tarball of a file, not a directory', `title: t\nserve: {http: {files: {/ctx.tar: {tar: Dockerfile}}}}\n${HTTP_STEP}`, /tar: "Dockerfile" is not a directory/],
+    [
+      'a fault on a path not served',
+      `title: t\nserve: {http: {files: {/ctx.tar: {tar: remote}}, faults: [{path: /x, kind: slow}]}}\n${HTTP_STEP}`,
+      /serve\.http\.faults\[0\]\.path: \/x is not served/,
+    ],
+    [
+      'a fault of an unknown kind',
+      `title: t\nserve: {http: {files: {/ctx.tar: {tar: remote}}, faults: [{path: /ctx.tar, kind: explode}]}}\n${HTTP_STEP}`,
+      /"explode" is not one of slow, truncate, wrong-length/,
+    ],
+    [
+      'a fault option of another kind',
+      `title: t\nserve: {http: {files: {/ctx.tar: {tar: remote}}, faults: [{path: /ctx.tar, kind: slow, afterBytes: 3}]}}\n${HTTP_STEP}`,
+      /faults\[0\]\.afterBytes: applies to kind truncate, not slow/,
+    ],
+    [
+      'a wrong-length of 0',
+      `title: t\nserve: {http: {files: {/ctx.tar: {tar: remote}}, faults: [{path: /ctx.tar, kind: wrong-length, by: 0}]}}\n${HTTP_STEP}`,
+      /by: is 0: the length would be right/,
+    ],
+    ['a slow fault of an hour', `title: t\nserve: {http: {files: {/ctx.tar: {tar: remote}}, faults: [{path: /ctx.tar, kind: slow, ms: 3600000}]}}\n${HTTP_STEP}`, /ms: .*120000/],
+    ['a repository name with a slash', `title: t\nserve: {git: {repos: {a/b: {}}}}\n${GIT_STEP}`, /serve\.git\.repos\."a\/b": is not a repository name/],
+    ['a tag that is an option', `title: t\nserve: {git: {repos: {app: {commits: [{tree: v1, tags: [--upload-pack=x]}]}}}}\n${GIT_STEP}`, /is not a Git ref name/],
+    ['a ref with ..', `title: t\nserve: {git: {repos: {app: {commits: [{tree: v1, branches: [a..b]}]}}}}\n${GIT_STEP}`, /branches\[0\]: is not a Git ref name/],
+    ['a branch named main', `title: t\nserve: {git: {repos: {app: {commits: [{tree: v1, branches: [main]}]}}}}\n${GIT_STEP}`, /branches: main is the branch the commits are on/],
+    [
+      'a tag named twice',
+      `title: t\nserve: {git: {repos: {app: {commits: [{tree: v1, tags: [v1]}, {tree: v1, tags: [v1]}]}}}}\n${GIT_STEP}`,
+      /commits\[1\]: tag v1 is named twice in repository app/,
+    ],
+    ['a commit tree outside the case', `title: t\nserve: {git: {repos: {app: {commits: [{tree: /etc}]}}}}\n${GIT_STEP}`, /tree: must be a path inside the case directory/],
+    [
+      'a submodule cycle',
+      `title: t\nserve: {git: {repos: {app: {commits: [{tree: v1}], submodules: {x: app}}}}}\n${GIT_STEP}`,
+      /serve\.git\.repos: submodules form a cycle: app -> app/,
+    ],
+    ['a submodule path into .git', `title: t\nserve: {git: {repos: {app: {commits: [{tree: v1}], submodules: {.git/hooks: app}}}}}\n${GIT_STEP}`, /is not a submodule path/],
+    ['a token with a space', `title: t\nserve: {git: {auth: {token: "a b"}, repos: {app: {}}}}\n${GIT_STEP}`, /serve\.git\.auth\.token: is not a token/],
+    ['auth with a token and a password', `title: t\nserve: {git: {auth: {token: a, password: b}, repos: {app: {}}}}\n${GIT_STEP}`, /serve\.git\.auth/],
+    [
+      'more than 10 repositories',
+      `title: t\nserve: {git: {repos: {${Array.from({ length: 11 }, (_, i) => `r${i}: {}`).join(', ')}}}}\n${GIT_STEP}`,
+      /serve\.git\.repos: needs 1 to 10 repositories/,
+    ],
+    ['more than 20 commits', `title: t\nserve: {git: {repos: {app: {commits: [${Array(21).fill('{tree: v1}').join(', ')}]}}}}\n${GIT_STEP}`, /commits: .*20/],
+    [
+      'a requests check on an unknown server',
+      `title: t\n${HTTP_STEP.replace('symptom: {exitCode: zero}', 'symptom: {requests: {server: ftp, count: 1}}')}serve: {http: {files: {/ctx.tar: {tar: remote}}}}\n`,
+      /requests\.server: "ftp" is not one of registry, http, git/,
+    ],
+  ];
+  it('takes git: {uncommitted: [...]}, files of the case left out of the commit', () => {
+    const c = loadCase(caseDir(`title: t\ngit: {uncommitted: [v1/Dockerfile]}\n${STEP.replace('title: t\n', '')}`, FILES));
+    expect([c.git, c.gitUncommitted]).toEqual([true, ['v1/Dockerfile']]);
+    expect(loadCase(caseDir(STEP)).gitUncommitted).toEqual([]);
+    expect(usageError(caseDir(`title: t\ngit: {uncommitted: [nope.txt]}\n${STEP.replace('title: t\n', '')}`))).toMatch(
+      /^case\.yaml:2: git\.uncommitted\[0\]: "nope\.txt" does not exist/,
+    );
+    expect(usageError(caseDir(`title: t\ngit: {uncommitted: [../x]}\n${STEP.replace('title: t\n', '')}`))).toMatch(
+      /git\.uncommitted\[0\]: must be a path inside the case directory/,
+    );
+  });
+  it.each(bad)('refuses %s, naming the line and field', (_what, yaml, message) => {
+    expect(usageError(caseDir(yaml, FILES))).toMatch(message);
   });
 });

@@ -18,6 +18,8 @@ import { checkDockerArgv } from '../kit/docker-argv.ts';
 import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, labOwnedEnv } from '../kit/lab-owned.ts';
 import type { Step } from '../kit/steps.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
+import type { CaseSource } from '../serve/http-files.ts';
+import { SERVE_LIMITS, credentialProblem, refNameProblem, repoBuildOrder, repoNameProblem, servedPathProblem, submodulePathProblem, type ServeSpec } from '../serve/spec.ts';
 
 export const CASE_FILE = 'case.yaml';
 /** A case is a bug report, not a repository: bound what gets copied into the engine. */
@@ -33,7 +35,7 @@ export const isPlatform = (p: string): boolean => {
 };
 
 /** Lab values a step's argv, env and checks may name as ${name}. */
-export const LAB_VALUES = ['target', 'repository', 'tag', 'registry', 'builder', 'buildkitImage', 'base', 'cell', 'context', 'platforms'] as const;
+export const LAB_VALUES = ['target', 'repository', 'tag', 'registry', 'builder', 'buildkitImage', 'base', 'cell', 'context', 'platforms', 'http', 'git'] as const;
 const PARAMETRIC = ['target', 'read'] as const;
 
 /** Every ${...} in `text` names a lab value; returns the names used. Throws on an unknown one. Pure. */
@@ -95,6 +97,91 @@ const driverOpts = z.record(z.string().max(100), z.string().max(1000)).superRefi
   if (why) ctx.addIssue({ code: 'custom', message: why });
 });
 const platform = nonEmpty(100).refine(isPlatform, 'is not a platform (expected os/arch[/variant], e.g. linux/arm64)');
+/** A string held to one of serve/spec.ts's pure rules. */
+const ruled = (max: number, problem: (v: string) => string | undefined) =>
+  nonEmpty(max).superRefine((v, ctx) => {
+    const why = problem(v);
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  });
+const refName = ruled(100, refNameProblem);
+const repoName = ruled(63, repoNameProblem);
+const count = (n: number, what: string) => (m: Record<string, unknown>) => (Object.keys(m).length >= 1 && Object.keys(m).length <= n ? true : `needs 1 to ${n} ${what}`);
+const atMost = <T extends z.ZodType>(n: number, what: string, schema: T) =>
+  schema.superRefine((m, ctx) => {
+    const ok = count(n, what)(m as Record<string, unknown>);
+    if (ok !== true) ctx.addIssue({ code: 'custom', message: ok });
+  });
+/** `serve:` what the lab serves to the case's builds: ${http} (files, tarballs, faults) and ${git} (repositories). */
+const serveSchema = z
+  .strictObject({
+    http: z
+      .strictObject({
+        files: atMost(SERVE_LIMITS.files, 'files', z.record(ruled(1200, servedPathProblem), z.union([relPath, z.strictObject({ tar: relPath, gzip: z.boolean().optional() })]))),
+        faults: z
+          .array(
+            z.strictObject({
+              path: ruled(1200, servedPathProblem),
+              kind: choice(['slow', 'truncate', 'wrong-length']),
+              ms: z.number().int().min(1).max(120_000).optional(),
+              afterBytes: z.number().int().min(0).optional(),
+              by: z
+                .number()
+                .int()
+                .min(-(1 << 20))
+                .max(1 << 20)
+                .refine((n) => n !== 0, 'is 0: the length would be right')
+                .optional(),
+              times: z.number().int().min(1).max(1000).optional(),
+            }),
+          )
+          .max(SERVE_LIMITS.faults)
+          .optional(),
+      })
+      .optional(),
+    git: z
+      .strictObject({
+        auth: z
+          .union([
+            z.strictObject({ token: ruled(SERVE_LIMITS.credential, (v) => credentialProblem(v, 'token')) }),
+            z.strictObject({
+              username: ruled(SERVE_LIMITS.credential, (v) => credentialProblem(v, 'username')),
+              password: ruled(SERVE_LIMITS.credential, (v) => credentialProblem(v, 'password')),
+            }),
+          ])
+          .optional(),
+        repos: atMost(
+          SERVE_LIMITS.repos,
+          'repositories',
+          z.record(
+            repoName,
+            z.strictObject({
+              commits: z
+                .array(
+                  z.strictObject({
+                    tree: relPath,
+                    message: nonEmpty(1000).optional(),
+                    tags: z
+                      .array(z.union([refName, z.strictObject({ name: refName, message: nonEmpty(1000) })]))
+                      .max(SERVE_LIMITS.refsPerCommit)
+                      .optional(),
+                    branches: z.array(refName).max(SERVE_LIMITS.refsPerCommit).optional(),
+                  }),
+                )
+                .max(SERVE_LIMITS.commits)
+                .optional(),
+              submodules: z
+                .record(ruled(1000, submodulePathProblem), repoName)
+                .refine((m) => Object.keys(m).length <= SERVE_LIMITS.submodules, `has more than ${SERVE_LIMITS.submodules} submodules`)
+                .optional(),
+            }),
+          ),
+        ),
+      })
+      .optional(),
+  })
+  .refine((s) => s.http !== undefined || s.git !== undefined, 'needs http: or git:');
+type ServeInput = z.infer<typeof serveSchema>;
+
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'is not a step id (lower-case letters, digits, -)');
 
 /** How a JSON document answers at a JSON Pointer (kit/checks.ts validates the pointer and the pattern). */
@@ -151,6 +238,8 @@ const checkShape = z
     requests: z
       .strictObject({
         count: z.union([z.number().int().min(0).transform(String), nonEmpty(20)]),
+        server: choice(['registry', 'http', 'git']).optional(),
+        path: regex.optional(),
         method: choice(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']).optional(),
         on: choice(['manifests', 'blobs', 'uploads', 'tags']).optional(),
         reference: labText(200).optional(),
@@ -226,7 +315,9 @@ const caseSchema = z.strictObject({
     .optional(),
   env: envMap.optional(),
   config: z.strictObject({ buildkitdDefault: relPath.optional(), dockerConfig: relPath.optional() }).optional(),
-  git: z.boolean().optional(),
+  // true, or the files to leave out of the commit: a dirty working tree
+  git: z.union([z.boolean(), z.strictObject({ uncommitted: z.array(relPath).min(1).max(50) })]).optional(),
+  serve: serveSchema.optional(),
   repeat: z.number().int().min(1).max(20).optional(),
   verdict: choice(['any', 'majority']).optional(),
   steps: z.array(stepSchema).min(1).max(50).optional(),
@@ -271,6 +362,10 @@ export interface ReproCase {
   env: Record<string, string>;
   config: NonNullable<CaseInput['config']>;
   git: boolean;
+  /** with git: case files left out of the commit (untracked), so the working tree is dirty */
+  gitUncommitted: string[];
+  /** what the lab serves to the builds (${http}, ${git}); absent: no server starts */
+  serve?: ServeSpec;
   repeat: number;
   verdict: 'any' | 'majority';
   platforms: string[];
@@ -405,6 +500,7 @@ function knownKeys(at: readonly Key[]): string {
   const top = at[0];
   if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests';
   if (top === 'steps') return 'id, buildx, docker, env, cwd, timeout, stdout, stdin, symptom';
+  if (top === 'serve') return 'http (files, faults), git (repos, auth); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }
 
@@ -539,6 +635,16 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
         src.fail(['args'], (e as Error).message);
       }
     }
+  if (typeof c.git === 'object')
+    c.git.uncommitted.forEach((rel, i) => {
+      try {
+        caseFilePath(root, rel);
+      } catch (e) {
+        src.fail(['git', 'uncommitted', i], (e as Error).message);
+      }
+    });
+  for (const v of ['http', 'git'] as const)
+    if (uses.has(v) && !c.serve?.[v]) src.fail(['serve'], `the case names \${${v}} but serves nothing there: add serve.${v} (see fixtures/cases/README.md)`);
   if (c.command === 'bake' && c.bakeFile === undefined) {
     try {
       caseFilePath(root, 'docker-bake.hcl');
@@ -559,7 +665,9 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     builder: c.builder ?? {},
     env: c.env ?? {},
     config: c.config ?? {},
-    git: c.git ?? false,
+    git: c.git !== undefined && c.git !== false,
+    gitUncommitted: typeof c.git === 'object' ? c.git.uncommitted : [],
+    ...(c.serve ? { serve: serveSpec(src, c.serve, root, uses) } : {}),
     repeat: c.repeat ?? 1,
     verdict: c.verdict ?? 'any',
     platforms,
@@ -571,6 +679,69 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     uses,
     files: caseFiles(root),
   };
+}
+
+/** `serve:` checked against the case directory and itself (paths exist inside, faults name served paths, refs unique, submodules acyclic). */
+function serveSpec(src: Source, s: ServeInput, root: string, uses: Set<string>): ServeSpec {
+  const at = (...k: Key[]) => ['serve', ...k];
+  const inCase = (where: Key[], rel: string, kind: 'file' | 'dir') => {
+    try {
+      caseFilePath(root, rel, kind);
+    } catch (e) {
+      src.fail(where, (e as Error).message);
+    }
+  };
+  const out: ServeSpec = {};
+  if (s.http) {
+    const files = s.http.files;
+    for (const [p, what] of Object.entries(files)) {
+      if (typeof what === 'string') inCase(at('http', 'files', p), what, 'file');
+      else inCase(at('http', 'files', p, 'tar'), what.tar, 'dir');
+    }
+    const faults = s.http.faults ?? [];
+    faults.forEach((f, i) => {
+      if (!(f.path in files)) src.fail(at('http', 'faults', i, 'path'), `${f.path} is not served (serve.http.files: ${Object.keys(files).join(', ')})`);
+      const own = { slow: 'ms', truncate: 'afterBytes', 'wrong-length': 'by' }[f.kind];
+      for (const k of ['ms', 'afterBytes', 'by'] as const)
+        if (f[k] !== undefined && k !== own)
+          src.fail(
+            at('http', 'faults', i, k),
+            `applies to kind ${Object.entries({ slow: 'ms', truncate: 'afterBytes', 'wrong-length': 'by' }).find(([, v]) => v === k)![0]}, not ${f.kind}`,
+          );
+    });
+    if (!uses.has('http')) src.fail(at('http'), 'is served but no step names ${http}; use it (e.g. [build, "${http}/ctx.tar"]) or leave it out');
+    out.http = {
+      files: Object.fromEntries(Object.entries(files).map(([p, w]) => [p, typeof w === 'string' ? { file: w } : { tar: w.tar, ...(w.gzip ? { gzip: true } : {}) }])),
+      faults: faults.map((f) => ({ ...f })),
+    };
+  }
+  if (s.git) {
+    const repos: NonNullable<ServeSpec['git']>['repos'] = {};
+    for (const [name, r] of Object.entries(s.git.repos)) {
+      const seen = new Set<string>();
+      const commits = (r.commits ?? []).map((c, i) => {
+        inCase(at('git', 'repos', name, 'commits', i, 'tree'), c.tree, 'dir');
+        const tags = (c.tags ?? []).map((t) => (typeof t === 'string' ? { name: t } : t));
+        const branches = c.branches ?? [];
+        for (const [kind, n] of [...tags.map((t) => ['tag', t.name] as const), ...branches.map((b) => ['branch', b] as const)]) {
+          if (kind === 'branch' && n === 'main')
+            src.fail(at('git', 'repos', name, 'commits', i, 'branches'), 'main is the branch the commits are on (it points at the last one); name another');
+          if (seen.has(`${kind}:${n}`)) src.fail(at('git', 'repos', name, 'commits', i), `${kind} ${n} is named twice in repository ${name}`);
+          seen.add(`${kind}:${n}`);
+        }
+        return { tree: c.tree, ...(c.message ? { message: c.message } : {}), tags, branches };
+      });
+      repos[name] = { commits, submodules: r.submodules ?? {} };
+    }
+    try {
+      repoBuildOrder(repos);
+    } catch (e) {
+      src.fail(at('git', 'repos'), (e as Error).message);
+    }
+    if (!uses.has('git')) src.fail(at('git'), 'is served but no step names ${git}; use it (e.g. [build, "${git}/app.git#v1"]) or leave it out');
+    out.git = { repos, ...(s.git.auth ? { auth: s.git.auth } : {}) };
+  }
+  return out;
 }
 
 /** The one-command form as steps, with the same meaning as before steps existed. */
@@ -721,6 +892,18 @@ export function readDockerConfig(root: string, rel: string): Buffer {
 }
 
 /** A case file's bytes, checked again at read time (the directory may have changed since loadCase). */
+/** The case's files as the lab's servers read them (serve:): confined to the case directory at every read. */
+export function caseSource(c: Pick<ReproCase, 'dir' | 'files'>): CaseSource {
+  return {
+    file: (rel) => readCaseFile(c.dir, { rel }),
+    dir: (rel) => {
+      const prefix = rel.replace(/\/+$/, '') === '.' ? '' : `${rel.replace(/^\.\//, '').replace(/\/+$/, '')}/`;
+      caseFilePath(c.dir, rel, 'dir');
+      return c.files.filter((f) => f.rel.startsWith(prefix)).map((f) => ({ rel: f.rel.slice(prefix.length), content: readCaseFile(c.dir, f), mode: f.mode }));
+    },
+  };
+}
+
 export function readCaseFile(root: string, f: Pick<CaseFile, 'rel'>): Buffer {
   return readFileSync(caseFilePath(root, f.rel));
 }

@@ -7,6 +7,7 @@
 // `unexpected`: the lab could not tell, e.g. a pull fault that was never hit or a builder that did not boot).
 import path from 'node:path';
 import { HarnessError } from '../errors.ts';
+import { shellQuote } from '../text.ts';
 import { describeCheck, type CheckResult } from '../kit/checks.ts';
 import type { Kit } from '../kit/context.ts';
 import { bootWithPullFault } from '../kit/faults.ts';
@@ -14,7 +15,7 @@ import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../
 import type { Builder, BuilderSpec } from '../kit/builders.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
-import { readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
+import { caseSource, readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 
@@ -116,7 +117,11 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
     builder = await kit.bootBuilder(spec);
     if (builder.failed) return { results: [], inconclusive: `the ${spec.driver} builder did not boot: ${builder.failed.stderr.trim().split('\n').pop()}` };
   }
+  // The case's own servers, started by its first cell and shared by the rest (each cell's requests are its own).
+  const sources = c.serve ? await kit.lab.serve(c.dir, c.serve, caseSource(c)) : undefined;
+  if (sources) kit.fact(`serving ${sources.describe()}`);
   const values: LabValues = {
+    ...sources?.values,
     target: target.ref,
     repository: target.repository,
     tag: target.tag,
@@ -129,7 +134,7 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
     platforms: c.platforms.join(','),
     targetNamed: (name) => kit.target(name).ref,
   };
-  const env = { ...c.env, ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}) };
+  const env = { ...sources?.env, ...c.env, ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}) };
   const steps = await runSteps(kit, c.steps, values, env);
   const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
   if (faultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
@@ -165,9 +170,13 @@ async function copyCase(c: ReproCase, kit: Kit): Promise<void> {
   await kit.sandbox.writeFiles(files);
   kit.fact(`case ${path.basename(c.dir)}: ${c.files.length} file(s) copied into ${kit.sandbox.contextDir}`);
   if (c.git) {
-    const g = await kit.sandbox.look('git init -q && git add -A && git -c user.email=lab@buildx-lab.invalid -c user.name=buildx-lab commit -qm "case" && git rev-parse HEAD');
+    // `git: {uncommitted: [...]}`: those files stay out of the commit, untracked, so the tree is dirty
+    const leaveOut = c.gitUncommitted.length ? ` && git reset -q -- ${c.gitUncommitted.map(shellQuote).join(' ')}` : '';
+    const g = await kit.sandbox.look(
+      `git init -q && git add -A${leaveOut} && git -c user.email=lab@buildx-lab.invalid -c user.name=buildx-lab commit -qm "case" && git rev-parse HEAD`,
+    );
     if (g.exitCode !== 0) throw new HarnessError(`making the case's context a Git repository failed: ${g.stderr.trim()}`);
-    kit.fact(`context is a Git repository at ${g.stdout.trim().slice(0, 12)}`);
+    kit.fact(`context is a Git repository at ${g.stdout.trim().slice(0, 12)}${c.gitUncommitted.length ? `, ${c.gitUncommitted.length} file(s) left uncommitted (dirty)` : ''}`);
   }
 }
 
