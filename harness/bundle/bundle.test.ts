@@ -11,7 +11,7 @@ import { labConfig, type LabConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import type { ProgressSink } from '../progress.ts';
 import type { ReleasePins } from '../buildx/release-pins.ts';
-import { exportBundle, importBundle, parseMember } from './bundle.ts';
+import { bundleFileProblem, exportBundle, importBundle, parseMember } from './bundle.ts';
 
 const silent: ProgressSink = () => undefined;
 const noEngine = async (): Promise<LabConfig> => {
@@ -463,5 +463,21 @@ describe('a bundle is code: without --trust only what a release pin vouches for 
   it('refuses a binary labelled Go-built under the key of a pinned release (the label would dodge the pin)', async () => {
     const file = await bundleOf(buildxEntry('v0.21.1', 'go', 'a trojan'));
     expect(await refusal(file, configWithCache(USER_CACHE), { trust: false, pins: pins('v0.21.1', 'the released binary') })).toMatch(/--trust/);
+  });
+});
+
+describe('bundleFileProblem', () => {
+  const st = (uid: number, mode: number, file = true) => ({ uid, mode, isFile: () => file });
+  it.each([
+    ['a directory', st(0, 0o755, false), 0, /not a regular file/],
+    ["a user's file, to root (that user could change it mid-import)", st(1000, 0o644), 0, /belongs to uid 1000/],
+    ["another user's file, to a user", st(1001, 0o644), 1000, /belongs to uid 1001, who could change it/],
+    ['a world-writable file', st(0, 0o666), 0, /others may write it \(mode 666\)/],
+    ['a group-writable file of our own (umask 002)', st(1000, 0o664), 1000, undefined],
+    ["root's file, to a user", st(0, 0o644), 1000, undefined],
+  ] as const)('%s', (_, s, euid, want) => {
+    const why = bundleFileProblem(s, euid);
+    if (want) expect(why).toMatch(want);
+    else expect(why).toBeUndefined();
   });
 });

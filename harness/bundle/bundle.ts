@@ -6,7 +6,7 @@
 // untrusted input (it comes from another machine or a CI cache): what it may place is checked against the
 // lab's own rules, not its own checksums.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ReleasePins } from '../buildx/release-pins.ts';
@@ -147,7 +147,38 @@ export async function importBundle(
   if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
   const env = childEnv(config);
   const refuse = (why: string) => new UsageError(`refusing ${file}: ${why}`);
-  const list = await run(['tar', '--numeric-owner', '-tvf', file], { env, timeoutMs: 10 * 60_000 });
+  // Listed, checked and unpacked from one open file: tar reads it through /proc/<pid>/fd, so a path swapped
+  // after the listing changes nothing; and only a file nobody else may write, so its content cannot either.
+  const fd = openSync(file, 'r');
+  try {
+    const why = bundleFileProblem(fstatSync(fd), process.geteuid?.());
+    if (why) throw refuse(why);
+    return await importOpenBundle(config, file, `/proc/${process.pid}/fd/${fd}`, progress, engine, opts);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why a bundle file cannot be taken as it is (not a regular file, or writable by another user); pure. */
+export function bundleFileProblem(st: { uid: number; mode: number; isFile(): boolean }, euid: number | undefined): string | undefined {
+  if (!st.isFile()) return 'it is not a regular file';
+  if (euid !== undefined && st.uid !== euid && st.uid !== 0) return `it belongs to uid ${st.uid}, who could change it while it is read; copy it somewhere of your own first`;
+  // Group-writable is left alone: under umask 002 (user private groups) every file is.
+  if (st.mode & 0o002) return `others may write it (mode ${(st.mode & 0o777).toString(8)}), and could change it while it is read; copy it somewhere of your own first`;
+  return undefined;
+}
+
+async function importOpenBundle(
+  config: LabConfig,
+  file: string,
+  tarFile: string,
+  progress: ProgressSink,
+  engine: () => Promise<LabConfig>,
+  opts: { pins?: ReleasePins; trust?: boolean },
+): Promise<BundleManifest> {
+  const env = childEnv(config);
+  const refuse = (why: string) => new UsageError(`refusing ${file}: ${why}`);
+  const list = await run(['tar', '--numeric-owner', '-tvf', tarFile], { env, timeoutMs: 10 * 60_000 });
   if (list.exitCode !== 0) throw new UsageError(`${file} is not a bundle (tar: ${list.stderr.trim().split('\n')[0]})`);
   const members: Member[] = [];
   for (const line of list.stdout.split('\n').filter(Boolean)) {
@@ -162,7 +193,7 @@ export async function importBundle(
   mkdirSync(stage, { recursive: true });
   try {
     await withHeartbeat(progress, `unpacking ${file}`, () =>
-      runChecked(['tar', '-C', stage, '--no-same-owner', '--no-same-permissions', '-xf', path.resolve(file)], { env, timeoutMs: 60 * 60_000 }),
+      runChecked(['tar', '-C', stage, '--no-same-owner', '--no-same-permissions', '-xf', tarFile], { env, timeoutMs: 60 * 60_000 }),
     );
     let manifest: BundleManifest;
     try {
