@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { labConfig, withEngine } from './config.ts';
 import { DindContainer } from './dind/dind.ts';
-import { RUN_LABEL, labelsFor } from './engine/labels.ts';
+import { RUN_LABEL, labelsFor } from './ownership/labels.ts';
 import { EngineStartError, ProvisionError, RequirementError } from './errors.ts';
 import { CASE_BASE, localTag } from './images/catalog.ts';
 import { ensureImage } from './images/images.ts';

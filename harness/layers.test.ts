@@ -15,7 +15,7 @@ const LAYERS: [string, RegExp][] = [
   ['lab', /^harness\/lab\//],
   ['containers', /^harness\/(dind|registry|serve|images|engine|buildkit|buildx|provision|tools|report)\//],
   ['oci', /^harness\/oci\//],
-  ['model', /^harness\/(redact\/|git\/|[^/]+\.ts$)/],
+  ['model', /^harness\/(redact\/|git\/|ownership\/|[^/]+\.ts$)/],
 ];
 
 function layerOf(file: string): number {
@@ -66,6 +66,24 @@ describe('layers', () => {
         .map((to) => `${f} -> ${to}`),
     );
     expect(across).toEqual([]);
+  });
+
+  it('has no folders that import each other, beyond the loops still to be taken apart', () => {
+    // A folder's command.ts is the commands layer, above every folder: its imports do not count.
+    const folderOf = (f: string) => (/\/command\.ts$/.test(f) ? undefined : /^harness\/([^/]+)\//.exec(f)?.[1]);
+    const edges = new Set<string>();
+    for (const f of files) {
+      const from = folderOf(f);
+      if (!from) continue;
+      for (const to of importsOf(f, readFileSync(path.join(root, f), 'utf8'))) {
+        const into = folderOf(to);
+        if (into && into !== from) edges.add(`${from} -> ${into}`);
+      }
+    }
+    const loops = [...edges].filter((e) => edges.has(e.split(' -> ').reverse().join(' -> '))).filter((e) => e < e.split(' -> ').reverse().join(' -> '));
+    // Known debt (issue 22): repro and runner need the scenario folder between them; buildkit's image recipe
+    // and images/current.ts lean on each other.
+    expect(loops.sort()).toEqual(['buildkit -> images', 'repro -> runner']);
   });
 
   it('would catch an upward import', () => {

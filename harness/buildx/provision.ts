@@ -8,7 +8,7 @@ import { childEnv, type LabConfig } from '../config.ts';
 import { HarnessError, ProvisionError, RequirementError } from '../errors.ts';
 import { OncePerKey } from '../once.ts';
 import { run } from '../exec.ts';
-import { pidsInAnyNamespace } from '../engine/owner.ts';
+import { pidsInAnyNamespace } from '../ownership/owner.ts';
 import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
 import { buildxInUse } from '../provision/in-use.ts';
 import { judgeTempDir, matchTempDir, type TempVerdict } from '../provision/temp-dirs.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Verdict } from '../engine/owner.ts';
-import type { LabResource } from '../engine/sweep.ts';
+import type { Verdict } from '../ownership/owner.ts';
+import type { LabResource } from '../ownership/sweep.ts';
 import { runLines } from './doctor.ts';
 
 const res = (kind: LabResource['kind']): LabResource => ({ kind, id: kind, runId: 'r', labels: {}, createdMs: 0 });

@@ -5,7 +5,7 @@ import { labConfig, withEngine } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { BuildxProvisioner } from '../buildx/provision.ts';
 import { HostEngine, engineProblem, inspectEngine, probeEngine } from '../engine/host.ts';
-import { describeSweep, surveyRuns, sweepLeftovers, type RunSurvey } from '../engine/sweep.ts';
+import { describeSweep, surveyRuns, sweepLeftovers, type RunSurvey } from '../ownership/sweep.ts';
 import { listLabImages } from '../images/images.ts';
 import { stderrProgress, writeConsole } from '../progress.ts';
 import { CompileFailures } from '../provision/compile-failures.ts';

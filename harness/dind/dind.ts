@@ -6,7 +6,7 @@ import { EngineStartError, HarnessError } from '../errors.ts';
 import { lastLines } from '../text.ts';
 import { run, type ExecOptions, type RunResult } from '../exec.ts';
 import type { StoreKind } from '../model.ts';
-import { ROLE_LABEL, isContainerRunning } from '../engine/labels.ts';
+import { ROLE_LABEL, isContainerRunning } from '../ownership/labels.ts';
 
 export const DIND_SOCKET = 'unix:///var/run/docker.sock';
 /** Where the host's Buildx cache and fixtures appear inside every DinD, read-only. */

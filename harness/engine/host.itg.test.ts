@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { childEnv, labConfig, withEngine, type LabConfig } from '../config.ts';
 import { debianDindSpec } from '../images/catalog.ts';
 import { ensureImage } from '../images/images.ts';
-import { labelsFor } from './labels.ts';
+import { labelsFor } from '../ownership/labels.ts';
 import type { ProgressSink } from '../progress.ts';
 import { HostEngine } from './host.ts';
 

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig, withEngine, type LabConfig } from '../config.ts';
 import { silentProgress } from '../progress.ts';
 import { HostEngine } from './host.ts';
-import { RUN_LABEL } from './labels.ts';
-import { currentOwner } from './owner.ts';
-import { describeSweep, sweepLeftovers } from './sweep.ts';
+import { RUN_LABEL } from '../ownership/labels.ts';
+import { currentOwner } from '../ownership/owner.ts';
+import { describeSweep, sweepLeftovers } from '../ownership/sweep.ts';
 import { childEnv as childEnvOf } from '../config.ts';
 import { buildContainerLabels, listLabImages } from '../images/images.ts';
 

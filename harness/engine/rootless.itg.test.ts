@@ -17,7 +17,7 @@ import { stderrProgress } from '../progress.ts';
 import { Provisioner, type ImageResult } from '../runner/provision.ts';
 import { requirementId, type Requirement } from '../runner/run-spec.ts';
 import { HostEngine } from './host.ts';
-import { labelsFor } from './labels.ts';
+import { labelsFor } from '../ownership/labels.ts';
 import { cgroupMounts, RootlessEngine, ROOTLESS_PIDS_MAX, ROOTLESS_UID_BASE, rootlessPaths } from './rootless.ts';
 
 const ENGINE_26: Requirement = { kind: 'engine-image', label: '26.1.5', spec: '26.1.5' };

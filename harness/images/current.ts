@@ -5,7 +5,7 @@ import { buildkitImageSpec, cachedBuildkitVersions } from '../buildkit/image.ts'
 import { EngineBuilder } from '../engine/binaries.ts';
 import { loadEngineIndex } from '../engine/spec.ts';
 import { silentProgress } from '../progress.ts';
-import { registryImageSpec } from '../registry/image.ts';
+import { registryImageSpec } from './registry-image.ts';
 import { CASE_BASE, ENGINE_BASE, debianDindSpec, localTag, sourceDindSpec, type ImageSpec } from './catalog.ts';
 
 export async function currentImageTags(config: LabConfig): Promise<Set<string>> {

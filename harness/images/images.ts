@@ -7,8 +7,8 @@ import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, rmSync } from
 import path from 'node:path';
 import { childEnv, publicUrl, scrubUrl, type LabConfig } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
-import { assertEngineAnswered, LAB_LABEL, labelsFor } from '../engine/labels.ts';
-import type { Owner } from '../engine/owner.ts';
+import { assertEngineAnswered, LAB_LABEL, labelsFor } from '../ownership/labels.ts';
+import type { Owner } from '../ownership/owner.ts';
 import { debianMirror } from '../debian-mirror.ts';
 import { run, runChecked } from '../exec.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';

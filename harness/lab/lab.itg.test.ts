@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_LABEL } from '../engine/labels.ts';
+import { RUN_LABEL } from '../ownership/labels.ts';
 import { writeCellResult } from '../runner/cell.ts';
 import { toEngineImage } from '../runner/cell.ts';
 import type { EngineImageResult, ImageResult } from '../runner/provision.ts';

@@ -10,8 +10,8 @@ import { childEnv, prepareTestcontainersEnv, withEngine, type LabConfig } from '
 import { HarnessError } from '../errors.ts';
 import { OncePerKey } from '../once.ts';
 import { runChecked, run } from '../exec.ts';
-import { HEARTBEAT_EVERY_MS, labelsFor } from '../engine/labels.ts';
-import { describeSweep, sweepLeftovers } from '../engine/sweep.ts';
+import { HEARTBEAT_EVERY_MS, labelsFor } from '../ownership/labels.ts';
+import { describeSweep, sweepLeftovers } from '../ownership/sweep.ts';
 import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
 import { RegistryContainer, makeSocketDir, type StartedRegistryContainer } from '../registry/registry.ts';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { currentOwner } from '../engine/owner.ts';
+import { currentOwner } from '../ownership/owner.ts';
 import { buildxInUse, cacheUsers, inUseDir, markInUse, type InUseMarker } from './in-use.ts';
 
 const policy = { staleMs: 120_000, graceMs: 600_000 };

@@ -7,8 +7,8 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LabConfig } from '../config.ts';
-import { HEARTBEAT_EVERY_MS } from '../engine/labels.ts';
-import { currentOwner, judgeOwner, probeProcess, type Owner, type Verdict } from '../engine/owner.ts';
+import { HEARTBEAT_EVERY_MS } from '../ownership/labels.ts';
+import { currentOwner, judgeOwner, probeProcess, type Owner, type Verdict } from '../ownership/owner.ts';
 
 export interface InUseMarker {
   runId: string;

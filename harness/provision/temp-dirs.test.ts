@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { labConfig } from '../config.ts';
-import { pidsInAnyNamespace } from '../engine/owner.ts';
+import { pidsInAnyNamespace } from '../ownership/owner.ts';
 import { OLD_UNTOUCHED_MS, findTempDirs, judgeTempDir, matchTempDir, mountsBelow, sweepTempDirs, type TempRoots } from './temp-dirs.ts';
 
 /** A pid that surely ran and is gone now. */

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
-import { pidsInAnyNamespace } from '../engine/owner.ts';
+import { pidsInAnyNamespace } from '../ownership/owner.ts';
 import { run } from '../exec.ts';
 
 export const OLD_UNTOUCHED_MS = 6 * 3600_000;

@@ -6,7 +6,7 @@ import { accessSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync } from
 import path from 'node:path';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { OFFICIAL_REGISTRY_CONFIG_PATH, REGISTRY_CONFIG_PATH } from '../images/catalog.ts';
-import { HEARTBEAT_FILE, ROLE_LABEL, isContainerRunning } from '../engine/labels.ts';
+import { HEARTBEAT_FILE, ROLE_LABEL, isContainerRunning } from '../ownership/labels.ts';
 import type { LabConfig } from '../config.ts';
 import { HarnessError, UsageError } from '../errors.ts';
 

@@ -7,7 +7,7 @@ import type { BuildxBinary } from '../buildx/buildx.ts';
 import type { LabConfig } from '../config.ts';
 import type { StartedDindContainer } from '../dind/dind.ts';
 import type { EngineIsolation } from '../engine/host.ts';
-import { runningContainers } from '../engine/labels.ts';
+import { runningContainers } from '../ownership/labels.ts';
 import { HarnessError, RequirementError } from '../errors.ts';
 import { Kit } from '../kit/context.ts';
 import { CellSandbox } from '../kit/sandbox.ts';

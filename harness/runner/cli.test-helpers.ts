@@ -2,7 +2,7 @@
 // a run started in its own process group whose run id and first cell are reported as they happen.
 import { execa, type ResultPromise } from 'execa';
 import { labConfig } from '../config.ts';
-import { RUN_LABEL } from '../engine/labels.ts';
+import { RUN_LABEL } from '../ownership/labels.ts';
 import { HostEngine } from '../engine/host.ts';
 import { silentProgress } from '../progress.ts';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_LABEL } from '../engine/labels.ts';
+import { RUN_LABEL } from '../ownership/labels.ts';
 import { labDockerEnv, startCli } from './cli.test-helpers.ts';
 
 let engineSocket: string;

@@ -8,7 +8,7 @@ import { withEngine, type LabConfig } from '../config.ts';
 import { EngineUnreachableError, UsageError } from '../errors.ts';
 import { HostEngine, inspectEngine } from '../engine/host.ts';
 import { RootlessEngine } from '../engine/rootless.ts';
-import { sweepLeftovers } from '../engine/sweep.ts';
+import { sweepLeftovers } from '../ownership/sweep.ts';
 import type { CellResult } from '../model.ts';
 import { cacheKey } from '../buildx/provision.ts';
 import { markInUse, type InUseHold } from '../provision/in-use.ts';

@@ -16,7 +16,7 @@ import { ensureBuildkitImage } from '../buildkit/image.ts';
 import { EngineBuilder, engineParts } from '../engine/binaries.ts';
 import { resolveEngineSpec, type ResolvedEngine } from '../engine/spec.ts';
 import { CASE_BASE, ENGINE_BASE, debianDindSpec, sourceDindSpec } from '../images/catalog.ts';
-import { ensureRegistryImage } from '../registry/image.ts';
+import { ensureRegistryImage } from '../images/registry-image.ts';
 import { ensureImage, findOfficialImage } from '../images/images.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
