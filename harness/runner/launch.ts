@@ -9,7 +9,8 @@ import { EngineUnreachableError, UsageError } from '../errors.ts';
 import { HostEngine, inspectEngine } from '../engine/host.ts';
 import { sweepLeftovers } from '../engine/sweep.ts';
 import type { CellResult } from '../model.ts';
-import { cacheKey } from '../buildx/provision.ts';
+import { cacheKey, gitCacheKey } from '../buildx/provision.ts';
+import { resolveGitBuildx } from '../buildx/git-source.ts';
 import { markInUse, type InUseHold } from '../provision/in-use.ts';
 import { sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
 import type { ProgressBoard } from '../progress-board.ts';
@@ -34,11 +35,11 @@ export function newRunId(): string {
 
 /** Marks the Buildx versions of `spec` as in use, so that `buildx prune` keeps them while the run goes. */
 export function holdBuildxCache(config: LabConfig, spec: RunSpec): InUseHold {
-  const versions = Object.values(spec.requirements).flatMap((r) => (r.kind === 'buildx' ? [r.version] : []));
+  const buildx = Object.values(spec.requirements).flatMap((r) => (r.kind === 'buildx' ? [r] : []));
   return markInUse(
     config,
     spec.runId,
-    versions.flatMap((v) => [cacheKey(v, 'release'), cacheKey(v, 'debian')]),
+    buildx.flatMap((r) => (r.git ? [gitCacheKey(r.git.commit)] : [cacheKey(r.version, 'release'), cacheKey(r.version, 'debian')])),
   );
 }
 
@@ -118,7 +119,7 @@ export async function prepareRun(config: LabConfig, req: RunRequest, board: Prog
     const { isolation: _old, ...replayed } = retrust(req.replay, { trust: req.trust === true });
     draft = { ...replayed, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv };
   } else {
-    draft = await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost });
+    draft = await planRun({ ...req, runId, reportDir, dockerHost: config.dockerHost }, (spec) => resolveGitBuildx(config, spec, board.sink));
   }
   const engine = await new HostEngine(config, board.sink).ensure();
   const isolation = await checkTrust(config, draft, engine.host);

@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { parseGitRevision, refProblem } from '../git/revision.ts';
 import { DECLARED_OUTCOMES } from '../model.ts';
 
 export const RUN_SPEC_VERSION = 2;
@@ -18,8 +19,35 @@ const axisValue = z
   .max(200)
   .regex(/^[A-Za-z0-9._+:/<>=^~ -]+$/, 'axis values are versions, names or ranges');
 
+// A replayed spec is input from elsewhere: the commit is a full hash, the repository an absolute path that
+// parses as a git spec's would, and the rest short names; the build still goes through the hardened clone.
+const gitBuildxSchema = z.strictObject({
+  repo: text(4096).refine((r) => {
+    try {
+      return parseGitRevision(`git:${r}@HEAD`).repo === r;
+    } catch {
+      return false;
+    }
+  }, 'an absolute, normalised local path'),
+  rev: text(255).refine((r) => refProblem(r) === undefined, 'a tag, branch or hex commit'),
+  commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'a full commit hash'),
+  tag: z
+    .string()
+    .regex(/^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$/)
+    .optional(),
+  label: axisValue,
+});
+
 export const requirementSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('buildx'), label: text(100), spec: text(200), version: text(100), via: z.enum(['exact', 'range', 'alias']) }),
+  z.object({
+    kind: z.literal('buildx'),
+    label: text(100),
+    spec: text(4400),
+    version: text(100),
+    via: z.enum(['exact', 'range', 'alias', 'git']),
+    /** via 'git': the commit the run builds, resolved when it was planned */
+    git: gitBuildxSchema.optional(),
+  }),
   z.object({ kind: z.literal('engine-image'), label: text(100), spec: text(200) }),
   z.object({ kind: z.literal('buildkit'), version: text(50).regex(/^v\d+\.\d+\.\d+(-rc\d+)?$/) }),
   z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base']) }),
