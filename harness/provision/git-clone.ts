@@ -6,7 +6,8 @@
 //   prompts, no fsmonitor, no submodules; objects are fsck-checked as they arrive (a tree entry named
 //   `..` or `.git` is refused before anything is exported);
 // - `safe.directory` names exactly the source (git refuses a repository another user owns, rightly, when
-//   it would run in it; fetching from it only reads its objects);
+//   it would run in it; fetching from it only reads its objects). Git before 2.45 takes it only from the
+//   system or global config, not from -c: the fetch gets a global config file of the lab's holding just it;
 // - every git command has a timeout; a symlink in the exported tree that leaves it is refused, so a
 //   build cannot read files of the host as its sources.
 // Fetches into one clone are serialised across processes by a lock; a process fetches a clone at most
@@ -52,16 +53,16 @@ export function hardenedGitEnv(base: Record<string, string>): Record<string, str
 }
 
 /**
- * The settings every git command of the lab's clones runs with (before the subcommand); pure. `source`:
- * the repository fetched from, the only one the file transport may read and the only foreign one trusted.
+ * The settings every git command of the lab's clones runs with (before the subcommand); pure. The file
+ * transport, the only one, only for the fetch from the source.
  */
-export function hardenedGitConfig(source?: string): string[] {
+export function hardenedGitConfig(opts: { fileTransport?: boolean } = {}): string[] {
   const pairs = [
     'core.hooksPath=/dev/null',
     'core.fsmonitor=false',
     'credential.helper=',
     'protocol.allow=never',
-    ...(source ? ['protocol.file.allow=always', `safe.directory=${source}`, `safe.directory=${path.join(source, '.git')}`] : []),
+    ...(opts.fileTransport ? ['protocol.file.allow=always'] : []),
     'submodule.recurse=false',
     'fetch.recurseSubmodules=false',
     'transfer.fsckObjects=true',
@@ -75,8 +76,28 @@ export function hardenedGitConfig(source?: string): string[] {
 /** The first lines git said, for a message. */
 const said = (r: { stderr: string; stdout: string }) => lastLines(`${r.stderr}\n${r.stdout}`.trim(), 6).trim();
 
-async function git(clone: Pick<GitClone, 'dir' | 'env'>, args: readonly string[], opts: { source?: string; timeoutMs?: number; signal?: AbortSignal } = {}) {
-  return run(['git', ...hardenedGitConfig(opts.source), '-C', clone.dir, ...args], { env: clone.env, timeoutMs: opts.timeoutMs ?? GIT_TIMEOUT_MS, signal: opts.signal });
+async function git(
+  clone: Pick<GitClone, 'dir' | 'env'>,
+  args: readonly string[],
+  opts: { fromSource?: { globalConfig: string }; timeoutMs?: number; signal?: AbortSignal } = {},
+) {
+  const env = opts.fromSource ? { ...clone.env, GIT_CONFIG_GLOBAL: opts.fromSource.globalConfig } : clone.env;
+  return run(['git', ...hardenedGitConfig({ fileTransport: opts.fromSource !== undefined }), '-C', clone.dir, ...args], {
+    env,
+    timeoutMs: opts.timeoutMs ?? GIT_TIMEOUT_MS,
+    signal: opts.signal,
+  });
+}
+
+/** A global config file that says only that the source (work tree or bare) is safe to read, written by git itself. */
+async function safeDirectoryConfig(clone: GitClone): Promise<string> {
+  const file = `${clone.dir}.safe-directory.gitconfig`;
+  rmSync(file, { force: true });
+  for (const dir of [clone.source, path.join(clone.source, '.git')]) {
+    const r = await run(['git', 'config', '--file', file, '--add', 'safe.directory', dir], { env: clone.env, timeoutMs: GIT_TIMEOUT_MS });
+    if (r.exitCode !== 0) throw new HarnessError(`writing ${file} failed: ${said(r)}`);
+  }
+  return file;
 }
 
 const fetched = new OncePerKey<void>();
@@ -117,11 +138,12 @@ export async function openClone(config: Pick<LabConfig, 'cacheDir' | 'childPath'
 export function fetchClone(config: Pick<LabConfig, 'cacheDir'>, clone: GitClone, progress: ProgressSink, signal?: AbortSignal): Promise<void> {
   return fetched.get(clone.dir, () =>
     crossProcessLock(path.join(config.cacheDir, 'locks', `git-${path.basename(clone.dir, '.git')}`), `git fetch ${clone.source}`, progress, async () => {
+      const fromSource = { globalConfig: await safeDirectoryConfig(clone) };
       const f = await withHeartbeat(progress, `git: fetching ${clone.source} into the lab's clone`, () =>
         git(
           clone,
           ['fetch', '--quiet', '--prune', '--no-recurse-submodules', '--no-write-fetch-head', '--end-of-options', clone.source, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'],
-          { source: clone.source, timeoutMs: GIT_FETCH_TIMEOUT_MS, signal },
+          { fromSource, timeoutMs: GIT_FETCH_TIMEOUT_MS, signal },
         ),
       );
       if (f.exitCode !== 0) {
@@ -130,7 +152,7 @@ export function fetchClone(config: Pick<LabConfig, 'cacheDir'>, clone: GitClone,
           throw new UsageError(`${clone.source} is not a Git repository git can read: ${why}. Give the path of a Git clone of docker/buildx`);
         throw new HarnessError(`git fetch from ${clone.source} failed (exit ${f.exitCode}): ${why}`);
       }
-      const head = await git(clone, ['ls-remote', '--symref', '--end-of-options', clone.source, 'HEAD'], { source: clone.source, signal });
+      const head = await git(clone, ['ls-remote', '--symref', '--end-of-options', clone.source, 'HEAD'], { fromSource, signal });
       const ref = /^ref: (refs\/heads\/[A-Za-z0-9._/-]+)\tHEAD$/m.exec(head.stdout)?.[1];
       if (head.exitCode === 0 && ref) await git(clone, ['symbolic-ref', 'HEAD', ref]);
     }, signal),
@@ -182,7 +204,8 @@ export function escapingSymlinks(dir: string): string[] {
       if (st.isSymbolicLink()) {
         let real: string | undefined;
         try {
-          real = realpathSync(p);
+          // the system's realpath: Node's own resolves "link/.." in a link's text before following the link
+          real = realpathSync.native(p);
         } catch {
           real = undefined; // dangling: there is nothing to read through it
         }

@@ -24,7 +24,8 @@ const axisValue = z
 const gitBuildxSchema = z.strictObject({
   repo: text(4096).refine((r) => {
     try {
-      return parseGitRevision(`git:${r}@HEAD`).repo === r;
+      const parsed = parseGitRevision(`git:${r}@HEAD`);
+      return parsed.kind === 'path' && parsed.repo === r;
     } catch {
       return false;
     }
