@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { gitBuildxNames, parseGitBuildxSpec } from './git-source.ts';
+import { gitBuildxNames, isVendored, parseGitBuildxSpec } from './git-source.ts';
 
 const SHA = '3f82aadc1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f70';
 
@@ -43,5 +43,14 @@ describe('parseGitBuildxSpec', () => {
   it('refuses a server URL, naming the clone to make', () => {
     expect(() => parseGitBuildxSpec('git:https://github.com/docker/buildx.git@v0.21.1')).toThrow(UsageError);
     expect(() => parseGitBuildxSpec('git:https://github.com/docker/buildx.git@v0.21.1')).toThrow('git clone --mirror https://github.com/docker/buildx.git');
+  });
+});
+
+describe('isVendored', () => {
+  it('builds from vendor/ only when it holds vendored code beside modules.txt (a module zip keeps modules.txt alone)', () => {
+    expect(isVendored(['vendor/modules.txt', 'vendor/github.com'])).toBe(true);
+    expect(isVendored(['vendor/modules.txt'])).toBe(false);
+    expect(isVendored(['vendor/github.com'])).toBe(false);
+    expect(isVendored([])).toBe(false);
   });
 });

@@ -66,9 +66,21 @@ export async function resolveGitBuildx(config: LabConfig, spec: string, progress
   return { version: names.version, spec: formatGitRevision({ ...r, repo: clone.source }), via: 'git', git };
 }
 
+/**
+ * Whether a tree carries its dependencies: vendor/modules.txt and vendored code beside it (a module zip, and
+ * so a tree made from one, keeps modules.txt alone, which -mod=vendor cannot build from).
+ */
 async function hasVendor(clone: GitClone, commit: string): Promise<boolean> {
-  const r = await run(['git', ...hardenedGitConfig(), '-C', clone.dir, 'cat-file', '-e', '--end-of-options', `${commit}:vendor/modules.txt`], { env: clone.env, timeoutMs: 60_000 });
-  return r.exitCode === 0;
+  const r = await run(['git', ...hardenedGitConfig(), '-C', clone.dir, 'ls-tree', '-z', '--name-only', '--end-of-options', commit, 'vendor/'], {
+    env: clone.env,
+    timeoutMs: 60_000,
+  });
+  return isVendored(r.exitCode === 0 ? r.stdout.split('\0').filter(Boolean) : []);
+}
+
+/** From the entries of vendor/ (git ls-tree names): modules.txt and at least one vendored module; pure. */
+export function isVendored(entries: readonly string[]): boolean {
+  return entries.includes('vendor/modules.txt') && entries.some((e) => e !== 'vendor/modules.txt');
 }
 
 export interface GitBuildResult extends GoBuildResult {
