@@ -6,7 +6,7 @@ import { UsageError } from '../errors.ts';
 import { runChecked } from '../exec.ts';
 import { silentProgress } from '../progress.ts';
 import { GIT_TIMEOUT, useSyntheticRepo, type SyntheticRepo } from '../git/synthetic-repo.test-helpers.ts';
-import { cloneDir, describeCommit, escapingSymlinks, exportTree, hardenedGitConfig, openClone, resolveInClone } from './git-clone.ts';
+import { cloneDir, describeCommit, escapingSymlinks, exportTree, hardenedGitConfig, openClone, refspecsFor, resolveInClone } from './git-clone.ts';
 
 let repo: SyntheticRepo;
 useSyntheticRepo((r) => {
@@ -14,8 +14,11 @@ useSyntheticRepo((r) => {
 });
 let cache: string;
 const config = () => ({ cacheDir: cache, childPath: process.env.PATH ?? '/usr/bin:/bin', home: cache, dockerHost: 'unix:///nonexistent' });
-beforeAll(() => {
+beforeAll(async () => {
   cache = mkdtempSync(path.join(os.tmpdir(), 'buildx-lab-clones-'));
+  // a pull request's head as GitHub keeps it, and a remote-tracking branch as a user's clone has them
+  await git(repo.dir, 'update-ref', 'refs/pull/104/head', repo.heads.get(104)!);
+  await git(repo.dir, 'update-ref', 'refs/remotes/origin/topic-105', repo.heads.get(105)!);
 });
 afterAll(() => rmSync(cache, { recursive: true, force: true }));
 
@@ -46,6 +49,15 @@ describe("the lab's clone of a repository", { timeout: GIT_TIMEOUT }, () => {
     const pr = repo.heads.get(103)!;
     expect((await describeCommit(clone, pr)).describe).toMatch(/^v0\.20\.1-\d+-g[0-9a-f]{12}$/);
     await expect(resolveInClone(config(), clone, 'v9.9.9', silentProgress)).rejects.toThrow(`"v9.9.9" is no commit, tag or branch in ${repo.dir}`);
+  });
+
+  it("fetches a pull request's head by its full ref name, and a remote-tracking branch", async () => {
+    expect(refspecsFor('refs/pull/3023/head')).toEqual(['+refs/pull/3023/head:refs/pull/3023/head']);
+    expect(refspecsFor('main')).toContain('+refs/heads/*:refs/heads/*');
+    const clone = await openClone(config(), repo.dir);
+    expect(await resolveInClone(config(), clone, 'refs/pull/104/head', silentProgress)).toBe(repo.heads.get(104));
+    expect(await resolveInClone(config(), clone, 'origin/topic-105', silentProgress)).toBe(repo.heads.get(105));
+    await expect(resolveInClone(config(), clone, 'refs/pull/999/head', silentProgress)).rejects.toThrow(`${repo.dir} has no refs/pull/999/head`);
   });
 
   it('exports the tree of a commit', async () => {

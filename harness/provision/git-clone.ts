@@ -131,27 +131,45 @@ export async function openClone(config: Pick<LabConfig, 'cacheDir' | 'childPath'
   return { dir, env, source };
 }
 
+/** Branches, tags and remote-tracking branches (origin/feature in a user's clone): what a revision names by default. */
+const DEFAULT_REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*', '+refs/remotes/*:refs/remotes/*'];
+
+/** The refspecs that fetch what `rev` names: one ref written in full (refs/pull/3023/head) on its own, else the default ones; pure. */
+export function refspecsFor(rev: string): string[] {
+  return rev.startsWith('refs/') ? [`+${rev}:${rev}`] : DEFAULT_REFSPECS;
+}
+
 /**
- * Fetches every branch and tag of the source into the clone (once per process), and points the clone's
- * HEAD where the source's points, so that "HEAD" means the source's default branch there too.
+ * Fetches refs of the source into the clone (once per process and refspecs): by default every branch, tag
+ * and remote-tracking branch, and then points the clone's HEAD where the source's points, so that "HEAD"
+ * means the source's default branch there too. A pull request's head is fetched by its full ref name
+ * (a mirror of GitHub holds thousands; only the one asked for is fetched).
  */
-export function fetchClone(config: Pick<LabConfig, 'cacheDir'>, clone: GitClone, progress: ProgressSink, signal?: AbortSignal): Promise<void> {
-  return fetched.get(clone.dir, () =>
+export function fetchClone(
+  config: Pick<LabConfig, 'cacheDir'>,
+  clone: GitClone,
+  progress: ProgressSink,
+  signal?: AbortSignal,
+  refspecs: readonly string[] = DEFAULT_REFSPECS,
+): Promise<void> {
+  return fetched.get(`${clone.dir} ${refspecs.join(' ')}`, () =>
     crossProcessLock(path.join(config.cacheDir, 'locks', `git-${path.basename(clone.dir, '.git')}`), `git fetch ${clone.source}`, progress, async () => {
       const fromSource = { globalConfig: await safeDirectoryConfig(clone) };
       const f = await withHeartbeat(progress, `git: fetching ${clone.source} into the lab's clone`, () =>
-        git(
-          clone,
-          ['fetch', '--quiet', '--prune', '--no-recurse-submodules', '--no-write-fetch-head', '--end-of-options', clone.source, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'],
-          { fromSource, timeoutMs: GIT_FETCH_TIMEOUT_MS, signal },
-        ),
+        git(clone, ['fetch', '--quiet', '--prune', '--no-recurse-submodules', '--no-write-fetch-head', '--end-of-options', clone.source, ...refspecs], {
+          fromSource,
+          timeoutMs: GIT_FETCH_TIMEOUT_MS,
+          signal,
+        }),
       );
       if (f.exitCode !== 0) {
         const why = said(f);
         if (/does not appear to be a git repository|not a git repository|dubious ownership/i.test(why))
           throw new UsageError(`${clone.source} is not a Git repository git can read: ${why}. Give the path of a Git clone of docker/buildx`);
+        if (/couldn't find remote ref/i.test(why)) throw new UsageError(`${clone.source} has no ${refspecs[0]!.replace(/^\+([^:]+):.*$/, '$1')}; check the name (git show-ref)`);
         throw new HarnessError(`git fetch from ${clone.source} failed (exit ${f.exitCode}): ${why}`);
       }
+      if (refspecs !== DEFAULT_REFSPECS) return;
       const head = await git(clone, ['ls-remote', '--symref', '--end-of-options', clone.source, 'HEAD'], { fromSource, signal });
       const ref = /^ref: (refs\/heads\/[A-Za-z0-9._/-]+)\tHEAD$/m.exec(head.stdout)?.[1];
       if (head.exitCode === 0 && ref) await git(clone, ['symbolic-ref', 'HEAD', ref]);
@@ -165,7 +183,7 @@ export async function resolveInClone(config: Pick<LabConfig, 'cacheDir'>, clone:
     const has = await git(clone, ['cat-file', '-e', '--end-of-options', `${rev}^{commit}`], { signal });
     if (has.exitCode === 0) return rev;
   }
-  await fetchClone(config, clone, progress, signal);
+  await fetchClone(config, clone, progress, signal, refspecsFor(rev));
   try {
     return await resolveRevision(clone, rev);
   } catch (e) {
