@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv, labConfig } from '../config.ts';
 import { runChecked } from '../exec.ts';
+import { committerEnv } from '../git/synthetic-repo.test-helpers.ts';
 import { goEnvFor } from '../provision/gobuild.ts';
 import { CLI } from '../runner/cli.test-helpers.ts';
 import type { CellResult } from '../model.ts';
@@ -39,17 +40,7 @@ beforeAll(async () => {
   mkdirSync(dir);
   cpSync(zipDir, dir, { recursive: true });
   writable(dir);
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_AUTHOR_NAME: 'Lab',
-    GIT_AUTHOR_EMAIL: 'lab@example.invalid',
-    GIT_COMMITTER_NAME: 'Lab',
-    GIT_COMMITTER_EMAIL: 'lab@example.invalid',
-    GIT_AUTHOR_DATE: '1738000000 +0000',
-    GIT_COMMITTER_DATE: '1738000000 +0000',
-  };
+  const env = committerEnv(dir, 1738000000);
   const git = async (...args: string[]) => (await runChecked(['git', '-C', dir, ...args], { env, timeoutMs: 120_000 })).stdout.trim();
   await git('init', '-q', '-b', 'main');
   await git('add', '-A');

@@ -50,14 +50,17 @@ function localRepo(repo: string, spec: string): string {
   return path.posix.normalize(trimmed);
 }
 
+function urlOf(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** file:///abs/path (or file://localhost/abs/path) as the path it names; percent-escapes decoded, then judged as a path. */
 function fileUrlRepo(repo: string, spec: string): string {
-  let u: URL | undefined;
-  try {
-    u = new URL(repo);
-  } catch {
-    u = undefined;
-  }
+  const u = urlOf(repo);
   if (!u || (u.hostname !== '' && u.hostname !== 'localhost') || u.username || u.password || u.search || u.hash || repo.includes('?') || repo.includes('#'))
     throw new UsageError(`${show(spec)}: a file:// URL names a local path: file:///abs/path, with no host, credentials, query or fragment; write e.g. ${EXAMPLE}`);
   // the URL parser resolves "." and ".." segments away: the text as written is checked for them too
@@ -74,12 +77,7 @@ function fileUrlRepo(repo: string, spec: string): string {
 }
 
 function urlRepo(repo: string, spec: string): string {
-  let u: URL | undefined;
-  try {
-    u = new URL(repo);
-  } catch {
-    u = undefined;
-  }
+  const u = urlOf(repo);
   if (!u || !['http:', 'https:'].includes(u.protocol) || !u.hostname) throw new UsageError(`${show(spec)}: ${show(repo)} is not an http(s) URL; write e.g. ${EXAMPLE}`);
   // Credentials would be written into reports and evidence; git's credential helpers keep them out of argv.
   if (u.username || u.password) throw new UsageError(`${show(spec)}: the URL holds credentials; remove them and use a git credential helper`);
