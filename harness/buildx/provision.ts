@@ -44,7 +44,7 @@ export function gitCacheKey(commit: string): string {
 }
 
 /** The cache directory's name of a resolved version from one source; pure. */
-export function cacheKeyOf(resolved: Pick<ResolvedVersion, 'version' | 'git'>, origin: Origin): string {
+export function cacheKeyOf(resolved: { version: string; git?: { commit: string } }, origin: Origin): string {
   if (origin !== 'git') return cacheKey(resolved.version, origin);
   if (!resolved.git) throw new HarnessError(`buildx ${resolved.version}: a build from Git needs its commit`);
   return gitCacheKey(resolved.git.commit);
