@@ -161,7 +161,8 @@ function gitRepo(env: NodeJS.ProcessEnv, name: string): string | undefined {
   } catch (e) {
     throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))}: ${(e as Error).message.replace(/^"[^"]*": /, '')}`);
   }
-  if (r.kind !== 'path') throw new UsageError(`${name}=${JSON.stringify(publicUrl(v).slice(0, 200))} is not a local repository; clone it and set ${name} to the clone's absolute path`);
+  if (r.kind !== 'path')
+    throw new UsageError(`${name}=${JSON.stringify(publicUrl(v).slice(0, 200))} is not a local repository; clone it and set ${name} to the clone's absolute path`);
   return r.repo;
 }
 

@@ -253,7 +253,7 @@ describe('Buildx binaries go back through the release pins', () => {
     await importBundle(config, await bundleOf(buildxEntry('v0.21.1', 'release', 'the released binary')), silent, noEngine, { pins: pins('v0.21.1', 'the released binary') });
     expect(readFileSync(path.join(config.cacheDir, 'buildx/linux-amd64/v0.21.1/docker-buildx'), 'utf8')).toBe('the released binary');
   });
-  it('takes a build from Git on the bundle\'s word, in the place of its commit', async () => {
+  it("takes a build from Git on the bundle's word, in the place of its commit", async () => {
     const commit = 'ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc';
     const key = `git-${commit}`;
     const file = await bundleOf({

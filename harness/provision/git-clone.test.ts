@@ -23,7 +23,9 @@ beforeAll(async () => {
 afterAll(() => rmSync(cache, { recursive: true, force: true }));
 
 const git = (dir: string, ...args: string[]) =>
-  runChecked(['git', '-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { env: { PATH: process.env.PATH ?? '', HOME: dir, GIT_CONFIG_NOSYSTEM: '1' } });
+  runChecked(['git', '-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: dir, GIT_CONFIG_NOSYSTEM: '1' },
+  });
 
 describe('cloneDir and the hardened settings', () => {
   it('keys a clone by a hash of the real path, under <cache>/git', () => {

@@ -76,11 +76,7 @@ export function hardenedGitConfig(opts: { fileTransport?: boolean } = {}): strin
 /** The first lines git said, for a message. */
 const said = (r: { stderr: string; stdout: string }) => lastLines(`${r.stderr}\n${r.stdout}`.trim(), 6).trim();
 
-async function git(
-  clone: Pick<GitClone, 'dir' | 'env'>,
-  args: readonly string[],
-  opts: { fromSource?: { globalConfig: string }; timeoutMs?: number; signal?: AbortSignal } = {},
-) {
+async function git(clone: Pick<GitClone, 'dir' | 'env'>, args: readonly string[], opts: { fromSource?: { globalConfig: string }; timeoutMs?: number; signal?: AbortSignal } = {}) {
   const env = opts.fromSource ? { ...clone.env, GIT_CONFIG_GLOBAL: opts.fromSource.globalConfig } : clone.env;
   return run(['git', ...hardenedGitConfig({ fileTransport: opts.fromSource !== undefined }), '-C', clone.dir, ...args], {
     env,
@@ -153,27 +149,33 @@ export function fetchClone(
   refspecs: readonly string[] = DEFAULT_REFSPECS,
 ): Promise<void> {
   return fetched.get(`${clone.dir} ${refspecs.join(' ')}`, () =>
-    crossProcessLock(path.join(config.cacheDir, 'locks', `git-${path.basename(clone.dir, '.git')}`), `git fetch ${clone.source}`, progress, async () => {
-      const fromSource = { globalConfig: await safeDirectoryConfig(clone) };
-      const f = await withHeartbeat(progress, `git: fetching ${clone.source} into the lab's clone`, () =>
-        git(clone, ['fetch', '--quiet', '--prune', '--no-recurse-submodules', '--no-write-fetch-head', '--end-of-options', clone.source, ...refspecs], {
-          fromSource,
-          timeoutMs: GIT_FETCH_TIMEOUT_MS,
-          signal,
-        }),
-      );
-      if (f.exitCode !== 0) {
-        const why = said(f);
-        if (/does not appear to be a git repository|not a git repository|dubious ownership/i.test(why))
-          throw new UsageError(`${clone.source} is not a Git repository git can read: ${why}. Give the path of a Git clone of docker/buildx`);
-        if (/couldn't find remote ref/i.test(why)) throw new UsageError(`${clone.source} has no ${refspecs[0]!.replace(/^\+([^:]+):.*$/, '$1')}; check the name (git show-ref)`);
-        throw new HarnessError(`git fetch from ${clone.source} failed (exit ${f.exitCode}): ${why}`);
-      }
-      if (refspecs !== DEFAULT_REFSPECS) return;
-      const head = await git(clone, ['ls-remote', '--symref', '--end-of-options', clone.source, 'HEAD'], { fromSource, signal });
-      const ref = /^ref: (refs\/heads\/[A-Za-z0-9._/-]+)\tHEAD$/m.exec(head.stdout)?.[1];
-      if (head.exitCode === 0 && ref) await git(clone, ['symbolic-ref', 'HEAD', ref]);
-    }, signal),
+    crossProcessLock(
+      path.join(config.cacheDir, 'locks', `git-${path.basename(clone.dir, '.git')}`),
+      `git fetch ${clone.source}`,
+      progress,
+      async () => {
+        const fromSource = { globalConfig: await safeDirectoryConfig(clone) };
+        const f = await withHeartbeat(progress, `git: fetching ${clone.source} into the lab's clone`, () =>
+          git(clone, ['fetch', '--quiet', '--prune', '--no-recurse-submodules', '--no-write-fetch-head', '--end-of-options', clone.source, ...refspecs], {
+            fromSource,
+            timeoutMs: GIT_FETCH_TIMEOUT_MS,
+            signal,
+          }),
+        );
+        if (f.exitCode !== 0) {
+          const why = said(f);
+          if (/does not appear to be a git repository|not a git repository|dubious ownership/i.test(why))
+            throw new UsageError(`${clone.source} is not a Git repository git can read: ${why}. Give the path of a Git clone of docker/buildx`);
+          if (/couldn't find remote ref/i.test(why)) throw new UsageError(`${clone.source} has no ${refspecs[0]!.replace(/^\+([^:]+):.*$/, '$1')}; check the name (git show-ref)`);
+          throw new HarnessError(`git fetch from ${clone.source} failed (exit ${f.exitCode}): ${why}`);
+        }
+        if (refspecs !== DEFAULT_REFSPECS) return;
+        const head = await git(clone, ['ls-remote', '--symref', '--end-of-options', clone.source, 'HEAD'], { fromSource, signal });
+        const ref = /^ref: (refs\/heads\/[A-Za-z0-9._/-]+)\tHEAD$/m.exec(head.stdout)?.[1];
+        if (head.exitCode === 0 && ref) await git(clone, ['symbolic-ref', 'HEAD', ref]);
+      },
+      signal,
+    ),
   );
 }
 

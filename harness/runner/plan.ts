@@ -50,7 +50,10 @@ const noGitResolver: GitResolver = async (spec) => {
 };
 
 /** Every git spec a scenario's matrices or the --buildx filter may use, once each; pure. */
-export function gitSpecsOf(s: { axes: { buildx: readonly string[] }; quick?: { buildx?: readonly string[] }; all?: { buildx?: readonly string[] } }, filter: readonly string[] = []): string[] {
+export function gitSpecsOf(
+  s: { axes: { buildx: readonly string[] }; quick?: { buildx?: readonly string[] }; all?: { buildx?: readonly string[] } },
+  filter: readonly string[] = [],
+): string[] {
   return [...new Set([...filter, ...s.axes.buildx, ...(s.quick?.buildx ?? []), ...(s.all?.buildx ?? [])].filter(isGitSpec))];
 }
 

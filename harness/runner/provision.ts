@@ -222,7 +222,8 @@ export class Provisioner {
       const r = await resolveGitBuildx(this.config, `git:${repo}@${req.version}`, this.progress, this.controller.signal);
       if (r.git?.tag !== req.version) return `${refused}; and ${req.version} in ${repo} (BUILDX_LAB_BUILDX_GIT) is no release tag on its commit ${r.git?.commit}`;
       const pinned = loadReleases().releases.find((x) => x.version === req.version)?.commit;
-      if (pinned && pinned !== r.git.commit) return `${refused}; and the tag ${req.version} in ${repo} (BUILDX_LAB_BUILDX_GIT) is commit ${r.git.commit}, not the release's ${pinned}`;
+      if (pinned && pinned !== r.git.commit)
+        return `${refused}; and the tag ${req.version} in ${repo} (BUILDX_LAB_BUILDX_GIT) is commit ${r.git.commit}, not the release's ${pinned}`;
       this.fromGit.set(id, { ...r, spec: req.spec });
       this.progress(`buildx ${req.version}: the Go module proxy refuses it; building its tag, commit ${r.git.commit}, from ${r.git.repo} (BUILDX_LAB_BUILDX_GIT)`);
       return undefined;

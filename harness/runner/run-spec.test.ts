@@ -62,7 +62,6 @@ describe('run spec', () => {
     }
   });
 
-
   it('round-trips through its file', () => {
     const dir = tmp();
     expect(readRunSpec(writeRunSpec(spec(dir)))).toEqual(spec(dir));

@@ -243,7 +243,13 @@ describe('expandScenario', () => {
 
 describe('Buildx built from Git', () => {
   const commit = 'ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc';
-  const git = (tag?: string) => ({ repo: '/src/buildx', rev: tag ?? 'master', commit, label: tag ? `${tag}-0-gef73c64d2cb1` : 'v0.20.1-45-gef73c64d2cb1', ...(tag ? { tag } : {}) });
+  const git = (tag?: string) => ({
+    repo: '/src/buildx',
+    rev: tag ?? 'master',
+    commit,
+    label: tag ? `${tag}-0-gef73c64d2cb1` : 'v0.20.1-45-gef73c64d2cb1',
+    ...(tag ? { tag } : {}),
+  });
   const resolved = (tag?: string) => ({ version: tag ?? 'v0.20.1-45-gef73c64d2cb1', spec: `git:/src/buildx@${tag ?? 'master'}`, via: 'git' as const, git: git(tag) });
 
   it("a commit on a release tag has that release's expectations; any other commit declares nothing", () => {
