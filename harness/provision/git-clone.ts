@@ -6,8 +6,8 @@
 //   prompts, no fsmonitor, no submodules; objects are fsck-checked as they arrive (a tree entry named
 //   `..` or `.git` is refused before anything is exported);
 // - `safe.directory` names exactly the source (git refuses a repository another user owns, rightly, when
-//   it would run in it; fetching from it only reads its objects). Git before 2.45 takes it only from the
-//   system or global config, not from -c: the fetch gets a global config file of the lab's holding just it;
+//   it would run in it; fetching from it only reads its objects). Git 2.39 (Debian 12's) takes it only from
+//   the system or global config, not from -c: the fetch gets a global config file of the lab's holding just it;
 // - every git command has a timeout; a symlink in the exported tree that leaves it is refused, so a
 //   build cannot read files of the host as its sources.
 // Fetches into one clone are serialised across processes by a lock; a process fetches a clone at most
