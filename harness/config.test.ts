@@ -63,6 +63,22 @@ describe('labConfig reads the environment', () => {
     expect(config({ BUILDX_LAB_REBUILD_FAILED: 'yes' }).rebuildFailed).toBe(false);
     expect(config({ BUILDX_LAB_REBUILD_FAILED: '1' }).rebuildFailed).toBe(true);
   });
+
+  it('takes BUILDX_LAB_BUILDX_GIT as a local repository (path or file:// URL), and refuses anything else naming the variable', () => {
+    expect(config({}).buildxGit).toBeUndefined();
+    expect(config({ BUILDX_LAB_BUILDX_GIT: '/src/buildx/' }).buildxGit).toBe('/src/buildx');
+    expect(config({ BUILDX_LAB_BUILDX_GIT: 'file:///src/buildx.git' }).buildxGit).toBe('/src/buildx.git');
+    for (const [v, why] of [
+      ['src/buildx', 'absolute local path'],
+      ['/src/../etc', '".." segments'],
+      ['ssh://host/buildx', 'absolute local path'],
+      ['https://user:pw-secret-1@github.com/docker/buildx', 'holds credentials'],
+      ['https://github.com/docker/buildx', 'is not a local repository; clone it'],
+    ]) {
+      expect(() => config({ BUILDX_LAB_BUILDX_GIT: v! }), v).toThrow(UsageError);
+      expect(() => config({ BUILDX_LAB_BUILDX_GIT: v! }), v).toThrow(new RegExp(`BUILDX_LAB_BUILDX_GIT=.*${why!.replace(/[.*?()[\]]/g, '\\$&')}`));
+    }
+  });
 });
 
 describe('settings URLs with credentials (recorded and printed without them)', () => {

@@ -3,6 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './errors.ts';
+import { parseGitRevision } from './git/revision.ts';
 
 /** How long an owner may go without a heartbeat, and how long a run that has none yet may still be starting. */
 export interface OwnerPolicy {
@@ -41,6 +42,8 @@ export interface LabConfig {
   goNoSumDb: boolean;
   /** BUILDX_LAB_REBUILD_FAILED=1: compile again what is recorded as not compiling with this Go (provision/compile-failures.ts). */
   rebuildFailed: boolean;
+  /** BUILDX_LAB_BUILDX_GIT: a local Buildx repository whose tags stand in for releases the Go module proxy refuses */
+  buildxGit?: string;
   ci: boolean;
   /** Keep containers after the run, for debugging. */
   keep: boolean;
@@ -150,6 +153,21 @@ export function scrubUrl(text: string, url: string): string {
   return out;
 }
 
+/** A local Git repository setting (an absolute path or file:// URL), or refused naming the variable. */
+function gitRepo(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  if (!v) return undefined;
+  let r: ReturnType<typeof parseGitRevision> | undefined;
+  try {
+    r = parseGitRevision(`git:${v}@HEAD`);
+  } catch (e) {
+    throw new UsageError(`${name}=${JSON.stringify(v.slice(0, 200))}: ${(e as Error).message.replace(/^"[^"]*": /, '')}`);
+  }
+  if (r.kind !== 'path')
+    throw new UsageError(`${name}=${JSON.stringify(publicUrl(v).slice(0, 200))} is not a local repository; clone it and set ${name} to the clone's absolute path`);
+  return r.repo;
+}
+
 /** XDG base directories: a relative value is invalid by the spec and ignored. */
 const xdgDir = (v: string | undefined, fallback: string) => (v && path.isAbsolute(v) ? v : fallback);
 
@@ -184,6 +202,7 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     goEnv,
     goNoSumDb: env.BUILDX_LAB_GO_NOSUMDB === '1',
     rebuildFailed: env.BUILDX_LAB_REBUILD_FAILED === '1',
+    ...(env.BUILDX_LAB_BUILDX_GIT ? { buildxGit: gitRepo(env, 'BUILDX_LAB_BUILDX_GIT') } : {}),
     ci: env.CI === 'true' || env.CI === '1',
     keep: env.BUILDX_LAB_KEEP === '1',
     rootless: env.BUILDX_LAB_ROOTLESS !== '0',

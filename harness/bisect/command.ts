@@ -1,7 +1,8 @@
 // `buildx-lab bisect TARGET --good V --bad V`: finds the release where a scenario's or a case's behaviour
 // flips, over Buildx releases (default) or, with --axis engine, over Docker engine releases with Buildx
 // fixed by --buildx. Each probe is an ordinary run in its own report directory. With --commits, the
-// first-parent commits between two git:<repo>@<rev> revisions instead, naming the pull request.
+// first-parent commits between two git:<repo>@<rev> revisions instead, naming the pull request: each probe
+// builds Buildx at that commit (buildx/git-source.ts) and runs the target's cells with it.
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import semver from 'semver';
@@ -18,7 +19,7 @@ import { buildxLabel } from '../runner/scenario.ts';
 import type { CellSource } from '../runner/run-spec.ts';
 import { bisect, observationOf, renderBisect, versionsBetween, type Probe } from './bisect.ts';
 import { bisectCommitRange, renderCommitRange } from './commit-range.ts';
-import { commitLine, type CommitOracle } from './commits.ts';
+import { commitLine, shortSha, type CommitOracle } from './commits.ts';
 import { writeConsole } from '../progress.ts';
 
 /** One spec naming exactly one Buildx version (upstream: Debian's builds are not on the release line). */
@@ -48,19 +49,39 @@ export interface CommitOracleContext {
   reportDir: string;
   repo: GitRevision;
   log: (line: string) => void;
+  /** the command line, for the probes' run specs */
+  argv: string[];
 }
 
-/**
- * Builds the oracle for `bisect --commits`. The lab's own one needs Buildx built from a Git commit (the
- * `git` source of issue 21, not there yet): it will be observationOf(probeRun(... values:
- * [`git:<repo>@<sha>`] ...)), as the release path below does with a version.
- */
+/** Builds the oracle for `bisect --commits` (tests inject their own). */
 export type CommitOracleFactory = (ctx: CommitOracleContext) => CommitOracle;
 
-const noGitBuilds: CommitOracleFactory = () => {
-  throw new UsageError(
-    'bisect --commits needs Buildx built from a Git commit, which the lab cannot do yet (the git source of issue 21); bisect over releases (without --commits) meanwhile',
-  );
+/**
+ * The lab's oracle: a commit is one probe run of the target with Buildx built from git:<repo>@<sha> (a
+ * built commit is cached by its hash, so a second walk over it builds nothing), its evidence in
+ * <reportDir>/bisect/<short sha>; a commit that does not build is a skipped probe naming why.
+ */
+export const labCommitOracle: CommitOracleFactory = (ctx) => {
+  const config = labConfig();
+  return async (commit) => {
+    const b = board(config);
+    try {
+      return observationOf(
+        await probeRun(config, b, {
+          command: 'bisect',
+          argv: [...ctx.argv, `(probe ${shortSha(commit.sha)})`],
+          sources: ctx.sources,
+          options: ctx.options,
+          axis: 'buildx',
+          values: [formatGitRevision({ ...ctx.repo, rev: commit.sha })],
+          reportDir: path.join(ctx.reportDir, 'bisect', shortSha(commit.sha)),
+        }),
+        'buildx',
+      );
+    } finally {
+      b.close();
+    }
+  };
 };
 
 /** --good and --bad as one local repository and two revisions; either may be a bare rev, taking the other's repository. */
@@ -76,7 +97,7 @@ export function commitRange(good: string, bad: string): { repo: GitRevision; goo
   return { repo: g, good: g.rev, bad: b.rev };
 }
 
-async function bisectCommitsAction(target: string, values: Record<string, unknown>, oracleFor: CommitOracleFactory): Promise<void> {
+async function bisectCommitsAction(target: string, values: Record<string, unknown>, oracleFor: CommitOracleFactory, argv: string[]): Promise<void> {
   if (values.axis !== 'buildx') throw new UsageError('bisect --commits walks Buildx commits; drop --axis engine');
   const range = commitRange(values.good as string, values.bad as string);
   const config = labConfig();
@@ -87,7 +108,7 @@ async function bisectCommitsAction(target: string, values: Record<string, unknow
   const log = (line: string) => {
     writeConsole(process.stdout, `${line}\n`);
   };
-  const oracle = oracleFor({ target, sources, options, reportDir, repo: range.repo, log });
+  const oracle = oracleFor({ target, sources, options, reportDir, repo: range.repo, log, argv });
   writeConsole(
     process.stdout,
     `bisect ${target} over the commits of ${range.repo.repo}: good ${range.good}, bad ${range.bad}${values.firstParent === false ? ', then inside the merged branch' : ''}\n`,
@@ -110,12 +131,15 @@ export function bisectCommand(deps: { commitOracle?: CommitOracleFactory } = {})
     .requiredOption('--good <version>', 'a release showing the good behaviour (with --commits: git:<repo>@<rev>, or a rev in the repository --bad names)')
     .requiredOption('--bad <version>', 'a release showing the bad behaviour (with --commits: as --good)')
     .addOption(new Option('--axis <axis>', 'what to bisect: Buildx releases, or Docker engine releases (with --buildx fixed)').choices(['buildx', 'engine']).default('buildx'))
-    .option('--commits', 'bisect the first-parent commits between two revisions of a local Git repository (--good/--bad git:<repo>@<rev>), naming the pull request')
+    .option(
+      '--commits',
+      'bisect the first-parent commits between two revisions of a local Git repository (--good/--bad git:<repo>@<rev>), building Buildx at each commit probed, naming the pull request',
+    )
     .option('--no-first-parent', 'with --commits: then bisect inside the merged branch of the merge found');
   addRunOptions(cmd, { matrix: 'full' });
   addTrustOption(cmd);
   return cmd.action(async (target: string, values: Record<string, unknown>, c: Command) => {
-    if (values.commits) return bisectCommitsAction(target, values, deps.commitOracle ?? noGitBuilds);
+    if (values.commits) return bisectCommitsAction(target, values, deps.commitOracle ?? labCommitOracle, ['bisect', ...c.args]);
     if (values.firstParent === false) throw new UsageError('--no-first-parent goes with --commits');
     const config = labConfig();
     const axis = values.axis as 'buildx' | 'engine';

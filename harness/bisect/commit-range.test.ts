@@ -146,8 +146,7 @@ describe('bisect --commits', { timeout: GIT_TIMEOUT }, () => {
   });
 
   it.each([
-    [['--commits', '--good', 'git:/src/buildx@v0.21.1', '--bad', 'v0.20.1'], 'cannot do yet'],
-    [['--commits', '--good', 'git:src/buildx@v0.21.1', '--bad', 'v0.20.1'], 'absolute local path or an http(s) URL'],
+    [['--commits', '--good', 'git:src/buildx@v0.21.1', '--bad', 'v0.20.1'], 'absolute local path, a file:// URL or an http(s) URL'],
     [['--commits', '--good', 'git:/src/buildx@v0.21.1', '--bad', '--upload-pack=x'], 'must start with a letter or digit'],
     [['--commits', '--good', 'git:/src/a@v0.21.1', '--bad', 'git:/src/b@v0.20.1'], 'two repositories'],
     [['--commits', '--good', 'git:https://example.com/buildx.git@v0.21.1', '--bad', 'v0.20.1'], 'needs a local clone for now'],

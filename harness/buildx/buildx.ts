@@ -1,7 +1,18 @@
 // A Buildx binary as the lab knows it (version, path, where it came from) and the pure parsers of its own
 // output, in the style of docker/actions-toolkit's Buildx class. Commands run through the kit's sandbox.
 
-export type BuildxSource = 'cache' | 'release' | 'go' | 'debian';
+export type BuildxSource = 'cache' | 'release' | 'go' | 'debian' | 'git';
+
+/** Where a Buildx built from Git came from (git-source.ts). */
+export interface BuildxGitOrigin {
+  /** the real path of the repository */
+  repo: string;
+  commit: string;
+  /** the release tag on the commit, if any */
+  tag?: string;
+  /** -mod=vendor (the tree's own vendor/) or module mode through the proxy */
+  mode: 'vendor' | 'mod';
+}
 
 export interface BuildxBinary {
   /** v-prefixed, as reported by the binary itself */
@@ -15,6 +26,8 @@ export interface BuildxBinary {
   arch: string;
   /** the spec that selected it, e.g. "debian-sid" or "^0.21" */
   spec?: string;
+  /** origin 'git': the commit it was built from */
+  git?: BuildxGitOrigin;
 }
 
 export interface BuildxMeta {
@@ -31,6 +44,14 @@ export interface BuildxMeta {
   sumdb?: string;
   /** release downloads: checked against an independent pin, or only against the server's checksums.txt */
   checksum?: { pinned: boolean; against: string[] };
+  /** builds from Git: the commit */
+  git?: BuildxGitOrigin;
+}
+
+/** A binary's origin as a cell's evidence says it: "go", "git commit 3f82… (tag v0.21.0-rc2) of /src/buildx, -mod=vendor". */
+export function originText(b: Pick<BuildxBinary, 'origin' | 'git'>): string {
+  if (b.origin !== 'git' || !b.git) return b.origin;
+  return `git commit ${b.git.commit}${b.git.tag ? ` (tag ${b.git.tag})` : ''} of ${b.git.repo}, -mod=${b.git.mode}`;
 }
 
 /**

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { labConfig, type LabConfig } from '../config.ts';
 import { markInUse } from '../provision/in-use.ts';
 import { silentProgress } from '../progress.ts';
-import { BuildxProvisioner, planPrune } from './provision.ts';
+import { matchTempDir } from '../provision/temp-dirs.ts';
+import { BuildxProvisioner, cacheKeyOf, planPrune, sourceOrder } from './provision.ts';
 
 const deadPid = () => Number(spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim());
 
@@ -56,5 +57,22 @@ describe('BuildxProvisioner.prune, on a real cache directory', () => {
     }
     // the run is over: now nothing holds v0.21.1
     expect(prov.prune().remove).toEqual([used]);
+  });
+});
+
+describe('builds from Git in the cache', () => {
+  const git = { repo: '/src/buildx', rev: 'v0.21.0-rc2', commit: 'ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc', tag: 'v0.21.0-rc2', label: 'v0.21.0-rc2-0-gef73c64d2cb1' };
+
+  it('are keyed by their commit, whatever spec named them, and have Git as their one source', () => {
+    expect(cacheKeyOf({ version: 'v0.21.0-rc2', git }, 'git')).toBe('git-ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc');
+    expect(cacheKeyOf({ version: 'v0.21.0-rc2', git }, 'go')).toBe('v0.21.0-rc2');
+    expect(() => cacheKeyOf({ version: 'v0.21.0-rc2' }, 'git')).toThrow('needs its commit');
+    expect(sourceOrder({ spec: 'git:/src/buildx@v0.21.0-rc2', via: 'git' }, false)).toEqual(['git']);
+  });
+
+  it('leave their staging directory to the sweep like any install', () => {
+    expect(matchTempDir('cacheDir', 'buildx/linux-amd64/.tmp-git-ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc-4242-1733555555555')).toEqual({ kind: 'Buildx install', pid: 4242 });
+    expect(matchTempDir('cacheDir', 'git/0123456789abcdef01234567.git.tmp-4242')).toEqual({ kind: 'Git clone', pid: 4242 });
+    expect(matchTempDir('cacheDir', 'git/0123456789abcdef01234567.git')).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 // Makes a Buildx version available on the host, trying sources in order and recording which one served:
-// cache, official release download, build from the Go module proxy, Debian package.
+// cache, official release download, build from the Go module proxy, Debian package; or, for a git spec,
+// a build of its commit (git-source.ts), cached by the commit's hash.
 // Every binary is verified by running `buildx version`, and enters the cache by an atomic rename.
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import type { ProgressSink } from '../progress.ts';
 import { buildxArch, goEnv, type BuildxArch } from './arch.ts';
 import { parseVersionOutput, sameVersion, type BuildxBinary, type BuildxMeta, type BuildxSource } from './buildx.ts';
 import { fetchDebianBuildx, type DebianSuite } from './debian.ts';
+import { buildGitBuildx } from './git-source.ts';
 import { downloadRelease } from './release-download.ts';
 import { loadReleases, resolveSpecs, type ResolvedVersion } from './spec.ts';
 
@@ -32,12 +34,25 @@ export function buildxCacheRoot(config: LabConfig, arch: BuildxArch = buildxArch
 }
 
 /** Name of a version's directory in the cache; Debian's builds are patched, so they do not share upstream's slot. */
-export function cacheKey(version: string, origin: Origin): string {
+export function cacheKey(version: string, origin: Exclude<Origin, 'git'>): string {
   return origin === 'debian' ? `${version}-debian` : version;
 }
 
-/** Source order for a resolved spec; pure. Debian aliases ask for Debian's build first. */
+/** A build from Git is cached by its commit: one directory per commit, whatever the spec that named it. */
+export function gitCacheKey(commit: string): string {
+  return `git-${commit}`;
+}
+
+/** The cache directory's name of a resolved version from one source; pure. */
+export function cacheKeyOf(resolved: { version: string; git?: { commit: string } }, origin: Origin): string {
+  if (origin !== 'git') return cacheKey(resolved.version, origin);
+  if (!resolved.git) throw new HarnessError(`buildx ${resolved.version}: a build from Git needs its commit`);
+  return gitCacheKey(resolved.git.commit);
+}
+
+/** Source order for a resolved spec; pure. Debian aliases ask for Debian's build first; a git spec has one source. */
 export function sourceOrder(resolved: Pick<ResolvedVersion, 'spec' | 'via'>, offline: boolean): Origin[] {
+  if (resolved.via === 'git') return ['git'];
   const debianFirst = resolved.via === 'alias' && resolved.spec.startsWith('debian-');
   if (debianFirst) return ['debian'];
   return offline ? ['go'] : ['release', 'go'];
@@ -56,7 +71,17 @@ function readMeta(dir: string): BuildxMeta | undefined {
 }
 
 function toBinary(dir: string, meta: BuildxMeta, source: BuildxSource, spec?: string): BuildxBinary {
-  return { version: meta.version, path: path.join(dir, 'docker-buildx'), source, origin: meta.origin, sha256: meta.sha256, size: meta.size, arch: meta.arch, spec };
+  return {
+    version: meta.version,
+    path: path.join(dir, 'docker-buildx'),
+    source,
+    origin: meta.origin,
+    sha256: meta.sha256,
+    size: meta.size,
+    arch: meta.arch,
+    spec,
+    ...(meta.git ? { git: meta.git } : {}),
+  };
 }
 
 export async function verifyBinary(config: LabConfig, file: string, expected: string): Promise<string> {
@@ -96,7 +121,7 @@ export class BuildxProvisioner {
 
   cached(resolved: ResolvedVersion): BuildxBinary | undefined {
     for (const origin of sourceOrder(resolved, false)) {
-      const dir = path.join(this.root, cacheKey(resolved.version, origin));
+      const dir = path.join(this.root, cacheKeyOf(resolved, origin));
       const meta = readMeta(dir);
       if (meta && existsSync(path.join(dir, 'docker-buildx'))) return toBinary(dir, meta, 'cache', resolved.spec);
     }
@@ -110,7 +135,7 @@ export class BuildxProvisioner {
    * (a second process waits on the version's lock, then finds it cached).
    */
   install(resolved: ResolvedVersion, opts: InstallOptions = {}): Promise<BuildxBinary> {
-    return this.installs.get(`${resolved.spec}@${resolved.version}`, () => this.installLocked(resolved, opts));
+    return this.installs.get(`${resolved.spec}@${resolved.version}@${resolved.git?.commit ?? ''}`, () => this.installLocked(resolved, opts));
   }
 
   private async installLocked(resolved: ResolvedVersion, opts: InstallOptions): Promise<BuildxBinary> {
@@ -118,7 +143,11 @@ export class BuildxProvisioner {
     if (hit) return hit;
     mkdirSync(this.root, { recursive: true });
     return crossProcessLock(
-      path.join(this.config.cacheDir, 'locks', `buildx-${resolved.version}-${resolved.spec.startsWith('debian-') ? 'debian' : 'upstream'}`),
+      path.join(
+        this.config.cacheDir,
+        'locks',
+        resolved.git ? `buildx-${gitCacheKey(resolved.git.commit)}` : `buildx-${resolved.version}-${resolved.spec.startsWith('debian-') ? 'debian' : 'upstream'}`,
+      ),
       `buildx ${resolved.version}`,
       this.progress,
       async () => {
@@ -150,7 +179,7 @@ export class BuildxProvisioner {
   private async installFrom(origin: Origin, resolved: ResolvedVersion, opts: InstallOptions): Promise<BuildxBinary> {
     const t0 = Date.now();
     // Staged beside the cache so the final rename is atomic; an interrupted install leaves only a .tmp dir.
-    const stage = path.join(this.root, `.tmp-${resolved.version}-${process.pid}-${Date.now()}`);
+    const stage = path.join(this.root, `.tmp-${cacheKeyOf(resolved, origin)}-${process.pid}-${Date.now()}`);
     mkdirSync(stage, { recursive: true });
     const bin = path.join(stage, 'docker-buildx');
     try {
@@ -159,7 +188,22 @@ export class BuildxProvisioner {
       let revision: string | undefined;
       let sumdb: string | undefined;
       let checksum: BuildxMeta['checksum'];
-      if (origin === 'release') {
+      let git: BuildxMeta['git'];
+      if (origin === 'git') {
+        if (!resolved.git) throw new HarnessError(`buildx ${resolved.version}: a build from Git needs its commit`);
+        const res = await buildGitBuildx(
+          this.config,
+          resolved.git,
+          resolved.version,
+          bin,
+          { workDir: path.join(stage, 'work'), goArch: goEnv(this.arch).GOARCH, slot: opts.slot, signal: opts.signal },
+          this.progress,
+        );
+        revision = resolved.git.commit;
+        sumdb = res.mode === 'mod' ? res.sumdb : undefined;
+        git = { repo: resolved.git.repo, commit: resolved.git.commit, ...(resolved.git.tag ? { tag: resolved.git.tag } : {}), mode: res.mode };
+        detail = `${res.goVersion}, commit ${resolved.git.commit}${resolved.git.tag ? ` (tag ${resolved.git.tag})` : ''} of ${resolved.git.repo}, -mod=${res.mode}, compile ${Math.round(res.compileMs / 1000)} s`;
+      } else if (origin === 'release') {
         const dl = await downloadRelease(resolved.version, this.arch, { baseUrl: this.config.releasesBaseUrl, destDir: stage, allowUnpinned: this.config.allowUnpinned });
         renameSync(dl.path, bin);
         detail = dl.url;
@@ -205,10 +249,11 @@ export class BuildxProvisioner {
         detail,
         ...(sumdb ? { sumdb } : {}),
         ...(checksum ? { checksum } : {}),
+        ...(git ? { git } : {}),
       };
       rmSync(path.join(stage, 'work'), { recursive: true, force: true });
       writeFileSync(path.join(stage, 'meta.json'), JSON.stringify(meta, null, 2));
-      const final = path.join(this.root, cacheKey(version, origin));
+      const final = path.join(this.root, cacheKeyOf({ version, git: resolved.git }, origin));
       try {
         renameSync(stage, final);
       } catch (e) {

@@ -253,6 +253,17 @@ describe('Buildx binaries go back through the release pins', () => {
     await importBundle(config, await bundleOf(buildxEntry('v0.21.1', 'release', 'the released binary')), silent, noEngine, { pins: pins('v0.21.1', 'the released binary') });
     expect(readFileSync(path.join(config.cacheDir, 'buildx/linux-amd64/v0.21.1/docker-buildx'), 'utf8')).toBe('the released binary');
   });
+  it("takes a build from Git on the bundle's word, in the place of its commit", async () => {
+    const commit = 'ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc';
+    const key = `git-${commit}`;
+    const file = await bundleOf({
+      [`buildx/linux-amd64/${key}/docker-buildx`]: 'b',
+      [`buildx/linux-amd64/${key}/meta.json`]: JSON.stringify({ version: 'v0.20.1-45-gef73c64d2cb1', origin: 'git', git: { commit }, sha256: sha256('b'), arch: 'amd64' }),
+    });
+    const config = configWithCache();
+    await importBundle(config, file, silent, noEngine, { trust: true });
+    expect(existsSync(path.join(config.cacheDir, `buildx/linux-amd64/${key}/docker-buildx`))).toBe(true);
+  });
   it('refuses a release binary no pin covers unless BUILDX_LAB_ALLOW_UNPINNED=1, as a download', async () => {
     const file = await bundleOf(buildxEntry('v0.21.1', 'release', 'some binary'));
     const none = pins('v9.9.9', 'x');
@@ -266,6 +277,14 @@ describe('Buildx binaries go back through the release pins', () => {
     expect(await refusal(await bundleOf(buildxEntry('v0.21.1', 'release', 'x', 'v0.21.2')))).toMatch(/belongs in buildx\/linux-amd64\/v0.21.1/);
     const lying = { ...buildxEntry('v0.21.1', 'go', 'the real bytes'), 'buildx/linux-amd64/v0.21.1/docker-buildx': 'other bytes' };
     expect(await refusal(await bundleOf(lying))).toMatch(/docker-buildx has sha256 \w+, its meta.json says/);
+    // a build from Git goes where its commit says, and must name one
+    const commit = 'ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc';
+    const fromGit = (meta: Record<string, unknown>, key: string) => ({
+      [`buildx/linux-amd64/${key}/docker-buildx`]: 'b',
+      [`buildx/linux-amd64/${key}/meta.json`]: JSON.stringify({ version: 'v0.20.1-45-gef73c64d2cb1', origin: 'git', sha256: sha256('b'), arch: 'amd64', ...meta }),
+    });
+    expect(await refusal(await bundleOf(fromGit({ git: { commit } }, 'v0.20.1-45-gef73c64d2cb1')))).toMatch(`belongs in buildx/linux-amd64/git-${commit}`);
+    expect(await refusal(await bundleOf(fromGit({}, `git-${commit}`)))).toMatch('names no commit');
     expect(await refusal(await bundleOf({ 'buildx/linux-amd64/v0.21.1/docker-buildx': 'x', 'buildx/linux-amd64/v0.21.1/meta.json': '{"version":"v0.21.1"}' }))).toMatch(
       /meta.json or docker-buildx is missing or invalid \(origin: /,
     );

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BUILDX_ARCHES } from '../buildx/arch.ts';
-import { cacheKey } from '../buildx/provision.ts';
+import { cacheKeyOf } from '../buildx/provision.ts';
 import { loadPins, pinFor, type ReleasePins } from '../buildx/release-pins.ts';
 import { ALLOW_UNPINNED_SETTING } from '../buildx/release-download.ts';
 
@@ -36,8 +36,10 @@ export function cacheEntryProblem(entry: string, cacheDir: string): string | und
 }
 
 const buildxMetaSchema = z.object({
-  version: z.string().regex(/^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$/),
-  origin: z.enum(['release', 'go', 'debian']),
+  // a build from Git between releases names itself as git describe does: v0.20.1-45-g3f82aadc1d2e
+  version: z.string().regex(/^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/),
+  origin: z.enum(['release', 'go', 'debian', 'git']),
+  git: z.object({ commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/) }).optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   arch: z.enum(BUILDX_ARCHES as [string, ...string[]]),
 });
@@ -67,16 +69,18 @@ export function checkBuildxEntry(entry: string, dir: string, opts: { allowUnpinn
     };
   }
   const [, archDir, key] = entry.split('/');
-  if (archDir !== `linux-${meta.arch}` || key !== cacheKey(meta.version, meta.origin)) {
+  if (meta.origin === 'git' && !meta.git) return { refused: `${entry}: its meta.json says Buildx ${meta.version} was built from Git, but names no commit` };
+  const place = cacheKeyOf(meta, meta.origin);
+  if (archDir !== `linux-${meta.arch}` || key !== place) {
     return {
-      refused: `${entry}: its meta.json says Buildx ${meta.version} for ${meta.arch} from ${meta.origin}, which belongs in buildx/linux-${meta.arch}/${cacheKey(meta.version, meta.origin)}`,
+      refused: `${entry}: its meta.json says Buildx ${meta.version} for ${meta.arch} from ${meta.origin}, which belongs in buildx/linux-${meta.arch}/${place}`,
     };
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== meta.sha256) return { refused: `${entry}: docker-buildx has sha256 ${sha256}, its meta.json says ${meta.sha256}` };
   if (meta.origin !== 'release')
     return {
-      ok: `${entry}: built from ${meta.origin === 'go' ? 'the Go module proxy' : "Debian's package"} on the exporting machine; no release pin applies, so it rests on the bundle`,
+      ok: `${entry}: built from ${{ go: 'the Go module proxy', debian: "Debian's package", git: `commit ${meta.git?.commit} of a Git repository` }[meta.origin]} on the exporting machine; no release pin applies, so it rests on the bundle`,
       pinned: false,
     };
   const pin = pinFor(opts.pins ?? loadPins(), meta.version, meta.arch as (typeof BUILDX_ARCHES)[number]);

@@ -1,11 +1,12 @@
 // `git:<repo>@<rev>`: a Buildx (later BuildKit) tree named by a Git repository and a revision in it. Pure.
 // The text comes from the command line and from case files, so it is hostile: nothing in it may become a
-// git option, reach another transport (ext::, ssh, file://), or walk out of a path with `..`.
+// git option, reach another transport (ext::, ssh, git://), or walk out of a path with `..`. A file:// URL
+// is only another way to write a local path, and is read as one.
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
 
 export interface GitRevision {
-  /** an absolute, normalised local path, or an http(s) URL with no credentials, query or fragment */
+  /** an absolute, normalised local path (also when written as a file:// URL), or an http(s) URL with no credentials, query or fragment */
   repo: string;
   kind: 'path' | 'url';
   /** a tag, a branch or a (possibly abbreviated) hex commit; never starts with '-' */
@@ -13,7 +14,7 @@ export interface GitRevision {
 }
 
 export const GIT_PREFIX = 'git:';
-const EXAMPLE = 'git:/src/buildx@v0.21.0-rc2 or git:https://github.com/docker/buildx.git@master';
+const EXAMPLE = 'git:/src/buildx@v0.21.0-rc2, git:file:///src/buildx@master or git:https://github.com/docker/buildx.git@master';
 // Whitespace, controls, format characters (bidi overrides, zero-width): never in a repo or a ref we accept.
 const INVISIBLE = /[\s\p{Cc}\p{Cf}]/u;
 const HEX_COMMIT = /^[0-9a-f]{7,64}$/;
@@ -49,13 +50,34 @@ function localRepo(repo: string, spec: string): string {
   return path.posix.normalize(trimmed);
 }
 
-function urlRepo(repo: string, spec: string): string {
-  let u: URL | undefined;
+function urlOf(text: string): URL | undefined {
   try {
-    u = new URL(repo);
+    return new URL(text);
   } catch {
-    u = undefined;
+    return undefined;
   }
+}
+
+/** file:///abs/path (or file://localhost/abs/path) as the path it names; percent-escapes decoded, then judged as a path. */
+function fileUrlRepo(repo: string, spec: string): string {
+  const u = urlOf(repo);
+  if (!u || (u.hostname !== '' && u.hostname !== 'localhost') || u.username || u.password || u.search || u.hash || repo.includes('?') || repo.includes('#'))
+    throw new UsageError(`${show(spec)}: a file:// URL names a local path: file:///abs/path, with no host, credentials, query or fragment; write e.g. ${EXAMPLE}`);
+  // the URL parser resolves "." and ".." segments away: the text as written is checked for them too
+  if (/\/(?:\.|%2e){1,2}(?:\/|$)/i.test(repo.replace(/^file:\/\/[^/]*/i, '')))
+    throw new UsageError(`${show(spec)}: the repository path must be absolute and normalised (no "//", "." or ".." segments, not "/"); write e.g. ${EXAMPLE}`);
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(u.pathname);
+  } catch {
+    throw new UsageError(`${show(spec)}: the file:// URL holds a broken percent-escape; write e.g. ${EXAMPLE}`);
+  }
+  if (INVISIBLE.test(pathname)) throw new UsageError(`${show(spec)}: the repository path may hold no whitespace, control or invisible formatting characters`);
+  return localRepo(pathname, spec);
+}
+
+function urlRepo(repo: string, spec: string): string {
+  const u = urlOf(repo);
   if (!u || !['http:', 'https:'].includes(u.protocol) || !u.hostname) throw new UsageError(`${show(spec)}: ${show(repo)} is not an http(s) URL; write e.g. ${EXAMPLE}`);
   // Credentials would be written into reports and evidence; git's credential helpers keep them out of argv.
   if (u.username || u.password) throw new UsageError(`${show(spec)}: the URL holds credentials; remove them and use a git credential helper`);
@@ -78,9 +100,10 @@ export function parseGitRevision(spec: string): GitRevision {
   const problem = refProblem(rev);
   if (problem) throw new UsageError(`${show(spec)}: the revision ${show(rev)} ${problem}; give a tag, a branch or a hex commit`);
   if (repo.startsWith('/')) return { repo: localRepo(repo, spec), kind: 'path', rev };
+  if (/^file:\/\//i.test(repo)) return { repo: fileUrlRepo(repo, spec), kind: 'path', rev };
   if (/^https?:\/\//i.test(repo)) return { repo: urlRepo(repo, spec), kind: 'url', rev };
   throw new UsageError(
-    `${show(spec)}: the repository must be an absolute local path or an http(s) URL (relative paths, ssh, file:// and other transports are refused); write e.g. ${EXAMPLE}`,
+    `${show(spec)}: the repository must be an absolute local path, a file:// URL or an http(s) URL (relative paths, ssh, git:// and other transports are refused); write e.g. ${EXAMPLE}`,
   );
 }
 

@@ -31,24 +31,31 @@ export function useSyntheticRepo(use: (repo: SyntheticRepo) => void): void {
   });
 }
 
+/**
+ * git's environment for making a test repository in `dir`: HOME is that directory (no user or global
+ * config takes part), and every commit has the given time (seconds), so its hash is the same on every run.
+ */
+export function committerEnv(dir: string, seconds: number): Record<string, string> {
+  const date = `${seconds} +0000`;
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_AUTHOR_NAME: 'Lab',
+    GIT_AUTHOR_EMAIL: 'lab@example.invalid',
+    GIT_COMMITTER_NAME: 'Lab',
+    GIT_COMMITTER_EMAIL: 'lab@example.invalid',
+    GIT_AUTHOR_DATE: date,
+    GIT_COMMITTER_DATE: date,
+  };
+}
+
 export async function syntheticRepo(): Promise<SyntheticRepo> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'buildx-lab-git-'));
   let t = Date.UTC(2025, 0, 1) / 1000;
   const env = () => {
     t += 3600;
-    const date = `${t} +0000`;
-    // HOME is the temp directory: no user or global config takes part
-    return {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: dir,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'Lab',
-      GIT_AUTHOR_EMAIL: 'lab@example.invalid',
-      GIT_COMMITTER_NAME: 'Lab',
-      GIT_COMMITTER_EMAIL: 'lab@example.invalid',
-      GIT_AUTHOR_DATE: date,
-      GIT_COMMITTER_DATE: date,
-    };
+    return committerEnv(dir, t);
   };
   const git = async (...args: string[]) => (await runChecked(['git', '-C', dir, ...args], { env: env() })).stdout.trim();
   const commitFile = async (file: string, message: string) => {

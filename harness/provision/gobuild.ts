@@ -58,6 +58,12 @@ export interface GoBuildRequest {
   signal?: AbortSignal;
   /** reads the module's source before the build (e.g. the pins in moby's Dockerfile); may throw */
   inspectSource?: (dir: string) => void;
+  /**
+   * The source is a tree from Git, not the module proxy's: `fill` writes it into the directory given
+   * (after the compile-failure record is looked up), and `version` names the commit. With its own vendor/
+   * it builds with -mod=vendor and downloads nothing.
+   */
+  tree?: { revision: string; vendor: boolean; fill: (dir: string) => Promise<void> };
 }
 
 /** Runs a compile when the machine's single compile slot is free; see scheduler.ts for the ordered one. */
@@ -92,10 +98,10 @@ export function goEnvFor(config: Pick<LabConfig, 'goEnv' | 'goNoSumDb'>): Record
 }
 
 /** argv of one compile; pure, for unit tests. */
-export function goBuildArgv(req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo'>, target: GoTarget, revision: string | undefined): string[] {
+export function goBuildArgv(req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo' | 'tree'>, target: GoTarget, revision: string | undefined): string[] {
   const x = Object.entries(req.ldflagsX).map(([k, v]) => `-X ${k}=${v.replace('{{revision}}', revision ?? 'unknown')}`);
   const ld = ['-s', '-w', ...x, ...(req.cgo ? ['-extldflags', '-static'] : [])];
-  const argv = ['go', 'build', '-mod=mod', '-trimpath'];
+  const argv = ['go', 'build', req.tree?.vendor ? '-mod=vendor' : '-mod=mod', '-trimpath'];
   if (req.tags?.length) argv.push('-tags', req.tags.join(' '));
   return [...argv, '-ldflags', ld.join(' '), '-o', target.out, target.pkg];
 }
@@ -137,7 +143,7 @@ export function standInCandidates(pseudo: string): string[] {
 }
 
 /** A hash of what a build request asks of the compiler (paths, the signal and the source check aside); pure. */
-export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' | 'tags' | 'vendorMod' | 'cgo' | 'preferredReplacements'>): string {
+export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' | 'tags' | 'vendorMod' | 'cgo' | 'preferredReplacements' | 'tree'>): string {
   const sorted = (o: Record<string, string> | undefined) => Object.entries(o ?? {}).sort(([a], [b]) => a.localeCompare(b));
   const canonical = {
     pkgs: req.targets.map((t) => t.pkg),
@@ -146,6 +152,8 @@ export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' 
     vendorMod: req.vendorMod === true,
     cgo: req.cgo ? sorted(req.cgo.env) : null,
     preferredReplacements: sorted(req.preferredReplacements),
+    // only for trees from Git, so that the records of module builds keep their keys
+    ...(req.tree ? { tree: req.tree.vendor ? 'vendor' : 'mod' } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
@@ -224,20 +232,7 @@ export async function goModuleBuild(
   const src = path.join(req.workDir, 'src');
   try {
     // 1. The module's source, writable (the module cache is read-only; -mod=mod rewrites go.sum).
-    const dl = await run(['go', 'mod', 'download', '-json', `${req.module}@${req.version}`], { ...opts, cwd: req.workDir, timeoutMs: 10 * 60_000 });
-    let info: { Dir?: string; Info?: string; Error?: string } = {};
-    try {
-      info = JSON.parse(dl.stdout) as typeof info;
-    } catch {
-      /* reported below */
-    }
-    if (dl.exitCode !== 0 || !info.Dir) {
-      throw new ProvisionError(`the Go module proxy could not provide ${req.module}@${req.version}: ${info.Error ?? dl.stderr.trim()}`);
-    }
-    const revision = readRevision(info.Info);
-    rmSync(src, { recursive: true, force: true });
-    cpSync(info.Dir, src, { recursive: true });
-    makeWritable(src);
+    const revision = req.tree ? await req.tree.fill(src).then(() => req.tree!.revision) : await moduleSource(req, src, opts);
     req.inspectSource?.(src);
     if (req.vendorMod) {
       if (!existsSync(path.join(src, 'vendor.mod'))) throw new ProvisionError(`${req.module}@${req.version} has no vendor.mod`);
@@ -245,7 +240,7 @@ export async function goModuleBuild(
       if (existsSync(path.join(src, 'vendor.sum'))) renameSync(path.join(src, 'vendor.sum'), path.join(src, 'go.sum'));
     }
     // 2. Dependencies, outside the compile slot; refused pins are replaced and the download retried.
-    const replacements = await downloadDependencies(req, src, opts);
+    const replacements = req.tree?.vendor ? [] : await downloadDependencies(req, src, opts);
     const downloadMs = Date.now() - t0;
     // 3. Compiles, one at a time across processes (the time counted is inside the slot, not waiting for it).
     let compileMs = 0;
@@ -287,6 +282,25 @@ export async function goModuleBuild(
   } finally {
     rmSync(src, { recursive: true, force: true });
   }
+}
+
+/** Copies the module's source from the Go module proxy into `src`, writable; returns the tag commit when the proxy says it. */
+async function moduleSource(req: GoBuildRequest, src: string, opts: { env: Record<string, string>; signal?: AbortSignal }): Promise<string | undefined> {
+  const dl = await run(['go', 'mod', 'download', '-json', `${req.module}@${req.version}`], { ...opts, cwd: req.workDir, timeoutMs: 10 * 60_000 });
+  let info: { Dir?: string; Info?: string; Error?: string } = {};
+  try {
+    info = JSON.parse(dl.stdout) as typeof info;
+  } catch {
+    /* reported below */
+  }
+  if (dl.exitCode !== 0 || !info.Dir) {
+    throw new ProvisionError(`the Go module proxy could not provide ${req.module}@${req.version}: ${info.Error ?? dl.stderr.trim()}`);
+  }
+  const revision = readRevision(info.Info);
+  rmSync(src, { recursive: true, force: true });
+  cpSync(info.Dir, src, { recursive: true });
+  makeWritable(src);
+  return revision;
 }
 
 /** Fails at once with the recorded reason when this build is known not to compile (unless asked to try again). */

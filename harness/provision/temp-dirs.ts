@@ -40,6 +40,8 @@ const PATTERNS: readonly { root: Root; kind: string; re: RegExp }[] = [
   { root: 'cacheDir', kind: 'apt download', re: /^tools\/[^/]+\.dl-(\d+)$/ },
   { root: 'cacheDir', kind: 'apt download (older lab)', re: /^apt\/dl-(\d+)-\d+$/ },
   { root: 'cacheDir', kind: 'tool build', re: /^tools\/[^/]+\.tmp-(\d+)-\d+$/ },
+  // a clone of a Git repository being made (git-clone.ts); trees exported from one live in a Buildx install's
+  { root: 'cacheDir', kind: 'Git clone', re: /^git\/[0-9a-f]+\.git\.tmp-(\d+)$/ },
   // a run killed, or whose registry was killed under it, leaves its socket directory
   { root: 'cacheDir', kind: 'registry socket', re: /^run\/registry-(\d+)-[^/]+$/ },
   { root: 'cacheDir', kind: 'proxy socket', re: /^run\/proxy-(\d+)-[^/]+$/ },

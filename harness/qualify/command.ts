@@ -2,7 +2,9 @@
 // past bugs kept as case directories, so both versions see the same engines, registry and fixtures.
 import { Command } from 'commander';
 import { loadReleases, resolveSpec } from '../buildx/spec.ts';
-import { labConfig } from '../config.ts';
+import { labConfig, type LabConfig } from '../config.ts';
+import { resolveGitBuildx } from '../buildx/git-source.ts';
+import { isGitSpec } from '../git/revision.ts';
 import { UsageError } from '../errors.ts';
 import type { CellResult } from '../model.ts';
 import { buildMatrix } from '../report/matrix.ts';
@@ -13,9 +15,11 @@ import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts'
 import { probeRun, refusePinnedFilter, targetSources } from '../runner/probe.ts';
 import { buildxLabel } from '../runner/scenario.ts';
 import { qualify, renderQualification } from './compare.ts';
-import { writeConsole } from '../progress.ts';
+import { stderrProgress, writeConsole } from '../progress.ts';
 
-function oneLabel(spec: string): string {
+/** The label the version's cells carry; a git:<repo>@<rev> candidate (a branch, a pull request's head) is resolved to its commit. */
+async function oneLabel(config: LabConfig, spec: string): Promise<string> {
+  if (isGitSpec(spec)) return buildxLabel(await resolveGitBuildx(config, spec, stderrProgress));
   const r = resolveSpec(spec, loadReleases(), { includePrerelease: true });
   if (r.length !== 1) throw new UsageError(`"${spec}" names ${r.length} versions; give one version or alias`);
   return buildxLabel(r[0]!);
@@ -28,15 +32,15 @@ export function qualifyCommand(): Command {
       'Runs the targets (default: every scenario) with both versions and lists every configuration whose behaviour changed. Exit 0 = go, 1 = no-go (a regression, or nothing comparable).',
     )
     .argument('[target...]', "scenario names and case directories (a team's own past bugs)")
-    .requiredOption('--baseline <version>', 'the Buildx in use today')
-    .requiredOption('--candidate <version>', 'the Buildx to upgrade to');
+    .requiredOption('--baseline <version>', 'the Buildx in use today (a release, or git:<repo>@<rev>)')
+    .requiredOption('--candidate <version>', 'the Buildx to upgrade to: a release, or git:<repo>@<rev> (a branch or pull request head of a local clone, built at its commit)');
   addRunOptions(cmd, { matrix: 'quick' });
   addTrustOption(cmd);
   return cmd.action(async (targets: string[], values: Record<string, unknown>, c: Command) => {
     const config = labConfig();
     const o = runOptions(values);
     refusePinnedFilter(o, 'buildx', 'qualify');
-    const [baseline, candidate] = [oneLabel(values.baseline as string), oneLabel(values.candidate as string)];
+    const [baseline, candidate] = [await oneLabel(config, values.baseline as string), await oneLabel(config, values.candidate as string)];
     if (baseline === candidate) throw new UsageError(`baseline and candidate are the same version (${baseline})`);
     const sources = targets.length ? targetSources(targets, { trust: values.trust === true }) : scenarioSources([]);
     const reportDir = o.reportDir ?? defaultReportDir(newRunId());

@@ -55,6 +55,13 @@ function usageError(dir: string): string {
   throw new Error('loadCase accepted the case');
 }
 
+describe('loadCase: Buildx from Git', () => {
+  it('takes git:<repo>@<rev> versions beside releases (the commit is resolved when a run is planned)', () => {
+    const c = loadCase(caseDir(BAKE.replace('"0.21.1"', '"0.21.1", "git:/src/buildx@v0.21.0-rc2", "git:file:///src/buildx@master"')));
+    expect(c.versions).toEqual(['0.21.1', 'git:/src/buildx@v0.21.0-rc2', 'git:file:///src/buildx@master']);
+  });
+});
+
 describe('loadCase: the one-command form keeps its meaning', () => {
   it('loads the 3070 seed case as one bake step with TAG and PLATFORMS, and its two checks', () => {
     const c = loadCase(path.join(fixtures, '3070-bake-double-push'));
@@ -455,6 +462,8 @@ describe('loadCase: errors name the line and the field', () => {
     ['an unknown registry behaviour', `${BAKE}registry: [plain, flaky]\n`, /^case\.yaml:7: registry\[1\]: "flaky" is not one of plain, immutable-tags/],
     ['an unknown Buildx version', BAKE.replace('"0.21.1"', '"0.21.99"'), /^case\.yaml:4: versions\[0\]: unknown Buildx version v0\.21\.99/],
     ['an unquoted numeric version', BAKE.replace('"0.21.1"', '0.20'), /^case\.yaml:4: versions\[0\]: 0\.2 is a number: quote it/],
+    ['a git version with a revision expression', BAKE.replace('"0.21.1"', '"git:/src/buildx@HEAD~1"'), /^case\.yaml:4: versions\[0\]: .*no revision expressions/],
+    ['a git version on a server', BAKE.replace('"0.21.1"', '"git:https://github.com/docker/buildx.git@v0.21.1"'), /^case\.yaml:4: versions\[0\]: .*built from a local repository/],
     ['a symptom-less case', BAKE.replace('symptom:\n  registry: not-an-index\n', ''), /^case\.yaml:1: symptom: is required/],
     ['an empty symptom', BAKE.replace('symptom:\n  registry: not-an-index\n', 'symptom: {}\n'), /^case\.yaml:5: symptom: needs a check/],
     ['a bad regex', BAKE.replace('registry: not-an-index', 'output: "pushing ("'), /^case\.yaml:6: symptom\.output: "pushing \(" is not an RE2 regular expression/],

@@ -10,6 +10,8 @@ import semver from 'semver';
 import { LineCounter, isCollection, isMap, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { loadReleases, resolveSpec } from '../buildx/spec.ts';
+import { parseGitBuildxSpec } from '../buildx/git-source.ts';
+import { isGitSpec } from '../git/revision.ts';
 import { resolveEngineSpec } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
 import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
@@ -509,7 +511,9 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   const versions = c.versions ?? ['latest'];
   versions.forEach((v, i) => {
     try {
-      resolveSpec(v, releases, { includePrerelease: /-rc/.test(v) });
+      // a git spec is checked here for its form; the commit is resolved when a run is planned
+      if (isGitSpec(v)) parseGitBuildxSpec(v);
+      else resolveSpec(v, releases, { includePrerelease: /-rc/.test(v) });
     } catch (e) {
       src.fail(Array.isArray(src.doc.toJS().versions) ? ['versions', i] : ['versions'], (e as Error).message);
     }

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { BuildxBinary } from '../buildx/buildx.ts';
+import { originText, type BuildxBinary } from '../buildx/buildx.ts';
 import type { LabConfig } from '../config.ts';
 import type { StartedDindContainer } from '../dind/dind.ts';
 import type { EngineIsolation } from '../engine/host.ts';
@@ -77,7 +77,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     const sandbox = await CellSandbox.create(dind, binary, env.buildxCacheRoot, id, REGISTRY_HOST, { signal: watchdog.signal, fixture: s.fixture });
     timings.startMs += Math.round(performance.now() - ts);
     evidence.facts.push(
-      `buildx ${binary.version} (${binary.origin}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`,
+      `buildx ${binary.version} (${originText(binary)}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`,
     );
     watchdog.watch(lab.config, dind, lab);
     logSince = new Date(Date.now() - 1000).toISOString();

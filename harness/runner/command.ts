@@ -17,7 +17,8 @@ import { runVitest } from './vitest-run.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { readRunSpec, type CellSource, type PlannedCell, type RunSpec } from './run-spec.ts';
 import { caseSource } from './trust.ts';
-import { writeConsole } from '../progress.ts';
+import { stderrProgress, writeConsole } from '../progress.ts';
+import { resolveGitBuildx } from '../buildx/git-source.ts';
 
 export function board(config: LabConfig): ProgressBoard {
   return new ProgressBoard({ live: config.tty });
@@ -114,7 +115,7 @@ export function runCommand(): Command {
 
 /** --list: plans the cells and prints them with what they need, running nothing (cell names quote cases: printed as the lab prints everything). */
 export async function printCells(config: LabConfig, command: RunSpec['command'], argv: string[], sources: CellSource[], o: RunOptions): Promise<void> {
-  const spec = await planRun({ command, argv, sources, ...o, reportDir: '', runId: 'list', dockerHost: config.dockerHost });
+  const spec = await planRun({ command, argv, sources, ...o, reportDir: '', runId: 'list', dockerHost: config.dockerHost }, (g) => resolveGitBuildx(config, g, stderrProgress));
   writeConsole(process.stdout, `${listCells(spec)}\n`);
 }
 

@@ -10,7 +10,8 @@ import { HostEngine, inspectEngine } from '../engine/host.ts';
 import { RootlessEngine } from '../engine/rootless.ts';
 import { sweepLeftovers } from '../ownership/sweep.ts';
 import type { CellResult } from '../model.ts';
-import { cacheKey } from '../buildx/provision.ts';
+import { cacheKey, gitCacheKey } from '../buildx/provision.ts';
+import { resolveGitBuildx } from '../buildx/git-source.ts';
 import { markInUse, type InUseHold } from '../provision/in-use.ts';
 import { sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
 import type { ProgressBoard } from '../progress-board.ts';
@@ -36,11 +37,11 @@ export function newRunId(): string {
 
 /** Marks the Buildx versions of `spec` as in use, so that `buildx prune` keeps them while the run goes. */
 export function holdBuildxCache(config: LabConfig, spec: RunSpec): InUseHold {
-  const versions = Object.values(spec.requirements).flatMap((r) => (r.kind === 'buildx' ? [r.version] : []));
+  const buildx = Object.values(spec.requirements).flatMap((r) => (r.kind === 'buildx' ? [r] : []));
   return markInUse(
     config,
     spec.runId,
-    versions.flatMap((v) => [cacheKey(v, 'release'), cacheKey(v, 'debian')]),
+    buildx.flatMap((r) => (r.git ? [gitCacheKey(r.git.commit)] : [cacheKey(r.version, 'release'), cacheKey(r.version, 'debian')])),
   );
 }
 
@@ -157,7 +158,9 @@ export async function prepareRun(config: LabConfig, req: RunRequest, board: Prog
     }));
     draft = { ...replayed, cells, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv };
   } else {
-    draft = await planRun({ ...req, sources: snapshotCases(req.sources, reportDir), runId, reportDir, dockerHost: config.dockerHost });
+    draft = await planRun({ ...req, sources: snapshotCases(req.sources, reportDir), runId, reportDir, dockerHost: config.dockerHost }, (spec) =>
+      resolveGitBuildx(config, spec, board.sink),
+    );
   }
   const engine = await new HostEngine(config, board.sink).ensure();
   const placed = await checkTrust(config, { cells: asGiven }, engine.host, () => new RootlessEngine(withEngine(config, engine.host), board.sink).cellEngine());

@@ -21,7 +21,7 @@ export interface RunOptions {
 }
 
 const AXIS_HELP: Record<string, string> = {
-  buildx: 'Buildx specs: 0.21.1, v0.21.0-rc2, ">=0.20 <0.23", ^0.21, latest, debian-trixie, debian-sid',
+  buildx: 'Buildx specs: 0.21.1, v0.21.0-rc2, ">=0.20 <0.23", ^0.21, latest, debian-trixie, debian-sid, or git:<repo>@<rev> (built from a commit of a local clone)',
   engine: 'Docker engine specs: 26.1, 28.5.2, ">=25 <28", oldest, latest, all, debian-trixie, debian-sid',
   store: 'image store: containerd, classic',
   driver: 'builder driver: docker, docker-container, remote',

@@ -1,7 +1,9 @@
 // From a request (scenarios or cases, matrix, filters, shard) to a run spec: every cell with its expected
 // outcome and its requirements, in the order provisioning should make them ready. Loading the
 // definitions is the only I/O; a bad filter or an uncovered version fails here, before anything starts.
+import type { ResolvedVersion } from '../buildx/spec.ts';
 import { UsageError } from '../errors.ts';
+import { isGitSpec } from '../git/revision.ts';
 import { firstMatch } from '../kit/checks.ts';
 import { loadScenario } from './catalog.ts';
 import type { RunOptions } from './options.ts';
@@ -40,15 +42,32 @@ export function alreadyPlanned(id: string, source: CellSource, seen: Map<string,
   return other !== undefined;
 }
 
+/** Resolves a git:<repo>@<rev> Buildx spec to its commit (fetching the lab's clone): buildx/git-source.ts. */
+export type GitResolver = (spec: string) => Promise<ResolvedVersion>;
+
+const noGitResolver: GitResolver = async (spec) => {
+  throw new UsageError(`${spec}: this command does not build Buildx from Git`);
+};
+
+/** Every git spec a scenario's matrices or the --buildx filter may use, once each; pure. */
+export function gitSpecsOf(
+  s: { axes: { buildx: readonly string[] }; quick?: { buildx?: readonly string[] }; all?: { buildx?: readonly string[] } },
+  filter: readonly string[] = [],
+): string[] {
+  return [...new Set([...filter, ...s.axes.buildx, ...(s.quick?.buildx ?? []), ...(s.all?.buildx ?? [])].filter(isGitSpec))];
+}
+
 // Stryker disable all: planRun loads scenario modules; mutation testing covers the pure parts it calls (shardSlice, expandScenario)
-export async function planRun(req: PlanRequest): Promise<RunSpec> {
+export async function planRun(req: PlanRequest, resolveGit: GitResolver = noGitResolver): Promise<RunSpec> {
   let cells: PlannedCell[] = [];
   const requirements: Record<string, Requirement> = {};
   const sourceOf = new Map<string, CellSource>();
+  const git = new Map<string, ResolvedVersion>();
   for (const source of req.sources) {
     const s = await loadScenario(source);
     if (alreadyPlanned(s.id, source, sourceOf)) continue;
-    const x = expandScenario(s, { matrix: req.matrix, filters: req.filters, repeat: req.repeat, source });
+    for (const spec of gitSpecsOf(s, req.filters.buildx)) if (!git.has(spec)) git.set(spec, await resolveGit(spec));
+    const x = expandScenario(s, { matrix: req.matrix, filters: req.filters, repeat: req.repeat, source, git });
     cells.push(...x.cells);
     Object.assign(requirements, x.requirements);
   }

@@ -11,7 +11,8 @@ import { childEnv, type LabConfig } from '../config.ts';
 import { EngineUnreachableError, HarnessError, RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { BuildxProvisioner, isUnavailable } from '../buildx/provision.ts';
-import type { ResolvedVersion } from '../buildx/spec.ts';
+import { loadReleases, type ResolvedVersion } from '../buildx/spec.ts';
+import { resolveGitBuildx } from '../buildx/git-source.ts';
 import { ensureBuildkitImage } from '../buildkit/image.ts';
 import { EngineBuilder, engineParts } from '../engine/binaries.ts';
 import { resolveEngineSpec, type ResolvedEngine } from '../engine/spec.ts';
@@ -22,7 +23,7 @@ import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
 import { existsSync } from 'node:fs';
 import { writeStatus, type ProvisionStatus } from './provision-status.ts';
-import type { Requirement, RunSpec } from './run-spec.ts';
+import { requirementId, type Requirement, type RunSpec } from './run-spec.ts';
 
 /** Results the cells read back, by requirement kind. */
 export interface EngineImageResult {
@@ -100,6 +101,8 @@ export class Provisioner {
   private readonly net = new Gate(4);
   private readonly status: ProvisionStatus;
   private writeTimer?: NodeJS.Timeout;
+  /** releases the module proxy refuses, to be built from their tags in BUILDX_LAB_BUILDX_GIT instead */
+  private readonly fromGit = new Map<string, ResolvedVersion>();
 
   constructor(
     private readonly config: LabConfig,
@@ -119,7 +122,7 @@ export class Provisioner {
     const ids = Object.keys(this.spec.requirements);
     const done = (async () => {
       // 1. Probe: what cannot be had here is known before the first cell starts.
-      const probes = await Promise.all(ids.map((id) => this.net.run(() => this.probe(this.spec.requirements[id]!)).then((r) => [id, r] as const)));
+      const probes = await Promise.all(ids.map((id) => this.net.run(() => this.probe(id, this.spec.requirements[id]!)).then((r) => [id, r] as const)));
       for (const [id, reason] of probes) if (reason) this.fail(id, new RequirementError(reason), 0);
       this.status.probed = true;
       this.flush();
@@ -177,14 +180,16 @@ export class Provisioner {
   }
 
   /** Why `req` cannot be had here, or undefined when it can (or may): cheap checks only. */
-  private async probe(req: Requirement): Promise<string | undefined> {
+  private async probe(id: string, req: Requirement): Promise<string | undefined> {
     const sig = this.controller.signal;
     switch (req.kind) {
       case 'buildx': {
         const prov = new BuildxProvisioner(this.config, this.progress);
         const resolved = toResolved(req);
-        if (prov.cached(resolved) || req.spec.startsWith('debian-')) return undefined;
-        return this.moduleRefused('github.com/docker/buildx', req.version, sig);
+        // a commit from Git is resolved already; whether it builds, the build says
+        if (prov.cached(resolved) || req.spec.startsWith('debian-') || req.git) return undefined;
+        const refused = await this.moduleRefused('github.com/docker/buildx', req.version, sig);
+        return refused && this.config.buildxGit ? this.releaseFromGit(id, req, refused) : refused;
       }
       case 'buildkit': {
         if (existsSync(path.join(this.config.cacheDir, 'buildkit', req.version, 'meta.json'))) return undefined;
@@ -203,6 +208,28 @@ export class Provisioner {
       }
       case 'image':
         return undefined;
+    }
+  }
+
+  /**
+   * A release the module proxy refuses, from its tag in BUILDX_LAB_BUILDX_GIT: the cell keeps the release's
+   * label and expectations, and its evidence names the commit. The reason it cannot be had, when the
+   * repository lacks the tag, or its tag is not the release's commit.
+   */
+  private async releaseFromGit(id: string, req: Extract<Requirement, { kind: 'buildx' }>, refused: string): Promise<string | undefined> {
+    const repo = this.config.buildxGit!;
+    try {
+      const r = await resolveGitBuildx(this.config, `git:${repo}@${req.version}`, this.progress, this.controller.signal);
+      if (r.git?.tag !== req.version) return `${refused}; and ${req.version} in ${repo} (BUILDX_LAB_BUILDX_GIT) is no release tag on its commit ${r.git?.commit}`;
+      const pinned = loadReleases().releases.find((x) => x.version === req.version)?.commit;
+      if (pinned && pinned !== r.git.commit)
+        return `${refused}; and the tag ${req.version} in ${repo} (BUILDX_LAB_BUILDX_GIT) is commit ${r.git.commit}, not the release's ${pinned}`;
+      this.fromGit.set(id, { ...r, spec: req.spec });
+      this.progress(`buildx ${req.version}: the Go module proxy refuses it; building its tag, commit ${r.git.commit}, from ${r.git.repo} (BUILDX_LAB_BUILDX_GIT)`);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof HarnessError)) throw e;
+      return `${refused}; and BUILDX_LAB_BUILDX_GIT=${repo} cannot stand in: ${e.message.split('\n')[0]}`;
     }
   }
 
@@ -237,7 +264,7 @@ export class Provisioner {
     const task = <T>(work: () => Promise<T>) => (this.progress.task ? this.progress.task(label, () => work()) : work());
     switch (req.kind) {
       case 'buildx':
-        return task(() => new BuildxProvisioner(this.config, this.progress).install(toResolved(req), opts));
+        return task(() => new BuildxProvisioner(this.config, this.progress).install(this.fromGit.get(requirementId(req)) ?? toResolved(req), opts));
       case 'buildkit': {
         const img = await task(() => ensureBuildkitImage(this.config, req.version, this.progress, { ...opts, rootless: req.rootless }));
         return { ref: img.ref, source: img.source } satisfies ImageResult;
@@ -285,7 +312,7 @@ export class Provisioner {
 }
 
 function toResolved(req: Extract<Requirement, { kind: 'buildx' }>): ResolvedVersion {
-  return { version: req.version, spec: req.spec, via: req.via };
+  return { version: req.version, spec: req.spec, via: req.via, ...(req.git ? { git: req.git } : {}) };
 }
 
 export function requirementLabel(req: Requirement): string {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { UsageError } from '../errors.ts';
 import { readRunSpec, writeRunSpec, type RunSpec } from './run-spec.ts';
 import { shardSlice } from './plan.ts';
 
@@ -39,7 +40,28 @@ const spec = (dir: string): RunSpec => ({
   requirements: { 'buildx:v0.29.1-debian': { kind: 'buildx', label: 'v0.29.1-debian', spec: 'debian-sid', version: 'v0.29.1', via: 'alias' } },
 });
 
+const gitRequirement = (git: Record<string, unknown>) => ({
+  'buildx:v0.20.1-45-gef73c64d2cb1': { kind: 'buildx', label: 'v0.20.1-45-gef73c64d2cb1', spec: 'git:/src/buildx@master', version: 'v0.20.1-45-gef73c64d2cb1', via: 'git', git },
+});
+const goodGit = { repo: '/src/buildx', rev: 'master', commit: 'ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc', label: 'v0.20.1-45-gef73c64d2cb1' };
+
 describe('run spec', () => {
+  it('carries a Buildx built from Git by its commit, and refuses a replayed one that is not plainly a local repository and a full hash', () => {
+    const dir = tmp();
+    const withGit = (git: Record<string, unknown>) => ({ ...spec(dir), cells: [], requirements: gitRequirement(git) }) as unknown as RunSpec;
+    expect(readRunSpec(writeRunSpec(withGit(goodGit))).requirements).toEqual(gitRequirement(goodGit));
+    for (const bad of [
+      { ...goodGit, commit: 'ef73c64' },
+      { ...goodGit, repo: 'https://example.com/buildx' },
+      { ...goodGit, repo: '/src/../etc' },
+      { ...goodGit, rev: '--upload-pack=x' },
+      { ...goodGit, tag: 'v1; rm' },
+      { ...goodGit, extra: 1 },
+    ]) {
+      expect(() => readRunSpec(writeRunSpec(withGit(bad))), JSON.stringify(bad)).toThrow(UsageError);
+    }
+  });
+
   it('round-trips through its file', () => {
     const dir = tmp();
     expect(readRunSpec(writeRunSpec(spec(dir)))).toEqual(spec(dir));

@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { parseGitRevision, refProblem } from '../git/revision.ts';
 import { DECLARED_OUTCOMES } from '../model.ts';
 import type { BuildkitVia } from '../buildkit/of-its-day.ts';
 
@@ -23,15 +24,37 @@ const axisValue = z
 const axisLabel = text(100).regex(/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/, 'an axis label such as v0.21.1 or 26.1.5');
 const buildkitVersion = text(50).regex(/^v\d+\.\d+\.\d+(-rc\d+)?$/);
 const BUILDKIT_VIA = ['named', 'of-its-day', 'lab-default'] as const satisfies readonly BuildkitVia[];
+// A replayed spec is input from elsewhere: the commit is a full hash, the repository an absolute path that
+// parses as a git spec's would, and the rest short names; the build still goes through the hardened clone.
+const gitBuildxSchema = z.strictObject({
+  repo: text(4096).refine((r) => {
+    try {
+      const parsed = parseGitRevision(`git:${r}@HEAD`);
+      return parsed.kind === 'path' && parsed.repo === r;
+    } catch {
+      return false;
+    }
+  }, 'an absolute, normalised local path'),
+  rev: text(255).refine((r) => refProblem(r) === undefined, 'a tag, branch or hex commit'),
+  commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'a full commit hash'),
+  tag: z
+    .string()
+    .regex(/^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$/)
+    .optional(),
+  label: axisValue,
+});
 
 export const requirementSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('buildx'),
     label: axisLabel,
-    spec: text(200),
-    // a release tag: it names a directory of the Buildx cache, so nothing path-like gets through a replayed spec
-    version: text(100).regex(/^v\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$/, 'a Buildx release tag such as v0.21.1 or v0.21.0-rc2'),
-    via: z.enum(['exact', 'range', 'alias']),
+    spec: text(4400),
+    // a release tag (or a Git build's describe): it names a directory of the Buildx cache, so nothing
+    // path-like gets through a replayed spec; a Git build's directory is named by its commit
+    version: text(100).regex(/^v\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/, 'a Buildx release tag such as v0.21.1 or v0.21.0-rc2'),
+    via: z.enum(['exact', 'range', 'alias', 'git']),
+    /** via 'git': the commit the run builds, resolved when it was planned */
+    git: gitBuildxSchema.optional(),
   }),
   z.object({ kind: z.literal('engine-image'), label: axisLabel, spec: text(200) }),
   z.object({ kind: z.literal('buildkit'), version: buildkitVersion, rootless: z.literal(true).optional() }),

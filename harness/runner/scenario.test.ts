@@ -7,6 +7,7 @@ import {
   defineScenario,
   expandScenario,
   expectationFor,
+  gitExpectation,
   labelSatisfies,
   labelVersion,
   type AxesDecl,
@@ -268,5 +269,36 @@ describe('expandScenario', () => {
     const engines = (spec: string) => expand('full', { engine: [spec], driver: ['docker'], store: ['classic'], buildx: ['0.21.1'] }).requirements;
     expect(engines('26.1')['engine:26.1.5']).toEqual({ kind: 'engine-image', label: '26.1.5', spec: '26.1.5' });
     expect(engines('debian-trixie')['engine:26.1.5-debian']).toEqual({ kind: 'engine-image', label: '26.1.5-debian', spec: 'debian-trixie' });
+  });
+});
+
+describe('Buildx built from Git', () => {
+  const commit = 'ef73c64d2cb103d5a4ba00a08e0c66a7cb4f33dc';
+  const git = (tag?: string) => ({
+    repo: '/src/buildx',
+    rev: tag ?? 'master',
+    commit,
+    label: tag ? `${tag}-0-gef73c64d2cb1` : 'v0.20.1-45-gef73c64d2cb1',
+    ...(tag ? { tag } : {}),
+  });
+  const resolved = (tag?: string) => ({ version: tag ?? 'v0.20.1-45-gef73c64d2cb1', spec: `git:/src/buildx@${tag ?? 'master'}`, via: 'git' as const, git: git(tag) });
+
+  it("a commit on a release tag has that release's expectations; any other commit declares nothing", () => {
+    expect(gitExpectation(git('v0.21.0-rc2'), { buildx: 'v0.21.0-rc2-0-gef73c64d2cb1' }, expectations.slice(1))?.outcome).toBe('fixed');
+    expect(gitExpectation(git('v0.20.0'), { buildx: 'x' }, expectations.slice(1))?.outcome).toBe('reproduced');
+    expect(gitExpectation(git(), { buildx: 'v0.20.1-45-gef73c64d2cb1' }, expectations)).toMatchObject({ undeclared: true, reason: expect.stringContaining('no release tag') });
+  });
+
+  it('expands a git spec to cells labelled by its commit, whose requirement carries the commit', () => {
+    const spec = 'git:/src/buildx@master';
+    const x = expandScenario(scenario, { matrix: 'quick', filters: { buildx: [spec] }, repeat: 1, source, git: new Map([[spec, resolved()]]) });
+    expect(new Set(x.cells.map((c) => c.axes.buildx))).toEqual(new Set(['v0.20.1-45-gef73c64d2cb1']));
+    expect(x.cells[0]!.expected.undeclared).toBe(true);
+    expect(x.requirements['buildx:v0.20.1-45-gef73c64d2cb1']).toMatchObject({ kind: 'buildx', via: 'git', git: { commit } });
+    expect(buildxLabel(resolved('v0.21.1'))).toBe('v0.21.1-0-gef73c64d2cb1');
+  });
+
+  it('refuses a git spec that was not resolved when the run was planned', () => {
+    expect(() => expandScenario(scenario, { matrix: 'quick', filters: { buildx: ['git:/src/buildx@master'] }, repeat: 1, source })).toThrow('was not resolved to a commit');
   });
 });

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { loadReleases, resolveSpecs, type ResolvedVersion } from '../buildx/spec.ts';
 import { resolveEngineSpecs, supportsContainerdStore, type ResolvedEngine } from '../engine/spec.ts';
-import { UsageError } from '../errors.ts';
+import { HarnessError, UsageError } from '../errors.ts';
+import { isGitSpec } from '../git/revision.ts';
 import type { DeclaredOutcome, DriverKind, Outcome, RegistryBehaviour, StoreKind } from '../model.ts';
 import type { Kit } from '../kit/context.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
@@ -91,9 +92,20 @@ export function defineScenario<const D extends AxesDecl, O>(s: Scenario<D, O>): 
   return s;
 }
 
-/** Axis label of a resolved Buildx version: Debian's patched builds are told apart from upstream's. */
+/** Axis label of a resolved Buildx version: Debian's patched builds are told apart from upstream's, a build from Git names its commit. */
 export function buildxLabel(r: ResolvedVersion): string {
+  if (r.git) return r.git.label;
   return r.via === 'alias' && r.spec.startsWith('debian-') ? `${r.version}-debian` : r.version;
+}
+
+/**
+ * The expectation of a cell whose Buildx is built from Git: a commit on a release tag is that release (its
+ * expectations apply); any other commit has no version to match, so nothing is declared and what it shows
+ * is the finding (as for a case without `expect`). Pure.
+ */
+export function gitExpectation(git: NonNullable<ResolvedVersion['git']>, axes: Readonly<Record<string, string>>, expectations: readonly Expectation[]): Expectation | undefined {
+  if (git.tag) return expectationFor({ ...axes, buildx: git.tag }, expectations);
+  return { when: {}, outcome: 'reproduced', reason: `Buildx built from ${git.label}, a commit with no release tag: nothing is declared for it`, undeclared: true };
 }
 
 /** The version a label stands for: "v0.29.1-debian" -> "v0.29.1", "26.1.5-debian" -> "26.1.5". */
@@ -132,6 +144,8 @@ export interface ExpandOptions {
   filters: Record<string, readonly string[]>;
   repeat: number;
   source: PlannedCell['source'];
+  /** git:<repo>@<rev> Buildx specs, resolved to commits when the run was planned (planRun) */
+  git?: ReadonlyMap<string, ResolvedVersion>;
 }
 
 export interface Expanded {
@@ -151,7 +165,15 @@ export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, 
   if (!filtered) return out;
   const { buildx: buildxSpecs, engine: engineSpecs, ...rest } = filtered as AxesDecl;
   validateAxes(s.id, rest as Record<string, readonly string[]>, declared.fault);
-  const buildx = resolveSpecs(buildxSpecs, loadReleases(), { includePrerelease: buildxSpecs.some((x) => /-rc\d/.test(x)) });
+  const releases = buildxSpecs.filter((x) => !isGitSpec(x));
+  const buildx = [
+    ...resolveSpecs(releases, loadReleases(), { includePrerelease: releases.some((x) => /-rc\d/.test(x)) }),
+    ...buildxSpecs.filter(isGitSpec).map((x) => {
+      const r = o.git?.get(x);
+      if (!r) throw new HarnessError(`scenario ${s.id}: ${x} was not resolved to a commit when the run was planned`);
+      return r;
+    }),
+  ];
   const byBuildx = new Map(buildx.map((r) => [buildxLabel(r), r]));
   const engines = engineSpecs ? resolveEngineSpecs(engineSpecs) : [];
   const byEngine = new Map(engines.map((e) => [e.label, e]));
@@ -159,7 +181,8 @@ export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, 
   for (const combo of crossProduct(axes)) {
     if (combo.engine && combo.store === 'containerd' && !supportsContainerdStore(labelVersion(combo.engine))) continue;
     if (s.exclude?.(combo as never)) continue;
-    const expected = expectationFor(combo, s.expectations as readonly Expectation[]);
+    const git = byBuildx.get(combo.buildx!)!.git;
+    const expected = git ? gitExpectation(git, combo, s.expectations as readonly Expectation[]) : expectationFor(combo, s.expectations as readonly Expectation[]);
     if (!expected) throw new UsageError(`scenario ${s.id}: no expectation covers ${cellName(combo)}; add one to its expectations`);
     const buildkit = cellBuildkit(s, combo, byBuildx.get(combo.buildx!)!);
     const requires = cellRequirements(s, combo, byBuildx.get(combo.buildx!)!, combo.engine ? byEngine.get(combo.engine) : undefined, buildkit);
@@ -211,7 +234,7 @@ export function cellRequirements(
 ): Requirement[] {
   const reqs: Requirement[] = [
     { kind: 'image', id: 'registry' },
-    { kind: 'buildx', label: buildxLabel(buildx), spec: buildx.spec, version: buildx.version, via: buildx.via },
+    { kind: 'buildx', label: buildxLabel(buildx), spec: buildx.spec, version: buildx.version, via: buildx.via, ...(buildx.git ? { git: buildx.git } : {}) },
   ];
   if (engine) reqs.push({ kind: 'engine-image', label: engine.label, spec: engine.kind === 'debian' ? engine.alias : engine.version });
   if (buildkit) reqs.push({ kind: 'buildkit', version: buildkit.version, ...(s.rootlessBuildkit ? { rootless: true as const } : {}) });
