@@ -53,6 +53,62 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
   };
 }
 
+/** A process the lab started and has not awaited yet: its input, its output as it comes, its end. */
+export interface RunningProcess {
+  /** writes to its standard input (only when started with `stdin: true`) */
+  write(data: string | Buffer): void;
+  /** closes its standard input */
+  endInput(): void;
+  /** every chunk of output as it arrives, stdout and stderr interleaved */
+  onData(listener: (chunk: Buffer) => void): void;
+  /** its record once it ended (never rejects) */
+  readonly done: Promise<CommandRecord>;
+  /** kills the process the lab started (not what it started elsewhere: see the caller) */
+  kill(): void;
+}
+
+/** Starts argv without waiting for it: for steps that run beside others or read what they are sent. */
+export function start(argv: readonly string[], options: Omit<ExecOptions, 'input' | 'onLine'> & { stdin?: boolean }): RunningProcess {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('start: empty argv');
+  const started = performance.now();
+  const child = execa(file, args, {
+    env: options.env,
+    extendEnv: false,
+    cwd: options.cwd,
+    stdin: options.stdin ? 'pipe' : 'ignore',
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    reject: false,
+    stripFinalNewline: false,
+    lines: false,
+    all: false,
+  });
+  const listeners: ((chunk: Buffer) => void)[] = [];
+  for (const stream of [child.stdout, child.stderr])
+    stream?.on('data', (chunk: Buffer) => {
+      for (const l of listeners) l(chunk);
+    });
+  // a write after the process ended must not crash the lab (EPIPE)
+  child.stdin?.on('error', () => undefined);
+  const done = child.then((result) => ({
+    argv: [...argv],
+    exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : 137),
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? '') + (result.timedOut ? `\n[buildx-lab] killed after ${options.timeoutMs} ms timeout` : ''),
+    durationMs: Math.round(performance.now() - started),
+  }));
+  return {
+    write: (data) => {
+      if (child.stdin?.writable) child.stdin.write(data);
+    },
+    endInput: () => child.stdin?.end(),
+    onData: (l) => listeners.push(l),
+    done,
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
 /** run() that requires exit 0. Any non-zero exit fails, whatever stderr says. */
 export async function runChecked(argv: readonly string[], options: ExecOptions): Promise<CommandRecord> {
   const record = await run(argv, options);

@@ -4,7 +4,7 @@ import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainer
 import { childEnv, type LabConfig } from '../config.ts';
 import { EngineStartError, HarnessError } from '../errors.ts';
 import { lastLines } from '../text.ts';
-import { run, type ExecOptions } from '../exec.ts';
+import { run, start, type ExecOptions, type RunningProcess } from '../exec.ts';
 import type { CommandRecord, StoreKind } from '../model.ts';
 import { ROLE_LABEL, isContainerRunning } from '../engine/labels.ts';
 
@@ -202,14 +202,32 @@ export class StartedDindContainer implements AsyncDisposable {
     argv: readonly string[],
     opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; onLine?: ExecOptions['onLine']; signal?: AbortSignal } = {},
   ): Promise<CommandRecord> {
-    const envArgs = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    const wd = opts.workdir ? ['-w', opts.workdir] : [];
-    return run(['docker', 'exec', ...envArgs, ...wd, this.id, ...argv], {
+    return run(this.execArgv(argv, opts), {
       env: childEnv(this.config),
       timeoutMs: opts.timeoutMs ?? 300_000,
       onLine: opts.onLine,
       signal: opts.signal,
     });
+  }
+
+  /**
+   * Starts argv inside the engine's container without waiting (`docker exec -i` when it reads `stdin`).
+   * Killing the returned process ends the `docker exec` client only: what it runs in the engine goes on
+   * until the caller ends it there (CellSandbox.start keeps its pid for that).
+   */
+  start(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; signal?: AbortSignal; stdin?: boolean } = {}): RunningProcess {
+    return start(this.execArgv(argv, opts, opts.stdin ? ['-i'] : []), {
+      env: childEnv(this.config),
+      timeoutMs: opts.timeoutMs ?? 300_000,
+      signal: opts.signal,
+      stdin: opts.stdin ?? false,
+    });
+  }
+
+  private execArgv(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string }, flags: string[] = []): string[] {
+    const envArgs = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    const wd = opts.workdir ? ['-w', opts.workdir] : [];
+    return ['docker', 'exec', ...flags, ...envArgs, ...wd, this.id, ...argv];
   }
 
   async info(): Promise<DockerInfo | undefined> {

@@ -16,7 +16,8 @@ import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS 
 import { validateCheck, type Check } from '../kit/checks.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
 import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, labOwnedEnv } from '../kit/lab-owned.ts';
-import type { Step } from '../kit/steps.ts';
+import { FAULT_ACTIONS, type InteractAction, type Step } from '../kit/steps.ts';
+import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 
 export const CASE_FILE = 'case.yaml';
@@ -157,17 +158,47 @@ const argvRule = (rule: (a: string[]) => unknown) => (a: string[], ctx: z.core.$
   }
 };
 
+/** Seconds a step waits for a pattern (an `expect`, a `waitFor`) when it names none, and at most. */
+const WAIT_DEFAULT_S = 30;
+const WAIT_MAX_S = 600;
+const waitSeconds = z.number().int().min(1).max(WAIT_MAX_S);
+
+/** One line of an interactive step's script. */
+const interactAction = z.union([
+  z.strictObject({ expect: regex, timeout: waitSeconds.optional() }),
+  z.strictObject({ send: labText(4096) }),
+  z.strictObject({
+    sendControl: z.string().superRefine((k, ctx) => {
+      try {
+        controlByte(k);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
+  }),
+]);
+
 const stepSchema = z
   .strictObject({
     id: stepId.optional(),
     buildx: argv.superRefine(argvRule((a) => checkBuildxArgv(a, AT_LOAD.buildkitImage, AT_LOAD.context))).optional(),
     docker: argv.superRefine(argvRule((a) => checkDockerArgv(a, AT_LOAD.context))).optional(),
+    action: choice(FAULT_ACTIONS).optional(),
+    standalone: z.boolean().optional(),
+    interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
+    background: z.boolean().optional(),
+    waitFor: z.union([regex, z.strictObject({ pattern: regex, timeout: waitSeconds.optional() })]).optional(),
+    await: oneOrMany(stepId).optional(),
     env: envMap.optional(),
     cwd: relPath.optional(),
     timeout: z.number().int().min(1).max(3600).optional(),
     symptom: symptomSchema.optional(),
   })
-  .refine((s) => (s.buildx ? 1 : 0) + (s.docker ? 1 : 0) === 1, 'a step is one of buildx: [...] or docker: [...]');
+  .refine(
+    (s) => (s.buildx ? 1 : 0) + (s.docker ? 1 : 0) + (s.action ? 1 : 0) === (s.await && !s.buildx && !s.docker && !s.action ? 0 : 1),
+    'a step is one of buildx: [...], docker: [...] or action: ..., or only await: ID',
+  );
+type StepInput = z.infer<typeof stepSchema>;
 
 const caseSchema = z.strictObject({
   title: nonEmpty(300),
@@ -376,7 +407,9 @@ function mostSpecific(issue: Issue): Issue {
 function knownKeys(at: readonly Key[]): string {
   const top = at[0];
   if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, image, registry, requests';
-  if (top === 'steps') return 'id, buildx, docker, env, cwd, timeout, symptom';
+  if (top === 'steps' && at.includes('interact')) return 'one of expect (with timeout), send, sendControl';
+  if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
+  if (top === 'steps') return 'id, buildx, docker, action, standalone, interact, background, waitFor, await, env, cwd, timeout, symptom';
   return 'the keys in fixtures/cases/README.md';
 }
 
@@ -440,9 +473,8 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
         const id = s.id ?? `${i + 1}`;
         const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
         return {
+          ...timedStep(src, s, i, driver),
           id,
-          tool: s.buildx ? 'buildx' : 'docker',
-          argv: (s.buildx ?? s.docker)!,
           env: s.env ?? {},
           ...(s.cwd ? { cwd: s.cwd } : {}),
           ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
@@ -450,9 +482,20 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
         };
       });
   const ids = new Set<string>();
+  // background steps not yet awaited, as the steps go
+  const backgrounded = new Set<string>();
   steps.forEach((s, i) => {
     if (ids.has(s.id)) src.fail(['steps', i, 'id'], `step id ${s.id} is used twice`);
+    for (const a of s.await ?? []) {
+      if (!backgrounded.has(a))
+        src.fail(
+          ['steps', i, 'await'],
+          `${a} is not a background step before this one${ids.has(a) ? ' (or it was awaited already)' : ''}; await names an earlier step with background: true`,
+        );
+      backgrounded.delete(a);
+    }
     ids.add(s.id);
+    if (s.background) backgrounded.add(s.id);
   });
   for (const [i, ch] of [...checks, ...steps.flatMap((s) => s.checks)].entries()) {
     const step = 'step' in ch ? ch.step : undefined;
@@ -470,6 +513,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   };
   for (const s of steps) {
     s.argv.forEach(scan);
+    for (const a of s.interact ?? []) if ('send' in a) scan(a.send);
     Object.values(s.env).forEach(scan);
   }
   Object.values(c.env ?? {}).forEach(scan);
@@ -536,6 +580,38 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     expect,
     uses,
     files: caseFiles(root),
+  };
+}
+
+/** A step's command and how it runs in time (interact, background, waitFor, await, action), checked together. */
+function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit<Step, 'id' | 'env' | 'cwd' | 'timeoutMs'> {
+  const at = (k: string) => ['steps', i, k];
+  const command = s.buildx !== undefined || s.docker !== undefined;
+  if (s.standalone !== undefined && s.buildx === undefined) src.fail(at('standalone'), 'applies to buildx: steps (it runs the binary as `buildx ...`)');
+  if (s.interact && s.background) src.fail(at('interact'), 'an interactive step runs in the foreground; drop background, or put the waiting in the script (expect)');
+  if ((s.interact || s.background) && !command) src.fail(at(s.interact ? 'interact' : 'background'), 'needs a command: buildx: [...] or docker: [...]');
+  if (s.waitFor !== undefined && !s.background) src.fail(at('waitFor'), 'applies to background: true steps (the next step starts once their output matches)');
+  if (s.action) {
+    for (const k of ['env', 'cwd', 'timeout'] as const) if (s[k] !== undefined) src.fail(at(k), `does not apply to action: ${s.action} (the lab does it)`);
+    if (driver.includes('docker'))
+      src.fail(at('action'), `${s.action} needs a builder container; the docker driver builds in the engine itself: set driver: docker-container (or remote)`);
+  }
+  const waitFor = typeof s.waitFor === 'string' ? { pattern: s.waitFor } : s.waitFor;
+  return {
+    tool: s.buildx ? 'buildx' : s.docker ? 'docker' : s.action ? 'action' : 'await',
+    argv: s.buildx ?? s.docker ?? [],
+    ...(s.standalone ? { standalone: true } : {}),
+    ...(s.interact
+      ? {
+          interact: s.interact.map(
+            (a): InteractAction =>
+              'expect' in a ? { expect: a.expect, timeoutMs: (a.timeout ?? WAIT_DEFAULT_S) * 1000 } : 'send' in a ? { send: a.send } : { sendControl: a.sendControl },
+          ),
+        }
+      : {}),
+    ...(s.background ? { background: waitFor ? { waitFor: { pattern: waitFor.pattern, timeoutMs: (waitFor.timeout ?? WAIT_DEFAULT_S * 4) * 1000 } } : {} } : {}),
+    ...(s.await ? { await: s.await } : {}),
+    ...(s.action ? { action: s.action } : {}),
   };
 }
 
