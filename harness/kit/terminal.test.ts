@@ -72,7 +72,8 @@ describe('Screen', () => {
 describe('waitForMatch', () => {
   it('tries again as the output grows, and once more when the command ends', async () => {
     const log = new OutputLog();
-    const ended = Promise.withResolvers<void>();
+    let end = () => {};
+    const ended = { promise: new Promise<void>((r) => (end = r)), resolve: () => end() };
     const hit = waitForMatch(() => (/#\d+ RUN sleep/.exec(log.text) ?? undefined)?.[0], (l) => log.onChange(l), 5000, ended.promise);
     log.append(Buffer.from('#1 [internal] load\n#5 RU'));
     log.append(Buffer.from('N sleep 30\n'));

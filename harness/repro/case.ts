@@ -163,20 +163,25 @@ const WAIT_DEFAULT_S = 30;
 const WAIT_MAX_S = 600;
 const waitSeconds = z.number().int().min(1).max(WAIT_MAX_S);
 
-/** One line of an interactive step's script. */
-const interactAction = z.union([
-  z.strictObject({ expect: regex, timeout: waitSeconds.optional() }),
-  z.strictObject({ send: labText(4096) }),
-  z.strictObject({
-    sendControl: z.string().superRefine((k, ctx) => {
-      try {
-        controlByte(k);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      }
-    }),
-  }),
-]);
+/** One line of an interactive step's script: one of expect (with its timeout), send, sendControl. */
+const interactAction = z
+  .strictObject({
+    expect: regex.optional(),
+    timeout: waitSeconds.optional(),
+    send: labText(4096).optional(),
+    sendControl: z
+      .string()
+      .superRefine((k, ctx) => {
+        try {
+          controlByte(k);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      })
+      .optional(),
+  })
+  .refine((a) => [a.expect, a.send, a.sendControl].filter((x) => x !== undefined).length === 1, 'a line is one of expect: PATTERN, send: TEXT or sendControl: KEY')
+  .refine((a) => a.timeout === undefined || a.expect !== undefined, 'timeout belongs to an expect line');
 
 const stepSchema = z
   .strictObject({
@@ -407,7 +412,7 @@ function mostSpecific(issue: Issue): Issue {
 function knownKeys(at: readonly Key[]): string {
   const top = at[0];
   if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, image, registry, requests';
-  if (top === 'steps' && at.includes('interact')) return 'one of expect (with timeout), send, sendControl';
+  if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
   if (top === 'steps') return 'id, buildx, docker, action, standalone, interact, background, waitFor, await, env, cwd, timeout, symptom';
   return 'the keys in fixtures/cases/README.md';
@@ -605,7 +610,7 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
       ? {
           interact: s.interact.map(
             (a): InteractAction =>
-              'expect' in a ? { expect: a.expect, timeoutMs: (a.timeout ?? WAIT_DEFAULT_S) * 1000 } : 'send' in a ? { send: a.send } : { sendControl: a.sendControl },
+              a.expect !== undefined ? { expect: a.expect, timeoutMs: (a.timeout ?? WAIT_DEFAULT_S) * 1000 } : a.send !== undefined ? { send: a.send } : { sendControl: a.sendControl! },
           ),
         }
       : {}),
