@@ -222,7 +222,9 @@ async function interact(
         const budget = Math.max(0, Math.min(a.timeoutMs, deadline - Date.now()));
         const hit = await screen.expect(a.expect, budget, proc.done);
         if (hit === undefined) {
-          notes.push(`interact[${i}]: expect /${a.expect}/ not seen ${proc.ended() ? 'before the command ended' : `within ${budget / 1000} s`}; the script stopped there`);
+          // the note names the line, not its pattern: the note is part of the step's output, which checks read
+          notes.push(`interact[${i}]: the expect saw no match ${proc.ended() ? 'before the command ended' : `within ${budget / 1000} s`}; the script stopped there`);
+          kit.fact(`step ${id}: interact[${i}] expect /${a.expect}/ did not match`);
           break;
         }
         kit.fact(`step ${id}: interact[${i}] expect matched "${clip(hit)}"`);

@@ -5,8 +5,12 @@
 // second `expect` of a prompt waits for the next prompt, not the one already matched. The final screen,
 // scrollback included, is the step's evidence. Also: waiting for a pattern in any growing text (a
 // background step's output), throttled and bounded like every user pattern (checks.ts).
-import xterm from '@xterm/headless';
+import * as xtermModule from '@xterm/headless';
 import { matchAt, matchBudget } from './checks.ts';
+
+/** Node loads the package's CommonJS build (the class on its default export); vite's runner, which runs the
+ * cells, resolves its ESM build (the class by name). */
+const xterm = ((xtermModule as { default?: typeof xtermModule }).default ?? xtermModule) as typeof xtermModule;
 
 /** The size of an interactive step's terminal; the command sees it through `stty`. */
 export const COLS = 120;

@@ -55,7 +55,7 @@ steps:
       - sendControl: d
     timeout: 300
 symptom:
-  - output: "hi from a case\\s+built"
+  - output: 'hi from a case\\s+built'
     step: debug
   - output: "cat /hello.txt"
     step: debug
@@ -85,7 +85,9 @@ symptom:
     step: wait
   - notOutput: "not typed"
     step: wait
-  - output: "expect /never printed/ not seen within 2 s"
+  - output: "interact.1.: the expect saw no match within 2 s; the script stopped there"
+    step: wait
+  - notOutput: "never printed"
     step: wait
   - exitCode: 137
     step: wait
@@ -134,19 +136,19 @@ steps:
     background: true
     waitFor: started
   - id: after
-    buildx: [version]
+    buildx: [--help]
     standalone: true
 symptom:
   - exitCode: 137
     step: sleeper
   - output: "still running when the steps ended: killed"
     step: sleeper
-  - output: "^buildx github.com/docker/buildx"
+  - output: '(?m)^\\s+buildx \\[command\\]'
     step: after
 `);
     expect(r.summary, `${r.error?.message ?? ''}\n${r.evidence.facts.join('\n')}`).toMatch(/^symptom PRESENT/);
     // the standalone binary ran as `buildx`, not as the docker CLI's plugin
-    expect(r.evidence.commands.some((c) => c.argv.join(' ') === 'buildx version')).toBe(true);
+    expect(r.evidence.commands.some((c) => c.argv.join(' ') === 'buildx --help')).toBe(true);
   });
 
   it('says inconclusive when a waitFor never matches: the next step did not run when the case asked', async () => {
