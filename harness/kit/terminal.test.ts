@@ -74,12 +74,22 @@ describe('waitForMatch', () => {
     const log = new OutputLog();
     let end = () => {};
     const ended = { promise: new Promise<void>((r) => (end = r)), resolve: () => end() };
-    const hit = waitForMatch(() => (/#\d+ RUN sleep/.exec(log.text) ?? undefined)?.[0], (l) => log.onChange(l), 5000, ended.promise);
+    const hit = waitForMatch(
+      () => (/#\d+ RUN sleep/.exec(log.text) ?? undefined)?.[0],
+      (l) => log.onChange(l),
+      5000,
+      ended.promise,
+    );
     log.append(Buffer.from('#1 [internal] load\n#5 RU'));
     log.append(Buffer.from('N sleep 30\n'));
     expect(await hit).toBe('#5 RUN sleep');
 
-    const late = waitForMatch(() => (log.text.includes('DONE') ? 'DONE' : undefined), () => () => undefined, 5000, ended.promise);
+    const late = waitForMatch(
+      () => (log.text.includes('DONE') ? 'DONE' : undefined),
+      () => () => undefined,
+      5000,
+      ended.promise,
+    );
     log.append(Buffer.from('DONE\n'));
     ended.resolve();
     expect(await late).toBe('DONE');
