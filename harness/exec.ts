@@ -14,15 +14,15 @@ export interface ExecOptions {
   signal?: AbortSignal;
 }
 
-export async function run(argv: readonly string[], options: ExecOptions): Promise<CommandRecord> {
+/** The child process of run() and start(): the lab's env only, never a rejection on exit codes. */
+function spawn(argv: readonly string[], options: Omit<ExecOptions, 'onLine'>, stdin: 'pipe' | 'ignore' | undefined) {
   const [file, ...args] = argv;
-  if (!file) throw new Error('run: empty argv');
-  const started = performance.now();
-  const child = execa(file, args, {
+  if (!file) throw new Error('empty argv');
+  return execa(file, args, {
     env: options.env,
     extendEnv: false,
     cwd: options.cwd,
-    input: options.input,
+    ...(stdin ? { stdin } : { input: options.input }),
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
     reject: false,
@@ -30,6 +30,29 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
     lines: false,
     all: false,
   });
+}
+
+/** The record of an ended child; `unknownExit` when it has no code and was neither timed out nor cancelled (killed). */
+function recordOf(
+  argv: readonly string[],
+  result: { exitCode?: number; timedOut: boolean; isCanceled: boolean; stdout?: unknown; stderr?: unknown },
+  options: Pick<ExecOptions, 'timeoutMs'>,
+  started: number,
+  unknownExit: number,
+): CommandRecord {
+  const timedOut = result.timedOut ? `\n[buildx-lab] killed after ${options.timeoutMs} ms timeout` : '';
+  return {
+    argv: [...argv],
+    exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : unknownExit),
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? '') + timedOut,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+export async function run(argv: readonly string[], options: ExecOptions): Promise<CommandRecord> {
+  const started = performance.now();
+  const child = spawn(argv, options, undefined);
   if (options.onLine) {
     const onLine = options.onLine;
     for (const stream of [child.stdout, child.stderr]) {
@@ -42,15 +65,7 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
       });
     }
   }
-  const result = await child;
-  const timedOut = result.timedOut ? `\n[buildx-lab] killed after ${options.timeoutMs} ms timeout` : '';
-  return {
-    argv: [...argv],
-    exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : 1),
-    stdout: String(result.stdout ?? ''),
-    stderr: String(result.stderr ?? '') + timedOut,
-    durationMs: Math.round(performance.now() - started),
-  };
+  return recordOf(argv, await child, options, started, 1);
 }
 
 /** A process the lab started and has not awaited yet: its input, its output as it comes, its end. */
@@ -69,21 +84,8 @@ export interface RunningProcess {
 
 /** Starts argv without waiting for it: for steps that run beside others or read what they are sent. */
 export function start(argv: readonly string[], options: Omit<ExecOptions, 'input' | 'onLine'> & { stdin?: boolean }): RunningProcess {
-  const [file, ...args] = argv;
-  if (!file) throw new Error('start: empty argv');
   const started = performance.now();
-  const child = execa(file, args, {
-    env: options.env,
-    extendEnv: false,
-    cwd: options.cwd,
-    stdin: options.stdin ? 'pipe' : 'ignore',
-    timeout: options.timeoutMs,
-    cancelSignal: options.signal,
-    reject: false,
-    stripFinalNewline: false,
-    lines: false,
-    all: false,
-  });
+  const child = spawn(argv, options, options.stdin ? 'pipe' : 'ignore');
   const listeners: ((chunk: Buffer) => void)[] = [];
   for (const stream of [child.stdout, child.stderr])
     stream?.on('data', (chunk: Buffer) => {
@@ -91,13 +93,8 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
     });
   // a write after the process ended must not crash the lab (EPIPE)
   child.stdin?.on('error', () => undefined);
-  const done = child.then((result) => ({
-    argv: [...argv],
-    exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : 137),
-    stdout: String(result.stdout ?? ''),
-    stderr: String(result.stderr ?? '') + (result.timedOut ? `\n[buildx-lab] killed after ${options.timeoutMs} ms timeout` : ''),
-    durationMs: Math.round(performance.now() - started),
-  }));
+  // killed by a signal (SIGKILL from kill()): the shell's 128 + 9
+  const done = child.then((result) => recordOf(argv, result, options, started, 137));
   return {
     write: (data) => {
       if (child.stdin?.writable) child.stdin.write(data);
