@@ -210,18 +210,30 @@ export class CellSandbox {
     const pidFile = `${this.dir}/run/${opts.name}.pid`;
     // The lab's wrapper: the command travels as arguments, never through the script's text.
     const inner = opts.tty ? ['script', '-qfec', `stty cols ${opts.tty.cols} rows ${opts.tty.rows} 2>/dev/null; exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'] : [...argv];
+    const timeoutMs = opts.timeoutMs ?? 300_000;
     const proc = this.dind.start(['sh', '-c', 'echo $$ > "$0" && exec "$@"', pidFile, ...inner], {
       // script runs the command with $SHELL: the lab's shell, whatever the case's environment says
       env: { ...this.env, ...opts.env, ...(opts.tty ? { TERM: 'xterm-256color', SHELL: '/bin/sh' } : {}), ...this.owned },
       workdir: opts.cwd ?? this.contextDir,
-      timeoutMs: opts.timeoutMs ?? 300_000,
+      // the step's timeout is kept below (it must end the process in the engine too); this is a backstop
+      timeoutMs: timeoutMs + 60_000,
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
       stdin: opts.tty !== undefined,
     });
     let ended = false;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void stop();
+    }, timeoutMs);
     const done = proc.done.then((r) => {
       ended = true;
-      return { ...r, argv: [...argv] };
+      clearTimeout(timer);
+      return {
+        ...r,
+        argv: [...argv],
+        ...(timedOut ? { exitCode: 124, stderr: `${r.stderr}\n[buildx-lab] killed after ${timeoutMs} ms timeout` } : {}),
+      };
     });
     const stop = async (): Promise<void> => {
       // STOP first, so nothing forks while the tree is walked; then KILL every process in it

@@ -128,13 +128,19 @@ symptom:
     expect(r.evidence.facts.join('\n')).toMatch(/step slow: waitFor matched "slow-step-started"[\s\S]*action stop-builder: docker stop buildx_buildkit_c[0-9a-f]+0 exit 0/);
   });
 
-  it('ends a background step still running when the steps end, and records it so', async () => {
+  it('ends a background step at its timeout and one still running when the steps end, and records them so; runs Buildx standalone', async () => {
     const r = await runCase(`title: a background step left running
 steps:
   - id: sleeper
     docker: [run, --rm, "\${base}", sh, -c, "echo started; sleep 600"]
     background: true
     waitFor: started
+  - id: short
+    docker: [run, --rm, "\${base}", sleep, "600"]
+    background: true
+    timeout: 5
+  - await: short
+    timeout: 60
   - id: after
     buildx: [--help]
     standalone: true
@@ -143,6 +149,10 @@ symptom:
     step: sleeper
   - output: "still running when the steps ended: killed"
     step: sleeper
+  - exitCode: 124
+    step: short
+  - output: "killed after 5000 ms timeout"
+    step: short
   - output: '(?m)^\\s+buildx \\[command\\]'
     step: after
 `);
