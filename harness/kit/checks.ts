@@ -162,7 +162,7 @@ const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 export interface RecordedStep {
   id: string;
   record: CommandRecord;
-  /** the step did not run at the moment the case asked for (a waitFor that never matched, an await that timed out) */
+  /** the step did not run at the moment the case asked for (a waitFor of a background step that never matched) */
   missed?: string;
 }
 

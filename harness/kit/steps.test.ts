@@ -113,14 +113,13 @@ describe('runSteps in time: the order of background, waitFor, await and the end 
         resolve({ argv: [], exitCode: code, stdout: lines.join('\n'), stderr: '', durationMs: 1 });
       };
     });
-    lines.forEach((l, i) =>
+    for (const [i, l] of lines.entries())
       setTimeout(
         () => {
           for (const f of listeners) f(Buffer.from(`${l}\r\n`));
         },
         5 * (i + 1),
-      ),
-    );
+      );
     // it ends well after its last line: a waitFor has matched by then
     if (exit !== undefined) setTimeout(() => finish(exit), 5 * lines.length + 300);
     const written: string[] = [];
@@ -207,6 +206,17 @@ describe('runSteps in time: the order of background, waitFor, await and the end 
     const { kit } = kitWith({ 'q-bg': scripted(['done'], 0, log, 'q-bg') }, log);
     const rec = await runSteps(kit, [bg('q', ['version'], 'never printed')], values);
     expect(rec[0]!.missed).toBe('waitFor /never printed/ did not match before the step ended');
+  });
+
+  it('ends an awaited step that does not end in time and records it as hung, for the checks (not inconclusive)', async () => {
+    const log: string[] = [];
+    const { kit, added } = kitWith({ 'h-bg': scripted(['hanging'], undefined, log, 'h-bg') }, log);
+    const rec = await runSteps(kit, [bg('h', ['build', '.']), { id: 'w', tool: 'await', argv: [], env: {}, await: ['h'], timeoutMs: 50 }], values);
+    expect(log).toEqual(['start h-bg docker buildx build .', 'h-bg stopped', 'h-bg ended 137']);
+    expect(rec).toHaveLength(1);
+    expect(rec[0]!.missed).toBeUndefined();
+    expect(rec[0]!.record.exitCode).toBe(124);
+    expect(added).toEqual(['124\n[buildx-lab] awaited for 0.05 s and still running: killed']);
   });
 
   it('refuses a fault action when the cell has no builder container (the docker driver)', async () => {

@@ -181,20 +181,21 @@ function commandOf(step: Step, argv: string[]): string[] {
   return step.standalone ? ['buildx', ...argv] : ['docker', 'buildx', ...argv];
 }
 
-/** `await: ID`: waits for a background step to end, at most `timeoutMs` (then it is ended). */
+/**
+ * `await: ID`: waits for a background step to end, at most `timeoutMs`. A step that does not end in time
+ * hung, which is what some bugs do: it is ended and recorded so (exit 124 and a note), for the checks.
+ */
 async function awaitStep(kit: Kit, running: Map<string, { proc: EngineProcess; at: number }>, recorded: RecordedStep[], id: string, timeoutMs: number): Promise<void> {
   const r = running.get(id);
   if (!r) throw new UsageError(`await: ${id} is not a background step that ran before this one`);
   let timer: NodeJS.Timeout | undefined;
   const ended = await Promise.race([r.proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), timeoutMs)))]);
   clearTimeout(timer);
-  if (!ended) {
-    await r.proc.stop();
-    recorded[r.at]!.missed = `await: ${id} did not end within ${timeoutMs / 1000} s; the lab ended it`;
-    kit.fact(`step ${recorded[r.at]!.missed}`);
-  } else kit.fact(`step ${id}: ended (exit ${(await r.proc.done).exitCode}); awaited`);
+  if (!ended) await r.proc.stop();
   running.delete(id);
-  recorded[r.at]!.record = await r.proc.done;
+  const rec = await r.proc.done;
+  recorded[r.at]!.record = ended ? rec : { ...rec, exitCode: 124, stderr: `${rec.stderr}\n[buildx-lab] awaited for ${timeoutMs / 1000} s and still running: killed` };
+  kit.fact(`step ${id}: ${ended ? `ended (exit ${rec.exitCode}); awaited` : `still running after ${timeoutMs / 1000} s of await; the lab ended it`}`);
   kit.sandbox.addRecord(recorded[r.at]!.record);
 }
 
