@@ -19,15 +19,15 @@ export interface ExecOptions {
 /** A record plus, when asked for, stdout's exact bytes (`overflow`: the process was killed for writing more than the bound). */
 export type RunResult = CommandRecord & { bytes?: { stdout: Buffer; overflow: boolean } };
 
-export async function run(argv: readonly string[], options: ExecOptions): Promise<RunResult> {
+/** The child process of run() and start(): the lab's env only, never a rejection on exit codes. */
+function spawn(argv: readonly string[], options: Omit<ExecOptions, 'onLine'>, stdin: 'pipe' | 'ignore' | undefined) {
   const [file, ...args] = argv;
-  if (!file) throw new Error('run: empty argv');
-  const started = performance.now();
-  const child = execa(file, args, {
+  if (!file) throw new Error('empty argv');
+  return execa(file, args, {
     env: options.env,
     extendEnv: false,
     cwd: options.cwd,
-    input: options.input,
+    ...(stdin ? { stdin } : { input: options.input }),
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
     reject: false,
@@ -36,6 +36,33 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
     all: false,
     ...(options.stdoutBytes !== undefined ? { encoding: 'buffer' as const, maxBuffer: { stdout: options.stdoutBytes } } : {}),
   });
+}
+
+/** The record of an ended child; `unknownExit` when it has no code and was neither timed out nor cancelled (killed). */
+function recordOf(
+  argv: readonly string[],
+  result: { exitCode?: number; timedOut: boolean; isCanceled: boolean; isMaxBuffer?: boolean; stdout?: unknown; stderr?: unknown },
+  options: Pick<ExecOptions, 'timeoutMs' | 'stdoutBytes'>,
+  started: number,
+  unknownExit: number,
+): RunResult {
+  const timedOut = result.timedOut ? `\n[buildx-lab] killed after ${options.timeoutMs} ms timeout` : '';
+  const text = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v ?? ''));
+  const overflow = result.isMaxBuffer === true;
+  const record: RunResult = {
+    argv: [...argv],
+    exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : unknownExit),
+    stdout: text(result.stdout),
+    stderr: text(result.stderr) + timedOut + (overflow ? `\n[buildx-lab] killed: stdout passed the ${options.stdoutBytes} bytes the lab keeps` : ''),
+    durationMs: Math.round(performance.now() - started),
+  };
+  if (options.stdoutBytes !== undefined) record.bytes = { stdout: Buffer.from((result.stdout as Uint8Array | undefined) ?? new Uint8Array()), overflow };
+  return record;
+}
+
+export async function run(argv: readonly string[], options: ExecOptions): Promise<RunResult> {
+  const started = performance.now();
+  const child = spawn(argv, options, undefined);
   if (options.onLine) {
     const onLine = options.onLine;
     for (const stream of [child.stdout, child.stderr]) {
@@ -48,19 +75,45 @@ export async function run(argv: readonly string[], options: ExecOptions): Promis
       });
     }
   }
-  const result = await child;
-  const timedOut = result.timedOut ? `\n[buildx-lab] killed after ${options.timeoutMs} ms timeout` : '';
-  const text = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v ?? ''));
-  const overflow = result.isMaxBuffer === true;
-  const record: RunResult = {
-    argv: [...argv],
-    exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : 1),
-    stdout: text(result.stdout),
-    stderr: text(result.stderr) + timedOut + (overflow ? `\n[buildx-lab] killed: stdout passed the ${options.stdoutBytes} bytes the lab keeps` : ''),
-    durationMs: Math.round(performance.now() - started),
+  return recordOf(argv, await child, options, started, 1);
+}
+
+/** A process the lab started and has not awaited yet: its input, its output as it comes, its end. */
+export interface RunningProcess {
+  /** writes to its standard input (only when started with `stdin: true`) */
+  write(data: string | Buffer): void;
+  /** closes its standard input */
+  endInput(): void;
+  /** every chunk of output as it arrives, stdout and stderr interleaved */
+  onData(listener: (chunk: Buffer) => void): void;
+  /** its record once it ended (never rejects) */
+  readonly done: Promise<CommandRecord>;
+  /** kills the process the lab started (not what it started elsewhere: see the caller) */
+  kill(): void;
+}
+
+/** Starts argv without waiting for it: for steps that run beside others or read what they are sent. */
+export function start(argv: readonly string[], options: Omit<ExecOptions, 'input' | 'onLine'> & { stdin?: boolean }): RunningProcess {
+  const started = performance.now();
+  const child = spawn(argv, options, options.stdin ? 'pipe' : 'ignore');
+  const listeners: ((chunk: Buffer) => void)[] = [];
+  for (const stream of [child.stdout, child.stderr])
+    stream?.on('data', (chunk: Buffer) => {
+      for (const l of listeners) l(chunk);
+    });
+  // a write after the process ended must not crash the lab (EPIPE)
+  child.stdin?.on('error', () => undefined);
+  // killed by a signal (SIGKILL from kill()): the shell's 128 + 9
+  const done = child.then((result) => recordOf(argv, result, options, started, 137));
+  return {
+    write: (data) => {
+      if (child.stdin?.writable) child.stdin.write(data);
+    },
+    endInput: () => child.stdin?.end(),
+    onData: (l) => listeners.push(l),
+    done,
+    kill: () => child.kill('SIGKILL'),
   };
-  if (options.stdoutBytes !== undefined) record.bytes = { stdout: Buffer.from((result.stdout as Uint8Array | undefined) ?? new Uint8Array()), overflow };
-  return record;
 }
 
 /** run() that requires exit 0. Any non-zero exit fails, whatever stderr says. */

@@ -4,7 +4,7 @@ import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainer
 import { childEnv, type LabConfig } from '../config.ts';
 import { EngineStartError, HarnessError } from '../errors.ts';
 import { lastLines } from '../text.ts';
-import { run, type ExecOptions, type RunResult } from '../exec.ts';
+import { run, start, type ExecOptions, type RunResult, type RunningProcess } from '../exec.ts';
 import type { StoreKind } from '../model.ts';
 import { ROLE_LABEL, isContainerRunning } from '../ownership/labels.ts';
 
@@ -211,9 +211,7 @@ export class StartedDindContainer implements AsyncDisposable {
       stdoutBytes?: number;
     } = {},
   ): Promise<RunResult> {
-    const envArgs = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    const wd = opts.workdir ? ['-w', opts.workdir] : [];
-    return run(['docker', 'exec', ...(opts.input ? ['-i'] : []), ...envArgs, ...wd, this.id, ...argv], {
+    return run(this.execArgv(argv, opts, opts.input ? ['-i'] : []), {
       env: childEnv(this.config),
       timeoutMs: opts.timeoutMs ?? 300_000,
       onLine: opts.onLine,
@@ -221,6 +219,26 @@ export class StartedDindContainer implements AsyncDisposable {
       ...(opts.input ? { input: opts.input } : {}),
       ...(opts.stdoutBytes !== undefined ? { stdoutBytes: opts.stdoutBytes } : {}),
     });
+  }
+
+  /**
+   * Starts argv inside the engine's container without waiting (`docker exec -i` when it reads `stdin`).
+   * Killing the returned process ends the `docker exec` client only: what it runs in the engine goes on
+   * until the caller ends it there (CellSandbox.start keeps its pid for that).
+   */
+  start(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string; timeoutMs?: number; signal?: AbortSignal; stdin?: boolean } = {}): RunningProcess {
+    return start(this.execArgv(argv, opts, opts.stdin ? ['-i'] : []), {
+      env: childEnv(this.config),
+      timeoutMs: opts.timeoutMs ?? 300_000,
+      signal: opts.signal,
+      stdin: opts.stdin ?? false,
+    });
+  }
+
+  private execArgv(argv: readonly string[], opts: { env?: Record<string, string>; workdir?: string }, flags: string[] = []): string[] {
+    const envArgs = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    const wd = opts.workdir ? ['-w', opts.workdir] : [];
+    return ['docker', 'exec', ...flags, ...envArgs, ...wd, this.id, ...argv];
   }
 
   async info(): Promise<DockerInfo | undefined> {

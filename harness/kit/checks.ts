@@ -138,13 +138,12 @@ const compiled = new Map<string, RE2JS>();
 /** The first match of `pattern` in `text`, in linear time; undefined when none. Throws UsageError when the
  * match would cost more than MAX_MATCH_WORK (it would stall the process that serves every cell). */
 export function firstMatch(pattern: string, text: string): string | undefined {
-  let re = compiled.get(pattern);
-  if (!re) {
-    re = compilePattern(pattern);
-    // a requests check matches its userAgent pattern against every journal entry: compile it once
-    if (compiled.size >= 256) compiled.clear();
-    compiled.set(pattern, re);
-  }
+  return matchAt(pattern, text)?.text;
+}
+
+/** The first match of `pattern` in `text` with where it starts and ends, under the same bounds as firstMatch. */
+export function matchAt(pattern: string, text: string): { text: string; start: number; end: number } | undefined {
+  const re = compiledPattern(pattern);
   const work = text.length * re.programSize();
   if (work > MAX_MATCH_WORK) {
     throw new UsageError(
@@ -152,7 +151,23 @@ export function firstMatch(pattern: string, text: string): string | undefined {
     );
   }
   const m = re.matcher(text);
-  return m.find() ? (m.group(0) ?? '') : undefined;
+  return m.find() ? { text: m.group(0) ?? '', start: m.start(), end: m.end() } : undefined;
+}
+
+/** The longest text `pattern` may be matched against in one go (MAX_MATCH_WORK over its program size). */
+export function matchBudget(pattern: string): number {
+  return Math.floor(MAX_MATCH_WORK / compiledPattern(pattern).programSize());
+}
+
+function compiledPattern(pattern: string): RE2JS {
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = compilePattern(pattern);
+    // a requests check matches its userAgent pattern against every journal entry: compile it once
+    if (compiled.size >= 256) compiled.clear();
+    compiled.set(pattern, re);
+  }
+  return re;
 }
 
 /** Whether `pattern` matches the whole of `text` (a registry reference), within the same bounds as firstMatch. */
@@ -187,6 +202,8 @@ const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 export interface RecordedStep {
   id: string;
   record: CommandRecord;
+  /** the step did not run at the moment the case asked for (a waitFor of a background step that never matched) */
+  missed?: string;
 }
 
 function stepsFor(steps: readonly RecordedStep[], step: string | undefined): RecordedStep[] {

@@ -25,6 +25,7 @@ const LAB_OWNED_ENV: Record<string, string> = {
   BUILDX_BAKE_ENTITLEMENTS_FS:
     "turns off bake's own check that a bake file reads and writes only under the working directory (Buildx >= 0.19); grant a path inside the context with --allow fs=PATH",
   BAKE_ALLOW_REMOTE_FS_ACCESS: "turns off bake's filesystem check for a remote bake definition",
+  SHELL: "chooses the program that runs an interactive step's command under its terminal (util-linux script runs $SHELL); the lab sets /bin/sh",
   GCONV_PATH: 'makes the C library load code from a path',
   ENV: 'makes a shell run a file at start',
   BASH_ENV: 'makes a shell run a file at start',

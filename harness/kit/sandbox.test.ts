@@ -26,3 +26,45 @@ describe("the environment of the cell's commands", () => {
     expect(envs[1]).toEqual({ DOCKER_CONFIG: '/tmp/cells/c1/docker', BUILDX_CONFIG: '/tmp/cells/c1/buildx' });
   });
 });
+
+describe('a process started in the engine (background and interactive steps)', () => {
+  const started: { argv: readonly string[]; env: Record<string, string>; stdin: boolean }[] = [];
+  const execs: string[][] = [];
+  let finish: () => void = () => {};
+  const dind = {
+    name: 'd',
+    exec: async (argv: string[]) => {
+      execs.push(argv);
+      // the kill script ends the process, so its docker exec returns
+      if (argv.join(' ').includes('kill -KILL')) finish();
+      return { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 1 };
+    },
+    start: (argv: readonly string[], o: { env: Record<string, string>; stdin: boolean }) => {
+      started.push({ argv, env: o.env, stdin: o.stdin });
+      const done = new Promise<{ argv: string[]; exitCode: number; stdout: string; stderr: string; durationMs: number }>((r) => {
+        finish = () => r({ argv: [], exitCode: 137, stdout: '', stderr: '', durationMs: 1 });
+      });
+      return { write: () => {}, endInput: () => {}, onData: () => {}, done, kill: () => {} };
+    },
+  } as unknown as StartedDindContainer;
+  const binary = { path: '/cache/buildx/v0.21.1/docker-buildx', version: 'v0.21.1' } as BuildxBinary;
+
+  it("runs the command under `script` with the lab's shell, the argv quoted, its pid kept; stop() ends it in the engine", async () => {
+    const sb = await CellSandbox.create(dind, binary, '/cache', 'c1', 'registry:5000', { env: { SHELL: '/evil', TERM: 'dumb' } });
+    const p = sb.start(['docker', 'buildx', 'debug', "x'; touch /pwned; '"], { name: 'd-tty', tty: { cols: 120, rows: 40 } });
+    const s = started[0]!;
+    expect(s.stdin).toBe(true);
+    expect(s.argv.slice(0, 4)).toEqual(['sh', '-c', 'echo $$ > "$0" && exec "$@"', '/tmp/cells/c1/run/d-tty.pid']);
+    expect(s.argv.slice(4)).toEqual(['script', '-qfec', `stty cols 120 rows 40 2>/dev/null; exec docker buildx debug 'x'\\''; touch /pwned; '\\'''`, '/dev/null']);
+    expect(s.env).toMatchObject({ SHELL: '/bin/sh', TERM: 'xterm-256color', DOCKER_CONFIG: '/tmp/cells/c1/docker' });
+    await p.stop();
+    expect(execs.at(-1)).toEqual(['sh', '-c', expect.stringContaining('kill -STOP'), '/tmp/cells/c1/run/d-tty.pid']);
+    expect((await p.done).argv).toEqual(['docker', 'buildx', 'debug', "x'; touch /pwned; '"]);
+    expect(p.ended()).toBe(true);
+  });
+
+  it("refuses a process name that is not of the lab's form (it names the pid file)", async () => {
+    const sb = await CellSandbox.create(dind, binary, '/cache', 'c1', 'registry:5000');
+    expect(() => sb.start(['true'], { name: '../x' })).toThrow(/process name '..\/x' is not of the lab's form/);
+  });
+});

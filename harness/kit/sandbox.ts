@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { BuildxBinary } from '../buildx/buildx.ts';
 import { BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { HarnessError, UsageError } from '../errors.ts';
-import type { RunResult } from '../exec.ts';
+import type { RunResult, RunningProcess } from '../exec.ts';
 import type { CommandRecord } from '../model.ts';
 import { shellQuote } from '../text.ts';
 
@@ -45,6 +45,19 @@ for p in "$@"; do
   printf '%s\t%s%s\n' "$k" "$r" "$rest"
 done
 printf 'ctx\t%s\n' "$ctx"`;
+
+/** The PATH of the engines' images (Debian's default for root). */
+const ENGINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** A process started in the engine (CellSandbox.start). */
+export interface EngineProcess {
+  proc: RunningProcess;
+  /** its record, argv as the step gave it (never rejects) */
+  done: Promise<CommandRecord>;
+  /** ends it and what it started in the engine, then waits for its record */
+  stop(): Promise<void>;
+  ended(): boolean;
+}
 
 export interface CommandOptions {
   env?: Record<string, string>;
@@ -103,6 +116,8 @@ export class CellSandbox {
       `rm -rf ${this.dir}`,
       `mkdir -p ${this.dir}/docker/cli-plugins ${this.dir}/buildx ${this.dir}/ctx ${this.dir}/out`,
       `ln -sf ${shellQuote(this.pluginPath)} ${this.dir}/docker/cli-plugins/docker-buildx`,
+      // the same binary as a standalone `buildx` (a step's `standalone: true`), found through the lab's PATH
+      `mkdir -p ${this.dir}/bin ${this.dir}/run && ln -sf ${shellQuote(this.pluginPath)} ${this.dir}/bin/buildx`,
       `printf '%s' ${shellQuote(buildkitdToml(registryHost))} > ${this.dir}/buildkitd.toml`,
       ...(opts.fixture ? [`cp -r ${shellQuote(this.fixture(opts.fixture))}/. ${this.contextDir}/`, `echo ${cellId} > ${this.contextDir}/cell-id.txt`] : []),
     ].join(' && ');
@@ -197,9 +212,72 @@ export class CellSandbox {
     });
   }
 
+  /** PATH of a standalone `buildx` step: the cell's own bin directory first (the lab's, like the plugin link). */
+  get standalonePath(): string {
+    return `${this.dir}/bin:${ENGINE_PATH}`;
+  }
+
+  /**
+   * Starts argv in the engine without waiting: a background step, or (with `tty`) an interactive one under
+   * a pseudo-terminal made by util-linux `script` in the engine, driven through `docker exec -i`. The
+   * process's pid is kept in the cell's run directory, so `stop()` ends it and everything it started in
+   * the engine (killing the `docker exec` client alone would leave them running). The record of `done` is
+   * not yet in the cell's commands: the caller adds it once it is final (addRecord).
+   */
+  start(argv: readonly string[], opts: CommandOptions & { tty?: { cols: number; rows: number }; name: string }): EngineProcess {
+    if (!/^[a-z0-9-]+$/.test(opts.name)) throw new HarnessError(`process name '${opts.name}' is not of the lab's form`);
+    const pidFile = `${this.dir}/run/${opts.name}.pid`;
+    // The lab's wrapper: the command travels as arguments, never through the script's text.
+    const inner = opts.tty ? ['script', '-qfec', `stty cols ${opts.tty.cols} rows ${opts.tty.rows} 2>/dev/null; exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'] : [...argv];
+    const timeoutMs = opts.timeoutMs ?? 300_000;
+    const proc = this.dind.start(['sh', '-c', 'echo $$ > "$0" && exec "$@"', pidFile, ...inner], {
+      // script runs the command with $SHELL: the lab's shell, whatever the case's environment says
+      env: { ...this.env, ...opts.env, ...(opts.tty ? { TERM: 'xterm-256color', SHELL: '/bin/sh' } : {}), ...this.owned },
+      workdir: opts.cwd ?? this.contextDir,
+      // the step's timeout is kept below (it must end the process in the engine too); this is a backstop
+      timeoutMs: timeoutMs + 60_000,
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      stdin: opts.tty !== undefined,
+    });
+    let ended = false;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void stop();
+    }, timeoutMs);
+    const done = proc.done.then((r) => {
+      ended = true;
+      clearTimeout(timer);
+      return {
+        ...r,
+        argv: [...argv],
+        ...(timedOut ? { exitCode: 124, stderr: `${r.stderr}\n[buildx-lab] killed after ${timeoutMs} ms timeout` } : {}),
+      };
+    });
+    const stop = async (): Promise<void> => {
+      // STOP first, so nothing forks while the tree is walked; then KILL every process in it
+      const kill = `t() { kill -STOP "$1" 2>/dev/null; for c in $(ps -o pid= --ppid "$1"); do t "$c"; done; kill -KILL "$1" 2>/dev/null; }
+p=$(cat "$0" 2>/dev/null) && [ -n "$p" ] && t "$p"; rm -f "$0"`;
+      if (!ended) await this.dind.exec(['sh', '-c', kill, pidFile], { timeoutMs: 30_000 });
+      proc.kill();
+      await done;
+    };
+    return { proc, done, stop, ended: () => ended };
+  }
+
+  /** Adds a record to the cell's commands (the evidence), for a process started with start(). */
+  addRecord(rec: CommandRecord): void {
+    this.commands.push(rec);
+  }
+
   /** `docker buildx <args>` through the docker CLI of the engine under test. */
   buildx(args: readonly string[], opts: CommandOptions = {}): Promise<RunResult> {
     return this.record(['docker', 'buildx', ...args], opts);
+  }
+
+  /** `buildx <args>`: the same binary run standalone, not as the docker CLI's plugin. */
+  buildxStandalone(args: readonly string[], opts: CommandOptions = {}): Promise<RunResult> {
+    return this.record(['buildx', ...args], { ...opts, env: { ...opts.env, PATH: this.standalonePath } });
   }
 
   docker(args: readonly string[], opts: CommandOptions = {}): Promise<RunResult> {

@@ -193,3 +193,156 @@ describe('stdout: and stdin: carry bytes between steps without a shell', () => {
     });
   });
 });
+
+describe('runSteps in time: the order of background, waitFor, await and the end (a scripted engine, no Docker)', () => {
+  /** A process that prints `lines` one by one, every 5 ms, then ends with `exit` (never, when `exit` is undefined). */
+  const scripted = (lines: string[], exit: number | undefined, log: string[], name: string) => {
+    const listeners: ((c: Buffer) => void)[] = [];
+    let ended = false;
+    let finish: (code: number) => void = () => {};
+    const done = new Promise<{ argv: string[]; exitCode: number; stdout: string; stderr: string; durationMs: number }>((resolve) => {
+      finish = (code) => {
+        if (ended) return;
+        ended = true;
+        log.push(`${name} ended ${code}`);
+        resolve({ argv: [], exitCode: code, stdout: lines.join('\n'), stderr: '', durationMs: 1 });
+      };
+    });
+    for (const [i, l] of lines.entries())
+      setTimeout(
+        () => {
+          for (const f of listeners) f(Buffer.from(`${l}\r\n`));
+        },
+        5 * (i + 1),
+      );
+    // it ends well after its last line: a waitFor has matched by then
+    if (exit !== undefined) setTimeout(() => finish(exit), 5 * lines.length + 300);
+    const written: string[] = [];
+    return {
+      written,
+      proc: {
+        proc: { write: (d: string) => written.push(d), endInput: () => {}, onData: (l: (c: Buffer) => void) => listeners.push(l), done, kill: () => {} },
+        done,
+        stop: async () => {
+          log.push(`${name} stopped`);
+          if (!ended) finish(137);
+        },
+        ended: () => ended,
+      },
+    };
+  };
+  const kitWith = (procs: Record<string, ReturnType<typeof scripted>>, log: string[]) => {
+    const added: string[] = [];
+    const record = async (argv: readonly string[]) => {
+      log.push(`ran ${argv.join(' ')}`);
+      return { argv: [...argv], exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
+    };
+    const sandbox = {
+      contextDir: values.context,
+      standalonePath: '/tmp/cells/c1/bin:/usr/bin',
+      resolveInContext: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `${values.context}/${p}`, kind: 'none' })),
+      start: (argv: readonly string[], opts: { name: string; env?: Record<string, string> }) => {
+        log.push(`start ${opts.name} ${argv.join(' ')}${opts.env?.PATH ? ` PATH=${opts.env.PATH}` : ''}`);
+        return procs[opts.name]!.proc;
+      },
+      addRecord: (r: { exitCode: number; stderr: string }) => added.push(`${r.exitCode}${r.stderr}`),
+      buildxStandalone: async (argv: readonly string[]) => record(['buildx', ...argv]),
+      look: async () => ({ exitCode: 0, stdout: 'buildx_buildkit_c10\nbuildx_buildkit_c1x\nother\n', stderr: '' }),
+    };
+    const facts: string[] = [];
+    return { added, facts, kit: { sandbox, buildx: record, docker: record, fact: (f: string) => facts.push(f) } as unknown as Kit };
+  };
+  const bg = (id: string, argv: string[], waitFor?: string): Step => ({
+    id,
+    tool: 'buildx',
+    argv,
+    env: {},
+    background: waitFor ? { waitFor: { pattern: waitFor, timeoutMs: 2000 } } : {},
+  });
+
+  it('starts the next step only once the background output matches, awaits it, and ends what is left at the end', async () => {
+    const log: string[] = [];
+    const slow = scripted(['#1 load', '#5 RUN sleep 60', '#5 DONE'], 1, log, 'slow-bg');
+    const left = scripted(['serving'], undefined, log, 'left-bg');
+    const { kit, added, facts } = kitWith({ 'slow-bg': slow, 'left-bg': left }, log);
+    const rec = await runSteps(
+      kit,
+      [
+        bg('slow', ['build', '.'], 'RUN sleep'),
+        { id: 'stop', tool: 'action', argv: [], env: {}, action: 'stop-builder' },
+        { id: 'w', tool: 'await', argv: [], env: {}, await: ['slow'] },
+        bg('left', ['dial-stdio']),
+        { id: 'v', tool: 'buildx', argv: ['version'], env: {}, standalone: true },
+      ],
+      { ...values, builder: 'c1' },
+    );
+    expect(log).toEqual([
+      'start slow-bg docker buildx build .',
+      'ran stop buildx_buildkit_c10',
+      'slow-bg ended 1',
+      'start left-bg docker buildx dial-stdio',
+      'ran buildx version',
+      'left-bg stopped',
+      'left-bg ended 137',
+    ]);
+    expect(rec.map((r) => [r.id, r.record.exitCode])).toEqual([
+      ['slow', 1],
+      ['stop', 0],
+      ['left', 137],
+      ['v', 0],
+    ]);
+    expect(rec[2]!.record.stderr).toMatch(/still running when the steps ended: killed$/);
+    expect(added).toEqual(['1', '137\n[buildx-lab] still running when the steps ended: killed']);
+    expect(facts.join('\n')).toMatch(/step slow: waitFor matched "RUN sleep"[\s\S]*action stop-builder: docker stop buildx_buildkit_c10 exit 0/);
+  });
+
+  it('marks a background step whose waitFor never matched, so the case says inconclusive', async () => {
+    const log: string[] = [];
+    const { kit } = kitWith({ 'q-bg': scripted(['done'], 0, log, 'q-bg') }, log);
+    const rec = await runSteps(kit, [bg('q', ['version'], 'never printed')], values);
+    expect(rec[0]!.missed).toBe('waitFor /never printed/ did not match before the step ended');
+  });
+
+  it('ends an awaited step that does not end in time and records it as hung, for the checks (not inconclusive)', async () => {
+    const log: string[] = [];
+    const { kit, added } = kitWith({ 'h-bg': scripted(['hanging'], undefined, log, 'h-bg') }, log);
+    const rec = await runSteps(kit, [bg('h', ['build', '.']), { id: 'w', tool: 'await', argv: [], env: {}, await: ['h'], timeoutMs: 50 }], values);
+    expect(log).toEqual(['start h-bg docker buildx build .', 'h-bg stopped', 'h-bg ended 137']);
+    expect(rec).toHaveLength(1);
+    expect(rec[0]!.missed).toBeUndefined();
+    expect(rec[0]!.record.exitCode).toBe(124);
+    expect(added).toEqual(['124\n[buildx-lab] awaited for 0.05 s and still running: killed']);
+  });
+
+  it('refuses a fault action when the cell has no builder container (the docker driver)', async () => {
+    const { kit } = kitWith({}, []);
+    await expect(runSteps(kit, [{ id: 'k', tool: 'action', argv: [], env: {}, action: 'kill-builder' }], { ...values, builder: 'default' })).rejects.toThrow(
+      /action kill-builder: the cell has no builder container \(the docker driver builds in the engine itself\)/,
+    );
+  });
+
+  it('types what the script says and keeps the rendered screen, not the bytes, with a note that names no pattern', async () => {
+    const log: string[] = [];
+    const tty = scripted(['\x1b[32mready\x1b[0m', '# '], undefined, log, 'i-tty');
+    const { kit } = kitWith({ 'i-tty': tty }, log);
+    const [r] = await runSteps(
+      kit,
+      [
+        {
+          id: 'i',
+          tool: 'buildx',
+          argv: ['debug', 'build', '.'],
+          env: {},
+          timeoutMs: 800,
+          interact: [{ expect: 'ready', timeoutMs: 1000 }, { send: 'ls ${cell}\n' }, { sendControl: 'c' }, { expect: 'secret-pattern', timeoutMs: 50 }, { send: 'never' }],
+        },
+      ],
+      values,
+    );
+    expect(tty.written).toEqual(['ls c1\r', '\x03']);
+    expect(r!.record.stdout).toBe('ready\n#');
+    expect(r!.record.exitCode).toBe(137);
+    expect(r!.record.stderr).toMatch(/interact\[3\]: the expect saw no match within 0\.05 s; the script stopped there/);
+    expect(r!.record.stderr).not.toMatch(/secret-pattern/);
+  });
+});

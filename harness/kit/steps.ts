@@ -1,28 +1,54 @@
-// Steps as data (a case's `steps:`): argv for `docker buildx` or a docker client command, with lab values
-// named as ${target}, ${registry}, ${builder}, ${read:FILE} … filled in just before each step runs, so a
-// step can use what an earlier one wrote (an --iidfile, a --metadata-file). The filled-in argv goes
-// through the allowlists again (docker-argv.ts, lab-owned.ts), and the paths it names are resolved in the
-// engine, before the step runs. A step's stdout may go to a file of the context (`stdout:`), and its
-// stdin may come from a file or from an earlier step's stdout (`stdin:`): pipes without a shell, bytes
-// exact, sizes bounded, every path confined to the context like the others.
+// Steps as data (a case's `steps:`): argv for `docker buildx` (or the standalone `buildx`) or a docker
+// client command, with lab values named as ${target}, ${registry}, ${builder}, ${read:FILE} … filled in
+// just before each step runs, so a step can use what an earlier one wrote (an --iidfile, a
+// --metadata-file). The filled-in argv goes through the allowlists again (docker-argv.ts, lab-owned.ts),
+// and the paths it names are resolved in the engine, before the step runs.
+//
+// Steps in time: a step may run under a pseudo-terminal with an expect-style script (`interact`), run in
+// the background while the next ones go on (`background`, `waitFor` a pattern in its output), be awaited
+// (`await`), or be a fault the lab does to the builder (`action`). Background steps still running when
+// the steps end are ended and recorded as such.
+//
+// A step's stdout may go to a file of the context (`stdout:`), and its stdin may come from a file or from
+// an earlier step's stdout (`stdin:`): pipes without a shell, bytes exact, sizes bounded, every path
+// confined to the context like the others.
 import { RE2JS } from 're2js';
 import { UsageError } from '../errors.ts';
-import type { RunResult } from '../exec.ts';
 import type { CommandRecord } from '../model.ts';
-import type { Check, RecordedStep } from './checks.ts';
+import { clip, stripAnsi } from '../text.ts';
+import type { RunResult } from '../exec.ts';
+import { matchAt, matchBudget, type Check, type RecordedStep } from './checks.ts';
 import type { Kit } from './context.ts';
 import { checkDockerArgv } from './docker-argv.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
-import type { CellPath } from './sandbox.ts';
+import type { CellPath, EngineProcess } from './sandbox.ts';
+import { COLS, OutputLog, ROWS, Screen, controlByte, typed, waitForMatch } from './terminal.ts';
+
+/** One line of an interactive step's script. */
+export type InteractAction = { expect: string; timeoutMs: number } | { send: string } | { sendControl: string };
+
+/** Faults the lab does to the cell's builder, as steps. */
+export const FAULT_ACTIONS = ['stop-builder', 'kill-builder', 'restart-builder'] as const;
+export type FaultAction = (typeof FAULT_ACTIONS)[number];
 
 export interface Step {
   id: string;
-  tool: 'buildx' | 'docker';
+  /** `action`: a fault the lab does (no argv); `await`: only waits for background steps (no argv) */
+  tool: 'buildx' | 'docker' | 'action' | 'await';
   argv: string[];
   env: Record<string, string>;
   /** relative to the cell's context */
   cwd?: string;
   timeoutMs?: number;
+  /** buildx: run the binary as a standalone `buildx`, not as `docker buildx` */
+  standalone?: boolean;
+  /** run under a pseudo-terminal, typing and waiting as the script says */
+  interact?: InteractAction[];
+  /** run while the next steps go on; with waitFor, the next step starts once the output matches */
+  background?: { waitFor?: { pattern: string; timeoutMs: number } };
+  /** background steps to wait for (to their end) before this step */
+  await?: string[];
+  action?: FaultAction;
   /** a file of the context that receives the step's stdout, byte for byte */
   stdout?: string;
   /** the step's stdin: a file of the context, or the stdout of an earlier step */
@@ -33,6 +59,11 @@ export type StepStdin = { file: string } | { step: string };
 
 /** Most bytes a step's stdout may hold when it is kept (`stdout:`, or a later step's `stdin:`), and a stdin file. */
 export const STDIO_LIMIT = 16 << 20;
+
+/** How long a step may run when it names no timeout. */
+const DEFAULT_TIMEOUT_MS = 300_000;
+/** How long an interactive step's command may take to end after its script, before the lab ends it. */
+const AFTER_SCRIPT_MS = 10_000;
 
 /** The lab values of one run of the steps. */
 export interface LabValues {
@@ -104,33 +135,88 @@ export async function interpolateCheck(check: Check, values: LabValues, read: (f
 export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValues, commonEnv: Record<string, string> = {}): Promise<RecordedStep[]> {
   const read = (file: string) => readContextFile(kit, file);
   const recorded: RecordedStep[] = [];
+  const running = new Map<string, { proc: EngineProcess; at: number }>();
   /** the exact stdout of the steps a later step's stdin names */
   const piped = new Map<string, Buffer>();
   const pipedFrom = new Set(steps.flatMap((s) => (s.stdin && 'step' in s.stdin ? [s.stdin.step] : [])));
-  for (const step of steps) {
-    const argv = await Promise.all(step.argv.map((a) => interpolate(a, values, read)));
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...commonEnv, ...step.env })) env[k] = await interpolate(v, values, read);
-    await checkFinal(kit, step, argv, env, values);
-    // where its stdout will land, before it runs (and again after: the step itself may have left a symlink)
-    if (step.stdout !== undefined) await stdoutTarget(kit, step.stdout, `step ${step.id}: stdout: ${step.stdout}`);
-    const input = step.stdin ? await stdinOf(kit, step, piped) : undefined;
-    if (input) kit.fact(`step ${step.id}: stdin (${input.length} bytes) from ${'step' in step.stdin! ? `step ${step.stdin.step}` : step.stdin!.file}`);
-    const keep = step.stdout !== undefined || pipedFrom.has(step.id);
-    const cwd = step.cwd ? `${values.context}/${step.cwd}` : values.context;
-    const opts = { env, cwd, ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}), ...(input ? { input } : {}), ...(keep ? { stdoutBytes: STDIO_LIMIT } : {}) };
-    const { bytes, ...record }: RunResult = step.tool === 'buildx' ? await kit.buildx(argv, opts) : await kit.docker(argv, opts);
-    kit.fact(`step ${step.id}: ${step.tool} ${argv[0] ?? ''} exit ${record.exitCode}`);
-    recorded.push({ id: step.id, record: record as CommandRecord });
-    if (bytes?.overflow)
-      throw new UsageError(
-        `step ${step.id}: its stdout passed ${STDIO_LIMIT >> 20} MiB, the most the lab keeps for stdout: or stdin:; write large outputs with the command's own -o/--output`,
-      );
-    if (bytes && step.stdout !== undefined) {
-      await writeContextFile(kit, step.stdout, bytes.stdout, `step ${step.id}: stdout: ${step.stdout}`);
-      kit.fact(`step ${step.id}: stdout (${bytes.stdout.length} bytes) written to ${step.stdout}`);
+  try {
+    for (const step of steps) {
+      for (const id of step.await ?? []) await awaitStep(kit, running, recorded, id, step.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      if (step.tool === 'await') continue;
+      if (step.tool === 'action') {
+        recorded.push({ id: step.id, record: await faultAction(kit, step.action!, values) });
+        continue;
+      }
+      const argv = await Promise.all(step.argv.map((a) => interpolate(a, values, read)));
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...commonEnv, ...step.env })) env[k] = await interpolate(v, values, read);
+      await checkFinal(kit, step, argv, env, values);
+      const cwd = step.cwd ? `${values.context}/${step.cwd}` : values.context;
+      const timeoutMs = step.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+      const full = commandOf(step, argv);
+      // a standalone buildx is found through the lab's PATH, which holds the cell's own link to the binary
+      const stepEnv = step.standalone ? { ...env, PATH: kit.sandbox.standalonePath } : env;
+      if (step.interact) {
+        const script = await Promise.all(step.interact.map(async (a) => ('send' in a ? { send: await interpolate(a.send, values, read) } : a)));
+        recorded.push({ id: step.id, record: await interact(kit, step.id, script, full, { env: stepEnv, cwd, timeoutMs }) });
+      } else if (step.background) {
+        const log = new OutputLog();
+        const proc = kit.sandbox.start(full, { env: stepEnv, cwd, timeoutMs, name: `${step.id}-bg` });
+        proc.proc.onData((c) => log.append(c));
+        const entry: RecordedStep = { id: step.id, record: { argv: full, exitCode: -1, stdout: '', stderr: '', durationMs: 0 } };
+        recorded.push(entry);
+        running.set(step.id, { proc, at: recorded.length - 1 });
+        kit.fact(`step ${step.id}: ${full.slice(0, 3).join(' ')} started in the background`);
+        const wait = step.background.waitFor;
+        if (wait) {
+          const budget = matchBudget(wait.pattern);
+          const hit = await waitForMatch(
+            () => matchAt(wait.pattern, stripAnsi(log.text).slice(-budget))?.text,
+            (l) => log.onChange(l),
+            wait.timeoutMs,
+            proc.done,
+          );
+          if (hit !== undefined) kit.fact(`step ${step.id}: waitFor matched "${clip(hit)}"; the next step starts`);
+          else {
+            entry.missed = `waitFor /${wait.pattern}/ did not match ${proc.ended() ? 'before the step ended' : `within ${wait.timeoutMs / 1000} s`}`;
+            kit.fact(`step ${step.id}: ${entry.missed}`);
+          }
+        }
+        continue;
+      } else {
+        // where its stdout will land, before it runs (and again after: the step itself may have left a symlink)
+        if (step.stdout !== undefined) await stdoutTarget(kit, step.stdout, `step ${step.id}: stdout: ${step.stdout}`);
+        const input = step.stdin ? await stdinOf(kit, step, piped) : undefined;
+        if (input) kit.fact(`step ${step.id}: stdin (${input.length} bytes) from ${'step' in step.stdin! ? `step ${step.stdin.step}` : step.stdin!.file}`);
+        const keep = step.stdout !== undefined || pipedFrom.has(step.id);
+        const opts = { env, cwd, ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}), ...(input ? { input } : {}), ...(keep ? { stdoutBytes: STDIO_LIMIT } : {}) };
+        const { bytes, ...record }: RunResult =
+          step.tool === 'docker' ? await kit.docker(argv, opts) : step.standalone ? await kit.sandbox.buildxStandalone(argv, opts) : await kit.buildx(argv, opts);
+        recorded.push({ id: step.id, record: record as CommandRecord });
+        if (bytes?.overflow)
+          throw new UsageError(
+            `step ${step.id}: its stdout passed ${STDIO_LIMIT >> 20} MiB, the most the lab keeps for stdout: or stdin:; write large outputs with the command's own -o/--output`,
+          );
+        if (bytes && step.stdout !== undefined) {
+          await writeContextFile(kit, step.stdout, bytes.stdout, `step ${step.id}: stdout: ${step.stdout}`);
+          kit.fact(`step ${step.id}: stdout (${bytes.stdout.length} bytes) written to ${step.stdout}`);
+        }
+        if (bytes && pipedFrom.has(step.id)) piped.set(step.id, bytes.stdout);
+      }
+      kit.fact(`step ${step.id}: ${step.standalone ? 'buildx (standalone)' : step.tool} ${argv[0] ?? ''} exit ${recorded.at(-1)!.record.exitCode}`);
     }
-    if (bytes && pipedFrom.has(step.id)) piped.set(step.id, bytes.stdout);
+  } finally {
+    // what is still running when the steps end (or fail) is ended, and recorded as such
+    for (const [id, r] of running) {
+      const killed = !r.proc.ended();
+      if (killed) {
+        await r.proc.stop();
+        kit.fact(`step ${id}: still running when the steps ended; the lab ended it`);
+      }
+      const rec = await r.proc.done;
+      recorded[r.at]!.record = killed ? { ...rec, exitCode: 137, stderr: `${rec.stderr}\n[buildx-lab] still running when the steps ended: killed` } : rec;
+      kit.sandbox.addRecord(recorded[r.at]!.record);
+    }
   }
   return recorded;
 }
@@ -177,6 +263,106 @@ export async function writeContextFile(kit: Kit, file: string, bytes: Buffer, wh
   const at = await stdoutTarget(kit, file, where);
   const r = await kit.sandbox.look('mkdir -p "${1%/*}" && rm -f "$1" && cat > "$1"', { input: bytes }, [at.real]);
   if (r.exitCode !== 0) throw new UsageError(`${where}: cannot be written (${r.stderr.trim()})`);
+}
+
+/** The command a step runs, as the evidence shows it. */
+function commandOf(step: Step, argv: string[]): string[] {
+  if (step.tool === 'docker') return ['docker', ...argv];
+  return step.standalone ? ['buildx', ...argv] : ['docker', 'buildx', ...argv];
+}
+
+/**
+ * `await: ID`: waits for a background step to end, at most `timeoutMs`. A step that does not end in time
+ * hung, which is what some bugs do: it is ended and recorded so (exit 124 and a note), for the checks.
+ */
+async function awaitStep(kit: Kit, running: Map<string, { proc: EngineProcess; at: number }>, recorded: RecordedStep[], id: string, timeoutMs: number): Promise<void> {
+  const r = running.get(id);
+  if (!r) throw new UsageError(`await: ${id} is not a background step that ran before this one`);
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([r.proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), timeoutMs)))]);
+  clearTimeout(timer);
+  if (!ended) await r.proc.stop();
+  running.delete(id);
+  const rec = await r.proc.done;
+  recorded[r.at]!.record = ended ? rec : { ...rec, exitCode: 124, stderr: `${rec.stderr}\n[buildx-lab] awaited for ${timeoutMs / 1000} s and still running: killed` };
+  kit.fact(`step ${id}: ${ended ? `ended (exit ${rec.exitCode}); awaited` : `still running after ${timeoutMs / 1000} s of await; the lab ended it`}`);
+  kit.sandbox.addRecord(recorded[r.at]!.record);
+}
+
+/**
+ * An interactive step: its command under a pseudo-terminal in the engine, the script played against the
+ * rendered screen. An `expect` that does not match in time stops the script (the screen shows what was
+ * there instead). After the script the command has AFTER_SCRIPT_MS to end by itself, then the lab ends it.
+ * The record's stdout is the final screen; what the lab did is in its facts and at the end of stderr.
+ */
+async function interact(
+  kit: Kit,
+  id: string,
+  script: readonly InteractAction[],
+  argv: string[],
+  opts: { env: Record<string, string>; cwd: string; timeoutMs: number },
+): Promise<CommandRecord> {
+  const screen = new Screen(COLS, ROWS);
+  const proc = kit.sandbox.start(argv, { ...opts, tty: { cols: COLS, rows: ROWS }, name: `${id}-tty` });
+  proc.proc.onData((c) => void screen.write(c));
+  const deadline = Date.now() + opts.timeoutMs;
+  const notes: string[] = [];
+  try {
+    for (const [i, a] of script.entries()) {
+      if ('expect' in a) {
+        const budget = Math.max(0, Math.min(a.timeoutMs, deadline - Date.now()));
+        const hit = await screen.expect(a.expect, budget, proc.done);
+        if (hit === undefined) {
+          // the note names the line, not its pattern: the note is part of the step's output, which checks read
+          notes.push(`interact[${i}]: the expect saw no match ${proc.ended() ? 'before the command ended' : `within ${budget / 1000} s`}; the script stopped there`);
+          kit.fact(`step ${id}: interact[${i}] expect /${a.expect}/ did not match`);
+          break;
+        }
+        kit.fact(`step ${id}: interact[${i}] expect matched "${clip(hit)}"`);
+      } else if ('send' in a) proc.proc.write(typed(a.send));
+      else proc.proc.write(controlByte(a.sendControl));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const grace = Math.max(0, Math.min(AFTER_SCRIPT_MS, deadline - Date.now()));
+    const ended = await Promise.race([proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), grace)))]);
+    clearTimeout(timer);
+    if (!ended) {
+      notes.push(`the command was still running ${grace / 1000} s after the script: the lab ended it`);
+      await proc.stop();
+    }
+  } finally {
+    if (!proc.ended()) await proc.stop();
+  }
+  const raw = await proc.done;
+  await screen.settled();
+  const record: CommandRecord = {
+    ...raw,
+    ...(notes.some((n) => n.startsWith('the command was still running')) ? { exitCode: 137 } : {}),
+    stdout: screen.text(),
+    stderr: [raw.stderr.trim(), ...notes.map((n) => `[buildx-lab] ${n}`)].filter(Boolean).join('\n'),
+  };
+  screen.dispose();
+  for (const n of notes) kit.fact(`step ${id}: ${n}`);
+  kit.sandbox.addRecord(record);
+  return record;
+}
+
+/**
+ * A fault done to the lab's builder: `docker stop|kill|restart` of its containers in the engine (every
+ * node of a docker-container builder; the buildkitd of a remote one). Recorded as the step's command.
+ */
+async function faultAction(kit: Kit, action: FaultAction, values: LabValues): Promise<CommandRecord> {
+  const ls = await kit.sandbox.look("docker ps -a --format '{{.Names}}'");
+  const name = values.builder;
+  const mine = ls.stdout.split('\n').filter((n) => (n.startsWith(`buildx_buildkit_${name}`) ? /^\d+$/.test(n.slice(`buildx_buildkit_${name}`.length)) : n === `${name}-buildkitd`));
+  if (name === 'default' || !mine.length)
+    throw new UsageError(
+      `action ${action}: the cell has no builder container (${name === 'default' ? 'the docker driver builds in the engine itself' : `none named buildx_buildkit_${name}N or ${name}-buildkitd`}); use driver: docker-container or remote`,
+    );
+  const verb = action.replace(/-builder$/, '') as 'stop' | 'kill' | 'restart';
+  const record = await kit.docker([verb, ...mine]);
+  kit.fact(`action ${action}: docker ${verb} ${mine.join(' ')} exit ${record.exitCode}`);
+  return record;
 }
 
 /**

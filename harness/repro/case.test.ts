@@ -380,7 +380,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       'an unknown key in a step',
       'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, env, cwd, timeout, stdout, stdin, symptom$/,
+      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, standalone, interact, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
     ],
     [
       "an unknown key in a step's symptom",
@@ -582,7 +582,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       'a step of two tools',
       'title: t\nsteps:\n  - buildx: [ls]\n    docker: [version]\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:3: steps\[0\]: a step is one of buildx: \[\.\.\.\] or docker: \[\.\.\.\]/,
+      /^case\.yaml:3: steps\[0\]: a step is one of buildx: \[\.\.\.\], docker: \[\.\.\.\] or action: \.\.\., or only await: ID/,
     ],
     [
       'a docker command the lab does not run',
@@ -1113,5 +1113,129 @@ symptom: {requests: {server: git, path: "^/app\\\\.git/", status: "401", count: 
   });
   it.each(bad)('refuses %s, naming the line and field', (_what, yaml, message) => {
     expect(usageError(caseDir(yaml, FILES))).toMatch(message);
+  });
+});
+
+describe('loadCase: steps in time (interact, background, waitFor, await, action, standalone)', () => {
+  const TIMED = `title: t
+driver: docker-container
+steps:
+  - id: debug
+    buildx: [debug, --invoke, /bin/sh, build, .]
+    interact:
+      - expect: "# $"
+      - send: "ls \${context}\\n"
+      - expect: "Dockerfile"
+        timeout: 5
+      - sendControl: d
+  - id: slow
+    buildx: [build, .]
+    background: true
+    waitFor: "RUN sleep"
+  - id: stop
+    action: stop-builder
+  - await: slow
+    timeout: 60
+  - id: version
+    buildx: [version]
+    standalone: true
+symptom: {exitCode: nonzero, step: slow}
+`;
+
+  it('reads every new key into the step it describes', () => {
+    const c = loadCase(caseDir(TIMED));
+    expect(c.steps.map((s) => [s.id, s.tool])).toEqual([
+      ['debug', 'buildx'],
+      ['slow', 'buildx'],
+      ['stop', 'action'],
+      ['4', 'await'],
+      ['version', 'buildx'],
+    ]);
+    expect(c.steps[0]!.interact).toEqual([{ expect: '# $', timeoutMs: 30_000 }, { send: 'ls ${context}\n' }, { expect: 'Dockerfile', timeoutMs: 5000 }, { sendControl: 'd' }]);
+    expect(c.steps[1]!.background).toEqual({ waitFor: { pattern: 'RUN sleep', timeoutMs: 120_000 } });
+    expect(c.steps[2]!.action).toBe('stop-builder');
+    expect(c.steps[3]).toMatchObject({ await: ['slow'], timeoutMs: 60_000, argv: [] });
+    expect(c.steps[4]!.standalone).toBe(true);
+    expect(c.uses.has('context')).toBe(true);
+  });
+
+  const step = (yaml: string, driver = 'docker-container') => `title: t\ndriver: ${driver}\nsteps:\n${yaml}symptom: {exitCode: zero}\n`;
+  it.each<[string, string, RegExp]>([
+    [
+      'an interactive step with no command',
+      '  - interact: [{send: "x"}]\n',
+      /case\.yaml:4: steps\[0\]: a step is one of buildx: \[\.\.\.\], docker: \[\.\.\.\] or action: \.\.\., or only await: ID/,
+    ],
+    [
+      'an unknown interact line',
+      '  - buildx: [ls]\n    interact: [{exepct: "x"}]\n',
+      /case\.yaml:5: steps\[0\]\.interact\[0\]\.exepct: unknown key; steps\[0\]\.interact\[0\] takes one of expect \(with its timeout\), send, sendControl/,
+    ],
+    [
+      'two things in one interact line',
+      '  - buildx: [ls]\n    interact: [{send: x, sendControl: c}]\n',
+      /steps\[0\]\.interact\[0\]: a line is one of expect: PATTERN, send: TEXT or sendControl: KEY/,
+    ],
+    ['a timeout on a send line', '  - buildx: [ls]\n    interact: [{send: x, timeout: 3}]\n', /steps\[0\]\.interact\[0\]: timeout belongs to an expect line/],
+    [
+      'a control key that is not one',
+      '  - buildx: [ls]\n    interact: [{sendControl: "cc"}]\n',
+      /steps\[0\]\.interact\[0\]\.sendControl: "cc" is not a control key; give one letter/,
+    ],
+    ['an expect that is not RE2', '  - buildx: [ls]\n    interact: [{expect: "(?=x)"}]\n', /steps\[0\]\.interact\[0\]\.expect: .*RE2 has no lookaround/],
+    [
+      'an expect too costly to try',
+      `  - buildx: [ls]\n    interact: [{expect: "a{600}"}]\n`,
+      /steps\[0\]\.interact\[0\]\.expect: .*counted repetitions .* adding up to 600, over the limit of 500/,
+    ],
+    ['an expect timeout past the bound', '  - buildx: [ls]\n    interact: [{expect: "x", timeout: 601}]\n', /steps\[0\]\.interact\[0\]\.timeout: .*600/],
+    ['an empty script', '  - buildx: [ls]\n    interact: []\n', /steps\[0\]\.interact: is empty; give expect, send or sendControl lines/],
+    ['a send with an unknown lab value', '  - buildx: [ls]\n    interact: [{send: "${nope}"}]\n', /steps\[0\]\.interact\[0\]\.send: \$\{nope\} is not a lab value/],
+    [
+      'interact in the background',
+      '  - buildx: [ls]\n    interact: [{send: "x"}]\n    background: true\n',
+      /case\.yaml:5: steps\[0\]\.interact: an interactive step runs in the foreground/,
+    ],
+    ['waitFor without background', '  - buildx: [ls]\n    waitFor: x\n', /case\.yaml:5: steps\[0\]\.waitFor: applies to background: true steps/],
+    [
+      'a waitFor with an unknown key',
+      '  - buildx: [ls]\n    background: true\n    waitFor: {pattern: x, within: 3}\n',
+      /steps\[0\]\.waitFor\.within: unknown key; steps\[0\]\.waitFor takes pattern, timeout/,
+    ],
+    [
+      'await of a step that is not in the background',
+      '  - id: a\n    buildx: [ls]\n  - await: a\n',
+      /case\.yaml:6: steps\[1\]\.await: a is not a background step before this one \(or it was awaited already\)/,
+    ],
+    [
+      'await of a later step',
+      '  - await: b\n  - id: b\n    buildx: [ls]\n    background: true\n',
+      /case\.yaml:4: steps\[0\]\.await: b is not a background step before this one; await names/,
+    ],
+    [
+      'await twice',
+      '  - id: b\n    buildx: [ls]\n    background: true\n  - await: b\n  - await: b\n',
+      /steps\[2\]\.await: b is not a background step before this one \(or it was awaited already\)/,
+    ],
+    ['an unknown action', '  - action: reboot-host\n', /steps\[0\]\.action: "reboot-host" is not one of stop-builder, kill-builder, restart-builder/],
+    ['an action with a command too', '  - action: stop-builder\n    buildx: [ls]\n', /steps\[0\]: a step is one of/],
+    ['an action with env', '  - action: kill-builder\n    env: {A: b}\n', /case\.yaml:5: steps\[0\]\.env: does not apply to action: kill-builder/],
+    ['standalone on a docker step', '  - docker: [version]\n    standalone: true\n', /steps\[0\]\.standalone: applies to buildx: steps/],
+    [
+      'a standalone step that writes outside the context',
+      '  - buildx: [build, --iidfile, /etc/x, .]\n    standalone: true\n',
+      /steps\[0\]\.buildx: --iidfile \/etc\/x is outside the cell's context/,
+    ],
+    ['an interactive docker run that takes the host', '  - docker: [run, --pid=host, -it, alpine]\n    interact: [{send: "x"}]\n', /steps\[0\]\.docker: .*--pid/],
+  ])('%s', (_name, yaml, want) => expect(usageError(caseDir(step(yaml)))).toMatch(want));
+
+  it('refuses a fault action on the docker driver, whose builder is the engine itself', () => {
+    expect(usageError(caseDir(step('  - action: restart-builder\n', '[docker-container, docker]')))).toMatch(
+      /case\.yaml:4: steps\[0\]\.action: restart-builder needs a builder container; the docker driver builds in the engine itself: set driver: docker-container/,
+    );
+  });
+
+  it("refuses SHELL in env: an interactive step's terminal runs the command with it", () => {
+    expect(usageError(caseDir(`title: t\nenv: {SHELL: ./evil}\n${STEP.slice('title: t\n'.length)}`))).toMatch(/env\.SHELL: SHELL chooses the program/);
   });
 });

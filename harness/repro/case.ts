@@ -18,7 +18,8 @@ import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS 
 import { validateCheck, type Check } from '../kit/checks.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
 import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, labOwnedEnv } from '../kit/lab-owned.ts';
-import type { Step } from '../kit/steps.ts';
+import { FAULT_ACTIONS, type InteractAction, type Step } from '../kit/steps.ts';
+import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import type { CaseSource } from '../serve/http-files.ts';
 import { SERVE_LIMITS, credentialProblem, refNameProblem, repoBuildOrder, repoNameProblem, servedPathProblem, submodulePathProblem, type ServeSpec } from '../serve/spec.ts';
@@ -271,11 +272,42 @@ const argvRule = (rule: (a: string[]) => unknown) => (a: string[], ctx: z.core.$
   }
 };
 
+/** Seconds a step waits for a pattern (an `expect`, a `waitFor`) when it names none, and at most. */
+const WAIT_DEFAULT_S = 30;
+const WAIT_MAX_S = 600;
+const waitSeconds = z.number().int().min(1).max(WAIT_MAX_S);
+
+/** One line of an interactive step's script: one of expect (with its timeout), send, sendControl. */
+const interactAction = z
+  .strictObject({
+    expect: regex.optional(),
+    timeout: waitSeconds.optional(),
+    send: labText(4096).optional(),
+    sendControl: z
+      .string()
+      .superRefine((k, ctx) => {
+        try {
+          controlByte(k);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      })
+      .optional(),
+  })
+  .refine((a) => [a.expect, a.send, a.sendControl].filter((x) => x !== undefined).length === 1, 'a line is one of expect: PATTERN, send: TEXT or sendControl: KEY')
+  .refine((a) => a.timeout === undefined || a.expect !== undefined, 'timeout belongs to an expect line');
+
 const stepSchema = z
   .strictObject({
     id: stepId.optional(),
     buildx: argv.superRefine(argvRule((a) => checkBuildxArgv(a, AT_LOAD.buildkitImage, AT_LOAD.context))).optional(),
     docker: argv.superRefine(argvRule((a) => checkDockerArgv(a, AT_LOAD.context))).optional(),
+    action: choice(FAULT_ACTIONS).optional(),
+    standalone: z.boolean().optional(),
+    interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
+    background: z.boolean().optional(),
+    waitFor: z.union([regex, z.strictObject({ pattern: regex, timeout: waitSeconds.optional() })]).optional(),
+    await: oneOrMany(stepId).optional(),
     env: envMap.optional(),
     cwd: relPath.optional(),
     timeout: z.number().int().min(1).max(3600).optional(),
@@ -285,7 +317,11 @@ const stepSchema = z
     stdin: z.union([relPath.transform((file) => ({ file })), z.strictObject({ file: relPath }), z.strictObject({ step: stepId })]).optional(),
     symptom: symptomSchema.optional(),
   })
-  .refine((s) => (s.buildx ? 1 : 0) + (s.docker ? 1 : 0) === 1, 'a step is one of buildx: [...] or docker: [...]');
+  .refine(
+    (s) => (s.buildx ? 1 : 0) + (s.docker ? 1 : 0) + (s.action ? 1 : 0) === (s.await && !s.buildx && !s.docker && !s.action ? 0 : 1),
+    'a step is one of buildx: [...], docker: [...] or action: ..., or only await: ID',
+  );
+type StepInput = z.infer<typeof stepSchema>;
 
 const caseSchema = z.strictObject({
   title: nonEmpty(300),
@@ -501,7 +537,9 @@ function mostSpecific(issue: Issue): Issue {
 function knownKeys(at: readonly Key[]): string {
   const top = at[0];
   if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests';
-  if (top === 'steps') return 'id, buildx, docker, env, cwd, timeout, stdout, stdin, symptom';
+  if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
+  if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
+  if (top === 'steps') return 'id, buildx, docker, action, standalone, interact, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
   if (top === 'serve') return 'http (files, faults), git (repos, auth); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }
@@ -570,9 +608,8 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
         const id = s.id ?? `${i + 1}`;
         const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
         return {
+          ...timedStep(src, s, i, driver),
           id,
-          tool: s.buildx ? 'buildx' : 'docker',
-          argv: (s.buildx ?? s.docker)!,
           env: s.env ?? {},
           ...(s.cwd ? { cwd: s.cwd } : {}),
           ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
@@ -582,11 +619,22 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
         };
       });
   const ids = new Set<string>();
+  // background steps not yet awaited, as the steps go
+  const backgrounded = new Set<string>();
   steps.forEach((s, i) => {
     if (ids.has(s.id)) src.fail(['steps', i, 'id'], `step id ${s.id} is used twice`);
     if (s.stdin && 'step' in s.stdin && !ids.has(s.stdin.step))
       src.fail(['steps', i, 'stdin', 'step'], `names step ${s.stdin.step}, which does not run before this one${ids.size ? ` (earlier steps: ${[...ids].join(', ')})` : ''}`);
+    for (const a of s.await ?? []) {
+      if (!backgrounded.has(a))
+        src.fail(
+          ['steps', i, 'await'],
+          `${a} is not a background step before this one${ids.has(a) ? ' (or it was awaited already)' : ''}; await names an earlier step with background: true`,
+        );
+      backgrounded.delete(a);
+    }
     ids.add(s.id);
+    if (s.background) backgrounded.add(s.id);
   });
   for (const [i, ch] of [...checks, ...steps.flatMap((s) => s.checks)].entries()) {
     const step = 'step' in ch ? ch.step : undefined;
@@ -604,6 +652,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   };
   for (const s of steps) {
     s.argv.forEach(scan);
+    for (const a of s.interact ?? []) if ('send' in a) scan(a.send);
     Object.values(s.env).forEach(scan);
   }
   Object.values(c.env ?? {}).forEach(scan);
@@ -746,6 +795,48 @@ function serveSpec(src: Source, s: ServeInput, root: string, uses: Set<string>):
     out.git = { repos, ...(s.git.auth ? { auth: s.git.auth } : {}) };
   }
   return out;
+}
+
+/** A step's command and how it runs in time (interact, background, waitFor, await, action), checked together. */
+function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit<Step, 'id' | 'env' | 'cwd' | 'timeoutMs'> {
+  const at = (k: string) => ['steps', i, k];
+  const command = s.buildx !== undefined || s.docker !== undefined;
+  if (s.standalone !== undefined && s.buildx === undefined) src.fail(at('standalone'), 'applies to buildx: steps (it runs the binary as `buildx ...`)');
+  if (s.interact && s.background) src.fail(at('interact'), 'an interactive step runs in the foreground; drop background, or put the waiting in the script (expect)');
+  if ((s.interact || s.background) && !command) src.fail(at(s.interact ? 'interact' : 'background'), 'needs a command: buildx: [...] or docker: [...]');
+  if (s.waitFor !== undefined && !s.background) src.fail(at('waitFor'), 'applies to background: true steps (the next step starts once their output matches)');
+  for (const k of ['stdout', 'stdin'] as const)
+    if (s[k] !== undefined && (s.interact || s.background || s.action || !command))
+      src.fail(
+        at(k),
+        `applies to a foreground command step (buildx: or docker:), not to ${s.interact ? 'an interactive' : s.background ? 'a background' : 'an action or await'} step`,
+      );
+  if (s.action) {
+    for (const k of ['env', 'cwd', 'timeout'] as const) if (s[k] !== undefined) src.fail(at(k), `does not apply to action: ${s.action} (the lab does it)`);
+    if (driver.includes('docker'))
+      src.fail(at('action'), `${s.action} needs a builder container; the docker driver builds in the engine itself: set driver: docker-container (or remote)`);
+  }
+  const waitFor = typeof s.waitFor === 'string' ? { pattern: s.waitFor } : s.waitFor;
+  return {
+    tool: s.buildx ? 'buildx' : s.docker ? 'docker' : s.action ? 'action' : 'await',
+    argv: s.buildx ?? s.docker ?? [],
+    ...(s.standalone ? { standalone: true } : {}),
+    ...(s.interact
+      ? {
+          interact: s.interact.map(
+            (a): InteractAction =>
+              a.expect !== undefined
+                ? { expect: a.expect, timeoutMs: (a.timeout ?? WAIT_DEFAULT_S) * 1000 }
+                : a.send !== undefined
+                  ? { send: a.send }
+                  : { sendControl: a.sendControl! },
+          ),
+        }
+      : {}),
+    ...(s.background ? { background: waitFor ? { waitFor: { pattern: waitFor.pattern, timeoutMs: (waitFor.timeout ?? WAIT_DEFAULT_S * 4) * 1000 } } : {} } : {}),
+    ...(s.await ? { await: s.await } : {}),
+    ...(s.action ? { action: s.action } : {}),
+  };
 }
 
 /** The one-command form as steps, with the same meaning as before steps existed. */

@@ -138,6 +138,9 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   const steps = await runSteps(kit, c.steps, values, env);
   const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
   if (faultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
+  // a step that did not run when the case asked (a waitFor never matched) did not test what the case describes
+  const missed = steps.find((s) => s.missed);
+  if (missed) return { results: [], inconclusive: `step ${missed.id}: ${missed.missed}` };
   const read = (file: string) => readContextFile(kit, file);
   const checks = await Promise.all([...c.checks, ...c.steps.flatMap((s) => s.checks)].map((x) => interpolateCheck(x, values, read)));
   const results = await kit.check(checks, recorded, mark);
