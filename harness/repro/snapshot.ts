@@ -25,21 +25,31 @@ export function snapshotCase(src: string, dest: string, limits = { files: MAX_FI
   let files = 0;
   let bytes = 0;
   const over = () => new UsageError(`case directory ${src} holds more than ${limits.files} files or ${limits.bytes >> 20} MiB; a case should hold only what the build needs`);
-  const copyDir = (rel: string) => {
+  // Every lookup goes through an open directory (/proc/self/fd/N/name), never the path again: a directory
+  // swapped for a link after it was opened changes nothing, and one swapped before is refused (O_NOFOLLOW).
+  const openDir = (at: string, rel: string) => changing(rel, () => openSync(at, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW));
+  const copyDir = (dirFd: number, rel: string) => {
     mkdirSync(path.join(dest, rel), { mode: 0o755 });
-    for (const name of readdirSync(path.join(src, rel)).sort()) {
+    const here = `/proc/self/fd/${dirFd}`;
+    for (const name of changing(rel || '.', () => readdirSync(here)).sort()) {
       if (name === '.git') continue;
       const r = path.join(rel, name);
-      const from = path.join(src, r);
-      const st = changing(r, () => lstatSync(from));
+      const at = `${here}/${name}`;
+      const st = changing(r, () => lstatSync(at));
       if (++files > limits.files) throw over();
-      if (st.isDirectory()) copyDir(r);
-      else if (st.isSymbolicLink())
+      if (st.isDirectory()) {
+        const fd = openDir(at, r);
+        try {
+          copyDir(fd, r);
+        } finally {
+          closeSync(fd);
+        }
+      } else if (st.isSymbolicLink())
         copyLink(
           r,
-          changing(r, () => readlinkSync(from)),
+          changing(r, () => readlinkSync(at)),
         );
-      else if (st.isFile()) copyFile(r);
+      else if (st.isFile()) copyFile(at, r);
       else throw new UsageError(`case file ${r}: only regular files, directories and symlinks inside the case are allowed`);
     }
   };
@@ -50,9 +60,9 @@ export function snapshotCase(src: string, dest: string, limits = { files: MAX_FI
       throw new UsageError(`case file ${rel} is a symlink to ${JSON.stringify(target)}, outside the case directory; paths must stay inside it`);
     symlinkSync(target, path.join(dest, rel));
   };
-  const copyFile = (rel: string) => {
+  const copyFile = (at: string, rel: string) => {
     // O_NOFOLLOW: a file swapped for a link since the lstat is refused, not followed; O_NONBLOCK: a FIFO does not hang us
-    const fd = changing(rel, () => openSync(path.join(src, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
+    const fd = changing(rel, () => openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new UsageError(`case file ${rel} changed while it was read (it is no longer a regular file)`);
@@ -66,5 +76,10 @@ export function snapshotCase(src: string, dest: string, limits = { files: MAX_FI
       closeSync(fd);
     }
   };
-  copyDir('');
+  const top = openDir(src, '.');
+  try {
+    copyDir(top, '');
+  } finally {
+    closeSync(top);
+  }
 }
