@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { labConfig } from '../config.ts';
 import { stderrProgress } from '../progress.ts';
+import { RootlessEngine } from './rootless.ts';
 import { HostEngine, inspectEngine } from './host.ts';
 import { hostDefaultRelease } from './spec.ts';
 
@@ -18,6 +19,11 @@ export function engineCommand(): Command {
       const installed = host.installedVersion();
       process.stdout.write(
         `lab engine: ${installed ? `Docker ${installed} installed under ${host.paths.home}` : 'not installed'}; ${lab ? `running (Docker ${lab.serverVersion}, ${host.labHost})` : 'not running'}\n`,
+      );
+      const rootless = new RootlessEngine(config, stderrProgress);
+      const running = await inspectEngine(config, rootless.host);
+      process.stdout.write(
+        `rootless engine (untrusted cases): ${running ? `running (Docker ${running.serverVersion}, ${rootless.host})` : 'not running'} under ${rootless.paths.home}\n`,
       );
       const user = config.requestedDockerHost ?? config.defaultDockerSocket;
       const info = await inspectEngine(config, user);
@@ -40,18 +46,25 @@ export function engineCommand(): Command {
     });
   cmd
     .command('stop')
-    .description("stop the lab's engine (its containers stop with it)")
+    .description("stop the lab's engines, its rootless one included (their containers stop with them)")
     .action(async () => {
-      const stopped = await new HostEngine(labConfig(), stderrProgress).stop();
-      process.stdout.write(stopped ? "stopped the lab's engine\n" : "the lab's engine was not running\n");
+      const config = labConfig();
+      const rootless = await new RootlessEngine(config, stderrProgress).stop();
+      const stopped = await new HostEngine(config, stderrProgress).stop();
+      process.stdout.write(
+        `${stopped ? "stopped the lab's engine" : "the lab's engine was not running"}; ${rootless ? 'stopped its rootless engine' : 'its rootless engine was not running'}\n`,
+      );
     });
   cmd
     .command('uninstall')
-    .description("stop the lab's engine and remove its prefix: binaries, images, containers, volumes, log")
+    .description("stop the lab's engines and remove their prefixes: binaries, images, containers, volumes, logs")
     .action(async () => {
-      const host = new HostEngine(labConfig(), stderrProgress);
+      const config = labConfig();
+      const rootless = new RootlessEngine(config, stderrProgress);
+      await rootless.uninstall();
+      const host = new HostEngine(config, stderrProgress);
       await host.uninstall();
-      process.stdout.write(`removed ${host.paths.home} and ${host.paths.runDir}\n`);
+      process.stdout.write(`removed ${host.paths.home}, ${host.paths.runDir} and ${rootless.paths.home}\n`);
     });
   return cmd;
 }

@@ -18,7 +18,7 @@ import { Provisioner, type ImageResult } from '../runner/provision.ts';
 import { requirementId, type Requirement } from '../runner/run-spec.ts';
 import { HostEngine } from './host.ts';
 import { labelsFor } from '../ownership/labels.ts';
-import { cgroupMounts, RootlessEngine, ROOTLESS_PIDS_MAX, ROOTLESS_UID_BASE, rootlessPaths } from './rootless.ts';
+import { cgroupMounts, RootlessEngine, rootlessPidsMax, ROOTLESS_UID_BASE, rootlessPaths } from './rootless.ts';
 
 const ENGINE_26: Requirement = { kind: 'engine-image', label: '26.1.5', spec: '26.1.5' };
 const BASE: Requirement = { kind: 'image', id: 'engine-base' };
@@ -160,7 +160,7 @@ describe('the rootless engine', () => {
     const pids = cgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')).find((c) => existsSync(path.join(c, rootless.paths.cgroup, 'pids.max')));
     if (!pids) return;
     const dir = path.join(pids, rootless.paths.cgroup);
-    expect(readFileSync(path.join(dir, 'pids.max'), 'utf8').trim()).toBe(String(ROOTLESS_PIDS_MAX));
+    expect(readFileSync(path.join(dir, 'pids.max'), 'utf8').trim()).toBe(String(rootlessPidsMax(Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')))));
     expect(statSync(path.join(dir, 'pids.max')).uid).toBe(0);
     expect(statSync(path.join(dir, 'cgroup.procs')).uid).toBe(ROOTLESS_UID_BASE);
     expect(statSync(dir).uid).toBe(ROOTLESS_UID_BASE);

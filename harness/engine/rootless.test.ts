@@ -1,5 +1,20 @@
-import { describe, expect, it } from 'vitest';
-import { cgroupMounts, idRangeConflict, innerScript, parseSubIds, ROOTLESS_UID_BASE, rootlessDaemonConfig, rootlessPaths } from './rootless.ts';
+import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  cgroupMounts,
+  idRangeConflict,
+  innerScript,
+  parseSubIds,
+  pinSocket,
+  ROOTLESS_UID_BASE,
+  rootlessDaemonConfig,
+  rootlessMemoryMax,
+  rootlessPaths,
+  rootlessPidsMax,
+} from './rootless.ts';
 
 const empty = { passwd: 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n', group: 'root:x:0:\n', subuid: '', subgid: '' };
 
@@ -60,5 +75,67 @@ describe('the engine inside the namespace', () => {
     expect(s.findIndex((l) => l.startsWith('mount'))).toBeGreaterThan(wait);
     expect(s).toContain(`mount --bind '/sys/fs/cgroup/it'\\''s/${p.cgroup}' '/sys/fs/cgroup/it'\\''s'`);
     expect(s.at(-1)).toBe(`exec '/var/lib/x/bin/dockerd' --config-file '/var/lib/x/daemon.json'`);
+  });
+});
+
+describe('pinSocket: the lab dials its own link to a socket the namespace made, never its path', () => {
+  const dirs: string[] = [];
+  const servers: Server[] = [];
+  afterAll(() => {
+    for (const s of servers) s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const tmp = () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'pin-'));
+    dirs.push(d);
+    return d;
+  };
+  const listening = async (p: string) => {
+    const s = createServer((c) => c.end('pinned'));
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(p, r));
+  };
+  const uid = process.getuid?.() ?? 0;
+
+  it('links a socket of the owner into a 0700 directory; the link still reaches it after the path is swapped for a symlink', async () => {
+    const ns = tmp();
+    const sock = path.join(ns, 'docker.sock');
+    await listening(sock);
+    const pinned = pinSocket(sock, path.join(tmp(), 'pins'), uid);
+    expect(statSync(path.dirname(pinned)).mode & 0o777).toBe(0o700);
+    const other = path.join(tmp(), 'other.sock');
+    await listening(other);
+    rmSync(sock);
+    symlinkSync(other, sock);
+    const got = await new Promise<string>((resolve) => {
+      let out = '';
+      connect(pinned)
+        .on('data', (d) => (out += d))
+        .on('close', () => resolve(out));
+    });
+    expect(got).toBe('pinned');
+  });
+
+  it('refuses a symlink, a socket of another uid and a plain file, naming what it found', async () => {
+    const ns = tmp();
+    const real = path.join(ns, 'real.sock');
+    await listening(real);
+    symlinkSync(real, path.join(ns, 'link.sock'));
+    writeFileSync(path.join(ns, 'file.sock'), '');
+    const into = path.join(tmp(), 'pins');
+    expect(() => pinSocket(path.join(ns, 'link.sock'), into, uid)).toThrow(/is not a socket of uid \d+ \(it is a symlink\)/);
+    expect(() => pinSocket(real, into, uid + 1)).toThrow(new RegExp(`\\(it is a socket of uid ${uid}\\)`));
+    expect(() => pinSocket(path.join(ns, 'file.sock'), into, uid)).toThrow(/\(it is not a socket\)/);
+    expect(readdirSync(into)).toEqual([]);
+  });
+});
+
+describe('the limits of the delegated cgroups', () => {
+  it('leaves the host three quarters of its pids (at most 8192 for the engine) and a quarter of its memory', () => {
+    expect(rootlessPidsMax(32_768)).toBe(8192);
+    expect(rootlessPidsMax(4_194_304)).toBe(8192);
+    expect(rootlessPidsMax(8_000)).toBe(2000);
+    expect(rootlessPidsMax(1_000)).toBe(1024);
+    expect(rootlessMemoryMax(24 * 1024 * 1024)).toBe(18 * 1024 ** 3);
   });
 });

@@ -28,6 +28,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmdirSync,
   rmSync,
   writeFileSync,
@@ -47,8 +48,15 @@ export const ROOTLESS_UID_COUNT = 65_536;
 export const ROOTLESS_CGROUP = 'buildx-lab-rootless';
 /** The files of a delegated cgroup that its delegatee owns (v1 and v2): moving tasks, enabling controllers. */
 const DELEGATED_FILES = ['cgroup.procs', 'tasks', 'cgroup.threads', 'cgroup.subtree_control'];
-/** Processes the whole rootless engine may hold at once, every cell and DinD in it included. */
-export const ROOTLESS_PIDS_MAX = 32_768;
+/** Processes (threads count) the whole rootless engine may hold at once: a quarter of the host's, at most 8192. */
+export function rootlessPidsMax(hostPidMax: number): number {
+  return Math.max(1024, Math.min(8192, Math.floor(hostPidMax / 4)));
+}
+
+/** Memory the whole rootless engine may use: three quarters of the host's. */
+export function rootlessMemoryMax(hostMemTotalKiB: number): number {
+  return Math.floor(hostMemTotalKiB * 1024 * 0.75);
+}
 
 export interface RootlessPaths {
   /** binaries (hard links to the lab engine's), daemon.json, data root, log: traversable by the namespace's root */
@@ -63,6 +71,8 @@ export interface RootlessPaths {
   configFile: string;
   /** root's, traversable: per-run mirrors of host directories and the registry's socket (lab/lab.ts) */
   share: string;
+  /** root's, 0700: the lab's own links to sockets the namespace's root made (pinSocket) */
+  hostSockets: string;
   /** its cgroup's name under each hierarchy: one per home, so two engines never share or remove each other's */
   cgroup: string;
 }
@@ -89,8 +99,35 @@ export function rootlessPaths(home = DEFAULT_ROOTLESS_HOME): RootlessPaths {
     log: path.join(home, 'dockerd.log'),
     configFile: path.join(home, 'daemon.json'),
     share: path.join(home, 'share'),
+    hostSockets: path.join(home, 'host-sockets'),
     cgroup: home === DEFAULT_ROOTLESS_HOME ? ROOTLESS_CGROUP : `${ROOTLESS_CGROUP}-${createHash('sha256').update(home).digest('hex').slice(0, 8)}`,
   };
+}
+
+/**
+ * A socket the namespace's root made, as host root may use it: hard-linked into `intoDir` (root's, 0700),
+ * after checking it is a socket that uid `owner` owns. Host root then connects to that inode, whatever the
+ * namespace's root later puts at the original path (a symlink to a host socket, say, which host root would
+ * follow). A stale link (the owner restarted) fails closed: nothing listens on the old inode.
+ */
+export function pinSocket(socket: string, intoDir: string, owner: number): string {
+  mkdirSync(intoDir, { recursive: true, mode: 0o700 });
+  chmodSync(intoDir, 0o700);
+  const pinned = path.join(intoDir, path.basename(socket));
+  const staged = `${pinned}.${process.pid}`;
+  rmSync(staged, { force: true });
+  // link(2) does not follow a symlink: a link put there is linked as a link, and refused below
+  linkSync(socket, staged);
+  const st = lstatSync(staged);
+  if (st.isSocket() && st.uid === owner) {
+    // renamed into place, so another run using the pinned link never finds it missing
+    renameSync(staged, pinned);
+    return pinned;
+  }
+  rmSync(staged, { force: true });
+  throw new RequirementError(
+    `${socket} is not a socket of uid ${owner} (it is ${st.isSymbolicLink() ? 'a symlink' : st.isSocket() ? `a socket of uid ${st.uid}` : 'not a socket'}): refusing to use it`,
+  );
 }
 
 /** An id range from /etc/subuid or /etc/subgid ("name:start:count" lines); pure. */
@@ -274,9 +311,12 @@ export class RootlessEngine {
     const pid = Number(readText(this.paths.pidFile).trim());
     if (!pid || !isEngineProcess(pid, path.join(this.paths.bin, 'dockerd')))
       throw new RequirementError(`the rootless engine's pid file ${this.paths.pidFile} does not name its dockerd (got '${pid || ''}')`);
-    const probe = await probeEngine(this.config, this.host);
-    if (!probe.isolated || !probe.engineId) throw new RequirementError(`the engine at ${this.host} is not rootless: ${probe.reason}`);
-    return { host: this.host, netns: `/proc/${pid}/ns/net`, shareDir: this.paths.share, rootUid: ROOTLESS_UID_BASE, engineId: probe.engineId };
+    // The lab talks to it through a link of its own to the socket's inode: the socket's directory is the
+    // namespace root's, who could swap the socket for a symlink to a rootful engine's.
+    const host = `unix://${pinSocket(this.paths.socket, this.paths.hostSockets, ROOTLESS_UID_BASE)}`;
+    const probe = await probeEngine(this.config, host);
+    if (!probe.isolated || !probe.engineId) throw new RequirementError(`the engine at ${host} is not rootless: ${probe.reason}`);
+    return { host, netns: `/proc/${pid}/ns/net`, shareDir: this.paths.share, rootUid: ROOTLESS_UID_BASE, engineId: probe.engineId };
   }
 
   /** Stops it: dockerd first (its containers die with its namespaces), then the delegated cgroups go. */
@@ -355,10 +395,16 @@ export class RootlessEngine {
       for (const f of ['cpuset.cpus', 'cpuset.mems']) if (existsSync(path.join(c, f))) writeFileSync(path.join(dir, f), readFileSync(path.join(c, f)));
       // Delegated as the kernel's docs say: the directory (to make children in) and the files that move
       // tasks; its own limits stay root's, so the namespace cannot raise them.
+      // (Files an older lab delegated are taken back.)
       chownSync(dir, range, range);
-      for (const f of DELEGATED_FILES) if (existsSync(path.join(dir, f))) chownSync(path.join(dir, f), range, range);
-      // A fork bomb in a case stops here, not at the host's limit.
-      if (existsSync(path.join(dir, 'pids.max'))) writeFileSync(path.join(dir, 'pids.max'), String(ROOTLESS_PIDS_MAX));
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isFile()) chownSync(path.join(dir, e.name), DELEGATED_FILES.includes(e.name) ? range : 0, DELEGATED_FILES.includes(e.name) ? range : 0);
+      }
+      // A fork bomb or a runaway build in a case stops here, not at the host's limits.
+      if (existsSync(path.join(dir, 'pids.max'))) writeFileSync(path.join(dir, 'pids.max'), String(rootlessPidsMax(Number(readText('/proc/sys/kernel/pid_max').trim()) || 32_768)));
+      const memTotal = Number(/^MemTotal:\s+(\d+)/m.exec(readText('/proc/meminfo'))?.[1]);
+      if (memTotal && existsSync(path.join(dir, 'memory.limit_in_bytes'))) writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(rootlessMemoryMax(memTotal)));
+      if (memTotal && existsSync(path.join(dir, 'memory.max'))) writeFileSync(path.join(dir, 'memory.max'), String(rootlessMemoryMax(memTotal)));
     }
   }
 }

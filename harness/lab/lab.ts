@@ -27,6 +27,7 @@ import { copyImage } from '../images/transfer.ts';
 import { mirrorTree } from './mirror.ts';
 import { NetnsRelay } from './netns-relay.ts';
 import { pidAlive, probeEngine } from '../engine/host.ts';
+import { pinSocket } from '../engine/rootless.ts';
 
 const fixturesDir = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 
@@ -201,16 +202,19 @@ export class Lab implements AsyncDisposable {
       const registry = await registryContainer.start();
       undo.push(() => registry.stop());
       await registry.beat();
+      // On a cell engine the registry's socket directory is the namespace root's: the proxy, host root, dials
+      // its own link to the socket's inode instead, never a path the namespace could point elsewhere.
+      const socketDir = cellEngine ? makeSocketDir(imageConfig, { kind: 'proxy' }) : undefined;
+      if (socketDir) undo.push(() => rmSync(socketDir, { recursive: true, force: true }));
+      const upstream = socketDir && cellEngine ? `unix://${pinSocket(registry.socketPath, path.join(socketDir, 'upstream'), cellEngine.rootUid)}` : registry.upstreamUrl;
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines, or,
       // on a cell engine, a unix socket its relay forwards that gateway to.
-      const proxy = await new FaultProxy({ upstream: registry.upstreamUrl })
+      const proxy = await new FaultProxy({ upstream })
         .withListen([{ host: '127.0.0.1', port: 0 }, ...(cellEngine ? [] : hostSideListen(network, 5000))])
         .start();
       undo.push(() => proxy.stop());
       let cellSide: CellSide | undefined;
-      if (cellEngine && runShare) {
-        const socketDir = makeSocketDir(imageConfig, { kind: 'proxy' });
-        undo.push(() => rmSync(socketDir, { recursive: true, force: true }));
+      if (cellEngine && runShare && socketDir) {
         const socket = path.join(socketDir, 'proxy.sock');
         await proxy.listenRelayed(socket);
         const relay = await NetnsRelay.start(cellEngine.netns, [{ host: network.gateway, port: 5000, socket }]);
