@@ -35,7 +35,11 @@ export async function bootWithPullFault(kit: Kit, spec: BuilderSpec, fault: Pull
   // `image ls` (exit 0, empty) rather than `image inspect` (exit 1): a report's "last failing command" must be Buildx's.
   const left = await kit.sandbox.sh(`docker image rm -f ${ref} >/dev/null 2>&1; docker image ls -q ${ref}`);
   if (left.stdout.trim() !== '') throw new HarnessError(`the engine still has ${ref}; Buildx would use it and hide the pull error`);
-  const layer = [...published.layers].sort((a, b) => b.size - a.size)[0];
+  // The largest layer no other image of the lab shares: an engine keeps the lab's other images across cells
+  // (another BuildKit version, its rootless variant), and a layer it holds through them is never fetched.
+  const shared = new Set(kit.lab.publishedImages().flatMap((p) => (p.ref === published.ref ? [] : p.layers.map((l) => l.digest))));
+  const bySize = [...published.layers].sort((a, b) => b.size - a.size);
+  const layer = bySize.find((l) => !shared.has(l.digest)) ?? bySize[0];
   if (!layer) throw new HarnessError(`${ref} has no layers to fault`);
   const mark = kit.mark();
   const client = kit.sandbox.dind.labAddress;

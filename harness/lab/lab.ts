@@ -209,9 +209,7 @@ export class Lab implements AsyncDisposable {
       const upstream = socketDir && cellEngine ? `unix://${pinSocket(registry.socketPath, path.join(socketDir, 'upstream'), cellEngine.rootUid)}` : registry.upstreamUrl;
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines, or,
       // on a cell engine, a unix socket its relay forwards that gateway to.
-      const proxy = await new FaultProxy({ upstream })
-        .withListen([{ host: '127.0.0.1', port: 0 }, ...(cellEngine ? [] : hostSideListen(network, 5000))])
-        .start();
+      const proxy = await new FaultProxy({ upstream }).withListen([{ host: '127.0.0.1', port: 0 }, ...(cellEngine ? [] : hostSideListen(network, 5000))]).start();
       undo.push(() => proxy.stop());
       let cellSide: CellSide | undefined;
       if (cellEngine && runShare && socketDir) {
@@ -342,6 +340,11 @@ export class Lab implements AsyncDisposable {
     const p = this.publishedByRef.get(ref);
     if (!p) throw new HarnessError(`${ref} was not published into this lab's registry`);
     return p;
+  }
+
+  /** Everything this lab published so far. */
+  publishedImages(): PublishedImage[] {
+    return [...this.publishedByRef.values()];
   }
 
   /** Images the engines may keep across cells: what this lab published (BuildKit), as the engines name them. */
