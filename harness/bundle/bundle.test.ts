@@ -485,6 +485,14 @@ describe('a bundle is code: without --trust only what a release pin vouches for 
   });
 });
 
+describe('the bundle file itself', () => {
+  it('refuses a FIFO at once instead of hanging on it', async () => {
+    const fifo = path.join(tmp('fifo'), 'lab.tar');
+    execFileSync('mkfifo', [fifo]);
+    expect(await refusal(fifo)).toMatch(/it is not a regular file/);
+  }, 10_000);
+});
+
 describe('bundleFileProblem', () => {
   const st = (uid: number, mode: number, file = true) => ({ uid, mode, isFile: () => file });
   it.each([

@@ -6,7 +6,22 @@
 // untrusted input (it comes from another machine or a CI cache): what it may place is checked against the
 // lab's own rules, not its own checksums.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  cpSync,
+} from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ReleasePins } from '../buildx/release-pins.ts';
@@ -149,7 +164,8 @@ export async function importBundle(
   const refuse = (why: string) => new UsageError(`refusing ${file}: ${why}`);
   // Listed, checked and unpacked from one open file: tar reads it through /proc/<pid>/fd, so a path swapped
   // after the listing changes nothing; and only a file nobody else may write, so its content cannot either.
-  const fd = openSync(file, 'r');
+  // O_NONBLOCK: a FIFO given as the bundle is refused below instead of hanging the open
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const why = bundleFileProblem(fstatSync(fd), process.geteuid?.());
     if (why) throw refuse(why);

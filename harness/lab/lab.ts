@@ -357,6 +357,8 @@ export class Lab implements AsyncDisposable {
     const env = childEnv(this.imageConfig);
     // 127.0.0.0/8 registries are insecure by default for the host engine, so no host config changes.
     const hostTag = `${this.hostRegistryUrl.replace(/^http:\/\//, '')}/${repoTag}`;
+    // Read-only to the DinD engines before anything is in it: a cell pushing there first would otherwise win.
+    this.proxy.protectRepository(repoTag.split(':')[0]!);
     await runChecked(['docker', 'tag', localRef, hostTag], { env });
     try {
       // The lab's own set-up, not a cell: one retry. A cold CI run once saw the host engine answer
@@ -370,7 +372,6 @@ export class Lab implements AsyncDisposable {
       await run(['docker', 'image', 'rm', hostTag], { env });
     }
     const [repo, tag] = repoTag.split(':') as [string, string];
-    this.proxy.protectRepository(repo);
     const m = await this.client().getManifest(repo, tag);
     if (!m.found) throw new HarnessError(`pushed ${hostTag} but the registry does not have ${repoTag}`);
     const json = m.json as { layers?: { digest: string; size: number }[] };

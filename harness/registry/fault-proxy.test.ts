@@ -155,6 +155,8 @@ describe('FaultProxy', () => {
       });
       expect(own.status).toBe(201);
       expect(await relayed('10.99.0.2', 'PUT', '/v2/lab/app/manifests/mine', manifest)).not.toBe(403);
+      // a relayed peer that says it is the host's loopback is still a DinD engine
+      expect(await relayed('127.0.0.1', 'PUT', '/v2/moby/buildkit/manifests/v0.17.1', manifest)).toBe(403);
     });
   });
 

@@ -22,7 +22,7 @@ import { createBehaviour, errorAnswer, type BehaviourSpec, type RegistryEmulatio
 import { Journal, type JournalLimits } from './journal.ts';
 import { bindExactly, checkListenHost, closeServers, listenerUrl, type ListenAddress } from './listen-address.ts';
 import { ProxiedRequest, clientAddress, header } from './proxied-request.ts';
-import { listenRelayed, peerAddress } from './proxy-protocol.ts';
+import { isRelayed, listenRelayed, peerAddress } from './proxy-protocol.ts';
 import { parseRequestTarget } from './request-target.ts';
 
 export { clientAddress } from './proxied-request.ts';
@@ -401,7 +401,8 @@ export class StartedFaultProxy {
       if (!x.target.ok) return this.#refuse(x, 400, 'bad-target', x.target.reason);
       if (req.httpVersion === '1.1' && !req.headers.host) return this.#refuse(x, 400, 'bad-target', 'an HTTP/1.1 request needs a Host header');
       const repo = x.route.repository;
-      if (repo && this.#labOwned.has(repo) && !READ_METHODS.has(x.method) && !isLoopbackClient(x.client))
+      // the host's loopback is the lab's own pushes; through a relay it is only what the relay was told
+      if (repo && this.#labOwned.has(repo) && !READ_METHODS.has(x.method) && (isRelayed(req.socket) || !isLoopbackClient(x.client)))
         return this.#refuse(x, 403, 'lab-owned', `${repo} holds the lab's own images, which every cell pulls; a cell pushes to its own repositories`);
 
       const rule = this.#matchFault(x);

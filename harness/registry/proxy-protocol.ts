@@ -48,6 +48,11 @@ export function parseProxyHeader(line: string): ProxiedPeer | { error: string } 
 
 const peers = new WeakMap<object, ProxiedPeer>();
 
+/** Whether a connection came through a relay (its peer is then a DinD engine's address, whatever it says). */
+export function isRelayed(socket: object): boolean {
+  return peers.has(socket);
+}
+
 /** Who is at the other end of a connection: the relayed peer when it came through the relay, else the socket's own. */
 export function peerAddress(socket: Pick<Socket, 'remoteAddress'>): string | undefined {
   return peers.get(socket)?.source ?? socket.remoteAddress;
