@@ -12,8 +12,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labConfig } from '../config.ts';
-import { probeEngine } from '../engine/host.ts';
-import { ROOTLESS_UID_BASE } from '../engine/rootless.ts';
+import { inspectEngine, probeEngine } from '../engine/host.ts';
+import { RootlessEngine, ROOTLESS_UID_BASE } from '../engine/rootless.ts';
+import { silentProgress } from '../progress.ts';
 import { CLI, labDockerEnv, labResources } from './cli.test-helpers.ts';
 import { FIXTURE_CASES } from './trust.ts';
 
@@ -28,12 +29,15 @@ let listener: Server;
 let listenerPort = 0;
 let connections = 0;
 let hostProcess: ChildProcess;
+/** the lab's rootless engine was running before: then it is left running after, else stopped (the host as it was) */
+let rootlessWasRunning = false;
 
 beforeAll(async () => {
   dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'trust-itg-')));
   cpSync(path.join(FIXTURE_CASES, SHIPPED), path.join(dir, SHIPPED), { recursive: true });
   env = await labDockerEnv();
   rootful = !(await probeEngine(labConfig(), env.DOCKER_HOST!)).isolated;
+  rootlessWasRunning = (await inspectEngine(labConfig(), new RootlessEngine(labConfig(), silentProgress).host)) !== undefined;
   canaryDir = mkdtempSync(path.join(tmpdir(), 'bxl-canary-'));
   chmodSync(canaryDir, 0o700);
   writeFileSync(path.join(canaryDir, 'secret'), secret, { mode: 0o600 });
@@ -45,7 +49,8 @@ beforeAll(async () => {
   listenerPort = (listener.address() as { port: number }).port;
   hostProcess = spawn('sleep', [marker], { stdio: 'ignore' });
 });
-afterAll(() => {
+afterAll(async () => {
+  if (!rootlessWasRunning) await new RootlessEngine(labConfig(), silentProgress).stop();
   listener?.close();
   hostProcess?.kill();
   rmSync(dir, { recursive: true, force: true });
