@@ -1,6 +1,6 @@
 // The lab's own guarantees against a real engine: complete state reset between cells, no exposed APIs or
 // ports, read-only host mounts, dead components reported as the lab's error, nothing left behind.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -191,6 +191,7 @@ describe('lab session', () => {
     writeCellResult(dir, result);
     await writeReports(dir, [result], { runId: 'itg', startedAt: '', finishedAt: '', host: { node: process.version }, argv: [] });
     const written = await execa('grep', ['-rlE', `${secret}|${auth}`, dir], { reject: false });
+    rmSync(dir, { recursive: true, force: true });
     expect(written.stdout, 'files holding the credential').toBe('');
     expect(JSON.stringify(result.evidence.journal).toLowerCase()).not.toContain('authorization');
   });

@@ -12,6 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../ownership/labels.ts';
 import { labDockerEnv, startCli } from './cli.test-helpers.ts';
 
+/** A report directory of its own under one temporary root, removed after the file. */
+const reportRoot = mkdtempSync(path.join(tmpdir(), 'bxl-gone-'));
+afterAll(() => rmSync(reportRoot, { recursive: true, force: true }));
+const reportDir = (name: string) => path.join(reportRoot, `${name}-${Date.now()}`);
+
 let engineSocket: string;
 beforeAll(async () => {
   engineSocket = (await labDockerEnv()).DOCKER_HOST!.replace(/^unix:\/\//, '');
@@ -60,7 +65,7 @@ describe('host engine gone', () => {
   it('ends the run with an error naming the engine, within bounded time, after a cell passed', async () => {
     const sock = `/tmp/bxl-engine-${Date.now().toString(36)}.sock`;
     const fwd = forwarder(sock);
-    const run = startCli(['run', 'bake', '--matrix', 'quick', '--jobs', '1', '--report-dir', `/tmp/bxl-gone-${Date.now()}`], { ...process.env, DOCKER_HOST: `unix://${sock}` });
+    const run = startCli(['run', 'bake', '--matrix', 'quick', '--jobs', '1', '--report-dir', reportDir('gone')], { ...process.env, DOCKER_HOST: `unix://${sock}` });
     let runId: string | undefined;
     try {
       await run.saw(/bake-multiplatform-push > \S+: ok /);
@@ -101,7 +106,7 @@ describe('host engine gone', () => {
       const fwd = forwarder(sock);
       // v0.11.2 is not among the lab's versions; with the sources hanging it cannot arrive.
       // An empty module cache of its own, so go has to ask the hanging proxy whatever earlier runs fetched.
-      const run = startCli(['run', 'smoke', '--matrix', 'quick', '--buildx', '0.11.2', '--report-dir', `/tmp/bxl-gone-prov-${Date.now()}`], {
+      const run = startCli(['run', 'smoke', '--matrix', 'quick', '--buildx', '0.11.2', '--report-dir', reportDir('gone-prov')], {
         ...process.env,
         DOCKER_HOST: `unix://${sock}`,
         GOPROXY: `${base}/`,
