@@ -44,6 +44,17 @@ export function gitmodules(links: Record<string, SubmoduleLink>): string {
 }
 
 /**
+ * A path as a fast-import command takes it; pure. Case file names are the case author's: a line break in one
+ * would start a command of its own, so any name with a control character, a quote or a backslash (or one
+ * that starts with a quote) goes C-style quoted, as fast-import reads it.
+ */
+export function fastImportPath(p: string): string {
+  if (!/[\x00-\x1f\x7f"\\]/.test(p)) return p;
+  const esc: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\t': '\\t' };
+  return `"${p.replace(/[\x00-\x1f\x7f"\\]/g, (c) => esc[c] ?? `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)}"`;
+}
+
+/**
  * The fast-import stream of one repository: every commit on main with its whole tree (plus .gitmodules and
  * gitlinks when it has submodules), then its branches and tags. `tree` gives a case directory's files. Pure.
  */
@@ -62,13 +73,13 @@ export function fastImportStream(repo: RepoSpec, tree: (dir: string) => TreeFile
     if (i > 0) line(`from :${mark - 1}`);
     line('deleteall');
     for (const f of tree(c.tree)) {
-      line(`M ${f.mode & 0o111 ? '100755' : '100644'} inline ${f.rel}`);
+      line(`M ${f.mode & 0o111 ? '100755' : '100644'} inline ${fastImportPath(f.rel)}`);
       out.push(...data(f.content));
     }
     if (Object.keys(links).length) {
       line('M 100644 inline .gitmodules');
       out.push(...data(gitmodules(links)));
-      for (const [p, l] of Object.entries(links)) line(`M 160000 ${l.commit} ${p}`);
+      for (const [p, l] of Object.entries(links)) line(`M 160000 ${l.commit} ${fastImportPath(p)}`);
     }
     line('');
     for (const b of c.branches) refs.push(Buffer.from(`reset refs/heads/${b}\nfrom :${mark}\n\n`));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../registry/journal.ts';
-import { GIT, cleanGitEnv, fastImportStream, gitmodules } from './git-repos.ts';
+import { GIT, cleanGitEnv, fastImportPath, fastImportStream, gitmodules } from './git-repos.ts';
 import { GitServer, authorized, backendArgv, gitRoute } from './git-server.ts';
 import type { CaseSource } from './http-files.ts';
 import type { GitServeSpec } from './spec.ts';
@@ -143,5 +143,28 @@ describe('the Git server, with a real git client', () => {
     const s = await GitServer.start({ repos: { r: { commits: [], submodules: {} } } }, source, new Journal(), [{ host: '127.0.0.1', port: 0 }]);
     await s.stop();
     expect(() => execFileSync('ls', [s.root])).toThrow();
+  });
+});
+
+describe('fastImportPath: case file names in the fast-import stream', () => {
+  it('leaves plain names alone and C-quotes the rest', () => {
+    expect(fastImportPath('dir/file.txt')).toBe('dir/file.txt');
+    expect(fastImportPath('a"b')).toBe('"a\\"b"');
+    expect(fastImportPath('a\\b')).toBe('"a\\\\b"');
+    expect(fastImportPath('a\nb\tc\u0001')).toBe('"a\\nb\\tc\\001"');
+  });
+
+  it('keeps a name with a line break one file to real git, not a command of its own', () => {
+    const repo = mkdtempSync(path.join(tmpdir(), 'bxl-fi-'));
+    try {
+      execFileSync('git', ['init', '-q', '--bare', repo]);
+      const evil = 'x\nM 100644 inline injected';
+      const stream = `commit refs/heads/main\ncommitter a <a@b.invalid> 0 +0000\ndata 0\nM 100644 inline ${fastImportPath(evil)}\ndata 2\nok\n\ndone\n`;
+      execFileSync('git', ['-C', repo, 'fast-import', '--quiet', '--done'], { input: stream });
+      const names = execFileSync('git', ['-C', repo, 'ls-tree', '-z', '--name-only', 'main']).toString().split('\0').filter(Boolean);
+      expect(names).toEqual([evil]);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
   });
 });
