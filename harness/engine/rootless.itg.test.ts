@@ -18,12 +18,11 @@ import { Provisioner, type ImageResult } from '../runner/provision.ts';
 import { requirementId, type Requirement } from '../runner/run-spec.ts';
 import { HostEngine } from './host.ts';
 import { labelsFor } from '../ownership/labels.ts';
+import { hostCanaries, type HostCanaries } from './host-canaries.test-helpers.ts';
 import { cgroupMounts, RootlessEngine, rootlessPidsMax, ROOTLESS_UID_BASE, rootlessPaths } from './rootless.ts';
 
 const ENGINE_26: Requirement = { kind: 'engine-image', label: '26.1.5', spec: '26.1.5' };
 const BASE: Requirement = { kind: 'image', id: 'engine-base' };
-const secret = randomBytes(12).toString('hex');
-const marker = String(9_000_000 + Math.floor(Math.random() * 999_999));
 const runId = `itgroot${Date.now().toString(36)}`;
 const labels = Object.entries(labelsFor(runId)).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
 
@@ -31,12 +30,8 @@ let config: LabConfig;
 let rootless: RootlessEngine;
 let dindImage: string;
 let baseImage: string;
-let canaryDir: string;
+let canaries: HostCanaries;
 let rootlessHome: string;
-let listener: Server;
-let listenerPort = 0;
-let connections = 0;
-let hostProcess: ChildProcess;
 
 const docker = (host: string, argv: string[], input?: Buffer) =>
   run(['docker', ...argv], { env: childEnv(config, { DOCKER_HOST: host }), timeoutMs: 300_000, ...(input ? { input } : {}) });
@@ -48,7 +43,7 @@ const attack = (port: number) =>
     'echo "read: $(cat /canary/secret 2>&1)"',
     'touch /canary/written 2>/dev/null && echo "write: ok" || echo "write: refused"',
     `timeout 3 bash -c "echo > /dev/tcp/127.0.0.1/${port}" 2>/dev/null && echo "loopback: reached" || echo "loopback: unreachable"`,
-    `ps -eo args | grep -c "[s]leep ${marker}" | sed "s/^/host process seen: /"`,
+    `ps -eo args | grep -c "[s]leep ${canaries.marker}" | sed "s/^/host process seen: /"`,
     // Every block device the kernel has, made and mounted: root on the host could read the host's disk.
     'for d in /sys/block/*/dev; do n=$(cat $d); mknod /tmp/blk b ${n%:*} ${n#*:} 2>/dev/null; mkdir -p /mnt/b; mount -o ro /tmp/blk /mnt/b 2>/dev/null && echo "mount: $d ok"; rm -f /tmp/blk; done; echo "mount: done"',
   ].join('; ');
@@ -67,7 +62,7 @@ async function attackFrom(host: string): Promise<string> {
     '--network',
     'none',
     '-v',
-    `${canaryDir}:/canary`,
+    `${canaries.dir}:/canary`,
     '--tmpfs',
     '/var/lib/docker:exec',
     '--tmpfs',
@@ -87,7 +82,7 @@ async function attackFrom(host: string): Promise<string> {
       timeoutMs: 300_000,
     });
     expect(load.exitCode, load.stderr).toBe(0);
-    const r = await docker(host, ['exec', name, 'docker', 'run', '--rm', '--privileged', '-v', '/canary:/canary', baseImage, 'sh', '-c', attack(listenerPort)]);
+    const r = await docker(host, ['exec', name, 'docker', 'run', '--rm', '--privileged', '-v', '/canary:/canary', baseImage, 'sh', '-c', attack(canaries.port)]);
     expect(r.exitCode, r.stderr).toBe(0);
     return r.stdout;
   } finally {
@@ -109,16 +104,7 @@ beforeAll(async () => {
   dindImage = ready(ENGINE_26);
   baseImage = ready(BASE);
 
-  canaryDir = mkdtempSync(path.join(tmpdir(), 'bxl-canary-'));
-  chmodSync(canaryDir, 0o700);
-  writeFileSync(path.join(canaryDir, 'secret'), secret, { mode: 0o600 });
-  listener = createServer((s) => {
-    connections++;
-    s.destroy();
-  });
-  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-  listenerPort = (listener.address() as { port: number }).port;
-  hostProcess = spawn('sleep', [marker], { stdio: 'ignore' });
+  canaries = await hostCanaries();
 
   rootlessHome = mkdtempSync('/var/tmp/bxl-rootless-home-');
   rootless = new RootlessEngine(config, stderrProgress, rootlessPaths(rootlessHome));
@@ -132,9 +118,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rootless?.uninstall();
-  listener?.close();
-  hostProcess?.kill();
-  if (canaryDir) rmSync(canaryDir, { recursive: true, force: true });
+  canaries?.close();
 });
 
 describe('the rootless engine', () => {
@@ -146,14 +130,14 @@ describe('the rootless engine', () => {
   it('contains root of a privileged container in a privileged DinD: no host file, loopback, process or disk', async () => {
     const out = await attackFrom(rootless.host);
     expect(out).toContain(`uid_map: 0 ${ROOTLESS_UID_BASE} 65536`);
-    expect(out).not.toContain(secret);
+    expect(out).not.toContain(canaries.secret);
     expect(out).toContain('write: refused');
-    expect(existsSync(path.join(canaryDir, 'written'))).toBe(false);
+    expect(existsSync(path.join(canaries.dir, 'written'))).toBe(false);
     expect(out).toContain('loopback: unreachable');
     expect(out).toContain('host process seen: 0');
     expect(out).not.toMatch(/mount: .* ok/);
     expect(out).toContain('mount: done');
-    expect(connections).toBe(0);
+    expect(canaries.connections()).toBe(0);
   });
 
   it('holds the namespace to its delegated cgroups: tasks it may move, limits it may not raise', () => {
@@ -168,11 +152,11 @@ describe('the rootless engine', () => {
 
   it('stop() signals only its own dockerd, whatever pid the namespace writes into its pid file', async () => {
     const real = readFileSync(rootless.paths.pidFile, 'utf8');
-    writeFileSync(rootless.paths.pidFile, String(hostProcess.pid));
+    writeFileSync(rootless.paths.pidFile, String(canaries.process.pid));
     try {
       expect(await rootless.stop(2_000)).toBe(false);
-      expect(hostProcess.exitCode).toBeNull();
-      expect(hostProcess.signalCode).toBeNull();
+      expect(canaries.process.exitCode).toBeNull();
+      expect(canaries.process.signalCode).toBeNull();
     } finally {
       writeFileSync(rootless.paths.pidFile, real);
     }
@@ -181,6 +165,6 @@ describe('the rootless engine', () => {
 
   it('(control) the same attack on the rootful engine reads the root-only file', async () => {
     const out = await attackFrom(config.dockerHost);
-    expect(out).toContain(`read: ${secret}`);
+    expect(out).toContain(`read: ${canaries.secret}`);
   });
 });

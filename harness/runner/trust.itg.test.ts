@@ -17,18 +17,13 @@ import { RootlessEngine, ROOTLESS_UID_BASE } from '../engine/rootless.ts';
 import { silentProgress } from '../progress.ts';
 import { CLI, labDockerEnv, labResources } from './cli.test-helpers.ts';
 import { FIXTURE_CASES } from './trust.ts';
+import { hostCanaries, type HostCanaries } from '../engine/host-canaries.test-helpers.ts';
 
 const SHIPPED = '2969-ls-json-duplicates';
-const secret = randomBytes(12).toString('hex');
-const marker = String(8_000_000 + Math.floor(Math.random() * 999_999));
 let dir: string;
-let canaryDir: string;
+let canaries: HostCanaries;
 let env: NodeJS.ProcessEnv;
 let rootful = true;
-let listener: Server;
-let listenerPort = 0;
-let connections = 0;
-let hostProcess: ChildProcess;
 /** the lab's rootless engine was running before: then it is left running after, else stopped (the host as it was) */
 let rootlessWasRunning = false;
 
@@ -38,23 +33,12 @@ beforeAll(async () => {
   env = await labDockerEnv();
   rootful = !(await probeEngine(labConfig(), env.DOCKER_HOST!)).isolated;
   rootlessWasRunning = (await inspectEngine(labConfig(), new RootlessEngine(labConfig(), silentProgress).host)) !== undefined;
-  canaryDir = mkdtempSync(path.join(tmpdir(), 'bxl-canary-'));
-  chmodSync(canaryDir, 0o700);
-  writeFileSync(path.join(canaryDir, 'secret'), secret, { mode: 0o600 });
-  listener = createServer((s) => {
-    connections++;
-    s.destroy();
-  });
-  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-  listenerPort = (listener.address() as { port: number }).port;
-  hostProcess = spawn('sleep', [marker], { stdio: 'ignore' });
+  canaries = await hostCanaries();
 });
 afterAll(async () => {
   if (!rootlessWasRunning) await new RootlessEngine(labConfig(), silentProgress).stop();
-  listener?.close();
-  hostProcess?.kill();
+  canaries?.close();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(canaryDir, { recursive: true, force: true });
 });
 
 const repro = (caseDir: string, reportDir: string, extraEnv: NodeJS.ProcessEnv = {}) =>
@@ -92,9 +76,9 @@ describe('an untrusted case, the user engine being rootful', () => {
       const attack = [
         'T=@@',
         'echo "$T-caps $(grep CapEff /proc/self/status)"',
-        `echo "$T-read $(cat ${canaryDir}/secret 2>&1)"`,
-        `(timeout 3 bash -c "echo > /dev/tcp/127.0.0.1/${listenerPort}" 2>/dev/null && echo "$T-loopback reached") || echo "$T-loopback unreachable"`,
-        `echo "$T-host-process-seen $(grep -l "[${marker[0]}]${marker.slice(1)}" /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"`,
+        `echo "$T-read $(cat ${canaries.dir}/secret 2>&1)"`,
+        `(timeout 3 bash -c "echo > /dev/tcp/127.0.0.1/${canaries.port}" 2>/dev/null && echo "$T-loopback reached") || echo "$T-loopback unreachable"`,
+        `echo "$T-host-process-seen $(grep -l "[${canaries.marker[0]}]${canaries.marker.slice(1)}" /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"`,
         'for d in /sys/block/*/dev; do n=$(cat $d); mknod /tmp/blk b ${n%:*} ${n#*:} 2>/dev/null; mkdir -p /mnt/b; mount -o ro /tmp/blk /mnt/b 2>/dev/null && echo "$T-mounted $d" && ls /mnt/b; umount /mnt/b 2>/dev/null; rm -f /tmp/blk; done; echo "$T-mounts-tried"',
       ].join('; ');
       writeFileSync(path.join(caseDir, 'attack.sh'), `${attack}\n`);
@@ -141,12 +125,12 @@ describe('an untrusted case, the user engine being rootful', () => {
       const r = await repro(caseDir, reportDir);
       expect(r.exitCode, r.all).toBe(0);
       expect(r.all).toMatch(/symptom PRESENT .*\(as declared\)/);
-      expect(r.all).not.toContain(secret);
-      expect(readFileSync(path.join(reportDir, 'results.json'), 'utf8')).not.toContain(secret);
-      expect(connections).toBe(0);
-      expect(hostProcess.exitCode).toBeNull();
-      expect(readFileSync(path.join(canaryDir, 'secret'), 'utf8')).toBe(secret);
-      expect(readdirSync(canaryDir)).toEqual(['secret']);
+      expect(r.all).not.toContain(canaries.secret);
+      expect(readFileSync(path.join(reportDir, 'results.json'), 'utf8')).not.toContain(canaries.secret);
+      expect(canaries.connections()).toBe(0);
+      expect(canaries.process.exitCode).toBeNull();
+      expect(readFileSync(path.join(canaries.dir, 'secret'), 'utf8')).toBe(canaries.secret);
+      expect(readdirSync(canaries.dir)).toEqual(['secret']);
       expect(await labResources(runIdOf(reportDir))).toBe(0);
     },
     30 * 60_000,
