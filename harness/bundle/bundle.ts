@@ -160,7 +160,6 @@ export async function importBundle(
   opts: { pins?: ReleasePins; trust?: boolean } = {},
 ): Promise<BundleManifest> {
   if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
-  const env = childEnv(config);
   const refuse = (why: string) => new UsageError(`refusing ${file}: ${why}`);
   // Listed, checked and unpacked from one open file: tar reads it through /proc/<pid>/fd, so a path swapped
   // after the listing changes nothing; and only a file nobody else may write, so its content cannot either.

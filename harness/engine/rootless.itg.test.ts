@@ -4,12 +4,9 @@
 // root-only file (even with its directory bind-mounted in, as a lab mount gone wrong would), a listener
 // on the host's loopback, the host's process list, its block devices. The same attack on the rootful
 // engine reads the file: the control that shows the test can fail.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv, labConfig, withEngine, type LabConfig } from '../config.ts';
 import { run } from '../exec.ts';

@@ -1,12 +1,4 @@
-// The trust model through the real CLI on the real engines. A case outside the checkout's fixtures is
-// untrusted: on the lab's rootful engine it runs on the lab's rootless engine instead, with the verdict the
-// shipped case gives; a hostile one, root in a privileged BuildKit with security.insecure, leaves the host's
-// canaries (a root-only file, a loopback listener, a marked process, the disks) untouched; and with the
-// rootless engine ruled out (BUILDX_LAB_ROOTLESS=0) it is refused, exit 2, before anything is provisioned.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
