@@ -88,6 +88,23 @@ export function hostSideListen(network: Pick<StartedLabNetwork, 'gateway'>, port
   return [{ host: network.gateway, port }];
 }
 
+/**
+ * The same on a cell engine: a unix socket of the lab's (in `socketDir`, root's) that the server takes
+ * PROXY v1 connections on, and a relay in the engine's network namespace listening on the gateway:port
+ * for it (lab/netns-relay.ts). The caller stops the relay.
+ */
+async function relayedListen(
+  cell: CellEngine,
+  network: Pick<StartedLabNetwork, 'gateway'>,
+  socketDir: string,
+  name: string,
+  port: number,
+): Promise<{ listen: ListenAddress[]; relay: NetnsRelay }> {
+  const socket = path.join(socketDir, `${name}-${port}.sock`);
+  const relay = await NetnsRelay.start(cell.netns, [{ host: network.gateway, port, socket }]);
+  return { listen: [{ host: network.gateway, port, relayedVia: socket }], relay };
+}
+
 const activeLabs = new Set<Lab>();
 let signalsHooked = false;
 
@@ -209,15 +226,13 @@ export class Lab implements AsyncDisposable {
       const upstream = socketDir && cellEngine ? `unix://${pinSocket(registry.socketPath, path.join(socketDir, 'upstream'), cellEngine.rootUid)}` : registry.upstreamUrl;
       // Loopback for the host (our OCI client, image pushes); the bridge gateway for the DinD engines, or,
       // on a cell engine, a unix socket its relay forwards that gateway to.
-      const proxy = await new FaultProxy({ upstream }).withListen([{ host: '127.0.0.1', port: 0 }, ...(cellEngine ? [] : hostSideListen(network, 5000))]).start();
+      const relayed = cellEngine && socketDir ? await relayedListen(cellEngine, network, socketDir, 'proxy', 5000) : undefined;
+      if (relayed) undo.push(() => relayed.relay.stop());
+      const proxy = await new FaultProxy({ upstream }).withListen([{ host: '127.0.0.1', port: 0 }, ...(relayed?.listen ?? hostSideListen(network, 5000))]).start();
       undo.push(() => proxy.stop());
       let cellSide: CellSide | undefined;
-      if (cellEngine && runShare && socketDir) {
-        const socket = path.join(socketDir, 'proxy.sock');
-        await proxy.listenRelayed(socket);
-        const relay = await NetnsRelay.start(cellEngine.netns, [{ host: network.gateway, port: 5000, socket }]);
-        undo.push(() => relay.stop());
-        cellSide = { relays: [relay], socketDir, runShare, buildx: path.join(runShare, 'buildx'), fixtures: path.join(runShare, 'fixtures') };
+      if (relayed && runShare && socketDir) {
+        cellSide = { relays: [relayed.relay], socketDir, runShare, buildx: path.join(runShare, 'buildx'), fixtures: path.join(runShare, 'fixtures') };
         mirrorTree(opts.buildxCacheRoot, cellSide.buildx);
         mirrorTree(fixturesDir, cellSide.fixtures);
       }
@@ -273,10 +288,10 @@ export class Lab implements AsyncDisposable {
   private async checkCellEngine(): Promise<void> {
     const want = this.opts.cellEngine!;
     const now = await probeEngine(this.config, want.host);
-    const socket = want.host.replace(/^unix:\/\//, '');
-    if (lstatSync(socket).isSymbolicLink() || !now.isolated || now.engineId !== want.engineId)
+    const linked = lstatSync(want.host.replace(/^unix:\/\//, '')).isSymbolicLink();
+    if (linked || !now.isolated || now.engineId !== want.engineId)
       throw new HarnessError(
-        `the rootless engine at ${want.host} is no longer the one this run checked (${now.isolated ? 'isolated' : 'NOT isolated'}, ID ${now.engineId || '?'}, socket ${lstatSync(socket).isSymbolicLink() ? 'is a symlink' : 'in place'}): refusing to run an untrusted case on it`,
+        `the rootless engine at ${want.host} is no longer the one this run checked (${now.isolated ? 'isolated' : 'NOT isolated'}, ID ${now.engineId || '?'}, socket ${linked ? 'is a symlink' : 'in place'}): refusing to run an untrusted case on it`,
       );
   }
 
@@ -324,10 +339,10 @@ export class Lab implements AsyncDisposable {
     const side = this.cellSide;
     if (!side || !this.opts.cellEngine) return hostSideListen(this.network);
     const port = this.#nextRelayPort++;
-    const socket = path.join(side.socketDir, `${kind}-${port}.sock`);
-    side.relays.push(await NetnsRelay.start(this.opts.cellEngine.netns, [{ host: this.network.gateway, port, socket }]));
+    const { listen, relay } = await relayedListen(this.opts.cellEngine, this.network, side.socketDir, kind, port);
+    side.relays.push(relay);
     this.progress(`lab ${this.runId}: ${kind} source of ${key} relayed from the rootless engine's ${this.network.gateway}:${port}`);
-    return [{ host: this.network.gateway, port, relayedVia: socket }];
+    return listen;
   }
 
   /** Pushes a host image into the lab registry once per session, e.g. BuildKit for the docker-container driver. */

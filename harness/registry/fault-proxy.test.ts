@@ -109,12 +109,33 @@ describe('FaultProxy', () => {
   describe('through the relay from a rootless engine (PROXY v1 on a unix socket)', () => {
     let dir: string;
     let socket: string;
+    // a proxy of its own: loopback for the lab's own pushes, and the relay's socket for the DinD engines
+    let relayProxy: StartedFaultProxy;
+    let relayBase: string;
     beforeAll(async () => {
       dir = mkdtempSync(path.join(tmpdir(), 'proxy-relay-'));
       socket = path.join(dir, 'proxy.sock');
-      await proxy.listenRelayed(socket);
+      relayProxy = await new FaultProxy({ upstream: upstream.url })
+        .withListen([
+          { host: '127.0.0.1', port: 0 },
+          { host: '10.99.0.1', port: 5000, relayedVia: socket },
+        ])
+        .start();
+      relayBase = relayProxy.urlFor('127.0.0.1');
     });
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    afterEach(() => relayProxy.clearFaults());
+    afterAll(async () => {
+      await relayProxy.stop();
+      // the relayed listener closed with its server: nothing answers on the socket any more
+      const refused = await new Promise<boolean>((resolve) =>
+        net
+          .connect(socket)
+          .once('connect', () => resolve(false))
+          .once('error', () => resolve(true)),
+      );
+      rmSync(dir, { recursive: true, force: true });
+      expect(refused).toBe(true);
+    });
 
     /** One request as the relay forwards it for the DinD at `client`; the answer's status. */
     const relayed = (client: string, method: string, target: string, body = '') =>
@@ -130,26 +151,26 @@ describe('FaultProxy', () => {
       });
 
     it('journals the DinD engine the relay names, and scopes faults to it', async () => {
-      proxy.addFault(blobGet(REPO, BLOB_DIGEST, { kind: 'status', status: 404 }, { client: '10.99.0.2' }));
-      const mark = proxy.journal.mark();
+      relayProxy.addFault(blobGet(REPO, BLOB_DIGEST, { kind: 'status', status: 404 }, { client: '10.99.0.2' }));
+      const mark = relayProxy.journal.mark();
       expect(await relayed('10.99.0.2', 'GET', blobPath(REPO, BLOB_DIGEST))).toBe(404);
       expect(await relayed('10.99.0.3', 'GET', blobPath(REPO, BLOB_DIGEST))).toBe(200);
-      await expect.poll(() => proxy.journal.since(mark).length).toBe(2);
-      expect(proxy.journal.since(mark).map((e) => e.client)).toEqual(['10.99.0.2', '10.99.0.3']);
+      await expect.poll(() => relayProxy.journal.since(mark).length).toBe(2);
+      expect(relayProxy.journal.since(mark).map((e) => e.client)).toEqual(['10.99.0.2', '10.99.0.3']);
     });
 
     it("keeps the lab's own repositories read-only to the DinD engines, not to the lab's own pushes over loopback", async () => {
-      proxy.protectRepository('moby/buildkit');
+      relayProxy.protectRepository('moby/buildkit');
       const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] });
       expect(await relayed('10.99.0.2', 'GET', blobPath(REPO, BLOB_DIGEST))).toBe(200);
-      const mark = proxy.journal.mark();
+      const mark = relayProxy.journal.mark();
       expect(await relayed('10.99.0.2', 'PUT', '/v2/moby/buildkit/manifests/v0.17.1', manifest)).toBe(403);
       expect(await relayed('10.99.0.2', 'POST', '/v2/moby/buildkit/blobs/uploads/')).toBe(403);
       expect(await relayed('10.99.0.2', 'DELETE', '/v2/moby/buildkit/manifests/v0.17.1')).toBe(403);
       expect(upstream.manifests.size).toBe(0);
-      await expect.poll(() => proxy.journal.since(mark).length).toBe(3);
-      expect(proxy.journal.since(mark).every((e) => e.intervention === 'lab-owned')).toBe(true);
-      const own = await request(base, 'PUT', '/v2/moby/buildkit/manifests/v0.17.1', {
+      await expect.poll(() => relayProxy.journal.since(mark).length).toBe(3);
+      expect(relayProxy.journal.since(mark).every((e) => e.intervention === 'lab-owned')).toBe(true);
+      const own = await request(relayBase, 'PUT', '/v2/moby/buildkit/manifests/v0.17.1', {
         body: Buffer.from(manifest),
         headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
       });

@@ -13,7 +13,7 @@
 
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import type { Server as NetServer, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../errors.ts';
@@ -22,7 +22,7 @@ import { createBehaviour, errorAnswer, type BehaviourSpec, type RegistryEmulatio
 import { Journal, type JournalLimits } from './journal.ts';
 import { bindExactly, checkListenHost, closeServers, listenerUrl, type ListenAddress } from './listen-address.ts';
 import { ProxiedRequest, clientAddress, header } from './proxied-request.ts';
-import { isRelayed, listenRelayed, peerAddress } from './proxy-protocol.ts';
+import { isRelayed, peerAddress } from './proxy-protocol.ts';
 import { parseRequestTarget } from './request-target.ts';
 
 export { clientAddress } from './proxied-request.ts';
@@ -214,8 +214,6 @@ class ClientGone extends Error {}
 export class StartedFaultProxy {
   readonly journal: Journal;
   #servers: http.Server[] = [];
-  /** the unix-socket listeners of listenRelayed, which hand their connections to servers that listen on nothing */
-  #relayListeners: NetServer[] = [];
   #addresses: ListenAddress[] = [];
   #rules: ActiveRule[] = [];
   /** repositories only the lab writes (protectRepository) */
@@ -268,16 +266,6 @@ export class StartedFaultProxy {
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => this.#clientError(err, socket));
     this.#servers.push(server);
     return server;
-  }
-
-  /**
-   * Also serves a unix socket whose connections open with a PROXY v1 header (registry/proxy-protocol.ts):
-   * the lab's relay from a rootless engine's network namespace, which says which DinD engine connected.
-   */
-  async listenRelayed(socketPath: string): Promise<void> {
-    const server = this.#newServer();
-    const listener = await listenRelayed(server, socketPath);
-    this.#relayListeners.push(listener);
   }
 
   addresses(): ListenAddress[] {
@@ -349,8 +337,6 @@ export class StartedFaultProxy {
 
   async stop(): Promise<void> {
     this.#stopped.abort();
-    for (const l of this.#relayListeners) l.close();
-    this.#relayListeners = [];
     await closeServers(this.#servers);
     this.#servers = [];
     this.#agent.destroy();

@@ -85,11 +85,8 @@ export async function closeServers(servers: readonly http.Server[]): Promise<voi
     servers.map(
       (s) =>
         new Promise<void>((resolve) => {
-          // one fed by a relay's unix listener listens on nothing itself, but holds its connections
-          if (!s.listening) {
-            s.closeAllConnections();
-            return resolve();
-          }
+          // One fed by a relay (relayedVia) listens on nothing itself: close() still emits 'close', which
+          // closes its unix listener (registry/proxy-protocol.ts), and answers with an error, ignored here.
           s.close(() => resolve());
           s.closeAllConnections();
         }),
