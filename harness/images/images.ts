@@ -31,9 +31,14 @@ export interface EnsureImageOptions {
   baseTag?: (id: string) => string;
 }
 
-export async function imageExists(config: LabConfig, ref: string): Promise<boolean> {
+/** The image's ID on the engine, or undefined when it does not have it. */
+export async function imageId(config: LabConfig, ref: string): Promise<string | undefined> {
   const r = assertEngineAnswered(config, await run(['docker', 'image', 'inspect', '--format', '{{.Id}}', ref], { env: childEnv(config), timeoutMs: 30_000 }));
-  return r.exitCode === 0;
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+export async function imageExists(config: LabConfig, ref: string): Promise<boolean> {
+  return (await imageId(config, ref)) !== undefined;
 }
 
 /**

@@ -5,13 +5,8 @@
 import { execa } from 'execa';
 import { childEnv, type LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
-import { run } from '../exec.ts';
 import { lastLines } from '../text.ts';
-
-async function imageId(config: LabConfig, ref: string): Promise<string | undefined> {
-  const r = await run(['docker', 'image', 'inspect', '--format', '{{.Id}}', ref], { env: childEnv(config), timeoutMs: 30_000 });
-  return r.exitCode === 0 ? r.stdout.trim() : undefined;
-}
+import { imageId } from './images.ts';
 
 /** Makes `ref` on `to` the same image as on `from`; 'present' when it already was. */
 export async function copyImage(from: LabConfig, to: LabConfig, ref: string): Promise<'present' | 'copied'> {
