@@ -10,7 +10,7 @@
 // The engine matters: Docker 28.5 still shows "pushing ... with docker" but makes no PUT (it finds
 // everything present), so there the double push is visible only in the progress output.
 import { HarnessError } from '../harness/errors.ts';
-import { MULTIPLATFORM_REFUSAL } from '../harness/kit/faults.ts';
+import { judgeMultiplatformRefusal, MULTIPLATFORM_REFUSAL } from '../harness/kit/faults.ts';
 import type { CommandRecord } from '../harness/model.ts';
 import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
 import { analyzePush, describePush, type PushAnalysis } from '../harness/registry/journal.ts';
@@ -109,9 +109,7 @@ export default defineScenario({
 
   judge(o, axes) {
     if (axes.driver === 'docker' && axes.store === 'classic') {
-      return o.push.exitCode !== 0 && MULTIPLATFORM_REFUSAL.test(o.push.stderr)
-        ? { observed: 'control', summary: `refused: ${errorLine(o.push.stderr)}` }
-        : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${o.push.exitCode}: ${errorLine(o.push.stderr)}` };
+      return judgeMultiplatformRefusal(o.push);
     }
     const puts = o.analysis.tagPuts;
     const byEngine = puts.filter((p) => p.client === 'docker');

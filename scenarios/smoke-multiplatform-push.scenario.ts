@@ -3,7 +3,7 @@
 // two-platform image.
 //   containerd store: the registry must hold an index with exactly both platforms, every blob verified.
 //   classic store: the docker driver must refuse multi-platform output (Buildx's documented limitation).
-import { MULTIPLATFORM_REFUSAL } from '../harness/kit/faults.ts';
+import { judgeMultiplatformRefusal } from '../harness/kit/faults.ts';
 import type { CommandRecord } from '../harness/model.ts';
 import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
 import { defineScenario } from '../harness/runner/scenario.ts';
@@ -47,9 +47,7 @@ export default defineScenario({
 
   judge({ build, registry }, axes) {
     if (axes.store === 'classic') {
-      return build.exitCode !== 0 && MULTIPLATFORM_REFUSAL.test(build.stderr)
-        ? { observed: 'control', summary: `refused: ${errorLine(build.stderr)}` }
-        : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${build.exitCode}: ${errorLine(build.stderr)}` };
+      return judgeMultiplatformRefusal(build);
     }
     if (build.exitCode !== 0) return { observed: 'unexpected', summary: `build failed (exit ${build.exitCode}): ${errorLine(build.stderr)}` };
     return registry?.ok

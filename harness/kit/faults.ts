@@ -2,8 +2,9 @@
 // engine must fetch the image's largest layer through the fault, so the image is removed from the engine
 // first (Buildx falls back to a local image, which would hide a failed pull).
 import { HarnessError } from '../errors.ts';
-import type { JournalEntry, PullFault } from '../model.ts';
+import type { CommandRecord, JournalEntry, PullFault } from '../model.ts';
 import { blobGet, type Fault } from '../registry/fault-proxy.ts';
+import { errorLine } from '../text.ts';
 import type { Builder, BuilderSpec } from './builders.ts';
 import type { Kit } from './context.ts';
 
@@ -57,3 +58,13 @@ export async function bootWithPullFault(kit: Kit, spec: BuilderSpec, fault: Pull
 
 /** Buildx's refusal of multi-platform output with the docker driver on the classic store (both wordings seen). */
 export const MULTIPLATFORM_REFUSAL = /Multi-platform build is not supported for the docker driver|multiple platforms feature is currently not supported for docker driver/i;
+
+/**
+ * The docker driver on the classic store refuses multi-platform output: a control that every scenario pushing
+ * several platforms judges alike. Anything else (a success, another error) is unexpected.
+ */
+export function judgeMultiplatformRefusal(attempt: CommandRecord): { observed: 'control' | 'unexpected'; summary: string } {
+  return attempt.exitCode !== 0 && MULTIPLATFORM_REFUSAL.test(attempt.stderr)
+    ? { observed: 'control', summary: `refused: ${errorLine(attempt.stderr)}` }
+    : { observed: 'unexpected', summary: `expected the multi-platform refusal, got exit ${attempt.exitCode}: ${errorLine(attempt.stderr)}` };
+}
