@@ -146,6 +146,13 @@ describe('buildx-lab new --from', () => {
     expect(yaml).toContain('versions: ["0.29.1"]');
   });
 
+  it('reads a report copied with Windows line ends the same', () => {
+    const crlf = drafted(DOCKERFILE_AND_COMMAND.replace(/\n/g, '\r\n'));
+    const lf = drafted(DOCKERFILE_AND_COMMAND);
+    expect(crlf.yaml).toBe(lf.yaml);
+    expect(readFileSync(path.join(crlf.dir, 'Dockerfile'), 'utf8')).toBe('FROM scratch\nCOPY Dockerfile /\n');
+  });
+
   it('drafts a bake file and a compose file, named by the sentence before them or their content', () => {
     const { kase, dir } = drafted(BAKE_AND_COMPOSE);
     expect(readdirSync(dir).sort()).toEqual(['Dockerfile', 'case.yaml', 'compose.yaml', 'docker-bake.hcl']);
