@@ -10,7 +10,7 @@ describe('laneOf', () => {
     [{ userAgent: 'buildx-lab-verify' }, 'verifier'],
     [{ userAgent: 'Go-http-client/1.1', client: '127.0.0.1' }, 'verifier'],
     [{ userAgent: 'curl/8.5.0' }, 'curl'],
-    [{}, 'unknown'],
+    [{}, 'no user agent'],
   ])('%j -> %s', (e, lane) => expect(laneOf(e)).toBe(lane));
 });
 
@@ -31,7 +31,9 @@ describe('requestTimeline', () => {
   });
 
   it('labels a tag PUT only where the label has room (the tooltip keeps every one)', () => {
-    expect([...svg.matchAll(/data-seq="(\d+)"><title>[^<]*<\/title><rect[^>]*><\/rect><text class="tag-label"/g)].map((m) => m[1])).toEqual(['5', '6']);
+    expect([...svg.matchAll(/<text class="tag-label" data-seq="(\d+)"/g)].map((m) => m[1])).toEqual(['5', '6']);
+    // the labels come after every mark: drawn on top
+    expect(svg.lastIndexOf('<g class="req')).toBeLessThan(svg.indexOf('<g class="labels">'));
     expect(svg).toMatch(/data-seq="7"><title>#7 PUT \/v2\/lab\/bake\/app\/manifests\/v1&lt;script&gt;/);
   });
 

@@ -19,7 +19,7 @@ export function laneOf(e: Pick<JournalEntry, 'userAgent' | 'client'>): string {
   if (/^buildx-lab/i.test(ua) || /^(?:127\.|::1$|::ffff:127\.)/.test(e.client ?? '')) return 'verifier';
   // another client by its product token (Buildx's imagetools, curl, ...), cut to a label
   const product = /^[\w.+-]{1,24}/.exec(ua)?.[0];
-  return product ? product : 'unknown';
+  return product ? product : 'no user agent';
 }
 
 /** A PUT of a manifest by tag (not by digest): what moves the tag a user pulls. */
@@ -86,6 +86,7 @@ export function requestTimeline(journal: readonly JournalEntry[]): SafeHtml {
     labelEnd.set(lane, at + shown.length * CHAR_W + 4);
     return shown;
   };
+  const labels: SafeHtml[] = [];
   const marks = drawn.map((e) => {
     const y = TOP + laneIndex(e) * LANE_H;
     const bx = x(e.atMs);
@@ -105,8 +106,12 @@ export function requestTimeline(journal: readonly JournalEntry[]): SafeHtml {
     const title = `#${e.seq} ${e.method} ${e.path} -> ${e.status} in ${e.durationMs} ms at ${timeLabel(e.atMs - t0)}${e.intervention ? ` [${e.intervention}]` : ''}${e.userAgent ? `\n${e.userAgent}` : ''}`;
     const top = tag ? y + 3 : y + 8;
     const h = tag ? LANE_H - 6 : LANE_H - 16;
+    // labels go in a layer above every mark, so a later mark cannot hide one
     const tagText = tag ? label(laneIndex(e), bx + bw + 3, `PUT :${e.reference}`) : undefined;
-    return html`<g class="${cls}" data-seq="${e.seq}"><title>${title}</title><rect x="${bx.toFixed(1)}" y="${top}" width="${bw.toFixed(1)}" height="${h}"></rect>${tagText && html`<text class="tag-label" x="${(bx + bw + 3).toFixed(1)}" y="${y + 12}">${tagText}</text>`}${bad && html`<text class="refused-label" x="${(bx + bw + 3).toFixed(1)}" y="${y + LANE_H - 5}">${e.status || 'cut'}</text>`}</g>`;
+    const badText = bad ? label(laneIndex(e) + MAX_LANES, bx + bw + 3, String(e.status || 'cut')) : undefined;
+    if (tagText) labels.push(html`<text class="tag-label" data-seq="${e.seq}" x="${(bx + bw + 3).toFixed(1)}" y="${y + 12}">${tagText}</text>`);
+    if (badText) labels.push(html`<text class="refused-label" data-seq="${e.seq}" x="${(bx + bw + 3).toFixed(1)}" y="${y + LANE_H - 5}">${badText}</text>`);
+    return html`<g class="${cls}" data-seq="${e.seq}"><title>${title}</title><rect x="${bx.toFixed(1)}" y="${top}" width="${bw.toFixed(1)}" height="${h}"></rect></g>`;
   });
   const counts = [
     `${entries.length} request(s)`,
@@ -115,5 +120,5 @@ export function requestTimeline(journal: readonly JournalEntry[]): SafeHtml {
     ...(drawn.length < entries.length ? [`${entries.length - drawn.length} not drawn (the journal below has them all)`] : []),
   ].join('; ');
   return html`<figure class="timeline"><figcaption>Registry requests over time: ${counts}. <span class="key"><span class="key-tag">tag PUT</span> <span class="key-refused">refused</span> <span class="key-blob">blob</span> <span class="key-manifest">manifest</span></span></figcaption>
-<svg class="timeline" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" role="img" aria-label="registry requests over time, one lane per client">${laneRows}${ticks}${marks}</svg></figure>`;
+<svg class="timeline" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" role="img" aria-label="registry requests over time, one lane per client">${laneRows}${ticks}${marks}<g class="labels">${labels}</g></svg></figure>`;
 }
