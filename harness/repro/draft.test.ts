@@ -51,6 +51,18 @@ ${fence}
 Fixed by https://github.com/docker/buildx/pull/3478.
 `;
 
+const WITH_ENGINE = `${fence}console
+$ docker version
+Client:
+ Version:           27.5.1
+Server: Docker Engine - Community
+ Engine:
+  Version:          28.5.2
+  API version:      1.51 (minimum version 1.24)
+$ docker buildx build .
+${fence}
+`;
+
 const BAKE_AND_COMPOSE = `Bake reads the compose file's target twice.
 
 docker-bake.hcl:
@@ -144,6 +156,14 @@ describe('buildx-lab new --from', () => {
     expect(kase.checks).toEqual([{ kind: 'output', pattern: 'failed to open \\S+: no such file or directory', step: 'build' }]);
     expect(yaml).toMatch(/^# Drafted by `buildx-lab new` from report\.md/);
     expect(yaml).toContain('versions: ["0.29.1"]');
+  });
+
+  it('takes the engine from docker version (the server, not the client) or docker info, when the lab has it', () => {
+    expect(drafted(WITH_ENGINE).kase.engine).toEqual(['28.5.2']);
+    expect(draftFromReport(`${fence}\n$ docker info\nServer Version: 26.1.5\n${fence}\n`).engine).toBe('26.1.5');
+    const { kase, yaml } = drafted(WITH_ENGINE.replace('28.5.2', '99.0.1'));
+    expect(kase.engine).toEqual(['26.1']);
+    expect(yaml).toMatch(/# {3}- engine 99\.0\.1 left out: engine/);
   });
 
   it('reads a report copied with Windows line ends the same', () => {

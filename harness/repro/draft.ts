@@ -38,6 +38,8 @@ export interface Draft {
   title: string;
   links: string[];
   versions: string[];
+  /** the reporter's Docker engine, from `docker version` or `docker info` output */
+  engine?: string;
   driver?: string;
   /** case-relative path -> content */
   files: Map<string, string>;
@@ -281,6 +283,9 @@ function toStep(line: string, taken: Set<string>): { step?: DraftStep; why?: str
 /** Where the Buildx version shows in output: `docker buildx version`, `docker info`, `docker version`. */
 const VERSION_PATTERNS = [/github\.com\/docker\/buildx\s+v(\d+\.\d+\.\d+(?:-[\w.]+)?)/g, /Docker Buildx \(Docker Inc\.?,?\)?\s*(?:Version:\s*)?v(\d+\.\d+\.\d+(?:-[\w.]+)?)/g];
 
+/** The engine's version: `docker version`'s Server section, or `docker info`'s `Server Version:`. */
+const ENGINE_PATTERNS = [/^Server Version:\s*(\d+\.\d+\.\d+)/m, /^Server:[^\n]*\n(?:[^\n]*\n){0,3}?\s*Engine:\s*\n\s*Version:\s*(\d+\.\d+\.\d+)/m];
+
 /** The driver of the current builder, from `buildx ls` (its `*` row) or `buildx inspect` (`Driver:`). */
 function driverOf(output: string): string | undefined {
   const inspect = /^Driver:\s+(\S+)/m.exec(output)?.[1];
@@ -406,6 +411,7 @@ export function draftFromReport(markdown: string, reportName = 'the report'): Dr
       if (v !== m[1]) note(`Buildx ${m[1]} is Docker Desktop's build: the draft runs the release ${v}`);
       if (!draft.versions.includes(v) && draft.versions.length < 5) draft.versions.push(v);
     }
+  draft.engine = ENGINE_PATTERNS.map((p) => p.exec(everything)?.[1]).find(Boolean);
   for (const o of outputs) {
     const d = o.step !== undefined && /^(ls|inspect)(-\d+)?$/.test(o.step) ? driverOf(o.text) : undefined;
     if (d && !draft.driver) {
@@ -433,6 +439,7 @@ export function draftYaml(d: Draft, from: string): string {
     title: d.title || 'TODO: what goes wrong, in one line',
     ...(d.links.length ? { links: d.links } : {}),
     ...(d.versions.length ? { versions: d.versions } : {}),
+    ...(d.engine ? { engine: [d.engine] } : {}),
     ...(d.driver ? { driver: d.driver } : {}),
     steps,
     symptom,
@@ -537,6 +544,9 @@ export function settleDraft(d: Draft, root: string, from: string): string {
       } else if (field === 'versions' && d.versions.length) {
         d.notes.push(noteText(`versions ${d.versions.join(', ')} left out: ${reason}`));
         d.versions = [];
+      } else if (field === 'engine' && d.engine) {
+        d.notes.push(noteText(`engine ${d.engine} left out: ${reason}`));
+        d.engine = undefined;
       } else if (field === 'driver' && d.driver) {
         d.notes.push(noteText(`driver ${d.driver} left out: ${reason}`));
         d.driver = undefined;
