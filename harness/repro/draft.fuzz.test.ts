@@ -71,6 +71,8 @@ const output = fc.constantFrom(
   'github.com/docker/buildx v0.21.1 abc',
   'github.com/docker/buildx v9.9.9 abc',
   'Driver: kubernetes',
+  'Server Version: 26.1.5',
+  'Server Version: 99.1.1',
   'default* docker',
   'panic: runtime error',
   'EOF',
