@@ -52,7 +52,7 @@ export function newCommand(): Command {
   return new Command('new')
     .summary('write a case directory to start from: drafted from a bug report (--from report.md), or a commented skeleton')
     .description(
-      `DIR must not exist or be empty. With --from, the report's Markdown (as copied from a GitHub issue) gives the files (Dockerfiles, bake and compose files), the docker and docker buildx commands as steps, the Buildx version, the driver and an error line as the symptom; what it could not place is listed at the top of ${CASE_FILE}. The draft loads as written: check it with \`buildx-lab check DIR\`, run it with \`buildx-lab repro DIR\`.`,
+      `DIR must not exist or be empty. With --from, the report's Markdown (as copied from a GitHub issue) gives the files (Dockerfiles, bake and compose files), the docker and docker buildx commands as steps, the Buildx version, the engine, the driver and an error line as the symptom; what it could not place is listed at the top of ${CASE_FILE}. The draft loads as written: check it with \`buildx-lab check DIR\`, run it with \`buildx-lab repro DIR\`.`,
     )
     .argument('<dir>', 'the new case directory')
     .option('--from <report.md>', 'a bug report in Markdown ("-" reads standard input)')

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../cli/main.ts';
 import { UsageError } from '../errors.ts';
@@ -10,6 +11,7 @@ import { loadCase } from './case.ts';
 import { MAX_REPORT_BYTES, draftFromReport, errorPattern, writeDraft } from './draft.ts';
 
 const fence = '```';
+const CLI = new URL('../../bin/buildx-lab.mjs', import.meta.url).pathname;
 const dirs: string[] = [];
 function tmp(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'draft-'));
@@ -279,6 +281,14 @@ describe('buildx-lab new: hostile reports and directories', () => {
     expect(kase.steps.map((s) => s.id)).toEqual(['build']);
     expect(yaml).toMatch(/# {3}- step run left out: steps\[0\]\.docker: .*-v/);
   });
+
+  it('reads the report from standard input with --from - (gh issue view N | buildx-lab new DIR --from -)', async () => {
+    const dir = path.join(tmp(), 'stdin');
+    const r = await execa('node', [CLI, 'new', dir, '--from', '-'], { input: DOCKERFILE_AND_COMMAND, reject: false, all: true });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(loadCase(dir).versions).toEqual(['0.29.1']);
+    expect(readFileSync(path.join(dir, 'case.yaml'), 'utf8')).toContain('from standard input');
+  }, 60_000);
 
   it('refuses a directory that is not empty, with exit 2', async () => {
     const dir = tmp();
