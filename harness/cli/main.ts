@@ -15,7 +15,7 @@ import { writeConsole } from '../progress.ts';
 import { qualifyCommand } from '../qualify/command.ts';
 import { mergeReportsCommand } from '../report/command.ts';
 import { checkCommand } from '../repro/check.ts';
-import { reproCommand } from '../repro/command.ts';
+import { newCommand, reproCommand } from '../repro/command.ts';
 import { runCommand, setupCommand, testCommand } from '../runner/command.ts';
 import { cleanCommand, doctorCommand } from './doctor.ts';
 
@@ -30,7 +30,7 @@ export function program(): Command {
   p.commandsGroup('Set up:');
   for (const c of [setupCommand(), engineCommand(), imagesCommand(), buildxCommand(), buildkitCommand(), bundleCommand()]) p.addCommand(c);
   p.commandsGroup('Inspect and tidy:');
-  for (const c of [checkCommand(), verifyCommand(), mergeReportsCommand(), doctorCommand(), cleanCommand()]) p.addCommand(c);
+  for (const c of [newCommand(), checkCommand(), verifyCommand(), mergeReportsCommand(), doctorCommand(), cleanCommand()]) p.addCommand(c);
   // Errors from nested commands go through the same exit path.
   const override = (c: Command) => {
     c.exitOverride();

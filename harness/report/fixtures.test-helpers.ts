@@ -168,3 +168,100 @@ export const META: ReportMeta = {
   host: { node: 'v20.20.2', engineVersion: '28.0.1' },
   argv: ['buildx-lab', 'test', '--repeat', '2'],
 };
+
+const d = (c: string) => `sha256:${c.repeat(64)}`;
+/** A bake double push as the evidence shows it: BuildKit pushes the index, the engine pushes the tag again
+ * (refused once by an immutable-tags registry), the lab's verifier reads it back and finds arm64 missing.
+ * The tag, a log and an annotation carry markup, which the report must show as text. */
+export function doublePushCell(): CellResult {
+  const tag = 'v1<script>window.__pwned="tag"</script>';
+  const repo = 'lab/bake/app';
+  const req = (seq: number, atMs: number, over: Partial<JournalEntry>) => journal(seq, { atMs, repository: repo, durationMs: 40, responseMediaType: undefined, ...over });
+  const BK = 'buildkit/v0.17.1';
+  const DOCKER = 'docker/26.1.5 go/go1.22.5 git-commit/unknown kernel/6.1.0 os/linux arch/amd64';
+  const entries: JournalEntry[] = [
+    req(1, 0, { method: 'HEAD', path: `/v2/${repo}/blobs/${d('1')}`, kind: 'blobs', reference: d('1'), status: 404, userAgent: BK }),
+    req(2, 60, { method: 'POST', path: `/v2/${repo}/blobs/uploads/`, kind: 'uploads', status: 202, userAgent: BK }),
+    req(3, 120, { method: 'PUT', path: `/v2/${repo}/blobs/uploads/u1`, kind: 'uploads', status: 201, userAgent: BK, durationMs: 300 }),
+    req(4, 500, { method: 'PUT', path: `/v2/${repo}/manifests/${d('a')}`, kind: 'manifests', reference: d('a'), status: 201, userAgent: BK }),
+    req(5, 560, {
+      method: 'PUT',
+      path: `/v2/${repo}/manifests/${tag}`,
+      kind: 'manifests',
+      reference: tag,
+      status: 201,
+      userAgent: BK,
+      requestMediaType: 'application/vnd.oci.image.index.v1+json',
+    }),
+    req(6, 900, { method: 'PUT', path: `/v2/${repo}/manifests/${tag}`, kind: 'manifests', reference: tag, status: 400, userAgent: DOCKER, intervention: 'immutable-tags' }),
+    req(7, 980, {
+      method: 'PUT',
+      path: `/v2/${repo}/manifests/${tag}`,
+      kind: 'manifests',
+      reference: tag,
+      status: 201,
+      userAgent: DOCKER,
+      requestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+    }),
+    req(8, 1400, { method: 'GET', path: `/v2/${repo}/manifests/${tag}`, kind: 'manifests', reference: tag, status: 200, userAgent: 'buildx-lab-verify', client: '127.0.0.1' }),
+    req(9, 1450, {
+      method: 'GET',
+      path: `/v2/${repo}/manifests/${d('a')}`,
+      kind: 'manifests',
+      reference: d('a'),
+      status: 200,
+      userAgent: 'buildx-lab-verify',
+      client: '127.0.0.1',
+    }),
+    req(10, 1470, {
+      method: 'GET',
+      path: `/v2/${repo}/manifests/${d('b')}`,
+      kind: 'manifests',
+      reference: d('b'),
+      status: 404,
+      userAgent: 'buildx-lab-verify',
+      client: '127.0.0.1',
+    }),
+  ];
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    annotations: { 'org.opencontainers.image.title': '<script>window.__pwned="annotation"</script>' },
+    manifests: [
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d('a'), size: 500, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d('b'), size: 500, platform: { os: 'linux', architecture: 'arm64' } },
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: d('c'),
+        size: 300,
+        platform: { os: 'unknown', architecture: 'unknown' },
+        annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': d('a') },
+      },
+    ],
+  };
+  const image = (layers: number) => ({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { digest: d('f'), size: 10 },
+    layers: Array.from({ length: layers }, () => ({ digest: d('e'), size: 1 })),
+  });
+  const progress = Array.from({ length: 200 }, (_, i) => `#${i + 3} [stage ${i}] RUN step ${i}\n#${i + 3} DONE 0.${i % 10}s`).join('\n');
+  return makeCell({
+    scenario: 'bake-double-push',
+    axes: { buildx: 'v0.21.1', engine: '26.1.5', store: 'containerd', driver: 'docker', registry: 'immutable-tags' },
+    outcome: 'reproduced',
+    summary: '2 PUTs to the tag: BuildKit, then the engine',
+    evidence: {
+      commands: [
+        command(
+          ['docker', 'buildx', 'bake', '--push', 'app'],
+          1,
+          `${progress}\nERROR: failed to push ${repo}:${tag}: tag is immutable <script>window.__pwned="log"</script>\n#999 pushing with docker`,
+        ),
+      ],
+      journal: entries,
+      manifests: { [d('9')]: index, [d('a')]: image(3), [d('c')]: { ...image(1), artifactType: 'application/vnd.in-toto+json' } },
+      facts: ['2 PUTs to the tag: 1 index by buildkit, then 1 manifest by docker'],
+    },
+  });
+}

@@ -2,13 +2,13 @@
 // a cell opens its evidence; the page requests nothing but itself; and a report built from hostile
 // evidence (markup, script URLs, control characters, secrets) runs no script and shows no secret.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CellResult } from '../model.ts';
-import { FAKE_AUTH, FAKE_SECRET, META, command, immutableTagCells, journal, makeCell, pullStreamCells, secretCell } from './fixtures.test-helpers.ts';
+import { FAKE_AUTH, FAKE_SECRET, META, command, doublePushCell, immutableTagCells, journal, makeCell, pullStreamCells, secretCell } from './fixtures.test-helpers.ts';
 import { mergeReports, type ReportMeta } from './json.ts';
 import { readJsonReport, writeReports } from './write.ts';
 
@@ -27,6 +27,13 @@ const FLAGS = [
 // The report is served from an origin that cannot resolve: every request is answered by the route
 // below, which serves the report itself and refuses (and records) anything else.
 const ORIGIN = 'http://report.buildx-lab.invalid';
+/** Screenshots a person can look at after the run (reports/ is the lab's output directory, not committed). */
+const ARTIFACTS = path.resolve(import.meta.dirname, '../../reports/test-artifacts');
+
+/** The page's getComputedStyle, typed here (the project compiles without the DOM library). */
+interface Styled {
+  getComputedStyle(e: unknown): { fill: string; color: string };
+}
 
 interface Visit {
   page: Page;
@@ -44,6 +51,7 @@ const pages = new Map<string, string>();
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: run 'make browser' (installs Debian's chromium when nothing installed changes)`);
   profile = await mkdtemp(path.join(os.tmpdir(), 'bxl-chromium-'));
+  mkdirSync(ARTIFACTS, { recursive: true });
   context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, offline: false });
   await context.route('**/*', (route) => {
     const url = route.request().url();
@@ -134,6 +142,63 @@ describe('HTML report in Chromium', () => {
     );
   });
 
+  it("draws a cell's request timeline, the manifest tree with what is missing, and folds a long log under its error line", async () => {
+    const results = [doublePushCell(), ...pullStreamCells()];
+    await withReports(results, META, (html) =>
+      withPage('evidence.html', html, async (v) => {
+        await v.page.setViewportSize({ width: 1100, height: 900 });
+        const cell = v.page.locator('td.cell[data-outcome="reproduced"]').first();
+        const evidence = v.page.locator(`#${await cell.getAttribute('data-targets')}`);
+        await cell.click();
+        const svg = evidence.locator('svg.timeline');
+        await svg.waitFor({ state: 'visible', timeout: 5_000 });
+        // drawn, not only present: lanes have height, marks sit inside the drawing
+        expect((await svg.boundingBox())!.height).toBeGreaterThan(80);
+        expect(await svg.locator('.lane-label').allTextContents()).toEqual(['BuildKit', 'engine', 'verifier']);
+        expect(await svg.locator('g.tag-put').count()).toBe(3);
+        expect(await svg.locator('g.refused').count()).toBe(1);
+        // measured in one go: the page may still be scrolling to the evidence
+        const [refused, lane] = await svg.evaluate((el) =>
+          ['g.refused rect', 'g.lane[data-lane="engine"] rect'].map((q) => {
+            const r = (el as unknown as { querySelector(q: string): { getBoundingClientRect(): { top: number; bottom: number } } }).querySelector(q).getBoundingClientRect();
+            return { top: r.top, bottom: r.bottom };
+          }),
+        );
+        expect(refused!.top).toBeGreaterThanOrEqual(lane!.top);
+        expect(refused!.bottom).toBeLessThanOrEqual(lane!.bottom);
+        // the red of a refusal and the amber of a tag PUT are what a reader sees
+        expect(await svg.locator('g.refused rect').evaluate((r) => (globalThis as unknown as Styled).getComputedStyle(r).fill)).toBe('rgb(214, 69, 69)');
+        expect(
+          await svg
+            .locator('g.tag-put:not(.refused) rect')
+            .first()
+            .evaluate((r) => (globalThis as unknown as Styled).getComputedStyle(r).fill),
+        ).toBe('rgb(240, 180, 41)');
+
+        const tree = evidence.locator('figure.manifest-tree');
+        expect(await tree.locator('li.missing').allTextContents()).toEqual([expect.stringMatching(/^linux\/arm64 sha256:b{12}… missing: the registry did not return it$/)]);
+        expect(await tree.locator('li.missing').evaluate((li) => (globalThis as unknown as Styled).getComputedStyle(li).color)).toBe('rgb(176, 0, 32)');
+        expect(await tree.locator('li.landed > .node').allTextContents()).toEqual(['linux/amd64', 'attestation for linux/amd64']);
+
+        // the long log is folded: its error line shows, its 400 lines of progress do not
+        const log = evidence.locator('details.log').first();
+        await expect.poll(() => log.locator('summary .error-line').isVisible()).toBe(true);
+        expect(await log.locator('summary .error-line').textContent()).toContain('ERROR: failed to push lab/bake/app:v1<script>');
+        expect(await log.locator('pre').isVisible()).toBe(false);
+        await evidence.screenshot({ path: path.join(ARTIFACTS, 'report-evidence.png') });
+        await log.locator('summary').click();
+        await log.locator('pre').waitFor({ state: 'visible', timeout: 5_000 });
+
+        // tag, log and annotation carry <script>: shown as text, never run
+        expect(await v.page.evaluate('typeof window.__pwned')).toBe('undefined');
+        expect(await v.page.locator('script').count()).toBe(1);
+        expect(v.outside).toEqual([]);
+        expect(v.violations).toEqual([]);
+      }),
+    );
+    expect(statSync(path.join(ARTIFACTS, 'report-evidence.png')).size).toBeGreaterThan(10_000);
+  });
+
   describe('a report of hostile evidence', () => {
     const ghToken = `ghp_${'Zx9Qw8Er7T'.repeat(3)}Zx9Qw8`;
     const bearer = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsYWIifQ.c2lnbmF0dXJlLWZha2UtMTIz';
@@ -199,7 +264,7 @@ describe('HTML report in Chromium', () => {
       expect(await v.page.evaluate('typeof window.__pwned')).toBe('undefined');
       expect(v.dialogs).toEqual([]);
       expect(v.outside).toEqual([]);
-      expect(await v.page.locator('iframe, img, svg, form, base, link, meta[http-equiv="refresh"], body [onload]').count()).toBe(0);
+      expect(await v.page.locator('iframe, img, svg:not(.timeline), form, base, link, meta[http-equiv="refresh"], body [onload], svg.timeline [onload]').count()).toBe(0);
       expect(await v.page.locator('script').count()).toBe(1);
       const dom = await v.page.content();
       const text = await v.page.locator('body').textContent();

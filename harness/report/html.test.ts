@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HOSTILE_CHARS, HOSTILE_TEXT, META, command, immutableTagCells, journal, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
+import { HOSTILE_CHARS, HOSTILE_TEXT, META, command, doublePushCell, immutableTagCells, journal, makeCell, pullStreamCells } from './fixtures.test-helpers.ts';
 import { createHash } from 'node:crypto';
 import { CONTENT_SECURITY_POLICY, escapeHtml, toHtml } from './html.ts';
 import { redactDeep } from '../redact/redact.ts';
@@ -61,7 +61,8 @@ describe('toHtml', () => {
       evidence: { commands: [], journal: [journal(1, { userAgent: '<svg onload=x>', path: '/v2/"\'&' })], manifests: { '<m>': { a: '</pre>' } }, facts: ['<b>'] },
     });
     const out = toHtml(redactDeep([evil]), redactDeep(META));
-    expect(out).not.toMatch(/<(img|svg|b)[ >]/);
+    // (the one svg is the report's own timeline)
+    expect(out).not.toMatch(/<(img|b)[ >]|<svg(?! class="timeline" viewBox)/);
     expect(out.match(/<script>/g)).toHaveLength(1);
     expect(out.match(/<\/pre>/g)?.length ?? 0).toBe(out.match(/<pre[ >]/g)?.length ?? 0);
   });
@@ -129,5 +130,27 @@ describe('Content-Security-Policy', () => {
     const script = /<script>([\s\S]*?)<\/script>/.exec(out)![1]!;
     expect(CONTENT_SECURITY_POLICY).toContain(`style-src ${sha(style)}`);
     expect(CONTENT_SECURITY_POLICY).toContain(`script-src ${sha(script)}`);
+  });
+});
+
+describe('toHtml draws the evidence a person reads first', () => {
+  const out = toHtml(redactDeep([doublePushCell()]), redactDeep(META));
+
+  it('a request timeline and the manifest tree, before the commands', () => {
+    expect(out.indexOf('<svg class="timeline"')).toBeGreaterThan(0);
+    expect(out.indexOf('<figure class="manifest-tree">')).toBeGreaterThan(out.indexOf('<svg class="timeline"'));
+    expect(out.indexOf('<h4>Commands</h4>')).toBeGreaterThan(out.indexOf('<figure class="manifest-tree">'));
+  });
+
+  it('folds a long log under its error line', () => {
+    expect(out).toMatch(
+      /<details class="log"><summary>stderr, 402 lines: <span class="error-line">ERROR: failed to push lab\/bake\/app:v1&lt;script&gt;window.__pwned=&quot;tag&quot;&lt;\/script&gt;: tag is immutable &lt;script&gt;/,
+    );
+    expect(out.match(/<script>/g)).toHaveLength(1);
+  });
+
+  it('leaves a short log open', () => {
+    const short = toHtml(redactDeep(pullStreamCells()), redactDeep(META));
+    expect(short).not.toContain('<details class="log">');
   });
 });

@@ -7,45 +7,18 @@ import { createHash } from 'node:crypto';
 import type { CellResult, JournalEntry } from '../model.ts';
 import { OUTCOMES } from '../model.ts';
 import type { Redacted } from '../redact/redact.ts';
-import { escapeMarkup, unshownChars } from '../text.ts';
+import { findErrorLine } from '../text.ts';
 import { shellQuote } from './evidence.ts';
 import type { ReportMeta } from './json.ts';
+import { manifestTree } from './manifest-tree.ts';
+import { SafeHtml, html } from './markup.ts';
+import { requestTimeline } from './timeline.ts';
+
+export { escapeHtml } from './markup.ts';
 import { buildMatrix, byScenario, hasFailures, totalsLine, type CellOutcome, type ReportCell } from './matrix.ts';
 
 /** Longest text kept in one <pre>; the full text stays in results.json. */
 const MAX_PRE = 200_000;
-
-// Controls HTML cannot carry, C1 controls and the bidi controls that would reorder evidence on screen
-// are shown as \uXXXX; tab and line breaks stay (evidence is shown in <pre>).
-const CONTROL = unshownChars('\t\n\r');
-
-export function escapeHtml(text: string): string {
-  return escapeMarkup(text, CONTROL, '&#39;');
-}
-
-/** Markup built by `html`: the only kind of value `html` inserts as it is. */
-export class SafeHtml {
-  constructor(readonly markup: string) {}
-  toString(): string {
-    return this.markup;
-  }
-}
-
-type Part = SafeHtml | string | number | false | null | undefined | readonly Part[];
-
-function render(part: Part): string {
-  if (part instanceof SafeHtml) return part.markup;
-  if (Array.isArray(part)) return part.map(render).join('');
-  if (part === false || part === null || part === undefined) return '';
-  return escapeHtml(String(part));
-}
-
-/** Builds markup from a template: every interpolation is escaped for text and quoted attributes. */
-export function html(strings: TemplateStringsArray, ...parts: Part[]): SafeHtml {
-  let out = strings[0]!;
-  for (const [i, p] of parts.entries()) out += render(p) + strings[i + 1]!;
-  return new SafeHtml(out);
-}
 
 function pre(text: string, cls = ''): SafeHtml {
   const t = text.length > MAX_PRE ? `[... ${text.length - MAX_PRE} characters cut; see results.json ...]\n${text.slice(-MAX_PRE)}` : text;
@@ -78,6 +51,20 @@ details.evidence>summary{cursor:pointer;font-weight:600}
 pre{background:#f6f8fa;padding:.5rem;overflow:auto;max-height:30rem;white-space:pre-wrap;word-break:break-all}
 .badge{padding:.1rem .4rem;border-radius:3px}
 table.journal td,table.journal th{font-size:12px;font-family:ui-monospace,monospace}
+details.log,details.fold{margin:.3rem 0}details.log>summary,details.fold>summary{cursor:pointer}
+.error-line{color:#b00020;font-family:ui-monospace,monospace;font-weight:600}.last-line{font-family:ui-monospace,monospace}
+figure{margin:.5rem 0}figcaption{font-size:12px;color:#444;margin-bottom:.2rem}
+svg.timeline{max-width:100%;height:auto;font:11px ui-monospace,monospace;background:#fff;border:1px solid #ddd}
+svg.timeline .lane-bg{fill:#fafafa}svg.timeline .lane-bg.odd{fill:#f0f3f6}svg.timeline .lane-label{fill:#333;font-weight:600}
+svg.timeline .tick{stroke:#ccc}svg.timeline .tick-label{fill:#666}
+svg.timeline .req rect{fill:#9aa5b1}svg.timeline .req.kind-manifests rect{fill:#5b9bd5}svg.timeline .req.kind-blobs rect,svg.timeline .req.kind-uploads rect{fill:#c3ccd5}
+svg.timeline .req.tag-put rect{fill:#f0b429;stroke:#7a5a00;stroke-width:1}svg.timeline .tag-label{fill:#7a5a00;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px}
+svg.timeline .req.refused rect{fill:#d64545;stroke:#700;stroke-width:1.5}svg.timeline .refused-label{fill:#b00020;font-weight:600}
+.key span{display:inline-block;padding:0 .4rem;margin-left:.3rem;border-radius:2px}.key-tag{background:#f0b429}.key-refused{background:#d64545;color:#fff}.key-blob{background:#c3ccd5}.key-manifest{background:#5b9bd5;color:#fff}
+ul.tree,ul.tree ul{list-style:none;margin:0;padding-left:1.2rem;border-left:1px solid #bbb}ul.tree{border:0;padding-left:0}
+ul.tree li{margin:.15rem 0;font-size:13px}ul.tree .node{font-weight:600}ul.tree .detail{color:#555}ul.tree code{font-size:12px}
+ul.tree li.missing{color:#b00020}ul.tree li.missing>.node{text-decoration:line-through}.missing-mark{font-weight:600}
+ul.tree li.attestation>.node{font-style:italic}
 `;
 
 // Opens the evidence of the clicked cell (all repeats of it) and scrolls there; no data is interpolated here.
@@ -126,24 +113,44 @@ function journalTable(entries: readonly JournalEntry[]): SafeHtml {
   return html`<table class="journal"><thead><tr>${head.map((h) => html`<th>${h}</th>`)}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/** Longer logs than this are folded, their error line shown first. */
+const FOLD_LINES = 25;
+
+/** A log: short ones as they are; long ones folded under their error line (else their last line). */
+function log(text: string, what: string): SafeHtml {
+  const lines = text.split('\n').length;
+  if (lines <= FOLD_LINES && text.length < 4000) return html`<p>${what}</p>${pre(text)}`;
+  const err = findErrorLine(text);
+  const head = err ?? text.trimEnd().split('\n').at(-1) ?? '';
+  return html`<details class="log"><summary>${what}, ${lines} lines: <span class="${err ? 'error-line' : 'last-line'}">${head}</span></summary>${pre(text)}</details>`;
+}
+
+/** Folded when long: the journal and the raw manifests are read by a person only to check a detail. */
+function folded(summary: string, count: number, body: SafeHtml): SafeHtml {
+  return count > FOLD_LINES ? html`<details class="fold"><summary>${summary}</summary>${body}</details>` : body;
+}
+
 function evidenceBlock(r: CellResult, id: string): SafeHtml {
   const ev = r.evidence;
   const t = r.timings;
   const commands = ev.commands.map(
     (c, i) =>
-      html`<div class="command"><p><b>#${i + 1}</b> exit <b>${c.exitCode}</b> in ${c.durationMs} ms</p>${pre(shellQuote(c.argv), 'argv')}${c.stdout && html`<p>stdout</p>${pre(c.stdout)}`}${c.stderr && html`<p>stderr</p>${pre(c.stderr)}`}</div>`,
+      html`<div class="command"><p><b>#${i + 1}</b> exit <b>${c.exitCode}</b> in ${c.durationMs} ms</p>${pre(shellQuote(c.argv), 'argv')}${c.stdout && log(c.stdout, 'stdout')}${c.stderr && log(c.stderr, 'stderr')}</div>`,
   );
   const manifests = Object.entries(ev.manifests).map(([ref, body]) => html`<p>${ref}</p>${pre(JSON.stringify(body, null, 2) ?? String(body))}`);
+  const manifestLines = Object.values(ev.manifests).reduce<number>((n, b) => n + (JSON.stringify(b, null, 2) ?? '').split('\n').length, 0);
   return html`<details class="evidence" id="${id}" data-cell-name="${r.name}" data-outcome="${r.outcome}"><summary>${r.name}: ${badge(r.outcome)}</summary>
 <p>${r.summary}</p>
 <p>expected ${badge(r.expected)} (${r.expectedReason}), actual ${badge(r.outcome)}</p>
 ${r.error && html`<h4>Harness error (${r.error.kind})</h4>${pre(r.error.message)}`}
 ${ev.facts.length > 0 && html`<h4>Facts</h4><ul>${ev.facts.map((f) => html`<li>${f}</li>`)}</ul>`}
 <p>timings: start ${t.startMs} ms, buildx ${t.buildxMs} ms, verify ${t.verifyMs} ms, total ${t.totalMs} ms; started ${r.startedAt}</p>
+${ev.journal.length > 0 && html`<h4>Request timeline</h4>${requestTimeline(ev.journal)}`}
+${manifests.length > 0 && html`<h4>Manifest tree</h4>${manifestTree(ev.manifests)}`}
 ${commands.length > 0 && html`<h4>Commands</h4>${commands}`}
-${ev.engineLog && html`<h4>Engine log</h4>${pre(ev.engineLog)}`}
-<h4>Registry journal</h4>${journalTable(ev.journal)}
-${manifests.length > 0 && html`<h4>Manifests</h4>${manifests}`}</details>`;
+${ev.engineLog && html`<h4>Engine log</h4>${log(ev.engineLog, 'engine log')}`}
+<h4>Registry journal</h4>${folded(`${ev.journal.length} requests`, ev.journal.length, journalTable(ev.journal))}
+${manifests.length > 0 && html`<h4>Manifests</h4>${folded(`${manifests.length} manifest(s) as the registry returned them`, manifestLines, html`${manifests}`)}`}</details>`;
 }
 
 /** The report page; takes only redacted input (write.ts redacts once for all writers). */

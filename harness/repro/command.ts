@@ -1,12 +1,16 @@
 // `buildx-lab repro CASE_DIR`: a bug report given as data, across the versions it names. A present or
 // absent symptom is a finding, not a failure: the exit status says whether the lab could tell.
+import path from 'node:path';
 import { Command } from 'commander';
 import { labConfig } from '../config.ts';
 import { writeConsole } from '../progress.ts';
 import { printCells, runAndReport } from '../runner/command.ts';
 import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
 import { caseSource } from '../runner/trust.ts';
-import { loadCase } from './case.ts';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.ts';
+import { CASE_FILE, loadCase } from './case.ts';
+import { MAX_REPORT_BYTES, writeDraft } from './draft.ts';
 import { reproLines, reproWord } from './scenario.ts';
 
 export function reproCommand(): Command {
@@ -41,4 +45,36 @@ export function reproCommand(): Command {
     const declaredMiss = kase.expect.length > 0 && run.results.some((r) => r.outcome === 'unexpected');
     process.exitCode = undecided || declaredMiss ? 1 : 0;
   });
+}
+
+/** `buildx-lab new DIR [--from report.md]`: a case directory to start from (repro/draft.ts). */
+export function newCommand(): Command {
+  return new Command('new')
+    .summary('write a case directory to start from: drafted from a bug report (--from report.md), or a commented skeleton')
+    .description(
+      `DIR must not exist or be empty. With --from, the report's Markdown (as copied from a GitHub issue) gives the files (Dockerfiles, bake and compose files), the docker and docker buildx commands as steps, the Buildx version, the engine, the driver and an error line as the symptom; what it could not place is listed at the top of ${CASE_FILE}. The draft loads as written: check it with \`buildx-lab check DIR\`, run it with \`buildx-lab repro DIR\`.`,
+    )
+    .argument('<dir>', 'the new case directory')
+    .option('--from <report.md>', 'a bug report in Markdown ("-" reads standard input)')
+    .action((dir: string, values: { from?: string }) => {
+      let report: { name: string; text: string } | undefined;
+      if (values.from !== undefined) {
+        const name = values.from === '-' ? 'standard input' : values.from;
+        let buf: Buffer;
+        try {
+          buf = readFileSync(values.from === '-' ? 0 : values.from);
+        } catch (e) {
+          throw new UsageError(`--from ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; give a Markdown file holding the report`);
+        }
+        if (buf.length > MAX_REPORT_BYTES)
+          throw new UsageError(`${name} is larger than ${MAX_REPORT_BYTES >> 20} MiB; give the issue's text (the body and the comments that show the bug)`);
+        report = { name: path.basename(name), text: buf.toString('utf8') };
+      }
+      const { files, notes } = writeDraft(dir, report);
+      // names and notes come from the report: printed as the lab prints everything
+      writeConsole(
+        process.stdout,
+        `wrote ${dir}: ${files.join(', ')}\n${notes.length ? `${notes.length} thing(s) not placed: listed at the top of ${path.join(dir, CASE_FILE)}\n` : ''}next: buildx-lab check ${dir}; buildx-lab repro ${dir}\n`,
+      );
+    });
 }
