@@ -56,7 +56,7 @@ describe('traces: and spans checks in case.yaml', () => {
       `${HEAD}steps: [{buildx: [build, --build-arg, "E=\${otlp}", .]}]\nsymptom: {exitCode: zero}\n`,
       /traces: the case names \$\{otlp\} but has no receiver/,
     ],
-    ['traces: a word', `${HEAD}traces: yes\n${STEP}${SPANS}`, /^case\.yaml:3: traces: /],
+    ['traces: a word', `${HEAD}traces: yes\n${STEP}${SPANS}`, /^case\.yaml:3: traces: is true, false or a mapping \{client: true\|false, builder: true\|false\}$/],
     ['an unknown traces key', `${HEAD}traces: {grpc: true}\n${STEP}${SPANS}`, /^case\.yaml:3: traces\.grpc: unknown key/],
     ['nothing exports', `${HEAD}traces: {client: false, builder: false}\n${STEP}${SPANS}`, /^case\.yaml:3: traces: exports nothing/],
     ['a spans check without count', `${HEAD}traces: true\n${STEP}symptom: {spans: {name: build}}\n`, /^case\.yaml:5: symptom\.spans\.count: is required: a number or a comparison/],

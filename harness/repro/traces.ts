@@ -19,7 +19,10 @@ export interface TracesSpec {
 export const TRACE_CHECK_LIMITS = { attributes: 20, key: 256 } as const;
 
 /** `traces: true` or `{client, builder}`; false or absent: no receiver. */
-export const tracesSchema = z.union([z.boolean(), z.strictObject({ client: z.boolean().optional(), builder: z.boolean().optional() })]);
+export const tracesSchema = z.union([
+  z.boolean({ error: 'is true, false or a mapping {client: true|false, builder: true|false}' }),
+  z.strictObject({ client: z.boolean().optional(), builder: z.boolean().optional() }),
+]);
 
 /** The `spans` check as YAML writes it; `pattern` is the case schema's RE2 pattern field (validated there). */
 export const spansShape = (pattern: z.ZodType<string>, count: z.ZodType<string, string | number>) =>
