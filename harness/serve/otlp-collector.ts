@@ -2,15 +2,15 @@
 // resource processor, the OTLP/HTTP exporter), built from the Go module proxy out of the sources ocb
 // generated (serve/otelcol/, see its manifest.yaml) and cached under <cache>/tools/otelcol-<hash>/.
 //
-// It listens on nothing the engines can reach: its receiver is a unix socket in a 0700 directory of the
-// lab's, fed only by the lab's front (otlp-receiver.ts), and it has no other listener (its own metrics are
-// off). Each request's spans get the resource attribute buildx_lab.request from the header the front sets,
+// It runs as nobody when the lab is root (unprivileged.ts), and listens on nothing the engines can reach:
+// its receiver is a unix socket in a 0700 directory, fed only by the lab's front (otlp-receiver.ts), and it
+// has no other listener (its own metrics are off). Each request's spans get the resource attribute buildx_lab.request from the header the front sets,
 // and go out as OTLP/JSON to the lab's sink on loopback, which only takes requests carrying a per-process
 // secret header. No sending queue and no retries: the spans reach the sink before the exporting client
 // gets its answer, so what a step exported is in the lab when the step ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LabConfig } from '../config.ts';
@@ -18,6 +18,7 @@ import { HarnessError } from '../errors.ts';
 import type { ProgressSink } from '../progress.ts';
 import { goModuleBuild } from '../provision/gobuild.ts';
 import { crossProcessLock } from '../provision/lock.ts';
+import { NOBODY, asNobody, dropsToNobody } from './unprivileged.ts';
 
 /** serve/otelcol/: the generated distribution's sources. */
 export const COLLECTOR_SOURCES = path.join(import.meta.dirname, 'otelcol');
@@ -156,22 +157,36 @@ export class CollectorProcess {
     /** its receiver's unix socket */
     readonly socket: string,
     private readonly log: string[],
+    /** who it runs as */
+    readonly as: string,
   ) {}
 
   static async start(bin: CollectorBinary, sinkUrl: string, secret: string): Promise<CollectorProcess> {
-    // 0700 (mkdtemp): only the lab reaches the socket and reads the config (it holds the sink's secret)
+    // 0700 (mkdtemp): only the lab (and, dropped to nobody, the collector) reaches the socket and reads the
+    // config, which holds the sink's secret. As nobody it runs a copy of the binary in that directory: the
+    // lab's cache under /root is not nobody's to read.
     const dir = mkdtempSync(path.join(tmpdir(), 'bxl-otel-'));
     const socket = path.join(dir, 'otlp.sock');
-    writeFileSync(path.join(dir, 'config.yaml'), collectorConfig(socket, sinkUrl, secret), { mode: 0o600 });
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, collectorConfig(socket, sinkUrl, secret), { mode: 0o600 });
+    const nobody = dropsToNobody();
+    let program = bin.path;
+    if (nobody) {
+      program = path.join(dir, 'otelcol');
+      copyFileSync(bin.path, program);
+      chmodSync(program, 0o500);
+      for (const p of [dir, config, program]) chownSync(p, NOBODY, NOBODY);
+    }
+    const run = asNobody([program, '--config', `file:${config}`], process.getuid?.(), nobody);
     const log: string[] = [];
-    const child = spawn(bin.path, ['--config', `file:${path.join(dir, 'config.yaml')}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
+    const child = spawn(run.argv[0]!, run.argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
     const keep = (b: Buffer) => {
       log.push(b.toString('utf8'));
       if (log.length > 200) log.splice(0, log.length - 200);
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
-    const p = new CollectorProcess(child, dir, socket, log);
+    const p = new CollectorProcess(child, dir, socket, log, run.as);
     try {
       await p.waitForSocket(30_000);
     } catch (e) {

@@ -95,7 +95,7 @@ export class OtlpReceiver {
       const started = collector;
       const front = await HostServer.start('otlp', journal, listen, (x) => self!.forward(x, started), { maxConnections: 128 });
       self = new OtlpReceiver(started, front, sink);
-      progress(`OTLP receiver: ${self.url} -> OpenTelemetry Collector (${bin.goVersion}) on ${started.socket}`);
+      progress(`OTLP receiver: ${self.url} -> OpenTelemetry Collector (${bin.goVersion}) as ${started.as} on ${started.socket}`);
       return self;
     } catch (e) {
       await collector?.stop();
