@@ -578,3 +578,45 @@ describe('validateCheck refuses the new keys bad', () => {
     expect(() => validateCheck({ kind: 'requests', count: '1', reference: '${tag}|sha256:.*' })).not.toThrow();
   });
 });
+
+describe('spans checks', () => {
+  const span = (name: string, attributes: Record<string, string>, service = 'buildx', status: 'unset' | 'ok' | 'error' = 'unset') => ({
+    request: 1,
+    traceId: 't',
+    spanId: name,
+    name,
+    kind: 'internal',
+    service,
+    attributes,
+    resource: { 'service.name': service },
+    status,
+    events: [],
+  });
+  const spans = [
+    span('build .', { command: 'docker-buildx buildx build --cache-to type=gha,token=lab-secret .' }),
+    span('Solve', {}, 'buildkitd', 'error'),
+    span('build .', { builder: 'b1', context: '.' }),
+  ];
+
+  it('counts spans by name, service, attribute pattern and status', () => {
+    expect(evaluateRecorded({ kind: 'spans', name: '^build', count: '2' }, [], [], spans)).toMatchObject({ holds: true });
+    expect(evaluateRecorded({ kind: 'spans', attributes: { command: 'token=' }, count: '>=1' }, [], [], spans)).toMatchObject({
+      holds: true,
+      detail: expect.stringContaining('command="docker-buildx buildx build --cache-to type=gha,token=lab-secret ."'),
+    });
+    expect(evaluateRecorded({ kind: 'spans', service: '^buildkitd$', status: 'error', count: '1' }, [], [], spans)?.holds).toBe(true);
+    // an attribute the span lacks does not match, even a pattern that matches the empty text
+    expect(evaluateRecorded({ kind: 'spans', name: '^build', attributes: { command: '' }, count: '1' }, [], [], spans)).toMatchObject({
+      holds: true,
+      detail: '1 of 3 span(s) match (want 1): "build ." (buildx) command="docker-buildx buildx build --cache-to type=gha,token=lab-secret ."',
+    });
+    expect(evaluateRecorded({ kind: 'spans', attributes: { command: 'token=' }, count: '0' }, [], [], [spans[2]!])?.holds).toBe(true);
+  });
+
+  it('does not hold without a trace sink, and validates its patterns and count at load', () => {
+    expect(evaluateRecorded({ kind: 'spans', count: '0' }, [], [])).toMatchObject({ holds: false, detail: expect.stringContaining('no traces:') });
+    expect(() => validateCheck({ kind: 'spans', name: '(?<=x)', count: '1' })).toThrow(/not an RE2/);
+    expect(() => validateCheck({ kind: 'spans', attributes: { k: 'a{900}' }, count: '1' })).toThrow(/spans\.attributes\.k .*counted repetitions/);
+    expect(() => validateCheck({ kind: 'spans', count: 'many' })).toThrow(/count "many"/);
+  });
+});

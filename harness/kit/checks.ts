@@ -8,6 +8,7 @@
 import { RE2JS } from 're2js';
 import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
+import type { SpanRecord } from '../serve/otlp-spans.ts';
 import { clip, stripAnsi } from '../text.ts';
 import type { CellSandbox } from './sandbox.ts';
 
@@ -40,11 +41,21 @@ export type Check =
       /** at least one of these annotation keys is missing from the top manifest or index */
       lacksAnnotations?: string[];
     }
-  /** requests the registry (or with `server`, the case's ${http} or ${git} server) saw, from the lab's journal */
+  /** spans the lab's OTLP receiver (${otlp}) got from the cell: how many match name, service, attributes, status */
+  | {
+      kind: 'spans';
+      count: string;
+      /** RE2 patterns: the span's name, its resource's service.name, an attribute's value (as text) */
+      name?: string;
+      service?: string;
+      attributes?: Record<string, string>;
+      status?: 'unset' | 'ok' | 'error';
+    }
+  /** requests the registry (or with `server`, the case's ${http}, ${git} or ${otlp} server) saw, from the lab's journal */
   | {
       kind: 'requests';
       count: string;
-      server?: 'registry' | 'http' | 'git';
+      server?: 'registry' | 'http' | 'git' | 'otlp';
       /** an RE2 pattern on the URL path (no query) */
       path?: string;
       method?: string;
@@ -195,7 +206,7 @@ export function countHolds(spec: string, n: number): boolean {
 }
 
 /** Journal kinds of the lab's source servers (serve/host-server.ts): not the registry's requests. */
-const SOURCE_KINDS = ['http', 'git'];
+const SOURCE_KINDS = ['http', 'git', 'otlp'];
 
 const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 
@@ -213,8 +224,26 @@ function stepsFor(steps: readonly RecordedStep[], step: string | undefined): Rec
 
 const outputOf = (steps: readonly RecordedStep[]) => steps.map((s) => stripAnsi(`${s.record.stdout}\n${s.record.stderr}`)).join('\n');
 
-/** Checks that read only the recorded commands and journal; pure. */
-export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], journal: readonly JournalEntry[]): CheckResult | undefined {
+/** A span's one line in a check's detail: name, service, and the attributes the check named. */
+function spanLine(s: SpanRecord, keys: readonly string[]): string {
+  const attrs = keys.filter((k) => k in s.attributes).map((k) => `${k}=${JSON.stringify(clip(s.attributes[k]!, 120))}`);
+  return `"${clip(s.name, 60)}"${s.service ? ` (${s.service})` : ''}${attrs.length ? ` ${attrs.join(' ')}` : ''}`;
+}
+
+/** The spans that match a `spans` check: name, service, every named attribute, status; pure. */
+export function matchingSpans(check: Extract<Check, { kind: 'spans' }>, spans: readonly SpanRecord[]): SpanRecord[] {
+  const attrs = Object.entries(check.attributes ?? {});
+  return spans.filter(
+    (s) =>
+      (check.name === undefined || firstMatch(check.name, s.name) !== undefined) &&
+      (check.service === undefined || firstMatch(check.service, s.service ?? '') !== undefined) &&
+      (check.status === undefined || s.status === check.status) &&
+      attrs.every(([k, p]) => Object.hasOwn(s.attributes, k) && firstMatch(p, s.attributes[k]!) !== undefined),
+  );
+}
+
+/** Checks that read only the recorded commands, journal and spans; pure. */
+export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], journal: readonly JournalEntry[], spans?: readonly SpanRecord[]): CheckResult | undefined {
   const where = (step?: string) => (step === undefined ? 'output' : `step ${step}`);
   switch (check.kind) {
     case 'output': {
@@ -264,6 +293,18 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
           .filter(Boolean)
           .join(' ') || 'requests';
       return { holds: countHolds(check.count, hits.length), detail: `${hits.length} ${what} (want ${check.count})` };
+    }
+    case 'spans': {
+      if (!spans) return { holds: false, detail: "no spans: the case has no traces: (the lab's OTLP receiver)" };
+      const hits = matchingSpans(check, spans);
+      const keys = Object.keys(check.attributes ?? {});
+      const shown = hits.length
+        ? `: ${hits
+            .slice(0, 3)
+            .map((s) => spanLine(s, keys))
+            .join(', ')}${hits.length > 3 ? ', …' : ''}`
+        : '';
+      return { holds: countHolds(check.count, hits.length), detail: `${hits.length} of ${spans.length} span(s) match (want ${check.count})${shown}` };
     }
     default:
       return undefined;
@@ -421,6 +462,15 @@ export function validateCheck(check: Check): void {
     if (check.reference) compilePattern(check.reference.replace(/\$\{[^}]*\}/g, 'x'), 'requests.reference');
     if (check.path) compilePattern(check.path, 'requests.path');
   }
+  if (check.kind === 'spans') {
+    countHolds(check.count, 0);
+    for (const [field, p] of [
+      ['spans.name', check.name],
+      ['spans.service', check.service],
+      ...Object.entries(check.attributes ?? {}).map(([k, v]) => [`spans.attributes.${k}`, v]),
+    ] as const)
+      if (p !== undefined) compilePattern(p, field);
+  }
   if (check.kind === 'file' || check.kind === 'state') {
     checkPathName(check.kind, check.path);
     if (check.matches !== undefined) compilePattern(check.matches, `${check.kind}.matches`);
@@ -464,6 +514,8 @@ export function describeCheck(c: Check): string {
           .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
           .join(', ') || 'exists'
       }`;
+    case 'spans':
+      return `${c.count} span(s)${c.name ? ` named /${c.name}/` : ''}${Object.keys(c.attributes ?? {}).length ? ` with ${Object.keys(c.attributes!).join(', ')}` : ''}`;
     case 'requests':
       return `${c.count} ${[c.method, c.on, c.reference && `to ${c.reference}`].filter(Boolean).join(' ') || 'requests'}`;
   }

@@ -9,6 +9,7 @@ import { REGISTRY_HOST, type Axes, type CellEvidence, type JournalEntry, type Re
 import { describeReport, verifyImage, type VerificationReport } from '../oci/verify.ts';
 import { parseImageRef } from '../oci/reference.ts';
 import { isIndexMediaType } from '../oci/types.ts';
+import type { SpanRecord } from '../serve/otlp-spans.ts';
 import { shellQuote } from '../text.ts';
 import { bootBuilder, type Builder, type BuilderSpec } from './builders.ts';
 import { annotationProblems, checkPath, evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
@@ -129,11 +130,11 @@ export class Kit<A = Axes> {
     });
   }
 
-  /** Evaluates checks against the recorded steps and the cell's state. */
-  async check(checks: readonly Check[], steps: readonly RecordedStep[], journalSince: number): Promise<CheckResult[]> {
+  /** Evaluates checks against the recorded steps, the spans the cell exported (when the case has a trace sink) and the cell's state. */
+  async check(checks: readonly Check[], steps: readonly RecordedStep[], journalSince: number, spans?: readonly SpanRecord[]): Promise<CheckResult[]> {
     const journal = this.requests(journalSince);
     const out: CheckResult[] = [];
-    for (const c of checks) out.push(evaluateRecorded(c, steps, journal) ?? (await this.checkState(c)));
+    for (const c of checks) out.push(evaluateRecorded(c, steps, journal, spans) ?? (await this.checkState(c)));
     return out;
   }
 

@@ -80,6 +80,8 @@ export interface LabValues {
   /** base URLs of what the case serves (serve.http, serve.git), as the engines reach them */
   http?: string;
   git?: string;
+  /** base URL of the case's OTLP receiver (traces:) */
+  otlp?: string;
   /** ${target:NAME}: another push target of the cell */
   targetNamed(name: string): string;
 }
@@ -107,7 +109,7 @@ export async function interpolate(
       const v = (values as unknown as Record<string, string | undefined>)[name];
       if (typeof v !== 'string')
         throw new UsageError(
-          `\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : name === 'http' || name === 'git' ? `the case has no serve.${name}` : 'unknown'})`,
+          `\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : name === 'http' || name === 'git' ? `the case has no serve.${name}` : name === 'otlp' ? 'the case has no traces:' : 'unknown'})`,
         );
       out += quote(v);
     }

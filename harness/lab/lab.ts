@@ -19,6 +19,9 @@ import { FaultProxy, type ListenAddress, type StartedFaultProxy } from '../regis
 import type { CaseSource } from '../serve/http-files.ts';
 import type { ServeSpec } from '../serve/spec.ts';
 import { startSources, type StartedSources } from '../serve/sources.ts';
+import type { SourceKind } from '../serve/host-server.ts';
+import { ensureCollector } from '../serve/otlp-collector.ts';
+import { OtlpReceiver } from '../serve/otlp-receiver.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { REGISTRY_HOST, type CellEngine, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
@@ -127,6 +130,8 @@ export class Lab implements AsyncDisposable {
   private readonly publishedByRef = new Map<string, PublishedImage>();
   private readonly sources = new OncePerKey<StartedSources>();
   private readonly startedSources: StartedSources[] = [];
+  private readonly receivers = new OncePerKey<OtlpReceiver>();
+  private readonly startedReceivers: OtlpReceiver[] = [];
   private stopped = false;
   private readonly heartbeat: NodeJS.Timeout;
   readonly labels: Record<string, string>;
@@ -329,13 +334,30 @@ export class Lab implements AsyncDisposable {
     });
   }
 
+  /**
+   * The trace sink of a case (${otlp}: serve/otlp-receiver.ts), started on its first cell and kept for the
+   * session like its sources; each export request is journaled (kind otlp), so a cell's spans are its own.
+   * The collector is built from the Go module proxy the first time a machine needs it.
+   */
+  traces(key: string): Promise<OtlpReceiver> {
+    if (this.stopped) throw new HarnessError('lab is stopped');
+    return this.receivers.get(key, async () => {
+      const bin = await ensureCollector(this.config, this.progress);
+      if (bin.builtMs !== undefined) this.progress(`OTLP receiver built in ${Math.round(bin.builtMs / 1000)} s (${bin.goVersion})`);
+      const r = await OtlpReceiver.start(bin, this.proxy.journal, await this.sourceListen(key, 'otlp'), this.progress);
+      this.startedReceivers.push(r);
+      if (this.stopped) await r.stop();
+      return r;
+    });
+  }
+
   #nextRelayPort = 5001;
 
   /**
    * Where a served source listens: the lab network's gateway on a free port or, on a cell engine, a unix
    * socket of the lab's with a relay in the engine's network namespace listening on the gateway for it.
    */
-  private async sourceListen(key: string, kind: 'http' | 'git'): Promise<ListenAddress[]> {
+  private async sourceListen(key: string, kind: SourceKind): Promise<ListenAddress[]> {
     const side = this.cellSide;
     if (!side || !this.opts.cellEngine) return hostSideListen(this.network);
     const port = this.#nextRelayPort++;
@@ -406,7 +428,7 @@ export class Lab implements AsyncDisposable {
     }
     const t0 = Date.now();
     await this.pool.close();
-    await Promise.allSettled(this.startedSources.map((s) => s.stop()));
+    await Promise.allSettled([...this.startedSources, ...this.startedReceivers].map((s) => s.stop()));
     await Promise.allSettled((this.cellSide?.relays ?? []).map((r) => r.stop()));
     await this.proxy.stop().catch(() => undefined);
     await this.registry.stop();

@@ -385,7 +385,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       "an unknown key in a step's symptom",
       'title: t\nsteps: [{buildx: [ls], symptom: {bogus: 1}}]\n',
-      /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, state, image, registry, requests$/,
+      /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, state, image, registry, requests, spans$/,
     ],
     [
       'stdin from a step that runs later',
@@ -960,7 +960,7 @@ describe('lab values', () => {
   });
   it('lists the lab values when it refuses one', () => {
     expect(() => labValuesIn('${nope}')).toThrow(
-      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${http}, ${git}, ${target:NAME} or ${read:FILE}',
+      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${http}, ${git}, ${otlp}, ${target:NAME} or ${read:FILE}',
     );
   });
 });

@@ -22,6 +22,7 @@ import { FAULT_ACTIONS, type InteractAction, type Step } from '../kit/steps.ts';
 import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import type { CaseSource } from '../serve/http-files.ts';
+import { spansShape, tracesProblems, tracesSchema, tracesSpec, type TracesSpec } from './traces.ts';
 import { SERVE_LIMITS, credentialProblem, refNameProblem, repoBuildOrder, repoNameProblem, servedPathProblem, submodulePathProblem, type ServeSpec } from '../serve/spec.ts';
 
 export const CASE_FILE = 'case.yaml';
@@ -38,7 +39,7 @@ export const isPlatform = (p: string): boolean => {
 };
 
 /** Lab values a step's argv, env and checks may name as ${name}. */
-export const LAB_VALUES = ['target', 'repository', 'tag', 'registry', 'builder', 'buildkitImage', 'base', 'cell', 'context', 'platforms', 'http', 'git'] as const;
+export const LAB_VALUES = ['target', 'repository', 'tag', 'registry', 'builder', 'buildkitImage', 'base', 'cell', 'context', 'platforms', 'http', 'git', 'otlp'] as const;
 const PARAMETRIC = ['target', 'read'] as const;
 
 /** Every ${...} in `text` names a lab value; returns the names used. Throws on an unknown one. Pure. */
@@ -238,10 +239,11 @@ const checkShape = z
         }),
       ])
       .optional(),
+    spans: spansShape(regex, z.union([z.number().int().min(0).transform(String), nonEmpty(20)])).optional(),
     requests: z
       .strictObject({
         count: z.union([z.number().int().min(0).transform(String), nonEmpty(20)]),
-        server: choice(['registry', 'http', 'git']).optional(),
+        server: choice(['registry', 'http', 'git', 'otlp']).optional(),
         path: regex.optional(),
         method: choice(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']).optional(),
         on: choice(['manifests', 'blobs', 'uploads', 'tags']).optional(),
@@ -255,7 +257,7 @@ const checkShape = z
       })
       .optional(),
   })
-  .refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, state, image, registry or requests');
+  .refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, state, image, registry, requests or spans');
 type CheckShape = z.infer<typeof checkShape>;
 
 const symptomSchema = z.union([checkShape, z.array(checkShape).min(1).max(50)]);
@@ -356,6 +358,7 @@ const caseSchema = z.strictObject({
   // true, or the files to leave out of the commit: a dirty working tree
   git: z.union([z.boolean(), z.strictObject({ uncommitted: z.array(relPath).min(1).max(50) })]).optional(),
   serve: serveSchema.optional(),
+  traces: tracesSchema.optional(),
   repeat: z.number().int().min(1).max(20).optional(),
   verdict: choice(['any', 'majority']).optional(),
   steps: z.array(stepSchema).min(1).max(50).optional(),
@@ -404,6 +407,8 @@ export interface ReproCase {
   gitUncommitted: string[];
   /** what the lab serves to the builds (${http}, ${git}); absent: no server starts */
   serve?: ServeSpec;
+  /** the lab's OTLP receiver (${otlp}) and what exports to it; absent: none starts */
+  traces?: TracesSpec;
   repeat: number;
   verdict: 'any' | 'majority';
   platforms: string[];
@@ -536,7 +541,7 @@ function mostSpecific(issue: Issue): Issue {
 
 function knownKeys(at: readonly Key[]): string {
   const top = at[0];
-  if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests';
+  if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests, spans';
   if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
   if (top === 'steps') return 'id, buildx, docker, action, standalone, interact, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
@@ -698,6 +703,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     });
   for (const v of ['http', 'git'] as const)
     if (uses.has(v) && !c.serve?.[v]) src.fail(['serve'], `the case names \${${v}} but serves nothing there: add serve.${v} (see fixtures/cases/README.md)`);
+  for (const [at, why] of tracesProblems(tracesSpec(c.traces), uses, [...checks, ...steps.flatMap((s) => s.checks)], driver)) src.fail(at, why);
   if (c.command === 'bake' && c.bakeFile === undefined) {
     try {
       caseFilePath(root, 'docker-bake.hcl');
@@ -721,6 +727,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     git: c.git !== undefined && c.git !== false,
     gitUncommitted: typeof c.git === 'object' ? c.git.uncommitted : [],
     ...(c.serve ? { serve: serveSpec(src, c.serve, root, uses) } : {}),
+    ...(tracesSpec(c.traces) ? { traces: tracesSpec(c.traces) } : {}),
     repeat: c.repeat ?? 1,
     verdict: c.verdict ?? 'any',
     platforms,
@@ -890,6 +897,7 @@ function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefine
   if (s.state) out.push({ kind: 'state', ...s.state });
   if (s.image) out.push({ kind: 'image', ...s.image });
   if (s.requests) out.push({ kind: 'requests', ...s.requests, count: String(s.requests.count) });
+  if (s.spans) out.push({ kind: 'spans', ...s.spans, count: String(s.spans.count) });
   if (s.registry !== undefined) {
     if (typeof s.registry === 'string') {
       if (!push) src.fail([...at, 'registry'], 'needs push: true (there is nothing in the registry to judge)');

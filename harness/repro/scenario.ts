@@ -13,9 +13,11 @@ import type { Kit } from '../kit/context.ts';
 import { bootWithPullFault } from '../kit/faults.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
 import type { Builder, BuilderSpec } from '../kit/builders.ts';
+import { describeSpans, type SpanRecord } from '../serve/otlp-spans.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
 import { caseSource, readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
+import { needsSpans, tracesDriverOpts, tracesEnv } from './traces.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 
@@ -105,7 +107,10 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   await copyCase(c, kit);
   const target = kit.target(run ? `app-${run + 1}` : 'app');
   kit.behave(target, kit.axes.registry as RegistryBehaviour);
-  const spec = builderSpec(c, kit);
+  // The case's trace sink, before the builder: a docker-container builder's buildkitd is told where it is.
+  const receiver = c.traces ? await kit.lab.traces(c.dir) : undefined;
+  const builderExports = receiver !== undefined && c.traces!.builder && kit.axes.driver === 'docker-container';
+  const spec = builderSpec(c, kit, builderExports ? tracesDriverOpts(receiver.url) : {});
   let builder: Builder;
   let faultHits: number | undefined;
   const mark = kit.mark();
@@ -122,6 +127,7 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   if (sources) kit.fact(`serving ${sources.describe()}`);
   const values: LabValues = {
     ...sources?.values,
+    ...(receiver ? { otlp: receiver.url } : {}),
     target: target.ref,
     repository: target.repository,
     tag: target.tag,
@@ -134,7 +140,12 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
     platforms: c.platforms.join(','),
     targetNamed: (name) => kit.target(name).ref,
   };
-  const env = { ...sources?.env, ...c.env, ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}) };
+  const env = {
+    ...sources?.env,
+    ...(receiver && c.traces!.client ? tracesEnv(receiver.url) : {}),
+    ...c.env,
+    ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}),
+  };
   const steps = await runSteps(kit, c.steps, values, env);
   const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
   if (faultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
@@ -143,15 +154,30 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   if (missed) return { results: [], inconclusive: `step ${missed.id}: ${missed.missed}` };
   const read = (file: string) => readContextFile(kit, file);
   const checks = await Promise.all([...c.checks, ...c.steps.flatMap((s) => s.checks)].map((x) => interpolateCheck(x, values, read)));
-  const results = await kit.check(checks, recorded, mark);
+  let spans: SpanRecord[] | undefined;
+  if (receiver) {
+    // buildkitd sends its last batch after the build (every 500 ms); Buildx's own spans are in by its exit
+    await receiver.settle(builderExports ? 2000 : 0);
+    const exports = kit.requests(mark).filter((e) => e.kind === 'otlp');
+    spans = receiver.spansOf(exports.map((e) => e.seq));
+    kit.fact(describeSpans(spans, exports.length));
+    if (!spans.length && needsSpans(checks))
+      return {
+        results: [],
+        inconclusive: `no span reached the lab's OTLP receiver from this cell (${exports.length} export request(s)): the exporter did not run or did not reach \${otlp}`,
+      };
+  }
+  const results = await kit.check(checks, recorded, mark, spans);
   return { results };
 }
 
-function builderSpec(c: ReproCase, kit: Kit): BuilderSpec {
+/** The builder the case describes; `labOpts`: driver options of the lab's (the trace sink's env), which the case's own override. */
+function builderSpec(c: ReproCase, kit: Kit, labOpts: Record<string, string>): BuilderSpec {
+  const driverOpts = { ...labOpts, ...c.builder.driverOpts };
   return {
     driver: kit.axes.driver as DriverKind,
     ...(kit.axes.buildkit ? { buildkit: kit.axes.buildkit } : {}),
-    ...(c.builder.driverOpts ? { driverOpts: c.builder.driverOpts } : {}),
+    ...(Object.keys(driverOpts).length ? { driverOpts } : {}),
     ...(c.builder.nodes ? { nodes: c.builder.nodes } : {}),
     ...(c.builder.remote ? { remote: c.builder.remote } : {}),
     ...(c.builder.bootstrap !== undefined ? { bootstrap: c.builder.bootstrap } : {}),

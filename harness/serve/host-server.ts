@@ -1,4 +1,4 @@
-// What the lab's host-side source servers (the HTTP file server, the Git server) share: an HTTP listener
+// What the lab's host-side source servers (the HTTP file server, the Git server, the OTLP front) share: an HTTP listener
 // bound only where the lab says (never the wildcard), bounded in connections, header size and time, and a
 // journal entry per request in the journal the lab hands over (the fault proxy's: one order, one mark per
 // cell, attributed by client address like the registry's requests). The handlers decide the answers.
@@ -13,7 +13,7 @@ import { clientAddress, header } from '../registry/proxied-request.ts';
 export type { ListenAddress } from '../registry/listen-address.ts';
 
 /** Journal `kind` of a source server's requests; the registry's are manifests, blobs, uploads, tags, base, other. */
-export type SourceKind = 'http' | 'git';
+export type SourceKind = 'http' | 'git' | 'otlp';
 
 export interface HostServerLimits {
   /** connections open at once; Node closes any beyond (so the bound is generous: one per fetch of every cell) */
@@ -40,6 +40,8 @@ export class SourceRequest {
   constructor(
     readonly req: http.IncomingMessage,
     readonly res: http.ServerResponse,
+    /** its journal entry's seq */
+    readonly seq = 0,
   ) {
     this.method = (req.method ?? 'GET').toUpperCase();
     const raw = req.url ?? '';
@@ -108,7 +110,7 @@ export class HostServer {
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const seq = this.journal.reserveSeq();
     const started = performance.now();
-    const x = new SourceRequest(req, res);
+    const x = new SourceRequest(req, res, seq);
     res.once('close', () => {
       const entry: Omit<JournalEntry, 'seq'> & { seq: number } = {
         seq,
