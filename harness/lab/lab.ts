@@ -24,6 +24,8 @@ import { REGISTRY_HOST, type CellEngine, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
 import { EnginePool } from './engine-pool.ts';
 import { copyImage } from '../images/transfer.ts';
+import { imageId } from '../images/images.ts';
+import { BadPublishEntry, PublishCache } from './publish-cache.ts';
 import { mirrorTree } from './mirror.ts';
 import { NetnsRelay } from './netns-relay.ts';
 import { pidAlive, probeEngine } from '../engine/host.ts';
@@ -368,12 +370,41 @@ export class Lab implements AsyncDisposable {
   }
 
   private async pushFromHost(localRef: string, repoTag: string): Promise<PublishedImage> {
-    // From the engine that built it, to the proxy's loopback listener: both on this host.
+    const [repo, tag] = repoTag.split(':') as [string, string];
+    // Read-only to the DinD engines before anything is in it: a cell pushing there first would otherwise win.
+    this.proxy.protectRepository(repo);
+    const cache = new PublishCache(this.imageConfig.cacheDir);
+    const id = await imageId(this.imageConfig, localRef);
+    const client = new RegistryClient({ baseUrl: this.hostRegistryUrl, userAgent: 'buildx-lab-publish', timeoutMs: 10 * 60_000 });
+    let fromCache = false;
+    if (id) {
+      try {
+        fromCache = await cache.publish(id, client, repo, tag);
+      } catch (e) {
+        if (!(e instanceof BadPublishEntry)) throw e;
+        this.progress(`publishing ${localRef}: the cached copy of ${id.slice(0, 19)} is unusable (${e.message}); dropped, pushing it again`);
+      }
+    }
+    if (!fromCache) await this.dockerPush(localRef, repoTag);
+    const m = await this.client().getManifest(repo, tag);
+    if (!m.found) throw new HarnessError(`pushed ${localRef} but the registry does not have ${repoTag}`);
+    if (!fromCache && id) {
+      // Kept for the next runs; a failure here costs only their speed.
+      await cache.store(id, client, repo, { raw: m.raw, mediaType: m.mediaType, digest: m.digest }, this.progress).catch((e: unknown) => {
+        this.progress(`publishing ${localRef}: not cached for later runs (${(e as Error).message})`);
+      });
+    }
+    const json = m.json as { layers?: { digest: string; size: number }[] };
+    const published = { ref: `${REGISTRY_HOST}/${repoTag}`, repository: repo, tag, manifestDigest: m.digest, layers: json.layers ?? [], fromCache };
+    this.publishedByRef.set(published.ref, published);
+    return published;
+  }
+
+  /** `docker push` from the engine that built the image to the proxy's loopback listener: both on this host. */
+  private async dockerPush(localRef: string, repoTag: string): Promise<void> {
     const env = childEnv(this.imageConfig);
     // 127.0.0.0/8 registries are insecure by default for the host engine, so no host config changes.
     const hostTag = `${this.hostRegistryUrl.replace(/^http:\/\//, '')}/${repoTag}`;
-    // Read-only to the DinD engines before anything is in it: a cell pushing there first would otherwise win.
-    this.proxy.protectRepository(repoTag.split(':')[0]!);
     await runChecked(['docker', 'tag', localRef, hostTag], { env });
     try {
       // The lab's own set-up, not a cell: one retry. A cold CI run once saw the host engine answer
@@ -386,13 +417,6 @@ export class Lab implements AsyncDisposable {
     } finally {
       await run(['docker', 'image', 'rm', hostTag], { env });
     }
-    const [repo, tag] = repoTag.split(':') as [string, string];
-    const m = await this.client().getManifest(repo, tag);
-    if (!m.found) throw new HarnessError(`pushed ${hostTag} but the registry does not have ${repoTag}`);
-    const json = m.json as { layers?: { digest: string; size: number }[] };
-    const published = { ref: `${REGISTRY_HOST}/${repoTag}`, repository: repo, tag, manifestDigest: m.digest, layers: json.layers ?? [] };
-    this.publishedByRef.set(published.ref, published);
-    return published;
   }
 
   async stop(): Promise<void> {
@@ -429,6 +453,8 @@ export interface PublishedImage {
   tag: string;
   manifestDigest: string;
   layers: { digest: string; size: number }[];
+  /** put in from the cache of an earlier run's push (lab/publish-cache.ts), not pushed by the engine */
+  fromCache: boolean;
 }
 
 /** This run's directory in the cell engine's share, root's and traversable: mirrors, the registry's socket. */
