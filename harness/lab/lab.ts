@@ -10,7 +10,8 @@ import { childEnv, prepareTestcontainersEnv, withEngine, type LabConfig } from '
 import { HarnessError } from '../errors.ts';
 import { OncePerKey } from '../once.ts';
 import { runChecked, run } from '../exec.ts';
-import { HEARTBEAT_EVERY_MS, labelsFor } from '../ownership/labels.ts';
+import { HEARTBEAT_EVERY_MS, RUN_LABEL, labelsFor } from '../ownership/labels.ts';
+import { EngineEvents } from '../engine/events.ts';
 import { describeSweep, sweepLeftovers } from '../ownership/sweep.ts';
 import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
@@ -144,6 +145,8 @@ export class Lab implements AsyncDisposable {
     readonly network: StartedLabNetwork,
     readonly registry: StartedRegistryContainer,
     readonly proxy: StartedFaultProxy,
+    /** the deaths of this run's containers, as the engine reports them */
+    private readonly events: EngineEvents,
     private readonly cellSide?: CellSide,
   ) {
     this.labels = labelsFor(opts.runId);
@@ -209,6 +212,9 @@ export class Lab implements AsyncDisposable {
     for (const line of describeSweep(swept)) opts.progress(`sweep: ${line}`);
     const labels = labelsFor(opts.runId);
     const undo: (() => Promise<unknown> | unknown)[] = [];
+    // before the first container: the stream replays from here, so no death is missed
+    const events = EngineEvents.start(config, ['type=container', `label=${RUN_LABEL}=${opts.runId}`, 'event=die', 'event=destroy']);
+    undo.push(() => events.stop());
     try {
       const runShare = cellEngine ? makeRunShare(cellEngine) : undefined;
       if (runShare) undo.push(() => rmSync(runShare, { recursive: true, force: true }));
@@ -238,7 +244,7 @@ export class Lab implements AsyncDisposable {
         mirrorTree(opts.buildxCacheRoot, cellSide.buildx);
         mirrorTree(fixturesDir, cellSide.fixtures);
       }
-      const lab = new Lab(config, imageConfig, opts, network, registry, proxy, cellSide);
+      const lab = new Lab(config, imageConfig, opts, network, registry, proxy, events, cellSide);
       activeLabs.add(lab);
       opts.progress(
         `lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms on ${registry.socketPath}, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})` +
@@ -252,6 +258,35 @@ export class Lab implements AsyncDisposable {
           .catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * Calls `dead` once when one of `ids` (container IDs, or their prefixes) dies or is removed, or the engine
+   * stops answering (then `id` is undefined); returns the unsubscribe. One event stream serves every cell,
+   * instead of a `docker inspect` per cell every 2 s.
+   */
+  watchContainers(ids: readonly string[], dead: (id: string | undefined, why: string) => void): () => void {
+    let done = false;
+    let offEnd = () => {};
+    const stop = () => {
+      done = true;
+      off();
+      offEnd();
+    };
+    const off = this.events.on((e) => {
+      const id = ids.find((i) => e.id.startsWith(i));
+      if (id && !done) {
+        stop();
+        dead(id, e.action);
+      }
+    });
+    // a stream already ended calls back at once
+    offEnd = this.events.onEnd((why) => {
+      if (done) return;
+      stop();
+      dead(undefined, why);
+    });
+    return stop;
   }
 
   /** Host-side URL of the registry, through the proxy. */
@@ -424,6 +459,7 @@ export class Lab implements AsyncDisposable {
     this.stopped = true;
     activeLabs.delete(this);
     clearInterval(this.heartbeat);
+    this.events.stop();
     if (this.config.keep) {
       this.progress(`BUILDX_LAB_KEEP=1: leaving run ${this.runId} up; remove with 'buildx-lab clean'`);
       return;
