@@ -261,8 +261,14 @@ export class StartedDindContainer implements AsyncDisposable {
     }
   }
 
+  /**
+   * Set by the lab: whether its event stream has seen nothing end this container (lab/lab.ts), so that a
+   * lease asks no `docker inspect`. Unset, the engine is asked.
+   */
+  liveness?: () => boolean;
+
   isRunning(): Promise<boolean> {
-    return isContainerRunning(this.config, this.id);
+    return this.liveness ? Promise.resolve(this.liveness()) : isContainerRunning(this.config, this.id);
   }
 
   async logTail(lines: number): Promise<string> {

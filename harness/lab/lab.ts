@@ -135,6 +135,8 @@ export class Lab implements AsyncDisposable {
   readonly labels: Record<string, string>;
 
   private readonly copied = new OncePerKey<void>();
+  /** the IDs of this run's containers that died or were removed, as the event stream said */
+  private readonly ended = new Set<string>();
 
   private constructor(
     /** the engine the cells run on */
@@ -162,6 +164,7 @@ export class Lab implements AsyncDisposable {
       },
     );
     this.heartbeat = this.keepHeartbeat();
+    this.events.on((e) => this.ended.add(e.id));
   }
 
   /**
@@ -345,6 +348,8 @@ export class Lab implements AsyncDisposable {
       .withReadOnlyMount(this.cellSide?.buildx ?? this.opts.buildxCacheRoot, BUILDX_MOUNT)
       .withReadOnlyMount(this.cellSide?.fixtures ?? fixturesDir, FIXTURES_MOUNT)
       .start();
+    // a lease then asks the event stream, not the engine, whether it still runs
+    dind.liveness = () => this.events.ended === undefined && !this.ended.has(dind.id);
     this.progress(`DinD ${dind.serverVersion} (${engine.label}), store=${store}: ready in ${dind.readyMs} ms`);
     return dind;
   }
