@@ -24,6 +24,9 @@ export function checkBuildkitVersion(version: string): string {
   return version;
 }
 
+/** No netgo: cgo is off, so it changes nothing but the compile cache's keys (net and all above it apart from Buildx's). */
+export const BUILDKIT_TAGS = ['osusergo', 'static_build'];
+
 interface BuildkitMeta {
   version: string;
   sha256: Record<'buildkitd' | 'buildctl', string>;
@@ -82,7 +85,7 @@ export async function ensureBuildkitBinaries(config: LabConfig, version: string,
               'github.com/moby/buildkit/version.Revision': '{{revision}}',
               'github.com/moby/buildkit/version.Package': 'github.com/moby/buildkit',
             },
-            tags: ['osusergo', 'netgo', 'static_build'],
+            tags: BUILDKIT_TAGS,
             workDir: path.join(stage, '.work'),
             signal: opts.signal,
           },
@@ -190,7 +193,7 @@ async function ensureRootlesskit(config: LabConfig, progress: ProgressSink, opts
               ...ROOTLESSKIT,
               targets: [{ pkg: './cmd/rootlesskit', out: path.join(stage, 'rootlesskit') }],
               ldflagsX: {},
-              tags: ['osusergo', 'netgo'],
+              tags: ['osusergo'],
               workDir: path.join(stage, '.work'),
               signal: opts.signal,
             },

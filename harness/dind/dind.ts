@@ -261,8 +261,14 @@ export class StartedDindContainer implements AsyncDisposable {
     }
   }
 
+  /**
+   * Set by the lab: whether its event stream has seen nothing end this container (lab/lab.ts), so that a
+   * lease asks no `docker inspect`. Unset, the engine is asked.
+   */
+  liveness?: () => boolean;
+
   isRunning(): Promise<boolean> {
-    return isContainerRunning(this.config, this.id);
+    return this.liveness ? Promise.resolve(this.liveness()) : isContainerRunning(this.config, this.id);
   }
 
   async logTail(lines: number): Promise<string> {
@@ -283,19 +289,7 @@ export class StartedDindContainer implements AsyncDisposable {
    * needs one absent removes it itself.
    */
   async resetState(opts: { keepImages?: readonly string[] } = {}): Promise<void> {
-    const keep = (opts.keepImages ?? []).join(' ');
-    const images = keep
-      ? `for ref in $(docker images --format '{{.Repository}}:{{.Tag}}'); do case " ${keep} " in *" $ref "*) ;; *) docker rmi -f "$ref" >/dev/null 2>&1 || true;; esac; done; docker image prune -f >/dev/null`
-      : 'docker image prune -af >/dev/null; imgs=$(docker images -aq); [ -z "$imgs" ] || docker rmi -f $imgs >/dev/null 2>&1 || true';
-    // Containers first (they hold images and volumes), then the independent prunes side by side.
-    const script = [
-      'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null',
-      `{ ${images}; } &`,
-      '{ docker volume prune -af >/dev/null 2>&1 || docker volume prune -f >/dev/null; } &',
-      '{ docker builder prune -af >/dev/null 2>&1 || true; } &',
-      'rm -rf /tmp/cells',
-      'wait',
-    ].join('\n');
+    const script = resetScript(opts);
     const r = await this.exec(['sh', '-ec', script], { timeoutMs: 120_000 });
     if (r.exitCode !== 0) throw new HarnessError(`resetting DinD ${this.name} failed: ${r.stderr.trim()}`);
   }
@@ -321,4 +315,24 @@ export class StartedDindContainer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/**
+ * The shell script of StartedDindContainer.resetState (`sh -e`), also run as the head of a cell's set-up
+ * (kit/sandbox.ts) so that reset and set-up take one exec; pure.
+ */
+export function resetScript(opts: { keepImages?: readonly string[] } = {}): string {
+  const keep = (opts.keepImages ?? []).join(' ');
+  const images = keep
+    ? `for ref in $(docker images --format '{{.Repository}}:{{.Tag}}'); do case " ${keep} " in *" $ref "*) ;; *) docker rmi -f "$ref" >/dev/null 2>&1 || true;; esac; done; docker image prune -f >/dev/null`
+    : 'docker image prune -af >/dev/null; imgs=$(docker images -aq); [ -z "$imgs" ] || docker rmi -f $imgs >/dev/null 2>&1 || true';
+  // Containers first (they hold images and volumes), then the independent prunes side by side.
+  return [
+    'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null',
+    `{ ${images}; } &`,
+    '{ docker volume prune -af >/dev/null 2>&1 || docker volume prune -f >/dev/null; } &',
+    '{ docker builder prune -af >/dev/null 2>&1 || true; } &',
+    'rm -rf /tmp/cells',
+    'wait',
+  ].join('\n');
 }

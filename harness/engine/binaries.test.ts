@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BUILDKIT_TAGS } from '../buildkit/image.ts';
 import { dockerfilePins, engineParts, partBuildRequest } from './binaries.ts';
 import type { EngineRelease } from './spec.ts';
 
@@ -41,5 +42,16 @@ describe('engine parts', () => {
     const dockerfile = 'ARG GO_VERSION=1.21\nARG CONTAINERD_VERSION=v1.7.18\nARG RUNC_VERSION=v1.1.12\n';
     expect(dockerfilePins(dockerfile)).toEqual({ containerd: 'v1.7.18', runc: 'v1.1.12' });
     expect(dockerfilePins('FROM x')).toEqual({ containerd: undefined, runc: undefined });
+  });
+});
+
+describe('build tags', () => {
+  it('asks for netgo only where cgo is on (runc), so the other parts share the Buildx builds\' compile cache', () => {
+    for (const r of [r26, r29])
+      for (const part of engineParts(r)) {
+        const req = partBuildRequest(r, part, '/o', '/w');
+        if (!req.cgo) expect(req.tags, part.id).not.toContain('netgo');
+      }
+    expect(BUILDKIT_TAGS).not.toContain('netgo');
   });
 });

@@ -88,7 +88,7 @@ export function partBuildRequest(release: EngineRelease, part: EnginePart, outDi
           { pkg: './cmd/dockerd', out: out('dockerd') },
           { pkg: './cmd/docker-proxy', out: out('docker-proxy') },
         ],
-        tags: ['netgo', 'osusergo', 'static_build', 'exclude_graphdriver_btrfs', 'exclude_graphdriver_devicemapper', 'exclude_graphdriver_zfs'],
+        tags: ['osusergo', 'static_build', 'exclude_graphdriver_btrfs', 'exclude_graphdriver_devicemapper', 'exclude_graphdriver_zfs'],
         ldflagsX: { [`${pkg}/dockerversion.Version`]: release.version, [`${pkg}/dockerversion.GitCommit`]: '{{revision}}' },
         inspectSource: (dir) => {
           const file = path.join(dir, 'Dockerfile');
@@ -114,7 +114,7 @@ export function partBuildRequest(release: EngineRelease, part: EnginePart, outDi
           { pkg: './cmd/containerd', out: out('containerd') },
           { pkg: './cmd/containerd-shim-runc-v2', out: out('containerd-shim-runc-v2') },
         ],
-        tags: ['no_btrfs', 'no_devmapper', 'no_zfs', 'urfave_cli_no_docs', 'netgo', 'osusergo', 'static_build'],
+        tags: ['no_btrfs', 'no_devmapper', 'no_zfs', 'urfave_cli_no_docs', 'osusergo', 'static_build'],
         ldflagsX: { [`${part.module}/version.Version`]: part.version, [`${part.module}/version.Revision`]: '{{revision}}', [`${part.module}/version.Package`]: part.module },
       };
     case 'runc':
@@ -123,6 +123,8 @@ export function partBuildRequest(release: EngineRelease, part: EnginePart, outDi
         version: part.version,
         workDir,
         targets: [{ pkg: '.', out: out('runc') }],
+        // netgo only here, the one cgo build: without cgo Go's resolver is the only one anyway, and the tag
+        // would compile net and everything above it apart from the Buildx builds' shared cache
         tags: [...(seccompEnv ? ['seccomp'] : []), 'netgo', 'osusergo'],
         cgo: { env: seccompEnv ?? {} },
         ldflagsX: { 'main.version': bare, 'main.gitCommit': '{{revision}}' },
@@ -134,7 +136,7 @@ export function partBuildRequest(release: EngineRelease, part: EnginePart, outDi
         vendorMod: release.cli.vendorMod,
         workDir,
         targets: [{ pkg: './cmd/docker', out: out('docker') }],
-        tags: ['netgo', 'osusergo', 'static_build'],
+        tags: ['osusergo', 'static_build'],
         ldflagsX: { 'github.com/docker/cli/cli/version.Version': release.version, 'github.com/docker/cli/cli/version.GitCommit': '{{revision}}' },
         // The CLI pins docker/docker at a commit the proxy may refuse; the same release's daemon module stands in.
         preferredReplacements: release.daemon.module === 'github.com/docker/docker' ? { 'github.com/docker/docker': release.daemon.version } : {},

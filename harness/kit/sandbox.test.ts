@@ -68,3 +68,29 @@ describe('a process started in the engine (background and interactive steps)', (
     expect(() => sb.start(['true'], { name: '../x' })).toThrow(/process name '..\/x' is not of the lab's form/);
   });
 });
+
+describe("a cell's set-up", () => {
+  const execs: string[][] = [];
+  const dind = {
+    name: 'd',
+    exec: async (argv: string[]) => {
+      execs.push(argv);
+      return { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 1 };
+    },
+  } as unknown as StartedDindContainer;
+  const binary = { path: '/cache/buildx/v0.21.1/docker-buildx', version: 'v0.21.1' } as BuildxBinary;
+
+  it('resets the engine and makes the cell directory in one exec, the reset first, keeping the images asked for', async () => {
+    const keep = 'registry:5000/moby/buildkit:v0.17.1';
+    const sb = await CellSandbox.create(dind, binary, '/cache', 'c1', 'registry:5000', { reset: { keepImages: [keep] } });
+    expect(execs).toHaveLength(1);
+    const [sh, flags, script] = execs[0]!;
+    expect([sh, flags]).toEqual(['sh', '-ec']);
+    expect(script!.indexOf('docker rm -f -v')).toBeGreaterThanOrEqual(0);
+    expect(script!.indexOf('docker rm -f -v')).toBeLessThan(script!.indexOf('mkdir -p /tmp/cells/c1/docker/cli-plugins'));
+    expect(script).toContain(` ${keep} `);
+    execs.length = 0;
+    await sb.prepare('registry:5000');
+    expect(execs[0]!.join(' ')).not.toContain('docker rm');
+  });
+});

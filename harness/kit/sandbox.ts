@@ -3,7 +3,7 @@
 // the environment the cell asks for, and every command recorded for the evidence.
 import path from 'node:path';
 import type { BuildxBinary } from '../buildx/buildx.ts';
-import { BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
+import { BUILDX_MOUNT, FIXTURES_MOUNT, resetScript, type StartedDindContainer } from '../dind/dind.ts';
 import { HarnessError, UsageError } from '../errors.ts';
 import type { RunResult, RunningProcess } from '../exec.ts';
 import type { CommandRecord } from '../model.ts';
@@ -76,6 +76,12 @@ export interface SandboxOptions {
   fixture?: string;
   /** environment every command of the cell gets (a case's `env:`) */
   env?: Record<string, string>;
+  /** reset the engine first (StartedDindContainer.resetState), in the same exec as the set-up */
+  reset?: ResetOptions;
+}
+
+export interface ResetOptions {
+  keepImages?: readonly string[];
 }
 
 export class CellSandbox {
@@ -105,12 +111,15 @@ export class CellSandbox {
     if (rel.startsWith('..') || path.isAbsolute(rel)) throw new HarnessError(`buildx binary ${binary.path} is outside the mounted cache ${cacheRoot}`);
     if (!/^c[0-9a-z]+$/.test(cellId)) throw new HarnessError(`cell id '${cellId}' is not of the lab's form`);
     const sb = new CellSandbox(dind, binary, `${BUILDX_MOUNT}/${rel}`, cellId, opts);
-    await sb.prepare(registryHost);
+    await sb.prepare(registryHost, opts.reset);
     return sb;
   }
 
-  /** Makes the cell's directories (again, after a reset): plugin link, buildkitd.toml, fixture. */
-  async prepare(registryHost: string): Promise<void> {
+  /**
+   * Makes the cell's directories (again, after a reset): plugin link, buildkitd.toml, fixture. With `reset`,
+   * the engine is reset first in the same exec (one `docker exec` a cell instead of two).
+   */
+  async prepare(registryHost: string, reset?: ResetOptions): Promise<void> {
     const { cellId, opts } = this;
     const script = [
       `rm -rf ${this.dir}`,
@@ -122,8 +131,10 @@ export class CellSandbox {
       ...(opts.fixture ? [`cp -r ${shellQuote(this.fixture(opts.fixture))}/. ${this.contextDir}/`, `echo ${cellId} > ${this.contextDir}/cell-id.txt`] : []),
     ].join(' && ');
     this.preparedFixture = opts.fixture;
-    const r = await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
-    if (r.exitCode !== 0) throw new HarnessError(`preparing cell directory in ${this.dind.name} failed: ${r.stderr.trim()}`);
+    const r = reset
+      ? await this.dind.exec(['sh', '-ec', `${resetScript(reset)}\n${script}`], { timeoutMs: 150_000 })
+      : await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
+    if (r.exitCode !== 0) throw new HarnessError(`${reset ? 'resetting DinD and ' : ''}preparing cell directory in ${this.dind.name} failed: ${r.stderr.trim()}`);
   }
 
   get contextDir(): string {

@@ -10,7 +10,8 @@ import { childEnv, prepareTestcontainersEnv, withEngine, type LabConfig } from '
 import { HarnessError } from '../errors.ts';
 import { OncePerKey } from '../once.ts';
 import { runChecked, run } from '../exec.ts';
-import { HEARTBEAT_EVERY_MS, labelsFor } from '../ownership/labels.ts';
+import { HEARTBEAT_EVERY_MS, RUN_LABEL, labelsFor } from '../ownership/labels.ts';
+import { EngineEvents } from '../engine/events.ts';
 import { describeSweep, sweepLeftovers } from '../ownership/sweep.ts';
 import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
@@ -27,6 +28,8 @@ import { REGISTRY_HOST, type CellEngine, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
 import { EnginePool } from './engine-pool.ts';
 import { copyImage } from '../images/transfer.ts';
+import { imageId } from '../images/images.ts';
+import { BadPublishEntry, PublishCache } from './publish-cache.ts';
 import { mirrorTree } from './mirror.ts';
 import { NetnsRelay } from './netns-relay.ts';
 import { pidAlive, probeEngine } from '../engine/host.ts';
@@ -137,6 +140,8 @@ export class Lab implements AsyncDisposable {
   readonly labels: Record<string, string>;
 
   private readonly copied = new OncePerKey<void>();
+  /** the IDs of this run's containers that died or were removed, as the event stream said */
+  private readonly ended = new Set<string>();
 
   private constructor(
     /** the engine the cells run on */
@@ -147,6 +152,8 @@ export class Lab implements AsyncDisposable {
     readonly network: StartedLabNetwork,
     readonly registry: StartedRegistryContainer,
     readonly proxy: StartedFaultProxy,
+    /** the deaths of this run's containers, as the engine reports them */
+    private readonly events: EngineEvents,
     private readonly cellSide?: CellSide,
   ) {
     this.labels = labelsFor(opts.runId);
@@ -162,6 +169,7 @@ export class Lab implements AsyncDisposable {
       },
     );
     this.heartbeat = this.keepHeartbeat();
+    this.events.on((e) => this.ended.add(e.id));
   }
 
   /**
@@ -212,6 +220,9 @@ export class Lab implements AsyncDisposable {
     for (const line of describeSweep(swept)) opts.progress(`sweep: ${line}`);
     const labels = labelsFor(opts.runId);
     const undo: (() => Promise<unknown> | unknown)[] = [];
+    // before the first container: the stream replays from here, so no death is missed
+    const events = EngineEvents.start(config, ['type=container', `label=${RUN_LABEL}=${opts.runId}`, 'event=die', 'event=destroy']);
+    undo.push(() => events.stop());
     try {
       const runShare = cellEngine ? makeRunShare(cellEngine) : undefined;
       if (runShare) undo.push(() => rmSync(runShare, { recursive: true, force: true }));
@@ -241,7 +252,7 @@ export class Lab implements AsyncDisposable {
         mirrorTree(opts.buildxCacheRoot, cellSide.buildx);
         mirrorTree(fixturesDir, cellSide.fixtures);
       }
-      const lab = new Lab(config, imageConfig, opts, network, registry, proxy, cellSide);
+      const lab = new Lab(config, imageConfig, opts, network, registry, proxy, events, cellSide);
       activeLabs.add(lab);
       opts.progress(
         `lab ${opts.runId}: registry ${opts.registryImage.ref} ready in ${registry.readyMs} ms on ${registry.socketPath}, proxy ${proxy.urlFor('127.0.0.1')} and ${network.gateway}:5000 (as ${REGISTRY_HOST})` +
@@ -255,6 +266,35 @@ export class Lab implements AsyncDisposable {
           .catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * Calls `dead` once when one of `ids` (container IDs, or their prefixes) dies or is removed, or the engine
+   * stops answering (then `id` is undefined); returns the unsubscribe. One event stream serves every cell,
+   * instead of a `docker inspect` per cell every 2 s.
+   */
+  watchContainers(ids: readonly string[], dead: (id: string | undefined, why: string) => void): () => void {
+    let done = false;
+    let offEnd = () => {};
+    const stop = () => {
+      done = true;
+      off();
+      offEnd();
+    };
+    const off = this.events.on((e) => {
+      const id = ids.find((i) => e.id.startsWith(i));
+      if (id && !done) {
+        stop();
+        dead(id, e.action);
+      }
+    });
+    // a stream already ended calls back at once
+    offEnd = this.events.onEnd((why) => {
+      if (done) return;
+      stop();
+      dead(undefined, why);
+    });
+    return stop;
   }
 
   /** Host-side URL of the registry, through the proxy. */
@@ -313,6 +353,8 @@ export class Lab implements AsyncDisposable {
       .withReadOnlyMount(this.cellSide?.buildx ?? this.opts.buildxCacheRoot, BUILDX_MOUNT)
       .withReadOnlyMount(this.cellSide?.fixtures ?? fixturesDir, FIXTURES_MOUNT)
       .start();
+    // a lease then asks the event stream, not the engine, whether it still runs
+    dind.liveness = () => this.events.ended === undefined && !this.ended.has(dind.id);
     this.progress(`DinD ${dind.serverVersion} (${engine.label}), store=${store}: ready in ${dind.readyMs} ms`);
     return dind;
   }
@@ -390,12 +432,41 @@ export class Lab implements AsyncDisposable {
   }
 
   private async pushFromHost(localRef: string, repoTag: string): Promise<PublishedImage> {
-    // From the engine that built it, to the proxy's loopback listener: both on this host.
+    const [repo, tag] = repoTag.split(':') as [string, string];
+    // Read-only to the DinD engines before anything is in it: a cell pushing there first would otherwise win.
+    this.proxy.protectRepository(repo);
+    const cache = new PublishCache(this.imageConfig.cacheDir);
+    const id = await imageId(this.imageConfig, localRef);
+    const client = new RegistryClient({ baseUrl: this.hostRegistryUrl, userAgent: 'buildx-lab-publish', timeoutMs: 10 * 60_000 });
+    let fromCache = false;
+    if (id) {
+      try {
+        fromCache = await cache.publish(id, client, repo, tag);
+      } catch (e) {
+        if (!(e instanceof BadPublishEntry)) throw e;
+        this.progress(`publishing ${localRef}: the cached copy of ${id.slice(0, 19)} is unusable (${e.message}); dropped, pushing it again`);
+      }
+    }
+    if (!fromCache) await this.dockerPush(localRef, repoTag);
+    const m = await this.client().getManifest(repo, tag);
+    if (!m.found) throw new HarnessError(`pushed ${localRef} but the registry does not have ${repoTag}`);
+    if (!fromCache && id) {
+      // Kept for the next runs; a failure here costs only their speed.
+      await cache.store(id, client, repo, { raw: m.raw, mediaType: m.mediaType, digest: m.digest }, this.progress).catch((e: unknown) => {
+        this.progress(`publishing ${localRef}: not cached for later runs (${(e as Error).message})`);
+      });
+    }
+    const json = m.json as { layers?: { digest: string; size: number }[] };
+    const published = { ref: `${REGISTRY_HOST}/${repoTag}`, repository: repo, tag, manifestDigest: m.digest, layers: json.layers ?? [], fromCache };
+    this.publishedByRef.set(published.ref, published);
+    return published;
+  }
+
+  /** `docker push` from the engine that built the image to the proxy's loopback listener: both on this host. */
+  private async dockerPush(localRef: string, repoTag: string): Promise<void> {
     const env = childEnv(this.imageConfig);
     // 127.0.0.0/8 registries are insecure by default for the host engine, so no host config changes.
     const hostTag = `${this.hostRegistryUrl.replace(/^http:\/\//, '')}/${repoTag}`;
-    // Read-only to the DinD engines before anything is in it: a cell pushing there first would otherwise win.
-    this.proxy.protectRepository(repoTag.split(':')[0]!);
     await runChecked(['docker', 'tag', localRef, hostTag], { env });
     try {
       // The lab's own set-up, not a cell: one retry. A cold CI run once saw the host engine answer
@@ -408,13 +479,6 @@ export class Lab implements AsyncDisposable {
     } finally {
       await run(['docker', 'image', 'rm', hostTag], { env });
     }
-    const [repo, tag] = repoTag.split(':') as [string, string];
-    const m = await this.client().getManifest(repo, tag);
-    if (!m.found) throw new HarnessError(`pushed ${hostTag} but the registry does not have ${repoTag}`);
-    const json = m.json as { layers?: { digest: string; size: number }[] };
-    const published = { ref: `${REGISTRY_HOST}/${repoTag}`, repository: repo, tag, manifestDigest: m.digest, layers: json.layers ?? [] };
-    this.publishedByRef.set(published.ref, published);
-    return published;
   }
 
   async stop(): Promise<void> {
@@ -422,6 +486,7 @@ export class Lab implements AsyncDisposable {
     this.stopped = true;
     activeLabs.delete(this);
     clearInterval(this.heartbeat);
+    this.events.stop();
     if (this.config.keep) {
       this.progress(`BUILDX_LAB_KEEP=1: leaving run ${this.runId} up; remove with 'buildx-lab clean'`);
       return;
@@ -451,6 +516,8 @@ export interface PublishedImage {
   tag: string;
   manifestDigest: string;
   layers: { digest: string; size: number }[];
+  /** put in from the cache of an earlier run's push (lab/publish-cache.ts), not pushed by the engine */
+  fromCache: boolean;
 }
 
 /** This run's directory in the cell engine's share, root's and traversable: mirrors, the registry's socket. */

@@ -167,6 +167,55 @@ export class RegistryClient {
   }
 
   /**
+   * Uploads a blob the registry lacks (a HEAD first): POST a session, PATCH the body in, then PUT
+   * ?digest= to commit it. `body` yields the bytes; `check` runs after the last of them and before the
+   * commit, so a body found wrong (a cache file that does not hash to its name) is never stored: the
+   * session is cancelled and `check`'s error thrown. Returns false when the blob was there already.
+   */
+  async putBlob(repo: string, digest: string, body: AsyncIterable<Uint8Array>, check: () => void): Promise<boolean> {
+    if ((await this.headBlob(repo, digest)).exists) return false;
+    const start = `${this.baseUrl}/v2/${repo}/blobs/uploads/`;
+    const opened = await this.request('POST', start, { 'Content-Length': '0' });
+    await opened.body?.cancel();
+    const session = this.uploadLocation(opened, start);
+    const patched = await this.request('PATCH', session, { 'Content-Type': 'application/octet-stream' }, body);
+    await patched.body?.cancel();
+    if (patched.status !== 202) throw new RegistryRequestError(`PATCH ${session} answered ${patched.status} ${patched.statusText}`, session, patched.status);
+    const next = this.uploadLocation(patched, session);
+    try {
+      check();
+    } catch (e) {
+      await this.request('DELETE', next, {}).then((r) => r.body?.cancel(), () => undefined);
+      throw e;
+    }
+    const url = new URL(next);
+    url.searchParams.set('digest', digest);
+    const put = await this.request('PUT', url.href, { 'Content-Length': '0' });
+    await put.body?.cancel();
+    if (put.status !== 201) throw new RegistryRequestError(`PUT ${url.href} answered ${put.status} ${put.statusText}`, url.href, put.status);
+    return true;
+  }
+
+  /** Stores a manifest under `reference`; the registry's Docker-Content-Digest must be the body's own. */
+  async putManifest(repo: string, reference: string, mediaType: string, raw: Buffer): Promise<string> {
+    const url = `${this.baseUrl}/v2/${repo}/manifests/${reference}`;
+    const res = await this.request('PUT', url, { 'Content-Type': mediaType }, raw);
+    await res.body?.cancel();
+    if (res.status !== 201) throw new RegistryRequestError(`PUT ${url} answered ${res.status} ${res.statusText}`, url, res.status);
+    const digest = digestOf(raw);
+    const said = res.headers.get('docker-content-digest');
+    if (said !== null && said !== digest) throw new RegistryRequestError(`PUT ${url}: the registry stored ${said}, not the body's ${digest}`, url, res.status);
+    return digest;
+  }
+
+  /** The upload session a 202 names, on this registry only. */
+  private uploadLocation(res: Response, url: string): string {
+    const location = res.headers.get('location');
+    if (res.status !== 202 || location === null) throw new RegistryRequestError(`${url} answered ${res.status} ${res.statusText}, not an upload session`, url, res.status);
+    return this.sameOrigin(new URL(location, url), `an upload session from ${url}`);
+  }
+
+  /**
    * All tags, following Link pagination on this registry only; [] when the repository is unknown.
    * `pageSize` asks for pages of that many tags (`?n=`); by default the registry chooses.
    */
@@ -206,7 +255,7 @@ export class RegistryClient {
   }
 
   /** fetch without its own redirect handling: redirects are followed here, on the same origin only. */
-  private async request(method: string, url: string, headers: Record<string, string>): Promise<Response> {
+  private async request(method: string, url: string, headers: Record<string, string>, body?: Buffer | AsyncIterable<Uint8Array>): Promise<Response> {
     let current = url;
     for (let hop = 0; ; hop++) {
       let res: Response;
@@ -215,14 +264,17 @@ export class RegistryClient {
           method,
           headers: { 'User-Agent': this.userAgent, ...headers },
           redirect: 'manual',
+          // a streamed body is sent once: no redirect may ask for it again (sameOrigin still applies)
+          ...(body === undefined ? {} : Buffer.isBuffer(body) ? { body } : { body: body as unknown as ReadableStream, duplex: 'half' }),
           signal: AbortSignal.timeout(this.timeoutMs),
-        });
+        } as RequestInit);
       } catch (cause) {
         throw new RegistryRequestError(`${method} ${current} failed: ${describeCause(cause)}`, current, undefined, { cause });
       }
       const location = res.headers.get('location');
       if (!REDIRECTS.has(res.status) || location === null) return res;
       await res.body?.cancel();
+      if (body !== undefined && !Buffer.isBuffer(body)) throw new RegistryRequestError(`${method} ${current}: a redirect (${res.status}) for a streamed body, which cannot be sent again`, current, res.status);
       if (hop >= MAX_REDIRECTS) throw new RegistryRequestError(`${method} ${url}: more than ${MAX_REDIRECTS} redirects`, url, res.status);
       current = this.sameOrigin(new URL(location, current), `a redirect (${res.status}) from ${current}`);
     }

@@ -73,13 +73,17 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     leasedDind = dind;
     const id = cellId(s.id, cell.name, cell.attempt);
     const ts = performance.now();
-    await dind.resetState({ keepImages: lab.publishedRefs() });
-    const sandbox = await CellSandbox.create(dind, binary, env.buildxCacheRoot, id, REGISTRY_HOST, { signal: watchdog.signal, fixture: s.fixture });
+    // the engine's reset and the cell's set-up in one exec
+    const sandbox = await CellSandbox.create(dind, binary, env.buildxCacheRoot, id, REGISTRY_HOST, {
+      signal: watchdog.signal,
+      fixture: s.fixture,
+      reset: { keepImages: lab.publishedRefs() },
+    });
     timings.startMs += Math.round(performance.now() - ts);
     evidence.facts.push(
       `buildx ${binary.version} (${originText(binary)}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`,
     );
-    watchdog.watch(lab.config, dind, lab);
+    watchdog.watch(dind, lab);
     logSince = new Date(Date.now() - 1000).toISOString();
     const kit = new Kit(s.id, id, cell.axes, {
       lab,
@@ -97,10 +101,7 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
         }
       },
       requestsSince: (m) => requestsOf(lab.proxy.journal.since(m), dind),
-      restart: async () => {
-        await dind.resetState({ keepImages: lab.publishedRefs() });
-        await sandbox.prepare(REGISTRY_HOST);
-      },
+      restart: () => sandbox.prepare(REGISTRY_HOST, { keepImages: lab.publishedRefs() }),
     });
     let observation: unknown;
     try {
@@ -181,37 +182,33 @@ const DIND_DIED = 'the DinD engine';
 /** Names the lab component that is no longer running, if any. */
 async function deadComponent(config: LabConfig, dind: StartedDindContainer, lab: Lab): Promise<string | undefined> {
   const [dindUp, registryUp] = await runningContainers(config, [dind.id, lab.registry.id]);
-  if (!dindUp) return `${DIND_DIED} (${dind.name}) died during the cell`;
-  if (!registryUp) return `the registry container (${lab.registry.id.slice(0, 12)}) died during the cell`;
-  return undefined;
+  return !dindUp ? diedLine(dind, lab, dind.id) : !registryUp ? diedLine(dind, lab, lab.registry.id) : undefined;
 }
 
-/** Polls the cell's components and aborts its commands when one dies, instead of waiting out retries. */
+const diedLine = (dind: StartedDindContainer, lab: Lab, id: string) =>
+  id === dind.id ? `${DIND_DIED} (${dind.name}) died during the cell` : `the registry container (${lab.registry.id.slice(0, 12)}) died during the cell`;
+
+/** Aborts the cell's commands when one of its components dies, instead of waiting out retries. */
 class Watchdog {
   private readonly controller = new AbortController();
-  private timer?: NodeJS.Timeout;
+  private unwatch?: () => void;
   died?: string;
 
   get signal(): AbortSignal {
     return this.controller.signal;
   }
 
-  watch(config: LabConfig, dind: StartedDindContainer, lab: Lab, everyMs = 2000): void {
-    this.timer = setInterval(() => {
-      // An engine that stopped answering is as dead as a killed container (and must not reject unhandled).
-      void deadComponent(config, dind, lab)
-        .catch((e: unknown) => (e as Error).message)
-        .then((d) => {
-          if (d && !this.died) {
-            this.died = d;
-            this.controller.abort(new HarnessError(d));
-          }
-        });
-    }, everyMs);
+  watch(dind: StartedDindContainer, lab: Lab): void {
+    // The lab's event stream; an engine that stopped answering is as dead as a killed container.
+    this.unwatch = lab.watchContainers([dind.id, lab.registry.id], (id, why) => {
+      if (this.died) return;
+      this.died = id ? diedLine(dind, lab, id) : why;
+      this.controller.abort(new HarnessError(this.died));
+    });
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.unwatch?.();
   }
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { withEngine, type LabConfig } from '../config.ts';
 import { EngineUnreachableError, UsageError } from '../errors.ts';
 import { HostEngine, inspectEngine } from '../engine/host.ts';
+import { EngineEvents } from '../engine/events.ts';
 import { RootlessEngine } from '../engine/rootless.ts';
 import { sweepLeftovers } from '../ownership/sweep.ts';
 import type { CellResult } from '../model.ts';
@@ -223,17 +224,28 @@ async function executeHeldRun(config: LabConfig, spec: RunSpec, board: ProgressB
   return { exitCode: vitestFailed || missing > 0 ? 1 : 0, results, spec, paths, provision, interrupted: wasInterrupted };
 }
 
-/** Polls the engine while the run goes on; `onGone` is called once when it stops answering. */
-function watchEngine(config: LabConfig, onGone: (why: string) => void, everyMs = 2000): () => void {
+/**
+ * Watches the engine while the run goes on; `onGone` is called once when it stops answering. Its event
+ * stream ends at once when the engine goes away; a slow poll backs it for an engine that hangs instead
+ * (a `docker version` every 30 s, not every 2 s).
+ */
+function watchEngine(config: LabConfig, onGone: (why: string) => void, pollMs = 30_000): () => void {
   let gone = false;
+  const goneOnce = (why: string) => {
+    if (gone) return;
+    gone = true;
+    onGone(new EngineUnreachableError(why).message);
+  };
+  const events = EngineEvents.start(config, ['type=daemon']);
+  events.onEnd(goneOnce);
   const timer = setInterval(() => {
     void inspectEngine(config, config.dockerHost).then((info) => {
-      if (!info && !gone) {
-        gone = true;
-        onGone(new EngineUnreachableError(`the Docker engine at ${config.dockerHost} stopped answering`).message);
-      }
+      if (!info) goneOnce(`the Docker engine at ${config.dockerHost} stopped answering`);
     });
-  }, everyMs);
+  }, pollMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    events.stop();
+  };
 }
