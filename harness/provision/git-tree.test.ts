@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { gitTreeNames, gitTreeText, isVendored, parseLocalGitSpec } from './git-tree.ts';
+import { gitTreeNames, gitTreeText, gitTreeVersion, isVendored, parseLocalGitSpec } from './git-tree.ts';
 
 const SHA = '3f82aadc1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f70';
 
@@ -42,7 +42,9 @@ describe('parseLocalGitSpec', () => {
 
   it('refuses a server URL, naming the clone to make for the product', () => {
     expect(() => parseLocalGitSpec('git:https://github.com/docker/buildx.git@v0.21.1', 'Buildx')).toThrow(UsageError);
-    expect(() => parseLocalGitSpec('git:https://github.com/docker/buildx.git@v0.21.1', 'Buildx')).toThrow('git clone --mirror https://github.com/docker/buildx.git /src/buildx.git');
+    expect(() => parseLocalGitSpec('git:https://github.com/docker/buildx.git@v0.21.1', 'Buildx')).toThrow(
+      'git clone --mirror https://github.com/docker/buildx.git /src/buildx.git',
+    );
     expect(() => parseLocalGitSpec('git:https://github.com/moby/buildkit.git@master', 'BuildKit')).toThrow(
       'BuildKit is built from a local repository (a path or file:// URL), not fetched from a server; clone it first (git clone --mirror https://github.com/moby/buildkit.git /src/buildkit.git) and write git:/src/buildkit.git@master',
     );
@@ -58,6 +60,14 @@ describe('parseLocalGitSpec', () => {
     ['ssh', 'git:ssh://host/buildkit@main'],
   ])('refuses %s', (_what, spec) => {
     expect(() => parseLocalGitSpec(spec, 'BuildKit')).toThrow(UsageError);
+  });
+});
+
+describe('gitTreeVersion', () => {
+  it('is the release tag on the commit, else its describe label, else v0.0.0-g<hash> (a version the binary can print)', () => {
+    expect(gitTreeVersion({ label: 'v0.17.1-0-g3f82aadc1d2e', tag: 'v0.17.1' })).toBe('v0.17.1');
+    expect(gitTreeVersion({ label: 'v0.17.1-4-g3f82aadc1d2e' })).toBe('v0.17.1-4-g3f82aadc1d2e');
+    expect(gitTreeVersion({ label: 'g3f82aadc1d2e' })).toBe('v0.0.0-g3f82aadc1d2e');
   });
 });
 

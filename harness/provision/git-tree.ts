@@ -69,8 +69,12 @@ export function gitTreeNames(commit: string, found: { tags: readonly string[]; d
   const d = found.describe ? DESCRIBE.exec(found.describe) : null;
   const base = d && semver.valid(d[1]!) ? { tag: d[1]!, distance: Number(d[2]) } : undefined;
   const label = base ? `${base.tag}-${base.distance}-g${short}` : `g${short}`;
-  const version = tag ?? (base ? `${base.tag}-${base.distance}-g${short}` : `v0.0.0-g${short}`);
-  return { version, label, ...(tag ? { tag } : {}) };
+  return { version: gitTreeVersion({ label, tag }), label, ...(tag ? { tag } : {}) };
+}
+
+/** The version a build from Git reports: the release tag on its commit, else its label (v0.0.0-g<hash> without a tag in reach); pure. */
+export function gitTreeVersion(git: { label: string; tag?: string }): string {
+  return git.tag ?? (git.label.startsWith('v') ? git.label : `v0.0.0-${git.label}`);
 }
 
 /** A git spec resolved to a commit in the lab's clone (fetched as needed), named as the cells will name it. */
