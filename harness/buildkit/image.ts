@@ -177,6 +177,8 @@ export function buildkitImageSpec(config: LabConfig, version: string, progress: 
 /** A BuildKit image, and what its BuildKit was built from (evidence and reports say it). */
 export interface BuildkitImage extends ResolvedImage {
   from: string;
+  /** the binaries' directory in the cache (none for an official image) */
+  binaries?: string;
 }
 
 export async function ensureBuildkitImage(config: LabConfig, version: string, progress: ProgressSink, opts: BuildOptions & { rootless?: boolean } = {}): Promise<BuildkitImage> {
@@ -192,8 +194,8 @@ export async function ensureBuildkitImage(config: LabConfig, version: string, pr
   const builder = new EngineBuilder(config, progress);
   const runc = await builder.ensurePart(release, part, opts);
   const spec = specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc'));
-  const from = buildkitOriginText(meta);
-  if (!opts.rootless || spec.recipe.kind !== 'layer') return { ...(await ensureImage(config, spec, progress, opts)), from };
+  const built = { from: buildkitOriginText(meta), binaries: binDir(config, version, meta.git) };
+  if (!opts.rootless || spec.recipe.kind !== 'layer') return { ...(await ensureImage(config, spec, progress, opts)), ...built };
   const [rootlesskit, uidmap] = await Promise.all([ensureRootlesskit(config, progress, opts), ensureUidmap(config, progress, opts.signal)]);
   const rootless = buildkitRootlessSpec(
     version,
@@ -208,7 +210,7 @@ export async function ensureBuildkitImage(config: LabConfig, version: string, pr
     { ...spec.recipe.labels, 'buildx-lab.rootlesskit.version': ROOTLESSKIT.version, 'buildx-lab.uidmap.version': uidmap.version },
     meta.git ? { git: gitTreeText(meta.git) } : {},
   );
-  return { ...(await ensureImage(config, rootless, progress, opts)), from };
+  return { ...(await ensureImage(config, rootless, progress, opts)), ...built };
 }
 
 /** rootlesskit of the rootless images: pure Go, from the Go module proxy (the release upstream's Dockerfile pinned last). */

@@ -40,6 +40,8 @@ export interface ImageResult {
   source: string;
   /** BuildKit images: what the BuildKit was built from (the module proxy's release, a Git commit, the official image) */
   from?: string;
+  /** BuildKit images built here: the binaries' directory in the cache (buildkit/<version> or buildkit/git-<commit>) */
+  binaries?: string;
 }
 
 /** Compiles one at a time in `order` (lower first), each inside the machine-wide compile lock. */
@@ -278,7 +280,7 @@ export class Provisioner {
       case 'buildkit': {
         const git = req.git ?? this.fromGit.get(requirementId(req))?.git;
         const img = await task(() => ensureBuildkitImage(this.config, req.version, this.progress, { ...opts, rootless: req.rootless, ...(git ? { git } : {}) }));
-        return { ref: img.ref, source: img.source, from: img.from } satisfies ImageResult;
+        return { ref: img.ref, source: img.source, from: img.from, ...(img.binaries ? { binaries: img.binaries } : {}) } satisfies ImageResult;
       }
       case 'image': {
         const img = await task(async () => {
