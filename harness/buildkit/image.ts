@@ -165,13 +165,22 @@ function specOf(config: LabConfig, version: string, meta: BuildkitMeta, runc: Pa
   );
 }
 
-/** The local BuildKit image's spec, when its binaries are cached (else undefined). */
-export function buildkitImageSpec(config: LabConfig, version: string, progress: ProgressSink): ImageSpec | undefined {
-  const meta = cachedBinaries(config, version);
+/**
+ * The specs of the local BuildKit images whose binaries are cached: releases and builds from Git (a
+ * git-<commit> directory; its meta names the version its image carries), for `images prune` to keep.
+ */
+export function cachedBuildkitImageSpecs(config: LabConfig, progress: ProgressSink): ImageSpec[] {
+  const root = path.join(config.cacheDir, 'buildkit');
   const builder = new EngineBuilder(config, progress);
   const { part } = runcPart();
   const runc = builder.cachedPart(part);
-  return meta && runc ? specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc')) : undefined;
+  if (!runc || !existsSync(root)) return [];
+  return readdirSync(root).flatMap((d) => {
+    const git = /^git-([0-9a-f]{40}|[0-9a-f]{64})$/.exec(d);
+    if (!git && !/^v\d+\.\d+\.\d+(-rc\d+)?$/.test(d)) return [];
+    const meta = git ? cachedBinaries(config, '', { commit: git[1]! }) : cachedBinaries(config, d);
+    return meta ? [specOf(config, meta.version, meta, runc, path.join(builder.partDir(part), 'runc'))] : [];
+  });
 }
 
 /** A BuildKit image, and what its BuildKit was built from (evidence and reports say it). */
@@ -287,11 +296,6 @@ function fileOf(spec: ImageSpec, name: 'buildkitd' | 'buildctl' | 'runc'): Recor
   const f = spec.recipe.kind === 'layer' ? spec.recipe.files[`/usr/bin/${name}`] : undefined;
   if (!f?.sha256) throw new Error(`BuildKit image spec lacks ${name}`);
   return { [name]: { path: f.source, sha256: f.sha256 } } as Record<typeof name, { path: string; sha256: string }>;
-}
-
-/** BuildKit versions whose binaries are cached here (not the staging directory of a build under way). */
-export function cachedBuildkitVersions(config: LabConfig): string[] {
-  return [...cachedBuildkitGo(config).keys()];
 }
 
 /** Each BuildKit version cached here, with the Go that built it. */
