@@ -1,0 +1,63 @@
+// BuildKit built from a Git repository, end to end and for real: a small repository made from BuildKit
+// v0.17.1's release source (the Go module proxy serves it; the lab builds that release already), one pull
+// request merged on top. `repro --buildkit git:<repo>@main` resolves the branch to the merge, builds
+// buildkitd and buildctl at that commit (module mode, the shared Go build cache), makes the BuildKit image
+// from them, and runs a shipped docker-container case on it in a real engine: the cell is named by the
+// commit, and its evidence says what the BuildKit was built from. The build time is printed.
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv, labConfig } from '../config.ts';
+import { releaseRepo } from '../git/synthetic-repo.test-helpers.ts';
+import type { CellResult } from '../model.ts';
+import { goEnvFor } from '../provision/gobuild.ts';
+import { CLI } from '../runner/cli.test-helpers.ts';
+
+const config = labConfig();
+// build --check on a Dockerfile error: v0.15.1 exits 1 (fixed), on a docker-container builder
+const CASE = new URL('../../fixtures/cases/2518-check-exit-code', import.meta.url).pathname;
+let dir: string;
+let merge: string;
+
+beforeAll(async () => {
+  ({ dir, merge } = await releaseRepo('github.com/moby/buildkit', 'v0.17.1', 'buildx-lab-gitsrc-buildkit-v0.17.1', childEnv(config, goEnvFor(config))));
+}, 600_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('BuildKit from a Git repository', () => {
+  it('builds the commit a branch names into a BuildKit image, and runs a docker-container case cell on it', async () => {
+    const reportDir = path.join(os.tmpdir(), `bxl-gitsrc-bk-${Date.now()}`);
+    const bin = path.join(config.cacheDir, 'buildkit', `git-${merge}`);
+    const cached = readdirSync(path.dirname(bin)).includes(path.basename(bin));
+    const t0 = Date.now();
+    const r = await execa('node', [CLI, 'repro', CASE, '--buildx', '0.15.1', '--buildkit', `git:${dir}@main`, '--report-dir', reportDir], {
+      reject: false,
+      all: true,
+      timeout: 1_800_000,
+    });
+    const label = `v0.17.1-2-g${merge.slice(0, 12)}`;
+    process.stderr.write(`BuildKit from Git: repro with ${cached ? 'cached binaries' : 'a fresh build'} took ${Math.round((Date.now() - t0) / 1000)} s\n`);
+    expect(r.all, r.all).toContain(`buildkit=${label}`);
+    const cells = readdirSync(path.join(reportDir, 'cells')).map((f) => JSON.parse(readFileSync(path.join(reportDir, 'cells', f), 'utf8')) as CellResult);
+    expect(cells).toHaveLength(1);
+    const [cell] = cells;
+    expect(cell!.axes.buildkit).toBe(label);
+    // v0.15.1 fixed the exit code: the symptom is absent, on the BuildKit built from the commit
+    expect(cell!.outcome, JSON.stringify(cell!.evidence.facts)).toBe('fixed');
+    const facts = cell!.evidence.facts.join('\n');
+    expect(facts).toContain(`BuildKit ${label} (named): named`);
+    expect(facts).toContain(`built from git commit ${merge} of ${dir}`);
+    expect(facts).toMatch(new RegExp(`BuildKit ${label} built from git commit ${merge} of ${dir}, -mod=mod, go1\\.`));
+    // the binaries name the commit
+    expect((await execa(path.join(bin, 'buildkitd'), ['--version'])).stdout).toContain(`${label} ${merge}`);
+    const meta = JSON.parse(readFileSync(path.join(bin, 'meta.json'), 'utf8')) as { git?: { commit: string; mode: string } };
+    expect(meta.git).toMatchObject({ commit: merge, mode: 'mod' });
+    expect(r.exitCode, r.all).toBe(0);
+    rmSync(reportDir, { recursive: true, force: true });
+  }, 1_800_000);
+});
