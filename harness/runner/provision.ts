@@ -12,13 +12,14 @@ import { run } from '../exec.ts';
 import { BuildxProvisioner, isUnavailable } from '../buildx/provision.ts';
 import { loadReleases, type ResolvedVersion } from '../buildx/spec.ts';
 import { ensureBuildkitImage, hasBuildkitBinaries } from '../buildkit/image.ts';
+import { classifyBuildError } from '../buildkit/versions.ts';
 import { EngineBuilder, engineParts } from '../engine/binaries.ts';
 import { resolveEngineSpec, type ResolvedEngine } from '../engine/spec.ts';
 import { CASE_BASE, ENGINE_BASE, debianDindSpec, sourceDindSpec } from '../images/catalog.ts';
 import { ensureRegistryImage } from '../images/registry-image.ts';
 import { ensureImage, findOfficialImage } from '../images/images.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
-import { resolveGitTree } from '../provision/git-tree.ts';
+import { resolveGitTree, type GitTreeRef } from '../provision/git-tree.ts';
 import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
 import { writeStatus, type ProvisionStatus } from './provision-status.ts';
 import { requirementId, type Requirement, type RunSpec } from './run-spec.ts';
@@ -278,8 +279,24 @@ export class Provisioner {
       case 'buildx':
         return task(() => new BuildxProvisioner(this.config, this.progress).install(this.fromGit.get(requirementId(req)) ?? toResolved(req), opts));
       case 'buildkit': {
-        const git = req.git ?? this.fromGit.get(requirementId(req))?.git;
-        const img = await task(() => ensureBuildkitImage(this.config, req.version, this.progress, { ...opts, rootless: req.rootless, ...(git ? { git } : {}) }));
+        const id = requirementId(req);
+        const build = (git?: GitTreeRef) => task(() => ensureBuildkitImage(this.config, req.version, this.progress, { ...opts, rootless: req.rootless, ...(git ? { git } : {}) }));
+        const git = req.git ?? this.fromGit.get(id)?.git;
+        let img: Awaited<ReturnType<typeof build>>;
+        try {
+          img = await build(git);
+        } catch (e) {
+          // BuildKit releases are mostly refused for a dependency, not themselves: the probe cannot tell,
+          // the build does; its tag in BUILDX_LAB_BUILDKIT_GIT (vendor/ and all) stands in then.
+          if (!standsInFromGit(e, { fromGit: git !== undefined, configured: this.config.buildkitGit })) throw e;
+          const why = await this.releaseFromGit(
+            id,
+            { product: 'BuildKit', setting: 'BUILDX_LAB_BUILDKIT_GIT', repo: this.config.buildkitGit!, version: req.version, spec: req.version },
+            (e as Error).message.split('\n')[0]!,
+          );
+          if (why) throw new RequirementError(why);
+          img = await build(this.fromGit.get(id)!.git);
+        }
         return { ref: img.ref, source: img.source, from: img.from, ...(img.binaries ? { binaries: img.binaries } : {}) } satisfies ImageResult;
       }
       case 'image': {
@@ -326,6 +343,14 @@ export class Provisioner {
 
 function toResolved(req: Extract<Requirement, { kind: 'buildx' }>): ResolvedVersion {
   return { version: req.version, spec: req.spec, via: req.via, ...(req.git ? { git: req.git } : {}) };
+}
+
+/**
+ * Whether a failed build of a BuildKit release is retried from its tag in the configured repository: only
+ * a release (not already a build from Git) that the module proxy refused, a dependency of it included; pure.
+ */
+export function standsInFromGit(e: unknown, o: { fromGit: boolean; configured: string | undefined }): boolean {
+  return !o.fromGit && o.configured !== undefined && e instanceof HarnessError && classifyBuildError(e.message) === 'refused';
 }
 
 export function requirementLabel(req: Requirement): string {
