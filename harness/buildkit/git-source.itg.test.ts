@@ -3,14 +3,16 @@
 // request merged on top. `repro --buildkit git:<repo>@main` resolves the branch to the merge, builds
 // buildkitd and buildctl at that commit (module mode, the shared Go build cache), makes the BuildKit image
 // from them, and runs a shipped docker-container case on it in a real engine: the cell is named by the
-// commit, and its evidence says what the BuildKit was built from. The build time is printed.
+// commit, and its evidence says what the BuildKit was built from. The build time is printed. Then a
+// release the module proxy does not serve, tagged there, built from that tag (BUILDX_LAB_BUILDKIT_GIT).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv, labConfig } from '../config.ts';
-import { releaseRepo } from '../git/synthetic-repo.test-helpers.ts';
+import { runChecked } from '../exec.ts';
+import { committerEnv, releaseRepo } from '../git/synthetic-repo.test-helpers.ts';
 import type { CellResult } from '../model.ts';
 import { goEnvFor } from '../provision/gobuild.ts';
 import { CLI } from '../runner/cli.test-helpers.ts';
@@ -57,6 +59,26 @@ describe('BuildKit from a Git repository', () => {
     expect((await execa(path.join(bin, 'buildkitd'), ['--version'])).stdout).toContain(`${label} ${merge}`);
     const meta = JSON.parse(readFileSync(path.join(bin, 'meta.json'), 'utf8')) as { git?: { commit: string; mode: string } };
     expect(meta.git).toMatchObject({ commit: merge, mode: 'mod' });
+    expect(r.exitCode, r.all).toBe(0);
+    rmSync(reportDir, { recursive: true, force: true });
+  }, 1_800_000);
+
+  it('builds a release the Go module proxy does not serve from its tag in BUILDX_LAB_BUILDKIT_GIT, and the cell says so', async () => {
+    // v0.99.0 does not exist: the proxy refuses it; the tag on the merge (built above, cached by commit) stands in
+    await runChecked(['git', '-C', dir, 'tag', 'v0.99.0', merge], { env: committerEnv(dir, 1738000000) });
+    const reportDir = path.join(os.tmpdir(), `bxl-gitsrc-bk-tag-${Date.now()}`);
+    const r = await execa('node', [CLI, 'repro', CASE, '--buildx', '0.15.1', '--buildkit', 'v0.99.0', '--report-dir', reportDir], {
+      reject: false,
+      all: true,
+      timeout: 1_800_000,
+      env: { BUILDX_LAB_BUILDKIT_GIT: dir },
+    });
+    expect(r.all, r.all).toContain(`BuildKit v0.99.0: the Go module proxy refuses it; building its tag, commit ${merge}, from ${dir} (BUILDX_LAB_BUILDKIT_GIT)`);
+    const [cell] = readdirSync(path.join(reportDir, 'cells')).map((f) => JSON.parse(readFileSync(path.join(reportDir, 'cells', f), 'utf8')) as CellResult);
+    // the cell keeps the release's name; its evidence names the commit and the tag
+    expect(cell!.axes.buildkit).toBe('v0.99.0');
+    expect(cell!.outcome, JSON.stringify(cell!.evidence.facts)).toBe('fixed');
+    expect(cell!.evidence.facts.join('\n')).toContain(`BuildKit v0.99.0 built from git commit ${merge} (tag v0.99.0) of ${dir}, -mod=mod`);
     expect(r.exitCode, r.all).toBe(0);
     rmSync(reportDir, { recursive: true, force: true });
   }, 1_800_000);

@@ -203,7 +203,9 @@ export async function ensureBuildkitImage(config: LabConfig, version: string, pr
   const builder = new EngineBuilder(config, progress);
   const runc = await builder.ensurePart(release, part, opts);
   const spec = specOf(config, version, meta, runc, path.join(builder.partDir(part), 'runc'));
-  const built = { from: buildkitOriginText(meta), binaries: binDir(config, version, meta.git) };
+  // binaries are cached by commit: the evidence names the commit as this run resolved it (a tag added since)
+  const named = opts.git && meta.git ? { ...meta, git: { ...meta.git, ...(opts.git.tag ? { tag: opts.git.tag } : {}) } } : meta;
+  const built = { from: buildkitOriginText(named), binaries: binDir(config, version, meta.git) };
   if (!opts.rootless || spec.recipe.kind !== 'layer') return { ...(await ensureImage(config, spec, progress, opts)), ...built };
   const [rootlesskit, uidmap] = await Promise.all([ensureRootlesskit(config, progress, opts), ensureUidmap(config, progress, opts.signal)]);
   const rootless = buildkitRootlessSpec(
