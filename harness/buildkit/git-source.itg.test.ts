@@ -4,7 +4,8 @@
 // buildkitd and buildctl at that commit (module mode, the shared Go build cache), makes the BuildKit image
 // from them, and runs a shipped docker-container case on it in a real engine: the cell is named by the
 // commit, and its evidence says what the BuildKit was built from. The build time is printed. Then a
-// release the module proxy does not serve, tagged there, built from that tag (BUILDX_LAB_BUILDKIT_GIT).
+// commit that vendors its dependencies, built with -mod=vendor; and a release the module proxy does not
+// serve, tagged there, built from that tag (BUILDX_LAB_BUILDKIT_GIT).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,6 +60,33 @@ describe('BuildKit from a Git repository', () => {
     expect((await execa(path.join(bin, 'buildkitd'), ['--version'])).stdout).toContain(`${label} ${merge}`);
     const meta = JSON.parse(readFileSync(path.join(bin, 'meta.json'), 'utf8')) as { git?: { commit: string; mode: string } };
     expect(meta.git).toMatchObject({ commit: merge, mode: 'mod' });
+    expect(r.exitCode, r.all).toBe(0);
+    rmSync(reportDir, { recursive: true, force: true });
+  }, 1_800_000);
+
+  it("builds from the tree's own vendor/ when it carries one (-mod=vendor, no module download)", async () => {
+    const env = committerEnv(dir, 1738000000);
+    const git = async (...args: string[]) => (await runChecked(['git', '-C', dir, ...args], { env, timeoutMs: 300_000 })).stdout.trim();
+    await git('checkout', '-q', '-b', 'vendored', 'main');
+    // from the module cache alone (the release build filled it): no network
+    await runChecked(['go', 'mod', 'vendor'], { env: childEnv(config, { ...goEnvFor(config), GOPROXY: 'off', GOFLAGS: '-mod=mod' }), cwd: dir, timeoutMs: 600_000 });
+    await git('add', '-A', 'vendor');
+    await git('commit', '-q', '-m', 'vendor the dependencies');
+    await git('checkout', '-q', 'main');
+    const vendored = await git('rev-parse', 'vendored');
+    const label = `v0.17.1-3-g${vendored.slice(0, 12)}`;
+    const reportDir = path.join(os.tmpdir(), `bxl-gitsrc-bk-vendor-${Date.now()}`);
+    const t0 = Date.now();
+    const r = await execa('node', [CLI, 'repro', CASE, '--buildx', '0.15.1', '--buildkit', `git:${dir}@vendored`, '--report-dir', reportDir], {
+      reject: false,
+      all: true,
+      timeout: 1_800_000,
+    });
+    process.stderr.write(`BuildKit from Git, vendor/: repro took ${Math.round((Date.now() - t0) / 1000)} s\n`);
+    const [cell] = readdirSync(path.join(reportDir, 'cells')).map((f) => JSON.parse(readFileSync(path.join(reportDir, 'cells', f), 'utf8')) as CellResult);
+    expect(cell!.axes.buildkit).toBe(label);
+    expect(cell!.outcome, r.all).toBe('fixed');
+    expect(cell!.evidence.facts.join('\n')).toContain(`BuildKit ${label} built from git commit ${vendored} of ${dir}, -mod=vendor`);
     expect(r.exitCode, r.all).toBe(0);
     rmSync(reportDir, { recursive: true, force: true });
   }, 1_800_000);
