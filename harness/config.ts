@@ -44,6 +44,8 @@ export interface LabConfig {
   rebuildFailed: boolean;
   /** BUILDX_LAB_BUILDX_GIT: a local Buildx repository whose tags stand in for releases the Go module proxy refuses */
   buildxGit?: string;
+  /** BUILDX_LAB_BUILDKIT_GIT: a local BuildKit repository whose tags stand in for releases the Go module proxy refuses */
+  buildkitGit?: string;
   ci: boolean;
   /** Keep containers after the run, for debugging. */
   keep: boolean;
@@ -203,6 +205,7 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     goNoSumDb: env.BUILDX_LAB_GO_NOSUMDB === '1',
     rebuildFailed: env.BUILDX_LAB_REBUILD_FAILED === '1',
     ...(env.BUILDX_LAB_BUILDX_GIT ? { buildxGit: gitRepo(env, 'BUILDX_LAB_BUILDX_GIT') } : {}),
+    ...(env.BUILDX_LAB_BUILDKIT_GIT ? { buildkitGit: gitRepo(env, 'BUILDX_LAB_BUILDKIT_GIT') } : {}),
     ci: env.CI === 'true' || env.CI === '1',
     keep: env.BUILDX_LAB_KEEP === '1',
     rootless: env.BUILDX_LAB_ROOTLESS !== '0',

@@ -1,5 +1,6 @@
 // A Buildx binary as the lab knows it (version, path, where it came from) and the pure parsers of its own
 // output, in the style of docker/actions-toolkit's Buildx class. Commands run through the kit's sandbox.
+import { gitTreeText } from '../provision/git-tree.ts';
 
 export type BuildxSource = 'cache' | 'release' | 'go' | 'debian' | 'git';
 
@@ -51,7 +52,7 @@ export interface BuildxMeta {
 /** A binary's origin as a cell's evidence says it: "go", "git commit 3f82… (tag v0.21.0-rc2) of /src/buildx, -mod=vendor". */
 export function originText(b: Pick<BuildxBinary, 'origin' | 'git'>): string {
   if (b.origin !== 'git' || !b.git) return b.origin;
-  return `git commit ${b.git.commit}${b.git.tag ? ` (tag ${b.git.tag})` : ''} of ${b.git.repo}, -mod=${b.git.mode}`;
+  return `${gitTreeText(b.git)}, -mod=${b.git.mode}`;
 }
 
 /**

@@ -5,14 +5,13 @@
 // with it: the cell is named by the commit and its evidence says where the binary came from.
 // The repository's path and commit dates are fixed, so its commits are the same on every run: the lab's
 // clone of it and the binary (cached by commit) are made once per cache, not once per run.
-import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv, labConfig } from '../config.ts';
-import { runChecked } from '../exec.ts';
-import { committerEnv } from '../git/synthetic-repo.test-helpers.ts';
+import { releaseRepo } from '../git/synthetic-repo.test-helpers.ts';
 import { goEnvFor } from '../provision/gobuild.ts';
 import { CLI } from '../runner/cli.test-helpers.ts';
 import type { CellResult } from '../model.ts';
@@ -23,36 +22,8 @@ const CASE = new URL('../../fixtures/cases/2969-ls-json-duplicates', import.meta
 let dir: string;
 let merge: string;
 
-function writable(p: string): void {
-  chmodSync(p, statSync(p).mode | 0o200);
-  if (statSync(p).isDirectory()) for (const e of readdirSync(p)) writable(path.join(p, e));
-}
-
 beforeAll(async () => {
-  const dl = await runChecked(['go', 'mod', 'download', '-json', 'github.com/docker/buildx@v0.20.1'], {
-    env: childEnv(config, { ...goEnvFor(config), GO111MODULE: 'on' }),
-    cwd: os.tmpdir(),
-    timeoutMs: 600_000,
-  });
-  const zipDir = (JSON.parse(dl.stdout) as { Dir: string }).Dir;
-  dir = path.join(os.tmpdir(), 'buildx-lab-gitsrc-v0.20.1');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  cpSync(zipDir, dir, { recursive: true });
-  writable(dir);
-  const env = committerEnv(dir, 1738000000);
-  const git = async (...args: string[]) => (await runChecked(['git', '-C', dir, ...args], { env, timeoutMs: 120_000 })).stdout.trim();
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'the v0.20.1 tree');
-  await git('tag', 'v0.20.1');
-  await git('checkout', '-q', '-b', 'topic');
-  writeFileSync(path.join(dir, 'NOTES.md'), 'a pull request that changes no code\n');
-  await git('add', 'NOTES.md');
-  await git('commit', '-q', '-m', 'notes');
-  await git('checkout', '-q', 'main');
-  await git('merge', '-q', '--no-ff', 'topic', '-m', 'Merge pull request #9001 from lab/notes', '-m', 'notes');
-  merge = await git('rev-parse', 'HEAD');
+  ({ dir, merge } = await releaseRepo('github.com/docker/buildx', 'v0.20.1', 'buildx-lab-gitsrc-v0.20.1', childEnv(config, goEnvFor(config))));
 }, 600_000);
 
 afterAll(() => {

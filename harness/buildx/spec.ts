@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import semver from 'semver';
 import { HarnessError, UsageError } from '../errors.ts';
+import type { GitTreeRef } from '../provision/git-tree.ts';
 
 export interface Release {
   /** tag, always v-prefixed: "v0.21.1" */
@@ -28,18 +29,7 @@ export interface ReleaseIndex {
 export type ResolvedVia = 'exact' | 'range' | 'alias' | 'git';
 
 /** A Buildx to build from a commit of a Git repository (git-source.ts), as resolved when the run was planned. */
-export interface GitBuildxRef {
-  /** the real path of the repository the lab fetched from */
-  repo: string;
-  /** the revision as given (tag, branch or hash) */
-  rev: string;
-  /** the full commit hash: what is built, and the cache key */
-  commit: string;
-  /** the release tag on that commit, if any (v0.21.0-rc2): the version whose expectations apply */
-  tag?: string;
-  /** the axis label: `git describe --tags --long` with 12 hex digits (v0.20.1-45-g3f82aadc1d2e), or g<hash> */
-  label: string;
-}
+export type GitBuildxRef = GitTreeRef;
 
 export interface ResolvedVersion {
   /** v-prefixed: "v0.21.1" */

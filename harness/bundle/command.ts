@@ -49,7 +49,11 @@ export function bundleCommand(): Command {
           contents.images.push(r.ref);
           if (r.kind === 'source') addRelease(r.version);
         }
-        if (req.kind === 'buildkit') contents.cacheDirs.push(`buildkit/${req.version}`);
+        // a BuildKit built from Git lives under its commit (buildkit/git-<commit>); an official image has no binaries
+        if (req.kind === 'buildkit') {
+          const { binaries } = e.result as unknown as ImageResult;
+          if (binaries) contents.cacheDirs.push(rel(binaries));
+        }
         if (req.kind === 'buildkit' || req.kind === 'image') contents.images.push((e.result as unknown as ImageResult).ref);
         if (req.kind === 'image' && req.id === 'registry') contents.cacheDirs.push('tools/docker-registry-trixie');
       }

@@ -1,8 +1,8 @@
 // A small real Git repository for tests, made with the git on the host: a release, pull requests merged
 // into main as GitHub merges them ("Merge pull request #N from ..." with the title on the body's first
 // line), a later release, and a release branch carrying a cherry-picked backport (v0.20.2) and a merged
-// pull request of picks (v0.20.3).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// pull request of picks (v0.20.3). And a repository made from a real release's source (releaseRepo).
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -90,4 +90,45 @@ export async function syntheticRepo(): Promise<SyntheticRepo> {
   await git('tag', 'v0.20.3');
   await git('checkout', '-q', 'main');
   return { dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir }, heads, merged };
+}
+
+function writable(p: string): void {
+  chmodSync(p, statSync(p).mode | 0o200);
+  if (statSync(p).isDirectory()) for (const e of readdirSync(p)) writable(path.join(p, e));
+}
+
+export interface ReleaseRepo {
+  dir: string;
+  /** the merge of the one pull request on top of the release: what `main` names */
+  merge: string;
+}
+
+/**
+ * A repository made from a release's source as the Go module proxy serves it (the zip has no vendor/, so a
+ * build from it runs in module mode): the release's tree as one commit tagged with its version, then one
+ * pull request that changes no code, merged as GitHub merges (#9001). Its path and commit dates are fixed,
+ * so its commits are the same on every run, and the lab's clone of it and the binaries (cached by commit)
+ * are made once per cache, not once per run.
+ */
+export async function releaseRepo(module: string, version: string, dirName: string, goEnv: Record<string, string>): Promise<ReleaseRepo> {
+  const dl = await runChecked(['go', 'mod', 'download', '-json', `${module}@${version}`], { env: { ...goEnv, GO111MODULE: 'on' }, cwd: os.tmpdir(), timeoutMs: 600_000 });
+  const zipDir = (JSON.parse(dl.stdout) as { Dir: string }).Dir;
+  const dir = path.join(os.tmpdir(), dirName);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  cpSync(zipDir, dir, { recursive: true });
+  writable(dir);
+  const env = committerEnv(dir, 1738000000);
+  const git = async (...args: string[]) => (await runChecked(['git', '-C', dir, ...args], { env, timeoutMs: 120_000 })).stdout.trim();
+  await git('init', '-q', '-b', 'main');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', `the ${version} tree`);
+  await git('tag', version);
+  await git('checkout', '-q', '-b', 'topic');
+  writeFileSync(path.join(dir, 'NOTES.md'), 'a pull request that changes no code\n');
+  await git('add', 'NOTES.md');
+  await git('commit', '-q', '-m', 'notes');
+  await git('checkout', '-q', 'main');
+  await git('merge', '-q', '--no-ff', 'topic', '-m', 'Merge pull request #9001 from lab/notes', '-m', 'notes');
+  return { dir, merge: await git('rev-parse', 'HEAD') };
 }

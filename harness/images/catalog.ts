@@ -172,14 +172,28 @@ export function registrySpec(binary: { path: string; sha256: string; debVersion:
 }
 
 /** BuildKit for the docker-container and remote drivers: buildkitd, buildctl and runc on engine-base. */
-export function buildkitSpec(version: string, binaries: Record<'buildkitd' | 'buildctl' | 'runc', { path: string; sha256: string }>, labels: Record<string, string>): ImageSpec {
+/** What a BuildKit image was built from: the Go module proxy, or (its text) a commit of a Git repository. */
+export interface BuildkitOrigin {
+  /** "git commit <sha> (tag v0.17.1) of /src/buildkit": no official image stands in for it */
+  git?: string;
+}
+
+/** Image ids are lower case; a Git build's label may carry a tag's capitals. */
+const buildkitId = (version: string) => `buildkit-${version.toLowerCase()}`;
+
+export function buildkitSpec(
+  version: string,
+  binaries: Record<'buildkitd' | 'buildctl' | 'runc', { path: string; sha256: string }>,
+  labels: Record<string, string>,
+  origin: BuildkitOrigin = {},
+): ImageSpec {
   const files: Record<string, LayerFile> = {};
   for (const [name, b] of Object.entries(binaries)) files[`/usr/bin/${name}`] = { source: b.path, sha256: b.sha256, mode: 0o755 };
   return {
-    id: `buildkit-${version}`,
+    id: buildkitId(version),
     role: 'buildkit',
-    description: `BuildKit ${version} (buildkitd, buildctl, runc) built from the Go module proxy`,
-    official: [`moby/buildkit:${version}`],
+    description: `BuildKit ${version} (buildkitd, buildctl, runc) built from ${origin.git ?? 'the Go module proxy'}`,
+    official: origin.git ? [] : [`moby/buildkit:${version}`],
     recipe: { kind: 'layer', base: ENGINE_BASE.id, files, entrypoint: ['buildkitd'], cmd: [], labels },
   };
 }
@@ -196,6 +210,7 @@ export function buildkitRootlessSpec(
   version: string,
   binaries: Record<'buildkitd' | 'buildctl' | 'runc' | 'rootlesskit' | 'newuidmap' | 'newgidmap', { path: string; sha256: string }>,
   labels: Record<string, string>,
+  origin: BuildkitOrigin = {},
 ): ImageSpec {
   const files: Record<string, LayerFile> = {};
   for (const [name, b] of Object.entries(binaries)) files[`/usr/bin/${name}`] = { source: b.path, sha256: b.sha256, mode: name.startsWith('new') ? 0o4755 : 0o755 };
@@ -210,10 +225,10 @@ export function buildkitRootlessSpec(
     'chmod 4755 /usr/bin/newuidmap /usr/bin/newgidmap',
   ].join(' && ');
   return {
-    id: `buildkit-${version}-rootless`,
+    id: `${buildkitId(version)}-rootless`,
     role: 'buildkit',
-    description: `BuildKit ${version}, rootless (rootlesskit, buildkitd as uid ${ROOTLESS_UID}) built from the Go module proxy and Debian's uidmap`,
-    official: [`moby/buildkit:${version}-rootless`],
+    description: `BuildKit ${version}, rootless (rootlesskit, buildkitd as uid ${ROOTLESS_UID}) built from ${origin.git ?? 'the Go module proxy'} and Debian's uidmap`,
+    official: origin.git ? [] : [`moby/buildkit:${version}-rootless`],
     recipe: {
       kind: 'layer',
       base: ENGINE_BASE.id,

@@ -1,7 +1,7 @@
 // The tags of the images the lab would use now, for everything whose binaries are cached: what
 // `images prune` must keep (a BuildKit image takes minutes to rebuild).
 import type { LabConfig } from '../config.ts';
-import { buildkitImageSpec, cachedBuildkitVersions } from '../buildkit/image.ts';
+import { cachedBuildkitImageSpecs } from '../buildkit/image.ts';
 import { EngineBuilder } from '../engine/binaries.ts';
 import { loadEngineIndex } from '../engine/spec.ts';
 import { silentProgress } from '../progress.ts';
@@ -19,9 +19,6 @@ export async function currentImageTags(config: LabConfig): Promise<Set<string>> 
   }
   const registry = registryImageSpec(config);
   if (registry) specs.push(registry);
-  for (const v of cachedBuildkitVersions(config)) {
-    const s = buildkitImageSpec(config, v, silentProgress);
-    if (s) specs.push(s);
-  }
+  specs.push(...cachedBuildkitImageSpecs(config, silentProgress));
   return new Set(specs.map((s) => localTag(s)));
 }

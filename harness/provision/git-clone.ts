@@ -1,6 +1,6 @@
-// The lab's cached bare clone of a local Git repository (a user's clone of docker/buildx, a mirror), one
-// per repository, keyed by a hash of its real path, fetched on demand; and the tree of one commit exported
-// from it with `git archive` for a build. The repository is someone else's, so it is treated as hostile:
+// The lab's cached bare clone of a local Git repository (a user's clone of docker/buildx or moby/buildkit,
+// a mirror), one per repository, keyed by a hash of its real path, fetched on demand; and the tree of one
+// commit exported from it with `git archive` for a build. The repository is someone else's, so it is treated as hostile:
 // - only the file transport, and only for the fetch from it (-c protocol.allow=never, protocol.file.allow
 //   =always); no system or user config (credential helpers, url.insteadOf, hooks paths), no hooks, no
 //   prompts, no fsmonitor, no submodules; objects are fsck-checked as they arrive (a tree entry named
@@ -104,9 +104,11 @@ export async function openClone(config: Pick<LabConfig, 'cacheDir' | 'childPath'
   try {
     source = realpathSync(repo);
   } catch (e) {
-    throw new UsageError(`${repo}: no such repository (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give the path of a Git clone of docker/buildx`);
+    throw new UsageError(
+      `${repo}: no such repository (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give the path of a local Git clone (of docker/buildx or moby/buildkit)`,
+    );
   }
-  if (!statSync(source).isDirectory()) throw new UsageError(`${repo} is not a directory; give the path of a Git clone of docker/buildx`);
+  if (!statSync(source).isDirectory()) throw new UsageError(`${repo} is not a directory; give the path of a local Git clone (of docker/buildx or moby/buildkit)`);
   const env = hardenedGitEnv(childEnv(config));
   const dir = cloneDir(config.cacheDir, source);
   if (!existsSync(path.join(dir, 'HEAD'))) {
@@ -165,7 +167,7 @@ export function fetchClone(
         if (f.exitCode !== 0) {
           const why = said(f);
           if (/does not appear to be a git repository|not a git repository|dubious ownership/i.test(why))
-            throw new UsageError(`${clone.source} is not a Git repository git can read: ${why}. Give the path of a Git clone of docker/buildx`);
+            throw new UsageError(`${clone.source} is not a Git repository git can read: ${why}. Give the path of a local Git clone (of docker/buildx or moby/buildkit)`);
           if (/couldn't find remote ref/i.test(why)) throw new UsageError(`${clone.source} has no ${refspecs[0]!.replace(/^\+([^:]+):.*$/, '$1')}; check the name (git show-ref)`);
           throw new HarnessError(`git fetch from ${clone.source} failed (exit ${f.exitCode}): ${why}`);
         }

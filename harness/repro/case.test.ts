@@ -275,6 +275,11 @@ symptom:
     expect(c.builder.rootless).toBe(true);
   });
 
+  it('takes a BuildKit built from a commit of a local repository (its form checked here, the commit resolved when planned)', () => {
+    const c = loadCase(caseDir(`${STEP}driver: docker-container\nbuildkit: [v0.17.1, "git:/src/buildkit@main", "git:file:///src/buildkit@0a1b2c3"]\n`));
+    expect(c.buildkit).toEqual(['v0.17.1', 'git:/src/buildkit@main', 'git:file:///src/buildkit@0a1b2c3']);
+  });
+
   it('takes a remote builder over a unix socket', () => {
     const c = loadCase(caseDir(`${STEP}driver: remote\nbuilder: {remote: {transport: unix, tls: true}}\n`));
     expect(c.builder.remote).toEqual({ transport: 'unix', tls: true });
@@ -455,6 +460,18 @@ describe('loadCase: errors name the line and the field', () => {
     ['a version given alone', `${STEP}versions: "0.99.0"\n`, /^case\.yaml:4: versions: unknown Buildx version v0\.99\.0/],
     ['an engine given alone', `${STEP}engine: "19.03"\n`, /^case\.yaml:4: engine: .*Docker engine/],
     ['an unknown BuildKit version', `${STEP}buildkit: [v0.17.1, latest]\n`, /^case\.yaml:4: buildkit\[1\]: BuildKit version 'latest' is not of the form v0\.17\.1$/],
+    [
+      'a BuildKit from a Git server',
+      `${STEP}buildkit: ["git:https://github.com/moby/buildkit.git@master"]\n`,
+      /^case\.yaml:4: buildkit\[0\]: .*BuildKit is built from a local repository.*git clone --mirror/,
+    ],
+    [
+      'a BuildKit revision that is a git option',
+      `${STEP}buildkit: ["git:/src/buildkit@--upload-pack=sh"]\n`,
+      /^case\.yaml:4: buildkit\[0\]: .*the revision "--upload-pack=sh" must start with a letter or digit/,
+    ],
+    ['a BuildKit repository given relative', `${STEP}buildkit: ["git:../buildkit@main"]\n`, /^case\.yaml:4: buildkit\[0\]: .*must be an absolute local path/],
+    ['a BuildKit repository path with ..', `${STEP}buildkit: ["git:/src/../etc@main"]\n`, /^case\.yaml:4: buildkit\[0\]: .*absolute and normalised/],
     ['a required choice left out', `${STEP}driver: remote\nbuilder: {remote: {tls: true}}\n`, /^case\.yaml:5: builder\.remote\.transport: is required$/],
     ['more aliases than a case needs', `title: &t t\nsteps: [{buildx: [${Array(60).fill('*t').join(', ')}]}]\nsymptom: {exitCode: zero}\n`, /^case\.yaml:1: .*alias/i],
     ['an unknown command', BAKE.replace('command: bake', 'command: run'), /^case\.yaml:2: command: "run" is not one of build, bake, create/],

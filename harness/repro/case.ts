@@ -11,6 +11,7 @@ import { LineCounter, isCollection, isMap, parseDocument, visit, type Document }
 import { z } from 'zod';
 import { loadReleases, resolveSpec } from '../buildx/spec.ts';
 import { parseGitBuildxSpec } from '../buildx/git-source.ts';
+import { parseLocalGitSpec } from '../provision/git-tree.ts';
 import { isGitSpec } from '../git/revision.ts';
 import { resolveEngineSpec } from '../engine/spec.ts';
 import { UsageError } from '../errors.ts';
@@ -337,7 +338,7 @@ const caseSchema = z.strictObject({
   engine: oneOrMany(nonEmpty(100)).optional(),
   store: oneOrMany(choice(STORES)).optional(),
   driver: oneOrMany(z.string().refine((d) => (DRIVERS as readonly string[]).includes(d) || d in UNSUPPORTED_DRIVERS, `is not one of ${DRIVERS.join(', ')}`)).optional(),
-  buildkit: oneOrMany(nonEmpty(50)).optional(),
+  buildkit: oneOrMany(nonEmpty(200)).optional(),
   registry: oneOrMany(choice(REGISTRY_BEHAVIOURS)).optional(),
   builder: z
     .strictObject({
@@ -572,7 +573,9 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   const buildkit = c.buildkit ?? [];
   buildkit.forEach((b, i) => {
     try {
-      checkBuildkitVersion(b);
+      // a git spec is checked here for its form; the commit is resolved when a run is planned
+      if (isGitSpec(b)) parseLocalGitSpec(b, 'BuildKit');
+      else checkBuildkitVersion(b);
     } catch (x) {
       src.fail(['buildkit', i], (x as Error).message);
     }

@@ -62,6 +62,13 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     // The images it will pull from the lab registry (BuildKit) are pushed before it holds an engine, so
     // other cells use the engine meanwhile; a failed push is the scenario's to report when it asks.
     await Promise.all(cell.requires.filter(publishedTag).map((id) => publishRequirement(env, id).catch(() => undefined)));
+    for (const id of cell.requires.filter((r) => r.startsWith('buildkit:'))) {
+      const from = await env.need<ImageResult>(id).then(
+        (r) => r.from,
+        () => undefined,
+      );
+      if (from) evidence.facts.push(buildkitBuiltFact(id, from));
+    }
     const lease = await lab.lease(toEngineImage(engine), cell.axes.store as StoreKind, { untrusted });
     leaseRelease = lease.release;
     // Provisioning and waiting for an engine (cells sharing one run in turn) are not the cell's time; an
@@ -140,6 +147,11 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
 /** The evidence's line on the cell's BuildKit: which one, and why; pure. */
 export function buildkitFact(b: NonNullable<PlannedCell['buildkit']>): string {
   return `BuildKit ${b.version} (${b.via}): ${b.reason}`;
+}
+
+/** The evidence's line on what a BuildKit image's BuildKit was built from; pure. */
+export function buildkitBuiltFact(requirementId: string, from: string): string {
+  return `BuildKit ${requirementId.slice('buildkit:'.length)} built from ${from}`;
 }
 
 /** Where a requirement's image goes in the lab registry, for the images cells pull from it; pure. */

@@ -11,14 +11,13 @@ import { REPRO_WORDS, renderTerminalTable } from '../report/terminal.ts';
 import { ROOT, selectScenarioModules } from './catalog.ts';
 import { executeRun, prepareRun, type RunOutcome } from './launch.ts';
 import { addRunOptions, addTrustOption, runOptions, type RunOptions } from './options.ts';
-import { planRun } from './plan.ts';
+import { configuredGitRepos, labGitResolver, planRun } from './plan.ts';
 import { Provisioner } from './provision.ts';
 import { runVitest } from './vitest-run.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { readRunSpec, type CellSource, type PlannedCell, type RunSpec } from './run-spec.ts';
 import { caseSource } from './trust.ts';
 import { stderrProgress, writeConsole } from '../progress.ts';
-import { resolveGitBuildx } from '../buildx/git-source.ts';
 
 export function board(config: LabConfig): ProgressBoard {
   return new ProgressBoard({ live: config.tty });
@@ -115,7 +114,10 @@ export function runCommand(): Command {
 
 /** --list: plans the cells and prints them with what they need, running nothing (cell names quote cases: printed as the lab prints everything). */
 export async function printCells(config: LabConfig, command: RunSpec['command'], argv: string[], sources: CellSource[], o: RunOptions): Promise<void> {
-  const spec = await planRun({ command, argv, sources, ...o, reportDir: '', runId: 'list', dockerHost: config.dockerHost }, (g) => resolveGitBuildx(config, g, stderrProgress));
+  const spec = await planRun(
+    { command, argv, sources, ...o, reportDir: '', runId: 'list', dockerHost: config.dockerHost, gitRepos: configuredGitRepos(config) },
+    labGitResolver(config, stderrProgress),
+  );
   writeConsole(process.stdout, `${listCells(spec)}\n`);
 }
 

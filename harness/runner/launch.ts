@@ -12,7 +12,6 @@ import { RootlessEngine } from '../engine/rootless.ts';
 import { sweepLeftovers } from '../ownership/sweep.ts';
 import type { CellResult } from '../model.ts';
 import { cacheKey, gitCacheKey } from '../buildx/provision.ts';
-import { resolveGitBuildx } from '../buildx/git-source.ts';
 import { markInUse, type InUseHold } from '../provision/in-use.ts';
 import { sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
 import type { ProgressBoard } from '../progress-board.ts';
@@ -20,7 +19,7 @@ import { readCellResults } from '../report/cell-file.ts';
 import { isLatestLink, writeReports, type ReportPaths } from '../report/write.ts';
 import { runVitest } from './vitest-run.ts';
 import { ROOT } from './catalog.ts';
-import { planRun, type PlanRequest } from './plan.ts';
+import { configuredGitRepos, labGitResolver, planRun, type PlanRequest } from './plan.ts';
 import { Provisioner } from './provision.ts';
 import type { ProvisionStatus } from './provision-status.ts';
 import { LabReporter } from './reporter.ts';
@@ -159,8 +158,9 @@ export async function prepareRun(config: LabConfig, req: RunRequest, board: Prog
     }));
     draft = { ...replayed, cells, runId, reportDir, createdAt: new Date().toISOString(), argv: req.argv };
   } else {
-    draft = await planRun({ ...req, sources: snapshotCases(req.sources, reportDir), runId, reportDir, dockerHost: config.dockerHost }, (spec) =>
-      resolveGitBuildx(config, spec, board.sink),
+    draft = await planRun(
+      { ...req, sources: snapshotCases(req.sources, reportDir), runId, reportDir, dockerHost: config.dockerHost, gitRepos: configuredGitRepos(config) },
+      labGitResolver(config, board.sink),
     );
   }
   const engine = await new HostEngine(config, board.sink).ensure();

@@ -28,7 +28,7 @@ const AXIS_HELP: Record<string, string> = {
   command: 'build, bake',
   registry: 'registry behaviour: plain, immutable-tags, known-index-not-retagged, subject-must-exist, late-blob-visibility',
   fault: 'BuildKit image pull fault: none, corrupt, 404, truncated, 500',
-  buildkit: 'BuildKit version of docker-container and remote builders, e.g. v0.17.1',
+  buildkit: 'BuildKit version of docker-container and remote builders, e.g. v0.17.1, or git:<repo>@<rev> (built from a commit of a local clone)',
 };
 
 export const list = (v: string): string[] =>

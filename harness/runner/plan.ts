@@ -2,14 +2,18 @@
 // outcome and its requirements, in the order provisioning should make them ready. Loading the
 // definitions is the only I/O; a bad filter or an uncovered version fails here, before anything starts.
 import type { ResolvedVersion } from '../buildx/spec.ts';
+import type { LabConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { isGitSpec } from '../git/revision.ts';
+import type { ProgressSink } from '../progress.ts';
+import { resolveGitTree } from '../provision/git-tree.ts';
 import { firstMatch } from '../kit/checks.ts';
 import { loadScenario } from './catalog.ts';
 import type { RunOptions } from './options.ts';
 import { compileOrder } from './provision.ts';
 import { RUN_SPEC_VERSION, type CellSource, type PlannedCell, type Requirement, type RunSpec } from './run-spec.ts';
 import { expandScenario } from './scenario.ts';
+import { gateCaseGitSpecs } from './trust.ts';
 
 /** A run as planned: the options of the command line, plus what the command and the lab decided. */
 export interface PlanRequest extends Omit<RunOptions, 'reportDir'> {
@@ -19,6 +23,8 @@ export interface PlanRequest extends Omit<RunOptions, 'reportDir'> {
   reportDir: string;
   runId: string;
   dockerHost: string;
+  /** repositories the user configured (BUILDX_LAB_BUILDX_GIT, BUILDX_LAB_BUILDKIT_GIT): an untrusted case may build from them */
+  gitRepos?: readonly string[];
 }
 
 /** The i-th of n contiguous slices (cells of one version stay together, so a shard builds few versions); pure. */
@@ -42,19 +48,31 @@ export function alreadyPlanned(id: string, source: CellSource, seen: Map<string,
   return other !== undefined;
 }
 
-/** Resolves a git:<repo>@<rev> Buildx spec to its commit (fetching the lab's clone): buildx/git-source.ts. */
-export type GitResolver = (spec: string) => Promise<ResolvedVersion>;
+/** What a git spec builds: it words the messages (a server URL names the clone to make). */
+export type GitProduct = 'Buildx' | 'BuildKit';
 
-const noGitResolver: GitResolver = async (spec) => {
-  throw new UsageError(`${spec}: this command does not build Buildx from Git`);
+/** Resolves a git:<repo>@<rev> Buildx or BuildKit spec to its commit (fetching the lab's clone): provision/git-tree.ts. */
+export type GitResolver = (spec: string, product: GitProduct) => Promise<ResolvedVersion>;
+
+const noGitResolver: GitResolver = async (spec, product) => {
+  throw new UsageError(`${spec}: this command does not build ${product} from Git`);
 };
 
-/** Every git spec a scenario's matrices or the --buildx filter may use, once each; pure. */
-export function gitSpecsOf(
-  s: { axes: { buildx: readonly string[] }; quick?: { buildx?: readonly string[] }; all?: { buildx?: readonly string[] } },
-  filter: readonly string[] = [],
-): string[] {
-  return [...new Set([...filter, ...s.axes.buildx, ...(s.quick?.buildx ?? []), ...(s.all?.buildx ?? [])].filter(isGitSpec))];
+/** The repositories the user configured (BUILDX_LAB_BUILDX_GIT, BUILDX_LAB_BUILDKIT_GIT); pure. */
+export function configuredGitRepos(config: Pick<LabConfig, 'buildxGit' | 'buildkitGit'>): string[] {
+  return [config.buildxGit, config.buildkitGit].filter((r): r is string => r !== undefined);
+}
+
+/** The lab's resolver: the commit in its cached clone of the repository, named as the cells will name it. */
+export function labGitResolver(config: LabConfig, progress: ProgressSink): GitResolver {
+  return async (spec, product) => ({ ...(await resolveGitTree(config, spec, product, progress)), via: 'git' });
+}
+
+type VersionAxes = { buildx?: readonly string[]; buildkit?: readonly string[] };
+
+/** Every git spec of `axis` a scenario's matrices may use (and `filter`, the command line's), once each; pure. */
+export function gitSpecsOf(s: { axes: VersionAxes; quick?: VersionAxes; all?: VersionAxes }, filter: readonly string[] = [], axis: keyof VersionAxes = 'buildx'): string[] {
+  return [...new Set([...filter, ...(s.axes[axis] ?? []), ...(s.quick?.[axis] ?? []), ...(s.all?.[axis] ?? [])].filter(isGitSpec))];
 }
 
 // Stryker disable all: planRun loads scenario modules; mutation testing covers the pure parts it calls (shardSlice, expandScenario)
@@ -66,7 +84,18 @@ export async function planRun(req: PlanRequest, resolveGit: GitResolver = noGitR
   for (const source of req.sources) {
     const s = await loadScenario(source);
     if (alreadyPlanned(s.id, source, sourceOf)) continue;
-    for (const spec of gitSpecsOf(s, req.filters.buildx)) if (!git.has(spec)) git.set(spec, await resolveGit(spec));
+    // an untrusted case names no repository of this host's the user did not name (checked before any fetch)
+    gateCaseGitSpecs(
+      source,
+      [...gitSpecsOf(s, [], 'buildx'), ...gitSpecsOf(s, [], 'buildkit')],
+      [...(req.filters.buildx ?? []), ...(req.filters.buildkit ?? [])],
+      req.gitRepos ?? [],
+    );
+    for (const [axis, product] of [
+      ['buildx', 'Buildx'],
+      ['buildkit', 'BuildKit'],
+    ] as const)
+      for (const spec of gitSpecsOf(s, req.filters[axis], axis)) if (!git.has(spec)) git.set(spec, await resolveGit(spec, product));
     const x = expandScenario(s, { matrix: req.matrix, filters: req.filters, repeat: req.repeat, source, git });
     cells.push(...x.cells);
     Object.assign(requirements, x.requirements);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileOrder, OrderedSlot } from './provision.ts';
+import { HarnessError } from '../errors.ts';
+import { compileOrder, OrderedSlot, standsInFromGit } from './provision.ts';
 
 describe('OrderedSlot', () => {
   it('runs one compile at a time, the lowest order first among those waiting', async () => {
@@ -48,5 +49,21 @@ describe('compileOrder', () => {
       'buildx:v0.29.1-debian',
       'buildkit:v0.17.1',
     ]);
+  });
+});
+
+describe('standsInFromGit (BUILDX_LAB_BUILDKIT_GIT)', () => {
+  const refused = new HarnessError(
+    'the Go module proxy refuses github.com/tonistiigi/go-actions-cache@v0.0.0-20250219102945-1a5174abd055, which github.com/moby/buildkit@v0.20.0 pins, and serves no release to stand in for it',
+  );
+  it('retries a release the module proxy refused, a dependency of it included, from its tag when a repository is configured', () => {
+    expect(standsInFromGit(refused, { fromGit: false, configured: '/src/buildkit' })).toBe(true);
+    expect(standsInFromGit(new HarnessError('the Go module proxy could not provide github.com/moby/buildkit@v0.20.0'), { fromGit: false, configured: '/src/buildkit' })).toBe(true);
+  });
+  it('leaves alone a build that is already from Git, no repository configured, and other failures', () => {
+    expect(standsInFromGit(refused, { fromGit: true, configured: '/src/buildkit' })).toBe(false);
+    expect(standsInFromGit(refused, { fromGit: false, configured: undefined })).toBe(false);
+    expect(standsInFromGit(new HarnessError('github.com/moby/buildkit@v0.20.0 does not compile with go1.26.8'), { fromGit: false, configured: '/src/buildkit' })).toBe(false);
+    expect(standsInFromGit(new Error('the Go module proxy refuses x'), { fromGit: false, configured: '/src/buildkit' })).toBe(false);
   });
 });

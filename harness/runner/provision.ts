@@ -6,22 +6,21 @@
 // - per-artefact locks make another process wait for this one's result instead of building it again.
 // The status goes to a file the cells read (provision-status.ts); progress goes to the board.
 import semver from 'semver';
-import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { EngineUnreachableError, HarnessError, RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { BuildxProvisioner, isUnavailable } from '../buildx/provision.ts';
 import { loadReleases, type ResolvedVersion } from '../buildx/spec.ts';
-import { resolveGitBuildx } from '../buildx/git-source.ts';
-import { ensureBuildkitImage } from '../buildkit/image.ts';
+import { ensureBuildkitImage, hasBuildkitBinaries } from '../buildkit/image.ts';
+import { classifyBuildError } from '../buildkit/versions.ts';
 import { EngineBuilder, engineParts } from '../engine/binaries.ts';
 import { resolveEngineSpec, type ResolvedEngine } from '../engine/spec.ts';
 import { CASE_BASE, ENGINE_BASE, debianDindSpec, sourceDindSpec } from '../images/catalog.ts';
 import { ensureRegistryImage } from '../images/registry-image.ts';
 import { ensureImage, findOfficialImage } from '../images/images.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
+import { resolveGitTree, type GitTreeRef } from '../provision/git-tree.ts';
 import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
-import { existsSync } from 'node:fs';
 import { writeStatus, type ProvisionStatus } from './provision-status.ts';
 import { requirementId, type Requirement, type RunSpec } from './run-spec.ts';
 
@@ -40,6 +39,10 @@ export interface EngineImageResult {
 export interface ImageResult {
   ref: string;
   source: string;
+  /** BuildKit images: what the BuildKit was built from (the module proxy's release, a Git commit, the official image) */
+  from?: string;
+  /** BuildKit images built here: the binaries' directory in the cache (buildkit/<version> or buildkit/git-<commit>) */
+  binaries?: string;
 }
 
 /** Compiles one at a time in `order` (lower first), each inside the machine-wide compile lock. */
@@ -101,7 +104,7 @@ export class Provisioner {
   private readonly net = new Gate(4);
   private readonly status: ProvisionStatus;
   private writeTimer?: NodeJS.Timeout;
-  /** releases the module proxy refuses, to be built from their tags in BUILDX_LAB_BUILDX_GIT instead */
+  /** releases the module proxy refuses, to be built from their tags in BUILDX_LAB_BUILDX_GIT or BUILDX_LAB_BUILDKIT_GIT instead, by requirement id */
   private readonly fromGit = new Map<string, ResolvedVersion>();
 
   constructor(
@@ -189,11 +192,20 @@ export class Provisioner {
         // a commit from Git is resolved already; whether it builds, the build says
         if (prov.cached(resolved) || req.spec.startsWith('debian-') || req.git) return undefined;
         const refused = await this.moduleRefused('github.com/docker/buildx', req.version, sig);
-        return refused && this.config.buildxGit ? this.releaseFromGit(id, req, refused) : refused;
+        if (!refused || !this.config.buildxGit) return refused;
+        const pinned = loadReleases().releases.find((x) => x.version === req.version)?.commit;
+        return this.releaseFromGit(id, { product: 'Buildx', setting: 'BUILDX_LAB_BUILDX_GIT', repo: this.config.buildxGit, version: req.version, spec: req.spec, pinned }, refused);
       }
       case 'buildkit': {
-        if (existsSync(path.join(this.config.cacheDir, 'buildkit', req.version, 'meta.json'))) return undefined;
-        return this.moduleRefused('github.com/moby/buildkit', req.version, sig);
+        // a commit from Git is resolved already; whether it builds, the build says
+        if (req.git || hasBuildkitBinaries(this.config, req.version)) return undefined;
+        const refused = await this.moduleRefused('github.com/moby/buildkit', req.version, sig);
+        if (!refused || !this.config.buildkitGit) return refused;
+        return this.releaseFromGit(
+          id,
+          { product: 'BuildKit', setting: 'BUILDX_LAB_BUILDKIT_GIT', repo: this.config.buildkitGit, version: req.version, spec: req.version },
+          refused,
+        );
       }
       case 'engine-image': {
         const engine = resolveEngineSpec(req.spec)[0]!;
@@ -212,24 +224,25 @@ export class Provisioner {
   }
 
   /**
-   * A release the module proxy refuses, from its tag in BUILDX_LAB_BUILDX_GIT: the cell keeps the release's
-   * label and expectations, and its evidence names the commit. The reason it cannot be had, when the
-   * repository lacks the tag, or its tag is not the release's commit.
+   * A release the module proxy refuses, from its tag in the repository `setting` names: the cell keeps the
+   * release's label and expectations, and its evidence names the commit. The reason it cannot be had, when
+   * the repository lacks the tag, or its tag is not the release's commit (`pinned`, where the lab knows it).
    */
-  private async releaseFromGit(id: string, req: Extract<Requirement, { kind: 'buildx' }>, refused: string): Promise<string | undefined> {
-    const repo = this.config.buildxGit!;
+  private async releaseFromGit(
+    id: string,
+    o: { product: 'Buildx' | 'BuildKit'; setting: string; repo: string; version: string; spec: string; pinned?: string },
+    refused: string,
+  ): Promise<string | undefined> {
     try {
-      const r = await resolveGitBuildx(this.config, `git:${repo}@${req.version}`, this.progress, this.controller.signal);
-      if (r.git?.tag !== req.version) return `${refused}; and ${req.version} in ${repo} (BUILDX_LAB_BUILDX_GIT) is no release tag on its commit ${r.git?.commit}`;
-      const pinned = loadReleases().releases.find((x) => x.version === req.version)?.commit;
-      if (pinned && pinned !== r.git.commit)
-        return `${refused}; and the tag ${req.version} in ${repo} (BUILDX_LAB_BUILDX_GIT) is commit ${r.git.commit}, not the release's ${pinned}`;
-      this.fromGit.set(id, { ...r, spec: req.spec });
-      this.progress(`buildx ${req.version}: the Go module proxy refuses it; building its tag, commit ${r.git.commit}, from ${r.git.repo} (BUILDX_LAB_BUILDX_GIT)`);
+      const r = await resolveGitTree(this.config, `git:${o.repo}@${o.version}`, o.product, this.progress, this.controller.signal);
+      if (r.git.tag !== o.version) return `${refused}; and ${o.version} in ${o.repo} (${o.setting}) is no release tag on its commit ${r.git.commit}`;
+      if (o.pinned && o.pinned !== r.git.commit) return `${refused}; and the tag ${o.version} in ${o.repo} (${o.setting}) is commit ${r.git.commit}, not the release's ${o.pinned}`;
+      this.fromGit.set(id, { ...r, spec: o.spec, via: 'git' });
+      this.progress(`${o.product} ${o.version}: the Go module proxy refuses it; building its tag, commit ${r.git.commit}, from ${r.git.repo} (${o.setting})`);
       return undefined;
     } catch (e) {
       if (!(e instanceof HarnessError)) throw e;
-      return `${refused}; and BUILDX_LAB_BUILDX_GIT=${repo} cannot stand in: ${e.message.split('\n')[0]}`;
+      return `${refused}; and ${o.setting}=${o.repo} cannot stand in: ${e.message.split('\n')[0]}`;
     }
   }
 
@@ -266,8 +279,25 @@ export class Provisioner {
       case 'buildx':
         return task(() => new BuildxProvisioner(this.config, this.progress).install(this.fromGit.get(requirementId(req)) ?? toResolved(req), opts));
       case 'buildkit': {
-        const img = await task(() => ensureBuildkitImage(this.config, req.version, this.progress, { ...opts, rootless: req.rootless }));
-        return { ref: img.ref, source: img.source } satisfies ImageResult;
+        const id = requirementId(req);
+        const build = (git?: GitTreeRef) => task(() => ensureBuildkitImage(this.config, req.version, this.progress, { ...opts, rootless: req.rootless, ...(git ? { git } : {}) }));
+        const git = req.git ?? this.fromGit.get(id)?.git;
+        let img: Awaited<ReturnType<typeof build>>;
+        try {
+          img = await build(git);
+        } catch (e) {
+          // BuildKit releases are mostly refused for a dependency, not themselves: the probe cannot tell,
+          // the build does; its tag in BUILDX_LAB_BUILDKIT_GIT (vendor/ and all) stands in then.
+          if (!standsInFromGit(e, { fromGit: git !== undefined, configured: this.config.buildkitGit })) throw e;
+          const why = await this.releaseFromGit(
+            id,
+            { product: 'BuildKit', setting: 'BUILDX_LAB_BUILDKIT_GIT', repo: this.config.buildkitGit!, version: req.version, spec: req.version },
+            (e as Error).message.split('\n')[0]!,
+          );
+          if (why) throw new RequirementError(why);
+          img = await build(this.fromGit.get(id)!.git);
+        }
+        return { ref: img.ref, source: img.source, from: img.from, ...(img.binaries ? { binaries: img.binaries } : {}) } satisfies ImageResult;
       }
       case 'image': {
         const img = await task(async () => {
@@ -313,6 +343,14 @@ export class Provisioner {
 
 function toResolved(req: Extract<Requirement, { kind: 'buildx' }>): ResolvedVersion {
   return { version: req.version, spec: req.spec, via: req.via, ...(req.git ? { git: req.git } : {}) };
+}
+
+/**
+ * Whether a failed build of a BuildKit release is retried from its tag in the configured repository: only
+ * a release (not already a build from Git) that the module proxy refused, a dependency of it included; pure.
+ */
+export function standsInFromGit(e: unknown, o: { fromGit: boolean; configured: string | undefined }): boolean {
+  return !o.fromGit && o.configured !== undefined && e instanceof HarnessError && classifyBuildError(e.message) === 'refused';
 }
 
 export function requirementLabel(req: Requirement): string {

@@ -62,6 +62,25 @@ describe('run spec', () => {
     }
   });
 
+  it('carries a BuildKit built from Git by its label and commit, and refuses a label without its commit or a commit under another name', () => {
+    const dir = tmp();
+    const bkGit = { repo: '/src/buildkit', rev: 'main', commit: '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567', label: 'v0.17.1-2-g0a1b2c3d4e5f' };
+    const withBuildkit = (req: Record<string, unknown>) => ({ ...spec(dir), cells: [], requirements: { 'buildkit:x': { kind: 'buildkit', ...req } } }) as unknown as RunSpec;
+    const good = { version: 'v0.17.1-2-g0a1b2c3d4e5f', git: bkGit };
+    expect(readRunSpec(writeRunSpec(withBuildkit(good))).requirements['buildkit:x']).toEqual({ kind: 'buildkit', ...good });
+    expect(readRunSpec(writeRunSpec(withBuildkit({ version: 'v0.17.1' }))).requirements['buildkit:x']).toEqual({ kind: 'buildkit', version: 'v0.17.1' });
+    for (const bad of [
+      { version: 'v0.17.1-2-g0a1b2c3d4e5f' },
+      { version: 'v0.17.1', git: bkGit },
+      { version: 'g0a1b2c3d4e5f', git: bkGit },
+      { version: '../../etc', git: { ...bkGit, label: '../../etc' } },
+      { version: 'v0.17.1-2-g0a1b2c3d4e5f', git: { ...bkGit, rev: '--upload-pack=x' } },
+      { version: 'v0.17.1-2-g0a1b2c3d4e5f', git: { ...bkGit, repo: 'relative/buildkit' } },
+    ]) {
+      expect(() => readRunSpec(writeRunSpec(withBuildkit(bad))), JSON.stringify(bad)).toThrow(UsageError);
+    }
+  });
+
   it('round-trips through its file', () => {
     const dir = tmp();
     expect(readRunSpec(writeRunSpec(spec(dir)))).toEqual(spec(dir));

@@ -22,11 +22,14 @@ const axisValue = z
 
 /** An axis value as requirements carry it (v0.29.1-debian, 26.1.5): it ends up in image tags and report names. */
 const axisLabel = text(100).regex(/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/, 'an axis label such as v0.21.1 or 26.1.5');
-const buildkitVersion = text(50).regex(/^v\d+\.\d+\.\d+(-rc\d+)?$/);
+const BUILDKIT_RELEASE = /^v\d+\.\d+\.\d+(-rc\d+)?$/;
+// a BuildKit built from Git is named by its label: v0.17.1-3-g<12 hex> (git describe), or g<12 hex>
+const BUILDKIT_GIT_LABEL = /^(?:v\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z.]{1,40})?-\d{1,6}-)?g[0-9a-f]{12}$/;
+const buildkitVersion = text(100).refine((v) => BUILDKIT_RELEASE.test(v) || BUILDKIT_GIT_LABEL.test(v), 'a BuildKit release such as v0.17.1, or the label of a build from Git');
 const BUILDKIT_VIA = ['named', 'of-its-day', 'lab-default'] as const satisfies readonly BuildkitVia[];
 // A replayed spec is input from elsewhere: the commit is a full hash, the repository an absolute path that
 // parses as a git spec's would, and the rest short names; the build still goes through the hardened clone.
-const gitBuildxSchema = z.strictObject({
+const gitTreeSchema = z.strictObject({
   repo: text(4096).refine((r) => {
     try {
       const parsed = parseGitRevision(`git:${r}@HEAD`);
@@ -54,10 +57,19 @@ export const requirementSchema = z.discriminatedUnion('kind', [
     version: text(100).regex(/^v\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/, 'a Buildx release tag such as v0.21.1 or v0.21.0-rc2'),
     via: z.enum(['exact', 'range', 'alias', 'git']),
     /** via 'git': the commit the run builds, resolved when it was planned */
-    git: gitBuildxSchema.optional(),
+    git: gitTreeSchema.optional(),
   }),
   z.object({ kind: z.literal('engine-image'), label: axisLabel, spec: text(200) }),
-  z.object({ kind: z.literal('buildkit'), version: buildkitVersion, rootless: z.literal(true).optional() }),
+  z
+    .object({
+      kind: z.literal('buildkit'),
+      version: buildkitVersion,
+      rootless: z.literal(true).optional(),
+      /** built from this commit (its label is the version), resolved when the run was planned */
+      git: gitTreeSchema.optional(),
+    })
+    // a release is built from the Go module proxy, a label only from its commit: nothing else names a cache directory
+    .refine((r) => (r.git ? r.git.label === r.version : BUILDKIT_RELEASE.test(r.version)), 'a BuildKit release without git, or a build from Git whose version is its label'),
   z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base']) }),
 ]);
 export type Requirement = z.infer<typeof requirementSchema>;

@@ -302,3 +302,52 @@ describe('Buildx built from Git', () => {
     expect(() => expandScenario(scenario, { matrix: 'quick', filters: { buildx: ['git:/src/buildx@master'] }, repeat: 1, source })).toThrow('was not resolved to a commit');
   });
 });
+
+describe('BuildKit built from Git', () => {
+  const commit = '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567';
+  const resolved = (tag?: string) => ({
+    version: tag ?? 'v0.17.1-2-g0a1b2c3d4e5f',
+    spec: `git:/src/buildkit@${tag ?? 'main'}`,
+    via: 'git' as const,
+    git: { repo: '/src/buildkit', rev: tag ?? 'main', commit, label: tag ? `${tag}-0-g0a1b2c3d4e5f` : 'v0.17.1-2-g0a1b2c3d4e5f', ...(tag ? { tag } : {}) },
+  });
+  const expandWith = (spec: string, r: ReturnType<typeof resolved>, s = scenario) =>
+    expandScenario(s, {
+      matrix: 'full',
+      filters: { buildx: ['0.21.1'], engine: ['26.1'], store: ['containerd'], driver: ['docker-container'], buildkit: [spec] },
+      repeat: 1,
+      source,
+      git: new Map([[spec, r]]),
+    });
+
+  it('names the cell by the commit, and its requirement and reason carry the commit', () => {
+    const spec = 'git:/src/buildkit@main';
+    const x = expandWith(spec, resolved());
+    expect(x.cells.map((c) => c.axes.buildkit)).toEqual(['v0.17.1-2-g0a1b2c3d4e5f']);
+    expect(x.cells[0]!.requires).toContain('buildkit:v0.17.1-2-g0a1b2c3d4e5f');
+    expect(x.cells[0]!.buildkit).toMatchObject({
+      version: 'v0.17.1-2-g0a1b2c3d4e5f',
+      via: 'named',
+      reason: expect.stringContaining(`built from git commit ${commit} of /src/buildkit`),
+    });
+    expect(x.requirements['buildkit:v0.17.1-2-g0a1b2c3d4e5f']).toEqual({ kind: 'buildkit', version: 'v0.17.1-2-g0a1b2c3d4e5f', git: resolved().git });
+  });
+
+  it('matches a commit on a release tag as that release in the expectations', () => {
+    // a scenario with a buildkit axis, as a case with buildkit: has
+    const pinned = {
+      ...scenario,
+      axes: { ...scenario.axes, buildkit: ['v0.17.1'] },
+      expectations: [
+        { when: { buildkit: '<0.17.1' }, outcome: 'fixed' as const, reason: 'old' },
+        { when: {}, outcome: 'reproduced' as const, reason: 'else' },
+      ],
+    } as unknown as typeof scenario;
+    expect(expandWith('git:/src/buildkit@v0.17.1', resolved('v0.17.1'), pinned).cells[0]!.expected.outcome).toBe('reproduced');
+    expect(expandWith('git:/src/buildkit@v0.16.0', resolved('v0.16.0'), pinned).cells[0]!.expected.outcome).toBe('fixed');
+  });
+
+  it('refuses a BuildKit git spec that was not resolved when the run was planned', () => {
+    expect(() => expandScenario(scenario, { matrix: 'quick', filters: { buildkit: ['git:/src/buildkit@main'] }, repeat: 1, source })).toThrow('was not resolved to a commit');
+  });
+});

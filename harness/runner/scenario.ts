@@ -7,6 +7,7 @@ import { loadReleases, resolveSpecs, type ResolvedVersion } from '../buildx/spec
 import { resolveEngineSpecs, supportsContainerdStore, type ResolvedEngine } from '../engine/spec.ts';
 import { HarnessError, UsageError } from '../errors.ts';
 import { isGitSpec } from '../git/revision.ts';
+import { gitTreeText, type GitTreeRef } from '../provision/git-tree.ts';
 import type { DeclaredOutcome, DriverKind, Outcome, RegistryBehaviour, StoreKind } from '../model.ts';
 import type { Kit } from '../kit/context.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
@@ -144,7 +145,7 @@ export interface ExpandOptions {
   filters: Record<string, readonly string[]>;
   repeat: number;
   source: PlannedCell['source'];
-  /** git:<repo>@<rev> Buildx specs, resolved to commits when the run was planned (planRun) */
+  /** git:<repo>@<rev> Buildx and BuildKit specs, resolved to commits when the run was planned (planRun) */
   git?: ReadonlyMap<string, ResolvedVersion>;
 }
 
@@ -163,29 +164,43 @@ export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, 
   const filtered = applyFilters(s.id, base as never, o.filters, declared as never);
   const out: Expanded = { cells: [], requirements: {} };
   if (!filtered) return out;
-  const { buildx: buildxSpecs, engine: engineSpecs, ...rest } = filtered as AxesDecl;
+  const { buildx: buildxSpecs, engine: engineSpecs, buildkit: buildkitSpecs, ...rest } = filtered as AxesDecl;
   validateAxes(s.id, rest as Record<string, readonly string[]>, declared.fault);
+  const resolvedGit = (x: string) => {
+    const r = o.git?.get(x);
+    if (!r) throw new HarnessError(`scenario ${s.id}: ${x} was not resolved to a commit when the run was planned`);
+    return r;
+  };
   const releases = buildxSpecs.filter((x) => !isGitSpec(x));
-  const buildx = [
-    ...resolveSpecs(releases, loadReleases(), { includePrerelease: releases.some((x) => /-rc\d/.test(x)) }),
-    ...buildxSpecs.filter(isGitSpec).map((x) => {
-      const r = o.git?.get(x);
-      if (!r) throw new HarnessError(`scenario ${s.id}: ${x} was not resolved to a commit when the run was planned`);
-      return r;
+  const buildx = [...resolveSpecs(releases, loadReleases(), { includePrerelease: releases.some((x) => /-rc\d/.test(x)) }), ...buildxSpecs.filter(isGitSpec).map(resolvedGit)];
+  // a BuildKit from Git is named by its commit's label on the axis, as Buildx is
+  const byBuildkit = new Map<string, GitTreeRef | undefined>(
+    (buildkitSpecs ?? []).map((b) => {
+      const g = isGitSpec(b) ? resolvedGit(b).git : undefined;
+      return g ? [g.label, g] : [b, undefined];
     }),
-  ];
+  );
   const byBuildx = new Map(buildx.map((r) => [buildxLabel(r), r]));
   const engines = engineSpecs ? resolveEngineSpecs(engineSpecs) : [];
   const byEngine = new Map(engines.map((e) => [e.label, e]));
-  const axes: Record<string, readonly string[]> = { buildx: [...byBuildx.keys()], ...(engines.length ? { engine: [...byEngine.keys()] } : {}), ...rest };
+  const axes: Record<string, readonly string[]> = {
+    buildx: [...byBuildx.keys()],
+    ...(engines.length ? { engine: [...byEngine.keys()] } : {}),
+    ...(buildkitSpecs ? { buildkit: [...byBuildkit.keys()] } : {}),
+    ...rest,
+  };
   for (const combo of crossProduct(axes)) {
     if (combo.engine && combo.store === 'containerd' && !supportsContainerdStore(labelVersion(combo.engine))) continue;
     if (s.exclude?.(combo as never)) continue;
     const git = byBuildx.get(combo.buildx!)!.git;
-    const expected = git ? gitExpectation(git, combo, s.expectations as readonly Expectation[]) : expectationFor(combo, s.expectations as readonly Expectation[]);
+    const buildkitGit = combo.buildkit ? byBuildkit.get(combo.buildkit) : undefined;
+    // a BuildKit commit on a release tag is that release for the expectations
+    const matched = buildkitGit?.tag ? { ...combo, buildkit: buildkitGit.tag } : combo;
+    const expected = git ? gitExpectation(git, matched, s.expectations as readonly Expectation[]) : expectationFor(matched, s.expectations as readonly Expectation[]);
     if (!expected) throw new UsageError(`scenario ${s.id}: no expectation covers ${cellName(combo)}; add one to its expectations`);
-    const buildkit = cellBuildkit(s, combo, byBuildx.get(combo.buildx!)!);
-    const requires = cellRequirements(s, combo, byBuildx.get(combo.buildx!)!, combo.engine ? byEngine.get(combo.engine) : undefined, buildkit);
+    const chosen = cellBuildkit(s, combo, byBuildx.get(combo.buildx!)!);
+    const buildkit = chosen && buildkitGit ? { ...chosen, reason: `${chosen.reason}; built from ${gitTreeText(buildkitGit)}` } : chosen;
+    const requires = cellRequirements(s, combo, byBuildx.get(combo.buildx!)!, combo.engine ? byEngine.get(combo.engine) : undefined, buildkit, buildkitGit);
     for (const r of requires) out.requirements[requirementId(r)] = r;
     const name = cellName(combo);
     for (let attempt = 0; attempt < o.repeat; attempt++) {
@@ -231,13 +246,15 @@ export function cellRequirements(
   buildx: ResolvedVersion,
   engine: ResolvedEngine | undefined,
   buildkit: BuildkitChoice | undefined = cellBuildkit(s, axes, buildx),
+  buildkitGit?: GitTreeRef,
 ): Requirement[] {
   const reqs: Requirement[] = [
     { kind: 'image', id: 'registry' },
     { kind: 'buildx', label: buildxLabel(buildx), spec: buildx.spec, version: buildx.version, via: buildx.via, ...(buildx.git ? { git: buildx.git } : {}) },
   ];
   if (engine) reqs.push({ kind: 'engine-image', label: engine.label, spec: engine.kind === 'debian' ? engine.alias : engine.version });
-  if (buildkit) reqs.push({ kind: 'buildkit', version: buildkit.version, ...(s.rootlessBuildkit ? { rootless: true as const } : {}) });
+  if (buildkit)
+    reqs.push({ kind: 'buildkit', version: buildkit.version, ...(s.rootlessBuildkit ? { rootless: true as const } : {}), ...(buildkitGit ? { git: buildkitGit } : {}) });
   if (s.needsBaseImage) reqs.push({ kind: 'image', id: 'case-base' });
   return reqs;
 }

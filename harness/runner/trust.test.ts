@@ -9,7 +9,7 @@ import { UsageError } from '../errors.ts';
 import { shippedCases } from './command.ts';
 import { planRun } from './plan.ts';
 import type { PlannedCell, RunSpec } from './run-spec.ts';
-import { FIXTURE_CASES, caseSource, checkTrust, rootlessBlocker, gateUntrusted, isInside, retrust, trustFact, untrustedCases } from './trust.ts';
+import { FIXTURE_CASES, caseSource, checkTrust, gateCaseGitSpecs, rootlessBlocker, gateUntrusted, isInside, retrust, trustFact, untrustedCases } from './trust.ts';
 
 const SHIPPED = '2969-ls-json-duplicates';
 const dirs: string[] = [];
@@ -250,6 +250,67 @@ describe('checkTrust', () => {
     const copy = path.join(tmp(), SHIPPED);
     cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
     await expect(checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: true }))] }, nowhere(), noRootless)).resolves.toEqual({});
+  });
+});
+
+describe('gateCaseGitSpecs', () => {
+  const untrusted = { kind: 'case' as const, dir: '/home/x/cases/evil', trust: 'untrusted' as const };
+  const own = ['git:/home/me/.ssh@main', 'git:/src/buildkit@v0.17.1'];
+
+  it("refuses an untrusted case building from a repository of this host's the user did not name, naming it and the fix", () => {
+    expect(() => gateCaseGitSpecs(untrusted, own, [], [])).toThrow(UsageError);
+    expect(() => gateCaseGitSpecs(untrusted, own, [], [])).toThrow(
+      /refusing the untrusted case \/home\/x\/cases\/evil: it builds from git:\/home\/me\/\.ssh@main, git:\/src\/buildkit@v0\.17\.1, a repository on this host that you did not name.*Fix: name the repository yourself \(--buildx\/--buildkit git:<repo>@<rev>, BUILDX_LAB_BUILDX_GIT or BUILDX_LAB_BUILDKIT_GIT\), or read the case and pass --trust/,
+    );
+  });
+
+  it('refuses a file:// URL of an unnamed repository as its path, and lets through only what the user named', () => {
+    expect(() => gateCaseGitSpecs(untrusted, ['git:file:///home/me/private@main'], ['git:/home/me/other@main'], [])).toThrow('git:file:///home/me/private@main');
+    // named on the command line (any revision of it), or configured
+    expect(() => gateCaseGitSpecs(untrusted, ['git:file:///src/buildkit@main'], ['git:/src/buildkit@v0.17.1'], [])).not.toThrow();
+    expect(() => gateCaseGitSpecs(untrusted, own, [], ['/home/me/.ssh', '/src/buildkit'])).not.toThrow();
+  });
+
+  it("leaves trusted cases, the project's and --trust ones, and scenarios alone", () => {
+    expect(() => gateCaseGitSpecs({ ...untrusted, trust: 'user' }, own, [], [])).not.toThrow();
+    expect(() => gateCaseGitSpecs({ ...untrusted, trust: 'project' }, own, [], [])).not.toThrow();
+    expect(() => gateCaseGitSpecs({ kind: 'scenario', module: 'x' }, own, [], [])).not.toThrow();
+  });
+
+  it('is applied by planRun before anything is fetched: an untrusted case naming a host repository is refused, the resolver never asked', async () => {
+    const dir = path.join(tmp(), 'evil');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'case.yaml'), 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\ndriver: docker-container\nbuildkit: ["git:/root/private@main"]\n');
+    const asked: string[] = [];
+    const plan = (filters: Record<string, string[]>, gitRepos: string[] = []) =>
+      planRun(
+        {
+          command: 'repro',
+          argv: ['repro'],
+          sources: [caseSource(dir, { trust: false })],
+          matrix: 'full',
+          filters,
+          repeat: 1,
+          jobs: 1,
+          reportDir: '/nonexistent',
+          runId: 'r1',
+          dockerHost: 'unix:///nowhere',
+          gitRepos,
+        },
+        async (spec) => {
+          asked.push(spec);
+          throw new UsageError('resolved');
+        },
+      );
+    await expect(plan({})).rejects.toThrow(/refusing the untrusted case .*git:\/root\/private@main/);
+    expect(asked).toEqual([]);
+    // configured by the user: resolved (here the stand-in resolver says so)
+    await expect(plan({}, ['/root/private'])).rejects.toThrow('resolved');
+    expect(asked).toEqual(['git:/root/private@main']);
+  });
+
+  it('shows control characters in a case directory as escapes', () => {
+    expect(() => gateCaseGitSpecs({ ...untrusted, dir: '/tmp/a\u001b[2Jb' }, own, [], [])).toThrow('/tmp/a\\u001b[2Jb');
   });
 });
 

@@ -10,6 +10,7 @@ import type { LabConfig } from '../config.ts';
 import type { CellEngine } from '../model.ts';
 import { probeEngine, type EngineIsolation } from '../engine/host.ts';
 import { UsageError } from '../errors.ts';
+import { isGitSpec, parseGitRevision } from '../git/revision.ts';
 import { showAsEscapes, unshownChars } from '../text.ts';
 import { ROOT } from './catalog.ts';
 import type { CaseTrust, CellSource, PlannedCell, RunSpec } from './run-spec.ts';
@@ -141,4 +142,33 @@ export function trustFact(cell: Pick<PlannedCell, 'source'>, isolation: EngineIs
   if (s.trust === 'project') return `case trust: trusted (in this checkout's fixtures/cases)`;
   if (s.trust === 'user') return `case trust: trusted by the user (--trust); on a rootful engine, root in it is root on the host`;
   return `case trust: untrusted (from outside this checkout's fixtures/cases); engine isolation: ${isolation ? `${isolation.isolated ? 'isolated' : 'NOT isolated'} (${isolation.reason})` : 'unknown'}; its DinD engine is discarded after this cell`;
+}
+
+/**
+ * A case names Buildx or BuildKit as git:<repo>@<rev>, and the repository is a path on this host: the lab
+ * fetches it into its cache and builds what it holds, and the binary runs in the case's cells, whose output
+ * is the case author's to read. So an untrusted case may name only repositories the user named (on the
+ * command line, `userSpecs`, or in BUILDX_LAB_BUILDX_GIT / BUILDX_LAB_BUILDKIT_GIT, `configured`); any
+ * other is refused naming the fix, before anything is fetched. Pure (the specs' form was checked at load).
+ */
+export function gateCaseGitSpecs(source: CellSource, caseSpecs: readonly string[], userSpecs: readonly string[], configured: readonly string[]): void {
+  if (source.kind !== 'case' || source.trust !== 'untrusted') return;
+  const repoOf = (spec: string) => {
+    try {
+      return parseGitRevision(spec).repo;
+    } catch {
+      return undefined; // the resolver refuses it, naming why
+    }
+  };
+  const named = new Set([...userSpecs.filter(isGitSpec).map(repoOf), ...configured]);
+  const foreign = caseSpecs.filter((s) => {
+    const repo = repoOf(s);
+    return repo !== undefined && !named.has(repo);
+  });
+  if (!foreign.length) return;
+  throw new UsageError(
+    `refusing the untrusted case ${showAsEscapes(source.dir, UNPRINTABLE)}: it builds from ${foreign.map((s) => showAsEscapes(s, UNPRINTABLE)).join(', ')}, ` +
+      "a repository on this host that you did not name, and the lab would fetch it and run what it builds in the case's cells. " +
+      'Fix: name the repository yourself (--buildx/--buildkit git:<repo>@<rev>, BUILDX_LAB_BUILDX_GIT or BUILDX_LAB_BUILDKIT_GIT), or read the case and pass --trust.',
+  );
 }
