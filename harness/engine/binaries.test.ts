@@ -46,7 +46,7 @@ describe('engine parts', () => {
 });
 
 describe('build tags', () => {
-  it('asks for netgo only where cgo is on (runc), so the other parts share the Buildx builds\' compile cache', () => {
+  it("asks for netgo only where cgo is on (runc), so the other parts share the Buildx builds' compile cache", () => {
     for (const r of [r26, r29])
       for (const part of engineParts(r)) {
         const req = partBuildRequest(r, part, '/o', '/w');

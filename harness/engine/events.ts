@@ -46,13 +46,17 @@ export class EngineEvents {
    * default now) so that nothing between the start and the stream's connection is missed.
    */
   static start(config: Pick<LabConfig, 'childPath' | 'home' | 'dockerHost'>, filters: readonly string[], since = Date.now()): EngineEvents {
-    const proc = execa('docker', ['events', '--since', String(Math.floor(since / 1000) - 1), '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}', ...filters.flatMap((f) => ['--filter', f])], {
-      env: childEnv(config),
-      extendEnv: false,
-      reject: false,
-      buffer: { stdout: false },
-      stdin: 'ignore',
-    });
+    const proc = execa(
+      'docker',
+      ['events', '--since', String(Math.floor(since / 1000) - 1), '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}', ...filters.flatMap((f) => ['--filter', f])],
+      {
+        env: childEnv(config),
+        extendEnv: false,
+        reject: false,
+        buffer: { stdout: false },
+        stdin: 'ignore',
+      },
+    );
     return new EngineEvents(proc, config.dockerHost);
   }
 

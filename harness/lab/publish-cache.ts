@@ -117,7 +117,8 @@ export class PublishCache {
     async function* read(): AsyncIterable<Uint8Array> {
       // a FIFO or device in the cache would block or never end: only a plain file of the claimed size
       const st = statSync(file);
-      if (!st.isFile() || st.size !== blob.size) throw new BadPublishEntry(`cached blob ${blob.digest} is ${st.isFile() ? `${st.size} bytes, not ${blob.size}` : 'not a plain file'}`);
+      if (!st.isFile() || st.size !== blob.size)
+        throw new BadPublishEntry(`cached blob ${blob.digest} is ${st.isFile() ? `${st.size} bytes, not ${blob.size}` : 'not a plain file'}`);
       for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > blob.size) throw new BadPublishEntry(`cached blob ${blob.digest} grew past its ${blob.size} bytes`);
@@ -175,7 +176,13 @@ export class PublishCache {
   private whole(blob: { digest: string; size: number }): boolean {
     try {
       const st = statSync(this.blobPath(blob.digest));
-      return st.isFile() && st.size === blob.size && `sha256:${createHash('sha256').update(readFileSync(this.blobPath(blob.digest))).digest('hex')}` === blob.digest;
+      return (
+        st.isFile() &&
+        st.size === blob.size &&
+        `sha256:${createHash('sha256')
+          .update(readFileSync(this.blobPath(blob.digest)))
+          .digest('hex')}` === blob.digest
+      );
     } catch {
       return false;
     }

@@ -185,7 +185,10 @@ export class RegistryClient {
     try {
       check();
     } catch (e) {
-      await this.request('DELETE', next, {}).then((r) => r.body?.cancel(), () => undefined);
+      await this.request('DELETE', next, {}).then(
+        (r) => r.body?.cancel(),
+        () => undefined,
+      );
       throw e;
     }
     const url = new URL(next);
@@ -274,7 +277,8 @@ export class RegistryClient {
       const location = res.headers.get('location');
       if (!REDIRECTS.has(res.status) || location === null) return res;
       await res.body?.cancel();
-      if (body !== undefined && !Buffer.isBuffer(body)) throw new RegistryRequestError(`${method} ${current}: a redirect (${res.status}) for a streamed body, which cannot be sent again`, current, res.status);
+      if (body !== undefined && !Buffer.isBuffer(body))
+        throw new RegistryRequestError(`${method} ${current}: a redirect (${res.status}) for a streamed body, which cannot be sent again`, current, res.status);
       if (hop >= MAX_REDIRECTS) throw new RegistryRequestError(`${method} ${url}: more than ${MAX_REDIRECTS} redirects`, url, res.status);
       current = this.sameOrigin(new URL(location, current), `a redirect (${res.status}) from ${current}`);
     }
