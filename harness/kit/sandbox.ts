@@ -224,7 +224,7 @@ export class CellSandbox {
    * the engine (killing the `docker exec` client alone would leave them running). The record of `done` is
    * not yet in the cell's commands: the caller adds it once it is final (addRecord).
    */
-  start(argv: readonly string[], opts: CommandOptions & { tty?: { cols: number; rows: number }; name: string }): EngineProcess {
+  start(argv: readonly string[], opts: CommandOptions & { tty?: { cols: number; rows: number }; name: string; stdin?: boolean }): EngineProcess {
     if (!/^[a-z0-9-]+$/.test(opts.name)) throw new HarnessError(`process name '${opts.name}' is not of the lab's form`);
     const pidFile = `${this.dir}/run/${opts.name}.pid`;
     // The lab's wrapper: the command travels as arguments, never through the script's text.
@@ -237,7 +237,8 @@ export class CellSandbox {
       // the step's timeout is kept below (it must end the process in the engine too); this is a backstop
       timeoutMs: timeoutMs + 60_000,
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-      stdin: opts.tty !== undefined,
+      // a terminal's keys, or a protocol spoken over stdin (a DAP step)
+      stdin: opts.tty !== undefined || opts.stdin === true,
     });
     let ended = false;
     let timedOut = false;

@@ -19,6 +19,7 @@ import { clip, stripAnsi } from '../text.ts';
 import type { RunResult } from '../exec.ts';
 import { matchAt, matchBudget, type Check, type RecordedStep } from './checks.ts';
 import type { Kit } from './context.ts';
+import { type DapLine, playDap } from './dap.ts';
 import { checkDockerArgv } from './docker-argv.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
 import type { CellPath, EngineProcess } from './sandbox.ts';
@@ -44,6 +45,8 @@ export interface Step {
   standalone?: boolean;
   /** run under a pseudo-terminal, typing and waiting as the script says */
   interact?: InteractAction[];
+  /** speak the Debug Adapter Protocol on the command's stdin and stdout, as the script says (kit/dap.ts) */
+  dap?: DapLine[];
   /** run while the next steps go on; with waitFor, the next step starts once the output matches */
   background?: { waitFor?: { pattern: string; timeoutMs: number } };
   /** background steps to wait for (to their end) before this step */
@@ -159,6 +162,29 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       if (step.interact) {
         const script = await Promise.all(step.interact.map(async (a) => ('send' in a ? { send: await interpolate(a.send, values, read) } : a)));
         recorded.push({ id: step.id, record: await interact(kit, step.id, script, full, { env: stepEnv, cwd, timeoutMs }) });
+      } else if (step.dap) {
+        if (step.stdout !== undefined) await stdoutTarget(kit, step.stdout, `step ${step.id}: stdout: ${step.stdout}`);
+        const proc = kit.sandbox.start(full, { env: stepEnv, cwd, timeoutMs, name: `${step.id}-dap`, stdin: true });
+        const { record, transcript } = await playDap(proc, step.dap, {
+          timeoutMs,
+          context: values.context,
+          fill: (s) => interpolate(s, values, read),
+          fact: (f) => kit.fact(`step ${step.id}: ${f}`),
+          resolveLaunch: (paths) =>
+            kit.sandbox.resolveInContext(paths, step.cwd ?? '.').then(
+              () => undefined,
+              (e: Error) => {
+                throw e instanceof UsageError ? new UsageError(`step ${step.id}: launch: ${e.message}`) : e;
+              },
+            ),
+        });
+        kit.sandbox.addRecord(record);
+        // a script that stopped short judges nothing: the cell is inconclusive
+        recorded.push({ id: step.id, record, ...(transcript.stopped ? { missed: transcript.stopped } : {}) });
+        if (step.stdout !== undefined) {
+          await writeContextFile(kit, step.stdout, Buffer.from(record.stdout), `step ${step.id}: stdout: ${step.stdout}`);
+          kit.fact(`step ${step.id}: the DAP transcript written to ${step.stdout}`);
+        }
       } else if (step.background) {
         const log = new OutputLog();
         const proc = kit.sandbox.start(full, { env: stepEnv, cwd, timeoutMs, name: `${step.id}-bg` });

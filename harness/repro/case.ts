@@ -22,6 +22,7 @@ import { FAULT_ACTIONS, type InteractAction, type Step } from '../kit/steps.ts';
 import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import type { CaseSource } from '../serve/http-files.ts';
+import { dapScript, dapScriptSchema, dapStepProblem } from './dap-step.ts';
 import { SERVE_LIMITS, credentialProblem, refNameProblem, repoBuildOrder, repoNameProblem, servedPathProblem, submodulePathProblem, type ServeSpec } from '../serve/spec.ts';
 
 export const CASE_FILE = 'case.yaml';
@@ -305,6 +306,8 @@ const stepSchema = z
     action: choice(FAULT_ACTIONS).optional(),
     standalone: z.boolean().optional(),
     interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
+    // a DAP script played against `buildx dap build` (repro/dap-step.ts)
+    dap: dapScriptSchema(labText(4096), waitSeconds).optional(),
     background: z.boolean().optional(),
     waitFor: z.union([regex, z.strictObject({ pattern: regex, timeout: waitSeconds.optional() })]).optional(),
     await: oneOrMany(stepId).optional(),
@@ -539,7 +542,8 @@ function knownKeys(at: readonly Key[]): string {
   if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests';
   if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
-  if (top === 'steps') return 'id, buildx, docker, action, standalone, interact, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
+  if (top === 'steps' && at.includes('dap')) return 'request (with arguments), event, id, timeout';
+  if (top === 'steps') return 'id, buildx, docker, action, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
   if (top === 'serve') return 'http (files, faults), git (repos, auth); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }
@@ -653,6 +657,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   for (const s of steps) {
     s.argv.forEach(scan);
     for (const a of s.interact ?? []) if ('send' in a) scan(a.send);
+    for (const a of s.dap ?? []) if ('request' in a && a.arguments !== undefined) scan(JSON.stringify(a.arguments));
     Object.values(s.env).forEach(scan);
   }
   Object.values(c.env ?? {}).forEach(scan);
@@ -817,6 +822,10 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
       src.fail(at('action'), `${s.action} needs a builder container; the docker driver builds in the engine itself: set driver: docker-container (or remote)`);
   }
   const waitFor = typeof s.waitFor === 'string' ? { pattern: s.waitFor } : s.waitFor;
+  const dap = s.dap && dapScript(s.dap, WAIT_DEFAULT_S);
+  const dapBad = s.dap && dapStepProblem(s);
+  if (dapBad) src.fail(at(dapBad[0]), dapBad[1]);
+  for (const [j, field, message] of dap?.problems ?? []) src.fail(['steps', i, 'dap', j, field], message);
   return {
     tool: s.buildx ? 'buildx' : s.docker ? 'docker' : s.action ? 'action' : 'await',
     argv: s.buildx ?? s.docker ?? [],
@@ -836,6 +845,7 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
     ...(s.background ? { background: waitFor ? { waitFor: { pattern: waitFor.pattern, timeoutMs: (waitFor.timeout ?? WAIT_DEFAULT_S * 4) * 1000 } } : {} } : {}),
     ...(s.await ? { await: s.await } : {}),
     ...(s.action ? { action: s.action } : {}),
+    ...(dap ? { dap: dap.script } : {}),
   };
 }
 
