@@ -27,13 +27,13 @@ describe('dap: steps with the real buildx dap build', () => {
     const t = JSON.parse(dap.stdout) as DapTranscript;
     // every line ran: requests answered, events seen, the value of one taken into the next
     expect(t.stopped).toBeUndefined();
-    expect(t.lines.trace?.request?.arguments).toEqual({ threadId: (t.lines.copied?.event?.body as { threadId: number }).threadId });
-    expect((t.lines.sub?.response?.body as { variables: { name: string }[] }).variables.map((v) => v.name)).toEqual(['.', 'hello.txt']);
+    expect(t.lines.trace?.request?.arguments).toEqual({ threadId: (t.lines.copied!.event!.body as { threadId: number }).threadId });
+    expect((t.lines.sub!.response!.body as { variables: { name: string }[] }).variables.map((v) => v.name)).toEqual(['.', 'hello.txt']);
     expect(t.messages.filter((m) => m.dir === 'received').some((m) => (m.message as { event?: string }).event === 'terminated')).toBe(true);
     expect(dap.exitCode).toBe(0);
     expect(fixed.evidence.facts.join('\n')).toContain('step dap: the DAP transcript written to dap.json');
     if (CLONE) {
-      const rc1 = cells.find((c) => c.axes.buildx.startsWith('v0.29.0-rc1'))!;
+      const rc1 = cells.find((c) => c.axes.buildx?.startsWith('v0.29.0-rc1'))!;
       expect(rc1.observed, r.all).toBe('reproduced');
       expect(rc1.outcome).toBe('reproduced');
       expect(rc1.evidence.facts.join('\n')).toMatch(/git commit 285dd76b25004562ccc9c548e910cc947933741b/);

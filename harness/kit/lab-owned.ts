@@ -109,6 +109,23 @@ export function cellPathProblem(p: string, context: string): string | undefined 
   return undefined;
 }
 
+/**
+ * Why a file may not go under the cell's own HOME (`config.home`), or undefined. Only under `.docker/`,
+ * where Docker Desktop's markers live (`.docker/desktop-build/.lastaccess`): other dotfiles make programs
+ * run (`.gitconfig`'s core.fsmonitor and core.sshCommand, `.ssh/config`'s ProxyCommand; Buildx runs git on
+ * the context), and the client's config and plugins are DOCKER_CONFIG's (config.dockerConfig). Pure.
+ */
+export function homePathProblem(p: string): string | undefined {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(p)) return 'is not a plain relative path (letters, digits, . _ - and /)';
+  const parts = p.split('/');
+  if (parts.some((x) => x === '.' || x === '..')) return 'names . or ..; give a path under HOME';
+  if (parts[0] !== '.docker' || parts.length < 2)
+    return "is not under .docker/: only Docker's own files go in the cell's HOME (a .gitconfig or .ssh/config would make programs run)";
+  if (parts[1] === 'config.json' || parts[1] === 'cli-plugins' || parts[1] === 'buildx')
+    return `.docker/${parts[1]} is the client's config, which the lab keeps in DOCKER_CONFIG and BUILDX_CONFIG: use config.dockerConfig or config.buildkitdDefault`;
+  return undefined;
+}
+
 /** The builder network values a case may choose: the lab's own (host) and the engine's own, both inside the DinD. */
 export const BUILDER_NETWORKS = ['host', 'bridge', 'none'] as const;
 

@@ -8,6 +8,7 @@ import { HarnessError, UsageError } from '../errors.ts';
 import type { RunResult, RunningProcess } from '../exec.ts';
 import type { CommandRecord } from '../model.ts';
 import { shellQuote } from '../text.ts';
+import { homePathProblem } from './lab-owned.ts';
 
 /**
  * buildkitd.toml that lets a docker-container or remote builder talk plain HTTP to the lab registry. A
@@ -83,6 +84,8 @@ export class CellSandbox {
   readonly dir: string;
   /** the fixture already copied into contextDir, if any */
   preparedFixture?: string;
+  /** whether the cell's commands run with HOME in the cell (a case that places files there, config.home) */
+  private ownHome = false;
 
   private constructor(
     readonly dind: StartedDindContainer,
@@ -122,6 +125,7 @@ export class CellSandbox {
       ...(opts.fixture ? [`cp -r ${shellQuote(this.fixture(opts.fixture))}/. ${this.contextDir}/`, `echo ${cellId} > ${this.contextDir}/cell-id.txt`] : []),
     ].join(' && ');
     this.preparedFixture = opts.fixture;
+    this.ownHome = false;
     const r = await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
     if (r.exitCode !== 0) throw new HarnessError(`preparing cell directory in ${this.dind.name} failed: ${r.stderr.trim()}`);
   }
@@ -138,9 +142,27 @@ export class CellSandbox {
     return `${this.dir}/buildx`;
   }
 
+  get homeDir(): string {
+    return `${this.dir}/home`;
+  }
+
   /** What the lab owns in every command's environment: set last, so nothing a case gives replaces it. */
   private get owned(): Record<string, string> {
-    return { DOCKER_CONFIG: this.dockerConfigDir, BUILDX_CONFIG: this.buildxConfigDir };
+    return { DOCKER_CONFIG: this.dockerConfigDir, BUILDX_CONFIG: this.buildxConfigDir, ...(this.ownHome ? { HOME: this.homeDir } : {}) };
+  }
+
+  /**
+   * Places files under the cell's own HOME (`config.home`: Docker Desktop's markers) and runs every later
+   * command with HOME there, not the engine's /root, which the engine's other cells share. Paths are held
+   * to homePathProblem (lab-owned.ts) here too.
+   */
+  async placeHome(files: readonly { rel: string; content: Buffer }[]): Promise<void> {
+    for (const f of files) {
+      const why = homePathProblem(f.rel);
+      if (why) throw new UsageError(`config.home: ${f.rel} ${why}`);
+    }
+    await this.writeFiles([{ rel: 'home/.keep', content: '' }, ...files.map((f) => ({ rel: `home/${f.rel}`, content: f.content }))]);
+    this.ownHome = true;
   }
 
   get env(): Record<string, string> {

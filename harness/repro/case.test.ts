@@ -643,6 +643,32 @@ describe('loadCase: errors name the line and the field', () => {
       'title: t\nconfig: {dockerConfig: nope.json}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
       /config\.dockerConfig: "nope\.json" does not exist in the case directory/,
     ],
+    [
+      'a home file outside .docker/',
+      'title: t\nconfig: {home: {.gitconfig: sub/readme.txt}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: config\.home\."\.gitconfig": is not under \.docker\//,
+    ],
+    [
+      "a home file that is the client's config",
+      'title: t\nconfig:\n  home:\n    .docker/config.json: sub/readme.txt\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:4: config\.home\."\.docker\/config\.json": \.docker\/config\.json is the client's config/,
+    ],
+    [
+      'a home file that leaves HOME',
+      'title: t\nconfig: {home: {.docker/../../etc/passwd: sub/readme.txt}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /config\.home\..*names \. or \.\./,
+    ],
+    [
+      'a home file the case does not ship',
+      'title: t\nconfig:\n  home:\n    .docker/desktop-build/.lastaccess: nope\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:\d: config\.home\."\.docker\/desktop-build\/\.lastaccess": "nope" does not exist in the case directory/,
+    ],
+    [
+      'a home file outside the case',
+      'title: t\nconfig: {home: {.docker/x: ../x}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /config\.home\."\.docker\/x": must be a path inside the case directory/,
+    ],
+    ['home is empty', 'title: t\nconfig: {home: {}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /config\.home: needs 1 to 20 files/],
   ];
   it.each(cases)('%s', (_what, yaml, message) => {
     expect(usageError(caseDir(yaml, { 'sub/readme.txt': 'x' }))).toMatch(message);

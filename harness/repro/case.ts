@@ -17,7 +17,7 @@ import { UsageError } from '../errors.ts';
 import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
-import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, labOwnedEnv } from '../kit/lab-owned.ts';
+import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, homePathProblem, labOwnedEnv } from '../kit/lab-owned.ts';
 import { FAULT_ACTIONS, type InteractAction, type Step } from '../kit/steps.ts';
 import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
@@ -355,7 +355,14 @@ const caseSchema = z.strictObject({
     })
     .optional(),
   env: envMap.optional(),
-  config: z.strictObject({ buildkitdDefault: relPath.optional(), dockerConfig: relPath.optional() }).optional(),
+  config: z
+    .strictObject({
+      buildkitdDefault: relPath.optional(),
+      dockerConfig: relPath.optional(),
+      // files under the cell's own HOME, which the lab then sets: path under HOME -> case file
+      home: atMost(20, 'files', z.record(ruled(300, homePathProblem), relPath)).optional(),
+    })
+    .optional(),
   // true, or the files to leave out of the commit: a dirty working tree
   git: z.union([z.boolean(), z.strictObject({ uncommitted: z.array(relPath).min(1).max(50) })]).optional(),
   serve: serveSchema.optional(),
@@ -675,6 +682,13 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
       caseFilePath(root, v, k === 'context' ? 'dir' : 'file');
     } catch (e) {
       src.fail(k.split('.'), (e as Error).message);
+    }
+  }
+  for (const [at, rel] of Object.entries(c.config?.home ?? {})) {
+    try {
+      caseFilePath(root, rel);
+    } catch (e) {
+      src.fail(['config', 'home', at], (e as Error).message);
     }
   }
   if (c.config?.dockerConfig !== undefined) {
