@@ -152,6 +152,15 @@ describe('cellPathProblem', () => {
   it.each(['/etc', '../x', 'a/../../x', '', '/tmp/cells/c1', 'a\nb'])('refuses %j', (p) => expect(cellPathProblem(p, CTX)).toBeDefined());
 });
 
+describe('buildx argv: create --leave starts nothing, so it names no image', () => {
+  it('takes a leave, and still wants the image when --leave is false', () => {
+    expect(buildx('create', '--leave', '--name', 'b', '--node', 'b1').paths).toEqual([]);
+    expect(buildx('create', '--name', 'b', '--leave=true', '--node', 'b1').paths).toEqual([]);
+    expect(() => buildx('create', '--name', 'b', '--leave=false', '--node', 'b1')).toThrow(/must name the lab's BuildKit image/);
+    expect(() => buildx('create', '--name', 'b', '--node', 'b1')).toThrow(/must name the lab's BuildKit image/);
+  });
+});
+
 describe("homePathProblem: files under the cell's own HOME", () => {
   it.each(['.docker/desktop-build/.lastaccess', '.docker/features.json', '.docker/desktop/x-y_z.1'])('takes %s', (p) => expect(homePathProblem(p)).toBeUndefined());
   it.each([

@@ -273,7 +273,9 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
   // Without an image option Buildx runs whatever the engine holds under moby/buildkit's default name,
   // which a step can build and load first.
   const driver = flagUses(argv, ['driver'], '').at(-1)?.value ?? 'docker-container';
-  if (subcommand(argv) === 'create' && !['remote', 'docker'].includes(driver) && !image) {
+  // `create --leave` takes a node out of a builder and starts nothing (pflag's true spellings)
+  const leave = argv.some((a) => a === '--leave' || /^--leave=(1|t|T|TRUE|true|True)$/.test(a));
+  if (subcommand(argv) === 'create' && !['remote', 'docker'].includes(driver) && !image && !leave) {
     throw new Error(`create of a ${driver} builder must name the lab's BuildKit image: add --driver-opt image=\${buildkitImage} (Buildx runs the image privileged)`);
   }
   return { paths };

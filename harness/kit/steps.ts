@@ -29,8 +29,18 @@ import { COLS, OutputLog, ROWS, Screen, controlByte, typed, waitForMatch } from 
 export type InteractAction = { expect: string; timeoutMs: number } | { send: string } | { sendControl: string };
 
 /** Faults the lab does to the cell's builder, as steps. */
-export const FAULT_ACTIONS = ['stop-builder', 'kill-builder', 'restart-builder'] as const;
+export const FAULT_ACTIONS = ['stop-builder', 'kill-builder', 'restart-builder', 'remove-node'] as const;
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
+
+/**
+ * Why `action: remove-node` (with `node`, an index into builder.nodes; default the last) cannot run on a
+ * builder of `nodes` nodes, or undefined. Buildx refuses to leave a builder's last node. Pure.
+ */
+export function removeNodeProblem(node: number | undefined, nodes: number): string | undefined {
+  if (nodes < 2) return 'needs a multi-node builder (builder.nodes with 2 or more entries): Buildx cannot leave the last node of a builder';
+  if (node !== undefined && node >= nodes) return `node ${node} is not one of the builder's nodes (0 to ${nodes - 1})`;
+  return undefined;
+}
 
 export interface Step {
   id: string;
@@ -52,6 +62,8 @@ export interface Step {
   /** background steps to wait for (to their end) before this step */
   await?: string[];
   action?: FaultAction;
+  /** remove-node: which node (index into builder.nodes; default the last) */
+  node?: number;
   /** a file of the context that receives the step's stdout, byte for byte */
   stdout?: string;
   /** the step's stdin: a file of the context, or the stdout of an earlier step */
@@ -147,7 +159,7 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       for (const id of step.await ?? []) await awaitStep(kit, running, recorded, id, step.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       if (step.tool === 'await') continue;
       if (step.tool === 'action') {
-        recorded.push({ id: step.id, record: await faultAction(kit, step.action!, values) });
+        recorded.push({ id: step.id, record: step.action === 'remove-node' ? await removeNode(kit, values, step.node) : await faultAction(kit, step.action!, values) });
         continue;
       }
       const argv = await Promise.all(step.argv.map((a) => interpolate(a, values, read)));
@@ -389,6 +401,32 @@ async function faultAction(kit: Kit, action: FaultAction, values: LabValues): Pr
   const record = await kit.docker([verb, ...mine]);
   kit.fact(`action ${action}: docker ${verb} ${mine.join(' ')} exit ${record.exitCode}`);
   return record;
+}
+
+/**
+ * `remove-node`: what a user does to take a node out of a multi-node builder, `buildx create --leave`,
+ * then what Buildx leaves behind removed too (the node's BuildKit container keeps running after a leave):
+ * `docker rm -f -v` of its container and state volume. The leave is the step's record; the removal is
+ * in the cell's commands and facts.
+ */
+async function removeNode(kit: Kit, values: LabValues, index: number | undefined): Promise<CommandRecord> {
+  const name = values.builder;
+  const ls = await kit.sandbox.look("docker ps -a --format '{{.Names}}'");
+  const prefix = `buildx_buildkit_${name}`;
+  const nodes = ls.stdout
+    .split('\n')
+    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+    .map((n) => Number(n.slice(prefix.length)))
+    .sort((a, b) => a - b);
+  const i = index ?? nodes.at(-1);
+  if (i === undefined || !nodes.includes(i))
+    throw new UsageError(
+      `action remove-node: the builder ${name} has no node ${i ?? ''} container (nodes: ${nodes.join(', ') || 'none'}); it needs builder.nodes with driver: docker-container`,
+    );
+  const { bytes: _, ...leave } = await kit.buildx(['create', '--leave', '--name', name, '--node', `${name}${i}`]);
+  const rm = await kit.docker(['rm', '-f', '-v', `${prefix}${i}`]);
+  kit.fact(`action remove-node: buildx create --leave --node ${name}${i} exit ${leave.exitCode}; docker rm -f -v ${prefix}${i} exit ${rm.exitCode}`);
+  return leave;
 }
 
 /**

@@ -98,6 +98,37 @@ symptom:
 });
 
 describe('steps in time', () => {
+  it('removes a node of a multi-node builder as a user would (create --leave), and its container with it', async () => {
+    const r = await runCase(`title: a node taken out of a two-node builder
+driver: docker-container
+builder:
+  nodes: [{platforms: [linux/amd64]}, {platforms: [linux/amd64]}]
+steps:
+  - id: remove
+    action: remove-node
+  - id: inspect
+    buildx: [inspect]
+  - id: gone
+    docker: [inspect, "buildx_buildkit_\${builder}1"]
+  - id: kept
+    docker: [inspect, "buildx_buildkit_\${builder}0"]
+symptom:
+  - exitCode: zero
+    step: remove
+  - output: "\${builder}0"
+    step: inspect
+  - notOutput: "\${builder}1"
+    step: inspect
+  - exitCode: nonzero
+    step: gone
+  - exitCode: zero
+    step: kept
+  - state: {path: "instances/\${builder}", json: {pointer: /Nodes, count: 1}}
+`);
+    expect(r.summary, `${r.error?.message ?? ''}\n${r.evidence.facts.join('\n')}`).toMatch(/^symptom PRESENT/);
+    expect(r.evidence.facts.join('\n')).toMatch(/action remove-node: buildx create --leave --node c[0-9a-z]+1 exit 0; docker rm -f -v buildx_buildkit_c[0-9a-z]+1 exit 0/);
+  });
+
   it('runs a build in the background, waits for its slow RUN, stops the builder under it, and awaits the build', async () => {
     const r = await runCase(`title: the builder stopped mid-build
 driver: docker-container

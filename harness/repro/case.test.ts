@@ -380,7 +380,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       'an unknown key in a step',
       'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
+      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
     ],
     [
       "an unknown key in a step's symptom",
@@ -1243,7 +1243,10 @@ symptom: {exitCode: nonzero, step: slow}
       '  - id: b\n    buildx: [ls]\n    background: true\n  - await: b\n  - await: b\n',
       /steps\[2\]\.await: b is not a background step before this one \(or it was awaited already\)/,
     ],
-    ['an unknown action', '  - action: reboot-host\n', /steps\[0\]\.action: "reboot-host" is not one of stop-builder, kill-builder, restart-builder/],
+    ['an unknown action', '  - action: reboot-host\n', /steps\[0\]\.action: "reboot-host" is not one of stop-builder, kill-builder, restart-builder, remove-node/],
+    ['remove-node on a one-node builder', '  - action: remove-node\n', /^case\.yaml:4: steps\[0\]\.action: needs a multi-node builder \(builder\.nodes with 2 or more entries\)/],
+    ['node on another action', '  - action: stop-builder\n    node: 1\n', /^case\.yaml:5: steps\[0\]\.node: applies to action: remove-node/],
+    ['a node index out of range', '  - action: remove-node\n    node: 8\n', /steps\[0\]\.node: /],
     ['an action with a command too', '  - action: stop-builder\n    buildx: [ls]\n', /steps\[0\]: a step is one of/],
     ['an action with env', '  - action: kill-builder\n    env: {A: b}\n', /case\.yaml:5: steps\[0\]\.env: does not apply to action: kill-builder/],
     ['standalone on a docker step', '  - docker: [version]\n    standalone: true\n', /steps\[0\]\.standalone: applies to buildx: steps/],
@@ -1254,6 +1257,17 @@ symptom: {exitCode: nonzero, step: slow}
     ],
     ['an interactive docker run that takes the host', '  - docker: [run, --pid=host, -it, alpine]\n    interact: [{send: "x"}]\n', /steps\[0\]\.docker: .*--pid/],
   ])('%s', (_name, yaml, want) => expect(usageError(caseDir(step(yaml)))).toMatch(want));
+
+  it('takes remove-node on a multi-node builder, naming a node or the last, and refuses a node it does not have', () => {
+    const nodes = (yaml: string) =>
+      `title: t\ndriver: docker-container\nbuilder:\n  nodes: [{platforms: [linux/amd64]}, {platforms: [linux/amd64]}]\nsteps:\n${yaml}symptom: {exitCode: zero}\n`;
+    const c = loadCase(caseDir(nodes('  - action: remove-node\n  - action: remove-node\n    node: 0\n')));
+    expect(c.steps.map((s) => [s.tool, s.action, s.node])).toEqual([
+      ['action', 'remove-node', undefined],
+      ['action', 'remove-node', 0],
+    ]);
+    expect(usageError(caseDir(nodes('  - action: remove-node\n    node: 2\n')))).toMatch(/^case\.yaml:7: steps\[0\]\.node: node 2 is not one of the builder's nodes \(0 to 1\)/);
+  });
 
   it('refuses a fault action on the docker driver, whose builder is the engine itself', () => {
     expect(usageError(caseDir(step('  - action: restart-builder\n', '[docker-container, docker]')))).toMatch(

@@ -18,7 +18,7 @@ import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS 
 import { validateCheck, type Check } from '../kit/checks.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
 import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, homePathProblem, labOwnedEnv } from '../kit/lab-owned.ts';
-import { FAULT_ACTIONS, type InteractAction, type Step } from '../kit/steps.ts';
+import { FAULT_ACTIONS, type InteractAction, removeNodeProblem, type Step } from '../kit/steps.ts';
 import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import type { CaseSource } from '../serve/http-files.ts';
@@ -304,6 +304,8 @@ const stepSchema = z
     buildx: argv.superRefine(argvRule((a) => checkBuildxArgv(a, AT_LOAD.buildkitImage, AT_LOAD.context))).optional(),
     docker: argv.superRefine(argvRule((a) => checkDockerArgv(a, AT_LOAD.context))).optional(),
     action: choice(FAULT_ACTIONS).optional(),
+    // remove-node: which of builder.nodes (default the last)
+    node: z.number().int().min(0).max(7).optional(),
     standalone: z.boolean().optional(),
     interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
     // a DAP script played against `buildx dap build` (repro/dap-step.ts)
@@ -550,7 +552,7 @@ function knownKeys(at: readonly Key[]): string {
   if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
   if (top === 'steps' && at.includes('dap')) return 'request (with arguments), event, id, timeout';
-  if (top === 'steps') return 'id, buildx, docker, action, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
+  if (top === 'steps') return 'id, buildx, docker, action, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
   if (top === 'serve') return 'http (files, faults), git (repos, auth); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }
@@ -619,7 +621,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
         const id = s.id ?? `${i + 1}`;
         const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
         return {
-          ...timedStep(src, s, i, driver),
+          ...timedStep(src, s, i, driver, c.builder?.nodes?.length ?? 0),
           id,
           env: s.env ?? {},
           ...(s.cwd ? { cwd: s.cwd } : {}),
@@ -817,7 +819,7 @@ function serveSpec(src: Source, s: ServeInput, root: string, uses: Set<string>):
 }
 
 /** A step's command and how it runs in time (interact, background, waitFor, await, action), checked together. */
-function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit<Step, 'id' | 'env' | 'cwd' | 'timeoutMs'> {
+function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes: number): Omit<Step, 'id' | 'env' | 'cwd' | 'timeoutMs'> {
   const at = (k: string) => ['steps', i, k];
   const command = s.buildx !== undefined || s.docker !== undefined;
   if (s.standalone !== undefined && s.buildx === undefined) src.fail(at('standalone'), 'applies to buildx: steps (it runs the binary as `buildx ...`)');
@@ -830,6 +832,11 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
         at(k),
         `applies to a foreground command step (buildx: or docker:), not to ${s.interact ? 'an interactive' : s.background ? 'a background' : 'an action or await'} step`,
       );
+  if (s.node !== undefined && s.action !== 'remove-node') src.fail(at('node'), 'applies to action: remove-node (which node of builder.nodes)');
+  if (s.action === 'remove-node') {
+    const why = removeNodeProblem(s.node, nodes);
+    if (why) src.fail(at(s.node !== undefined && nodes >= 2 ? 'node' : 'action'), why);
+  }
   if (s.action) {
     for (const k of ['env', 'cwd', 'timeout'] as const) if (s[k] !== undefined) src.fail(at(k), `does not apply to action: ${s.action} (the lab does it)`);
     if (driver.includes('docker'))
@@ -859,6 +866,7 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
     ...(s.background ? { background: waitFor ? { waitFor: { pattern: waitFor.pattern, timeoutMs: (waitFor.timeout ?? WAIT_DEFAULT_S * 4) * 1000 } } : {} } : {}),
     ...(s.await ? { await: s.await } : {}),
     ...(s.action ? { action: s.action } : {}),
+    ...(s.node !== undefined ? { node: s.node } : {}),
     ...(dap ? { dap: dap.script } : {}),
   };
 }
