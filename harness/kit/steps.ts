@@ -29,15 +29,19 @@ import { COLS, OutputLog, ROWS, Screen, controlByte, typed, waitForMatch } from 
 export type InteractAction = { expect: string; timeoutMs: number } | { send: string } | { sendControl: string };
 
 /** Faults the lab does to the cell's builder, as steps. */
-export const FAULT_ACTIONS = ['stop-builder', 'kill-builder', 'restart-builder', 'remove-node'] as const;
+export const FAULT_ACTIONS = ['stop-builder', 'kill-builder', 'restart-builder', 'remove-node', 'unreachable-node'] as const;
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
+/** The actions on one node of a multi-node builder (`node:` chooses it). */
+export const NODE_ACTIONS: readonly FaultAction[] = ['remove-node', 'unreachable-node'];
 
 /**
- * Why `action: remove-node` (with `node`, an index into builder.nodes; default the last) cannot run on a
- * builder of `nodes` nodes, or undefined. Buildx refuses to leave a builder's last node. Pure.
+ * Why a node action (`remove-node`, `unreachable-node`; `node` an index into builder.nodes, default the
+ * last) cannot run on a builder of `nodes` nodes, or undefined. Buildx refuses to leave a builder's last
+ * node, and only the nodes of a multi-node builder have an endpoint (a docker context) of their own. Pure.
  */
 export function removeNodeProblem(node: number | undefined, nodes: number): string | undefined {
-  if (nodes < 2) return 'needs a multi-node builder (builder.nodes with 2 or more entries): Buildx cannot leave the last node of a builder';
+  if (nodes < 2)
+    return 'needs a multi-node builder (builder.nodes with 2 or more entries): Buildx cannot leave the last node of a builder, and a single node has no endpoint of its own';
   if (node !== undefined && node >= nodes) return `node ${node} is not one of the builder's nodes (0 to ${nodes - 1})`;
   return undefined;
 }
@@ -159,7 +163,10 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       for (const id of step.await ?? []) await awaitStep(kit, running, recorded, id, step.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       if (step.tool === 'await') continue;
       if (step.tool === 'action') {
-        recorded.push({ id: step.id, record: step.action === 'remove-node' ? await removeNode(kit, values, step.node) : await faultAction(kit, step.action!, values) });
+        recorded.push({
+          id: step.id,
+          record: NODE_ACTIONS.includes(step.action!) ? await nodeAction(kit, step.action!, values, step.node) : await faultAction(kit, step.action!, values),
+        });
         continue;
       }
       const argv = await Promise.all(step.argv.map((a) => interpolate(a, values, read)));
@@ -404,12 +411,15 @@ async function faultAction(kit: Kit, action: FaultAction, values: LabValues): Pr
 }
 
 /**
- * `remove-node`: what a user does to take a node out of a multi-node builder, `buildx create --leave`,
- * then what Buildx leaves behind removed too (the node's BuildKit container keeps running after a leave):
- * `docker rm -f -v` of its container and state volume. The leave is the step's record; the removal is
- * in the cell's commands and facts.
+ * A fault on one node of the lab's multi-node builder (default: the last).
+ * - `remove-node`: what a user does to take a node out, `buildx create --leave`, then what Buildx leaves
+ *   behind removed too (the node's BuildKit container keeps running after a leave): `docker rm -f -v` of
+ *   its container and state volume. The leave is the step's record; the removal is in the commands and facts.
+ * - `unreachable-node`: the node's machine goes away: its endpoint (the docker context the lab made for
+ *   it) now points at a closed port on the engine's own loopback, so every call Buildx makes to that node
+ *   is refused. Its container is left as it was. The context update is the step's record.
  */
-async function removeNode(kit: Kit, values: LabValues, index: number | undefined): Promise<CommandRecord> {
+async function nodeAction(kit: Kit, action: FaultAction, values: LabValues, index: number | undefined): Promise<CommandRecord> {
   const name = values.builder;
   const ls = await kit.sandbox.look("docker ps -a --format '{{.Names}}'");
   const prefix = `buildx_buildkit_${name}`;
@@ -421,8 +431,14 @@ async function removeNode(kit: Kit, values: LabValues, index: number | undefined
   const i = index ?? nodes.at(-1);
   if (i === undefined || !nodes.includes(i))
     throw new UsageError(
-      `action remove-node: the builder ${name} has no node ${i ?? ''} container (nodes: ${nodes.join(', ') || 'none'}); it needs builder.nodes with driver: docker-container`,
+      `action ${action}: the builder ${name} has no node ${i ?? ''} container (nodes: ${nodes.join(', ') || 'none'}); it needs builder.nodes with driver: docker-container`,
     );
+  if (action === 'unreachable-node') {
+    // the context builders.ts made for node i; port 1 on the engine's own loopback: nothing listens, nothing leaves the engine
+    const { bytes: _b, ...update } = await kit.docker(['context', 'update', `${name}-n${i}`, '--docker', 'host=tcp://127.0.0.1:1']);
+    kit.fact(`action unreachable-node: node ${name}${i}'s endpoint (docker context ${name}-n${i}) is now tcp://127.0.0.1:1, exit ${update.exitCode}`);
+    return update;
+  }
   const { bytes: _, ...leave } = await kit.buildx(['create', '--leave', '--name', name, '--node', `${name}${i}`]);
   const rm = await kit.docker(['rm', '-f', '-v', `${prefix}${i}`]);
   kit.fact(`action remove-node: buildx create --leave --node ${name}${i} exit ${leave.exitCode}; docker rm -f -v ${prefix}${i} exit ${rm.exitCode}`);

@@ -1243,9 +1243,13 @@ symptom: {exitCode: nonzero, step: slow}
       '  - id: b\n    buildx: [ls]\n    background: true\n  - await: b\n  - await: b\n',
       /steps\[2\]\.await: b is not a background step before this one \(or it was awaited already\)/,
     ],
-    ['an unknown action', '  - action: reboot-host\n', /steps\[0\]\.action: "reboot-host" is not one of stop-builder, kill-builder, restart-builder, remove-node/],
+    [
+      'an unknown action',
+      '  - action: reboot-host\n',
+      /steps\[0\]\.action: "reboot-host" is not one of stop-builder, kill-builder, restart-builder, remove-node, unreachable-node/,
+    ],
     ['remove-node on a one-node builder', '  - action: remove-node\n', /^case\.yaml:4: steps\[0\]\.action: needs a multi-node builder \(builder\.nodes with 2 or more entries\)/],
-    ['node on another action', '  - action: stop-builder\n    node: 1\n', /^case\.yaml:5: steps\[0\]\.node: applies to action: remove-node/],
+    ['node on another action', '  - action: stop-builder\n    node: 1\n', /^case\.yaml:5: steps\[0\]\.node: applies to action: remove-node or unreachable-node/],
     ['a node index out of range', '  - action: remove-node\n    node: 8\n', /steps\[0\]\.node: /],
     ['an action with a command too', '  - action: stop-builder\n    buildx: [ls]\n', /steps\[0\]: a step is one of/],
     ['an action with env', '  - action: kill-builder\n    env: {A: b}\n', /case\.yaml:5: steps\[0\]\.env: does not apply to action: kill-builder/],
@@ -1261,11 +1265,13 @@ symptom: {exitCode: nonzero, step: slow}
   it('takes remove-node on a multi-node builder, naming a node or the last, and refuses a node it does not have', () => {
     const nodes = (yaml: string) =>
       `title: t\ndriver: docker-container\nbuilder:\n  nodes: [{platforms: [linux/amd64]}, {platforms: [linux/amd64]}]\nsteps:\n${yaml}symptom: {exitCode: zero}\n`;
-    const c = loadCase(caseDir(nodes('  - action: remove-node\n  - action: remove-node\n    node: 0\n')));
+    const c = loadCase(caseDir(nodes('  - action: remove-node\n  - action: remove-node\n    node: 0\n  - action: unreachable-node\n    node: 1\n')));
     expect(c.steps.map((s) => [s.tool, s.action, s.node])).toEqual([
       ['action', 'remove-node', undefined],
       ['action', 'remove-node', 0],
+      ['action', 'unreachable-node', 1],
     ]);
+    expect(usageError(caseDir(step('  - action: unreachable-node\n')))).toMatch(/steps\[0\]\.action: needs a multi-node builder/);
     expect(usageError(caseDir(nodes('  - action: remove-node\n    node: 2\n')))).toMatch(/^case\.yaml:7: steps\[0\]\.node: node 2 is not one of the builder's nodes \(0 to 1\)/);
   });
 

@@ -18,7 +18,7 @@ import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS 
 import { validateCheck, type Check } from '../kit/checks.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
 import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, homePathProblem, labOwnedEnv } from '../kit/lab-owned.ts';
-import { FAULT_ACTIONS, type InteractAction, removeNodeProblem, type Step } from '../kit/steps.ts';
+import { FAULT_ACTIONS, type InteractAction, NODE_ACTIONS, removeNodeProblem, type Step } from '../kit/steps.ts';
 import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import type { CaseSource } from '../serve/http-files.ts';
@@ -304,7 +304,7 @@ const stepSchema = z
     buildx: argv.superRefine(argvRule((a) => checkBuildxArgv(a, AT_LOAD.buildkitImage, AT_LOAD.context))).optional(),
     docker: argv.superRefine(argvRule((a) => checkDockerArgv(a, AT_LOAD.context))).optional(),
     action: choice(FAULT_ACTIONS).optional(),
-    // remove-node: which of builder.nodes (default the last)
+    // remove-node, unreachable-node: which of builder.nodes (default the last)
     node: z.number().int().min(0).max(7).optional(),
     standalone: z.boolean().optional(),
     interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
@@ -832,8 +832,9 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
         at(k),
         `applies to a foreground command step (buildx: or docker:), not to ${s.interact ? 'an interactive' : s.background ? 'a background' : 'an action or await'} step`,
       );
-  if (s.node !== undefined && s.action !== 'remove-node') src.fail(at('node'), 'applies to action: remove-node (which node of builder.nodes)');
-  if (s.action === 'remove-node') {
+  if (s.node !== undefined && !(s.action && NODE_ACTIONS.includes(s.action)))
+    src.fail(at('node'), 'applies to action: remove-node or unreachable-node (which node of builder.nodes)');
+  if (s.action && NODE_ACTIONS.includes(s.action)) {
     const why = removeNodeProblem(s.node, nodes);
     if (why) src.fail(at(s.node !== undefined && nodes >= 2 ? 'node' : 'action'), why);
   }
