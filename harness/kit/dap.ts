@@ -13,7 +13,7 @@ import type { CommandRecord } from '../model.ts';
 import { clip } from '../text.ts';
 import { atJsonPointer, checkJsonPointer } from './checks.ts';
 import { cellPathProblem } from './lab-owned.ts';
-import type { EngineProcess } from './sandbox.ts';
+import { type EngineProcess, endAfterScript } from './sandbox.ts';
 import { waitForMatch } from './terminal.ts';
 
 /** Node loads the package's CommonJS build as a default export; vite's runner, which runs the cells, by name. */
@@ -40,8 +40,6 @@ export interface DapTranscript {
 export const DAP_OUTPUT_LIMIT = 16 << 20;
 /** The keys `launch` takes (Buildx's LaunchConfig): anything else may name a path or a program the lab has not checked. */
 export const LAUNCH_KEYS = ['dockerfile', 'contextPath', 'target', 'stopOnEntry'] as const;
-/** How long the adapter has to end after the script (its stdin closed), before the lab ends it. */
-const AFTER_SCRIPT_MS = 10_000;
 
 /** The key of line `i` in the transcript: its id, or its position from 1. Pure. */
 export const lineKey = (line: DapLine, i: number): string => line.id ?? `${i + 1}`;
@@ -256,14 +254,8 @@ export async function playDap(
     }
     if (transcript.stopped) opts.fact(transcript.stopped);
     proc.proc.endInput();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = Math.max(0, Math.min(AFTER_SCRIPT_MS, deadline - Date.now()));
-    const ended = await Promise.race([proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), grace)))]);
-    clearTimeout(timer);
-    if (!ended) {
-      notes.push(`the adapter was still running ${grace / 1000} s after the script: the lab ended it`);
-      await proc.stop();
-    }
+    const ended = await endAfterScript(proc, deadline, 'the adapter');
+    if (ended) notes.push(ended);
   } finally {
     if (!proc.ended()) await proc.stop();
     reader.dispose();

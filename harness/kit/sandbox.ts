@@ -50,6 +50,28 @@ printf 'ctx\t%s\n' "$ctx"`;
 /** The PATH of the engines' images (Debian's default for root). */
 const ENGINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** Whether `proc` ends within `ms` (true), or is still running then (false); it is left running either way. */
+export async function endsWithin(proc: Pick<EngineProcess, 'done'>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), ms)))]);
+  clearTimeout(timer);
+  return ended;
+}
+
+/** How long a scripted step's command (interact, dap) may take to end after its script, before the lab ends it. */
+export const AFTER_SCRIPT_MS = 10_000;
+
+/**
+ * After a scripted step: `proc` has AFTER_SCRIPT_MS (no later than `deadline`) to end by itself; then the
+ * lab ends it. Returns the note saying so (`what` names the process), or undefined when it ended by itself.
+ */
+export async function endAfterScript(proc: EngineProcess, deadline: number, what: string): Promise<string | undefined> {
+  const grace = Math.max(0, Math.min(AFTER_SCRIPT_MS, deadline - Date.now()));
+  if (await endsWithin(proc, grace)) return undefined;
+  await proc.stop();
+  return `${what} was still running ${grace / 1000} s after the script: the lab ended it`;
+}
+
 /** A process started in the engine (CellSandbox.start). */
 export interface EngineProcess {
   proc: RunningProcess;

@@ -22,7 +22,7 @@ import type { Kit } from './context.ts';
 import { type DapLine, playDap } from './dap.ts';
 import { checkDockerArgv } from './docker-argv.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
-import type { CellPath, EngineProcess } from './sandbox.ts';
+import { type CellPath, type EngineProcess, endAfterScript, endsWithin } from './sandbox.ts';
 import { COLS, OutputLog, ROWS, Screen, controlByte, typed, waitForMatch } from './terminal.ts';
 
 /** One line of an interactive step's script. */
@@ -81,8 +81,6 @@ export const STDIO_LIMIT = 16 << 20;
 
 /** How long a step may run when it names no timeout. */
 const DEFAULT_TIMEOUT_MS = 300_000;
-/** How long an interactive step's command may take to end after its script, before the lab ends it. */
-const AFTER_SCRIPT_MS = 10_000;
 
 /** The lab values of one run of the steps. */
 export interface LabValues {
@@ -323,9 +321,7 @@ function commandOf(step: Step, argv: string[]): string[] {
 async function awaitStep(kit: Kit, running: Map<string, { proc: EngineProcess; at: number }>, recorded: RecordedStep[], id: string, timeoutMs: number): Promise<void> {
   const r = running.get(id);
   if (!r) throw new UsageError(`await: ${id} is not a background step that ran before this one`);
-  let timer: NodeJS.Timeout | undefined;
-  const ended = await Promise.race([r.proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), timeoutMs)))]);
-  clearTimeout(timer);
+  const ended = await endsWithin(r.proc, timeoutMs);
   if (!ended) await r.proc.stop();
   running.delete(id);
   const rec = await r.proc.done;
@@ -367,14 +363,8 @@ async function interact(
       } else if ('send' in a) proc.proc.write(typed(a.send));
       else proc.proc.write(controlByte(a.sendControl));
     }
-    let timer: NodeJS.Timeout | undefined;
-    const grace = Math.max(0, Math.min(AFTER_SCRIPT_MS, deadline - Date.now()));
-    const ended = await Promise.race([proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), grace)))]);
-    clearTimeout(timer);
-    if (!ended) {
-      notes.push(`the command was still running ${grace / 1000} s after the script: the lab ended it`);
-      await proc.stop();
-    }
+    const ended = await endAfterScript(proc, deadline, 'the command');
+    if (ended) notes.push(ended);
   } finally {
     if (!proc.ended()) await proc.stop();
   }

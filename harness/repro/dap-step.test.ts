@@ -20,14 +20,10 @@ ${lines}
 symptom: {exitCode: zero}
 `;
 
-function refusal(text: string): string {
-  try {
-    parseCase(text, dir);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('parseCase accepted the case');
+/** parseCase refuses `text` with a UsageError whose message matches `why`. */
+function refuses(text: string, why: RegExp): void {
+  expect(() => parseCase(text, dir)).toThrow(UsageError);
+  expect(() => parseCase(text, dir)).toThrow(why);
 }
 
 describe('dap: steps', () => {
@@ -57,40 +53,45 @@ describe('dap: steps', () => {
   });
 
   it('refuses bad lines with their line and field', () => {
-    expect(refusal(dapCase('      - request: initialize\n        event: stopped'))).toMatch(
+    refuses(
+      dapCase('      - request: initialize\n        event: stopped'),
       /^case\.yaml:\d+: steps\[0\]\.dap\[0\]: a line is one of request: NAME \(with arguments\) or event: NAME/,
     );
-    expect(refusal(dapCase('      - event: stopped\n        arguments: {x: 1}'))).toMatch(/steps\[0\]\.dap\[0\]: arguments belong to a request line/);
-    expect(refusal(dapCase('      - request: "stack trace"'))).toMatch(/steps\[0\]\.dap\[0\]\.request: is not a DAP command or event name/);
-    expect(refusal(dapCase('      - request: next\n        wait: 3'))).toMatch(
+    refuses(dapCase('      - event: stopped\n        arguments: {x: 1}'), /steps\[0\]\.dap\[0\]: arguments belong to a request line/);
+    refuses(dapCase('      - request: "stack trace"'), /steps\[0\]\.dap\[0\]\.request: is not a DAP command or event name/);
+    refuses(
+      dapCase('      - request: next\n        wait: 3'),
       /^case\.yaml:\d+: steps\[0\]\.dap\[0\]\.wait: unknown key; steps\[0\]\.dap\[0\] takes request \(with arguments\), event, id, timeout/,
     );
-    expect(refusal(dapCase('      - event: stopped\n        timeout: 601'))).toMatch(/steps\[0\]\.dap\[0\]\.timeout/);
-    expect(refusal('title: t\nsteps:\n  - buildx: [dap, build, .]\n    dap: []\nsymptom: {exitCode: zero}\n')).toMatch(/^case\.yaml:4: steps\[0\]\.dap: is empty/);
-    expect(refusal(dapCase('      - request: evaluate\n        arguments: {expression: "${nope}"}'))).toMatch(/\$\{nope\} is not a lab value/);
+    refuses(dapCase('      - event: stopped\n        timeout: 601'), /steps\[0\]\.dap\[0\]\.timeout/);
+    refuses('title: t\nsteps:\n  - buildx: [dap, build, .]\n    dap: []\nsymptom: {exitCode: zero}\n', /^case\.yaml:4: steps\[0\]\.dap: is empty/);
+    refuses(dapCase('      - request: evaluate\n        arguments: {expression: "${nope}"}'), /\$\{nope\} is not a lab value/);
   });
 
   it('refuses references to lines that are not before, and ids used twice, at their line', () => {
-    const later = refusal(dapCase('      - request: next\n        arguments: {threadId: {from: stop, pointer: /body/threadId}}\n      - event: stopped\n        id: stop'));
-    expect(later).toMatch(/^case\.yaml:6: steps\[0\]\.dap\[0\]\.arguments: takes from stop, which is no line before this one/);
-    expect(refusal(dapCase('      - event: stopped\n        id: s\n      - event: stopped\n        id: s'))).toMatch(/steps\[0\]\.dap\[1\]\.id: s is used twice/);
-    expect(refusal(dapCase('      - event: stopped\n        id: s\n      - request: next\n        arguments: {threadId: {from: s, pointer: body}}'))).toMatch(
+    refuses(
+      dapCase('      - request: next\n        arguments: {threadId: {from: stop, pointer: /body/threadId}}\n      - event: stopped\n        id: stop'),
+      /^case\.yaml:6: steps\[0\]\.dap\[0\]\.arguments: takes from stop, which is no line before this one/,
+    );
+    refuses(dapCase('      - event: stopped\n        id: s\n      - event: stopped\n        id: s'), /steps\[0\]\.dap\[1\]\.id: s is used twice/);
+    refuses(
+      dapCase('      - event: stopped\n        id: s\n      - request: next\n        arguments: {threadId: {from: s, pointer: body}}'),
       /steps\[0\]\.dap\[1\]\.arguments: json\.pointer "body" is not a JSON Pointer/,
     );
   });
 
   it("refuses launch arguments beyond Buildx's, and paths that leave the context", () => {
-    expect(refusal(dapCase('      - request: launch\n        arguments: {contextPath: /}'))).toMatch(/steps\[0\]\.dap\[0\]\.arguments: launch contextPath \//);
-    expect(refusal(dapCase('      - request: launch\n        arguments: {dockerfile: ../x}'))).toMatch(/launch dockerfile \.\.\/x/);
-    expect(refusal(dapCase('      - request: launch\n        arguments: {program: /bin/sh}'))).toMatch(/launch takes dockerfile, contextPath, target, stopOnEntry, not program/);
+    refuses(dapCase('      - request: launch\n        arguments: {contextPath: /}'), /steps\[0\]\.dap\[0\]\.arguments: launch contextPath \//);
+    refuses(dapCase('      - request: launch\n        arguments: {dockerfile: ../x}'), /launch dockerfile \.\.\/x/);
+    refuses(dapCase('      - request: launch\n        arguments: {program: /bin/sh}'), /launch takes dockerfile, contextPath, target, stopOnEntry, not program/);
   });
 
   it('needs a foreground buildx dap step, whose stdin is the protocol', () => {
     const text = (argv: string, extra: string) => `title: t\nsteps:\n  - buildx: ${argv}\n${extra}    dap: [{request: initialize}]\nsymptom: {exitCode: zero}\n`;
-    expect(refusal(text('[build, .]', ''))).toMatch(/steps\[0\]\.dap: applies to a buildx: \[dap, build, \.\.\.\] step/);
-    expect(refusal(text('[dap, build, .]', '    stdin: Dockerfile\n'))).toMatch(/steps\[0\]\.stdin: a dap step's stdin carries the protocol/);
-    expect(refusal(text('[dap, build, .]', '    background: true\n'))).toMatch(/steps\[0\]\.background: a dap step runs in the foreground/);
-    expect(refusal(`title: t\nsteps:\n  - docker: [version]\n    dap: [{request: initialize}]\nsymptom: {exitCode: zero}\n`)).toMatch(/steps\[0\]\.dap: applies to a buildx/);
+    refuses(text('[build, .]', ''), /steps\[0\]\.dap: applies to a buildx: \[dap, build, \.\.\.\] step/);
+    refuses(text('[dap, build, .]', '    stdin: Dockerfile\n'), /steps\[0\]\.stdin: a dap step's stdin carries the protocol/);
+    refuses(text('[dap, build, .]', '    background: true\n'), /steps\[0\]\.background: a dap step runs in the foreground/);
+    refuses(`title: t\nsteps:\n  - docker: [version]\n    dap: [{request: initialize}]\nsymptom: {exitCode: zero}\n`, /steps\[0\]\.dap: applies to a buildx/);
     expect(dapStepProblem({ buildx: ['dap', 'build'], interact: [] })).toEqual(['interact', expect.stringContaining('not keys at a terminal')]);
     // stdout: keeps the transcript
     expect(parseCase(text('[dap, build, .]', '    stdout: dap.json\n'), dir).steps[0]!.stdout).toBe('dap.json');
