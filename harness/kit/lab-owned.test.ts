@@ -152,6 +152,15 @@ describe('cellPathProblem', () => {
   it.each(['/etc', '../x', 'a/../../x', '', '/tmp/cells/c1', 'a\nb'])('refuses %j', (p) => expect(cellPathProblem(p, CTX)).toBeDefined());
 });
 
+describe('buildx argv: dap attach, which joins stdio to any unix socket of the engine', () => {
+  it('refuses dap attach, and takes dap build', () => {
+    expect(() => buildx('dap', 'attach', '/var/run/docker.sock')).toThrow(/dap attach connects to any unix socket/);
+    expect(() => buildx('--debug', 'dap', 'attach', '/run/x.sock')).toThrow(/dap attach/);
+    expect(() => buildx('--builder', 'b', 'dap', '--builder', 'c', 'attach', '/run/x.sock')).toThrow(/dap attach/);
+    expect(buildx('dap', 'build', '-f', 'Dockerfile', '.').paths).toEqual(['Dockerfile']);
+  });
+});
+
 describe('buildx argv: create --leave starts nothing, so it names no image', () => {
   it('takes a leave, and still wants the image when --leave is false', () => {
     expect(buildx('create', '--leave', '--name', 'b', '--node', 'b1').paths).toEqual([]);

@@ -203,6 +203,11 @@ export interface BuildxArgvCheck {
  */
 export function checkBuildxArgv(argv: readonly string[], labImage: string | undefined, context: string): BuildxArgvCheck {
   const paths: string[] = [];
+  // `dap attach PATH` (hidden) joins stdin and stdout to any unix socket of the engine: its API socket would
+  // take docker requests past the docker steps' allowlist. A case speaks DAP through `dap build` (dap:).
+  // (any `attach` word in a dap argv: a flag's value must not hide it)
+  if (subcommand(argv) === 'dap' && argv.includes('attach'))
+    throw new Error('dap attach connects to any unix socket in the engine (its API socket too); speak DAP to `dap build` with a dap: script');
   const path_ = (flag: string, p: string | undefined) => {
     if (p === undefined) return;
     const why = cellPathProblem(p, context);

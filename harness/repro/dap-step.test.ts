@@ -89,6 +89,7 @@ describe('dap: steps', () => {
   it('needs a foreground buildx dap step, whose stdin is the protocol', () => {
     const text = (argv: string, extra: string) => `title: t\nsteps:\n  - buildx: ${argv}\n${extra}    dap: [{request: initialize}]\nsymptom: {exitCode: zero}\n`;
     refuses(text('[build, .]', ''), /steps\[0\]\.dap: applies to a buildx: \[dap, build, \.\.\.\] step/);
+    refuses(text('[dap, attach, /var/run/docker.sock]', ''), /steps\[0\]\.buildx: dap attach connects to any unix socket/);
     refuses(text('[dap, build, .]', '    stdin: Dockerfile\n'), /steps\[0\]\.stdin: a dap step's stdin carries the protocol/);
     refuses(text('[dap, build, .]', '    background: true\n'), /steps\[0\]\.background: a dap step runs in the foreground/);
     refuses(`title: t\nsteps:\n  - docker: [version]\n    dap: [{request: initialize}]\nsymptom: {exitCode: zero}\n`, /steps\[0\]\.dap: applies to a buildx/);

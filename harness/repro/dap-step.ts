@@ -47,7 +47,7 @@ export function dapScript(
 
 /** Why a step with `dap:` is refused, as [field, message]: it needs `buildx: [dap, build, ...]` in the foreground, stdin belongs to the protocol. Pure. */
 export function dapStepProblem(s: { buildx?: string[]; interact?: unknown; background?: boolean; stdin?: unknown }): [string, string] | undefined {
-  if (s.buildx?.[0] !== 'dap') return ['dap', 'applies to a buildx: [dap, build, ...] step (Buildx speaks DAP on its stdin and stdout)'];
+  if (s.buildx?.[0] !== 'dap' || s.buildx[1] !== 'build') return ['dap', 'applies to a buildx: [dap, build, ...] step (Buildx speaks DAP on its stdin and stdout)'];
   if (s.interact !== undefined) return ['interact', 'a dap step speaks DAP on stdin, not keys at a terminal: drop interact'];
   if (s.background) return ['background', 'a dap step runs in the foreground; its script waits for what it needs'];
   if (s.stdin !== undefined) return ['stdin', "a dap step's stdin carries the protocol"];
