@@ -86,6 +86,8 @@ export interface RunningProcess {
   endInput(): void;
   /** every chunk of output as it arrives, stdout and stderr interleaved */
   onData(listener: (chunk: Buffer) => void): void;
+  /** every chunk of stdout alone as it arrives (a protocol spoken over stdout, such as DAP) */
+  onStdout(listener: (chunk: Buffer) => void): void;
   /** its record once it ended (never rejects) */
   readonly done: Promise<CommandRecord>;
   /** kills the process the lab started (not what it started elsewhere: see the caller) */
@@ -97,9 +99,11 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
   const started = performance.now();
   const child = spawn(argv, options, options.stdin ? 'pipe' : 'ignore');
   const listeners: ((chunk: Buffer) => void)[] = [];
+  const stdoutListeners: ((chunk: Buffer) => void)[] = [];
   for (const stream of [child.stdout, child.stderr])
     stream?.on('data', (chunk: Buffer) => {
       for (const l of listeners) l(chunk);
+      if (stream === child.stdout) for (const l of stdoutListeners) l(chunk);
     });
   // a write after the process ended must not crash the lab (EPIPE)
   child.stdin?.on('error', () => undefined);
@@ -111,6 +115,7 @@ export function start(argv: readonly string[], options: Omit<ExecOptions, 'input
     },
     endInput: () => child.stdin?.end(),
     onData: (l) => listeners.push(l),
+    onStdout: (l) => stdoutListeners.push(l),
     done,
     kill: () => child.kill('SIGKILL'),
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cellPathProblem, checkBuildxArgv, csvFields, dockerConfigProblem, driverOptsProblem, labOwnedEnv } from './lab-owned.ts';
+import { cellPathProblem, checkBuildxArgv, csvFields, dockerConfigProblem, driverOptsProblem, homePathProblem, labOwnedEnv } from './lab-owned.ts';
 
 const CTX = '/tmp/cells/c1/ctx';
 const IMAGE = 'registry:5000/buildx-lab/buildkit:v0.17.1';
@@ -150,6 +150,43 @@ describe('cellPathProblem', () => {
     expect(cellPathProblem(p, p.startsWith('${') ? '${context}' : CTX)).toBe(want);
   });
   it.each(['/etc', '../x', 'a/../../x', '', '/tmp/cells/c1', 'a\nb'])('refuses %j', (p) => expect(cellPathProblem(p, CTX)).toBeDefined());
+});
+
+describe('buildx argv: dap attach, which joins stdio to any unix socket of the engine', () => {
+  it('refuses dap attach, and takes dap build', () => {
+    expect(() => buildx('dap', 'attach', '/var/run/docker.sock')).toThrow(/dap attach connects to any unix socket/);
+    expect(() => buildx('--debug', 'dap', 'attach', '/run/x.sock')).toThrow(/dap attach/);
+    expect(() => buildx('--builder', 'b', 'dap', '--builder', 'c', 'attach', '/run/x.sock')).toThrow(/dap attach/);
+    expect(buildx('dap', 'build', '-f', 'Dockerfile', '.').paths).toEqual(['Dockerfile']);
+  });
+});
+
+describe('buildx argv: create --leave starts nothing, so it names no image', () => {
+  it('takes a leave, and still wants the image when --leave is false', () => {
+    expect(buildx('create', '--leave', '--name', 'b', '--node', 'b1').paths).toEqual([]);
+    expect(buildx('create', '--name', 'b', '--leave=true', '--node', 'b1').paths).toEqual([]);
+    expect(() => buildx('create', '--name', 'b', '--leave=false', '--node', 'b1')).toThrow(/must name the lab's BuildKit image/);
+    expect(() => buildx('create', '--name', 'b', '--node', 'b1')).toThrow(/must name the lab's BuildKit image/);
+  });
+});
+
+describe("homePathProblem: files under the cell's own HOME", () => {
+  it.each(['.docker/desktop-build/.lastaccess', '.docker/features.json', '.docker/desktop/x-y_z.1'])('takes %s', (p) => expect(homePathProblem(p)).toBeUndefined());
+  it.each([
+    ['.gitconfig', /not under \.docker\//],
+    ['.ssh/config', /not under \.docker\//],
+    ['.config/git/config', /not under \.docker\//],
+    ['.docker', /not under \.docker\//],
+    ['.docker/config.json', /client's config.*config\.dockerConfig/],
+    ['.docker/cli-plugins/docker-x', /client's config/],
+    ['.docker/buildx/instances/x', /client's config/],
+    ['.docker/../.gitconfig', /names \. or \.\./],
+    ['.docker/./x', /names \. or \.\./],
+    ['/root/.docker/x', /not a plain relative path/],
+    ['.docker//x', /not a plain relative path/],
+    ['.docker/a b', /not a plain relative path/],
+    ['.docker/x\n', /not a plain relative path/],
+  ])('refuses %j', (p, why) => expect(homePathProblem(p)).toMatch(why));
 });
 
 describe('env a case may not set', () => {

@@ -109,6 +109,23 @@ export function cellPathProblem(p: string, context: string): string | undefined 
   return undefined;
 }
 
+/**
+ * Why a file may not go under the cell's own HOME (`config.home`), or undefined. Only under `.docker/`,
+ * where Docker Desktop's markers live (`.docker/desktop-build/.lastaccess`): other dotfiles make programs
+ * run (`.gitconfig`'s core.fsmonitor and core.sshCommand, `.ssh/config`'s ProxyCommand; Buildx runs git on
+ * the context), and the client's config and plugins are DOCKER_CONFIG's (config.dockerConfig). Pure.
+ */
+export function homePathProblem(p: string): string | undefined {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(p)) return 'is not a plain relative path (letters, digits, . _ - and /)';
+  const parts = p.split('/');
+  if (parts.some((x) => x === '.' || x === '..')) return 'names . or ..; give a path under HOME';
+  if (parts[0] !== '.docker' || parts.length < 2)
+    return "is not under .docker/: only Docker's own files go in the cell's HOME (a .gitconfig or .ssh/config would make programs run)";
+  if (parts[1] === 'config.json' || parts[1] === 'cli-plugins' || parts[1] === 'buildx')
+    return `.docker/${parts[1]} is the client's config, which the lab keeps in DOCKER_CONFIG and BUILDX_CONFIG: use config.dockerConfig or config.buildkitdDefault`;
+  return undefined;
+}
+
 /** The builder network values a case may choose: the lab's own (host) and the engine's own, both inside the DinD. */
 export const BUILDER_NETWORKS = ['host', 'bridge', 'none'] as const;
 
@@ -186,6 +203,11 @@ export interface BuildxArgvCheck {
  */
 export function checkBuildxArgv(argv: readonly string[], labImage: string | undefined, context: string): BuildxArgvCheck {
   const paths: string[] = [];
+  // `dap attach PATH` (hidden) joins stdin and stdout to any unix socket of the engine: its API socket would
+  // take docker requests past the docker steps' allowlist. A case speaks DAP through `dap build` (dap:).
+  // (any `attach` word in a dap argv: a flag's value must not hide it)
+  if (subcommand(argv) === 'dap' && argv.includes('attach'))
+    throw new Error('dap attach connects to any unix socket in the engine (its API socket too); speak DAP to `dap build` with a dap: script');
   const path_ = (flag: string, p: string | undefined) => {
     if (p === undefined) return;
     const why = cellPathProblem(p, context);
@@ -256,7 +278,9 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
   // Without an image option Buildx runs whatever the engine holds under moby/buildkit's default name,
   // which a step can build and load first.
   const driver = flagUses(argv, ['driver'], '').at(-1)?.value ?? 'docker-container';
-  if (subcommand(argv) === 'create' && !['remote', 'docker'].includes(driver) && !image) {
+  // `create --leave` takes a node out of a builder and starts nothing (pflag's true spellings)
+  const leave = argv.some((a) => a === '--leave' || /^--leave=(1|t|T|TRUE|true|True)$/.test(a));
+  if (subcommand(argv) === 'create' && !['remote', 'docker'].includes(driver) && !image && !leave) {
     throw new Error(`create of a ${driver} builder must name the lab's BuildKit image: add --driver-opt image=\${buildkitImage} (Buildx runs the image privileged)`);
   }
   return { paths };

@@ -8,6 +8,7 @@ import { HarnessError, UsageError } from '../errors.ts';
 import type { RunResult, RunningProcess } from '../exec.ts';
 import type { CommandRecord } from '../model.ts';
 import { shellQuote } from '../text.ts';
+import { homePathProblem } from './lab-owned.ts';
 
 /**
  * buildkitd.toml that lets a docker-container or remote builder talk plain HTTP to the lab registry. A
@@ -49,6 +50,28 @@ printf 'ctx\t%s\n' "$ctx"`;
 /** The PATH of the engines' images (Debian's default for root). */
 const ENGINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** Whether `proc` ends within `ms` (true), or is still running then (false); it is left running either way. */
+export async function endsWithin(proc: Pick<EngineProcess, 'done'>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), ms)))]);
+  clearTimeout(timer);
+  return ended;
+}
+
+/** How long a scripted step's command (interact, dap) may take to end after its script, before the lab ends it. */
+export const AFTER_SCRIPT_MS = 10_000;
+
+/**
+ * After a scripted step: `proc` has AFTER_SCRIPT_MS (no later than `deadline`) to end by itself; then the
+ * lab ends it. Returns the note saying so (`what` names the process), or undefined when it ended by itself.
+ */
+export async function endAfterScript(proc: EngineProcess, deadline: number, what: string): Promise<string | undefined> {
+  const grace = Math.max(0, Math.min(AFTER_SCRIPT_MS, deadline - Date.now()));
+  if (await endsWithin(proc, grace)) return undefined;
+  await proc.stop();
+  return `${what} was still running ${grace / 1000} s after the script: the lab ended it`;
+}
+
 /** A process started in the engine (CellSandbox.start). */
 export interface EngineProcess {
   proc: RunningProcess;
@@ -89,6 +112,8 @@ export class CellSandbox {
   readonly dir: string;
   /** the fixture already copied into contextDir, if any */
   preparedFixture?: string;
+  /** whether the cell's commands run with HOME in the cell (a case that places files there, config.home) */
+  private ownHome = false;
 
   private constructor(
     readonly dind: StartedDindContainer,
@@ -131,6 +156,7 @@ export class CellSandbox {
       ...(opts.fixture ? [`cp -r ${shellQuote(this.fixture(opts.fixture))}/. ${this.contextDir}/`, `echo ${cellId} > ${this.contextDir}/cell-id.txt`] : []),
     ].join(' && ');
     this.preparedFixture = opts.fixture;
+    this.ownHome = false;
     const r = reset
       ? await this.dind.exec(['sh', '-ec', `${resetScript(reset)}\n${script}`], { timeoutMs: 150_000 })
       : await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
@@ -149,9 +175,27 @@ export class CellSandbox {
     return `${this.dir}/buildx`;
   }
 
+  get homeDir(): string {
+    return `${this.dir}/home`;
+  }
+
   /** What the lab owns in every command's environment: set last, so nothing a case gives replaces it. */
   private get owned(): Record<string, string> {
-    return { DOCKER_CONFIG: this.dockerConfigDir, BUILDX_CONFIG: this.buildxConfigDir };
+    return { DOCKER_CONFIG: this.dockerConfigDir, BUILDX_CONFIG: this.buildxConfigDir, ...(this.ownHome ? { HOME: this.homeDir } : {}) };
+  }
+
+  /**
+   * Places files under the cell's own HOME (`config.home`: Docker Desktop's markers) and runs every later
+   * command with HOME there, not the engine's /root, which the engine's other cells share. Paths are held
+   * to homePathProblem (lab-owned.ts) here too.
+   */
+  async placeHome(files: readonly { rel: string; content: Buffer }[]): Promise<void> {
+    for (const f of files) {
+      const why = homePathProblem(f.rel);
+      if (why) throw new UsageError(`config.home: ${f.rel} ${why}`);
+    }
+    await this.writeFiles([{ rel: 'home/.keep', content: '' }, ...files.map((f) => ({ rel: `home/${f.rel}`, content: f.content }))]);
+    this.ownHome = true;
   }
 
   get env(): Record<string, string> {
@@ -235,7 +279,7 @@ export class CellSandbox {
    * the engine (killing the `docker exec` client alone would leave them running). The record of `done` is
    * not yet in the cell's commands: the caller adds it once it is final (addRecord).
    */
-  start(argv: readonly string[], opts: CommandOptions & { tty?: { cols: number; rows: number }; name: string }): EngineProcess {
+  start(argv: readonly string[], opts: CommandOptions & { tty?: { cols: number; rows: number }; name: string; stdin?: boolean }): EngineProcess {
     if (!/^[a-z0-9-]+$/.test(opts.name)) throw new HarnessError(`process name '${opts.name}' is not of the lab's form`);
     const pidFile = `${this.dir}/run/${opts.name}.pid`;
     // The lab's wrapper: the command travels as arguments, never through the script's text.
@@ -248,7 +292,8 @@ export class CellSandbox {
       // the step's timeout is kept below (it must end the process in the engine too); this is a backstop
       timeoutMs: timeoutMs + 60_000,
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-      stdin: opts.tty !== undefined,
+      // a terminal's keys, or a protocol spoken over stdin (a DAP step)
+      stdin: opts.tty !== undefined || opts.stdin === true,
     });
     let ended = false;
     let timedOut = false;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Kit } from './context.ts';
-import { STDIO_LIMIT, interpolate, interpolateCheck, runSteps, type LabValues, type Step } from './steps.ts';
+import { STDIO_LIMIT, interpolate, interpolateCheck, removeNodeProblem, runSteps, type LabValues, type Step } from './steps.ts';
 
 const values: LabValues = {
   target: 'registry:5000/lab/s/c1/app:v1',
@@ -344,5 +344,15 @@ describe('runSteps in time: the order of background, waitFor, await and the end 
     expect(r!.record.exitCode).toBe(137);
     expect(r!.record.stderr).toMatch(/interact\[3\]: the expect saw no match within 0\.05 s; the script stopped there/);
     expect(r!.record.stderr).not.toMatch(/secret-pattern/);
+  });
+});
+
+describe('removeNodeProblem', () => {
+  it('needs two nodes or more, and a node the builder has', () => {
+    expect(removeNodeProblem(undefined, 2)).toBeUndefined();
+    expect(removeNodeProblem(1, 3)).toBeUndefined();
+    expect(removeNodeProblem(undefined, 1)).toMatch(/cannot leave the last node/);
+    expect(removeNodeProblem(0, 0)).toMatch(/needs a multi-node builder/);
+    expect(removeNodeProblem(2, 2)).toBe("node 2 is not one of the builder's nodes (0 to 1)");
   });
 });

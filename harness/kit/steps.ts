@@ -19,17 +19,32 @@ import { clip, stripAnsi } from '../text.ts';
 import type { RunResult } from '../exec.ts';
 import { matchAt, matchBudget, type Check, type RecordedStep } from './checks.ts';
 import type { Kit } from './context.ts';
+import { type DapLine, playDap } from './dap.ts';
 import { checkDockerArgv } from './docker-argv.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
-import type { CellPath, EngineProcess } from './sandbox.ts';
+import { type CellPath, type EngineProcess, endAfterScript, endsWithin } from './sandbox.ts';
 import { COLS, OutputLog, ROWS, Screen, controlByte, typed, waitForMatch } from './terminal.ts';
 
 /** One line of an interactive step's script. */
 export type InteractAction = { expect: string; timeoutMs: number } | { send: string } | { sendControl: string };
 
 /** Faults the lab does to the cell's builder, as steps. */
-export const FAULT_ACTIONS = ['stop-builder', 'kill-builder', 'restart-builder'] as const;
+export const FAULT_ACTIONS = ['stop-builder', 'kill-builder', 'restart-builder', 'remove-node', 'unreachable-node'] as const;
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
+/** The actions on one node of a multi-node builder (`node:` chooses it). */
+export const NODE_ACTIONS: readonly FaultAction[] = ['remove-node', 'unreachable-node'];
+
+/**
+ * Why a node action (`remove-node`, `unreachable-node`; `node` an index into builder.nodes, default the
+ * last) cannot run on a builder of `nodes` nodes, or undefined. Buildx refuses to leave a builder's last
+ * node, and only the nodes of a multi-node builder have an endpoint (a docker context) of their own. Pure.
+ */
+export function removeNodeProblem(node: number | undefined, nodes: number): string | undefined {
+  if (nodes < 2)
+    return 'needs a multi-node builder (builder.nodes with 2 or more entries): Buildx cannot leave the last node of a builder, and a single node has no endpoint of its own';
+  if (node !== undefined && node >= nodes) return `node ${node} is not one of the builder's nodes (0 to ${nodes - 1})`;
+  return undefined;
+}
 
 export interface Step {
   id: string;
@@ -44,11 +59,15 @@ export interface Step {
   standalone?: boolean;
   /** run under a pseudo-terminal, typing and waiting as the script says */
   interact?: InteractAction[];
+  /** speak the Debug Adapter Protocol on the command's stdin and stdout, as the script says (kit/dap.ts) */
+  dap?: DapLine[];
   /** run while the next steps go on; with waitFor, the next step starts once the output matches */
   background?: { waitFor?: { pattern: string; timeoutMs: number } };
   /** background steps to wait for (to their end) before this step */
   await?: string[];
   action?: FaultAction;
+  /** remove-node: which node (index into builder.nodes; default the last) */
+  node?: number;
   /** a file of the context that receives the step's stdout, byte for byte */
   stdout?: string;
   /** the step's stdin: a file of the context, or the stdout of an earlier step */
@@ -62,8 +81,6 @@ export const STDIO_LIMIT = 16 << 20;
 
 /** How long a step may run when it names no timeout. */
 const DEFAULT_TIMEOUT_MS = 300_000;
-/** How long an interactive step's command may take to end after its script, before the lab ends it. */
-const AFTER_SCRIPT_MS = 10_000;
 
 /** The lab values of one run of the steps. */
 export interface LabValues {
@@ -146,7 +163,10 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       for (const id of step.await ?? []) await awaitStep(kit, running, recorded, id, step.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       if (step.tool === 'await') continue;
       if (step.tool === 'action') {
-        recorded.push({ id: step.id, record: await faultAction(kit, step.action!, values) });
+        recorded.push({
+          id: step.id,
+          record: NODE_ACTIONS.includes(step.action!) ? await nodeAction(kit, step.action!, values, step.node) : await faultAction(kit, step.action!, values),
+        });
         continue;
       }
       const argv = await Promise.all(step.argv.map((a) => interpolate(a, values, read)));
@@ -161,6 +181,29 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       if (step.interact) {
         const script = await Promise.all(step.interact.map(async (a) => ('send' in a ? { send: await interpolate(a.send, values, read) } : a)));
         recorded.push({ id: step.id, record: await interact(kit, step.id, script, full, { env: stepEnv, cwd, timeoutMs }) });
+      } else if (step.dap) {
+        if (step.stdout !== undefined) await stdoutTarget(kit, step.stdout, `step ${step.id}: stdout: ${step.stdout}`);
+        const proc = kit.sandbox.start(full, { env: stepEnv, cwd, timeoutMs, name: `${step.id}-dap`, stdin: true });
+        const { record, transcript } = await playDap(proc, step.dap, {
+          timeoutMs,
+          context: values.context,
+          fill: (s) => interpolate(s, values, read),
+          fact: (f) => kit.fact(`step ${step.id}: ${f}`),
+          resolveLaunch: (paths) =>
+            kit.sandbox.resolveInContext(paths, step.cwd ?? '.').then(
+              () => undefined,
+              (e: Error) => {
+                throw e instanceof UsageError ? new UsageError(`step ${step.id}: launch: ${e.message}`) : e;
+              },
+            ),
+        });
+        kit.sandbox.addRecord(record);
+        // a script that stopped short judges nothing: the cell is inconclusive
+        recorded.push({ id: step.id, record, ...(transcript.stopped ? { missed: transcript.stopped } : {}) });
+        if (step.stdout !== undefined) {
+          await writeContextFile(kit, step.stdout, Buffer.from(record.stdout), `step ${step.id}: stdout: ${step.stdout}`);
+          kit.fact(`step ${step.id}: the DAP transcript written to ${step.stdout}`);
+        }
       } else if (step.background) {
         const log = new OutputLog();
         const proc = kit.sandbox.start(full, { env: stepEnv, cwd, timeoutMs, name: `${step.id}-bg` });
@@ -280,9 +323,7 @@ function commandOf(step: Step, argv: string[]): string[] {
 async function awaitStep(kit: Kit, running: Map<string, { proc: EngineProcess; at: number }>, recorded: RecordedStep[], id: string, timeoutMs: number): Promise<void> {
   const r = running.get(id);
   if (!r) throw new UsageError(`await: ${id} is not a background step that ran before this one`);
-  let timer: NodeJS.Timeout | undefined;
-  const ended = await Promise.race([r.proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), timeoutMs)))]);
-  clearTimeout(timer);
+  const ended = await endsWithin(r.proc, timeoutMs);
   if (!ended) await r.proc.stop();
   running.delete(id);
   const rec = await r.proc.done;
@@ -324,14 +365,8 @@ async function interact(
       } else if ('send' in a) proc.proc.write(typed(a.send));
       else proc.proc.write(controlByte(a.sendControl));
     }
-    let timer: NodeJS.Timeout | undefined;
-    const grace = Math.max(0, Math.min(AFTER_SCRIPT_MS, deadline - Date.now()));
-    const ended = await Promise.race([proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), grace)))]);
-    clearTimeout(timer);
-    if (!ended) {
-      notes.push(`the command was still running ${grace / 1000} s after the script: the lab ended it`);
-      await proc.stop();
-    }
+    const ended = await endAfterScript(proc, deadline, 'the command');
+    if (ended) notes.push(ended);
   } finally {
     if (!proc.ended()) await proc.stop();
   }
@@ -365,6 +400,41 @@ async function faultAction(kit: Kit, action: FaultAction, values: LabValues): Pr
   const record = await kit.docker([verb, ...mine]);
   kit.fact(`action ${action}: docker ${verb} ${mine.join(' ')} exit ${record.exitCode}`);
   return record;
+}
+
+/**
+ * A fault on one node of the lab's multi-node builder (default: the last).
+ * - `remove-node`: what a user does to take a node out, `buildx create --leave`, then what Buildx leaves
+ *   behind removed too (the node's BuildKit container keeps running after a leave): `docker rm -f -v` of
+ *   its container and state volume. The leave is the step's record; the removal is in the commands and facts.
+ * - `unreachable-node`: the node's machine goes away: its endpoint (the docker context the lab made for
+ *   it) now points at a closed port on the engine's own loopback, so every call Buildx makes to that node
+ *   is refused. Its container is left as it was. The context update is the step's record.
+ */
+async function nodeAction(kit: Kit, action: FaultAction, values: LabValues, index: number | undefined): Promise<CommandRecord> {
+  const name = values.builder;
+  const ls = await kit.sandbox.look("docker ps -a --format '{{.Names}}'");
+  const prefix = `buildx_buildkit_${name}`;
+  const nodes = ls.stdout
+    .split('\n')
+    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+    .map((n) => Number(n.slice(prefix.length)))
+    .sort((a, b) => a - b);
+  const i = index ?? nodes.at(-1);
+  if (i === undefined || !nodes.includes(i))
+    throw new UsageError(
+      `action ${action}: the builder ${name} has no node ${i ?? ''} container (nodes: ${nodes.join(', ') || 'none'}); it needs builder.nodes with driver: docker-container`,
+    );
+  if (action === 'unreachable-node') {
+    // the context builders.ts made for node i; port 1 on the engine's own loopback: nothing listens, nothing leaves the engine
+    const { bytes: _b, ...update } = await kit.docker(['context', 'update', `${name}-n${i}`, '--docker', 'host=tcp://127.0.0.1:1']);
+    kit.fact(`action unreachable-node: node ${name}${i}'s endpoint (docker context ${name}-n${i}) is now tcp://127.0.0.1:1, exit ${update.exitCode}`);
+    return update;
+  }
+  const { bytes: _, ...leave } = await kit.buildx(['create', '--leave', '--name', name, '--node', `${name}${i}`]);
+  const rm = await kit.docker(['rm', '-f', '-v', `${prefix}${i}`]);
+  kit.fact(`action remove-node: buildx create --leave --node ${name}${i} exit ${leave.exitCode}; docker rm -f -v ${prefix}${i} exit ${rm.exitCode}`);
+  return leave;
 }
 
 /**

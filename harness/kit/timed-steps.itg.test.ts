@@ -1,7 +1,7 @@
 // Steps in time against real parts: an interactive `buildx debug` shell driven through a pseudo-terminal in
 // a real DinD engine, a background build stopped mid-step by a fault action on its docker-container
 // builder, a background step ended by the lab when the steps end, and Buildx run as a standalone binary.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,49 @@ symptom:
 });
 
 describe('steps in time', () => {
+  it("makes a node unreachable (its endpoint a closed port): Buildx's rm then stops at it (docker/buildx#3934, before v0.36.0)", async () => {
+    const r = await runCase(
+      readFileSync(new URL('../../fixtures/cases/3934-rm-unreachable-node-leaks/case.yaml', import.meta.url), 'utf8')
+        .replace(/^versions:.*$/m, '')
+        .replace(/^expect:[\s\S]*$/m, ''),
+    );
+    // v0.29.1 is before the fix: the reachable node's container outlives the builder
+    expect(r.summary, `${r.error?.message ?? ''}\n${r.evidence.facts.join('\n')}`).toMatch(/^symptom PRESENT/);
+    expect(r.evidence.facts.join('\n')).toMatch(/action unreachable-node: node c[0-9a-z]+0's endpoint \(docker context c[0-9a-z]+-n0\) is now tcp:\/\/127\.0\.0\.1:1, exit 0/);
+    expect(stepRecord(r, 'docker buildx rm')?.stderr).toMatch(/Cannot connect to the Docker daemon at tcp:\/\/127\.0\.0\.1:1/);
+  });
+
+  it('removes a node of a multi-node builder as a user would (create --leave), and its container with it', async () => {
+    const r = await runCase(`title: a node taken out of a two-node builder
+driver: docker-container
+builder:
+  nodes: [{platforms: [linux/amd64]}, {platforms: [linux/amd64]}]
+steps:
+  - id: remove
+    action: remove-node
+  - id: inspect
+    buildx: [inspect]
+  - id: gone
+    docker: [inspect, "buildx_buildkit_\${builder}1"]
+  - id: kept
+    docker: [inspect, "buildx_buildkit_\${builder}0"]
+symptom:
+  - exitCode: zero
+    step: remove
+  - output: "\${builder}0"
+    step: inspect
+  - notOutput: "\${builder}1"
+    step: inspect
+  - exitCode: nonzero
+    step: gone
+  - exitCode: zero
+    step: kept
+  - state: {path: "instances/\${builder}", json: {pointer: /Nodes, count: 1}}
+`);
+    expect(r.summary, `${r.error?.message ?? ''}\n${r.evidence.facts.join('\n')}`).toMatch(/^symptom PRESENT/);
+    expect(r.evidence.facts.join('\n')).toMatch(/action remove-node: buildx create --leave --node c[0-9a-z]+1 exit 0; docker rm -f -v buildx_buildkit_c[0-9a-z]+1 exit 0/);
+  });
+
   it('runs a build in the background, waits for its slow RUN, stops the builder under it, and awaits the build', async () => {
     const r = await runCase(`title: the builder stopped mid-build
 driver: docker-container

@@ -385,7 +385,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       'an unknown key in a step',
       'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, standalone, interact, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
+      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
     ],
     [
       "an unknown key in a step's symptom",
@@ -660,6 +660,32 @@ describe('loadCase: errors name the line and the field', () => {
       'title: t\nconfig: {dockerConfig: nope.json}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
       /config\.dockerConfig: "nope\.json" does not exist in the case directory/,
     ],
+    [
+      'a home file outside .docker/',
+      'title: t\nconfig: {home: {.gitconfig: sub/readme.txt}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: config\.home\."\.gitconfig": is not under \.docker\//,
+    ],
+    [
+      "a home file that is the client's config",
+      'title: t\nconfig:\n  home:\n    .docker/config.json: sub/readme.txt\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:4: config\.home\."\.docker\/config\.json": \.docker\/config\.json is the client's config/,
+    ],
+    [
+      'a home file that leaves HOME',
+      'title: t\nconfig: {home: {.docker/../../etc/passwd: sub/readme.txt}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /config\.home\..*names \. or \.\./,
+    ],
+    [
+      'a home file the case does not ship',
+      'title: t\nconfig:\n  home:\n    .docker/desktop-build/.lastaccess: nope\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:\d: config\.home\."\.docker\/desktop-build\/\.lastaccess": "nope" does not exist in the case directory/,
+    ],
+    [
+      'a home file outside the case',
+      'title: t\nconfig: {home: {.docker/x: ../x}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /config\.home\."\.docker\/x": must be a path inside the case directory/,
+    ],
+    ['home is empty', 'title: t\nconfig: {home: {}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n', /config\.home: needs 1 to 20 files/],
   ];
   it.each(cases)('%s', (_what, yaml, message) => {
     expect(usageError(caseDir(yaml, { 'sub/readme.txt': 'x' }))).toMatch(message);
@@ -1234,7 +1260,14 @@ symptom: {exitCode: nonzero, step: slow}
       '  - id: b\n    buildx: [ls]\n    background: true\n  - await: b\n  - await: b\n',
       /steps\[2\]\.await: b is not a background step before this one \(or it was awaited already\)/,
     ],
-    ['an unknown action', '  - action: reboot-host\n', /steps\[0\]\.action: "reboot-host" is not one of stop-builder, kill-builder, restart-builder/],
+    [
+      'an unknown action',
+      '  - action: reboot-host\n',
+      /steps\[0\]\.action: "reboot-host" is not one of stop-builder, kill-builder, restart-builder, remove-node, unreachable-node/,
+    ],
+    ['remove-node on a one-node builder', '  - action: remove-node\n', /^case\.yaml:4: steps\[0\]\.action: needs a multi-node builder \(builder\.nodes with 2 or more entries\)/],
+    ['node on another action', '  - action: stop-builder\n    node: 1\n', /^case\.yaml:5: steps\[0\]\.node: applies to action: remove-node or unreachable-node/],
+    ['a node index out of range', '  - action: remove-node\n    node: 8\n', /steps\[0\]\.node: /],
     ['an action with a command too', '  - action: stop-builder\n    buildx: [ls]\n', /steps\[0\]: a step is one of/],
     ['an action with env', '  - action: kill-builder\n    env: {A: b}\n', /case\.yaml:5: steps\[0\]\.env: does not apply to action: kill-builder/],
     ['standalone on a docker step', '  - docker: [version]\n    standalone: true\n', /steps\[0\]\.standalone: applies to buildx: steps/],
@@ -1245,6 +1278,19 @@ symptom: {exitCode: nonzero, step: slow}
     ],
     ['an interactive docker run that takes the host', '  - docker: [run, --pid=host, -it, alpine]\n    interact: [{send: "x"}]\n', /steps\[0\]\.docker: .*--pid/],
   ])('%s', (_name, yaml, want) => expect(usageError(caseDir(step(yaml)))).toMatch(want));
+
+  it('takes remove-node on a multi-node builder, naming a node or the last, and refuses a node it does not have', () => {
+    const nodes = (yaml: string) =>
+      `title: t\ndriver: docker-container\nbuilder:\n  nodes: [{platforms: [linux/amd64]}, {platforms: [linux/amd64]}]\nsteps:\n${yaml}symptom: {exitCode: zero}\n`;
+    const c = loadCase(caseDir(nodes('  - action: remove-node\n  - action: remove-node\n    node: 0\n  - action: unreachable-node\n    node: 1\n')));
+    expect(c.steps.map((s) => [s.tool, s.action, s.node])).toEqual([
+      ['action', 'remove-node', undefined],
+      ['action', 'remove-node', 0],
+      ['action', 'unreachable-node', 1],
+    ]);
+    expect(usageError(caseDir(step('  - action: unreachable-node\n')))).toMatch(/steps\[0\]\.action: needs a multi-node builder/);
+    expect(usageError(caseDir(nodes('  - action: remove-node\n    node: 2\n')))).toMatch(/^case\.yaml:7: steps\[0\]\.node: node 2 is not one of the builder's nodes \(0 to 1\)/);
+  });
 
   it('refuses a fault action on the docker driver, whose builder is the engine itself', () => {
     expect(usageError(caseDir(step('  - action: restart-builder\n', '[docker-container, docker]')))).toMatch(

@@ -18,12 +18,13 @@ import { UsageError } from '../errors.ts';
 import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
-import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, labOwnedEnv } from '../kit/lab-owned.ts';
-import { FAULT_ACTIONS, type InteractAction, type Step } from '../kit/steps.ts';
+import { checkBuildxArgv, dockerConfigProblem, driverOptsProblem, homePathProblem, labOwnedEnv } from '../kit/lab-owned.ts';
+import { FAULT_ACTIONS, type InteractAction, NODE_ACTIONS, removeNodeProblem, type Step } from '../kit/steps.ts';
 import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import type { CaseSource } from '../serve/http-files.ts';
 import { spansShape, tracesProblems, tracesSchema, tracesSpec, type TracesSpec } from './traces.ts';
+import { dapScript, dapScriptSchema, dapStepProblem } from './dap-step.ts';
 import { SERVE_LIMITS, credentialProblem, refNameProblem, repoBuildOrder, repoNameProblem, servedPathProblem, submodulePathProblem, type ServeSpec } from '../serve/spec.ts';
 
 export const CASE_FILE = 'case.yaml';
@@ -306,8 +307,12 @@ const stepSchema = z
     buildx: argv.superRefine(argvRule((a) => checkBuildxArgv(a, AT_LOAD.buildkitImage, AT_LOAD.context))).optional(),
     docker: argv.superRefine(argvRule((a) => checkDockerArgv(a, AT_LOAD.context))).optional(),
     action: choice(FAULT_ACTIONS).optional(),
+    // remove-node, unreachable-node: which of builder.nodes (default the last)
+    node: z.number().int().min(0).max(7).optional(),
     standalone: z.boolean().optional(),
     interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
+    // a DAP script played against `buildx dap build` (repro/dap-step.ts)
+    dap: dapScriptSchema(labText(4096), waitSeconds).optional(),
     background: z.boolean().optional(),
     waitFor: z.union([regex, z.strictObject({ pattern: regex, timeout: waitSeconds.optional() })]).optional(),
     await: oneOrMany(stepId).optional(),
@@ -355,7 +360,14 @@ const caseSchema = z.strictObject({
     })
     .optional(),
   env: envMap.optional(),
-  config: z.strictObject({ buildkitdDefault: relPath.optional(), dockerConfig: relPath.optional() }).optional(),
+  config: z
+    .strictObject({
+      buildkitdDefault: relPath.optional(),
+      dockerConfig: relPath.optional(),
+      // files under the cell's own HOME, which the lab then sets: path under HOME -> case file
+      home: atMost(20, 'files', z.record(ruled(300, homePathProblem), relPath)).optional(),
+    })
+    .optional(),
   // true, or the files to leave out of the commit: a dirty working tree
   git: z.union([z.boolean(), z.strictObject({ uncommitted: z.array(relPath).min(1).max(50) })]).optional(),
   serve: serveSchema.optional(),
@@ -545,7 +557,8 @@ function knownKeys(at: readonly Key[]): string {
   if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests, spans';
   if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
-  if (top === 'steps') return 'id, buildx, docker, action, standalone, interact, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
+  if (top === 'steps' && at.includes('dap')) return 'request (with arguments), event, id, timeout';
+  if (top === 'steps') return 'id, buildx, docker, action, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
   if (top === 'serve') return 'http (files, faults), git (repos, auth); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }
@@ -616,7 +629,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
         const id = s.id ?? `${i + 1}`;
         const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
         return {
-          ...timedStep(src, s, i, driver),
+          ...timedStep(src, s, i, driver, c.builder?.nodes?.length ?? 0),
           id,
           env: s.env ?? {},
           ...(s.cwd ? { cwd: s.cwd } : {}),
@@ -661,6 +674,7 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   for (const s of steps) {
     s.argv.forEach(scan);
     for (const a of s.interact ?? []) if ('send' in a) scan(a.send);
+    for (const a of s.dap ?? []) if ('request' in a && a.arguments !== undefined) scan(JSON.stringify(a.arguments));
     Object.values(s.env).forEach(scan);
   }
   Object.values(c.env ?? {}).forEach(scan);
@@ -678,6 +692,13 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
       caseFilePath(root, v, k === 'context' ? 'dir' : 'file');
     } catch (e) {
       src.fail(k.split('.'), (e as Error).message);
+    }
+  }
+  for (const [at, rel] of Object.entries(c.config?.home ?? {})) {
+    try {
+      caseFilePath(root, rel);
+    } catch (e) {
+      src.fail(['config', 'home', at], (e as Error).message);
     }
   }
   if (c.config?.dockerConfig !== undefined) {
@@ -808,7 +829,7 @@ function serveSpec(src: Source, s: ServeInput, root: string, uses: Set<string>):
 }
 
 /** A step's command and how it runs in time (interact, background, waitFor, await, action), checked together. */
-function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit<Step, 'id' | 'env' | 'cwd' | 'timeoutMs'> {
+function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes: number): Omit<Step, 'id' | 'env' | 'cwd' | 'timeoutMs'> {
   const at = (k: string) => ['steps', i, k];
   const command = s.buildx !== undefined || s.docker !== undefined;
   if (s.standalone !== undefined && s.buildx === undefined) src.fail(at('standalone'), 'applies to buildx: steps (it runs the binary as `buildx ...`)');
@@ -821,12 +842,22 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
         at(k),
         `applies to a foreground command step (buildx: or docker:), not to ${s.interact ? 'an interactive' : s.background ? 'a background' : 'an action or await'} step`,
       );
+  if (s.node !== undefined && !(s.action && NODE_ACTIONS.includes(s.action)))
+    src.fail(at('node'), 'applies to action: remove-node or unreachable-node (which node of builder.nodes)');
+  if (s.action && NODE_ACTIONS.includes(s.action)) {
+    const why = removeNodeProblem(s.node, nodes);
+    if (why) src.fail(at(s.node !== undefined && nodes >= 2 ? 'node' : 'action'), why);
+  }
   if (s.action) {
     for (const k of ['env', 'cwd', 'timeout'] as const) if (s[k] !== undefined) src.fail(at(k), `does not apply to action: ${s.action} (the lab does it)`);
     if (driver.includes('docker'))
       src.fail(at('action'), `${s.action} needs a builder container; the docker driver builds in the engine itself: set driver: docker-container (or remote)`);
   }
   const waitFor = typeof s.waitFor === 'string' ? { pattern: s.waitFor } : s.waitFor;
+  const dap = s.dap && dapScript(s.dap, WAIT_DEFAULT_S);
+  const dapBad = s.dap && dapStepProblem(s);
+  if (dapBad) src.fail(at(dapBad[0]), dapBad[1]);
+  for (const [j, field, message] of dap?.problems ?? []) src.fail(['steps', i, 'dap', j, field], message);
   return {
     tool: s.buildx ? 'buildx' : s.docker ? 'docker' : s.action ? 'action' : 'await',
     argv: s.buildx ?? s.docker ?? [],
@@ -846,6 +877,8 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
     ...(s.background ? { background: waitFor ? { waitFor: { pattern: waitFor.pattern, timeoutMs: (waitFor.timeout ?? WAIT_DEFAULT_S * 4) * 1000 } } : {} } : {}),
     ...(s.await ? { await: s.await } : {}),
     ...(s.action ? { action: s.action } : {}),
+    ...(s.node !== undefined ? { node: s.node } : {}),
+    ...(dap ? { dap: dap.script } : {}),
   };
 }
 

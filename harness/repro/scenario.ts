@@ -197,6 +197,11 @@ async function copyCase(c: ReproCase, kit: Kit): Promise<void> {
     ...(c.config.dockerConfig ? [{ rel: 'docker/config.json', content: readDockerConfig(c.dir, c.config.dockerConfig), mode: 0o600 }] : []),
   ];
   await kit.sandbox.writeFiles(files);
+  const home = Object.entries(c.config.home ?? {});
+  if (home.length) {
+    await kit.sandbox.placeHome(home.map(([rel, file]) => ({ rel, content: readCaseFile(c.dir, { rel: file }) })));
+    kit.fact(`config.home: ${home.map(([rel]) => rel).join(', ')} placed under the cell's own HOME (${kit.sandbox.homeDir})`);
+  }
   kit.fact(`case ${path.basename(c.dir)}: ${c.files.length} file(s) copied into ${kit.sandbox.contextDir}`);
   if (c.git) {
     // `git: {uncommitted: [...]}`: those files stay out of the commit, untracked, so the tree is dirty
