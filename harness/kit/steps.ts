@@ -80,6 +80,12 @@ export interface LabValues {
   /** base URLs of what the case serves (serve.http, serve.git), as the engines reach them */
   http?: string;
   git?: string;
+  /** serve.s3: the endpoint, the cell's own bucket, the region and the run's credentials */
+  s3?: string;
+  s3Bucket?: string;
+  s3Region?: string;
+  s3AccessKeyId?: string;
+  s3SecretAccessKey?: string;
   /** ${target:NAME}: another push target of the cell */
   targetNamed(name: string): string;
 }
@@ -107,7 +113,7 @@ export async function interpolate(
       const v = (values as unknown as Record<string, string | undefined>)[name];
       if (typeof v !== 'string')
         throw new UsageError(
-          `\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : name === 'http' || name === 'git' ? `the case has no serve.${name}` : 'unknown'})`,
+          `\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : name === 'http' || name === 'git' ? `the case has no serve.${name}` : name.startsWith('s3') ? 'the case has no serve.s3' : 'unknown'})`,
         );
       out += quote(v);
     }

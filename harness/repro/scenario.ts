@@ -9,13 +9,15 @@ import path from 'node:path';
 import { HarnessError } from '../errors.ts';
 import { shellQuote } from '../text.ts';
 import { describeCheck, type CheckResult } from '../kit/checks.ts';
-import type { Kit } from '../kit/context.ts';
+import type { Kit, PushTarget } from '../kit/context.ts';
 import { bootWithPullFault } from '../kit/faults.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
 import type { Builder, BuilderSpec } from '../kit/builders.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
 import { caseSource, readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
+import { bucketFor } from '../serve/s3-spec.ts';
+import type { StartedSources } from '../serve/sources.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 
@@ -120,8 +122,29 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   // The case's own servers, started by its first cell and shared by the rest (each cell's requests are its own).
   const sources = c.serve ? await kit.lab.serve(c.dir, c.serve, caseSource(c)) : undefined;
   if (sources) kit.fact(`serving ${sources.describe()}`);
+  // a bucket of the cell's own, for this run of the steps: requests from its engine reach only this one
+  const s3Bucket = sources?.s3 ? bucketFor(kit.id, run) : undefined;
+  if (s3Bucket) {
+    sources!.s3!.openBucket(s3Bucket, kit.sandbox.dind.labAddress ?? '');
+    kit.fact(`s3 bucket ${s3Bucket}, bound to ${kit.sandbox.dind.labAddress}`);
+  }
+  try {
+    return await observeSteps(c, kit, { sources, s3Bucket, target, builder, mark, bootFaultHits: faultHits });
+  } finally {
+    if (s3Bucket) sources!.s3!.closeBucket(s3Bucket);
+  }
+}
+
+/** The steps of one run and their checks, once the builder and the sources are up. */
+async function observeSteps(
+  c: ReproCase,
+  kit: Kit,
+  at: { sources?: StartedSources; s3Bucket?: string; target: PushTarget; builder: Builder; mark: number; bootFaultHits?: number },
+): Promise<CaseRun> {
+  const { sources, target, builder, mark } = at;
   const values: LabValues = {
     ...sources?.values,
+    ...(at.s3Bucket ? { s3Bucket: at.s3Bucket } : {}),
     target: target.ref,
     repository: target.repository,
     tag: target.tag,
@@ -137,7 +160,7 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   const env = { ...sources?.env, ...c.env, ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}) };
   const steps = await runSteps(kit, c.steps, values, env);
   const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
-  if (faultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
+  if (at.bootFaultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
   // a step that did not run when the case asked (a waitFor never matched) did not test what the case describes
   const missed = steps.find((s) => s.missed);
   if (missed) return { results: [], inconclusive: `step ${missed.id}: ${missed.missed}` };

@@ -18,9 +18,8 @@ import { GIT, cleanGitEnv, makeRepos } from './git-repos.ts';
 import { HostServer, type ListenAddress, type SourceRequest } from './host-server.ts';
 import type { CaseSource } from './http-files.ts';
 import type { GitAuth, GitServeSpec } from './spec.ts';
+import { SETPRIV, unprivilegedArgv } from './unprivileged.ts';
 
-const SETPRIV = '/usr/bin/setpriv';
-const NOBODY = 65534;
 
 export interface GitServerLimits {
   /** http-backends running at once; more requests wait */
@@ -77,10 +76,8 @@ export function authorized(auth: GitAuth | undefined, header: string | undefined
 
 /** How http-backend is started: as nobody when we are root and setpriv is there. */
 export function backendArgv(uid: number | undefined, hasSetpriv: boolean): { argv: string[]; as: string } {
-  const backend = [GIT, 'http-backend'];
-  if (uid !== 0) return { argv: backend, as: `uid ${uid ?? '?'} (the lab's own, not root)` };
-  if (!hasSetpriv) return { argv: backend, as: 'root (no setpriv on this host to drop to nobody)' };
-  return { argv: [SETPRIV, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--no-new-privs', '--', ...backend], as: `nobody (${NOBODY}) through setpriv` };
+  const { argv, as } = unprivilegedArgv([GIT, 'http-backend'], uid, hasSetpriv);
+  return { argv, as };
 }
 
 export class GitServer {
