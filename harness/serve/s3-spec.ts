@@ -117,7 +117,7 @@ export function s3Route(r: S3Request, own: string | undefined): S3Route {
   if (!METHODS.has(r.method)) return { status: 405, code: 'MethodNotAllowed', why: `${r.method} is not served` };
   if (own === undefined) return deny('this address is no cell engine of the lab: no bucket is bound to it');
   const m = /^\/([^/?#]*)(?:\/(.*))?$/s.exec(r.path);
-  if (!m || !m[1]) return deny('listing buckets is not served: each cell has one bucket, ${s3Bucket}');
+  if (!m?.[1]) return deny('listing buckets is not served: each cell has one bucket, ${s3Bucket}');
   const [, bucket, rawKey] = m as unknown as [string, string, string | undefined];
   if (bucket !== own) return deny(`bucket ${bucket.slice(0, 80)} is not this cell's (its bucket is ${own})`);
   if (rawKey === undefined || rawKey === '') {
