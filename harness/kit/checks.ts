@@ -195,7 +195,6 @@ export function countHolds(spec: string, n: number): boolean {
   }
 }
 
-
 const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 
 export interface RecordedStep {

@@ -74,11 +74,16 @@ export async function ensureGoTool(config: LabConfig, tool: GoTool, progress: Pr
             opts.slot,
           );
           rmSync(path.join(stage, '.work'), { recursive: true, force: true });
-          writeFileSync(path.join(stage, 'build.json'), `${JSON.stringify({ ...tool, revision: r.revision, goVersion: r.goVersion, sumdb: r.sumdb, durationMs: r.durationMs }, null, 2)}\n`);
+          writeFileSync(
+            path.join(stage, 'build.json'),
+            `${JSON.stringify({ ...tool, revision: r.revision, goVersion: r.goVersion, sumdb: r.sumdb, durationMs: r.durationMs }, null, 2)}\n`,
+          );
           rmSync(dir, { recursive: true, force: true });
           mkdirSync(path.dirname(dir), { recursive: true });
           renameSync(stage, dir);
-          progress(`${tool.name} ${tool.version}: built from the Go module proxy in ${(r.durationMs / 1000).toFixed(0)} s (compile ${(r.compileMs / 1000).toFixed(0)} s, ${r.goVersion})`);
+          progress(
+            `${tool.name} ${tool.version}: built from the Go module proxy in ${(r.durationMs / 1000).toFixed(0)} s (compile ${(r.compileMs / 1000).toFixed(0)} s, ${r.goVersion})`,
+          );
           return { ...hit()!, built: { durationMs: r.durationMs, downloadMs: r.downloadMs, compileMs: r.compileMs, goVersion: r.goVersion } };
         } finally {
           rmSync(stage, { recursive: true, force: true });

@@ -20,7 +20,6 @@ import type { CaseSource } from './http-files.ts';
 import type { GitAuth, GitServeSpec } from './spec.ts';
 import { SETPRIV, unprivilegedArgv } from './unprivileged.ts';
 
-
 export interface GitServerLimits {
   /** http-backends running at once; more requests wait */
   backends: number;

@@ -67,7 +67,10 @@ export function makeCredentials(bytes: (n: number) => Buffer = randomBytes): S3C
 
 /** A cell's bucket: its id and run, within S3's bucket-name rules (3-63, lower-case, digits, -); pure. */
 export function bucketFor(cellId: string, run: number): string {
-  const base = cellId.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  const base = cellId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '');
   const name = `lab-${base}-${run + 1}`.slice(0, 63).replace(/-+$/, '');
   if (bucketProblem(name)) throw new Error(`cell id ${JSON.stringify(cellId)} gives no bucket name (${name})`);
   return name;
