@@ -22,18 +22,8 @@ import { FAULT_ACTIONS, type InteractAction, type Step } from '../kit/steps.ts';
 import { controlByte } from '../kit/terminal.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import type { CaseSource } from '../serve/http-files.ts';
-import {
-  SERVE_LIMITS,
-  SOURCE_KINDS,
-  credentialProblem,
-  refNameProblem,
-  repoBuildOrder,
-  repoNameProblem,
-  servedPathProblem,
-  submodulePathProblem,
-  type ServeSpec,
-} from '../serve/spec.ts';
-import { S3_VALUES, s3ServeSchema, s3UseProblem } from '../serve/s3-spec.ts';
+import { SERVE_LIMITS, credentialProblem, refNameProblem, repoBuildOrder, repoNameProblem, servedPathProblem, submodulePathProblem, type ServeSpec } from '../serve/spec.ts';
+import { S3_VALUES, SOURCE_KINDS, s3ServeSchema, s3UseProblem } from '../serve/s3-spec.ts';
 
 export const CASE_FILE = 'case.yaml';
 /** A case is a bug report, not a repository: bound what gets copied into the engine. */

@@ -6,6 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
+// what the case schema takes from here besides the S3 rules: the journal kinds a `requests` check may name
+export { SOURCE_KINDS } from './spec.ts';
+
 export interface S3ServeSpec {
   /** the region the server signs for (SigV4's credential scope must name it) */
   region: string;
