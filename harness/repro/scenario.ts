@@ -81,6 +81,7 @@ export function caseScenario(c: ReproCase): Scenario {
       ...(c.fault ? { fault: [c.fault] } : {}),
     },
     needsBaseImage: c.uses.has('base'),
+    needsS3: c.serve?.s3 !== undefined,
     needsBuildkit: c.uses.has('buildkitImage'),
     buildkitOfItsDay: true,
     rootlessBuildkit: c.builder.rootless === true,

@@ -59,6 +59,8 @@ export const requirementSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('engine-image'), label: axisLabel, spec: text(200) }),
   z.object({ kind: z.literal('buildkit'), version: buildkitVersion, rootless: z.literal(true).optional() }),
   z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base']) }),
+  // a Go program the lab runs on the host beside a cell (versitygw behind ${s3})
+  z.object({ kind: z.literal('tool'), id: z.enum(['versitygw']) }),
 ]);
 export type Requirement = z.infer<typeof requirementSchema>;
 
@@ -72,6 +74,8 @@ export function requirementId(r: Requirement): string {
       return `buildkit:${r.version}${r.rootless ? '-rootless' : ''}`;
     case 'image':
       return `image:${r.id}`;
+    case 'tool':
+      return `tool:${r.id}`;
   }
 }
 

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
 import { loadCase } from '../repro/case.ts';
+import { caseScenario } from '../repro/scenario.ts';
+import { expandScenario } from '../runner/scenario.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -39,6 +41,17 @@ describe('loadCase: serve.s3', () => {
     expect(c.serve).toEqual({ s3: { region: 'us-east-1' } });
     expect([...c.uses].filter((v) => v.startsWith('s3')).sort()).toEqual(['s3', 's3AccessKeyId', 's3Bucket', 's3Region', 's3SecretAccessKey']);
     expect(c.checks[0]).toEqual({ kind: 'requests', server: 's3', method: 'PUT', count: '>=1' });
+  });
+
+  it('makes versitygw a requirement of its cells, probed and built before any cell starts', () => {
+    const c = load(`title: t\ndriver: docker-container\nversions: ["0.11.0"]\nserve: {s3: true}\n${STEP}`);
+    const plan = expandScenario(caseScenario(c), { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir: c.dir, trust: 'user' } });
+    expect(plan.requirements['tool:versitygw']).toEqual({ kind: 'tool', id: 'versitygw' });
+    expect(plan.cells.every((cell) => cell.requires.includes('tool:versitygw'))).toBe(true);
+    const without = load(`title: t\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n`);
+    expect(
+      Object.keys(expandScenario(caseScenario(without), { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir: without.dir, trust: 'user' } }).requirements),
+    ).not.toContain('tool:versitygw');
   });
 
   it('takes a region', () => {
