@@ -35,7 +35,8 @@ export interface S3ServerLimits {
   startMs: number;
 }
 
-export const DEFAULT_S3_LIMITS: S3ServerLimits = { uploadBytes: 4 << 30, startMs: 20_000 };
+// 4 GiB: a shift (4 << 30) would overflow to 0 in 32 bits
+export const DEFAULT_S3_LIMITS: S3ServerLimits = { uploadBytes: 4 * 2 ** 30, startMs: 20_000 };
 
 /** Request headers never passed on: hop-by-hop ones, and Expect (the front answered 100-continue already). */
 const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect', 'transfer-encoding']);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_S3_LIMITS } from './s3-server.ts';
 import { bucketFor, bucketProblem, makeCredentials, regionProblem, s3ErrorXml, s3Route, s3ServeSchema, s3UseProblem, type S3Request } from './s3-spec.ts';
 
 const OWN = 'lab-c0123abcd-1';
@@ -89,5 +90,11 @@ describe('serve.s3', () => {
 describe('s3ErrorXml', () => {
   it('escapes what it quotes', () => {
     expect(s3ErrorXml('AccessDenied', 'a <b> & "c"', '/x<y')).toContain('<Message>buildx-lab: a &#60;b&#62; &#38; &#34;c&#34;</Message><Resource>/x&#60;y</Resource>');
+  });
+});
+
+describe('the S3 server limits', () => {
+  it('take 4 GiB of uploads by default (not a 32-bit shift that wraps to 0)', () => {
+    expect(DEFAULT_S3_LIMITS.uploadBytes).toBe(4 * 1024 * 1024 * 1024);
   });
 });

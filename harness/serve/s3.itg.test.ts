@@ -40,7 +40,7 @@ symptom:
     step: import
   - exitCode: nonzero
     step: other
-  - output: "AccessDenied"
+  - output: "StatusCode: 403"
     step: other
   - requests: {server: s3, method: PUT, status: "200", reference: "blobs/sha256:[0-9a-f]{64}", count: ">=1"}
   - requests: {server: s3, method: PUT, status: "200", reference: "manifests/.*", count: ">=1"}
