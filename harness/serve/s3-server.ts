@@ -191,10 +191,16 @@ export class S3Server {
   #forward(x: SourceRequest): Promise<void> {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(x.req.headers)) if (v !== undefined && !DROPPED.has(k)) headers[k] = v;
+    const length = /^\d{1,15}$/.test(String(x.req.headers['content-length'] ?? '')) ? Number(x.req.headers['content-length']) : undefined;
     return new Promise<void>((resolve) => {
-      const up = http.request({ socketPath: this.socket, method: x.method, path: x.req.url, headers }, (res) => {
-        const out: http.OutgoingHttpHeaders = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !DROPPED.has(k)) out[k] = v;
+      let answered = false;
+      // a connection of its own (agent: false), as the registry proxy does: a kept-alive one the server has
+      // just closed would fail a request that did nothing wrong (EPIPE)
+      const up = http.request({ socketPath: this.socket, method: x.method, path: x.req.url, headers, agent: false }, (res) => {
+        answered = true;
+        // the server's header lines as sent (a repeated one stays repeated), hop-by-hop ones left out
+        const out: string[] = [];
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) if (!DROPPED.has(res.rawHeaders[i]!.toLowerCase())) out.push(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
         x.res.writeHead(res.statusCode ?? 502, out);
         res.on('data', (c: Buffer) => {
           x.responseBytes += c.length;
@@ -211,6 +217,7 @@ export class S3Server {
         });
       });
       up.on('error', (e) => {
+        if (answered && x.res.writableEnded) return;
         x.interventions.push('server-error');
         if (x.res.headersSent) x.res.destroy();
         else this.#refuse(x, 502, 'InternalError', `the S3 server: ${e.message}`);
@@ -227,10 +234,16 @@ export class S3Server {
           else x.res.destroy();
           return;
         }
-        if (!up.write(c)) x.req.pause();
+        // The last byte of a body of known length ends the request in the same write: an end() of its own
+        // is one more (empty) write, which fails (EPIPE) when the server has answered and closed meanwhile,
+        // and the error throws away the answer already read.
+        if (x.requestBytes === length) up.end(c);
+        else if (!up.write(c)) x.req.pause();
       });
       up.on('drain', () => x.req.resume());
-      x.req.on('end', () => up.end());
+      x.req.on('end', () => {
+        if (!up.writableEnded) up.end();
+      });
       x.req.on('error', () => up.destroy());
     });
   }
