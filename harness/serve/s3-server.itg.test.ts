@@ -68,10 +68,14 @@ describe('the S3 front before versitygw', () => {
     expect(await s3('127.0.0.1', 'PUT', 'lab-other-1/x', { body: 'x' })).toMatchObject({ status: 403, body: expect.stringContaining('is not this cell') });
     expect(await s3('127.0.0.1', 'GET', '')).toMatchObject({ status: 403, body: expect.stringContaining('listing buckets') });
     expect(await s3('127.0.0.1', 'PUT', 'lab-cfront-1/copy', { headers: ['x-amz-copy-source: /lab-other-1/x'] })).toMatchObject({ status: 403 });
+    expect(await s3('127.0.0.1', 'PUT', 'lab-cfront-1/copy', { headers: ['x-amz-copy-source: /lab-cfront-1/a', 'x-amz-copy-source: /lab-other-1/x'] })).toMatchObject({
+      status: 400,
+      body: expect.stringContaining('more than once'),
+    });
     expect(await s3('127.0.0.1', 'GET', 'lab-cfront-1/a/%2e%2e/%2e%2e/x')).toMatchObject({ status: 400, body: expect.stringContaining('not plain') });
     expect(readdirSync(server.dataDir)).toEqual(before);
     const refused = journal.entries().filter((e) => e.intervention?.startsWith('refused-'));
-    expect(refused.length).toBe(5);
+    expect(refused.length).toBe(6);
   });
 
   it('empties and unbinds a bucket when the cell is done, and removes everything on stop', async () => {

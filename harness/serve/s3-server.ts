@@ -176,6 +176,9 @@ export class S3Server {
 
   #handle(x: SourceRequest): Promise<void> | void {
     const copy = x.req.headers['x-amz-copy-source'];
+    // Node joins a repeated header with ", ", which a server may read otherwise: one copy source only
+    const copies = x.req.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'x-amz-copy-source').length;
+    if (copies > 1) return this.#refuse(x, 400, 'InvalidArgument', 'x-amz-copy-source is given more than once');
     const route = s3Route(
       { method: x.method, path: x.path, query: x.query, ...(copy !== undefined ? { copySource: Array.isArray(copy) ? copy.join(',') : copy } : {}) },
       x.client ? this.#buckets.get(x.client) : undefined,
