@@ -38,8 +38,11 @@ export interface S3ServerLimits {
 // 4 GiB: a shift (4 << 30) would overflow to 0 in 32 bits
 export const DEFAULT_S3_LIMITS: S3ServerLimits = { uploadBytes: 4 * 2 ** 30, startMs: 20_000 };
 
-/** Request headers never passed on: hop-by-hop ones, and Expect (the front answered 100-continue already). */
-const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect', 'transfer-encoding']);
+/**
+ * Headers never passed on: hop-by-hop ones (Node frames each side itself). Expect stays: a client may sign
+ * it, and the server answering 100-continue to a body already on its way is harmless.
+ */
+const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
 
 export class S3Server {
   readonly #buckets = new Map<string, string>();
