@@ -17,6 +17,7 @@ import type { ProgressSink } from '../progress.ts';
 import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
 import { PrivateApt } from '../provision/debian.ts';
 import { crossProcessLock } from '../provision/lock.ts';
+import { ensureGoTool, type GoTool } from '../provision/go-tool.ts';
 
 /** The version in the first bug report (moby/moby#49453), and a current release. */
 export const BUILDKIT_VERSIONS = ['v0.17.1', 'v0.34.2'] as const;
@@ -228,49 +229,10 @@ export async function ensureBuildkitImage(config: LabConfig, version: string, pr
 }
 
 /** rootlesskit of the rootless images: pure Go, from the Go module proxy (the release upstream's Dockerfile pinned last). */
-const ROOTLESSKIT = { module: 'github.com/rootless-containers/rootlesskit/v2', version: 'v2.3.6' } as const;
+const ROOTLESSKIT: GoTool = { name: 'rootlesskit', module: 'github.com/rootless-containers/rootlesskit/v2', version: 'v2.3.6', pkg: './cmd/rootlesskit', under: 'buildkit' };
 
-async function ensureRootlesskit(config: LabConfig, progress: ProgressSink, opts: BuildOptions): Promise<{ path: string; sha256: string }> {
-  const dir = path.join(config.cacheDir, 'buildkit', `rootlesskit-${ROOTLESSKIT.version}`);
-  const bin = path.join(dir, 'rootlesskit');
-  const hit = () => (existsSync(bin) ? { path: bin, sha256: sha256File(bin) } : undefined);
-  return (
-    hit() ??
-    crossProcessLock(
-      path.join(config.cacheDir, 'locks', `rootlesskit-${ROOTLESSKIT.version}`),
-      `rootlesskit ${ROOTLESSKIT.version}`,
-      progress,
-      async () => {
-        const again = hit();
-        if (again) return again;
-        const stage = `${dir}.tmp-${process.pid}`;
-        rmSync(stage, { recursive: true, force: true });
-        mkdirSync(stage, { recursive: true });
-        try {
-          await goModuleBuild(
-            config,
-            {
-              ...ROOTLESSKIT,
-              targets: [{ pkg: './cmd/rootlesskit', out: path.join(stage, 'rootlesskit') }],
-              ldflagsX: {},
-              tags: ['osusergo'],
-              workDir: path.join(stage, '.work'),
-              signal: opts.signal,
-            },
-            progress,
-            opts.slot,
-          );
-          rmSync(path.join(stage, '.work'), { recursive: true, force: true });
-          rmSync(dir, { recursive: true, force: true });
-          renameSync(stage, dir);
-          return hit()!;
-        } finally {
-          rmSync(stage, { recursive: true, force: true });
-        }
-      },
-      opts.signal,
-    )
-  );
+function ensureRootlesskit(config: LabConfig, progress: ProgressSink, opts: BuildOptions): Promise<{ path: string; sha256: string }> {
+  return ensureGoTool(config, ROOTLESSKIT, progress, opts);
 }
 
 /** Debian trixie's uidmap (setuid newuidmap/newgidmap, as the engine-base image's libc wants), unpacked, not installed. */

@@ -56,6 +56,7 @@ export function bundleCommand(): Command {
         }
         if (req.kind === 'buildkit' || req.kind === 'image') contents.images.push((e.result as unknown as ImageResult).ref);
         if (req.kind === 'image' && req.id === 'registry') contents.cacheDirs.push('tools/docker-registry-trixie');
+        if (req.kind === 'tool') contents.cacheDirs.push(rel(path.dirname((e.result as unknown as { path: string }).path)));
       }
       if (await imageExists(engineConfig, localTag(ENGINE_BASE))) contents.images.push(localTag(ENGINE_BASE));
       contents.cacheDirs = [...new Set(contents.cacheDirs)].filter((d) => !d.startsWith('..'));

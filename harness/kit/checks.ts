@@ -11,6 +11,7 @@ import type { CommandRecord, JournalEntry } from '../model.ts';
 import type { SpanRecord } from '../serve/otlp-spans.ts';
 import { clip, stripAnsi } from '../text.ts';
 import type { CellSandbox } from './sandbox.ts';
+import { SOURCE_KINDS, type SourceKind } from '../serve/spec.ts';
 
 export type ExitExpectation = 'zero' | 'nonzero' | number;
 
@@ -51,11 +52,11 @@ export type Check =
       attributes?: Record<string, string>;
       status?: 'unset' | 'ok' | 'error';
     }
-  /** requests the registry (or with `server`, the case's ${http}, ${git} or ${otlp} server) saw, from the lab's journal */
+  /** requests the registry (or with `server`, the case's ${http}, ${git}, ${s3} or ${otlp} server) saw, from the lab's journal */
   | {
       kind: 'requests';
       count: string;
-      server?: 'registry' | 'http' | 'git' | 'otlp';
+      server?: 'registry' | SourceKind;
       /** an RE2 pattern on the URL path (no query) */
       path?: string;
       method?: string;
@@ -205,9 +206,6 @@ export function countHolds(spec: string, n: number): boolean {
   }
 }
 
-/** Journal kinds of the lab's source servers (serve/host-server.ts): not the registry's requests. */
-const SOURCE_KINDS = ['http', 'git', 'otlp'];
-
 const GO_PANIC = /(^|\n)(panic: |fatal error: )|\ngoroutine \d+ \[[a-z ]+\]:/;
 
 export interface RecordedStep {
@@ -272,7 +270,7 @@ export function evaluateRecorded(check: Check, steps: readonly RecordedStep[], j
       const server = check.server ?? 'registry';
       const hits = journal.filter(
         (e) =>
-          (server === 'registry' ? !SOURCE_KINDS.includes(e.kind) : e.kind === server) &&
+          (server === 'registry' ? !(SOURCE_KINDS as readonly string[]).includes(e.kind) : e.kind === server) &&
           (check.path === undefined || firstMatch(check.path, e.path) !== undefined) &&
           (check.method === undefined || e.method === check.method.toUpperCase()) &&
           (check.on === undefined || e.kind === check.on) &&

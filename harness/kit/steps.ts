@@ -99,6 +99,12 @@ export interface LabValues {
   git?: string;
   /** base URL of the case's OTLP receiver (traces:) */
   otlp?: string;
+  /** serve.s3: the endpoint, the cell's own bucket, the region and the run's credentials */
+  s3?: string;
+  s3Bucket?: string;
+  s3Region?: string;
+  s3AccessKeyId?: string;
+  s3SecretAccessKey?: string;
   /** ${target:NAME}: another push target of the cell */
   targetNamed(name: string): string;
 }
@@ -126,7 +132,7 @@ export async function interpolate(
       const v = (values as unknown as Record<string, string | undefined>)[name];
       if (typeof v !== 'string')
         throw new UsageError(
-          `\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : name === 'http' || name === 'git' ? `the case has no serve.${name}` : name === 'otlp' ? 'the case has no traces:' : 'unknown'})`,
+          `\${${m[1]}} has no value in this cell (${name === 'buildkitImage' ? 'the case has no docker-container or remote builder' : name === 'base' ? 'no base image' : name === 'http' || name === 'git' ? `the case has no serve.${name}` : name === 'otlp' ? 'the case has no traces:' : name.startsWith('s3') ? 'the case has no serve.s3' : 'unknown'})`,
         );
       out += quote(v);
     }

@@ -18,9 +18,9 @@ import { LabNetwork, type StartedLabNetwork } from './network.ts';
 import { RegistryContainer, makeSocketDir, type StartedRegistryContainer } from '../registry/registry.ts';
 import { FaultProxy, type ListenAddress, type StartedFaultProxy } from '../registry/fault-proxy.ts';
 import type { CaseSource } from '../serve/http-files.ts';
-import type { ServeSpec } from '../serve/spec.ts';
+import { S3Server } from '../serve/s3-server.ts';
+import type { ServeSpec, SourceKind } from '../serve/spec.ts';
 import { startSources, type StartedSources } from '../serve/sources.ts';
-import type { SourceKind } from '../serve/host-server.ts';
 import { ensureCollector } from '../serve/otlp-collector.ts';
 import { OtlpReceiver } from '../serve/otlp-receiver.ts';
 import { RegistryClient } from '../oci/client.ts';
@@ -360,14 +360,15 @@ export class Lab implements AsyncDisposable {
   }
 
   /**
-   * The sources a case serves (${http}, ${git}), started on its first cell and kept for the session, on
-   * the gateway beside the proxy; their requests go into the proxy's journal (kind http or git), so each
-   * cell's evidence and checks see its own engine's requests.
+   * The sources a case serves (${http}, ${git}, ${s3}), started on its first cell and kept for the
+   * session, on the gateway beside the proxy; their requests go into the proxy's journal (kind http, git or
+   * s3), so each cell's evidence and checks see its own engine's requests. versitygw is built on first need.
    */
   serve(key: string, spec: ServeSpec, source: CaseSource): Promise<StartedSources> {
     if (this.stopped) throw new HarnessError('lab is stopped');
     return this.sources.get(key, async () => {
-      const s = await startSources(spec, source, this.proxy.journal, (kind) => this.sourceListen(key, kind));
+      const s3Binary = async () => (await S3Server.ensureBinary(this.imageConfig, this.progress)).path;
+      const s = await startSources(spec, source, this.proxy.journal, (kind) => this.sourceListen(key, kind), s3Binary);
       this.startedSources.push(s);
       // a lab stopped while they started: stop them too
       if (this.stopped) await s.stop();

@@ -31,6 +31,8 @@ describe('matchTempDir', () => {
     ['engineHome', 'bin.tmp-84', 'engine install', 84],
     ['varTmp', 'buildx-lab-rootfs.Xy12Ab', 'debootstrap tree (older lab)', undefined],
     ['tmp', 'buildx-lab-git-4244-aB3xYz', 'Git server repositories', 4244],
+    ['cacheDir', 'tools/versitygw-v1.8.0.tmp-85', 'Go tool build', 85],
+    ['tmp', 'buildx-lab-s3-4245-aB3xYz', 'S3 server data', 4245],
   ] as const)('%s %s', (root, rel, kind, pid) => {
     expect(matchTempDir(root, rel)).toEqual(pid === undefined ? { kind } : { kind, pid });
   });
@@ -45,6 +47,8 @@ describe('matchTempDir', () => {
     ['varTmp', 'systemd-private-1234'],
     ['varTmp', 'bin.tmp-84'],
     ['tmp', 'buildx-lab-git-aB3xYz'],
+    ['cacheDir', 'tools/versitygw-v1.8.0'],
+    ['tmp', 'buildx-lab-s3-aB3xYz'],
   ] as const)('leaves %s %s alone', (root, rel) => {
     expect(matchTempDir(root, rel)).toBeUndefined();
   });

@@ -40,6 +40,7 @@ const PATTERNS: readonly { root: Root; kind: string; re: RegExp }[] = [
   { root: 'cacheDir', kind: 'apt download', re: /^tools\/[^/]+\.dl-(\d+)$/ },
   { root: 'cacheDir', kind: 'apt download (older lab)', re: /^apt\/dl-(\d+)-\d+$/ },
   { root: 'cacheDir', kind: 'tool build', re: /^tools\/[^/]+\.tmp-(\d+)-\d+$/ },
+  { root: 'cacheDir', kind: 'Go tool build', re: /^tools\/[^/]+\.tmp-(\d+)$/ },
   // a clone of a Git repository being made (git-clone.ts); trees exported from one live in a Buildx install's
   { root: 'cacheDir', kind: 'Git clone', re: /^git\/[0-9a-f]+\.git\.tmp-(\d+)$/ },
   // a run killed, or whose registry was killed under it, leaves its socket directory
@@ -50,6 +51,7 @@ const PATTERNS: readonly { root: Root; kind: string; re: RegExp }[] = [
   { root: 'varTmp', kind: 'debootstrap tree (older lab)', re: /^buildx-lab-rootfs\.[^/]+$/ },
   // outside the cache: the Git server's unprivileged backend cannot reach into /root
   { root: 'tmp', kind: 'Git server repositories', re: /^buildx-lab-git-(\d+)-[^/]+$/ },
+  { root: 'tmp', kind: 'S3 server data', re: /^buildx-lab-s3-(\d+)-[^/]+$/ },
 ];
 
 /** Deepest path a pattern above names, in components. */

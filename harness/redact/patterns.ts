@@ -335,6 +335,9 @@ const SCHEME_CREDENTIAL = /\b(?:Bearer|Basic|Token)[ \t]+(?<value>(?=[A-Za-z0-9.
 const FLAG_VALUE = /(?<![\w-])(?:--password|--token|--identity-token|--registry-token|--secret-value)(?:=|[ \t]+)(?<value>[^\s-][^\s]*)/dg;
 const LOGIN_P = /\blogin\b[^\n]*?[ \t]-p(?:=|[ \t]+)(?<value>[^\s-][^\s]*)/dg;
 
+// Secrets the lab makes itself (serve/s3-spec.ts's credentials): masked wherever they appear, whatever the context.
+const LAB_MADE_SECRET = /buildx-lab-secret-[0-9a-f]{40}/g;
+
 // The token formats secretlint's preset lacks.
 const JWT = /\beyJ[A-Za-z0-9_-]{6,}\.eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*/g;
 const GOOGLE_API_KEY = /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g;
@@ -402,6 +405,7 @@ const CONTEXT_DETECTORS: readonly Detector[] = [
   groupSpans(LOGIN_P),
   wholeMatches(JWT),
   wholeMatches(GOOGLE_API_KEY),
+  wholeMatches(LAB_MADE_SECRET),
   privateKeys,
 ];
 /** A word at least one context detector needs (a superset of each one's literal part). Most journal

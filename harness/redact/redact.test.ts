@@ -130,6 +130,19 @@ describe('secretlint host', () => {
   });
 });
 
+describe("the lab's own secrets", () => {
+  const secret = `buildx-lab-secret-${'0123456789abcdef01234567890abcdef0123456'.slice(0, 40)}`;
+  it.each([
+    ['a build log line with no key around it', `#9 0.3 echo ${secret}`],
+    ['a --build-arg of another name', `--build-arg X=${secret}`],
+    ['inside a cache flag', `type=s3,bucket=b,secret_access_key=${secret},region=us-east-1`],
+    ['a JSON value under a plain key', `{"note":"${secret}"}`],
+  ])('masks one made by the S3 endpoint anywhere: %s', (_, text) => {
+    const out = redactSecrets(text);
+    for (const w of windows(secret.slice('buildx-lab-secret-'.length))) expect(out).not.toContain(w);
+  });
+});
+
 describe('isSecretKey', () => {
   it.each([
     'password',

@@ -1003,7 +1003,7 @@ describe('lab values', () => {
   });
   it('lists the lab values when it refuses one', () => {
     expect(() => labValuesIn('${nope}')).toThrow(
-      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${http}, ${git}, ${otlp}, ${target:NAME} or ${read:FILE}',
+      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${http}, ${git}, ${otlp}, ${s3}, ${s3Bucket}, ${s3Region}, ${s3AccessKeyId}, ${s3SecretAccessKey}, ${target:NAME} or ${read:FILE}',
     );
   });
 });
@@ -1078,7 +1078,7 @@ symptom: {requests: {server: git, path: "^/app\\\\.git/", status: "401", count: 
       `title: t\nserve: {http: {files: {/a: v1/Dockerfile}}, git: {repos: {app: {}}}}\n${GIT_STEP}`,
       /^case\.yaml:2: serve\.http: is served but no step names \$\{http\}/,
     ],
-    ['an empty serve', `title: t\nserve: {}\n${GIT_STEP}`, /^case\.yaml:2: serve: needs http: or git:/],
+    ['an empty serve', `title: t\nserve: {}\n${GIT_STEP}`, /^case\.yaml:2: serve: needs http:, git: or s3:/],
     ['an unknown key under serve', `title: t\nserve: {ftp: {}}\n${GIT_STEP}`, /^case\.yaml:2: serve\.ftp: unknown key; serve takes http \(files, faults\), git/],
     [
       'a served path with a dot segment',

@@ -26,6 +26,7 @@ import type { CaseSource } from '../serve/http-files.ts';
 import { spansShape, tracesProblems, tracesSchema, tracesSpec, type TracesSpec } from './traces.ts';
 import { dapScript, dapScriptSchema, dapStepProblem } from './dap-step.ts';
 import { SERVE_LIMITS, credentialProblem, refNameProblem, repoBuildOrder, repoNameProblem, servedPathProblem, submodulePathProblem, type ServeSpec } from '../serve/spec.ts';
+import { S3_VALUES, SOURCE_KINDS, s3ServeSchema, s3UseProblem } from '../serve/s3-spec.ts';
 
 export const CASE_FILE = 'case.yaml';
 /** A case is a bug report, not a repository: bound what gets copied into the engine. */
@@ -41,7 +42,7 @@ export const isPlatform = (p: string): boolean => {
 };
 
 /** Lab values a step's argv, env and checks may name as ${name}. */
-export const LAB_VALUES = ['target', 'repository', 'tag', 'registry', 'builder', 'buildkitImage', 'base', 'cell', 'context', 'platforms', 'http', 'git', 'otlp'] as const;
+export const LAB_VALUES = ['target', 'repository', 'tag', 'registry', 'builder', 'buildkitImage', 'base', 'cell', 'context', 'platforms', 'http', 'git', 'otlp', ...S3_VALUES] as const;
 const PARAMETRIC = ['target', 'read'] as const;
 
 /** Every ${...} in `text` names a lab value; returns the names used. Throws on an unknown one. Pure. */
@@ -184,8 +185,9 @@ const serveSchema = z
         ),
       })
       .optional(),
+    s3: s3ServeSchema.optional(),
   })
-  .refine((s) => s.http !== undefined || s.git !== undefined, 'needs http: or git:');
+  .refine((s) => s.http !== undefined || s.git !== undefined || s.s3 !== undefined, 'needs http:, git: or s3:');
 type ServeInput = z.infer<typeof serveSchema>;
 
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'is not a step id (lower-case letters, digits, -)');
@@ -245,7 +247,7 @@ const checkShape = z
     requests: z
       .strictObject({
         count: z.union([z.number().int().min(0).transform(String), nonEmpty(20)]),
-        server: choice(['registry', 'http', 'git', 'otlp']).optional(),
+        server: choice(['registry', ...SOURCE_KINDS]).optional(),
         path: regex.optional(),
         method: choice(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE']).optional(),
         on: choice(['manifests', 'blobs', 'uploads', 'tags']).optional(),
@@ -559,7 +561,7 @@ function knownKeys(at: readonly Key[]): string {
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
   if (top === 'steps' && at.includes('dap')) return 'request (with arguments), event, id, timeout';
   if (top === 'steps') return 'id, buildx, docker, action, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
-  if (top === 'serve') return 'http (files, faults), git (repos, auth); repos take commits (tree, message, tags, branches) and submodules';
+  if (top === 'serve') return 'http (files, faults), git (repos, auth), s3 (true, or region); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }
 
@@ -728,6 +730,8 @@ function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   for (const v of ['http', 'git'] as const)
     if (uses.has(v) && !c.serve?.[v]) src.fail(['serve'], `the case names \${${v}} but serves nothing there: add serve.${v} (see fixtures/cases/README.md)`);
   for (const [at, why] of tracesProblems(tracesSpec(c.traces), uses, [...checks, ...steps.flatMap((s) => s.checks)], driver)) src.fail(at, why);
+  const s3Problem = s3UseProblem(c.serve?.s3 !== undefined, uses);
+  if (s3Problem) src.fail(c.serve?.s3 ? ['serve', 's3'] : ['serve'], s3Problem);
   if (c.command === 'bake' && c.bakeFile === undefined) {
     try {
       caseFilePath(root, 'docker-bake.hcl');
@@ -825,6 +829,7 @@ function serveSpec(src: Source, s: ServeInput, root: string, uses: Set<string>):
     if (!uses.has('git')) src.fail(at('git'), 'is served but no step names ${git}; use it (e.g. [build, "${git}/app.git#v1"]) or leave it out');
     out.git = { repos, ...(s.git.auth ? { auth: s.git.auth } : {}) };
   }
+  if (s.s3) out.s3 = s.s3;
   return out;
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { HarnessError } from '../errors.ts';
 import { shellQuote } from '../text.ts';
 import { describeCheck, type CheckResult } from '../kit/checks.ts';
-import type { Kit } from '../kit/context.ts';
+import type { Kit, PushTarget } from '../kit/context.ts';
 import { bootWithPullFault } from '../kit/faults.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
 import type { Builder, BuilderSpec } from '../kit/builders.ts';
@@ -18,6 +18,9 @@ import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type R
 import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
 import { caseSource, readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
 import { needsSpans, tracesDriverOpts, tracesEnv } from './traces.ts';
+import { bucketFor } from '../serve/s3-spec.ts';
+import type { OtlpReceiver } from '../serve/otlp-receiver.ts';
+import type { StartedSources } from '../serve/sources.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 
@@ -81,6 +84,7 @@ export function caseScenario(c: ReproCase): Scenario {
       ...(c.fault ? { fault: [c.fault] } : {}),
     },
     needsBaseImage: c.uses.has('base'),
+    needsS3: c.serve?.s3 !== undefined,
     needsBuildkit: c.uses.has('buildkitImage'),
     buildkitOfItsDay: true,
     rootlessBuildkit: c.builder.rootless === true,
@@ -125,9 +129,40 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   // The case's own servers, started by its first cell and shared by the rest (each cell's requests are its own).
   const sources = c.serve ? await kit.lab.serve(c.dir, c.serve, caseSource(c)) : undefined;
   if (sources) kit.fact(`serving ${sources.describe()}`);
+  // a bucket of the cell's own, for this run of the steps: requests from its engine reach only this one
+  const s3Bucket = sources?.s3 ? bucketFor(kit.id, run) : undefined;
+  if (s3Bucket) {
+    sources!.s3!.openBucket(s3Bucket, kit.sandbox.dind.labAddress ?? '');
+    kit.fact(`s3 bucket ${s3Bucket}, bound to ${kit.sandbox.dind.labAddress}`);
+  }
+  try {
+    return await observeSteps(c, kit, { sources, s3Bucket, receiver, builderExports, target, builder, mark, bootFaultHits: faultHits });
+  } finally {
+    if (s3Bucket) sources!.s3!.closeBucket(s3Bucket);
+  }
+}
+
+/** The steps of one run and their checks, once the builder and the sources are up. */
+async function observeSteps(
+  c: ReproCase,
+  kit: Kit,
+  at: {
+    sources?: StartedSources;
+    s3Bucket?: string;
+    /** the case's trace sink, and whether the builder exports to it too */
+    receiver?: OtlpReceiver;
+    builderExports: boolean;
+    target: PushTarget;
+    builder: Builder;
+    mark: number;
+    bootFaultHits?: number;
+  },
+): Promise<CaseRun> {
+  const { sources, receiver, builderExports, target, builder, mark } = at;
   const values: LabValues = {
     ...sources?.values,
     ...(receiver ? { otlp: receiver.url } : {}),
+    ...(at.s3Bucket ? { s3Bucket: at.s3Bucket } : {}),
     target: target.ref,
     repository: target.repository,
     tag: target.tag,
@@ -148,7 +183,7 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   };
   const steps = await runSteps(kit, c.steps, values, env);
   const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
-  if (faultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
+  if (at.bootFaultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
   // a step that did not run when the case asked (a waitFor never matched) did not test what the case describes
   const missed = steps.find((s) => s.missed);
   if (missed) return { results: [], inconclusive: `step ${missed.id}: ${missed.missed}` };

@@ -21,6 +21,9 @@ import { ensureImage, findOfficialImage } from '../images/images.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { resolveGitTree, type GitTreeRef } from '../provision/git-tree.ts';
 import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
+import { goToolPath } from '../provision/go-tool.ts';
+import { S3Server, VERSITYGW } from '../serve/s3-server.ts';
+import { existsSync } from 'node:fs';
 import { writeStatus, type ProvisionStatus } from './provision-status.ts';
 import { requirementId, type Requirement, type RunSpec } from './run-spec.ts';
 
@@ -220,6 +223,8 @@ export class Provisioner {
       }
       case 'image':
         return undefined;
+      case 'tool':
+        return existsSync(goToolPath(this.config, VERSITYGW)) ? undefined : this.moduleRefused(VERSITYGW.module, VERSITYGW.version, sig);
     }
   }
 
@@ -308,6 +313,10 @@ export class Provisioner {
       }
       case 'engine-image':
         return task(() => this.engineImage(resolveEngineSpec(req.spec)[0]!, opts));
+      case 'tool': {
+        const bin = await task(() => S3Server.ensureBinary(this.config, this.progress, opts));
+        return { path: bin.path, sha256: bin.sha256 };
+      }
     }
   }
 
@@ -363,12 +372,14 @@ export function requirementLabel(req: Requirement): string {
       return `engine ${req.label} image`;
     case 'image':
       return `${req.id} image`;
+    case 'tool':
+      return `${req.id} (the S3 server)`;
   }
 }
 
 /** Requirement ids in the order compiles should run: as first needed, neighbouring versions together. Pure. */
 export function compileOrder(ids: readonly string[]): string[] {
   const version = (id: string) => semver.coerce(id.split(':')[1] ?? '')?.version ?? '0.0.0';
-  const kindRank = (id: string) => ['image', 'engine', 'buildx', 'buildkit'].indexOf(id.split(':')[0]!);
+  const kindRank = (id: string) => ['image', 'engine', 'buildx', 'buildkit', 'tool'].indexOf(id.split(':')[0]!);
   return [...ids].sort((a, b) => kindRank(a) - kindRank(b) || semver.compare(version(a), version(b)) || a.localeCompare(b));
 }

@@ -75,6 +75,8 @@ export interface Scenario<D extends AxesDecl = AxesDecl, O = unknown> {
   needsBaseImage?: boolean;
   /** a BuildKit image is needed whatever the driver (a step names ${buildkitImage}) */
   needsBuildkit?: boolean;
+  /** the S3 server (versitygw, built from the Go module proxy) is needed: the case serves ${s3} */
+  needsS3?: boolean;
   /**
    * Without a buildkit axis, a cell that runs BuildKit gets the BuildKit of its Buildx's day (what `docker
    * buildx create` pulled then) instead of the lab's default. Cases do; scenarios keep the default.
@@ -241,7 +243,7 @@ export function cellBuildkit(
 
 /** What one cell needs provisioned before it runs; pure. */
 export function cellRequirements(
-  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
+  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit' | 'needsS3' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
   axes: Readonly<Record<string, string>>,
   buildx: ResolvedVersion,
   engine: ResolvedEngine | undefined,
@@ -256,6 +258,7 @@ export function cellRequirements(
   if (buildkit)
     reqs.push({ kind: 'buildkit', version: buildkit.version, ...(s.rootlessBuildkit ? { rootless: true as const } : {}), ...(buildkitGit ? { git: buildkitGit } : {}) });
   if (s.needsBaseImage) reqs.push({ kind: 'image', id: 'case-base' });
+  if (s.needsS3) reqs.push({ kind: 'tool', id: 'versitygw' });
   return reqs;
 }
 

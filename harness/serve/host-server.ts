@@ -1,4 +1,4 @@
-// What the lab's host-side source servers (the HTTP file server, the Git server, the OTLP front) share: an HTTP listener
+// What the lab's host-side source servers (the HTTP file server, the Git server, the S3 and OTLP fronts) share: an HTTP listener
 // bound only where the lab says (never the wildcard), bounded in connections, header size and time, and a
 // journal entry per request in the journal the lab hands over (the fault proxy's: one order, one mark per
 // cell, attributed by client address like the registry's requests). The handlers decide the answers.
@@ -9,11 +9,11 @@ import type { Journal } from '../registry/journal.ts';
 import { bindExactly, checkListenHost, closeServers, listenerUrl, type ListenAddress } from '../registry/listen-address.ts';
 import { peerAddress } from '../registry/proxy-protocol.ts';
 import { clientAddress, header } from '../registry/proxied-request.ts';
+import type { SourceKind } from './spec.ts';
 
 export type { ListenAddress } from '../registry/listen-address.ts';
 
-/** Journal `kind` of a source server's requests; the registry's are manifests, blobs, uploads, tags, base, other. */
-export type SourceKind = 'http' | 'git' | 'otlp';
+export { SOURCE_KINDS, type SourceKind } from './spec.ts';
 
 export interface HostServerLimits {
   /** connections open at once; Node closes any beyond (so the bound is generous: one per fetch of every cell) */
@@ -36,6 +36,9 @@ export class SourceRequest {
   requestBytes = 0;
   responseBytes = 0;
   interventions: string[] = [];
+  /** what the handler names for the journal: the S3 bucket and object key */
+  repository?: string;
+  reference?: string;
 
   constructor(
     readonly req: http.IncomingMessage,
@@ -118,7 +121,9 @@ export class HostServer {
         ...(x.client ? { client: x.client } : {}),
         method: x.method,
         path: x.path,
+        ...(x.repository ? { repository: x.repository } : {}),
         kind: this.kind,
+        ...(x.reference ? { reference: x.reference } : {}),
         // a response cut short (a fault, a client gone) says so: status 0 would hide the status line sent
         status: res.statusCode,
         ...(header(req.headers['user-agent']) ? { userAgent: header(req.headers['user-agent']) } : {}),

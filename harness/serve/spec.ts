@@ -1,7 +1,13 @@
 // What a case asks the lab to serve to its builds (`serve:` in case.yaml), as plain data, and the pure rules
 // its names must follow. The case schema (repro/case.ts) validates into these types; the servers
-// (http-files.ts, git-server.ts) take them. Names end up in URLs, Git ref names and .gitmodules, so each
-// is held to a narrow, documented shape here rather than escaped later.
+// (http-files.ts, git-server.ts, s3-server.ts; s3-spec.ts holds the S3 rules) take them. Names end up in
+// URLs, Git ref names and .gitmodules, so each is held to a narrow, documented shape here rather than
+// escaped later.
+import type { S3ServeSpec } from './s3-spec.ts';
+
+/** Journal `kind` of the source servers' requests; the registry's are manifests, blobs, uploads, tags, base, other. */
+export const SOURCE_KINDS = ['http', 'git', 's3', 'otlp'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 /** A file served over HTTP: a case file as it is, or a tarball the lab makes from a case directory. */
 export type ServedFile = { file: string } | { tar: string; gzip?: boolean };
@@ -61,6 +67,7 @@ export interface GitServeSpec {
 export interface ServeSpec {
   http?: HttpServeSpec;
   git?: GitServeSpec;
+  s3?: S3ServeSpec;
 }
 
 /** Bounds on what a case may ask to be served. */

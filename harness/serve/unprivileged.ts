@@ -1,4 +1,4 @@
-// The lab's servers that parse what a case's builds send (git http-backend, the OTLP collector) run as
+// The lab's servers that parse what a case's builds send (git http-backend, the OTLP collector, versitygw) run as
 // nobody when the lab is root: through setpriv, with no groups and no_new_privs, so a parser bug does not
 // hold root on the host.
 import { existsSync } from 'node:fs';
