@@ -42,7 +42,22 @@ export const isPlatform = (p: string): boolean => {
 };
 
 /** Lab values a step's argv, env and checks may name as ${name}. */
-export const LAB_VALUES = ['target', 'repository', 'tag', 'registry', 'builder', 'buildkitImage', 'base', 'cell', 'context', 'platforms', 'http', 'git', 'otlp', ...S3_VALUES] as const;
+export const LAB_VALUES = [
+  'target',
+  'repository',
+  'tag',
+  'registry',
+  'builder',
+  'buildkitImage',
+  'base',
+  'cell',
+  'context',
+  'platforms',
+  'http',
+  'git',
+  'otlp',
+  ...S3_VALUES,
+] as const;
 const PARAMETRIC = ['target', 'read'] as const;
 
 /** Every ${...} in `text` names a lab value; returns the names used. Throws on an unknown one. Pure. */
