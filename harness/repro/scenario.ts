@@ -85,6 +85,7 @@ export function caseScenario(c: ReproCase): Scenario {
     },
     needsBaseImage: c.uses.has('base'),
     needsS3: c.serve?.s3 !== undefined,
+    needsTraces: c.traces !== undefined,
     needsBuildkit: c.uses.has('buildkitImage'),
     buildkitOfItsDay: true,
     rootlessBuildkit: c.builder.rootless === true,

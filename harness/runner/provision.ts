@@ -22,6 +22,7 @@ import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { resolveGitTree, type GitTreeRef } from '../provision/git-tree.ts';
 import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
 import { goToolPath } from '../provision/go-tool.ts';
+import { ensureCollector } from '../serve/otlp-collector.ts';
 import { S3Server, VERSITYGW } from '../serve/s3-server.ts';
 import { existsSync } from 'node:fs';
 import { writeStatus, type ProvisionStatus } from './provision-status.ts';
@@ -224,6 +225,8 @@ export class Provisioner {
       case 'image':
         return undefined;
       case 'tool':
+        // the collector's sources ship with the lab (serve/otelcol): nothing for the module proxy to refuse but its dependencies, which the build reports
+        if (req.id === 'otelcol') return undefined;
         return existsSync(goToolPath(this.config, VERSITYGW)) ? undefined : this.moduleRefused(VERSITYGW.module, VERSITYGW.version, sig);
     }
   }
@@ -314,6 +317,7 @@ export class Provisioner {
       case 'engine-image':
         return task(() => this.engineImage(resolveEngineSpec(req.spec)[0]!, opts));
       case 'tool': {
+        if (req.id === 'otelcol') return { path: (await task(() => ensureCollector(this.config, this.progress, opts))).path };
         const bin = await task(() => S3Server.ensureBinary(this.config, this.progress, opts));
         return { path: bin.path, sha256: bin.sha256 };
       }
@@ -373,7 +377,7 @@ export function requirementLabel(req: Requirement): string {
     case 'image':
       return `${req.id} image`;
     case 'tool':
-      return `${req.id} (the S3 server)`;
+      return req.id === 'otelcol' ? 'otelcol (the OTLP receiver)' : `${req.id} (the S3 server)`;
   }
 }
 

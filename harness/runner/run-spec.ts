@@ -72,7 +72,7 @@ export const requirementSchema = z.discriminatedUnion('kind', [
     .refine((r) => (r.git ? r.git.label === r.version : BUILDKIT_RELEASE.test(r.version)), 'a BuildKit release without git, or a build from Git whose version is its label'),
   z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base']) }),
   // a Go program the lab runs on the host beside a cell (versitygw behind ${s3})
-  z.object({ kind: z.literal('tool'), id: z.enum(['versitygw']) }),
+  z.object({ kind: z.literal('tool'), id: z.enum(['versitygw', 'otelcol']) }),
 ]);
 export type Requirement = z.infer<typeof requirementSchema>;
 

@@ -77,6 +77,8 @@ export interface Scenario<D extends AxesDecl = AxesDecl, O = unknown> {
   needsBuildkit?: boolean;
   /** the S3 server (versitygw, built from the Go module proxy) is needed: the case serves ${s3} */
   needsS3?: boolean;
+  /** the OTLP receiver (an OpenTelemetry Collector built from the lab's sources) is needed: the case has traces: */
+  needsTraces?: boolean;
   /**
    * Without a buildkit axis, a cell that runs BuildKit gets the BuildKit of its Buildx's day (what `docker
    * buildx create` pulled then) instead of the lab's default. Cases do; scenarios keep the default.
@@ -243,7 +245,7 @@ export function cellBuildkit(
 
 /** What one cell needs provisioned before it runs; pure. */
 export function cellRequirements(
-  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit' | 'needsS3' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
+  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit' | 'needsS3' | 'needsTraces' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
   axes: Readonly<Record<string, string>>,
   buildx: ResolvedVersion,
   engine: ResolvedEngine | undefined,
@@ -259,6 +261,7 @@ export function cellRequirements(
     reqs.push({ kind: 'buildkit', version: buildkit.version, ...(s.rootlessBuildkit ? { rootless: true as const } : {}), ...(buildkitGit ? { git: buildkitGit } : {}) });
   if (s.needsBaseImage) reqs.push({ kind: 'image', id: 'case-base' });
   if (s.needsS3) reqs.push({ kind: 'tool', id: 'versitygw' });
+  if (s.needsTraces) reqs.push({ kind: 'tool', id: 'otelcol' });
   return reqs;
 }
 

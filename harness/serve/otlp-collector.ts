@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
 import type { ProgressSink } from '../progress.ts';
-import { goModuleBuild } from '../provision/gobuild.ts';
+import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
 import { crossProcessLock } from '../provision/lock.ts';
 import { NOBODY, asNobody, dropsToNobody } from './unprivileged.ts';
 
@@ -50,7 +50,8 @@ export function collectorSourceHash(dir = COLLECTOR_SOURCES): string {
 }
 
 /** The collector binary, built once per source hash (under the machine-wide compile lock). */
-export async function ensureCollector(config: LabConfig, progress: ProgressSink, signal?: AbortSignal): Promise<CollectorBinary> {
+export async function ensureCollector(config: LabConfig, progress: ProgressSink, opts: { signal?: AbortSignal; slot?: CompileSlot } = {}): Promise<CollectorBinary> {
+  const { signal } = opts;
   const sourceHash = collectorSourceHash();
   const dir = path.join(config.cacheDir, 'tools', `otelcol-${sourceHash.slice(0, 16)}`);
   const bin = path.join(dir, 'otelcol');
@@ -96,6 +97,7 @@ export async function ensureCollector(config: LabConfig, progress: ProgressSink,
             },
           },
           progress,
+          opts.slot,
         );
         rmSync(path.join(stage, '.work'), { recursive: true, force: true });
         writeFileSync(
