@@ -90,7 +90,7 @@ describe('docker:<v>-dind stand-in: dockerd-entrypoint.sh', () => {
     expect(entrypoint(STAND_IN_SCRIPTS.dockerdEntrypoint, ['echo', 'hi'])).toEqual(['hi']);
   });
 
-  it("is configured as the official image: entrypoint, TLS by default, ports, volume", () => {
+  it('is configured as the official image: entrypoint, TLS by default, ports, volume', () => {
     const s = dindStandIn('26.1.5', 'buildx-lab/dind-26.1.5:abc');
     expect(s.official).toBe('docker:26.1.5-dind');
     expect(s.layer).toMatchObject({ entrypoint: ['dockerd-entrypoint.sh'], cmd: [], env: { DOCKER_TLS_CERTDIR: '/certs' }, expose: [2375, 2376], volumes: ['/var/lib/docker'] });
