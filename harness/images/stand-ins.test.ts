@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DIND_COMMAND } from '../dind/dind.ts';
 import { STAND_IN_SCRIPTS, dindStandIn, mirrorPath, registryStandIn } from './stand-ins.test-helpers.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bxl-stand-ins-'));
@@ -83,6 +84,14 @@ describe('docker:<v>-dind stand-in: dockerd-entrypoint.sh', () => {
       'dockerd',
       '--host=unix:///var/run/docker.sock',
     ]);
+    expect(existsSync(certs)).toBe(false);
+  });
+
+  it("runs the lab's DinD command on its unix socket only: no TCP listener, no certificates, whatever DOCKER_TLS_CERTDIR says", () => {
+    const certs = path.join(dir, 'certs-lab');
+    const argv = entrypoint(STAND_IN_SCRIPTS.dockerdEntrypoint, [...DIND_COMMAND], { DOCKER_TLS_CERTDIR: certs });
+    expect(argv).toEqual(['[dind]', ...DIND_COMMAND]);
+    expect(argv.filter((a) => a.includes('tcp://'))).toEqual([]);
     expect(existsSync(certs)).toBe(false);
   });
 
