@@ -84,17 +84,19 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     if (registryImage) evidence.facts.push(imageOriginFact('registry image', registryImage, "Debian's docker-registry"));
     watchdog.watch(lab.config, dind, lab);
     logSince = new Date(Date.now() - 1000).toISOString();
+    // an image the cell pulls from the lab registry (published once per lab), its origin in the evidence
+    const published = async (what: string, requirement: string, built: string): Promise<string> => {
+      const fact = imageOriginFact(what, await env.need<ImageResult>(requirement), built);
+      if (!evidence.facts.includes(fact)) evidence.facts.push(fact);
+      return (await publishRequirement(env, requirement)).ref;
+    };
     const kit = new Kit(s.id, id, cell.axes, {
       lab,
       sandbox,
       evidence,
-      buildkitImage: async (version, rootless) => {
-        const id = `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`;
-        const fact = imageOriginFact('BuildKit image', await env.need<ImageResult>(id), 'source build');
-        if (!evidence.facts.includes(fact)) evidence.facts.push(fact);
-        return (await publishRequirement(env, id)).ref;
-      },
-      baseImage: async () => (await publishRequirement(env, 'image:case-base')).ref,
+      buildkitImage: (version, rootless) =>
+        published('BuildKit image', `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`, 'source build'),
+      baseImage: () => published('case base image', 'image:case-base', "debootstrap of Debian's packages"),
       phase: async (name, work) => {
         const p0 = performance.now();
         try {
