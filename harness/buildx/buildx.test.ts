@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseVersionOutput, sameVersion } from './buildx.ts';
+import { originText, parseVersionOutput, sameVersion } from './buildx.ts';
 
 describe('buildx version output', () => {
   it.each([
@@ -17,5 +17,16 @@ describe('buildx version output', () => {
   it('compares ignoring build metadata only', () => {
     expect(sameVersion('v0.13.1', 'v0.13.1+ds1')).toBe(true);
     expect(sameVersion('v0.21.0-rc1', 'v0.21.0')).toBe(false);
+  });
+});
+
+describe('originText', () => {
+  it('says where a binary came from in the README words: release download, source build, Debian', () => {
+    expect(originText({ origin: 'release' })).toBe('release download');
+    expect(originText({ origin: 'go' })).toBe('source build, Go module proxy');
+    expect(originText({ origin: 'debian' })).toBe("Debian's package");
+    expect(originText({ origin: 'git', git: { repo: '/src/buildx', commit: 'abc', tag: 'v0.21.0', mode: 'vendor' } })).toBe(
+      'source build, git commit abc (tag v0.21.0) of /src/buildx, -mod=vendor',
+    );
   });
 });

@@ -49,10 +49,21 @@ export interface BuildxMeta {
   git?: BuildxGitOrigin;
 }
 
-/** A binary's origin as a cell's evidence says it: "go", "git commit 3f82… (tag v0.21.0-rc2) of /src/buildx, -mod=vendor". */
+const ORIGINS: Readonly<Record<Exclude<BuildxSource, 'cache'>, string>> = {
+  release: 'release download',
+  go: 'source build, Go module proxy',
+  debian: "Debian's package",
+  git: 'source build, git',
+};
+
+/**
+ * A binary's origin as a cell's evidence says it, in the words the README's "Where things come from" uses:
+ * "release download", "source build, Go module proxy", "source build, git commit 3f82… (tag v0.21.0-rc2) of
+ * /src/buildx, -mod=vendor".
+ */
 export function originText(b: Pick<BuildxBinary, 'origin' | 'git'>): string {
-  if (b.origin !== 'git' || !b.git) return b.origin;
-  return `${gitTreeText(b.git)}, -mod=${b.git.mode}`;
+  if (b.origin !== 'git' || !b.git) return ORIGINS[b.origin] ?? b.origin;
+  return `source build, ${gitTreeText(b.git)}, -mod=${b.git.mode}`;
 }
 
 /**

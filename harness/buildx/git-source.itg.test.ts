@@ -44,7 +44,7 @@ describe('Buildx from a Git repository', () => {
     expect(cell!.observed).toBe('reproduced');
     expect(cell!.outcome).toBe('reproduced');
     // built by this run, or by an earlier one (the commit is the cache key)
-    expect(cell!.evidence.facts.join('\n')).toContain(`buildx ${label} (git commit ${merge} of ${dir}, -mod=mod`);
+    expect(cell!.evidence.facts.join('\n')).toContain(`buildx ${label} (source build, git commit ${merge} of ${dir}, -mod=mod`);
     expect(r.all).toMatch(new RegExp(`buildx ${label}: (?:installed from git|done)`));
     const buildx = path.join(buildxCacheRoot(config), `git-${merge}`, 'docker-buildx');
     expect((await execa(buildx, ['version'])).stdout).toBe(`github.com/docker/buildx ${label} ${merge}`);

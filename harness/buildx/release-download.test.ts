@@ -37,6 +37,7 @@ const pins: ReleasePins = {
   pins: {
     'v0.21.1': { 'linux-amd64': { sha256: sha(GOOD), sources: [SRC, SRC2] } },
     'v0.21.4': { 'linux-amd64': { sha256: sha(GOOD), sources: [SRC] } },
+    'v0.21.7': { 'linux-amd64': { sha256: sha(GOOD), sources: [SRC] } },
   },
   disagreements: [{ version: 'v0.21.6', platform: 'linux-amd64', values: { [sha(GOOD)]: [SRC], [sha(BAD)]: [SRC2] } }],
 };
@@ -50,6 +51,12 @@ let requested: string[] = [];
 beforeAll(async () => {
   server = createServer((req, res) => {
     requested.push(req.url ?? '');
+    // v0.21.7: the connection drops halfway through the binary, after its full length was announced
+    if (req.url === '/v0.21.7/buildx-v0.21.7.linux-amd64') {
+      res.writeHead(200, { 'content-length': GOOD.length });
+      res.write(GOOD.subarray(0, GOOD.length / 2), () => res.destroy());
+      return;
+    }
     const body = files[req.url ?? ''];
     res.writeHead(body ? 200 : 404).end(body ?? 'Not Found');
   });
@@ -105,6 +112,13 @@ describe('downloadRelease against a pin', () => {
     expect(err.message).toBe(
       `checksum mismatch for ${baseUrl}/v0.21.4/buildx-v0.21.4.linux-amd64: expected ${sha(GOOD)} (pinned by ${SRC}), got ${sha(BAD)}; the file was deleted`,
     );
+    expect(readdirSync(destDir)).toEqual([]);
+  });
+
+  it('refuses a download cut halfway, naming the URL, and leaves no partial file behind', async () => {
+    const err = await failure(downloadRelease('v0.21.7', 'amd64', { baseUrl, destDir, pins }));
+    expect(err).toBeInstanceOf(ProvisionError);
+    expect(err.message).toMatch(new RegExp(`^cannot download ${baseUrl}/v0\\.21\\.7/buildx-v0\\.21\\.7\\.linux-amd64: `));
     expect(readdirSync(destDir)).toEqual([]);
   });
 });

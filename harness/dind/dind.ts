@@ -9,6 +9,13 @@ import type { StoreKind } from '../model.ts';
 import { ROLE_LABEL, isContainerRunning } from '../ownership/labels.ts';
 
 export const DIND_SOCKET = 'unix:///var/run/docker.sock';
+/**
+ * The DinD container's command. It starts with `dockerd`, so both entrypoints run it as given: the lab's
+ * (lab-dind-entrypoint: exec "$@") and the official docker:<v>-dind's (dockerd-entrypoint.sh: through its
+ * dind wrapper). Flags alone would make the official one add TCP (2376 with TLS under DOCKER_TLS_CERTDIR,
+ * or 2375 without): dockerd listens on its unix socket only, so no API beyond the container without TLS.
+ */
+export const DIND_COMMAND: readonly string[] = ['dockerd', `--host=${DIND_SOCKET}`];
 /** Where the host's Buildx cache and fixtures appear inside every DinD, read-only. */
 export const BUILDX_MOUNT = '/opt/buildx-lab/buildx';
 export const FIXTURES_MOUNT = '/opt/buildx-lab/fixtures';
@@ -111,10 +118,9 @@ export class DindContainer {
 
   async start(): Promise<StartedDindContainer> {
     const t0 = Date.now();
-    // dockerd listens on its unix socket only: no TCP, so no API beyond the container without TLS.
     let container = new GenericContainer(this.image)
       .withPrivilegedMode()
-      .withCommand(['dockerd', `--host=${DIND_SOCKET}`])
+      .withCommand([...DIND_COMMAND])
       .withTmpFs({ '/var/lib/docker': 'rw,exec', '/var/lib/containerd': 'rw,exec' })
       .withCopyContentToContainer([
         {

@@ -169,11 +169,24 @@ async function buildLayerImage(config: LabConfig, spec: ImageSpec, recipe: Layer
   const baseSpec = BASE_IMAGES[recipe.base];
   if (!baseSpec) throw new ProvisionError(`image ${spec.id}: unknown base '${recipe.base}'`);
   const base = await ensureImage(config, baseSpec, progress, opts);
+  const t0 = Date.now();
+  await commitLayer(config, base.ref, tag, { ...recipe, labels: { ...recipe.labels, ...labelsOf(spec, tag) } }, opts.signal);
+  progress(`image ${tag}: ${spec.description}, committed on ${base.ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** What commitLayer lays on its base: files, an optional script, and the image config (EXPOSE only here). */
+export type LayerCommit = Pick<LayerRecipe, 'files' | 'entrypoint' | 'cmd' | 'labels' | 'run' | 'user' | 'env' | 'volumes'> & { expose?: readonly number[] };
+
+/**
+ * Commits files (and a script run on them) onto `baseRef` as `tag` with `docker create` + `docker cp` +
+ * `docker commit`: no builder needed. The lab's layer recipes and the tests' stand-ins of official images use it.
+ */
+export async function commitLayer(config: LabConfig, baseRef: string, tag: string, layer: LayerCommit, signal?: AbortSignal): Promise<void> {
   const env = childEnv(config);
-  const work = path.join(config.cacheDir, 'tmp', `layer-${spec.id}-${process.pid}`);
+  const work = path.join(config.cacheDir, 'tmp', `layer-${tag.replace(/[/:]/g, '_')}-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   try {
-    for (const [target, f] of Object.entries(recipe.files)) {
+    for (const [target, f] of Object.entries(layer.files)) {
       const dest = path.join(work, target);
       mkdirSync(path.dirname(dest), { recursive: true });
       try {
@@ -183,28 +196,27 @@ async function buildLayerImage(config: LabConfig, spec: ImageSpec, recipe: Layer
       }
       if (f.mode !== undefined) chmodSync(dest, f.mode);
     }
-    const t0 = Date.now();
+    mkdirSync(work, { recursive: true });
     // A recipe's script runs in the scratch container itself (no network: the lab's build network is none).
-    const script = recipe.run === undefined ? [] : ['--network', 'none', '--entrypoint', '/bin/sh', base.ref, '-ec', recipe.run];
-    const created = await runChecked(['docker', 'create', ...buildContainerLabels(tag), ...(script.length ? script : [base.ref])], { env, timeoutMs: 60_000 });
+    const script = layer.run === undefined ? [] : ['--network', 'none', '--entrypoint', '/bin/sh', baseRef, '-ec', layer.run];
+    const created = await runChecked(['docker', 'create', ...buildContainerLabels(tag), ...(script.length ? script : [baseRef])], { env, timeoutMs: 60_000 });
     const id = created.stdout.trim();
     try {
-      await runChecked(['docker', 'cp', `${work}/.`, `${id}:/`], { env, timeoutMs: 10 * 60_000, signal: opts.signal });
-      if (script.length) await runChecked(['docker', 'start', '-a', id], { env, timeoutMs: 10 * 60_000, signal: opts.signal });
-      const labels = { ...recipe.labels, ...labelsOf(spec, tag) };
+      await runChecked(['docker', 'cp', `${work}/.`, `${id}:/`], { env, timeoutMs: 10 * 60_000, signal });
+      if (script.length) await runChecked(['docker', 'start', '-a', id], { env, timeoutMs: 10 * 60_000, signal });
       const changes = [
-        `ENTRYPOINT ${JSON.stringify(recipe.entrypoint)}`,
-        `CMD ${JSON.stringify(recipe.cmd)}`,
-        ...(recipe.user ? [`USER ${recipe.user}`] : []),
-        ...Object.entries(recipe.env ?? {}).map(([k, v]) => `ENV ${k}=${JSON.stringify(v)}`),
-        ...(recipe.volumes?.length ? [`VOLUME ${JSON.stringify(recipe.volumes)}`] : []),
-        ...Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
+        `ENTRYPOINT ${JSON.stringify(layer.entrypoint)}`,
+        `CMD ${JSON.stringify(layer.cmd)}`,
+        ...(layer.user ? [`USER ${layer.user}`] : []),
+        ...Object.entries(layer.env ?? {}).map(([k, v]) => `ENV ${k}=${JSON.stringify(v)}`),
+        ...(layer.volumes?.length ? [`VOLUME ${JSON.stringify(layer.volumes)}`] : []),
+        ...(layer.expose?.length ? [`EXPOSE ${layer.expose.join(' ')}`] : []),
+        ...Object.entries(layer.labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
       ].flatMap((c) => ['--change', c]);
       await runChecked(['docker', 'commit', ...changes, id, tag], { env, timeoutMs: 10 * 60_000 });
     } finally {
       await run(['docker', 'rm', '-f', id], { env, timeoutMs: 60_000 });
     }
-    progress(`image ${tag}: ${spec.description}, committed on ${base.ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -1,7 +1,11 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BuildxBinary } from '../buildx/buildx.ts';
 import type { StartedDindContainer } from '../dind/dind.ts';
-import { CellSandbox } from './sandbox.ts';
+import { CellSandbox, KILL_TREE } from './sandbox.ts';
 
 describe("the environment of the cell's commands", () => {
   // Only the environment the sandbox hands to the engine is under test: an engine stand-in that records it.
@@ -93,4 +97,42 @@ describe("a cell's set-up", () => {
     await sb.prepare('registry:5000');
     expect(execs[0]!.join(' ')).not.toContain('docker rm');
   });
+});
+
+describe('KILL_TREE, which stops a background step and all it started in the engine', () => {
+  /** alive and not a zombie */
+  const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+  it('ends the whole tree with the tools of the official dind image (busybox ps has no --ppid), names with spaces included', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bxl-kill-tree-'));
+    const pids: number[] = [];
+    try {
+      // busybox's answer to --ppid, in place of the host's procps
+      writeFileSync(path.join(dir, 'ps'), '#!/bin/sh\necho "ps: unrecognized option \'--ppid\'" >&2; exit 1\n');
+      chmodSync(path.join(dir, 'ps'), 0o755);
+      const pidFile = path.join(dir, 'step.pid');
+      // a step: its shell, a child shell named with a space and a parenthesis, and a grandchild sleep
+      const tree = `echo $$ > "$0"; (exec -a 'odd (name) x' sh -c 'sleep 300 & echo $! > "$0.gc"; echo $$ > "$0.c"; wait' "$0") & wait`;
+      const top = spawn('bash', ['-c', tree, pidFile], { stdio: 'ignore' });
+      const read = (f: string) => Number(readFileSync(f, 'utf8'));
+      const deadline = Date.now() + 10_000;
+      while (!(existsSync(pidFile) && existsSync(`${pidFile}.c`) && existsSync(`${pidFile}.gc`))) {
+        if (Date.now() > deadline) throw new Error('the process tree did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      pids.push(read(pidFile), read(`${pidFile}.c`), read(`${pidFile}.gc`));
+      expect(pids.every(alive)).toBe(true);
+      const r = spawnSync('sh', ['-c', KILL_TREE, pidFile], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      const until = Date.now() + 5_000;
+      while (pids.some(alive) && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+      expect(pids.filter(alive)).toEqual([]);
+      expect(existsSync(pidFile)).toBe(false);
+      top.kill('SIGKILL');
+    } finally {
+      // a failing run must not leave its sleeps behind
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -28,6 +28,16 @@ export interface CellPath {
 }
 
 /**
+ * Ends the process whose pid is in the file $0 and everything it started: STOP first, so nothing forks while
+ * the tree is walked, then KILL each. Children are read from /proc/<pid>/stat (the parent is the second
+ * field after the parenthesised name, which may hold spaces), not `ps --ppid`: the official docker:<v>-dind
+ * image is Alpine, whose busybox ps has no --ppid, so only the top process would have died there.
+ */
+export const KILL_TREE = `kids() { p=$1; for f in /proc/[0-9]*/stat; do s=$(cat "$f" 2>/dev/null) || continue; s=\${s##*) }; set -- $s; [ "$2" = "$p" ] && { d=\${f%/stat}; echo "\${d#/proc/}"; }; done; }
+t() { kill -STOP "$1" 2>/dev/null; for c in $(kids "$1"); do t "$c"; done; kill -KILL "$1" 2>/dev/null; }
+p=$(cat "$0" 2>/dev/null) && [ -n "$p" ] && t "$p"; rm -f "$0"`;
+
+/**
  * Resolves paths inside the engine ($1: the context, then absolute paths): the deepest part that exists
  * (a dangling symlink included) through `readlink -f`, the missing rest appended. POSIX sh over coreutils
  * or busybox; paths travel as arguments, never through the script's text.
@@ -312,9 +322,7 @@ export class CellSandbox {
     });
     const stop = async (): Promise<void> => {
       // STOP first, so nothing forks while the tree is walked; then KILL every process in it
-      const kill = `t() { kill -STOP "$1" 2>/dev/null; for c in $(ps -o pid= --ppid "$1"); do t "$c"; done; kill -KILL "$1" 2>/dev/null; }
-p=$(cat "$0" 2>/dev/null) && [ -n "$p" ] && t "$p"; rm -f "$0"`;
-      if (!ended) await this.dind.exec(['sh', '-c', kill, pidFile], { timeoutMs: 30_000 });
+      if (!ended) await this.dind.exec(['sh', '-c', KILL_TREE, pidFile], { timeoutMs: 30_000 });
       proc.kill();
       await done;
     };

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { labConfig } from '../config.ts';
 import type { Lab } from '../lab/lab.ts';
-import { judgedOutcome, runCell, type CellEnvironment } from './cell.ts';
+import { imageOriginFact, judgedOutcome, runCell, type CellEnvironment } from './cell.ts';
 import type { PlannedCell } from './run-spec.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -76,5 +76,20 @@ describe('judgedOutcome', () => {
     expect(r.expected).toBe(expectedAfter);
     expect(r.observed).toBe(observed);
     if (outcome === 'unexpected') expect(r.summary).toMatch(/^expected reproduced \(before the fix\), observed/);
+  });
+});
+
+describe('imageOriginFact', () => {
+  it("says whether an image is the official one (pulled or present) or the lab's build (and of what)", () => {
+    expect(imageOriginFact('engine image', { ref: 'docker:26.1.5-dind', source: 'official-pulled' }, 'source build')).toBe(
+      'engine image docker:26.1.5-dind (official image, pulled)',
+    );
+    expect(imageOriginFact('registry image', { ref: 'registry:3', source: 'official-local' }, "Debian's docker-registry")).toBe(
+      'registry image registry:3 (official image, present on the engine)',
+    );
+    expect(imageOriginFact('BuildKit image', { ref: 'buildx-lab/buildkit-v0.17.1:abc', source: 'local-cached' }, 'source build')).toBe(
+      'BuildKit image buildx-lab/buildkit-v0.17.1:abc (source build, built here earlier)',
+    );
+    expect(imageOriginFact('BuildKit image', { ref: 'b:1', source: 'local-built' }, 'source build')).toBe('BuildKit image b:1 (source build, built here for this run)');
   });
 });

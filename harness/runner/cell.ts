@@ -89,16 +89,25 @@ export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell,
     timings.startMs += Math.round(performance.now() - ts);
     evidence.facts.push(
       `buildx ${binary.version} (${originText(binary)}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`,
+      imageOriginFact('engine image', engine, engine.kind === 'debian' ? "Debian's packages" : 'source build'),
     );
+    const registryImage = await env.need<ImageResult>('image:registry').catch(() => undefined);
+    if (registryImage) evidence.facts.push(imageOriginFact('registry image', registryImage, "Debian's docker-registry"));
     watchdog.watch(dind, lab);
     logSince = new Date(Date.now() - 1000).toISOString();
+    // an image the cell pulls from the lab registry (published once per lab), its origin in the evidence
+    const published = async (what: string, requirement: string, built: string): Promise<string> => {
+      const fact = imageOriginFact(what, await env.need<ImageResult>(requirement), built);
+      if (!evidence.facts.includes(fact)) evidence.facts.push(fact);
+      return (await publishRequirement(env, requirement)).ref;
+    };
     const kit = new Kit(s.id, id, cell.axes, {
       lab,
       sandbox,
       evidence,
-      buildkitImage: async (version, rootless) =>
-        (await publishRequirement(env, `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`)).ref,
-      baseImage: async () => (await publishRequirement(env, 'image:case-base')).ref,
+      buildkitImage: (version, rootless) =>
+        published('BuildKit image', `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`, 'source build'),
+      baseImage: () => published('case base image', 'image:case-base', "debootstrap of Debian's packages"),
       phase: async (name, work) => {
         const p0 = performance.now();
         try {
@@ -152,6 +161,21 @@ export function buildkitFact(b: NonNullable<PlannedCell['buildkit']>): string {
 /** The evidence's line on what a BuildKit image's BuildKit was built from; pure. */
 export function buildkitBuiltFact(requirementId: string, from: string): string {
   return `BuildKit ${requirementId.slice('buildkit:'.length)} built from ${from}`;
+}
+
+const IMAGE_SOURCES: Readonly<Record<string, string>> = {
+  'official-pulled': 'official image, pulled',
+  'official-local': 'official image, present on the engine',
+};
+
+/**
+ * The evidence's line on where an image a cell ran came from: an official image (pulled, or found on the
+ * engine), or the lab's own build (`built`: what it is built from), made now or earlier; pure.
+ */
+export function imageOriginFact(what: string, img: Pick<ImageResult, 'ref' | 'source'>, built: string): string {
+  const how =
+    IMAGE_SOURCES[img.source] ?? `${built}, ${img.source === 'local-cached' ? 'built here earlier' : img.source === 'local-built' ? 'built here for this run' : img.source}`;
+  return `${what} ${img.ref} (${how})`;
 }
 
 /** Where a requirement's image goes in the lab registry, for the images cells pull from it; pure. */
