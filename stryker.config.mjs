@@ -26,6 +26,9 @@ export default {
     'harness/registry/journal.ts',
     // case parsing and the checks it builds
     'harness/repro/case.ts',
+    'harness/repro/case-schema.ts',
+    'harness/repro/case-build.ts',
+    'harness/repro/case-files.ts',
     'harness/kit/checks.ts',
     // redaction (secretlint.ts only hosts the maintained preset)
     'harness/redact/redact.ts',

@@ -1,16 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { caseFilePath, caseFiles, fieldName, isPlatform, labValuesIn, loadCase, parseCase, readCaseFile } from './case.ts';
+import { caseFiles } from './case-files.ts';
+import { loadCase } from './case.ts';
+import { STEP, caseDir, usageError } from './case.test-helpers.ts';
 
 const fixtures = new URL('../../fixtures/cases/', import.meta.url).pathname;
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 const BAKE = `title: t
 command: bake
@@ -30,30 +26,6 @@ symptom:
   exitCode: nonzero
   step: "2"
 `;
-
-const STEP = 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n';
-
-/** A case directory with case.yaml and the usual files; `extra` adds or replaces files. */
-function caseDir(yaml: string, extra: Record<string, string> = {}): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'repro-case-'));
-  dirs.push(dir);
-  const files: Record<string, string> = { 'case.yaml': yaml, 'docker-bake.hcl': 'target "app" {}\n', Dockerfile: 'FROM scratch\n', ...extra };
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
-
-function usageError(dir: string): string {
-  try {
-    loadCase(dir);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('loadCase accepted the case');
-}
 
 describe('loadCase: Buildx from Git', () => {
   it('takes git:<repo>@<rev> versions beside releases (the commit is resolved when a run is planned)', () => {
@@ -852,132 +824,6 @@ describe('loadCase: paths stay inside the case directory', () => {
     rmSync(path.join(dir, 'case.yaml'));
     symlinkSync(path.join(outside, 'case.yaml'), path.join(dir, 'case.yaml'));
     expect(usageError(dir)).toMatch(/"case\.yaml" is a symlink to .*, outside the case directory/);
-  });
-});
-
-describe('the files of a case', () => {
-  const dir = (files: Record<string, string> = {}) => caseDir(STEP, files);
-
-  it('lists every file but .git, sorted, with its mode', () => {
-    const d = dir({ '.git/config': '[core]', 'sub/run.sh': '#!/bin/sh\n' });
-    chmodSync(path.join(d, 'sub/run.sh'), 0o700);
-    expect(caseFiles(d).map((f) => [f.rel, f.mode.toString(8)])).toEqual([
-      ['Dockerfile', '644'],
-      ['case.yaml', '644'],
-      ['docker-bake.hcl', '644'],
-      ['sub/run.sh', '755'],
-    ]);
-    expect(readCaseFile(d, { rel: 'sub/run.sh' }).toString()).toBe('#!/bin/sh\n');
-  });
-
-  it('refuses what is neither a file, a directory nor a symlink', () => {
-    const d = dir();
-    execFileSync('mkfifo', [path.join(d, 'pipe')]);
-    expect(() => caseFiles(d)).toThrow(/^case file pipe: only regular files, directories and symlinks inside the case are allowed$/);
-  });
-
-  it('holds at most 1000 files', () => {
-    const many = (n: number) => Object.fromEntries(Array.from({ length: n - 3 }, (_, i) => [`f/${i}`, '']));
-    expect(caseFiles(dir(many(1000)))).toHaveLength(1000);
-    expect(() => caseFiles(dir(many(1001)))).toThrow(/holds more than 1000 files or 64 MiB; a case should hold only what the build needs$/);
-  });
-
-  it('holds at most 64 MiB', () => {
-    const d = dir({ big: '' });
-    const small = caseFiles(d).reduce((n, f) => n + (f.rel === 'big' ? 0 : readCaseFile(d, f).length), 0);
-    truncateSync(path.join(d, 'big'), (64 << 20) - small);
-    expect(caseFiles(d)).toHaveLength(4);
-    truncateSync(path.join(d, 'big'), (64 << 20) - small + 1);
-    expect(() => caseFiles(d)).toThrow(/holds more than 1000 files or 64 MiB/);
-  });
-
-  it.each([
-    ['/etc/passwd', 'file', /^"\/etc\/passwd" is absolute; give a path inside the case directory$/],
-    ['sub/../../x', 'file', /^"sub\/\.\.\/\.\.\/x" leaves the case directory$/],
-    ['nope', 'file', /^"nope" does not exist in the case directory \(ENOENT\)$/],
-    ['sub', 'file', /^"sub" is not a regular file$/],
-    ['Dockerfile', 'dir', /^"Dockerfile" is not a directory$/],
-  ] as const)('caseFilePath refuses %s as a %s', (rel, kind, message) => {
-    expect(() => caseFilePath(dir({ 'sub/a': '' }), rel, kind)).toThrow(message);
-  });
-
-  it('caseFilePath takes the directory itself and paths that come back inside', () => {
-    const d = dir({ 'sub/a': '' });
-    expect(caseFilePath(d, '.', 'dir')).toBe(d);
-    expect(caseFilePath(d, 'sub/../Dockerfile')).toBe(path.join(d, 'Dockerfile'));
-  });
-});
-
-describe('isPlatform', () => {
-  it('takes the platforms Go and Buildx name', () => {
-    const platforms = [
-      'linux/amd64',
-      'linux/386',
-      'linux/arm/v6',
-      'linux/arm/v7',
-      'linux/arm64',
-      'linux/arm64/v8',
-      'linux/ppc64le',
-      'linux/ppc64',
-      'linux/s390x',
-      'linux/riscv64',
-      'linux/mips',
-      'linux/mipsle',
-      'linux/mips64',
-      'linux/mips64le',
-      'linux/loong64',
-      'windows/amd64',
-      'windows/arm64',
-      'darwin/arm64',
-      'freebsd/amd64',
-      'netbsd/arm64',
-      'openbsd/amd64',
-      'solaris/amd64',
-      'illumos/amd64',
-      'aix/ppc64',
-      'plan9/386',
-      'wasip1/wasm',
-      'js/wasm',
-      'linux/amd64/v3',
-    ];
-    expect(platforms.filter((p) => !isPlatform(p))).toEqual([]);
-  });
-  it.each(['linux', 'linux/amd65', 'Linux/amd64', 'haiku/amd64', 'linux/arm/7', 'linux/arm/v', 'linux/arm/xv7', 'linux/arm/v7x', 'linux/arm/v7/x', ''])('refuses %j', (p) => {
-    expect(isPlatform(p)).toBe(false);
-  });
-});
-
-describe('lab values', () => {
-  it.each([
-    ['${target}', ['target']],
-    ['x ${registry}/${cell}:${tag}', ['registry', 'cell', 'tag']],
-    ['${target:cache}', ['target']],
-    ['${read:out/metadata.json}', ['read']],
-    ['plain $HOME and ${', []],
-  ])('%s', (text, names) => expect(labValuesIn(text)).toEqual(names));
-  it.each(['${nope}', '${read}', '${target:}', '${read:/etc/passwd}', '${read:a/../../b}', '${target:a b}'])('refuses %s', (text) => {
-    expect(() => labValuesIn(text)).toThrow(/is not a lab value/);
-  });
-  it('lists the lab values when it refuses one', () => {
-    expect(() => labValuesIn('${nope}')).toThrow(
-      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${http}, ${git}, ${target:NAME} or ${read:FILE}',
-    );
-  });
-});
-
-describe('fieldName', () => {
-  it('names plain keys as paths and spells out what would be invisible in a key', () => {
-    expect(fieldName(['steps', 0, 'symptom', 'output'])).toBe('steps[0].symptom.output');
-    expect(fieldName([])).toBe('(document)');
-    expect(fieldName(['env', '1BAD'])).toBe('env."1BAD"');
-    expect(fieldName(['\ufefftitle'])).toBe('"\\u{feff}title"');
-    expect(fieldName(['expect', 'a"\u202eb\\'])).toBe('expect."a\\"\\u{202e}b\\\\"');
-  });
-});
-
-describe('YAML shapes a case file cannot use', () => {
-  it('refuses a list or mapping as a key, with its line', () => {
-    expect(() => parseCase('title: t\n? [a, b]\n: c\n', '/nonexistent')).toThrow(/^case\.yaml:2: a key must be a word, not a list or mapping/);
   });
 });
 

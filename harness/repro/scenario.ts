@@ -15,7 +15,8 @@ import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../
 import type { Builder, BuilderSpec } from '../kit/builders.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
-import { caseSource, readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
+import type { ReproCase } from './case.ts';
+import { caseSource, readCaseFile, readDockerConfig } from './case-files.ts';
 
 export const NO_EXPECTATION = 'case has no declared expectation';
 

@@ -1,0 +1,434 @@
+// A validated case.yaml turned into the case the lab runs: the matrix resolved against the release lists,
+// the steps and checks as the kit's, the rules that span keys (steps naming each other, the serve section
+// against the case directory, which lab values need which server), every message on case.yaml's line.
+import semver from 'semver';
+import { loadReleases, resolveSpec } from '../buildx/spec.ts';
+import { parseGitBuildxSpec } from '../buildx/git-source.ts';
+import { isGitSpec } from '../git/revision.ts';
+import { resolveEngineSpec } from '../engine/spec.ts';
+import { type PULL_FAULTS, UNSUPPORTED_DRIVERS } from '../model.ts';
+import { validateCheck, type Check } from '../kit/checks.ts';
+import { checkBuildxArgv } from '../kit/lab-owned.ts';
+import type { InteractAction, Step } from '../kit/steps.ts';
+import { checkBuildkitVersion } from '../buildkit/image.ts';
+import { repoBuildOrder, type ServeSpec } from '../serve/spec.ts';
+import { caseFilePath, caseFiles, readDockerConfig, type CaseFile } from './case-files.ts';
+import { AT_LOAD, WAIT_DEFAULT_S, labValuesIn, type CaseInput, type CheckShape, type Key, type ServeInput, type Source, type StepInput } from './case-schema.ts';
+
+/** A step of the kit, with the checks that judge it alone. */
+export interface CaseStep extends Step {
+  checks: Check[];
+}
+
+export interface ReproCase {
+  /** real path of the case directory */
+  dir: string;
+  title: string;
+  links: string[];
+  versions: string[];
+  engine: string[];
+  store: string[];
+  driver: string[];
+  buildkit: string[];
+  registry: string[];
+  builder: NonNullable<CaseInput['builder']>;
+  env: Record<string, string>;
+  config: NonNullable<CaseInput['config']>;
+  git: boolean;
+  /** with git: case files left out of the commit (untracked), so the working tree is dirty */
+  gitUncommitted: string[];
+  /** what the lab serves to the builds (${http}, ${git}); absent: no server starts */
+  serve?: ServeSpec;
+  repeat: number;
+  verdict: 'any' | 'majority';
+  platforms: string[];
+  fault?: (typeof PULL_FAULTS)[number];
+  /** `command: create`: the builder's boot is the step under test */
+  bootIsTheStep: boolean;
+  steps: CaseStep[];
+  /** checks on the whole case; with the steps' own, all must hold for "present" */
+  checks: Check[];
+  /** buildx range -> whether the symptom is expected, first match wins; empty when the case declares none */
+  expect: { range: string; present: boolean }[];
+  /** lab values the steps and checks name */
+  uses: Set<string>;
+  files: CaseFile[];
+}
+
+export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
+  const releases = loadReleases();
+  const versions = c.versions ?? ['latest'];
+  versions.forEach((v, i) => {
+    try {
+      // a git spec is checked here for its form; the commit is resolved when a run is planned
+      if (isGitSpec(v)) parseGitBuildxSpec(v);
+      else resolveSpec(v, releases, { includePrerelease: /-rc/.test(v) });
+    } catch (e) {
+      src.fail(Array.isArray(src.doc.toJS().versions) ? ['versions', i] : ['versions'], (e as Error).message);
+    }
+  });
+  const engine = c.engine ?? ['26.1'];
+  engine.forEach((e, i) => {
+    try {
+      resolveEngineSpec(e);
+    } catch (x) {
+      src.fail(Array.isArray(src.doc.toJS().engine) ? ['engine', i] : ['engine'], (x as Error).message);
+    }
+  });
+  const buildkit = c.buildkit ?? [];
+  buildkit.forEach((b, i) => {
+    try {
+      checkBuildkitVersion(b);
+    } catch (x) {
+      src.fail(['buildkit', i], (x as Error).message);
+    }
+  });
+  const legacy = c.command !== undefined;
+  if (legacy && c.steps) src.fail(['steps'], 'give either steps: or the one-command form (command:), not both');
+  if (!legacy && !c.steps) src.fail(['steps'], 'is required (or the one-command form: command: build | bake | create)');
+  const driverDefault = c.command === 'create' ? 'docker-container' : 'docker';
+  const driver = c.driver ?? [driverDefault];
+  driver.forEach((d, i) => {
+    if (d in UNSUPPORTED_DRIVERS) src.fail(Array.isArray(src.doc.toJS().driver) ? ['driver', i] : ['driver'], `${d} is not supported: ${UNSUPPORTED_DRIVERS[d]}`);
+  });
+  if (c.command === 'create' && driver.some((d) => d !== 'docker-container')) src.fail(['driver'], 'command: create boots a docker-container builder; other drivers do not apply');
+  if (c.fault && c.command !== 'create') src.fail(['fault'], 'applies to command: create only (it faults the BuildKit image pull)');
+  if (c.builder?.remote && !driver.includes('remote')) src.fail(['builder', 'remote'], 'applies to driver: remote');
+  if (c.builder?.rootless && (driver.some((d) => d !== 'docker-container') || c.command === 'create'))
+    src.fail(['builder', 'rootless'], 'applies to driver: docker-container (the rootless BuildKit image), with steps');
+  if (c.builder?.nodes && driver.some((d) => d !== 'docker-container'))
+    src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');
+  for (const k of ['bakeFile', 'context', 'platforms', 'push', 'args'] as const)
+    if (c[k] !== undefined && !legacy) src.fail([k], 'belongs to the one-command form (command:); with steps, write the command in a step');
+  if (c.bakeFile !== undefined && c.command !== 'bake') src.fail(['bakeFile'], 'applies to command: bake only');
+  if (c.context !== undefined && c.command !== 'build') src.fail(['context'], 'applies to command: build only (a bake file names its own context)');
+  if (c.command === 'create')
+    for (const k of ['args', 'platforms', 'push', 'registry'] as const) if (c[k] !== undefined) src.fail([k], 'applies to build and bake, not to command: create');
+  const platforms = c.platforms ?? [];
+  const push = c.push ?? (legacy && c.command !== 'create');
+  if (legacy && push && platforms.length === 0) src.fail(['platforms'], 'is required when pushing: the lab verifies each platform in the registry');
+
+  const symptoms = c.symptom === undefined ? [] : Array.isArray(c.symptom) ? c.symptom : [c.symptom];
+  if (!symptoms.length && !(c.steps ?? []).some((s) => s.symptom))
+    src.fail(['symptom'], 'is required: what shows the bug (output, notOutput, panic, exitCode, file, state, image, registry, requests)');
+  const checks = symptoms.flatMap((s, i) => toChecks(src, s, Array.isArray(c.symptom) ? ['symptom', i] : ['symptom'], undefined, platforms, push));
+
+  const steps: CaseStep[] = legacy
+    ? legacySteps(c, platforms, push)
+    : (c.steps ?? []).map((s, i) => {
+        const id = s.id ?? `${i + 1}`;
+        const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
+        return {
+          ...timedStep(src, s, i, driver),
+          id,
+          env: s.env ?? {},
+          ...(s.cwd ? { cwd: s.cwd } : {}),
+          ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
+          ...(s.stdout ? { stdout: s.stdout } : {}),
+          ...(s.stdin ? { stdin: s.stdin } : {}),
+          checks: own.flatMap((x, j) => toChecks(src, { step: id, ...x }, Array.isArray(s.symptom) ? ['steps', i, 'symptom', j] : ['steps', i, 'symptom'], id, platforms, push)),
+        };
+      });
+  const ids = new Set<string>();
+  // background steps not yet awaited, as the steps go
+  const backgrounded = new Set<string>();
+  steps.forEach((s, i) => {
+    if (ids.has(s.id)) src.fail(['steps', i, 'id'], `step id ${s.id} is used twice`);
+    if (s.stdin && 'step' in s.stdin && !ids.has(s.stdin.step))
+      src.fail(['steps', i, 'stdin', 'step'], `names step ${s.stdin.step}, which does not run before this one${ids.size ? ` (earlier steps: ${[...ids].join(', ')})` : ''}`);
+    for (const a of s.await ?? []) {
+      if (!backgrounded.has(a))
+        src.fail(
+          ['steps', i, 'await'],
+          `${a} is not a background step before this one${ids.has(a) ? ' (or it was awaited already)' : ''}; await names an earlier step with background: true`,
+        );
+      backgrounded.delete(a);
+    }
+    ids.add(s.id);
+    if (s.background) backgrounded.add(s.id);
+  });
+  for (const [i, ch] of [...checks, ...steps.flatMap((s) => s.checks)].entries()) {
+    const step = 'step' in ch ? ch.step : undefined;
+    if (step !== undefined && !ids.has(step)) src.fail(['symptom'], `check ${i + 1} names step ${step}, which the case does not have (steps: ${[...ids].join(', ')})`);
+  }
+
+  const expect: ReproCase['expect'] = [];
+  for (const [range, word] of Object.entries(c.expect ?? {})) {
+    if (!semver.validRange(range, { includePrerelease: true })) src.fail(['expect', range], `${JSON.stringify(range)} is not a semver range`);
+    expect.push({ range, present: word === 'present' || word === 'reproduced' });
+  }
+  const uses = new Set<string>();
+  const scan = (t: string) => {
+    for (const n of labValuesIn(t)) uses.add(n);
+  };
+  for (const s of steps) {
+    s.argv.forEach(scan);
+    for (const a of s.interact ?? []) if ('send' in a) scan(a.send);
+    Object.values(s.env).forEach(scan);
+  }
+  Object.values(c.env ?? {}).forEach(scan);
+  for (const ch of [...checks, ...steps.flatMap((s) => s.checks)]) for (const m of JSON.stringify(ch).matchAll(/\$\{[^}]*\}/g)) scan(m[0]);
+
+  for (const [k, v] of [
+    ['bakeFile', c.bakeFile],
+    ['context', c.context],
+    ['builder.buildkitdConfig', c.builder?.buildkitdConfig],
+    ['config.buildkitdDefault', c.config?.buildkitdDefault],
+    ['config.dockerConfig', c.config?.dockerConfig],
+  ] as const) {
+    if (v === undefined) continue;
+    try {
+      caseFilePath(root, v, k === 'context' ? 'dir' : 'file');
+    } catch (e) {
+      src.fail(k.split('.'), (e as Error).message);
+    }
+  }
+  if (c.config?.dockerConfig !== undefined) {
+    try {
+      readDockerConfig(root, c.config.dockerConfig);
+    } catch (e) {
+      src.fail(['config', 'dockerConfig'], (e as Error).message);
+    }
+  }
+  // The one-command form's args join the lab's argv: the same rules as a step's.
+  if (legacy)
+    for (const s of steps) {
+      try {
+        checkBuildxArgv(s.argv, AT_LOAD.buildkitImage, AT_LOAD.context);
+      } catch (e) {
+        src.fail(['args'], (e as Error).message);
+      }
+    }
+  if (typeof c.git === 'object')
+    c.git.uncommitted.forEach((rel, i) => {
+      try {
+        caseFilePath(root, rel);
+      } catch (e) {
+        src.fail(['git', 'uncommitted', i], (e as Error).message);
+      }
+    });
+  for (const v of ['http', 'git'] as const)
+    if (uses.has(v) && !c.serve?.[v]) src.fail(['serve'], `the case names \${${v}} but serves nothing there: add serve.${v} (see fixtures/cases/README.md)`);
+  if (c.command === 'bake' && c.bakeFile === undefined) {
+    try {
+      caseFilePath(root, 'docker-bake.hcl');
+    } catch (e) {
+      src.fail(['bakeFile'], `default docker-bake.hcl: ${(e as Error).message}`);
+    }
+  }
+  return {
+    dir: root,
+    title: c.title,
+    links: c.links ?? [],
+    versions,
+    engine,
+    store: c.store ?? ['containerd'],
+    driver,
+    buildkit,
+    registry: c.registry ?? ['plain'],
+    builder: c.builder ?? {},
+    env: c.env ?? {},
+    config: c.config ?? {},
+    git: c.git !== undefined && c.git !== false,
+    gitUncommitted: typeof c.git === 'object' ? c.git.uncommitted : [],
+    ...(c.serve ? { serve: serveSpec(src, c.serve, root, uses) } : {}),
+    repeat: c.repeat ?? 1,
+    verdict: c.verdict ?? 'any',
+    platforms,
+    ...(c.fault ? { fault: c.fault.kind } : {}),
+    bootIsTheStep: c.command === 'create',
+    steps,
+    checks,
+    expect,
+    uses,
+    files: caseFiles(root),
+  };
+}
+
+/** `serve:` checked against the case directory and itself (paths exist inside, faults name served paths, refs unique, submodules acyclic). */
+function serveSpec(src: Source, s: ServeInput, root: string, uses: Set<string>): ServeSpec {
+  const at = (...k: Key[]) => ['serve', ...k];
+  const inCase = (where: Key[], rel: string, kind: 'file' | 'dir') => {
+    try {
+      caseFilePath(root, rel, kind);
+    } catch (e) {
+      src.fail(where, (e as Error).message);
+    }
+  };
+  const out: ServeSpec = {};
+  if (s.http) {
+    const files = s.http.files;
+    for (const [p, what] of Object.entries(files)) {
+      if (typeof what === 'string') inCase(at('http', 'files', p), what, 'file');
+      else inCase(at('http', 'files', p, 'tar'), what.tar, 'dir');
+    }
+    const faults = s.http.faults ?? [];
+    faults.forEach((f, i) => {
+      if (!(f.path in files)) src.fail(at('http', 'faults', i, 'path'), `${f.path} is not served (serve.http.files: ${Object.keys(files).join(', ')})`);
+      const own = { slow: 'ms', truncate: 'afterBytes', 'wrong-length': 'by' }[f.kind];
+      for (const k of ['ms', 'afterBytes', 'by'] as const)
+        if (f[k] !== undefined && k !== own)
+          src.fail(
+            at('http', 'faults', i, k),
+            `applies to kind ${Object.entries({ slow: 'ms', truncate: 'afterBytes', 'wrong-length': 'by' }).find(([, v]) => v === k)![0]}, not ${f.kind}`,
+          );
+    });
+    if (!uses.has('http')) src.fail(at('http'), 'is served but no step names ${http}; use it (e.g. [build, "${http}/ctx.tar"]) or leave it out');
+    out.http = {
+      files: Object.fromEntries(Object.entries(files).map(([p, w]) => [p, typeof w === 'string' ? { file: w } : { tar: w.tar, ...(w.gzip ? { gzip: true } : {}) }])),
+      faults: faults.map((f) => ({ ...f })),
+    };
+  }
+  if (s.git) {
+    const repos: NonNullable<ServeSpec['git']>['repos'] = {};
+    for (const [name, r] of Object.entries(s.git.repos)) {
+      const seen = new Set<string>();
+      const commits = (r.commits ?? []).map((c, i) => {
+        inCase(at('git', 'repos', name, 'commits', i, 'tree'), c.tree, 'dir');
+        const tags = (c.tags ?? []).map((t) => (typeof t === 'string' ? { name: t } : t));
+        const branches = c.branches ?? [];
+        for (const [kind, n] of [...tags.map((t) => ['tag', t.name] as const), ...branches.map((b) => ['branch', b] as const)]) {
+          if (kind === 'branch' && n === 'main')
+            src.fail(at('git', 'repos', name, 'commits', i, 'branches'), 'main is the branch the commits are on (it points at the last one); name another');
+          if (seen.has(`${kind}:${n}`)) src.fail(at('git', 'repos', name, 'commits', i), `${kind} ${n} is named twice in repository ${name}`);
+          seen.add(`${kind}:${n}`);
+        }
+        return { tree: c.tree, ...(c.message ? { message: c.message } : {}), tags, branches };
+      });
+      repos[name] = { commits, submodules: r.submodules ?? {} };
+    }
+    try {
+      repoBuildOrder(repos);
+    } catch (e) {
+      src.fail(at('git', 'repos'), (e as Error).message);
+    }
+    if (!uses.has('git')) src.fail(at('git'), 'is served but no step names ${git}; use it (e.g. [build, "${git}/app.git#v1"]) or leave it out');
+    out.git = { repos, ...(s.git.auth ? { auth: s.git.auth } : {}) };
+  }
+  return out;
+}
+
+/** A step's command and how it runs in time (interact, background, waitFor, await, action), checked together. */
+function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit<Step, 'id' | 'env' | 'cwd' | 'timeoutMs'> {
+  const at = (k: string) => ['steps', i, k];
+  const command = s.buildx !== undefined || s.docker !== undefined;
+  if (s.standalone !== undefined && s.buildx === undefined) src.fail(at('standalone'), 'applies to buildx: steps (it runs the binary as `buildx ...`)');
+  if (s.interact && s.background) src.fail(at('interact'), 'an interactive step runs in the foreground; drop background, or put the waiting in the script (expect)');
+  if ((s.interact || s.background) && !command) src.fail(at(s.interact ? 'interact' : 'background'), 'needs a command: buildx: [...] or docker: [...]');
+  if (s.waitFor !== undefined && !s.background) src.fail(at('waitFor'), 'applies to background: true steps (the next step starts once their output matches)');
+  for (const k of ['stdout', 'stdin'] as const)
+    if (s[k] !== undefined && (s.interact || s.background || s.action || !command))
+      src.fail(
+        at(k),
+        `applies to a foreground command step (buildx: or docker:), not to ${s.interact ? 'an interactive' : s.background ? 'a background' : 'an action or await'} step`,
+      );
+  if (s.action) {
+    for (const k of ['env', 'cwd', 'timeout'] as const) if (s[k] !== undefined) src.fail(at(k), `does not apply to action: ${s.action} (the lab does it)`);
+    if (driver.includes('docker'))
+      src.fail(at('action'), `${s.action} needs a builder container; the docker driver builds in the engine itself: set driver: docker-container (or remote)`);
+  }
+  const waitFor = typeof s.waitFor === 'string' ? { pattern: s.waitFor } : s.waitFor;
+  return {
+    tool: s.buildx ? 'buildx' : s.docker ? 'docker' : s.action ? 'action' : 'await',
+    argv: s.buildx ?? s.docker ?? [],
+    ...(s.standalone ? { standalone: true } : {}),
+    ...(s.interact
+      ? {
+          interact: s.interact.map(
+            (a): InteractAction =>
+              a.expect !== undefined
+                ? { expect: a.expect, timeoutMs: (a.timeout ?? WAIT_DEFAULT_S) * 1000 }
+                : a.send !== undefined
+                  ? { send: a.send }
+                  : { sendControl: a.sendControl! },
+          ),
+        }
+      : {}),
+    ...(s.background ? { background: waitFor ? { waitFor: { pattern: waitFor.pattern, timeoutMs: (waitFor.timeout ?? WAIT_DEFAULT_S * 4) * 1000 } } : {} } : {}),
+    ...(s.await ? { await: s.await } : {}),
+    ...(s.action ? { action: s.action } : {}),
+  };
+}
+
+/** The one-command form as steps, with the same meaning as before steps existed. */
+function legacySteps(c: CaseInput, platforms: string[], push: boolean): CaseStep[] {
+  const args = c.args ?? [];
+  switch (c.command) {
+    case 'bake':
+      // The bake file reads the push target from TAG (and may read PLATFORMS); see fixtures/cases/README.md.
+      return [
+        {
+          id: 'bake',
+          tool: 'buildx',
+          argv: ['bake', '--progress', 'plain', '-f', c.bakeFile ?? 'docker-bake.hcl', ...args],
+          env: { TAG: '${target}', ...(platforms.length ? { PLATFORMS: platforms.join(',') } : {}) },
+          checks: [],
+        },
+      ];
+    case 'build':
+      return [
+        {
+          id: 'build',
+          tool: 'buildx',
+          env: {},
+          checks: [],
+          argv: [
+            'build',
+            '--progress',
+            'plain',
+            ...(platforms.length ? ['--platform', platforms.join(',')] : []),
+            ...(push ? ['--push', '-t', '${target}'] : []),
+            ...args,
+            `\${context}/${c.context ?? '.'}`,
+          ],
+        },
+      ];
+    default:
+      return [];
+  }
+}
+
+/** One YAML check mapping (possibly holding several checks) as kit checks. */
+function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefined, platforms: string[], push: boolean): Check[] {
+  const out: Check[] = [];
+  const st = s.step ?? step;
+  const on = st !== undefined ? { step: st } : {};
+  if (s.output !== undefined) out.push({ kind: 'output', pattern: s.output, ...on });
+  if (s.notOutput !== undefined) out.push({ kind: 'output', pattern: s.notOutput, negate: true, ...on });
+  if (s.panic) out.push({ kind: 'panic', ...on });
+  if (s.exitCode !== undefined) out.push({ kind: 'exit', code: s.exitCode, ...on });
+  if (s.file) out.push({ kind: 'file', ...s.file });
+  if (s.state) out.push({ kind: 'state', ...s.state });
+  if (s.image) out.push({ kind: 'image', ...s.image });
+  if (s.requests) out.push({ kind: 'requests', ...s.requests, count: String(s.requests.count) });
+  if (s.registry !== undefined) {
+    if (typeof s.registry === 'string') {
+      if (!push) src.fail([...at, 'registry'], 'needs push: true (there is nothing in the registry to judge)');
+      out.push(...legacyRegistryCheck(s.registry, platforms));
+    } else {
+      out.push({ kind: 'registry', ref: s.registry.ref ?? '${target}', ...s.registry });
+    }
+  }
+  for (const c of out) {
+    try {
+      validateCheck(c);
+    } catch (e) {
+      src.fail(at, (e as Error).message);
+    }
+  }
+  return out;
+}
+
+/** The registry symptoms of the one-command form, as checks of the same meaning. */
+function legacyRegistryCheck(word: 'missing-platforms' | 'not-an-index' | 'push-refused' | 'incomplete', platforms: string[]): Check[] {
+  switch (word) {
+    case 'not-an-index':
+      return [{ kind: 'registry', ref: '${target}', index: false }];
+    case 'missing-platforms':
+      return [{ kind: 'registry', ref: '${target}', lacks: platforms }];
+    case 'push-refused':
+      return [{ kind: 'requests', method: 'PUT', on: 'manifests', reference: '${tag}', status: '4', count: '>=1' }];
+    case 'incomplete':
+      return [{ kind: 'registry', ref: '${target}', platforms, complete: false }];
+  }
+}
