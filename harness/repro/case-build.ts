@@ -6,14 +6,13 @@ import { loadReleases, resolveSpec } from '../buildx/spec.ts';
 import { parseGitBuildxSpec } from '../buildx/git-source.ts';
 import { isGitSpec } from '../git/revision.ts';
 import { resolveEngineSpec } from '../engine/spec.ts';
-import { type PULL_FAULTS, UNSUPPORTED_DRIVERS } from '../model.ts';
+import { UNSUPPORTED_DRIVERS, type PullFault } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
-import { checkBuildxArgv } from '../kit/lab-owned.ts';
 import type { InteractAction, Step } from '../kit/steps.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import { repoBuildOrder, type ServeSpec } from '../serve/spec.ts';
 import { caseFilePath, caseFiles, readDockerConfig, type CaseFile } from './case-files.ts';
-import { AT_LOAD, WAIT_DEFAULT_S, labValuesIn, type CaseInput, type CheckShape, type Key, type ServeInput, type Source, type StepInput } from './case-schema.ts';
+import { WAIT_DEFAULT_S, labValuesIn, type CaseInput, type CheckShape, type Key, type ServeInput, type Source, type StepInput } from './case-schema.ts';
 
 /** A step of the kit, with the checks that judge it alone. */
 export interface CaseStep extends Step {
@@ -41,10 +40,8 @@ export interface ReproCase {
   serve?: ServeSpec;
   repeat: number;
   verdict: 'any' | 'majority';
-  platforms: string[];
-  fault?: (typeof PULL_FAULTS)[number];
-  /** `command: create`: the builder's boot is the step under test */
-  bootIsTheStep: boolean;
+  /** the pull fault of the boot-builder step: the cells' `fault` axis */
+  fault?: PullFault;
   steps: CaseStep[];
   /** checks on the whole case; with the steps' own, all must hold for "present" */
   checks: Check[];
@@ -83,57 +80,47 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
       src.fail(['buildkit', i], (x as Error).message);
     }
   });
-  const legacy = c.command !== undefined;
-  if (legacy && c.steps) src.fail(['steps'], 'give either steps: or the one-command form (command:), not both');
-  if (!legacy && !c.steps) src.fail(['steps'], 'is required (or the one-command form: command: build | bake | create)');
-  const driverDefault = c.command === 'create' ? 'docker-container' : 'docker';
-  const driver = c.driver ?? [driverDefault];
+  if (!c.steps) src.fail(['steps'], 'is required: what the case runs, e.g. steps: [{buildx: [build, .]}] (see "Steps" in fixtures/cases/README.md)');
+  const driver = c.driver ?? ['docker'];
   driver.forEach((d, i) => {
     if (d in UNSUPPORTED_DRIVERS) src.fail(Array.isArray(src.doc.toJS().driver) ? ['driver', i] : ['driver'], `${d} is not supported: ${UNSUPPORTED_DRIVERS[d]}`);
   });
-  if (c.command === 'create' && driver.some((d) => d !== 'docker-container')) src.fail(['driver'], 'command: create boots a docker-container builder; other drivers do not apply');
-  if (c.fault && c.command !== 'create') src.fail(['fault'], 'applies to command: create only (it faults the BuildKit image pull)');
   if (c.builder?.remote && !driver.includes('remote')) src.fail(['builder', 'remote'], 'applies to driver: remote');
-  if (c.builder?.rootless && (driver.some((d) => d !== 'docker-container') || c.command === 'create'))
-    src.fail(['builder', 'rootless'], 'applies to driver: docker-container (the rootless BuildKit image), with steps');
+  if (c.builder?.rootless && driver.some((d) => d !== 'docker-container'))
+    src.fail(['builder', 'rootless'], 'applies to driver: docker-container (the rootless BuildKit image)');
   if (c.builder?.nodes && driver.some((d) => d !== 'docker-container'))
     src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');
-  for (const k of ['bakeFile', 'context', 'platforms', 'push', 'args'] as const)
-    if (c[k] !== undefined && !legacy) src.fail([k], 'belongs to the one-command form (command:); with steps, write the command in a step');
-  if (c.bakeFile !== undefined && c.command !== 'bake') src.fail(['bakeFile'], 'applies to command: bake only');
-  if (c.context !== undefined && c.command !== 'build') src.fail(['context'], 'applies to command: build only (a bake file names its own context)');
-  if (c.command === 'create')
-    for (const k of ['args', 'platforms', 'push', 'registry'] as const) if (c[k] !== undefined) src.fail([k], 'applies to build and bake, not to command: create');
-  const platforms = c.platforms ?? [];
-  const push = c.push ?? (legacy && c.command !== 'create');
-  if (legacy && push && platforms.length === 0) src.fail(['platforms'], 'is required when pushing: the lab verifies each platform in the registry');
 
   const symptoms = c.symptom === undefined ? [] : Array.isArray(c.symptom) ? c.symptom : [c.symptom];
   if (!symptoms.length && !(c.steps ?? []).some((s) => s.symptom))
     src.fail(['symptom'], 'is required: what shows the bug (output, notOutput, panic, exitCode, file, state, image, registry, requests)');
-  const checks = symptoms.flatMap((s, i) => toChecks(src, s, Array.isArray(c.symptom) ? ['symptom', i] : ['symptom'], undefined, platforms, push));
+  const checks = symptoms.flatMap((s, i) => toChecks(src, s, Array.isArray(c.symptom) ? ['symptom', i] : ['symptom'], undefined));
 
-  const steps: CaseStep[] = legacy
-    ? legacySteps(c, platforms, push)
-    : (c.steps ?? []).map((s, i) => {
-        const id = s.id ?? `${i + 1}`;
-        const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
-        return {
-          ...timedStep(src, s, i, driver),
-          id,
-          env: s.env ?? {},
-          ...(s.cwd ? { cwd: s.cwd } : {}),
-          ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
-          ...(s.stdout ? { stdout: s.stdout } : {}),
-          ...(s.stdin ? { stdin: s.stdin } : {}),
-          checks: own.flatMap((x, j) => toChecks(src, { step: id, ...x }, Array.isArray(s.symptom) ? ['steps', i, 'symptom', j] : ['steps', i, 'symptom'], id, platforms, push)),
-        };
-      });
+  const steps: CaseStep[] = (c.steps ?? []).map((s, i) => {
+    const id = s.id ?? `${i + 1}`;
+    const own = s.symptom === undefined ? [] : Array.isArray(s.symptom) ? s.symptom : [s.symptom];
+    return {
+      ...timedStep(src, s, i, driver),
+      id,
+      env: s.env ?? {},
+      ...(s.cwd ? { cwd: s.cwd } : {}),
+      ...(s.timeout ? { timeoutMs: s.timeout * 1000 } : {}),
+      ...(s.stdout ? { stdout: s.stdout } : {}),
+      ...(s.stdin ? { stdin: s.stdin } : {}),
+      checks: own.flatMap((x, j) => toChecks(src, { step: id, ...x }, Array.isArray(s.symptom) ? ['steps', i, 'symptom', j] : ['steps', i, 'symptom'], id)),
+    };
+  });
   const ids = new Set<string>();
   // background steps not yet awaited, as the steps go
   const backgrounded = new Set<string>();
+  // the step that boots the lab's builder, when the case boots it as a step
+  let booted: string | undefined;
   steps.forEach((s, i) => {
     if (ids.has(s.id)) src.fail(['steps', i, 'id'], `step id ${s.id} is used twice`);
+    if (s.action === 'boot-builder' && booted !== undefined) src.fail(['steps', i, 'action'], `the lab's builder boots once, and step ${booted} boots it already`);
+    if (s.action === 'boot-builder') booted = s.id;
+    if (s.action && s.action !== 'boot-builder' && booted === undefined && steps.some((x) => x.action === 'boot-builder'))
+      src.fail(['steps', i, 'action'], `${s.action} acts on the lab's builder, which a later step boots (boot-builder); move it after that step`);
     if (s.stdin && 'step' in s.stdin && !ids.has(s.stdin.step))
       src.fail(['steps', i, 'stdin', 'step'], `names step ${s.stdin.step}, which does not run before this one${ids.size ? ` (earlier steps: ${[...ids].join(', ')})` : ''}`);
     for (const a of s.await ?? []) {
@@ -155,7 +142,7 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   const expect: ReproCase['expect'] = [];
   for (const [range, word] of Object.entries(c.expect ?? {})) {
     if (!semver.validRange(range, { includePrerelease: true })) src.fail(['expect', range], `${JSON.stringify(range)} is not a semver range`);
-    expect.push({ range, present: word === 'present' || word === 'reproduced' });
+    expect.push({ range, present: word === 'present' });
   }
   const uses = new Set<string>();
   const scan = (t: string) => {
@@ -170,15 +157,13 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   for (const ch of [...checks, ...steps.flatMap((s) => s.checks)]) for (const m of JSON.stringify(ch).matchAll(/\$\{[^}]*\}/g)) scan(m[0]);
 
   for (const [k, v] of [
-    ['bakeFile', c.bakeFile],
-    ['context', c.context],
     ['builder.buildkitdConfig', c.builder?.buildkitdConfig],
     ['config.buildkitdDefault', c.config?.buildkitdDefault],
     ['config.dockerConfig', c.config?.dockerConfig],
   ] as const) {
     if (v === undefined) continue;
     try {
-      caseFilePath(root, v, k === 'context' ? 'dir' : 'file');
+      caseFilePath(root, v);
     } catch (e) {
       src.fail(k.split('.'), (e as Error).message);
     }
@@ -190,15 +175,6 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
       src.fail(['config', 'dockerConfig'], (e as Error).message);
     }
   }
-  // The one-command form's args join the lab's argv: the same rules as a step's.
-  if (legacy)
-    for (const s of steps) {
-      try {
-        checkBuildxArgv(s.argv, AT_LOAD.buildkitImage, AT_LOAD.context);
-      } catch (e) {
-        src.fail(['args'], (e as Error).message);
-      }
-    }
   if (typeof c.git === 'object')
     c.git.uncommitted.forEach((rel, i) => {
       try {
@@ -209,13 +185,6 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     });
   for (const v of ['http', 'git'] as const)
     if (uses.has(v) && !c.serve?.[v]) src.fail(['serve'], `the case names \${${v}} but serves nothing there: add serve.${v} (see fixtures/cases/README.md)`);
-  if (c.command === 'bake' && c.bakeFile === undefined) {
-    try {
-      caseFilePath(root, 'docker-bake.hcl');
-    } catch (e) {
-      src.fail(['bakeFile'], `default docker-bake.hcl: ${(e as Error).message}`);
-    }
-  }
   return {
     dir: root,
     title: c.title,
@@ -234,9 +203,7 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     ...(c.serve ? { serve: serveSpec(src, c.serve, root, uses) } : {}),
     repeat: c.repeat ?? 1,
     verdict: c.verdict ?? 'any',
-    platforms,
-    ...(c.fault ? { fault: c.fault.kind } : {}),
-    bootIsTheStep: c.command === 'create',
+    ...steps.flatMap((s) => (s.pullFault ? [{ fault: s.pullFault }] : []))[0],
     steps,
     checks,
     expect,
@@ -327,6 +294,9 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
     if (driver.includes('docker'))
       src.fail(at('action'), `${s.action} needs a builder container; the docker driver builds in the engine itself: set driver: docker-container (or remote)`);
   }
+  if (s.fault !== undefined && s.action !== 'boot-builder') src.fail(at('fault'), "applies to action: boot-builder (it faults the pull of the builder's BuildKit image)");
+  if (s.fault !== undefined && driver.some((d) => d !== 'docker-container'))
+    src.fail(at('fault'), "faults the pull of a docker-container builder's BuildKit image: set driver: docker-container");
   const waitFor = typeof s.waitFor === 'string' ? { pattern: s.waitFor } : s.waitFor;
   return {
     tool: s.buildx ? 'buildx' : s.docker ? 'docker' : s.action ? 'action' : 'await',
@@ -347,49 +317,12 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[]): Omit
     ...(s.background ? { background: waitFor ? { waitFor: { pattern: waitFor.pattern, timeoutMs: (waitFor.timeout ?? WAIT_DEFAULT_S * 4) * 1000 } } : {} } : {}),
     ...(s.await ? { await: s.await } : {}),
     ...(s.action ? { action: s.action } : {}),
+    ...(s.fault ? { pullFault: s.fault } : {}),
   };
 }
 
-/** The one-command form as steps, with the same meaning as before steps existed. */
-function legacySteps(c: CaseInput, platforms: string[], push: boolean): CaseStep[] {
-  const args = c.args ?? [];
-  switch (c.command) {
-    case 'bake':
-      // The bake file reads the push target from TAG (and may read PLATFORMS); see fixtures/cases/README.md.
-      return [
-        {
-          id: 'bake',
-          tool: 'buildx',
-          argv: ['bake', '--progress', 'plain', '-f', c.bakeFile ?? 'docker-bake.hcl', ...args],
-          env: { TAG: '${target}', ...(platforms.length ? { PLATFORMS: platforms.join(',') } : {}) },
-          checks: [],
-        },
-      ];
-    case 'build':
-      return [
-        {
-          id: 'build',
-          tool: 'buildx',
-          env: {},
-          checks: [],
-          argv: [
-            'build',
-            '--progress',
-            'plain',
-            ...(platforms.length ? ['--platform', platforms.join(',')] : []),
-            ...(push ? ['--push', '-t', '${target}'] : []),
-            ...args,
-            `\${context}/${c.context ?? '.'}`,
-          ],
-        },
-      ];
-    default:
-      return [];
-  }
-}
-
 /** One YAML check mapping (possibly holding several checks) as kit checks. */
-function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefined, platforms: string[], push: boolean): Check[] {
+function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefined): Check[] {
   const out: Check[] = [];
   const st = s.step ?? step;
   const on = st !== undefined ? { step: st } : {};
@@ -401,14 +334,7 @@ function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefine
   if (s.state) out.push({ kind: 'state', ...s.state });
   if (s.image) out.push({ kind: 'image', ...s.image });
   if (s.requests) out.push({ kind: 'requests', ...s.requests, count: String(s.requests.count) });
-  if (s.registry !== undefined) {
-    if (typeof s.registry === 'string') {
-      if (!push) src.fail([...at, 'registry'], 'needs push: true (there is nothing in the registry to judge)');
-      out.push(...legacyRegistryCheck(s.registry, platforms));
-    } else {
-      out.push({ kind: 'registry', ref: s.registry.ref ?? '${target}', ...s.registry });
-    }
-  }
+  if (s.registry !== undefined) out.push({ kind: 'registry', ref: s.registry.ref ?? '${target}', ...s.registry });
   for (const c of out) {
     try {
       validateCheck(c);
@@ -417,18 +343,4 @@ function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefine
     }
   }
   return out;
-}
-
-/** The registry symptoms of the one-command form, as checks of the same meaning. */
-function legacyRegistryCheck(word: 'missing-platforms' | 'not-an-index' | 'push-refused' | 'incomplete', platforms: string[]): Check[] {
-  switch (word) {
-    case 'not-an-index':
-      return [{ kind: 'registry', ref: '${target}', index: false }];
-    case 'missing-platforms':
-      return [{ kind: 'registry', ref: '${target}', lacks: platforms }];
-    case 'push-refused':
-      return [{ kind: 'requests', method: 'PUT', on: 'manifests', reference: '${tag}', status: '4', count: '>=1' }];
-    case 'incomplete':
-      return [{ kind: 'registry', ref: '${target}', platforms, complete: false }];
-  }
 }

@@ -54,7 +54,7 @@ describe('lab values', () => {
   });
   it('lists the lab values when it refuses one', () => {
     expect(() => labValuesIn('${nope}')).toThrow(
-      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${http}, ${git}, ${target:NAME} or ${read:FILE}',
+      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${http}, ${git}, ${target:NAME} or ${read:FILE}',
     );
   });
 });

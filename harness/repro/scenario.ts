@@ -10,10 +10,9 @@ import { HarnessError } from '../errors.ts';
 import { shellQuote } from '../text.ts';
 import { describeCheck, type CheckResult } from '../kit/checks.ts';
 import type { Kit } from '../kit/context.ts';
-import { bootWithPullFault } from '../kit/faults.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
-import type { Builder, BuilderSpec } from '../kit/builders.ts';
-import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
+import { builderName, type BuilderSpec } from '../kit/builders.ts';
+import { REGISTRY_HOST, type CellResult, type DriverKind, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
 import type { ReproCase } from './case.ts';
 import { caseSource, readCaseFile, readDockerConfig } from './case-files.ts';
@@ -107,17 +106,12 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   const target = kit.target(run ? `app-${run + 1}` : 'app');
   kit.behave(target, kit.axes.registry as RegistryBehaviour);
   const spec = builderSpec(c, kit);
-  let builder: Builder;
-  let faultHits: number | undefined;
   const mark = kit.mark();
-  if (c.bootIsTheStep) {
-    const boot = await bootWithPullFault(kit, spec, c.fault as PullFault | undefined);
-    builder = boot.builder;
-    faultHits = boot.faultHits.length;
-  } else {
-    builder = await kit.bootBuilder(spec);
-    if (builder.failed) return { results: [], inconclusive: `the ${spec.driver} builder did not boot: ${builder.failed.stderr.trim().split('\n').pop()}` };
-  }
+  // The lab's builder boots before the steps, unless a step boots it (boot-builder): then its boot is under test.
+  const bootsAsStep = c.steps.some((s) => s.action === 'boot-builder');
+  const builder = bootsAsStep ? undefined : await kit.bootBuilder(spec);
+  if (builder?.failed) return { results: [], inconclusive: `the ${spec.driver} builder did not boot: ${builder.failed.stderr.trim().split('\n').pop()}` };
+  const needsImage = bootsAsStep || c.uses.has('buildkitImage');
   // The case's own servers, started by its first cell and shared by the rest (each cell's requests are its own).
   const sources = c.serve ? await kit.lab.serve(c.dir, c.serve, caseSource(c)) : undefined;
   if (sources) kit.fact(`serving ${sources.describe()}`);
@@ -127,24 +121,21 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
     repository: target.repository,
     tag: target.tag,
     registry: REGISTRY_HOST,
-    builder: builder.name,
-    ...(builder.image ? { buildkitImage: builder.image } : c.uses.has('buildkitImage') ? { buildkitImage: await kit.buildkitImage() } : {}),
+    builder: builder?.name ?? builderName(kit, spec),
+    ...(builder?.image ? { buildkitImage: builder.image } : needsImage ? { buildkitImage: await kit.buildkitImage(spec.buildkit, spec.rootless) } : {}),
     ...(c.uses.has('base') ? { base: await kit.baseImage() } : {}),
     cell: kit.id,
     context: kit.sandbox.contextDir,
-    platforms: c.platforms.join(','),
     targetNamed: (name) => kit.target(name).ref,
   };
-  const env = { ...sources?.env, ...c.env, ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}) };
-  const steps = await runSteps(kit, c.steps, values, env);
-  const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
-  if (faultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
-  // a step that did not run when the case asked (a waitFor never matched) did not test what the case describes
+  const env = { ...sources?.env, ...c.env, ...(spec.driver !== 'docker' ? { BUILDX_BUILDER: values.builder } : {}) };
+  const steps = await runSteps(kit, c.steps, values, env, spec);
+  // a step that did not run when the case asked (a waitFor never matched, a boot's pull fault never hit) did not test what the case describes
   const missed = steps.find((s) => s.missed);
   if (missed) return { results: [], inconclusive: `step ${missed.id}: ${missed.missed}` };
   const read = (file: string) => readContextFile(kit, file);
   const checks = await Promise.all([...c.checks, ...c.steps.flatMap((s) => s.checks)].map((x) => interpolateCheck(x, values, read)));
-  const results = await kit.check(checks, recorded, mark);
+  const results = await kit.check(checks, steps, mark);
   return { results };
 }
 
