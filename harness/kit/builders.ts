@@ -12,7 +12,7 @@ import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind
 import { shellQuote } from '../text.ts';
 import { driverOptsProblem } from './lab-owned.ts';
 import { buildkitdToml } from './sandbox.ts';
-import type { Kit } from './context.ts';
+import type { Kit } from './kit.ts';
 
 export interface NodeSpec {
   /** --platform of this node, e.g. ["linux/amd64"] */

@@ -5,7 +5,7 @@ import { HarnessError } from '../errors.ts';
 import type { JournalEntry, PullFault } from '../model.ts';
 import { blobGet, type Fault } from '../registry/fault-proxy.ts';
 import type { Builder, BuilderSpec } from './builders.ts';
-import type { Kit } from './context.ts';
+import type { Kit } from './kit.ts';
 
 /** What the proxy does to the GET of the BuildKit image's layer blob. */
 export function pullFault(name: PullFault, layerSize: number): Fault {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Kit } from './context.ts';
+import type { Kit } from './kit.ts';
 import { STDIO_LIMIT, bootRecorded, interpolate, interpolateCheck, runSteps, type LabValues, type Step } from './steps.ts';
 
 const values: LabValues = {

@@ -20,7 +20,7 @@ import { clip, stripAnsi } from '../text.ts';
 import type { RunResult } from '../exec.ts';
 import { matchAt, matchBudget, type Check, type RecordedStep } from './checks.ts';
 import type { BuilderSpec } from './builders.ts';
-import type { Kit } from './context.ts';
+import type { Kit } from './kit.ts';
 import { checkDockerArgv } from './docker-argv.ts';
 import { bootWithPullFault, type FaultedBoot } from './faults.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';

@@ -8,7 +8,7 @@ import type { CellResult, JournalEntry } from '../model.ts';
 import { OUTCOMES } from '../model.ts';
 import type { Redacted } from '../redact/redact.ts';
 import { escapeMarkup, unshownChars } from '../text.ts';
-import { shellQuote } from './evidence.ts';
+import { shellJoin } from '../text.ts';
 import type { ReportMeta } from './json.ts';
 import { buildMatrix, byScenario, hasFailures, totalsLine, type CellOutcome, type ReportCell } from './matrix.ts';
 
@@ -131,7 +131,7 @@ function evidenceBlock(r: CellResult, id: string): SafeHtml {
   const t = r.timings;
   const commands = ev.commands.map(
     (c, i) =>
-      html`<div class="command"><p><b>#${i + 1}</b> exit <b>${c.exitCode}</b> in ${c.durationMs} ms</p>${pre(shellQuote(c.argv), 'argv')}${c.stdout && html`<p>stdout</p>${pre(c.stdout)}`}${c.stderr && html`<p>stderr</p>${pre(c.stderr)}`}</div>`,
+      html`<div class="command"><p><b>#${i + 1}</b> exit <b>${c.exitCode}</b> in ${c.durationMs} ms</p>${pre(shellJoin(c.argv), 'argv')}${c.stdout && html`<p>stdout</p>${pre(c.stdout)}`}${c.stderr && html`<p>stderr</p>${pre(c.stderr)}`}</div>`,
   );
   const manifests = Object.entries(ev.manifests).map(([ref, body]) => html`<p>${ref}</p>${pre(JSON.stringify(body, null, 2) ?? String(body))}`);
   return html`<details class="evidence" id="${id}" data-cell-name="${r.name}" data-outcome="${r.outcome}"><summary>${r.name}: ${badge(r.outcome)}</summary>

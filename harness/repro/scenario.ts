@@ -9,7 +9,7 @@ import path from 'node:path';
 import { HarnessError } from '../errors.ts';
 import { shellQuote } from '../text.ts';
 import { describeCheck, type CheckResult } from '../kit/checks.ts';
-import type { Kit } from '../kit/context.ts';
+import type { Kit } from '../kit/kit.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
 import { builderName, type BuilderSpec } from '../kit/builders.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type RegistryBehaviour, type StoreKind } from '../model.ts';

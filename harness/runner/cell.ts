@@ -10,7 +10,7 @@ import type { StartedDindContainer } from '../dind/dind.ts';
 import type { EngineIsolation } from '../engine/host.ts';
 import { runningContainers } from '../ownership/labels.ts';
 import { HarnessError, RequirementError } from '../errors.ts';
-import { Kit } from '../kit/context.ts';
+import { Kit } from '../kit/kit.ts';
 import { CellSandbox } from '../kit/sandbox.ts';
 import type { EngineImage, Lab, PublishedImage } from '../lab/lab.ts';
 import { REGISTRY_HOST, emptyEvidence, type CellEvidence, type CellResult, type CellTimings, type JournalEntry, type StoreKind } from '../model.ts';

@@ -8,7 +8,7 @@ import { resolveEngineSpecs, supportsContainerdStore, type ResolvedEngine } from
 import { HarnessError, UsageError } from '../errors.ts';
 import { isGitSpec } from '../git/revision.ts';
 import type { DeclaredOutcome, DriverKind, Outcome, RegistryBehaviour, StoreKind } from '../model.ts';
-import type { Kit } from '../kit/context.ts';
+import type { Kit } from '../kit/kit.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import { chooseBuildkit, loadBuildkitIndex, type BuildkitChoice, type OfItsDay } from '../buildkit/of-its-day.ts';
 import { applyFilters, cellName, crossProduct, validateAxes, type AxisName } from './matrix.ts';
