@@ -16,6 +16,7 @@ export default {
     // the matrix and its expansion (plan.ts: shardSlice; planRun loads modules and is marked off in the source)
     'harness/runner/matrix.ts',
     'harness/runner/scenario.ts',
+    'harness/scenario/definition.ts',
     'harness/runner/plan.ts',
     // version specs
     'harness/buildx/spec.ts',

@@ -1,12 +1,17 @@
 // `buildx-lab repro CASE_DIR`: a bug report given as data, across the versions it names. A present or
 // absent symptom is a finding, not a failure: the exit status says whether the lab could tell.
+// `buildx-lab check CASE_DIR...`: loads and validates case directories without running anything, so a
+// case's mistakes show in a second, not after minutes of provisioning. Every directory is checked, the
+// invalid ones each named with the line and field to fix.
 import { Command } from 'commander';
 import { labConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
 import { writeConsole } from '../progress.ts';
 import { printCells, runAndReport } from '../runner/command.ts';
 import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
 import { caseSource } from '../runner/trust.ts';
 import { loadCase } from './case.ts';
+import { describeCase } from './check.ts';
 import { reproLines, reproWord } from './scenario.ts';
 
 export function reproCommand(): Command {
@@ -41,4 +46,25 @@ export function reproCommand(): Command {
     const declaredMiss = kase.expect.length > 0 && run.results.some((r) => r.outcome === 'unexpected');
     process.exitCode = undecided || declaredMiss ? 1 : 0;
   });
+}
+
+export function checkCommand(): Command {
+  return new Command('check')
+    .summary('validate case directories without running them (exit 2 naming the line and field of each mistake)')
+    .argument('<case-dir...>', 'directories holding case.yaml')
+    .action((dirs: string[]) => {
+      const invalid: string[] = [];
+      for (const dir of dirs) {
+        try {
+          const c = loadCase(dir);
+          const trusted = caseSource(c.dir, { trust: false }).trust !== 'untrusted';
+          // a case's title and directory are its author's: printed as the lab prints everything
+          writeConsole(process.stdout, `${describeCase(c, trusted)}\n`);
+        } catch (e) {
+          if (!(e instanceof UsageError)) throw e;
+          invalid.push(`${dir}: ${e.message}`);
+        }
+      }
+      if (invalid.length) throw new UsageError(`${invalid.length} of ${dirs.length} case(s) invalid:\n${invalid.map((l) => `  ${l}`).join('\n')}`);
+    });
 }

@@ -13,7 +13,7 @@ import type { Kit } from '../kit/kit.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
 import { builderName, type BuilderSpec } from '../kit/builders.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type RegistryBehaviour, type StoreKind } from '../model.ts';
-import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
+import { defineScenario, type Expectation, type RunnableScenario, type Verdict } from '../scenario/definition.ts';
 import type { ReproCase } from './case.ts';
 import { caseSource, readCaseFile, readDockerConfig } from './case-files.ts';
 
@@ -63,7 +63,7 @@ export function caseVerdict(runs: readonly CaseRun[], rule: 'any' | 'majority'):
 
 const OBSERVED: Record<ReproWord, Verdict['observed']> = { present: 'reproduced', absent: 'fixed', inconclusive: 'unexpected' };
 
-export function caseScenario(c: ReproCase): Scenario {
+export function caseScenario(c: ReproCase): RunnableScenario {
   return defineScenario({
     id: caseScenarioId(c),
     title: c.title,
@@ -83,12 +83,12 @@ export function caseScenario(c: ReproCase): Scenario {
     buildkitOfItsDay: true,
     rootlessBuildkit: c.builder.rootless === true,
     expectations: caseExpectations(c),
-    observe: (kit) => observeCase(c, kit as unknown as Kit),
+    observe: (kit) => observeCase(c, kit),
     judge: (o: CaseObservation) => {
       const v = caseVerdict(o.runs, c.verdict);
       return { observed: OBSERVED[v.word], summary: `symptom ${v.word.toUpperCase()} (${v.detail})` };
     },
-  }) as unknown as Scenario;
+  });
 }
 
 async function observeCase(c: ReproCase, kit: Kit): Promise<CaseObservation> {

@@ -18,7 +18,8 @@ import { cellResultJson } from '../report/cell-file.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import type { EngineImageResult, ImageResult } from './provision.ts';
 import type { PlannedCell } from './run-spec.ts';
-import { cellId, type AxesDecl, type Scenario, type Verdict } from './scenario.ts';
+import type { RunnableScenario, Verdict } from '../scenario/definition.ts';
+import { cellId } from './scenario.ts';
 import { isUntrusted, trustFact } from './trust.ts';
 import { describeGoPanic } from '../text.ts';
 
@@ -66,7 +67,7 @@ interface Prepared {
  * sandbox and the kit), observe (the scenario's body) and judge (the evidence, unless a component died).
  * The lab's own failures come back as error or skipped, apart from Buildx's behaviour.
  */
-export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell, env: CellEnvironment): Promise<CellResult> {
+export async function runCell(s: RunnableScenario, cell: PlannedCell, env: CellEnvironment): Promise<CellResult> {
   const state: CellState = {
     t0: performance.now(),
     startedAt: new Date().toISOString(),
@@ -127,7 +128,7 @@ async function lease(cell: PlannedCell, env: CellEnvironment, state: CellState):
 }
 
 /** Prepare: the engine reset, the cell's sandbox made, the watchdog on, and the kit the body is written with. */
-async function prepare(s: Scenario<AxesDecl, unknown>, cell: PlannedCell, env: CellEnvironment, state: CellState, { binary, engine, dind }: Leased): Promise<Prepared> {
+async function prepare(s: RunnableScenario, cell: PlannedCell, env: CellEnvironment, state: CellState, { binary, engine, dind }: Leased): Promise<Prepared> {
   const { lab } = env;
   const { evidence, timings } = state;
   const mark = lab.proxy.journal.mark();
@@ -166,9 +167,9 @@ async function prepare(s: Scenario<AxesDecl, unknown>, cell: PlannedCell, env: C
 }
 
 /** Observe: the scenario's body; its commands and the cell's journal go into the evidence whatever happens. */
-async function observe(s: Scenario<AxesDecl, unknown>, env: CellEnvironment, state: CellState, { kit, sandbox, mark }: Prepared): Promise<unknown> {
+async function observe(s: RunnableScenario, env: CellEnvironment, state: CellState, { kit, sandbox, mark }: Prepared): Promise<unknown> {
   try {
-    return await s.observe(kit as never);
+    return await s.observe(kit);
   } finally {
     state.evidence.commands.push(...sandbox.commands);
     state.evidence.journal = requestsOf(env.lab.proxy.journal.since(mark), state.dind!);
@@ -176,13 +177,13 @@ async function observe(s: Scenario<AxesDecl, unknown>, env: CellEnvironment, sta
 }
 
 /** Judge: what the body returned, against what was declared; a dead component says nothing about Buildx. */
-async function judge(s: Scenario<AxesDecl, unknown>, cell: PlannedCell, env: CellEnvironment, state: CellState, { dind }: Leased, observation: unknown): Promise<ReturnType<typeof judgedOutcome>> {
+async function judge(s: RunnableScenario, cell: PlannedCell, env: CellEnvironment, state: CellState, { dind }: Leased, observation: unknown): Promise<ReturnType<typeof judgedOutcome>> {
   // A dead component is reported as the lab's error, naming what died.
   const [log, dead] = await Promise.all([dind.logSince(state.logSince!).catch(() => undefined), deadComponent(env.lab.config, dind, env.lab)]);
   state.evidence.engineLog = log;
   const died = state.watchdog.died ?? dead;
   if (died) throw new HarnessError(died);
-  const verdict = s.judge(observation, cell.axes as never);
+  const verdict = s.judge(observation, cell.axes);
   return judgedOutcome(cell.expected, verdict);
 }
 
