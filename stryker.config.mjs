@@ -30,6 +30,7 @@ export default {
     'harness/repro/case-schema.ts',
     'harness/repro/case-build.ts',
     'harness/repro/case-files.ts',
+    'harness/repro/case-old-form.ts',
     'harness/kit/checks.ts',
     // redaction (secretlint.ts only hosts the maintained preset)
     'harness/redact/redact.ts',
