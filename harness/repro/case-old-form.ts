@@ -47,7 +47,9 @@ function commandMessage(raw: Raw): string {
   const platforms = words(raw.platforms);
   if (raw.command === 'create') {
     const fault = isMapping(raw.fault) ? raw.fault.kind : raw.fault;
-    instead.push(['driver', 'docker-container'], ['steps', [{ id: 'boot', action: 'boot-builder', ...(fault !== undefined ? { fault: String(fault) } : {}) }]]);
+    // the form's create booted a docker-container builder; a case naming its driver keeps its own line
+    if (raw.driver === undefined) instead.push(['driver', 'docker-container']);
+    instead.push(['steps', [{ id: 'boot', action: 'boot-builder', ...(fault !== undefined ? { fault: String(fault) } : {}) }]]);
   } else if (raw.command === 'bake') {
     const env = { TAG: '${target}', ...(platforms.length ? { PLATFORMS: platforms.join(',') } : {}) };
     instead.push(['steps', [{ id: 'bake', buildx: ['bake', '-f', String(raw.bakeFile ?? 'docker-bake.hcl'), ...words(raw.args)], env }]]);

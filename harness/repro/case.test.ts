@@ -160,6 +160,7 @@ describe('loadCase: the one-command form is gone, its fix written out', () => {
     }],
     ['an unknown command, as a build', 'title: t\ncommand: run\nsymptom: {exitCode: zero}\n', { steps: [{ id: 'build', buildx: ['build', '--push', '-t', '${target}', '.'] }] }],
     ['a create without a fault', 'title: t\ncommand: create\nsymptom: {output: x}\n', { driver: 'docker-container', steps: [{ id: 'boot', action: 'boot-builder' }] }],
+    ['a create that names its driver', 'title: t\ncommand: create\ndriver: docker-container\nfault: {kind: 404}\nsymptom: {output: x}\n', { steps: [{ id: 'boot', action: 'boot-builder', fault: '404' }] }],
   ])('writes out %s', (_what, old, keys) => {
     expect(written(usageError(caseDir(old)))).toEqual(keys);
   });
