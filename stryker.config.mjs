@@ -16,6 +16,7 @@ export default {
     // the matrix and its expansion (plan.ts: shardSlice; planRun loads modules and is marked off in the source)
     'harness/runner/matrix.ts',
     'harness/runner/scenario.ts',
+    'harness/scenario/definition.ts',
     'harness/runner/plan.ts',
     // version specs
     'harness/buildx/spec.ts',
@@ -26,6 +27,10 @@ export default {
     'harness/registry/journal.ts',
     // case parsing and the checks it builds
     'harness/repro/case.ts',
+    'harness/repro/case-schema.ts',
+    'harness/repro/case-build.ts',
+    'harness/repro/case-files.ts',
+    'harness/repro/case-old-form.ts',
     'harness/kit/checks.ts',
     // redaction (secretlint.ts only hosts the maintained preset)
     'harness/redact/redact.ts',

@@ -40,6 +40,8 @@ describe('shellQuote', () => {
 
   it('joins argv so arguments with spaces stay one', () => {
     expect(shellJoin(['sh', '-c', "echo 'hi' there"])).toBe(`sh -c 'echo '\\''hi'\\'' there'`);
+    expect(shellJoin(['docker', 'buildx', 'build', '-t', 'registry:5000/a:b', '.'])).toBe('docker buildx build -t registry:5000/a:b .');
+    expect(shellJoin(['x', ''])).toBe("x ''");
   });
 });
 

@@ -9,13 +9,20 @@
 // lab reads the registry (every platform, manifest and blob) and the journal (every PUT to the tag).
 // The engine matters: Docker 28.5 still shows "pushing ... with docker" but makes no PUT (it finds
 // everything present), so there the double push is visible only in the progress output.
-import { HarnessError } from '../harness/errors.ts';
-import { judgeMultiplatformRefusal, MULTIPLATFORM_REFUSAL } from '../harness/kit/faults.ts';
-import type { CommandRecord } from '../harness/model.ts';
-import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
-import { analyzePush, describePush, type PushAnalysis } from '../harness/registry/journal.ts';
-import { defineScenario, labelSatisfies } from '../harness/runner/scenario.ts';
-import { errorLine } from '../harness/text.ts';
+import {
+  analyzePush,
+  defineScenario,
+  describePush,
+  describeReport,
+  errorLine,
+  HarnessError,
+  judgeMultiplatformRefusal,
+  labelSatisfies,
+  MULTIPLATFORM_REFUSAL,
+  type CommandRecord,
+  type PushAnalysis,
+  type VerificationReport,
+} from '../harness/scenario/scenario.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];
 /** Engines whose second push PUTs manifests to the tag (observed: 25.0.8, 26.1.5, 27.5.1 do; 28.5.2, 29.7.1 find everything present and PUT nothing). */

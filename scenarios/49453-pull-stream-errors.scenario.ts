@@ -7,11 +7,16 @@
 // Each cell: publish the BuildKit image to the lab registry, make sure the engine does not already have
 // it (Buildx falls back to a local image, which would hide the bug), arm a fault on its layer blob at the
 // proxy, then `docker buildx create --driver docker-container` + `inspect --bootstrap`.
-import { bootWithPullFault } from '../harness/kit/faults.ts';
-import { PULL_FAULTS, type CommandRecord, type JournalEntry, type PullFault } from '../harness/model.ts';
-import type { VerificationReport } from '../harness/oci/verify.ts';
-import { defineScenario } from '../harness/runner/scenario.ts';
-import { errorLine } from '../harness/text.ts';
+import {
+  bootWithPullFault,
+  defineScenario,
+  errorLine,
+  PULL_FAULTS,
+  type CommandRecord,
+  type JournalEntry,
+  type PullFault,
+  type VerificationReport,
+} from '../harness/scenario/scenario.ts';
 
 const NO_SUCH_IMAGE = /No such image/i;
 

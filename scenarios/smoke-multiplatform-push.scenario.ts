@@ -3,11 +3,7 @@
 // two-platform image.
 //   containerd store: the registry must hold an index with exactly both platforms, every blob verified.
 //   classic store: the docker driver must refuse multi-platform output (Buildx's documented limitation).
-import { judgeMultiplatformRefusal } from '../harness/kit/faults.ts';
-import type { CommandRecord } from '../harness/model.ts';
-import { describeReport, type VerificationReport } from '../harness/oci/verify.ts';
-import { defineScenario } from '../harness/runner/scenario.ts';
-import { errorLine } from '../harness/text.ts';
+import { defineScenario, describeReport, errorLine, judgeMultiplatformRefusal, type CommandRecord, type VerificationReport } from '../harness/scenario/scenario.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 

@@ -2,7 +2,7 @@
 // pulled by a DinD engine as a user's mirror would be, booted by Buildx, and used for a verified push.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE_26, SID_BUILDX, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
-import { defineScenario } from '../runner/scenario.ts';
+import { defineScenario } from '../scenario/definition.ts';
 import { BUILDKIT_VERSIONS } from './image.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];

@@ -14,8 +14,7 @@ import { verifyCommand } from '../oci/command.ts';
 import { writeConsole } from '../progress.ts';
 import { qualifyCommand } from '../qualify/command.ts';
 import { mergeReportsCommand } from '../report/command.ts';
-import { checkCommand } from '../repro/check.ts';
-import { newCommand, reproCommand } from '../repro/command.ts';
+import { checkCommand, newCommand, reproCommand } from '../repro/command.ts';
 import { runCommand, setupCommand, testCommand } from '../runner/command.ts';
 import { cleanCommand, doctorCommand } from './doctor.ts';
 

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { labConfig, type LabConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
-import { chooseEngine, claimEngineDir, DEFAULT_DOCKER_SOCKET, ENGINE_DIR_MARKER, engineDirState, engineProblem, HostEngine, labDaemonConfig, labEnginePaths } from './host.ts';
+import { DEFAULT_DOCKER_SOCKET } from '../config.ts';
+import { chooseEngine, claimEngineDir, ENGINE_DIR_MARKER, engineDirState, engineProblem, HostEngine, labDaemonConfig, labEnginePaths } from './host.ts';
 
 const info = (serverVersion: string, host = DEFAULT_DOCKER_SOCKET) => ({ host, serverVersion, apiVersion: '1.45', os: 'linux', arch: 'amd64' });
 

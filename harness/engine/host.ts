@@ -20,7 +20,6 @@ import { EngineBuilder, type EngineBinaries, type EngineBuildOptions } from './b
 import { hostDefaultRelease, type EngineRelease } from './spec.ts';
 
 export const MIN_ENGINE = '23.0.0';
-export { DEFAULT_DOCKER_SOCKET };
 
 export interface EngineInfo {
   host: string;

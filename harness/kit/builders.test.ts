@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bootBuilder, buildkitdConfigFlag, type BuilderSpec } from './builders.ts';
-import type { Kit } from './context.ts';
+import type { Kit } from './kit.ts';
 
 describe('buildkitdConfigFlag', () => {
   it.each([

@@ -12,7 +12,7 @@ import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind
 import { shellQuote } from '../text.ts';
 import { driverOptsProblem } from './lab-owned.ts';
 import { buildkitdToml } from './sandbox.ts';
-import type { Kit } from './context.ts';
+import type { Kit } from './kit.ts';
 
 export interface NodeSpec {
   /** --platform of this node, e.g. ["linux/amd64"] */
@@ -52,14 +52,19 @@ export interface Builder {
   failed?: CommandRecord;
 }
 
+/** The name `spec`'s builder has once booted (known before it boots: steps before a boot step may name it). */
+export function builderName(kit: Pick<Kit, 'id'>, spec: Pick<BuilderSpec, 'driver' | 'name'>): string {
+  return spec.driver === 'docker' ? 'default' : (spec.name ?? kit.id);
+}
+
 export async function bootBuilder(kit: Kit, spec: BuilderSpec): Promise<Builder> {
   const unsupported = UNSUPPORTED_DRIVERS[spec.driver];
   if (unsupported) throw new UsageError(`driver ${spec.driver} is not supported: ${unsupported}`);
   const driver = spec.driver as DriverKind;
-  const name = spec.name ?? kit.id;
+  const name = builderName(kit, spec);
   switch (driver) {
     case 'docker':
-      return { name: 'default', driver, args: [], commands: [] };
+      return { name, driver, args: [], commands: [] };
     case 'docker-container':
       return bootContainerBuilder(kit, spec, name);
     case 'remote':

@@ -6,7 +6,7 @@ import type { CommandRecord, JournalEntry, PullFault } from '../model.ts';
 import { blobGet, type Fault } from '../registry/fault-proxy.ts';
 import { errorLine } from '../text.ts';
 import type { Builder, BuilderSpec } from './builders.ts';
-import type { Kit } from './context.ts';
+import type { Kit } from './kit.ts';
 
 /** What the proxy does to the GET of the BuildKit image's layer blob. */
 export function pullFault(name: PullFault, layerSize: number): Fault {
@@ -28,10 +28,10 @@ export interface FaultedBoot {
   faultHits: JournalEntry[];
 }
 
-/** Boots `spec` (a docker-container builder) with `fault` on its BuildKit image pull; failures are returned, not thrown. */
+/** Boots `spec` (a docker-container builder) with `fault` on its BuildKit image pull (none: a clean pull); failures are returned, not thrown. */
 export async function bootWithPullFault(kit: Kit, spec: BuilderSpec, fault: PullFault | undefined): Promise<FaultedBoot> {
-  const version = spec.buildkit;
-  const ref = await kit.buildkitImage(version);
+  // the image the builder will pull: the rootless one for a rootless builder
+  const ref = await kit.buildkitImage(spec.buildkit, spec.rootless);
   const published = kit.lab.publishedImage(ref);
   // `image ls` (exit 0, empty) rather than `image inspect` (exit 1): a report's "last failing command" must be Buildx's.
   const left = await kit.sandbox.sh(`docker image rm -f ${ref} >/dev/null 2>&1; docker image ls -q ${ref}`);

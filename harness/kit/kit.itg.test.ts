@@ -11,7 +11,7 @@ import { UsageError } from '../errors.ts';
 import { loadCase } from '../repro/case.ts';
 import { caseScenario } from '../repro/scenario.ts';
 import { BUILDKIT_17, ENGINE_26, SID_BUILDX, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
-import { defineScenario } from '../runner/scenario.ts';
+import { defineScenario } from '../scenario/definition.ts';
 import type { BuilderSpec } from './builders.ts';
 
 let t: TestLab;

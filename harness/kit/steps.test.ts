@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Kit } from './context.ts';
-import { STDIO_LIMIT, interpolate, interpolateCheck, removeNodeProblem, runSteps, type LabValues, type Step } from './steps.ts';
+import type { Kit } from './kit.ts';
+import { STDIO_LIMIT, bootRecorded, interpolate, interpolateCheck, removeNodeProblem, runSteps, type LabValues, type Step } from './steps.ts';
 
 const values: LabValues = {
   target: 'registry:5000/lab/s/c1/app:v1',
@@ -10,7 +10,6 @@ const values: LabValues = {
   builder: 'c1',
   cell: 'c1',
   context: '/tmp/cells/c1/ctx',
-  platforms: 'linux/amd64,linux/arm64',
   buildkitImage: 'registry:5000/moby/buildkit:v0.17.1',
   targetNamed: (n) => `registry:5000/lab/s/c1/${n}:v1`,
 };
@@ -354,5 +353,50 @@ describe('removeNodeProblem', () => {
     expect(removeNodeProblem(undefined, 1)).toMatch(/cannot leave the last node/);
     expect(removeNodeProblem(0, 0)).toMatch(/needs a multi-node builder/);
     expect(removeNodeProblem(2, 2)).toBe("node 2 is not one of the builder's nodes (0 to 1)");
+  });
+});
+
+describe('a boot-builder step: the lab boots its builder as a step', () => {
+  const cmd = (argv: string[], exitCode: number, stderr: string) => ({ argv, exitCode, stdout: `${argv[0]} out`, stderr, durationMs: 10 });
+  const create = cmd(['create', '--name', 'c1'], 0, '');
+  const bootstrap = cmd(['inspect', '--bootstrap', 'c1'], 1, 'ERROR: No such image');
+  const builder = { name: 'c1', driver: 'docker-container' as const, args: ['--builder', 'c1'], commands: [create, bootstrap] };
+  const hit = [{ seq: 1 }] as never[];
+
+  it("records the boot as one step: every command's output, the exit and argv of the one that failed", () => {
+    expect(bootRecorded({ id: 'boot', pullFault: 'corrupt' }, { builder: { ...builder, failed: bootstrap }, faultHits: hit })).toStrictEqual({
+      id: 'boot',
+      record: { argv: ['inspect', '--bootstrap', 'c1'], exitCode: 1, stdout: 'create out\ninspect out', stderr: '\nERROR: No such image', durationMs: 20 },
+    });
+  });
+
+  it('takes the first command that failed, and the last one when none did', () => {
+    const failedCreate = cmd(['create'], 17, 'no');
+    expect(bootRecorded({ id: 'b' }, { builder: { ...builder, commands: [failedCreate], failed: failedCreate }, faultHits: [] }).record).toMatchObject({
+      argv: ['create'],
+      exitCode: 17,
+    });
+    const ok = cmd(['inspect', '--bootstrap', 'c1'], 0, '');
+    expect(bootRecorded({ id: 'b' }, { builder: { ...builder, commands: [create, ok] }, faultHits: [] }).record).toMatchObject({ argv: ok.argv, exitCode: 0 });
+    expect(bootRecorded({ id: 'b' }, { builder: { ...builder, commands: [] }, faultHits: [] }).record).toStrictEqual({
+      argv: [],
+      exitCode: 0,
+      stdout: '',
+      stderr: '',
+      durationMs: 0,
+    });
+  });
+
+  it('marks a boot whose pull fault was never hit, so the case says inconclusive; a boot without a fault never is', () => {
+    expect(bootRecorded({ id: 'boot', pullFault: '404' }, { builder, faultHits: [] }).missed).toBe('the 404 fault was never hit (the engine did not fetch the layer)');
+    expect('missed' in bootRecorded({ id: 'boot', pullFault: '404' }, { builder, faultHits: hit })).toBe(false);
+    expect('missed' in bootRecorded({ id: 'boot' }, { builder, faultHits: [] })).toBe(false);
+  });
+
+  it("refuses to boot when the cell has no builder of the lab's to boot", async () => {
+    const kit = { fact: () => {} } as unknown as Kit;
+    await expect(runSteps(kit, [{ id: 'b', tool: 'action', argv: [], env: {}, action: 'boot-builder' }], values)).rejects.toThrow(
+      /^step b: action boot-builder: the cell has no builder of the lab's to boot$/,
+    );
   });
 });

@@ -6,7 +6,8 @@
 //
 // Steps in time: a step may run under a pseudo-terminal with an expect-style script (`interact`), run in
 // the background while the next ones go on (`background`, `waitFor` a pattern in its output), be awaited
-// (`await`), or be a fault the lab does to the builder (`action`). Background steps still running when
+// (`await`), or be something the lab does to its builder (`action`): boot it there, its BuildKit image
+// pull faulted or not (`boot-builder`), or stop, kill or restart it. Background steps still running when
 // the steps end are ended and recorded as such.
 //
 // A step's stdout may go to a file of the context (`stdout:`), and its stdin may come from a file or from
@@ -14,13 +15,15 @@
 // confined to the context like the others.
 import { RE2JS } from 're2js';
 import { UsageError } from '../errors.ts';
-import type { CommandRecord } from '../model.ts';
+import type { CommandRecord, PullFault } from '../model.ts';
 import { clip, stripAnsi } from '../text.ts';
 import type { RunResult } from '../exec.ts';
 import { matchAt, matchBudget, type Check, type RecordedStep } from './checks.ts';
-import type { Kit } from './context.ts';
+import type { BuilderSpec } from './builders.ts';
 import { type DapLine, playDap } from './dap.ts';
+import type { Kit } from './kit.ts';
 import { checkDockerArgv } from './docker-argv.ts';
+import { bootWithPullFault, type FaultedBoot } from './faults.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
 import { type CellPath, type EngineProcess, endAfterScript, endsWithin } from './sandbox.ts';
 import { COLS, OutputLog, ROWS, Screen, controlByte, typed, waitForMatch } from './terminal.ts';
@@ -46,6 +49,10 @@ export function removeNodeProblem(node: number | undefined, nodes: number): stri
   return undefined;
 }
 
+/** What the lab does to its builder as a step: boot it there (instead of before the steps), or a fault. */
+export const ACTIONS = ['boot-builder', ...FAULT_ACTIONS] as const;
+export type StepAction = (typeof ACTIONS)[number];
+
 export interface Step {
   id: string;
   /** `action`: a fault the lab does (no argv); `await`: only waits for background steps (no argv) */
@@ -65,9 +72,11 @@ export interface Step {
   background?: { waitFor?: { pattern: string; timeoutMs: number } };
   /** background steps to wait for (to their end) before this step */
   await?: string[];
-  action?: FaultAction;
-  /** remove-node: which node (index into builder.nodes; default the last) */
+  action?: StepAction;
+  /** remove-node, unreachable-node: which node (index into builder.nodes; default the last) */
   node?: number;
+  /** boot-builder: the fault on the pull of the builder's BuildKit image (kit/faults.ts) */
+  pullFault?: PullFault;
   /** a file of the context that receives the step's stdout, byte for byte */
   stdout?: string;
   /** the step's stdin: a file of the context, or the stdout of an earlier step */
@@ -93,7 +102,6 @@ export interface LabValues {
   base?: string;
   cell: string;
   context: string;
-  platforms: string;
   /** base URLs of what the case serves (serve.http, serve.git), as the engines reach them */
   http?: string;
   git?: string;
@@ -156,8 +164,11 @@ export async function interpolateCheck(check: Check, values: LabValues, read: (f
   return (await fill(check)) as Check;
 }
 
-/** Runs steps in order (every step runs, whatever the one before did: the checks decide); returns them recorded. */
-export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValues, commonEnv: Record<string, string> = {}): Promise<RecordedStep[]> {
+/**
+ * Runs steps in order (every step runs, whatever the one before did: the checks decide); returns them
+ * recorded. `builder` is the lab's builder a boot-builder step boots.
+ */
+export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValues, commonEnv: Record<string, string> = {}, builder?: BuilderSpec): Promise<RecordedStep[]> {
   const read = (file: string) => readContextFile(kit, file);
   const recorded: RecordedStep[] = [];
   const running = new Map<string, { proc: EngineProcess; at: number }>();
@@ -168,10 +179,16 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
     for (const step of steps) {
       for (const id of step.await ?? []) await awaitStep(kit, running, recorded, id, step.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       if (step.tool === 'await') continue;
+      if (step.action === 'boot-builder') {
+        recorded.push(await bootStep(kit, step, builder));
+        continue;
+      }
       if (step.tool === 'action') {
         recorded.push({
           id: step.id,
-          record: NODE_ACTIONS.includes(step.action!) ? await nodeAction(kit, step.action!, values, step.node) : await faultAction(kit, step.action!, values),
+          record: NODE_ACTIONS.includes(step.action as FaultAction)
+            ? await nodeAction(kit, step.action as FaultAction, values, step.node)
+            : await faultAction(kit, step.action as FaultAction, values),
         });
         continue;
       }
@@ -388,6 +405,36 @@ async function interact(
   for (const n of notes) kit.fact(`step ${id}: ${n}`);
   kit.sandbox.addRecord(record);
   return record;
+}
+
+/**
+ * `action: boot-builder`: the lab's builder boots here, as a step: its BuildKit image is removed from the
+ * engine and pulled through the lab registry, with `pullFault` on its largest layer when the step names one.
+ */
+async function bootStep(kit: Kit, step: Step, spec: BuilderSpec | undefined): Promise<RecordedStep> {
+  if (!spec) throw new UsageError(`step ${step.id}: action boot-builder: the cell has no builder of the lab's to boot`);
+  const recorded = bootRecorded(step, await bootWithPullFault(kit, spec, step.pullFault));
+  kit.fact(`step ${step.id}: boot-builder exit ${recorded.record.exitCode}`);
+  return recorded;
+}
+
+/**
+ * A builder's boot as one recorded step: the output of all its commands (a docker context, the creates, the
+ * bootstrap), the exit and argv of the one that failed (else the last). A fault that was never hit leaves
+ * the step untested: `missed`, so the case says inconclusive. Pure.
+ */
+export function bootRecorded(step: Pick<Step, 'id' | 'pullFault'>, boot: FaultedBoot): RecordedStep {
+  const { commands, failed } = boot.builder;
+  const last = failed ?? commands.at(-1);
+  const record: CommandRecord = {
+    argv: last?.argv ?? [],
+    exitCode: last?.exitCode ?? 0,
+    stdout: commands.map((c) => c.stdout).join('\n'),
+    stderr: commands.map((c) => c.stderr).join('\n'),
+    durationMs: commands.reduce((n, c) => n + c.durationMs, 0),
+  };
+  const missed = step.pullFault && !boot.faultHits.length ? `the ${step.pullFault} fault was never hit (the engine did not fetch the layer)` : undefined;
+  return { id: step.id, record, ...(missed ? { missed } : {}) };
 }
 
 /**

@@ -1,6 +1,7 @@
 // Steps in time against real parts: an interactive `buildx debug` shell driven through a pseudo-terminal in
 // a real DinD engine, a background build stopped mid-step by a fault action on its docker-container
-// builder, a background step ended by the lab when the steps end, and Buildx run as a standalone binary.
+// builder, a background step ended by the lab when the steps end, Buildx run as a standalone binary, and
+// the lab's builder booted as a step between others.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -219,5 +220,34 @@ symptom:
       'reproduced',
     );
     expect(r.summary).toMatch(/symptom INCONCLUSIVE \(step quick: waitFor \/never printed\/ did not match before the step ended\)/);
+  });
+
+  it('boots the builder as a step: the steps before it run without it, the ones after it build on it and stop it', async () => {
+    const r = await runCase(`title: the lab's builder boots as a step
+driver: docker-container
+steps:
+  - id: before
+    buildx: [ls]
+  - id: boot
+    action: boot-builder
+  - id: build
+    buildx: [build, --build-arg, "BASE=\${base}", .]
+  - id: stop
+    action: stop-builder
+symptom:
+  - notOutput: "docker-container"
+    step: before
+  - exitCode: zero
+    step: boot
+  - output: "inspect --bootstrap|Booting builder|buildkitd"
+    step: boot
+  - exitCode: zero
+    step: build
+  - exitCode: zero
+    step: stop
+`);
+    expect(r.summary, `${r.error?.message ?? ''}\n${r.evidence.facts.join('\n')}`).toMatch(/^symptom PRESENT/);
+    // the boot pulled the lab's BuildKit image afresh, through the registry, with no fault on it
+    expect(r.evidence.facts).toContain('fault: none');
   });
 });

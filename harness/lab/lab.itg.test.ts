@@ -10,7 +10,7 @@ import { writeCellResult } from '../runner/cell.ts';
 import { toEngineImage } from '../runner/cell.ts';
 import type { EngineImageResult, ImageResult } from '../runner/provision.ts';
 import { BUILDKIT_17, ENGINE_26, SID_BUILDX, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
-import { defineScenario } from '../runner/scenario.ts';
+import { defineScenario } from '../scenario/definition.ts';
 import { writeReports } from '../report/write.ts';
 
 let t: TestLab;

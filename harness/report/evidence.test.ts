@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { pullStreamCells } from './fixtures.test-helpers.ts';
-import { cellErrorLine, shellQuote } from './evidence.ts';
+import { cellErrorLine } from './evidence.ts';
 
 const pull = pullStreamCells();
-
-describe('shellQuote', () => {
-  it.each([
-    [['docker', 'buildx', 'build', '-t', 'registry:5000/a:b', '.'], 'docker buildx build -t registry:5000/a:b .'],
-    [['sh', '-c', "echo 'hi' there"], `sh -c 'echo '\\''hi'\\'' there'`],
-    [['x', ''], "x ''"],
-  ])('%j', (argv, want) => expect(shellQuote(argv)).toBe(want));
-});
 
 describe('cellErrorLine', () => {
   it.each([

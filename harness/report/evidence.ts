@@ -2,11 +2,6 @@
 import type { CellResult, CommandRecord } from '../model.ts';
 import { errorLine, findErrorLine } from '../text.ts';
 
-/** argv as a copy-pastable shell line, so arguments with spaces stay visibly one argument. */
-export function shellQuote(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
 /** The command that explains the cell: the last one that failed, else the last one run. */
 export function failingCommand(r: CellResult): CommandRecord | undefined {
   const cmds = r.evidence.commands;

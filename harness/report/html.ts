@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import type { CellResult, JournalEntry } from '../model.ts';
 import { OUTCOMES } from '../model.ts';
 import type { Redacted } from '../redact/redact.ts';
-import { findErrorLine } from '../text.ts';
-import { shellQuote } from './evidence.ts';
+import { findErrorLine, shellJoin } from '../text.ts';
 import type { ReportMeta } from './json.ts';
 import { manifestTree } from './manifest-tree.ts';
 import { SafeHtml, html } from './markup.ts';
@@ -135,7 +134,7 @@ function evidenceBlock(r: CellResult, id: string): SafeHtml {
   const t = r.timings;
   const commands = ev.commands.map(
     (c, i) =>
-      html`<div class="command"><p><b>#${i + 1}</b> exit <b>${c.exitCode}</b> in ${c.durationMs} ms</p>${pre(shellQuote(c.argv), 'argv')}${c.stdout && log(c.stdout, 'stdout')}${c.stderr && log(c.stderr, 'stderr')}</div>`,
+      html`<div class="command"><p><b>#${i + 1}</b> exit <b>${c.exitCode}</b> in ${c.durationMs} ms</p>${pre(shellJoin(c.argv), 'argv')}${c.stdout && log(c.stdout, 'stdout')}${c.stderr && log(c.stderr, 'stderr')}</div>`,
   );
   const manifests = Object.entries(ev.manifests).map(([ref, body]) => html`<p>${ref}</p>${pre(JSON.stringify(body, null, 2) ?? String(body))}`);
   const manifestLines = Object.values(ev.manifests).reduce<number>((n, b) => n + (JSON.stringify(b, null, 2) ?? '').split('\n').length, 0);

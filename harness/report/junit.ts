@@ -2,7 +2,8 @@
 import type { CellResult } from '../model.ts';
 import { redactSecrets, type Redacted } from '../redact/redact.ts';
 import { escapeMarkup, lastLines } from '../text.ts';
-import { failingCommand, shellQuote } from './evidence.ts';
+import { shellJoin } from '../text.ts';
+import { failingCommand } from './evidence.ts';
 import { byScenario, isFailure } from './matrix.ts';
 
 // XML 1.0 cannot carry most C0 controls even as character references, so they are made visible instead.
@@ -28,7 +29,7 @@ function failureBody(r: CellResult): string {
   const lines = [r.summary, `expected: ${r.expected} (${r.expectedReason})`, `actual: ${r.outcome}`];
   if (r.error) lines.push(`error: ${r.error.kind}: ${r.error.message}`);
   if (cmd) {
-    lines.push('', `$ ${shellQuote(cmd.argv)}`, `exit ${cmd.exitCode}`);
+    lines.push('', `$ ${shellJoin(cmd.argv)}`, `exit ${cmd.exitCode}`);
     if (cmd.stderr.trim()) lines.push('--- stderr (last 30 lines) ---', lastLines(cmd.stderr, 30));
   }
   return lines.join('\n');

@@ -1,23 +1,54 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { UsageError } from '../errors.ts';
-import { caseFilePath, caseFiles, fieldName, isPlatform, labValuesIn, loadCase, parseCase, readCaseFile } from './case.ts';
+import { caseFiles } from './case-files.ts';
+import { loadCase } from './case.ts';
+import { STEP, caseDir, usageError } from './case.test-helpers.ts';
 
 const fixtures = new URL('../../fixtures/cases/', import.meta.url).pathname;
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 const BAKE = `title: t
-command: bake
-platforms: [linux/amd64, linux/arm64]
+steps: [{id: bake, buildx: [bake, app], env: {TAG: "\${target}"}}]
+driver: docker
 versions: ["0.21.1"]
 symptom:
+  registry: {index: false}
+`;
+
+/** The seed cases as they were written in the one-command form, before they moved to steps. */
+const OLD_3070 = `title: "bake pushes only one platform (docker driver, containerd store)"
+command: bake
+args: ["app"]
+bakeFile: docker-bake.hcl
+platforms: [linux/amd64, linux/arm64, linux/s390x]
+push: true
+engine: [26.1.5]
+store: [containerd]
+driver: [docker]
+registry: known-index-not-retagged
+versions: ["0.21.1", "0.22.0"]
+symptom:
+  output: "pushing \\\\S+ with docker"
   registry: not-an-index
+expect:
+  "<0.22.0-rc1": reproduced
+  ">=0.22.0-rc1": fixed
+`;
+const OLD_49453 = `title: 'A failed BuildKit image pull surfaces as "No such image"'
+command: create
+fault: { kind: corrupt }
+engine: [26.1.5]
+store: [containerd]
+versions: ["0.20.1", "0.21.1"]
+buildkit: v0.17.1
+symptom:
+  output: "No such image"
+  exitCode: nonzero
+expect:
+  "<0.21.0-rc2": reproduced
+  ">=0.21.0-rc2": fixed
 `;
 
 const STEPS = `title: load then inspect
@@ -31,30 +62,6 @@ symptom:
   step: "2"
 `;
 
-const STEP = 'title: t\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n';
-
-/** A case directory with case.yaml and the usual files; `extra` adds or replaces files. */
-function caseDir(yaml: string, extra: Record<string, string> = {}): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'repro-case-'));
-  dirs.push(dir);
-  const files: Record<string, string> = { 'case.yaml': yaml, 'docker-bake.hcl': 'target "app" {}\n', Dockerfile: 'FROM scratch\n', ...extra };
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
-
-function usageError(dir: string): string {
-  try {
-    loadCase(dir);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('loadCase accepted the case');
-}
-
 describe('loadCase: Buildx from Git', () => {
   it('takes git:<repo>@<rev> versions beside releases (the commit is resolved when a run is planned)', () => {
     const c = loadCase(caseDir(BAKE.replace('"0.21.1"', '"0.21.1", "git:/src/buildx@v0.21.0-rc2", "git:file:///src/buildx@master"')));
@@ -62,18 +69,10 @@ describe('loadCase: Buildx from Git', () => {
   });
 });
 
-describe('loadCase: the one-command form keeps its meaning', () => {
-  it('loads the 3070 seed case as one bake step with TAG and PLATFORMS, and its two checks', () => {
+describe('loadCase: the seed cases, in steps', () => {
+  it('loads the 3070 seed case as one bake step pushing to TAG, and its two checks', () => {
     const c = loadCase(path.join(fixtures, '3070-bake-double-push'));
-    expect(c.steps).toEqual([
-      {
-        id: 'bake',
-        tool: 'buildx',
-        argv: ['bake', '--progress', 'plain', '-f', 'docker-bake.hcl', 'app'],
-        env: { TAG: '${target}', PLATFORMS: 'linux/amd64,linux/arm64,linux/s390x' },
-        checks: [],
-      },
-    ]);
+    expect(c.steps).toEqual([{ id: 'bake', tool: 'buildx', argv: ['bake', '-f', 'docker-bake.hcl', 'app'], env: { TAG: '${target}' }, checks: [] }]);
     expect(c.checks).toEqual([
       { kind: 'output', pattern: 'pushing \\S+ with docker' },
       { kind: 'registry', ref: '${target}', index: false },
@@ -85,9 +84,10 @@ describe('loadCase: the one-command form keeps its meaning', () => {
     expect(c.files.map((f) => f.rel)).toEqual(['Dockerfile', 'case.yaml', 'docker-bake.hcl', 'hello.txt']);
   });
 
-  it('loads the 49453 seed case: the builder boot is the step, with a pull fault', () => {
+  it('loads the 49453 seed case: a step boots the builder, its BuildKit image pull corrupted', () => {
     const c = loadCase(path.join(fixtures, '49453-pull-stream'));
-    expect(c).toMatchObject({ bootIsTheStep: true, fault: 'corrupt', driver: ['docker-container'], steps: [] });
+    expect(c).toMatchObject({ fault: 'corrupt', driver: ['docker-container'], buildkit: ['v0.17.1'] });
+    expect(c.steps).toEqual([{ id: 'boot', tool: 'action', argv: [], env: {}, action: 'boot-builder', pullFault: 'corrupt', checks: [] }]);
     expect(c.checks).toEqual([
       { kind: 'output', pattern: 'No such image' },
       { kind: 'exit', code: 'nonzero' },
@@ -99,48 +99,82 @@ describe('loadCase: the one-command form keeps its meaning', () => {
     expect(c).toMatchObject({ engine: ['26.1'], store: ['classic'], driver: ['docker'], registry: ['immutable-tags'], repeat: 1, verdict: 'any' });
   });
 
-  it('takes a numeric fault kind (`kind: 404` is a YAML number)', () => {
-    expect(loadCase(caseDir('title: t\ncommand: create\nfault: {kind: 404}\nsymptom: {output: x}\n')).fault).toBe('404');
+  it('boots the builder as a step, with or without a pull fault (`fault: 404` is a YAML number)', () => {
+    const boot = (fault: string) => loadCase(caseDir(`title: t\ndriver: docker-container\nsteps: [{action: boot-builder${fault}}, {buildx: [ls]}]\nsymptom: {exitCode: zero}\n`));
+    expect(boot(', fault: 404')).toMatchObject({ fault: '404', steps: [{ id: '1', action: 'boot-builder', pullFault: '404' }, { id: '2' }] });
+    const clean = boot('');
+    expect(clean.steps[0]).toStrictEqual({ id: '1', tool: 'action', argv: [], env: {}, action: 'boot-builder', checks: [] });
+    expect('fault' in clean).toBe(false);
   });
 
-  it('maps the old registry words to checks of the same meaning', () => {
-    const c = (word: string) => loadCase(caseDir(BAKE.replace('not-an-index', word))).checks;
-    expect(c('missing-platforms')).toEqual([{ kind: 'registry', ref: '${target}', lacks: ['linux/amd64', 'linux/arm64'] }]);
-    expect(c('incomplete')).toEqual([{ kind: 'registry', ref: '${target}', platforms: ['linux/amd64', 'linux/arm64'], complete: false }]);
-    expect(c('push-refused')).toEqual([{ kind: 'requests', method: 'PUT', on: 'manifests', reference: '${tag}', status: '4', count: '>=1' }]);
-  });
-
-  it('accepts a build context and files in subdirectories, and symlinks that stay inside', () => {
-    const dir = caseDir('title: t\ncommand: build\ncontext: app\npush: false\nsymptom: {exitCode: zero}\n', { 'app/Dockerfile': 'FROM scratch\n' });
+  it('accepts files in subdirectories, and symlinks that stay inside', () => {
+    const dir = caseDir('title: t\nsteps: [{buildx: [build, app]}]\nsymptom: {exitCode: zero}\n', { 'app/Dockerfile': 'FROM scratch\n' });
     symlinkSync('app/Dockerfile', path.join(dir, 'Dockerfile.link'));
-    const c = loadCase(dir);
-    expect(c.steps[0]!.argv).toEqual(['build', '--progress', 'plain', '${context}/app']);
-    expect(c.files.map((f) => f.rel)).toContain('Dockerfile.link');
+    expect(loadCase(dir).files.map((f) => f.rel)).toContain('Dockerfile.link');
   });
 });
 
-describe('loadCase: what the one-command form builds', () => {
-  it('a build: its platforms, the push to the target, the arguments, the context last', () => {
-    const c = loadCase(caseDir('title: t\ncommand: build\nplatforms: [linux/amd64, linux/arm64]\nargs: [--sbom=true]\nsymptom: {registry: incomplete}\n'));
-    expect(c.steps).toEqual([
+describe('loadCase: the one-command form is gone, its fix written out', () => {
+  /** The keys the message says to write (a flow mapping's entries), parsed. */
+  const written = (message: string) => parse(`{${/Write (.*); and drop /.exec(message)![1]}}`) as Record<string, unknown>;
+  /** The old case with the dropped keys gone and the written ones in their place. */
+  const fixed = (old: string, message: string) => {
+    const doc = parse(old) as Record<string, unknown>;
+    for (const k of /; and drop ([a-zA-Z, ]+) \(/.exec(message)![1]!.split(', ')) delete doc[k];
+    return stringify({ ...doc, ...written(message) });
+  };
+
+  it.each([
+    ['3070-bake-double-push', OLD_3070, 2],
+    ['49453-pull-stream', OLD_49453, 2],
+  ])('refuses the old %s seed on its command, and what it says to write loads as the seed in steps does', (name, old, line) => {
+    const seed = caseDir(old);
+    const message = usageError(seed);
+    expect(message).toMatch(new RegExp(`^case\\.yaml:${line}: command: the one-command form is gone: a case is steps\\. Write `));
+    expect(message).toMatch(/ \(see "Steps" in fixtures\/cases\/README\.md\)$/);
+    const now = loadCase(path.join(fixtures, name));
+    const again = loadCase(caseDir(fixed(old, message), { 'docker-bake.hcl': 'target "app" {}\n', 'hello.txt': 'x' }));
+    // the 3070 bake file names its platforms itself: the seed leaves out the PLATFORMS the old form set
+    const { PLATFORMS, ...env } = again.steps[0]!.env;
+    expect(PLATFORMS).toBe(name === '3070-bake-double-push' ? 'linux/amd64,linux/arm64,linux/s390x' : undefined);
+    expect([{ ...again.steps[0]!, env }]).toEqual(now.steps);
+    for (const k of ['checks', 'expect', 'driver', 'engine', 'store', 'registry', 'versions', 'buildkit', 'fault'] as const) expect(again[k], k).toEqual(now[k]);
+  });
+
+  it.each([
+    [
+      'a build, its platforms, push and args',
+      'title: t\ncommand: build\nplatforms: [linux/amd64, linux/arm64]\nargs: [--sbom=true]\ncontext: app\nsymptom: {registry: incomplete}\n',
       {
-        id: 'build',
-        tool: 'buildx',
-        env: {},
-        checks: [],
-        argv: ['build', '--progress', 'plain', '--platform', 'linux/amd64,linux/arm64', '--push', '-t', '${target}', '--sbom=true', '${context}/.'],
+        steps: [{ id: 'build', buildx: ['build', '--platform', 'linux/amd64,linux/arm64', '--push', '-t', '${target}', '--sbom=true', 'app'] }],
+        symptom: { registry: { platforms: ['linux/amd64', 'linux/arm64'], complete: false } },
       },
-    ]);
-  });
-
-  it('a bake reads docker-bake.hcl unless it names another file', () => {
-    expect(loadCase(caseDir(BAKE)).steps[0]!.argv).toEqual(['bake', '--progress', 'plain', '-f', 'docker-bake.hcl']);
-  });
-
-  it('a bake without platforms or push: TAG alone, the bake file it names', () => {
-    const dir = caseDir('title: t\ncommand: bake\nbakeFile: ci/bake.hcl\npush: false\nsymptom: {exitCode: zero}\n', { 'ci/bake.hcl': 'target "app" {}\n' });
-    rmSync(path.join(dir, 'docker-bake.hcl'));
-    expect(loadCase(dir).steps).toEqual([{ id: 'bake', tool: 'buildx', argv: ['bake', '--progress', 'plain', '-f', 'ci/bake.hcl'], env: { TAG: '${target}' }, checks: [] }]);
+    ],
+    [
+      'a build without a push',
+      'title: t\ncommand: build\npush: false\nsymptom: [{exitCode: zero}, {registry: push-refused}]\n',
+      {
+        steps: [{ id: 'build', buildx: ['build', '.'] }],
+        symptom: [{ exitCode: 'zero' }, { requests: { method: 'PUT', on: 'manifests', reference: '${tag}', status: '4xx', count: '>=1' } }],
+      },
+    ],
+    [
+      'a bake without platforms',
+      'title: t\ncommand: bake\nbakeFile: ci/bake.hcl\nsymptom: {registry: missing-platforms}\n',
+      {
+        steps: [{ id: 'bake', buildx: ['bake', '-f', 'ci/bake.hcl'], env: { TAG: '${target}' } }],
+        symptom: { registry: { lacks: ['PLATFORM', '...'] } },
+      },
+    ],
+    ['an unknown command, as a build', 'title: t\ncommand: run\nsymptom: {exitCode: zero}\n', { steps: [{ id: 'build', buildx: ['build', '--push', '-t', '${target}', '.'] }] }],
+    ['a create without a fault', 'title: t\ncommand: create\nsymptom: {output: x}\n', { driver: 'docker-container', steps: [{ id: 'boot', action: 'boot-builder' }] }],
+    [
+      'a create that names its driver',
+      'title: t\ncommand: create\ndriver: docker-container\nfault: {kind: 404}\nsymptom: {output: x}\n',
+      { steps: [{ id: 'boot', action: 'boot-builder', fault: '404' }] },
+    ],
+  ])('writes out %s', (_what, old, keys) => {
+    expect(written(usageError(caseDir(old)))).toEqual(keys);
   });
 });
 
@@ -162,8 +196,6 @@ describe('loadCase: steps, checks and the cell around them', () => {
       git: false,
       repeat: 1,
       verdict: 'any',
-      platforms: [],
-      bootIsTheStep: false,
       expect: [],
     });
     expect('fault' in c).toBe(false);
@@ -185,7 +217,7 @@ steps:
   - docker: [image, ls]
     symptom: {requests: {count: 2, method: HEAD, on: blobs, status: "404", reference: "\${tag}"}}
 symptom: {registry: {index: false}}
-expect: {"<0.22": present, "<0.23": fixed, "<0.24": reproduced, ">=0.24": absent}
+expect: {"<0.22": present, "<0.23": absent, "<0.24": present, ">=0.24": absent}
 `),
     );
     expect(c.links).toEqual(['http://example.com/1', 'https://github.com/docker/buildx/issues/1']);
@@ -380,12 +412,16 @@ symptom: {exitCode: nonzero}
 
 describe('loadCase: errors name the line and the field', () => {
   const cases: [string, string, RegExp][] = [
-    ['a platform typo', BAKE.replace('linux/arm64', 'linux/amd65'), /^case\.yaml:3: platforms\[1\]: is not a platform \(expected os\/arch\[\/variant\], e\.g\. linux\/arm64\)/],
+    [
+      'a platform typo',
+      BAKE.replace('{index: false}', '{lacks: [linux/amd64, linux/amd65]}'),
+      /^case\.yaml:6: symptom\.registry\.lacks\[1\]: is not a platform \(expected os\/arch\[\/variant\], e\.g\. linux\/arm64\)/,
+    ],
     ['an unknown key', `${BAKE}platfroms: [linux/amd64]\n`, /^case\.yaml:7: platfroms: unknown key; see fixtures\/cases\/README\.md for the keys$/],
     [
       'an unknown key in a step',
       'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
+      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, fault, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
     ],
     [
       "an unknown key in a step's symptom",
@@ -434,7 +470,7 @@ describe('loadCase: errors name the line and the field', () => {
     ['an unknown key in the builder', `${STEP}builder: {bogus: 1}\n`, /^case\.yaml:4: builder\.bogus: unknown key; builder takes the keys in fixtures\/cases\/README\.md$/],
     [
       'an unknown symptom key',
-      BAKE.replace('registry: not-an-index', 'registry: not-an-index\n  stdout: x'),
+      BAKE.replace('registry: {index: false}', 'registry: {index: false}\n  stdout: x'),
       /^case\.yaml:7: symptom\.stdout: unknown key; symptom takes output, notOutput, panic/,
     ],
     ['a missing title', BAKE.replace('title: t\n', ''), /^case\.yaml:1: title: is required/],
@@ -444,7 +480,11 @@ describe('loadCase: errors name the line and the field', () => {
     ['an empty title', STEP.replace('title: t', 'title: ""'), /^case\.yaml:1: title: is empty$/],
     ['a title too long', STEP.replace('title: t', `title: ${'x'.repeat(301)}`), /^case\.yaml:1: title: is longer than 300 characters$/],
     ['an empty list', `${STEP}versions: []\n`, /^case\.yaml:4: versions: is empty; leave it out for the default$/],
-    ['neither steps nor a command', 'title: t\nsymptom: {exitCode: zero}\n', /^case\.yaml:1: steps: is required \(or the one-command form: command: build \| bake \| create\)$/],
+    [
+      'no steps',
+      'title: t\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:1: steps: is required: what the case runs, e\.g\. steps: \[\{buildx: \[build, \.\]\}\] \(see "Steps" in fixtures\/cases\/README\.md\)$/,
+    ],
     ['a step without its subcommand', STEP.replace('[{buildx: [ls]}]', '[{buildx: []}]'), /^case\.yaml:2: steps\[0\]\.buildx: needs at least the subcommand$/],
     [
       'a step id in capitals',
@@ -474,39 +514,66 @@ describe('loadCase: errors name the line and the field', () => {
     ['a BuildKit repository path with ..', `${STEP}buildkit: ["git:/src/../etc@main"]\n`, /^case\.yaml:4: buildkit\[0\]: .*absolute and normalised/],
     ['a required choice left out', `${STEP}driver: remote\nbuilder: {remote: {tls: true}}\n`, /^case\.yaml:5: builder\.remote\.transport: is required$/],
     ['more aliases than a case needs', `title: &t t\nsteps: [{buildx: [${Array(60).fill('*t').join(', ')}]}]\nsymptom: {exitCode: zero}\n`, /^case\.yaml:1: .*alias/i],
-    ['an unknown command', BAKE.replace('command: bake', 'command: run'), /^case\.yaml:2: command: "run" is not one of build, bake, create/],
     ['an unknown engine', `${BAKE}engine: [26.1.5, "19.03"]\n`, /^case\.yaml:7: engine\[1\]: .*Docker engine/],
     ['an unknown registry behaviour', `${BAKE}registry: [plain, flaky]\n`, /^case\.yaml:7: registry\[1\]: "flaky" is not one of plain, immutable-tags/],
     ['an unknown Buildx version', BAKE.replace('"0.21.1"', '"0.21.99"'), /^case\.yaml:4: versions\[0\]: unknown Buildx version v0\.21\.99/],
     ['an unquoted numeric version', BAKE.replace('"0.21.1"', '0.20'), /^case\.yaml:4: versions\[0\]: 0\.2 is a number: quote it/],
     ['a git version with a revision expression', BAKE.replace('"0.21.1"', '"git:/src/buildx@HEAD~1"'), /^case\.yaml:4: versions\[0\]: .*no revision expressions/],
     ['a git version on a server', BAKE.replace('"0.21.1"', '"git:https://github.com/docker/buildx.git@v0.21.1"'), /^case\.yaml:4: versions\[0\]: .*built from a local repository/],
-    ['a symptom-less case', BAKE.replace('symptom:\n  registry: not-an-index\n', ''), /^case\.yaml:1: symptom: is required/],
-    ['an empty symptom', BAKE.replace('symptom:\n  registry: not-an-index\n', 'symptom: {}\n'), /^case\.yaml:5: symptom: needs a check/],
-    ['a bad regex', BAKE.replace('registry: not-an-index', 'output: "pushing ("'), /^case\.yaml:6: symptom\.output: "pushing \(" is not an RE2 regular expression/],
-    ['a lookbehind (not RE2)', BAKE.replace('registry: not-an-index', 'output: "(?<=a)b"'), /symptom\.output: .*not an RE2 regular expression/],
+    ['a symptom-less case', BAKE.replace('symptom:\n  registry: {index: false}\n', ''), /^case\.yaml:1: symptom: is required/],
+    ['an empty symptom', BAKE.replace('symptom:\n  registry: {index: false}\n', 'symptom: {}\n'), /^case\.yaml:5: symptom: needs a check/],
+    ['a bad regex', BAKE.replace('registry: {index: false}', 'output: "pushing ("'), /^case\.yaml:6: symptom\.output: "pushing \(" is not an RE2 regular expression/],
+    ['a lookbehind (not RE2)', BAKE.replace('registry: {index: false}', 'output: "(?<=a)b"'), /symptom\.output: .*not an RE2 regular expression/],
+    ['a registry check that is a word', BAKE.replace('{index: false}', 'lost'), /^case\.yaml:6: symptom\.registry: /],
     [
-      'an unknown registry symptom',
-      BAKE.replace('not-an-index', 'lost'),
-      /^case\.yaml:6: symptom\.registry: "lost" is not one of missing-platforms, not-an-index, push-refused, incomplete/,
+      'a registry word of the one-command form',
+      BAKE.replace('{index: false}', 'not-an-index'),
+      /^case\.yaml:6: symptom\.registry: not-an-index was a word of the one-command form, which is gone; write registry: \{ index: false \}$/,
     ],
-    ['a registry symptom without a push', `${BAKE}push: false\n`, /^case\.yaml:6: symptom\.registry: needs push: true/],
-    ['a push without platforms', BAKE.replace('platforms: [linux/amd64, linux/arm64]\n', ''), /^case\.yaml:1: platforms: is required when pushing/],
-    ['a fault on a bake', `${BAKE}fault: {kind: corrupt}\n`, /^case\.yaml:7: fault: applies to command: create only/],
+    [
+      'push, of the one-command form',
+      `${BAKE}push: false\n`,
+      /^case\.yaml:7: push: belongs to the one-command form, which is gone: write it in a step \(e\.g\. steps: \[\{buildx: \[build, \.\.\.\]\}\]\); see "Steps"/,
+    ],
+    [
+      'a fault on a command step',
+      'title: t\nsteps: [{buildx: [ls], fault: corrupt}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:2: steps\[0\]\.fault: applies to action: boot-builder \(it faults the pull of the builder's BuildKit image\)$/,
+    ],
+    [
+      'a fault on another action',
+      'title: t\ndriver: docker-container\nsteps: [{action: kill-builder, fault: 500}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:3: steps\[0\]\.fault: applies to action: boot-builder/,
+    ],
     [
       'an unknown fault',
-      'title: t\ncommand: create\nfault:\n  kind: slow\nsymptom: {output: x}\n',
-      /^case\.yaml:4: fault\.kind: "slow" is not one of corrupt, 404, truncated, 500/,
+      'title: t\ndriver: docker-container\nsteps:\n  - action: boot-builder\n    fault: slow\nsymptom: {output: x}\n',
+      /^case\.yaml:5: steps\[0\]\.fault: "slow" is not one of corrupt, 404, truncated, 500$/,
     ],
     [
-      'platforms on a create',
-      'title: t\ncommand: create\nplatforms: [linux/amd64]\nsymptom: {output: x}\n',
-      /^case\.yaml:3: platforms: applies to build and bake, not to command: create/,
+      'a boot step on the docker driver',
+      'title: t\nsteps: [{action: boot-builder}]\nsymptom: {output: x}\n',
+      /^case\.yaml:2: steps\[0\]\.action: boot-builder needs a builder container; the docker driver builds in the engine itself: set driver: docker-container \(or remote\)$/,
     ],
     [
-      'the docker driver on a create',
-      'title: t\ncommand: create\ndriver: docker\nsymptom: {output: x}\n',
-      /^case\.yaml:3: driver: command: create boots a docker-container builder/,
+      'a pull fault beside a remote builder',
+      'title: t\ndriver: [docker-container, remote]\nsteps: [{action: boot-builder, fault: corrupt}]\nsymptom: {output: x}\n',
+      /^case\.yaml:3: steps\[0\]\.fault: faults the pull of a docker-container builder's BuildKit image: set driver: docker-container$/,
+    ],
+    [
+      'two boot steps',
+      'title: t\ndriver: docker-container\nsteps: [{id: a, action: boot-builder}, {action: boot-builder}]\nsymptom: {output: x}\n',
+      /^case\.yaml:3: steps\[1\]\.action: the lab's builder boots once, and step a boots it already$/,
+    ],
+    [
+      'a fault action before the boot step',
+      'title: t\ndriver: docker-container\nsteps: [{action: stop-builder}, {action: boot-builder}]\nsymptom: {output: x}\n',
+      /^case\.yaml:3: steps\[0\]\.action: stop-builder acts on the lab's builder, which a later step boots \(boot-builder\); move it after that step$/,
+    ],
+    [
+      'env on a boot step',
+      'title: t\ndriver: remote\nsteps: [{action: boot-builder, env: {A: b}}]\nsymptom: {output: x}\n',
+      /steps\[0\]\.env: does not apply to action: boot-builder \(the lab does it\)$/,
     ],
     [
       'the kubernetes driver',
@@ -515,43 +582,28 @@ describe('loadCase: errors name the line and the field', () => {
     ],
     ['the kubernetes driver in a list', `${STEP}driver: [docker, kubernetes]\n`, /^case\.yaml:4: driver\[1\]: kubernetes is not supported: /],
     [
-      'another driver beside docker-container on a create',
-      'title: t\ncommand: create\ndriver: [docker-container, docker]\nsymptom: {output: x}\n',
-      /^case\.yaml:3: driver: command: create boots a docker-container builder; other drivers do not apply$/,
-    ],
-    [
       'builder nodes without docker-container',
       `${STEP}builder: {nodes: [{platforms: [linux/amd64]}]}\n`,
       /^case\.yaml:4: builder\.nodes: a multi-node builder is a docker-container builder: set driver: docker-container$/,
     ],
+    ['one-command keys beside steps', `${STEP}platforms: [linux/amd64]\n`, /^case\.yaml:4: platforms: belongs to the one-command form, which is gone: write it in a step /],
     [
-      'one-command keys beside steps',
-      `${STEP}platforms: [linux/amd64]\n`,
-      /^case\.yaml:4: platforms: belongs to the one-command form \(command:\); with steps, write the command in a step$/,
-    ],
-    [
-      'a bake file on a build',
-      'title: t\ncommand: build\npush: false\nbakeFile: docker-bake.hcl\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:4: bakeFile: applies to command: bake only$/,
-    ],
-    ['a context on a bake', `${BAKE}context: .\n`, /^case\.yaml:7: context: applies to command: build only \(a bake file names its own context\)$/],
-    [
-      'a registry word in a symptom list, without a push',
+      'a registry word in a symptom list',
       STEP.replace('symptom: {exitCode: zero}', 'symptom: [{exitCode: zero}, {registry: not-an-index}]'),
-      /^case\.yaml:3: symptom\[1\]\.registry: needs push: true/,
+      /^case\.yaml:3: symptom\[1\]\.registry: not-an-index was a word of the one-command form, which is gone; write registry: \{ index: false \}$/,
     ],
     [
       "a registry word in a step's symptom",
       STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: {registry: incomplete}}]'),
-      /^case\.yaml:2: steps\[0\]\.symptom\.registry: needs push: true/,
+      /^case\.yaml:2: steps\[0\]\.symptom\.registry: incomplete was a word .*; write registry: \{ platforms: \[ PLATFORM, \.\.\. \], complete: false \}$/,
     ],
     [
       "a registry word in a step's symptom list",
-      STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: [{exitCode: zero}, {registry: incomplete}]}]'),
-      /^case\.yaml:2: steps\[0\]\.symptom\[1\]\.registry: needs push: true/,
+      STEP.replace('[{buildx: [ls]}]', '[{buildx: [ls], symptom: [{exitCode: zero}, {registry: push-refused}]}]'),
+      /^case\.yaml:2: steps\[0\]\.symptom\[1\]\.registry: push-refused was a word .*; write requests: \{ method: PUT, on: manifests, reference: "\$\{tag\}", status: 4xx, count: ">=1" \}$/,
     ],
     ['a symptom that only names a step', STEP.replace('{exitCode: zero}', '{step: "1"}'), /^case\.yaml:3: symptom: needs a check/],
-    ['registry options with a bad value', BAKE.replace('registry: not-an-index', 'registry: {platforms: 5}'), /^case\.yaml:6: symptom\.registry\.platforms: /],
+    ['registry options with a bad value', BAKE.replace('registry: {index: false}', 'registry: {platforms: 5}'), /^case\.yaml:6: symptom\.registry\.platforms: /],
     ['an empty request count', STEP.replace('{exitCode: zero}', '{requests: {count: ""}}'), /^case\.yaml:3: symptom\.requests\.count: is empty$/],
     ...['600', '4xxx', 'a404', '4045'].map((status): [string, string, RegExp] => [
       `the request status ${status}`,
@@ -573,15 +625,19 @@ describe('loadCase: errors name the line and the field', () => {
       'title: t\nsteps:\n  - docker: [run, -v, /:/host, alpine]\nsymptom: {exitCode: zero}\n',
       /steps\[0\]\.docker: docker run -v would reach the engine's host; case containers run without it\. docker run takes -d\/--detach, /,
     ],
-    ['a directory as the bake file', `${BAKE}bakeFile: sub\n`, /^case\.yaml:7: bakeFile: "sub" is not a regular file$/],
     [
-      'a file as the build context',
-      'title: t\ncommand: build\ncontext: Dockerfile\npush: false\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:3: context: "Dockerfile" is not a directory$/,
+      'a directory as the buildkitd config',
+      `${STEP}driver: docker-container\nbuilder: {buildkitdConfig: sub}\n`,
+      /^case\.yaml:5: builder\.buildkitdConfig: "sub" is not a regular file$/,
     ],
     ['a bad expect range', `${BAKE}expect:\n  "<0.22.0": present\n  "soon": absent\n`, /^case\.yaml:9: expect\.soon: "soon" is not a semver range/],
-    ['a bad expect word', `${BAKE}expect:\n  "<0.22.0": broken\n`, /^case\.yaml:8: expect\."<0\.22\.0": "broken" is not one of present, absent, reproduced, fixed/],
-    ['invalid YAML', `${BAKE}args: [app\n`, /^case\.yaml:8: invalid YAML: Flow sequence/],
+    ['a bad expect word', `${BAKE}expect:\n  "<0.22.0": broken\n`, /^case\.yaml:8: expect\."<0\.22\.0": "broken" is not one of present, absent$/],
+    [
+      'an expect word of the one-command form',
+      `${BAKE}expect:\n  "<0.22.0": reproduced\n`,
+      /^case\.yaml:8: expect\."<0\.22\.0": reproduced was a word of the one-command form, which is gone; write present \(reproduced is present, fixed is absent\)$/,
+    ],
+    ['invalid YAML', `${BAKE}links: [app\n`, /^case\.yaml:8: invalid YAML: Flow sequence/],
     ['a duplicate key', `${BAKE}title: again\n`, /^case\.yaml:7: invalid YAML: Map keys must be unique$/],
     [
       'a path that leaves by backslashes',
@@ -594,8 +650,12 @@ describe('loadCase: errors name the line and the field', () => {
       /^case\.yaml:5: builder\.nodes: a multi-node builder is a docker-container builder/,
     ],
     ['a non-mapping document', '- a\n- b\n', /^case\.yaml:1: the document must be a mapping/],
-    ['a missing bake file', `${BAKE}bakeFile: ci/bake.hcl\n`, /^case\.yaml:7: bakeFile: "ci\/bake\.hcl" does not exist in the case directory/],
-    ['both steps and command', `${BAKE}steps: [{buildx: [ls]}]\n`, /^case\.yaml:7: steps: give either steps: or the one-command form/],
+    [
+      'a missing buildkitd config',
+      `${BAKE}builder: {buildkitdConfig: ci/bk.toml}\n`,
+      /^case\.yaml:7: builder\.buildkitdConfig: "ci\/bk\.toml" does not exist in the case directory/,
+    ],
+    ['steps and a command', `${BAKE}command: bake\n`, /^case\.yaml:7: command: the one-command form is gone: a case is steps\. Write steps: /],
     [
       'a step of two tools',
       'title: t\nsteps:\n  - buildx: [ls]\n    docker: [version]\nsymptom: {exitCode: zero}\n',
@@ -780,12 +840,6 @@ describe("loadCase: a stranger's case cannot take what the lab owns", () => {
     ],
     ['a bake output set outside', step('buildx', 'bake, --set, "*.output=type=local,dest=/usr/local/bin"'), {}, /--set output dest= \/usr\/local\/bin is outside/],
     [
-      "an output in the one-command form's args",
-      'title: t\ncommand: build\npush: false\nargs: ["--output=type=local,dest=/usr/local/bin"]\nsymptom: {exitCode: zero}\n',
-      {},
-      /^case\.yaml:4: args: --output dest= \/usr\/local\/bin is outside/,
-    ],
-    [
       'the client config moved',
       `${STEP}env: {DOCKER_CONFIG: /tmp/evil}\n`,
       {},
@@ -853,27 +907,28 @@ describe("loadCase: a stranger's case cannot take what the lab owns", () => {
 });
 
 describe('loadCase: paths stay inside the case directory', () => {
-  it('rejects an absolute bakeFile', () => {
-    expect(usageError(caseDir(`${BAKE}bakeFile: /etc/passwd\n`))).toMatch(/^case\.yaml:7: bakeFile: must be a path inside the case directory/);
+  const BUILDKITD = (file: string) => `${BAKE}builder: {buildkitdConfig: ${file}}\n`;
+
+  it('rejects an absolute case file', () => {
+    expect(usageError(caseDir(BUILDKITD('/etc/passwd')))).toMatch(/^case\.yaml:7: builder\.buildkitdConfig: must be a path inside the case directory/);
   });
 
   it('rejects a .. escape, even one that comes back in', () => {
-    expect(usageError(caseDir(`${BAKE}bakeFile: ../docker-bake.hcl\n`))).toMatch(/^case\.yaml:7: bakeFile: must be a path inside the case directory/);
-    const dir = caseDir('title: t\ncommand: build\ncontext: sub/../../x\npush: false\nsymptom: {exitCode: zero}\n');
-    expect(usageError(dir)).toMatch(/^case\.yaml:3: context: must be a path inside the case directory/);
+    expect(usageError(caseDir(BUILDKITD('../docker-bake.hcl')))).toMatch(/^case\.yaml:7: builder\.buildkitdConfig: must be a path inside the case directory/);
+    expect(usageError(caseDir(BUILDKITD('sub/../../x')))).toMatch(/^case\.yaml:7: builder\.buildkitdConfig: must be a path inside the case directory/);
   });
 
-  it('rejects a bakeFile that is a symlink to a file outside', () => {
-    const dir = caseDir(BAKE, { 'docker-bake.hcl': '' });
+  it('rejects a case file that is a symlink to a file outside', () => {
+    const dir = caseDir(`${BAKE}config: {buildkitdDefault: docker-bake.hcl}\n`, { 'docker-bake.hcl': '' });
     rmSync(path.join(dir, 'docker-bake.hcl'));
     symlinkSync('/etc/hostname', path.join(dir, 'docker-bake.hcl'));
-    expect(usageError(dir)).toMatch(/bakeFile: .*"docker-bake\.hcl" is a symlink to \/etc\/hostname, outside the case directory/);
+    expect(usageError(dir)).toMatch(/config\.buildkitdDefault: .*"docker-bake\.hcl" is a symlink to \/etc\/hostname, outside the case directory/);
   });
 
-  it('rejects a context that is a symlink to /etc', () => {
-    const dir = caseDir('title: t\ncommand: build\ncontext: app\npush: false\nsymptom: {exitCode: zero}\n');
+  it('rejects a served directory that is a symlink to /etc', () => {
+    const dir = caseDir('title: t\nserve: {http: {files: {/ctx.tar: {tar: app}}}}\nsteps: [{buildx: [build, "${http}/ctx.tar"]}]\nsymptom: {exitCode: zero}\n');
     symlinkSync('/etc', path.join(dir, 'app'));
-    expect(usageError(dir)).toMatch(/^case\.yaml:3: context: "app" is a symlink to \/etc, outside the case directory/);
+    expect(usageError(dir)).toMatch(/^case\.yaml:2: serve\.http\.files\."\/ctx\.tar"\.tar: "app" is a symlink to \/etc, outside the case directory/);
   });
 
   it('refuses to copy a case holding any symlink to /etc, wherever it is', () => {
@@ -895,132 +950,6 @@ describe('loadCase: paths stay inside the case directory', () => {
     rmSync(path.join(dir, 'case.yaml'));
     symlinkSync(path.join(outside, 'case.yaml'), path.join(dir, 'case.yaml'));
     expect(usageError(dir)).toMatch(/"case\.yaml" is a symlink to .*, outside the case directory/);
-  });
-});
-
-describe('the files of a case', () => {
-  const dir = (files: Record<string, string> = {}) => caseDir(STEP, files);
-
-  it('lists every file but .git, sorted, with its mode', () => {
-    const d = dir({ '.git/config': '[core]', 'sub/run.sh': '#!/bin/sh\n' });
-    chmodSync(path.join(d, 'sub/run.sh'), 0o700);
-    expect(caseFiles(d).map((f) => [f.rel, f.mode.toString(8)])).toEqual([
-      ['Dockerfile', '644'],
-      ['case.yaml', '644'],
-      ['docker-bake.hcl', '644'],
-      ['sub/run.sh', '755'],
-    ]);
-    expect(readCaseFile(d, { rel: 'sub/run.sh' }).toString()).toBe('#!/bin/sh\n');
-  });
-
-  it('refuses what is neither a file, a directory nor a symlink', () => {
-    const d = dir();
-    execFileSync('mkfifo', [path.join(d, 'pipe')]);
-    expect(() => caseFiles(d)).toThrow(/^case file pipe: only regular files, directories and symlinks inside the case are allowed$/);
-  });
-
-  it('holds at most 1000 files', () => {
-    const many = (n: number) => Object.fromEntries(Array.from({ length: n - 3 }, (_, i) => [`f/${i}`, '']));
-    expect(caseFiles(dir(many(1000)))).toHaveLength(1000);
-    expect(() => caseFiles(dir(many(1001)))).toThrow(/holds more than 1000 files or 64 MiB; a case should hold only what the build needs$/);
-  });
-
-  it('holds at most 64 MiB', () => {
-    const d = dir({ big: '' });
-    const small = caseFiles(d).reduce((n, f) => n + (f.rel === 'big' ? 0 : readCaseFile(d, f).length), 0);
-    truncateSync(path.join(d, 'big'), (64 << 20) - small);
-    expect(caseFiles(d)).toHaveLength(4);
-    truncateSync(path.join(d, 'big'), (64 << 20) - small + 1);
-    expect(() => caseFiles(d)).toThrow(/holds more than 1000 files or 64 MiB/);
-  });
-
-  it.each([
-    ['/etc/passwd', 'file', /^"\/etc\/passwd" is absolute; give a path inside the case directory$/],
-    ['sub/../../x', 'file', /^"sub\/\.\.\/\.\.\/x" leaves the case directory$/],
-    ['nope', 'file', /^"nope" does not exist in the case directory \(ENOENT\)$/],
-    ['sub', 'file', /^"sub" is not a regular file$/],
-    ['Dockerfile', 'dir', /^"Dockerfile" is not a directory$/],
-  ] as const)('caseFilePath refuses %s as a %s', (rel, kind, message) => {
-    expect(() => caseFilePath(dir({ 'sub/a': '' }), rel, kind)).toThrow(message);
-  });
-
-  it('caseFilePath takes the directory itself and paths that come back inside', () => {
-    const d = dir({ 'sub/a': '' });
-    expect(caseFilePath(d, '.', 'dir')).toBe(d);
-    expect(caseFilePath(d, 'sub/../Dockerfile')).toBe(path.join(d, 'Dockerfile'));
-  });
-});
-
-describe('isPlatform', () => {
-  it('takes the platforms Go and Buildx name', () => {
-    const platforms = [
-      'linux/amd64',
-      'linux/386',
-      'linux/arm/v6',
-      'linux/arm/v7',
-      'linux/arm64',
-      'linux/arm64/v8',
-      'linux/ppc64le',
-      'linux/ppc64',
-      'linux/s390x',
-      'linux/riscv64',
-      'linux/mips',
-      'linux/mipsle',
-      'linux/mips64',
-      'linux/mips64le',
-      'linux/loong64',
-      'windows/amd64',
-      'windows/arm64',
-      'darwin/arm64',
-      'freebsd/amd64',
-      'netbsd/arm64',
-      'openbsd/amd64',
-      'solaris/amd64',
-      'illumos/amd64',
-      'aix/ppc64',
-      'plan9/386',
-      'wasip1/wasm',
-      'js/wasm',
-      'linux/amd64/v3',
-    ];
-    expect(platforms.filter((p) => !isPlatform(p))).toEqual([]);
-  });
-  it.each(['linux', 'linux/amd65', 'Linux/amd64', 'haiku/amd64', 'linux/arm/7', 'linux/arm/v', 'linux/arm/xv7', 'linux/arm/v7x', 'linux/arm/v7/x', ''])('refuses %j', (p) => {
-    expect(isPlatform(p)).toBe(false);
-  });
-});
-
-describe('lab values', () => {
-  it.each([
-    ['${target}', ['target']],
-    ['x ${registry}/${cell}:${tag}', ['registry', 'cell', 'tag']],
-    ['${target:cache}', ['target']],
-    ['${read:out/metadata.json}', ['read']],
-    ['plain $HOME and ${', []],
-  ])('%s', (text, names) => expect(labValuesIn(text)).toEqual(names));
-  it.each(['${nope}', '${read}', '${target:}', '${read:/etc/passwd}', '${read:a/../../b}', '${target:a b}'])('refuses %s', (text) => {
-    expect(() => labValuesIn(text)).toThrow(/is not a lab value/);
-  });
-  it('lists the lab values when it refuses one', () => {
-    expect(() => labValuesIn('${nope}')).toThrow(
-      '${nope} is not a lab value; use ${target}, ${repository}, ${tag}, ${registry}, ${builder}, ${buildkitImage}, ${base}, ${cell}, ${context}, ${platforms}, ${http}, ${git}, ${otlp}, ${s3}, ${s3Bucket}, ${s3Region}, ${s3AccessKeyId}, ${s3SecretAccessKey}, ${target:NAME} or ${read:FILE}',
-    );
-  });
-});
-
-describe('fieldName', () => {
-  it('names plain keys as paths and spells out what would be invisible in a key', () => {
-    expect(fieldName(['steps', 0, 'symptom', 'output'])).toBe('steps[0].symptom.output');
-    expect(fieldName([])).toBe('(document)');
-    expect(fieldName(['env', '1BAD'])).toBe('env."1BAD"');
-    expect(fieldName(['\ufefftitle'])).toBe('"\\u{feff}title"');
-    expect(fieldName(['expect', 'a"\u202eb\\'])).toBe('expect."a\\"\\u{202e}b\\\\"');
-  });
-});
-
-describe('YAML shapes a case file cannot use', () => {
-  it('refuses a list or mapping as a key, with its line', () => {
-    expect(() => parseCase('title: t\n? [a, b]\n: c\n', '/nonexistent')).toThrow(/^case\.yaml:2: a key must be a word, not a list or mapping/);
   });
 });
 
@@ -1263,11 +1192,8 @@ symptom: {exitCode: nonzero, step: slow}
     [
       'an unknown action',
       '  - action: reboot-host\n',
-      /steps\[0\]\.action: "reboot-host" is not one of stop-builder, kill-builder, restart-builder, remove-node, unreachable-node/,
+      /steps\[0\]\.action: "reboot-host" is not one of boot-builder, stop-builder, kill-builder, restart-builder, remove-node, unreachable-node$/,
     ],
-    ['remove-node on a one-node builder', '  - action: remove-node\n', /^case\.yaml:4: steps\[0\]\.action: needs a multi-node builder \(builder\.nodes with 2 or more entries\)/],
-    ['node on another action', '  - action: stop-builder\n    node: 1\n', /^case\.yaml:5: steps\[0\]\.node: applies to action: remove-node or unreachable-node/],
-    ['a node index out of range', '  - action: remove-node\n    node: 8\n', /steps\[0\]\.node: /],
     ['an action with a command too', '  - action: stop-builder\n    buildx: [ls]\n', /steps\[0\]: a step is one of/],
     ['an action with env', '  - action: kill-builder\n    env: {A: b}\n', /case\.yaml:5: steps\[0\]\.env: does not apply to action: kill-builder/],
     ['standalone on a docker step', '  - docker: [version]\n    standalone: true\n', /steps\[0\]\.standalone: applies to buildx: steps/],

@@ -1,15 +1,20 @@
 // `buildx-lab repro CASE_DIR`: a bug report given as data, across the versions it names. A present or
 // absent symptom is a finding, not a failure: the exit status says whether the lab could tell.
+// `buildx-lab check CASE_DIR...`: loads and validates case directories without running anything, so a
+// case's mistakes show in a second, not after minutes of provisioning. Every directory is checked, the
+// invalid ones each named with the line and field to fix.
+// `buildx-lab new DIR [--from report.md]`: a case directory to start from (repro/draft.ts).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { labConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
 import { writeConsole } from '../progress.ts';
 import { printCells, runAndReport } from '../runner/command.ts';
 import { addRunOptions, addTrustOption, runOptions } from '../runner/options.ts';
 import { caseSource } from '../runner/trust.ts';
-import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.ts';
 import { CASE_FILE, loadCase } from './case.ts';
+import { describeCase } from './check.ts';
 import { MAX_REPORT_BYTES, writeDraft } from './draft.ts';
 import { reproLines, reproWord } from './scenario.ts';
 
@@ -76,5 +81,26 @@ export function newCommand(): Command {
         process.stdout,
         `wrote ${dir}: ${files.join(', ')}\n${notes.length ? `${notes.length} thing(s) not placed: listed at the top of ${path.join(dir, CASE_FILE)}\n` : ''}next: buildx-lab check ${dir}; buildx-lab repro ${dir}\n`,
       );
+    });
+}
+
+export function checkCommand(): Command {
+  return new Command('check')
+    .summary('validate case directories without running them (exit 2 naming the line and field of each mistake)')
+    .argument('<case-dir...>', 'directories holding case.yaml')
+    .action((dirs: string[]) => {
+      const invalid: string[] = [];
+      for (const dir of dirs) {
+        try {
+          const c = loadCase(dir);
+          const trusted = caseSource(c.dir, { trust: false }).trust !== 'untrusted';
+          // a case's title and directory are its author's: printed as the lab prints everything
+          writeConsole(process.stdout, `${describeCase(c, trusted)}\n`);
+        } catch (e) {
+          if (!(e instanceof UsageError)) throw e;
+          invalid.push(`${dir}: ${e.message}`);
+        }
+      }
+      if (invalid.length) throw new UsageError(`${invalid.length} of ${dirs.length} case(s) invalid:\n${invalid.map((l) => `  ${l}`).join('\n')}`);
     });
 }

@@ -11,7 +11,8 @@ import { parse as shellWords } from 'shell-quote';
 import { Document, isScalar, isSeq, visit } from 'yaml';
 import { UsageError } from '../errors.ts';
 import { DRIVERS, UNSUPPORTED_DRIVERS } from '../model.ts';
-import { CASE_FILE, MAX_BYTES, parseCase } from './case.ts';
+import { CASE_FILE, parseCase } from './case.ts';
+import { MAX_BYTES } from './case-files.ts';
 
 /** A GitHub issue body holds at most 65,536 characters; a copied thread with its comments is longer, but not this. */
 export const MAX_REPORT_BYTES = 2 << 20;

@@ -9,14 +9,14 @@ import path from 'node:path';
 import { HarnessError } from '../errors.ts';
 import { shellQuote } from '../text.ts';
 import { describeCheck, type CheckResult } from '../kit/checks.ts';
-import type { Kit, PushTarget } from '../kit/context.ts';
-import { bootWithPullFault } from '../kit/faults.ts';
+import type { Kit, PushTarget } from '../kit/kit.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
-import type { Builder, BuilderSpec } from '../kit/builders.ts';
+import { builderName, type Builder, type BuilderSpec } from '../kit/builders.ts';
 import { describeSpans, type SpanRecord } from '../serve/otlp-spans.ts';
-import { REGISTRY_HOST, type CellResult, type DriverKind, type PullFault, type RegistryBehaviour, type StoreKind } from '../model.ts';
-import { defineScenario, type Expectation, type Scenario, type Verdict } from '../runner/scenario.ts';
-import { caseSource, readCaseFile, readDockerConfig, type ReproCase } from './case.ts';
+import { REGISTRY_HOST, type CellResult, type DriverKind, type RegistryBehaviour, type StoreKind } from '../model.ts';
+import { defineScenario, type Expectation, type RunnableScenario, type Verdict } from '../scenario/definition.ts';
+import type { ReproCase } from './case.ts';
+import { caseSource, readCaseFile, readDockerConfig } from './case-files.ts';
 import { needsSpans, tracesDriverOpts, tracesEnv } from './traces.ts';
 import { bucketFor } from '../serve/s3-spec.ts';
 import type { OtlpReceiver } from '../serve/otlp-receiver.ts';
@@ -68,7 +68,7 @@ export function caseVerdict(runs: readonly CaseRun[], rule: 'any' | 'majority'):
 
 const OBSERVED: Record<ReproWord, Verdict['observed']> = { present: 'reproduced', absent: 'fixed', inconclusive: 'unexpected' };
 
-export function caseScenario(c: ReproCase): Scenario {
+export function caseScenario(c: ReproCase): RunnableScenario {
   return defineScenario({
     id: caseScenarioId(c),
     title: c.title,
@@ -90,12 +90,12 @@ export function caseScenario(c: ReproCase): Scenario {
     buildkitOfItsDay: true,
     rootlessBuildkit: c.builder.rootless === true,
     expectations: caseExpectations(c),
-    observe: (kit) => observeCase(c, kit as unknown as Kit),
+    observe: (kit) => observeCase(c, kit),
     judge: (o: CaseObservation) => {
       const v = caseVerdict(o.runs, c.verdict);
       return { observed: OBSERVED[v.word], summary: `symptom ${v.word.toUpperCase()} (${v.detail})` };
     },
-  }) as unknown as Scenario;
+  });
 }
 
 async function observeCase(c: ReproCase, kit: Kit): Promise<CaseObservation> {
@@ -116,17 +116,12 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   const receiver = c.traces ? await kit.lab.traces(c.dir) : undefined;
   const builderExports = receiver !== undefined && c.traces!.builder && kit.axes.driver === 'docker-container';
   const spec = builderSpec(c, kit, builderExports ? tracesDriverOpts(receiver.url) : {});
-  let builder: Builder;
-  let faultHits: number | undefined;
   const mark = kit.mark();
-  if (c.bootIsTheStep) {
-    const boot = await bootWithPullFault(kit, spec, c.fault as PullFault | undefined);
-    builder = boot.builder;
-    faultHits = boot.faultHits.length;
-  } else {
-    builder = await kit.bootBuilder(spec);
-    if (builder.failed) return { results: [], inconclusive: `the ${spec.driver} builder did not boot: ${builder.failed.stderr.trim().split('\n').pop()}` };
-  }
+  // The lab's builder boots before the steps, unless a step boots it (boot-builder): then its boot is under test.
+  const bootsAsStep = c.steps.some((s) => s.action === 'boot-builder');
+  const builder = bootsAsStep ? undefined : await kit.bootBuilder(spec);
+  if (builder?.failed) return { results: [], inconclusive: `the ${spec.driver} builder did not boot: ${builder.failed.stderr.trim().split('\n').pop()}` };
+  const needsImage = bootsAsStep || c.uses.has('buildkitImage');
   // The case's own servers, started by its first cell and shared by the rest (each cell's requests are its own).
   const sources = c.serve ? await kit.lab.serve(c.dir, c.serve, caseSource(c)) : undefined;
   if (sources) kit.fact(`serving ${sources.describe()}`);
@@ -137,7 +132,7 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
     kit.fact(`s3 bucket ${s3Bucket}, bound to ${kit.sandbox.dind.labAddress}`);
   }
   try {
-    return await observeSteps(c, kit, { sources, s3Bucket, receiver, builderExports, target, builder, mark, bootFaultHits: faultHits });
+    return await observeSteps(c, kit, { sources, s3Bucket, receiver, builderExports, target, builder, spec, needsImage, mark });
   } finally {
     if (s3Bucket) sources!.s3!.closeBucket(s3Bucket);
   }
@@ -154,12 +149,15 @@ async function observeSteps(
     receiver?: OtlpReceiver;
     builderExports: boolean;
     target: PushTarget;
-    builder: Builder;
+    /** the builder booted before the steps; none when a boot-builder step boots it */
+    builder?: Builder;
+    spec: BuilderSpec;
+    /** the steps name ${buildkitImage}, or boot the builder themselves */
+    needsImage: boolean;
     mark: number;
-    bootFaultHits?: number;
   },
 ): Promise<CaseRun> {
-  const { sources, receiver, builderExports, target, builder, mark } = at;
+  const { sources, receiver, builderExports, target, builder, spec, needsImage, mark } = at;
   const values: LabValues = {
     ...sources?.values,
     ...(receiver ? { otlp: receiver.url } : {}),
@@ -168,24 +166,21 @@ async function observeSteps(
     repository: target.repository,
     tag: target.tag,
     registry: REGISTRY_HOST,
-    builder: builder.name,
-    ...(builder.image ? { buildkitImage: builder.image } : c.uses.has('buildkitImage') ? { buildkitImage: await kit.buildkitImage() } : {}),
+    builder: builder?.name ?? builderName(kit, spec),
+    ...(builder?.image ? { buildkitImage: builder.image } : needsImage ? { buildkitImage: await kit.buildkitImage(spec.buildkit, spec.rootless) } : {}),
     ...(c.uses.has('base') ? { base: await kit.baseImage() } : {}),
     cell: kit.id,
     context: kit.sandbox.contextDir,
-    platforms: c.platforms.join(','),
     targetNamed: (name) => kit.target(name).ref,
   };
   const env = {
     ...sources?.env,
     ...(receiver && c.traces!.client ? tracesEnv(receiver.url) : {}),
     ...c.env,
-    ...(builder.driver !== 'docker' ? { BUILDX_BUILDER: builder.name } : {}),
+    ...(spec.driver !== 'docker' ? { BUILDX_BUILDER: values.builder } : {}),
   };
-  const steps = await runSteps(kit, c.steps, values, env);
-  const recorded = c.bootIsTheStep ? builder.commands.map((record, i) => ({ id: i === 0 ? 'create' : 'bootstrap', record })) : steps;
-  if (at.bootFaultHits === 0) return { results: [], inconclusive: `the ${c.fault} fault was never hit (the engine did not fetch the layer)` };
-  // a step that did not run when the case asked (a waitFor never matched) did not test what the case describes
+  const steps = await runSteps(kit, c.steps, values, env, spec);
+  // a step that did not run when the case asked (a waitFor never matched, a boot's pull fault never hit) did not test what the case describes
   const missed = steps.find((s) => s.missed);
   if (missed) return { results: [], inconclusive: `step ${missed.id}: ${missed.missed}` };
   const read = (file: string) => readContextFile(kit, file);
@@ -203,7 +198,7 @@ async function observeSteps(
         inconclusive: `no span reached the lab's OTLP receiver from this cell (${exports.length} export request(s)): the exporter did not run or did not reach \${otlp}`,
       };
   }
-  const results = await kit.check(checks, recorded, mark, spans);
+  const results = await kit.check(checks, steps, mark, spans);
   return { results };
 }
 

@@ -3,11 +3,11 @@
 // checked file for a symlink to a host file between the check and the read (a race a test once won six
 // times in four seconds, reading /etc/hostname). The copy opens every file with O_NOFOLLOW and checks what
 // it opened; symlinks are kept as links only when they resolve inside the case, so that the loader's own
-// checks (repro/case.ts) run again on the copy, which nobody else can change.
+// checks (repro/case-files.ts) run again on the copy, which nobody else can change.
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
-import { MAX_BYTES, MAX_FILES } from './case.ts';
+import { MAX_BYTES, MAX_FILES } from './case-files.ts';
 
 /** `read`, or the UsageError that says the case changed under the copy (a name gone, a file now a link). */
 function changing<T>(rel: string, read: () => T): T {

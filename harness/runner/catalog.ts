@@ -8,7 +8,7 @@ import { UsageError } from '../errors.ts';
 import { caseScenario } from '../repro/scenario.ts';
 import { loadCase } from '../repro/case.ts';
 import type { CellSource } from './run-spec.ts';
-import type { AxesDecl, Scenario } from './scenario.ts';
+import type { RunnableScenario } from '../scenario/definition.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SUFFIX = '.scenario.ts';
@@ -36,12 +36,12 @@ export function selectScenarioModules(names: readonly string[]): string[] {
   });
 }
 
-function isScenario(v: unknown): v is Scenario<AxesDecl, unknown> {
-  const s = v as Partial<Scenario> | undefined;
+function isScenario(v: unknown): v is RunnableScenario {
+  const s = v as Partial<RunnableScenario> | undefined;
   return !!s && typeof s.id === 'string' && typeof s.observe === 'function' && typeof s.judge === 'function' && Array.isArray(s.axes?.buildx);
 }
 
-export async function loadScenario(source: CellSource): Promise<Scenario<AxesDecl, unknown>> {
+export async function loadScenario(source: CellSource): Promise<RunnableScenario> {
   if (source.kind === 'case') return caseScenario(loadCase(source.dir));
   const file = path.resolve(ROOT, source.module);
   if (path.relative(path.join(ROOT, 'scenarios'), file).startsWith('..')) throw new UsageError(`scenario module ${source.module} is not under scenarios/`);

@@ -5,9 +5,9 @@ import { labConfig } from '../config.ts';
 import type { Lab } from '../lab/lab.ts';
 import { imageOriginFact, judgedOutcome, runCell, type CellEnvironment } from './cell.ts';
 import type { PlannedCell } from './run-spec.ts';
-import type { Scenario } from './scenario.ts';
+import type { RunnableScenario } from '../scenario/definition.ts';
 
-const scenario = { id: 'case-x', observe: async () => ({}), judge: () => ({ observed: 'reproduced', summary: '' }) } as unknown as Scenario;
+const scenario = { id: 'case-x', observe: async () => ({}), judge: () => ({ observed: 'reproduced', summary: '' }) } as unknown as RunnableScenario;
 const cell = (source: PlannedCell['source']): PlannedCell => ({
   key: 'case-x > buildx=v0.21.1',
   scenario: 'case-x',

@@ -1,5 +1,6 @@
-// Runs one cell: wait for what it needs, lease its engine, reset it, run the scenario's body through the
-// kit, judge the evidence, and keep the lab's own failures (error, skipped) apart from Buildx's behaviour.
+// Runs one cell, in named phases: lease (wait for what it needs, lease its engine), prepare (reset it, the
+// sandbox, the kit), observe (the scenario's body through the kit) and judge (the evidence), keeping the
+// lab's own failures (error, skipped) apart from Buildx's behaviour.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -9,15 +10,16 @@ import type { StartedDindContainer } from '../dind/dind.ts';
 import type { EngineIsolation } from '../engine/host.ts';
 import { runningContainers } from '../ownership/labels.ts';
 import { HarnessError, RequirementError } from '../errors.ts';
-import { Kit } from '../kit/context.ts';
+import { Kit } from '../kit/kit.ts';
 import { CellSandbox } from '../kit/sandbox.ts';
 import type { EngineImage, Lab, PublishedImage } from '../lab/lab.ts';
-import { REGISTRY_HOST, emptyEvidence, type CellResult, type JournalEntry, type StoreKind } from '../model.ts';
+import { REGISTRY_HOST, emptyEvidence, type CellEvidence, type CellResult, type CellTimings, type JournalEntry, type StoreKind } from '../model.ts';
 import { cellResultJson } from '../report/cell-file.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import type { EngineImageResult, ImageResult } from './provision.ts';
 import type { PlannedCell } from './run-spec.ts';
-import { cellId, type AxesDecl, type Scenario, type Verdict } from './scenario.ts';
+import type { RunnableScenario, Verdict } from '../scenario/definition.ts';
+import { cellId } from './scenario.ts';
 import { isUntrusted, trustFact } from './trust.ts';
 import { describeGoPanic } from '../text.ts';
 
@@ -32,125 +34,199 @@ export interface CellEnvironment {
   isolation?: EngineIsolation;
 }
 
-export async function runCell(s: Scenario<AxesDecl, unknown>, cell: PlannedCell, env: CellEnvironment): Promise<CellResult> {
-  const startedAt = new Date().toISOString();
-  const t0 = performance.now();
-  const evidence = emptyEvidence();
-  const timings = { startMs: 0, buildxMs: 0, verifyMs: 0, totalMs: 0, provisionMs: 0 };
-  const base = { scenario: s.id, name: cell.key, axes: cell.axes, expected: cell.expected.outcome, expectedReason: cell.expected.reason, evidence, startedAt };
-  const finish = (r: Pick<CellResult, 'outcome' | 'summary'> & { error?: CellResult['error']; observed?: string; expected?: CellResult['expected'] }): CellResult => {
-    timings.totalMs = Math.round(performance.now() - t0 - timings.provisionMs);
-    return { ...base, ...r, timings };
+/** What the phases of one cell share: its evidence and timings, and what it holds (to give back and to read on failure). */
+interface CellState {
+  t0: number;
+  startedAt: string;
+  evidence: CellEvidence;
+  timings: Required<CellTimings>;
+  watchdog: Watchdog;
+  /** gives the leased engine back */
+  release?: () => void;
+  dind?: StartedDindContainer;
+  /** where the engine's log of this cell starts */
+  logSince?: string;
+}
+
+/** The engine and Buildx a cell runs on, once leased. */
+interface Leased {
+  binary: BuildxBinary;
+  engine: EngineImageResult;
+  dind: StartedDindContainer;
+}
+
+/** The cell ready to observe: its kit over a fresh sandbox, and the journal's mark at its start. */
+interface Prepared {
+  kit: Kit;
+  sandbox: CellSandbox;
+  mark: number;
+}
+
+/**
+ * Runs one cell in four phases: lease (what it needs, and an engine), prepare (the engine reset, the
+ * sandbox and the kit), observe (the scenario's body) and judge (the evidence, unless a component died).
+ * The lab's own failures come back as error or skipped, apart from Buildx's behaviour.
+ */
+export async function runCell(s: RunnableScenario, cell: PlannedCell, env: CellEnvironment): Promise<CellResult> {
+  const state: CellState = {
+    t0: performance.now(),
+    startedAt: new Date().toISOString(),
+    evidence: emptyEvidence(),
+    timings: { startMs: 0, buildxMs: 0, verifyMs: 0, totalMs: 0, provisionMs: 0 },
+    watchdog: new Watchdog(),
   };
-  let leaseRelease: (() => void) | undefined;
-  const watchdog = new Watchdog();
-  const { lab } = env;
-  let leasedDind: StartedDindContainer | undefined;
-  let logSince: string | undefined;
-  const untrusted = isUntrusted(cell.source);
+  const base = {
+    scenario: s.id,
+    name: cell.key,
+    axes: cell.axes,
+    expected: cell.expected.outcome,
+    expectedReason: cell.expected.reason,
+    evidence: state.evidence,
+    startedAt: state.startedAt,
+  };
+  const finish = (r: Pick<CellResult, 'outcome' | 'summary'> & { error?: CellResult['error']; observed?: string; expected?: CellResult['expected'] }): CellResult => {
+    state.timings.totalMs = Math.round(performance.now() - state.t0 - state.timings.provisionMs);
+    return { ...base, ...r, timings: state.timings };
+  };
   const fact = trustFact(cell, env.isolation);
-  if (fact) evidence.facts.push(fact);
-  if (cell.buildkit) evidence.facts.push(buildkitFact(cell.buildkit));
+  if (fact) state.evidence.facts.push(fact);
+  if (cell.buildkit) state.evidence.facts.push(buildkitFact(cell.buildkit));
   try {
-    // The CLI refuses such a run before it starts (runner/trust.ts); a spec that got here anyway is refused too.
-    if (untrusted && !env.isolation?.isolated)
-      throw new HarnessError(
-        `refused: an untrusted case runs only on an engine with an isolation boundary, and this one has none (${env.isolation?.reason ?? 'not checked'}); read the case and pass --trust, or use a rootless engine`,
-      );
-    const tp = performance.now();
-    const [binary, engine] = await Promise.all([env.need<BuildxBinary>(`buildx:${cell.axes.buildx}`), env.need<EngineImageResult>(`engine:${cell.axes.engine}`)]);
-    // The images it will pull from the lab registry (BuildKit) are pushed before it holds an engine, so
-    // other cells use the engine meanwhile; a failed push is the scenario's to report when it asks.
-    await Promise.all(cell.requires.filter(publishedTag).map((id) => publishRequirement(env, id).catch(() => undefined)));
-    for (const id of cell.requires.filter((r) => r.startsWith('buildkit:'))) {
-      const from = await env.need<ImageResult>(id).then(
-        (r) => r.from,
-        () => undefined,
-      );
-      if (from) evidence.facts.push(buildkitBuiltFact(id, from));
-    }
-    const lease = await lab.lease(toEngineImage(engine), cell.axes.store as StoreKind, { untrusted });
-    leaseRelease = lease.release;
-    // Provisioning and waiting for an engine (cells sharing one run in turn) are not the cell's time; an
-    // engine started for this cell is, as its start phase.
-    timings.provisionMs = Math.round(performance.now() - tp - lease.startMs);
-    const mark = lab.proxy.journal.mark();
-    timings.startMs = lease.startMs;
-    const dind = lease.dind;
-    leasedDind = dind;
-    const id = cellId(s.id, cell.name, cell.attempt);
-    const ts = performance.now();
-    // the engine's reset and the cell's set-up in one exec
-    const sandbox = await CellSandbox.create(dind, binary, env.buildxCacheRoot, id, REGISTRY_HOST, {
-      signal: watchdog.signal,
-      fixture: s.fixture,
-      reset: { keepImages: lab.publishedRefs() },
-    });
-    timings.startMs += Math.round(performance.now() - ts);
-    evidence.facts.push(
-      `buildx ${binary.version} (${originText(binary)}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`,
-      imageOriginFact('engine image', engine, engine.kind === 'debian' ? "Debian's packages" : 'source build'),
-    );
-    const registryImage = await env.need<ImageResult>('image:registry').catch(() => undefined);
-    if (registryImage) evidence.facts.push(imageOriginFact('registry image', registryImage, "Debian's docker-registry"));
-    watchdog.watch(dind, lab);
-    logSince = new Date(Date.now() - 1000).toISOString();
-    // an image the cell pulls from the lab registry (published once per lab), its origin in the evidence
-    const published = async (what: string, requirement: string, built: string): Promise<string> => {
-      const fact = imageOriginFact(what, await env.need<ImageResult>(requirement), built);
-      if (!evidence.facts.includes(fact)) evidence.facts.push(fact);
-      return (await publishRequirement(env, requirement)).ref;
-    };
-    const kit = new Kit(s.id, id, cell.axes, {
-      lab,
-      sandbox,
-      evidence,
-      buildkitImage: (version, rootless) =>
-        published('BuildKit image', `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`, 'source build'),
-      baseImage: () => published('case base image', 'image:case-base', "debootstrap of Debian's packages"),
-      phase: async (name, work) => {
-        const p0 = performance.now();
-        try {
-          return await work();
-        } finally {
-          timings[`${name}Ms`] += Math.round(performance.now() - p0);
-        }
-      },
-      requestsSince: (m) => requestsOf(lab.proxy.journal.since(m), dind),
-      restart: () => sandbox.prepare(REGISTRY_HOST, { keepImages: lab.publishedRefs() }),
-    });
-    let observation: unknown;
-    try {
-      observation = await s.observe(kit as never);
-    } finally {
-      evidence.commands.push(...sandbox.commands);
-      evidence.journal = requestsOf(lab.proxy.journal.since(mark), dind);
-    }
-    // A dead component says nothing about Buildx: report it as the lab's error, naming what died.
-    const [log, dead] = await Promise.all([dind.logSince(logSince).catch(() => undefined), deadComponent(lab.config, dind, lab)]);
-    evidence.engineLog = log;
-    const died = watchdog.died ?? dead;
-    if (died) throw new HarnessError(died);
-    const verdict = s.judge(observation, cell.axes as never);
-    return finish(judgedOutcome(cell.expected, verdict));
+    const leased = await lease(cell, env, state);
+    const prepared = await prepare(s, cell, env, state, leased);
+    const observation = await observe(s, env, state, prepared);
+    return finish(await judge(s, cell, env, state, leased, observation));
   } catch (caught) {
-    const died = watchdog.died;
-    const e = died && !(caught instanceof HarnessError && caught.message === died) ? new HarnessError(died, { cause: caught }) : caught;
-    const err = e instanceof Error ? e : new Error(String(e));
-    const kind = e instanceof HarnessError ? e.kind : 'internal';
-    // An engine that died may have panicked: that is a finding about the engine, so it leads the summary.
-    const engineDied = err.message.startsWith(DIND_DIED);
-    if (leasedDind && engineDied && evidence.engineLog === undefined) evidence.engineLog = await leasedDind.logSince(logSince ?? startedAt).catch(() => undefined);
-    const panic = engineDied ? describeGoPanic(evidence.engineLog ?? '') : undefined;
-    return finish({
-      outcome: e instanceof RequirementError ? 'skipped' : 'error',
-      summary: `${err.message.split('\n')[0]!}${panic ? `: dockerd ${panic}` : ''}`,
-      error: { kind, message: err.message },
-    });
+    return finish(await failed(state, caught));
   } finally {
-    watchdog.stop();
-    leaseRelease?.();
+    state.watchdog.stop();
+    state.release?.();
   }
+}
+
+/** Lease: the cell's Buildx and engine image provisioned, the images it pulls published, an engine of its own. */
+async function lease(cell: PlannedCell, env: CellEnvironment, state: CellState): Promise<Leased> {
+  const untrusted = isUntrusted(cell.source);
+  // The CLI refuses such a run before it starts (runner/trust.ts); a spec that got here anyway is refused too.
+  if (untrusted && !env.isolation?.isolated)
+    throw new HarnessError(
+      `refused: an untrusted case runs only on an engine with an isolation boundary, and this one has none (${env.isolation?.reason ?? 'not checked'}); read the case and pass --trust, or use a rootless engine`,
+    );
+  const tp = performance.now();
+  const [binary, engine] = await Promise.all([env.need<BuildxBinary>(`buildx:${cell.axes.buildx}`), env.need<EngineImageResult>(`engine:${cell.axes.engine}`)]);
+  // The images it will pull from the lab registry (BuildKit) are pushed before it holds an engine, so
+  // other cells use the engine meanwhile; a failed push is the scenario's to report when it asks.
+  await Promise.all(cell.requires.filter(publishedTag).map((id) => publishRequirement(env, id).catch(() => undefined)));
+  for (const id of cell.requires.filter((r) => r.startsWith('buildkit:'))) {
+    const from = await env.need<ImageResult>(id).then(
+      (r) => r.from,
+      () => undefined,
+    );
+    if (from) state.evidence.facts.push(buildkitBuiltFact(id, from));
+  }
+  const lease = await env.lab.lease(toEngineImage(engine), cell.axes.store as StoreKind, { untrusted });
+  state.release = lease.release;
+  // Provisioning and waiting for an engine (cells sharing one run in turn) are not the cell's time; an
+  // engine started for this cell is, as its start phase.
+  state.timings.provisionMs = Math.round(performance.now() - tp - lease.startMs);
+  state.timings.startMs = lease.startMs;
+  state.dind = lease.dind;
+  return { binary, engine, dind: lease.dind };
+}
+
+/** Prepare: the engine reset, the cell's sandbox made, the watchdog on, and the kit the body is written with. */
+async function prepare(s: RunnableScenario, cell: PlannedCell, env: CellEnvironment, state: CellState, { binary, engine, dind }: Leased): Promise<Prepared> {
+  const { lab } = env;
+  const { evidence, timings } = state;
+  const mark = lab.proxy.journal.mark();
+  const id = cellId(s.id, cell.name, cell.attempt);
+  const ts = performance.now();
+  // the engine's reset and the cell's set-up in one exec
+  const sandbox = await CellSandbox.create(dind, binary, env.buildxCacheRoot, id, REGISTRY_HOST, {
+    signal: state.watchdog.signal,
+    fixture: s.fixture,
+    reset: { keepImages: lab.publishedRefs() },
+  });
+  timings.startMs += Math.round(performance.now() - ts);
+  evidence.facts.push(
+    `buildx ${binary.version} (${originText(binary)}${binary.source === 'cache' ? ', cached' : ''}), engine ${dind.serverVersion} (${engine.kind === 'debian' ? "Debian's packages" : engine.parts.join('; ')}), store ${dind.store}`,
+    imageOriginFact('engine image', engine, engine.kind === 'debian' ? "Debian's packages" : 'source build'),
+  );
+  const registryImage = await env.need<ImageResult>('image:registry').catch(() => undefined);
+  if (registryImage) evidence.facts.push(imageOriginFact('registry image', registryImage, "Debian's docker-registry"));
+  state.watchdog.watch(dind, lab);
+  state.logSince = new Date(Date.now() - 1000).toISOString();
+  // an image the cell pulls from the lab registry (published once per lab), its origin in the evidence
+  const published = async (what: string, requirement: string, built: string): Promise<string> => {
+    const fact = imageOriginFact(what, await env.need<ImageResult>(requirement), built);
+    if (!evidence.facts.includes(fact)) evidence.facts.push(fact);
+    return (await publishRequirement(env, requirement)).ref;
+  };
+  const kit = new Kit(s.id, id, cell.axes, {
+    lab,
+    sandbox,
+    evidence,
+    buildkitImage: (version, rootless) =>
+      published('BuildKit image', `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`, 'source build'),
+    baseImage: () => published('case base image', 'image:case-base', "debootstrap of Debian's packages"),
+    phase: async (name, work) => {
+      const p0 = performance.now();
+      try {
+        return await work();
+      } finally {
+        timings[`${name}Ms`] += Math.round(performance.now() - p0);
+      }
+    },
+    requestsSince: (m) => requestsOf(lab.proxy.journal.since(m), dind),
+    restart: () => sandbox.prepare(REGISTRY_HOST, { keepImages: lab.publishedRefs() }),
+  });
+  return { kit, sandbox, mark };
+}
+
+/** Observe: the scenario's body; its commands and the cell's journal go into the evidence whatever happens. */
+async function observe(s: RunnableScenario, env: CellEnvironment, state: CellState, { kit, sandbox, mark }: Prepared): Promise<unknown> {
+  try {
+    return await s.observe(kit);
+  } finally {
+    state.evidence.commands.push(...sandbox.commands);
+    state.evidence.journal = requestsOf(env.lab.proxy.journal.since(mark), state.dind!);
+  }
+}
+
+/** Judge: what the body returned, against what was declared; a dead component says nothing about Buildx. */
+async function judge(
+  s: RunnableScenario,
+  cell: PlannedCell,
+  env: CellEnvironment,
+  state: CellState,
+  { dind }: Leased,
+  observation: unknown,
+): Promise<ReturnType<typeof judgedOutcome>> {
+  // A dead component is reported as the lab's error, naming what died.
+  const [log, dead] = await Promise.all([dind.logSince(state.logSince!).catch(() => undefined), deadComponent(env.lab.config, dind, env.lab)]);
+  state.evidence.engineLog = log;
+  const died = state.watchdog.died ?? dead;
+  if (died) throw new HarnessError(died);
+  const verdict = s.judge(observation, cell.axes);
+  return judgedOutcome(cell.expected, verdict);
+}
+
+/** A cell the lab could not run (error) or that needs what cannot be had here (skipped), with why. */
+async function failed(state: CellState, caught: unknown): Promise<Pick<CellResult, 'outcome' | 'summary' | 'error'>> {
+  const died = state.watchdog.died;
+  const e = died && !(caught instanceof HarnessError && caught.message === died) ? new HarnessError(died, { cause: caught }) : caught;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const kind = e instanceof HarnessError ? e.kind : 'internal';
+  // An engine that died may have panicked: that is a finding about the engine, so it leads the summary.
+  const engineDied = err.message.startsWith(DIND_DIED);
+  const { evidence } = state;
+  if (state.dind && engineDied && evidence.engineLog === undefined) evidence.engineLog = await state.dind.logSince(state.logSince ?? state.startedAt).catch(() => undefined);
+  const panic = engineDied ? describeGoPanic(evidence.engineLog ?? '') : undefined;
+  return {
+    outcome: e instanceof RequirementError ? 'skipped' : 'error',
+    summary: `${err.message.split('\n')[0]!}${panic ? `: dockerd ${panic}` : ''}`,
+    error: { kind, message: err.message },
+  };
 }
 
 /** The evidence's line on the cell's BuildKit: which one, and why; pure. */

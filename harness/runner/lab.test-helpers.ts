@@ -14,7 +14,7 @@ import { Provisioner, type ImageResult } from './provision.ts';
 import { readStatus } from './provision-status.ts';
 import { requirementId, type PlannedCell, type Requirement } from './run-spec.ts';
 import { cellName } from './matrix.ts';
-import type { AxesDecl, Scenario } from './scenario.ts';
+import type { RunnableScenario } from '../scenario/definition.ts';
 
 export const SID_BUILDX: Requirement = { kind: 'buildx', label: 'v0.29.1-debian', spec: 'debian-sid', version: 'v0.29.1', via: 'alias' };
 export const ENGINE_26: Requirement = { kind: 'engine-image', label: '26.1.5', spec: '26.1.5' };
@@ -31,9 +31,9 @@ export interface TestLab {
    * Runs one cell of `s` with these axes (buildx and engine must be among the provisioned requirements),
    * declared to end as `expected` (a case's present is `reproduced`, absent is `fixed`).
    */
-  cell(s: Scenario<AxesDecl, unknown>, axes: Record<string, string>, expected?: DeclaredOutcome): Promise<CellResult>;
+  cell(s: RunnableScenario, axes: Record<string, string>, expected?: DeclaredOutcome): Promise<CellResult>;
   /** Runs a cell as planning made it (expandScenario), its requirements among the provisioned ones. */
-  run(s: Scenario<AxesDecl, unknown>, cell: PlannedCell): Promise<CellResult>;
+  run(s: RunnableScenario, cell: PlannedCell): Promise<CellResult>;
   close(): Promise<void>;
 }
 
@@ -62,7 +62,7 @@ export async function startTestLab(
     ...pool,
   });
   let attempt = 0;
-  const run = (s: Scenario<AxesDecl, unknown>, cell: PlannedCell) => runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need });
+  const run = (s: RunnableScenario, cell: PlannedCell) => runCell(s, cell, { config, lab, buildxCacheRoot: buildxCacheRoot(config), need });
   return {
     config,
     lab,

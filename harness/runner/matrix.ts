@@ -1,19 +1,9 @@
-// Pure matrix logic: the closed list of axes, expansion into cells, deterministic names
-// (BuildKit's `Test/worker=X/k=v`, keys sorted), and the expected outcome of each cell.
+// Pure matrix logic: expansion into cells, deterministic names (BuildKit's `Test/worker=X/k=v`, keys
+// sorted), the command line's filters, and the order cells run in. The axes themselves are the
+// scenario's (scenario/definition.ts).
 import { UsageError } from '../errors.ts';
-import { DRIVERS, REGISTRY_BEHAVIOURS, STORES, type Axes } from '../model.ts';
-
-/** Every axis a scenario may declare. A scenario naming another axis fails at collection. */
-export const AXES = ['buildx', 'engine', 'store', 'driver', 'command', 'registry', 'fault', 'buildkit'] as const;
-export type AxisName = (typeof AXES)[number];
-
-/** Values of the closed axes; buildx, engine and buildkit take specs, `fault` is listed per scenario. */
-export const CLOSED_AXIS_VALUES: Partial<Record<AxisName, readonly string[]>> = {
-  store: STORES,
-  driver: DRIVERS,
-  command: ['build', 'bake'],
-  registry: REGISTRY_BEHAVIOURS,
-};
+import type { Axes } from '../model.ts';
+import { AXES, type AxisName } from '../scenario/definition.ts';
 
 export type MatrixAxes = Partial<Record<AxisName, readonly string[]>> & { buildx: readonly string[] };
 
@@ -32,16 +22,6 @@ export function crossProduct(axes: Partial<Record<string, readonly string[]>>): 
     out = out.flatMap((partial) => values.map((v) => ({ ...partial, [k]: v })));
   }
   return out;
-}
-
-export function validateAxes(scenarioId: string, axes: Record<string, readonly string[] | undefined>, faults: readonly string[] = []): void {
-  for (const [k, values] of Object.entries(axes)) {
-    if (!(AXES as readonly string[]).includes(k)) throw new UsageError(`scenario ${scenarioId}: unknown axis '${k}'; axes are ${AXES.join(', ')}`);
-    const allowed = k === 'fault' ? faults : CLOSED_AXIS_VALUES[k as AxisName];
-    for (const v of values ?? []) {
-      if (allowed && !allowed.includes(v)) throw new UsageError(`scenario ${scenarioId}: ${k}=${v} is not known; ${k} takes ${allowed.join(', ')}`);
-    }
-  }
 }
 
 /**

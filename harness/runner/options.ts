@@ -4,8 +4,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { AXES } from './matrix.ts';
-import type { Matrix } from './scenario.ts';
+import { AXES, type Matrix } from '../scenario/definition.ts';
 
 export interface RunOptions {
   matrix: Matrix;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT, scenarioModules } from './catalog.ts';
 import { planRun } from './plan.ts';
 import type { CellSource } from './run-spec.ts';
-import type { Matrix } from './scenario.ts';
+import type { Matrix } from '../scenario/definition.ts';
 
 const MATRICES: readonly Matrix[] = ['quick', 'full', 'all'];
 

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import {
-  buildxLabel,
-  cellId,
-  cellRequirements,
-  defineScenario,
-  expandScenario,
-  expectationFor,
-  gitExpectation,
-  labelSatisfies,
-  labelVersion,
-  type AxesDecl,
-  type Expectation,
-} from './scenario.ts';
+import { buildxLabel, cellId, cellRequirements, expandScenario, expectationFor, gitExpectation } from './scenario.ts';
+import { defineScenario, type Expectation } from '../scenario/definition.ts';
+import { bare } from '../scenario/definition.test-helpers.ts';
 
 const expectations: Expectation[] = [
   { when: { fault: 'none' }, outcome: 'control', reason: 'no fault: every version boots' },
@@ -40,32 +30,8 @@ const scenario = defineScenario({
   judge: () => ({ observed: 'fixed', summary: '' }),
 });
 
-/** A scenario with only a matrix, whose every cell is expected fixed. */
-const bare = <const D extends AxesDecl>(axes: D) =>
-  defineScenario({
-    id: 'bare',
-    title: 't',
-    links: [],
-    symptom: 's',
-    axes,
-    expectations: [{ when: { buildx: '*' } as Expectation<D>['when'], outcome: 'fixed', reason: 'r' }],
-    observe: async () => ({}),
-    judge: () => ({ observed: 'fixed', summary: '' }),
-  });
-
 const source = { kind: 'scenario', module: 'scenarios/demo.scenario.ts' } as const;
 const expand = (matrix: 'quick' | 'full' | 'all', filters: Record<string, string[]> = {}, repeat = 1) => expandScenario(scenario, { matrix, filters, repeat, source });
-
-describe('defineScenario', () => {
-  it.each(['Demo', '-demo', 'demo_1', 'demo id', ''])('refuses the id %j', (id) => {
-    expect(() => defineScenario({ ...scenario, id })).toThrow(`scenario id '${id}' must be lower-case words joined by '-'`);
-  });
-  it('takes lower-case words and digits, and checks the axes', () => {
-    expect(defineScenario({ ...scenario, id: '3070-bake-push' }).id).toBe('3070-bake-push');
-    expect(() => defineScenario({ ...scenario, axes: { ...scenario.axes, store: ['zfs'] } as never })).toThrow(/demo: store=zfs is not known/);
-    expect(bare({ buildx: ['latest'], fault: ['corrupt'] }).axes.fault).toEqual(['corrupt']);
-  });
-});
 
 describe('labels', () => {
   it.each([
@@ -75,25 +41,6 @@ describe('labels', () => {
     [{ version: 'v0.21.1', spec: '0.21.1', via: 'exact' }, 'v0.21.1'],
   ] as const)('%j is labelled %s', (resolved, label) => {
     expect(buildxLabel(resolved)).toBe(label);
-  });
-  it.each([
-    ['v0.29.1-debian', 'v0.29.1'],
-    ['26.1.5-debian', '26.1.5'],
-    ['v0.21.0-rc2', 'v0.21.0-rc2'],
-    ['debian-sid', 'debian-sid'],
-    // only a trailing -debian is the lab's
-    ['v1.0.0-debian.1', 'v1.0.0-debian.1'],
-  ])('%s stands for %s', (label, version) => {
-    expect(labelVersion(label)).toBe(version);
-  });
-
-  it.each([
-    ['27.5.1', '<28', true],
-    ['28.5.2-debian', '<28', false],
-    ['v0.21.0-rc2', '<0.21.0', true],
-    ['v0.29.1-debian', '>=0.29.1 <0.30', true],
-  ])('%s is in %s: %s', (label, range, want) => {
-    expect(labelSatisfies(label, range)).toBe(want);
   });
 });
 

@@ -1,6 +1,6 @@
-// A scenario: one bug report as a typed definition. It declares its matrix (axes, with the values as
-// literal types), what each version range is expected to show, one `observe` body written with the kit,
-// and one `judge` that reads only what observe returned. Expansion into cells is pure.
+// A scenario's expansion into cells (scenario/definition.ts holds what a scenario is): the matrix and the
+// filters applied, versions resolved, the expectation of every cell, its requirements and its id. Pure
+// apart from reading the release lists.
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { loadReleases, resolveSpecs, type ResolvedVersion } from '../buildx/spec.ts';
@@ -8,94 +8,11 @@ import { resolveEngineSpecs, supportsContainerdStore, type ResolvedEngine } from
 import { HarnessError, UsageError } from '../errors.ts';
 import { isGitSpec } from '../git/revision.ts';
 import { gitTreeText, type GitTreeRef } from '../provision/git-tree.ts';
-import type { DeclaredOutcome, DriverKind, Outcome, RegistryBehaviour, StoreKind } from '../model.ts';
-import type { Kit } from '../kit/context.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
 import { chooseBuildkit, loadBuildkitIndex, type BuildkitChoice, type OfItsDay } from '../buildkit/of-its-day.ts';
-import { applyFilters, cellName, crossProduct, validateAxes, type AxisName } from './matrix.ts';
+import { labelSatisfies, labelVersion, validateAxes, type AxesDecl, type Expectation, type Matrix, type RunnableScenario } from '../scenario/definition.ts';
+import { applyFilters, cellName, crossProduct } from './matrix.ts';
 import { requirementId, type PlannedCell, type Requirement } from './run-spec.ts';
-
-/** The matrix a scenario declares: the closed axes, each with its values (buildx, engine, buildkit take specs). */
-export interface AxesDecl {
-  buildx: readonly string[];
-  engine?: readonly string[];
-  store?: readonly StoreKind[];
-  driver?: readonly DriverKind[];
-  command?: readonly string[];
-  registry?: readonly RegistryBehaviour[];
-  fault?: readonly string[];
-  buildkit?: readonly string[];
-}
-
-type Versioned = 'buildx' | 'engine' | 'buildkit';
-/** The value type of one axis: versions are labels (strings), the others the declared literals. */
-type AxisValue<D extends AxesDecl, K extends keyof D> = K extends Versioned ? string : D[K] extends readonly (infer V extends string)[] | undefined ? V : string;
-
-/** One cell's values, typed from the declaration: `store` is 'containerd' | 'classic', and so on. */
-export type CellAxes<D extends AxesDecl> = { readonly [K in keyof D & string]-?: AxisValue<D, K> };
-
-/** A matrix overriding some axes: versions take any specs, the others a subset of the declared values. */
-export type AxesOverride<D extends AxesDecl> = { readonly [K in keyof D & string]?: readonly AxisValue<D, K>[] };
-
-export type Matrix = 'quick' | 'full' | 'all';
-
-export interface Expectation<D extends AxesDecl = AxesDecl> {
-  /** axis -> value(s); buildx, engine and buildkit take semver ranges */
-  when: { readonly [K in keyof D & string]?: K extends Versioned ? string : AxisValue<D, K> | readonly AxisValue<D, K>[] };
-  outcome: DeclaredOutcome;
-  reason: string;
-  /** nothing is declared (a case without `expect`): whatever the cell shows is its finding, not a miss */
-  undeclared?: boolean;
-}
-
-export interface Verdict {
-  /** what the evidence shows, independent of what was declared */
-  observed: Extract<Outcome, 'reproduced' | 'fixed' | 'control'> | 'unexpected';
-  summary: string;
-}
-
-export interface Scenario<D extends AxesDecl = AxesDecl, O = unknown> {
-  id: string;
-  title: string;
-  /** upstream issue / PR links */
-  links: readonly string[];
-  symptom: string;
-  /** the full matrix (the test suite) */
-  axes: D;
-  /** the main job's default matrix; axes not listed keep the full values */
-  quick?: AxesOverride<D>;
-  /** `--matrix all`: the full cross product (e.g. every engine); axes not listed keep the full values */
-  all?: AxesOverride<D>;
-  /** fixture directory (under fixtures/) copied into every cell's build context before observe */
-  fixture?: string;
-  /** a reason when a combination is meaningless (the cell is not generated) */
-  exclude?(axes: CellAxes<D>): string | undefined;
-  expectations: readonly Expectation<D>[];
-  /** the case base image (Debian) must be in the lab registry */
-  needsBaseImage?: boolean;
-  /** a BuildKit image is needed whatever the driver (a step names ${buildkitImage}) */
-  needsBuildkit?: boolean;
-  /** the S3 server (versitygw, built from the Go module proxy) is needed: the case serves ${s3} */
-  needsS3?: boolean;
-  /** the OTLP receiver (an OpenTelemetry Collector built from the lab's sources) is needed: the case has traces: */
-  needsTraces?: boolean;
-  /**
-   * Without a buildkit axis, a cell that runs BuildKit gets the BuildKit of its Buildx's day (what `docker
-   * buildx create` pulled then) instead of the lab's default. Cases do; scenarios keep the default.
-   */
-  buildkitOfItsDay?: boolean;
-  /** its docker-container builders run the rootless BuildKit image (moby/buildkit:<v>-rootless) */
-  rootlessBuildkit?: boolean;
-  observe(kit: Kit<CellAxes<D>>): Promise<O>;
-  judge(observation: O, axes: CellAxes<D>): Verdict;
-}
-
-/** Declares a scenario; `as const` on the axes keeps their values as literal types. */
-export function defineScenario<const D extends AxesDecl, O>(s: Scenario<D, O>): Scenario<D, O> {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(s.id)) throw new UsageError(`scenario id '${s.id}' must be lower-case words joined by '-'`);
-  validateAxes(s.id, s.axes as unknown as Record<string, readonly string[]>, s.axes.fault);
-  return s;
-}
 
 /** Axis label of a resolved Buildx version: Debian's patched builds are told apart from upstream's, a build from Git names its commit. */
 export function buildxLabel(r: ResolvedVersion): string {
@@ -111,16 +28,6 @@ export function buildxLabel(r: ResolvedVersion): string {
 export function gitExpectation(git: NonNullable<ResolvedVersion['git']>, axes: Readonly<Record<string, string>>, expectations: readonly Expectation[]): Expectation | undefined {
   if (git.tag) return expectationFor({ ...axes, buildx: git.tag }, expectations);
   return { when: {}, outcome: 'reproduced', reason: `Buildx built from ${git.label}, a commit with no release tag: nothing is declared for it`, undeclared: true };
-}
-
-/** The version a label stands for: "v0.29.1-debian" -> "v0.29.1", "26.1.5-debian" -> "26.1.5". */
-export function labelVersion(label: string): string {
-  return label.replace(/-debian$/, '');
-}
-
-/** Whether a version label (buildx, engine or buildkit axis) is in a semver range, release candidates included. */
-export function labelSatisfies(label: string, range: string): boolean {
-  return semver.satisfies(labelVersion(label), range, { includePrerelease: true });
 }
 
 /** The first expectation whose `when` holds for a cell; versions match ranges (prerelease-aware). */
@@ -158,18 +65,16 @@ export interface Expanded {
   requirements: Record<string, Requirement>;
 }
 
-/** The scenario's cells for a matrix and filters, each with what it needs; pure apart from reading the release lists. */
-/** Any scenario, whatever its typed axes: expansion reads only the declaration. */
-export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, o: ExpandOptions): Expanded {
-  const s = typed as unknown as Scenario<AxesDecl, unknown>;
-  const declared = s.axes as AxesDecl;
+/** The scenario's cells for a matrix and filters, each with what it needs; expansion reads only the declaration. */
+export function expandScenario(s: RunnableScenario, o: ExpandOptions): Expanded {
+  const declared = s.axes;
   const overrides = o.matrix === 'quick' ? s.quick : o.matrix === 'all' ? s.all : undefined;
-  const base = { ...declared, ...(overrides ?? {}) } as AxesDecl;
-  const filtered = applyFilters(s.id, base as never, o.filters, declared as never);
+  const base: AxesDecl = { ...declared, ...overrides };
+  const filtered = applyFilters(s.id, base, o.filters, declared);
   const out: Expanded = { cells: [], requirements: {} };
   if (!filtered) return out;
-  const { buildx: buildxSpecs, engine: engineSpecs, buildkit: buildkitSpecs, ...rest } = filtered as AxesDecl;
-  validateAxes(s.id, rest as Record<string, readonly string[]>, declared.fault);
+  const { buildx: buildxSpecs, engine: engineSpecs, buildkit: buildkitSpecs, ...rest } = filtered;
+  validateAxes(s.id, rest, declared.fault);
   const resolvedGit = (x: string) => {
     const r = o.git?.get(x);
     if (!r) throw new HarnessError(`scenario ${s.id}: ${x} was not resolved to a commit when the run was planned`);
@@ -195,12 +100,12 @@ export function expandScenario<D extends AxesDecl>(typed: Scenario<D, unknown>, 
   };
   for (const combo of crossProduct(axes)) {
     if (combo.engine && combo.store === 'containerd' && !supportsContainerdStore(labelVersion(combo.engine))) continue;
-    if (s.exclude?.(combo as never)) continue;
+    if (s.exclude?.(combo)) continue;
     const git = byBuildx.get(combo.buildx!)!.git;
     const buildkitGit = combo.buildkit ? byBuildkit.get(combo.buildkit) : undefined;
     // a BuildKit commit on a release tag is that release for the expectations
     const matched = buildkitGit?.tag ? { ...combo, buildkit: buildkitGit.tag } : combo;
-    const expected = git ? gitExpectation(git, matched, s.expectations as readonly Expectation[]) : expectationFor(matched, s.expectations as readonly Expectation[]);
+    const expected = git ? gitExpectation(git, matched, s.expectations) : expectationFor(matched, s.expectations);
     if (!expected) throw new UsageError(`scenario ${s.id}: no expectation covers ${cellName(combo)}; add one to its expectations`);
     const chosen = cellBuildkit(s, combo, byBuildx.get(combo.buildx!)!);
     const buildkit = chosen && buildkitGit ? { ...chosen, reason: `${chosen.reason}; built from ${gitTreeText(buildkitGit)}` } : chosen;
@@ -233,7 +138,7 @@ const ofItsDayTable = () => (ofItsDay ??= loadBuildkitIndex().ofItsDay);
  * step naming ${buildkitImage}), and why that one; pure apart from reading the checked-in table once.
  */
 export function cellBuildkit(
-  s: Pick<Scenario, 'needsBuildkit' | 'buildkitOfItsDay'>,
+  s: Pick<RunnableScenario, 'needsBuildkit' | 'buildkitOfItsDay'>,
   axes: Readonly<Record<string, string>>,
   buildx: Pick<ResolvedVersion, 'version'>,
   table: Readonly<Record<string, OfItsDay>> = ofItsDayTable(),
@@ -245,7 +150,7 @@ export function cellBuildkit(
 
 /** What one cell needs provisioned before it runs; pure. */
 export function cellRequirements(
-  s: Pick<Scenario, 'needsBaseImage' | 'needsBuildkit' | 'needsS3' | 'needsTraces' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
+  s: Pick<RunnableScenario, 'needsBaseImage' | 'needsBuildkit' | 'needsS3' | 'needsTraces' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
   axes: Readonly<Record<string, string>>,
   buildx: ResolvedVersion,
   engine: ResolvedEngine | undefined,
@@ -264,5 +169,3 @@ export function cellRequirements(
   if (s.needsTraces) reqs.push({ kind: 'tool', id: 'otelcol' });
   return reqs;
 }
-
-export type { AxisName };

@@ -1,5 +1,5 @@
 // What a case asks the lab to serve to its builds (`serve:` in case.yaml), as plain data, and the pure rules
-// its names must follow. The case schema (repro/case.ts) validates into these types; the servers
+// its names must follow. The case schema (repro/case-schema.ts) validates into these types; the servers
 // (http-files.ts, git-server.ts, s3-server.ts; s3-spec.ts holds the S3 rules) take them. Names end up in
 // URLs, Git ref names and .gitmodules, so each is held to a narrow, documented shape here rather than
 // escaped later.
