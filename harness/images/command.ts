@@ -1,10 +1,14 @@
 // `buildx-lab images`: the lab's local images on the host engine.
 import { Command } from 'commander';
-import { labConfig, withEngine } from '../config.ts';
+import { cachedBuildkitImageSpecs } from '../buildkit/image.ts';
+import { labConfig, withEngine, type LabConfig } from '../config.ts';
+import { EngineBuilder } from '../engine/binaries.ts';
 import { HostEngine } from '../engine/host.ts';
-import { stderrProgress, writeConsole } from '../progress.ts';
+import { loadEngineIndex } from '../engine/spec.ts';
+import { silentProgress, stderrProgress, writeConsole } from '../progress.ts';
+import { CASE_BASE, ENGINE_BASE, debianDindSpec, localTag, sourceDindSpec, type ImageSpec } from './catalog.ts';
 import { listLabImages, pruneLabImages } from './images.ts';
-import { currentImageTags } from './current.ts';
+import { registryImageSpec } from './registry-image.ts';
 
 export function imagesCommand(): Command {
   const cmd = new Command('images').summary("the lab's images: list, prune");
@@ -27,4 +31,24 @@ export function imagesCommand(): Command {
       writeConsole(process.stdout, `removed ${removed.length} outdated lab image(s)${removed.length ? `: ${removed.join(', ')}` : ''}\n`);
     });
   return cmd;
+}
+
+/**
+ * The tags of the images the lab would use now, for everything whose binaries are cached: what `images prune`
+ * must keep (a BuildKit image takes minutes to rebuild). Here, above every folder, because it asks the
+ * engine and BuildKit recipes, which themselves build on images/.
+ */
+export async function currentImageTags(config: LabConfig): Promise<Set<string>> {
+  const specs: ImageSpec[] = [ENGINE_BASE, CASE_BASE];
+  const index = loadEngineIndex();
+  for (const d of Object.values(index.debian)) specs.push(debianDindSpec(d.suite, d.version));
+  const builder = new EngineBuilder(config, silentProgress);
+  for (const r of index.releases) {
+    const bins = builder.cached(r);
+    if (bins) specs.push(sourceDindSpec(bins));
+  }
+  const registry = registryImageSpec(config);
+  if (registry) specs.push(registry);
+  specs.push(...cachedBuildkitImageSpecs(config, silentProgress));
+  return new Set(specs.map((s) => localTag(s)));
 }
