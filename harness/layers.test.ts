@@ -85,6 +85,18 @@ describe('layers', () => {
     expect(loops.sort()).toEqual([]);
   });
 
+  it("has no import cycle between the kit's files: builders take a port, not the Kit that calls them", () => {
+    const kit = files.filter((f) => f.startsWith('harness/kit/'));
+    const edges = new Map(kit.map((f) => [f, importsOf(f, readFileSync(path.join(root, f), 'utf8')).filter((to) => to.startsWith('harness/kit/'))]));
+    const cycles: string[] = [];
+    const walk = (f: string, trail: string[]) => {
+      if (trail.includes(f)) return void cycles.push([...trail.slice(trail.indexOf(f)), f].join(' -> '));
+      for (const to of edges.get(f) ?? []) walk(to, [...trail, f]);
+    };
+    for (const f of kit) walk(f, []);
+    expect(cycles).toEqual([]);
+  });
+
   it('would catch an upward import', () => {
     const file = 'harness/oci/client.ts';
     const upward = importsOf(file, "import { Lab } from '../lab/lab.ts';\n").filter((to) => layerOf(to) < layerOf(file));

@@ -11,8 +11,21 @@ import { HarnessError, UsageError } from '../errors.ts';
 import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind } from '../model.ts';
 import { shellQuote } from '../text.ts';
 import { driverOptsProblem } from './lab-owned.ts';
-import { buildkitdToml } from './sandbox.ts';
-import type { Kit } from './kit.ts';
+import type { RunResult } from '../exec.ts';
+import { buildkitdToml, type CellSandbox, type CommandOptions } from './sandbox.ts';
+
+/**
+ * What booting a builder needs of a cell: its id and sandbox, the lab's BuildKit image, Buildx and docker
+ * commands, and a line of evidence. The Kit is one; the port keeps builders from depending on all of it.
+ */
+export interface BuilderPort {
+  readonly id: string;
+  readonly sandbox: CellSandbox;
+  buildkitImage(version?: string, rootless?: boolean): Promise<string>;
+  buildx(args: readonly string[], opts?: CommandOptions): Promise<RunResult>;
+  docker(args: readonly string[], opts?: CommandOptions): Promise<RunResult>;
+  fact(text: string): void;
+}
 
 export interface NodeSpec {
   /** --platform of this node, e.g. ["linux/amd64"] */
@@ -53,11 +66,11 @@ export interface Builder {
 }
 
 /** The name `spec`'s builder has once booted (known before it boots: steps before a boot step may name it). */
-export function builderName(kit: Pick<Kit, 'id'>, spec: Pick<BuilderSpec, 'driver' | 'name'>): string {
+export function builderName(kit: Pick<BuilderPort, 'id'>, spec: Pick<BuilderSpec, 'driver' | 'name'>): string {
   return spec.driver === 'docker' ? 'default' : (spec.name ?? kit.id);
 }
 
-export async function bootBuilder(kit: Kit, spec: BuilderSpec): Promise<Builder> {
+export async function bootBuilder(kit: BuilderPort, spec: BuilderSpec): Promise<Builder> {
   const unsupported = UNSUPPORTED_DRIVERS[spec.driver];
   if (unsupported) throw new UsageError(`driver ${spec.driver} is not supported: ${unsupported}`);
   const driver = spec.driver as DriverKind;
@@ -80,13 +93,13 @@ export function buildkitdConfigFlag(buildxVersion: string): '--config' | '--buil
 
 const driverOptArgs = (opts: Record<string, string>) => Object.entries(opts).flatMap(([k, v]) => ['--driver-opt', `${k}=${v}`]);
 
-async function writeBuildkitdConfig(kit: Kit, spec: BuilderSpec): Promise<string> {
+async function writeBuildkitdConfig(kit: BuilderPort, spec: BuilderSpec): Promise<string> {
   if (!spec.buildkitdConfig) return kit.sandbox.buildkitdConfig;
   await kit.sandbox.writeFiles([{ rel: 'buildkitd.toml', content: buildkitdToml(REGISTRY_HOST, spec.buildkitdConfig) }]);
   return kit.sandbox.buildkitdConfig;
 }
 
-async function bootContainerBuilder(kit: Kit, spec: BuilderSpec, name: string): Promise<Builder> {
+async function bootContainerBuilder(kit: BuilderPort, spec: BuilderSpec, name: string): Promise<Builder> {
   const bk = await kit.buildkitImage(spec.buildkit, spec.rootless);
   const config = await writeBuildkitdConfig(kit, spec);
   const nodes = spec.nodes?.length ? spec.nodes : [{}];
@@ -129,7 +142,7 @@ async function bootContainerBuilder(kit: Kit, spec: BuilderSpec, name: string): 
   return bootstrap(kit, spec, builder);
 }
 
-async function bootstrap(kit: Kit, spec: BuilderSpec, builder: Builder): Promise<Builder> {
+async function bootstrap(kit: BuilderPort, spec: BuilderSpec, builder: Builder): Promise<Builder> {
   if (spec.bootstrap === false) return builder;
   const boot = await kit.buildx(['inspect', '--bootstrap', builder.name], { timeoutMs: 180_000 });
   builder.commands.push(boot);
@@ -138,7 +151,7 @@ async function bootstrap(kit: Kit, spec: BuilderSpec, builder: Builder): Promise
 }
 
 /** buildkitd in the cell's engine, then `create --driver remote` to it. */
-async function bootRemoteBuilder(kit: Kit, spec: BuilderSpec, name: string): Promise<Builder> {
+async function bootRemoteBuilder(kit: BuilderPort, spec: BuilderSpec, name: string): Promise<Builder> {
   const transport = spec.remote?.transport ?? 'tcp';
   const tls = spec.remote?.tls === true;
   if (tls && transport === 'unix') throw new UsageError('the remote driver takes TLS over tcp only; drop tls or use transport: tcp');

@@ -99,7 +99,7 @@ export class Kit<A = Axes> {
   }
 
   bootBuilder(spec: BuilderSpec): Promise<Builder> {
-    return bootBuilder(this as Kit, spec);
+    return bootBuilder(this, spec);
   }
 
   /** `docker buildx <args>`, timed as Buildx's work. */
