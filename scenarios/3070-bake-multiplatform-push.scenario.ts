@@ -24,6 +24,9 @@ import {
   type VerificationReport,
 } from '../harness/scenario/scenario.ts';
 
+// Stryker disable all: the matrix and observe are data and work against real engines; the judge (restored below) is
+// mutation-tested over recorded observations in scenarios/judges.test.ts
+
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];
 /** Engines whose second push PUTs manifests to the tag (observed: 25.0.8, 26.1.5, 27.5.1 do; 28.5.2, 29.7.1 find everything present and PUT nothing). */
 const ENGINE_PUTS_AGAIN = '<28';
@@ -114,6 +117,7 @@ export default defineScenario({
     return { push, analysis, registry, secondPushInProgress };
   },
 
+  // Stryker restore all
   judge(o, axes) {
     if (axes.driver === 'docker' && axes.store === 'classic') {
       return judgeMultiplatformRefusal(o.push);

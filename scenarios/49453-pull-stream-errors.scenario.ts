@@ -18,6 +18,9 @@ import {
   type VerificationReport,
 } from '../harness/scenario/scenario.ts';
 
+// Stryker disable all: the matrix and observe are data and work against real engines; the judge (restored below) is
+// mutation-tested over recorded observations in scenarios/judges.test.ts
+
 const NO_SUCH_IMAGE = /No such image/i;
 
 interface Observation {
@@ -64,6 +67,7 @@ export default defineScenario({
     return obs;
   },
 
+  // Stryker restore all
   judge(o, axes) {
     const { failed } = o;
     if (axes.fault === 'none') {

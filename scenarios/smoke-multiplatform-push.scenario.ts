@@ -5,6 +5,9 @@
 //   classic store: the docker driver must refuse multi-platform output (Buildx's documented limitation).
 import { defineScenario, describeReport, errorLine, judgeMultiplatformRefusal, type CommandRecord, type VerificationReport } from '../harness/scenario/scenario.ts';
 
+// Stryker disable all: the matrix and observe are data and work against real engines; the judge (restored below) is
+// mutation-tested over recorded observations in scenarios/judges.test.ts
+
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 
 interface Observation {
@@ -41,6 +44,7 @@ export default defineScenario({
     return { build, registry };
   },
 
+  // Stryker restore all
   judge({ build, registry }, axes) {
     if (axes.store === 'classic') {
       return judgeMultiplatformRefusal(build);

@@ -6,21 +6,14 @@ import type { RunResult } from '../exec.ts';
 import type { Lab } from '../lab/lab.ts';
 import { HarnessError, UsageError } from '../errors.ts';
 import { REGISTRY_HOST, type Axes, type CellEvidence, type JournalEntry, type RegistryBehaviour } from '../model.ts';
-import { describeReport, verifyImage, type VerificationReport } from '../oci/verify.ts';
-import { parseImageRef } from '../oci/reference.ts';
-import { isIndexMediaType } from '../oci/types.ts';
+import { verifyImage, type VerificationReport } from '../oci/verify.ts';
 import type { SpanRecord } from '../serve/otlp-spans.ts';
 import { shellQuote } from '../text.ts';
 import { bootBuilder, type Builder, type BuilderSpec } from './builders.ts';
-import { annotationProblems, checkPath, evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
+import { evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
 import type { CellSandbox, CommandOptions } from './sandbox.ts';
-
-export interface PushTarget {
-  repository: string;
-  tag: string;
-  /** as the engine sees it: registry:5000/<repository>:<tag> */
-  ref: string;
-}
+import { checkState, type StatePort } from './state-checks.ts';
+import { registryTarget, type PushTarget } from './target.ts';
 
 export interface KitServices {
   lab: Lab;
@@ -134,74 +127,13 @@ export class Kit<A = Axes> {
   async check(checks: readonly Check[], steps: readonly RecordedStep[], journalSince: number, spans?: readonly SpanRecord[]): Promise<CheckResult[]> {
     const journal = this.requests(journalSince);
     const out: CheckResult[] = [];
-    for (const c of checks) out.push(evaluateRecorded(c, steps, journal, spans) ?? (await this.checkState(c)));
+    const port: StatePort = {
+      sandbox: this.sandbox,
+      docker: (args) => this.sandbox.docker(args),
+      verify: (t, platforms, opts) => this.verify(t, platforms, opts),
+      fact: (text) => this.fact(text),
+    };
+    for (const c of checks) out.push(evaluateRecorded(c, steps, journal, spans) ?? (await checkState(port, c)));
     return out;
   }
-
-  private async checkState(c: Check): Promise<CheckResult> {
-    switch (c.kind) {
-      case 'file':
-      case 'state':
-        return checkPath(this.sandbox, c);
-      case 'image':
-        return this.checkEngineImage(c);
-      case 'registry':
-        return this.checkRegistry(c);
-      default:
-        throw new HarnessError(`check ${c.kind} has no evaluation`);
-    }
-  }
-
-  private async checkEngineImage(c: Extract<Check, { kind: 'image' }>): Promise<CheckResult> {
-    const inspect = await this.sandbox.docker(['image', 'inspect', '--format', '{{.Id}} {{.Os}}/{{.Architecture}}', c.ref]);
-    const exists = inspect.exitCode === 0;
-    if (c.exists === false) return { holds: !exists, detail: `engine image ${c.ref}: ${exists ? 'present' : 'absent'}` };
-    if (!exists) return { holds: false, detail: `engine image ${c.ref}: absent` };
-    if (!c.platforms?.length) return { holds: true, detail: `engine image ${c.ref}: present (${inspect.stdout.trim()})` };
-    // Per platform: `image inspect --platform` (API 1.49+); the classic store holds one platform per image.
-    const missing: string[] = [];
-    for (const p of c.platforms) {
-      const r = await this.sandbox.docker(['image', 'inspect', '--platform', p, '--format', '{{.Os}}/{{.Architecture}}', c.ref]);
-      const ok = r.exitCode === 0 ? r.stdout.trim() === p.split('/').slice(0, 2).join('/') : /unknown flag/.test(r.stderr) ? inspect.stdout.trim().endsWith(p) : false;
-      if (!ok) missing.push(p);
-    }
-    return { holds: missing.length === 0, detail: missing.length ? `engine image ${c.ref}: no ${missing.join(', ')}` : `engine image ${c.ref}: has ${c.platforms.join(', ')}` };
-  }
-
-  private async checkRegistry(c: Extract<Check, { kind: 'registry' }>): Promise<CheckResult> {
-    const t = registryTarget(c.ref);
-    const report = await this.verify(t, c.platforms ?? [], { requireIndex: c.index ?? false });
-    const exists = !report.problems.some((p) => p.code === 'not-found');
-    if (c.exists === false) return { holds: !exists, detail: `registry ${t.repository}:${t.tag}: ${exists ? 'present' : 'absent'}` };
-    if (!exists) return { holds: false, detail: `registry ${t.repository}:${t.tag}: absent` };
-    const fails: string[] = [];
-    const isIndex = report.topMediaType !== undefined && isIndexMediaType(report.topMediaType);
-    if (c.index !== undefined && isIndex !== c.index) fails.push(isIndex ? 'is an index' : `is a single manifest (${report.platforms.join(', ')})`);
-    if (c.platforms) {
-      const missing = c.platforms.filter((p) => !report.platforms.includes(p));
-      if (missing.length) fails.push(`lacks ${missing.join(', ')}`);
-      const extra = report.platforms.filter((p) => !c.platforms!.includes(p));
-      if (c.exactPlatforms && extra.length) fails.push(`also has ${extra.join(', ')}`);
-    }
-    if (c.lacks) {
-      const missing = c.lacks.filter((p) => !report.platforms.includes(p));
-      if (!missing.length) fails.push(`has every one of ${c.lacks.join(', ')}`);
-    }
-    if (c.complete !== undefined && report.ok !== c.complete) fails.push(report.ok ? 'is complete' : `is incomplete (${report.problems.map((p) => p.code).join(', ')})`);
-    if (c.attestations !== undefined && report.attestations > 0 !== c.attestations)
-      fails.push(report.attestations > 0 ? `has ${report.attestations} attestation manifest(s)` : 'has no attestation manifest');
-    if (c.annotations || c.lacksAnnotations) {
-      const top = report.topDigest ? (report.manifests[report.topDigest] as { annotations?: unknown } | undefined) : undefined;
-      fails.push(...annotationProblems(top?.annotations, c));
-    }
-    this.fact(describeReport(report).split('\n')[0]!);
-    return { holds: fails.length === 0, detail: `registry ${t.repository}:${t.tag}: ${fails.length ? fails.join('; ') : 'as expected'}` };
-  }
-}
-
-/** A registry reference as a push target; it must name the lab registry. */
-export function registryTarget(ref: string): PushTarget {
-  const r = parseImageRef(ref);
-  if (r.registry !== REGISTRY_HOST) throw new UsageError(`${ref} is not in the lab registry (${REGISTRY_HOST}); only it can be verified`);
-  return { repository: r.repository, tag: r.reference, ref };
 }
