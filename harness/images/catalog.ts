@@ -31,7 +31,7 @@ export interface DebsRecipe {
   packages: string[];
   /** programs kept (absolute paths in the packages), each with the shared libraries it loads */
   keep: string[];
-  /** link -> what it points to (busybox applets) */
+  /** link -> what it points to (busybox as sh, git builtins under their dashed names) */
   links: Record<string, string>;
   /** target path -> content */
   text: Record<string, string>;
@@ -98,9 +98,6 @@ export const ENGINE_BASE: ImageSpec = {
   },
 };
 
-/** The applets git's shell scripts (git-submodule, git-sh-setup) and the rootless recipe's script call. */
-const BUSYBOX_APPLETS = ['sh', 'basename', 'sed', 'cat', 'tr', 'expr', 'mkdir', 'chmod', 'chown', 'rm', 'ls', 'env', 'id', 'printf'];
-
 /**
  * The BuildKit images' base: git's core (git, git-remote-http(s) and the submodule script) and the shared
  * libraries they load, BuildKit needing the `git` binary for git contexts; busybox for git-submodule's shell and
@@ -138,7 +135,9 @@ export const BUILDKIT_BASE: ImageSpec = {
       '/usr/bin/newgidmap',
     ],
     links: {
-      ...Object.fromEntries(BUSYBOX_APPLETS.map((a) => [`/usr/bin/${a}`, 'busybox'])),
+      // Debian's static busybox is a standalone shell: the sed, basename, mkdir... that git-submodule and the
+      // rootless recipe's script run are its own applets, no link needed
+      '/usr/bin/sh': 'busybox',
       // builtins run by their dashed names (a local or file:// fetch, as a submodule's, runs git-upload-pack through sh)
       '/usr/lib/git-core/git-upload-pack': '../../bin/git',
       '/usr/lib/git-core/git-receive-pack': '../../bin/git',

@@ -4,7 +4,23 @@
 // The libraries come from the unpacked loader's own `--list` (the dynamic linker resolves exactly what it
 // would load at run time), so an image that builds has every program's libraries, or the build fails naming
 // the missing one.
-import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  closeSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { childEnv, type LabConfig } from '../config.ts';
 import { ProvisionError } from '../errors.ts';
@@ -45,7 +61,9 @@ export function librariesFromList(output: string, root: string, program: string)
     if (name === 'linux-vdso.so.1' || (!resolved && !name!.startsWith('/'))) continue;
     const file = resolved ?? name!;
     if (file === 'not found' || !file.startsWith(`${root}/`)) {
-      throw new ProvisionError(`${program} needs ${name}, which none of the recipe's packages holds. Fix: add the package that ships ${name} to the recipe (harness/images/catalog.ts).`);
+      throw new ProvisionError(
+        `${program} needs ${name}, which none of the recipe's packages holds. Fix: add the package that ships ${name} to the recipe (harness/images/catalog.ts).`,
+      );
     }
     files.push(file.slice(root.length));
   }
@@ -108,7 +126,13 @@ export async function buildDebsImage(
     for (const deb of await apt.downloadAll(recipe.packages, recipe.suite as DebianSuite, path.join(work, 'debs'), signal)) await apt.extract(deb.file, unpacked);
     // merged /usr, as Debian's base-files lays it out: programs ask for /lib64/ld-linux-x86-64.so.2
     for (const d of ['usr/bin', 'usr/lib', 'usr/lib64', 'usr/sbin']) mkdirSync(path.join(root, d), { recursive: true });
-    for (const [link, target] of [['bin', 'usr/bin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64'], ['sbin', 'usr/sbin']]) symlinkSync(target!, path.join(root, link!));
+    for (const [link, target] of [
+      ['bin', 'usr/bin'],
+      ['lib', 'usr/lib'],
+      ['lib64', 'usr/lib64'],
+      ['sbin', 'usr/sbin'],
+    ])
+      symlinkSync(target!, path.join(root, link!));
     const env = childEnv(config);
     const copied = new Map<string, string>();
     for (const program of recipe.keep) {
@@ -117,7 +141,10 @@ export async function buildDebsImage(
       const real = path.join(root, program);
       if (!isDynamicElf(readHead(real))) continue;
       // the image's own loader, its library path only and no host ld.so.cache: what resolves is what the image has
-      const r = await run([path.join(unpacked, LOADER), '--inhibit-cache', '--library-path', path.join(unpacked, LIB_DIR), '--list', path.join(unpacked, program)], { env, timeoutMs: 60_000 });
+      const r = await run([path.join(unpacked, LOADER), '--inhibit-cache', '--library-path', path.join(unpacked, LIB_DIR), '--list', path.join(unpacked, program)], {
+        env,
+        timeoutMs: 60_000,
+      });
       if (r.exitCode !== 0) throw new ProvisionError(`image ${tag}: listing ${program}'s libraries failed: ${r.stderr.trim()}`);
       for (const lib of librariesFromList(r.stdout, unpacked, program)) copyInto(unpacked, root, lib, copied);
     }
@@ -137,13 +164,20 @@ export async function buildDebsImage(
       mkdirSync(path.dirname(path.join(root, target)), { recursive: true });
       writeFileSync(path.join(root, target), content);
     }
-    for (const [dir, mode] of [['tmp', 0o1777], ['root', 0o700]] as const) {
+    for (const [dir, mode] of [
+      ['tmp', 0o1777],
+      ['root', 0o700],
+    ] as const) {
       mkdirSync(path.join(root, dir), { recursive: true });
       chmodSync(path.join(root, dir), mode);
     }
     const tar = path.join(work, 'rootfs.tar');
     await runChecked(['tar', '-C', root, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.'], { env, timeoutMs: 10 * 60_000, signal });
-    const changes = [`ENTRYPOINT ${JSON.stringify(recipe.entrypoint)}`, `CMD ${JSON.stringify(recipe.cmd)}`, ...Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`)];
+    const changes = [
+      `ENTRYPOINT ${JSON.stringify(recipe.entrypoint)}`,
+      `CMD ${JSON.stringify(recipe.cmd)}`,
+      ...Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
+    ];
     await runChecked(['docker', 'import', ...changes.flatMap((c) => ['--change', c]), tar, tag], { env, timeoutMs: 10 * 60_000, signal });
   } finally {
     rmSync(work, { recursive: true, force: true });
