@@ -6,10 +6,11 @@ import { EngineBuilder } from '../engine/binaries.ts';
 import { loadEngineIndex } from '../engine/spec.ts';
 import { silentProgress } from '../progress.ts';
 import { registryImageSpec } from './registry-image.ts';
-import { CASE_BASE, ENGINE_BASE, debianDindSpec, localTag, sourceDindSpec, type ImageSpec } from './catalog.ts';
+import { BASE_IMAGES, debianDindSpec, localTag, sourceDindSpec, type ImageSpec } from './catalog.ts';
 
 export async function currentImageTags(config: LabConfig): Promise<Set<string>> {
-  const specs: ImageSpec[] = [ENGINE_BASE, CASE_BASE];
+  // every base: a BuildKit image's rebuild needs buildkit-base's tag, not only its layers
+  const specs: ImageSpec[] = Object.values(BASE_IMAGES);
   const index = loadEngineIndex();
   for (const d of Object.values(index.debian)) specs.push(debianDindSpec(d.suite, d.version));
   const builder = new EngineBuilder(config, silentProgress);
