@@ -38,7 +38,7 @@ done`);
 
   it('runs git submodule update (a shell script) and carries no Perl, apt or dpkg', async () => {
     const r = await inImage(`export HOME=/tmp GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@b GIT_COMMITTER_NAME=a GIT_COMMITTER_EMAIL=a@b
-cd /tmp && git init -q sub && cd sub && echo from-sub > f && git add f && git commit -qm s && cd ..
+cd /tmp && git init -q sub 2>&1 && cd sub && echo from-sub > f && git add f && git commit -qm s && cd ..
 git init -q main && cd main && git -c protocol.file.allow=always submodule add -q /tmp/sub sub && git commit -qm m && cd ..
 git clone -q /tmp/main clone && cd clone && git -c protocol.file.allow=always submodule update --init --recursive >/dev/null 2>&1 && cat sub/f
 # files, not command -v: busybox's shell would name its own applets (it has a dpkg one)
@@ -48,5 +48,7 @@ test -s /etc/ssl/certs/ca-certificates.crt && echo ca-ok`);
     expect(r.stdout).toContain('from-sub');
     expect(r.stdout).not.toContain('HAS ');
     expect(r.stdout).toContain('ca-ok');
+    // BuildKit's git source runs git init: a warning there would land in every git context's build log
+    expect(r.stdout).not.toContain('templates not found');
   });
 });

@@ -146,6 +146,8 @@ export const BUILDKIT_BASE: ImageSpec = {
       '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
       '/etc/group': 'root:x:0:\nnogroup:x:65534:\n',
       '/etc/nsswitch.conf': 'passwd: files\ngroup: files\nhosts: files dns\n',
+      // a templates directory, so `git init` (BuildKit's git source runs it) logs no "templates not found" into builds
+      '/usr/share/git-core/templates/info/exclude': '',
     },
     entrypoint: [],
     cmd: ['sh'],
