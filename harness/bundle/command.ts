@@ -7,7 +7,7 @@ import { labConfig, withEngine } from '../config.ts';
 import { engineParts } from '../engine/binaries.ts';
 import { HostEngine } from '../engine/host.ts';
 import { hostDefaultRelease, resolveEngineSpec } from '../engine/spec.ts';
-import { ENGINE_BASE, localTag } from '../images/catalog.ts';
+import { BUILDKIT_BASE, ENGINE_BASE, localTag } from '../images/catalog.ts';
 import { imageExists } from '../images/images.ts';
 import { board, provisionMatrix } from '../runner/command.ts';
 import { addRunOptions } from '../runner/options.ts';
@@ -58,7 +58,8 @@ export function bundleCommand(): Command {
         if (req.kind === 'image' && req.id === 'registry') contents.cacheDirs.push('tools/docker-registry-trixie');
         if (req.kind === 'tool') contents.cacheDirs.push(rel(path.dirname((e.result as unknown as { path: string }).path)));
       }
-      if (await imageExists(engineConfig, localTag(ENGINE_BASE))) contents.images.push(localTag(ENGINE_BASE));
+      // the bases the lab's images are layered on: a rebuild on the importing machine needs no Debian mirror
+      for (const base of [ENGINE_BASE, BUILDKIT_BASE]) if (await imageExists(engineConfig, localTag(base))) contents.images.push(localTag(base));
       contents.cacheDirs = [...new Set(contents.cacheDirs)].filter((d) => !d.startsWith('..'));
       // Import loads only lab names (image-archive.ts): an official image stays out, and the importing
       // machine pulls it or builds the lab's own.

@@ -1,6 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CASE_BASE, ENGINE_BASE, buildkitRootlessSpec, buildkitSpec, debianDindSpec, localTag, recipeHash, registrySpec, sourceDindSpec, type BuiltEngine } from './catalog.ts';
+import {
+  BUILDKIT_BASE,
+  CASE_BASE,
+  ENGINE_BASE,
+  buildkitRootlessSpec,
+  buildkitSpec,
+  debianDindSpec,
+  localTag,
+  recipeHash,
+  registrySpec,
+  sourceDindSpec,
+  type BuiltEngine,
+} from './catalog.ts';
 import { debootstrapFix } from './images.ts';
 
 const engine: BuiltEngine = {
@@ -68,7 +80,7 @@ describe('image catalog', () => {
     expect(spec.official).toEqual(['moby/buildkit:v0.17.1-rootless']);
     expect(spec.recipe).toMatchObject({
       kind: 'layer',
-      base: 'engine-base',
+      base: 'buildkit-base',
       entrypoint: ['rootlesskit', 'buildkitd'],
       user: '1000:1000',
       env: { XDG_RUNTIME_DIR: '/run/user/1000', BUILDKIT_HOST: 'unix:///run/user/1000/buildkit/buildkitd.sock' },
@@ -82,6 +94,21 @@ describe('image catalog', () => {
     const hash = (s: typeof spec) => recipeHash(s, () => 'base:1');
     expect(hash(spec)).not.toBe(hash(rootful));
     expect(hash({ ...spec, recipe: { ...spec.recipe, run: 'true' } })).not.toBe(hash(spec));
+  });
+
+  it('lays BuildKit on buildkit-base: git core, busybox as sh, uidmap, and no Perl, apt or dpkg', () => {
+    const bk = buildkitSpec('v0.17.1', { buildkitd: { path: '/a', sha256: '1' }, buildctl: { path: '/b', sha256: '2' }, runc: { path: '/c', sha256: '3' } }, {});
+    expect(bk.recipe).toMatchObject({ kind: 'layer', base: BUILDKIT_BASE.id });
+    const r = BUILDKIT_BASE.recipe;
+    if (r.kind !== 'debs') throw new Error('a debs recipe');
+    expect(r.packages).toEqual(expect.arrayContaining(['git', 'libcurl3t64-gnutls', 'busybox-static', 'uidmap', 'ca-certificates']));
+    for (const p of r.packages) expect(p).not.toMatch(/perl|^apt$|^dpkg$|^bash$|^coreutils$/);
+    expect(r.keep).toEqual(expect.arrayContaining(['/usr/bin/git', '/usr/lib/git-core/git-remote-https', '/usr/lib/git-core/git-submodule', '/usr/bin/newuidmap']));
+    expect(r.links['/usr/bin/sh']).toBe('busybox');
+    // its tag follows its recipe
+    const hash = recipeHash(BUILDKIT_BASE);
+    expect(recipeHash({ ...BUILDKIT_BASE, recipe: { ...r, keep: [...r.keep, '/usr/bin/x'] } })).not.toBe(hash);
+    expect(recipeHash({ ...BUILDKIT_BASE, recipe: { ...r, packages: [...r.packages, 'x'] } })).not.toBe(hash);
   });
 
   it('keeps the tags of layer recipes that set no script, user, env or volume (no rebuild of what exists)', () => {

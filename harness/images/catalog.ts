@@ -1,8 +1,10 @@
 // The images the lab needs, where each may come from, and the recipe of its local build. Pure data and
 // pure hashing: building and pulling live in images.ts.
 //
-// Two kinds of recipe:
+// Three kinds of recipe:
 // - rootfs: debootstrap a Debian suite with some packages, add files, `docker import` (one layer);
+// - debs: a few Debian packages unpacked (no dpkg, apt or maintainer scripts), only the named programs and the
+//   shared libraries they load kept, `docker import` (one layer): the BuildKit images' small base;
 // - layer: a catalog image plus files (engine, BuildKit and registry binaries) committed on top.
 // A local build is tagged buildx-lab/<id>:<hash of its recipe>, so a changed recipe is a new tag and an
 // unchanged one is reused. Binaries are identified by their sha256 (from their build's meta.json).
@@ -20,6 +22,21 @@ export interface RootfsRecipe {
   cmd: string[];
   /** target path -> host file, hashed by content */
   files: Record<string, string>;
+}
+
+export interface DebsRecipe {
+  kind: 'debs';
+  suite: string;
+  /** every package whose files are needed, dependencies included (apt resolves nothing here) */
+  packages: string[];
+  /** programs kept (absolute paths in the packages), each with the shared libraries it loads */
+  keep: string[];
+  /** link -> what it points to (busybox as sh, git builtins under their dashed names) */
+  links: Record<string, string>;
+  /** target path -> content */
+  text: Record<string, string>;
+  entrypoint: string[];
+  cmd: string[];
 }
 
 export interface LayerFile {
@@ -53,13 +70,15 @@ export interface ImageSpec {
   description: string;
   /** official images used instead when present or pullable */
   official: string[];
-  recipe: RootfsRecipe | LayerRecipe;
+  recipe: RootfsRecipe | DebsRecipe | LayerRecipe;
   /** for the registry: where its config goes */
   registry?: { configPath: string };
 }
 
 const recipesDir = new URL('./recipes/', import.meta.url);
 export const recipeScriptPath = fileURLToPath(new URL('debootstrap-image.sh', recipesDir));
+/** The builder of debs recipes, hashed into their tags as the debootstrap script is into rootfs tags. */
+export const debsBuilderPath = fileURLToPath(new URL('./debs-image.ts', import.meta.url));
 export const dindEntrypointPath = fileURLToPath(new URL('lab-dind-entrypoint.sh', recipesDir));
 
 /** Everything a DinD engine, BuildKit or the registry needs at run time; the engines' own binaries come on top. */
@@ -76,6 +95,62 @@ export const ENGINE_BASE: ImageSpec = {
     entrypoint: [],
     cmd: ['sh'],
     files: {},
+  },
+};
+
+/**
+ * The BuildKit images' base: git's core (git, git-remote-http(s) and the submodule script) and the shared
+ * libraries they load, BuildKit needing the `git` binary for git contexts; busybox for git-submodule's shell and
+ * sed; uidmap's newuidmap/newgidmap for the rootless variant; a CA bundle, passwd/group and /tmp. No Perl, apt,
+ * dpkg, coreutils, iptables or openssl: a cell's builder needs none of them.
+ */
+export const BUILDKIT_BASE: ImageSpec = {
+  id: 'buildkit-base',
+  role: 'base',
+  description: "Debian trixie's git core, busybox and uidmap with their shared libraries only, a CA bundle, passwd/group (no apt, dpkg, Perl)",
+  official: [],
+  recipe: {
+    kind: 'debs',
+    suite: 'trixie',
+    packages: [
+      ...['git', 'busybox-static', 'uidmap', 'ca-certificates', 'libc6', 'libgcc-s1', 'zlib1g', 'libexpat1', 'libpcre2-8-0'],
+      // libcurl3t64-gnutls and its dependencies (apt-cache depends --recurse, Perl-free)
+      ...['libcurl3t64-gnutls', 'libbrotli1', 'libcom-err2', 'libffi8', 'libgmp10', 'libgnutls30t64', 'libgssapi-krb5-2', 'libhogweed6t64'],
+      ...['libidn2-0', 'libk5crypto3', 'libkeyutils1', 'libkrb5-3', 'libkrb5support0', 'libldap2', 'libnettle8t64', 'libnghttp2-14'],
+      ...['libnghttp3-9', 'libngtcp2-16', 'libngtcp2-crypto-gnutls8', 'libp11-kit0', 'libpsl5t64', 'librtmp1', 'libsasl2-2', 'libssh2-1t64'],
+      ...['libssl3t64', 'libtasn1-6', 'libunistring5', 'libzstd1'],
+      // uidmap's
+      ...['libaudit1', 'libbsd0', 'libmd0', 'libselinux1', 'libcap-ng0'],
+    ],
+    keep: [
+      '/usr/bin/git',
+      '/usr/lib/git-core/git-remote-http',
+      '/usr/lib/git-core/git-remote-https',
+      '/usr/lib/git-core/git-submodule',
+      '/usr/lib/git-core/git-sh-setup',
+      '/usr/lib/git-core/git-sh-i18n',
+      '/usr/lib/git-core/git-sh-i18n--envsubst',
+      '/usr/bin/busybox',
+      '/usr/bin/newuidmap',
+      '/usr/bin/newgidmap',
+    ],
+    links: {
+      // Debian's static busybox is a standalone shell: the sed, basename, mkdir... that git-submodule and the
+      // rootless recipe's script run are its own applets, no link needed
+      '/usr/bin/sh': 'busybox',
+      // builtins run by their dashed names (a local or file:// fetch, as a submodule's, runs git-upload-pack through sh)
+      '/usr/lib/git-core/git-upload-pack': '../../bin/git',
+      '/usr/lib/git-core/git-receive-pack': '../../bin/git',
+    },
+    text: {
+      '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
+      '/etc/group': 'root:x:0:\nnogroup:x:65534:\n',
+      '/etc/nsswitch.conf': 'passwd: files\ngroup: files\nhosts: files dns\n',
+      // a templates directory, so `git init` (BuildKit's git source runs it) logs no "templates not found" into builds
+      '/usr/share/git-core/templates/info/exclude': '',
+    },
+    entrypoint: [],
+    cmd: ['sh'],
   },
 };
 
@@ -171,7 +246,7 @@ export function registrySpec(binary: { path: string; sha256: string; debVersion:
   };
 }
 
-/** BuildKit for the docker-container and remote drivers: buildkitd, buildctl and runc on engine-base. */
+/** BuildKit for the docker-container and remote drivers: buildkitd, buildctl and runc on buildkit-base. */
 /** What a BuildKit image was built from: the Go module proxy, or (its text) a commit of a Git repository. */
 export interface BuildkitOrigin {
   /** "git commit <sha> (tag v0.17.1) of /src/buildkit": no official image stands in for it */
@@ -194,7 +269,7 @@ export function buildkitSpec(
     role: 'buildkit',
     description: `BuildKit ${version} (buildkitd, buildctl, runc) built from ${origin.git ?? 'the Go module proxy'}`,
     official: origin.git ? [] : [`moby/buildkit:${version}`],
-    recipe: { kind: 'layer', base: ENGINE_BASE.id, files, entrypoint: ['buildkitd'], cmd: [], labels },
+    recipe: { kind: 'layer', base: BUILDKIT_BASE.id, files, entrypoint: ['buildkitd'], cmd: [], labels },
   };
 }
 
@@ -216,7 +291,9 @@ export function buildkitRootlessSpec(
   for (const [name, b] of Object.entries(binaries)) files[`/usr/bin/${name}`] = { source: b.path, sha256: b.sha256, mode: name.startsWith('new') ? 0o4755 : 0o755 };
   const home = '/home/user';
   const run = [
-    `useradd -u ${ROOTLESS_UID} -m -d ${home} user`,
+    // busybox's sh and applets: buildkit-base has no useradd
+    `echo 'user:x:${ROOTLESS_UID}:${ROOTLESS_UID}::${home}:/bin/sh' >> /etc/passwd`,
+    `echo 'user:x:${ROOTLESS_UID}:' >> /etc/group`,
     `mkdir -p /run/user/${ROOTLESS_UID} ${home}/.local/tmp ${home}/.local/share/buildkit`,
     `chown -R ${ROOTLESS_UID}:${ROOTLESS_UID} /run/user/${ROOTLESS_UID} ${home}`,
     'echo user:100000:65536 > /etc/subuid',
@@ -231,7 +308,7 @@ export function buildkitRootlessSpec(
     official: origin.git ? [] : [`moby/buildkit:${version}-rootless`],
     recipe: {
       kind: 'layer',
-      base: ENGINE_BASE.id,
+      base: BUILDKIT_BASE.id,
       files,
       entrypoint: ['rootlesskit', 'buildkitd'],
       cmd: [],
@@ -250,7 +327,7 @@ export function buildkitRootlessSpec(
   };
 }
 
-export const BASE_IMAGES: Readonly<Record<string, ImageSpec>> = { [ENGINE_BASE.id]: ENGINE_BASE, [CASE_BASE.id]: CASE_BASE };
+export const BASE_IMAGES: Readonly<Record<string, ImageSpec>> = { [ENGINE_BASE.id]: ENGINE_BASE, [CASE_BASE.id]: CASE_BASE, [BUILDKIT_BASE.id]: BUILDKIT_BASE };
 
 type ReadFile = (p: string) => Buffer;
 
@@ -270,6 +347,9 @@ export function recipeHash(
     h.update(JSON.stringify({ suite: r.suite, packages: r.packages }));
     h.update(readFile(recipeScriptPath));
     for (const target of Object.keys(r.files).sort()) h.update(target).update(readFile(r.files[target]!));
+  } else if (r.kind === 'debs') {
+    h.update(JSON.stringify({ suite: r.suite, packages: r.packages, keep: r.keep, links: Object.entries(r.links).sort(), text: Object.entries(r.text).sort() }));
+    h.update(readFile(debsBuilderPath));
   } else {
     h.update(baseTag(r.base));
     h.update(JSON.stringify(Object.entries(r.labels).sort()));

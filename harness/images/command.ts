@@ -6,7 +6,7 @@ import { EngineBuilder } from '../engine/binaries.ts';
 import { HostEngine } from '../engine/host.ts';
 import { loadEngineIndex } from '../engine/spec.ts';
 import { silentProgress, stderrProgress, writeConsole } from '../progress.ts';
-import { CASE_BASE, ENGINE_BASE, debianDindSpec, localTag, sourceDindSpec, type ImageSpec } from './catalog.ts';
+import { BASE_IMAGES, debianDindSpec, localTag, sourceDindSpec, type ImageSpec } from './catalog.ts';
 import { listLabImages, pruneLabImages } from './images.ts';
 import { registryImageSpec } from './registry-image.ts';
 
@@ -39,7 +39,8 @@ export function imagesCommand(): Command {
  * engine and BuildKit recipes, which themselves build on images/.
  */
 export async function currentImageTags(config: LabConfig): Promise<Set<string>> {
-  const specs: ImageSpec[] = [ENGINE_BASE, CASE_BASE];
+  // every base: a BuildKit image's rebuild needs buildkit-base's tag, not only its layers
+  const specs: ImageSpec[] = Object.values(BASE_IMAGES);
   const index = loadEngineIndex();
   for (const d of Object.values(index.debian)) specs.push(debianDindSpec(d.suite, d.version));
   const builder = new EngineBuilder(config, silentProgress);

@@ -1,7 +1,8 @@
 // Makes an image of the catalog available on the host engine: official when present or pullable,
 // otherwise built locally (once, under a lock, tagged by its recipe hash). Rootfs recipes run the lab's
 // own debootstrap (unpacked from Debian's package, never installed); layer recipes commit files onto a
-// catalog image with `docker create` + `docker cp` + `docker commit`, so no builder is needed.
+// catalog image with `docker create` + `docker cp` + `docker commit`, so no builder is needed; debs recipes
+// are built by debs-image.ts.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { run, runChecked } from '../exec.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { crossProcessLock } from '../provision/lock.ts';
 import { PrivateApt, hostSuite } from '../provision/debian.ts';
+import { buildDebsImage } from './debs-image.ts';
 import { BASE_IMAGES, localTag, recipeScriptPath, type ImageSpec, type LayerRecipe, type RootfsRecipe } from './catalog.ts';
 
 export interface ResolvedImage {
@@ -91,6 +93,7 @@ async function ensureImageOnce(config: LabConfig, spec: ImageSpec, progress: Pro
     async () => {
       if (await imageExists(config, tag)) return;
       if (spec.recipe.kind === 'rootfs') await buildRootfsImage(config, spec, spec.recipe, tag, progress, opts.signal);
+      else if (spec.recipe.kind === 'debs') await buildDebsImage(config, spec.recipe, tag, labelsOf(spec, tag), progress, opts.signal);
       else await buildLayerImage(config, spec, spec.recipe, tag, progress, opts);
     },
     opts.signal,

@@ -89,6 +89,11 @@ export class PrivateApt {
 
   /** Downloads `name` from `suite` into `destDir`; the private lists are refreshed when a day old. */
   async download(name: string, suite: DebianSuite, destDir: string, signal?: AbortSignal): Promise<FetchedDeb> {
+    return (await this.downloadAll([name], suite, destDir, signal))[0]!;
+  }
+
+  /** Downloads each of `names` from `suite` into `destDir` in one apt-get call (one lock, one start-up each saved). */
+  async downloadAll(names: readonly string[], suite: DebianSuite, destDir: string, signal?: AbortSignal): Promise<FetchedDeb[]> {
     await this.requireTools();
     mkdirSync(path.join(this.stateDir, 'lists', 'partial'), { recursive: true });
     mkdirSync(path.join(this.stateDir, 'cache', 'archives', 'partial'), { recursive: true });
@@ -115,12 +120,15 @@ export class PrivateApt {
     }
     mkdirSync(destDir, { recursive: true });
     const before = new Set(readdirSync(destDir));
-    const d = await run([...apt, 'download', `${name}/${suite}`], { env: this.env, cwd: destDir, timeoutMs: 10 * 60_000, signal });
-    const file = readdirSync(destDir).find((f) => !before.has(f) && f.startsWith(`${name}_`) && f.endsWith('.deb'));
-    if (d.exitCode !== 0 || !file) {
-      throw new ProvisionError(`apt-get download ${name}/${suite} from ${shown} failed: ${scrubUrl(d.stderr.trim().split('\n').slice(-3).join(' '), mirror)}`);
-    }
-    return { name, version: decodeURIComponent(file.split('_')[1] ?? ''), file: path.join(destDir, file) };
+    const d = await run([...apt, 'download', ...names.map((n) => `${n}/${suite}`)], { env: this.env, cwd: destDir, timeoutMs: 10 * 60_000, signal });
+    const fresh = readdirSync(destDir).filter((f) => !before.has(f) && f.endsWith('.deb'));
+    return names.map((name) => {
+      const file = fresh.find((f) => f.startsWith(`${name}_`));
+      if (d.exitCode !== 0 || !file) {
+        throw new ProvisionError(`apt-get download ${name}/${suite} from ${shown} failed: ${scrubUrl(d.stderr.trim().split('\n').slice(-3).join(' '), mirror)}`);
+      }
+      return { name, version: decodeURIComponent(file.split('_')[1] ?? ''), file: path.join(destDir, file) };
+    });
   }
 
   /** Unpacks a .deb's files (not its maintainer scripts) into `dir`. */
