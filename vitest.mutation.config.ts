@@ -14,7 +14,8 @@ export default defineConfig({
       {
         test: {
           ...unitProject.test,
-          include: MUTATED.map((dir) => `harness/${dir}/*.test.ts`),
+          // the scenarios' judges are mutated too: their table tests sit beside them
+          include: [...MUTATED.map((dir) => `harness/${dir}/*.test.ts`), 'scenarios/*.test.ts'],
           exclude: [...(unitProject.test?.exclude ?? []), '**/*.timing.test.ts'],
         },
       },

@@ -48,6 +48,7 @@ describe('registry checks over what the lab read back', () => {
     ['no attestations expected, two found', { attestations: false }, two, false, /has 2 attestation manifest/],
     ['absent expected, absent found', { exists: false }, { ok: false, problems: [{ code: 'not-found', where: 'x', detail: '' }] }, true, /absent$/],
     ['present expected, absent found', {}, { ok: false, problems: [{ code: 'not-found', where: 'x', detail: '' }] }, false, /absent$/],
+    ['absent expected, present found', { exists: false }, two, false, /^registry lab\/c\/app:v1: present$/],
     [
       'an annotation that the index lacks',
       { annotations: { 'org.opencontainers.image.title': 'app' } },
@@ -83,6 +84,7 @@ describe("engine image checks over the engine's answers", () => {
   it.each<[string, Partial<Extract<Check, { kind: 'image' }>>, (args: readonly string[]) => RunResult, boolean, RegExp]>([
     ['present', {}, engine({}), true, /present \(sha256:1 linux\/amd64\)/],
     ['absent, as expected', { exists: false }, () => fail('No such image'), true, /absent$/],
+    ['absent, where present was expected', {}, () => fail('No such image'), false, /^engine image app-c1: absent$/],
     ['present, where absent was expected', { exists: false }, engine({}), false, /present$/],
     [
       'every platform asked for',
@@ -99,6 +101,27 @@ describe("engine image checks over the engine's answers", () => {
     const r = await checkState(port({ docker }), { kind: 'image', ref, ...check } as Check);
     expect(r.holds).toBe(holds);
     expect(r.detail).toMatch(detail);
+  });
+});
+
+describe("file and state checks over the cell's paths", () => {
+  it('look in the context for file: and in Buildx state for state:', async () => {
+    const asked: string[] = [];
+    const p = port();
+    p.sandbox = {
+      resolveInContext: async (paths) => {
+        asked.push(`context ${paths.join()}`);
+        return [{ kind: 'none' }] as never;
+      },
+      resolveInState: async (paths) => {
+        asked.push(`state ${paths.join()}`);
+        return [{ kind: 'dir' }] as never;
+      },
+      look: async () => ({}) as never,
+    };
+    expect(await checkState(p, { kind: 'file', path: 'out/x', exists: false })).toEqual({ holds: true, detail: 'out/x: absent' });
+    expect((await checkState(p, { kind: 'state', path: 'instances/b', exists: true })).holds).toBe(true);
+    expect(asked).toEqual(['context out/x', 'state instances/b']);
   });
 });
 
