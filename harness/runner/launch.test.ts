@@ -5,8 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
 import { META, pullStreamCells } from '../report/fixtures.test-helpers.ts';
 import { writeReports } from '../report/write.ts';
-import { REPORT_MARKER, claimReportDir, cleanReportSubdir, foreignDirProblem, newRunId } from './launch.ts';
-import { runSpecSchema } from './run-spec.ts';
+import { PassThrough } from 'node:stream';
+import { labConfig } from '../config.ts';
+import { ProgressBoard } from '../progress-board.ts';
+import { REPORT_MARKER, claimReportDir, cleanReportSubdir, foreignDirProblem, newRunId, prepareRun } from './launch.ts';
+import { runSpecSchema, type RunSpec } from './run-spec.ts';
 
 let root: string;
 beforeEach(() => {
@@ -107,5 +110,29 @@ describe('a report directory of someone else', () => {
     chmodSync(dir, 0o777);
     expect(() => claimReportDir(dir)).toThrow(/writable by everyone/);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('prepareRun on a replayed spec', () => {
+  it("refuses an untrusted cell's git requirement on a repository the user did not name, before any engine or fetch", async () => {
+    const commit = 'a'.repeat(40);
+    const caseDir = at('their-case');
+    mkdirSync(caseDir);
+    const replay = {
+      cells: [{ source: { kind: 'case', dir: caseDir, trust: 'project' }, requires: ['buildkit:g0123456789ab'] }],
+      requirements: {
+        'buildkit:g0123456789ab': { kind: 'buildkit', version: 'g0123456789ab', git: { repo: '/home/alice/src/private', rev: 'main', commit, label: 'g0123456789ab' } },
+      },
+    } as unknown as RunSpec;
+    // no engine answers at this DOCKER_HOST: the refusal must come first
+    const config = labConfig({ ...process.env, DOCKER_HOST: `unix://${at('no-engine.sock')}`, BUILDX_LAB_BUILDKIT_GIT: '', BUILDX_LAB_BUILDX_GIT: '' });
+    const board = new ProgressBoard({ live: false, stream: new PassThrough() as unknown as NodeJS.WriteStream });
+    const run = prepareRun(
+      config,
+      { replay, sources: [], argv: ['run', '--spec'], command: 'run', matrix: 'full', filters: {}, repeat: 1, jobs: 1, reportDir: at('reports') },
+      board,
+    );
+    await expect(run).rejects.toThrow(UsageError);
+    await expect(run).rejects.toThrow(/refusing the untrusted case .*their-case: it builds from git:\/home\/alice\/src\/private@a{40}/);
   });
 });

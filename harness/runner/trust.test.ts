@@ -9,7 +9,19 @@ import { UsageError } from '../errors.ts';
 import { shippedCases } from './command.ts';
 import { planRun } from './plan.ts';
 import type { PlannedCell, RunSpec } from './run-spec.ts';
-import { FIXTURE_CASES, caseSource, checkTrust, gateCaseGitSpecs, rootlessBlocker, gateUntrusted, isInside, retrust, trustFact, untrustedCases } from './trust.ts';
+import {
+  FIXTURE_CASES,
+  caseSource,
+  checkTrust,
+  gateCaseGitSpecs,
+  gateReplayedGitRequirements,
+  rootlessBlocker,
+  gateUntrusted,
+  isInside,
+  retrust,
+  trustFact,
+  untrustedCases,
+} from './trust.ts';
 
 const SHIPPED = '2969-ls-json-duplicates';
 const dirs: string[] = [];
@@ -250,6 +262,29 @@ describe('checkTrust', () => {
     const copy = path.join(tmp(), SHIPPED);
     cpSync(path.join(FIXTURE_CASES, SHIPPED), copy, { recursive: true });
     await expect(checkTrust(labConfig(), { cells: [planned(caseSource(copy, { trust: true }))] }, nowhere(), noRootless)).resolves.toEqual({});
+  });
+});
+
+describe('gateReplayedGitRequirements (a replayed run-spec.json)', () => {
+  const commit = 'a'.repeat(40);
+  const spec = (trust: 'untrusted' | 'user', repo: string) =>
+    ({
+      cells: [{ source: { kind: 'case', dir: '/tmp/their-case', trust }, requires: ['buildkit:g0123456789ab', 'image:registry'] }],
+      requirements: {
+        'buildkit:g0123456789ab': { kind: 'buildkit', version: 'g0123456789ab', git: { repo, rev: 'main', commit, label: 'g0123456789ab' } },
+        'image:registry': { kind: 'image', id: 'registry' },
+      },
+    }) as unknown as Pick<RunSpec, 'cells' | 'requirements'>;
+
+  it("refuses an untrusted cell whose BuildKit or Buildx is built from a repository the user did not name (the spec's word is not taken)", () => {
+    expect(() => gateReplayedGitRequirements(spec('untrusted', '/home/alice/src/private-buildkit'), [])).toThrow(
+      /refusing the untrusted case \/tmp\/their-case: it builds from git:\/home\/alice\/src\/private-buildkit@a{40}/,
+    );
+  });
+
+  it('lets through a repository the user configured, and cells the user trusts', () => {
+    expect(() => gateReplayedGitRequirements(spec('untrusted', '/src/buildkit'), ['/src/buildkit'])).not.toThrow();
+    expect(() => gateReplayedGitRequirements(spec('user', '/home/alice/src/private-buildkit'), [])).not.toThrow();
   });
 });
 

@@ -172,3 +172,19 @@ export function gateCaseGitSpecs(source: CellSource, caseSpecs: readonly string[
       'Fix: name the repository yourself (--buildx/--buildkit git:<repo>@<rev>, BUILDX_LAB_BUILDX_GIT or BUILDX_LAB_BUILDKIT_GIT), or read the case and pass --trust.',
   );
 }
+
+/**
+ * A replayed run spec's git requirements are input from elsewhere too: an untrusted cell of it may build only
+ * from repositories the user named (`configured`), as when a run is planned (gateCaseGitSpecs). Checked
+ * before anything is fetched; throws UsageError naming the case and the repository.
+ */
+export function gateReplayedGitRequirements(spec: Pick<RunSpec, 'cells' | 'requirements'>, configured: readonly string[]): void {
+  for (const cell of spec.cells) {
+    const specs = cell.requires.flatMap((id) => {
+      const r = spec.requirements[id];
+      const git = r && (r.kind === 'buildx' || r.kind === 'buildkit') ? r.git : undefined;
+      return git ? [`git:${git.repo}@${git.commit}`] : [];
+    });
+    gateCaseGitSpecs(cell.source, specs, [], configured);
+  }
+}
