@@ -183,7 +183,13 @@ export class S3Server {
     const copies = x.req.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'x-amz-copy-source').length;
     if (copies > 1) return this.#refuse(x, 400, 'InvalidArgument', 'x-amz-copy-source is given more than once');
     const route = s3Route(
-      { method: x.method, path: x.path, query: x.query, ...(copy !== undefined ? { copySource: Array.isArray(copy) ? copy.join(',') : copy } : {}) },
+      {
+        method: x.method,
+        path: x.path,
+        query: x.query,
+        ...(copy !== undefined ? { copySource: Array.isArray(copy) ? copy.join(',') : copy } : {}),
+        ...(x.req.headers['x-amz-copy-source-range'] !== undefined ? { copyRange: true } : {}),
+      },
       x.client ? this.#buckets.get(x.client) : undefined,
     );
     if ('status' in route) return this.#refuse(x, route.status, route.code, route.why);

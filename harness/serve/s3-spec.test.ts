@@ -36,6 +36,10 @@ describe('s3Route', () => {
     ['a bad escape', req('PUT', `/${OWN}/a%zz`), OWN, 400, /not plain/],
     ['a copy from another bucket', req('PUT', `/${OWN}/x`, { copySource: '/lab-c9999-1/secret' }), OWN, 403, /copy-source/],
     ['a copy with a dot-dot source', req('PUT', `/${OWN}/x`, { copySource: `${OWN}/a/../../y` }), OWN, 403, /copy-source/],
+    // copies are bytes no upload cap counts: a thousand copies of one upload would fill the host's disk
+    ['a copy onto another key', req('PUT', `/${OWN}/b`, { copySource: `/${OWN}/a` }), OWN, 403, /only onto the same key/],
+    ['a part copy', req('PUT', `/${OWN}/a`, { copySource: `/${OWN}/a`, query: 'partNumber=1&uploadId=u' }), OWN, 403, /part copies/],
+    ['a ranged copy', req('PUT', `/${OWN}/a`, { copySource: `/${OWN}/a`, copyRange: true }), OWN, 403, /part copies/],
     ['OPTIONS', req('OPTIONS', `/${OWN}/x`), OWN, 405, /not served/],
     ['PATCH', req('PATCH', `/${OWN}/x`), OWN, 405, /not served/],
   ] as const)('refuses %s', (_, r, own, status, why) => {
@@ -44,9 +48,9 @@ describe('s3Route', () => {
     expect('why' in route && route.why).toMatch(why);
   });
 
-  it('allows a copy inside the bucket, with or without the leading slash and a version', () => {
-    expect(s3Route(req('PUT', `/${OWN}/b`, { copySource: `/${OWN}/a` }), OWN)).toEqual({ bucket: OWN, key: 'b' });
-    expect(s3Route(req('PUT', `/${OWN}/b`, { copySource: `${OWN}/blobs/sha256%3Aab?versionId=1` }), OWN)).toEqual({ bucket: OWN, key: 'b' });
+  it("allows the in-place copy BuildKit's cache makes to refresh an object, with or without the leading slash and a version", () => {
+    expect(s3Route(req('PUT', `/${OWN}/a`, { copySource: `/${OWN}/a` }), OWN)).toEqual({ bucket: OWN, key: 'a' });
+    expect(s3Route(req('PUT', `/${OWN}/blobs/sha256:ab`, { copySource: `${OWN}/blobs/sha256%3Aab?versionId=1` }), OWN)).toEqual({ bucket: OWN, key: 'blobs/sha256:ab' });
   });
 });
 

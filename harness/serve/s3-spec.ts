@@ -93,6 +93,8 @@ export interface S3Request {
   query: string;
   /** x-amz-copy-source, when the request has one */
   copySource?: string;
+  /** x-amz-copy-source-range is present */
+  copyRange?: boolean;
 }
 
 export type S3Route = { bucket: string; key?: string } | { status: number; code: string; why: string };
@@ -135,6 +137,10 @@ export function s3Route(r: S3Request, own: string | undefined): S3Route {
   if (r.copySource !== undefined) {
     const src = /^\/?([^/]+)\/(.+?)(?:\?versionId=[^&]*)?$/s.exec(r.copySource);
     if (!src || src[1] !== own || plainKey(src[2]!) === undefined) return deny("x-amz-copy-source must name an object in this cell's own bucket");
+    // A copy adds bytes no upload cap counts: only the in-place copy BuildKit's cache makes to refresh an
+    // object (source and destination the same key), never a part copy or a range.
+    if (plainKey(src[2]!) !== key) return deny('a copy is served only onto the same key (an in-place refresh); copies to another key would grow the bucket past the upload cap');
+    if (r.copyRange || /(?:^|&)(partNumber|uploadId)=/.test(r.query)) return deny('part copies (UploadPartCopy, x-amz-copy-source-range) are not served');
   }
   return { bucket, key };
 }
