@@ -29,6 +29,11 @@ describe('references', () => {
     expect(resolveRefs([{ from: 'trace', pointer: '/body/stackFrames/0/id' }], lines)).toEqual([11]);
     expect(() => resolveRefs({ from: 'trace', pointer: '/body/stackFrames/1/id' }, lines)).toThrow('trace has nothing at /body/stackFrames/1/id');
     expect(() => resolveRefs({ from: 'nope', pointer: '/body' }, lines)).toThrow('nope has no response or event');
+    // a thousand references to one large response: refused before the message is made (review s4 F3)
+    const big = { src: { response: { type: 'response', seq: 9, request_seq: 8, success: true, command: 'source', body: { content: 'x'.repeat(100_000) } } } } as never;
+    const many = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`a${i}`, { from: 'src', pointer: '/body/content' }]));
+    expect(() => resolveRefs(many, big)).toThrow(/bring more than 1024 KiB into one request \(the last: src \/body\/content\)/);
+    expect(resolveRefs({ a: { from: 'src', pointer: '/body/content' } }, big)).toEqual({ a: 'x'.repeat(100_000) });
   });
 });
 

@@ -106,18 +106,27 @@ export function launchProblem(args: unknown, context: string): string | undefine
   return undefined;
 }
 
-/** Fills references with what earlier lines received; throws an Error naming the reference when it is not there. Pure. */
-export function resolveRefs(v: unknown, lines: DapTranscript['lines']): unknown {
+/** What references may bring into one request, as JSON: a reference carries an id or a path, not a file (review s4 F3). */
+export const MAX_RESOLVED_BYTES = 1 << 20;
+
+/**
+ * Fills references with what earlier lines received; throws an Error naming the reference when it is not
+ * there, or when the values they bring add up to more than MAX_RESOLVED_BYTES (a thousand references to one
+ * large response would otherwise make a message of gigabytes in the lab's own process). Pure.
+ */
+export function resolveRefs(v: unknown, lines: DapTranscript['lines'], budget = { left: MAX_RESOLVED_BYTES }): unknown {
   if (isDapRef(v)) {
     const l = lines[v.from];
     const msg = l?.response ?? l?.event;
     if (!msg) throw new Error(`${v.from} has no response or event to take ${v.pointer} from`);
     const at = atJsonPointer(msg, v.pointer);
     if (!at.found) throw new Error(`${v.from} has nothing at ${v.pointer} (${clip(JSON.stringify(msg), 300)})`);
+    budget.left -= JSON.stringify(at.value ?? null).length;
+    if (budget.left < 0) throw new Error(`the references of this line bring more than ${MAX_RESOLVED_BYTES >> 10} KiB into one request (the last: ${v.from} ${v.pointer})`);
     return at.value;
   }
-  if (Array.isArray(v)) return v.map((x) => resolveRefs(x, lines));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveRefs(x, lines)]));
+  if (Array.isArray(v)) return v.map((x) => resolveRefs(x, lines, budget));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveRefs(x, lines, budget)]));
   return v;
 }
 

@@ -168,6 +168,12 @@ describe('buildx argv: create --leave starts nothing, so it names no image', () 
     expect(() => buildx('create', '--name', 'b', '--leave=false', '--node', 'b1')).toThrow(/must name the lab's BuildKit image/);
     expect(() => buildx('create', '--name', 'b', '--node', 'b1')).toThrow(/must name the lab's BuildKit image/);
   });
+
+  it("is no leave when --leave is another flag's value or the create also boots a builder (review s4 F4)", () => {
+    expect(() => buildx('create', '--name', 'evil', '--driver', 'docker-container', '--config', '--leave', '--bootstrap')).toThrow(/must name the lab's BuildKit image/);
+    expect(() => buildx('create', '--name', 'evil', '--driver', 'docker-container', '--buildkitd-config', '--leave', '--bootstrap')).toThrow(/must name the lab's BuildKit image/);
+    expect(() => buildx('create', '--leave', '--name', 'b', '--node', 'b1', '--bootstrap')).toThrow(/must name the lab's BuildKit image/);
+  });
 });
 
 describe("homePathProblem: files under the cell's own HOME", () => {
@@ -203,6 +209,11 @@ describe('env a case may not set', () => {
     'GIT_CONFIG_KEY_0',
     'GIT_CONFIG_PARAMETERS',
     'GIT_EXEC_PATH',
+    // git's repository and global config, where core.fsmonitor runs a program (review s4 F5)
+    'GIT_DIR',
+    'GIT_WORK_TREE',
+    'GIT_INDEX_FILE',
+    'XDG_CONFIG_HOME',
     'LD_PRELOAD',
     'LD_LIBRARY_PATH',
     'LD_AUDIT',
@@ -217,6 +228,8 @@ describe('env a case may not set', () => {
     'BUILDX_NO_DEFAULT_ATTESTATIONS',
     'BUILDX_GIT_LABELS',
     'GIT_AUTHOR_NAME',
+    'GIT_COMMITTER_DATE',
+    'GIT_AUTH_TOKEN',
     'BUILDX_BUILDER',
     'DOCKER_CONTEXT',
     'TAG',

@@ -31,12 +31,17 @@ const LAB_OWNED_ENV: Record<string, string> = {
   BASH_ENV: 'makes a shell run a file at start',
 };
 
-/** git's variables that run programs (ssh, askpass, proxy, exec path) or inject config (core.fsmonitor, core.sshCommand). */
-const GIT_PROGRAMS = /^(GIT_(SSH|SSH_COMMAND|EXEC_PATH|ASKPASS|PROXY_COMMAND|EXTERNAL_DIFF|PAGER|EDITOR|TEMPLATE_DIR)|GIT_CONFIG.*|SSH_ASKPASS)$/;
+/**
+ * git's own variables, every one: some run programs (ssh, askpass, proxy, exec path), the rest choose the
+ * repository or config git reads (GIT_DIR, GIT_CONFIG*), where core.fsmonitor or core.sshCommand runs one;
+ * and XDG_CONFIG_HOME, whose git/config git reads as the global config (review s4 F5). Left to cases: a
+ * commit's author and committer, and GIT_AUTH_TOKEN and GIT_AUTH_HEADER, BuildKit's build-secret names.
+ */
+const GIT_PROGRAMS = /^(GIT_(?!(AUTH_(TOKEN|HEADER)|(AUTHOR|COMMITTER)_(NAME|EMAIL|DATE))$).*|SSH_ASKPASS|XDG_CONFIG_HOME)$/;
 
 /** Why `name` may not be set by a case, or undefined when it may. Pure. */
 export function labOwnedEnv(name: string): string | undefined {
-  if (GIT_PROGRAMS.test(name)) return `${name} makes git run a program or read a config that can (Buildx runs git on the context for its labels)`;
+  if (GIT_PROGRAMS.test(name)) return `${name} makes git run a program or read a config or repository that can (Buildx runs git on the context for its labels)`;
   if (name.startsWith('LD_')) return `${name} is the dynamic loader's (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, ...): it would load code into every program the lab runs in the cell`;
   const why = LAB_OWNED_ENV[name];
   return why ? `${name} ${why}` : undefined;
@@ -279,7 +284,11 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
   // which a step can build and load first.
   const driver = flagUses(argv, ['driver'], '').at(-1)?.value ?? 'docker-container';
   // `create --leave` takes a node out of a builder and starts nothing (pflag's true spellings)
-  const leave = argv.some((a) => a === '--leave' || /^--leave=(1|t|T|TRUE|true|True)$/.test(a));
+  // Only a create that does nothing else: `--leave` may be another flag's value (`--config --leave`), and a
+  // create that also names a driver, options, config or bootstrap starts a builder (review s4 F4).
+  const leave =
+    argv.some((a) => a === '--leave' || /^--leave=(1|t|T|TRUE|true|True)$/.test(a)) &&
+    !argv.some((a) => /^--(driver|driver-opt|bootstrap|config|buildkitd-config|buildkitd-flags|platform|append|use)(=|$)/.test(a));
   if (subcommand(argv) === 'create' && !['remote', 'docker'].includes(driver) && !image && !leave) {
     throw new Error(`create of a ${driver} builder must name the lab's BuildKit image: add --driver-opt image=\${buildkitImage} (Buildx runs the image privileged)`);
   }
