@@ -43,7 +43,7 @@ export interface StartedRun {
 export function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): StartedRun {
   const child = execa('node', [CLI, ...args], { env, detached: true, reject: false, all: true });
   let seen = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const waiters: { re: RegExp; resolve: () => void; reject: (e: Error) => void }[] = [];
   child.all?.on('data', (d: Buffer) => {
     seen += d.toString();
     for (const w of waiters.splice(0)) (w.re.test(seen) ? w.resolve : () => waiters.push(w))();
@@ -58,8 +58,18 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): 
           clearTimeout(t);
           resolve();
         },
+        reject: (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
       });
     });
+  // a run that ends without printing the line never will: say so at once, with what it printed
+  void child.then((r) => {
+    for (const w of waiters.splice(0)) w.reject(new Error(`the run ended (exit ${r.exitCode}) without a line matching ${w.re}; output:\n${seen.slice(-3000)}`));
+  });
   const runId = saw(/\brun (r[0-9a-z]+): \d+ cells/).then(() => /\brun (r[0-9a-z]+): \d+ cells/.exec(seen)![1]!);
+  // a test that never asks for the run id must not get an unhandled rejection from a run that printed none
+  runId.catch(() => undefined);
   return { child, runId, saw };
 }
