@@ -73,4 +73,48 @@ describe('the packed lab', () => {
     expect(reports).toHaveLength(1);
     expect(existsSync(path.join(user, 'reports', reports[0]!, 'report.html'))).toBe(true);
   });
+  describe('on the Node a user has', () => {
+    /** Node `major` from the npm registry's `node` package (the way the clone's Makefile gets Node 24), in a prefix of the test's own. */
+    const nodeOf = async (major: number) => {
+      const prefix = path.join(work, `node${major}`);
+      const r = await execa('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', '--prefer-offline', `node@${major}`], {
+        all: true,
+        reject: false,
+      });
+      expect(r.exitCode, r.all).toBe(0);
+      return path.join(prefix, 'node_modules/.bin/node');
+    };
+    const binWith = (node: string, ...args: string[]) =>
+      execa(node, [path.join(user, 'node_modules/buildx-lab/bin/buildx-lab.mjs'), ...args], {
+        cwd: user,
+        reject: false,
+        all: true,
+        env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` },
+      });
+
+    it(
+      'runs on Node 22: check and repro --list of the case in the current directory',
+      async () => {
+        const node = await nodeOf(22);
+        expect((await execa(node, ['--version'])).stdout).toMatch(/^v22\./);
+        const check = await binWith(node, 'check', 'mycase');
+        expect(check.exitCode, check.all).toBe(0);
+        const list = await binWith(node, 'repro', 'mycase', '--list');
+        expect(list.exitCode, list.all).toBe(0);
+        expect(list.stdout).toMatch(/^case-mycase > buildx=v0\.21\.1\//m);
+      },
+      10 * 60_000,
+    );
+
+    it(
+      'says what to do on a Node older than 22, outside a clone (no project-local Node to fall back on)',
+      async () => {
+        const node = await nodeOf(20);
+        const r = await binWith(node, 'check', 'mycase');
+        expect(r.exitCode).toBe(2);
+        expect(r.stderr).toMatch(/^buildx-lab: Node v20\.\S+ is too old \(>= 22 needed\)\. Fix: install Node >= 22 \(Node 24 LTS recommended\) and run it again\.$/m);
+      },
+      10 * 60_000,
+    );
+  });
 });
