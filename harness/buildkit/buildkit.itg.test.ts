@@ -1,31 +1,21 @@
 // BuildKit images for the docker-container driver, proven end to end: published to the lab registry,
 // pulled by a DinD engine as a user's mirror would be, booted by Buildx, and used for a verified push.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINE_26, SID_BUILDX, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
-import { defineScenario } from '../scenario/definition.ts';
+import { ENGINE_26, SID_BUILDX, probeScenario, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
 import { BUILDKIT_VERSIONS } from './image.ts';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/s390x'];
 let t: TestLab;
 
 const pushWith = (version: string) =>
-  defineScenario({
-    id: `itg-buildkit-${version.replace(/\W/g, '')}`,
-    title: '',
-    links: [],
-    symptom: '',
-    axes: { buildx: [] },
-    expectations: [],
-    async observe(cell) {
-      const builder = await cell.bootBuilder({ driver: 'docker-container', buildkit: version });
-      if (builder.failed) return { error: builder.failed.stderr };
-      const inspect = builder.commands.at(-1)!.stdout;
-      const target = cell.target();
-      const push = await cell.buildx(['build', ...builder.args, '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, await cell.context('multiplatform-scratch')]);
-      const report = await cell.verify(target, PLATFORMS);
-      return { inspect, image: builder.image, push: push.exitCode, problems: report.problems, platforms: report.platforms };
-    },
-    judge: (o) => ({ observed: 'control', summary: JSON.stringify(o) }),
+  probeScenario(`itg-buildkit-${version.replace(/\W/g, '')}`, async (cell) => {
+    const builder = await cell.bootBuilder({ driver: 'docker-container', buildkit: version });
+    if (builder.failed) return { error: builder.failed.stderr };
+    const inspect = builder.commands.at(-1)!.stdout;
+    const target = cell.target();
+    const push = await cell.buildx(['build', ...builder.args, '--platform', PLATFORMS.join(','), '--push', '-t', target.ref, await cell.context('multiplatform-scratch')]);
+    const report = await cell.verify(target, PLATFORMS);
+    return { inspect, image: builder.image, push: push.exitCode, problems: report.problems, platforms: report.platforms };
   });
 
 describe('BuildKit images', () => {

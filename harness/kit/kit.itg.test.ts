@@ -10,8 +10,7 @@ import type { DeclaredOutcome } from '../model.ts';
 import { UsageError } from '../errors.ts';
 import { loadCase } from '../repro/case.ts';
 import { caseScenario } from '../repro/scenario.ts';
-import { BUILDKIT_17, ENGINE_26, SID_BUILDX, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
-import { defineScenario } from '../scenario/definition.ts';
+import { BUILDKIT_17, ENGINE_26, SID_BUILDX, probeScenario, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
 import type { BuilderSpec } from './builders.ts';
 
 let t: TestLab;
@@ -20,14 +19,9 @@ const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 
 /** Boots `spec`, builds and pushes two platforms with it, and reads the registry back. */
 const boots = (spec: BuilderSpec) =>
-  defineScenario({
-    id: `itg-builder-${spec.driver}`,
-    title: '',
-    links: [],
-    symptom: '',
-    axes: { buildx: [] },
-    expectations: [],
-    async observe(cell) {
+  probeScenario(
+    `itg-builder-${spec.driver}`,
+    async (cell) => {
       const builder = await cell.bootBuilder(spec);
       if (builder.failed) return { failed: `${builder.failed.argv.join(' ')}: ${builder.failed.stderr}` };
       const dir = await cell.context('multiplatform-scratch');
@@ -37,8 +31,8 @@ const boots = (spec: BuilderSpec) =>
       const report = push.exitCode === 0 ? await cell.verify(target, PLATFORMS) : undefined;
       return { failed: push.exitCode ? push.stderr : undefined, ok: report?.ok, platforms: report?.platforms, inspect: ls.stdout };
     },
-    judge: (o) => ({ observed: o.ok ? 'control' : 'unexpected', summary: JSON.stringify(o).slice(0, 2000) }),
-  });
+    (o) => ({ observed: o.ok ? 'control' : 'unexpected', summary: JSON.stringify(o).slice(0, 2000) }),
+  );
 
 // One lab for the whole file: both groups below use it.
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import { RUN_LABEL } from '../ownership/labels.ts';
 import { writeCellResult } from '../runner/cell.ts';
 import { toEngineImage } from '../runner/cell.ts';
 import type { EngineImageResult, ImageResult } from '../runner/provision.ts';
-import { BUILDKIT_17, ENGINE_26, SID_BUILDX, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
+import { BUILDKIT_17, ENGINE_26, SID_BUILDX, probeScenario, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
 import { defineScenario } from '../scenario/definition.ts';
 import { writeReports } from '../report/write.ts';
 
@@ -19,21 +19,16 @@ const mine = (kind: 'ps' | 'network') => docker(...(kind === 'ps' ? ['ps', '-aq'
 
 /** A cell whose body kills a lab component before pushing: the cell must end `error`, naming it. */
 const killing = (what: 'registry' | 'dind') =>
-  defineScenario({
-    id: `itg-kill-${what}`,
-    title: '',
-    links: [],
-    symptom: '',
-    axes: { buildx: [] },
-    expectations: [],
-    async observe(cell) {
+  probeScenario(
+    `itg-kill-${what}`,
+    async (cell) => {
       const dir = await cell.context('multiplatform-scratch');
       await docker('kill', what === 'registry' ? cell.lab.registry.id : cell.sandbox.dind.id);
       const r = await cell.buildx(['build', '--platform', 'linux/amd64', '--push', '-t', cell.target().ref, dir], { timeoutMs: 120_000 });
       return r.exitCode;
     },
-    judge: () => ({ observed: 'control', summary: 'should not be reached' }),
-  });
+    () => ({ observed: 'control', summary: 'should not be reached' }),
+  );
 
 /** A cell that needs only its engine (the registry may be gone by then): `buildx version` answers. */
 const engineOnly = defineScenario({
@@ -168,21 +163,16 @@ describe('lab session', () => {
   it("keeps a user's registry credentials out of the results and reports", async () => {
     const secret = 's3cr3t-fake-credential';
     const auth = Buffer.from(`labuser:${secret}`).toString('base64');
-    const leaky = defineScenario({
-      id: 'itg-credentials',
-      title: '',
-      links: [],
-      symptom: '',
-      axes: { buildx: [] },
-      expectations: [],
-      async observe(cell) {
+    const leaky = probeScenario(
+      'itg-credentials',
+      async (cell) => {
         const dir = await cell.context('multiplatform-scratch');
         await cell.sandbox.writeFiles([{ rel: 'docker/config.json', content: JSON.stringify({ auths: { 'registry:5000': { auth } } }) }]);
         await cell.sandbox.sh(`cat ${cell.sandbox.dockerConfigDir}/config.json`);
         return (await cell.buildx(['build', '--platform', 'linux/amd64', '--push', '-t', cell.target().ref, dir])).exitCode;
       },
-      judge: (exit) => ({ observed: exit === 0 ? 'control' : 'unexpected', summary: `pushed with a credential configured (exit ${exit})` }),
-    });
+      (exit) => ({ observed: exit === 0 ? 'control' : 'unexpected', summary: `pushed with a credential configured (exit ${exit})` }),
+    );
     const result = await t.cell(leaky, { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'containerd' });
     expect(result.outcome, result.summary).toBe('control');
     // The raw evidence does hold it (the cell printed its config.json); nothing written may.

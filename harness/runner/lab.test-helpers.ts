@@ -14,7 +14,7 @@ import { Provisioner, type ImageResult } from './provision.ts';
 import { readStatus } from './provision-status.ts';
 import { requirementId, type PlannedCell, type Requirement } from './run-spec.ts';
 import { cellName } from './matrix.ts';
-import type { RunnableScenario } from '../scenario/definition.ts';
+import { defineScenario, type RunnableScenario, type Scenario, type Verdict } from '../scenario/definition.ts';
 
 export const SID_BUILDX: Requirement = { kind: 'buildx', label: 'v0.29.1-debian', spec: 'debian-sid', version: 'v0.29.1', via: 'alias' };
 export const ENGINE_26: Requirement = { kind: 'engine-image', label: '26.1.5', spec: '26.1.5' };
@@ -89,4 +89,16 @@ export async function startTestLab(
       rmSync(reportDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A one-cell scenario for a test of the lab itself: no matrix and no expectation, a body and a judge (by
+ * default "control", with the observation as the summary for the test to read back).
+ */
+export function probeScenario<O>(
+  id: string,
+  observe: Scenario<{ buildx: readonly string[] }, O>['observe'],
+  judge: (observation: O) => Verdict = (o) => ({ observed: 'control', summary: JSON.stringify(o) }),
+): Scenario<{ buildx: readonly string[] }, O> {
+  return defineScenario({ id, title: '', links: [], symptom: '', axes: { buildx: [] }, expectations: [], observe, judge });
 }
