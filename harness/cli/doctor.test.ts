@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Verdict } from '../ownership/owner.ts';
 import type { LabResource } from '../ownership/sweep.ts';
-import { runLines } from './doctor.ts';
+import { runLines, untrustedPlace } from './doctor.ts';
 
 const res = (kind: LabResource['kind']): LabResource => ({ kind, id: kind, runId: 'r', labels: {}, createdMs: 0 });
 const runOf = (runId: string, state: Verdict['state'], reason: string) => ({ runId, verdict: { state, reason }, resources: [res('container'), res('container'), res('network')] });
@@ -32,5 +32,18 @@ describe('doctor on the runs of an engine', () => {
     const lines = runLines('h', [runOf('rc', 'abandoned', 'stale')]);
     expect(lines.find((l) => !l.ok)?.fix).toBe("'buildx-lab clean' removes it");
     expect(runLines('h', [])).toEqual([{ ok: true, what: 'lab runs on h: none' }]);
+  });
+});
+
+describe('where doctor says an untrusted case runs', () => {
+  const rootful = { isolated: false, reason: 'rootful engine (docker info lists no name=rootless)' };
+  it('on an engine that isolates, there', () => {
+    expect(untrustedPlace({ isolated: true, reason: "the lab's rootless engine" }, undefined)).toMatch(/^run on this engine/);
+  });
+  it("on a rootful engine, on the lab's rootless engine when it can be had (not 'refused', as before)", () => {
+    expect(untrustedPlace(rootful, undefined)).toBe("run on the lab's own rootless engine, started on demand (this engine: rootful engine (docker info lists no name=rootless))");
+  });
+  it('refused, with both reasons, when the rootless engine cannot be had', () => {
+    expect(untrustedPlace(rootful, 'BUILDX_LAB_ROOTLESS=0 says not to start it')).toMatch(/^refused: .*rootful engine.*BUILDX_LAB_ROOTLESS=0/);
   });
 });

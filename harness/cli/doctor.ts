@@ -10,6 +10,7 @@ import { listLabImages } from '../images/images.ts';
 import { stderrProgress, writeConsole } from '../progress.ts';
 import { CompileFailures } from '../provision/compile-failures.ts';
 import { goVersion } from '../provision/gobuild.ts';
+import { rootlessBlocker } from '../runner/trust.ts';
 import { cacheUsers, pruneMarkers } from '../provision/in-use.ts';
 import { judgeTempDirs, sweepTempDirs, tempRoots } from '../provision/temp-dirs.ts';
 
@@ -68,7 +69,7 @@ export function doctorCommand(): Command {
     if (engine) {
       const c = withEngine(config, engine.host);
       const iso = await probeEngine(c, engine.host);
-      say(true, `untrusted cases (outside fixtures/cases, no --trust): ${iso.isolated ? 'run here' : 'refused here'}: ${iso.reason}`);
+      say(true, `untrusted cases (outside fixtures/cases, no --trust): ${untrustedPlace(iso, rootlessBlocker(config))}`);
       for (const l of runLines(engine.host, await surveyRuns(c))) say(l.ok, l.what, l.fix);
       for (const line of await listLabImages(c)) say(true, `image ${line.replace(/\t/g, '  ')}`);
     }
@@ -127,4 +128,11 @@ export function cleanCommand(): Command {
       for (const d of t.removed) writeConsole(process.stdout, `removed ${d.kind} directory ${d.path} (${d.reason})\n`);
       pruneMarkers(config); // the Buildx in-use markers of abandoned runs
     });
+}
+
+/** Where an untrusted case runs, as runner/trust.ts decides it: on this engine when it isolates, else on the lab's rootless engine when that can be had, else nowhere. Pure. */
+export function untrustedPlace(iso: { isolated: boolean; reason: string }, blocker: string | undefined): string {
+  if (iso.isolated) return `run on this engine: ${iso.reason}`;
+  if (!blocker) return `run on the lab's own rootless engine, started on demand (this engine: ${iso.reason})`;
+  return `refused: this engine has no isolation (${iso.reason}), and the lab's rootless engine cannot be had (${blocker})`;
 }
