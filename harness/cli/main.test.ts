@@ -133,3 +133,12 @@ describe('a checkout whose path has a space', () => {
     }
   }, 60_000);
 });
+
+describe('--version', () => {
+  it("prints the package's version and exits 0", async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const { code, out } = await cli('--version');
+    expect(code).toBe(0);
+    expect(out.trim()).toBe(pkg.version);
+  });
+});

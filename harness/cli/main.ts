@@ -1,5 +1,6 @@
 // buildx-lab: the command line. One commander program; each command is declared beside its domain and
 // only assembled here, so help text, option groups and errors come from one declaration.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -18,9 +19,13 @@ import { checkCommand, newCommand, reproCommand } from '../repro/command.ts';
 import { runCommand, setupCommand, testCommand } from '../runner/command.ts';
 import { cleanCommand, doctorCommand } from './doctor.ts';
 
+/** The package's version, read once from its package.json (a clone's and an installed package's alike). */
+const LAB_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export function program(): Command {
   const p = new Command('buildx-lab')
     .description('Reproduce Docker Buildx bugs across Buildx versions, Docker engines, image stores, drivers and registries.')
+    .version(LAB_VERSION, '-V, --version', "the lab's own version (the package's)")
     .showHelpAfterError('(run buildx-lab help <command> for its options)')
     .configureHelp({ sortSubcommands: false, showGlobalOptions: false })
     .exitOverride();
