@@ -48,7 +48,10 @@ describe('smoke judge', () => {
     ['containerd, index incomplete', 'containerd', { build: run(0, '#6 DONE 0.4s\n'), registry: singleManifest }, 'unexpected'],
     ['containerd, refused', 'containerd', { build: REFUSED_NEW }, 'unexpected'],
   ] as const)('%s -> %s', (_name, store, observation, observed) => {
-    expect(smoke.judge(observation, axes(store)).observed).toBe(observed);
+    const verdict = smoke.judge(observation, axes(store));
+    expect(verdict.observed).toBe(observed);
+    // what the report says of the cell, as a reader sees it (reviewed when written: scenarios/__snapshots__)
+    expect(verdict.summary).toMatchSnapshot();
   });
 });
 
@@ -87,7 +90,10 @@ describe('pull-stream judge', () => {
     ['no fault, build failed', 'none', { faultHits: [], build: run(1, 'ERROR: failed to solve\n') }, 'unexpected'],
     ['no fault, incomplete push', 'none', { faultHits: [], build: run(0, ''), registry: singleManifest }, 'unexpected'],
   ] satisfies [string, 'none' | 'corrupt', Parameters<typeof pullStream.judge>[0], string][])('%s -> %s', (_name, fault, observation, observed) => {
-    expect(pullStream.judge(observation, axes(fault)).observed).toBe(observed);
+    const verdict = pullStream.judge(observation, axes(fault));
+    expect(verdict.observed).toBe(observed);
+    // what the report says of the cell, as a reader sees it (reviewed when written: scenarios/__snapshots__)
+    expect(verdict.summary).toMatchSnapshot();
   });
 });
 
@@ -139,6 +145,9 @@ describe('bake judge', () => {
     ['classic store: refused', axes({ store: 'classic' }), observe(REFUSED_NEW.stderr, [], undefined, 1), 'control'],
     ['classic store: pushed', axes({ store: 'classic' }), observe(BAKED, byBuildkit, full), 'unexpected'],
   ] as const)('%s -> %s', (_name, cellAxes, observation, observed) => {
-    expect(bake.judge(observation, cellAxes).observed).toBe(observed);
+    const verdict = bake.judge(observation, cellAxes);
+    expect(verdict.observed).toBe(observed);
+    // what the report says of the cell, as a reader sees it (reviewed when written: scenarios/__snapshots__)
+    expect(verdict.summary).toMatchSnapshot();
   });
 });
