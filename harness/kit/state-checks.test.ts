@@ -61,6 +61,8 @@ describe('registry checks over what the lab read back', () => {
     const r = await checkState(p, { kind: 'registry', ref, ...check } as Check);
     expect(r.holds).toBe(holds);
     expect(r.detail).toMatch(detail);
+    // the whole detail and what the lab asked the registry for, as the report shows them (reviewed snapshot)
+    expect({ detail: r.detail, asked: p.verified, facts: p.facts }).toMatchSnapshot();
   });
 
   it('reads the registry through the port, asking for an index only when the check does', async () => {
@@ -98,9 +100,20 @@ describe("engine image checks over the engine's answers", () => {
     ['an old engine, its one platform asked for', { platforms: ['linux/amd64'] }, engine({ 'linux/amd64': fail('unknown flag: --platform') }), true, /has linux\/amd64/],
     ['an old engine, another platform asked for', { platforms: ['linux/arm64'] }, engine({ 'linux/arm64': fail('unknown flag: --platform') }), false, /no linux\/arm64/],
   ])('%s', async (_name, check, docker, holds, detail) => {
-    const r = await checkState(port({ docker }), { kind: 'image', ref, ...check } as Check);
+    const asked: string[][] = [];
+    const r = await checkState(
+      port({
+        docker: (args) => {
+          asked.push([...args]);
+          return docker(args);
+        },
+      }),
+      { kind: 'image', ref, ...check } as Check,
+    );
     expect(r.holds).toBe(holds);
     expect(r.detail).toMatch(detail);
+    // the whole detail and the docker commands the check ran (reviewed snapshot)
+    expect({ detail: r.detail, asked }).toMatchSnapshot();
   });
 });
 
