@@ -1,36 +1,14 @@
 // serve.s3 and the ${s3...} values as a case file states them: what loads, and each refusal with its line
 // and field (the schema lives in s3-spec.ts; repro/case.ts only places it).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { UsageError } from '../errors.ts';
+import { describe, expect, it } from 'vitest';
 import { loadCase } from '../repro/case.ts';
+import { caseDir, usageError } from '../repro/case.test-helpers.ts';
 import { caseScenario } from '../repro/scenario.ts';
 import { expandScenario } from '../runner/scenario.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function load(yaml: string) {
-  const dir = mkdtempSync(path.join(tmpdir(), 's3-case-'));
-  dirs.push(dir);
-  writeFileSync(path.join(dir, 'case.yaml'), yaml);
-  writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY cell-id.txt /\n');
-  return loadCase(dir);
-}
-
-function refusal(yaml: string): string {
-  try {
-    load(yaml);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('loadCase accepted the case');
-}
+const DOCKERFILE = { Dockerfile: 'FROM scratch\nCOPY cell-id.txt /\n' };
+const load = (yaml: string) => loadCase(caseDir(yaml, DOCKERFILE));
+const refusal = (yaml: string): string => usageError(caseDir(yaml, DOCKERFILE));
 
 const CACHE = 'type=s3,endpoint_url=${s3},bucket=${s3Bucket},region=${s3Region},access_key_id=${s3AccessKeyId},secret_access_key=${s3SecretAccessKey},use_path_style=true';
 const STEP = `steps: [{buildx: [build, --cache-to, "${CACHE}", .]}]\nsymptom: {requests: {server: s3, method: PUT, count: ">=1"}}\n`;
