@@ -12,13 +12,16 @@
 // The user's caches, engine and images are never touched by --cold. Figures go to stdout and to
 // reports/bench-<time>.json.
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { CellResult } from '../model.ts';
 import { readCellResults } from '../report/cell-file.ts';
 import { readStatus } from '../runner/provision-status.ts';
+import { labConfig } from '../config.ts';
+import { labEnginePaths } from '../engine/host.ts';
+import { CpuMeter, type CpuSplit, describeCpu } from './cpu.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = path.join(root, 'bin', 'buildx-lab.mjs');
@@ -37,7 +40,15 @@ interface Timed {
   exitCode: number;
   reportDir: string;
   output: string;
+  cpu?: CpuSplit;
 }
+
+// The lab engine's socket, where the run's containers are listed for their CPU; a run on another engine
+// gets no container share.
+const labSocket = (env: NodeJS.ProcessEnv) => {
+  const socket = labEnginePaths(labConfig(env)).socket;
+  return existsSync(socket) ? socket : undefined;
+};
 
 /** Commands with a report directory (bundle import has none: it only places files and loads images). */
 const takesReportDir = (args: string[]) => ['run', 'test', 'setup'].includes(args[0]!) || (args[0] === 'bundle' && args[1] === 'export');
@@ -48,8 +59,11 @@ async function cli_(args: string[], env: NodeJS.ProcessEnv, label: string): Prom
   rmSync(reportDir, { recursive: true });
   process.stderr.write(`[bench] ${label}: buildx-lab ${args.join(' ')}\n`);
   const t0 = Date.now();
-  const r = await execa('node', [cli, ...args, ...(takesReportDir(args) ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
+  const run = execa('node', [cli, ...args, ...(takesReportDir(args) ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
+  const meter = process.platform === 'linux' && run.pid ? new CpuMeter(run.pid, labSocket(env)) : undefined;
+  const r = await run;
   const ms = Date.now() - t0;
+  const cpu = meter?.stop();
   if (r.exitCode !== 0) {
     // The whole output is kept: the tail alone does not say which test failed (a cold make test's did not).
     const log = path.join(root, 'reports', `bench-${label.replace(/[^a-z0-9]+/gi, '-')}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
@@ -57,10 +71,10 @@ async function cli_(args: string[], env: NodeJS.ProcessEnv, label: string): Prom
     writeFileSync(log, String(r.all));
     process.stderr.write(`[bench] ${label} exited ${r.exitCode} (whole output: ${path.relative(process.cwd(), log)}):\n${String(r.all).split('\n').slice(-30).join('\n')}\n`);
   }
-  return { ms, exitCode: r.exitCode ?? 1, reportDir, output: String(r.all) };
+  return { ms, exitCode: r.exitCode ?? 1, reportDir, output: String(r.all), cpu };
 }
 
-function cellSplit(label: string, results: CellResult[], wallMs: number): void {
+function cellSplit(label: string, results: CellResult[], wallMs: number, cpu?: CpuSplit): void {
   const ran = results.filter((r) => r.outcome !== 'skipped' && r.outcome !== 'error');
   const overhead = ran.map((r) => r.timings.totalMs - r.timings.startMs - r.timings.buildxMs - r.timings.verifyMs);
   note(`${label}: cells`, `${results.length} (${ran.length} ran, ${results.length - ran.length} skipped or error)`, results.length);
@@ -72,7 +86,17 @@ function cellSplit(label: string, results: CellResult[], wallMs: number): void {
   const total = ran.reduce((n, r) => n + r.timings.totalMs, 0);
   const over = overhead.reduce((n, x) => n + x, 0);
   note(`${label}: harness overhead`, `${((over / Math.max(1, total)) * 100).toFixed(1)}% of cell time (median ${median(overhead)} ms a cell)`, (over / Math.max(1, total)) * 100);
+  if (cpu) note(`${label}: CPU`, describeCpu(cpu, ran.length), cpuTotal(cpu) / Math.max(1, ran.length));
+  note(
+    `${label}: load average after`,
+    os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' '),
+  );
 }
+
+const cpuTotal = (cpu: CpuSplit) => cpu.lab + cpu.hostProcesses + Object.values(cpu.containers).reduce((n, x) => n + x, 0);
 
 /** Each requirement's provisioning time from the run's status file, largest first. */
 function phases(label: string, run: Timed): void {
@@ -90,14 +114,14 @@ async function warm(env: NodeJS.ProcessEnv): Promise<void> {
   const first = await cli_(['run', '--matrix', 'quick'], env, 'warm-up');
   const r = await cli_(['run', '--matrix', 'quick'], env, 'warm make lab');
   note('warm make lab (quick matrix)', s(r.ms), r.ms);
-  cellSplit('warm make lab', readCellResults(r.reportDir), r.ms);
+  cellSplit('warm make lab', readCellResults(r.reportDir), r.ms, r.cpu);
   void first;
 }
 
 async function full(env: NodeJS.ProcessEnv): Promise<void> {
   const r = await cli_(['run', 'pull-stream', 'bake', '--matrix', 'full'], env, 'full seed matrices');
   note('full seed matrices: wall', s(r.ms), r.ms);
-  cellSplit('full seed matrices', readCellResults(r.reportDir), r.ms);
+  cellSplit('full seed matrices', readCellResults(r.reportDir), r.ms, r.cpu);
 }
 
 /** A machine state of nothing: empty lab cache, empty Go caches, the lab's own engine in a private prefix. */

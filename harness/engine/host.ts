@@ -115,6 +115,9 @@ export function claimEngineDir(dir: string, which: EngineDir, progress: Progress
   return dir;
 }
 
+/** The cgroup every container of the lab's engine sits under (cgroupfs driver): the bench reads CPU there. */
+export const LAB_CGROUP_PARENT = 'buildx-lab';
+
 /** The lab engine's daemon.json; pure. Everything that would touch the host outside its prefix is off. */
 export function labDaemonConfig(p: LabEnginePaths, opts: { seccomp: boolean }): Record<string, unknown> {
   return {
@@ -128,7 +131,7 @@ export function labDaemonConfig(p: LabEnginePaths, opts: { seccomp: boolean }): 
     'ip-masq': false,
     // No default bridge: a docker0 of the lab's would clash with the user's engine; the lab uses its own networks.
     bridge: 'none',
-    'cgroup-parent': 'buildx-lab',
+    'cgroup-parent': LAB_CGROUP_PARENT,
     'exec-opts': ['native.cgroupdriver=cgroupfs'],
     'log-driver': 'json-file',
     'log-opts': { 'max-size': '10m', 'max-file': '2' },
