@@ -19,6 +19,12 @@ export const DIND_COMMAND: readonly string[] = ['dockerd', `--host=${DIND_SOCKET
 /** Where the host's Buildx cache and fixtures appear inside every DinD, read-only. */
 export const BUILDX_MOUNT = '/opt/buildx-lab/buildx';
 export const FIXTURES_MOUNT = '/opt/buildx-lab/fixtures';
+/**
+ * Where the engine keeps its state, each a tmpfs of the DinD's own: dockerd's data root (images, layers,
+ * volumes, and the managed containerd's root under it) and containerd's default root (an engine image that
+ * runs a system containerd). A case's fill-engine-disk shrinks them (kit/engine-disk.ts).
+ */
+export const ENGINE_STORAGE: readonly string[] = ['/var/lib/docker', '/var/lib/containerd'];
 
 export interface DaemonOptions {
   store: StoreKind;
@@ -121,7 +127,7 @@ export class DindContainer {
     let container = new GenericContainer(this.image)
       .withPrivilegedMode()
       .withCommand([...DIND_COMMAND])
-      .withTmpFs({ '/var/lib/docker': 'rw,exec', '/var/lib/containerd': 'rw,exec' })
+      .withTmpFs(Object.fromEntries(ENGINE_STORAGE.map((m) => [m, 'rw,exec'])))
       .withCopyContentToContainer([
         {
           content: daemonJson({ store: this.store, insecureRegistries: this.insecureRegistries, maxDownloadAttempts: this.maxDownloadAttempts, seccomp: this.seccomp }),
@@ -182,6 +188,11 @@ export class StartedDindContainer implements AsyncDisposable {
   readyMs = 0;
   /** its address on the lab network: what the proxy sees as the client of this engine's requests */
   labAddress?: string;
+  /**
+   * Why this engine must serve no other cell (a case shrank its disk: kit/engine-disk.ts), once a cell has
+   * spoiled it; the cell then discards it on release (runner/cell.ts).
+   */
+  spoiled?: string;
   private stopped = false;
 
   constructor(

@@ -7,7 +7,8 @@
 // Steps in time: a step may run under a pseudo-terminal with an expect-style script (`interact`), run in
 // the background while the next ones go on (`background`, `waitFor` a pattern in its output), be awaited
 // (`await`), or be something the lab does to its builder (`action`): boot it there, its BuildKit image
-// pull faulted or not (`boot-builder`), or stop, kill or restart it. Background steps still running when
+// pull faulted or not (`boot-builder`), or stop, kill or restart it; or to its engine (`fill-engine-disk`,
+// kit/engine-disk.ts). Background steps still running when
 // the steps end are ended and recorded as such.
 //
 // A step's stdout may go to a file of the context (`stdout:`), and its stdin may come from a file or from
@@ -23,6 +24,7 @@ import type { BuilderSpec } from './builders.ts';
 import { type DapLine, playDap } from './dap.ts';
 import type { Kit } from './kit.ts';
 import { checkDockerArgv } from './docker-argv.ts';
+import { fillEngineDisk } from './engine-disk.ts';
 import { bootWithPullFault, type FaultedBoot } from './faults.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
 import { type CellPath, type EngineProcess, endAfterScript, endsWithin } from './sandbox.ts';
@@ -49,8 +51,12 @@ export function removeNodeProblem(node: number | undefined, nodes: number): stri
   return undefined;
 }
 
+/** Faults the lab does to the cell's engine, as steps: they apply to every driver. */
+export const ENGINE_ACTIONS = ['fill-engine-disk'] as const;
+export const isEngineAction = (action: string): boolean => (ENGINE_ACTIONS as readonly string[]).includes(action);
+
 /** What the lab does to its builder as a step: boot it there (instead of before the steps), or a fault. */
-export const ACTIONS = ['boot-builder', ...FAULT_ACTIONS] as const;
+export const ACTIONS = ['boot-builder', ...FAULT_ACTIONS, ...ENGINE_ACTIONS] as const;
 export type StepAction = (typeof ACTIONS)[number];
 
 export interface Step {
@@ -75,6 +81,8 @@ export interface Step {
   action?: StepAction;
   /** remove-node, unreachable-node: which node (index into builder.nodes; default the last) */
   node?: number;
+  /** fill-engine-disk: the bytes the engine's storage keeps free (kit/engine-disk.ts) */
+  free?: number;
   /** boot-builder: the fault on the pull of the builder's BuildKit image (kit/faults.ts) */
   pullFault?: PullFault;
   /** a file of the context that receives the step's stdout, byte for byte */
@@ -181,6 +189,11 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       if (step.tool === 'await') continue;
       if (step.action === 'boot-builder') {
         recorded.push(await bootStep(kit, step, builder));
+        continue;
+      }
+      if (step.action === 'fill-engine-disk') {
+        if (step.free === undefined) throw new UsageError(`step ${step.id}: action fill-engine-disk needs free: SIZE, what the engine keeps free (e.g. free: 16MiB)`);
+        recorded.push({ id: step.id, record: await fillEngineDisk(kit, step.free) });
         continue;
       }
       if (step.tool === 'action') {

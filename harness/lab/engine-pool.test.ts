@@ -296,6 +296,24 @@ describe('EnginePool', () => {
     await pool.close();
   });
 
+  it('discards an ordinary lease whose release says so (a cell spoiled its engine), and reuses one that does not', async () => {
+    const discarded: string[] = [];
+    const pool = new EnginePool<FakeEngine>({ perKey: 1, total: 2 }, { discarded: (k) => discarded.push(k) });
+    const start = starter('a');
+    const spoiled = await pool.lease('a', start);
+    const next = pool.lease('a', start);
+    spoiled.release({ discard: true });
+    const got = await next;
+    expect(got.engine).not.toBe(spoiled.engine);
+    expect(spoiled.engine.stopped).toBe(true);
+    expect(discarded).toEqual(['a']);
+    got.release({ discard: false });
+    const again = await pool.lease('a', start);
+    expect(again.engine).toBe(got.engine);
+    again.release();
+    await pool.close();
+  });
+
   it('refuses limits that could deadlock or mean nothing', () => {
     expect(() => checkLimits({ perKey: 0, total: 4 })).toThrow(/engines per key must be a whole number >= 1, not 0/);
     expect(() => checkLimits({ perKey: 1.5, total: 4 })).toThrow(/whole number/);

@@ -4,6 +4,7 @@
 // make room, least recently used first. A lease is exclusive: one cell at a time on an engine, and at
 // most `busy` engines are leased at once: the run's --jobs, the cells in flight. A lease may be single-use
 // (an untrusted case's cell): its engine then leaves the pool when released and is stopped, never reused.
+// A release may discard the engine too (a cell that spoiled it, e.g. shrank its disk), decided at its end.
 // Pure scheduling over start/stop callbacks, so the policy is unit-tested without Docker (engine-pool.test.ts);
 // the lab supplies real DinD containers.
 import { HarnessError } from '../errors.ts';
@@ -26,7 +27,13 @@ export interface PoolLease<T> {
   engine: T;
   /** ms spent starting (or replacing) the engine for this lease; 0 when it was reused */
   startMs: number;
-  release(): void;
+  /** gives the engine back; `discard`: it leaves the pool and is stopped, as a single-use lease's would */
+  release(opts?: ReleaseOptions): void;
+}
+
+export interface ReleaseOptions {
+  /** the cell left the engine in a state the next cell must not see (a reset would not undo it) */
+  discard?: boolean;
 }
 
 export interface LeaseOptions {
@@ -42,7 +49,7 @@ export interface PoolEvents {
   evicted?(key: string): void;
   /** the engine leased for `key` had died (or was killed) and is replaced by a fresh one */
   replaced?(key: string): void;
-  /** a single-use lease of `key` was released: its engine is stopped */
+  /** a single-use lease of `key` (or a release that discards) was released: its engine is stopped */
   discarded?(key: string): void;
 }
 
@@ -103,10 +110,10 @@ export class EnginePool<T extends PooledEngine> {
       this.dispatch();
     });
     let released = false;
-    const release = () => {
+    const release = (how: ReleaseOptions = {}) => {
       if (released) return;
       released = true;
-      if (opts.singleUse) {
+      if (opts.singleUse || how.discard) {
         // Out of the pool before any waiter is served, so the reuse pass cannot hand it over. (A slot
         // already out, a failed start or a closed pool, is stopped by whoever took it out.)
         if (this.slots.includes(slot)) {

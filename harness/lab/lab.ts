@@ -26,7 +26,7 @@ import { OtlpReceiver } from '../serve/otlp-receiver.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { REGISTRY_HOST, type CellEngine, type StoreKind } from '../model.ts';
 import type { ProgressSink } from '../progress.ts';
-import { EnginePool } from './engine-pool.ts';
+import { EnginePool, type ReleaseOptions } from './engine-pool.ts';
 import { copyImage } from '../images/transfer.ts';
 import { imageId } from '../images/images.ts';
 import { BadPublishEntry, PublishCache } from './publish-cache.ts';
@@ -52,7 +52,8 @@ export interface DindLease {
   dind: StartedDindContainer;
   /** ms spent starting the engine for this lease (0 when reused) */
   startMs: number;
-  release(): void;
+  /** gives the engine back; `discard`: it is stopped, never reused (engine-pool.ts) */
+  release(opts?: ReleaseOptions): void;
 }
 
 /** What a lab keeps for its cell engine: the relay, and this run's share with the mirrors the DinD engines mount. */

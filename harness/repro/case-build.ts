@@ -9,7 +9,7 @@ import { parseLocalGitSpec } from '../provision/git-tree.ts';
 import { resolveEngineSpec } from '../engine/spec.ts';
 import { UNSUPPORTED_DRIVERS, type PullFault } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
-import { NODE_ACTIONS, removeNodeProblem, type FaultAction, type InteractAction, type Step } from '../kit/steps.ts';
+import { NODE_ACTIONS, isEngineAction, removeNodeProblem, type FaultAction, type InteractAction, type Step } from '../kit/steps.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import { repoBuildOrder, type ServeSpec } from '../serve/spec.ts';
 import { s3UseProblem } from '../serve/s3-spec.ts';
@@ -126,7 +126,7 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     if (ids.has(s.id)) src.fail(['steps', i, 'id'], `step id ${s.id} is used twice`);
     if (s.action === 'boot-builder' && booted !== undefined) src.fail(['steps', i, 'action'], `the lab's builder boots once, and step ${booted} boots it already`);
     if (s.action === 'boot-builder') booted = s.id;
-    if (s.action && s.action !== 'boot-builder' && booted === undefined && steps.some((x) => x.action === 'boot-builder'))
+    if (s.action && s.action !== 'boot-builder' && !isEngineAction(s.action) && booted === undefined && steps.some((x) => x.action === 'boot-builder'))
       src.fail(['steps', i, 'action'], `${s.action} acts on the lab's builder, which a later step boots (boot-builder); move it after that step`);
     if (s.stdin && 'step' in s.stdin && !ids.has(s.stdin.step))
       src.fail(['steps', i, 'stdin', 'step'], `names step ${s.stdin.step}, which does not run before this one${ids.size ? ` (earlier steps: ${[...ids].join(', ')})` : ''}`);
@@ -315,9 +315,12 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
     const why = removeNodeProblem(s.node, nodes);
     if (why) src.fail(at(s.node !== undefined && nodes >= 2 ? 'node' : 'action'), why);
   }
+  if (s.free !== undefined && s.action !== 'fill-engine-disk') src.fail(at('free'), 'applies to action: fill-engine-disk (what the engine\'s disk keeps free)');
+  if (s.action === 'fill-engine-disk' && s.free === undefined)
+    src.fail(at('action'), 'fill-engine-disk needs free: SIZE, what the engine\'s disk keeps free (e.g. free: 16MiB)');
   if (s.action) {
     for (const k of ['env', 'cwd', 'timeout'] as const) if (s[k] !== undefined) src.fail(at(k), `does not apply to action: ${s.action} (the lab does it)`);
-    if (driver.includes('docker'))
+    if (driver.includes('docker') && !isEngineAction(s.action))
       src.fail(at('action'), `${s.action} needs a builder container; the docker driver builds in the engine itself: set driver: docker-container (or remote)`);
   }
   if (s.fault !== undefined && s.action !== 'boot-builder') src.fail(at('fault'), "applies to action: boot-builder (it faults the pull of the builder's BuildKit image)");
@@ -348,6 +351,7 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
     ...(s.await ? { await: s.await } : {}),
     ...(s.action ? { action: s.action } : {}),
     ...(s.node !== undefined ? { node: s.node } : {}),
+    ...(s.free !== undefined ? { free: s.free } : {}),
     ...(dap ? { dap: dap.script } : {}),
     ...(s.fault ? { pullFault: s.fault } : {}),
   };

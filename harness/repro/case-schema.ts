@@ -11,6 +11,7 @@ import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS 
 import { validateCheck } from '../kit/checks.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
 import { checkBuildxArgv, driverOptsProblem, homePathProblem, labOwnedEnv } from '../kit/lab-owned.ts';
+import { parseFree } from '../kit/engine-disk.ts';
 import { ACTIONS } from '../kit/steps.ts';
 import { controlByte } from '../kit/terminal.ts';
 import { SERVE_LIMITS, SOURCE_KINDS, credentialProblem, refNameProblem, repoNameProblem, servedPathProblem, submodulePathProblem } from '../serve/spec.ts';
@@ -297,6 +298,18 @@ const stepSchema = z
     fault: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), choice(PULL_FAULTS)).optional(),
     // remove-node, unreachable-node: which of builder.nodes (default the last)
     node: z.number().int().min(0).max(7).optional(),
+    // fill-engine-disk: what the engine's storage keeps free, "16MiB" (kit/engine-disk.ts bounds it)
+    free: z
+      .unknown()
+      .transform((v, ctx) => {
+        try {
+          return parseFree(v);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
     standalone: z.boolean().optional(),
     interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
     // a DAP script played against `buildx dap build` (repro/dap-step.ts)
@@ -470,7 +483,7 @@ function knownKeys(at: readonly Key[]): string {
   if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
   if (top === 'steps' && at.includes('dap')) return 'request (with arguments), event, id, timeout';
-  if (top === 'steps') return 'id, buildx, docker, action, fault, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
+  if (top === 'steps') return 'id, buildx, docker, action, fault, node, free, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
   if (top === 'serve') return 'http (files, faults), git (repos, auth), s3 (true, or region); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }

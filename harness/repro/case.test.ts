@@ -421,7 +421,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       'an unknown key in a step',
       'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, fault, node, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
+      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, fault, node, free, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
     ],
     [
       "an unknown key in a step's symptom",
@@ -1192,7 +1192,7 @@ symptom: {exitCode: nonzero, step: slow}
     [
       'an unknown action',
       '  - action: reboot-host\n',
-      /steps\[0\]\.action: "reboot-host" is not one of boot-builder, stop-builder, kill-builder, restart-builder, remove-node, unreachable-node$/,
+      /steps\[0\]\.action: "reboot-host" is not one of boot-builder, stop-builder, kill-builder, restart-builder, remove-node, unreachable-node, fill-engine-disk$/,
     ],
     ['an action with a command too', '  - action: stop-builder\n    buildx: [ls]\n', /steps\[0\]: a step is one of/],
     ['an action with env', '  - action: kill-builder\n    env: {A: b}\n', /case\.yaml:5: steps\[0\]\.env: does not apply to action: kill-builder/],
@@ -1217,6 +1217,28 @@ symptom: {exitCode: nonzero, step: slow}
     expect(usageError(caseDir(step('  - action: unreachable-node\n')))).toMatch(/steps\[0\]\.action: needs a multi-node builder/);
     expect(usageError(caseDir(nodes('  - action: remove-node\n    node: 2\n')))).toMatch(/^case\.yaml:7: steps\[0\]\.node: node 2 is not one of the builder's nodes \(0 to 1\)/);
   });
+
+  it('takes fill-engine-disk with free: on any driver, after the boot-builder step or before it', () => {
+    const c = loadCase(caseDir(step('  - action: fill-engine-disk\n    free: 16MiB\n  - action: boot-builder\n  - action: fill-engine-disk\n    free: 0\n')));
+    expect(c.steps.map((s) => [s.tool, s.action, s.free])).toEqual([
+      ['action', 'fill-engine-disk', 16 << 20],
+      ['action', 'boot-builder', undefined],
+      ['action', 'fill-engine-disk', 0],
+    ]);
+    // the docker driver's builder is the engine: its disk is still the engine's
+    expect(loadCase(caseDir(step('  - action: fill-engine-disk\n    free: 1GiB\n', 'docker'))).steps[0]?.free).toBe(1 << 30);
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['fill-engine-disk without free', '  - action: fill-engine-disk\n', /^case\.yaml:4: steps\[0\]\.action: fill-engine-disk needs free: SIZE, what the engine's disk keeps free \(e\.g\. free: 16MiB\)$/],
+    ['free on another action', '  - action: kill-builder\n    free: 16MiB\n', /^case\.yaml:5: steps\[0\]\.free: applies to action: fill-engine-disk/],
+    ['free on a command step', '  - buildx: [ls]\n    free: 16MiB\n', /steps\[0\]\.free: applies to action: fill-engine-disk/],
+    ['free without a unit', '  - action: fill-engine-disk\n    free: 16\n', /^case\.yaml:5: steps\[0\]\.free: 16 is not a size: write a whole number with a binary unit, e\.g\. free: 16MiB/],
+    ['free in decimal units', '  - action: fill-engine-disk\n    free: 16MB\n', /steps\[0\]\.free: "16MB" is not a size: .*\(KiB, MiB or GiB; at most 1GiB\)/],
+    ['free above the bound', '  - action: fill-engine-disk\n    free: 2GiB\n', /steps\[0\]\.free: 2GiB is more than 1GiB: a disk with that much free is not full/],
+    ['a negative free', '  - action: fill-engine-disk\n    free: -1MiB\n', /steps\[0\]\.free: "-1MiB" is not a size/],
+    ['env on fill-engine-disk', '  - action: fill-engine-disk\n    free: 1MiB\n    env: {A: b}\n', /steps\[0\]\.env: does not apply to action: fill-engine-disk/],
+  ])('refuses %s', (_name, yaml, want) => expect(usageError(caseDir(step(yaml)))).toMatch(want));
 
   it('refuses a fault action on the docker driver, whose builder is the engine itself', () => {
     expect(usageError(caseDir(step('  - action: restart-builder\n', '[docker-container, docker]')))).toMatch(

@@ -41,8 +41,8 @@ interface CellState {
   evidence: CellEvidence;
   timings: Required<CellTimings>;
   watchdog: Watchdog;
-  /** gives the leased engine back */
-  release?: () => void;
+  /** gives the leased engine back (discarding it: a cell spoiled it) */
+  release?: (opts?: { discard?: boolean }) => void;
   dind?: StartedDindContainer;
   /** where the engine's log of this cell starts */
   logSince?: string;
@@ -100,7 +100,8 @@ export async function runCell(s: RunnableScenario, cell: PlannedCell, env: CellE
     return finish(await failed(state, caught));
   } finally {
     state.watchdog.stop();
-    state.release?.();
+    // an engine the cell spoiled (its disk shrunk by a case) serves no other cell
+    state.release?.({ discard: state.dind?.spoiled !== undefined });
   }
 }
 
