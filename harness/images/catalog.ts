@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-export type ImageRole = 'base' | 'dind' | 'registry' | 'buildkit' | 'case-base';
+export type ImageRole = 'base' | 'dind' | 'registry' | 'buildkit' | 'case-base' | 'proxy';
 
 export interface RootfsRecipe {
   kind: 'rootfs';
@@ -161,6 +161,36 @@ export const CASE_BASE: ImageSpec = {
   description: 'Debian bookworm minbase, the base image cases may build FROM (as ${BASE_IMAGE})',
   official: [],
   recipe: { kind: 'rootfs', suite: 'bookworm', packages: [], entrypoint: [], cmd: ['sh'], files: {} },
+};
+
+/**
+ * An HTTP/2 (gRPC-aware) reverse proxy in front of a remote builder: Debian trixie's nginx (its grpc and
+ * http2 modules are built in), the binary and the libraries it loads only. Its configuration is the lab's,
+ * written per cell (kit/grpc-proxy.ts) and mounted read-only; no package's config or maintainer script.
+ */
+export const GRPC_PROXY: ImageSpec = {
+  id: 'grpc-proxy',
+  role: 'proxy',
+  description: "Debian trixie's nginx (grpc_pass over HTTP/2), the binary and its shared libraries only",
+  official: [],
+  recipe: {
+    kind: 'debs',
+    suite: 'trixie',
+    packages: ['nginx', 'libc6', 'libcrypt1', 'libpcre2-8-0', 'libssl3t64', 'zlib1g', 'libzstd1', 'ca-certificates'],
+    keep: ['/usr/sbin/nginx'],
+    links: {},
+    text: {
+      '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
+      '/etc/group': 'root:x:0:\nnogroup:x:65534:\n',
+      '/etc/nsswitch.conf': 'passwd: files\ngroup: files\nhosts: files dns\n',
+      // the compiled-in prefix and temp paths must exist before nginx reads its configuration
+      '/var/lib/nginx/.keep': '',
+      '/var/log/nginx/.keep': '',
+      '/usr/share/nginx/.keep': '',
+    },
+    entrypoint: ['/usr/sbin/nginx'],
+    cmd: ['-g', 'daemon off;'],
+  },
 };
 
 /** The Debian-packaged engines, kept as the engine axis' aliases debian-trixie and debian-sid. */

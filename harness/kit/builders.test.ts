@@ -40,3 +40,23 @@ describe("bootBuilder keeps the builder image and network the lab's", () => {
     expect(ran.filter((a) => a.includes('evil/buildkit') || a.includes('network=container:registry'))).toEqual([]);
   });
 });
+
+describe('bootBuilder: a remote builder behind the HTTP/2 proxy', () => {
+  // refused before buildkitd or the proxy starts: a kit that records what would run
+  const ran: string[][] = [];
+  const kit = {
+    id: 'c1',
+    buildkitImage: async () => 'registry:5000/buildkit:v0.17.1',
+    docker: async (argv: string[]) => {
+      ran.push(argv);
+      return { exitCode: 0 };
+    },
+  } as unknown as Kit;
+  it.each<[string, BuilderSpec, RegExp]>([
+    ['over a unix socket', { driver: 'remote', remote: { transport: 'unix', proxy: 'http2' } }, /^builder\.remote\.proxy: http2 listens on TCP: set transport: tcp, or drop proxy$/],
+    ['with TLS', { driver: 'remote', remote: { transport: 'tcp', tls: true, proxy: 'http2' } }, /^builder\.remote\.proxy: http2 speaks cleartext HTTP\/2 \(h2c\) to Buildx: drop tls: true, or drop proxy$/],
+  ])('refuses it %s, before anything runs', async (_what, spec, message) => {
+    await expect(bootBuilder(kit, spec)).rejects.toThrow(message);
+    expect(ran).toEqual([]);
+  });
+});

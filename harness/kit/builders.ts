@@ -3,13 +3,14 @@
 // - docker: the engine's own BuildKit (the `default` builder);
 // - docker-container: a BuildKit container from the lab's image, pulled through the lab registry;
 // - remote: a buildkitd the lab runs in the cell's engine, reached over TCP or a unix socket, with or
-//   without TLS (certificates made in the cell with openssl);
+//   without TLS (certificates made in the cell with openssl), or through an HTTP/2 proxy (grpc-proxy.ts);
 // - multi-node: several docker-container nodes through `create --append`, each with its own --platform.
 // kubernetes is refused with a reason (model.UNSUPPORTED_DRIVERS).
 import semver from 'semver';
 import { HarnessError, UsageError } from '../errors.ts';
 import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind } from '../model.ts';
 import { shellQuote } from '../text.ts';
+import { describeProxyRequests, nginxConf, parseAccessLog, type RemoteProxy } from './grpc-proxy.ts';
 import { driverOptsProblem } from './lab-owned.ts';
 import type { RunResult } from '../exec.ts';
 import { buildkitdToml, type CellSandbox, type CommandOptions } from './sandbox.ts';
@@ -22,6 +23,8 @@ export interface BuilderPort {
   readonly id: string;
   readonly sandbox: CellSandbox;
   buildkitImage(version?: string, rootless?: boolean): Promise<string>;
+  /** the lab's HTTP/2 proxy image (nginx), as the engine pulls it; only a remote builder behind a proxy asks */
+  proxyImage?(): Promise<string>;
   buildx(args: readonly string[], opts?: CommandOptions): Promise<RunResult>;
   docker(args: readonly string[], opts?: CommandOptions): Promise<RunResult>;
   fact(text: string): void;
@@ -45,8 +48,8 @@ export interface BuilderSpec {
   buildkitdConfig?: string;
   /** more than one node: a multi-node builder */
   nodes?: NodeSpec[];
-  /** remote driver: how the client reaches buildkitd */
-  remote?: { transport: 'tcp' | 'unix'; tls?: boolean };
+  /** remote driver: how the client reaches buildkitd (proxy: through an HTTP/2 proxy that routes on :authority) */
+  remote?: { transport: 'tcp' | 'unix'; tls?: boolean; proxy?: RemoteProxy };
   /** run `inspect --bootstrap` (default true) */
   bootstrap?: boolean;
   /** name of the builder; default: the cell id */
@@ -154,15 +157,20 @@ async function bootstrap(kit: BuilderPort, spec: BuilderSpec, builder: Builder):
 async function bootRemoteBuilder(kit: BuilderPort, spec: BuilderSpec, name: string): Promise<Builder> {
   const transport = spec.remote?.transport ?? 'tcp';
   const tls = spec.remote?.tls === true;
+  const proxy = spec.remote?.proxy;
   if (tls && transport === 'unix') throw new UsageError('the remote driver takes TLS over tcp only; drop tls or use transport: tcp');
+  if (proxy && transport === 'unix') throw new UsageError(`builder.remote.proxy: ${proxy} listens on TCP: set transport: tcp, or drop proxy`);
+  if (proxy && tls) throw new UsageError(`builder.remote.proxy: ${proxy} speaks cleartext HTTP/2 (h2c) to Buildx: drop tls: true, or drop proxy`);
   const bk = await kit.buildkitImage(spec.buildkit);
   await writeBuildkitdConfig(kit, spec);
   const dir = kit.sandbox.dir;
   const certs = `${dir}/certs`;
   // A free port per cell: cells on one engine take turns, but a killed cell's daemon may linger until reset.
   const port = 20_000 + (parseInt(kit.id.slice(1, 5), 36) % 20_000);
-  const addr = transport === 'tcp' ? `tcp://127.0.0.1:${port}` : `unix://${dir}/buildkitd/buildkitd.sock`;
-  const listen = transport === 'tcp' ? `tcp://0.0.0.0:${port}` : 'unix:///run/buildkit/buildkitd.sock';
+  // behind a proxy, Buildx names the proxy's port and buildkitd listens on the engine's loopback only
+  const proxyPort = port + 20_000;
+  const addr = transport === 'tcp' ? `tcp://127.0.0.1:${proxy ? proxyPort : port}` : `unix://${dir}/buildkitd/buildkitd.sock`;
+  const listen = transport === 'tcp' ? `tcp://${proxy ? '127.0.0.1' : '0.0.0.0'}:${port}` : 'unix:///run/buildkit/buildkitd.sock';
   if (tls) {
     const mk = await kit.sandbox.sh(tlsScript(certs), { cwd: dir });
     if (mk.exitCode !== 0) throw new HarnessError(`making TLS certificates for the remote builder failed: ${mk.stderr.trim()}`);
@@ -188,6 +196,11 @@ async function bootRemoteBuilder(kit: BuilderPort, spec: BuilderSpec, name: stri
   ]);
   const builder: Builder = { name, driver: 'remote', args: ['--builder', name], image: bk, commands: [run] };
   if (run.exitCode !== 0) return { ...builder, failed: run };
+  if (proxy) {
+    const started = await startGrpcProxy(kit, name, port, proxyPort);
+    builder.commands.push(started);
+    if (started.exitCode !== 0) return { ...builder, failed: started };
+  }
   const create = await kit.buildx([
     'create',
     '--name',
@@ -200,6 +213,63 @@ async function bootRemoteBuilder(kit: BuilderPort, spec: BuilderSpec, name: stri
   builder.commands.push(create);
   if (create.exitCode !== 0) return { ...builder, failed: create };
   return bootstrap(kit, spec, builder);
+}
+
+/** Where a cell's proxy keeps its configuration and access log, under the cell's directory. */
+const PROXY_DIR = 'grpc-proxy';
+
+/**
+ * The HTTP/2 proxy in the cell's engine, on its host network beside buildkitd: listening on `port`, routing
+ * the endpoint's host (127.0.0.1) to buildkitd on `upstreamPort`. Removed with the engine's reset, as
+ * buildkitd is. Waits until nginx has started its worker (it binds before that) or has exited.
+ */
+async function startGrpcProxy(kit: BuilderPort, name: string, upstreamPort: number, port: number): Promise<RunResult> {
+  if (!kit.proxyImage) throw new HarnessError('the cell has no HTTP/2 proxy image: its scenario must declare needsGrpcProxy');
+  const image = await kit.proxyImage();
+  const conf = nginxConf({ listen: { host: '127.0.0.1', port }, upstream: { host: '127.0.0.1', port: upstreamPort }, serverNames: ['127.0.0.1'], accessLog: '/log/access.log' });
+  await kit.sandbox.writeFiles([
+    { rel: `${PROXY_DIR}/nginx.conf`, content: conf },
+    { rel: `${PROXY_DIR}/log/access.log`, content: '' },
+  ]);
+  const dir = `${kit.sandbox.dir}/${PROXY_DIR}`;
+  const container = `${name}-grpc-proxy`;
+  const run = await kit.docker([
+    'run',
+    '-d',
+    '--name',
+    container,
+    '--label',
+    'buildx-lab.role=grpc-proxy',
+    '--network',
+    'host',
+    '-v',
+    `${dir}/nginx.conf:/etc/nginx/nginx.conf:ro`,
+    '-v',
+    `${dir}/log:/log`,
+    image,
+    '-e',
+    'stderr',
+    '-g',
+    'daemon off;',
+  ]);
+  if (run.exitCode !== 0) return run;
+  const ready = await kit.sandbox.look(
+    `for i in $(seq 100); do docker logs "$1" 2>&1 | grep -q 'start worker process' && exit 0; [ "$(docker inspect -f '{{.State.Running}}' "$1")" = true ] || break; sleep 0.1; done; docker logs "$1" 2>&1 | tail -n 5; exit 1`,
+    {},
+    [container],
+  );
+  kit.fact(`grpc proxy (nginx, h2c, routes :authority 127.0.0.1) on 127.0.0.1:${port} -> buildkitd 127.0.0.1:${upstreamPort}: ${ready.exitCode === 0 ? 'ready' : 'not ready'}`);
+  return ready.exitCode === 0 ? run : { ...run, exitCode: ready.exitCode, stderr: `the grpc proxy did not start: ${ready.stdout.trim()}` };
+}
+
+/**
+ * The proxy's access log into the evidence: read by a recorded command (the raw lines), and one fact per
+ * :authority saying where its requests went. Nothing when the builder has no proxy.
+ */
+export async function proxyEvidence(kit: Pick<BuilderPort, 'sandbox' | 'fact'>, spec: Pick<BuilderSpec, 'driver' | 'remote'>): Promise<void> {
+  if (spec.driver !== 'remote' || !spec.remote?.proxy) return;
+  const log = await kit.sandbox.sh(`cat ${shellQuote(`${kit.sandbox.dir}/${PROXY_DIR}/log/access.log`)}`, { timeoutMs: 30_000 });
+  kit.fact(log.exitCode === 0 ? describeProxyRequests(parseAccessLog(log.stdout)).join('\n') : `grpc proxy: no access log (${log.stderr.trim()})`);
 }
 
 /** A throwaway CA, a server certificate for localhost/127.0.0.1 and a client certificate; pure text. */

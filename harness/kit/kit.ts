@@ -23,6 +23,8 @@ export interface KitServices {
   buildkitImage(version?: string, rootless?: boolean): Promise<string>;
   /** the base image cases may build FROM, as the engine pulls it */
   baseImage(): Promise<string>;
+  /** the lab's HTTP/2 proxy image (nginx) for a remote builder behind a proxy, as the engine pulls it */
+  proxyImage?(): Promise<string>;
   /** times a phase of the cell */
   phase<T>(name: 'buildx' | 'verify', work: () => Promise<T>): Promise<T>;
   /** the registry requests of this cell's engine since a journal mark (other cells may run at the same time) */
@@ -66,6 +68,11 @@ export class Kit<A = Axes> {
 
   baseImage(): Promise<string> {
     return this.services.baseImage();
+  }
+
+  proxyImage(): Promise<string> {
+    if (!this.services.proxyImage) throw new HarnessError('this cell has no HTTP/2 proxy image: its scenario must declare needsGrpcProxy');
+    return this.services.proxyImage();
   }
 
   /** The cell's build context holding `fixture` (copied when the sandbox was made, else now). */

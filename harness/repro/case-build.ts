@@ -94,6 +94,8 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     if (d in UNSUPPORTED_DRIVERS) src.fail(Array.isArray(src.doc.toJS().driver) ? ['driver', i] : ['driver'], `${d} is not supported: ${UNSUPPORTED_DRIVERS[d]}`);
   });
   if (c.builder?.remote && !driver.includes('remote')) src.fail(['builder', 'remote'], 'applies to driver: remote');
+  if (c.builder?.remote?.proxy && c.builder.remote.transport !== 'tcp') src.fail(['builder', 'remote', 'proxy'], 'the proxy listens on TCP: set transport: tcp');
+  if (c.builder?.remote?.proxy && c.builder.remote.tls) src.fail(['builder', 'remote', 'proxy'], 'the proxy speaks cleartext HTTP/2 (h2c) to Buildx: drop tls: true, or drop proxy');
   if (c.builder?.rootless && driver.some((d) => d !== 'docker-container')) src.fail(['builder', 'rootless'], 'applies to driver: docker-container (the rootless BuildKit image)');
   if (c.builder?.nodes && driver.some((d) => d !== 'docker-container'))
     src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');

@@ -10,6 +10,7 @@ import { UsageError } from '../errors.ts';
 import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
 import { validateCheck } from '../kit/checks.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
+import { REMOTE_PROXIES } from '../kit/grpc-proxy.ts';
 import { checkBuildxArgv, driverOptsProblem, homePathProblem, labOwnedEnv } from '../kit/lab-owned.ts';
 import { parseFree } from '../kit/engine-disk.ts';
 import { ACTIONS } from '../kit/steps.ts';
@@ -355,7 +356,7 @@ const caseSchema = z.strictObject({
         .optional(),
       driverOpts: driverOpts.optional(),
       buildkitdConfig: relPath.optional(),
-      remote: z.strictObject({ transport: choice(['tcp', 'unix']), tls: z.boolean().optional() }).optional(),
+      remote: z.strictObject({ transport: choice(['tcp', 'unix']), tls: z.boolean().optional(), proxy: choice(REMOTE_PROXIES).optional() }).optional(),
       bootstrap: z.boolean().optional(),
       rootless: z.boolean().optional(),
     })

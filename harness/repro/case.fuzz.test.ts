@@ -251,7 +251,7 @@ const nearCase = fc
         {
           buildkitdConfig: pathish,
           nodes: fc.array(fc.record({ platforms: fc.array(word, { maxLength: 2 }) }), { maxLength: 3 }),
-          remote: fc.record({ transport: word, tls: fc.boolean() }),
+          remote: fc.record({ transport: word, tls: fc.boolean(), proxy: fc.oneof(fc.constantFrom('http2', 'envoy'), word, hostileScalar) }, { requiredKeys: ['transport'] }),
           driverOpts: fc.dictionary(fc.string({ maxLength: 5 }), word),
         },
         { requiredKeys: [] },

@@ -12,7 +12,7 @@ import { describeCheck, type CheckResult } from '../kit/checks.ts';
 import type { Kit } from '../kit/kit.ts';
 import type { PushTarget } from '../kit/target.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
-import { builderName, type Builder, type BuilderSpec } from '../kit/builders.ts';
+import { builderName, proxyEvidence, type Builder, type BuilderSpec } from '../kit/builders.ts';
 import { describeSpans, type SpanRecord } from '../serve/otlp-spans.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type RunnableScenario, type Verdict } from '../scenario/definition.ts';
@@ -86,6 +86,7 @@ export function caseScenario(c: ReproCase): RunnableScenario {
     },
     needsBaseImage: c.uses.has('base'),
     needsS3: c.serve?.s3 !== undefined,
+    needsGrpcProxy: c.builder.remote?.proxy !== undefined,
     needsTraces: c.traces !== undefined,
     needsBuildkit: c.uses.has('buildkitImage'),
     buildkitOfItsDay: true,
@@ -121,6 +122,7 @@ async function observeOnce(c: ReproCase, kit: Kit, run: number): Promise<CaseRun
   // The lab's builder boots before the steps, unless a step boots it (boot-builder): then its boot is under test.
   const bootsAsStep = c.steps.some((s) => s.action === 'boot-builder');
   const builder = bootsAsStep ? undefined : await kit.bootBuilder(spec);
+  if (builder?.failed) await proxyEvidence(kit, spec);
   if (builder?.failed) return { results: [], inconclusive: `the ${spec.driver} builder did not boot: ${builder.failed.stderr.trim().split('\n').pop()}` };
   const needsImage = bootsAsStep || c.uses.has('buildkitImage');
   // The case's own servers, started by its first cell and shared by the rest (each cell's requests are its own).
@@ -181,6 +183,7 @@ async function observeSteps(
     ...(spec.driver !== 'docker' ? { BUILDX_BUILDER: values.builder } : {}),
   };
   const steps = await runSteps(kit, c.steps, values, env, spec);
+  await proxyEvidence(kit, spec);
   // a step that did not run when the case asked (a waitFor never matched, a boot's pull fault never hit) did not test what the case describes
   const missed = steps.find((s) => s.missed);
   if (missed) return { results: [], inconclusive: `step ${missed.id}: ${missed.missed}` };

@@ -170,6 +170,7 @@ async function prepare(s: RunnableScenario, cell: PlannedCell, env: CellEnvironm
     buildkitImage: (version, rootless) =>
       published('BuildKit image', `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`, 'source build'),
     baseImage: () => published('case base image', 'image:case-base', "debootstrap of Debian's packages"),
+    proxyImage: () => published('grpc proxy image', 'image:grpc-proxy', "Debian's nginx"),
     phase: async (name, work) => {
       const p0 = performance.now();
       try {
@@ -259,6 +260,7 @@ export function imageOriginFact(what: string, img: Pick<ImageResult, 'ref' | 'so
 export function publishedTag(requirementId: string): string | undefined {
   if (requirementId.startsWith('buildkit:')) return `moby/buildkit:${requirementId.slice('buildkit:'.length)}`;
   if (requirementId === 'image:case-base') return 'lab/base:bookworm';
+  if (requirementId === 'image:grpc-proxy') return 'lab/grpc-proxy:nginx';
   return undefined;
 }
 

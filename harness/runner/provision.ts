@@ -15,7 +15,7 @@ import { ensureBuildkitImage, hasBuildkitBinaries } from '../buildkit/image.ts';
 import { classifyBuildError } from '../buildkit/versions.ts';
 import { EngineBuilder, engineParts } from '../engine/binaries.ts';
 import { resolveEngineSpec, type ResolvedEngine } from '../engine/spec.ts';
-import { CASE_BASE, ENGINE_BASE, debianDindSpec, sourceDindSpec } from '../images/catalog.ts';
+import { CASE_BASE, ENGINE_BASE, GRPC_PROXY, debianDindSpec, sourceDindSpec } from '../images/catalog.ts';
 import { ensureRegistryImage } from '../images/registry-image.ts';
 import { ensureImage, findOfficialImage } from '../images/images.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
@@ -310,6 +310,7 @@ export class Provisioner {
       case 'image': {
         const img = await task(async () => {
           if (req.id === 'registry') return this.net.run(() => ensureRegistryImage(this.config, this.progress, opts.signal));
+          if (req.id === 'grpc-proxy') return this.net.run(() => ensureImage(this.config, GRPC_PROXY, this.progress, { signal: opts.signal }));
           return ensureImage(this.config, req.id === 'case-base' ? CASE_BASE : ENGINE_BASE, this.progress, { signal: opts.signal });
         });
         return { ref: img.ref, source: img.source } satisfies ImageResult;

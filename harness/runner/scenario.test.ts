@@ -167,6 +167,12 @@ describe('expandScenario', () => {
     const reqs = cellRequirements({ needsBaseImage: true, needsBuildkit: true }, { driver: 'docker' }, { version: 'v0.21.1', spec: '0.21.1', via: 'exact' }, undefined);
     expect(reqs.map((r) => r.kind + ('id' in r ? `:${r.id}` : ''))).toEqual(['image:registry', 'buildx', 'buildkit', 'image:case-base']);
   });
+  it("asks for the HTTP/2 proxy's image in a remote cell of a scenario that puts its builder behind it, and only there", () => {
+    const kinds = (driver: string) =>
+      cellRequirements({ needsGrpcProxy: true }, { driver }, { version: 'v0.36.0', spec: '0.36.0', via: 'exact' }, undefined).map((r) => r.kind + ('id' in r ? `:${r.id}` : ''));
+    expect(kinds('remote')).toEqual(['image:registry', 'buildx', 'buildkit', 'image:grpc-proxy']);
+    expect(kinds('docker-container')).toEqual(['image:registry', 'buildx', 'buildkit']);
+  });
   const debianSid = { version: 'v0.29.1', spec: 'debian-sid', via: 'alias' } as const;
   it.each<[string, Readonly<Record<string, string>>, object[]]>([
     ['the docker driver: no BuildKit image', { driver: 'docker' }, []],

@@ -150,7 +150,7 @@ export function cellBuildkit(
 
 /** What one cell needs provisioned before it runs; pure. */
 export function cellRequirements(
-  s: Pick<RunnableScenario, 'needsBaseImage' | 'needsBuildkit' | 'needsS3' | 'needsTraces' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
+  s: Pick<RunnableScenario, 'needsBaseImage' | 'needsBuildkit' | 'needsS3' | 'needsTraces' | 'needsGrpcProxy' | 'buildkitOfItsDay' | 'rootlessBuildkit'>,
   axes: Readonly<Record<string, string>>,
   buildx: ResolvedVersion,
   engine: ResolvedEngine | undefined,
@@ -165,6 +165,7 @@ export function cellRequirements(
   if (buildkit)
     reqs.push({ kind: 'buildkit', version: buildkit.version, ...(s.rootlessBuildkit ? { rootless: true as const } : {}), ...(buildkitGit ? { git: buildkitGit } : {}) });
   if (s.needsBaseImage) reqs.push({ kind: 'image', id: 'case-base' });
+  if (s.needsGrpcProxy && axes.driver === 'remote') reqs.push({ kind: 'image', id: 'grpc-proxy' });
   if (s.needsS3) reqs.push({ kind: 'tool', id: 'versitygw' });
   if (s.needsTraces) reqs.push({ kind: 'tool', id: 'otelcol' });
   return reqs;

@@ -80,6 +80,8 @@ export interface Scenario<D extends AxesDecl = AxesDecl, O = unknown> {
   needsBaseImage?: boolean;
   /** a BuildKit image is needed whatever the driver (a step names ${buildkitImage}) */
   needsBuildkit?: boolean;
+  /** its remote builders sit behind the lab's HTTP/2 proxy (Debian's nginx): the image is needed in remote cells */
+  needsGrpcProxy?: boolean;
   /** the S3 server (versitygw, built from the Go module proxy) is needed: the case serves ${s3} */
   needsS3?: boolean;
   /** the OTLP receiver (an OpenTelemetry Collector built from the lab's sources) is needed: the case has traces: */
