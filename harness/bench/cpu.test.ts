@@ -8,8 +8,8 @@ import { containerCpuSeconds, describeCpu, parseProcStat, procTimes } from './cp
 describe('parseProcStat', () => {
   it('counts fields from the last parenthesis, so a command name with spaces and parentheses does not shift them', () => {
     // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
-    const stat = '4242 (node (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 1200 300 20 0 1 0';
-    expect(parseProcStat(stat)).toEqual({ command: 'node (x) y', self: 3, children: 15 });
+    const stat = '4242 (node (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 1200 300 20 0 1 0 987654 0';
+    expect(parseProcStat(stat)).toEqual({ command: 'node (x) y', start: '987654', self: 3, children: 15 });
   });
   it('reads this process', () => {
     const t = procTimes('self');

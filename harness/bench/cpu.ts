@@ -3,13 +3,17 @@
 // inside them, the registry). Read from /proc and from the containers' cgroups, so other load on the machine
 // does not count, as it does in wall time. Linux only; elsewhere the split is absent.
 import http from 'node:http';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { LAB_CGROUP_PARENT } from '../engine/host.ts';
+import { ownerFromLabels, PID_LABEL } from '../ownership/labels.ts';
+import { statFields } from '../ownership/owner.ts';
 
-/** A process's command name, and the CPU-seconds of itself and of the children it has waited for. */
+/** A process's command name and start time (what makes its pid its own), and the CPU-seconds of itself and
+ * of the children it has waited for. */
 export interface ProcTimes {
   command: string;
+  start: string;
   self: number;
   children: number;
 }
@@ -26,14 +30,17 @@ export interface CpuSplit {
 // /proc reports in USER_HZ, which Linux fixes at 100 for user space on every architecture it exports it.
 const USER_HZ = 100;
 
-/** utime+stime and cutime+cstime from the text of /proc/<pid>/stat; pure. The command name may hold spaces
- * and parentheses, so the fields are counted from its closing parenthesis. */
+/** The command name, start time, utime+stime and cutime+cstime from the text of /proc/<pid>/stat; pure. */
 export function parseProcStat(text: string): ProcTimes {
-  const close = text.lastIndexOf(')');
-  const fields = text.slice(close + 2).split(' ');
-  // fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17
-  const at = (field: number) => Number(fields[field - 3]) / USER_HZ;
-  return { command: text.slice(text.indexOf('(') + 1, close), self: at(14) + at(15), children: at(16) + at(17) };
+  const fields = statFields(text);
+  const field = (n: number) => fields[n - 3] ?? '';
+  const seconds = (n: number) => Number(field(n)) / USER_HZ;
+  return {
+    command: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')),
+    start: field(22),
+    self: seconds(14) + seconds(15),
+    children: seconds(16) + seconds(17),
+  };
 }
 
 export function procTimes(pid: number | 'self'): ProcTimes | undefined {
@@ -57,12 +64,17 @@ export function containerCpuSeconds(id: string, root = '/sys/fs/cgroup'): number
   }
 }
 
+/** The children of every thread of a process: a child spawned from a worker thread is listed under it. */
 function childPids(pid: number): number[] {
+  const pids: number[] = [];
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        pids.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+      } catch {}
+    }
+  } catch {}
+  return pids;
 }
 
 // By the executable: Node 24 names its main thread, so the command name reads `MainThread`.
@@ -92,7 +104,7 @@ interface ListedContainer {
 /** The lab's containers (each labelled with the pid that made it), through the engine API: no `docker`
  * process of the bench's own. */
 function labContainers(socketPath: string): Promise<ListedContainer[]> {
-  const filters = encodeURIComponent(JSON.stringify({ label: ['buildx-lab.pid'] }));
+  const filters = encodeURIComponent(JSON.stringify({ label: [PID_LABEL] }));
   return new Promise((resolve) => {
     const req = http.get({ socketPath, path: `/containers/json?all=1&filters=${filters}`, timeout: 5000 }, (res) => {
       let body = '';
@@ -116,12 +128,14 @@ function labContainers(socketPath: string): Promise<ListedContainer[]> {
 
 /**
  * Follows one CLI run: every second it reads the CPU of the run's Node processes (the CLI and the runner it
- * starts) and of each container one of them made, and keeps the last value seen (a process's or container's
- * last second is missed).
+ * starts) and of each container one of them made, and keeps the last value seen. Processes are told apart by
+ * pid and start time, as the lab's ownership labels are (pids wrap within minutes on a busy host), so a
+ * container counts only if its `buildx-lab.pid` and `buildx-lab.start` name one of them.
+ * - A process's or container's last second is missed; a Node process's lands in `hostProcesses`.
  */
 export class CpuMeter {
   private readonly before = procTimes('self');
-  private readonly labProcesses = new Map<number, number>();
+  private readonly labProcesses = new Map<string, number>();
   private readonly containers = new Map<string, { image: string; seconds: number }>();
   private readonly timer: NodeJS.Timeout;
   private busy = false;
@@ -139,11 +153,12 @@ export class CpuMeter {
     try {
       for (const pid of descendants(this.wrapperPid)) {
         const t = isNode(pid) ? procTimes(pid) : undefined;
-        if (t) this.labProcesses.set(pid, t.self);
+        if (t) this.labProcesses.set(`${pid}/${t.start}`, t.self);
       }
       if (!this.engineSocket) return;
       for (const c of await labContainers(this.engineSocket)) {
-        if (!this.labProcesses.has(Number(c.Labels?.['buildx-lab.pid']))) continue;
+        const owner = ownerFromLabels(c.Labels);
+        if (!this.labProcesses.has(`${owner.pid}/${owner.start}`)) continue;
         const seconds = containerCpuSeconds(c.Id);
         const seen = this.containers.get(c.Id);
         if (seconds !== undefined && seconds >= (seen?.seconds ?? 0)) this.containers.set(c.Id, { image: c.Labels?.['buildx-lab.image'] ?? 'other', seconds });

@@ -81,11 +81,15 @@ export function judgeOwner(e: OwnerEvidence): Verdict {
   }
 }
 
-/** The start time (field 22) of a /proc/<pid>/stat line; pure. The command name may hold spaces and parentheses. */
+/** The fields of a /proc/<pid>/stat line after the command name, which may hold spaces and parentheses, so
+ * they are counted from its last closing parenthesis: index 0 is field 3 (state). Pure. */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The start time (field 22) of a /proc/<pid>/stat line; pure. */
 export function statStartTime(stat: string): string | undefined {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so field 22 is at index 19
-  const start = fields[19];
+  const start = statFields(stat)[22 - 3];
   return start && /^\d+$/.test(start) ? start : undefined;
 }
 
