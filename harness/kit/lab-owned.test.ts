@@ -159,6 +159,13 @@ describe('buildx argv: dap attach, which joins stdio to any unix socket of the e
     expect(() => buildx('--builder', 'b', 'dap', '--builder', 'c', 'attach', '/run/x.sock')).toThrow(/dap attach/);
     expect(buildx('dap', 'build', '-f', 'Dockerfile', '.').paths).toEqual(['Dockerfile']);
   });
+
+  it('refuses attach where cobra may take it as the subcommand, and takes it as a value past dap build', () => {
+    expect(() => buildx('dap', '--builder', 'build', 'attach', '/run/x.sock')).toThrow(/dap attach/);
+    expect(() => buildx('dap', '-D', 'attach', '/run/x.sock')).toThrow(/dap attach/);
+    expect(buildx('dap', 'build', '--target', 'attach', '.').paths).toEqual([]);
+    expect(buildx('dap', '--builder=b', 'build', '-t', 'attach', 'attach').paths).toEqual([]);
+  });
 });
 
 describe('buildx argv: create --leave starts nothing, so it names no image', () => {

@@ -184,13 +184,36 @@ function flagUses(argv: readonly string[], long: readonly string[], short: strin
   return out;
 }
 
-/** The buildx subcommand: the first argument that is not a flag, past the root's --builder NAME. */
-function subcommand(argv: readonly string[]): string | undefined {
+/** Where the buildx subcommand is: the first argument that is not a flag, past the root's --builder NAME (-1: none). */
+function subcommandAt(argv: readonly string[]): number {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--builder') i++;
-    else if (!argv[i]!.startsWith('-')) return argv[i];
+    else if (!argv[i]!.startsWith('-')) return i;
   }
-  return undefined;
+  return -1;
+}
+
+/** The buildx subcommand (see subcommandAt). */
+function subcommand(argv: readonly string[]): string | undefined {
+  const at = subcommandAt(argv);
+  return at < 0 ? undefined : argv[at];
+}
+
+/**
+ * The words after `dap` that cobra may take as dap's subcommand: up to the first word that stands after a
+ * non-flag word. A word after a flag without `=` may be that flag's value or, if the flag is a boolean, the
+ * subcommand, so both it and the next are kept (`dap --builder build attach S` attaches).
+ */
+function dapSubcommandWords(argv: readonly string[]): string[] {
+  const words: string[] = [];
+  for (let j = subcommandAt(argv) + 1; j < argv.length; j++) {
+    const w = argv[j]!;
+    if (w.startsWith('-')) continue;
+    words.push(w);
+    const prev = argv[j - 1]!;
+    if (!(prev.startsWith('-') && !prev.includes('='))) break;
+  }
+  return words;
 }
 
 /** What an accepted buildx argv names: the paths the step will read or write (resolved in the engine before it runs). */
@@ -210,8 +233,8 @@ export function checkBuildxArgv(argv: readonly string[], labImage: string | unde
   const paths: string[] = [];
   // `dap attach PATH` (hidden) joins stdin and stdout to any unix socket of the engine: its API socket would
   // take docker requests past the docker steps' allowlist. A case speaks DAP through `dap build` (dap:).
-  // (any `attach` word in a dap argv: a flag's value must not hide it)
-  if (subcommand(argv) === 'dap' && argv.includes('attach'))
+  // A flag's value must not hide it; an `attach` past the subcommand (`dap build --target attach`) is a value.
+  if (subcommand(argv) === 'dap' && dapSubcommandWords(argv).includes('attach'))
     throw new Error('dap attach connects to any unix socket in the engine (its API socket too); speak DAP to `dap build` with a dap: script');
   const path_ = (flag: string, p: string | undefined) => {
     if (p === undefined) return;

@@ -2,16 +2,15 @@
 // refused (and the entry dropped) before anything of it is committed to a registry.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RegistryClient } from '../oci/client.ts';
 import { DOCKER_MANIFEST } from '../oci/types.ts';
-import { BadPublishEntry, PublishCache, manifestBlobs } from './publish-cache.ts';
+import { BadPublishEntry, PublishCache, imageIdProblem, manifestBlobs } from './publish-cache.ts';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const IMAGE = `sha256:${'a'.repeat(64)}`;
 
 function image() {
   const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
@@ -26,6 +25,8 @@ function image() {
   );
   return { config, layer, raw, digest: sha(raw) };
 }
+/** The image's ID as the classic store gives it: its config's digest. */
+const IMAGE = sha(image().config);
 
 /** What a registry does with an upload, as far as the cache sees it: reads the body, then asks `check`. */
 function recordingClient(stored: string[]): RegistryClient {
@@ -53,16 +54,16 @@ afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function stored(): Promise<PublishCache> {
+async function stored(id = IMAGE): Promise<PublishCache> {
   dir = mkdtempSync(path.join(os.tmpdir(), 'bxl-pubcache-'));
   const cache = new PublishCache(dir);
   const img = image();
-  await cache.store(IMAGE, recordingClient([]), 'moby/buildkit', { raw: img.raw, mediaType: DOCKER_MANIFEST, digest: img.digest }, () => undefined);
+  await cache.store(id, recordingClient([]), 'moby/buildkit', { raw: img.raw, mediaType: DOCKER_MANIFEST, digest: img.digest }, () => undefined);
   return cache;
 }
 
 const blobFile = (digest: string) => path.join(dir, 'published', 'blobs', 'sha256', digest.slice(7));
-const entryFile = () => path.join(dir, 'published', 'images', `${IMAGE.slice(7)}.json`);
+const entryFile = (id = IMAGE) => path.join(dir, 'published', 'images', `${id.slice(7)}.json`);
 
 describe('manifestBlobs', () => {
   const entry = (digest: string) => ({ version: 1 as const, manifestDigest: digest, mediaType: DOCKER_MANIFEST as typeof DOCKER_MANIFEST });
@@ -83,7 +84,55 @@ describe('manifestBlobs', () => {
   });
 });
 
+describe('imageIdProblem', () => {
+  const img = image();
+  const blobs = [{ digest: sha(img.config) }, { digest: sha(img.layer) }];
+  it("takes the config's digest (classic store) or the manifest's (containerd store) as the image's ID", () => {
+    expect(imageIdProblem(sha(img.config), img.digest, blobs)).toBeUndefined();
+    expect(imageIdProblem(img.digest, img.digest, blobs)).toBeUndefined();
+  });
+  it("refuses any other ID, a layer's too", () => {
+    expect(imageIdProblem(sha(img.layer), img.digest, blobs)).toBe(
+      `cached manifest ${img.digest} is not image ${sha(img.layer)} (neither it nor its config ${sha(img.config)} is that ID)`,
+    );
+    expect(imageIdProblem(sha('x'), img.digest, [])).toBe(`cached manifest ${img.digest} is not image ${sha('x')} (neither it nor its config (none) is that ID)`);
+  });
+});
+
 describe('PublishCache', () => {
+  it('refuses an entry filed under the ID of another image, before anything is uploaded, and drops it (review s4 F8)', async () => {
+    const cache = await stored();
+    // a complete, self-consistent image filed under the ID of the lab's BuildKit image
+    const lab = `sha256:${'b'.repeat(64)}`;
+    writeFileSync(entryFile(lab), readFileSync(entryFile()));
+    const got: string[] = [];
+    await expect(cache.publish(lab, recordingClient(got), 'moby/buildkit', 'v0.17.1')).rejects.toThrow(/is not image sha256:b{64}/);
+    expect(got).toEqual([]);
+    expect(existsSync(entryFile(lab))).toBe(false);
+    expect(await cache.publish(IMAGE, recordingClient(got), 'moby/buildkit', 'v0.17.1')).toBe(true);
+  });
+
+  it('keeps and publishes an image named by its manifest (containerd store); keeps none named otherwise', async () => {
+    const img = image();
+    const cache = await stored(img.digest);
+    const got: string[] = [];
+    expect(await cache.publish(img.digest, recordingClient(got), 'moby/buildkit', 'v0.17.1')).toBe(true);
+    expect(got).toEqual([sha(img.config), sha(img.layer), img.digest]);
+    const other = `sha256:${'c'.repeat(64)}`;
+    expect(await cache.store(other, recordingClient([]), 'moby/buildkit', { raw: img.raw, mediaType: DOCKER_MANIFEST, digest: img.digest }, () => undefined)).toBe(false);
+    expect(cache.has(other)).toBe(false);
+  });
+
+  it('fetches a kept blob again when it is damaged, and reuses it when whole', async () => {
+    const cache = await stored();
+    const img = image();
+    const tampered = Buffer.from(img.layer);
+    tampered[0]! ^= 1;
+    writeFileSync(blobFile(sha(img.layer)), tampered);
+    await cache.store(img.digest, recordingClient([]), 'moby/buildkit', { raw: img.raw, mediaType: DOCKER_MANIFEST, digest: img.digest }, () => undefined);
+    expect(readFileSync(blobFile(sha(img.layer)))).toEqual(img.layer);
+  });
+
   it('publishes what it stored: the same blobs and manifest digest', async () => {
     const cache = await stored();
     const got: string[] = [];

@@ -5,8 +5,10 @@
 // registry's content between runs, BUILDKIT_REGISTRY_MIRROR_DIR).
 // A cache file is input like any other: an entry's shape is checked, the manifest must hash to its name
 // and list exactly the blobs it names, and every blob is hashed as it streams to the registry and must be
-// its digest before the registry is asked to commit it. A bad entry is dropped and the image pushed again.
-import { createHash, randomBytes } from 'node:crypto';
+// its digest before the registry is asked to commit it, and the image must be the one the entry is filed
+// under: its ID is the config's digest (classic store) or the manifest's (containerd store). A bad entry is
+// dropped and the image pushed again.
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -53,6 +55,17 @@ export function manifestBlobs(raw: Buffer, entry: Entry): { digest: string; size
   return [m.data.config, ...m.data.layers];
 }
 
+/**
+ * Why the image a manifest describes is not the engine's image `imageId`, if it is not; pure. The engine
+ * names an image by content: the classic store by its config's digest, the containerd store by its target
+ * (this manifest, when it is not an index). Either binds every layer (the config's diff_ids), so a cache
+ * file cannot pass another image off under the ID of the lab's own; no record in the cache is needed.
+ */
+export function imageIdProblem(imageId: string, manifestDigest: string, blobs: readonly { digest: string }[]): string | undefined {
+  if (imageId === blobs[0]?.digest || imageId === manifestDigest) return undefined;
+  return `cached manifest ${manifestDigest} is not image ${imageId} (neither it nor its config ${blobs[0]?.digest ?? '(none)'} is that ID)`;
+}
+
 export interface PublishedManifest {
   raw: Buffer;
   mediaType: string;
@@ -93,7 +106,10 @@ export class PublishCache {
     try {
       const entry = readEntry(file);
       const raw = readPlain(this.blobPath(entry.manifestDigest), MAX_JSON_BYTES);
-      for (const blob of manifestBlobs(raw, entry)) await this.upload(client, repo, blob);
+      const blobs = manifestBlobs(raw, entry);
+      const notIt = imageIdProblem(imageId, entry.manifestDigest, blobs);
+      if (notIt) throw new BadPublishEntry(notIt);
+      for (const blob of blobs) await this.upload(client, repo, blob);
       const stored = await client.putManifest(repo, tag, entry.mediaType, raw);
       if (stored !== entry.manifestDigest) throw new HarnessError(`the registry stored ${repo}:${tag} as ${stored}, not ${entry.manifestDigest}`);
       const now = new Date();
@@ -109,28 +125,32 @@ export class PublishCache {
     }
   }
 
+  /**
+   * A kept blob's bytes as a stream (a layer may be gigabytes), each hashed into `read.hash` and counted
+   * in `read.size` on the way; throws BadPublishEntry when the file is not a plain one of the claimed size.
+   */
+  private async *read(blob: { digest: string; size: number }, read: { hash: Hash; size: number }): AsyncIterable<Uint8Array> {
+    const file = this.blobPath(blob.digest);
+    // a FIFO or device in the cache would block or never end: only a plain file of the claimed size
+    const st = statSync(file);
+    if (!st.isFile() || st.size !== blob.size)
+      throw new BadPublishEntry(`cached blob ${blob.digest} is ${st.isFile() ? `${st.size} bytes, not ${blob.size}` : 'not a plain file'}`);
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      read.size += chunk.length;
+      if (read.size > blob.size) throw new BadPublishEntry(`cached blob ${blob.digest} grew past its ${blob.size} bytes`);
+      read.hash.update(chunk);
+      yield chunk;
+    }
+  }
+
   /** One blob from the cache to the registry, hashed on the way and checked before the commit. */
   private async upload(client: RegistryClient, repo: string, blob: { digest: string; size: number }): Promise<void> {
-    const file = this.blobPath(blob.digest);
-    const hash = createHash('sha256');
-    let size = 0;
-    async function* read(): AsyncIterable<Uint8Array> {
-      // a FIFO or device in the cache would block or never end: only a plain file of the claimed size
-      const st = statSync(file);
-      if (!st.isFile() || st.size !== blob.size)
-        throw new BadPublishEntry(`cached blob ${blob.digest} is ${st.isFile() ? `${st.size} bytes, not ${blob.size}` : 'not a plain file'}`);
-      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > blob.size) throw new BadPublishEntry(`cached blob ${blob.digest} grew past its ${blob.size} bytes`);
-        hash.update(chunk);
-        yield chunk;
-      }
-    }
+    const read = { hash: createHash('sha256'), size: 0 };
     // the registry may have it already (another image of this run shares the layer): then it is not read at all
     try {
-      await client.putBlob(repo, blob.digest, read(), () => {
-        const got = `sha256:${hash.digest('hex')}`;
-        if (size !== blob.size || got !== blob.digest) throw new BadPublishEntry(`cached blob ${blob.digest} is ${size} bytes hashing to ${got}`);
+      await client.putBlob(repo, blob.digest, this.read(blob, read), () => {
+        const got = `sha256:${read.hash.digest('hex')}`;
+        if (read.size !== blob.size || got !== blob.digest) throw new BadPublishEntry(`cached blob ${blob.digest} is ${read.size} bytes hashing to ${got}`);
       });
     } catch (e) {
       // fetch wraps what the body's iterator threw
@@ -145,7 +165,8 @@ export class PublishCache {
   /**
    * Keeps what the registry holds as repo (a single-platform image manifest just pushed) for `imageId`:
    * its blobs read back through `client` (each checked against its digest), then the entry. Images of
-   * another shape (an index) are not kept: they are pushed each time, as before.
+   * another shape (an index), or whose ID names neither the manifest nor its config (a containerd-store
+   * image whose target is an index), are not kept: publish would refuse them; they are pushed each time.
    */
   async store(imageId: string, client: RegistryClient, repo: string, manifest: PublishedManifest, progress: ProgressSink): Promise<boolean> {
     if (manifest.mediaType !== DOCKER_MANIFEST && manifest.mediaType !== OCI_MANIFEST) return false;
@@ -158,11 +179,12 @@ export class PublishCache {
     const mediaType = manifest.mediaType === DOCKER_MANIFEST ? DOCKER_MANIFEST : OCI_MANIFEST; // store() let no other through
     const entry: Entry = { version: 1, manifestDigest: manifest.digest, mediaType };
     const blobs = manifestBlobs(manifest.raw, entry);
+    if (imageIdProblem(imageId, manifest.digest, blobs)) return false;
     mkdirSync(this.blobs, { recursive: true });
     mkdirSync(this.images, { recursive: true });
     for (const blob of blobs) {
       // one kept already (another image's layer) is reused only when whole: a damaged one is fetched again
-      if (this.whole(blob)) continue;
+      if (await this.whole(blob)) continue;
       const got = await client.getBlob(repo, blob.digest, blob.size);
       if (!got.found || got.problems.length || got.size !== blob.size) throw new HarnessError(`reading ${repo}@${blob.digest} back from the lab registry to cache it failed`);
       writeAtomic(this.blobPath(blob.digest), got.bytes);
@@ -173,16 +195,12 @@ export class PublishCache {
     return true;
   }
 
-  private whole(blob: { digest: string; size: number }): boolean {
+  /** A kept blob of the claimed size and digest, read as a stream. */
+  private async whole(blob: { digest: string; size: number }): Promise<boolean> {
+    const read = { hash: createHash('sha256'), size: 0 };
     try {
-      const st = statSync(this.blobPath(blob.digest));
-      return (
-        st.isFile() &&
-        st.size === blob.size &&
-        `sha256:${createHash('sha256')
-          .update(readFileSync(this.blobPath(blob.digest)))
-          .digest('hex')}` === blob.digest
-      );
+      for await (const _ of this.read(blob, read));
+      return read.size === blob.size && `sha256:${read.hash.digest('hex')}` === blob.digest;
     } catch {
       return false;
     }

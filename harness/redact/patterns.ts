@@ -336,7 +336,8 @@ const FLAG_VALUE = /(?<![\w-])(?:--password|--token|--identity-token|--registry-
 const LOGIN_P = /\blogin\b[^\n]*?[ \t]-p(?:=|[ \t]+)(?<value>[^\s-][^\s]*)/dg;
 
 // Secrets the lab makes itself (serve/s3-spec.ts's credentials): masked wherever they appear, whatever the context.
-const LAB_MADE_SECRET = /buildx-lab-secret-[0-9a-f]{40}/g;
+// Any number of its hex digits: a fact clipped to its first N characters can cut one short.
+const LAB_MADE_SECRET = /buildx-lab-secret-[0-9a-f]{1,40}/g;
 
 // The token formats secretlint's preset lacks.
 const JWT = /\beyJ[A-Za-z0-9_-]{6,}\.eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*/g;

@@ -141,6 +141,12 @@ describe("the lab's own secrets", () => {
     const out = redactSecrets(text);
     for (const w of windows(secret.slice('buildx-lab-secret-'.length))) expect(out).not.toContain(w);
   });
+
+  it('masks one cut short (a fact clipped to 200 characters), down to a single hex digit', () => {
+    expect(redactSecrets(`dap[3] evaluate: failed: ${secret.slice(0, -1)}…`)).toBe('dap[3] evaluate: failed: [REDACTED]…');
+    expect(redactSecrets(`${secret.slice(0, 19)}`)).toBe('[REDACTED]');
+    expect(redactSecrets('buildx-lab-secret- buildx-lab-secret-x')).toBe('buildx-lab-secret- buildx-lab-secret-x');
+  });
 });
 
 describe('isSecretKey', () => {

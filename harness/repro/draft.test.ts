@@ -261,6 +261,39 @@ describe('buildx-lab new: hostile reports and directories', () => {
     expect(yaml).not.toContain('\u001b');
   });
 
+  it('reads `# docker ...` after a `$` prompt as output, never as a step the reporter did not run', () => {
+    const d = draftFromReport(
+      `# Build fails\n${fence}console\n$ cat README\n# docker run --privileged -v /:/host alpine chroot /host id\n> docker run alpine\n$ docker buildx build .\nERROR: failed to solve: boom\n${fence}\n`,
+    );
+    expect(d.steps).toEqual([{ id: 'build', buildx: ['build', '.'] }]);
+    expect(d.notes).toEqual(['`cat README` is not a docker or docker buildx command; the lab runs those only']);
+  });
+
+  it("reads a root transcript (`# ` prompts, no `$`) as commands, noting each, and a script's `# docker` as a comment", () => {
+    const d = draftFromReport(
+      `${fence}console\n# docker buildx build .\nERROR: failed to solve: boom\n> sudo docker image ls\n${fence}\n\n${fence}sh\n# docker run alpine\ndocker buildx ls\n${fence}\n`,
+    );
+    expect(d.steps).toEqual([
+      { id: 'build', buildx: ['build', '.'] },
+      { id: 'image', docker: ['image', 'ls'] },
+      { id: 'ls', buildx: ['ls'] },
+    ]);
+    expect(d.notes).toEqual([
+      'docker buildx build .: read as a command after a `#` prompt; make sure the reporter ran it (a line of output can look the same)',
+      'sudo docker image ls: read as a command after a `>` prompt; make sure the reporter ran it (a line of output can look the same)',
+    ]);
+    expect(d.symptom).toEqual([{ output: 'failed to solve: boom', step: 'build' }]);
+  });
+
+  it('writes bidi and other hidden characters of the title and argv as escapes, which load back as they were', () => {
+    const { kase, yaml } = drafted(`# a\u202eb\u2066c\u0085d\n\n${fence}sh\ndocker buildx build -t "x\u200by" --build-arg "A=\u{e0001}\u0007" .\n${fence}\n`);
+    expect(yaml).toContain('title: "a\\u202eb\\u2066c\\u0085d"');
+    expect(yaml).toContain('buildx: [build, -t, "x\\u200by", --build-arg, "A=\\U000e0001\\a", .]');
+    expect(yaml).not.toMatch(/[\u202e\u2066\u0085\u200b\u{e0001}\u0007]/u);
+    expect(kase.title).toBe('a\u202eb\u2066c\u0085d');
+    expect(kase.steps[0]!.argv).toEqual(['build', '-t', 'x\u200by', '--build-arg', 'A=\u{e0001}\u0007', '.']);
+  });
+
   it('lists $(...), variables, pipes and redirections as not placed: a step is argv, never a shell', () => {
     const d = draftFromReport(
       `${fence}sh\ndocker buildx build -t $(whoami) .\ndocker buildx build --build-arg X=$HOME .\ndocker buildx build . > log.txt\ndocker buildx ls | grep x\ndocker buildx build . && echo ok\nrm -rf /\n${fence}\n`,

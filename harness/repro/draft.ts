@@ -122,9 +122,18 @@ function safeRel(name: string): { rel?: string; why?: string } {
   return { rel: segs.join('/') };
 }
 
+/** Characters a reader does not see as they are: controls, and format characters (bidi overrides reorder a line). */
+const HIDDEN = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+const HIDDEN_ALL = new RegExp(HIDDEN.source, 'gu');
+/** A hidden character as a YAML double-quoted escape (\uXXXX, or \UXXXXXXXX past the BMP), which a comment shows as well. */
+function escaped(c: string): string {
+  const cp = c.codePointAt(0)!;
+  return cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+}
+
 /** One line for case.yaml's top comment: control characters shown, no line breaks, cut. */
 function noteText(s: string): string {
-  const one = s.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => (c === '\n' || c === '\t' ? ' ' : `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`));
+  const one = s.replace(HIDDEN_ALL, (c) => (c === '\n' || c === '\t' ? ' ' : escaped(c)));
   return one.length > 240 ? `${one.slice(0, 237)}...` : one;
 }
 
@@ -170,18 +179,29 @@ function blocksOf(tokens: Token[], out: { blocks: Block[]; context: string; titl
   }
 }
 
-/** A shell prompt before a command in a transcript: `$ `, `% `, `PS C:\> `, `user@host:~/x$ `; `# ` and `> ` only before docker. */
-const PROMPT = /^(?:PS [^>]*>|[\w.@~:/-]*[$%]|(?:[#>])(?=\s+(?:sudo\s+)?docker\s))\s+(?=\S)/;
+/** A shell prompt before a command in a transcript: `$ `, `% `, `PS C:\> `, `user@host:~/x$ `. */
+const USER_PROMPT = /^(?:PS [^>]*>|[\w.@~:/-]*[$%])\s+(?=\S)/;
+/** A root shell's `# ` (or a `> `) prompt, only before docker: a line of output can look the same. */
+const ROOT_PROMPT = /^[#>](?=\s+(?:sudo\s+)?docker\s)\s+(?=\S)/;
+/** Either prompt, as continuation lines may carry one. */
+const PROMPT = new RegExp(`${USER_PROMPT.source}|${ROOT_PROMPT.source}`);
 
 interface Command {
   line: string;
   output: string[];
+  /** the `#` or `>` prompt the command was read after (a root transcript), which output can fake */
+  rootPrompt?: string;
 }
 
 /** Splits a shell block into commands, the output printed after each, and files written by `cat > F <<EOF`. */
 function commandsOf(b: Block, last: Command | undefined): { commands: Command[]; orphan: string[]; heredocs: { name: string; text: string }[] } {
   const raw = b.text.split('\n');
-  const prompted = raw.some((l) => PROMPTED.test(l));
+  // `# docker ...` after a `$` prompt is output (a comment cat printed, a log line), never a command: a root
+  // prompt counts only in a block with no other prompt, and never in a script, where `#` starts a comment
+  const userPrompted = raw.some((l) => PROMPTED.test(l));
+  const rootPrompted = !userPrompted && !SCRIPT_LANGS.has(b.lang) && raw.some((l) => ROOT_PROMPT.test(l.trimStart()));
+  const prompted = userPrompted || rootPrompted;
+  const prompt = rootPrompted ? ROOT_PROMPT : USER_PROMPT;
   const script = !prompted && SCRIPT_LANGS.has(b.lang);
   const commands: Command[] = [];
   const orphan: string[] = [];
@@ -189,7 +209,7 @@ function commandsOf(b: Block, last: Command | undefined): { commands: Command[];
   let current: Command | undefined = last;
   for (let i = 0; i < raw.length; i++) {
     const trimmed = raw[i]!.trimStart();
-    const cmdLine = prompted ? (PROMPT.test(trimmed) ? trimmed.replace(PROMPT, '') : undefined) : script || /^(sudo\s+)?docker\s/.test(trimmed) ? trimmed.trimEnd() : undefined;
+    const cmdLine = prompted ? (prompt.test(trimmed) ? trimmed.replace(prompt, '') : undefined) : script || /^(sudo\s+)?docker\s/.test(trimmed) ? trimmed.trimEnd() : undefined;
     if (cmdLine === undefined) {
       (current ? current.output : orphan).push(raw[i]!);
       continue;
@@ -212,7 +232,7 @@ function commandsOf(b: Block, last: Command | undefined): { commands: Command[];
         continue;
       }
     }
-    current = { line, output: [] };
+    current = { line, output: [], ...(rootPrompted ? { rootPrompt: trimmed[0] } : {}) };
     commands.push(current);
   }
   return { commands, orphan, heredocs };
@@ -397,6 +417,7 @@ export function draftFromReport(markdown: string, reportName = 'the report'): Dr
       }
       const r = toStep(c.line, taken);
       if (r.note) note(r.note);
+      if (r.step && c.rootPrompt) note(`${c.line}: read as a command after a \`${c.rootPrompt}\` prompt; make sure the reporter ran it (a line of output can look the same)`);
       if (r.step) {
         draft.steps.push(r.step);
         stepOf.set(c, r.step.id);
@@ -453,6 +474,11 @@ export function draftYaml(d: Draft, from: string): string {
       // YAML reads an unquoted 0.20 as a number
       if (key === 'versions' && isSeq(pair.value)) for (const v of pair.value.items) if (isScalar(v)) v.type = 'QUOTE_DOUBLE';
     },
+    // the only style that can show a hidden character as an escape (below): a title or argv with a bidi
+    // override would otherwise read in another order than it runs
+    Scalar(_, node) {
+      if (typeof node.value === 'string' && HIDDEN.test(node.value)) node.type = 'QUOTE_DOUBLE';
+    },
   });
   const head = [
     `Drafted by \`buildx-lab new\` from ${noteText(from)}: read every line before trusting it.`,
@@ -462,7 +488,10 @@ export function draftYaml(d: Draft, from: string): string {
     ...(d.notes.length ? ['Not placed (edit by hand):', ...d.notes.map((n) => `  - ${n}`)] : []),
   ];
   doc.commentBefore = head.map((l) => ` ${l}`).join('\n');
-  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+  // the yaml library escapes C0 controls in a double-quoted scalar, not format characters: escape what is
+  // left. Outside the line breaks, a hidden character can stand only in a double-quoted scalar (above; the
+  // comments went through noteText), where a \u escape reads back as the same character
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false }).replace(HIDDEN_ALL, (c) => (c === '\n' ? c : escaped(c)));
 }
 
 /** Without a report: every key, commented, around a case that loads as it is. */

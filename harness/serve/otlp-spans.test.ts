@@ -60,6 +60,17 @@ describe('flattenExport', () => {
     expect(spans[0]).toMatchObject({ request: 0, name: '', traceId: '', kind: 'unspecified', status: 'unset' });
   });
 
+  it('attributes no span of a resource that names the request twice (upsert rewrote only the first)', () => {
+    const forged = exportOf(
+      [{ name: 'forged' }, { name: 'forged too' }],
+      [kv(REQUEST_ATTRIBUTE, { stringValue: '41' }), kv('service.name', { stringValue: 'x' }), kv(REQUEST_ATTRIBUTE, { stringValue: '7' })],
+    );
+    const honest = exportOf([{ name: 'kept' }], [kv(REQUEST_ATTRIBUTE, { stringValue: '41' })]).resourceSpans;
+    const r = flattenExport({ resourceSpans: [...forged.resourceSpans, ...honest] });
+    expect(r.spans.map((s) => [s.request, s.name])).toEqual([[41, 'kept']]);
+    expect(r.dropped).toBe(2);
+  });
+
   it('bounds spans per request, attributes per span, and text per value', () => {
     const many = Array.from({ length: SPAN_LIMITS.perRequest + 3 }, (_, i) => ({ name: `s${i}` }));
     const r = flattenExport(exportOf(many));

@@ -67,13 +67,22 @@ const hex = (v: unknown) => (typeof v === 'string' && /^[0-9a-fA-F]{1,64}$/.test
 
 /**
  * The spans of one OTLP/JSON ExportTraceServiceRequest, each with the seq its resource names (the
- * collector's buildx_lab.request); spans past SPAN_LIMITS.perRequest are counted, not kept. Pure.
+ * collector's buildx_lab.request); spans past SPAN_LIMITS.perRequest, and those of a resource that names
+ * more than one request, are counted, not kept. Pure.
  */
 export function flattenExport(doc: unknown): { spans: SpanRecord[]; dropped: number } {
   const spans: SpanRecord[] = [];
   let dropped = 0;
   for (const rs of arr(obj(doc).resourceSpans)) {
-    const resource = attributes(obj(obj(rs).resource).attributes);
+    const list = obj(obj(rs).resource).attributes;
+    // The collector's upsert rewrites only the first occurrence of the key and leaves a duplicate as the
+    // exporter sent it, so a resource naming two requests could move its spans to another cell: its spans
+    // are dropped (counted, so the export's other spans read as incomplete), never attributed.
+    if (arr(list).filter((kv) => obj(kv).key === REQUEST_ATTRIBUTE).length > 1) {
+      for (const ss of arr(obj(rs).scopeSpans)) dropped += arr(obj(ss).spans).length;
+      continue;
+    }
+    const resource = attributes(list);
     const request = Number(resource[REQUEST_ATTRIBUTE]);
     delete resource[REQUEST_ATTRIBUTE];
     for (const ss of arr(obj(rs).scopeSpans)) {

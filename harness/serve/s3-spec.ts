@@ -60,7 +60,7 @@ export interface S3Credentials {
   secretAccessKey: string;
 }
 
-/** Prefix of every secret the lab makes; harness/redact masks `buildx-lab-secret-` and 40 hex digits anywhere. */
+/** Prefix of every secret the lab makes; harness/redact masks `buildx-lab-secret-` and its hex digits (even cut short) anywhere. */
 export const LAB_SECRET_PREFIX = 'buildx-lab-secret-';
 
 /** Fresh credentials; `bytes` is injectable for tests. */
