@@ -9,4 +9,7 @@ describe('goToolPath', () => {
   it('keeps rootlesskit where it always was (buildkit/), so a warm cache does not build it again', () => {
     expect(goToolPath({ cacheDir: '/c' }, { ...tool, name: 'rootlesskit', version: 'v2.3.6', under: 'buildkit' })).toBe('/c/buildkit/rootlesskit-v2.3.6/rootlesskit');
   });
+  it('keeps a tool in the directory it names (the collector: otelcol-<source hash>)', () => {
+    expect(goToolPath({ cacheDir: '/c' }, { ...tool, name: 'otelcol', dir: 'otelcol-0123456789abcdef' })).toBe('/c/tools/otelcol-0123456789abcdef/otelcol');
+  });
 });

@@ -47,8 +47,13 @@ export interface GoBuildRequest {
   tags?: string[];
   /** requirements live in vendor.mod/vendor.sum (docker/docker before v29, docker/cli) */
   vendorMod?: boolean;
-  /** cgo with a static link (runc): extra env such as PKG_CONFIG_PATH */
-  cgo?: { env: Record<string, string> };
+  /**
+   * cgo with a static link (runc): extra env such as PKG_CONFIG_PATH. `dynamic` links the host's libc
+   * instead (k3s: its sqlite and netcgo want glibc's NSS, which a static glibc link cannot carry)
+   */
+  cgo?: { env: Record<string, string>; dynamic?: boolean };
+  /** false keeps the source paths (the module's own build does not trim them); default true */
+  trimpath?: boolean;
   /** module -> version to use when the proxy refuses the version a release pins */
   preferredReplacements?: Record<string, string>;
   /** scratch space, removed afterwards */
@@ -98,10 +103,10 @@ export function goEnvFor(config: Pick<LabConfig, 'goEnv' | 'goNoSumDb'>): Record
 }
 
 /** argv of one compile; pure, for unit tests. */
-export function goBuildArgv(req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo' | 'tree'>, target: GoTarget, revision: string | undefined): string[] {
+export function goBuildArgv(req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo' | 'tree' | 'trimpath'>, target: GoTarget, revision: string | undefined): string[] {
   const x = Object.entries(req.ldflagsX).map(([k, v]) => `-X ${k}=${v.replace('{{revision}}', revision ?? 'unknown')}`);
-  const ld = ['-s', '-w', ...x, ...(req.cgo ? ['-extldflags', '-static'] : [])];
-  const argv = ['go', 'build', req.tree?.vendor ? '-mod=vendor' : '-mod=mod', '-trimpath'];
+  const ld = ['-s', '-w', ...x, ...(req.cgo && !req.cgo.dynamic ? ['-extldflags', '-static'] : [])];
+  const argv = ['go', 'build', req.tree?.vendor ? '-mod=vendor' : '-mod=mod', ...(req.trimpath === false ? [] : ['-trimpath'])];
   if (req.tags?.length) argv.push('-tags', req.tags.join(' '));
   return [...argv, '-ldflags', ld.join(' '), '-o', target.out, target.pkg];
 }
@@ -143,7 +148,7 @@ export function standInCandidates(pseudo: string): string[] {
 }
 
 /** A hash of what a build request asks of the compiler (paths, the signal and the source check aside); pure. */
-export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' | 'tags' | 'vendorMod' | 'cgo' | 'preferredReplacements' | 'tree'>): string {
+export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' | 'tags' | 'vendorMod' | 'cgo' | 'preferredReplacements' | 'tree' | 'trimpath'>): string {
   const sorted = (o: Record<string, string> | undefined) => Object.entries(o ?? {}).sort(([a], [b]) => a.localeCompare(b));
   const canonical = {
     pkgs: req.targets.map((t) => t.pkg),
@@ -154,6 +159,8 @@ export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' 
     preferredReplacements: sorted(req.preferredReplacements),
     // only for trees from Git, so that the records of module builds keep their keys
     ...(req.tree ? { tree: req.tree.vendor ? 'vendor' : 'mod' } : {}),
+    ...(req.trimpath === false ? { trimpath: false } : {}),
+    ...(req.cgo?.dynamic ? { dynamic: true } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
