@@ -126,9 +126,7 @@ export async function ensureGoTool(config: LabConfig, tool: GoTool, progress: Pr
           rmSync(dir, { recursive: true, force: true });
           mkdirSync(path.dirname(dir), { recursive: true });
           renameSync(stage, dir);
-          progress(
-            `${label} ${tool.version}: built in ${(r.durationMs / 1000).toFixed(0)} s (compile ${(r.compileMs / 1000).toFixed(0)} s, ${r.goVersion})`,
-          );
+          progress(`${label} ${tool.version}: built in ${(r.durationMs / 1000).toFixed(0)} s (compile ${(r.compileMs / 1000).toFixed(0)} s, ${r.goVersion})`);
           return { ...hit()!, built: { durationMs: r.durationMs, downloadMs: r.downloadMs, compileMs: r.compileMs, goVersion: r.goVersion } };
         } finally {
           rmSync(stage, { recursive: true, force: true });

@@ -34,6 +34,10 @@ describe('go build argv', () => {
     expect(argv).not.toContain('-trimpath');
     expect(argv[argv.indexOf('-ldflags') + 1]).toBe('-s -w');
   });
+  it('stamps the Go that builds where the flags ask for it', () => {
+    const argv = goBuildArgv({ ldflagsX: { 'k3s/version.UpstreamGolang': '{{goVersion}}' } }, { pkg: '.', out: '/o' }, undefined, 'go1.26.8');
+    expect(argv[argv.indexOf('-ldflags') + 1]).toBe('-s -w -X k3s/version.UpstreamGolang=go1.26.8');
+  });
 });
 
 describe('the checksum database', () => {

@@ -42,7 +42,7 @@ export interface GoBuildRequest {
   /** v-prefixed module version, e.g. v0.21.1 or v26.1.5+incompatible */
   version: string;
   targets: GoTarget[];
-  /** -X assignments; `{{revision}}` becomes the tag commit when the proxy reports it */
+  /** -X assignments; `{{revision}}` becomes the tag commit when the proxy reports it, `{{goVersion}}` the Go that builds */
   ldflagsX: Record<string, string>;
   tags?: string[];
   /** requirements live in vendor.mod/vendor.sum (docker/docker before v29, docker/cli) */
@@ -103,8 +103,13 @@ export function goEnvFor(config: Pick<LabConfig, 'goEnv' | 'goNoSumDb'>): Record
 }
 
 /** argv of one compile; pure, for unit tests. */
-export function goBuildArgv(req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo' | 'tree' | 'trimpath'>, target: GoTarget, revision: string | undefined): string[] {
-  const x = Object.entries(req.ldflagsX).map(([k, v]) => `-X ${k}=${v.replace('{{revision}}', revision ?? 'unknown')}`);
+export function goBuildArgv(
+  req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo' | 'tree' | 'trimpath'>,
+  target: GoTarget,
+  revision: string | undefined,
+  goVersion = 'unknown',
+): string[] {
+  const x = Object.entries(req.ldflagsX).map(([k, v]) => `-X ${k}=${v.replace('{{revision}}', revision ?? 'unknown').replace('{{goVersion}}', goVersion)}`);
   const ld = ['-s', '-w', ...x, ...(req.cgo && !req.cgo.dynamic ? ['-extldflags', '-static'] : [])];
   const argv = ['go', 'build', req.tree?.vendor ? '-mod=vendor' : '-mod=mod', ...(req.trimpath === false ? [] : ['-trimpath'])];
   if (req.tags?.length) argv.push('-tags', req.tags.join(' '));
@@ -255,7 +260,7 @@ export async function goModuleBuild(
       const t1 = Date.now();
       for (const target of req.targets) {
         mkdirSync(path.dirname(target.out), { recursive: true });
-        const argv = goBuildArgv(req, target, revision);
+        const argv = goBuildArgv(req, target, revision, gv);
         const r = await withHeartbeat(progress, `go build ${shortModule(req.module)}@${req.version} ${target.pkg}`, () => run(argv, { ...opts, cwd: src, timeoutMs: 40 * 60_000 }));
         if (req.signal?.aborted) throw new ProvisionError(`building ${req.module}@${req.version} was cancelled`);
         if (r.exitCode !== 0) {
