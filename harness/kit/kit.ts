@@ -9,7 +9,7 @@ import { REGISTRY_HOST, type Axes, type CellEvidence, type JournalEntry, type Re
 import { verifyImage, type VerificationReport } from '../oci/verify.ts';
 import type { SpanRecord } from '../serve/otlp-spans.ts';
 import { shellQuote } from '../text.ts';
-import { bootBuilder, type Builder, type BuilderSpec } from './builders.ts';
+import { bootBuilder, type Builder, type BuilderSpec, type KubeAccess } from './builders.ts';
 import { evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
 import type { CellSandbox, CommandOptions } from './sandbox.ts';
 import { checkState, type StatePort } from './state-checks.ts';
@@ -23,6 +23,8 @@ export interface KitServices {
   buildkitImage(version?: string, rootless?: boolean): Promise<string>;
   /** the base image cases may build FROM, as the engine pulls it */
   baseImage(): Promise<string>;
+  /** the run's Kubernetes cluster for this cell: its namespace made, KUBECONFIG in the sandbox (absent: none here) */
+  kubernetes?(): Promise<KubeAccess>;
   /** times a phase of the cell */
   phase<T>(name: 'buildx' | 'verify', work: () => Promise<T>): Promise<T>;
   /** the registry requests of this cell's engine since a journal mark (other cells may run at the same time) */
@@ -66,6 +68,11 @@ export class Kit<A = Axes> {
 
   baseImage(): Promise<string> {
     return this.services.baseImage();
+  }
+
+  kubernetes(): Promise<KubeAccess> {
+    if (!this.services.kubernetes) throw new HarnessError('this cell has no Kubernetes cluster (its driver is not kubernetes)');
+    return this.services.kubernetes();
   }
 
   /** The cell's build context holding `fixture` (copied when the sandbox was made, else now). */

@@ -169,6 +169,15 @@ async function prepare(s: RunnableScenario, cell: PlannedCell, env: CellEnvironm
     buildkitImage: (version, rootless) =>
       published('BuildKit image', `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`, 'source build'),
     baseImage: () => published('case base image', 'image:case-base', "debootstrap of Debian's packages"),
+    kubernetes: async () => {
+      // the run's one node (started by the first cell that asks), a namespace per cell, the kubeconfig in the cell
+      const node = await env.need<ImageResult>('image:k3s-node');
+      const cluster = await lab.kubeCluster(node.ref);
+      await cluster.createNamespace(id);
+      await sandbox.placeKubeconfig(cluster.kubeconfig);
+      evidence.facts.push(`kubernetes: ${node.describe ?? node.ref}, node ${cluster.ip} (Ready in ${(cluster.readyMs / 1000).toFixed(1)} s), namespace ${id}`);
+      return { namespace: id };
+    },
     phase: async (name, work) => {
       const p0 = performance.now();
       try {
