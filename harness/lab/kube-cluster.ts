@@ -97,6 +97,14 @@ export class KubeCluster {
     if (r.exitCode !== 0 && !/AlreadyExists/.test(r.output)) throw new HarnessError(`kubectl create namespace ${name} failed: ${r.output.trim()}`);
   }
 
+  /** Deletes a namespace and what is in it, without waiting for its pods to end. */
+  async deleteNamespace(name: string): Promise<void> {
+    const why = namespaceProblem(name);
+    if (why) throw new UsageError(why);
+    const r = await this.container.exec(['kubectl', 'delete', 'namespace', name, '--wait=false']);
+    if (r.exitCode !== 0 && !/NotFound/.test(r.output)) throw new HarnessError(`kubectl delete namespace ${name} failed: ${r.output.trim()}`);
+  }
+
   /** kubectl on the node, as the cluster's admin (for checks on what a driver created); argv, no shell. */
   kubectl(args: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     return this.container.exec(['kubectl', ...args]);
