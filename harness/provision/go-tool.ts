@@ -5,7 +5,7 @@
 // behind. The source is the module's zip from the Go module proxy (adjusted by `prepare` when the module's
 // own build adds files), or a tree the lab writes (`tree`: the collector's shipped sources).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LabConfig } from '../config.ts';
 import type { ProgressSink } from '../progress.ts';
@@ -61,17 +61,18 @@ export function goToolPath(config: Pick<LabConfig, 'cacheDir'>, tool: Pick<GoToo
   return path.join(config.cacheDir, tool.under ?? 'tools', tool.dir ?? `${tool.name}-${tool.version}`, tool.name);
 }
 
-/** The Go version a cached build recorded: build.json, or the meta.json the collector wrote before. */
-function recordedGoVersion(dir: string): string | undefined {
+/** What a cached build recorded: build.json, or the meta.json the collector wrote before. */
+function recorded(dir: string): { goVersion?: string; sha256?: string; size?: number } {
   for (const f of ['build.json', 'meta.json']) {
     try {
-      const v = (JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { goVersion?: unknown }).goVersion;
-      if (typeof v === 'string') return v;
+      const r = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>;
+      const pick = <T>(k: string, type: string) => (typeof r[k] === type ? { [k]: r[k] as T } : {});
+      return { ...pick<string>('goVersion', 'string'), ...pick<string>('sha256', 'string'), ...pick<number>('size', 'number') };
     } catch {
       /* next */
     }
   }
-  return undefined;
+  return {};
 }
 
 export async function ensureGoTool(config: LabConfig, tool: GoTool, progress: ProgressSink, opts: GoToolOptions = {}): Promise<GoToolBinary> {
@@ -80,8 +81,10 @@ export async function ensureGoTool(config: LabConfig, tool: GoTool, progress: Pr
   const label = tool.label ?? tool.name;
   const hit = (): GoToolBinary | undefined => {
     if (!existsSync(bin) || tool.also?.some((a) => !existsSync(path.join(dir, a.name)))) return undefined;
-    const goVersion = recordedGoVersion(dir);
-    return { path: bin, sha256: sha256File(bin), ...(goVersion ? { goVersion } : {}) };
+    const r = recorded(dir);
+    // the recorded hash while the size holds (k3s is 250 MB: hashing it costs seconds on every run)
+    const sha256 = r.sha256 && r.size === statSync(bin).size ? r.sha256 : sha256File(bin);
+    return { path: bin, sha256, ...(r.goVersion ? { goVersion: r.goVersion } : {}) };
   };
   return (
     hit() ??
@@ -119,9 +122,11 @@ export async function ensureGoTool(config: LabConfig, tool: GoTool, progress: Pr
             progress,
             opts.slot,
           );
+          const out = path.join(stage, tool.name);
+          const record = { sha256: sha256File(out), size: statSync(out).size };
           writeFileSync(
             path.join(stage, 'build.json'),
-            `${JSON.stringify({ ...tool, tree: undefined, prepare: undefined, revision: r.revision, goVersion: r.goVersion, sumdb: r.sumdb, durationMs: r.durationMs }, null, 2)}\n`,
+            `${JSON.stringify({ ...tool, tree: undefined, prepare: undefined, ...record, revision: r.revision, goVersion: r.goVersion, sumdb: r.sumdb, durationMs: r.durationMs }, null, 2)}\n`,
           );
           rmSync(dir, { recursive: true, force: true });
           mkdirSync(path.dirname(dir), { recursive: true });
