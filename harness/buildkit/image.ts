@@ -15,7 +15,7 @@ import { gitBuildTree, gitTreeText, gitTreeVersion, type GitTreeRef } from '../p
 import { ensureImage, findOfficialImage, type ResolvedImage } from '../images/images.ts';
 import type { ProgressSink } from '../progress.ts';
 import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
-import { PrivateApt } from '../provision/debian.ts';
+import { ensureUnpackedDeb } from '../provision/debian.ts';
 import { crossProcessLock } from '../provision/lock.ts';
 import { ensureGoTool, type GoTool } from '../provision/go-tool.ts';
 
@@ -236,26 +236,8 @@ function ensureRootlesskit(config: LabConfig, progress: ProgressSink, opts: Buil
 }
 
 /** Debian trixie's uidmap (setuid newuidmap/newgidmap, as the engine-base image's libc wants), unpacked, not installed. */
-async function ensureUidmap(config: LabConfig, progress: ProgressSink, signal?: AbortSignal): Promise<{ dir: string; version: string }> {
-  const dir = path.join(config.cacheDir, 'tools', 'uidmap-trixie');
-  const versionFile = path.join(dir, '.deb-version');
-  const hit = () => (existsSync(path.join(dir, 'usr/bin/newuidmap')) && existsSync(versionFile) ? { dir, version: readFileSync(versionFile, 'utf8').trim() } : undefined);
-  return (
-    hit() ??
-    crossProcessLock(
-      path.join(config.cacheDir, 'locks', 'uidmap-trixie'),
-      'uidmap',
-      progress,
-      async () => {
-        const again = hit();
-        if (again) return again;
-        const version = await new PrivateApt(config, progress).unpack('uidmap', 'trixie', dir, signal);
-        writeFileSync(versionFile, `${version}\n`);
-        return { dir, version };
-      },
-      signal,
-    )
-  );
+function ensureUidmap(config: LabConfig, progress: ProgressSink, signal?: AbortSignal): Promise<{ dir: string; version: string }> {
+  return ensureUnpackedDeb(config, { name: 'uidmap', suite: 'trixie', ready: 'usr/bin/newuidmap' }, progress, signal);
 }
 
 /** A binary of the BuildKit image's recipe, as the rootless recipe takes it. */

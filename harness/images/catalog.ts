@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-export type ImageRole = 'base' | 'dind' | 'registry' | 'buildkit' | 'case-base' | 'proxy';
+export type ImageRole = 'base' | 'dind' | 'registry' | 'buildkit' | 'case-base' | 'proxy' | 'k8s-node';
 
 export interface RootfsRecipe {
   kind: 'rootfs';

@@ -4,14 +4,15 @@
 // - docker-container: a BuildKit container from the lab's image, pulled through the lab registry;
 // - remote: a buildkitd the lab runs in the cell's engine, reached over TCP or a unix socket, with or
 //   without TLS (certificates made in the cell with openssl), or through an HTTP/2 proxy (grpc-proxy.ts);
-// - multi-node: several docker-container nodes through `create --append`, each with its own --platform.
-// kubernetes is refused with a reason (model.UNSUPPORTED_DRIVERS).
+// - multi-node: several docker-container nodes through `create --append`, each with its own --platform;
+// - kubernetes: a Deployment in the cell's own namespace of the run's k3s cluster (lab/kube-cluster.ts),
+//   Buildx reaching its API server through the KUBECONFIG the cell's sandbox holds.
 import semver from 'semver';
 import { HarnessError, UsageError } from '../errors.ts';
 import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind } from '../model.ts';
 import { shellQuote } from '../text.ts';
 import { describeProxyRequests, nginxConf, parseAccessLog, type RemoteProxy } from './grpc-proxy.ts';
-import { driverOptsProblem } from './lab-owned.ts';
+import { driverOptsProblem, kubeDriverOptsProblem } from './lab-owned.ts';
 import type { RunResult } from '../exec.ts';
 import { buildkitdToml, type CellSandbox, type CommandOptions } from './sandbox.ts';
 
@@ -28,6 +29,13 @@ export interface BuilderPort {
   buildx(args: readonly string[], opts?: CommandOptions): Promise<RunResult>;
   docker(args: readonly string[], opts?: CommandOptions): Promise<RunResult>;
   fact(text: string): void;
+  /** the run's Kubernetes cluster for this cell (kubernetes driver) */
+  kubernetes(): Promise<KubeAccess>;
+}
+
+/** A cell's part of the run's Kubernetes cluster: its namespace (KUBECONFIG is in the sandbox by then). */
+export interface KubeAccess {
+  namespace: string;
 }
 
 export interface NodeSpec {
@@ -37,7 +45,7 @@ export interface NodeSpec {
 }
 
 export interface BuilderSpec {
-  driver: DriverKind | 'kubernetes';
+  driver: DriverKind;
   /** BuildKit version of docker-container and remote builders (the lab's image of it) */
   buildkit?: string;
   /** docker-container: the rootless image (buildkitd as an unprivileged user under rootlesskit) */
@@ -76,7 +84,7 @@ export function builderName(kit: Pick<BuilderPort, 'id'>, spec: Pick<BuilderSpec
 export async function bootBuilder(kit: BuilderPort, spec: BuilderSpec): Promise<Builder> {
   const unsupported = UNSUPPORTED_DRIVERS[spec.driver];
   if (unsupported) throw new UsageError(`driver ${spec.driver} is not supported: ${unsupported}`);
-  const driver = spec.driver as DriverKind;
+  const driver = spec.driver;
   const name = builderName(kit, spec);
   switch (driver) {
     case 'docker':
@@ -85,7 +93,35 @@ export async function bootBuilder(kit: BuilderPort, spec: BuilderSpec): Promise<
       return bootContainerBuilder(kit, spec, name);
     case 'remote':
       return bootRemoteBuilder(kit, spec, name);
+    case 'kubernetes':
+      return bootKubeBuilder(kit, spec, name);
   }
+}
+
+/** `create --driver kubernetes` in the cell's namespace with the lab's BuildKit image, then the bootstrap. */
+async function bootKubeBuilder(kit: BuilderPort, spec: BuilderSpec, name: string): Promise<Builder> {
+  if (spec.nodes?.length || spec.remote) throw new UsageError(`builder ${name}: the kubernetes driver takes no nodes: or remote: (replicas=N is its driver option)`);
+  const why = kubeDriverOptsProblem(Object.entries(spec.driverOpts ?? {}));
+  if (why) throw new UsageError(`builder ${name}: ${why}`);
+  const bk = await kit.buildkitImage(spec.buildkit, spec.rootless);
+  const { namespace } = await kit.kubernetes();
+  const config = await writeBuildkitdConfig(kit, spec);
+  const builder: Builder = { name, driver: 'kubernetes', args: ['--builder', name], image: bk, commands: [] };
+  const create = await kit.buildx([
+    'create',
+    '--name',
+    name,
+    '--node',
+    `${name}0`,
+    '--driver',
+    'kubernetes',
+    ...driverOptArgs({ image: bk, namespace, ...(spec.rootless ? { rootless: 'true' } : {}), ...spec.driverOpts }),
+    buildkitdConfigFlag(kit.sandbox.binary.version),
+    config,
+  ]);
+  builder.commands.push(create);
+  if (create.exitCode !== 0) return { ...builder, failed: create };
+  return bootstrap(kit, spec, builder);
 }
 
 /** `create --buildkitd-config` was `--config` before v0.13.0 (which renamed it). Pure. */

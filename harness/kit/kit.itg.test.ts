@@ -55,13 +55,6 @@ describe('builders of every kind', () => {
     if (spec.nodes) expect(r.summary).toMatch(/Platforms:\s+linux\/amd64[\s\S]*Platforms:\s+linux\/arm64/);
     if (spec.remote?.tls) expect(r.evidence.commands.some((c) => c.argv.join(' ').includes('cacert='))).toBe(true);
   });
-
-  it('refuses kubernetes with the reason', async () => {
-    const r = await t.cell(boots({ driver: 'kubernetes' }), CELL);
-    expect(r.outcome).toBe('error');
-    expect(r.error?.kind).toBe('usage');
-    expect(r.summary).toMatch(/kubernetes is not supported: .*Kubernetes cluster/);
-  });
 });
 
 /** A case directory written for the test; removed afterwards. */

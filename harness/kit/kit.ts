@@ -9,7 +9,7 @@ import { REGISTRY_HOST, type Axes, type CellEvidence, type JournalEntry, type Re
 import { verifyImage, type VerificationReport } from '../oci/verify.ts';
 import type { SpanRecord } from '../serve/otlp-spans.ts';
 import { shellQuote } from '../text.ts';
-import { bootBuilder, type Builder, type BuilderSpec } from './builders.ts';
+import { bootBuilder, type Builder, type BuilderSpec, type KubeAccess } from './builders.ts';
 import { evaluateRecorded, type Check, type CheckResult, type RecordedStep } from './checks.ts';
 import type { CellSandbox, CommandOptions } from './sandbox.ts';
 import { checkState, type StatePort } from './state-checks.ts';
@@ -25,6 +25,8 @@ export interface KitServices {
   baseImage(): Promise<string>;
   /** the lab's HTTP/2 proxy image (nginx) for a remote builder behind a proxy, as the engine pulls it */
   proxyImage?(): Promise<string>;
+  /** the run's Kubernetes cluster for this cell: its namespace made, KUBECONFIG in the sandbox (absent: none here) */
+  kubernetes?(): Promise<KubeAccess>;
   /** times a phase of the cell */
   phase<T>(name: 'buildx' | 'verify', work: () => Promise<T>): Promise<T>;
   /** the registry requests of this cell's engine since a journal mark (other cells may run at the same time) */
@@ -73,6 +75,11 @@ export class Kit<A = Axes> {
   proxyImage(): Promise<string> {
     if (!this.services.proxyImage) throw new HarnessError('this cell has no HTTP/2 proxy image: its scenario must declare needsGrpcProxy');
     return this.services.proxyImage();
+  }
+
+  kubernetes(): Promise<KubeAccess> {
+    if (!this.services.kubernetes) throw new HarnessError('this cell has no Kubernetes cluster (its driver is not kubernetes)');
+    return this.services.kubernetes();
   }
 
   /** The cell's build context holding `fixture` (copied when the sandbox was made, else now). */

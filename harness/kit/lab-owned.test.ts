@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cellPathProblem, checkBuildxArgv, csvFields, dockerConfigProblem, driverOptsProblem, homePathProblem, labOwnedEnv } from './lab-owned.ts';
+import { cellPathProblem, checkBuildxArgv, csvFields, dockerConfigProblem, driverOptsProblem, homePathProblem, kubeDriverOptsProblem, labOwnedEnv } from './lab-owned.ts';
 
 const CTX = '/tmp/cells/c1/ctx';
 const IMAGE = 'registry:5000/buildx-lab/buildkit:v0.17.1';
@@ -262,4 +262,20 @@ describe('a docker config.json from a case', () => {
     if (want === undefined) expect(dockerConfigProblem(text)).toBeUndefined();
     else expect(dockerConfigProblem(text)).toContain(want);
   });
+});
+
+describe('kubernetes driver options', () => {
+  it.each([
+    ['replicas', '2'],
+    ['requests.memory', '64Mi'],
+    ['rootless', 'true'],
+    ['Timeout', '60s'],
+    ['nodeselector', 'a=b'],
+    ['buildkit-root-volume-memory', '1Gi'],
+  ])('takes %s', (k, v) => expect(kubeDriverOptsProblem([[k, v]])).toBeUndefined());
+  it.each([['image'], ['namespace'], ['qemu.image'], ['qemu.install'], ['serviceaccount'], ['schedulername'], ['network']])('refuses %s, naming what it may set', (k) =>
+    expect(kubeDriverOptsProblem([[k, 'x']])).toMatch(
+      new RegExp(`^driver option ${k.replace('.', '\\.')} is not one a kubernetes builder may set here \\(image and namespace are the lab's\\); use replicas, `),
+    ),
+  );
 });

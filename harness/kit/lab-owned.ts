@@ -153,6 +153,42 @@ export function driverOptsProblem(opts: Iterable<[string, string]>, labImage: st
   return undefined;
 }
 
+/**
+ * The kubernetes driver's options a builder spec may give (Buildx's driver/kubernetes/factory.go): sizes,
+ * scheduling and timeouts. Not image (the lab's), namespace (the cell's: cells share the cluster),
+ * serviceaccount (the cluster's accounts are the lab's) or qemu.* (qemu.image names another image to run).
+ */
+export const KUBE_DRIVER_OPTS = [
+  'replicas',
+  'requests.cpu',
+  'requests.memory',
+  'requests.ephemeral-storage',
+  'limits.cpu',
+  'limits.memory',
+  'limits.ephemeral-storage',
+  'nodeselector',
+  'annotations',
+  'labels',
+  'tolerations',
+  'rootless',
+  'loadbalance',
+  'timeout',
+  'buildkit-root-volume-memory',
+  'root-volume-memory',
+  'default-load',
+] as const;
+
+/** Why kubernetes driver options are refused, or undefined; pure. */
+export function kubeDriverOptsProblem(opts: Iterable<[string, string]>): string | undefined {
+  for (const [k] of opts) {
+    const key = k.trim().toLowerCase();
+    if (!(KUBE_DRIVER_OPTS as readonly string[]).includes(key)) {
+      return `driver option ${k} is not one a kubernetes builder may set here (image and namespace are the lab's); use ${KUBE_DRIVER_OPTS.join(', ')}`;
+    }
+  }
+  return undefined;
+}
+
 /** A flag read from an argv in any pflag spelling: `--name v`, `--name=v`, `-n v`, `-nv`, `-abn v`. */
 interface FlagUse {
   flag: string;

@@ -124,6 +124,8 @@ export class CellSandbox {
   preparedFixture?: string;
   /** whether the cell's commands run with HOME in the cell (a case that places files there, config.home) */
   private ownHome = false;
+  /** whether the cell's commands get KUBECONFIG (a kubernetes builder: the run's cluster) */
+  private ownKube = false;
 
   private constructor(
     readonly dind: StartedDindContainer,
@@ -167,6 +169,7 @@ export class CellSandbox {
     ].join(' && ');
     this.preparedFixture = opts.fixture;
     this.ownHome = false;
+    this.ownKube = false;
     const r = reset
       ? await this.dind.exec(['sh', '-ec', `${resetScript(reset)}\n${script}`], { timeoutMs: 150_000 })
       : await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
@@ -191,7 +194,22 @@ export class CellSandbox {
 
   /** What the lab owns in every command's environment: set last, so nothing a case gives replaces it. */
   private get owned(): Record<string, string> {
-    return { DOCKER_CONFIG: this.dockerConfigDir, BUILDX_CONFIG: this.buildxConfigDir, ...(this.ownHome ? { HOME: this.homeDir } : {}) };
+    return {
+      DOCKER_CONFIG: this.dockerConfigDir,
+      BUILDX_CONFIG: this.buildxConfigDir,
+      ...(this.ownHome ? { HOME: this.homeDir } : {}),
+      ...(this.ownKube ? { KUBECONFIG: this.kubeconfigPath } : {}),
+    };
+  }
+
+  get kubeconfigPath(): string {
+    return `${this.dir}/kube/config`;
+  }
+
+  /** The cluster's kubeconfig in the cell (0600: it is the cluster's admin), KUBECONFIG for every later command. */
+  async placeKubeconfig(content: string): Promise<void> {
+    await this.writeFiles([{ rel: 'kube/config', content, mode: 0o600 }]);
+    this.ownKube = true;
   }
 
   /**

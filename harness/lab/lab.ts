@@ -7,7 +7,7 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } fro
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childEnv, prepareTestcontainersEnv, withEngine, type LabConfig } from '../config.ts';
-import { HarnessError } from '../errors.ts';
+import { HarnessError, UsageError } from '../errors.ts';
 import { OncePerKey } from '../once.ts';
 import { runChecked, run } from '../exec.ts';
 import { HEARTBEAT_EVERY_MS, RUN_LABEL, labelsFor } from '../ownership/labels.ts';
@@ -15,6 +15,7 @@ import { EngineEvents } from '../engine/events.ts';
 import { describeSweep, sweepLeftovers } from '../ownership/sweep.ts';
 import { DindContainer, BUILDX_MOUNT, FIXTURES_MOUNT, type StartedDindContainer } from '../dind/dind.ts';
 import { LabNetwork, type StartedLabNetwork } from './network.ts';
+import { KUBE_UNTRUSTED, KubeCluster } from './kube-cluster.ts';
 import { RegistryContainer, makeSocketDir, type StartedRegistryContainer } from '../registry/registry.ts';
 import { FaultProxy, type ListenAddress, type StartedFaultProxy } from '../registry/fault-proxy.ts';
 import type { CaseSource } from '../serve/http-files.ts';
@@ -136,6 +137,8 @@ export class Lab implements AsyncDisposable {
   private readonly startedSources: StartedSources[] = [];
   private readonly receivers = new OncePerKey<OtlpReceiver>();
   private readonly startedReceivers: OtlpReceiver[] = [];
+  private readonly clusters = new OncePerKey<KubeCluster>();
+  private readonly startedClusters: KubeCluster[] = [];
   private stopped = false;
   private readonly heartbeat: NodeJS.Timeout;
   readonly labels: Record<string, string>;
@@ -395,6 +398,22 @@ export class Lab implements AsyncDisposable {
     });
   }
 
+  /**
+   * The run's Kubernetes cluster (one k3s node, lab/kube-cluster.ts), started on the first cell that asks
+   * and shared by the rest (a namespace each), removed with the lab. Only on the lab's own engine: the node
+   * is a privileged container, which the rootless engine cannot make privileged on the host.
+   */
+  kubeCluster(nodeImage: string): Promise<KubeCluster> {
+    if (this.stopped) throw new HarnessError('lab is stopped');
+    if (this.opts.cellEngine) throw new UsageError(KUBE_UNTRUSTED);
+    return this.clusters.get(nodeImage, async () => {
+      const c = await KubeCluster.start({ image: nodeImage, network: this.network.name, gateway: this.network.gateway, labels: this.labels, progress: this.progress });
+      this.startedClusters.push(c);
+      if (this.stopped) await c.stop();
+      return c;
+    });
+  }
+
   #nextRelayPort = 5001;
 
   /**
@@ -495,7 +514,7 @@ export class Lab implements AsyncDisposable {
     }
     const t0 = Date.now();
     await this.pool.close();
-    await Promise.allSettled([...this.startedSources, ...this.startedReceivers].map((s) => s.stop()));
+    await Promise.allSettled([...this.startedSources, ...this.startedReceivers, ...this.startedClusters].map((s) => s.stop()));
     await Promise.allSettled((this.cellSide?.relays ?? []).map((r) => r.stop()));
     await this.proxy.stop().catch(() => undefined);
     await this.registry.stop();

@@ -9,6 +9,7 @@ import { debianMirror } from '../debian-mirror.ts';
 import { ProvisionError, RequirementError } from '../errors.ts';
 import { run } from '../exec.ts';
 import type { ProgressSink } from '../progress.ts';
+import { crossProcessLock } from './lock.ts';
 
 /** Suites the private state knows: the host's own (for libraries linked on the host), and the two the images use. */
 export const DEBIAN_SUITES = ['bookworm', 'trixie', 'sid'] as const;
@@ -151,4 +152,35 @@ export class PrivateApt {
       rmSync(work, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A Debian package unpacked under <cache>/tools/<name>-<suite> (not installed), once per machine behind a
+ * cross-process lock; `ready` names a file the package must hold. Returns the directory and the version.
+ */
+export async function ensureUnpackedDeb(
+  config: LabConfig,
+  pkg: { name: string; suite: DebianSuite; ready: string },
+  progress: ProgressSink,
+  signal?: AbortSignal,
+): Promise<{ dir: string; version: string }> {
+  const dir = path.join(config.cacheDir, 'tools', `${pkg.name}-${pkg.suite}`);
+  const versionFile = path.join(dir, '.deb-version');
+  const hit = () => (existsSync(path.join(dir, pkg.ready)) && existsSync(versionFile) ? { dir, version: readFileSync(versionFile, 'utf8').trim() } : undefined);
+  return (
+    hit() ??
+    crossProcessLock(
+      path.join(config.cacheDir, 'locks', `${pkg.name}-${pkg.suite}`),
+      pkg.name,
+      progress,
+      async () => {
+        const again = hit();
+        if (again) return again;
+        const version = await new PrivateApt(config, progress).unpack(pkg.name, pkg.suite, dir, signal);
+        writeFileSync(versionFile, `${version}\n`);
+        return { dir, version };
+      },
+      signal,
+    )
+  );
 }

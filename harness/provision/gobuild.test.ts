@@ -28,6 +28,16 @@ describe('go build argv', () => {
     expect(argv[argv.indexOf('-tags') + 1]).toBe('seccomp netgo');
     expect(argv[argv.indexOf('-ldflags') + 1]).toBe('-s -w -extldflags -static');
   });
+  it('links a dynamic cgo build against the libc, and keeps paths when asked (k3s, as its own build does)', () => {
+    const argv = goBuildArgv({ ldflagsX: {}, cgo: { env: {}, dynamic: true }, trimpath: false }, { pkg: './cmd/server', out: '/o/k3s' }, undefined);
+    expect(argv.slice(0, 3)).toEqual(['go', 'build', '-mod=mod']);
+    expect(argv).not.toContain('-trimpath');
+    expect(argv[argv.indexOf('-ldflags') + 1]).toBe('-s -w');
+  });
+  it('stamps the Go that builds where the flags ask for it', () => {
+    const argv = goBuildArgv({ ldflagsX: { 'k3s/version.UpstreamGolang': '{{goVersion}}' } }, { pkg: '.', out: '/o' }, undefined, 'go1.26.8');
+    expect(argv[argv.indexOf('-ldflags') + 1]).toBe('-s -w -X k3s/version.UpstreamGolang=go1.26.8');
+  });
 });
 
 describe('the checksum database', () => {
@@ -113,6 +123,7 @@ describe('the flags a compile failure is keyed by', () => {
     ['an -X value', { ldflagsX: { ...req.ldflagsX, 'github.com/docker/docker/dockerversion.Version': '24.0.8' } }],
     ['vendor.mod', { vendorMod: false }],
     ['cgo', { cgo: { env: {} } }],
+    ['untrimmed paths', { trimpath: false }],
     ['a preferred stand-in', { preferredReplacements: { 'github.com/docker/docker': 'v24.0.9+incompatible' } }],
   ])('changes with %s', (_what, change) => {
     expect(buildFlagsHash({ ...req, ...change })).not.toBe(buildFlagsHash(req));

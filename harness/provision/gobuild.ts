@@ -42,13 +42,18 @@ export interface GoBuildRequest {
   /** v-prefixed module version, e.g. v0.21.1 or v26.1.5+incompatible */
   version: string;
   targets: GoTarget[];
-  /** -X assignments; `{{revision}}` becomes the tag commit when the proxy reports it */
+  /** -X assignments; `{{revision}}` becomes the tag commit when the proxy reports it, `{{goVersion}}` the Go that builds */
   ldflagsX: Record<string, string>;
   tags?: string[];
   /** requirements live in vendor.mod/vendor.sum (docker/docker before v29, docker/cli) */
   vendorMod?: boolean;
-  /** cgo with a static link (runc): extra env such as PKG_CONFIG_PATH */
-  cgo?: { env: Record<string, string> };
+  /**
+   * cgo with a static link (runc): extra env such as PKG_CONFIG_PATH. `dynamic` links the host's libc
+   * instead (k3s: its sqlite and netcgo want glibc's NSS, which a static glibc link cannot carry)
+   */
+  cgo?: { env: Record<string, string>; dynamic?: boolean };
+  /** false keeps the source paths (the module's own build does not trim them); default true */
+  trimpath?: boolean;
   /** module -> version to use when the proxy refuses the version a release pins */
   preferredReplacements?: Record<string, string>;
   /** scratch space, removed afterwards */
@@ -98,10 +103,15 @@ export function goEnvFor(config: Pick<LabConfig, 'goEnv' | 'goNoSumDb'>): Record
 }
 
 /** argv of one compile; pure, for unit tests. */
-export function goBuildArgv(req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo' | 'tree'>, target: GoTarget, revision: string | undefined): string[] {
-  const x = Object.entries(req.ldflagsX).map(([k, v]) => `-X ${k}=${v.replace('{{revision}}', revision ?? 'unknown')}`);
-  const ld = ['-s', '-w', ...x, ...(req.cgo ? ['-extldflags', '-static'] : [])];
-  const argv = ['go', 'build', req.tree?.vendor ? '-mod=vendor' : '-mod=mod', '-trimpath'];
+export function goBuildArgv(
+  req: Pick<GoBuildRequest, 'ldflagsX' | 'tags' | 'cgo' | 'tree' | 'trimpath'>,
+  target: GoTarget,
+  revision: string | undefined,
+  goVersion = 'unknown',
+): string[] {
+  const x = Object.entries(req.ldflagsX).map(([k, v]) => `-X ${k}=${v.replace('{{revision}}', revision ?? 'unknown').replace('{{goVersion}}', goVersion)}`);
+  const ld = ['-s', '-w', ...x, ...(req.cgo && !req.cgo.dynamic ? ['-extldflags', '-static'] : [])];
+  const argv = ['go', 'build', req.tree?.vendor ? '-mod=vendor' : '-mod=mod', ...(req.trimpath === false ? [] : ['-trimpath'])];
   if (req.tags?.length) argv.push('-tags', req.tags.join(' '));
   return [...argv, '-ldflags', ld.join(' '), '-o', target.out, target.pkg];
 }
@@ -143,7 +153,7 @@ export function standInCandidates(pseudo: string): string[] {
 }
 
 /** A hash of what a build request asks of the compiler (paths, the signal and the source check aside); pure. */
-export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' | 'tags' | 'vendorMod' | 'cgo' | 'preferredReplacements' | 'tree'>): string {
+export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' | 'tags' | 'vendorMod' | 'cgo' | 'preferredReplacements' | 'tree' | 'trimpath'>): string {
   const sorted = (o: Record<string, string> | undefined) => Object.entries(o ?? {}).sort(([a], [b]) => a.localeCompare(b));
   const canonical = {
     pkgs: req.targets.map((t) => t.pkg),
@@ -154,6 +164,8 @@ export function buildFlagsHash(req: Pick<GoBuildRequest, 'targets' | 'ldflagsX' 
     preferredReplacements: sorted(req.preferredReplacements),
     // only for trees from Git, so that the records of module builds keep their keys
     ...(req.tree ? { tree: req.tree.vendor ? 'vendor' : 'mod' } : {}),
+    ...(req.trimpath === false ? { trimpath: false } : {}),
+    ...(req.cgo?.dynamic ? { dynamic: true } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
@@ -248,7 +260,7 @@ export async function goModuleBuild(
       const t1 = Date.now();
       for (const target of req.targets) {
         mkdirSync(path.dirname(target.out), { recursive: true });
-        const argv = goBuildArgv(req, target, revision);
+        const argv = goBuildArgv(req, target, revision, gv);
         const r = await withHeartbeat(progress, `go build ${shortModule(req.module)}@${req.version} ${target.pkg}`, () => run(argv, { ...opts, cwd: src, timeoutMs: 40 * 60_000 }));
         if (req.signal?.aborted) throw new ProvisionError(`building ${req.module}@${req.version} was cancelled`);
         if (r.exitCode !== 0) {

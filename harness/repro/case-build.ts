@@ -9,6 +9,7 @@ import { parseLocalGitSpec } from '../provision/git-tree.ts';
 import { resolveEngineSpec } from '../engine/spec.ts';
 import { UNSUPPORTED_DRIVERS, type PullFault } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
+import { kubeDriverOptsProblem } from '../kit/lab-owned.ts';
 import { NODE_ACTIONS, isEngineAction, removeNodeProblem, type FaultAction, type InteractAction, type Step } from '../kit/steps.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import { repoBuildOrder, type ServeSpec } from '../serve/spec.ts';
@@ -99,6 +100,10 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   if (c.builder?.rootless && driver.some((d) => d !== 'docker-container')) src.fail(['builder', 'rootless'], 'applies to driver: docker-container (the rootless BuildKit image)');
   if (c.builder?.nodes && driver.some((d) => d !== 'docker-container'))
     src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');
+  if (c.builder?.driverOpts && driver.includes('kubernetes')) {
+    const why = kubeDriverOptsProblem(Object.entries(c.builder.driverOpts));
+    if (why) src.fail(['builder', 'driverOpts'], why);
+  }
 
   const symptoms = c.symptom === undefined ? [] : Array.isArray(c.symptom) ? c.symptom : [c.symptom];
   if (!symptoms.length && !(c.steps ?? []).some((s) => s.symptom))

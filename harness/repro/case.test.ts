@@ -317,6 +317,12 @@ symptom:
     expect(c.builder.remote).toEqual({ transport: 'unix', tls: true });
   });
 
+  it('takes a kubernetes builder with its sizes and scheduling options', () => {
+    const c = loadCase(caseDir(`${STEP}driver: [docker-container, kubernetes]\nbuilder: {driverOpts: {replicas: "2", requests.memory: 64Mi}}\n`));
+    expect(c.driver).toEqual(['docker-container', 'kubernetes']);
+    expect(c.builder.driverOpts).toEqual({ replicas: '2', 'requests.memory': '64Mi' });
+  });
+
   it('loads steps with ids, per-step checks and lab values', () => {
     const c = loadCase(caseDir(STEPS));
     expect(c.steps.map((s) => [s.id, s.tool, s.argv[0]])).toEqual([
@@ -496,7 +502,7 @@ describe('loadCase: errors name the line and the field', () => {
     ['a link that is not http(s)', `${STEP}links: ftp://example.com/x\n`, /^case\.yaml:4: links: is not an http\(s\) URL$/],
     ['a link inside prose', `${STEP}links: [see https://example.com/x]\n`, /^case\.yaml:4: links\[0\]: is not an http\(s\) URL$/],
     ['a link with a space', `${STEP}links: ["https://example.com/a b"]\n`, /^case\.yaml:4: links\[0\]: is not an http\(s\) URL$/],
-    ['an unknown driver', `${STEP}driver: podman\n`, /^case\.yaml:4: driver: is not one of docker, docker-container, remote$/],
+    ['an unknown driver', `${STEP}driver: podman\n`, /^case\.yaml:4: driver: is not one of docker, docker-container, remote, kubernetes$/],
     ['a version given alone', `${STEP}versions: "0.99.0"\n`, /^case\.yaml:4: versions: unknown Buildx version v0\.99\.0/],
     ['an engine given alone', `${STEP}engine: "19.03"\n`, /^case\.yaml:4: engine: .*Docker engine/],
     ['an unknown BuildKit version', `${STEP}buildkit: [v0.17.1, latest]\n`, /^case\.yaml:4: buildkit\[1\]: BuildKit version 'latest' is not of the form v0\.17\.1$/],
@@ -576,11 +582,21 @@ describe('loadCase: errors name the line and the field', () => {
       /steps\[0\]\.env: does not apply to action: boot-builder \(the lab does it\)$/,
     ],
     [
-      'the kubernetes driver',
-      'title: t\ndriver: kubernetes\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:2: driver: kubernetes is not supported: .*Kubernetes cluster/,
+      "a kubernetes builder's namespace (the cell's: cells share the cluster)",
+      'title: t\ndriver: kubernetes\nbuilder: {driverOpts: {namespace: kube-system}}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n',
+      /^case\.yaml:3: builder\.driverOpts: driver option namespace is not one a kubernetes builder may set here \(image and namespace are the lab's\); use replicas, /,
     ],
-    ['the kubernetes driver in a list', `${STEP}driver: [docker, kubernetes]\n`, /^case\.yaml:4: driver\[1\]: kubernetes is not supported: /],
+    [
+      "a kubernetes builder's qemu image",
+      `${STEP}driver: [docker, kubernetes]\nbuilder: {driverOpts: {qemu.image: evil/qemu}}\n`,
+      /^case\.yaml:5: builder\.driverOpts: driver option qemu\.image is not one a kubernetes builder may set here/,
+    ],
+    ["a kubernetes builder's image", `${STEP}driver: kubernetes\nbuilder: {driverOpts: {image: evil}}\n`, /^case\.yaml:5: builder\.driverOpts: driver option image is the lab's/],
+    [
+      'nodes on a kubernetes builder',
+      `${STEP}driver: kubernetes\nbuilder: {nodes: [{platforms: [linux/amd64]}]}\n`,
+      /builder\.nodes: a multi-node builder is a docker-container builder/,
+    ],
     [
       'builder nodes without docker-container',
       `${STEP}builder: {nodes: [{platforms: [linux/amd64]}]}\n`,

@@ -163,6 +163,7 @@ async function prepare(s: RunnableScenario, cell: PlannedCell, env: CellEnvironm
     if (!evidence.facts.includes(fact)) evidence.facts.push(fact);
     return (await publishRequirement(env, requirement)).ref;
   };
+  let kubeBoots = 0;
   const kit = new Kit(s.id, id, cell.axes, {
     lab,
     sandbox,
@@ -171,6 +172,20 @@ async function prepare(s: RunnableScenario, cell: PlannedCell, env: CellEnvironm
       published('BuildKit image', `buildkit:${version ?? cell.buildkit?.version ?? cell.axes.buildkit ?? DEFAULT_BUILDKIT}${rootless ? '-rootless' : ''}`, 'source build'),
     baseImage: () => published('case base image', 'image:case-base', "debootstrap of Debian's packages"),
     proxyImage: () => published('grpc proxy image', 'image:grpc-proxy', "Debian's nginx"),
+    kubernetes: async () => {
+      // The run's one node (started by the first cell that asks), the kubeconfig in the cell, and a fresh
+      // namespace per boot: a repeat's builder must not find the last one's Deployment (that one is deleted).
+      const node = await env.need<ImageResult>('image:k3s-node');
+      const cluster = await lab.kubeCluster(node.ref);
+      const namespace = kubeBoots === 0 ? id : `${id}-${kubeBoots}`;
+      if (kubeBoots > 0) await cluster.deleteNamespace(kubeBoots === 1 ? id : `${id}-${kubeBoots - 1}`);
+      kubeBoots++;
+      await cluster.createNamespace(namespace);
+      await sandbox.placeKubeconfig(cluster.kubeconfig);
+      const fact = `kubernetes: ${node.describe ?? node.ref}, node ${cluster.ip} (Ready in ${(cluster.readyMs / 1000).toFixed(1)} s), namespace ${namespace}`;
+      evidence.facts.push(fact);
+      return { namespace };
+    },
     phase: async (name, work) => {
       const p0 = performance.now();
       try {

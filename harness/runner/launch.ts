@@ -25,7 +25,7 @@ import type { ProvisionStatus } from './provision-status.ts';
 import { LabReporter } from './reporter.ts';
 import { writeRunSpec, type CellSource, type RunSpec } from './run-spec.ts';
 import { snapshotCase } from '../repro/snapshot.ts';
-import { checkTrust, gateReplayedGitRequirements, retrust, rootlessBlocker } from './trust.ts';
+import { checkTrust, gateReplayedGitRequirements, gateUntrustedKubernetes, retrust, rootlessBlocker } from './trust.ts';
 
 /** A file that marks a directory as the lab's report directory: only such directories are ever cleaned. */
 export const REPORT_MARKER = '.buildx-lab-report';
@@ -144,6 +144,7 @@ export async function prepareRun(config: LabConfig, req: RunRequest, board: Prog
     replayed = rest;
     // its git requirements as well: an untrusted cell builds only from repositories the user named
     gateReplayedGitRequirements(replayed, configuredGitRepos(config));
+    gateUntrustedKubernetes(replayed);
   }
   const asGiven = replayed ? replayed.cells : req.sources.map((source) => ({ source }));
   // Refused before anything is copied, installed or started when the rootless engine cannot be had anyway;

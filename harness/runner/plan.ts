@@ -13,7 +13,7 @@ import type { RunOptions } from './options.ts';
 import { compileOrder } from './provision.ts';
 import { RUN_SPEC_VERSION, type CellSource, type PlannedCell, type Requirement, type RunSpec } from './run-spec.ts';
 import { expandScenario } from './scenario.ts';
-import { gateCaseGitSpecs } from './trust.ts';
+import { gateCaseGitSpecs, gateUntrustedKubernetes } from './trust.ts';
 
 /** A run as planned: the options of the command line, plus what the command and the lab decided. */
 export interface PlanRequest extends Omit<RunOptions, 'reportDir'> {
@@ -97,6 +97,7 @@ export async function planRun(req: PlanRequest, resolveGit: GitResolver = noGitR
     ] as const)
       for (const spec of gitSpecsOf(s, req.filters[axis], axis)) if (!git.has(spec)) git.set(spec, await resolveGit(spec, product));
     const x = expandScenario(s, { matrix: req.matrix, filters: req.filters, repeat: req.repeat, source, git });
+    gateUntrustedKubernetes(x);
     cells.push(...x.cells);
     Object.assign(requirements, x.requirements);
   }

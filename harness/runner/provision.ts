@@ -18,6 +18,7 @@ import { resolveEngineSpec, type ResolvedEngine } from '../engine/spec.ts';
 import { CASE_BASE, ENGINE_BASE, GRPC_PROXY, debianDindSpec, sourceDindSpec } from '../images/catalog.ts';
 import { ensureRegistryImage } from '../images/registry-image.ts';
 import { ensureImage, findOfficialImage } from '../images/images.ts';
+import { K3S, ensureK3sNodeImage } from '../images/k3s-node.ts';
 import { withHeartbeat, type ProgressSink } from '../progress.ts';
 import { resolveGitTree, type GitTreeRef } from '../provision/git-tree.ts';
 import { goEnvFor, lockedSlot, type CompileSlot } from '../provision/gobuild.ts';
@@ -47,6 +48,8 @@ export interface ImageResult {
   from?: string;
   /** BuildKit images built here: the binaries' directory in the cache (buildkit/<version> or buildkit/git-<commit>) */
   binaries?: string;
+  /** the k3s node image: what it carries, for the cell's evidence */
+  describe?: string;
 }
 
 /** Compiles one at a time in `order` (lower first), each inside the machine-wide compile lock. */
@@ -223,6 +226,8 @@ export class Provisioner {
         return undefined;
       }
       case 'image':
+        // k3s: the proxy serves one pseudo-version; asked once, until it is built
+        if (req.id === 'k3s-node' && !existsSync(goToolPath(this.config, K3S))) return this.moduleRefused(K3S.module, K3S.version, sig);
         return undefined;
       case 'tool':
         // the collector's sources ship with the lab (serve/otelcol): nothing for the module proxy to refuse but its dependencies, which the build reports
@@ -311,9 +316,10 @@ export class Provisioner {
         const img = await task(async () => {
           if (req.id === 'registry') return this.net.run(() => ensureRegistryImage(this.config, this.progress, opts.signal));
           if (req.id === 'grpc-proxy') return this.net.run(() => ensureImage(this.config, GRPC_PROXY, this.progress, { signal: opts.signal }));
+          if (req.id === 'k3s-node') return ensureK3sNodeImage(this.config, this.progress, opts);
           return ensureImage(this.config, req.id === 'case-base' ? CASE_BASE : ENGINE_BASE, this.progress, { signal: opts.signal });
         });
-        return { ref: img.ref, source: img.source } satisfies ImageResult;
+        return { ref: img.ref, source: img.source, ...('describe' in img && typeof img.describe === 'string' ? { describe: img.describe } : {}) } satisfies ImageResult;
       }
       case 'engine-image':
         return task(() => this.engineImage(resolveEngineSpec(req.spec)[0]!, opts));
@@ -376,7 +382,7 @@ export function requirementLabel(req: Requirement): string {
     case 'engine-image':
       return `engine ${req.label} image`;
     case 'image':
-      return `${req.id} image`;
+      return req.id === 'k3s-node' ? 'k3s-node image (k3s, the Kubernetes node)' : `${req.id} image`;
     case 'tool':
       return req.id === 'otelcol' ? 'otelcol (the OTLP receiver)' : `${req.id} (the S3 server)`;
   }

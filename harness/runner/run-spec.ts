@@ -70,7 +70,7 @@ export const requirementSchema = z.discriminatedUnion('kind', [
     })
     // a release is built from the Go module proxy, a label only from its commit: nothing else names a cache directory
     .refine((r) => (r.git ? r.git.label === r.version : BUILDKIT_RELEASE.test(r.version)), 'a BuildKit release without git, or a build from Git whose version is its label'),
-  z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base', 'grpc-proxy']) }),
+  z.object({ kind: z.literal('image'), id: z.enum(['registry', 'case-base', 'engine-base', 'grpc-proxy', 'k3s-node']) }),
   // a Go program the lab runs on the host beside a cell (versitygw behind ${s3})
   z.object({ kind: z.literal('tool'), id: z.enum(['versitygw', 'otelcol']) }),
 ]);

@@ -143,7 +143,7 @@ export function cellBuildkit(
   buildx: Pick<ResolvedVersion, 'version'>,
   table: Readonly<Record<string, OfItsDay>> = ofItsDayTable(),
 ): BuildkitChoice | undefined {
-  const needs = s.needsBuildkit === true || axes.driver === 'docker-container' || axes.driver === 'remote' || axes.buildkit !== undefined;
+  const needs = s.needsBuildkit === true || axes.driver === 'docker-container' || axes.driver === 'remote' || axes.driver === 'kubernetes' || axes.buildkit !== undefined;
   if (!needs) return undefined;
   return chooseBuildkit({ named: axes.buildkit, ofItsDay: s.buildkitOfItsDay === true, buildx: buildx.version, labDefault: DEFAULT_BUILDKIT }, table);
 }
@@ -168,5 +168,7 @@ export function cellRequirements(
   if (s.needsGrpcProxy && axes.driver === 'remote') reqs.push({ kind: 'image', id: 'grpc-proxy' });
   if (s.needsS3) reqs.push({ kind: 'tool', id: 'versitygw' });
   if (s.needsTraces) reqs.push({ kind: 'tool', id: 'otelcol' });
+  // the run's k3s node (k3s built from the Go module proxy on first need)
+  if (axes.driver === 'kubernetes') reqs.push({ kind: 'image', id: 'k3s-node' });
   return reqs;
 }

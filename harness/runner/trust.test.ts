@@ -15,6 +15,7 @@ import {
   checkTrust,
   gateCaseGitSpecs,
   gateReplayedGitRequirements,
+  gateUntrustedKubernetes,
   rootlessBlocker,
   gateUntrusted,
   isInside,
@@ -388,5 +389,26 @@ describe("the project's case root", () => {
     expect(caseSource(path.join(linked, 'evil'), { trust: false, fixtures: linked }).trust).toBe('untrusted');
     expect(caseSource(l.good, { trust: false, fixtures: l.fixtures }).trust).toBe('project');
     rmSync(elsewhere, { recursive: true, force: true });
+  });
+});
+
+describe('gateUntrustedKubernetes (a kubernetes builder needs a privileged k3s node)', () => {
+  const spec = (trust: 'untrusted' | 'user' | 'project', requires: string[]) =>
+    ({ cells: [{ source: { kind: 'case', dir: '/tmp/their-case', trust }, requires }] }) as unknown as Pick<RunSpec, 'cells'>;
+
+  it('refuses an untrusted case whose cells need the k3s node, naming --trust (exit 2, before anything is provisioned)', () => {
+    let thrown: unknown;
+    try {
+      gateUntrustedKubernetes(spec('untrusted', ['image:registry', 'image:k3s-node']));
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(UsageError);
+    expect((thrown as Error).message).toMatch(/^refusing the untrusted case \/tmp\/their-case: the kubernetes driver runs on a k3s node in a privileged container, .*--trust/);
+  });
+  it('lets a trusted case, a project case and an untrusted case without the node through', () => {
+    expect(() => gateUntrustedKubernetes(spec('user', ['image:k3s-node']))).not.toThrow();
+    expect(() => gateUntrustedKubernetes(spec('project', ['image:k3s-node']))).not.toThrow();
+    expect(() => gateUntrustedKubernetes(spec('untrusted', ['image:registry']))).not.toThrow();
   });
 });

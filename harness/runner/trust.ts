@@ -11,6 +11,7 @@ import type { CellEngine } from '../model.ts';
 import { probeEngine, type EngineIsolation } from '../engine/host.ts';
 import { UsageError } from '../errors.ts';
 import { isGitSpec, parseGitRevision } from '../git/revision.ts';
+import { KUBE_UNTRUSTED } from '../lab/kube-cluster.ts';
 import { showAsEscapes, unshownChars } from '../text.ts';
 import { ROOT } from './catalog.ts';
 import type { CaseTrust, CellSource, PlannedCell, RunSpec } from './run-spec.ts';
@@ -187,4 +188,15 @@ export function gateReplayedGitRequirements(spec: Pick<RunSpec, 'cells' | 'requi
     });
     gateCaseGitSpecs(cell.source, specs, [], configured);
   }
+}
+
+/**
+ * An untrusted case that boots a kubernetes builder is refused before anything is provisioned: its cells run
+ * on the rootless engine, and the k3s node needs a privileged container there is no boundary around
+ * (lab/kube-cluster.ts). Pure over the planned cells.
+ */
+export function gateUntrustedKubernetes(spec: Pick<RunSpec, 'cells'>): void {
+  const dirs = [...new Set(spec.cells.flatMap((c) => (c.source.kind === 'case' && c.source.trust === 'untrusted' && c.requires.includes('image:k3s-node') ? [c.source.dir] : [])))];
+  if (!dirs.length) return;
+  throw new UsageError(`refusing the untrusted case ${dirs.map((d) => showAsEscapes(d, UNPRINTABLE)).join(', ')}: ${KUBE_UNTRUSTED}`);
 }

@@ -32,7 +32,7 @@ describe('axes', () => {
     expect(() => validateAxes('s', { command: ['push'] })).toThrow('scenario s: command=push is not known; command takes build, bake');
     expect(() => validateAxes('s', { fault: ['corrupt'] })).toThrow(/^scenario s: fault=corrupt is not known; fault takes $/);
     expect(() => validateAxes('s', { store: ['zfs'] })).toThrow(/store takes containerd, classic/);
-    expect(() => validateAxes('s', { driver: ['kubernetes'] })).toThrow(/driver takes docker, docker-container, remote/);
+    expect(() => validateAxes('s', { driver: ['podman'] })).toThrow(/driver takes docker, docker-container, remote, kubernetes/);
     expect(() => validateAxes('s', { fault: ['boom'] }, ['corrupt'])).toThrow(/fault takes corrupt/);
   });
 });

@@ -10,14 +10,13 @@
 // gets its answer, so what a step exported is in the lab when the step ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LabConfig } from '../config.ts';
 import { HarnessError } from '../errors.ts';
 import type { ProgressSink } from '../progress.ts';
-import { goModuleBuild, type CompileSlot } from '../provision/gobuild.ts';
-import { crossProcessLock } from '../provision/lock.ts';
+import { ensureGoTool, type GoTool, type GoToolOptions } from '../provision/go-tool.ts';
 import { NOBODY, asNobody, dropsToNobody } from './unprivileged.ts';
 
 /** serve/otelcol/: the generated distribution's sources. */
@@ -49,70 +48,32 @@ export function collectorSourceHash(dir = COLLECTOR_SOURCES): string {
   return h.digest('hex');
 }
 
-/** The collector binary, built once per source hash (under the machine-wide compile lock). */
-export async function ensureCollector(config: LabConfig, progress: ProgressSink, opts: { signal?: AbortSignal; slot?: CompileSlot } = {}): Promise<CollectorBinary> {
-  const { signal } = opts;
+/** The collector binary, built once per source hash (ensureGoTool: the machine-wide compile lock). */
+export async function ensureCollector(config: LabConfig, progress: ProgressSink, opts: GoToolOptions = {}): Promise<CollectorBinary> {
   const sourceHash = collectorSourceHash();
-  const dir = path.join(config.cacheDir, 'tools', `otelcol-${sourceHash.slice(0, 16)}`);
-  const bin = path.join(dir, 'otelcol');
-  const cached = (): CollectorBinary | undefined => {
-    try {
-      const meta = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { goVersion: string };
-      return existsSync(bin) ? { path: bin, sourceHash, goVersion: meta.goVersion } : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const hit = cached();
-  if (hit) return hit;
-  return crossProcessLock(
-    path.join(config.cacheDir, 'locks', 'otelcol'),
-    'the OTLP receiver (OpenTelemetry Collector)',
-    progress,
-    async () => {
-      const again = cached();
-      if (again) return again;
-      const stage = `${dir}.tmp-${process.pid}`;
-      rmSync(stage, { recursive: true, force: true });
-      mkdirSync(stage, { recursive: true });
-      const t0 = Date.now();
-      try {
-        progress('building the OTLP receiver (OpenTelemetry Collector v0.165.0) from the Go module proxy; once per machine');
-        const res = await goModuleBuild(
-          config,
-          {
-            module: 'buildx-lab/otelcol',
-            version: `v0.165.0-${sourceHash.slice(0, 12)}`,
-            targets: [{ pkg: '.', out: path.join(stage, 'otelcol') }],
-            ldflagsX: {},
-            workDir: path.join(stage, '.work'),
-            signal,
-            tree: {
-              revision: sourceHash,
-              vendor: false,
-              fill: async (into) => {
-                mkdirSync(into, { recursive: true });
-                for (const name of readdirSync(COLLECTOR_SOURCES)) writeFileSync(path.join(into, name), readFileSync(path.join(COLLECTOR_SOURCES, name)));
-              },
-            },
-          },
-          progress,
-          opts.slot,
-        );
-        rmSync(path.join(stage, '.work'), { recursive: true, force: true });
-        writeFileSync(
-          path.join(stage, 'meta.json'),
-          JSON.stringify({ sourceHash, goVersion: res.goVersion, sumdb: res.sumdb, builtAt: new Date().toISOString(), buildMs: res.durationMs }, null, 2),
-        );
-        rmSync(dir, { recursive: true, force: true });
-        renameSync(stage, dir);
-        return { path: bin, sourceHash, goVersion: res.goVersion, builtMs: Date.now() - t0 };
-      } finally {
-        rmSync(stage, { recursive: true, force: true });
-      }
+  const t0 = Date.now();
+  const bin = await ensureGoTool(config, collectorTool(sourceHash), progress, opts);
+  return { path: bin.path, sourceHash, goVersion: bin.goVersion ?? 'unknown', ...(bin.built ? { builtMs: Date.now() - t0 } : {}) };
+}
+
+/** The collector as a Go tool: the shipped sources as its tree, in the directory it always had. */
+export function collectorTool(sourceHash: string): GoTool {
+  return {
+    name: 'otelcol',
+    module: 'buildx-lab/otelcol',
+    version: `v0.165.0-${sourceHash.slice(0, 12)}`,
+    dir: `otelcol-${sourceHash.slice(0, 16)}`,
+    label: 'the OTLP receiver (OpenTelemetry Collector v0.165.0)',
+    pkg: '.',
+    tags: [],
+    tree: {
+      revision: sourceHash,
+      fill: async (into) => {
+        mkdirSync(into, { recursive: true });
+        for (const name of readdirSync(COLLECTOR_SOURCES)) writeFileSync(path.join(into, name), readFileSync(path.join(COLLECTOR_SOURCES, name)));
+      },
     },
-    signal,
-  );
+  };
 }
 
 /** The collector's configuration; pure. `socket`: where its receiver listens; `sinkUrl`/`secret`: where spans go. */
