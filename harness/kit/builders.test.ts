@@ -53,8 +53,16 @@ describe('bootBuilder: a remote builder behind the HTTP/2 proxy', () => {
     },
   } as unknown as Kit;
   it.each<[string, BuilderSpec, RegExp]>([
-    ['over a unix socket', { driver: 'remote', remote: { transport: 'unix', proxy: 'http2' } }, /^builder\.remote\.proxy: http2 listens on TCP: set transport: tcp, or drop proxy$/],
-    ['with TLS', { driver: 'remote', remote: { transport: 'tcp', tls: true, proxy: 'http2' } }, /^builder\.remote\.proxy: http2 speaks cleartext HTTP\/2 \(h2c\) to Buildx: drop tls: true, or drop proxy$/],
+    [
+      'over a unix socket',
+      { driver: 'remote', remote: { transport: 'unix', proxy: 'http2' } },
+      /^builder\.remote\.proxy: http2 listens on TCP: set transport: tcp, or drop proxy$/,
+    ],
+    [
+      'with TLS',
+      { driver: 'remote', remote: { transport: 'tcp', tls: true, proxy: 'http2' } },
+      /^builder\.remote\.proxy: http2 speaks cleartext HTTP\/2 \(h2c\) to Buildx: drop tls: true, or drop proxy$/,
+    ],
   ])('refuses it %s, before anything runs', async (_what, spec, message) => {
     await expect(bootBuilder(kit, spec)).rejects.toThrow(message);
     expect(ran).toEqual([]);

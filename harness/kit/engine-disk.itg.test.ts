@@ -25,7 +25,11 @@ afterAll(async () => {
 const loadIntoFullEngine = probeScenario('itg-disk-load', async (cell) => {
   const base = await cell.baseImage();
   // the tarball goes to the context (the engine's overlay root), not to the storage being filled
-  for (const argv of [['pull', base], ['image', 'save', '-o', 'base.tar', base], ['image', 'rm', base]]) {
+  for (const argv of [
+    ['pull', base],
+    ['image', 'save', '-o', 'base.tar', base],
+    ['image', 'rm', base],
+  ]) {
     const r = await cell.docker(argv);
     if (r.exitCode !== 0) throw new Error(`docker ${argv.join(' ')}: ${r.stderr}`);
   }
@@ -43,27 +47,33 @@ const dataRoot = probeScenario('itg-disk-size', async (cell) => {
 describe.each(['containerd', 'classic'])('fill-engine-disk, %s store', (store) => {
   const axes = { buildx: 'v0.29.1-debian', engine: '26.1.5', store };
 
-  it('makes a real docker load fail with no space left on device, and the next cell gets a fresh engine with its whole disk', async () => {
-    const r = await t.cell(loadIntoFullEngine, axes);
-    expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}`).toBe('control');
-    const seen = JSON.parse(r.summary) as { fill: string; exitCode: number; output: string };
-    expect(seen.fill).toMatch(/^\/var\/lib\/docker size=\d+k used=\d+k available=1024k$/m);
-    expect(seen.exitCode, seen.output).not.toBe(0);
-    expect(seen.output).toMatch(/no space left on device/);
-    expect(r.evidence.facts.join('\n')).toMatch(/the engine is discarded after this cell/);
-    // the shrunk engine was discarded: this key's next engine has the tmpfs's default size (half the host's memory)
-    const next = await t.cell(dataRoot, axes);
-    expect(Number(next.summary)).toBeGreaterThan(1 << 20);
-  }, 15 * 60_000);
+  it(
+    'makes a real docker load fail with no space left on device, and the next cell gets a fresh engine with its whole disk',
+    async () => {
+      const r = await t.cell(loadIntoFullEngine, axes);
+      expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}`).toBe('control');
+      const seen = JSON.parse(r.summary) as { fill: string; exitCode: number; output: string };
+      expect(seen.fill).toMatch(/^\/var\/lib\/docker size=\d+k used=\d+k available=1024k$/m);
+      expect(seen.exitCode, seen.output).not.toBe(0);
+      expect(seen.output).toMatch(/no space left on device/);
+      expect(r.evidence.facts.join('\n')).toMatch(/the engine is discarded after this cell/);
+      // the shrunk engine was discarded: this key's next engine has the tmpfs's default size (half the host's memory)
+      const next = await t.cell(dataRoot, axes);
+      expect(Number(next.summary)).toBeGreaterThan(1 << 20);
+    },
+    15 * 60_000,
+  );
 });
 
 describe('fill-engine-disk as a case step', () => {
-  it('runs from case.yaml: a pull into the filled engine fails with no space left on device', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'bxl-disk-case-'));
-    try {
-      writeFileSync(
-        path.join(dir, 'case.yaml'),
-        `title: a pull into a full engine
+  it(
+    'runs from case.yaml: a pull into the filled engine fails with no space left on device',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'bxl-disk-case-'));
+      try {
+        writeFileSync(
+          path.join(dir, 'case.yaml'),
+          `title: a pull into a full engine
 steps:
   - id: fill
     action: fill-engine-disk
@@ -76,13 +86,15 @@ symptom:
   - output: "no space left on device"
     step: pull
 `,
-      );
-      const c = loadCase(dir);
-      const r = await t.cell(caseScenario(c), { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'containerd', driver: c.driver[0]!, registry: c.registry[0]! }, 'reproduced');
-      const pull = r.evidence.commands.find((x) => x.argv.slice(0, 2).join(' ') === 'docker pull');
-      expect(r.summary, `${r.error?.message ?? ''}\n${pull?.stdout}\n${pull?.stderr}`).toMatch(/^symptom PRESENT/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 15 * 60_000);
+        );
+        const c = loadCase(dir);
+        const r = await t.cell(caseScenario(c), { buildx: 'v0.29.1-debian', engine: '26.1.5', store: 'containerd', driver: c.driver[0]!, registry: c.registry[0]! }, 'reproduced');
+        const pull = r.evidence.commands.find((x) => x.argv.slice(0, 2).join(' ') === 'docker pull');
+        expect(r.summary, `${r.error?.message ?? ''}\n${pull?.stdout}\n${pull?.stderr}`).toMatch(/^symptom PRESENT/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    15 * 60_000,
+  );
 });

@@ -42,7 +42,8 @@ const planned = () => {
   return { s, ...expandScenario(s, { matrix: 'full', filters: {}, repeat: 1, source: { kind: 'case', dir, trust: 'user' } }) };
 };
 const accessLog = (r: CellResult) => parseAccessLog(r.evidence.commands.find((c) => c.argv.join(' ').includes('grpc-proxy/log/access.log'))?.stdout ?? '');
-const why = (r: CellResult) => `${r.summary}\n${r.error?.message ?? ''}\n${r.evidence.facts.join('\n')}\n${r.evidence.commands.map((c) => `${c.argv.join(' ')}\n${c.stderr.slice(-1500)}`).join('\n')}`;
+const why = (r: CellResult) =>
+  `${r.summary}\n${r.error?.message ?? ''}\n${r.evidence.facts.join('\n')}\n${r.evidence.commands.map((c) => `${c.argv.join(' ')}\n${c.stderr.slice(-1500)}`).join('\n')}`;
 
 describe("a remote builder behind the lab's HTTP/2 proxy (nginx grpc_pass)", () => {
   beforeAll(async () => {
@@ -67,8 +68,14 @@ describe("a remote builder behind the lab's HTTP/2 proxy (nginx grpc_pass)", () 
     expect(inspect?.stdout).toContain(`tcp://127.0.0.1:${proxyLine![1]}`);
     const log = accessLog(r);
     expect(log.length, why(r)).toBeGreaterThan(0);
-    expect(log.every((e) => e.authority === '127.0.0.1' && e.vhost === '127.0.0.1' && e.status === 200), JSON.stringify(log)).toBe(true);
-    expect(log.some((e) => e.path === '/moby.buildkit.v1.Control/Solve' && e.grpcStatus === '0'), JSON.stringify(log)).toBe(true);
+    expect(
+      log.every((e) => e.authority === '127.0.0.1' && e.vhost === '127.0.0.1' && e.status === 200),
+      JSON.stringify(log),
+    ).toBe(true);
+    expect(
+      log.some((e) => e.path === '/moby.buildkit.v1.Control/Solve' && e.grpcStatus === '0'),
+      JSON.stringify(log),
+    ).toBe(true);
     expect(describeProxyRequests(log)).toEqual([expect.stringMatching(/^grpc proxy: \d+ request\(s\) for :authority 127\.0\.0\.1, routed to BuildKit /)]);
     expect(r.evidence.facts).toEqual(expect.arrayContaining(describeProxyRequests(log)));
   });
@@ -79,8 +86,13 @@ describe("a remote builder behind the lab's HTTP/2 proxy (nginx grpc_pass)", () 
     expect(r.outcome, why(r)).toBe('reproduced');
     const log = accessLog(r);
     expect(log.length, why(r)).toBeGreaterThan(0);
-    expect(log.every((e) => e.authority === 'localhost' && e.vhost === '_' && e.status === 404), JSON.stringify(log)).toBe(true);
-    expect(r.evidence.facts.some((f) => /^grpc proxy: \d+ request\(s\) for :authority localhost, no route \(404 x\d+\)$/.test(f)), why(r)).toBe(true);
+    expect(
+      log.every((e) => e.authority === 'localhost' && e.vhost === '_' && e.status === 404),
+      JSON.stringify(log),
+    ).toBe(true);
+    expect(
+      r.evidence.facts.some((f) => /^grpc proxy: \d+ request\(s\) for :authority localhost, no route \(404 x\d+\)$/.test(f)),
+      why(r),
+    ).toBe(true);
   });
 });
-

@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
 import { describeProxyRequests, nginxConf, parseAccessLog, type GrpcProxyConf } from './grpc-proxy.ts';
 
-const CONF: GrpcProxyConf = { listen: { host: '127.0.0.1', port: 40_001 }, upstream: { host: '127.0.0.1', port: 20_001 }, serverNames: ['127.0.0.1'], accessLog: '/log/access.log' };
+const CONF: GrpcProxyConf = {
+  listen: { host: '127.0.0.1', port: 40_001 },
+  upstream: { host: '127.0.0.1', port: 20_001 },
+  serverNames: ['127.0.0.1'],
+  accessLog: '/log/access.log',
+};
 
 describe('nginxConf', () => {
   it('routes the named authority to buildkitd over h2c and answers any other with the default server', () => {

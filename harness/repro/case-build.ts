@@ -96,7 +96,8 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   });
   if (c.builder?.remote && !driver.includes('remote')) src.fail(['builder', 'remote'], 'applies to driver: remote');
   if (c.builder?.remote?.proxy && c.builder.remote.transport !== 'tcp') src.fail(['builder', 'remote', 'proxy'], 'the proxy listens on TCP: set transport: tcp');
-  if (c.builder?.remote?.proxy && c.builder.remote.tls) src.fail(['builder', 'remote', 'proxy'], 'the proxy speaks cleartext HTTP/2 (h2c) to Buildx: drop tls: true, or drop proxy');
+  if (c.builder?.remote?.proxy && c.builder.remote.tls)
+    src.fail(['builder', 'remote', 'proxy'], 'the proxy speaks cleartext HTTP/2 (h2c) to Buildx: drop tls: true, or drop proxy');
   if (c.builder?.rootless && driver.some((d) => d !== 'docker-container')) src.fail(['builder', 'rootless'], 'applies to driver: docker-container (the rootless BuildKit image)');
   if (c.builder?.nodes && driver.some((d) => d !== 'docker-container'))
     src.fail(['builder', 'nodes'], 'a multi-node builder is a docker-container builder: set driver: docker-container');
@@ -322,9 +323,8 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
     const why = removeNodeProblem(s.node, nodes);
     if (why) src.fail(at(s.node !== undefined && nodes >= 2 ? 'node' : 'action'), why);
   }
-  if (s.free !== undefined && s.action !== 'fill-engine-disk') src.fail(at('free'), 'applies to action: fill-engine-disk (what the engine\'s disk keeps free)');
-  if (s.action === 'fill-engine-disk' && s.free === undefined)
-    src.fail(at('action'), 'fill-engine-disk needs free: SIZE, what the engine\'s disk keeps free (e.g. free: 16MiB)');
+  if (s.free !== undefined && s.action !== 'fill-engine-disk') src.fail(at('free'), "applies to action: fill-engine-disk (what the engine's disk keeps free)");
+  if (s.action === 'fill-engine-disk' && s.free === undefined) src.fail(at('action'), "fill-engine-disk needs free: SIZE, what the engine's disk keeps free (e.g. free: 16MiB)");
   if (s.action) {
     for (const k of ['env', 'cwd', 'timeout'] as const) if (s[k] !== undefined) src.fail(at(k), `does not apply to action: ${s.action} (the lab does it)`);
     if (driver.includes('docker') && !isEngineAction(s.action))

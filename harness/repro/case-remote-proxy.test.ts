@@ -12,8 +12,16 @@ describe('loadCase: a remote builder behind an HTTP/2 proxy', () => {
 
   it.each([
     ['an unknown proxy kind', `${STEP}driver: remote\nbuilder: {remote: {transport: tcp, proxy: envoy}}\n`, /^case\.yaml:5: builder\.remote\.proxy: "envoy" is not one of http2$/],
-    ['a proxy that is not a word', `${STEP}driver: remote\nbuilder: {remote: {transport: tcp, proxy: {kind: http2}}}\n`, /^case\.yaml:5: builder\.remote\.proxy: .*is not one of http2$/],
-    ['a proxy over a unix socket', `${STEP}driver: remote\nbuilder: {remote: {transport: unix, proxy: http2}}\n`, /^case\.yaml:5: builder\.remote\.proxy: the proxy listens on TCP: set transport: tcp$/],
+    [
+      'a proxy that is not a word',
+      `${STEP}driver: remote\nbuilder: {remote: {transport: tcp, proxy: {kind: http2}}}\n`,
+      /^case\.yaml:5: builder\.remote\.proxy: .*is not one of http2$/,
+    ],
+    [
+      'a proxy over a unix socket',
+      `${STEP}driver: remote\nbuilder: {remote: {transport: unix, proxy: http2}}\n`,
+      /^case\.yaml:5: builder\.remote\.proxy: the proxy listens on TCP: set transport: tcp$/,
+    ],
     [
       'a proxy with TLS',
       `${STEP}driver: remote\nbuilder: {remote: {transport: tcp, tls: true, proxy: http2}}\n`,

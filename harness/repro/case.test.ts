@@ -1246,10 +1246,18 @@ symptom: {exitCode: nonzero, step: slow}
   });
 
   it.each<[string, string, RegExp]>([
-    ['fill-engine-disk without free', '  - action: fill-engine-disk\n', /^case\.yaml:4: steps\[0\]\.action: fill-engine-disk needs free: SIZE, what the engine's disk keeps free \(e\.g\. free: 16MiB\)$/],
+    [
+      'fill-engine-disk without free',
+      '  - action: fill-engine-disk\n',
+      /^case\.yaml:4: steps\[0\]\.action: fill-engine-disk needs free: SIZE, what the engine's disk keeps free \(e\.g\. free: 16MiB\)$/,
+    ],
     ['free on another action', '  - action: kill-builder\n    free: 16MiB\n', /^case\.yaml:5: steps\[0\]\.free: applies to action: fill-engine-disk/],
     ['free on a command step', '  - buildx: [ls]\n    free: 16MiB\n', /steps\[0\]\.free: applies to action: fill-engine-disk/],
-    ['free without a unit', '  - action: fill-engine-disk\n    free: 16\n', /^case\.yaml:5: steps\[0\]\.free: 16 is not a size: write a whole number with a binary unit, e\.g\. free: 16MiB/],
+    [
+      'free without a unit',
+      '  - action: fill-engine-disk\n    free: 16\n',
+      /^case\.yaml:5: steps\[0\]\.free: 16 is not a size: write a whole number with a binary unit, e\.g\. free: 16MiB/,
+    ],
     ['free in decimal units', '  - action: fill-engine-disk\n    free: 16MB\n', /steps\[0\]\.free: "16MB" is not a size: .*\(KiB, MiB or GiB; at most 1GiB\)/],
     ['free above the bound', '  - action: fill-engine-disk\n    free: 2GiB\n', /steps\[0\]\.free: 2GiB is more than 1GiB: a disk with that much free is not full/],
     ['a negative free', '  - action: fill-engine-disk\n    free: -1MiB\n', /steps\[0\]\.free: "-1MiB" is not a size/],
