@@ -495,7 +495,7 @@ describe('state checks read under BUILDX_CONFIG', () => {
   });
 });
 
-describe('owner: who owns a path (docker/buildx#2745: what sudo left in the user\'s config)', () => {
+describe("owner: who owns a path (docker/buildx#2745: what sudo left in the user's config)", () => {
   it.each<[string, 'root' | 'lab', { holds: boolean; text: string }]>([
     ['0:0', 'root', { holds: true, text: 'owned by root (0:0)' }],
     ['0:0\n', 'lab', { holds: false, text: 'owned by root (0:0), not lab' }],
@@ -525,8 +525,14 @@ describe('owner: who owns a path (docker/buildx#2745: what sudo left in the user
   };
   it.each<[string, CellPath['kind'], Omit<Extract<Check, { kind: 'state' }>, 'kind'>, string, CheckResult]>([
     ['root-owned, as the bug leaves it', 'file', { path: 'instances/s', owner: 'root' }, '0:0', { holds: true, detail: 'state instances/s: owned by root (0:0)' }],
-    ['the user\'s, as the fix leaves it', 'file', { path: 'instances/s', owner: 'root' }, '1000:1000', { holds: false, detail: 'state instances/s: owned by lab (1000:1000), not root' }],
-    ['a directory of the user\'s', 'dir', { path: 'instances', owner: 'lab', directory: true }, '1000:1000', { holds: true, detail: 'state instances: owned by lab (1000:1000)' }],
+    [
+      "the user's, as the fix leaves it",
+      'file',
+      { path: 'instances/s', owner: 'root' },
+      '1000:1000',
+      { holds: false, detail: 'state instances/s: owned by lab (1000:1000), not root' },
+    ],
+    ["a directory of the user's", 'dir', { path: 'instances', owner: 'lab', directory: true }, '1000:1000', { holds: true, detail: 'state instances: owned by lab (1000:1000)' }],
     ['absent: no owner to judge', 'none', { path: 'instances/s', owner: 'root' }, '0:0', { holds: false, detail: 'state instances/s: absent' }],
     [
       'with a text: both must hold',

@@ -51,7 +51,9 @@ describe("the lab's user (a step's user: lab, or sudo: true from it)", () => {
     calls.length = 0;
     await sb.useLabUser();
     // the move, the passwd and group of the cell (never the engine's own), then the probe as the user
-    expect(calls[0]!.argv.join(' ')).toMatch(/cp -a docker\/\. home\/\.docker\/ .*chown -R 1000:1000 home .*> etc\/passwd && echo 'lab:x:1000:1000:buildx-lab user:\/tmp\/cells\/c1\/home:\/bin\/sh' >> etc\/passwd/);
+    expect(calls[0]!.argv.join(' ')).toMatch(
+      /cp -a docker\/\. home\/\.docker\/ .*chown -R 1000:1000 home .*> etc\/passwd && echo 'lab:x:1000:1000:buildx-lab user:\/tmp\/cells\/c1\/home:\/bin\/sh' >> etc\/passwd/,
+    );
     expect(calls[0]!.argv.join(' ')).not.toMatch(/>>? \/etc\//);
     expect(calls[1]!.argv.slice(0, 6)).toEqual(['unshare', '--mount', '--propagation', 'private', '--', 'sh']);
     calls.length = 0;

@@ -1232,16 +1232,36 @@ symptom: {exitCode: nonzero, step: slow}
   });
 
   it.each<[string, string, RegExp]>([
-    ['sudo and user: lab together', '  - buildx: [ls]\n    sudo: true\n    user: lab\n', /^case\.yaml:5: steps\[0\]\.sudo: runs the step as root under sudo from the lab user, user: lab runs it as that user: give one of the two$/],
+    [
+      'sudo and user: lab together',
+      '  - buildx: [ls]\n    sudo: true\n    user: lab\n',
+      /^case\.yaml:5: steps\[0\]\.sudo: runs the step as root under sudo from the lab user, user: lab runs it as that user: give one of the two$/,
+    ],
     ['a user the lab does not have', '  - buildx: [ls]\n    user: alice\n', /^case\.yaml:5: steps\[0\]\.user: "alice" is not one of root, lab$/],
     ['a uid for a user', '  - buildx: [ls]\n    user: 1000\n', /steps\[0\]\.user: 1000 is not one of root, lab$/],
     ['sudo as a word', '  - buildx: [ls]\n    sudo: lab\n', /^case\.yaml:5: steps\[0\]\.sudo: /],
-    ['sudo on an action', '  - action: kill-builder\n    sudo: true\n', /steps\[0\]\.sudo: applies to a foreground command step \(buildx: or docker:\), not to an action or await step/],
-    ['user: lab on a background step', '  - buildx: [ls]\n    background: true\n    user: lab\n', /steps\[0\]\.user: applies to a foreground command step .*not to a background step/],
-    ['sudo on an interactive step', '  - buildx: [ls]\n    interact: [{send: "x"}]\n    sudo: true\n', /steps\[0\]\.sudo: applies to a foreground command step .*not to an interactive step/],
+    [
+      'sudo on an action',
+      '  - action: kill-builder\n    sudo: true\n',
+      /steps\[0\]\.sudo: applies to a foreground command step \(buildx: or docker:\), not to an action or await step/,
+    ],
+    [
+      'user: lab on a background step',
+      '  - buildx: [ls]\n    background: true\n    user: lab\n',
+      /steps\[0\]\.user: applies to a foreground command step .*not to a background step/,
+    ],
+    [
+      'sudo on an interactive step',
+      '  - buildx: [ls]\n    interact: [{send: "x"}]\n    sudo: true\n',
+      /steps\[0\]\.sudo: applies to a foreground command step .*not to an interactive step/,
+    ],
     // sudo's variables are the lab's: a case that sets them itself is told to write sudo: true
-    ['SUDO_UID in a step\'s env', '  - buildx: [ls]\n    env: {SUDO_UID: "0"}\n', /steps\[0\]\.env.*SUDO_UID is sudo's word on who ran it.*write sudo: true on the step/],
-    ['an owner the lab does not have', '  - buildx: [ls]\n    symptom: {state: {path: instances, owner: "1000"}}\n', /steps\[0\]\.symptom\.state\.owner: "1000" is not one of root, lab$/],
+    ["SUDO_UID in a step's env", '  - buildx: [ls]\n    env: {SUDO_UID: "0"}\n', /steps\[0\]\.env.*SUDO_UID is sudo's word on who ran it.*write sudo: true on the step/],
+    [
+      'an owner the lab does not have',
+      '  - buildx: [ls]\n    symptom: {state: {path: instances, owner: "1000"}}\n',
+      /steps\[0\]\.symptom\.state\.owner: "1000" is not one of root, lab$/,
+    ],
   ])('refuses %s', (_name, yaml, want) => expect(usageError(caseDir(step(yaml)))).toMatch(want));
 
   it("refuses SUDO_* in the case's env too", () => {
