@@ -85,6 +85,12 @@ describe("the lab's user (a step's user: lab, or sudo: true from it)", () => {
     await expect(sb.useLabUser()).rejects.toThrow(/a step cannot run as the lab's user in d \(the engine image needs util-linux unshare/);
   });
 
+  it('is refused, not ignored, for a started process (background, interactive and dap steps run as root)', async () => {
+    const sb = await CellSandbox.create(engine('1000\n/tmp/cells/c1/home'), binary, '/cache', 'c1', 'registry:5000');
+    await sb.useLabUser();
+    expect(() => sb.start(['docker', 'buildx', 'ls'], { name: 'bg', as: 'sudo' })).toThrow(/a started process runs as root; as: sudo applies to foreground commands/);
+  });
+
   it('is undone by a new set-up of the cell (repeat: runs)', async () => {
     const sb = await CellSandbox.create(engine('1000\n/tmp/cells/c1/home'), binary, '/cache', 'c1', 'registry:5000');
     await sb.useLabUser();

@@ -365,6 +365,8 @@ export class CellSandbox {
    */
   start(argv: readonly string[], opts: CommandOptions & { tty?: { cols: number; rows: number }; name: string; stdin?: boolean }): EngineProcess {
     if (!/^[a-z0-9-]+$/.test(opts.name)) throw new HarnessError(`process name '${opts.name}' is not of the lab's form`);
+    // the lab's user runs foreground steps only (case-build.ts refuses the rest): never ignore it silently
+    if (opts.as) throw new HarnessError(`process ${opts.name}: a started process runs as root; as: ${opts.as} applies to foreground commands`);
     const pidFile = `${this.dir}/run/${opts.name}.pid`;
     // The lab's wrapper: the command travels as arguments, never through the script's text.
     const inner = opts.tty ? ['script', '-qfec', `stty cols ${opts.tty.cols} rows ${opts.tty.rows} 2>/dev/null; exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'] : [...argv];
