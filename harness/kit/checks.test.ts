@@ -16,6 +16,7 @@ import {
   evaluateRecorded,
   firstMatch,
   fullMatch,
+  ownerHolds,
   parseJsonText,
   validateCheck,
   type Check,
@@ -492,6 +493,65 @@ describe('state checks read under BUILDX_CONFIG', () => {
   it.each(['../ctx/x', '/etc/passwd', 'refs/../../x'])('refuses %s before asking the engine', async (p) => {
     await expect(checkPath(sb('file', ''), { kind: 'state', path: p })).rejects.toThrow(/state check path .* must stay inside the cell's Buildx state \(BUILDX_CONFIG\)/);
   });
+});
+
+describe("owner: who owns a path (docker/buildx#2745: what sudo left in the user's config)", () => {
+  it.each<[string, 'root' | 'lab', { holds: boolean; text: string }]>([
+    ['0:0', 'root', { holds: true, text: 'owned by root (0:0)' }],
+    ['0:0\n', 'lab', { holds: false, text: 'owned by root (0:0), not lab' }],
+    ['1000:1000', 'lab', { holds: true, text: 'owned by lab (1000:1000)' }],
+    ['1000:1000', 'root', { holds: false, text: 'owned by lab (1000:1000), not root' }],
+    // the uid alone is not the user: sudo's chown sets both
+    ['1000:0', 'lab', { holds: false, text: 'owned by 1000:0, not lab' }],
+    ['65534:65534', 'root', { holds: false, text: 'owned by 65534:65534, not root' }],
+    ['', 'root', { holds: false, text: 'owner unknown ("")' }],
+    ['stat: cannot statx', 'lab', { holds: false, text: 'owner unknown ("stat: cannot statx")' }],
+  ])('%j, want %s', (ids, want, r) => expect(ownerHolds(ids, want)).toEqual(r));
+
+  // the engine's answers: stat's for the owner, the file's text for the rest
+  const sb = (kind: CellPath['kind'], ids: string, content = '') => {
+    const looked: string[] = [];
+    return {
+      looked,
+      resolveInContext: async () => {
+        throw new Error('a state check must not resolve in the context');
+      },
+      resolveInState: async (paths: readonly string[]) => paths.map((p) => ({ path: p, real: `/tmp/cells/c1/home/.docker/buildx/${p}`, kind })),
+      look: async (script: string, _o: unknown, args: readonly string[] = []) => {
+        looked.push([script, ...args].join(' | '));
+        return { argv: [], exitCode: 0, stdout: script.startsWith('stat ') ? ids : content, stderr: '', durationMs: 1 };
+      },
+    };
+  };
+  it.each<[string, CellPath['kind'], Omit<Extract<Check, { kind: 'state' }>, 'kind'>, string, CheckResult]>([
+    ['root-owned, as the bug leaves it', 'file', { path: 'instances/s', owner: 'root' }, '0:0', { holds: true, detail: 'state instances/s: owned by root (0:0)' }],
+    [
+      "the user's, as the fix leaves it",
+      'file',
+      { path: 'instances/s', owner: 'root' },
+      '1000:1000',
+      { holds: false, detail: 'state instances/s: owned by lab (1000:1000), not root' },
+    ],
+    ["a directory of the user's", 'dir', { path: 'instances', owner: 'lab', directory: true }, '1000:1000', { holds: true, detail: 'state instances: owned by lab (1000:1000)' }],
+    ['absent: no owner to judge', 'none', { path: 'instances/s', owner: 'root' }, '0:0', { holds: false, detail: 'state instances/s: absent' }],
+    [
+      'with a text: both must hold',
+      'file',
+      { path: 'instances/s', owner: 'lab', contains: 'remote' },
+      '0:0',
+      { holds: false, detail: 'state instances/s: owned by root (0:0), not lab' },
+    ],
+  ])('%s', async (_what, kind, c, ids, want) => {
+    expect(await checkPath(sb(kind, ids, '{"Driver":"remote"}'), { kind: 'state', ...c })).toEqual(want);
+  });
+
+  it('stats the resolved path, as an argument', async () => {
+    const s = sb('file', '0:0');
+    await checkPath(s, { kind: 'state', path: 'instances/s', owner: 'root' });
+    expect(s.looked).toEqual(['stat -c %u:%g "$1" | /tmp/cells/c1/home/.docker/buildx/instances/s']);
+  });
+
+  it('says what it checks', () => expect(describeCheck({ kind: 'file', path: 'out', owner: 'lab' })).toBe('out is owned by lab'));
 });
 
 describe('JSON pointers (RFC 6901)', () => {

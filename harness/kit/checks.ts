@@ -10,7 +10,7 @@ import { UsageError } from '../errors.ts';
 import type { CommandRecord, JournalEntry } from '../model.ts';
 import type { SpanRecord } from '../serve/otlp-spans.ts';
 import { clip, stripAnsi } from '../text.ts';
-import type { CellSandbox } from './sandbox.ts';
+import { type CellSandbox, LAB_USER } from './sandbox.ts';
 import { SOURCE_KINDS, type SourceKind } from '../serve/spec.ts';
 
 export type ExitExpectation = 'zero' | 'nonzero' | number;
@@ -78,6 +78,22 @@ export interface PathExpectation {
   /** an RE2 pattern the text (a directory: its files) matches */
   matches?: string;
   json?: JsonExpectation;
+  /** who owns the path itself (uid and gid): root, or the cell's unprivileged user (kit/sandbox.ts LAB_USER) */
+  owner?: PathOwner;
+}
+
+/** The owners an `owner:` names, by their ids in the engine. */
+export const PATH_OWNERS = { root: { uid: 0, gid: 0 }, lab: { uid: LAB_USER.uid, gid: LAB_USER.gid } } as const;
+export type PathOwner = keyof typeof PATH_OWNERS;
+
+/** Whether `ids` ("UID:GID", as `stat -c %u:%g` prints them) are `want`'s, and how to say who owns it. Pure. */
+export function ownerHolds(ids: string, want: PathOwner): { holds: boolean; text: string } {
+  const m = /^(\d+):(\d+)$/.exec(ids.trim());
+  if (!m) return { holds: false, text: `owner unknown (${JSON.stringify(clip(ids.trim(), 60))})` };
+  const [uid, gid] = [Number(m[1]), Number(m[2])];
+  const who = (Object.keys(PATH_OWNERS) as PathOwner[]).find((k) => PATH_OWNERS[k].uid === uid && PATH_OWNERS[k].gid === gid);
+  const holds = who === want;
+  return { holds, text: `owned by ${who ? `${who} (${uid}:${gid})` : `${uid}:${gid}`}${holds ? '' : `, not ${want}`}` };
 }
 
 /** How a JSON file answers at a JSON Pointer (RFC 6901: `/Nodes/0/Endpoint`; `~1` is `/`, `~0` is `~`; `""` the whole). */
@@ -336,7 +352,10 @@ export async function checkPath(sandbox: Pick<CellSandbox, 'resolveInContext' | 
   if (c.exists === false) return { holds: found === 'none', detail: `${name}: ${found === 'none' ? 'absent' : `present (${found})`}` };
   if (found === 'none') return { holds: false, detail: `${name}: absent` };
   if (c.directory !== undefined && (found === 'dir') !== c.directory) return { holds: false, detail: `${name}: a ${found === 'dir' ? 'directory' : 'file'}` };
-  if (c.contains === undefined && c.notContains === undefined && c.matches === undefined && c.json === undefined) return { holds: true, detail: `${name}: present (${found})` };
+  // of its real path: a symlink inside the root is followed, as the reads are
+  const owner = c.owner && ownerHolds((await sandbox.look('stat -c %u:%g "$1"', {}, [at!.real])).stdout, c.owner);
+  if (c.contains === undefined && c.notContains === undefined && c.matches === undefined && c.json === undefined)
+    return owner ? { holds: owner.holds, detail: `${name}: ${owner.text}` } : { holds: true, detail: `${name}: present (${found})` };
   if (c.json && found === 'dir') return { holds: false, detail: `${name}: a directory; json: reads a file` };
   const read = await sandbox.look(found === 'dir' ? `for f in "$1"/*; do [ -f "$f" ] && [ ! -L "$f" ] && cat "$f"; done 2>/dev/null | head -c "$2"` : 'head -c "$2" "$1"', {}, [
     at!.real,
@@ -347,6 +366,7 @@ export async function checkPath(sandbox: Pick<CellSandbox, 'resolveInContext' | 
   const text = whole ? read.stdout : read.stdout.slice(0, FILE_READ_LIMIT);
   const fails: string[] = [];
   const passes: string[] = [];
+  if (owner) (owner.holds ? passes : fails).push(owner.text);
   for (const [want, needle] of [
     [true, c.contains],
     [false, c.notContains],
@@ -501,7 +521,9 @@ export function describeCheck(c: Check): string {
                 ? `matches /${clip(c.matches, 40)}/`
                 : c.json
                   ? `has JSON at ${JSON.stringify(c.json.pointer)}`
-                  : 'exists'
+                  : c.owner
+                    ? `is owned by ${c.owner}`
+                    : 'exists'
       }`;
     case 'image':
       return `engine image ${c.ref} ${c.exists === false ? 'is absent' : `exists${c.platforms ? ` with ${c.platforms.join(', ')}` : ''}`}`;

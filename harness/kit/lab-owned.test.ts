@@ -227,8 +227,16 @@ describe('env a case may not set', () => {
     'DOCKER_CERT_PATH',
     'GCONV_PATH',
     'BASH_ENV',
+    // sudo's word on who ran it: Buildx chowns its config to that user (docker/buildx#2745); `sudo: true` sets them
+    'SUDO_COMMAND',
+    'SUDO_UID',
+    'SUDO_GID',
+    'SUDO_USER',
   ])('%s', (name) => {
     expect(labOwnedEnv(name)).toMatch(new RegExp(`^${name} `));
+  });
+  it("names sudo: true as the way to run a step under sudo (the lab's own user in SUDO_*)", () => {
+    expect(labOwnedEnv('SUDO_UID')).toMatch(/^SUDO_UID is sudo's word on who ran it, .*write sudo: true on the step/);
   });
   it.each([
     'SOURCE_DATE_EPOCH',

@@ -42,6 +42,7 @@ const GIT_PROGRAMS = /^(GIT_(?!(AUTH_(TOKEN|HEADER)|(AUTHOR|COMMITTER)_(NAME|EMA
 /** Why `name` may not be set by a case, or undefined when it may. Pure. */
 export function labOwnedEnv(name: string): string | undefined {
   if (GIT_PROGRAMS.test(name)) return `${name} makes git run a program or read a config or repository that can (Buildx runs git on the context for its labels)`;
+  if (name.startsWith('SUDO_')) return `${name} is sudo's word on who ran it, which Buildx chowns its config to (docker/buildx#2745); write sudo: true on the step instead`;
   if (name.startsWith('LD_')) return `${name} is the dynamic loader's (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, ...): it would load code into every program the lab runs in the cell`;
   const why = LAB_OWNED_ENV[name];
   return why ? `${name} ${why}` : undefined;

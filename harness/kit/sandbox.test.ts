@@ -31,6 +31,75 @@ describe("the environment of the cell's commands", () => {
   });
 });
 
+describe("the lab's user (a step's user: lab, or sudo: true from it)", () => {
+  // What the sandbox hands to the engine is under test (the wrapper itself runs in a real engine: kit/sudo.itg.test.ts).
+  const calls: { argv: string[]; env: Record<string, string> }[] = [];
+  const engine = (probe: string) =>
+    ({
+      name: 'd',
+      exec: async (argv: string[], o: { env?: Record<string, string> }) => {
+        calls.push({ argv, env: o.env ?? {} });
+        const isProbe = argv.includes('unshare') && argv.at(-1)?.includes('/etc/passwd');
+        return { argv: [], exitCode: 0, stdout: isProbe ? probe : '', stderr: '', durationMs: 1 };
+      },
+    }) as unknown as StartedDindContainer;
+  const binary = { path: '/cache/buildx/v0.17.1/docker-buildx', version: 'v0.17.1' } as BuildxBinary;
+
+  it("puts the client's config under the user's HOME and runs sudo steps wrapped, with sudo's variables the lab's", async () => {
+    const sb = await CellSandbox.create(engine('1000\n/tmp/cells/c1/home\n'), binary, '/cache', 'c1', 'registry:5000', { env: { SUDO_UID: '0', TAG: 'x' } });
+    await expect(sb.buildx(['ls'], { as: 'sudo' })).rejects.toThrow(/the cell has none \(useLabUser first\)/);
+    calls.length = 0;
+    await sb.useLabUser();
+    // the move, the passwd and group of the cell (never the engine's own), then the probe as the user
+    expect(calls[0]!.argv.join(' ')).toMatch(
+      /cp -a docker\/\. home\/\.docker\/ .*chown -R 1000:1000 home .*> etc\/passwd && echo 'lab:x:1000:1000:buildx-lab user:\/tmp\/cells\/c1\/home:\/bin\/sh' >> etc\/passwd/,
+    );
+    expect(calls[0]!.argv.join(' ')).not.toMatch(/>>? \/etc\//);
+    expect(calls[1]!.argv.slice(0, 6)).toEqual(['unshare', '--mount', '--propagation', 'private', '--', 'sh']);
+    calls.length = 0;
+    await sb.buildx(['create', '--name', 's'], { as: 'sudo', env: { SUDO_USER: 'root' } });
+    await sb.buildx(['rm', 's'], { as: 'lab' });
+    await sb.buildx(['ls']);
+    const [sudo, lab, plain] = calls;
+    expect(sudo!.argv.slice(-7)).toEqual(['/tmp/cells/c1', 'sudo', 'docker', 'buildx', 'create', '--name', 's']);
+    expect(sudo!.env).toMatchObject({
+      HOME: '/tmp/cells/c1/home',
+      DOCKER_CONFIG: '/tmp/cells/c1/home/.docker',
+      BUILDX_CONFIG: '/tmp/cells/c1/home/.docker/buildx',
+      SUDO_COMMAND: 'docker buildx create --name s',
+      SUDO_USER: 'lab',
+      SUDO_UID: '1000',
+      SUDO_GID: '1000',
+      TAG: 'x',
+    });
+    expect(lab!.argv.slice(-6)).toEqual(['/tmp/cells/c1', 'lab', 'docker', 'buildx', 'rm', 's']);
+    expect(lab!.argv.at(-7)).toContain('exec unshare --setgid 1000 --setuid 1000 -- "$@"');
+    // not sudo: none of sudo's variables from the lab (a case's own are refused at load: kit/lab-owned.ts)
+    expect(lab!.env.SUDO_COMMAND).toBeUndefined();
+    expect(plain!.argv).toEqual(['docker', 'buildx', 'ls']);
+    expect(plain!.env).toMatchObject({ HOME: '/tmp/cells/c1/home', BUILDX_CONFIG: '/tmp/cells/c1/home/.docker/buildx' });
+  });
+
+  it("is the lab's error, not a step's exit, when a step cannot run as the user there", async () => {
+    const sb = await CellSandbox.create(engine('0\n'), binary, '/cache', 'c1', 'registry:5000');
+    await expect(sb.useLabUser()).rejects.toThrow(/a step cannot run as the lab's user in d \(the engine image needs util-linux unshare/);
+  });
+
+  it('is refused, not ignored, for a started process (background, interactive and dap steps run as root)', async () => {
+    const sb = await CellSandbox.create(engine('1000\n/tmp/cells/c1/home'), binary, '/cache', 'c1', 'registry:5000');
+    await sb.useLabUser();
+    expect(() => sb.start(['docker', 'buildx', 'ls'], { name: 'bg', as: 'sudo' })).toThrow(/a started process runs as root; as: sudo applies to foreground commands/);
+  });
+
+  it('is undone by a new set-up of the cell (repeat: runs)', async () => {
+    const sb = await CellSandbox.create(engine('1000\n/tmp/cells/c1/home'), binary, '/cache', 'c1', 'registry:5000');
+    await sb.useLabUser();
+    await sb.prepare('registry:5000');
+    expect([sb.dockerConfigDir, sb.buildxConfigDir]).toEqual(['/tmp/cells/c1/docker', '/tmp/cells/c1/buildx']);
+    await expect(sb.docker(['version'], { as: 'lab' })).rejects.toThrow(/useLabUser first/);
+  });
+});
+
 describe('a process started in the engine (background and interactive steps)', () => {
   const started: { argv: readonly string[]; env: Record<string, string>; stdin: boolean }[] = [];
   const execs: string[][] = [];

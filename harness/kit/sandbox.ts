@@ -57,6 +57,26 @@ for p in "$@"; do
 done
 printf 'ctx\t%s\n' "$ctx"`;
 
+/**
+ * The cell's unprivileged user (a step's `user: lab`, or `sudo: true`: root under sudo from it). Lab-owned:
+ * a case never chooses its ids or its home (the cell's HOME). 1000 is the first uid Debian's adduser gives.
+ */
+export const LAB_USER = { name: 'lab', uid: 1000, gid: 1000 } as const;
+
+/** How a step runs besides as plain root: under sudo from the lab's user, or as that user. */
+export type RunAs = 'sudo' | 'lab';
+
+/**
+ * Runs "$@" ($0: the cell directory, $1: sudo | lab) in a mount namespace of its own (the caller's
+ * `unshare --mount`, private propagation), where the cell's passwd and group (which hold the lab's user,
+ * its home the cell's HOME) are bound over /etc's: the engine's own files, which its later cells share,
+ * are never written. `lab` then drops to the lab's uid and gid (no supplementary groups) before the exec.
+ */
+const AS_LAB_USER = `mount --bind "$0/etc/passwd" /etc/passwd && mount --bind "$0/etc/group" /etc/group || exit 125
+m=$1; shift
+[ "$m" = lab ] && exec unshare --setgid ${LAB_USER.gid} --setuid ${LAB_USER.uid} -- "$@"
+exec "$@"`;
+
 /** The PATH of the engines' images (Debian's default for root). */
 const ENGINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -101,6 +121,8 @@ export interface CommandOptions {
   input?: Buffer;
   /** keep stdout's bytes too, at most this many (the command is killed past it) */
   stdoutBytes?: number;
+  /** run under sudo from the lab's user, or as it (after useLabUser) */
+  as?: RunAs;
 }
 
 export interface SandboxOptions {
@@ -126,6 +148,8 @@ export class CellSandbox {
   private ownHome = false;
   /** whether the cell's commands get KUBECONFIG (a kubernetes builder: the run's cluster) */
   private ownKube = false;
+  /** whether the cell has the lab's user (useLabUser): its config then lives under that user's HOME */
+  private labUser = false;
 
   private constructor(
     readonly dind: StartedDindContainer,
@@ -170,6 +194,7 @@ export class CellSandbox {
     this.preparedFixture = opts.fixture;
     this.ownHome = false;
     this.ownKube = false;
+    this.labUser = false;
     const r = reset
       ? await this.dind.exec(['sh', '-ec', `${resetScript(reset)}\n${script}`], { timeoutMs: 150_000 })
       : await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000 });
@@ -181,11 +206,11 @@ export class CellSandbox {
   }
 
   get dockerConfigDir(): string {
-    return `${this.dir}/docker`;
+    return this.labUser ? `${this.homeDir}/.docker` : `${this.dir}/docker`;
   }
 
   get buildxConfigDir(): string {
-    return `${this.dir}/buildx`;
+    return this.labUser ? `${this.homeDir}/.docker/buildx` : `${this.dir}/buildx`;
   }
 
   get homeDir(): string {
@@ -197,7 +222,7 @@ export class CellSandbox {
     return {
       DOCKER_CONFIG: this.dockerConfigDir,
       BUILDX_CONFIG: this.buildxConfigDir,
-      ...(this.ownHome ? { HOME: this.homeDir } : {}),
+      ...(this.ownHome || this.labUser ? { HOME: this.homeDir } : {}),
       ...(this.ownKube ? { KUBECONFIG: this.kubeconfigPath } : {}),
     };
   }
@@ -224,6 +249,55 @@ export class CellSandbox {
     }
     await this.writeFiles([{ rel: 'home/.keep', content: '' }, ...files.map((f) => ({ rel: `home/${f.rel}`, content: f.content }))]);
     this.ownHome = true;
+  }
+
+  /**
+   * Gives the cell the lab's user (LAB_USER), for steps that run as it or under sudo from it: the client's
+   * config moves to where a user's is, `~/.docker` and `~/.docker/buildx` under the cell's HOME (Buildx
+   * v0.18+ chowns to the sudo user only what is under its home), that home becomes the user's own, and a
+   * passwd and group holding the user are made for the cell (bound over /etc's only for those steps: see
+   * AS_LAB_USER). Call after the config files are placed; then checks that a step can run as the user
+   * there, so that a broken wrapper is the lab's error, never a step's exit code a check would misread.
+   */
+  async useLabUser(): Promise<void> {
+    const { uid, gid, name } = LAB_USER;
+    const script = [
+      `cd ${this.dir} && mkdir -p home/.docker/buildx etc`,
+      'cp -a docker/. home/.docker/ && cp -a buildx/. home/.docker/buildx/ && rm -rf docker buildx',
+      `chown -R ${uid}:${gid} home`,
+      // the engine's entries but any with the user's name or ids, then the user: its home the cell's HOME
+      `awk -F: '$1 != "${name}" && $3 != ${uid}' /etc/passwd > etc/passwd && echo '${name}:x:${uid}:${gid}:buildx-lab user:${this.homeDir}:/bin/sh' >> etc/passwd`,
+      `awk -F: '$1 != "${name}" && $3 != ${gid}' /etc/group > etc/group && echo '${name}:x:${gid}:' >> etc/group`,
+    ].join(' && ');
+    const r = await this.dind.exec(['sh', '-c', script], { timeoutMs: 30_000, signal: this.opts.signal });
+    if (r.exitCode !== 0) throw new HarnessError(`giving the cell the lab's user in ${this.dind.name} failed: ${r.stderr.trim()}`);
+    this.labUser = true;
+    const probe = await this.dind.exec(this.runAs(['sh', '-c', 'id -u; awk -F: -v u="$(id -u)" \'$3 == u { print $6 }\' /etc/passwd'], 'lab'), {
+      timeoutMs: 30_000,
+      signal: this.opts.signal,
+    });
+    const want = `${uid}\n${this.homeDir}`;
+    if (probe.exitCode !== 0 || probe.stdout.trim() !== want)
+      throw new HarnessError(
+        `a step cannot run as the lab's user in ${this.dind.name} (the engine image needs util-linux unshare with --setuid, and mount): exit ${probe.exitCode}, ${JSON.stringify(probe.stdout.trim())} ${probe.stderr.trim()}`,
+      );
+  }
+
+  /** argv as run in the engine: as it is, or (as: sudo | lab) inside the lab user's wrapper. */
+  private runAs(argv: readonly string[], as: RunAs | undefined): string[] {
+    if (!as) return [...argv];
+    if (!this.labUser) throw new HarnessError(`a step runs as ${as === 'sudo' ? 'root under sudo from ' : ''}the lab's user, but the cell has none (useLabUser first)`);
+    return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', AS_LAB_USER, this.dir, as, ...argv];
+  }
+
+  /**
+   * What sudo puts in a command's environment (sudo(8): SUDO_COMMAND, SUDO_USER, SUDO_UID, SUDO_GID), the
+   * lab's user as the one who ran it; HOME stays that user's, as under `sudo -E` or an env_keep of HOME
+   * (the case docker/buildx#2745 fixed). Lab-owned: a case's env may not set them (kit/lab-owned.ts).
+   */
+  private sudoEnv(argv: readonly string[], as: RunAs | undefined): Record<string, string> {
+    if (as !== 'sudo') return {};
+    return { SUDO_COMMAND: argv.join(' '), SUDO_USER: LAB_USER.name, SUDO_UID: String(LAB_USER.uid), SUDO_GID: String(LAB_USER.gid) };
   }
 
   get env(): Record<string, string> {
@@ -309,6 +383,8 @@ export class CellSandbox {
    */
   start(argv: readonly string[], opts: CommandOptions & { tty?: { cols: number; rows: number }; name: string; stdin?: boolean }): EngineProcess {
     if (!/^[a-z0-9-]+$/.test(opts.name)) throw new HarnessError(`process name '${opts.name}' is not of the lab's form`);
+    // the lab's user runs foreground steps only (case-build.ts refuses the rest): never ignore it silently
+    if (opts.as) throw new HarnessError(`process ${opts.name}: a started process runs as root; as: ${opts.as} applies to foreground commands`);
     const pidFile = `${this.dir}/run/${opts.name}.pid`;
     // The lab's wrapper: the command travels as arguments, never through the script's text.
     const inner = opts.tty ? ['script', '-qfec', `stty cols ${opts.tty.cols} rows ${opts.tty.rows} 2>/dev/null; exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'] : [...argv];
@@ -388,8 +464,8 @@ export class CellSandbox {
   }
 
   private async record(argv: string[], opts: CommandOptions): Promise<RunResult> {
-    const { bytes, ...r } = await this.dind.exec(argv, {
-      env: { ...this.env, ...opts.env, ...this.owned },
+    const { bytes, ...r } = await this.dind.exec(this.runAs(argv, opts.as), {
+      env: { ...this.env, ...opts.env, ...this.owned, ...this.sudoEnv(argv, opts.as) },
       workdir: opts.cwd ?? this.contextDir,
       timeoutMs: opts.timeoutMs ?? 300_000,
       signal: this.opts.signal,

@@ -81,6 +81,7 @@ describe('runSteps checks the argv again once lab values are filled in', () => {
       /^step s: --driver-opt memory=1g,image=evil: driver option image=evil is not the lab's BuildKit image/,
     ],
     ['a lab-owned variable', step('buildx', ['ls'], { DOCKER_CONFIG: '/tmp' }), {}, /^step s: DOCKER_CONFIG is the cell's own client config/],
+    ["sudo's word on who ran it", step('buildx', ['ls'], { SUDO_UID: '0' }), {}, /^step s: SUDO_UID is sudo's word on who ran it, .*write sudo: true on the step/],
   ])('refuses %s, running nothing', async (_what, s, contents, message) => {
     const { ran, kit } = kitFor(contents);
     await expect(runSteps(kit, [s], values)).rejects.toThrow(message);
@@ -94,6 +95,34 @@ describe('runSteps checks the argv again once lab values are filled in', () => {
       ['create', '--driver-opt', 'image=registry:5000/moby/buildkit:v0.17.1'],
       ['image', 'inspect', 'sha256:abc'],
     ]);
+  });
+});
+
+describe("runSteps runs a step as the case says: as root, under sudo from the lab's user, or as it", () => {
+  it('hands the kit who runs it and says so in the facts', async () => {
+    const ran: [string, unknown][] = [];
+    const facts: string[] = [];
+    const record = async (argv: readonly string[], o: { as?: string }) => {
+      ran.push([argv.join(' '), o.as]);
+      return { argv: [...argv], exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
+    };
+    const sandbox = { contextDir: values.context, resolveInContext: async () => [] };
+    const kit = { sandbox, buildx: record, docker: record, fact: (f: string) => facts.push(f) } as unknown as Kit;
+    await runSteps(
+      kit,
+      [
+        { id: 'a', tool: 'buildx', argv: ['ls'], env: {}, as: 'sudo' },
+        { id: 'b', tool: 'docker', argv: ['version'], env: {}, as: 'lab' },
+        { id: 'c', tool: 'buildx', argv: ['ls'], env: {} },
+      ],
+      values,
+    );
+    expect(ran).toEqual([
+      ['ls', 'sudo'],
+      ['version', 'lab'],
+      ['ls', undefined],
+    ]);
+    expect(facts.filter((f) => f.includes(' runs '))).toEqual(['step a: runs as root under sudo from lab (SUDO_UID=1000, HOME kept)', 'step b: runs as lab (uid 1000)']);
   });
 });
 

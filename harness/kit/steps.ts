@@ -27,7 +27,7 @@ import { checkDockerArgv } from './docker-argv.ts';
 import { fillEngineDisk } from './engine-disk.ts';
 import { bootWithPullFault, type FaultedBoot } from './faults.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
-import { type CellPath, type EngineProcess, endAfterScript, endsWithin } from './sandbox.ts';
+import { type CellPath, type EngineProcess, endAfterScript, endsWithin, LAB_USER, type RunAs } from './sandbox.ts';
 import { COLS, OutputLog, ROWS, Screen, controlByte, typed, waitForMatch } from './terminal.ts';
 
 /** One line of an interactive step's script. */
@@ -70,6 +70,8 @@ export interface Step {
   timeoutMs?: number;
   /** buildx: run the binary as a standalone `buildx`, not as `docker buildx` */
   standalone?: boolean;
+  /** run as root under sudo from the cell's unprivileged user, or as that user (kit/sandbox.ts LAB_USER) */
+  as?: RunAs;
   /** run under a pseudo-terminal, typing and waiting as the script says */
   interact?: InteractAction[];
   /** speak the Debug Adapter Protocol on the command's stdin and stdout, as the script says (kit/dap.ts) */
@@ -270,7 +272,15 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
         const input = step.stdin ? await stdinOf(kit, step, piped) : undefined;
         if (input) kit.fact(`step ${step.id}: stdin (${input.length} bytes) from ${'step' in step.stdin! ? `step ${step.stdin.step}` : step.stdin!.file}`);
         const keep = step.stdout !== undefined || pipedFrom.has(step.id);
-        const opts = { env, cwd, ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}), ...(input ? { input } : {}), ...(keep ? { stdoutBytes: STDIO_LIMIT } : {}) };
+        if (step.as) kit.fact(`step ${step.id}: runs ${runAsText(step.as)}`);
+        const opts = {
+          env,
+          cwd,
+          ...(step.as ? { as: step.as } : {}),
+          ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+          ...(input ? { input } : {}),
+          ...(keep ? { stdoutBytes: STDIO_LIMIT } : {}),
+        };
         const { bytes, ...record }: RunResult =
           step.tool === 'docker' ? await kit.docker(argv, opts) : step.standalone ? await kit.sandbox.buildxStandalone(argv, opts) : await kit.buildx(argv, opts);
         recorded.push({ id: step.id, record: record as CommandRecord });
@@ -345,6 +355,10 @@ export async function writeContextFile(kit: Kit, file: string, bytes: Buffer, wh
   const r = await kit.sandbox.look('mkdir -p "${1%/*}" && rm -f "$1" && cat > "$1"', { input: bytes }, [at.real]);
   if (r.exitCode !== 0) throw new UsageError(`${where}: cannot be written (${r.stderr.trim()})`);
 }
+
+/** Who a step runs as (`sudo: true`, `user: lab`), for its fact. */
+const runAsText = (as: RunAs): string =>
+  as === 'sudo' ? `as root under sudo from ${LAB_USER.name} (SUDO_UID=${LAB_USER.uid}, HOME kept)` : `as ${LAB_USER.name} (uid ${LAB_USER.uid})`;
 
 /** The command a step runs, as the evidence shows it. */
 function commandOf(step: Step, argv: string[]): string[] {

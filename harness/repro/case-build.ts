@@ -11,6 +11,7 @@ import { UNSUPPORTED_DRIVERS, type PullFault } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
 import { kubeDriverOptsProblem } from '../kit/lab-owned.ts';
 import { NODE_ACTIONS, isEngineAction, removeNodeProblem, type FaultAction, type InteractAction, type Step } from '../kit/steps.ts';
+import type { RunAs } from '../kit/sandbox.ts';
 import { checkBuildkitVersion } from '../buildkit/image.ts';
 import { repoBuildOrder, type ServeSpec } from '../serve/spec.ts';
 import { s3UseProblem } from '../serve/s3-spec.ts';
@@ -308,6 +309,7 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
   const at = (k: string) => ['steps', i, k];
   const command = s.buildx !== undefined || s.docker !== undefined;
   if (s.standalone !== undefined && s.buildx === undefined) src.fail(at('standalone'), 'applies to buildx: steps (it runs the binary as `buildx ...`)');
+  const as = runAs(src, s, at, command);
   if (s.interact && s.background) src.fail(at('interact'), 'an interactive step runs in the foreground; drop background, or put the waiting in the script (expect)');
   if ((s.interact || s.background) && !command) src.fail(at(s.interact ? 'interact' : 'background'), 'needs a command: buildx: [...] or docker: [...]');
   if (s.waitFor !== undefined && !s.background) src.fail(at('waitFor'), 'applies to background: true steps (the next step starts once their output matches)');
@@ -342,6 +344,7 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
     tool: s.buildx ? 'buildx' : s.docker ? 'docker' : s.action ? 'action' : 'await',
     argv: s.buildx ?? s.docker ?? [],
     ...(s.standalone ? { standalone: true } : {}),
+    ...(as ? { as } : {}),
     ...(s.interact
       ? {
           interact: s.interact.map(
@@ -362,6 +365,23 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
     ...(dap ? { dap: dap.script } : {}),
     ...(s.fault ? { pullFault: s.fault } : {}),
   };
+}
+
+/**
+ * Who a step runs as (`sudo: true`, `user: lab`), or undefined for the default, root: a foreground command
+ * step only (the lab runs it through its user's wrapper, kit/sandbox.ts), one of the two.
+ */
+function runAs(src: Source, s: StepInput, at: (k: string) => Key[], command: boolean): RunAs | undefined {
+  const lab = s.user === 'lab';
+  if (!s.sudo && !lab) return undefined;
+  const key = s.sudo ? 'sudo' : 'user';
+  if (s.sudo && lab) src.fail(at('sudo'), 'runs the step as root under sudo from the lab user, user: lab runs it as that user: give one of the two');
+  if (!command || s.interact || s.background || s.dap)
+    src.fail(
+      at(key),
+      `applies to a foreground command step (buildx: or docker:), not to ${s.interact ? 'an interactive' : s.background ? 'a background' : s.dap ? 'a dap' : 'an action or await'} step`,
+    );
+  return s.sudo ? 'sudo' : 'lab';
 }
 
 /** One YAML check mapping (possibly holding several checks) as kit checks. */

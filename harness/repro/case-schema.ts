@@ -202,6 +202,8 @@ const pathExpectation = z.strictObject({
   notContains: nonEmpty().optional(),
   matches: regex.optional(),
   json: jsonExpectation.optional(),
+  // root, or the cell's unprivileged user (a step's user: lab, or sudo: true from it)
+  owner: choice(['root', 'lab']).optional(),
 });
 
 /** The symptom checks a case (or a step) may declare, as YAML writes them. */
@@ -312,6 +314,9 @@ const stepSchema = z
       })
       .optional(),
     standalone: z.boolean().optional(),
+    // root under sudo from the cell's unprivileged user (SUDO_* set, HOME kept), or as that user
+    sudo: z.boolean().optional(),
+    user: choice(['root', 'lab']).optional(),
     interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
     // a DAP script played against `buildx dap build` (repro/dap-step.ts)
     dap: dapScriptSchema(labText(4096), waitSeconds).optional(),
@@ -484,7 +489,8 @@ function knownKeys(at: readonly Key[]): string {
   if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
   if (top === 'steps' && at.includes('dap')) return 'request (with arguments), event, id, timeout';
-  if (top === 'steps') return 'id, buildx, docker, action, fault, node, free, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
+  if (top === 'steps')
+    return 'id, buildx, docker, action, fault, node, free, standalone, sudo, user, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
   if (top === 'serve') return 'http (files, faults), git (repos, auth), s3 (true, or region); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }

@@ -427,7 +427,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       'an unknown key in a step',
       'title: t\nsteps:\n  - buildx: [ls]\n    bogus: 1\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, fault, node, free, standalone, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
+      /^case\.yaml:4: steps\[0\]\.bogus: unknown key; steps\[0\] takes id, buildx, docker, action, fault, node, free, standalone, sudo, user, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom$/,
     ],
     [
       "an unknown key in a step's symptom",
@@ -1232,6 +1232,56 @@ symptom: {exitCode: nonzero, step: slow}
     ]);
     expect(usageError(caseDir(step('  - action: unreachable-node\n')))).toMatch(/steps\[0\]\.action: needs a multi-node builder/);
     expect(usageError(caseDir(nodes('  - action: remove-node\n    node: 2\n')))).toMatch(/^case\.yaml:7: steps\[0\]\.node: node 2 is not one of the builder's nodes \(0 to 1\)/);
+  });
+
+  it("takes sudo: true and user: lab on command steps, and a check on a path's owner", () => {
+    const c = loadCase(
+      caseDir(
+        'title: t\nsteps:\n  - buildx: [create, --name, u, --driver, remote, "tcp://127.0.0.1:1"]\n    user: lab\n  - buildx: [ls]\n    sudo: true\n  - docker: [version]\n    sudo: true\n  - buildx: [ls]\n    user: root\n    sudo: false\nsymptom:\n  - state: {path: instances/u, owner: root}\n  - file: {path: out, owner: lab}\n',
+      ),
+    );
+    expect(c.steps.map((s) => s.as)).toEqual(['lab', 'sudo', 'sudo', undefined]);
+    expect(c.checks).toEqual([
+      { kind: 'state', path: 'instances/u', owner: 'root' },
+      { kind: 'file', path: 'out', owner: 'lab' },
+    ]);
+  });
+
+  it.each<[string, string, RegExp]>([
+    [
+      'sudo and user: lab together',
+      '  - buildx: [ls]\n    sudo: true\n    user: lab\n',
+      /^case\.yaml:5: steps\[0\]\.sudo: runs the step as root under sudo from the lab user, user: lab runs it as that user: give one of the two$/,
+    ],
+    ['a user the lab does not have', '  - buildx: [ls]\n    user: alice\n', /^case\.yaml:5: steps\[0\]\.user: "alice" is not one of root, lab$/],
+    ['a uid for a user', '  - buildx: [ls]\n    user: 1000\n', /steps\[0\]\.user: 1000 is not one of root, lab$/],
+    ['sudo as a word', '  - buildx: [ls]\n    sudo: lab\n', /^case\.yaml:5: steps\[0\]\.sudo: /],
+    [
+      'sudo on an action',
+      '  - action: kill-builder\n    sudo: true\n',
+      /steps\[0\]\.sudo: applies to a foreground command step \(buildx: or docker:\), not to an action or await step/,
+    ],
+    [
+      'user: lab on a background step',
+      '  - buildx: [ls]\n    background: true\n    user: lab\n',
+      /steps\[0\]\.user: applies to a foreground command step .*not to a background step/,
+    ],
+    [
+      'sudo on an interactive step',
+      '  - buildx: [ls]\n    interact: [{send: "x"}]\n    sudo: true\n',
+      /steps\[0\]\.sudo: applies to a foreground command step .*not to an interactive step/,
+    ],
+    // sudo's variables are the lab's: a case that sets them itself is told to write sudo: true
+    ["SUDO_UID in a step's env", '  - buildx: [ls]\n    env: {SUDO_UID: "0"}\n', /steps\[0\]\.env.*SUDO_UID is sudo's word on who ran it.*write sudo: true on the step/],
+    [
+      'an owner the lab does not have',
+      '  - buildx: [ls]\n    symptom: {state: {path: instances, owner: "1000"}}\n',
+      /steps\[0\]\.symptom\.state\.owner: "1000" is not one of root, lab$/,
+    ],
+  ])('refuses %s', (_name, yaml, want) => expect(usageError(caseDir(step(yaml)))).toMatch(want));
+
+  it("refuses SUDO_* in the case's env too", () => {
+    expect(usageError(caseDir('title: t\nenv: {SUDO_COMMAND: x}\nsteps: [{buildx: [ls]}]\nsymptom: {exitCode: zero}\n'))).toMatch(/env.*SUDO_COMMAND is sudo's word on who ran it/);
   });
 
   it('takes fill-engine-disk with free: on any driver, after the boot-builder step or before it', () => {

@@ -11,6 +11,7 @@ import { shellQuote } from '../text.ts';
 import { describeCheck, type CheckResult } from '../kit/checks.ts';
 import type { Kit } from '../kit/kit.ts';
 import type { PushTarget } from '../kit/target.ts';
+import { LAB_USER } from '../kit/sandbox.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
 import { builderName, proxyEvidence, type Builder, type BuilderSpec } from '../kit/builders.ts';
 import { describeSpans, type SpanRecord } from '../serve/otlp-spans.ts';
@@ -236,6 +237,11 @@ async function copyCase(c: ReproCase, kit: Kit): Promise<void> {
   if (home.length) {
     await kit.sandbox.placeHome(home.map(([rel, file]) => ({ rel, content: readCaseFile(c.dir, { rel: file }) })));
     kit.fact(`config.home: ${home.map(([rel]) => rel).join(', ')} placed under the cell's own HOME (${kit.sandbox.homeDir})`);
+  }
+  if (c.steps.some((s) => s.as)) {
+    // a step runs as the lab's user or under sudo from it: the client's config becomes that user's ~/.docker
+    await kit.sandbox.useLabUser();
+    kit.fact(`the cell's user ${LAB_USER.name} (uid ${LAB_USER.uid}): HOME ${kit.sandbox.homeDir}, DOCKER_CONFIG and BUILDX_CONFIG its ~/.docker and ~/.docker/buildx`);
   }
   kit.fact(`case ${path.basename(c.dir)}: ${c.files.length} file(s) copied into ${kit.sandbox.contextDir}`);
   if (c.git) {
