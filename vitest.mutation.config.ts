@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 import { unitProject } from './vitest.config.ts';
 
 /** The folders of stryker.config.mjs's `mutate` list. */
-const MUTATED = ['runner', 'buildx', 'engine', 'oci', 'registry', 'repro', 'kit', 'redact'];
+const MUTATED = ['runner', 'scenario', 'buildx', 'engine', 'oci', 'registry', 'repro', 'kit', 'redact'];
 
 export default defineConfig({
   test: {
