@@ -150,6 +150,15 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
     ids.add(s.id);
     if (s.background) backgrounded.add(s.id);
   });
+  // `repeat:` runs the steps again on the cell's engine after a reset, and a reset does not give a shrunk
+  // disk back: run 2 would start full. The CLI's --repeat makes each run a cell of its own, and a cell
+  // that filled its engine's disk discards that engine (runner/cell.ts), so each run gets a fresh one.
+  const fills = steps.filter((s) => s.action === 'fill-engine-disk');
+  if ((c.repeat ?? 1) > 1 && fills.length)
+    src.fail(
+      ['repeat'],
+      `repeats the steps on the same engine, whose disk step ${fills[0]!.id} (fill-engine-disk) leaves shrunk for the next run; drop repeat: and run \`buildx-lab repro DIR --repeat ${c.repeat}\` instead (each run a cell of its own, on a fresh engine)`,
+    );
   for (const [i, ch] of [...checks, ...steps.flatMap((s) => s.checks)].entries()) {
     const step = 'step' in ch ? ch.step : undefined;
     if (step !== undefined && !ids.has(step)) src.fail(['symptom'], `check ${i + 1} names step ${step}, which the case does not have (steps: ${[...ids].join(', ')})`);

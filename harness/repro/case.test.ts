@@ -1314,6 +1314,16 @@ symptom: {exitCode: nonzero, step: slow}
     ['env on fill-engine-disk', '  - action: fill-engine-disk\n    free: 1MiB\n    env: {A: b}\n', /steps\[0\]\.env: does not apply to action: fill-engine-disk/],
   ])('refuses %s', (_name, yaml, want) => expect(usageError(caseDir(step(yaml)))).toMatch(want));
 
+  it('refuses repeat: with fill-engine-disk, naming the CLI --repeat (a reset does not give the shrunk disk back)', () => {
+    const fill = '  - {id: warm, docker: [version]}\n  - {id: fill, action: fill-engine-disk, free: 0}\n';
+    expect(usageError(caseDir(`repeat: 3\n${step(fill)}`))).toMatch(
+      /^case\.yaml:1: repeat: repeats the steps on the same engine, whose disk step fill \(fill-engine-disk\) leaves shrunk for the next run; drop repeat: and run `buildx-lab repro DIR --repeat 3` instead \(each run a cell of its own, on a fresh engine\)$/,
+    );
+    // one run, or repeats without the action, still load
+    expect(loadCase(caseDir(`repeat: 1\n${step(fill)}`)).repeat).toBe(1);
+    expect(loadCase(caseDir(`repeat: 3\n${step('  - docker: [version]\n')}`)).repeat).toBe(3);
+  });
+
   it('refuses a fault action on the docker driver, whose builder is the engine itself', () => {
     expect(usageError(caseDir(step('  - action: restart-builder\n', '[docker-container, docker]')))).toMatch(
       /case\.yaml:4: steps\[0\]\.action: restart-builder needs a builder container; the docker driver builds in the engine itself: set driver: docker-container/,

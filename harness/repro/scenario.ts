@@ -1,7 +1,9 @@
 // A case.yaml turned into a Scenario: the matrix comes from the case; the body copies the case into the
 // cell's context, places its config files, boots its builder, runs its steps through the kit, and
 // evaluates its checks; the judge says whether the symptom was present. With `repeat: N` the body runs N
-// times from a fresh engine, every run's evidence kept, and the verdict rule (any | majority) decides.
+// times on the cell's engine, reset between runs (containers, images, volumes; not a disk that
+// fill-engine-disk shrank, so case-build.ts refuses that pair), every run's evidence kept, and the
+// verdict rule (any | majority) decides.
 //
 // repro's own words: present (observed `reproduced`), absent (observed `fixed`), inconclusive (observed
 // `unexpected`: the lab could not tell, e.g. a pull fault that was never hit or a builder that did not boot).
