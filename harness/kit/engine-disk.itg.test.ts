@@ -35,7 +35,11 @@ const loadIntoFullEngine = probeScenario('itg-disk-load', async (cell) => {
   }
   const fill = await fillEngineDisk(cell, 1 << 20);
   const load = await cell.docker(['load', '-i', 'base.tar']);
-  return { fill: fill.stdout, exitCode: load.exitCode, output: `${load.stdout}\n${load.stderr}` };
+  // the kernel's sizes at the edges: a fill asking for more than the disk has free does not grow it, and
+  // free: 0 leaves the empty containerd mount one page (size=0 would be a tmpfs without limit)
+  const more = await fillEngineDisk(cell, 1 << 30);
+  const none = await fillEngineDisk(cell, 0);
+  return { fill: fill.stdout, exitCode: load.exitCode, output: `${load.stdout}\n${load.stderr}`, more: more.stdout, none: none.stdout };
 });
 
 /** The size in KiB of the engine's data root, as the cell's engine sees it. */
@@ -52,8 +56,14 @@ describe.each(['containerd', 'classic'])('fill-engine-disk, %s store', (store) =
     async () => {
       const r = await t.cell(loadIntoFullEngine, axes);
       expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}`).toBe('control');
-      const seen = JSON.parse(r.summary) as { fill: string; exitCode: number; output: string };
+      const seen = JSON.parse(r.summary) as { fill: string; exitCode: number; output: string; more: string; none: string };
       expect(seen.fill).toMatch(/^\/var\/lib\/docker size=\d+k used=\d+k available=1024k$/m);
+      const size = (out: string, m: string) => new RegExp(`^${m} size=(\\d+)k`, 'm').exec(out)?.[1];
+      for (const m of ENGINE_STORAGE) {
+        expect(size(seen.more, m), seen.more).toBe(size(seen.fill, m));
+        expect(seen.more).toMatch(new RegExp(`^${m} size=\\d+k .*\\(it had less than 1048576k free: its size kept, not grown\\)$`, 'm'));
+      }
+      expect(seen.none).toMatch(/^\/var\/lib\/containerd size=4k used=0k available=4k \(empty: one page, as size=0 would be no limit\)$/m);
       expect(seen.exitCode, seen.output).not.toBe(0);
       expect(seen.output).toMatch(/no space left on device/);
       expect(r.evidence.facts.join('\n')).toMatch(/the engine is discarded after this cell/);

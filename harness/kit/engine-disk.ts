@@ -1,10 +1,11 @@
 // The cell engine's disk made full but for a given size, as a step (`action: fill-engine-disk`, `free:`),
 // for bugs that need the engine to run out of space, e.g. docker/buildx#1927: a `--load` whose `docker
 // load` fails mid-stream with "no space left on device". The engine keeps its state on tmpfs mounts of its
-// own DinD (dind.ts, ENGINE_STORAGE); each is remounted with a size of what it holds plus `free`, so the
-// kernel refuses writes past it (ENOSPC) exactly as a full disk would. No filler file: a tmpfs filled up
-// would take the host's memory, a shrunk one takes nothing, and the host's disk is never touched. The
-// engine is spoiled for any later cell, so the cell discards it when it ends (runner/cell.ts).
+// own DinD (dind.ts, ENGINE_STORAGE); each is remounted with a size of what it holds plus `free` (never
+// more than its size was, never 0, which is no limit on a tmpfs), so the kernel refuses writes past it
+// (ENOSPC) exactly as a full disk would. No filler file: a tmpfs filled up would take the host's memory, a
+// shrunk one takes nothing, and the host's disk is never touched. The engine is spoiled for any later
+// cell, so the cell discards it when it ends (runner/cell.ts).
 import { ENGINE_STORAGE } from '../dind/dind.ts';
 import { HarnessError } from '../errors.ts';
 import type { CommandRecord } from '../model.ts';
@@ -39,8 +40,11 @@ export function sizeText(bytes: number): string {
 /**
  * The script run as root in the DinD: $1 the KiB to leave free, then the mounts. Each must be a tmpfs
  * (exit 3 otherwise); it is remounted with size = used + free, a few tries because the engine may write
- * between the df and the remount (a tmpfs refuses to shrink below what it holds). Prints each mount's
- * size, used and available KiB. POSIX df and awk: the official docker:dind is BusyBox.
+ * between the df and the remount (a tmpfs refuses to shrink below what it holds). The size is capped at the
+ * mount's current size (a remount can grow a tmpfs: a mount with less than `free` free keeps its size) and
+ * floored at one page (size=0 is no limit on a tmpfs; the kernel rounds 4k up to its page size). Prints each
+ * mount's size, used and available KiB, and why when it was capped or floored. POSIX df and awk: the
+ * official docker:dind is BusyBox.
  */
 export const FILL_SCRIPT = [
   'set -e',
@@ -49,10 +53,18 @@ export const FILL_SCRIPT = [
   'sync',
   'for m in "$@"; do',
   '  i=0',
-  `  until used=$(df -kP "$m" | awk 'NR==2{print $3}') && mount -o "remount,size=$((used + free))k" "$m"; do`,
+  '  while :; do',
+  // size and used KiB, or nothing when df did not answer (an empty size must not become the floor)
+  `    t=$(df -kP "$m" | awk 'NR==2 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ {print $2" "$3}')`,
+  '    if [ -n "$t" ]; then',
+  '      total=${t% *}; s=$((${t#* } + free)); why=',
+  '      [ "$s" -le "$total" ] || { s=$total; why=" (it had less than ${free}k free: its size kept, not grown)"; }',
+  '      [ "$s" -ge 4 ] || { s=4; why=" (empty: one page, as size=0 would be no limit)"; }',
+  '      mount -o "remount,size=${s}k" "$m" && break',
+  '    fi',
   '    i=$((i + 1)); [ "$i" -lt 5 ] || { echo "could not resize $m" >&2; exit 4; }; sleep 0.2',
   '  done',
-  `  df -kP "$m" | awk 'NR==2{print $6" size="$2"k used="$3"k available="$4"k"}'`,
+  `  df -kP "$m" | awk -v why="$why" 'NR==2{print $6" size="$2"k used="$3"k available="$4"k"why}'`,
   'done',
 ].join('\n');
 
