@@ -1,7 +1,7 @@
 // The HTTP/2 proxy's nginx.conf (every value checked before it lands in nginx's syntax) and the reading of
 // its access log into evidence facts.
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../errors.ts';
+import { HarnessError } from '../errors.ts';
 import { describeProxyRequests, nginxConf, parseAccessLog, type GrpcProxyConf } from './grpc-proxy.ts';
 
 const CONF: GrpcProxyConf = {
@@ -32,10 +32,12 @@ describe('nginxConf', () => {
     ['a relative log path', { accessLog: 'access.log' }, /access log path "access\.log" is not an absolute plain path/],
     ['a log path climbing out', { accessLog: '/log/../etc/passwd' }, /access log path .* is not an absolute plain path/],
     ['a log path with a semicolon', { accessLog: '/log/a;b' }, /is not an absolute plain path/],
-  ])('refuses %s with a UsageError naming it', (_, bad, message) => {
+  ])("refuses %s as the lab's own error, naming it", (_, bad, message) => {
     const f = () => nginxConf({ ...CONF, ...(bad as Partial<GrpcProxyConf>) });
-    expect(f).toThrow(UsageError);
     expect(f).toThrow(message);
+    // no case value reaches nginxConf: a refusal is the lab's bug (kind harness), not input to fix (usage, exit 2)
+    expect(f).toThrow(HarnessError);
+    expect(f).toThrow(expect.objectContaining({ kind: 'harness' }));
   });
 });
 

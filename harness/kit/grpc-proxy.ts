@@ -3,7 +3,7 @@
 // endpoint names, and routes on the request's :authority as Envoy's virtual hosts or nginx's server_name do:
 // a request for any other authority gets nginx's 404 (Envoy's "no route"). Cleartext HTTP/2 (h2c, prior
 // knowledge) on both sides. Pure: the configuration text and the access log's reading; booting is in builders.ts.
-import { UsageError } from '../errors.ts';
+import { HarnessError } from '../errors.ts';
 
 /** The proxy kinds a remote builder may sit behind (`builder.remote.proxy` in a case). */
 export const REMOTE_PROXIES = ['http2'] as const;
@@ -24,16 +24,17 @@ const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{
 const PATH = /^\/[A-Za-z0-9._/-]{1,200}$/;
 
 function checkPort(what: string, port: number): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new UsageError(`grpc proxy: ${what} port ${port} is not a TCP port (1-65535)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new HarnessError(`grpc proxy: ${what} port ${port} is not a TCP port (1-65535)`);
 }
 
 function checkHost(what: string, host: string): void {
-  if (!HOST.test(host)) throw new UsageError(`grpc proxy: ${what} ${JSON.stringify(host)} is not a host name or IPv4 address (letters, digits, dots, dashes)`);
+  if (!HOST.test(host)) throw new HarnessError(`grpc proxy: ${what} ${JSON.stringify(host)} is not a host name or IPv4 address (letters, digits, dots, dashes)`);
 }
 
 /**
  * nginx.conf of the proxy; pure. Every value lands in nginx's syntax, so each is checked against a narrow
- * shape first (a quote or semicolon would be configuration). Timeouts are long: BuildKit's session and
+ * shape first (a quote or semicolon would be configuration). No value comes from a case (the ports derive
+ * from the cell's id, the rest are the lab's constants), so a refusal is the lab's bug: a HarnessError. Timeouts are long: BuildKit's session and
  * status streams stay open for the whole build, and nginx's 60 s default would cut a quiet one.
  */
 export function nginxConf(c: GrpcProxyConf): string {
@@ -41,9 +42,9 @@ export function nginxConf(c: GrpcProxyConf): string {
   checkHost('upstream host', c.upstream.host);
   checkPort('listen', c.listen.port);
   checkPort('upstream', c.upstream.port);
-  if (!c.serverNames.length) throw new UsageError('grpc proxy: no server name to route; name the host of the builder endpoint');
+  if (!c.serverNames.length) throw new HarnessError('grpc proxy: no server name to route; name the host of the builder endpoint');
   for (const n of c.serverNames) checkHost('server name', n);
-  if (!PATH.test(c.accessLog) || c.accessLog.includes('..')) throw new UsageError(`grpc proxy: access log path ${JSON.stringify(c.accessLog)} is not an absolute plain path`);
+  if (!PATH.test(c.accessLog) || c.accessLog.includes('..')) throw new HarnessError(`grpc proxy: access log path ${JSON.stringify(c.accessLog)} is not an absolute plain path`);
   const listen = `listen ${c.listen.host}:${c.listen.port}`;
   return `# written by buildx-lab: an HTTP/2 (h2c) gRPC proxy in front of a remote BuildKit, routing on :authority
 worker_processes 1;
