@@ -11,7 +11,7 @@ import semver from 'semver';
 import { HarnessError, UsageError } from '../errors.ts';
 import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind } from '../model.ts';
 import { shellQuote } from '../text.ts';
-import { describeProxyRequests, nginxConf, parseAccessLog, type RemoteProxy } from './grpc-proxy.ts';
+import { ACCESS_LOG_TAIL_BYTES, describeProxyRequests, nginxConf, parseAccessLog, type RemoteProxy } from './grpc-proxy.ts';
 import { driverOptsProblem, kubeDriverOptsProblem } from './lab-owned.ts';
 import type { RunResult } from '../exec.ts';
 import { buildkitdToml, type CellSandbox, type CommandOptions } from './sandbox.ts';
@@ -299,13 +299,19 @@ async function startGrpcProxy(kit: BuilderPort, name: string, upstreamPort: numb
 }
 
 /**
- * The proxy's access log into the evidence: read by a recorded command (the raw lines), and one fact per
- * :authority saying where its requests went. Nothing when the builder has no proxy.
+ * The proxy's access log into the evidence: its last ACCESS_LOG_TAIL_BYTES, read by the lab's own look
+ * (bounded whatever the requests wrote, without the case's environment) and recorded as a command (the raw
+ * lines), then one fact per :authority saying where its requests went. Nothing when the builder has no proxy.
  */
 export async function proxyEvidence(kit: Pick<BuilderPort, 'sandbox' | 'fact'>, spec: Pick<BuilderSpec, 'driver' | 'remote'>): Promise<void> {
   if (spec.driver !== 'remote' || !spec.remote?.proxy) return;
-  const log = await kit.sandbox.sh(`cat ${shellQuote(`${kit.sandbox.dir}/${PROXY_DIR}/log/access.log`)}`, { timeoutMs: 30_000 });
-  kit.fact(log.exitCode === 0 ? describeProxyRequests(parseAccessLog(log.stdout)).join('\n') : `grpc proxy: no access log (${log.stderr.trim()})`);
+  const script = 'tail -c "$2" "$1"';
+  const args = [`${kit.sandbox.dir}/${PROXY_DIR}/log/access.log`, String(ACCESS_LOG_TAIL_BYTES)];
+  const { bytes: _, ...log } = await kit.sandbox.look(script, { timeoutMs: 30_000 }, args);
+  kit.sandbox.addRecord({ ...log, argv: ['sh', '-c', script, 'sh', ...args] });
+  if (log.exitCode !== 0) return kit.fact(`grpc proxy: no access log (${log.stderr.trim()})`);
+  const tail = Buffer.byteLength(log.stdout) >= ACCESS_LOG_TAIL_BYTES ? [`grpc proxy: the access log's last ${ACCESS_LOG_TAIL_BYTES >> 20} MiB only (it is longer)`] : [];
+  kit.fact([...tail, ...describeProxyRequests(parseAccessLog(log.stdout))].join('\n'));
 }
 
 /** A throwaway CA, a server certificate for localhost/127.0.0.1 and a client certificate; pure text. */

@@ -2,7 +2,7 @@
 // its access log into evidence facts.
 import { describe, expect, it } from 'vitest';
 import { HarnessError } from '../errors.ts';
-import { describeProxyRequests, nginxConf, parseAccessLog, type GrpcProxyConf } from './grpc-proxy.ts';
+import { describeProxyRequests, nginxConf, parseAccessLog, type GrpcProxyConf, type ProxyRequest } from './grpc-proxy.ts';
 
 const CONF: GrpcProxyConf = {
   listen: { host: '127.0.0.1', port: 40_001 },
@@ -61,5 +61,23 @@ describe('parseAccessLog and describeProxyRequests', () => {
 
   it('says so when nothing reached the proxy', () => {
     expect(describeProxyRequests(parseAccessLog(''))).toEqual(['grpc proxy: no request reached it']);
+  });
+
+  it("reads the lines of nginx's 400 for a request without :method or without :path", () => {
+    const line = (request: string) => `time=t client=127.0.0.1 authority=x vhost=_ request="${request}" status=400 grpc_status=- upstream=- bytes=0`;
+    expect(parseAccessLog([line(' /p HTTP/2.0'), line('GET  HTTP/2.0')].join('\n'))).toEqual([
+      { authority: 'x', vhost: '_', path: '/p', status: 400 },
+      { authority: 'x', vhost: '_', path: '', status: 400 },
+    ]);
+  });
+
+  it('says the first 20 authorities one by one, counts the rest in one line, and quotes a long one in part', () => {
+    const req = (authority: string): ProxyRequest => ({ authority, vhost: '_', path: '/p', status: 404 });
+    const many = Array.from({ length: 25 }, (_, i) => [req(`h${i}`), req(`h${i}`)]).flat();
+    const facts = describeProxyRequests([req('a'.repeat(8000)), ...many]);
+    expect(facts).toHaveLength(21);
+    expect(facts[0]).toBe(`grpc proxy: 1 request(s) for :authority ${'a'.repeat(200)}... (8000 chars), no route (404 x1)`);
+    expect(facts[1]).toBe('grpc proxy: 2 request(s) for :authority h0, no route (404 x2)');
+    expect(facts.at(-1)).toBe('grpc proxy: and 6 more :authority values, 12 request(s)');
   });
 });

@@ -91,11 +91,26 @@ export interface ProxyRequest {
   grpcStatus?: string;
 }
 
+/** The most of the access log read into the evidence: its tail, so a flood of requests costs a bounded read. */
+export const ACCESS_LOG_TAIL_BYTES = 4 << 20;
+/** The most :authority values given a fact each; the rest are counted in one line. */
+export const MAX_AUTHORITY_FACTS = 20;
+/** The most of one :authority a fact quotes (a client may send about 8 KiB). */
+const AUTHORITY_QUOTE_CHARS = 200;
+
+/**
+ * One line of nginxConf's format. Anchored, and each field is a run of non-spaces up to a space, so a line
+ * is read in one pass: unanchored, a line that failed at its real `authority=` was tried again from every
+ * later `authority=` inside a client's long host, quadratic in its length. The method and the path may be
+ * empty: nginx logs a request without `:method` or `:path` (its 400) as `request=" /p HTTP/2.0"`.
+ */
+const LOG_LINE = /^time=\S+ client=\S+ authority=(\S*) vhost=(\S*) request="\S* (\S*) [^" ]*" status=(\d{3}) grpc_status=(\S*)/;
+
 /** The requests of an access log written with nginxConf's format; lines of another shape are skipped. Pure. */
 export function parseAccessLog(text: string): ProxyRequest[] {
   const out: ProxyRequest[] = [];
   for (const line of text.split('\n')) {
-    const m = /authority=(\S*) vhost=(\S*) request="\S+ (\S+) [^"]*" status=(\d{3}) grpc_status=(\S*)/.exec(line);
+    const m = LOG_LINE.exec(line);
     if (!m) continue;
     out.push({ authority: m[1]!, vhost: m[2]!, path: m[3]!, status: Number(m[4]), ...(m[5] && m[5] !== '-' ? { grpcStatus: m[5] } : {}) });
   }
@@ -104,13 +119,19 @@ export function parseAccessLog(text: string): ProxyRequest[] {
 
 /**
  * Facts for the evidence: how many requests each :authority sent, where they went and with what status,
- * e.g. `grpc proxy: 3 requests for :authority localhost, no route (404 x3)`. Pure.
+ * e.g. `grpc proxy: 3 requests for :authority localhost, no route (404 x3)`; the first MAX_AUTHORITY_FACTS
+ * authorities in the order they came, then one line counting the rest. Pure.
  */
 export function describeProxyRequests(requests: readonly ProxyRequest[]): string[] {
   if (!requests.length) return ['grpc proxy: no request reached it'];
   const byAuthority = new Map<string, ProxyRequest[]>();
-  for (const r of requests) byAuthority.set(r.authority, [...(byAuthority.get(r.authority) ?? []), r]);
-  return [...byAuthority].map(([authority, rs]) => {
+  for (const r of requests) {
+    const rs = byAuthority.get(r.authority);
+    if (rs) rs.push(r);
+    else byAuthority.set(r.authority, [r]);
+  }
+  const all = [...byAuthority];
+  const lines = all.slice(0, MAX_AUTHORITY_FACTS).map(([authority, rs]) => {
     const statuses = new Map<string, number>();
     for (const r of rs) {
       const k = r.grpcStatus !== undefined ? `${r.status}, grpc-status ${r.grpcStatus}` : String(r.status);
@@ -118,6 +139,10 @@ export function describeProxyRequests(requests: readonly ProxyRequest[]): string
     }
     const routed = rs.every((r) => r.vhost === '_') ? 'no route' : rs.some((r) => r.vhost === '_') ? 'partly routed' : 'routed to BuildKit';
     const counts = [...statuses].map(([k, n]) => `${k} x${n}`).join(', ');
-    return `grpc proxy: ${rs.length} request(s) for :authority ${authority || '(none)'}, ${routed} (${counts})`;
+    const quoted = authority.length > AUTHORITY_QUOTE_CHARS ? `${authority.slice(0, AUTHORITY_QUOTE_CHARS)}... (${authority.length} chars)` : authority;
+    return `grpc proxy: ${rs.length} request(s) for :authority ${quoted || '(none)'}, ${routed} (${counts})`;
   });
+  const rest = all.slice(MAX_AUTHORITY_FACTS);
+  if (rest.length) lines.push(`grpc proxy: and ${rest.length} more :authority values, ${rest.reduce((n, [, rs]) => n + rs.length, 0)} request(s)`);
+  return lines;
 }
