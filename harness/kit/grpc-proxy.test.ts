@@ -41,22 +41,44 @@ describe('nginxConf', () => {
   });
 });
 
-const LINE = (authority: string, vhost: string, status: number, grpc = '-') =>
-  `time=2026-12-07T13:30:13+00:00 client=127.0.0.1 authority=${authority} vhost=${vhost} request="POST /moby.buildkit.v1.Control/ListWorkers HTTP/2.0" status=${status} grpc_status=${grpc} upstream=- bytes=153`;
+const LINE = (raw: string, authority: string, vhost: string, status: number, grpc = '-') =>
+  `time=2026-12-07T13:30:13+00:00 client=127.0.0.1 authority=${authority} vhost=${vhost} request="POST /moby.buildkit.v1.Control/ListWorkers HTTP/2.0" status=${status} grpc_status=${grpc} upstream=- bytes=153 authority_raw=${raw}`;
 
 describe('parseAccessLog and describeProxyRequests', () => {
   it('reads the requests and says per :authority where they went', () => {
-    const log = [LINE('localhost', '_', 404), LINE('localhost', '_', 404), 'garbage', LINE('127.0.0.1', '127.0.0.1', 200, '0'), ''].join('\n');
+    const log = [
+      LINE('localhost', 'localhost', '_', 404),
+      LINE('localhost', 'localhost', '_', 404),
+      'garbage',
+      LINE('127.0.0.1:40001', '127.0.0.1', '127.0.0.1', 200, '0'),
+      '',
+    ].join('\n');
     const rs = parseAccessLog(log);
+    const path = '/moby.buildkit.v1.Control/ListWorkers';
     expect(rs).toEqual([
-      { authority: 'localhost', vhost: '_', path: '/moby.buildkit.v1.Control/ListWorkers', status: 404 },
-      { authority: 'localhost', vhost: '_', path: '/moby.buildkit.v1.Control/ListWorkers', status: 404 },
-      { authority: '127.0.0.1', vhost: '127.0.0.1', path: '/moby.buildkit.v1.Control/ListWorkers', status: 200, grpcStatus: '0' },
+      { authority: 'localhost', authorityRaw: 'localhost', vhost: '_', path, status: 404 },
+      { authority: 'localhost', authorityRaw: 'localhost', vhost: '_', path, status: 404 },
+      { authority: '127.0.0.1', authorityRaw: '127.0.0.1:40001', vhost: '127.0.0.1', path, status: 200, grpcStatus: '0' },
     ]);
     expect(describeProxyRequests(rs)).toEqual([
       'grpc proxy: 2 request(s) for :authority localhost, no route (404 x2)',
-      'grpc proxy: 1 request(s) for :authority 127.0.0.1, routed to BuildKit (200, grpc-status 0 x1)',
+      'grpc proxy: 1 request(s) for :authority 127.0.0.1:40001, routed to BuildKit (200, grpc-status 0 x1)',
     ]);
+  });
+
+  it('says the :authority as sent, not as nginx routed on it: its case and port kept, (none) when there was none', () => {
+    // $host is lowercased, loses its port, and is the default server's `_` when no :authority came
+    const rs = parseAccessLog([LINE('LocalHost:1234', 'localhost', '_', 404), LINE('-', '_', '_', 400), LINE('a b', 'x', '_', 400)].join('\n'));
+    expect(rs.map((r) => r.authorityRaw)).toEqual(['LocalHost:1234', undefined, 'a b']);
+    expect(describeProxyRequests(rs)).toEqual([
+      'grpc proxy: 1 request(s) for :authority LocalHost:1234, no route (404 x1)',
+      'grpc proxy: 1 request(s) for :authority (none), no route (400 x1)',
+      'grpc proxy: 1 request(s) for :authority a b, no route (400 x1)',
+    ]);
+  });
+
+  it('logs the :authority as sent, last on the line', () => {
+    expect(nginxConf(CONF)).toMatch(/bytes=\$body_bytes_sent '\s+'authority_raw=\$http_host';/);
   });
 
   it('says so when nothing reached the proxy', () => {
@@ -64,15 +86,15 @@ describe('parseAccessLog and describeProxyRequests', () => {
   });
 
   it("reads the lines of nginx's 400 for a request without :method or without :path", () => {
-    const line = (request: string) => `time=t client=127.0.0.1 authority=x vhost=_ request="${request}" status=400 grpc_status=- upstream=- bytes=0`;
+    const line = (request: string) => `time=t client=127.0.0.1 authority=x vhost=_ request="${request}" status=400 grpc_status=- upstream=- bytes=0 authority_raw=x`;
     expect(parseAccessLog([line(' /p HTTP/2.0'), line('GET  HTTP/2.0')].join('\n'))).toEqual([
-      { authority: 'x', vhost: '_', path: '/p', status: 400 },
-      { authority: 'x', vhost: '_', path: '', status: 400 },
+      { authority: 'x', authorityRaw: 'x', vhost: '_', path: '/p', status: 400 },
+      { authority: 'x', authorityRaw: 'x', vhost: '_', path: '', status: 400 },
     ]);
   });
 
   it('says the first 20 authorities one by one, counts the rest in one line, and quotes a long one in part', () => {
-    const req = (authority: string): ProxyRequest => ({ authority, vhost: '_', path: '/p', status: 404 });
+    const req = (authority: string): ProxyRequest => ({ authority, authorityRaw: authority, vhost: '_', path: '/p', status: 404 });
     const many = Array.from({ length: 25 }, (_, i) => [req(`h${i}`), req(`h${i}`)]).flat();
     const facts = describeProxyRequests([req('a'.repeat(8000)), ...many]);
     expect(facts).toHaveLength(21);

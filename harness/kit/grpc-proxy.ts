@@ -55,7 +55,8 @@ events { worker_connections 512; }
 http {
   log_format grpc 'time=$time_iso8601 client=$remote_addr authority=$host vhost=$server_name '
                   'request="$request_method $request_uri $server_protocol" status=$status '
-                  'grpc_status=$upstream_trailer_grpc_status upstream=$upstream_addr bytes=$body_bytes_sent';
+                  'grpc_status=$upstream_trailer_grpc_status upstream=$upstream_addr bytes=$body_bytes_sent '
+                  'authority_raw=$http_host';
   access_log ${c.accessLog} grpc;
   client_body_temp_path /tmp/nginx-body;
   proxy_temp_path /tmp/nginx-proxy;
@@ -83,7 +84,10 @@ http {
 
 /** One request the proxy logged. */
 export interface ProxyRequest {
+  /** the host nginx routed on ($host): lowercased, without the port; the server name `_` when none was sent */
   authority: string;
+  /** the :authority as the client sent it ($http_host, nginx's log escaping applied); absent when none was sent */
+  authorityRaw?: string;
   /** the virtual host that took it: `_` is the default server (no route) */
   vhost: string;
   path: string;
@@ -102,9 +106,11 @@ const AUTHORITY_QUOTE_CHARS = 200;
  * One line of nginxConf's format. Anchored, and each field is a run of non-spaces up to a space, so a line
  * is read in one pass: unanchored, a line that failed at its real `authority=` was tried again from every
  * later `authority=` inside a client's long host, quadratic in its length. The method and the path may be
- * empty: nginx logs a request without `:method` or `:path` (its 400) as `request=" /p HTTP/2.0"`.
+ * empty: nginx logs a request without `:method` or `:path` (its 400) as `request=" /p HTTP/2.0"`. The raw
+ * :authority is last and taken to the line's end: a header value may hold spaces (nginx escapes quotes and
+ * control bytes, not spaces), and there it cannot shift the fields before it.
  */
-const LOG_LINE = /^time=\S+ client=\S+ authority=(\S*) vhost=(\S*) request="\S* (\S*) [^" ]*" status=(\d{3}) grpc_status=(\S*)/;
+const LOG_LINE = /^time=\S+ client=\S+ authority=(\S*) vhost=(\S*) request="\S* (\S*) [^" ]*" status=(\d{3}) grpc_status=(\S*) upstream=\S* bytes=\S* authority_raw=(.*)$/;
 
 /** The requests of an access log written with nginxConf's format; lines of another shape are skipped. Pure. */
 export function parseAccessLog(text: string): ProxyRequest[] {
@@ -112,23 +118,32 @@ export function parseAccessLog(text: string): ProxyRequest[] {
   for (const line of text.split('\n')) {
     const m = LOG_LINE.exec(line);
     if (!m) continue;
-    out.push({ authority: m[1]!, vhost: m[2]!, path: m[3]!, status: Number(m[4]), ...(m[5] && m[5] !== '-' ? { grpcStatus: m[5] } : {}) });
+    out.push({
+      authority: m[1]!,
+      // nginx logs an unset variable as `-`
+      ...(m[6] !== '-' ? { authorityRaw: m[6]! } : {}),
+      vhost: m[2]!,
+      path: m[3]!,
+      status: Number(m[4]),
+      ...(m[5] && m[5] !== '-' ? { grpcStatus: m[5] } : {}),
+    });
   }
   return out;
 }
 
 /**
- * Facts for the evidence: how many requests each :authority sent, where they went and with what status,
+ * Facts for the evidence: how many requests each :authority sent (as sent: with its port and case, or
+ * `(none)`), where they went and with what status,
  * e.g. `grpc proxy: 3 requests for :authority localhost, no route (404 x3)`; the first MAX_AUTHORITY_FACTS
  * authorities in the order they came, then one line counting the rest. Pure.
  */
 export function describeProxyRequests(requests: readonly ProxyRequest[]): string[] {
   if (!requests.length) return ['grpc proxy: no request reached it'];
-  const byAuthority = new Map<string, ProxyRequest[]>();
+  const byAuthority = new Map<string | undefined, ProxyRequest[]>();
   for (const r of requests) {
-    const rs = byAuthority.get(r.authority);
+    const rs = byAuthority.get(r.authorityRaw);
     if (rs) rs.push(r);
-    else byAuthority.set(r.authority, [r]);
+    else byAuthority.set(r.authorityRaw, [r]);
   }
   const all = [...byAuthority];
   const lines = all.slice(0, MAX_AUTHORITY_FACTS).map(([authority, rs]) => {
@@ -139,8 +154,13 @@ export function describeProxyRequests(requests: readonly ProxyRequest[]): string
     }
     const routed = rs.every((r) => r.vhost === '_') ? 'no route' : rs.some((r) => r.vhost === '_') ? 'partly routed' : 'routed to BuildKit';
     const counts = [...statuses].map(([k, n]) => `${k} x${n}`).join(', ');
-    const quoted = authority.length > AUTHORITY_QUOTE_CHARS ? `${authority.slice(0, AUTHORITY_QUOTE_CHARS)}... (${authority.length} chars)` : authority;
-    return `grpc proxy: ${rs.length} request(s) for :authority ${quoted || '(none)'}, ${routed} (${counts})`;
+    const quoted =
+      authority === undefined || authority === ''
+        ? '(none)'
+        : authority.length > AUTHORITY_QUOTE_CHARS
+          ? `${authority.slice(0, AUTHORITY_QUOTE_CHARS)}... (${authority.length} chars)`
+          : authority;
+    return `grpc proxy: ${rs.length} request(s) for :authority ${quoted}, ${routed} (${counts})`;
   });
   const rest = all.slice(MAX_AUTHORITY_FACTS);
   if (rest.length) lines.push(`grpc proxy: and ${rest.length} more :authority values, ${rest.reduce((n, [, rs]) => n + rs.length, 0)} request(s)`);
