@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bootBuilder, buildkitdConfigFlag, type BuilderSpec } from './builders.ts';
+import { createHash } from 'node:crypto';
+import { bootBuilder, buildkitdConfigFlag, remoteBuilderPorts, type BuilderSpec } from './builders.ts';
 import type { Kit } from './kit.ts';
 
 describe('buildkitdConfigFlag', () => {
@@ -66,5 +67,24 @@ describe('bootBuilder: a remote builder behind the HTTP/2 proxy', () => {
   ])('refuses it %s, before anything runs', async (_what, spec, message) => {
     await expect(bootBuilder(kit, spec)).rejects.toThrow(message);
     expect(ran).toEqual([]);
+  });
+});
+
+describe('remoteBuilderPorts', () => {
+  it("keeps buildkitd's and the proxy's ports apart and below Linux's ephemeral range (32768-60999), for every cell", () => {
+    // cell ids are c + 8 hex digits of a hash (runner/scenario.ts cellId); and a few odd ones
+    const ids = [...Array.from({ length: 2000 }, (_, i) => `c${createHash('sha256').update(String(i)).digest('hex').slice(0, 8)}`), 'c00000000', 'cffffffff', 'czzzzzzzz', 'c'];
+    for (const id of ids) {
+      const { buildkitd, proxy } = remoteBuilderPorts(id);
+      expect(
+        [buildkitd, proxy].every((p) => Number.isInteger(p) && p >= 1024 && p < 32_768),
+        `${id}: ${buildkitd}, ${proxy}`,
+      ).toBe(true);
+      expect(proxy).not.toBe(buildkitd);
+    }
+    // a cell's ports are its own: one cell's proxy is never another's buildkitd
+    const all = ids.map((id) => remoteBuilderPorts(id));
+    const buildkitds = new Set(all.map((p) => p.buildkitd));
+    expect(all.filter((p) => buildkitds.has(p.proxy))).toEqual([]);
   });
 });

@@ -189,6 +189,17 @@ async function bootstrap(kit: BuilderPort, spec: BuilderSpec, builder: Builder):
   return boot.exitCode === 0 ? builder : { ...builder, failed: boot };
 }
 
+/**
+ * The ports of a cell's remote builder in its engine's network: buildkitd 10000-20999 and its proxy
+ * 21000-31999, by the cell's id. A port per cell: cells on one engine take turns, but a killed cell's daemon
+ * may linger until the reset. Both below Linux's ephemeral range (32768-60999), so that no local
+ * connection's source port (Buildx to buildkitd, say) can hold one first and fail the bind. Pure.
+ */
+export function remoteBuilderPorts(cellId: string): { buildkitd: number; proxy: number } {
+  const n = (parseInt(cellId.slice(1, 5), 36) || 0) % 11_000;
+  return { buildkitd: 10_000 + n, proxy: 21_000 + n };
+}
+
 /** buildkitd in the cell's engine, then `create --driver remote` to it. */
 async function bootRemoteBuilder(kit: BuilderPort, spec: BuilderSpec, name: string): Promise<Builder> {
   const transport = spec.remote?.transport ?? 'tcp';
@@ -201,10 +212,8 @@ async function bootRemoteBuilder(kit: BuilderPort, spec: BuilderSpec, name: stri
   await writeBuildkitdConfig(kit, spec);
   const dir = kit.sandbox.dir;
   const certs = `${dir}/certs`;
-  // A free port per cell: cells on one engine take turns, but a killed cell's daemon may linger until reset.
-  const port = 20_000 + (parseInt(kit.id.slice(1, 5), 36) % 20_000);
   // behind a proxy, Buildx names the proxy's port and buildkitd listens on the engine's loopback only
-  const proxyPort = port + 20_000;
+  const { buildkitd: port, proxy: proxyPort } = remoteBuilderPorts(kit.id);
   const addr = transport === 'tcp' ? `tcp://127.0.0.1:${proxy ? proxyPort : port}` : `unix://${dir}/buildkitd/buildkitd.sock`;
   const listen = transport === 'tcp' ? `tcp://${proxy ? '127.0.0.1' : '0.0.0.0'}:${port}` : 'unix:///run/buildkit/buildkitd.sock';
   if (tls) {

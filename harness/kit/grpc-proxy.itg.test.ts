@@ -66,6 +66,8 @@ describe("a remote builder behind the lab's HTTP/2 proxy (nginx grpc_pass)", () 
     expect(proxyLine, why(r)).not.toBeNull();
     const inspect = r.evidence.commands.find((c) => c.argv.includes('inspect') && !c.argv.includes('--bootstrap'));
     expect(inspect?.stdout).toContain(`tcp://127.0.0.1:${proxyLine![1]}`);
+    // both below Linux's ephemeral range, so no local connection's source port can take them first
+    expect(Math.max(Number(proxyLine![1]), Number(proxyLine![2])), proxyLine![0]).toBeLessThan(32_768);
     const log = accessLog(r);
     expect(log.length, why(r)).toBeGreaterThan(0);
     // nginx routes on the host ($host); the evidence says what Buildx sent ($http_host): the endpoint's host and port
