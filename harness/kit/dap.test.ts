@@ -248,9 +248,9 @@ function fakeHost(script: TerminalHost['script'], banner = 'Attached to build pr
   const stopped: number[] = [];
   const host: TerminalHost = {
     script,
-    async open(socket, n) {
+    async open(socket, n, onData) {
       opened.push(socket);
-      const listeners: ((c: Buffer) => void)[] = [];
+      const listeners: ((c: Buffer) => void)[] = onData ? [onData] : [];
       let ended = false;
       let finish: (r: CommandRecord) => void = () => undefined;
       const done = new Promise<CommandRecord>((res) => (finish = res));
@@ -259,9 +259,9 @@ function fakeHost(script: TerminalHost['script'], banner = 'Attached to build pr
         ended = true;
         finish({ argv: ['docker', 'buildx', 'dap', 'attach', socket], exitCode: code, stdout: '', stderr: '', durationMs: 1 });
       };
-      setTimeout(() => {
-        for (const l of listeners) l(Buffer.from(banner));
-      }, 20);
+      // Buildx greets at once, while the lab still looks up the pid: output before open returns
+      for (const l of listeners) l(Buffer.from(banner));
+      await new Promise((res) => setTimeout(res, 20));
       return {
         argv: ['docker', 'buildx', 'dap', 'attach', socket],
         processId: 400 + n,

@@ -97,8 +97,12 @@ const SOCKET_CHECK = '[ -S "$1" ] && [ ! -L "$1" ] && [ -d "${1%/*}" ] && [ ! -L
 /** How the lab answers `runInTerminal` for one DAP step (its `runInTerminal:` script). */
 export interface TerminalHost {
   script: readonly InteractAction[];
-  /** starts the lab's `buildx dap attach SOCKET` (socket already held to ATTACH_SOCKET) under a pseudo-terminal; rejects saying why not */
-  open(socket: string, n: number): Promise<{ proc: EngineProcess; argv: string[]; processId?: number }>;
+  /**
+   * starts the lab's `buildx dap attach SOCKET` (socket already held to ATTACH_SOCKET) under a
+   * pseudo-terminal, `onData` hearing its output from its start (Buildx greets at once, and output is not
+   * kept for a listener that comes later); rejects saying why not
+   */
+  open(socket: string, n: number, onData: (chunk: Buffer) => void): Promise<{ proc: EngineProcess; argv: string[]; processId?: number }>;
   /** the terminal's record once it ended: the cell's evidence */
   keep(record: CommandRecord): void;
 }
@@ -115,12 +119,13 @@ export function engineTerminalHost(
 ): TerminalHost {
   return {
     script: o.script,
-    async open(socket, n) {
+    async open(socket, n, onData) {
       const look = await sandbox.look(SOCKET_CHECK, {}, [socket]);
       if (look.exitCode !== 0) throw new Error(`${socket} is not a unix socket in a directory of its own (or is a symlink): the lab attaches to nothing else`);
       const name = `${o.name}-term${n}`;
       const argv = o.argv(socket);
       const proc = sandbox.start(argv, { env: o.env, cwd: o.cwd, timeoutMs: Math.max(1000, o.deadline - Date.now()), tty: { cols: COLS, rows: ROWS }, name });
+      proc.proc.onData(onData);
       const processId = await sandbox.pidOf(name);
       return { proc, argv, ...(processId !== undefined ? { processId } : {}) };
     },
@@ -345,21 +350,22 @@ export async function playDap(
     const at = attachSocket(r.arguments);
     if ('problem' in at) return void (await refuse(at.problem));
     let opened: Awaited<ReturnType<TerminalHost['open']>>;
+    const screen = new Screen(COLS, ROWS);
     try {
-      opening = host.open(at.socket, terminals.length);
+      opening = host.open(at.socket, terminals.length, (c) => void screen.write(c));
       opened = (await opening) as typeof opened;
     } catch (e) {
+      screen.dispose();
       return void (await refuse(clip((e as Error).message, 300)));
     } finally {
       opening = undefined;
     }
     if (closing) {
+      screen.dispose();
       await opened.proc.stop();
       return void (await refuse('the step ended while the terminal opened'));
     }
-    const screen = new Screen(COLS, ROWS);
     const { proc } = opened;
-    proc.proc.onData((c) => void screen.write(c));
     const n = terminals.length;
     const keys = { write: (d: string) => proc.proc.write(d), done: proc.done, ended: proc.ended };
     const t: OpenTerminal = { ...opened, socket: at.socket, screen, played: Promise.resolve(undefined) };
