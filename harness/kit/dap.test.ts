@@ -73,6 +73,19 @@ describe('script problems', () => {
   });
 });
 
+/** A fake process's end, once: `done` settles with `record` and the first code `end` gives. */
+function ending(record: Omit<CommandRecord, 'exitCode'>): { done: Promise<CommandRecord>; end: (code: number) => void; ended: () => boolean } {
+  let ended = false;
+  let finish: (r: CommandRecord) => void = () => undefined;
+  const done = new Promise<CommandRecord>((res) => (finish = res));
+  const end = (code: number) => {
+    if (ended) return;
+    ended = true;
+    finish({ ...record, exitCode: code });
+  };
+  return { done, end, ended: () => ended };
+}
+
 /** An adapter in this process: answers each request after `delayMs`, sends `initialized` after launch and `stopped` after configurationDone. */
 function fakeAdapter(opts: { garbage?: boolean; neverEnd?: boolean; runInTerminal?: unknown } = {}): EngineProcess & { sent: unknown[]; answers: Record<string, unknown>[] } {
   const toClient = new PassThrough();
@@ -86,14 +99,7 @@ function fakeAdapter(opts: { garbage?: boolean; neverEnd?: boolean; runInTermina
   toClient.on('data', (c: Buffer) => {
     for (const l of stdoutListeners) l(c);
   });
-  let ended = false;
-  let finish: (r: CommandRecord) => void = () => undefined;
-  const done = new Promise<CommandRecord>((res) => (finish = res));
-  const end = (code: number) => {
-    if (ended) return;
-    ended = true;
-    finish({ argv: ['docker', 'buildx', 'dap', 'build'], exitCode: code, stdout: 'raw', stderr: 'progress', durationMs: 1 });
-  };
+  const { done, end, ended: isEnded } = ending({ argv: ['docker', 'buildx', 'dap', 'build'], stdout: 'raw', stderr: 'progress', durationMs: 1 });
   let seq = 100;
   const emit = (m: Record<string, unknown>) => void writer.write({ seq: seq++, ...m } as unknown as Message);
   reader.listen((raw) => {
@@ -128,7 +134,7 @@ function fakeAdapter(opts: { garbage?: boolean; neverEnd?: boolean; runInTermina
     },
     done,
     stop: async () => end(137),
-    ended: () => ended,
+    ended: isEnded,
   };
 }
 
@@ -251,14 +257,7 @@ function fakeHost(script: TerminalHost['script'], banner = 'Attached to build pr
     async open(socket, n, onData) {
       opened.push(socket);
       const listeners: ((c: Buffer) => void)[] = onData ? [onData] : [];
-      let ended = false;
-      let finish: (r: CommandRecord) => void = () => undefined;
-      const done = new Promise<CommandRecord>((res) => (finish = res));
-      const end = (code: number) => {
-        if (ended) return;
-        ended = true;
-        finish({ argv: ['docker', 'buildx', 'dap', 'attach', socket], exitCode: code, stdout: '', stderr: '', durationMs: 1 });
-      };
+      const { done, end, ended } = ending({ argv: ['docker', 'buildx', 'dap', 'attach', socket], stdout: '', stderr: '', durationMs: 1 });
       // Buildx greets at once, while the lab still looks up the pid: output before open returns
       for (const l of listeners) l(Buffer.from(banner));
       await new Promise((res) => setTimeout(res, 20));
@@ -283,7 +282,7 @@ function fakeHost(script: TerminalHost['script'], banner = 'Attached to build pr
             stopped.push(n);
             end(137);
           },
-          ended: () => ended,
+          ended,
         },
       };
     },

@@ -157,6 +157,11 @@ export async function interpolate(
   return out + text.slice(last);
 }
 
+/** A terminal script with lab values filled in what it types (`send`). */
+function fillSends(script: readonly InteractAction[], values: LabValues, read: (file: string) => Promise<string>): Promise<InteractAction[]> {
+  return Promise.all(script.map(async (a) => ('send' in a ? { send: await interpolate(a.send, values, read) } : a)));
+}
+
 /** Fills lab values in every string of a check. */
 export async function interpolateCheck(check: Check, values: LabValues, read: (file: string) => Promise<string>): Promise<Check> {
   // requests.reference is an RE2 pattern: `${tag}` in it means that tag, not a pattern
@@ -216,12 +221,12 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       // a standalone buildx is found through the lab's PATH, which holds the cell's own link to the binary
       const stepEnv = step.standalone ? { ...env, PATH: kit.sandbox.standalonePath } : env;
       if (step.interact) {
-        const script = await Promise.all(step.interact.map(async (a) => ('send' in a ? { send: await interpolate(a.send, values, read) } : a)));
+        const script = await fillSends(step.interact, values, read);
         recorded.push({ id: step.id, record: await interact(kit, step.id, script, full, { env: stepEnv, cwd, timeoutMs }) });
       } else if (step.dap) {
         if (step.stdout !== undefined) await stdoutTarget(kit, step.stdout, `step ${step.id}: stdout: ${step.stdout}`);
         const proc = kit.sandbox.start(full, { env: stepEnv, cwd, timeoutMs, name: `${step.id}-dap`, stdin: true });
-        const terminalScript = step.runInTerminal && (await Promise.all(step.runInTerminal.map(async (a) => ('send' in a ? { send: await interpolate(a.send, values, read) } : a))));
+        const terminalScript = step.runInTerminal && (await fillSends(step.runInTerminal, values, read));
         const { record, transcript } = await playDap(proc, step.dap, {
           timeoutMs,
           context: values.context,
