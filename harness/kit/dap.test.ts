@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import type { Message } from 'vscode-jsonrpc/node';
 import { describe, expect, it } from 'vitest';
 import type { CommandRecord } from '../model.ts';
-import { type DapLine, dapScriptProblems, isDapRef, launchProblem, playDap, refsIn, resolveRefs, rpc } from './dap.ts';
+import { ATTACH_SOCKET, type DapLine, type TerminalHost, attachSocket, dapScriptProblems, isDapRef, launchProblem, playDap, refsIn, resolveRefs, rpc } from './dap.ts';
 import type { EngineProcess } from './sandbox.ts';
 
 describe('references', () => {
@@ -73,30 +73,44 @@ describe('script problems', () => {
   });
 });
 
-/** An adapter in this process: answers each request after `delayMs`, sends `initialized` after launch and `stopped` after configurationDone. */
-function fakeAdapter(opts: { garbage?: boolean; neverEnd?: boolean } = {}): EngineProcess & { sent: unknown[] } {
-  const toClient = new PassThrough();
-  const fromClient = new PassThrough();
-  const writer = new rpc.StreamMessageWriter(toClient);
-  const reader = new rpc.StreamMessageReader(fromClient);
-  const sent: unknown[] = [];
-  const stdoutListeners: ((c: Buffer) => void)[] = [];
-  toClient.on('data', (c: Buffer) => {
-    for (const l of stdoutListeners) l(c);
-  });
+/** A fake process's end, once: `done` settles with `record` and the first code `end` gives. */
+function ending(record: Omit<CommandRecord, 'exitCode'>): { done: Promise<CommandRecord>; end: (code: number) => void; ended: () => boolean } {
   let ended = false;
   let finish: (r: CommandRecord) => void = () => undefined;
   const done = new Promise<CommandRecord>((res) => (finish = res));
   const end = (code: number) => {
     if (ended) return;
     ended = true;
-    finish({ argv: ['docker', 'buildx', 'dap', 'build'], exitCode: code, stdout: 'raw', stderr: 'progress', durationMs: 1 });
+    finish({ ...record, exitCode: code });
   };
+  return { done, end, ended: () => ended };
+}
+
+/** An adapter in this process: answers each request after `delayMs`, sends `initialized` after launch and `stopped` after configurationDone. */
+function fakeAdapter(opts: { garbage?: boolean; neverEnd?: boolean; runInTerminal?: unknown } = {}): EngineProcess & { sent: unknown[]; answers: Record<string, unknown>[] } {
+  const toClient = new PassThrough();
+  const fromClient = new PassThrough();
+  const writer = new rpc.StreamMessageWriter(toClient);
+  const reader = new rpc.StreamMessageReader(fromClient);
+  const sent: unknown[] = [];
+  /** the client's responses to the adapter's own requests (runInTerminal) */
+  const answers: Record<string, unknown>[] = [];
+  const stdoutListeners: ((c: Buffer) => void)[] = [];
+  toClient.on('data', (c: Buffer) => {
+    for (const l of stdoutListeners) l(c);
+  });
+  const { done, end, ended: isEnded } = ending({ argv: ['docker', 'buildx', 'dap', 'build'], stdout: 'raw', stderr: 'progress', durationMs: 1 });
   let seq = 100;
   const emit = (m: Record<string, unknown>) => void writer.write({ seq: seq++, ...m } as unknown as Message);
   reader.listen((raw) => {
-    const m = raw as unknown as { seq: number; command: string; arguments?: Record<string, unknown> };
+    const m = raw as unknown as { seq: number; type: string; command: string; arguments?: Record<string, unknown> };
+    if (m.type === 'response') {
+      answers.push(m as unknown as Record<string, unknown>);
+      return;
+    }
     sent.push(m);
+    // `exec`, as Buildx's repl does it: ask the client for a terminal first (each evaluate asks again)
+    if (m.command === 'evaluate' && opts.runInTerminal !== undefined) emit({ type: 'request', command: 'runInTerminal', arguments: opts.runInTerminal });
     if (opts.garbage) {
       toClient.write('Content-Length: 5\r\n\r\n{oops');
       return;
@@ -109,6 +123,7 @@ function fakeAdapter(opts: { garbage?: boolean; neverEnd?: boolean } = {}): Engi
   });
   return {
     sent,
+    answers,
     proc: {
       write: (d) => fromClient.write(d),
       endInput: () => (opts.neverEnd ? undefined : setTimeout(() => end(0), 10)),
@@ -119,12 +134,19 @@ function fakeAdapter(opts: { garbage?: boolean; neverEnd?: boolean } = {}): Engi
     },
     done,
     stop: async () => end(137),
-    ended: () => ended,
+    ended: isEnded,
   };
 }
 
-const play = (proc: EngineProcess, script: DapLine[], timeoutMs = 5000) =>
-  playDap(proc, script, { timeoutMs, context: '/ctx', fill: async (s) => s.replace('${context}', '/ctx'), fact: () => undefined, resolveLaunch: async () => undefined });
+const play = (proc: EngineProcess, script: DapLine[], timeoutMs = 5000, terminal?: TerminalHost) =>
+  playDap(proc, script, {
+    timeoutMs,
+    context: '/ctx',
+    fill: async (s) => s.replace('${context}', '/ctx'),
+    fact: () => undefined,
+    resolveLaunch: async () => undefined,
+    ...(terminal ? { terminal } : {}),
+  });
 
 describe('playDap', () => {
   it('plays requests and events, takes a value from an earlier event, and keeps the transcript', async () => {
@@ -193,5 +215,150 @@ describe('playDap', () => {
     ).rejects.toThrow(/dap\[0\]: launch contextPath/);
     expect(a.sent).toHaveLength(0);
     expect(a.ended()).toBe(true);
+  });
+});
+
+describe('runInTerminal: the socket the lab attaches to', () => {
+  const sock = '/tmp/buildx-dap-exec3398755003/s.sock';
+
+  it("takes Buildx's own request, plugin or standalone, and only the socket from it", () => {
+    expect(attachSocket({ kind: 'integrated', cwd: '', args: ['docker', 'buildx', 'dap', 'attach', sock], env: { BUILDX_EXPERIMENTAL: '1' } })).toEqual({ socket: sock });
+    expect(attachSocket({ args: ['/usr/libexec/docker/cli-plugins/docker-buildx', 'dap', 'attach', sock] })).toEqual({ socket: sock });
+    expect(ATTACH_SOCKET.test('/tmp/buildx-dap-exec1/s.sock')).toBe(true);
+  });
+
+  it('refuses any other socket, path or request shape', () => {
+    for (const bad of [
+      '/var/run/docker.sock',
+      '/tmp/buildx-dap-exec1/../../var/run/docker.sock',
+      '/tmp/buildx-dap-exec/s.sock',
+      '/tmp/buildx-dap-exec12345678901/s.sock',
+      '/tmp/buildx-dap-exec1/s.sock\n',
+      '/tmp/buildx-dap-exec1/other.sock',
+      '/root/tmp/buildx-dap-exec1/s.sock',
+      'tmp/buildx-dap-exec1/s.sock',
+    ])
+      expect(attachSocket({ args: ['docker', 'buildx', 'dap', 'attach', bad] }), bad).toEqual({ problem: expect.stringContaining('is not where Buildx makes') });
+    expect(attachSocket({ args: ['sh', '-c', `nc -U ${sock}`] })).toEqual({ problem: expect.stringContaining('do not end in "dap attach SOCKET"') });
+    expect(attachSocket({ args: ['docker', 'buildx', 'dap', 'attach', sock, '--x'] })).toEqual({ problem: expect.stringContaining('do not end in') });
+    expect(attachSocket({ args: 'docker buildx dap attach' })).toEqual({ problem: expect.stringContaining('without args') });
+    expect(attachSocket({ args: ['dap', 'attach', 7] })).toEqual({ problem: expect.stringContaining('without args') });
+    expect(attachSocket(undefined)).toEqual({ problem: expect.stringContaining('without args') });
+  });
+});
+
+/** A terminal host in this process: each open gives a process that prints `banner`, echoes what it is sent, and ends when stopped. */
+function fakeHost(script: TerminalHost['script'], banner = 'Attached to build process.\r\n') {
+  const opened: string[] = [];
+  const kept: CommandRecord[] = [];
+  const stopped: number[] = [];
+  const host: TerminalHost = {
+    script,
+    async open(socket, n, onData) {
+      opened.push(socket);
+      const listeners: ((c: Buffer) => void)[] = onData ? [onData] : [];
+      const { done, end, ended } = ending({ argv: ['docker', 'buildx', 'dap', 'attach', socket], stdout: '', stderr: '', durationMs: 1 });
+      // Buildx greets at once, while the lab still looks up the pid: output before open returns
+      for (const l of listeners) l(Buffer.from(banner));
+      await new Promise((res) => setTimeout(res, 20));
+      return {
+        argv: ['docker', 'buildx', 'dap', 'attach', socket],
+        processId: 400 + n,
+        proc: {
+          proc: {
+            write: (d) => {
+              setTimeout(() => {
+                for (const l of listeners) l(Buffer.from(`echo:${String(d)}`));
+              }, 5);
+            },
+            endInput: () => undefined,
+            onData: (l) => listeners.push(l),
+            onStdout: () => undefined,
+            done,
+            kill: () => end(137),
+          },
+          done,
+          stop: async () => {
+            stopped.push(n);
+            end(137);
+          },
+          ended,
+        },
+      };
+    },
+    keep: (r) => kept.push(r),
+  };
+  return { host, opened, kept, stopped };
+}
+
+describe('playDap: runInTerminal', () => {
+  const sock = '/tmp/buildx-dap-exec42/s.sock';
+  const exec: DapLine[] = [
+    { request: 'initialize', arguments: { supportsRunInTerminalRequest: true }, timeoutMs: 1000 },
+    { request: 'evaluate', id: 'exec', arguments: { expression: 'exec', context: 'repl' }, timeoutMs: 1000 },
+    { await: 'terminal', id: 'term', timeoutMs: 2000 },
+    { request: 'disconnect', timeoutMs: 1000 },
+  ];
+
+  it("opens the lab's own terminal for the socket, answers with its pid, plays the script and keeps the screen", async () => {
+    const a = fakeAdapter({ runInTerminal: { kind: 'integrated', cwd: '/', args: ['docker', 'buildx', 'dap', 'attach', sock], env: { LD_PRELOAD: '/x.so' }, title: 't' } });
+    const h = fakeHost([{ expect: 'Attached to build process', timeoutMs: 1000 }, { send: 'id\n' }, { expect: 'echo:id', timeoutMs: 1000 }]);
+    const { record, transcript } = await play(a, exec, 5000, h.host);
+    expect(transcript.stopped).toBeUndefined();
+    // only the socket reached the lab's command; nothing else of the request did
+    expect(h.opened).toEqual([sock]);
+    expect(a.answers).toEqual([expect.objectContaining({ command: 'runInTerminal', success: true, body: { processId: 400 } })]);
+    expect(transcript.lines.term).toEqual({ terminal: 0 });
+    expect(transcript.terminals).toEqual([
+      { argv: ['docker', 'buildx', 'dap', 'attach', sock], socket: sock, processId: 400, screen: 'Attached to build process.\necho:id', exitCode: 137 },
+    ]);
+    // ended with the step, kept as the cell's evidence
+    expect(h.stopped).toEqual([0]);
+    expect(h.kept).toEqual([expect.objectContaining({ stdout: 'Attached to build process.\necho:id', exitCode: 137 })]);
+    expect(JSON.parse(record.stdout).terminals[0].screen).toBe('Attached to build process.\necho:id');
+  });
+
+  it('refuses a socket Buildx would not make, and the await line then stops the script', async () => {
+    const a = fakeAdapter({ runInTerminal: { args: ['docker', 'buildx', 'dap', 'attach', '/var/run/docker.sock'] } });
+    const h = fakeHost([{ expect: 'x', timeoutMs: 100 }]);
+    const { record, transcript } = await play(a, exec, 5000, h.host);
+    expect(h.opened).toEqual([]);
+    expect(a.answers).toEqual([expect.objectContaining({ success: false, message: expect.stringContaining('is not where Buildx makes') })]);
+    expect(transcript.stopped).toMatch(/^dap\[2\]: no terminal 0 was opened for runInTerminal within 2 s; the script stopped there/);
+    expect(record.stderr).toContain('runInTerminal refused');
+    expect(transcript.terminals).toEqual([]);
+  });
+
+  it('refuses runInTerminal without the opt-in, as before', async () => {
+    const a = fakeAdapter({ runInTerminal: { args: ['docker', 'buildx', 'dap', 'attach', sock] } });
+    const { transcript } = await play(
+      a,
+      exec.filter((l) => !('await' in l)),
+    );
+    expect(a.answers).toEqual([expect.objectContaining({ success: false, message: 'buildx-lab runs no reverse requests' })]);
+    expect(transcript.terminals).toBeUndefined();
+  });
+
+  it('opens one terminal at a time', async () => {
+    const a = fakeAdapter({ runInTerminal: { args: ['docker', 'buildx', 'dap', 'attach', sock] } });
+    const h = fakeHost([{ expect: 'Attached', timeoutMs: 1000 }]);
+    const { transcript } = await play(
+      a,
+      [exec[0]!, exec[1]!, { await: 'terminal', timeoutMs: 2000 }, { request: 'evaluate', arguments: { expression: 'exec', context: 'repl' }, timeoutMs: 1000 }],
+      5000,
+      h.host,
+    );
+    expect(h.opened).toEqual([sock]);
+    expect(a.answers.map((r) => r.success)).toEqual([true, false]);
+    expect(a.answers[1]!.message).toMatch(/one terminal at a time/);
+    expect(transcript.terminals).toHaveLength(1);
+  });
+
+  it("makes the cell inconclusive when the terminal's script stops short", async () => {
+    const a = fakeAdapter({ runInTerminal: { args: ['docker', 'buildx', 'dap', 'attach', sock] } });
+    const h = fakeHost([{ expect: 'Running /bin/sh', timeoutMs: 200 }]);
+    const { transcript } = await play(a, exec, 5000, h.host);
+    expect(transcript.stopped).toBe("dap[2]: terminal 0's script stopped short (interact[0]: the expect saw no match within 0.2 s); the script stopped there");
+    expect(transcript.terminals?.[0]?.stopped).toMatch(/^interact\[0\]/);
   });
 });

@@ -81,7 +81,7 @@ exec "$@"`;
 const ENGINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Whether `proc` ends within `ms` (true), or is still running then (false); it is left running either way. */
-export async function endsWithin(proc: Pick<EngineProcess, 'done'>, ms: number): Promise<boolean> {
+export async function endsWithin(proc: { done: Promise<unknown> }, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const ended = await Promise.race([proc.done.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), ms)))]);
   clearTimeout(timer);
@@ -382,10 +382,9 @@ export class CellSandbox {
    * not yet in the cell's commands: the caller adds it once it is final (addRecord).
    */
   start(argv: readonly string[], opts: CommandOptions & { tty?: { cols: number; rows: number }; name: string; stdin?: boolean }): EngineProcess {
-    if (!/^[a-z0-9-]+$/.test(opts.name)) throw new HarnessError(`process name '${opts.name}' is not of the lab's form`);
     // the lab's user runs foreground steps only (case-build.ts refuses the rest): never ignore it silently
     if (opts.as) throw new HarnessError(`process ${opts.name}: a started process runs as root; as: ${opts.as} applies to foreground commands`);
-    const pidFile = `${this.dir}/run/${opts.name}.pid`;
+    const pidFile = this.pidFile(opts.name);
     // The lab's wrapper: the command travels as arguments, never through the script's text.
     const inner = opts.tty ? ['script', '-qfec', `stty cols ${opts.tty.cols} rows ${opts.tty.rows} 2>/dev/null; exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'] : [...argv];
     const timeoutMs = opts.timeoutMs ?? 300_000;
@@ -421,6 +420,26 @@ export class CellSandbox {
       await done;
     };
     return { proc, done, stop, ended: () => ended };
+  }
+
+  /**
+   * The pid in the engine of the process start() named `name` (the pid file its wrapper writes first), or
+   * undefined when the file is not there within ~2 s.
+   */
+  async pidOf(name: string): Promise<number | undefined> {
+    const file = this.pidFile(name);
+    for (let i = 0; i < 10; i++) {
+      const r = await this.look('cat "$1" 2>/dev/null', { timeoutMs: 10_000 }, [file]);
+      if (/^\d+\s*$/.test(r.stdout)) return Number(r.stdout.trim());
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    return undefined;
+  }
+
+  /** Where start() keeps the pid of the process it named `name`. */
+  private pidFile(name: string): string {
+    if (!/^[a-z0-9-]+$/.test(name)) throw new HarnessError(`process name '${name}' is not of the lab's form`);
+    return `${this.dir}/run/${name}.pid`;
   }
 
   /** Adds a record to the cell's commands (the evidence), for a process started with start(). */

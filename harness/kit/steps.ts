@@ -21,17 +21,16 @@ import { clip, stripAnsi } from '../text.ts';
 import type { RunResult } from '../exec.ts';
 import { matchAt, matchBudget, type Check, type RecordedStep } from './checks.ts';
 import type { BuilderSpec } from './builders.ts';
-import { type DapLine, playDap } from './dap.ts';
+import { type DapLine, engineTerminalHost, playDap } from './dap.ts';
 import type { Kit } from './kit.ts';
 import { checkDockerArgv } from './docker-argv.ts';
 import { fillEngineDisk } from './engine-disk.ts';
 import { bootWithPullFault, type FaultedBoot } from './faults.ts';
 import { checkBuildxArgv, labOwnedEnv } from './lab-owned.ts';
 import { type CellPath, type EngineProcess, endAfterScript, endsWithin, LAB_USER, type RunAs } from './sandbox.ts';
-import { COLS, OutputLog, ROWS, Screen, controlByte, typed, waitForMatch } from './terminal.ts';
+import { COLS, type InteractAction, OutputLog, ROWS, Screen, playScript, waitForMatch } from './terminal.ts';
 
-/** One line of an interactive step's script. */
-export type InteractAction = { expect: string; timeoutMs: number } | { send: string } | { sendControl: string };
+export type { InteractAction } from './terminal.ts';
 
 /** Faults the lab does to the cell's builder, as steps. */
 export const FAULT_ACTIONS = ['stop-builder', 'kill-builder', 'restart-builder', 'remove-node', 'unreachable-node'] as const;
@@ -76,6 +75,8 @@ export interface Step {
   interact?: InteractAction[];
   /** speak the Debug Adapter Protocol on the command's stdin and stdout, as the script says (kit/dap.ts) */
   dap?: DapLine[];
+  /** a dap step's answer to runInTerminal: the lab's own `dap attach` under a pseudo-terminal plays this (kit/dap.ts) */
+  runInTerminal?: InteractAction[];
   /** run while the next steps go on; with waitFor, the next step starts once the output matches */
   background?: { waitFor?: { pattern: string; timeoutMs: number } };
   /** background steps to wait for (to their end) before this step */
@@ -158,6 +159,11 @@ export async function interpolate(
   return out + text.slice(last);
 }
 
+/** A terminal script with lab values filled in what it types (`send`). */
+function fillSends(script: readonly InteractAction[], values: LabValues, read: (file: string) => Promise<string>): Promise<InteractAction[]> {
+  return Promise.all(script.map(async (a) => ('send' in a ? { send: await interpolate(a.send, values, read) } : a)));
+}
+
 /** Fills lab values in every string of a check. */
 export async function interpolateCheck(check: Check, values: LabValues, read: (file: string) => Promise<string>): Promise<Check> {
   // requests.reference is an RE2 pattern: `${tag}` in it means that tag, not a pattern
@@ -217,16 +223,30 @@ export async function runSteps(kit: Kit, steps: readonly Step[], values: LabValu
       // a standalone buildx is found through the lab's PATH, which holds the cell's own link to the binary
       const stepEnv = step.standalone ? { ...env, PATH: kit.sandbox.standalonePath } : env;
       if (step.interact) {
-        const script = await Promise.all(step.interact.map(async (a) => ('send' in a ? { send: await interpolate(a.send, values, read) } : a)));
+        const script = await fillSends(step.interact, values, read);
         recorded.push({ id: step.id, record: await interact(kit, step.id, script, full, { env: stepEnv, cwd, timeoutMs }) });
       } else if (step.dap) {
         if (step.stdout !== undefined) await stdoutTarget(kit, step.stdout, `step ${step.id}: stdout: ${step.stdout}`);
         const proc = kit.sandbox.start(full, { env: stepEnv, cwd, timeoutMs, name: `${step.id}-dap`, stdin: true });
+        const terminalScript = step.runInTerminal && (await fillSends(step.runInTerminal, values, read));
         const { record, transcript } = await playDap(proc, step.dap, {
           timeoutMs,
           context: values.context,
           fill: (s) => interpolate(s, values, read),
           fact: (f) => kit.fact(`step ${step.id}: ${f}`),
+          // the step's own Buildx, `dap attach SOCKET`: the one argv the lab runs for the adapter
+          ...(terminalScript
+            ? {
+                terminal: engineTerminalHost(kit.sandbox, {
+                  name: step.id,
+                  script: terminalScript,
+                  argv: (sock) => commandOf(step, ['dap', 'attach', sock]),
+                  env: stepEnv,
+                  cwd,
+                  deadline: Date.now() + timeoutMs,
+                }),
+              }
+            : {}),
           resolveLaunch: (paths) =>
             kit.sandbox.resolveInContext(paths, step.cwd ?? '.').then(
               () => undefined,
@@ -401,20 +421,8 @@ async function interact(
   const deadline = Date.now() + opts.timeoutMs;
   const notes: string[] = [];
   try {
-    for (const [i, a] of script.entries()) {
-      if ('expect' in a) {
-        const budget = Math.max(0, Math.min(a.timeoutMs, deadline - Date.now()));
-        const hit = await screen.expect(a.expect, budget, proc.done);
-        if (hit === undefined) {
-          // the note names the line, not its pattern: the note is part of the step's output, which checks read
-          notes.push(`interact[${i}]: the expect saw no match ${proc.ended() ? 'before the command ended' : `within ${budget / 1000} s`}; the script stopped there`);
-          kit.fact(`step ${id}: interact[${i}] expect /${a.expect}/ did not match`);
-          break;
-        }
-        kit.fact(`step ${id}: interact[${i}] expect matched "${clip(hit)}"`);
-      } else if ('send' in a) proc.proc.write(typed(a.send));
-      else proc.proc.write(controlByte(a.sendControl));
-    }
+    const stopped = await playScript(screen, { write: (d) => proc.proc.write(d), done: proc.done, ended: proc.ended }, script, deadline, (f) => kit.fact(`step ${id}: ${f}`));
+    if (stopped) notes.push(stopped);
     const ended = await endAfterScript(proc, deadline, 'the command');
     if (ended) notes.push(ended);
   } finally {

@@ -4,9 +4,15 @@
 // search starts where the last match ended (a marker that follows the line as the screen scrolls), so a
 // second `expect` of a prompt waits for the next prompt, not the one already matched. The final screen,
 // scrollback included, is the step's evidence. Also: waiting for a pattern in any growing text (a
-// background step's output), throttled and bounded like every user pattern (checks.ts).
+// background step's output), throttled and bounded like every user pattern (checks.ts). And the player of
+// an expect/send/sendControl script against a screen, which an interactive step and the terminal a DAP
+// step opens for `runInTerminal` (dap.ts) share.
 import * as xtermModule from '@xterm/headless';
+import { clip } from '../text.ts';
 import { matchAt, matchBudget } from './checks.ts';
+
+/** One line of a terminal's script (`interact:`, a DAP step's `runInTerminal:`). */
+export type InteractAction = { expect: string; timeoutMs: number } | { send: string } | { sendControl: string };
 
 /** Node loads the package's CommonJS build (the class on its default export); vite's runner, which runs the
  * cells, resolves its ESM build (the class by name). */
@@ -131,6 +137,36 @@ export class Screen {
   dispose(): void {
     this.term.dispose();
   }
+}
+
+/** What a script plays against: the process's keyboard, and its end. */
+export interface Keyboard {
+  write(data: string): void;
+  done: Promise<unknown>;
+  ended(): boolean;
+}
+
+/**
+ * Plays `script` against `screen` and `keys`, no later than `deadline` (ms since the epoch): `send` types,
+ * `sendControl` presses Ctrl+key, `expect` waits for its pattern (its own timeout, within the deadline).
+ * An `expect` that does not match stops the script. Returns the note saying where it stopped, or undefined
+ * when it played to its end; `fact` hears each expect's outcome (with its pattern, which the note leaves
+ * out: the note is part of the output that checks read).
+ */
+export async function playScript(screen: Screen, keys: Keyboard, script: readonly InteractAction[], deadline: number, fact: (f: string) => void): Promise<string | undefined> {
+  for (const [i, a] of script.entries()) {
+    if ('expect' in a) {
+      const budget = Math.max(0, Math.min(a.timeoutMs, deadline - Date.now()));
+      const hit = await screen.expect(a.expect, budget, keys.done);
+      if (hit === undefined) {
+        fact(`interact[${i}] expect /${a.expect}/ did not match`);
+        return `interact[${i}]: the expect saw no match ${keys.ended() ? 'before the command ended' : `within ${budget / 1000} s`}; the script stopped there`;
+      }
+      fact(`interact[${i}] expect matched "${clip(hit)}"`);
+    } else if ('send' in a) keys.write(typed(a.send));
+    else keys.write(controlByte(a.sendControl));
+  }
+  return undefined;
 }
 
 /**

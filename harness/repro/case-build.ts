@@ -175,7 +175,7 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   };
   for (const s of steps) {
     s.argv.forEach(scan);
-    for (const a of s.interact ?? []) if ('send' in a) scan(a.send);
+    for (const a of [...(s.interact ?? []), ...(s.runInTerminal ?? [])]) if ('send' in a) scan(a.send);
     for (const a of s.dap ?? []) if ('request' in a && a.arguments !== undefined) scan(JSON.stringify(a.arguments));
     Object.values(s.env).forEach(scan);
   }
@@ -345,8 +345,8 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
   if (s.fault !== undefined && driver.some((d) => d !== 'docker-container'))
     src.fail(at('fault'), "faults the pull of a docker-container builder's BuildKit image: set driver: docker-container");
   const waitFor = typeof s.waitFor === 'string' ? { pattern: s.waitFor } : s.waitFor;
-  const dap = s.dap && dapScript(s.dap, WAIT_DEFAULT_S);
-  const dapBad = s.dap && dapStepProblem(s);
+  const dap = s.dap && dapScript(s.dap, WAIT_DEFAULT_S, s.runInTerminal !== undefined);
+  const dapBad = (s.dap || s.runInTerminal) && dapStepProblem(s);
   if (dapBad) src.fail(at(dapBad[0]), dapBad[1]);
   for (const [j, field, message] of dap?.problems ?? []) src.fail(['steps', i, 'dap', j, field], message);
   return {
@@ -354,18 +354,8 @@ function timedStep(src: Source, s: StepInput, i: number, driver: string[], nodes
     argv: s.buildx ?? s.docker ?? [],
     ...(s.standalone ? { standalone: true } : {}),
     ...(as ? { as } : {}),
-    ...(s.interact
-      ? {
-          interact: s.interact.map(
-            (a): InteractAction =>
-              a.expect !== undefined
-                ? { expect: a.expect, timeoutMs: (a.timeout ?? WAIT_DEFAULT_S) * 1000 }
-                : a.send !== undefined
-                  ? { send: a.send }
-                  : { sendControl: a.sendControl! },
-          ),
-        }
-      : {}),
+    ...(s.interact ? { interact: s.interact.map(interactAction) } : {}),
+    ...(s.runInTerminal ? { runInTerminal: s.runInTerminal.map(interactAction) } : {}),
     ...(s.background ? { background: waitFor ? { waitFor: { pattern: waitFor.pattern, timeoutMs: (waitFor.timeout ?? WAIT_DEFAULT_S * 4) * 1000 } } : {} } : {}),
     ...(s.await ? { await: s.await } : {}),
     ...(s.action ? { action: s.action } : {}),
@@ -391,6 +381,11 @@ function runAs(src: Source, s: StepInput, at: (k: string) => Key[], command: boo
       `applies to a foreground command step (buildx: or docker:), not to ${s.interact ? 'an interactive' : s.background ? 'a background' : s.dap ? 'a dap' : 'an action or await'} step`,
     );
   return s.sudo ? 'sudo' : 'lab';
+}
+
+/** A line of an `interact:` or `runInTerminal:` script as the kit's. */
+function interactAction(a: { expect?: string; timeout?: number; send?: string; sendControl?: string }): InteractAction {
+  return a.expect !== undefined ? { expect: a.expect, timeoutMs: (a.timeout ?? WAIT_DEFAULT_S) * 1000 } : a.send !== undefined ? { send: a.send } : { sendControl: a.sendControl! };
 }
 
 /** One YAML check mapping (possibly holding several checks) as kit checks. */

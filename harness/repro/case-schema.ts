@@ -320,6 +320,8 @@ const stepSchema = z
     interact: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
     // a DAP script played against `buildx dap build` (repro/dap-step.ts)
     dap: dapScriptSchema(labText(4096), waitSeconds).optional(),
+    // a dap step's answer to Buildx's runInTerminal: the script the lab's own `dap attach` terminal plays (kit/dap.ts)
+    runInTerminal: z.array(interactAction).min(1, 'is empty; give expect, send or sendControl lines').max(100).optional(),
     background: z.boolean().optional(),
     waitFor: z.union([regex, z.strictObject({ pattern: regex, timeout: waitSeconds.optional() })]).optional(),
     await: oneOrMany(stepId).optional(),
@@ -488,9 +490,10 @@ function knownKeys(at: readonly Key[]): string {
   if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests, spans';
   if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
-  if (top === 'steps' && at.includes('dap')) return 'request (with arguments), event, id, timeout';
+  if (top === 'steps' && at.includes('runInTerminal')) return 'one of expect (with its timeout), send, sendControl';
+  if (top === 'steps' && at.includes('dap')) return 'request (with arguments), event, await, id, timeout';
   if (top === 'steps')
-    return 'id, buildx, docker, action, fault, node, free, standalone, sudo, user, interact, dap, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
+    return 'id, buildx, docker, action, fault, node, free, standalone, sudo, user, interact, dap, runInTerminal, background, waitFor, await, env, cwd, timeout, stdout, stdin, symptom';
   if (top === 'serve') return 'http (files, faults), git (repos, auth), s3 (true, or region); repos take commits (tree, message, tags, branches) and submodules';
   return 'the keys in fixtures/cases/README.md';
 }

@@ -21,6 +21,8 @@ export function dapScriptSchema(text: z.ZodType<string>, seconds: z.ZodNumber) {
     .strictObject({
       request: dapName.optional(),
       event: dapName.optional(),
+      // waits for the terminal the lab opened for runInTerminal to play the step's runInTerminal: script
+      await: z.literal('terminal', { error: 'awaits only terminal (the terminal the lab opened for runInTerminal)' }).optional(),
       id: z
         .string()
         .regex(/^[a-z][a-z0-9-]{0,40}$/, 'is not a line id (a lower-case letter, then letters, digits, -)')
@@ -28,26 +30,59 @@ export function dapScriptSchema(text: z.ZodType<string>, seconds: z.ZodNumber) {
       arguments: json.refine((a) => JSON.stringify(a).length <= MAX_ARGUMENTS, `is larger than ${MAX_ARGUMENTS >> 10} KiB as JSON`).optional(),
       timeout: seconds.optional(),
     })
-    .refine((l) => (l.request === undefined) !== (l.event === undefined), 'a line is one of request: NAME (with arguments) or event: NAME')
+    .refine((l) => [l.request, l.event, l.await].filter((x) => x !== undefined).length === 1, 'a line is one of request: NAME (with arguments), event: NAME or await: terminal')
     .refine((l) => l.arguments === undefined || l.request !== undefined, 'arguments belong to a request line');
   return z.array(line).min(1, 'is empty; give request and event lines').max(200);
 }
 
-/** A parsed `dap:` as the kit's lines (default wait `defaultS` seconds) and its problems as [index, field, message]. */
+/**
+ * A parsed `dap:` as the kit's lines (default wait `defaultS` seconds) and its problems as [index, field,
+ * message]; `terminal`: whether the step has runInTerminal: (an `await: terminal` line needs it).
+ */
 export function dapScript(
-  lines: readonly { request?: string; event?: string; id?: string; arguments?: unknown; timeout?: number }[],
+  lines: readonly { request?: string; event?: string; await?: 'terminal'; id?: string; arguments?: unknown; timeout?: number }[],
   defaultS: number,
+  terminal = false,
 ): { script: DapLine[]; problems: [number, string, string][] } {
   const script = lines.map((l): DapLine => {
     const common = { ...(l.id !== undefined ? { id: l.id } : {}), timeoutMs: (l.timeout ?? defaultS) * 1000 };
+    if (l.await !== undefined) return { await: l.await, ...common };
     return l.request !== undefined ? { request: l.request, ...(l.arguments !== undefined ? { arguments: l.arguments } : {}), ...common } : { event: l.event!, ...common };
   });
-  return { script, problems: dapScriptProblems(script) };
+  const problems = dapScriptProblems(script);
+  if (!terminal)
+    lines.forEach((l, i) => {
+      if (l.await !== undefined) problems.push([i, 'await', 'needs runInTerminal: on the step (the script the terminal plays); without it the lab opens no terminal']);
+    });
+  return { script, problems };
 }
 
-/** Why a step with `dap:` is refused, as [field, message]: it needs `buildx: [dap, build, ...]` in the foreground, stdin belongs to the protocol. Pure. */
-export function dapStepProblem(s: { buildx?: string[]; interact?: unknown; background?: boolean; stdin?: unknown }): [string, string] | undefined {
+/**
+ * Why a step with `dap:` (or `runInTerminal:`) is refused, as [field, message]: it needs `buildx: [dap,
+ * build, ...]` in the foreground, stdin belongs to the protocol; `runInTerminal:` and `await: terminal`
+ * lines come together. Pure.
+ */
+export function dapStepProblem(s: {
+  buildx?: string[];
+  interact?: unknown;
+  background?: boolean;
+  stdin?: unknown;
+  dap?: readonly { await?: string; request?: string; arguments?: unknown }[];
+  runInTerminal?: unknown;
+}): [string, string] | undefined {
+  if (s.runInTerminal !== undefined && s.dap === undefined) return ['runInTerminal', "applies to a dap: step (the lab's answer to the adapter's runInTerminal request)"];
   if (s.buildx?.[0] !== 'dap' || s.buildx[1] !== 'build') return ['dap', 'applies to a buildx: [dap, build, ...] step (Buildx speaks DAP on its stdin and stdout)'];
+  const awaits = (s.dap ?? []).findIndex((l) => l.await !== undefined);
+  if (s.runInTerminal !== undefined && awaits < 0)
+    return [
+      'runInTerminal',
+      'needs an `await: terminal` line in dap: where the DAP script waits for the terminal to play this script (after the request that opens it, e.g. evaluate of exec)',
+    ];
+  if (
+    s.runInTerminal !== undefined &&
+    !(s.dap ?? []).some((l) => l.request === 'initialize' && (l.arguments as { supportsRunInTerminalRequest?: unknown } | undefined)?.supportsRunInTerminalRequest === true)
+  )
+    return ['runInTerminal', 'Buildx asks for a terminal only from a client that says it can: give initialize arguments supportsRunInTerminalRequest: true'];
   if (s.interact !== undefined) return ['interact', 'a dap step speaks DAP on stdin, not keys at a terminal: drop interact'];
   if (s.background) return ['background', 'a dap step runs in the foreground; its script waits for what it needs'];
   if (s.stdin !== undefined) return ['stdin', "a dap step's stdin carries the protocol"];
