@@ -204,8 +204,16 @@ describe("kube checks over the cluster's answers (a stand-in for kubectl on the 
 
   it.each<[string, Extract<Check, { kind: 'kube' }>, RegExp]>([
     // a lab value filled in may still give a name that is not one: refused before kubectl is asked
-    ['a name that became a flag', { kind: 'kube', get: 'deployment', name: '--namespace=kube-system' }, /is not a Kubernetes object name.*Fix: name an object the builder makes/],
-    ['a kind outside the allowlist', { kind: 'kube', get: 'secret' as never, name: 'b0' }, /kube\.get 'secret' is not one of deployment, pod, configmap/],
+    [
+      'a name that became a flag',
+      { kind: 'kube', get: 'deployment', name: '--namespace=kube-system' },
+      /kube\.name: '--namespace=kube-system' is not a Kubernetes object name .*e\.g\. \$\{builder\}0/,
+    ],
+    [
+      'a kind outside the allowlist',
+      { kind: 'kube', get: 'secret' as never, name: 'b0' },
+      /kube\.get "secret" is not a kind a check may read: use one of deployment, pod, configmap/,
+    ],
   ])('refuses %s with a UsageError, without asking the cluster', async (_name, c, message) => {
     let asked = 0;
     const p = {

@@ -3,12 +3,12 @@
 // four things of a cell (look at paths, run docker, verify a push target through the lab's own client, read
 // an object of its namespace), given as a small port so that a stand-in drives every branch in unit tests;
 // the Kit is the real one.
-import { HarnessError, UsageError } from '../errors.ts';
+import { HarnessError } from '../errors.ts';
 import type { RunResult } from '../exec.ts';
-import { KUBE_OBJECT_KINDS, KUBE_OBJECT_READ_LIMIT, kubeObjectNameProblem, type KubeObjectKind, type KubeObjectRead } from '../lab/kube-cluster.ts';
+import { KUBE_OBJECT_READ_LIMIT, type KubeObjectKind, type KubeObjectRead } from '../lab/kube-cluster.ts';
 import { describeReport, type VerificationReport } from '../oci/verify.ts';
 import { isIndexMediaType } from '../oci/types.ts';
-import { annotationProblems, checkPath, evaluateJson, type Check, type CheckResult } from './checks.ts';
+import { annotationProblems, checkKubeObject, checkPath, evaluateJson, type Check, type CheckResult } from './checks.ts';
 import { clip } from '../text.ts';
 import type { CellSandbox } from './sandbox.ts';
 import { registryTarget, type PushTarget } from './target.ts';
@@ -36,7 +36,7 @@ export async function checkState(port: StatePort, c: Check): Promise<CheckResult
     case 'registry':
       return checkRegistry(port, c);
     case 'kube':
-      return checkKubeObject(port, c);
+      return checkKube(port, c);
     default:
       throw new HarnessError(`check ${c.kind} has no evaluation`);
   }
@@ -89,14 +89,13 @@ async function checkRegistry(port: StatePort, c: Extract<Check, { kind: 'registr
 }
 
 /** An object the cell's kubernetes builder made, read in the cell's own namespace: absent, present, or a JSON answer. */
-async function checkKubeObject(port: StatePort, c: Extract<Check, { kind: 'kube' }>): Promise<CheckResult> {
+async function checkKube(port: StatePort, c: Extract<Check, { kind: 'kube' }>): Promise<CheckResult> {
   // again with the lab values filled in: ${builder} must still give a name, never a flag or a path
-  const why = (KUBE_OBJECT_KINDS as readonly string[]).includes(c.get) ? kubeObjectNameProblem(c.name) : `kube.get '${c.get}' is not one of ${KUBE_OBJECT_KINDS.join(', ')}`;
-  if (why) throw new UsageError(`${why}. Fix: name an object the builder makes, e.g. kube: {get: deployment, name: "\${builder}0"}`);
+  checkKubeObject(c);
   if (!port.kube) throw new HarnessError('this cell has no Kubernetes cluster to read: kube: checks need driver: kubernetes');
   const name = `${c.get} ${c.name}`;
   const r = await port.kube(c.get, c.name);
-  const absent = r.exitCode !== 0 && /\(NotFound\)|not found/.test(r.stderr);
+  const absent = r.exitCode !== 0 && /^Error from server \(NotFound\)/m.test(r.stderr);
   if (r.exitCode !== 0 && !absent && r.stdout.length <= KUBE_OBJECT_READ_LIMIT)
     throw new HarnessError(`kubectl get ${name} failed (exit ${r.exitCode}): ${clip(r.stderr.trim(), 300)}`);
   if (c.exists === false) return { holds: absent, detail: `${name}: ${absent ? 'absent' : 'present'}` };
