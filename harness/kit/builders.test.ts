@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { bootBuilder, buildkitdConfigFlag, remoteBuilderPorts, type BuilderSpec } from './builders.ts';
+import { bootBuilder, buildkitdConfigFlag, kubeRootless, remoteBuilderPorts, type BuilderSpec } from './builders.ts';
 import type { Kit } from './kit.ts';
 
 describe('buildkitdConfigFlag', () => {
@@ -39,6 +39,45 @@ describe("bootBuilder keeps the builder image and network the lab's", () => {
   ])('refuses %s', async (_what, spec, message) => {
     await expect(bootBuilder(kit, { ...spec, name: 'b' })).rejects.toThrow(message);
     expect(ran.filter((a) => a.includes('evil/buildkit') || a.includes('network=container:registry'))).toEqual([]);
+  });
+});
+
+describe('a kubernetes builder with rootless=true gets the rootless BuildKit image', () => {
+  it.each<[Record<string, string> | undefined, boolean]>([
+    [{ rootless: 'true' }, true],
+    [{ rootless: '1' }, true],
+    [{ rootless: 'True' }, true],
+    [{ rootless: 'false' }, false],
+    [{ rootless: 'yes' }, false], // Go's ParseBool refuses it, and Buildx with it
+    [{}, false],
+    [undefined, false],
+  ])('%j -> %s (read as Go strconv.ParseBool)', (opts, rootless) => {
+    expect(kubeRootless(opts)).toBe(rootless);
+  });
+
+  it.each<[Record<string, string>, boolean]>([
+    [{ rootless: 'true', 'buildkit-root-volume-memory': '1Gi' }, true],
+    [{ replicas: '1' }, false],
+  ])('boots %j with the rootless image: %s', async (driverOpts, rootless) => {
+    const asked: unknown[][] = [];
+    const created: string[][] = [];
+    const kit = {
+      id: 'c1',
+      buildkitImage: async (...a: unknown[]) => {
+        asked.push(a);
+        return `registry:5000/buildkit:v0.17.1${a[1] ? '-rootless' : ''}`;
+      },
+      kubernetes: async () => ({ namespace: 'c1' }),
+      sandbox: { buildkitdConfig: '/tmp/cells/c1/buildkitd.toml', binary: { version: 'v0.34.1' } },
+      // the create fails: only what it was given is under test
+      buildx: async (argv: string[]) => {
+        created.push(argv);
+        return { exitCode: 1 };
+      },
+    } as unknown as Kit;
+    await bootBuilder(kit, { driver: 'kubernetes', buildkit: 'v0.17.1', driverOpts, name: 'b' });
+    expect(asked).toEqual([['v0.17.1', rootless]]);
+    expect(created[0]).toContain(`image=registry:5000/buildkit:v0.17.1${rootless ? '-rootless' : ''}`);
   });
 });
 

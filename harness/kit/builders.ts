@@ -103,7 +103,8 @@ async function bootKubeBuilder(kit: BuilderPort, spec: BuilderSpec, name: string
   if (spec.nodes?.length || spec.remote) throw new UsageError(`builder ${name}: the kubernetes driver takes no nodes: or remote: (replicas=N is its driver option)`);
   const why = kubeDriverOptsProblem(Object.entries(spec.driverOpts ?? {}));
   if (why) throw new UsageError(`builder ${name}: ${why}`);
-  const bk = await kit.buildkitImage(spec.buildkit, spec.rootless);
+  // rootless=true makes Buildx run the pod as uid 1000 under rootlesskit: that needs the rootless image
+  const bk = await kit.buildkitImage(spec.buildkit, spec.rootless || kubeRootless(spec.driverOpts));
   const { namespace } = await kit.kubernetes();
   const config = await writeBuildkitdConfig(kit, spec);
   const builder: Builder = { name, driver: 'kubernetes', args: ['--builder', name], image: bk, commands: [] };
@@ -122,6 +123,11 @@ async function bootKubeBuilder(kit: BuilderPort, spec: BuilderSpec, name: string
   builder.commands.push(create);
   if (create.exitCode !== 0) return { ...builder, failed: create };
   return bootstrap(kit, spec, builder);
+}
+
+/** Whether driver options ask the kubernetes driver for rootless BuildKit, read as Buildx reads the value (Go's strconv.ParseBool). Pure. */
+export function kubeRootless(opts: Record<string, string> | undefined): boolean {
+  return ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(opts?.rootless ?? '');
 }
 
 /** `create --buildkitd-config` was `--config` before v0.13.0 (which renamed it). Pure. */

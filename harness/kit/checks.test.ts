@@ -241,10 +241,29 @@ describe('validateCheck', () => {
   ])('refuses %s', (_name, c) => {
     expect(() => validateCheck(c)).toThrow(UsageError);
   });
+  it.each<[string, Check, RegExp]>([
+    [
+      'a kind outside the allowlist (cluster-wide)',
+      { kind: 'kube', get: 'node' as never, name: 'n' },
+      /kube\.get "node" is not a kind a check may read: use one of deployment, pod, configmap/,
+    ],
+    ['a secret', { kind: 'kube', get: 'secret' as never, name: 'n' }, /use one of deployment, pod, configmap/],
+    ['a name that is a flag', { kind: 'kube', get: 'deployment', name: '--all-namespaces' }, /kube\.name: '--all-namespaces' is not a Kubernetes object name/],
+    ['a name with a slash', { kind: 'kube', get: 'pod', name: 'kube-system/x' }, /is not a Kubernetes object name/],
+    ['an upper-case name', { kind: 'kube', get: 'configmap', name: 'Config' }, /is not a Kubernetes object name/],
+    ['a name over 253 characters', { kind: 'kube', get: 'deployment', name: 'a'.repeat(254) }, /at most 253 characters/],
+    ['a json pointer without /', { kind: 'kube', get: 'deployment', name: 'b0', json: { pointer: 'spec' } }, /json\.pointer "spec" is not a JSON Pointer/],
+    ['a bad json pattern', { kind: 'kube', get: 'deployment', name: 'b0', json: { pointer: '/spec', matches: '(' } }, /not an RE2 regular expression/],
+  ])('refuses a kube check with %s, naming the fix', (_name, c, message) => {
+    expect(() => validateCheck(c)).toThrow(UsageError);
+    expect(() => validateCheck(c)).toThrow(message);
+  });
   it.each<Check>([
     { kind: 'output', pattern: 'a+' },
     { kind: 'requests', count: '>=2', userAgent: '^buildkit/' },
     { kind: 'file', path: '(' },
+    { kind: 'kube', get: 'deployment', name: '${builder}0', json: { pointer: '/spec/template/spec/volumes', count: '>=1' } },
+    { kind: 'kube', get: 'configmap', name: 'b0-config.v1', exists: false },
   ])('accepts %j', (c) => {
     expect(() => validateCheck(c)).not.toThrow();
   });
@@ -262,6 +281,7 @@ describe('describeCheck', () => {
     [{ kind: 'file', path: 'out', exists: false }, 'out is absent'],
     [{ kind: 'file', path: 'out', contains: `${'x'.repeat(40)} y` }, `out contains "${'x'.repeat(37)}..."`],
     [{ kind: 'file', path: 'out', notContains: 'secret' }, 'out lacks "secret"'],
+    [{ kind: 'kube', get: 'deployment', name: 'b0', json: { pointer: '/spec' } }, 'kubernetes deployment b0 has JSON at "/spec"'],
     [{ kind: 'image', ref: 'app' }, 'engine image app exists'],
     [{ kind: 'image', ref: 'app', exists: false }, 'engine image app is absent'],
     [{ kind: 'image', ref: 'app', platforms: ['linux/amd64', 'linux/arm64'] }, 'engine image app exists with linux/amd64, linux/arm64'],

@@ -12,6 +12,7 @@ import type { SpanRecord } from '../serve/otlp-spans.ts';
 import { clip, stripAnsi } from '../text.ts';
 import { type CellSandbox, LAB_USER } from './sandbox.ts';
 import { SOURCE_KINDS, type SourceKind } from '../serve/spec.ts';
+import { KUBE_OBJECT_KINDS, kubeObjectNameProblem, type KubeObjectKind } from '../lab/kube-cluster.ts';
 
 export type ExitExpectation = 'zero' | 'nonzero' | number;
 
@@ -25,6 +26,8 @@ export type Check =
   | ({ kind: 'file' } & PathExpectation)
   /** Buildx's own state, a path under the cell's BUILDX_CONFIG (instances/NAME, defaults/, activity/, refs/, current) */
   | ({ kind: 'state' } & PathExpectation)
+  /** an object of the cell's own namespace on the lab's k3s cluster (driver: kubernetes): exists (or not), answers at a JSON pointer */
+  | { kind: 'kube'; get: KubeObjectKind; name: string; exists?: boolean; json?: JsonExpectation }
   /** an image in the cell's engine, by reference or ID, optionally with platforms */
   | { kind: 'image'; ref: string; exists?: boolean; platforms?: string[] }
   /** what the lab registry holds under a reference; `lacks`: at least one of these platforms is missing */
@@ -470,6 +473,14 @@ export function annotationProblems(have: unknown, c: { annotations?: Record<stri
   return out;
 }
 
+/** What a `kube` check may read: an allowlisted kind, and a name that is one (lab values stand in as `x` at load). Throws UsageError naming the fix. Pure. */
+export function checkKubeObject(c: { get: string; name: string }): void {
+  if (!(KUBE_OBJECT_KINDS as readonly string[]).includes(c.get))
+    throw new UsageError(`kube.get ${JSON.stringify(clip(c.get, 40))} is not a kind a check may read: use one of ${KUBE_OBJECT_KINDS.join(', ')} (in the cell's own namespace)`);
+  const why = kubeObjectNameProblem(c.name.replace(/\$\{[^}]*\}/g, 'x'));
+  if (why) throw new UsageError(`kube.name: ${why}`);
+}
+
 /** Checks a case file can hold, validated once at load time (patterns compile, counts parse). */
 export function validateCheck(check: Check): void {
   if (check.kind === 'output') compilePattern(check.pattern, check.negate ? 'notOutput' : 'output');
@@ -492,11 +503,12 @@ export function validateCheck(check: Check): void {
   if (check.kind === 'file' || check.kind === 'state') {
     checkPathName(check.kind, check.path);
     if (check.matches !== undefined) compilePattern(check.matches, `${check.kind}.matches`);
-    if (check.json) {
-      checkJsonPointer(check.json.pointer);
-      if (check.json.matches !== undefined) compilePattern(check.json.matches, `${check.kind}.json.matches`);
-      if (check.json.count !== undefined) countHolds(check.json.count, 0);
-    }
+  }
+  if (check.kind === 'kube') checkKubeObject(check);
+  if ((check.kind === 'file' || check.kind === 'state' || check.kind === 'kube') && check.json) {
+    checkJsonPointer(check.json.pointer);
+    if (check.json.matches !== undefined) compilePattern(check.json.matches, `${check.kind}.json.matches`);
+    if (check.json.count !== undefined) countHolds(check.json.count, 0);
   }
 }
 
@@ -525,6 +537,8 @@ export function describeCheck(c: Check): string {
                     ? `is owned by ${c.owner}`
                     : 'exists'
       }`;
+    case 'kube':
+      return `kubernetes ${c.get} ${c.name} ${c.exists === false ? 'is absent' : c.json ? `has JSON at ${JSON.stringify(c.json.pointer)}` : 'exists'}`;
     case 'image':
       return `engine image ${c.ref} ${c.exists === false ? 'is absent' : `exists${c.platforms ? ` with ${c.platforms.join(', ')}` : ''}`}`;
     case 'registry':

@@ -3,6 +3,7 @@
 // journal, and evaluates checks — and it records everything as evidence, so a body never pushes evidence
 // by hand. A new step or check is added here once and serves both.
 import type { RunResult } from '../exec.ts';
+import type { KubeObjectKind, KubeObjectRead } from '../lab/kube-cluster.ts';
 import type { Lab } from '../lab/lab.ts';
 import { HarnessError, UsageError } from '../errors.ts';
 import { REGISTRY_HOST, type Axes, type CellEvidence, type JournalEntry, type RegistryBehaviour } from '../model.ts';
@@ -27,6 +28,8 @@ export interface KitServices {
   proxyImage?(): Promise<string>;
   /** the run's Kubernetes cluster for this cell: its namespace made, KUBECONFIG in the sandbox (absent: none here) */
   kubernetes?(): Promise<KubeAccess>;
+  /** one object of the namespace the cell's last kubernetes boot made, as JSON (absent: no cluster here) */
+  kubeObject?(kind: KubeObjectKind, name: string): Promise<KubeObjectRead>;
   /** times a phase of the cell */
   phase<T>(name: 'buildx' | 'verify', work: () => Promise<T>): Promise<T>;
   /** the registry requests of this cell's engine since a journal mark (other cells may run at the same time) */
@@ -146,6 +149,7 @@ export class Kit<A = Axes> {
       docker: (args) => this.sandbox.docker(args),
       verify: (t, platforms, opts) => this.verify(t, platforms, opts),
       fact: (text) => this.fact(text),
+      ...(this.services.kubeObject ? { kube: this.services.kubeObject } : {}),
     };
     for (const c of checks) out.push(evaluateRecorded(c, steps, journal, spans) ?? (await checkState(port, c)));
     return out;

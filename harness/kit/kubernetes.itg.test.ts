@@ -1,6 +1,7 @@
 // The kubernetes driver against real parts: the run's k3s node (built from the Go module proxy) on the lab
 // network, real Buildx creating a kubernetes builder in the cell's namespace with the lab's BuildKit image
-// (pulled by the node from the lab registry), and a build through the pod.
+// (pulled by the node from the lab registry), and a build through the pod; a `kube:` check reading what the
+// driver made in the cell's namespace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageResult } from '../runner/provision.ts';
 import type { Requirement } from '../runner/run-spec.ts';
@@ -45,7 +46,40 @@ const kubeBuild = probeScenario(
   }),
 );
 
+/** Boots a kubernetes builder and reads what the driver made through `kube:` checks (the cell's namespace, kubectl on the node). */
+const kubeChecks = probeScenario(
+  'itg-kubernetes-check',
+  async (cell) => {
+    const builder = await cell.bootBuilder({ driver: 'kubernetes' });
+    if (builder.failed) return { failed: `${builder.failed.argv.join(' ')}: ${builder.failed.stderr.slice(-2000)}` };
+    const node = `${builder.name}0`;
+    const results = await cell.check(
+      [
+        { kind: 'kube', get: 'deployment', name: node, json: { pointer: '/spec/template/spec/containers/0/image', equals: builder.image! } },
+        { kind: 'kube', get: 'deployment', name: node, json: { pointer: '/metadata/namespace', equals: cell.id } },
+        { kind: 'kube', get: 'configmap', name: `${node}-config`, json: { pointer: '/data/buildkitd.toml', matches: 'registry:5000' } },
+        { kind: 'kube', get: 'deployment', name: 'no-such-builder0', exists: false },
+        { kind: 'kube', get: 'deployment', name: 'no-such-builder0' },
+      ],
+      [],
+      cell.mark(),
+    );
+    return { image: builder.image, results };
+  },
+  (o) => ({
+    observed: 'results' in o && o.results?.map((r) => r.holds).join() === 'true,true,true,true,false' ? 'control' : 'unexpected',
+    summary: JSON.stringify(o),
+  }),
+);
+
 describe('the kubernetes driver', () => {
+  it("kube: reads the Deployment and ConfigMap the driver made in the cell's namespace, and says when one is absent", async () => {
+    const r = await t.cell(kubeChecks, CELL);
+    expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}`).toBe('control');
+    expect(r.summary).toContain('deployment no-such-builder0: absent');
+    expect(r.summary).toMatch(/configmap c[0-9a-z]+0-config: at \\"\/data\/buildkitd\.toml\\": /);
+  });
+
   it("boots a builder on the run's k3s node in the cell's namespace and builds through it", async () => {
     const r = await t.cell(kubeBuild, CELL);
     expect(r.outcome, `${r.summary}\n${r.error?.message ?? ''}`).toBe('control');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../exec.ts';
 import type { VerificationReport } from '../oci/verify.ts';
+import { UsageError } from '../errors.ts';
 import type { Check } from './checks.ts';
 import { checkState, type StatePort } from './state-checks.ts';
 
@@ -141,5 +142,93 @@ describe("file and state checks over the cell's paths", () => {
 describe('checks the recorded output judges', () => {
   it('have no state evaluation: a bug in the caller, named', async () => {
     await expect(checkState(port(), { kind: 'output', pattern: 'x' } as Check)).rejects.toThrow(/check output has no evaluation/);
+  });
+});
+
+describe("kube checks over the cluster's answers (a stand-in for kubectl on the node)", () => {
+  // the shape Buildx v0.34 gives a rootless Deployment with buildkit-root-volume-memory (docker/buildx#3858)
+  const deployment = JSON.stringify({
+    kind: 'Deployment',
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            {
+              volumeMounts: [
+                { name: 'buildkitd', mountPath: '/home/user/.local/share/buildkit' },
+                { name: 'buildkit-memory', mountPath: '/var/lib/buildkit' },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'buildkitd', emptyDir: {} },
+            { name: 'buildkit-memory', emptyDir: { medium: 'Memory', sizeLimit: '1Gi' } },
+          ],
+        },
+      },
+    },
+  });
+  const notFound = { exitCode: 1, stdout: '', stderr: 'Error from server (NotFound): deployments.apps "b0" not found' };
+  const found = { exitCode: 0, stdout: deployment, stderr: '' };
+  const mounts = '/spec/template/spec/containers/0/volumeMounts';
+  it.each<[string, Partial<Extract<Check, { kind: 'kube' }>>, { exitCode: number; stdout: string; stderr: string }, boolean, RegExp]>([
+    ['present', {}, found, true, /^deployment b0: present$/],
+    ['absent when present was expected', {}, notFound, false, /^deployment b0: absent$/],
+    ['absent, as expected', { exists: false }, notFound, true, /absent$/],
+    ['present where absent was expected', { exists: false }, found, false, /present$/],
+    ['a mount at the rootful path (the bug)', { json: { pointer: mounts, matches: '"mountPath":"/var/lib/buildkit"' } }, found, true, /^deployment b0: at ".*volumeMounts": \[/],
+    ['no mount at a path', { json: { pointer: mounts, matches: '"mountPath":"/nowhere"' } }, found, false, /no match for \/"mountPath":"\/nowhere"\//],
+    ['a count of mounts', { json: { pointer: mounts, count: '2' } }, found, true, /2 entries/],
+    ['an equals at a pointer', { json: { pointer: '/spec/template/spec/volumes/1/emptyDir/medium', equals: 'Memory' } }, found, true, /"Memory"/],
+    ['a json check on an absent object', { json: { pointer: mounts, count: '2' } }, notFound, false, /^deployment b0: absent$/],
+    ['an object larger than the read limit', { json: { pointer: '' } }, { exitCode: 141, stdout: 'x'.repeat((1 << 20) + 1), stderr: '' }, false, /larger than 1 MiB/],
+  ])('%s', async (_name, check, answer, holds, detail) => {
+    const asked: unknown[] = [];
+    const p = {
+      ...port(),
+      kube: async (kind: string, name: string) => {
+        asked.push([kind, name]);
+        return answer;
+      },
+    };
+    const r = await checkState(p, { kind: 'kube', get: 'deployment', name: 'b0', ...check } as Check);
+    expect(r.holds).toBe(holds);
+    expect(r.detail).toMatch(detail);
+    expect(asked).toEqual([['deployment', 'b0']]);
+  });
+
+  it("fails loudly when kubectl fails for another reason than NotFound (the lab's fault, not a verdict)", async () => {
+    const p = { ...port(), kube: async () => ({ exitCode: 1, stdout: '', stderr: 'Unable to connect to the server' }) };
+    await expect(checkState(p, { kind: 'kube', get: 'pod', name: 'b0' })).rejects.toThrow(/kubectl get pod b0 failed \(exit 1\): Unable to connect/);
+  });
+
+  it.each<[string, Extract<Check, { kind: 'kube' }>, RegExp]>([
+    // a lab value filled in may still give a name that is not one: refused before kubectl is asked
+    [
+      'a name that became a flag',
+      { kind: 'kube', get: 'deployment', name: '--namespace=kube-system' },
+      /kube\.name: '--namespace=kube-system' is not a Kubernetes object name .*e\.g\. \$\{builder\}0/,
+    ],
+    [
+      'a kind outside the allowlist',
+      { kind: 'kube', get: 'secret' as never, name: 'b0' },
+      /kube\.get "secret" is not a kind a check may read: use one of deployment, pod, configmap/,
+    ],
+  ])('refuses %s with a UsageError, without asking the cluster', async (_name, c, message) => {
+    let asked = 0;
+    const p = {
+      ...port(),
+      kube: async () => {
+        asked++;
+        return found;
+      },
+    };
+    await expect(checkState(p, c)).rejects.toThrow(UsageError);
+    await expect(checkState(p, c)).rejects.toThrow(message);
+    expect(asked).toBe(0);
+  });
+
+  it('says the cell has no cluster when the port has no kube', async () => {
+    await expect(checkState(port(), { kind: 'kube', get: 'deployment', name: 'b0' })).rejects.toThrow(/kube: checks need driver: kubernetes/);
   });
 });

@@ -1,12 +1,15 @@
 // Checks on what a cell left behind, where the recorded output cannot tell: files and Buildx state in the
-// sandbox, the engine's images, the registry's content. They need three things of a cell (look at paths,
-// run docker, verify a push target through the lab's own client), given as a small port so that a stand-in
-// drives every branch in unit tests; the Kit is the real one.
+// sandbox, the engine's images, the registry's content, the objects a kubernetes builder made. They need
+// four things of a cell (look at paths, run docker, verify a push target through the lab's own client, read
+// an object of its namespace), given as a small port so that a stand-in drives every branch in unit tests;
+// the Kit is the real one.
 import { HarnessError } from '../errors.ts';
 import type { RunResult } from '../exec.ts';
+import { KUBE_OBJECT_READ_LIMIT, type KubeObjectKind, type KubeObjectRead } from '../lab/kube-cluster.ts';
 import { describeReport, type VerificationReport } from '../oci/verify.ts';
 import { isIndexMediaType } from '../oci/types.ts';
-import { annotationProblems, checkPath, type Check, type CheckResult } from './checks.ts';
+import { annotationProblems, checkKubeObject, checkPath, evaluateJson, type Check, type CheckResult } from './checks.ts';
+import { clip } from '../text.ts';
 import type { CellSandbox } from './sandbox.ts';
 import { registryTarget, type PushTarget } from './target.ts';
 
@@ -18,9 +21,11 @@ export interface StatePort {
   /** what the registry holds under a target, read by the lab's own client, for registry: */
   verify(target: PushTarget, platforms: readonly string[], opts: { requireIndex?: boolean }): Promise<VerificationReport>;
   fact(text: string): void;
+  /** one object of the cell's own namespace as JSON, for kube: (absent: the cell has no cluster) */
+  kube?(kind: KubeObjectKind, name: string): Promise<KubeObjectRead>;
 }
 
-/** A check on the cell's state (file, state, image, registry); the others are judged from the recorded output. */
+/** A check on the cell's state (file, state, kube, image, registry); the others are judged from the recorded output. */
 export async function checkState(port: StatePort, c: Check): Promise<CheckResult> {
   switch (c.kind) {
     case 'file':
@@ -30,6 +35,8 @@ export async function checkState(port: StatePort, c: Check): Promise<CheckResult
       return checkEngineImage(port, c);
     case 'registry':
       return checkRegistry(port, c);
+    case 'kube':
+      return checkKube(port, c);
     default:
       throw new HarnessError(`check ${c.kind} has no evaluation`);
   }
@@ -79,4 +86,22 @@ async function checkRegistry(port: StatePort, c: Extract<Check, { kind: 'registr
   }
   port.fact(describeReport(report).split('\n')[0]!);
   return { holds: fails.length === 0, detail: `registry ${t.repository}:${t.tag}: ${fails.length ? fails.join('; ') : 'as expected'}` };
+}
+
+/** An object the cell's kubernetes builder made, read in the cell's own namespace: absent, present, or a JSON answer. */
+async function checkKube(port: StatePort, c: Extract<Check, { kind: 'kube' }>): Promise<CheckResult> {
+  // again with the lab values filled in: ${builder} must still give a name, never a flag or a path
+  checkKubeObject(c);
+  if (!port.kube) throw new HarnessError('this cell has no Kubernetes cluster to read: kube: checks need driver: kubernetes');
+  const name = `${c.get} ${c.name}`;
+  const r = await port.kube(c.get, c.name);
+  const absent = r.exitCode !== 0 && /^Error from server \(NotFound\)/m.test(r.stderr);
+  if (r.exitCode !== 0 && !absent && r.stdout.length <= KUBE_OBJECT_READ_LIMIT)
+    throw new HarnessError(`kubectl get ${name} failed (exit ${r.exitCode}): ${clip(r.stderr.trim(), 300)}`);
+  if (c.exists === false) return { holds: absent, detail: `${name}: ${absent ? 'absent' : 'present'}` };
+  if (absent) return { holds: false, detail: `${name}: absent` };
+  if (!c.json) return { holds: true, detail: `${name}: present` };
+  if (r.stdout.length > KUBE_OBJECT_READ_LIMIT) return { holds: false, detail: `${name}: its JSON is larger than ${KUBE_OBJECT_READ_LIMIT >> 20} MiB, more than json: reads` };
+  const j = evaluateJson(c.json, r.stdout);
+  return { holds: j.holds, detail: `${name}: ${j.detail}` };
 }

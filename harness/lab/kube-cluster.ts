@@ -35,6 +35,27 @@ export function namespaceProblem(name: string): string | undefined {
   return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name) ? undefined : `'${name}' is not a Kubernetes namespace name (a DNS label: lower-case letters, digits and '-')`;
 }
 
+/** The kinds of object a `kube` check may read in its cell's namespace (what a driver makes, nothing cluster-wide). */
+export const KUBE_OBJECT_KINDS = ['deployment', 'pod', 'configmap'] as const;
+export type KubeObjectKind = (typeof KUBE_OBJECT_KINDS)[number];
+
+/** Most bytes of an object's JSON a check reads (the node cuts the output there; more is refused, not parsed). */
+export const KUBE_OBJECT_READ_LIMIT = 1 << 20;
+
+/** An object's name as the API takes it: a DNS subdomain (RFC 1123), at most 253 characters. Pure. */
+export function kubeObjectNameProblem(name: string): string | undefined {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)
+    ? undefined
+    : `'${name.slice(0, 100)}' is not a Kubernetes object name (lower-case letters, digits, '-' and '.', at most 253 characters, e.g. \${builder}0)`;
+}
+
+/** What reading one object gave: kubectl's exit code, its JSON (at most one byte past the limit) and its error. */
+export interface KubeObjectRead {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
 export interface KubeClusterOptions {
   image: string;
   network: string;
@@ -108,6 +129,20 @@ export class KubeCluster {
   /** kubectl on the node, as the cluster's admin (for checks on what a driver created); argv, no shell. */
   kubectl(args: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     return this.container.exec(['kubectl', ...args]);
+  }
+
+  /**
+   * One object of `namespace` as JSON, through kubectl on the node (argv, no shell words from the case), its
+   * output cut one byte past KUBE_OBJECT_READ_LIMIT on the node so a large object cannot fill the lab's memory.
+   */
+  async getObject(namespace: string, kind: KubeObjectKind, name: string): Promise<KubeObjectRead> {
+    const why =
+      namespaceProblem(namespace) ?? kubeObjectNameProblem(name) ?? (KUBE_OBJECT_KINDS.includes(kind) ? undefined : `kind '${kind}' is not one of ${KUBE_OBJECT_KINDS.join(', ')}`);
+    if (why) throw new UsageError(why);
+    // pipefail: kubectl's own exit code (NotFound is 1), not head's
+    const script = 'set -o pipefail; kubectl get "$1" "$2" --namespace "$3" --output json | head -c "$4"';
+    const r = await this.container.exec(['bash', '-c', script, 'kube-get', kind, name, namespace, String(KUBE_OBJECT_READ_LIMIT + 1)]);
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr.slice(0, 4000) };
   }
 
   lastLog(n = 20): string {

@@ -160,6 +160,11 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
       `repeats the steps on the same engine, whose disk step ${fills[0]!.id} (fill-engine-disk) leaves shrunk for the next run; drop repeat: and run \`buildx-lab repro DIR --repeat ${c.repeat}\` instead (each run a cell of its own, on a fresh engine)`,
     );
   for (const [i, ch] of [...checks, ...steps.flatMap((s) => s.checks)].entries()) {
+    if (ch.kind === 'kube' && driver.some((d) => d !== 'kubernetes'))
+      src.fail(
+        ['symptom'],
+        `check ${i + 1} (kube:) reads the cell's namespace on the lab's k3s cluster, which only driver: kubernetes has: set driver: kubernetes, or check the builder another way`,
+      );
     const step = 'step' in ch ? ch.step : undefined;
     if (step !== undefined && !ids.has(step)) src.fail(['symptom'], `check ${i + 1} names step ${step}, which the case does not have (steps: ${[...ids].join(', ')})`);
   }
@@ -399,6 +404,7 @@ function toChecks(src: Source, s: CheckShape, at: Key[], step: string | undefine
   if (s.exitCode !== undefined) out.push({ kind: 'exit', code: s.exitCode, ...on });
   if (s.file) out.push({ kind: 'file', ...s.file });
   if (s.state) out.push({ kind: 'state', ...s.state });
+  if (s.kube) out.push({ kind: 'kube', ...s.kube });
   if (s.image) out.push({ kind: 'image', ...s.image });
   if (s.requests) out.push({ kind: 'requests', ...s.requests, count: String(s.requests.count) });
   if (s.spans) out.push({ kind: 'spans', ...s.spans, count: String(s.spans.count) });

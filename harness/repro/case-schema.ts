@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
 import { validateCheck } from '../kit/checks.ts';
+import { KUBE_OBJECT_KINDS } from '../lab/kube-cluster.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
 import { REMOTE_PROXIES } from '../kit/grpc-proxy.ts';
 import { checkBuildxArgv, driverOptsProblem, homePathProblem, labOwnedEnv } from '../kit/lab-owned.ts';
@@ -216,6 +217,8 @@ const checkShape = z
     step: stepId.optional(),
     file: pathExpectation.optional(),
     state: pathExpectation.optional(),
+    // an object of the cell's own namespace (driver: kubernetes); the namespace is the lab's, never the case's
+    kube: z.strictObject({ get: choice(KUBE_OBJECT_KINDS), name: labText(253), exists: z.boolean().optional(), json: jsonExpectation.optional() }).optional(),
     image: z.strictObject({ ref: labText(500), exists: z.boolean().optional(), platforms: z.array(platform).max(20).optional() }).optional(),
     registry: z
       .strictObject({
@@ -249,7 +252,7 @@ const checkShape = z
       })
       .optional(),
   })
-  .refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, state, image, registry, requests or spans');
+  .refine((c) => Object.keys(c).some((k) => k !== 'step'), 'needs a check: output, notOutput, panic, exitCode, file, state, kube, image, registry, requests or spans');
 export type CheckShape = z.infer<typeof checkShape>;
 
 const symptomSchema = z.union([checkShape, z.array(checkShape).min(1).max(50)]);
@@ -487,7 +490,8 @@ function mostSpecific(issue: Issue): Issue {
 
 function knownKeys(at: readonly Key[]): string {
   const top = at[0];
-  if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, image, registry, requests, spans';
+  if (at.at(-1) === 'kube') return "get, name, exists, json (the namespace is the cell's, never the case's)";
+  if (top === 'symptom' || at.includes('symptom')) return 'output, notOutput, panic, exitCode, step, file, state, kube, image, registry, requests, spans';
   if (top === 'steps' && at.includes('interact')) return 'one of expect (with its timeout), send, sendControl';
   if (top === 'steps' && at.includes('waitFor')) return 'pattern, timeout';
   if (top === 'steps' && at.includes('runInTerminal')) return 'one of expect (with its timeout), send, sendControl';

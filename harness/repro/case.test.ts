@@ -432,7 +432,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       "an unknown key in a step's symptom",
       'title: t\nsteps: [{buildx: [ls], symptom: {bogus: 1}}]\n',
-      /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, state, image, registry, requests, spans$/,
+      /^case\.yaml:2: steps\[0\]\.symptom\.bogus: unknown key; steps\[0\]\.symptom takes output, notOutput, panic, exitCode, step, file, state, kube, image, registry, requests, spans$/,
     ],
     [
       'stdin from a step that runs later',
@@ -592,6 +592,26 @@ describe('loadCase: errors name the line and the field', () => {
       /^case\.yaml:5: builder\.driverOpts: driver option qemu\.image is not one a kubernetes builder may set here/,
     ],
     ["a kubernetes builder's image", `${STEP}driver: kubernetes\nbuilder: {driverOpts: {image: evil}}\n`, /^case\.yaml:5: builder\.driverOpts: driver option image is the lab's/],
+    [
+      'a kube check without driver: kubernetes (no cluster, no namespace to read)',
+      'title: t\ndriver: [docker-container, kubernetes]\nsteps: [{buildx: [ls]}]\nsymptom: {kube: {get: deployment, name: "${builder}0", exists: true}}\n',
+      /^case\.yaml:4: symptom: check 1 \(kube:\) reads the cell's namespace on the lab's k3s cluster, which only driver: kubernetes has: set driver: kubernetes/,
+    ],
+    [
+      'a kube check of a kind outside the allowlist',
+      'title: t\ndriver: kubernetes\nsteps: [{buildx: [ls]}]\nsymptom: {kube: {get: secret, name: x}}\n',
+      /symptom\.kube\.get: "secret" is not one of deployment, pod, configmap$/,
+    ],
+    [
+      'a kube check with a namespace of its own',
+      'title: t\ndriver: kubernetes\nsteps: [{buildx: [ls]}]\nsymptom: {kube: {get: pod, name: x, namespace: kube-system}}\n',
+      /^case\.yaml:4: symptom\.kube\.namespace: unknown key; symptom\.kube takes get, name, exists, json \(the namespace is the cell's, never the case's\)$/,
+    ],
+    [
+      'a kube check whose name is not one',
+      'title: t\ndriver: kubernetes\nsteps: [{buildx: [ls]}]\nsymptom: {kube: {get: pod, name: "-A"}}\n',
+      /symptom: kube\.name: '-A' is not a Kubernetes object name/,
+    ],
     [
       'nodes on a kubernetes builder',
       `${STEP}driver: kubernetes\nbuilder: {nodes: [{platforms: [linux/amd64]}]}\n`,

@@ -15,7 +15,7 @@ import type { Kit } from '../kit/kit.ts';
 import type { PushTarget } from '../kit/target.ts';
 import { LAB_USER } from '../kit/sandbox.ts';
 import { interpolateCheck, readContextFile, runSteps, type LabValues } from '../kit/steps.ts';
-import { builderName, proxyEvidence, type Builder, type BuilderSpec } from '../kit/builders.ts';
+import { builderName, kubeRootless, proxyEvidence, type Builder, type BuilderSpec } from '../kit/builders.ts';
 import { describeSpans, type SpanRecord } from '../serve/otlp-spans.ts';
 import { REGISTRY_HOST, type CellResult, type DriverKind, type RegistryBehaviour, type StoreKind } from '../model.ts';
 import { defineScenario, type Expectation, type RunnableScenario, type Verdict } from '../scenario/definition.ts';
@@ -93,7 +93,8 @@ export function caseScenario(c: ReproCase): RunnableScenario {
     needsTraces: c.traces !== undefined,
     needsBuildkit: c.uses.has('buildkitImage'),
     buildkitOfItsDay: true,
-    rootlessBuildkit: c.builder.rootless === true,
+    // a kubernetes builder with rootless=true runs the rootless image too (kit/builders.ts)
+    rootlessBuildkit: c.builder.rootless === true || (c.driver.includes('kubernetes') && kubeRootless(c.builder.driverOpts)),
     expectations: caseExpectations(c),
     observe: (kit) => observeCase(c, kit),
     judge: (o: CaseObservation) => {
@@ -219,7 +220,7 @@ function builderSpec(c: ReproCase, kit: Kit, labOpts: Record<string, string>): B
     ...(c.builder.nodes ? { nodes: c.builder.nodes } : {}),
     ...(c.builder.remote ? { remote: c.builder.remote } : {}),
     ...(c.builder.bootstrap !== undefined ? { bootstrap: c.builder.bootstrap } : {}),
-    ...(c.builder.rootless ? { rootless: true } : {}),
+    ...(c.builder.rootless || (kit.axes.driver === 'kubernetes' && kubeRootless(c.builder.driverOpts)) ? { rootless: true } : {}),
     ...(c.builder.buildkitdConfig ? { buildkitdConfig: readCaseFile(c.dir, { rel: c.builder.buildkitdConfig }).toString('utf8') } : {}),
   };
 }

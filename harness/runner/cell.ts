@@ -13,6 +13,7 @@ import { HarnessError, RequirementError } from '../errors.ts';
 import { Kit } from '../kit/kit.ts';
 import { CellSandbox } from '../kit/sandbox.ts';
 import type { EngineImage, Lab, PublishedImage } from '../lab/lab.ts';
+import type { KubeCluster } from '../lab/kube-cluster.ts';
 import { REGISTRY_HOST, emptyEvidence, type CellEvidence, type CellResult, type CellTimings, type JournalEntry, type StoreKind } from '../model.ts';
 import { cellResultJson } from '../report/cell-file.ts';
 import { DEFAULT_BUILDKIT } from '../buildkit/image.ts';
@@ -164,6 +165,7 @@ async function prepare(s: RunnableScenario, cell: PlannedCell, env: CellEnvironm
     return (await publishRequirement(env, requirement)).ref;
   };
   let kubeBoots = 0;
+  let kube: { cluster: KubeCluster; namespace: string } | undefined;
   const kit = new Kit(s.id, id, cell.axes, {
     lab,
     sandbox,
@@ -181,10 +183,16 @@ async function prepare(s: RunnableScenario, cell: PlannedCell, env: CellEnvironm
       if (kubeBoots > 0) await cluster.deleteNamespace(kubeBoots === 1 ? id : `${id}-${kubeBoots - 1}`);
       kubeBoots++;
       await cluster.createNamespace(namespace);
+      kube = { cluster, namespace };
       await sandbox.placeKubeconfig(cluster.kubeconfig);
       const fact = `kubernetes: ${node.describe ?? node.ref}, node ${cluster.ip} (Ready in ${(cluster.readyMs / 1000).toFixed(1)} s), namespace ${namespace}`;
       evidence.facts.push(fact);
       return { namespace };
+    },
+    kubeObject: async (kind, name) => {
+      // the namespace is the lab's, never the case's: the one this cell's last boot made
+      if (!kube) throw new HarnessError('a kube: check ran before the cell booted a kubernetes builder (it reads the namespace the boot makes)');
+      return kube.cluster.getObject(kube.namespace, kind, name);
     },
     phase: async (name, work) => {
       const p0 = performance.now();
