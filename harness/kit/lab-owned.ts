@@ -175,7 +175,6 @@ export const KUBE_DRIVER_OPTS = [
   'loadbalance',
   'timeout',
   'buildkit-root-volume-memory',
-  'root-volume-memory',
   'default-load',
 ] as const;
 
