@@ -53,10 +53,23 @@ const labSocket = (env: NodeJS.ProcessEnv) => {
 /** Commands with a report directory (bundle import has none: it only places files and loads images). */
 const takesReportDir = (args: string[]) => ['run', 'test', 'setup'].includes(args[0]!) || (args[0] === 'bundle' && args[1] === 'export');
 
+// The runs' report directories, read for their figures and removed when the bench ends (or is stopped).
+const reportDirs: string[] = [];
+const dropReports = () => {
+  for (const dir of reportDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+};
+process.on('exit', dropReports);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.once(signal, () => {
+    dropReports();
+    process.kill(process.pid, signal);
+  });
+
 /** One CLI run, timed, in the given environment; `--report-dir` is the bench's own. */
 async function cli_(args: string[], env: NodeJS.ProcessEnv, label: string): Promise<Timed> {
   const reportDir = mkdtempSync(path.join(os.tmpdir(), 'bxl-bench-report-'));
   rmSync(reportDir, { recursive: true });
+  reportDirs.push(reportDir);
   process.stderr.write(`[bench] ${label}: buildx-lab ${args.join(' ')}\n`);
   const t0 = Date.now();
   const run = execa('node', [cli, ...args, ...(takesReportDir(args) ? ['--report-dir', reportDir] : [])], { env, reject: false, all: true, stdin: 'ignore' });
