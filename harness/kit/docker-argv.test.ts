@@ -7,6 +7,7 @@ const check = (argv: string) => checkDockerArgv(argv.split(' '), CTX);
 describe('docker steps: what the allowlist takes, read as the docker CLI reads it', () => {
   it.each([
     ['run --rm alpine true', { flags: [{ long: 'rm' }], positionals: ['alpine', 'true'] }],
+    ['logs -n 50 --timestamps x', { flags: [{ long: 'tail', value: '50' }, { long: 'timestamps' }], positionals: ['x'] }],
     ['run -itd --name=x alpine', { flags: [{ long: 'interactive' }, { long: 'tty' }, { long: 'detach' }, { long: 'name', value: 'x' }], positionals: ['alpine'] }],
     // after the image, everything is the container's command: --privileged here is an argument to sh
     ['run alpine sh -c --privileged', { flags: [], positionals: ['alpine', 'sh', '-c', '--privileged'] }],
@@ -108,8 +109,10 @@ describe('docker steps: what the allowlist refuses, in every spelling', () => {
     ['context import n f', 'docker context takes create, use, ls, inspect, rm'],
     ['version --kubeconfig /x', 'docker version --kubeconfig is not a flag the lab allows. docker version takes -f/--format'],
     ['tag', undefined],
-    ['system prune', 'docker system is not a step the lab runs; it takes image, manifest, context, run, pull, push, tag, inspect, version, info, images'],
+    ['system prune', 'docker system is not a step the lab runs; it takes image, manifest, context, run, pull, push, tag, inspect, version, info, images, logs'],
     ['exec x sh', 'docker exec is not a step the lab runs'],
+    ['logs --follow x', 'docker logs --follow is not a flag the lab allows'],
+    ['logs -f x', 'docker logs -f is not a flag the lab allows'],
   ])('%s', (argv, message) => {
     if (message === undefined) return expect(() => check(argv)).not.toThrow();
     expect(() => check(argv)).toThrow(message);

@@ -183,6 +183,8 @@ const DOCKER: Record<string, Command | Record<string, Command>> = {
   version: { interspersed: true, flags: FORMAT },
   info: { interspersed: true, flags: FORMAT },
   images: IMAGES,
+  // a container's log, as a user reads it (a builder's own error); never --follow, which would not end
+  logs: { interspersed: true, flags: [bool('timestamps', 't'), bool('details'), val('tail', 'n'), val('since'), val('until')] },
 };
 
 /** The docker commands a step may run, for messages. */

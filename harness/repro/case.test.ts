@@ -700,7 +700,7 @@ describe('loadCase: errors name the line and the field', () => {
     [
       'a docker command the lab does not run',
       'title: t\nsteps:\n  - docker: [system, prune, -af]\nsymptom: {exitCode: zero}\n',
-      /^case\.yaml:3: steps\[0\]\.docker: docker system is not a step the lab runs; it takes image, manifest, context, run, pull, push, tag, inspect, version, info, images$/,
+      /^case\.yaml:3: steps\[0\]\.docker: docker system is not a step the lab runs; it takes image, manifest, context, run, pull, push, tag, inspect, version, info, images, logs$/,
     ],
     [
       'a privileged docker run that mounts the engine host root',
