@@ -6,7 +6,7 @@ import http from 'node:http';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { LAB_CGROUP_PARENT } from '../engine/host.ts';
-import { ownerFromLabels, PID_LABEL } from '../ownership/labels.ts';
+import { LAB_LABEL, ownerFromLabels, PID_LABEL } from '../ownership/labels.ts';
 import { statFields } from '../ownership/owner.ts';
 
 /** A process's command name and start time (what makes its pid its own), and the CPU-seconds of itself and
@@ -26,6 +26,9 @@ export interface CpuSplit {
   /** the run's containers, by their `buildx-lab.image` label (dind-26.1.5, registry, ...) */
   containers: Record<string, number>;
 }
+
+// the label the lab's images give their containers (images/images.ts), naming the recipe
+const IMAGE_LABEL = `${LAB_LABEL}.image`;
 
 // /proc reports in USER_HZ, which Linux fixes at 100 for user space on every architecture it exports it.
 const USER_HZ = 100;
@@ -161,7 +164,7 @@ export class CpuMeter {
         if (!this.labProcesses.has(`${owner.pid}/${owner.start}`)) continue;
         const seconds = containerCpuSeconds(c.Id);
         const seen = this.containers.get(c.Id);
-        if (seconds !== undefined && seconds >= (seen?.seconds ?? 0)) this.containers.set(c.Id, { image: c.Labels?.['buildx-lab.image'] ?? 'other', seconds });
+        if (seconds !== undefined && seconds >= (seen?.seconds ?? 0)) this.containers.set(c.Id, { image: c.Labels?.[IMAGE_LABEL] ?? 'other', seconds });
       }
     } finally {
       this.busy = false;
