@@ -62,8 +62,8 @@ export function isSecretKey(key: string): boolean {
     .toLowerCase()
     .split(/[^a-z0-9]+/)
     .filter(Boolean);
-  const last = words.at(-1);
-  if (!last) return false;
+  // (SECRET_STEM matched, so there is a last word)
+  const last = words.at(-1) ?? '';
   // `pass` only after another word (DB_PASS, dbPass): alone it is a count or a flag as often as a password
   return LAST_WORDS.has(last) || GLUED.test(last) || (last === 'pass' && words.length > 1) || LAST_TWO_WORDS.has(words.slice(-2).join(''));
 }
@@ -114,7 +114,8 @@ const keyValues: Detector = (text, spans) => {
     const g = m.groups!;
     const matched = g['value']!;
     const start = m.index + m[0].length - matched.length;
-    const bare = matched.length === 1 && !/["']/.test(matched);
+    // a bare value's first character is all the pattern matched (BARE_START holds no quote); a quoted one is longer
+    const bare = matched.length === 1;
     const end = bare ? ends.bare(start) : start + matched.length;
     const value = bare ? text.slice(start, end) : matched;
     // the next pair may start inside this one's value (`env: GITHUB_TOKEN=…`)
@@ -123,8 +124,10 @@ const keyValues: Detector = (text, spans) => {
     // a YAML block scalar's indicator (`password: |`): yamlBlocks masks the lines that hold the value
     if (BLOCK_INDICATOR.test(value) && /^[ \t]*(?:#[^\n]*)?\r?(?:\n|$)/.test(text.slice(end, end + 200))) continue;
     // keep the quotes: the reader still sees the value was a string
+    // Stryker disable next-line MethodExpression: a quoted value ends with the quote it starts with, and a bare one holds none
     const quote = value.startsWith('\\"') ? 2 : value.startsWith('"') || value.startsWith("'") ? 1 : 0;
     // a bake target's `secret = ["id=…,src=…"]` names where a secret comes from
+    // Stryker disable next-line ArithmeticOperator: a spec's last value takes any character, so its closing quote cannot change the verdict
     if (isSecretReference(value.slice(quote, value.length - quote))) continue;
     if (quote) spans.push({ start: start + quote, end: end - quote });
     // a `key: value` alone on its line: the value runs to the end of the line (`password: two words`)
@@ -134,14 +137,17 @@ const keyValues: Detector = (text, spans) => {
 
 /** Where values end, each run of characters scanned once however many matches fall inside it. */
 class ValueEnds {
+  // Stryker disable UnaryOperator: the first call scans whatever the empty cache's bounds are
   #runFrom = -1;
   #runEnd = -1;
   #lineFrom = -1;
   #lineEnd = -1;
+  // Stryker restore UnaryOperator
   constructor(private readonly text: string) {}
 
   /** The end of the bare value starting at `at`: the next space or delimiter. */
   bare(at: number): number {
+    // Stryker disable next-line EqualityOperator: a value starts inside a run or after its delimiter, never on its bounds: they decide only whether to scan again
     if (at < this.#runFrom || at >= this.#runEnd) {
       let i = at;
       while (i < this.text.length && BARE_CHAR.test(this.text[i]!)) i++;
@@ -153,10 +159,12 @@ class ValueEnds {
 
   /** The end of the line holding `at`, less its trailing blanks. */
   line(at: number): number {
+    // Stryker disable next-line EqualityOperator: likewise: scanning a line again gives the same end
     if (at < this.#lineFrom || at > this.#lineEnd) {
       let eol = this.text.indexOf('\n', at);
       if (eol === -1) eol = this.text.length;
       this.#lineFrom = at;
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: text[at - 1] ends a value, never a blank
       while (eol > at && /[ \t\r]/.test(this.text[eol - 1]!)) eol--;
       this.#lineEnd = eol;
     }
@@ -167,7 +175,9 @@ class ValueEnds {
 /** True when only indentation (and a YAML list dash) precedes `index` on its line. */
 function startsLine(text: string, index: number): boolean {
   let i = index - 1;
+  // Stryker disable next-line ConditionalExpression: text[-1] is undefined, neither blank nor dash
   while (i >= 0 && (text[i] === ' ' || text[i] === '\t')) i--;
+  // Stryker disable next-line ConditionalExpression: likewise
   if (i >= 0 && text[i] === '-') for (i--; i >= 0 && (text[i] === ' ' || text[i] === '\t'); ) i--;
   return i < 0 || text[i] === '\n';
 }
@@ -227,6 +237,7 @@ const yamlBlocks: Detector = (text, spans) => {
     let lineStart = m.index + m[0].length + 1;
     let kind: 'scalar' | 'list' | undefined = indicator ? 'scalar' : undefined;
     const found = spans.length;
+    // Stryker disable next-line EqualityOperator: at the end of the text the one more line is empty, and skipped
     while (lineStart < text.length) {
       let lineEnd = text.indexOf('\n', lineStart);
       if (lineEnd === -1) lineEnd = text.length;
@@ -244,7 +255,8 @@ const yamlBlocks: Detector = (text, spans) => {
         const afterDash = body.slice(1);
         const from = kind === 'list' && item ? indent + 1 + afterDash.length - afterDash.trimStart().length : indent;
         const to = indent + content.length;
-        if (to > from && !isSecretReference(line.slice(from, to).replace(/^(["'])(.*)\1$/, '$2'))) spans.push({ start: lineStart + from, end: lineStart + to });
+        // (an empty span, an item that is a bare dash, is dropped by maskSpans)
+        if (!isSecretReference(line.slice(from, to).replace(/^(["'])(.*)\1$/, '$2'))) spans.push({ start: lineStart + from, end: lineStart + to });
       }
       lineStart = lineEnd + 1;
     }
@@ -277,7 +289,8 @@ const flowLists: Detector = (text, spans) => {
       const start = from + item.index + quote;
       const end = from + item.index + raw.length - quote;
       const value = raw.slice(quote, raw.length - quote);
-      if (end > start && value !== MASK && !isSecretReference(value)) spans.push({ start, end });
+      // (an empty item is an empty span, dropped by maskSpans; a masked one masks to itself)
+      if (!isSecretReference(value)) spans.push({ start, end });
     }
   }
 };
@@ -358,6 +371,7 @@ const privateKeys: Detector = (text, spans) => {
       PEM_END.lastIndex = start;
       end = PEM_END.exec(text);
     }
+    // Stryker disable next-line EqualityOperator: a body of exactly PEM_MAX ends at the same index either way
     spans.push({ start, end: end && end.index - start <= PEM_MAX ? end.index : Math.min(text.length, start + PEM_MAX) });
   }
 };
@@ -368,8 +382,12 @@ function looksLikeBasicAuth(token: string): boolean {
   if (token.length % 4 === 1) return false;
   // Before decoding: printable ASCII (0x20-0x7e) puts the first character of every 4-character group in
   // I-Z or a-f. Paths (/v2/...), hex digests and most words fail at once.
+  // (Stryker: widening this necessary condition only costs time, the decoded text is judged below; the
+  // ends of the range are tested, and the comparisons' mutants stay)
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement
   for (let i = 0; i < token.length; i += 4) {
     const c = token.charCodeAt(i);
+    // Stryker disable next-line ConditionalExpression,LogicalOperator
     if (!((c >= 73 && c <= 90) || (c >= 97 && c <= 102))) return false;
   }
   const decoded = Buffer.from(token, 'base64').toString('latin1');
@@ -417,6 +435,7 @@ const base64Auths = wholeMatches(BASE64_TOKEN, looksLikeBasicAuth);
 /** Adds the spans of the hand list's secrets in `text` (plain: no ANSI sequences) to `spans`. */
 export function handSpans(text: string, spans: Span[]): void {
   base64Auths(text, spans);
+  // Stryker disable next-line ConditionalExpression: a prefilter (each detector needs one of its words): always scanning only costs time
   if (CONTEXT_TRIGGER.test(text)) for (const detect of CONTEXT_DETECTORS) detect(text, spans);
 }
 

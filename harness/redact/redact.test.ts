@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isSecretKey } from './patterns.ts';
-import { MASK, TOO_DEEP, redactDeep, redactSecrets, redactStrings } from './redact.ts';
+import { MASK, MAX_DEPTH, TOO_DEEP, redactDeep, redactSecrets, redactStrings } from './redact.ts';
 import { lookAlikes, secretShapes } from './secret-shapes.test-helpers.ts';
 import { secretlintRuleIds, secretlintSpans } from './secretlint.ts';
 
@@ -288,6 +288,21 @@ describe('redactDeep', () => {
     expect(redactDeep({ tokens: ['a', 'b', 3], password: ['c'], platforms: ['linux/amd64'] })).toEqual({ tokens: [MASK, MASK, 3], password: [MASK], platforms: ['linux/amd64'] });
   });
 
+  it("masks a docker config's auths, an object under a plural secret key, without taking it for a list", () => {
+    expect(redactDeep({ auths: { 'registry:5000': { auth: 'bGFiOnB3LTEyMzQ1Ng==' } } })).toEqual({ auths: { 'registry:5000': { auth: MASK } } });
+  });
+
+  it('keeps an empty string in a list under a secret key empty', () => {
+    expect(redactDeep({ tokens: ['', 'abc'] })).toEqual({ tokens: ['', MASK] });
+  });
+
+  it('gives the same strings however a long list is cut into batches', () => {
+    const texts = ['token=abc123def', 'plain', 'password: hunter2', `${'x'.repeat(50)} GITHUB_TOKEN=ghx`, 'last'];
+    const whole = redactStrings(texts);
+    expect(whole).toEqual([`token=${MASK}`, 'plain', `password: ${MASK}`, `${'x'.repeat(50)} GITHUB_TOKEN=${MASK}`, 'last']);
+    for (const batchChars of [1, 20, 40]) expect(redactStrings(texts, batchChars)).toEqual(whole);
+  });
+
   it('keeps numbers, booleans and null', () => expect(redactDeep({ a: 1, b: true, c: null, d: [2.5] })).toEqual({ a: 1, b: true, c: null, d: [2.5] }));
 });
 
@@ -358,5 +373,20 @@ describe('redactDeep on JSON nested thousands deep (a registry answer or a shard
     const out = JSON.stringify(redactDeep({ password: 'hunter2-top', deep }));
     expect(out).toContain(TOO_DEEP);
     expect(out).not.toContain('hunter2');
+  });
+
+  it('keeps every string above the cut in its own place, and the values after the deep one', () => {
+    // a string at every level: gathering and rebuilding must stop at the same depth, or every string
+    // after the cut shifts by one (the sibling `after` would receive a deep string)
+    let deep: unknown = 'leaf';
+    for (let level = 299; level >= 0; level--) deep = [`s${level}`, deep];
+    const out = redactDeep({ deep, after: 'kept' }) as unknown as { deep: unknown; after: string };
+    const kept: unknown[] = [];
+    let node = out.deep;
+    for (; Array.isArray(node); node = node[1]) kept.push(node[0]);
+    // the root object is level 0: the arrays fill levels 1 to MAX_DEPTH, the strings in them levels 2 to MAX_DEPTH + 1
+    expect(kept).toEqual([...Array.from({ length: MAX_DEPTH - 1 }, (_, level) => `s${level}`), TOO_DEEP]);
+    expect(node).toBe(TOO_DEEP);
+    expect(out.after).toBe('kept');
   });
 });
