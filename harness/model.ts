@@ -24,8 +24,6 @@ export type StoreKind = (typeof STORES)[number];
 /** Builder drivers a cell can boot (kubernetes: on the run's one-node k3s cluster, lab/kube-cluster.ts). */
 export const DRIVERS = ['docker', 'docker-container', 'remote', 'kubernetes'] as const;
 export type DriverKind = (typeof DRIVERS)[number];
-/** Drivers named only to be refused, with the reason (none today: kept for the next one). */
-export const UNSUPPORTED_DRIVERS: Readonly<Record<string, string>> = {};
 
 /** What the registry behind the proxy does (emulations of real registries; see registry/behaviours.ts). */
 export const REGISTRY_BEHAVIOURS = ['plain', 'immutable-tags', 'known-index-not-retagged', 'subject-must-exist', 'late-blob-visibility'] as const;

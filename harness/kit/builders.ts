@@ -9,7 +9,7 @@
 //   Buildx reaching its API server through the KUBECONFIG the cell's sandbox holds.
 import semver from 'semver';
 import { HarnessError, UsageError } from '../errors.ts';
-import { REGISTRY_HOST, UNSUPPORTED_DRIVERS, type CommandRecord, type DriverKind } from '../model.ts';
+import { REGISTRY_HOST, type CommandRecord, type DriverKind } from '../model.ts';
 import { shellQuote } from '../text.ts';
 import { ACCESS_LOG_TAIL_BYTES, describeProxyRequests, nginxConf, parseAccessLog, type RemoteProxy } from './grpc-proxy.ts';
 import { driverOptsProblem, kubeDriverOptsProblem } from './lab-owned.ts';
@@ -82,8 +82,6 @@ export function builderName(kit: Pick<BuilderPort, 'id'>, spec: Pick<BuilderSpec
 }
 
 export async function bootBuilder(kit: BuilderPort, spec: BuilderSpec): Promise<Builder> {
-  const unsupported = UNSUPPORTED_DRIVERS[spec.driver];
-  if (unsupported) throw new UsageError(`driver ${spec.driver} is not supported: ${unsupported}`);
   const driver = spec.driver;
   const name = builderName(kit, spec);
   switch (driver) {

@@ -7,7 +7,7 @@ import { parseGitBuildxSpec } from '../buildx/git-source.ts';
 import { isGitSpec } from '../git/revision.ts';
 import { parseLocalGitSpec } from '../provision/git-tree.ts';
 import { resolveEngineSpec } from '../engine/spec.ts';
-import { UNSUPPORTED_DRIVERS, type PullFault } from '../model.ts';
+import type { PullFault } from '../model.ts';
 import { validateCheck, type Check } from '../kit/checks.ts';
 import { kubeDriverOptsProblem } from '../kit/lab-owned.ts';
 import { NODE_ACTIONS, isEngineAction, removeNodeProblem, type FaultAction, type InteractAction, type Step } from '../kit/steps.ts';
@@ -92,9 +92,6 @@ export function buildCase(src: Source, c: CaseInput, root: string): ReproCase {
   });
   if (!c.steps) src.fail(['steps'], 'is required: what the case runs, e.g. steps: [{buildx: [build, .]}] (see "Steps" in fixtures/cases/README.md)');
   const driver = c.driver ?? ['docker'];
-  driver.forEach((d, i) => {
-    if (d in UNSUPPORTED_DRIVERS) src.fail(Array.isArray(src.doc.toJS().driver) ? ['driver', i] : ['driver'], `${d} is not supported: ${UNSUPPORTED_DRIVERS[d]}`);
-  });
   if (c.builder?.remote && !driver.includes('remote')) src.fail(['builder', 'remote'], 'applies to driver: remote');
   if (c.builder?.remote?.proxy && c.builder.remote.transport !== 'tcp') src.fail(['builder', 'remote', 'proxy'], 'the proxy listens on TCP: set transport: tcp');
   if (c.builder?.remote?.proxy && c.builder.remote.tls)

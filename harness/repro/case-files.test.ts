@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, truncateSync } from 'node:fs';
+import { chmodSync, rmSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { caseFilePath, caseFiles, readCaseFile } from './case-files.ts';
+import { caseFilePath, caseFiles, caseSource, readCaseFile, readCaseYaml } from './case-files.ts';
 import { STEP, caseDir } from './case.test-helpers.ts';
 
 describe('the files of a case', () => {
@@ -55,5 +55,49 @@ describe('the files of a case', () => {
     const d = dir({ 'sub/a': '' });
     expect(caseFilePath(d, '.', 'dir')).toBe(d);
     expect(caseFilePath(d, 'sub/../Dockerfile')).toBe(path.join(d, 'Dockerfile'));
+  });
+});
+
+describe("the case's files as the lab's servers read them (caseSource)", () => {
+  // (a fresh directory per test: the helper removes its directories after each)
+  const site = () => {
+    const d = caseDir(STEP, { 'site/index.html': '<p>hi</p>', 'site/deep/a.txt': 'a', 'sitemap.xml': '<x/>' });
+    return caseSource({ dir: d, files: caseFiles(d) });
+  };
+  const listing = (rel: string, source = site()) => source.dir(rel).map((f) => [f.rel, f.content.toString(), f.mode.toString(8)]);
+
+  it('lists a directory with paths relative to it, whichever way its name is written', () => {
+    const source = site();
+    const want = [
+      ['deep/a.txt', 'a', '644'],
+      ['index.html', '<p>hi</p>', '644'],
+    ];
+    for (const rel of ['site', 'site/', './site', './site//']) expect(listing(rel, source), rel).toEqual(want);
+  });
+
+  it('lists the whole case for "." (and not a file whose name only starts like the directory)', () => {
+    expect(listing('.').map(([rel]) => rel)).toEqual(['Dockerfile', 'case.yaml', 'docker-bake.hcl', 'site/deep/a.txt', 'site/index.html', 'sitemap.xml']);
+    expect(listing('./').map(([rel]) => rel)).toHaveLength(6);
+  });
+
+  it('reads a file, and refuses what leaves the case or is no directory, at every read', () => {
+    const source = site();
+    expect(source.file('site/index.html').toString()).toBe('<p>hi</p>');
+    expect(() => source.file('../x')).toThrow(/leaves the case directory/);
+    expect(() => source.dir('../')).toThrow(/leaves the case directory/);
+    expect(() => source.dir('sitemap.xml')).toThrow(/^"sitemap.xml" is not a directory$/);
+  });
+});
+
+describe('readCaseYaml', () => {
+  it('names the missing case.yaml', () => {
+    const empty = caseDir(STEP);
+    rmSync(path.join(empty, 'case.yaml'));
+    expect(() => readCaseYaml(empty)).toThrow(/^"case\.yaml" does not exist in the case directory \(ENOENT\)$/);
+  });
+
+  it('names a path that is not a directory', () => {
+    const file = path.join(caseDir(STEP), 'Dockerfile');
+    expect(() => readCaseYaml(file)).toThrow(/^case directory .*\/Dockerfile: not a directory; give a directory holding case\.yaml$/);
   });
 });

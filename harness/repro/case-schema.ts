@@ -7,7 +7,7 @@ import path from 'node:path';
 import { LineCounter, isCollection, isMap, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
-import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES, UNSUPPORTED_DRIVERS } from '../model.ts';
+import { DRIVERS, PULL_FAULTS, REGISTRY_BEHAVIOURS, STORES } from '../model.ts';
 import { validateCheck } from '../kit/checks.ts';
 import { KUBE_OBJECT_KINDS } from '../lab/kube-cluster.ts';
 import { checkDockerArgv } from '../kit/docker-argv.ts';
@@ -354,7 +354,7 @@ const caseSchema = z.strictObject({
   versions: oneOrMany(nonEmpty(200)).optional(),
   engine: oneOrMany(nonEmpty(100)).optional(),
   store: oneOrMany(choice(STORES)).optional(),
-  driver: oneOrMany(z.string().refine((d) => (DRIVERS as readonly string[]).includes(d) || d in UNSUPPORTED_DRIVERS, `is not one of ${DRIVERS.join(', ')}`)).optional(),
+  driver: oneOrMany(z.string().refine((d) => (DRIVERS as readonly string[]).includes(d), `is not one of ${DRIVERS.join(', ')}`)).optional(),
   buildkit: oneOrMany(nonEmpty(200)).optional(),
   registry: oneOrMany(choice(REGISTRY_BEHAVIOURS)).optional(),
   builder: z

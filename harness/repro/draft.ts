@@ -10,7 +10,7 @@ import { RE2JS } from 're2js';
 import { parse as shellWords } from 'shell-quote';
 import { Document, isScalar, isSeq, visit } from 'yaml';
 import { UsageError } from '../errors.ts';
-import { DRIVERS, UNSUPPORTED_DRIVERS } from '../model.ts';
+import { DRIVERS } from '../model.ts';
 import { CASE_FILE, parseCase } from './case.ts';
 import { MAX_BYTES } from './case-files.ts';
 
@@ -438,7 +438,7 @@ export function draftFromReport(markdown: string, reportName = 'the report'): Dr
     const d = o.step !== undefined && /^(ls|inspect)(-\d+)?$/.test(o.step) ? driverOf(o.text) : undefined;
     if (d && !draft.driver) {
       if ((DRIVERS as readonly string[]).includes(d)) draft.driver = d;
-      else note(`the report's builder uses the ${d} driver: ${UNSUPPORTED_DRIVERS[d] ?? 'not a driver the lab runs'}`);
+      else note(`the report's builder uses the ${d} driver: not a driver the lab runs`);
     }
     const pattern = errorPattern(o.text);
     if (pattern && !draft.symptom.length) {
