@@ -57,12 +57,14 @@ describe('snapshotCase', () => {
 
   /** Runs `swap` in a loop in the background while `body` runs, and waits for the loop to end after. */
   async function whileSwapping(script: string, body: () => void): Promise<void> {
-    const swapper = spawn('sh', ['-c', `while :; do ${script}; done`], { stdio: 'ignore' });
+    // its own process group: killing the shell alone left an `mv` of the loop running, which raced the
+    // directory's removal after the test (ENOTEMPTY)
+    const swapper = spawn('sh', ['-c', `while :; do ${script}; done`], { stdio: 'ignore', detached: true });
     try {
       body();
     } finally {
       const gone = new Promise((r) => swapper.once('exit', r));
-      swapper.kill('SIGKILL');
+      process.kill(-swapper.pid!, 'SIGKILL');
       await gone;
     }
   }
