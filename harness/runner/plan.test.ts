@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.ts';
-import { alreadyPlanned, shardSlice } from './plan.ts';
+import { alreadyPlanned, configuredGitRepos, gitSpecsOf, shardSlice } from './plan.ts';
 
 const items = Array.from({ length: 10 }, (_, i) => i);
 
@@ -54,5 +54,38 @@ describe('two sources with one name', () => {
     const seen = new Map();
     alreadyPlanned('case-x', a, seen);
     expect(alreadyPlanned('case-x', a, seen)).toBe(true);
+  });
+});
+
+describe('two scenarios with one name', () => {
+  it('are refused by their modules, and one module twice is planned once', () => {
+    const seen = new Map();
+    const smoke = { kind: 'scenario' as const, module: 'scenarios/smoke.scenario.ts' };
+    expect(alreadyPlanned('smoke', smoke, seen)).toBe(false);
+    expect(alreadyPlanned('smoke', { ...smoke }, seen)).toBe(true);
+    expect(() => alreadyPlanned('smoke', { kind: 'scenario', module: '/tmp/x/smoke.scenario.ts' }, seen)).toThrow(
+      /^scenarios\/smoke\.scenario\.ts and \/tmp\/x\/smoke\.scenario\.ts are both named smoke/,
+    );
+  });
+});
+
+describe('configuredGitRepos', () => {
+  it('lists the Buildx and BuildKit repositories the user configured, and only those', () => {
+    expect(configuredGitRepos({})).toEqual([]);
+    expect(configuredGitRepos({ buildkitGit: '/src/buildkit' })).toEqual(['/src/buildkit']);
+    expect(configuredGitRepos({ buildxGit: '/src/buildx', buildkitGit: '/src/buildkit' })).toEqual(['/src/buildx', '/src/buildkit']);
+  });
+});
+
+describe('gitSpecsOf', () => {
+  const s = {
+    axes: { buildx: ['0.21.1', 'git:buildx@a'], buildkit: ['git:buildkit@k'] },
+    quick: { buildx: ['git:buildx@b'] },
+    all: { buildx: ['git:buildx@c', 'git:buildx@a'] },
+  };
+  it("gives every git spec of an axis in the scenario's matrices and the command line's filter, once each", () => {
+    expect(gitSpecsOf(s, ['git:buildx@f', '0.22.0'])).toEqual(['git:buildx@f', 'git:buildx@a', 'git:buildx@b', 'git:buildx@c']);
+    expect(gitSpecsOf(s, [], 'buildkit')).toEqual(['git:buildkit@k']);
+    expect(gitSpecsOf({ axes: {} })).toEqual([]);
   });
 });

@@ -29,7 +29,7 @@ export interface PlanRequest extends Omit<RunOptions, 'reportDir'> {
 
 /** The i-th of n contiguous slices (cells of one version stay together, so a shard builds few versions); pure. */
 export function shardSlice<T>(items: readonly T[], index: number, total: number): T[] {
-  if (!Number.isInteger(index) || !Number.isInteger(total) || total < 1 || index < 1 || index > total) throw new UsageError(`shard ${index}/${total}: give i/n with 1 <= i <= n`);
+  if (!Number.isInteger(index) || !Number.isInteger(total) || index < 1 || index > total) throw new UsageError(`shard ${index}/${total}: give i/n with 1 <= i <= n`);
   const size = Math.ceil(items.length / total);
   return items.slice((index - 1) * size, index * size);
 }

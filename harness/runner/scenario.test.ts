@@ -173,6 +173,13 @@ describe('expandScenario', () => {
     expect(kinds('remote')).toEqual(['image:registry', 'buildx', 'buildkit', 'image:grpc-proxy']);
     expect(kinds('docker-container')).toEqual(['image:registry', 'buildx', 'buildkit']);
   });
+  it('asks for the S3 server, the trace collector and the k3s node when a cell needs them', () => {
+    const kinds = (s: Parameters<typeof cellRequirements>[0], driver: string) =>
+      cellRequirements(s, { driver }, { version: 'v0.21.1', spec: '0.21.1', via: 'exact' }, undefined).map((r) => r.kind + ('id' in r ? `:${r.id}` : ''));
+    expect(kinds({ needsS3: true }, 'docker')).toEqual(['image:registry', 'buildx', 'tool:versitygw']);
+    expect(kinds({ needsTraces: true }, 'docker')).toEqual(['image:registry', 'buildx', 'tool:otelcol']);
+    expect(kinds({}, 'kubernetes')).toEqual(['image:registry', 'buildx', 'buildkit', 'image:k3s-node']);
+  });
   const debianSid = { version: 'v0.29.1', spec: 'debian-sid', via: 'alias' } as const;
   it.each<[string, Readonly<Record<string, string>>, object[]]>([
     ['the docker driver: no BuildKit image', { driver: 'docker' }, []],
