@@ -160,10 +160,10 @@ async function waitReady(container: StartedTestContainer, progress: ProgressSink
   // Ready, and its not-ready taint lifted (until then no pod is scheduled)
   const jsonpath = '{.items[*].status.conditions[?(@.type=="Ready")].status}|{.items[*].spec.taints}';
   for (;;) {
-    const r = await container.exec(['kubectl', 'get', 'nodes', '-o', `jsonpath=${jsonpath}`]).catch(() => undefined);
-    if (r?.exitCode === 0 && r.stdout.trim() === 'True|') return;
-    const inspect = await container.exec(['true']).catch((e: unknown) => e as Error);
-    if (inspect instanceof Error) throw new HarnessError(`the k3s node stopped before it was Ready: ${lastLines(logTail.join('\n'), 15)}`);
+    // one exec a second: kubectl fails (exit code) while the API server starts, the exec itself only once the node is gone
+    const r = await container.exec(['kubectl', 'get', 'nodes', '-o', `jsonpath=${jsonpath}`]).catch((e: unknown) => e as Error);
+    if (r instanceof Error) throw new HarnessError(`the k3s node stopped before it was Ready: ${lastLines(logTail.join('\n'), 15)}`);
+    if (r.exitCode === 0 && r.stdout.trim() === 'True|') return;
     if (Date.now() - t0 > NODE_READY_TIMEOUT_MS) {
       throw new HarnessError(`the k3s node was not Ready within ${NODE_READY_TIMEOUT_MS / 1000} s: ${lastLines(logTail.join('\n'), 15)}`);
     }
