@@ -12,7 +12,7 @@
 // The user's caches, engine and images are never touched by --cold. Figures go to stdout and to
 // reports/bench-<time>.json.
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -78,11 +78,17 @@ async function cli_(args: string[], env: NodeJS.ProcessEnv, label: string): Prom
   const ms = Date.now() - t0;
   const cpu = meter?.stop();
   if (r.exitCode !== 0) {
-    // The whole output is kept: the tail alone does not say which test failed (a cold make test's did not).
+    // The tail first, then the whole output to a file: the tail alone does not say which test failed, and a
+    // full disk (a cold make test ended in ENOSPC on 7 Dec) must not take both with it.
+    process.stderr.write(`[bench] ${label} exited ${r.exitCode}; its last lines:\n${String(r.all).split('\n').slice(-30).join('\n')}\n`);
     const log = path.join(root, 'reports', `bench-${label.replace(/[^a-z0-9]+/gi, '-')}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
-    mkdirSync(path.dirname(log), { recursive: true });
-    writeFileSync(log, String(r.all));
-    process.stderr.write(`[bench] ${label} exited ${r.exitCode} (whole output: ${path.relative(process.cwd(), log)}):\n${String(r.all).split('\n').slice(-30).join('\n')}\n`);
+    try {
+      mkdirSync(path.dirname(log), { recursive: true });
+      writeFileSync(log, String(r.all));
+      process.stderr.write(`[bench] whole output: ${path.relative(process.cwd(), log)}\n`);
+    } catch (e) {
+      process.stderr.write(`[bench] the whole output could not be kept (${(e as Error).message}); the lines above are its tail\n`);
+    }
   }
   return { ms, exitCode: r.exitCode ?? 1, reportDir, output: String(r.all), cpu };
 }
@@ -140,6 +146,9 @@ async function full(env: NodeJS.ProcessEnv): Promise<void> {
 /** A machine state of nothing: empty lab cache, empty Go caches, the lab's own engine in a private prefix. */
 function nothing(name: string): { env: NodeJS.ProcessEnv; dir: string; engineHome: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), `bxl-bench-${name}-`));
+  // private Go module and build caches fill a disk fast (a cold make test ran out of space on 7 Dec): say what there was
+  const fs = statfsSync(dir);
+  note(`${name}: free disk at the start`, `${((fs.bavail * fs.bsize) / 2 ** 30).toFixed(1)} GiB on the filesystem of ${os.tmpdir()}`, fs.bavail * fs.bsize);
   for (const d of ['cache', 'gomod', 'gobuild', 'engine', 'run']) mkdirSync(path.join(dir, d), { recursive: true });
   const env: NodeJS.ProcessEnv = {
     ...process.env,

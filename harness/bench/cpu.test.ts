@@ -1,8 +1,8 @@
 // The bench's CPU split: /proc stat parsing, cgroup reading (v1 and v2 layouts) and the summary line.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../scratch.test-helpers.ts';
 import { containerCpuSeconds, describeCpu, parseProcStat, procTimes } from './cpu.ts';
 
 describe('parseProcStat', () => {
@@ -19,7 +19,7 @@ describe('parseProcStat', () => {
 });
 
 describe('containerCpuSeconds', () => {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'bxl-cgroup-'));
+  const root = scratchDir('cgroup');
   it('reads cgroup v1 cpuacct.usage (nanoseconds)', () => {
     mkdirSync(path.join(root, 'cpuacct/buildx-lab/aaa'), { recursive: true });
     writeFileSync(path.join(root, 'cpuacct/buildx-lab/aaa/cpuacct.usage'), '2500000000\n');

@@ -5,12 +5,12 @@
 // And the terminal a step opens for Buildx's runInTerminal: the shipped case of docker/buildx#3701 with
 // v0.32.1 (the exec shell refused after a failed step) and v0.33.0 (the shell runs).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { CellResult } from '../model.ts';
 import { CLI } from '../runner/cli.test-helpers.ts';
+import { scratchPath } from '../scratch.test-helpers.ts';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { DapTranscript } from './dap.ts';
 
@@ -20,7 +20,7 @@ const CLONE = [process.env.BUILDX_LAB_BUILDX_GIT, '/work/.mirror/docker+buildx/r
 
 describe('dap: steps with the real buildx dap build', () => {
   it('plays the script, keeps the transcript, and tells the bug (rc1) from the fix (v0.29.0)', async () => {
-    const reportDir = path.join(os.tmpdir(), `bxl-dap-${Date.now()}`);
+    const reportDir = scratchPath('dap');
     const buildx = ['0.29.0', ...(CLONE ? [`git:${CLONE}@v0.29.0-rc1`] : [])].join(',');
     const r = await execa('node', [CLI, 'repro', CASE, '--buildx', buildx, '--report-dir', reportDir], { reject: false, all: true, timeout: 1_500_000 });
     const cells = readdirSync(path.join(reportDir, 'cells')).map((f) => JSON.parse(readFileSync(path.join(reportDir, 'cells', f), 'utf8')) as CellResult);
@@ -46,7 +46,7 @@ describe('dap: steps with the real buildx dap build', () => {
   }, 1_600_000);
 
   it("answers Buildx's runInTerminal with the lab's own `dap attach` terminal, its screen kept (#3701: v0.32.1 vs v0.33.0)", async () => {
-    const reportDir = path.join(os.tmpdir(), `bxl-dap-term-${Date.now()}`);
+    const reportDir = scratchPath('dap-term');
     const r = await execa('node', [CLI, 'repro', EXEC_CASE, '--buildx', '0.32.1,0.33.0', '--report-dir', reportDir], { reject: false, all: true, timeout: 1_200_000 });
     const cells = readdirSync(path.join(reportDir, 'cells')).map((f) => JSON.parse(readFileSync(path.join(reportDir, 'cells', f), 'utf8')) as CellResult);
     const byVersion = new Map(cells.map((c) => [c.axes.buildx, c]));

@@ -1,12 +1,8 @@
-// The cell's unprivileged user for real: steps run as it (`user: lab`) and as root under sudo from it
-// (`sudo: true`) in a real DinD engine, its passwd entry seen only inside those steps; and the shipped case
-// of docker/buildx#2745 through the CLI, with the real Buildx v0.17.1 (bad) and v0.18.0 (fixed).
-import os from 'node:os';
-import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCellResults } from '../report/cell-file.ts';
 import { CLI } from '../runner/cli.test-helpers.ts';
+import { scratchPath } from '../scratch.test-helpers.ts';
 import { ENGINE_26, SID_BUILDX, probeScenario, startTestLab, type TestLab } from '../runner/lab.test-helpers.ts';
 
 const CASE = new URL('../../fixtures/cases/2745-sudo-config-ownership', import.meta.url).pathname;
@@ -66,7 +62,7 @@ describe("the lab's user in a real engine", () => {
 
 describe('the shipped case of docker/buildx#2745 (sudo leaves root-owned files in the user config)', () => {
   it('tells the bug (v0.17.1: root-owned, the user refused) from the fix (v0.18.0: chowned to the user)', async () => {
-    const reportDir = path.join(os.tmpdir(), `bxl-sudo-${Date.now()}`);
+    const reportDir = scratchPath('sudo');
     const r = await execa('node', [CLI, 'repro', CASE, '--report-dir', reportDir], { reject: false, all: true, timeout: 1_200_000 });
     // the report's own reader: every cell file validated against its schema
     const cells = readCellResults(reportDir);
