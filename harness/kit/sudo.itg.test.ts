@@ -1,3 +1,6 @@
+// The cell's unprivileged user for real: steps run as it (`user: lab`) and as root under sudo from it
+// (`sudo: true`) in a real DinD engine, its passwd entry seen only inside those steps; and the shipped case
+// of docker/buildx#2745 through the CLI, with the real Buildx v0.17.1 (bad) and v0.18.0 (fixed).
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCellResults } from '../report/cell-file.ts';
